@@ -1,0 +1,185 @@
+package podkit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+// LastAppliedAnnotation holds the configuration an object was last applied
+// with, so that a later Apply can tell fields the user removed from fields
+// the server or a controller set.
+const LastAppliedAnnotation = "podkit.io/last-applied-configuration"
+
+// Apply creates each object that does not exist and updates each that does,
+// in one transaction: if any object is rejected, nothing is written.
+//
+// An update merges as `kubectl apply` does: fields set in the applied object
+// replace the live ones (lists as a whole), fields removed since the last
+// apply are removed, and fields the user never set — status, values filled
+// in by the server or a controller — are kept. The applied configuration is
+// recorded in the LastAppliedAnnotation. Each object receives what was
+// stored.
+func (o *Orchestrator) Apply(ctx context.Context, objs ...objects.Object) error {
+	return o.store.Update(ctx, func(tx store.Tx) error {
+		for _, obj := range objs {
+			if err := o.applyOne(tx, obj); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (o *Orchestrator) applyOne(tx store.Tx, obj objects.Object) error {
+	info, err := o.scheme.SetTypeMeta(obj)
+	if err != nil {
+		return err
+	}
+	meta := obj.GetObjectMeta()
+	if info.Namespaced && meta.Namespace == "" {
+		meta.Namespace = DefaultNamespace
+	}
+	applied, err := appliedConfig(obj)
+	if err != nil {
+		return err
+	}
+	var old objects.Object
+	if meta.Name != "" {
+		old, err = tx.Get(info.Kind, keyOf(info, obj))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if old == nil {
+		setAnnotation(meta, LastAppliedAnnotation, string(applied))
+		if _, err := o.admit(tx, obj, nil); err != nil {
+			return err
+		}
+		return tx.Create(obj)
+	}
+
+	merged, err := mergeApplied(old, applied)
+	if err != nil {
+		return fmt.Errorf("apply %s %s: %w", info.Kind, keyOf(info, obj), err)
+	}
+	next := info.New()
+	if err := json.Unmarshal(merged, next); err != nil {
+		return fmt.Errorf("apply %s %s: %w", info.Kind, keyOf(info, obj), err)
+	}
+	setAnnotation(next.GetObjectMeta(), LastAppliedAnnotation, string(applied))
+	if _, err := o.admit(tx, next, old); err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(next, old) {
+		if err := tx.Update(next); err != nil {
+			return err
+		}
+	}
+	return readBack(tx, info, obj)
+}
+
+// appliedConfig is the object as the user wrote it, without status or
+// server-managed metadata and without an older last-applied record.
+func appliedConfig(obj objects.Object) ([]byte, error) {
+	c := obj.DeepCopyObject()
+	m := c.GetObjectMeta()
+	delete(m.Annotations, LastAppliedAnnotation)
+	if len(m.Annotations) == 0 {
+		m.Annotations = nil
+	}
+	m.UID, m.ResourceVersion, m.Generation = "", "", 0
+	m.CreationTimestamp = objects.Time{}
+	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = nil, nil
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	delete(doc, "status")
+	pruneEmpty(doc)
+	return json.Marshal(doc)
+}
+
+// pruneEmpty drops null values and empty objects, which Go's encoder writes
+// for unset struct fields but a user never wrote.
+func pruneEmpty(m map[string]any) {
+	for k, v := range m {
+		switch x := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			pruneEmpty(x)
+			if len(x) == 0 {
+				delete(m, k)
+			}
+		case []any:
+			for _, e := range x {
+				if em, ok := e.(map[string]any); ok {
+					pruneEmpty(em)
+				}
+			}
+		}
+	}
+}
+
+// mergeApplied computes the three-way merge of the live object, the newly
+// applied configuration and the one recorded at the last apply.
+func mergeApplied(live objects.Object, applied []byte) ([]byte, error) {
+	liveJSON, err := json.Marshal(live)
+	if err != nil {
+		return nil, err
+	}
+	var liveDoc, appliedDoc, lastDoc map[string]any
+	if err := json.Unmarshal(liveJSON, &liveDoc); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(applied, &appliedDoc); err != nil {
+		return nil, err
+	}
+	if last := live.GetObjectMeta().Annotations[LastAppliedAnnotation]; last != "" {
+		if err := json.Unmarshal([]byte(last), &lastDoc); err != nil {
+			lastDoc = nil // a damaged record: merge as if applied for the first time
+		}
+	}
+	return json.Marshal(merge3(liveDoc, appliedDoc, lastDoc))
+}
+
+// merge3 sets every field of applied on live, recursing into objects, and
+// removes from live the fields last had that applied no longer has.
+func merge3(live, applied, last map[string]any) map[string]any {
+	if live == nil {
+		live = map[string]any{}
+	}
+	for k := range last {
+		if _, ok := applied[k]; !ok {
+			delete(live, k)
+		}
+	}
+	for k, av := range applied {
+		am, aIsMap := av.(map[string]any)
+		lm, lIsMap := live[k].(map[string]any)
+		if aIsMap && lIsMap {
+			prev, _ := last[k].(map[string]any)
+			live[k] = merge3(lm, am, prev)
+			continue
+		}
+		live[k] = av
+	}
+	return live
+}
+
+func setAnnotation(m *objects.ObjectMeta, k, v string) {
+	if m.Annotations == nil {
+		m.Annotations = map[string]string{}
+	}
+	m.Annotations[k] = v
+}

@@ -1,0 +1,47 @@
+// Package podkit embeds Kubernetes-style container orchestration in a Go
+// program. The host registers nodes, submits objects (Pod, Deployment,
+// Service, StatefulSet, DaemonSet, Job, ConfigMap, Secret, ... as Go structs
+// or as ordinary Kubernetes YAML), and podkit's loops run as goroutines in
+// the host process.
+//
+// # Packages
+//
+//   - podkit (this package): the Orchestrator, the entry point. New, Run,
+//     Apply/Create/Update/UpdateStatus/Delete, Get/List/Watch and their typed
+//     forms Get[T] and List[T], WaitFor with conditions, RegisterNode, events.
+//   - objects: the kinds as Go structs with Kubernetes' JSON names, resource
+//     quantities, label selectors, validation and defaulting, the Scheme of
+//     kinds, and strict decoding of manifests (objects.DecodeYAML).
+//   - store: the Store contract (transactions, optimistic concurrency,
+//     finalizers, watches from a revision); store/memdb is the default
+//     backend on hashicorp/go-memdb; store/storetest is the conformance suite
+//     every backend runs.
+//   - runtime: the contract between node agents and container runtimes (pod
+//     sandboxes, containers, images; logs, exec and stats as optional
+//     interfaces).
+//   - scheduler, reconcile, network: placement, controllers and node agents,
+//     and service networking.
+//   - examples: programs a newcomer runs with go run.
+//
+// # Data flow
+//
+// Apply validates and defaults objects and commits them to the store in one
+// transaction. Every commit gets the next global revision, and watchers (the
+// scheduler, the controllers, the node agents, and the host itself) see the
+// changes in revision order. Controllers turn Deployments into ReplicaSets
+// into Pods, the scheduler binds pods to nodes, and each node's agent makes
+// its runtime run the pods bound to it, reporting status back to the store.
+//
+// # Example
+//
+//	o, err := podkit.New(podkit.WithLogger(slog.Default()))
+//	if err != nil { ... }
+//	defer o.Close()
+//	go o.Run(ctx)
+//
+//	objs, err := objects.DecodeYAML(file) // strict: unknown fields are errors
+//	if err != nil { ... }
+//	if err := o.Apply(ctx, objs...); err != nil { ... } // all or nothing
+//
+//	deps, err := podkit.List[*objects.Deployment](ctx, o, "default", podkit.WithLabels("app=web"))
+package podkit

@@ -1,0 +1,84 @@
+package podkit_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/objects"
+)
+
+func Example() {
+	ctx := context.Background()
+	o, err := podkit.New()
+	if err != nil {
+		panic(err)
+	}
+	defer o.Close()
+
+	objs, err := objects.DecodeYAML(strings.NewReader(`
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-config
+  labels: {app: web}
+data:
+  GREETING: hello
+`))
+	if err != nil {
+		panic(err)
+	}
+	if err := o.Apply(ctx, objs...); err != nil {
+		panic(err)
+	}
+	cms, err := podkit.List[*objects.ConfigMap](ctx, o, "default", podkit.WithLabels("app=web"))
+	if err != nil {
+		panic(err)
+	}
+	for _, cm := range cms {
+		fmt.Println(cm.Namespace, cm.Name, cm.Data["GREETING"])
+	}
+	// Output: default web-config hello
+}
+
+func ExampleOrchestrator_Apply_invalid() {
+	o, _ := podkit.New()
+	defer o.Close()
+	err := o.Apply(context.Background(), &objects.Pod{
+		ObjectMeta: objects.ObjectMeta{Name: "web"},
+		Spec:       objects.PodSpec{Containers: []objects.Container{{Name: "web"}}},
+	})
+	fmt.Println(err)
+	// Output: Pod "web" is invalid: spec.containers[0].image: Required value
+}
+
+func ExampleOrchestrator_WaitFor() {
+	ctx := context.Background()
+	o, _ := podkit.New()
+	defer o.Close()
+	cm := &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "flag"}}
+	create := cm.DeepCopy()
+	go func() { _ = o.Create(ctx, create) }()
+	if err := o.WaitFor(ctx, cm, podkit.Exists); err != nil {
+		panic(err)
+	}
+	fmt.Println("created", cm.Name, "in", cm.Namespace)
+	// Output: created flag in default
+}
+
+func ExampleGet() {
+	ctx := context.Background()
+	o, _ := podkit.New()
+	defer o.Close()
+	_ = o.Create(ctx, &objects.Secret{
+		ObjectMeta: objects.ObjectMeta{Name: "db"},
+		StringData: map[string]string{"password": "s3cr3t"},
+	})
+	s, err := podkit.Get[*objects.Secret](ctx, o, "default", "db")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(s.Type, string(s.Data["password"]))
+	// Output: Opaque s3cr3t
+}

@@ -1,0 +1,348 @@
+package storecore
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+// Stamp is what one commit writes into every object it stores.
+type Stamp struct {
+	// ResourceVersion is the commit's revision as a decimal string; one
+	// string shared by every object of the commit.
+	ResourceVersion string
+	// Now is the time of the commit, for creationTimestamp and
+	// deletionTimestamp.
+	Now objects.Time
+}
+
+// Op says what a backend does with the result of a write.
+type Op int
+
+// Ops.
+const (
+	// OpNone: nothing changed; no write, no event, no new revision.
+	OpNone Op = iota
+	// OpPut: store Result.Obj in place of the old object (a Modified event).
+	OpPut
+	// OpRemove: remove the object; Result.Obj is its last state, stamped
+	// with the commit's revision (a Deleted event).
+	OpRemove
+)
+
+// Result is what an update or delete leads to. Obj is never modified
+// afterwards; it may share memory with the old stored object, which is
+// never modified either.
+type Result struct {
+	Op  Op
+	Obj objects.Object
+}
+
+// CheckCreate checks the metadata of a new object and returns the key it is
+// stored under. The name is empty when the backend must generate one from
+// metadata.generateName (see GenerateName).
+func (k *Kind) CheckCreate(in objects.Object) (objects.Key, error) {
+	m := in.GetObjectMeta()
+	errs := k.checkTypeMeta(in)
+	if m.Name == "" && m.GenerateName == "" {
+		errs = append(errs, objects.Required(objects.NewPath("metadata", "name"), "name or generateName is required"))
+	}
+	if k.Info.Namespaced && m.Namespace == "" {
+		errs = append(errs, objects.Required(objects.NewPath("metadata", "namespace"), ""))
+	}
+	if m.ResourceVersion != "" {
+		errs = append(errs, objects.Invalid(objects.NewPath("metadata", "resourceVersion"), m.ResourceVersion,
+			"must be empty when creating an object"))
+	}
+	if err := errs.ToError(k.Info.Kind, nameOf(m)); err != nil {
+		return objects.Key{}, err
+	}
+	return k.KeyOf(m), nil
+}
+
+// NewStored returns the copy of in to store under key: server fields set as
+// Kubernetes sets them on create (uid, resourceVersion, generation 1,
+// creationTimestamp, no deletion fields, apiVersion and kind). Status is
+// kept as given.
+func (k *Kind) NewStored(in objects.Object, key objects.Key, uid string, st Stamp) objects.Object {
+	n := in.DeepCopyObject()
+	tm := n.GetTypeMeta()
+	tm.APIVersion, tm.Kind = k.Info.APIVersion, k.Info.Kind
+	m := n.GetObjectMeta()
+	m.Name, m.Namespace = key.Name, key.Namespace
+	m.UID = uid
+	m.ResourceVersion = st.ResourceVersion
+	m.Generation = 1
+	m.CreationTimestamp = st.Now
+	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = nil, nil
+	return n
+}
+
+// StampCreated copies into in the fields NewStored set, so the caller of
+// Create sees them.
+func StampCreated(in, stored objects.Object) {
+	*in.GetTypeMeta() = *stored.GetTypeMeta()
+	im, sm := in.GetObjectMeta(), stored.GetObjectMeta()
+	im.Name, im.Namespace, im.UID = sm.Name, sm.Namespace, sm.UID
+	im.ResourceVersion, im.Generation, im.CreationTimestamp = sm.ResourceVersion, sm.Generation, sm.CreationTimestamp
+	im.DeletionTimestamp, im.DeletionGracePeriodSeconds = nil, nil
+}
+
+// CopyInto makes dst, an object of the same Go type as src, a deep copy of
+// src: how an Update or Delete hands the stored state back to its caller.
+func CopyInto(dst, src objects.Object) {
+	reflect.ValueOf(dst).Elem().Set(reflect.ValueOf(src.DeepCopyObject()).Elem())
+}
+
+// PrepareUpdate decides what replacing old by in does. From in it takes
+// metadata and every top-level field but the status; it keeps the status
+// and the server fields (uid, creationTimestamp, deletion fields) of old.
+//
+// Generation increases when any top-level field other than metadata and
+// status changes: for kinds with a spec that is the spec; for kinds without
+// one (ConfigMap, Secret) it is their data. An update that changes nothing
+// is OpNone. Removing the last finalizer of an object being deleted with no
+// grace period pending removes it.
+func (k *Kind) PrepareUpdate(old, in objects.Object, st Stamp) (Result, error) {
+	om, im := old.GetObjectMeta(), in.GetObjectMeta()
+	if err := k.checkTypeMeta(in).ToError(k.Info.Kind, om.Name); err != nil {
+		return Result{}, err
+	}
+	if err := k.checkPreconditions(om, im.UID, im.ResourceVersion); err != nil {
+		return Result{}, err
+	}
+	if om.DeletionTimestamp != nil {
+		var added []string
+		for _, f := range im.Finalizers {
+			if !slices.Contains(om.Finalizers, f) {
+				added = append(added, f)
+			}
+		}
+		if len(added) > 0 {
+			return Result{}, objects.ErrorList{objects.Forbidden(objects.NewPath("metadata", "finalizers"),
+				fmt.Sprintf("no new finalizers can be added if the object is being deleted, found new finalizers %q", added)),
+			}.ToError(k.Info.Kind, om.Name)
+		}
+	}
+	n := in.DeepCopyObject()
+	tm := n.GetTypeMeta()
+	tm.APIVersion, tm.Kind = k.Info.APIVersion, k.Info.Kind
+	nm := n.GetObjectMeta()
+	nm.Name, nm.Namespace, nm.UID = om.Name, om.Namespace, om.UID
+	nm.CreationTimestamp = om.CreationTimestamp
+	nm.DeletionTimestamp, nm.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
+	if k.status != nil {
+		k.statusOf(n).Set(k.statusOf(old))
+	}
+	nm.Generation = om.Generation
+	contentChanged := !k.contentEqual(old, n)
+	if contentChanged {
+		nm.Generation++
+	}
+	nm.ResourceVersion = om.ResourceVersion
+	if !contentChanged && reflect.DeepEqual(nm, om) {
+		return Result{Op: OpNone, Obj: old}, nil
+	}
+	nm.ResourceVersion = st.ResourceVersion
+	if nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && grace(nm) == 0 {
+		return Result{Op: OpRemove, Obj: n}, nil
+	}
+	return Result{Op: OpPut, Obj: n}, nil
+}
+
+// PrepareUpdateStatus decides what writing the status of in over old does:
+// only the status changes.
+func (k *Kind) PrepareUpdateStatus(old, in objects.Object, st Stamp) (Result, error) {
+	om, im := old.GetObjectMeta(), in.GetObjectMeta()
+	if k.status == nil {
+		return Result{}, objects.ErrorList{objects.Forbidden(objects.NewPath("status"),
+			fmt.Sprintf("%s has no status; use Update", k.Info.Kind))}.ToError(k.Info.Kind, om.Name)
+	}
+	if err := k.checkTypeMeta(in).ToError(k.Info.Kind, om.Name); err != nil {
+		return Result{}, err
+	}
+	if err := k.checkPreconditions(om, im.UID, im.ResourceVersion); err != nil {
+		return Result{}, err
+	}
+	src := in.DeepCopyObject()
+	if reflect.DeepEqual(k.statusOf(src).Addr().Interface(), k.statusOf(old).Addr().Interface()) {
+		return Result{Op: OpNone, Obj: old}, nil
+	}
+	n := k.shallowCopy(old)
+	k.statusOf(n).Set(k.statusOf(src))
+	n.GetObjectMeta().ResourceVersion = st.ResourceVersion
+	return Result{Op: OpPut, Obj: n}, nil
+}
+
+// PrepareDelete decides what deleting old does, as Kubernetes does it: the
+// propagation policy adds its finalizer; an object left with finalizers or a
+// positive grace period is kept with deletionTimestamp (now + grace) and
+// deletionGracePeriodSeconds; otherwise it is removed. Deleting an object
+// already being deleted may shorten its grace period, and removes it when
+// the grace period becomes 0 and no finalizer is left.
+func (k *Kind) PrepareDelete(old objects.Object, opts store.DeleteOptions, st Stamp) (Result, error) {
+	om := old.GetObjectMeta()
+	if p := opts.Preconditions; p != nil {
+		if p.UID != "" && p.UID != om.UID {
+			return Result{}, k.conflict(om.Name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", p.UID, om.UID))
+		}
+		if p.ResourceVersion != "" && p.ResourceVersion != om.ResourceVersion {
+			return Result{}, k.conflict(om.Name, fmt.Sprintf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", p.ResourceVersion, om.ResourceVersion))
+		}
+	}
+	var errs objects.ErrorList
+	var g int64
+	if opts.GracePeriodSeconds != nil {
+		if g = *opts.GracePeriodSeconds; g < 0 {
+			errs = append(errs, objects.Invalid(objects.NewPath("gracePeriodSeconds"), g, "must be greater than or equal to 0"))
+		}
+	}
+	fin := om.Finalizers
+	switch opts.PropagationPolicy {
+	case "":
+	case store.DeletePropagationBackground:
+		fin = without(fin, objects.FinalizerForeground, objects.FinalizerOrphan)
+	case store.DeletePropagationForeground:
+		fin = with(without(fin, objects.FinalizerOrphan), objects.FinalizerForeground)
+	case store.DeletePropagationOrphan:
+		fin = with(without(fin, objects.FinalizerForeground), objects.FinalizerOrphan)
+	default:
+		errs = append(errs, objects.NotSupported(objects.NewPath("propagationPolicy"), string(opts.PropagationPolicy),
+			[]string{string(store.DeletePropagationBackground), string(store.DeletePropagationForeground), string(store.DeletePropagationOrphan)}))
+	}
+	if err := errs.ToError(k.Info.Kind, om.Name); err != nil {
+		return Result{}, err
+	}
+
+	ts, newGrace := st.Now, g
+	if om.DeletionTimestamp != nil {
+		cur := grace(om)
+		ts, newGrace = *om.DeletionTimestamp, cur
+		if opts.GracePeriodSeconds != nil && g < cur {
+			// Shorten the pending grace period, counted from the first request.
+			ts, newGrace = objects.NewTime(ts.Add(time.Duration(g-cur)*time.Second)), g
+		}
+		if (len(fin) > 0 || newGrace > 0) && newGrace == cur && slices.Equal(fin, om.Finalizers) {
+			return Result{Op: OpNone, Obj: old}, nil
+		}
+	} else {
+		ts = objects.NewTime(ts.Add(time.Duration(g) * time.Second))
+	}
+
+	n := k.shallowCopy(old)
+	nm := n.GetObjectMeta()
+	nm.ResourceVersion = st.ResourceVersion
+	if len(fin) == 0 && newGrace == 0 {
+		return Result{Op: OpRemove, Obj: n}, nil
+	}
+	nm.Finalizers = fin
+	nm.DeletionTimestamp = &ts
+	nm.DeletionGracePeriodSeconds = &newGrace
+	return Result{Op: OpPut, Obj: n}, nil
+}
+
+// GenerateName returns base followed by five random characters from the
+// alphabet Kubernetes uses (no vowels, no look-alikes), base cut so that the
+// name fits in 63 characters.
+func GenerateName(base string, r *rand.Rand) string {
+	const (
+		alphabet  = "bcdfghjklmnpqrstvwxz2456789"
+		randomLen = 5
+		maxBase   = 63 - randomLen
+	)
+	if len(base) > maxBase {
+		base = base[:maxBase]
+	}
+	b := make([]byte, len(base)+randomLen)
+	copy(b, base)
+	for i := len(base); i < len(b); i++ {
+		b[i] = alphabet[r.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+func (k *Kind) checkTypeMeta(in objects.Object) objects.ErrorList {
+	var errs objects.ErrorList
+	tm := in.GetTypeMeta()
+	if tm.Kind != "" && tm.Kind != k.Info.Kind {
+		errs = append(errs, objects.Invalid(objects.NewPath("kind"), tm.Kind, fmt.Sprintf("a %T is a %s", in, k.Info.Kind)))
+	}
+	if tm.APIVersion != "" && tm.APIVersion != k.Info.APIVersion {
+		errs = append(errs, objects.Invalid(objects.NewPath("apiVersion"), tm.APIVersion, fmt.Sprintf("%s is served as %s", k.Info.Kind, k.Info.APIVersion)))
+	}
+	return errs
+}
+
+func (k *Kind) checkPreconditions(om *objects.ObjectMeta, uid, rv string) error {
+	if uid != "" && uid != om.UID {
+		return k.conflict(om.Name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", uid, om.UID))
+	}
+	if rv != "" && rv != om.ResourceVersion {
+		return k.Conflict(om.Name)
+	}
+	return nil
+}
+
+func (k *Kind) statusOf(obj objects.Object) reflect.Value {
+	return reflect.ValueOf(obj).Elem().FieldByIndex(k.status)
+}
+
+func (k *Kind) contentEqual(a, b objects.Object) bool {
+	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
+	for _, ix := range k.content {
+		// Compare through pointers: boxing a large struct would copy it.
+		if !reflect.DeepEqual(va.FieldByIndex(ix).Addr().Interface(), vb.FieldByIndex(ix).Addr().Interface()) {
+			return false
+		}
+	}
+	return true
+}
+
+// shallowCopy returns a new object sharing everything with obj, for writes
+// that change a few fields of a stored object, which is never modified.
+func (k *Kind) shallowCopy(obj objects.Object) objects.Object {
+	n := k.Info.New()
+	reflect.ValueOf(n).Elem().Set(reflect.ValueOf(obj).Elem())
+	return n
+}
+
+func grace(m *objects.ObjectMeta) int64 {
+	if m.DeletionGracePeriodSeconds == nil {
+		return 0
+	}
+	return *m.DeletionGracePeriodSeconds
+}
+
+// without returns fin less the given finalizers; fin itself is never changed.
+func without(fin []string, drop ...string) []string {
+	if !slices.ContainsFunc(fin, func(f string) bool { return slices.Contains(drop, f) }) {
+		return fin
+	}
+	out := make([]string, 0, len(fin))
+	for _, f := range fin {
+		if !slices.Contains(drop, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// with returns fin plus f; fin itself is never changed.
+func with(fin []string, f string) []string {
+	if slices.Contains(fin, f) {
+		return fin
+	}
+	return append(slices.Clip(fin), f)
+}
+
+func nameOf(m *objects.ObjectMeta) string {
+	if m.Name == "" {
+		return m.GenerateName
+	}
+	return m.Name
+}

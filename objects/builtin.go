@@ -1,0 +1,6 @@
+package objects
+
+// builtinKinds lists the kinds every Scheme starts with.
+func builtinKinds() []KindInfo {
+	return append(coreKinds(), groupKinds()...)
+}

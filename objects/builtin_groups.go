@@ -1,0 +1,21 @@
+package objects
+
+// groupKinds are the built-in kinds of the named API groups (apps/v1,
+// batch/v1, networking.k8s.io/v1, autoscaling/v2, coordination.k8s.io/v1,
+// scheduling.k8s.io/v1, storage.k8s.io/v1).
+func groupKinds() []KindInfo {
+	return []KindInfo{
+		{APIVersion: "apps/v1", Kind: "ReplicaSet", Namespaced: true, New: func() Object { return &ReplicaSet{} }},
+		{APIVersion: "apps/v1", Kind: "Deployment", Namespaced: true, New: func() Object { return &Deployment{} }},
+		{APIVersion: "apps/v1", Kind: "StatefulSet", Namespaced: true, New: func() Object { return &StatefulSet{} }},
+		{APIVersion: "apps/v1", Kind: "DaemonSet", Namespaced: true, New: func() Object { return &DaemonSet{} }},
+		{APIVersion: "batch/v1", Kind: "Job", Namespaced: true, New: func() Object { return &Job{} }},
+		{APIVersion: "batch/v1", Kind: "CronJob", Namespaced: true, New: func() Object { return &CronJob{} }},
+		{APIVersion: "networking.k8s.io/v1", Kind: "Ingress", Namespaced: true, New: func() Object { return &Ingress{} }},
+		{APIVersion: "networking.k8s.io/v1", Kind: "IngressClass", Namespaced: false, New: func() Object { return &IngressClass{} }},
+		{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler", Namespaced: true, New: func() Object { return &HorizontalPodAutoscaler{} }},
+		{APIVersion: "coordination.k8s.io/v1", Kind: "Lease", Namespaced: true, New: func() Object { return &Lease{} }},
+		{APIVersion: "scheduling.k8s.io/v1", Kind: "PriorityClass", Namespaced: false, New: func() Object { return &PriorityClass{} }},
+		{APIVersion: "storage.k8s.io/v1", Kind: "StorageClass", Namespaced: false, New: func() Object { return &StorageClass{} }},
+	}
+}

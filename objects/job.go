@@ -1,0 +1,324 @@
+package objects
+
+import "fmt"
+
+// Job runs pods until a number of them succeed (batch/v1).
+type Job struct {
+	TypeMeta   `json:",inline"`
+	ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   JobSpec   `json:"spec,omitempty"`
+	Status JobStatus `json:"status,omitempty"`
+}
+
+// DeepCopyObject implements Object.
+func (j *Job) DeepCopyObject() Object { return j.DeepCopy() }
+
+// Labels and annotations of Jobs and their pods, as Kubernetes names them.
+const (
+	// JobNameLabel holds the Job's name on its pods.
+	JobNameLabel = "batch.kubernetes.io/job-name"
+	// ControllerUIDLabel holds the Job's uid on its pods; the generated
+	// selector matches it.
+	ControllerUIDLabel = "batch.kubernetes.io/controller-uid"
+	// LegacyJobNameLabel and LegacyControllerUIDLabel are the unprefixed
+	// forms Kubernetes still sets for compatibility.
+	LegacyJobNameLabel       = "job-name"
+	LegacyControllerUIDLabel = "controller-uid"
+	// JobCompletionIndexAnnotation holds an Indexed Job pod's index; the
+	// pod also gets the JOB_COMPLETION_INDEX environment variable and a
+	// label of the same key.
+	JobCompletionIndexAnnotation = "batch.kubernetes.io/job-completion-index"
+	// JobTrackingFinalizer keeps a Job's pods until the Job has counted them.
+	JobTrackingFinalizer = "batch.kubernetes.io/job-tracking"
+	// CronJobScheduledTimestampAnnotation holds, on a Job made by a CronJob,
+	// the time it was scheduled for (RFC 3339).
+	CronJobScheduledTimestampAnnotation = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+)
+
+// JobSpec is the desired state of a Job.
+//
+// As in Kubernetes, a Job without manualSelector gets its selector and its
+// template's controller-uid and job-name labels generated from its uid (see
+// GenerateSelector); Default does this once the uid is set.
+type JobSpec struct {
+	// Parallelism and Completions both default to 1 when both are unset;
+	// Parallelism alone defaults to 1.
+	Parallelism           *int32 `json:"parallelism,omitempty"`
+	Completions           *int32 `json:"completions,omitempty"`
+	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
+	// BackoffLimit is the number of retries before the Job fails; default 6.
+	BackoffLimit   *int32          `json:"backoffLimit,omitempty"`
+	Selector       *LabelSelector  `json:"selector,omitempty"`
+	ManualSelector *bool           `json:"manualSelector,omitempty"`
+	Template       PodTemplateSpec `json:"template"`
+	// TTLSecondsAfterFinished: the Job is deleted this long after it
+	// completes or fails; never when unset.
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+	// CompletionMode defaults to NonIndexed.
+	CompletionMode *CompletionMode `json:"completionMode,omitempty"`
+	// Suspend defaults to false; a suspended Job runs no pods.
+	Suspend *bool `json:"suspend,omitempty"`
+}
+
+// CompletionMode says how pod completions count: NonIndexed or Indexed.
+type CompletionMode string
+
+// Completion modes.
+const (
+	// NonIndexedCompletion: the Job completes after .spec.completions
+	// successful pods, all alike.
+	NonIndexedCompletion CompletionMode = "NonIndexed"
+	// IndexedCompletion: each pod gets an index 0..completions-1, and the
+	// Job completes when every index has a successful pod.
+	IndexedCompletion CompletionMode = "Indexed"
+)
+
+// JobStatus is the observed state of a Job.
+type JobStatus struct {
+	Conditions              []JobCondition           `json:"conditions,omitempty"`
+	StartTime               *Time                    `json:"startTime,omitempty"`
+	CompletionTime          *Time                    `json:"completionTime,omitempty"`
+	Active                  int32                    `json:"active,omitempty"`
+	Succeeded               int32                    `json:"succeeded,omitempty"`
+	Failed                  int32                    `json:"failed,omitempty"`
+	CompletedIndexes        string                   `json:"completedIndexes,omitempty"`
+	UncountedTerminatedPods *UncountedTerminatedPods `json:"uncountedTerminatedPods,omitempty"`
+	Ready                   *int32                   `json:"ready,omitempty"`
+}
+
+// UncountedTerminatedPods holds the uids of finished pods the Job has not
+// yet counted in its status.
+type UncountedTerminatedPods struct {
+	Succeeded []string `json:"succeeded,omitempty"`
+	Failed    []string `json:"failed,omitempty"`
+}
+
+// JobConditionType names a Job condition.
+type JobConditionType string
+
+// Job conditions.
+const (
+	JobSuspended          JobConditionType = "Suspended"
+	JobComplete           JobConditionType = "Complete"
+	JobFailed             JobConditionType = "Failed"
+	JobFailureTarget      JobConditionType = "FailureTarget"
+	JobSuccessCriteriaMet JobConditionType = "SuccessCriteriaMet"
+)
+
+// JobCondition describes one aspect of a Job's state.
+type JobCondition struct {
+	Type               JobConditionType `json:"type"`
+	Status             ConditionStatus  `json:"status"`
+	LastProbeTime      Time             `json:"lastProbeTime,omitempty"`
+	LastTransitionTime Time             `json:"lastTransitionTime,omitempty"`
+	Reason             string           `json:"reason,omitempty"`
+	Message            string           `json:"message,omitempty"`
+}
+
+// GetJobCondition returns the condition of type t, or nil.
+func GetJobCondition(status *JobStatus, t JobConditionType) *JobCondition {
+	for i := range status.Conditions {
+		if status.Conditions[i].Type == t {
+			return &status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// JobTemplateSpec is the Job a CronJob creates.
+type JobTemplateSpec struct {
+	ObjectMeta `json:"metadata,omitempty"`
+	Spec       JobSpec `json:"spec,omitempty"`
+}
+
+// Default fills in defaults as Kubernetes' SetDefaults_Job does, and
+// generates the selector once the Job has a uid.
+func (j *Job) Default() {
+	s := &j.Spec
+	if s.Completions == nil && s.Parallelism == nil {
+		s.Completions = ptrTo[int32](1)
+		s.Parallelism = ptrTo[int32](1)
+	}
+	if s.Parallelism == nil {
+		s.Parallelism = ptrTo[int32](1)
+	}
+	if s.BackoffLimit == nil {
+		s.BackoffLimit = ptrTo[int32](6)
+	}
+	if len(j.Labels) == 0 && s.Template.Labels != nil {
+		j.Labels = make(map[string]string, len(s.Template.Labels))
+		for k, v := range s.Template.Labels {
+			j.Labels[k] = v
+		}
+	}
+	if s.CompletionMode == nil {
+		s.CompletionMode = ptrTo(NonIndexedCompletion)
+	}
+	if s.Suspend == nil {
+		s.Suspend = ptrTo(false)
+	}
+	DefaultPodSpec(&s.Template.Spec)
+	j.GenerateSelector()
+}
+
+// GenerateSelector does what Kubernetes does when a Job is created without
+// manualSelector: it sets spec.selector to match the Job's uid and labels
+// the template with the uid and the Job's name. It does nothing when
+// manualSelector is true, when the uid is not yet assigned, or when a
+// selector is already set (a selector the user wrote without manualSelector
+// is then rejected by Validate, as in Kubernetes).
+func (j *Job) GenerateSelector() {
+	s := &j.Spec
+	if (s.ManualSelector != nil && *s.ManualSelector) || j.UID == "" || s.Selector != nil {
+		return
+	}
+	if s.Template.Labels == nil {
+		s.Template.Labels = map[string]string{}
+	}
+	for k, v := range jobGeneratedLabels(j) {
+		if _, ok := s.Template.Labels[k]; !ok {
+			s.Template.Labels[k] = v
+		}
+	}
+	s.Selector = &LabelSelector{MatchLabels: map[string]string{ControllerUIDLabel: j.UID}}
+}
+
+func jobGeneratedLabels(j *Job) map[string]string {
+	return map[string]string{
+		ControllerUIDLabel:       j.UID,
+		LegacyControllerUIDLabel: j.UID,
+		JobNameLabel:             j.Name,
+		LegacyJobNameLabel:       j.Name,
+	}
+}
+
+// maxParallelismForIndexedJob caps an Indexed Job's parallelism, which
+// bounds the length of status.completedIndexes.
+const maxParallelismForIndexedJob = 100000
+
+// Validate checks the Job as Kubernetes' ValidateJob does. A Job without
+// manualSelector may omit its selector until its uid is known; once the
+// selector is set it must be the generated one.
+func (j *Job) Validate() ErrorList {
+	s := &j.Spec
+	p := NewPath("spec")
+	var errs ErrorList
+	manual := s.ManualSelector != nil && *s.ManualSelector
+	if !manual && s.Selector != nil && j.UID != "" {
+		errs = append(errs, validateGeneratedJobSelector(j)...)
+	}
+	errs = append(errs, validateJobSpec(s, p)...)
+	switch {
+	case s.Selector == nil && manual:
+		errs = append(errs, Required(p.Child("selector"), ""))
+	case s.Selector != nil:
+		errs = append(errs, ValidateLabelSelector(s.Selector, p.Child("selector"))...)
+		errs = append(errs, validateSelectorMatchesTemplate(s.Selector, &s.Template, p)...)
+	}
+	if s.CompletionMode != nil && *s.CompletionMode == IndexedCompletion && s.Completions != nil && *s.Completions > 0 {
+		// Pod hostnames are <job>-<index>.
+		host := fmt.Sprintf("%s-%d", j.Name, *s.Completions-1)
+		if len(IsDNS1123Label(host)) > 0 {
+			errs = append(errs, Invalid(NewPath("metadata", "name"), j.Name,
+				"will not able to create pod with invalid DNS label: "+host))
+		}
+	}
+	return errs
+}
+
+// validateGeneratedJobSelector checks that the template carries the
+// generated labels and that the selector selects them.
+func validateGeneratedJobSelector(j *Job) ErrorList {
+	var errs ErrorList
+	mp := NewPath("spec", "template", "metadata")
+	expected := jobGeneratedLabels(j)
+	for _, k := range []string{LegacyControllerUIDLabel, LegacyJobNameLabel, ControllerUIDLabel, JobNameLabel} {
+		v, ok := j.Spec.Template.Labels[k]
+		switch {
+		case !ok:
+			errs = append(errs, Required(mp.Child("labels").Key(k), fmt.Sprintf("must be '%s'", expected[k])))
+		case v != expected[k]:
+			errs = append(errs, Invalid(mp.Child("labels").Key(k), v, fmt.Sprintf("must be '%s'", expected[k])))
+		}
+	}
+	if sel, err := LabelSelectorAsSelector(j.Spec.Selector); err == nil && !sel.Matches(expected) {
+		errs = append(errs, Invalid(NewPath("spec", "selector"), j.Spec.Selector, "`selector` not auto-generated"))
+	}
+	return errs
+}
+
+// validateJobSpec checks what a Job and a CronJob's job template share.
+func validateJobSpec(s *JobSpec, p *Path) ErrorList {
+	var errs ErrorList
+	if s.Parallelism != nil {
+		errs = append(errs, validateNonnegative(int64(*s.Parallelism), p.Child("parallelism"))...)
+	}
+	if s.Completions != nil {
+		errs = append(errs, validateNonnegative(int64(*s.Completions), p.Child("completions"))...)
+	}
+	if s.ActiveDeadlineSeconds != nil {
+		errs = append(errs, validateNonnegative(*s.ActiveDeadlineSeconds, p.Child("activeDeadlineSeconds"))...)
+	}
+	if s.BackoffLimit != nil {
+		errs = append(errs, validateNonnegative(int64(*s.BackoffLimit), p.Child("backoffLimit"))...)
+	}
+	if s.TTLSecondsAfterFinished != nil {
+		errs = append(errs, validateNonnegative(int64(*s.TTLSecondsAfterFinished), p.Child("ttlSecondsAfterFinished"))...)
+	}
+	if s.CompletionMode != nil {
+		switch *s.CompletionMode {
+		case NonIndexedCompletion:
+		case IndexedCompletion:
+			if s.Completions == nil {
+				errs = append(errs, Required(p.Child("completions"), "when completion mode is Indexed"))
+			}
+			if s.Parallelism != nil && *s.Parallelism > maxParallelismForIndexedJob {
+				errs = append(errs, Invalid(p.Child("parallelism"), *s.Parallelism,
+					fmt.Sprintf("must be less than or equal to %d when completion mode is Indexed", maxParallelismForIndexedJob)))
+			}
+		default:
+			errs = append(errs, NotSupported(p.Child("completionMode"), string(*s.CompletionMode),
+				[]string{string(NonIndexedCompletion), string(IndexedCompletion)}))
+		}
+	}
+	tp := p.Child("template")
+	errs = append(errs, ValidatePodTemplateSpec(&s.Template, tp)...)
+	// An unset restartPolicy has been defaulted to Always, which a Job's
+	// pods may not have: they must be able to finish.
+	// Other invalid values are reported by the pod spec's validation.
+	if s.Template.Spec.RestartPolicy == RestartPolicyAlways {
+		errs = append(errs, Required(tp.Child("spec", "restartPolicy"),
+			fmt.Sprintf("valid values: %q, %q", RestartPolicyOnFailure, RestartPolicyNever)))
+	}
+	return errs
+}
+
+// ValidateUpdate rejects changes to the selector, completions,
+// completionMode and, unless the Job is suspended, the pod template, as
+// Kubernetes does. (Kubernetes lets a suspended Job that never started
+// change only its template's scheduling directives; podkit lets a
+// suspended Job change its whole template.) Generating the selector of a
+// Job created without one is allowed.
+func (j *Job) ValidateUpdate(old Object) ErrorList {
+	o, ok := old.(*Job)
+	if !ok {
+		return ErrorList{wrongOldType(old, j)}
+	}
+	if o.Spec.Selector == nil && j.Spec.Selector != nil && j.UID != "" {
+		// Compare with the old Job as it would look with its selector
+		// generated.
+		o = o.DeepCopy()
+		o.UID = j.UID
+		o.GenerateSelector()
+	}
+	p := NewPath("spec")
+	var errs ErrorList
+	errs = append(errs, validateImmutable(j.Spec.Selector, o.Spec.Selector, p.Child("selector"))...)
+	errs = append(errs, validateImmutable(j.Spec.Completions, o.Spec.Completions, p.Child("completions"))...)
+	errs = append(errs, validateImmutable(j.Spec.CompletionMode, o.Spec.CompletionMode, p.Child("completionMode"))...)
+	if o.Spec.Suspend == nil || !*o.Spec.Suspend {
+		errs = append(errs, validateImmutable(j.Spec.Template, o.Spec.Template, p.Child("template"))...)
+	}
+	return errs
+}

@@ -1,0 +1,204 @@
+package objects
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecodeMultiDocument(t *testing.T) {
+	in := `
+# leading comment
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: a
+data:
+  k: v
+---
+---
+# an empty document above, a comment-only one here
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        resources:
+          requests: {cpu: 0.5, memory: 128Mi}
+--- 
+apiVersion: v1
+kind: Secret
+metadata: {name: s}
+data: {token: dG9rZW4=}
+`
+	objs, err := DecodeYAML(strings.NewReader(in))
+	require.NoError(t, err)
+	require.Len(t, objs, 3)
+	cm := objs[0].(*ConfigMap)
+	assert.Equal(t, "a", cm.Name)
+	assert.Equal(t, "v", cm.Data["k"])
+	d := objs[1].(*Deployment)
+	assert.Equal(t, int32(2), *d.Spec.Replicas)
+	cpu := d.Spec.Template.Spec.Containers[0].Resources.Requests[ResourceCPU]
+	assert.Equal(t, int64(500), cpu.MilliValue())
+	assert.Equal(t, []byte("token"), objs[2].(*Secret).Data["token"])
+}
+
+func TestDecodeJSON(t *testing.T) {
+	in := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}
+{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}]}
+[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}]`
+	objs, err := DecodeYAML(strings.NewReader(in))
+	require.NoError(t, err)
+	var names []string
+	for _, o := range objs {
+		names = append(names, o.GetObjectMeta().Name)
+	}
+	assert.Equal(t, []string{"a", "b", "c"}, names)
+}
+
+func TestDecodeStrictErrors(t *testing.T) {
+	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\n"
+	cases := []struct {
+		name, doc string
+		want      []string // substrings of the error
+	}{
+		{"unknown field", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicaz: 3
+`, []string{`document 2 (Deployment "web")`, `unknown field "spec.replicaz"`}},
+		{"misspelt case", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  Replicas: 3
+`, []string{`document 2 (Deployment "web")`, `unknown field "spec.Replicas"`}},
+		{"nested unknown field", `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: a
+    image: x
+    imagePolicy: Always
+`, []string{`document 2 (Pod "p")`, `spec.containers[0].imagePolicy`}},
+		{"wrong type", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: three
+`, []string{`document 2 (Deployment "web")`, `spec.replicas`, `integer`}},
+		{"unsupported kind", `apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}
+`, []string{`document 2 (Widget "w")`, `unsupported kind "Widget"`}},
+		{"wrong version", `apiVersion: apps/v1beta1
+kind: Deployment
+metadata: {name: web}
+`, []string{`document 2 (Deployment "web")`, `apps/v1`}},
+		{"no kind", `apiVersion: v1
+metadata: {name: x}
+`, []string{`document 2`, `kind: Required value`}},
+		{"duplicate field", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: x}
+data: {a: "1"}
+data: {b: "2"}
+`, []string{`document 2`}},
+		{"bad yaml", "apiVersion: v1\nkind: ConfigMap\n  metadata: {name: x\n", []string{`document 2`, `YAML`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			objs, err := DecodeYAML(strings.NewReader(cm + tc.doc))
+			require.Error(t, err)
+			assert.Nil(t, objs, "nothing of a failed stream is returned")
+			var me *ManifestError
+			require.True(t, errors.As(err, &me), "error is a *ManifestError: %v", err)
+			assert.Equal(t, 2, me.Document)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	in := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports: [{containerPort: 80, name: http}]
+        resources:
+          limits: {cpu: "1", memory: 1.5Gi}
+`
+	objs, err := DecodeYAML(strings.NewReader(in))
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, EncodeYAML(&buf, objs...))
+	assert.Contains(t, buf.String(), "memory: 1536Mi", "quantities are written in canonical form")
+	again, err := DecodeYAML(&buf)
+	require.NoError(t, err, buf.String())
+	require.Len(t, again, 1)
+	assert.Equal(t, objs[0], again[0])
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n"))
+	f.Add([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 2}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n"))
+	f.Add([]byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x"}]}}`))
+	f.Add([]byte(`[{"apiVersion":"v1","kind":"List","items":[]}]`))
+	f.Add([]byte("---\n---\n"))
+	f.Add([]byte("kind: [\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := NewScheme()
+		objs, err := s.DecodeBytes(data)
+		if err != nil {
+			var me *ManifestError
+			if !errors.As(err, &me) && !strings.Contains(err.Error(), "read manifest") {
+				t.Fatalf("decode error is not a *ManifestError: %T %v", err, err)
+			}
+			return
+		}
+		// Whatever decodes must encode and decode back to the same objects.
+		var buf bytes.Buffer
+		if err := s.EncodeYAML(&buf, objs...); err != nil {
+			t.Fatalf("encode: %v", err)
+		}
+		again, err := s.DecodeBytes(buf.Bytes())
+		if err != nil {
+			t.Fatalf("re-decode: %v\n%s", err, buf.String())
+		}
+		if len(again) != len(objs) {
+			t.Fatalf("re-decoded %d objects, want %d", len(again), len(objs))
+		}
+	})
+}

@@ -1,0 +1,808 @@
+package objects
+
+// Pod is a group of containers scheduled together on one node (v1).
+type Pod struct {
+	TypeMeta   `json:",inline"`
+	ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   PodSpec   `json:"spec,omitempty"`
+	Status PodStatus `json:"status,omitempty"`
+}
+
+// DeepCopyObject implements Object.
+func (p *Pod) DeepCopyObject() Object { return p.DeepCopy() }
+
+// PodTemplateSpec is the pod a workload controller creates copies of.
+type PodTemplateSpec struct {
+	ObjectMeta `json:"metadata,omitempty"`
+
+	Spec PodSpec `json:"spec,omitempty"`
+}
+
+// PodSpec is the desired state of a pod.
+type PodSpec struct {
+	Volumes                       []Volume                   `json:"volumes,omitempty"`
+	InitContainers                []Container                `json:"initContainers,omitempty"`
+	Containers                    []Container                `json:"containers"`
+	RestartPolicy                 RestartPolicy              `json:"restartPolicy,omitempty"`
+	TerminationGracePeriodSeconds *int64                     `json:"terminationGracePeriodSeconds,omitempty"`
+	ActiveDeadlineSeconds         *int64                     `json:"activeDeadlineSeconds,omitempty"`
+	DNSPolicy                     DNSPolicy                  `json:"dnsPolicy,omitempty"`
+	NodeSelector                  map[string]string          `json:"nodeSelector,omitempty"`
+	ServiceAccountName            string                     `json:"serviceAccountName,omitempty"`
+	AutomountServiceAccountToken  *bool                      `json:"automountServiceAccountToken,omitempty"`
+	NodeName                      string                     `json:"nodeName,omitempty"`
+	HostNetwork                   bool                       `json:"hostNetwork,omitempty"`
+	SecurityContext               *PodSecurityContext        `json:"securityContext,omitempty"`
+	ImagePullSecrets              []LocalObjectReference     `json:"imagePullSecrets,omitempty"`
+	Hostname                      string                     `json:"hostname,omitempty"`
+	Subdomain                     string                     `json:"subdomain,omitempty"`
+	Affinity                      *Affinity                  `json:"affinity,omitempty"`
+	SchedulerName                 string                     `json:"schedulerName,omitempty"`
+	Tolerations                   []Toleration               `json:"tolerations,omitempty"`
+	PriorityClassName             string                     `json:"priorityClassName,omitempty"`
+	Priority                      *int32                     `json:"priority,omitempty"`
+	DNSConfig                     *PodDNSConfig              `json:"dnsConfig,omitempty"`
+	ReadinessGates                []PodReadinessGate         `json:"readinessGates,omitempty"`
+	EnableServiceLinks            *bool                      `json:"enableServiceLinks,omitempty"`
+	PreemptionPolicy              *PreemptionPolicy          `json:"preemptionPolicy,omitempty"`
+	TopologySpreadConstraints     []TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+}
+
+// RestartPolicy says when the containers of a pod are restarted.
+type RestartPolicy string
+
+// Restart policies.
+const (
+	RestartPolicyAlways    RestartPolicy = "Always"
+	RestartPolicyOnFailure RestartPolicy = "OnFailure"
+	RestartPolicyNever     RestartPolicy = "Never"
+)
+
+// DNSPolicy says how a pod's resolver is configured.
+type DNSPolicy string
+
+// DNS policies.
+const (
+	DNSClusterFirstWithHostNet DNSPolicy = "ClusterFirstWithHostNet"
+	DNSClusterFirst            DNSPolicy = "ClusterFirst"
+	DNSDefault                 DNSPolicy = "Default"
+	DNSNone                    DNSPolicy = "None"
+)
+
+// PreemptionPolicy says whether a pod may preempt lower-priority pods.
+type PreemptionPolicy string
+
+// Preemption policies.
+const (
+	PreemptLowerPriority PreemptionPolicy = "PreemptLowerPriority"
+	PreemptNever         PreemptionPolicy = "Never"
+)
+
+// DefaultSchedulerName is the scheduler a pod gets when it names none.
+const DefaultSchedulerName = "default-scheduler"
+
+// PodDNSConfig adds to the resolver configuration a DNSPolicy produces.
+type PodDNSConfig struct {
+	Nameservers []string             `json:"nameservers,omitempty"`
+	Searches    []string             `json:"searches,omitempty"`
+	Options     []PodDNSConfigOption `json:"options,omitempty"`
+}
+
+// PodDNSConfigOption is one resolver option ("ndots", "5").
+type PodDNSConfigOption struct {
+	Name  string  `json:"name,omitempty"`
+	Value *string `json:"value,omitempty"`
+}
+
+// PodReadinessGate names an extra condition that must be True for the pod
+// to be Ready.
+type PodReadinessGate struct {
+	ConditionType PodConditionType `json:"conditionType"`
+}
+
+// PodSecurityContext holds pod-level security settings.
+type PodSecurityContext struct {
+	RunAsUser          *int64          `json:"runAsUser,omitempty"`
+	RunAsGroup         *int64          `json:"runAsGroup,omitempty"`
+	RunAsNonRoot       *bool           `json:"runAsNonRoot,omitempty"`
+	SupplementalGroups []int64         `json:"supplementalGroups,omitempty"`
+	FSGroup            *int64          `json:"fsGroup,omitempty"`
+	SeccompProfile     *SeccompProfile `json:"seccompProfile,omitempty"`
+}
+
+// SecurityContext holds container-level security settings; they override
+// the pod's.
+type SecurityContext struct {
+	Capabilities             *Capabilities   `json:"capabilities,omitempty"`
+	Privileged               *bool           `json:"privileged,omitempty"`
+	RunAsUser                *int64          `json:"runAsUser,omitempty"`
+	RunAsGroup               *int64          `json:"runAsGroup,omitempty"`
+	RunAsNonRoot             *bool           `json:"runAsNonRoot,omitempty"`
+	ReadOnlyRootFilesystem   *bool           `json:"readOnlyRootFilesystem,omitempty"`
+	AllowPrivilegeEscalation *bool           `json:"allowPrivilegeEscalation,omitempty"`
+	SeccompProfile           *SeccompProfile `json:"seccompProfile,omitempty"`
+}
+
+// Capabilities adds and drops Linux capabilities ("NET_ADMIN", "ALL").
+type Capabilities struct {
+	Add  []Capability `json:"add,omitempty"`
+	Drop []Capability `json:"drop,omitempty"`
+}
+
+// Capability is a Linux capability name.
+type Capability string
+
+// SeccompProfile selects a seccomp profile.
+type SeccompProfile struct {
+	Type             SeccompProfileType `json:"type"`
+	LocalhostProfile *string            `json:"localhostProfile,omitempty"`
+}
+
+// SeccompProfileType is RuntimeDefault, Unconfined or Localhost.
+type SeccompProfileType string
+
+// Seccomp profile types.
+const (
+	SeccompProfileTypeUnconfined     SeccompProfileType = "Unconfined"
+	SeccompProfileTypeRuntimeDefault SeccompProfileType = "RuntimeDefault"
+	SeccompProfileTypeLocalhost      SeccompProfileType = "Localhost"
+)
+
+// Container is one container of a pod.
+type Container struct {
+	Name                     string                   `json:"name"`
+	Image                    string                   `json:"image,omitempty"`
+	Command                  []string                 `json:"command,omitempty"`
+	Args                     []string                 `json:"args,omitempty"`
+	WorkingDir               string                   `json:"workingDir,omitempty"`
+	Ports                    []ContainerPort          `json:"ports,omitempty"`
+	EnvFrom                  []EnvFromSource          `json:"envFrom,omitempty"`
+	Env                      []EnvVar                 `json:"env,omitempty"`
+	Resources                ResourceRequirements     `json:"resources,omitempty"`
+	VolumeMounts             []VolumeMount            `json:"volumeMounts,omitempty"`
+	LivenessProbe            *Probe                   `json:"livenessProbe,omitempty"`
+	ReadinessProbe           *Probe                   `json:"readinessProbe,omitempty"`
+	StartupProbe             *Probe                   `json:"startupProbe,omitempty"`
+	Lifecycle                *Lifecycle               `json:"lifecycle,omitempty"`
+	TerminationMessagePath   string                   `json:"terminationMessagePath,omitempty"`
+	TerminationMessagePolicy TerminationMessagePolicy `json:"terminationMessagePolicy,omitempty"`
+	ImagePullPolicy          PullPolicy               `json:"imagePullPolicy,omitempty"`
+	SecurityContext          *SecurityContext         `json:"securityContext,omitempty"`
+	Stdin                    bool                     `json:"stdin,omitempty"`
+	StdinOnce                bool                     `json:"stdinOnce,omitempty"`
+	TTY                      bool                     `json:"tty,omitempty"`
+}
+
+// PullPolicy says when an image is pulled.
+type PullPolicy string
+
+// Image pull policies.
+const (
+	PullAlways       PullPolicy = "Always"
+	PullNever        PullPolicy = "Never"
+	PullIfNotPresent PullPolicy = "IfNotPresent"
+)
+
+// TerminationMessagePolicy says where a container's termination message
+// comes from.
+type TerminationMessagePolicy string
+
+// Termination message policies.
+const (
+	TerminationMessageReadFile              TerminationMessagePolicy = "File"
+	TerminationMessageFallbackToLogsOnError TerminationMessagePolicy = "FallbackToLogsOnError"
+)
+
+// DefaultTerminationMessagePath is where a container writes its
+// termination message unless it says otherwise.
+const DefaultTerminationMessagePath = "/dev/termination-log"
+
+// Protocol is a network protocol of a port.
+type Protocol string
+
+// Port protocols.
+const (
+	ProtocolTCP  Protocol = "TCP"
+	ProtocolUDP  Protocol = "UDP"
+	ProtocolSCTP Protocol = "SCTP"
+)
+
+// ContainerPort is a port a container listens on.
+type ContainerPort struct {
+	Name          string   `json:"name,omitempty"`
+	HostPort      int32    `json:"hostPort,omitempty"`
+	ContainerPort int32    `json:"containerPort"`
+	Protocol      Protocol `json:"protocol,omitempty"`
+	HostIP        string   `json:"hostIP,omitempty"`
+}
+
+// EnvVar is one environment variable, with a literal value or a source.
+type EnvVar struct {
+	Name      string        `json:"name"`
+	Value     string        `json:"value,omitempty"`
+	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
+}
+
+// EnvVarSource is where an environment variable's value comes from; exactly
+// one field is set.
+type EnvVarSource struct {
+	FieldRef         *ObjectFieldSelector   `json:"fieldRef,omitempty"`
+	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
+	ConfigMapKeyRef  *ConfigMapKeySelector  `json:"configMapKeyRef,omitempty"`
+	SecretKeyRef     *SecretKeySelector     `json:"secretKeyRef,omitempty"`
+}
+
+// ObjectFieldSelector selects a field of the pod ("metadata.name",
+// "status.podIP", "metadata.labels['app']").
+type ObjectFieldSelector struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	FieldPath  string `json:"fieldPath"`
+}
+
+// ResourceFieldSelector selects a container's resource request or limit
+// ("limits.cpu"), scaled by Divisor.
+type ResourceFieldSelector struct {
+	ContainerName string   `json:"containerName,omitempty"`
+	Resource      string   `json:"resource"`
+	Divisor       Quantity `json:"divisor,omitempty"`
+}
+
+// ConfigMapKeySelector selects one key of a ConfigMap.
+type ConfigMapKeySelector struct {
+	LocalObjectReference `json:",inline"`
+	Key                  string `json:"key"`
+	Optional             *bool  `json:"optional,omitempty"`
+}
+
+// SecretKeySelector selects one key of a Secret.
+type SecretKeySelector struct {
+	LocalObjectReference `json:",inline"`
+	Key                  string `json:"key"`
+	Optional             *bool  `json:"optional,omitempty"`
+}
+
+// EnvFromSource imports every key of a ConfigMap or Secret as environment
+// variables, each name prefixed with Prefix.
+type EnvFromSource struct {
+	Prefix       string              `json:"prefix,omitempty"`
+	ConfigMapRef *ConfigMapEnvSource `json:"configMapRef,omitempty"`
+	SecretRef    *SecretEnvSource    `json:"secretRef,omitempty"`
+}
+
+// ConfigMapEnvSource names the ConfigMap of an EnvFromSource.
+type ConfigMapEnvSource struct {
+	LocalObjectReference `json:",inline"`
+	Optional             *bool `json:"optional,omitempty"`
+}
+
+// SecretEnvSource names the Secret of an EnvFromSource.
+type SecretEnvSource struct {
+	LocalObjectReference `json:",inline"`
+	Optional             *bool `json:"optional,omitempty"`
+}
+
+// ResourceRequirements are a container's requests (what the scheduler
+// reserves) and limits (what the runtime enforces).
+type ResourceRequirements struct {
+	Limits   ResourceList `json:"limits,omitempty"`
+	Requests ResourceList `json:"requests,omitempty"`
+}
+
+// VolumeMount mounts a pod volume into a container.
+type VolumeMount struct {
+	Name      string `json:"name"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+	MountPath string `json:"mountPath"`
+	SubPath   string `json:"subPath,omitempty"`
+}
+
+// Probe is a health check run against a container.
+type Probe struct {
+	ProbeHandler                  `json:",inline"`
+	InitialDelaySeconds           int32  `json:"initialDelaySeconds,omitempty"`
+	TimeoutSeconds                int32  `json:"timeoutSeconds,omitempty"`
+	PeriodSeconds                 int32  `json:"periodSeconds,omitempty"`
+	SuccessThreshold              int32  `json:"successThreshold,omitempty"`
+	FailureThreshold              int32  `json:"failureThreshold,omitempty"`
+	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+}
+
+// ProbeHandler is what a probe does; exactly one field is set.
+type ProbeHandler struct {
+	Exec      *ExecAction      `json:"exec,omitempty"`
+	HTTPGet   *HTTPGetAction   `json:"httpGet,omitempty"`
+	TCPSocket *TCPSocketAction `json:"tcpSocket,omitempty"`
+	GRPC      *GRPCAction      `json:"grpc,omitempty"`
+}
+
+// ExecAction runs a command in the container; exit status 0 is success.
+type ExecAction struct {
+	Command []string `json:"command,omitempty"`
+}
+
+// HTTPGetAction sends a GET; a status from 200 to 399 is success.
+type HTTPGetAction struct {
+	Path        string       `json:"path,omitempty"`
+	Port        IntOrString  `json:"port"`
+	Host        string       `json:"host,omitempty"`
+	Scheme      URIScheme    `json:"scheme,omitempty"`
+	HTTPHeaders []HTTPHeader `json:"httpHeaders,omitempty"`
+}
+
+// URIScheme is HTTP or HTTPS.
+type URIScheme string
+
+// URI schemes of an HTTPGetAction.
+const (
+	URISchemeHTTP  URIScheme = "HTTP"
+	URISchemeHTTPS URIScheme = "HTTPS"
+)
+
+// HTTPHeader is a header sent by an HTTPGetAction.
+type HTTPHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// TCPSocketAction opens a TCP connection; connecting is success.
+type TCPSocketAction struct {
+	Port IntOrString `json:"port"`
+	Host string      `json:"host,omitempty"`
+}
+
+// GRPCAction calls the gRPC health checking protocol.
+type GRPCAction struct {
+	Port    int32   `json:"port"`
+	Service *string `json:"service"`
+}
+
+// Lifecycle holds the hooks run after a container starts and before it is
+// stopped.
+type Lifecycle struct {
+	PostStart *LifecycleHandler `json:"postStart,omitempty"`
+	PreStop   *LifecycleHandler `json:"preStop,omitempty"`
+}
+
+// LifecycleHandler is what a hook does; exactly one field is set.
+type LifecycleHandler struct {
+	Exec      *ExecAction      `json:"exec,omitempty"`
+	HTTPGet   *HTTPGetAction   `json:"httpGet,omitempty"`
+	TCPSocket *TCPSocketAction `json:"tcpSocket,omitempty"`
+	Sleep     *SleepAction     `json:"sleep,omitempty"`
+}
+
+// SleepAction waits for a number of seconds.
+type SleepAction struct {
+	Seconds int64 `json:"seconds"`
+}
+
+// Volume is a named volume of a pod; exactly one source is set.
+type Volume struct {
+	Name         string `json:"name"`
+	VolumeSource `json:",inline"`
+}
+
+// VolumeSource is where a pod volume's content comes from.
+type VolumeSource struct {
+	HostPath              *HostPathVolumeSource              `json:"hostPath,omitempty"`
+	EmptyDir              *EmptyDirVolumeSource              `json:"emptyDir,omitempty"`
+	Secret                *SecretVolumeSource                `json:"secret,omitempty"`
+	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `json:"persistentVolumeClaim,omitempty"`
+	DownwardAPI           *DownwardAPIVolumeSource           `json:"downwardAPI,omitempty"`
+	ConfigMap             *ConfigMapVolumeSource             `json:"configMap,omitempty"`
+	Projected             *ProjectedVolumeSource             `json:"projected,omitempty"`
+}
+
+// HostPathVolumeSource is a directory or file of the host.
+type HostPathVolumeSource struct {
+	Path string        `json:"path"`
+	Type *HostPathType `json:"type,omitempty"`
+}
+
+// HostPathType says what must exist, or be created, at a host path.
+type HostPathType string
+
+// Host path types.
+const (
+	HostPathUnset             HostPathType = ""
+	HostPathDirectoryOrCreate HostPathType = "DirectoryOrCreate"
+	HostPathDirectory         HostPathType = "Directory"
+	HostPathFileOrCreate      HostPathType = "FileOrCreate"
+	HostPathFile              HostPathType = "File"
+	HostPathSocket            HostPathType = "Socket"
+	HostPathCharDev           HostPathType = "CharDevice"
+	HostPathBlockDev          HostPathType = "BlockDevice"
+)
+
+// EmptyDirVolumeSource is a directory that lives as long as the pod.
+type EmptyDirVolumeSource struct {
+	Medium    StorageMedium `json:"medium,omitempty"`
+	SizeLimit *Quantity     `json:"sizeLimit,omitempty"`
+}
+
+// StorageMedium is where an emptyDir is kept: the node's disk ("") or
+// memory (tmpfs).
+type StorageMedium string
+
+// Storage media.
+const (
+	StorageMediumDefault   StorageMedium = ""
+	StorageMediumMemory    StorageMedium = "Memory"
+	StorageMediumHugePages StorageMedium = "HugePages"
+)
+
+// SecretVolumeSource projects a Secret's keys as files.
+type SecretVolumeSource struct {
+	SecretName  string      `json:"secretName,omitempty"`
+	Items       []KeyToPath `json:"items,omitempty"`
+	DefaultMode *int32      `json:"defaultMode,omitempty"`
+	Optional    *bool       `json:"optional,omitempty"`
+}
+
+// ConfigMapVolumeSource projects a ConfigMap's keys as files.
+type ConfigMapVolumeSource struct {
+	LocalObjectReference `json:",inline"`
+	Items                []KeyToPath `json:"items,omitempty"`
+	DefaultMode          *int32      `json:"defaultMode,omitempty"`
+	Optional             *bool       `json:"optional,omitempty"`
+}
+
+// KeyToPath maps one key to a relative file path, with an optional mode.
+type KeyToPath struct {
+	Key  string `json:"key"`
+	Path string `json:"path"`
+	Mode *int32 `json:"mode,omitempty"`
+}
+
+// PersistentVolumeClaimVolumeSource mounts the volume bound to a claim.
+type PersistentVolumeClaimVolumeSource struct {
+	ClaimName string `json:"claimName"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+}
+
+// DownwardAPIVolumeSource writes pod fields and resource values as files.
+type DownwardAPIVolumeSource struct {
+	Items       []DownwardAPIVolumeFile `json:"items,omitempty"`
+	DefaultMode *int32                  `json:"defaultMode,omitempty"`
+}
+
+// DownwardAPIVolumeFile is one file of a downward API volume.
+type DownwardAPIVolumeFile struct {
+	Path             string                 `json:"path"`
+	FieldRef         *ObjectFieldSelector   `json:"fieldRef,omitempty"`
+	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
+	Mode             *int32                 `json:"mode,omitempty"`
+}
+
+// ProjectedVolumeSource merges several sources into one directory.
+type ProjectedVolumeSource struct {
+	Sources     []VolumeProjection `json:"sources"`
+	DefaultMode *int32             `json:"defaultMode,omitempty"`
+}
+
+// VolumeProjection is one source of a projected volume; exactly one field
+// is set.
+type VolumeProjection struct {
+	Secret      *SecretProjection      `json:"secret,omitempty"`
+	DownwardAPI *DownwardAPIProjection `json:"downwardAPI,omitempty"`
+	ConfigMap   *ConfigMapProjection   `json:"configMap,omitempty"`
+}
+
+// SecretProjection projects a Secret into a projected volume.
+type SecretProjection struct {
+	LocalObjectReference `json:",inline"`
+	Items                []KeyToPath `json:"items,omitempty"`
+	Optional             *bool       `json:"optional,omitempty"`
+}
+
+// ConfigMapProjection projects a ConfigMap into a projected volume.
+type ConfigMapProjection struct {
+	LocalObjectReference `json:",inline"`
+	Items                []KeyToPath `json:"items,omitempty"`
+	Optional             *bool       `json:"optional,omitempty"`
+}
+
+// DownwardAPIProjection projects downward API files into a projected volume.
+type DownwardAPIProjection struct {
+	Items []DownwardAPIVolumeFile `json:"items,omitempty"`
+}
+
+// Affinity holds a pod's scheduling constraints relative to nodes and to
+// other pods.
+type Affinity struct {
+	NodeAffinity    *NodeAffinity    `json:"nodeAffinity,omitempty"`
+	PodAffinity     *PodAffinity     `json:"podAffinity,omitempty"`
+	PodAntiAffinity *PodAntiAffinity `json:"podAntiAffinity,omitempty"`
+}
+
+// NodeAffinity constrains and prefers nodes by their labels and fields.
+type NodeAffinity struct {
+	RequiredDuringSchedulingIgnoredDuringExecution  *NodeSelector             `json:"requiredDuringSchedulingIgnoredDuringExecution,omitempty"`
+	PreferredDuringSchedulingIgnoredDuringExecution []PreferredSchedulingTerm `json:"preferredDuringSchedulingIgnoredDuringExecution,omitempty"`
+}
+
+// PreferredSchedulingTerm is a node selector term with a weight (1-100).
+type PreferredSchedulingTerm struct {
+	Weight     int32            `json:"weight"`
+	Preference NodeSelectorTerm `json:"preference"`
+}
+
+// PodAffinity attracts a pod to topology domains running matching pods.
+type PodAffinity struct {
+	RequiredDuringSchedulingIgnoredDuringExecution  []PodAffinityTerm         `json:"requiredDuringSchedulingIgnoredDuringExecution,omitempty"`
+	PreferredDuringSchedulingIgnoredDuringExecution []WeightedPodAffinityTerm `json:"preferredDuringSchedulingIgnoredDuringExecution,omitempty"`
+}
+
+// PodAntiAffinity repels a pod from topology domains running matching pods.
+type PodAntiAffinity struct {
+	RequiredDuringSchedulingIgnoredDuringExecution  []PodAffinityTerm         `json:"requiredDuringSchedulingIgnoredDuringExecution,omitempty"`
+	PreferredDuringSchedulingIgnoredDuringExecution []WeightedPodAffinityTerm `json:"preferredDuringSchedulingIgnoredDuringExecution,omitempty"`
+}
+
+// PodAffinityTerm selects pods (in Namespaces, or those NamespaceSelector
+// matches, or the pod's own) and a topology key naming the domain.
+type PodAffinityTerm struct {
+	LabelSelector     *LabelSelector `json:"labelSelector,omitempty"`
+	Namespaces        []string       `json:"namespaces,omitempty"`
+	TopologyKey       string         `json:"topologyKey"`
+	NamespaceSelector *LabelSelector `json:"namespaceSelector,omitempty"`
+}
+
+// WeightedPodAffinityTerm is a pod affinity term with a weight (1-100).
+type WeightedPodAffinityTerm struct {
+	Weight          int32           `json:"weight"`
+	PodAffinityTerm PodAffinityTerm `json:"podAffinityTerm"`
+}
+
+// TopologySpreadConstraint spreads matching pods evenly over topology
+// domains.
+type TopologySpreadConstraint struct {
+	MaxSkew            int32                         `json:"maxSkew"`
+	TopologyKey        string                        `json:"topologyKey"`
+	WhenUnsatisfiable  UnsatisfiableConstraintAction `json:"whenUnsatisfiable"`
+	LabelSelector      *LabelSelector                `json:"labelSelector,omitempty"`
+	MinDomains         *int32                        `json:"minDomains,omitempty"`
+	NodeAffinityPolicy *NodeInclusionPolicy          `json:"nodeAffinityPolicy,omitempty"`
+	NodeTaintsPolicy   *NodeInclusionPolicy          `json:"nodeTaintsPolicy,omitempty"`
+	MatchLabelKeys     []string                      `json:"matchLabelKeys,omitempty"`
+}
+
+// UnsatisfiableConstraintAction is DoNotSchedule or ScheduleAnyway.
+type UnsatisfiableConstraintAction string
+
+// Actions when a spread constraint cannot be met.
+const (
+	DoNotSchedule  UnsatisfiableConstraintAction = "DoNotSchedule"
+	ScheduleAnyway UnsatisfiableConstraintAction = "ScheduleAnyway"
+)
+
+// NodeInclusionPolicy is Honor or Ignore.
+type NodeInclusionPolicy string
+
+// Node inclusion policies of a spread constraint.
+const (
+	NodeInclusionPolicyIgnore NodeInclusionPolicy = "Ignore"
+	NodeInclusionPolicyHonor  NodeInclusionPolicy = "Honor"
+)
+
+// PodStatus is the observed state of a pod, written by the scheduler and
+// the node agent.
+type PodStatus struct {
+	Phase                 PodPhase          `json:"phase,omitempty"`
+	Conditions            []PodCondition    `json:"conditions,omitempty"`
+	Message               string            `json:"message,omitempty"`
+	Reason                string            `json:"reason,omitempty"`
+	NominatedNodeName     string            `json:"nominatedNodeName,omitempty"`
+	HostIP                string            `json:"hostIP,omitempty"`
+	HostIPs               []HostIP          `json:"hostIPs,omitempty"`
+	PodIP                 string            `json:"podIP,omitempty"`
+	PodIPs                []PodIP           `json:"podIPs,omitempty"`
+	StartTime             *Time             `json:"startTime,omitempty"`
+	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`
+	ContainerStatuses     []ContainerStatus `json:"containerStatuses,omitempty"`
+	QOSClass              PodQOSClass       `json:"qosClass,omitempty"`
+}
+
+// PodPhase is the coarse state of a pod.
+type PodPhase string
+
+// Pod phases.
+const (
+	PodPending   PodPhase = "Pending"
+	PodRunning   PodPhase = "Running"
+	PodSucceeded PodPhase = "Succeeded"
+	PodFailed    PodPhase = "Failed"
+	PodUnknown   PodPhase = "Unknown"
+)
+
+// PodIP is one IP address of a pod.
+type PodIP struct {
+	IP string `json:"ip"`
+}
+
+// HostIP is one IP address of the pod's node.
+type HostIP struct {
+	IP string `json:"ip"`
+}
+
+// PodQOSClass is Guaranteed, Burstable or BestEffort.
+type PodQOSClass string
+
+// QoS classes.
+const (
+	PodQOSGuaranteed PodQOSClass = "Guaranteed"
+	PodQOSBurstable  PodQOSClass = "Burstable"
+	PodQOSBestEffort PodQOSClass = "BestEffort"
+)
+
+// PodConditionType names a pod condition.
+type PodConditionType string
+
+// Pod conditions the scheduler and node agent maintain.
+const (
+	PodScheduled              PodConditionType = "PodScheduled"
+	PodInitialized            PodConditionType = "Initialized"
+	ContainersReady           PodConditionType = "ContainersReady"
+	PodReady                  PodConditionType = "Ready"
+	DisruptionTarget          PodConditionType = "DisruptionTarget"
+	PodReadyToStartContainers PodConditionType = "PodReadyToStartContainers"
+)
+
+// Reasons used in pod conditions and status.
+const (
+	PodReasonUnschedulable = "Unschedulable"
+)
+
+// PodCondition is one condition of a pod.
+type PodCondition struct {
+	Type               PodConditionType `json:"type"`
+	Status             ConditionStatus  `json:"status"`
+	LastProbeTime      Time             `json:"lastProbeTime,omitempty"`
+	LastTransitionTime Time             `json:"lastTransitionTime,omitempty"`
+	Reason             string           `json:"reason,omitempty"`
+	Message            string           `json:"message,omitempty"`
+}
+
+// ContainerStatus is the observed state of one container.
+type ContainerStatus struct {
+	Name                 string         `json:"name"`
+	State                ContainerState `json:"state,omitempty"`
+	LastTerminationState ContainerState `json:"lastState,omitempty"`
+	Ready                bool           `json:"ready"`
+	RestartCount         int32          `json:"restartCount"`
+	Image                string         `json:"image"`
+	ImageID              string         `json:"imageID"`
+	ContainerID          string         `json:"containerID,omitempty"`
+	Started              *bool          `json:"started,omitempty"`
+}
+
+// ContainerState is waiting, running or terminated; at most one is set.
+type ContainerState struct {
+	Waiting    *ContainerStateWaiting    `json:"waiting,omitempty"`
+	Running    *ContainerStateRunning    `json:"running,omitempty"`
+	Terminated *ContainerStateTerminated `json:"terminated,omitempty"`
+}
+
+// ContainerStateWaiting is a container not yet running, and why
+// ("ContainerCreating", "CrashLoopBackOff", "ErrImagePull").
+type ContainerStateWaiting struct {
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// ContainerStateRunning is a running container.
+type ContainerStateRunning struct {
+	StartedAt Time `json:"startedAt,omitempty"`
+}
+
+// ContainerStateTerminated is a container that has exited.
+type ContainerStateTerminated struct {
+	ExitCode    int32  `json:"exitCode"`
+	Signal      int32  `json:"signal,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Message     string `json:"message,omitempty"`
+	StartedAt   Time   `json:"startedAt,omitempty"`
+	FinishedAt  Time   `json:"finishedAt,omitempty"`
+	ContainerID string `json:"containerID,omitempty"`
+}
+
+// IsTerminal reports whether the pod has finished for good: Succeeded or
+// Failed.
+func (p *Pod) IsTerminal() bool {
+	return p.Status.Phase == PodSucceeded || p.Status.Phase == PodFailed
+}
+
+// GetPodCondition returns the condition of type t of the status, or nil.
+// The pointer refers into status, so it can be updated in place.
+func GetPodCondition(status *PodStatus, t PodConditionType) *PodCondition {
+	for i := range status.Conditions {
+		if status.Conditions[i].Type == t {
+			return &status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// IsPodReady reports whether the pod's Ready condition is True.
+func IsPodReady(p *Pod) bool {
+	c := GetPodCondition(&p.Status, PodReady)
+	return c != nil && c.Status == ConditionTrue
+}
+
+// PodRequests returns the pod's effective requests as the scheduler counts
+// them: for each resource the larger of the sum over the containers and the
+// largest single init container (init containers run one at a time).
+func PodRequests(p *Pod) ResourceList {
+	out := ResourceList{}
+	for i := range p.Spec.Containers {
+		for name, q := range p.Spec.Containers[i].Resources.Requests {
+			if cur, ok := out[name]; ok {
+				cur.Add(q)
+				out[name] = cur
+			} else {
+				out[name] = q.DeepCopy()
+			}
+		}
+	}
+	for i := range p.Spec.InitContainers {
+		for name, q := range p.Spec.InitContainers[i].Resources.Requests {
+			if cur, ok := out[name]; !ok || q.Cmp(cur) > 0 {
+				out[name] = q.DeepCopy()
+			}
+		}
+	}
+	return out
+}
+
+// PodQOS computes the pod's quality-of-service class as Kubernetes does:
+// Guaranteed when every container has cpu and memory limits equal to its
+// requests, BestEffort when no container requests or limits cpu or memory,
+// Burstable otherwise.
+func PodQOS(p *Pod) PodQOSClass {
+	requests, limits := ResourceList{}, ResourceList{}
+	guaranteed := true
+	all := append(append([]Container(nil), p.Spec.Containers...), p.Spec.InitContainers...)
+	for i := range all {
+		r := &all[i].Resources
+		for name, q := range r.Requests {
+			if (name == ResourceCPU || name == ResourceMemory) && q.Sign() > 0 {
+				addTo(requests, name, q)
+			}
+		}
+		found := 0
+		for name, q := range r.Limits {
+			if (name == ResourceCPU || name == ResourceMemory) && q.Sign() > 0 {
+				found++
+				addTo(limits, name, q)
+			}
+		}
+		if found < 2 {
+			guaranteed = false
+		}
+	}
+	if len(requests) == 0 && len(limits) == 0 {
+		return PodQOSBestEffort
+	}
+	if guaranteed {
+		for name, req := range requests {
+			if lim, ok := limits[name]; !ok || lim.Cmp(req) != 0 {
+				guaranteed = false
+				break
+			}
+		}
+	}
+	if guaranteed && len(requests) == len(limits) {
+		return PodQOSGuaranteed
+	}
+	return PodQOSBurstable
+}
+
+func addTo(l ResourceList, name ResourceName, q Quantity) {
+	if cur, ok := l[name]; ok {
+		cur.Add(q)
+		l[name] = cur
+		return
+	}
+	l[name] = q.DeepCopy()
+}

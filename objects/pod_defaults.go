@@ -1,0 +1,199 @@
+package objects
+
+import "strings"
+
+// Default values Kubernetes applies to pods.
+const (
+	DefaultTerminationGracePeriodSeconds int64 = 30
+	DefaultVolumeMode                    int32 = 0o644
+)
+
+// Default implements Defaulter: the pod spec's defaults, plus what
+// Kubernetes defaults on pods only (not on templates): enableServiceLinks,
+// and each container's requests copied from its limits where unset.
+func (p *Pod) Default() {
+	DefaultPodSpec(&p.Spec)
+	if p.Spec.EnableServiceLinks == nil {
+		t := true
+		p.Spec.EnableServiceLinks = &t
+	}
+	for _, cs := range [][]Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for i := range cs {
+			r := &cs[i].Resources
+			for name, lim := range r.Limits {
+				if r.Requests == nil {
+					r.Requests = ResourceList{}
+				}
+				if _, ok := r.Requests[name]; !ok {
+					r.Requests[name] = lim.DeepCopy()
+				}
+			}
+		}
+	}
+}
+
+// DefaultPodSpec fills in a pod spec's defaults as Kubernetes does, for pods
+// and for the pod templates of workload kinds.
+func DefaultPodSpec(s *PodSpec) {
+	if s.DNSPolicy == "" {
+		s.DNSPolicy = DNSClusterFirst
+	}
+	if s.RestartPolicy == "" {
+		s.RestartPolicy = RestartPolicyAlways
+	}
+	if s.SecurityContext == nil {
+		s.SecurityContext = &PodSecurityContext{}
+	}
+	if s.TerminationGracePeriodSeconds == nil {
+		v := DefaultTerminationGracePeriodSeconds
+		s.TerminationGracePeriodSeconds = &v
+	}
+	if s.SchedulerName == "" {
+		s.SchedulerName = DefaultSchedulerName
+	}
+	for i := range s.Volumes {
+		defaultVolume(&s.Volumes[i])
+	}
+	for i := range s.InitContainers {
+		defaultContainer(&s.InitContainers[i], s.HostNetwork)
+	}
+	for i := range s.Containers {
+		defaultContainer(&s.Containers[i], s.HostNetwork)
+	}
+}
+
+func defaultContainer(c *Container, hostNetwork bool) {
+	if c.ImagePullPolicy == "" {
+		if imageTag(c.Image) == "latest" {
+			c.ImagePullPolicy = PullAlways
+		} else {
+			c.ImagePullPolicy = PullIfNotPresent
+		}
+	}
+	if c.TerminationMessagePath == "" {
+		c.TerminationMessagePath = DefaultTerminationMessagePath
+	}
+	if c.TerminationMessagePolicy == "" {
+		c.TerminationMessagePolicy = TerminationMessageReadFile
+	}
+	for i := range c.Ports {
+		p := &c.Ports[i]
+		if p.Protocol == "" {
+			p.Protocol = ProtocolTCP
+		}
+		if hostNetwork && p.HostPort == 0 {
+			p.HostPort = p.ContainerPort
+		}
+	}
+	for i := range c.Env {
+		if vf := c.Env[i].ValueFrom; vf != nil && vf.FieldRef != nil && vf.FieldRef.APIVersion == "" {
+			vf.FieldRef.APIVersion = "v1"
+		}
+	}
+	for _, pr := range []*Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
+		if pr != nil {
+			defaultProbe(pr)
+		}
+	}
+	if lc := c.Lifecycle; lc != nil {
+		for _, h := range []*LifecycleHandler{lc.PostStart, lc.PreStop} {
+			if h != nil && h.HTTPGet != nil {
+				defaultHTTPGet(h.HTTPGet)
+			}
+		}
+	}
+}
+
+// imageTag returns the tag of an image reference as Kubernetes reads it:
+// "latest" when there is neither tag nor digest, "" when there is only a
+// digest.
+func imageTag(image string) string {
+	name, _, hasDigest := strings.Cut(image, "@")
+	lastSlash := strings.LastIndexByte(name, '/')
+	if i := strings.LastIndexByte(name, ':'); i > lastSlash {
+		return name[i+1:]
+	}
+	if hasDigest {
+		return ""
+	}
+	return "latest"
+}
+
+func defaultProbe(p *Probe) {
+	if p.TimeoutSeconds == 0 {
+		p.TimeoutSeconds = 1
+	}
+	if p.PeriodSeconds == 0 {
+		p.PeriodSeconds = 10
+	}
+	if p.SuccessThreshold == 0 {
+		p.SuccessThreshold = 1
+	}
+	if p.FailureThreshold == 0 {
+		p.FailureThreshold = 3
+	}
+	if p.HTTPGet != nil {
+		defaultHTTPGet(p.HTTPGet)
+	}
+	if p.GRPC != nil && p.GRPC.Service == nil {
+		p.GRPC.Service = new(string)
+	}
+}
+
+func defaultHTTPGet(h *HTTPGetAction) {
+	if h.Path == "" {
+		h.Path = "/"
+	}
+	if h.Scheme == "" {
+		h.Scheme = URISchemeHTTP
+	}
+}
+
+func defaultVolume(v *Volume) {
+	s := &v.VolumeSource
+	if volumeSourceCount(s) == 0 {
+		s.EmptyDir = &EmptyDirVolumeSource{}
+	}
+	mode := func(m **int32) {
+		if *m == nil {
+			x := DefaultVolumeMode
+			*m = &x
+		}
+	}
+	switch {
+	case s.Secret != nil:
+		mode(&s.Secret.DefaultMode)
+	case s.ConfigMap != nil:
+		mode(&s.ConfigMap.DefaultMode)
+	case s.DownwardAPI != nil:
+		mode(&s.DownwardAPI.DefaultMode)
+		defaultDownwardAPIFiles(s.DownwardAPI.Items)
+	case s.Projected != nil:
+		mode(&s.Projected.DefaultMode)
+		for _, src := range s.Projected.Sources {
+			if src.DownwardAPI != nil {
+				defaultDownwardAPIFiles(src.DownwardAPI.Items)
+			}
+		}
+	}
+}
+
+func defaultDownwardAPIFiles(items []DownwardAPIVolumeFile) {
+	for i := range items {
+		if f := items[i].FieldRef; f != nil && f.APIVersion == "" {
+			f.APIVersion = "v1"
+		}
+	}
+}
+
+// volumeSourceCount counts the sources set in s; a valid volume has one.
+func volumeSourceCount(s *VolumeSource) int {
+	n := 0
+	for _, set := range []bool{s.HostPath != nil, s.EmptyDir != nil, s.Secret != nil,
+		s.PersistentVolumeClaim != nil, s.DownwardAPI != nil, s.ConfigMap != nil, s.Projected != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
+}

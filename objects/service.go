@@ -1,0 +1,440 @@
+package objects
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Service gives a set of pods one stable name and address (v1).
+type Service struct {
+	TypeMeta   `json:",inline"`
+	ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ServiceSpec   `json:"spec,omitempty"`
+	Status ServiceStatus `json:"status,omitempty"`
+}
+
+// DeepCopyObject implements Object.
+func (s *Service) DeepCopyObject() Object { return s.DeepCopy() }
+
+// ServiceSpec is the desired state of a Service.
+type ServiceSpec struct {
+	Ports                    []ServicePort                 `json:"ports,omitempty"`
+	Selector                 map[string]string             `json:"selector,omitempty"`
+	ClusterIP                string                        `json:"clusterIP,omitempty"`
+	ClusterIPs               []string                      `json:"clusterIPs,omitempty"`
+	Type                     ServiceType                   `json:"type,omitempty"`
+	ExternalIPs              []string                      `json:"externalIPs,omitempty"`
+	SessionAffinity          ServiceAffinity               `json:"sessionAffinity,omitempty"`
+	LoadBalancerIP           string                        `json:"loadBalancerIP,omitempty"`
+	ExternalName             string                        `json:"externalName,omitempty"`
+	ExternalTrafficPolicy    ServiceExternalTrafficPolicy  `json:"externalTrafficPolicy,omitempty"`
+	PublishNotReadyAddresses bool                          `json:"publishNotReadyAddresses,omitempty"`
+	SessionAffinityConfig    *SessionAffinityConfig        `json:"sessionAffinityConfig,omitempty"`
+	IPFamilies               []IPFamily                    `json:"ipFamilies,omitempty"`
+	IPFamilyPolicy           *IPFamilyPolicy               `json:"ipFamilyPolicy,omitempty"`
+	InternalTrafficPolicy    *ServiceInternalTrafficPolicy `json:"internalTrafficPolicy,omitempty"`
+}
+
+// ServiceType is how a Service is exposed.
+type ServiceType string
+
+// Service types.
+const (
+	ServiceTypeClusterIP    ServiceType = "ClusterIP"
+	ServiceTypeNodePort     ServiceType = "NodePort"
+	ServiceTypeLoadBalancer ServiceType = "LoadBalancer"
+	ServiceTypeExternalName ServiceType = "ExternalName"
+)
+
+// ClusterIPNone is the clusterIP of a headless Service.
+const ClusterIPNone = "None"
+
+// ServiceAffinity is None or ClientIP.
+type ServiceAffinity string
+
+// Session affinities.
+const (
+	ServiceAffinityClientIP ServiceAffinity = "ClientIP"
+	ServiceAffinityNone     ServiceAffinity = "None"
+)
+
+// DefaultClientIPServiceAffinitySeconds is the default sticky-session
+// timeout (3 hours).
+const DefaultClientIPServiceAffinitySeconds int32 = 10800
+
+// SessionAffinityConfig configures session affinity.
+type SessionAffinityConfig struct {
+	ClientIP *ClientIPConfig `json:"clientIP,omitempty"`
+}
+
+// ClientIPConfig configures ClientIP session affinity.
+type ClientIPConfig struct {
+	TimeoutSeconds *int32 `json:"timeoutSeconds,omitempty"`
+}
+
+// ServiceExternalTrafficPolicy is Cluster or Local.
+type ServiceExternalTrafficPolicy string
+
+// External traffic policies.
+const (
+	ServiceExternalTrafficPolicyCluster ServiceExternalTrafficPolicy = "Cluster"
+	ServiceExternalTrafficPolicyLocal   ServiceExternalTrafficPolicy = "Local"
+)
+
+// ServiceInternalTrafficPolicy is Cluster or Local.
+type ServiceInternalTrafficPolicy string
+
+// Internal traffic policies.
+const (
+	ServiceInternalTrafficPolicyCluster ServiceInternalTrafficPolicy = "Cluster"
+	ServiceInternalTrafficPolicyLocal   ServiceInternalTrafficPolicy = "Local"
+)
+
+// IPFamily is IPv4 or IPv6.
+type IPFamily string
+
+// IP families.
+const (
+	IPv4Protocol IPFamily = "IPv4"
+	IPv6Protocol IPFamily = "IPv6"
+)
+
+// IPFamilyPolicy is SingleStack, PreferDualStack or RequireDualStack.
+type IPFamilyPolicy string
+
+// IP family policies.
+const (
+	IPFamilyPolicySingleStack      IPFamilyPolicy = "SingleStack"
+	IPFamilyPolicyPreferDualStack  IPFamilyPolicy = "PreferDualStack"
+	IPFamilyPolicyRequireDualStack IPFamilyPolicy = "RequireDualStack"
+)
+
+// ServicePort is one port a Service exposes and where it forwards to.
+type ServicePort struct {
+	Name        string      `json:"name,omitempty"`
+	Protocol    Protocol    `json:"protocol,omitempty"`
+	AppProtocol *string     `json:"appProtocol,omitempty"`
+	Port        int32       `json:"port"`
+	TargetPort  IntOrString `json:"targetPort,omitempty"`
+	NodePort    int32       `json:"nodePort,omitempty"`
+}
+
+// ServiceStatus is the observed state of a Service.
+type ServiceStatus struct {
+	LoadBalancer LoadBalancerStatus `json:"loadBalancer,omitempty"`
+	Conditions   []Condition        `json:"conditions,omitempty"`
+}
+
+// LoadBalancerStatus lists the addresses of a load balancer.
+type LoadBalancerStatus struct {
+	Ingress []LoadBalancerIngress `json:"ingress,omitempty"`
+}
+
+// LoadBalancerIngress is one address of a load balancer.
+type LoadBalancerIngress struct {
+	IP       string       `json:"ip,omitempty"`
+	Hostname string       `json:"hostname,omitempty"`
+	Ports    []PortStatus `json:"ports,omitempty"`
+}
+
+// PortStatus is the state of one load balancer port.
+type PortStatus struct {
+	Port     int32    `json:"port"`
+	Protocol Protocol `json:"protocol"`
+	Error    *string  `json:"error,omitempty"`
+}
+
+// IsHeadless reports whether the Service has clusterIP None.
+func (s *Service) IsHeadless() bool { return s.Spec.ClusterIP == ClusterIPNone }
+
+// externallyAccessible reports whether traffic may come from outside the
+// cluster: NodePort, LoadBalancer, or external IPs.
+func (s *Service) externallyAccessible() bool {
+	return s.Spec.Type == ServiceTypeNodePort || s.Spec.Type == ServiceTypeLoadBalancer ||
+		(s.Spec.Type == ServiceTypeClusterIP && len(s.Spec.ExternalIPs) > 0)
+}
+
+// Default implements Defaulter, as Kubernetes' SetDefaults_Service.
+func (s *Service) Default() {
+	sp := &s.Spec
+	if sp.SessionAffinity == "" {
+		sp.SessionAffinity = ServiceAffinityNone
+	}
+	if sp.SessionAffinity == ServiceAffinityNone {
+		sp.SessionAffinityConfig = nil
+	}
+	if sp.SessionAffinity == ServiceAffinityClientIP {
+		if sp.SessionAffinityConfig == nil {
+			sp.SessionAffinityConfig = &SessionAffinityConfig{}
+		}
+		if sp.SessionAffinityConfig.ClientIP == nil {
+			sp.SessionAffinityConfig.ClientIP = &ClientIPConfig{}
+		}
+		if sp.SessionAffinityConfig.ClientIP.TimeoutSeconds == nil {
+			t := DefaultClientIPServiceAffinitySeconds
+			sp.SessionAffinityConfig.ClientIP.TimeoutSeconds = &t
+		}
+	}
+	if sp.Type == "" {
+		sp.Type = ServiceTypeClusterIP
+	}
+	for i := range sp.Ports {
+		p := &sp.Ports[i]
+		if p.Protocol == "" {
+			p.Protocol = ProtocolTCP
+		}
+		if p.TargetPort.IsZero() {
+			p.TargetPort = FromInt32(p.Port)
+		}
+	}
+	if sp.ExternalTrafficPolicy == "" && s.externallyAccessible() {
+		sp.ExternalTrafficPolicy = ServiceExternalTrafficPolicyCluster
+	}
+	if sp.InternalTrafficPolicy == nil && sp.Type != ServiceTypeExternalName {
+		p := ServiceInternalTrafficPolicyCluster
+		sp.InternalTrafficPolicy = &p
+	}
+	// clusterIP and clusterIPs[0] are one value; either may be given.
+	if sp.ClusterIP != "" && len(sp.ClusterIPs) == 0 {
+		sp.ClusterIPs = []string{sp.ClusterIP}
+	}
+	if sp.ClusterIP == "" && len(sp.ClusterIPs) > 0 {
+		sp.ClusterIP = sp.ClusterIPs[0]
+	}
+}
+
+var serviceTypes = []string{string(ServiceTypeClusterIP), string(ServiceTypeExternalName), string(ServiceTypeLoadBalancer), string(ServiceTypeNodePort)}
+
+// Validate implements Validator.
+func (s *Service) Validate() ErrorList {
+	var errs ErrorList
+	// A name that is not even a subdomain is reported by the metadata check.
+	if s.Name != "" && len(IsDNS1123Subdomain(s.Name)) == 0 {
+		errs = appendMsgs(errs, NewPath("metadata", "name"), s.Name, IsDNS1035Label(s.Name))
+	}
+	sp := &s.Spec
+	p := NewPath("spec")
+	switch sp.Type {
+	case ServiceTypeClusterIP, ServiceTypeNodePort, ServiceTypeLoadBalancer, ServiceTypeExternalName:
+	case "":
+		errs = append(errs, Required(p.Child("type"), ""))
+	default:
+		errs = append(errs, NotSupported(p.Child("type"), string(sp.Type), serviceTypes))
+	}
+
+	headless := s.IsHeadless()
+	if len(sp.Ports) == 0 && !headless && sp.Type != ServiceTypeExternalName {
+		errs = append(errs, Required(p.Child("ports"), ""))
+	}
+	ip := p.Child("clusterIPs").Index(0)
+	switch sp.Type {
+	case ServiceTypeExternalName:
+		if sp.ClusterIP != "" {
+			errs = append(errs, Forbidden(p.Child("clusterIPs"), "may not be set for `type=ExternalName`"))
+		}
+		name := strings.TrimSuffix(sp.ExternalName, ".")
+		if name == "" {
+			errs = append(errs, Required(p.Child("externalName"), ""))
+		} else {
+			errs = appendMsgs(errs, p.Child("externalName"), sp.ExternalName, IsDNS1123Subdomain(name))
+		}
+	case ServiceTypeNodePort, ServiceTypeLoadBalancer:
+		if headless {
+			errs = append(errs, Invalid(ip, sp.ClusterIP, fmt.Sprintf("may not be set to 'None' for %s services", sp.Type)))
+		}
+	}
+	if sp.ClusterIP != "" && sp.ClusterIP != ClusterIPNone {
+		errs = append(errs, validateIP(sp.ClusterIP, ip)...)
+	}
+	switch {
+	case sp.ClusterIP != "" && len(sp.ClusterIPs) == 0:
+		errs = append(errs, Required(p.Child("clusterIPs"), ""))
+	case sp.ClusterIP != "" && sp.ClusterIP != sp.ClusterIPs[0]:
+		errs = append(errs, Invalid(p.Child("clusterIPs"), sp.ClusterIPs, "first value must match `clusterIP`"))
+	case sp.ClusterIP == "" && len(sp.ClusterIPs) > 0:
+		errs = append(errs, Invalid(p.Child("clusterIPs"), sp.ClusterIPs, "must be empty when `clusterIP` is not specified"))
+	}
+	if len(sp.ClusterIPs) > 2 {
+		errs = append(errs, Invalid(p.Child("clusterIPs"), sp.ClusterIPs, "may only hold up to 2 values"))
+	}
+	for i := 1; i < len(sp.ClusterIPs); i++ {
+		errs = append(errs, validateIP(sp.ClusterIPs[i], p.Child("clusterIPs").Index(i))...)
+	}
+
+	errs = append(errs, validateServicePorts(sp, p.Child("ports"))...)
+
+	switch sp.SessionAffinity {
+	case ServiceAffinityNone:
+		if sp.SessionAffinityConfig != nil {
+			errs = append(errs, Invalid(p.Child("sessionAffinityConfig"), nil, fmt.Sprintf("must not be set when session affinity is %s", ServiceAffinityNone)))
+		}
+	case ServiceAffinityClientIP:
+		tp := p.Child("sessionAffinityConfig", "clientIP", "timeoutSeconds")
+		c := sp.SessionAffinityConfig
+		if c == nil || c.ClientIP == nil || c.ClientIP.TimeoutSeconds == nil {
+			errs = append(errs, Required(tp, "must be set when session affinity is ClientIP"))
+		} else if t := *c.ClientIP.TimeoutSeconds; t <= 0 || t > 86400 {
+			errs = append(errs, Invalid(tp, t, "must be greater than 0 and less than 86400"))
+		}
+	case "":
+		errs = append(errs, Required(p.Child("sessionAffinity"), ""))
+	default:
+		errs = append(errs, NotSupported(p.Child("sessionAffinity"), string(sp.SessionAffinity), []string{string(ServiceAffinityClientIP), string(ServiceAffinityNone)}))
+	}
+
+	if sp.Type != ServiceTypeExternalName {
+		errs = append(errs, ValidateLabels(sp.Selector, p.Child("selector"))...)
+	}
+	for i, e := range sp.ExternalIPs {
+		errs = append(errs, validateIP(e, p.Child("externalIPs").Index(i))...)
+	}
+	if sp.LoadBalancerIP != "" {
+		errs = append(errs, validateIP(sp.LoadBalancerIP, p.Child("loadBalancerIP"))...)
+	}
+
+	etp := p.Child("externalTrafficPolicy")
+	switch {
+	case sp.ExternalTrafficPolicy == "":
+		if s.externallyAccessible() {
+			errs = append(errs, Required(etp, ""))
+		}
+	case !s.externallyAccessible():
+		errs = append(errs, Invalid(etp, string(sp.ExternalTrafficPolicy), "may only be set for externally-accessible services"))
+	case sp.ExternalTrafficPolicy != ServiceExternalTrafficPolicyCluster && sp.ExternalTrafficPolicy != ServiceExternalTrafficPolicyLocal:
+		errs = append(errs, NotSupported(etp, string(sp.ExternalTrafficPolicy), []string{string(ServiceExternalTrafficPolicyCluster), string(ServiceExternalTrafficPolicyLocal)}))
+	}
+	itp := p.Child("internalTrafficPolicy")
+	switch {
+	case sp.InternalTrafficPolicy == nil:
+		if sp.Type != ServiceTypeExternalName {
+			errs = append(errs, Required(itp, ""))
+		}
+	case *sp.InternalTrafficPolicy != ServiceInternalTrafficPolicyCluster && *sp.InternalTrafficPolicy != ServiceInternalTrafficPolicyLocal:
+		errs = append(errs, NotSupported(itp, string(*sp.InternalTrafficPolicy), []string{string(ServiceInternalTrafficPolicyCluster), string(ServiceInternalTrafficPolicyLocal)}))
+	}
+
+	for i, f := range sp.IPFamilies {
+		if f != IPv4Protocol && f != IPv6Protocol {
+			errs = append(errs, NotSupported(p.Child("ipFamilies").Index(i), string(f), []string{string(IPv4Protocol), string(IPv6Protocol)}))
+		}
+	}
+	if len(sp.IPFamilies) > 2 || (len(sp.IPFamilies) == 2 && sp.IPFamilies[0] == sp.IPFamilies[1]) {
+		errs = append(errs, Invalid(p.Child("ipFamilies"), fmt.Sprint(sp.IPFamilies), "may specify no more than one IP for each IP family"))
+	}
+	if fp := sp.IPFamilyPolicy; fp != nil {
+		switch *fp {
+		case IPFamilyPolicySingleStack, IPFamilyPolicyPreferDualStack, IPFamilyPolicyRequireDualStack:
+		default:
+			errs = append(errs, NotSupported(p.Child("ipFamilyPolicy"), string(*fp), []string{string(IPFamilyPolicyPreferDualStack), string(IPFamilyPolicyRequireDualStack), string(IPFamilyPolicySingleStack)}))
+		}
+	}
+	return errs
+}
+
+func validateServicePorts(sp *ServiceSpec, p *Path) ErrorList {
+	var errs ErrorList
+	names := map[string]bool{}
+	portProto := map[string]bool{}
+	for i, port := range sp.Ports {
+		ip := p.Index(i)
+		np := ip.Child("name")
+		switch {
+		case port.Name == "" && len(sp.Ports) > 1:
+			errs = append(errs, Required(np, ""))
+		case port.Name != "":
+			errs = appendMsgs(errs, np, port.Name, IsDNS1123Label(port.Name))
+			if names[port.Name] {
+				errs = append(errs, Duplicate(np, port.Name))
+			}
+			names[port.Name] = true
+		}
+		for _, m := range IsValidPortNum(int(port.Port)) {
+			errs = append(errs, Invalid(ip.Child("port"), port.Port, m))
+		}
+		errs = append(errs, validateProtocol(port.Protocol, ip.Child("protocol"))...)
+		if sp.Type != ServiceTypeExternalName {
+			errs = append(errs, validatePortNumOrName(port.TargetPort, ip.Child("targetPort"))...)
+		}
+		if port.AppProtocol != nil {
+			errs = appendMsgs(errs, ip.Child("appProtocol"), *port.AppProtocol, IsQualifiedName(*port.AppProtocol))
+		}
+		if port.NodePort != 0 {
+			if sp.Type != ServiceTypeNodePort && sp.Type != ServiceTypeLoadBalancer {
+				errs = append(errs, Forbidden(ip.Child("nodePort"), fmt.Sprintf("may not be used when `type` is '%s'", sp.Type)))
+			}
+			for _, m := range IsValidPortNum(int(port.NodePort)) {
+				errs = append(errs, Invalid(ip.Child("nodePort"), port.NodePort, m))
+			}
+		}
+		k := fmt.Sprintf("%d/%s", port.Port, port.Protocol)
+		if portProto[k] {
+			errs = append(errs, Duplicate(ip, k))
+		}
+		portProto[k] = true
+	}
+	return errs
+}
+
+// ValidateUpdate implements UpdateValidator: once allocated, the primary
+// cluster IP does not change (unless the type changes to or from
+// ExternalName, or the Service stays headless).
+func (s *Service) ValidateUpdate(old Object) ErrorList {
+	o, ok := old.(*Service)
+	if !ok {
+		return ErrorList{Invalid(NewPath("kind"), fmt.Sprintf("%T", old), "cannot validate an update of a Service against it")}
+	}
+	if o.Spec.Type == ServiceTypeExternalName || s.Spec.Type == ServiceTypeExternalName || (o.IsHeadless() && s.IsHeadless()) {
+		return nil
+	}
+	p := NewPath("spec", "clusterIPs").Index(0)
+	switch {
+	case len(o.Spec.ClusterIPs) == 0:
+		return nil
+	case len(s.Spec.ClusterIPs) == 0:
+		return ErrorList{Invalid(p, s.Spec.ClusterIPs, "primary clusterIP can not be unset")}
+	case s.Spec.ClusterIPs[0] != o.Spec.ClusterIPs[0]:
+		return ErrorList{Invalid(p, s.Spec.ClusterIPs, "may not change once set")}
+	}
+	return nil
+}
+
+// PatchAllocatedValues copies what the cluster allocated to old (cluster
+// IPs, node ports) into s where s leaves it unset, as Kubernetes' registry
+// does on update: re-applying a manifest that does not name them keeps them.
+func (s *Service) PatchAllocatedValues(old *Service) {
+	needsClusterIP := func(x *Service) bool { return x.Spec.Type != ServiceTypeExternalName }
+	needsNodePort := func(x *Service) bool {
+		return x.Spec.Type == ServiceTypeNodePort || x.Spec.Type == ServiceTypeLoadBalancer
+	}
+	if needsClusterIP(old) && needsClusterIP(s) {
+		if s.Spec.ClusterIP == "" {
+			s.Spec.ClusterIP = old.Spec.ClusterIP
+		}
+		if len(s.Spec.ClusterIPs) == 0 && len(old.Spec.ClusterIPs) > 0 {
+			s.Spec.ClusterIPs = append([]string(nil), old.Spec.ClusterIPs...)
+		}
+	}
+	if !needsNodePort(old) || !needsNodePort(s) {
+		return
+	}
+	used := map[int32]bool{}
+	inNew := map[int32]bool{}
+	for _, p := range s.Spec.Ports {
+		inNew[p.NodePort] = true
+	}
+	byName := map[string]int32{}
+	for _, p := range old.Spec.Ports {
+		if p.NodePort != 0 && inNew[p.NodePort] {
+			used[p.NodePort] = true
+		}
+		byName[p.Name] = p.NodePort
+	}
+	for i := range s.Spec.Ports {
+		p := &s.Spec.Ports[i]
+		if v := byName[p.Name]; p.NodePort == 0 && v != 0 && !used[v] {
+			p.NodePort = v
+			used[v] = true
+		}
+	}
+}

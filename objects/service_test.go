@@ -1,0 +1,231 @@
+package objects
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func testService() *Service {
+	return &Service{
+		ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: ServiceSpec{
+			Selector: map[string]string{"app": "web"},
+			Ports:    []ServicePort{{Name: "http", Port: 80, TargetPort: FromString("http")}},
+		},
+	}
+}
+
+func TestServiceDefault(t *testing.T) {
+	s := testService()
+	s.Spec.Ports = append(s.Spec.Ports, ServicePort{Name: "dns", Port: 53, Protocol: ProtocolUDP})
+	s.Default()
+	assert.Equal(t, ServiceTypeClusterIP, s.Spec.Type)
+	assert.Equal(t, ServiceAffinityNone, s.Spec.SessionAffinity)
+	assert.Equal(t, ProtocolTCP, s.Spec.Ports[0].Protocol)
+	assert.Equal(t, ProtocolUDP, s.Spec.Ports[1].Protocol)
+	assert.Equal(t, FromString("http"), s.Spec.Ports[0].TargetPort, "an explicit target port is kept")
+	assert.Equal(t, FromInt32(53), s.Spec.Ports[1].TargetPort, "the target port defaults to the port")
+	assert.Empty(t, s.Spec.ExternalTrafficPolicy, "only externally reachable services get one")
+	assert.Equal(t, ServiceInternalTrafficPolicyCluster, *s.Spec.InternalTrafficPolicy)
+	assert.Empty(t, s.Validate())
+
+	np := testService()
+	np.Spec.Type = ServiceTypeNodePort
+	np.Spec.SessionAffinity = ServiceAffinityClientIP
+	np.Default()
+	assert.Equal(t, ServiceExternalTrafficPolicyCluster, np.Spec.ExternalTrafficPolicy)
+	assert.Equal(t, int32(10800), *np.Spec.SessionAffinityConfig.ClientIP.TimeoutSeconds)
+	assert.Empty(t, np.Validate())
+
+	en := &Service{ObjectMeta: ObjectMeta{Name: "db", Namespace: "default"},
+		Spec: ServiceSpec{Type: ServiceTypeExternalName, ExternalName: "db.example.com."}}
+	en.Default()
+	assert.Nil(t, en.Spec.InternalTrafficPolicy)
+	assert.Empty(t, en.Validate())
+}
+
+func TestValidateService(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(s *Service)
+		want   []string
+	}{
+		{"valid", func(*Service) {}, nil},
+		{"name must be a DNS-1035 label", func(s *Service) { s.Name = "1web" }, []string{
+			`metadata.name: Invalid value: "1web": a DNS-1035 label must consist of*`,
+		}},
+		{"ports required", func(s *Service) { s.Spec.Ports = nil }, []string{"spec.ports: Required value"}},
+		{"headless without ports", func(s *Service) { s.Spec.Ports = nil; s.Spec.ClusterIP = ClusterIPNone }, nil},
+		{"port names", func(s *Service) {
+			s.Spec.Ports = []ServicePort{{Name: "http", Port: 80}, {Port: 81}, {Name: "http", Port: 82}, {Name: "Bad", Port: 83}}
+		}, []string{
+			"spec.ports[1].name: Required value",
+			`spec.ports[2].name: Duplicate value: "http"`,
+			`spec.ports[3].name: Invalid value: "Bad": a lowercase RFC 1123 label*`,
+		}},
+		{"port range", func(s *Service) { s.Spec.Ports[0].Port = 0 }, []string{
+			"spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive",
+		}},
+		{"target port", func(s *Service) { s.Spec.Ports[0].TargetPort = FromInt32(70000) }, []string{
+			"spec.ports[0].targetPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
+		}},
+		{"protocol", func(s *Service) { s.Spec.Ports[0].Protocol = "ICMP" }, []string{
+			`spec.ports[0].protocol: Unsupported value: "ICMP": supported values: "SCTP", "TCP", "UDP"`,
+		}},
+		{"duplicate port", func(s *Service) {
+			s.Spec.Ports = append(s.Spec.Ports, ServicePort{Name: "other", Port: 80})
+		}, []string{`spec.ports[1]: Duplicate value: "80/TCP"`}},
+		{"same port other protocol", func(s *Service) {
+			s.Spec.Ports = append(s.Spec.Ports, ServicePort{Name: "udp", Port: 80, Protocol: ProtocolUDP})
+		}, nil},
+		{"nodePort on ClusterIP", func(s *Service) { s.Spec.Ports[0].NodePort = 30080 }, []string{
+			"spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
+		}},
+		{"nodePort on NodePort", func(s *Service) {
+			s.Spec.Type = ServiceTypeNodePort
+			s.Spec.Ports[0].NodePort = 30080
+		}, nil},
+		{"clusterIPs given alone", func(s *Service) { s.Spec.ClusterIPs = []string{"10.0.0.1"} }, nil},
+		{"clusterIPs disagree", func(s *Service) { s.Spec.ClusterIP = "10.0.0.1"; s.Spec.ClusterIPs = []string{"10.0.0.2"} }, []string{
+			"spec.clusterIPs: Invalid value: [10.0.0.2]: first value must match `clusterIP`",
+		}},
+		{"clusterIP", func(s *Service) { s.Spec.ClusterIP = "10.0.0.300" }, []string{
+			`spec.clusterIPs[0]: Invalid value: "10.0.0.300": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)`,
+		}},
+		{"headless LoadBalancer", func(s *Service) { s.Spec.Type = ServiceTypeLoadBalancer; s.Spec.ClusterIP = ClusterIPNone }, []string{
+			`spec.clusterIPs[0]: Invalid value: "None": may not be set to 'None' for LoadBalancer services`,
+		}},
+		{"type", func(s *Service) { s.Spec.Type = "Internal" }, []string{
+			`spec.type: Unsupported value: "Internal": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort"`,
+		}},
+		{"session affinity", func(s *Service) { s.Spec.SessionAffinity = "Cookie" }, []string{
+			`spec.sessionAffinity: Unsupported value: "Cookie": supported values: "ClientIP", "None"`,
+		}},
+		{"session affinity timeout", func(s *Service) {
+			s.Spec.SessionAffinity = ServiceAffinityClientIP
+			s.Spec.SessionAffinityConfig = &SessionAffinityConfig{ClientIP: &ClientIPConfig{TimeoutSeconds: ptrOf[int32](100000)}}
+		}, []string{"spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: 100000: must be greater than 0 and less than 86400"}},
+		{"ExternalName needs a name", func(s *Service) { s.Spec.Type = ServiceTypeExternalName }, []string{
+			"spec.externalName: Required value",
+		}},
+		{"ExternalName with clusterIP", func(s *Service) {
+			s.Spec.Type = ServiceTypeExternalName
+			s.Spec.ExternalName = "example.com"
+			s.Spec.ClusterIP = "10.0.0.1"
+		}, []string{"spec.clusterIPs: Forbidden: may not be set for `type=ExternalName`"}},
+		{"selector", func(s *Service) { s.Spec.Selector = map[string]string{"app": "a b"} }, []string{
+			`spec.selector: Invalid value: "a b": a valid label must be*`,
+		}},
+		{"external traffic policy on ClusterIP", func(s *Service) { s.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyLocal }, []string{
+			`spec.externalTrafficPolicy: Invalid value: "Local": may only be set for externally-accessible services`,
+		}},
+		{"IPs", func(s *Service) {
+			s.Spec.ExternalIPs = []string{"192.168.1.1", "x"}
+			s.Spec.IPFamilies = []IPFamily{"IPv5"}
+		}, []string{
+			`spec.externalIPs[1]: Invalid value: "x": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)`,
+			`spec.ipFamilies[0]: Unsupported value: "IPv5": supported values: "IPv4", "IPv6"`,
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testService()
+			tc.mutate(s)
+			s.Default()
+			assertFieldErrors(t, tc.want, s.Validate())
+		})
+	}
+}
+
+func TestServiceValidateUpdate(t *testing.T) {
+	old := testService()
+	old.Default()
+	s := old.DeepCopy()
+	s.Spec.ClusterIP = "10.96.0.10"
+	assert.Empty(t, s.ValidateUpdate(old), "the cluster IP is set once")
+
+	s.Default()
+	s2 := s.DeepCopy()
+	s2.Spec.ClusterIP = "10.96.0.11"
+	s2.Spec.ClusterIPs = []string{"10.96.0.11"}
+	assertFieldErrors(t, []string{`spec.clusterIPs[0]: Invalid value: [10.96.0.11]: may not change once set`}, s2.ValidateUpdate(s))
+
+	s4 := s.DeepCopy()
+	s4.Spec.ClusterIP, s4.Spec.ClusterIPs = "", nil
+	assertFieldErrors(t, []string{`spec.clusterIPs[0]: Invalid value: []: primary clusterIP can not be unset`}, s4.ValidateUpdate(s))
+	s4.PatchAllocatedValues(s)
+	assert.Empty(t, s4.ValidateUpdate(s), "re-applying a manifest without clusterIP keeps the allocated one")
+
+	s3 := s.DeepCopy()
+	s3.Spec.Type = ServiceTypeExternalName
+	s3.Spec.ClusterIP = ""
+	assert.Empty(t, s3.ValidateUpdate(s), "changing to ExternalName releases the IP")
+
+	err := NewScheme().ValidateUpdate(s2, s)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `Service "web" is invalid: `)
+}
+
+func TestServicePatchAllocatedValues(t *testing.T) {
+	old := testService()
+	old.Spec.Type = ServiceTypeNodePort
+	old.Spec.ClusterIP = "10.96.0.10"
+	old.Spec.ClusterIPs = []string{"10.96.0.10"}
+	old.Spec.Ports = []ServicePort{{Name: "http", Port: 80, NodePort: 30080}, {Name: "https", Port: 443, NodePort: 30443}}
+
+	s := testService()
+	s.Spec.Type = ServiceTypeNodePort
+	s.Spec.Ports = []ServicePort{{Name: "http", Port: 8080}, {Name: "https", Port: 443, NodePort: 30080}, {Name: "new", Port: 9000}}
+	s.PatchAllocatedValues(old)
+	assert.Equal(t, "10.96.0.10", s.Spec.ClusterIP)
+	assert.Equal(t, []string{"10.96.0.10"}, s.Spec.ClusterIPs)
+	assert.Equal(t, int32(0), s.Spec.Ports[0].NodePort, "30080 is now used by another port")
+	assert.Equal(t, int32(30080), s.Spec.Ports[1].NodePort, "an explicit node port is kept")
+	assert.Equal(t, int32(0), s.Spec.Ports[2].NodePort)
+
+	s = testService()
+	s.Spec.Type = ServiceTypeNodePort
+	s.Spec.Ports = []ServicePort{{Name: "https", Port: 443}}
+	s.PatchAllocatedValues(old)
+	assert.Equal(t, int32(30443), s.Spec.Ports[0].NodePort)
+
+	s = testService() // ClusterIP: node ports are not carried over
+	s.PatchAllocatedValues(old)
+	assert.Equal(t, "10.96.0.10", s.Spec.ClusterIP)
+	assert.Equal(t, int32(0), s.Spec.Ports[0].NodePort)
+}
+
+func TestServiceManifest(t *testing.T) {
+	const manifest = `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: http, nodePort: 30080, appProtocol: http}
+  - {name: https, port: 443, targetPort: 8443, protocol: TCP}
+  sessionAffinity: ClientIP
+  sessionAffinityConfig: {clientIP: {timeoutSeconds: 600}}
+  externalTrafficPolicy: Local
+  internalTrafficPolicy: Cluster
+  publishNotReadyAddresses: true
+  ipFamilies: [IPv4]
+  ipFamilyPolicy: SingleStack
+  loadBalancerIP: 192.168.1.10
+status:
+  loadBalancer:
+    ingress: [{ip: 192.168.1.10, ports: [{port: 80, protocol: TCP}]}]
+`
+	objs, err := NewScheme().DecodeBytes([]byte(manifest))
+	require.NoError(t, err)
+	s := objs[0].(*Service)
+	s.Default()
+	assert.Empty(t, s.Validate())
+	assert.Equal(t, FromString("http"), s.Spec.Ports[0].TargetPort)
+	assert.Equal(t, "192.168.1.10", s.Status.LoadBalancer.Ingress[0].IP)
+	assert.Equal(t, int32(600), *s.Spec.SessionAffinityConfig.ClientIP.TimeoutSeconds)
+}

@@ -1,0 +1,97 @@
+package podkit
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+// Option configures an Orchestrator. Options may fail; New reports the
+// first failure.
+type Option func(*config) error
+
+type config struct {
+	store    store.Store
+	scheme   *objects.Scheme
+	logger   *slog.Logger
+	clock    clockwork.Clock
+	eventTTL time.Duration
+	name     string
+}
+
+// WithStore makes the orchestrator keep its objects in s instead of a new
+// in-memory store. The orchestrator does not close a store it was given.
+func WithStore(s store.Store) Option {
+	return func(c *config) error {
+		if s == nil {
+			return errors.New("WithStore: store is nil")
+		}
+		c.store = s
+		return nil
+	}
+}
+
+// WithScheme sets the scheme of kinds the orchestrator accepts, for a host
+// that registers kinds of its own. With WithStore, the store's scheme is used
+// and this option must name the same scheme or be left out.
+func WithScheme(s *objects.Scheme) Option {
+	return func(c *config) error {
+		if s == nil {
+			return errors.New("WithScheme: scheme is nil")
+		}
+		c.scheme = s
+		return nil
+	}
+}
+
+// WithLogger sets the logger; the default discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("WithLogger: logger is nil")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithClock sets the clock every timer and timestamp comes from, so tests can
+// move time forward with a clockwork.FakeClock.
+func WithClock(clk clockwork.Clock) Option {
+	return func(c *config) error {
+		if clk == nil {
+			return errors.New("WithClock: clock is nil")
+		}
+		c.clock = clk
+		return nil
+	}
+}
+
+// WithEventTTL sets how long Event objects are kept after their last
+// occurrence (default one hour, as Kubernetes keeps them).
+func WithEventTTL(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return errors.New("WithEventTTL: duration must be positive")
+		}
+		c.eventTTL = d
+		return nil
+	}
+}
+
+// WithName sets the component name recorded as the source of the
+// orchestrator's events (default "podkit").
+func WithName(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return errors.New("WithName: name is empty")
+		}
+		c.name = name
+		return nil
+	}
+}

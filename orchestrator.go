@@ -1,0 +1,386 @@
+package podkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/store"
+	"github.com/podkit/podkit/store/memdb"
+)
+
+// DefaultNamespace is the namespace objects go to when they name none.
+const DefaultNamespace = "default"
+
+// Namespaces every orchestrator creates, as a Kubernetes cluster has them.
+var systemNamespaces = []string{DefaultNamespace, "kube-system", "kube-node-lease"}
+
+// Orchestrator is podkit's entry point: it validates, defaults and stores
+// objects, records events, and runs the loops that act on them.
+//
+// Its methods are safe for concurrent use. Run starts the loops and blocks
+// until its context ends; Close releases the store when the orchestrator
+// created it.
+type Orchestrator struct {
+	cfg      config
+	store    store.Store
+	scheme   *objects.Scheme
+	log      *slog.Logger
+	clock    clockwork.Clock
+	ownStore bool
+	events   *recorder
+
+	running atomic.Bool
+
+	nodesMu sync.Mutex
+	nodes   map[string]runtime.Runtime
+}
+
+// New returns an orchestrator with an in-memory store (store/memdb) unless
+// WithStore gives another. It creates the default, kube-system and
+// kube-node-lease namespaces if they do not exist.
+func New(opts ...Option) (*Orchestrator, error) {
+	cfg := config{
+		logger:   slog.New(slog.DiscardHandler),
+		clock:    clockwork.NewRealClock(),
+		eventTTL: time.Hour,
+		name:     "podkit",
+	}
+	for _, opt := range opts {
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	o := &Orchestrator{cfg: cfg, log: cfg.logger, clock: cfg.clock, nodes: map[string]runtime.Runtime{}}
+	switch {
+	case cfg.store != nil:
+		if cfg.scheme != nil && cfg.scheme != cfg.store.Scheme() {
+			return nil, errors.New("podkit.New: WithScheme names a different scheme than the store given with WithStore uses")
+		}
+		o.store = cfg.store
+	default:
+		if cfg.scheme == nil {
+			cfg.scheme = objects.NewScheme()
+		}
+		s, err := memdb.New(memdb.WithScheme(cfg.scheme), memdb.WithClock(cfg.clock))
+		if err != nil {
+			return nil, fmt.Errorf("podkit.New: %w", err)
+		}
+		o.store, o.ownStore = s, true
+	}
+	o.scheme = o.store.Scheme()
+	o.events = newRecorder(o)
+	if err := o.ensureNamespaces(context.Background()); err != nil {
+		o.Close()
+		return nil, fmt.Errorf("podkit.New: %w", err)
+	}
+	return o, nil
+}
+
+func (o *Orchestrator) ensureNamespaces(ctx context.Context) error {
+	return o.store.Update(ctx, func(tx store.Tx) error {
+		for _, name := range systemNamespaces {
+			_, err := tx.Get(KindNamespace, objects.Key{Name: name})
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			ns := &objects.Namespace{ObjectMeta: objects.ObjectMeta{Name: name}}
+			o.scheme.Default(ns)
+			if err := tx.Create(ns); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Store returns the store the orchestrator keeps its objects in.
+func (o *Orchestrator) Store() store.Store { return o.store }
+
+// Scheme returns the scheme of kinds the orchestrator accepts.
+func (o *Orchestrator) Scheme() *objects.Scheme { return o.scheme }
+
+// Logger returns the orchestrator's logger.
+func (o *Orchestrator) Logger() *slog.Logger { return o.log }
+
+// Clock returns the orchestrator's clock.
+func (o *Orchestrator) Clock() clockwork.Clock { return o.clock }
+
+// Run runs the orchestrator's loops until ctx ends, then returns after every
+// goroutine it started has returned. It returns nil when ctx ended, or the
+// error that stopped a loop. Run may be called once at a time.
+func (o *Orchestrator) Run(ctx context.Context) error {
+	if !o.running.CompareAndSwap(false, true) {
+		return errors.New("podkit: Run is already running")
+	}
+	defer o.running.Store(false)
+	o.log.Info("orchestrator running")
+	defer o.log.Info("orchestrator stopped")
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return o.events.collectGarbage(ctx) })
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
+}
+
+// Close releases the store if New created it. Stop Run first.
+func (o *Orchestrator) Close() error {
+	if o.ownStore {
+		return o.store.Close()
+	}
+	return nil
+}
+
+// admit fills apiVersion, kind and the default namespace, applies defaults
+// and validates obj as new (old nil) or as a replacement for old. Inside a
+// write transaction it also checks that the namespace exists.
+func (o *Orchestrator) admit(tx store.ReadTx, obj, old objects.Object) (*objects.KindInfo, error) {
+	info, err := o.scheme.SetTypeMeta(obj)
+	if err != nil {
+		return nil, err
+	}
+	meta := obj.GetObjectMeta()
+	if info.Namespaced && meta.Namespace == "" {
+		meta.Namespace = DefaultNamespace
+	}
+	o.scheme.Default(obj)
+	if old == nil {
+		err = o.scheme.Validate(obj)
+	} else {
+		err = o.scheme.ValidateUpdate(obj, old)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if info.Namespaced && old == nil {
+		ns, err := tx.Get(KindNamespace, objects.Key{Name: meta.Namespace})
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("create %s %q: namespaces %q not found: %w", info.Kind, objectName(meta), meta.Namespace, store.ErrNotFound)
+			}
+			return nil, err
+		}
+		if ns.GetObjectMeta().IsDeleting() {
+			return nil, fmt.Errorf("create %s %q: namespace %s is being terminated: %w", info.Kind, objectName(meta), meta.Namespace, ErrForbidden)
+		}
+	}
+	return info, nil
+}
+
+// ErrForbidden is returned for writes the orchestrator refuses for a reason
+// other than the object's own fields, such as creating in a namespace that
+// is being deleted.
+var ErrForbidden = errors.New("forbidden")
+
+func objectName(m *objects.ObjectMeta) string {
+	if m.Name == "" {
+		return m.GenerateName
+	}
+	return m.Name
+}
+
+// Create validates, defaults and stores a new object. obj receives what was
+// stored (uid, resourceVersion, defaults, a generated name).
+func (o *Orchestrator) Create(ctx context.Context, obj objects.Object) error {
+	return o.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := o.admit(tx, obj, nil); err != nil {
+			return err
+		}
+		return tx.Create(obj)
+	})
+}
+
+// Update replaces an object's metadata and spec; its status is kept. A set
+// resourceVersion must match the stored one (else an error wrapping
+// store.ErrConflict). obj receives what was stored.
+func (o *Orchestrator) Update(ctx context.Context, obj objects.Object) error {
+	return o.store.Update(ctx, func(tx store.Tx) error {
+		info, err := o.scheme.SetTypeMeta(obj)
+		if err != nil {
+			return err
+		}
+		old, err := tx.Get(info.Kind, keyOf(info, obj))
+		if err != nil {
+			return err
+		}
+		if _, err := o.admit(tx, obj, old); err != nil {
+			return err
+		}
+		if err := tx.Update(obj); err != nil {
+			return err
+		}
+		if err := readBack(tx, info, obj); !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil // the update removed the last finalizer of a deleted object
+	})
+}
+
+// UpdateStatus replaces an object's status only, with the same concurrency
+// rule as Update.
+func (o *Orchestrator) UpdateStatus(ctx context.Context, obj objects.Object) error {
+	return o.store.Update(ctx, func(tx store.Tx) error {
+		info, err := o.scheme.SetTypeMeta(obj)
+		if err != nil {
+			return err
+		}
+		if err := tx.UpdateStatus(obj); err != nil {
+			return err
+		}
+		return readBack(tx, info, obj)
+	})
+}
+
+// DeleteOption tunes a Delete.
+type DeleteOption func(*store.DeleteOptions)
+
+// PropagationPolicy chooses what happens to the object's dependents:
+// store.DeletePropagationBackground (the default), Foreground or Orphan.
+func PropagationPolicy(p store.PropagationPolicy) DeleteOption {
+	return func(o *store.DeleteOptions) { o.PropagationPolicy = p }
+}
+
+// GracePeriod overrides the grace period of a pod's termination; 0 deletes
+// at once.
+func GracePeriod(seconds int64) DeleteOption {
+	return func(o *store.DeleteOptions) { o.GracePeriodSeconds = &seconds }
+}
+
+// Preconditions makes the delete fail unless the stored object still has
+// this uid and, when set, resourceVersion.
+func Preconditions(uid, resourceVersion string) DeleteOption {
+	return func(o *store.DeleteOptions) {
+		o.Preconditions = &store.Preconditions{UID: uid, ResourceVersion: resourceVersion}
+	}
+}
+
+// Delete deletes the object of obj's kind, namespace and name. As in
+// Kubernetes, a pod bound to a node is deleted gracefully: it is kept with a
+// deletion timestamp for its node agent to stop it within
+// terminationGracePeriodSeconds. Finalizers keep an object until they are
+// removed.
+func (o *Orchestrator) Delete(ctx context.Context, obj objects.Object, opts ...DeleteOption) error {
+	info, err := o.scheme.SetTypeMeta(obj)
+	if err != nil {
+		return err
+	}
+	if info.Namespaced && obj.GetObjectMeta().Namespace == "" {
+		obj.GetObjectMeta().Namespace = DefaultNamespace
+	}
+	var do store.DeleteOptions
+	for _, opt := range opts {
+		opt(&do)
+	}
+	return o.store.Update(ctx, func(tx store.Tx) error {
+		d := do
+		if d.GracePeriodSeconds == nil && info.Kind == KindPod {
+			cur, err := tx.Get(KindPod, keyOf(info, obj))
+			if err != nil {
+				return err
+			}
+			g := podGracePeriod(cur.(*objects.Pod))
+			d.GracePeriodSeconds = &g
+		}
+		_, err := tx.Delete(info.Kind, keyOf(info, obj), d)
+		return err
+	})
+}
+
+// podGracePeriod is the grace period Kubernetes gives a pod deleted without
+// one: its own, when it is bound to a node and still running; else none.
+func podGracePeriod(p *objects.Pod) int64 {
+	if p.Spec.NodeName == "" || p.Status.Phase == objects.PodSucceeded || p.Status.Phase == objects.PodFailed {
+		return 0
+	}
+	if p.Spec.TerminationGracePeriodSeconds != nil {
+		return *p.Spec.TerminationGracePeriodSeconds
+	}
+	return 30
+}
+
+// Get reads the object of obj's kind with key into obj.
+func (o *Orchestrator) Get(ctx context.Context, key objects.Key, obj objects.Object) error {
+	info, err := o.scheme.SetTypeMeta(obj)
+	if err != nil {
+		return err
+	}
+	if info.Namespaced && key.Namespace == "" {
+		key.Namespace = DefaultNamespace
+	}
+	return o.store.View(ctx, func(tx store.ReadTx) error {
+		got, err := tx.Get(info.Kind, key)
+		if err != nil {
+			return err
+		}
+		copyInto(obj, got)
+		return nil
+	})
+}
+
+// List returns the objects of kind matching opts.
+func (o *Orchestrator) List(ctx context.Context, kind string, opts ...ListOption) ([]objects.Object, error) {
+	lo, err := buildListOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if o.scheme.Lookup(kind) == nil {
+		return nil, fmt.Errorf("list %s: %w", kind, store.ErrUnknownKind)
+	}
+	var out []objects.Object
+	err = o.store.View(ctx, func(tx store.ReadTx) error {
+		out, err = tx.List(kind, lo.ListOptions)
+		return err
+	})
+	return out, err
+}
+
+// Watch streams changes to objects of kind (every kind when empty) that match
+// opts, from now or from FromRevision.
+func (o *Orchestrator) Watch(ctx context.Context, kind string, opts ...ListOption) (store.Watcher, error) {
+	lo, err := buildListOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if kind != "" && o.scheme.Lookup(kind) == nil {
+		return nil, fmt.Errorf("watch %s: %w", kind, store.ErrUnknownKind)
+	}
+	return o.store.Watch(ctx, store.WatchOptions{Kind: kind, ListOptions: lo.ListOptions, Revision: lo.revision})
+}
+
+// keyOf returns obj's key, with the default namespace for namespaced kinds.
+func keyOf(info *objects.KindInfo, obj objects.Object) objects.Key {
+	k := obj.GetObjectMeta().Key()
+	if info.Namespaced && k.Namespace == "" {
+		k.Namespace = DefaultNamespace
+	}
+	return k
+}
+
+func readBack(tx store.ReadTx, info *objects.KindInfo, obj objects.Object) error {
+	got, err := tx.Get(info.Kind, keyOf(info, obj))
+	if err != nil {
+		return err
+	}
+	copyInto(obj, got)
+	return nil
+}
+
+// copyInto overwrites *dst with *src; both are pointers to the same struct type.
+func copyInto(dst, src objects.Object) {
+	reflect.ValueOf(dst).Elem().Set(reflect.ValueOf(src).Elem())
+}

@@ -1,0 +1,402 @@
+package podkit_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/store"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newOrchestrator(t *testing.T, opts ...podkit.Option) *podkit.Orchestrator {
+	t.Helper()
+	o, err := podkit.New(opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { o.Close() })
+	return o
+}
+
+func decodeFiles(t *testing.T, pattern string) []objects.Object {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	var all []objects.Object
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		objs, err := objects.NewScheme().DecodeBytes(b)
+		require.NoError(t, err, f)
+		all = append(all, objs...)
+	}
+	return all
+}
+
+// The example manifest set — Deployment, Service, ConfigMap, Secret,
+// StatefulSet with volumeClaimTemplates, Job, CronJob, DaemonSet, Ingress and
+// HorizontalPodAutoscaler, written as for a real cluster — decodes,
+// validates, applies and reads back equal.
+func TestApplyManifestSetReadsBackEqual(t *testing.T) {
+	ctx := context.Background()
+	o := newOrchestrator(t)
+	objs := decodeFiles(t, "examples/manifests/*.yaml")
+	kinds := map[string]bool{}
+	for _, obj := range objs {
+		kinds[obj.GetTypeMeta().Kind] = true
+	}
+	for _, k := range []string{"Deployment", "Service", "ConfigMap", "Secret", "StatefulSet", "Job", "CronJob", "DaemonSet", "Ingress", "HorizontalPodAutoscaler"} {
+		assert.True(t, kinds[k], "the manifest set has a %s", k)
+	}
+
+	// What Apply should store: the decoded objects, defaulted.
+	want := make([]objects.Object, len(objs))
+	for i, obj := range objs {
+		want[i] = obj.DeepCopyObject()
+		o.Scheme().Default(want[i])
+	}
+	require.NoError(t, o.Apply(ctx, objs...))
+
+	for i, obj := range objs {
+		info, err := o.Scheme().KindOf(obj)
+		require.NoError(t, err)
+		got := info.New()
+		require.NoError(t, o.Get(ctx, obj.GetObjectMeta().Key(), got))
+		assert.Equal(t, obj, got, "Apply left the stored version in the object")
+
+		// Equal to what was decoded, apart from the fields the store sets.
+		m := got.GetObjectMeta()
+		assert.NotEmpty(t, m.UID)
+		assert.NotEmpty(t, m.ResourceVersion)
+		assert.Equal(t, int64(1), m.Generation)
+		assert.False(t, m.CreationTimestamp.IsZero())
+		w := want[i].GetObjectMeta()
+		w.UID, w.ResourceVersion, w.Generation, w.CreationTimestamp = m.UID, m.ResourceVersion, m.Generation, m.CreationTimestamp
+		if w.Namespace == "" && info.Namespaced {
+			w.Namespace = podkit.DefaultNamespace
+		}
+		assert.NotEmpty(t, m.Annotations[podkit.LastAppliedAnnotation], "Apply records what was applied")
+		w.Annotations = m.Annotations
+		if s, ok := want[i].(*objects.Secret); ok {
+			s.StringData = got.(*objects.Secret).StringData
+		}
+		assert.Equal(t, want[i], got, "%s %s reads back as decoded", info.Kind, m.Name)
+	}
+
+	// Applying the same manifests again changes nothing but is accepted.
+	again := decodeFiles(t, "examples/manifests/*.yaml")
+	require.NoError(t, o.Apply(ctx, again...))
+	for i := range again {
+		assert.Equal(t, objs[i].GetObjectMeta().Generation, again[i].GetObjectMeta().Generation,
+			"%s: generation unchanged by an identical apply", again[i].GetObjectMeta().Name)
+	}
+}
+
+func TestApplyStreamWithUnknownFieldStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	o := newOrchestrator(t)
+	stream := `apiVersion: v1
+kind: ConfigMap
+metadata: {name: first}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicaz: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+`
+	objs, err := o.Scheme().DecodeBytes([]byte(stream))
+	require.Error(t, err)
+	assert.Empty(t, objs)
+	msg := err.Error()
+	assert.Contains(t, msg, "document 2")
+	assert.Contains(t, msg, `Deployment "web"`)
+	assert.Contains(t, msg, "spec.replicaz")
+
+	cms, err := podkit.List[*objects.ConfigMap](ctx, o, "")
+	require.NoError(t, err)
+	assert.Empty(t, cms, "nothing of the stream is stored")
+}
+
+func TestApplyIsAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	o := newOrchestrator(t)
+	rev := o.Store().Revision()
+	good := &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "good"}}
+	bad := &objects.Deployment{
+		ObjectMeta: objects.ObjectMeta{Name: "web"},
+		Spec: objects.DeploymentSpec{
+			Selector: &objects.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: objects.PodTemplateSpec{
+				ObjectMeta: objects.ObjectMeta{Labels: map[string]string{"app": "other"}},
+				Spec:       objects.PodSpec{Containers: []objects.Container{{Name: "web"}}},
+			},
+		},
+	}
+	err := o.Apply(ctx, good, bad)
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, objects.ErrInvalid), "%v", err)
+	msg := err.Error()
+	assert.Contains(t, msg, `Deployment "web" is invalid`)
+	assert.Contains(t, msg, "spec.template.spec.containers[0].image: Required value")
+	assert.Contains(t, msg, "spec.template.metadata.labels")
+	assert.Equal(t, rev, o.Store().Revision(), "no commit happened")
+	_, err = podkit.Get[*objects.ConfigMap](ctx, o, "default", "good")
+	assert.True(t, errors.Is(err, store.ErrNotFound), "%v", err)
+}
+
+func TestCreateInMissingNamespace(t *testing.T) {
+	o := newOrchestrator(t)
+	err := o.Create(context.Background(), &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "a", Namespace: "nope"}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `namespaces "nope" not found`)
+}
+
+func TestUpdateConflictAndStatus(t *testing.T) {
+	ctx := context.Background()
+	o := newOrchestrator(t)
+	d := testDeployment("web", 2)
+	require.NoError(t, o.Create(ctx, d))
+	assert.Equal(t, int64(1), d.Generation)
+
+	stale := d.DeepCopy()
+	d.Spec.Replicas = ptr[int32](3)
+	require.NoError(t, o.Update(ctx, d))
+	assert.Equal(t, int64(2), d.Generation, "a spec change bumps generation")
+
+	stale.Spec.Replicas = ptr[int32](5)
+	err := o.Update(ctx, stale)
+	assert.True(t, errors.Is(err, store.ErrConflict), "a stale write conflicts: %v", err)
+
+	// Status goes through UpdateStatus only.
+	d.Status.Replicas = 3
+	require.NoError(t, o.UpdateStatus(ctx, d))
+	assert.Equal(t, int64(2), d.Generation, "status does not bump generation")
+	d.Status.Replicas = 99
+	d.Labels = map[string]string{"changed": "yes"}
+	require.NoError(t, o.Update(ctx, d))
+	got, err := podkit.Get[*objects.Deployment](ctx, o, "default", "web")
+	require.NoError(t, err)
+	assert.Equal(t, int32(3), got.Status.Replicas, "Update leaves status alone")
+	assert.Equal(t, "yes", got.Labels["changed"])
+
+	// Immutable fields are refused on update.
+	got.Spec.Selector = &objects.LabelSelector{MatchLabels: map[string]string{"app": "other"}}
+	got.Spec.Template.Labels = map[string]string{"app": "other"}
+	err = o.Update(ctx, got)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "spec.selector")
+	assert.Contains(t, err.Error(), "field is immutable")
+}
+
+func TestDeleteWithFinalizerAndPropagation(t *testing.T) {
+	ctx := context.Background()
+	o := newOrchestrator(t)
+	cm := &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "held", Finalizers: []string{"example.com/hold"}}}
+	require.NoError(t, o.Create(ctx, cm))
+	require.NoError(t, o.Delete(ctx, cm))
+	got, err := podkit.Get[*objects.ConfigMap](ctx, o, "default", "held")
+	require.NoError(t, err, "a finalizer keeps the object")
+	require.NotNil(t, got.DeletionTimestamp)
+	got.Finalizers = nil
+	require.NoError(t, o.Update(ctx, got))
+	_, err = podkit.Get[*objects.ConfigMap](ctx, o, "default", "held")
+	assert.True(t, errors.Is(err, store.ErrNotFound), "removing the last finalizer removes the object: %v", err)
+
+	d := testDeployment("fg", 1)
+	require.NoError(t, o.Create(ctx, d))
+	require.NoError(t, o.Delete(ctx, d, podkit.PropagationPolicy(store.DeletePropagationForeground)))
+	gd, err := podkit.Get[*objects.Deployment](ctx, o, "default", "fg")
+	require.NoError(t, err)
+	assert.Contains(t, gd.Finalizers, objects.FinalizerForeground, "foreground propagation is recorded for the garbage collector")
+}
+
+func TestDeleteBoundPodIsGraceful(t *testing.T) {
+	ctx := context.Background()
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	o := newOrchestrator(t, podkit.WithClock(clk))
+	p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: "p"}, Spec: objects.PodSpec{
+		NodeName:                      "n1",
+		TerminationGracePeriodSeconds: ptr[int64](20),
+		Containers:                    []objects.Container{{Name: "a", Image: "busybox:1.36"}},
+	}}
+	require.NoError(t, o.Create(ctx, p))
+	require.NoError(t, o.Delete(ctx, p))
+	got, err := podkit.Get[*objects.Pod](ctx, o, "default", "p")
+	require.NoError(t, err, "a bound pod waits for its node agent")
+	require.NotNil(t, got.DeletionTimestamp)
+	assert.Equal(t, clk.Now().Add(20*time.Second), got.DeletionTimestamp.Time)
+	require.NoError(t, o.Delete(ctx, p, podkit.GracePeriod(0)))
+	_, err = podkit.Get[*objects.Pod](ctx, o, "default", "p")
+	assert.True(t, errors.Is(err, store.ErrNotFound))
+}
+
+func TestListAndTypedHelpers(t *testing.T) {
+	ctx := context.Background()
+	o := newOrchestrator(t)
+	for _, name := range []string{"a", "b", "c"} {
+		cm := &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: name, Labels: map[string]string{"tier": name}}}
+		require.NoError(t, o.Create(ctx, cm))
+	}
+	got, err := podkit.List[*objects.ConfigMap](ctx, o, "default", podkit.WithLabels("tier in (a,c)"))
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.Equal(t, "a", got[0].Name)
+	assert.Equal(t, "c", got[1].Name)
+	_, err = podkit.List[*objects.ConfigMap](ctx, o, "default", podkit.WithLabels("tier in (a"))
+	assert.Error(t, err)
+}
+
+func TestWaitFor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	o := newOrchestrator(t)
+	d := testDeployment("web", 2)
+	require.NoError(t, o.Create(ctx, d))
+
+	done := make(chan error, 1)
+	target := &objects.Deployment{ObjectMeta: objects.ObjectMeta{Name: "web"}}
+	go func() { done <- o.WaitFor(ctx, target, podkit.Available) }()
+
+	d.Status = objects.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2,
+		Conditions: []objects.DeploymentCondition{{Type: objects.DeploymentAvailable, Status: objects.ConditionTrue}}}
+	require.NoError(t, o.UpdateStatus(ctx, d))
+	require.NoError(t, <-done)
+	assert.Equal(t, int32(2), target.Status.AvailableReplicas)
+
+	// A timeout names what was seen last.
+	short, cancel2 := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel2()
+	err := o.WaitFor(short, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Name: "web"}}, podkit.Deleted)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "availableReplicas")
+
+	require.NoError(t, o.Delete(ctx, d))
+	require.NoError(t, o.WaitFor(ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Name: "web"}}, podkit.Deleted))
+}
+
+func TestEventsAreFoldedAndExpire(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	clk := clockwork.NewFakeClock()
+	o := newOrchestrator(t, podkit.WithClock(clk), podkit.WithEventTTL(time.Hour))
+	cm := &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "a"}}
+	require.NoError(t, o.Create(ctx, cm))
+
+	w, err := o.Watch(ctx, podkit.KindEvent, podkit.InNamespace("default"))
+	require.NoError(t, err)
+	defer w.Stop()
+	for range 3 {
+		o.Event(ctx, cm, podkit.EventWarning, "Broken", "it broke")
+	}
+	o.Eventf(ctx, cm, podkit.EventNormal, "Fixed", "fixed after %d tries", 3)
+	evs, err := podkit.List[*objects.Event](ctx, o, "default")
+	require.NoError(t, err)
+	require.Len(t, evs, 2)
+	byReason := map[string]*objects.Event{}
+	for _, e := range evs {
+		byReason[e.Reason] = e
+	}
+	assert.Equal(t, int32(3), byReason["Broken"].Count)
+	assert.Equal(t, "Warning", byReason["Broken"].Type)
+	assert.Equal(t, "ConfigMap", byReason["Broken"].InvolvedObject.Kind)
+	assert.Equal(t, cm.UID, byReason["Broken"].InvolvedObject.UID)
+	assert.Equal(t, "fixed after 3 tries", byReason["Fixed"].Message)
+	ev := <-w.Events()
+	assert.Equal(t, store.Added, ev.Type, "the host sees events through Watch")
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); assert.NoError(t, o.Run(ctx)) }()
+	clk.BlockUntilContext(ctx, 1) // the expiry ticker is waiting
+	clk.Advance(2 * time.Hour)
+	require.Eventually(t, func() bool {
+		evs, err := podkit.List[*objects.Event](ctx, o, "default")
+		return err == nil && len(evs) == 0
+	}, 5*time.Second, 5*time.Millisecond, "events older than the TTL are deleted")
+	cancel()
+	wg.Wait()
+}
+
+func TestRunReturnsWhenContextEnds(t *testing.T) {
+	o := newOrchestrator(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- o.Run(ctx) }()
+	cancel()
+	select {
+	case err := <-errc:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+func TestRegisterNode(t *testing.T) {
+	ctx := context.Background()
+	o := newOrchestrator(t)
+	var rt runtime.Runtime = nopRuntime{}
+	n := &objects.Node{ObjectMeta: objects.ObjectMeta{Name: "n1", Labels: map[string]string{"zone": "a"}},
+		Status: objects.NodeStatus{Capacity: objects.ResourceList{objects.ResourceCPU: objects.MustParseQuantity("4")}}}
+	require.NoError(t, o.RegisterNode(ctx, n, rt))
+	got, err := podkit.Get[*objects.Node](ctx, o, "", "n1")
+	require.NoError(t, err)
+	assert.Equal(t, "a", got.Labels["zone"])
+	pods := got.Status.Allocatable[objects.ResourcePods]
+	assert.Equal(t, int64(110), pods.Value())
+	cpu := got.Status.Allocatable[objects.ResourceCPU]
+	assert.Equal(t, int64(4000), cpu.MilliValue())
+	_, ok := o.NodeRuntime("n1")
+	assert.True(t, ok)
+
+	n.Labels["zone"] = "b"
+	require.NoError(t, o.RegisterNode(ctx, n, rt), "registering again updates")
+	got, err = podkit.Get[*objects.Node](ctx, o, "", "n1")
+	require.NoError(t, err)
+	assert.Equal(t, "b", got.Labels["zone"])
+
+	require.NoError(t, o.RemoveNode(ctx, "n1"))
+	_, ok = o.NodeRuntime("n1")
+	assert.False(t, ok)
+
+	err = o.RegisterNode(ctx, &objects.Node{ObjectMeta: objects.ObjectMeta{Name: "Bad_Name"}}, rt)
+	require.Error(t, err)
+	assert.True(t, strings.Contains(err.Error(), "metadata.name"), "%v", err)
+}
+
+func testDeployment(name string, replicas int32) *objects.Deployment {
+	labels := map[string]string{"app": name}
+	return &objects.Deployment{
+		ObjectMeta: objects.ObjectMeta{Name: name},
+		Spec: objects.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &objects.LabelSelector{MatchLabels: labels},
+			Template: objects.PodTemplateSpec{
+				ObjectMeta: objects.ObjectMeta{Labels: labels},
+				Spec:       objects.PodSpec{Containers: []objects.Container{{Name: "app", Image: "nginx:1.27"}}},
+			},
+		},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// nopRuntime satisfies runtime.Runtime for registration tests, which start no pods.
+type nopRuntime struct{ runtime.Runtime }

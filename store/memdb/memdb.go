@@ -1,0 +1,314 @@
+// Package memdb is podkit's default store: every object in memory, in one
+// github.com/hashicorp/go-memdb table, with immutable radix-tree snapshots
+// for reads that never block writes.
+//
+// Objects live in one table keyed by kind, namespace and name, so a kind's
+// or a namespace's objects are one prefix scan. A second index holds one
+// entry per label (kind, key=value) and per indexed field value, so that a
+// List whose selector requires an exact label, or that names an indexed
+// field, reads only the matching entries. Objects are copied on the way in
+// and on the way out; a stored object is never modified, so watch events
+// share it.
+package memdb
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/go-memdb"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/podkit/podkit/internal/storecore"
+	"github.com/podkit/podkit/internal/watchcache"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+const (
+	table = "objects"
+	// DefaultHistory is the number of events kept for resuming watches.
+	DefaultHistory = 10000
+	// DefaultWatchBuffer is a watcher's queue length unless the watch or
+	// WithWatchBuffer says otherwise.
+	DefaultWatchBuffer = 1024
+)
+
+// Option configures a Store.
+type Option func(*config) error
+
+type config struct {
+	scheme  *objects.Scheme
+	clock   clockwork.Clock
+	indexes []store.FieldIndex
+	history int
+	buffer  int
+}
+
+// WithScheme sets the kinds the store holds (default objects.NewScheme()).
+// Register every kind before passing the scheme.
+func WithScheme(s *objects.Scheme) Option {
+	return func(c *config) error {
+		if s == nil {
+			return errors.New("WithScheme: scheme is nil")
+		}
+		c.scheme = s
+		return nil
+	}
+}
+
+// WithClock sets the clock of creationTimestamp and deletionTimestamp
+// (default the real clock).
+func WithClock(clk clockwork.Clock) Option {
+	return func(c *config) error {
+		if clk == nil {
+			return errors.New("WithClock: clock is nil")
+		}
+		c.clock = clk
+		return nil
+	}
+}
+
+// WithIndex adds a field index to store.DefaultIndexes, for List's Fields
+// and watch filters. Kind "" indexes every kind.
+func WithIndex(ix store.FieldIndex) Option {
+	return func(c *config) error {
+		c.indexes = append(c.indexes, ix)
+		return nil
+	}
+}
+
+// WithHistory sets the number of events kept for watches that resume from
+// a past revision (default DefaultHistory). A watch from a revision whose
+// events are gone fails with store.ErrRevisionTooOld.
+func WithHistory(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("WithHistory: %d events: must be at least 0", n)
+		}
+		c.history = n
+		return nil
+	}
+}
+
+// WithWatchBuffer sets a watcher's queue length when the watch asks for
+// none (default DefaultWatchBuffer). A watcher whose queue fills is ended
+// with store.ErrFellBehind.
+func WithWatchBuffer(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("WithWatchBuffer: %d events: must be at least 1", n)
+		}
+		c.buffer = n
+		return nil
+	}
+}
+
+// Store is the go-memdb store. It implements store.Store.
+type Store struct {
+	cfg   config
+	kinds *storecore.Kinds
+	hub   *watchcache.Hub
+
+	// db is the handle writes go through. It is a snapshot of the database
+	// memdb.NewMemDB made: a snapshot does not track radix nodes for memdb's
+	// own watch channels, which podkit does not use, so commits are cheaper.
+	db *memdb.MemDB
+	// state is the last commit: a read-only view of it and its revision,
+	// swapped together so that View sees a revision and the data of that
+	// revision.
+	state atomic.Pointer[state]
+	// write is held by the one write transaction running, and while its
+	// commit is published, so that watchers see commits in order.
+	write  chan struct{}
+	closed atomic.Bool
+
+	// Random names and uids; used only holding write.
+	src *rand.ChaCha8
+	rnd *rand.Rand
+}
+
+type state struct {
+	db  *memdb.MemDB
+	rev int64
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New(opts ...Option) (*Store, error) {
+	cfg := config{clock: clockwork.NewRealClock(), indexes: store.DefaultIndexes(), history: DefaultHistory, buffer: DefaultWatchBuffer}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("memdb.New: %w", err)
+		}
+	}
+	if cfg.scheme == nil {
+		cfg.scheme = objects.NewScheme()
+	}
+	kinds, err := storecore.NewKinds(cfg.scheme, cfg.indexes)
+	if err != nil {
+		return nil, fmt.Errorf("memdb.New: %w", err)
+	}
+	db, err := memdb.NewMemDB(&memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+		table: {Name: table, Indexes: map[string]*memdb.IndexSchema{
+			"id":   {Name: "id", Unique: true, Indexer: idIndexer{}},
+			"attr": {Name: "attr", Unique: true, AllowMissing: true, Indexer: attrIndexer{}},
+		}},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("memdb.New: %w", err)
+	}
+	var seed [32]byte
+	crand.Read(seed[:])
+	src := rand.NewChaCha8(seed)
+	s := &Store{
+		cfg:   cfg,
+		kinds: kinds,
+		hub:   watchcache.New(watchcache.Options{History: cfg.history, Buffer: cfg.buffer}),
+		db:    db.Snapshot(),
+		write: make(chan struct{}, 1),
+		src:   src,
+		rnd:   rand.New(src),
+	}
+	s.state.Store(&state{db: s.db.Snapshot()})
+	return s, nil
+}
+
+// Scheme implements store.Store.
+func (s *Store) Scheme() *objects.Scheme { return s.cfg.scheme }
+
+// Revision implements store.Store.
+func (s *Store) Revision() int64 { return s.state.Load().rev }
+
+// View implements store.Store.
+func (s *Store) View(ctx context.Context, fn func(tx store.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	st := s.state.Load()
+	return fn(&readTx{s: s, txn: st.db.Txn(false), rev: st.rev})
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case s.write <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.write }()
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	base := s.state.Load()
+	rev := base.rev + 1
+	txn := s.db.Txn(true)
+	tx := &writeTx{readTx: readTx{s: s, txn: txn, rev: rev}, base: base.db.Txn(false), written: map[string]*record{}}
+	committed := false
+	defer func() {
+		if !committed {
+			txn.Abort()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if len(tx.changes) == 0 {
+		return nil
+	}
+	txn.Commit()
+	committed = true
+	s.state.Store(&state{db: s.db.Snapshot(), rev: rev})
+	s.hub.Publish(rev, tx.changes)
+	return nil
+}
+
+// Watch implements store.Store. Fields filter as in List: each must be
+// indexed for the watched kind (or for every kind when Kind is empty), or
+// be metadata.name or metadata.namespace.
+func (s *Store) Watch(ctx context.Context, opts store.WatchOptions) (store.Watcher, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	f := watchcache.Filter{Kind: opts.Kind, Namespace: opts.Namespace, Labels: opts.Labels}
+	var k *storecore.Kind
+	if opts.Kind != "" {
+		var err error
+		if k, err = s.kinds.Lookup(opts.Kind); err != nil {
+			return nil, fmt.Errorf("watch: %w", err)
+		}
+		if !k.Info.Namespaced {
+			f.Namespace = ""
+		}
+	}
+	for field, value := range opts.Fields {
+		fm, err := s.fieldMatch(k, field, value)
+		if err != nil {
+			return nil, fmt.Errorf("watch %s: %w", opts.Kind, err)
+		}
+		f.Fields = append(f.Fields, fm)
+	}
+	if opts.Revision < 0 {
+		return nil, fmt.Errorf("watch: revision %d: must be at least 0", opts.Revision)
+	}
+	return s.hub.Watch(ctx, f, opts.Revision, opts.Buffer)
+}
+
+func (s *Store) fieldMatch(k *storecore.Kind, field, value string) (watchcache.FieldMatch, error) {
+	switch field {
+	case storecore.FieldName:
+		return watchcache.FieldMatch{Func: func(o objects.Object) []string { return []string{o.GetObjectMeta().Name} }, Value: value}, nil
+	case storecore.FieldNamespace:
+		return watchcache.FieldMatch{Func: func(o objects.Object) []string { return []string{o.GetObjectMeta().Namespace} }, Value: value}, nil
+	}
+	if k != nil {
+		if ix, ok := k.Index(field); ok {
+			return watchcache.FieldMatch{Func: ix.Func, Value: value}, nil
+		}
+	} else {
+		for _, ix := range s.cfg.indexes {
+			if ix.Kind == "" && ix.Field == field {
+				return watchcache.FieldMatch{Func: ix.Func, Value: value}, nil
+			}
+		}
+	}
+	return watchcache.FieldMatch{}, fmt.Errorf("field label not supported: %s: %w", field, store.ErrUnknownIndex)
+}
+
+// Close implements store.Store. It waits for a running write transaction,
+// ends every watch with store.ErrClosed, and makes later calls fail with
+// it. Closing again does nothing.
+func (s *Store) Close() error {
+	s.write <- struct{}{}
+	defer func() { <-s.write }()
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.hub.Close()
+	return nil
+}
+
+// stamp returns what a commit at rev writes into objects.
+func (s *Store) stamp(rev int64) storecore.Stamp {
+	return storecore.Stamp{ResourceVersion: strconv.FormatInt(rev, 10), Now: objects.NewTime(s.cfg.clock.Now())}
+}
+
+func (s *Store) newUID() string {
+	id, err := uuid.NewRandomFromReader(s.src)
+	if err != nil {
+		panic(err) // ChaCha8 reads never fail
+	}
+	return id.String()
+}

@@ -1,0 +1,230 @@
+// Package store defines the Store podkit keeps every object in: callback
+// transactions over any kind registered in an objects.Scheme, optimistic
+// concurrency on resourceVersion, finalizer-aware deletion, one global
+// revision, and watches that resume from a revision.
+//
+// Backends live in sub-packages (store/memdb, the default) and all pass the
+// conformance suite in store/storetest, which a host's own backend can run
+// too.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/podkit/podkit/objects"
+)
+
+// Sentinel errors. Backends wrap them with %w and a message naming the
+// object; test with errors.Is.
+var (
+	// ErrNotFound: no object of that kind and key.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: Create of a kind and key already stored.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict: the object changed since the resourceVersion the write was
+	// based on; read it again and retry.
+	ErrConflict = errors.New("the object has been modified; please apply your changes to the latest version and try again")
+	// ErrRevisionTooOld: a watch asked to resume from a revision whose events
+	// are no longer kept; list again and watch from the list's revision.
+	ErrRevisionTooOld = errors.New("revision is too old")
+	// ErrFellBehind: a watcher did not keep up and its queue filled; its
+	// channel is closed. List again and watch from the list's revision.
+	ErrFellBehind = errors.New("watcher fell behind")
+	// ErrClosed: the store has been closed.
+	ErrClosed = errors.New("store is closed")
+	// ErrUnknownKind: the kind is not registered in the store's scheme.
+	ErrUnknownKind = errors.New("kind is not registered")
+	// ErrUnknownIndex: a field selector names a field that has no index.
+	ErrUnknownIndex = errors.New("field has no index")
+)
+
+// Store holds objects of every kind registered in its scheme.
+//
+// All methods are safe for concurrent use. Objects passed in are not
+// retained, and objects handed out are the caller's own copies.
+type Store interface {
+	// View runs fn in a read transaction: every read inside sees one
+	// consistent snapshot, at tx.Revision().
+	View(ctx context.Context, fn func(tx ReadTx) error) error
+	// Update runs fn in a write transaction. If fn returns nil every write
+	// commits atomically at one new revision; otherwise none does and fn's
+	// error is returned. Write transactions are serialised; keep fn short.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// Watch streams the changes committed after opts.Revision (0: from now).
+	// To list and then watch without missing or repeating a change, list in
+	// View and watch from that transaction's revision.
+	Watch(ctx context.Context, opts WatchOptions) (Watcher, error)
+	// Revision returns the revision of the last commit.
+	Revision() int64
+	// Scheme returns the scheme whose kinds the store holds.
+	Scheme() *objects.Scheme
+	// Close releases the store; watches end with ErrClosed.
+	Close() error
+}
+
+// ReadTx reads within one snapshot.
+type ReadTx interface {
+	// Get returns the object of kind with key, or an error wrapping ErrNotFound.
+	Get(kind string, key objects.Key) (objects.Object, error)
+	// List returns the objects of kind that match opts, sorted by namespace
+	// and name.
+	List(kind string, opts ListOptions) ([]objects.Object, error)
+	// Revision is the revision of the snapshot.
+	Revision() int64
+}
+
+// Tx reads and writes within one write transaction. Writes are visible to
+// later reads of the same transaction. Each write sets the server-managed
+// fields of the object passed in (uid, resourceVersion, generation,
+// timestamps), so the caller sees what was stored.
+type Tx interface {
+	ReadTx
+	// Create stores a new object. An empty name with generateName set gets a
+	// random suffix. The kind comes from the object's Go type.
+	Create(obj objects.Object) error
+	// Update replaces metadata and spec; status is kept as stored. A
+	// non-empty resourceVersion must equal the stored one (else ErrConflict);
+	// an empty one updates unconditionally. Generation increases when the
+	// spec changes. Removing the last finalizer of an object being deleted
+	// removes the object.
+	Update(obj objects.Object) error
+	// UpdateStatus replaces only the status, with the same concurrency rule.
+	UpdateStatus(obj objects.Object) error
+	// Delete deletes the object, honouring finalizers: an object with
+	// finalizers (after opts.PropagationPolicy adds its own) or a positive
+	// grace period is kept with deletionTimestamp set, and is removed when
+	// the last finalizer goes or it is deleted again with grace 0. It returns
+	// the object's last state.
+	Delete(kind string, key objects.Key, opts DeleteOptions) (objects.Object, error)
+}
+
+// ListOptions narrow a List or a Watch.
+type ListOptions struct {
+	// Namespace limits the result to one namespace; empty means all.
+	Namespace string
+	// Labels is a label selector; nil matches everything.
+	Labels objects.Selector
+	// Fields requires exact values of indexed fields, for example
+	// {"spec.nodeName": "n1"} for pods, or {IndexOwner: uid} for any kind.
+	// A field without an index is an error wrapping ErrUnknownIndex.
+	Fields map[string]string
+}
+
+// PropagationPolicy says what deleting an owner does to its dependents.
+type PropagationPolicy string
+
+// Propagation policies, as Kubernetes names them.
+const (
+	// DeletePropagationBackground deletes the owner now; the garbage
+	// collector deletes dependents afterwards.
+	DeletePropagationBackground PropagationPolicy = "Background"
+	// DeletePropagationForeground keeps the owner, with the
+	// foregroundDeletion finalizer, until its dependents are gone.
+	DeletePropagationForeground PropagationPolicy = "Foreground"
+	// DeletePropagationOrphan keeps the dependents and removes their owner
+	// references; the owner has the orphan finalizer until that is done.
+	DeletePropagationOrphan PropagationPolicy = "Orphan"
+)
+
+// DeleteOptions tune a Delete.
+type DeleteOptions struct {
+	// GracePeriodSeconds, when positive, keeps the object with
+	// deletionTimestamp set that far in the future, for a node agent to stop
+	// it gracefully and then delete it with grace 0.
+	GracePeriodSeconds *int64
+	// PropagationPolicy is recorded as a finalizer for the garbage collector
+	// (Foreground, Orphan); empty means Background.
+	PropagationPolicy PropagationPolicy
+	// Preconditions, when set, must match the stored object.
+	Preconditions *Preconditions
+}
+
+// Preconditions guard a Delete against deleting a replaced or changed object.
+type Preconditions struct {
+	UID             string
+	ResourceVersion string
+}
+
+// EventType says what happened to an object.
+type EventType string
+
+// Event types.
+const (
+	Added    EventType = "ADDED"
+	Modified EventType = "MODIFIED"
+	Deleted  EventType = "DELETED"
+)
+
+// Event is one change seen by a watcher. Several events may share a revision
+// when one transaction wrote several objects.
+type Event struct {
+	Type     EventType
+	Revision int64
+	obj      objects.Object
+}
+
+// NewEvent builds an event for a backend. obj is kept as is and must never
+// be modified afterwards.
+func NewEvent(t EventType, rev int64, obj objects.Object) Event {
+	return Event{Type: t, Revision: rev, obj: obj}
+}
+
+// Object returns a copy of the object as the change left it (for Deleted, its
+// last state).
+func (e Event) Object() objects.Object { return e.obj.DeepCopyObject() }
+
+// Kind returns the kind of the object.
+func (e Event) Kind() string { return e.obj.GetTypeMeta().Kind }
+
+// Key returns the namespace and name of the object.
+func (e Event) Key() objects.Key { return e.obj.GetObjectMeta().Key() }
+
+// Peek returns the stored object itself, without copying, for hot paths that
+// only read a few fields. It must not be modified or retained.
+func (e Event) Peek() objects.Object { return e.obj }
+
+// WatchOptions choose what a watch sees.
+type WatchOptions struct {
+	// Kind limits the watch to one kind; empty means every kind.
+	Kind string
+	// Namespace and Labels filter as in ListOptions (Fields are not
+	// supported on watches).
+	ListOptions
+	// Revision: events after this revision are delivered; 0 means from now.
+	Revision int64
+	// Buffer is the watcher's queue length; 0 picks the backend default. A
+	// watcher whose queue fills is ended with ErrFellBehind.
+	Buffer int
+}
+
+// Watcher is a running watch.
+type Watcher interface {
+	// Events delivers events in revision order. It is closed when the watch
+	// ends: by Stop, by the context ending, by the store closing, or by the
+	// watcher falling behind.
+	Events() <-chan Event
+	// Err tells why the channel was closed: nil after Stop or the context
+	// ending, ErrFellBehind, or ErrClosed.
+	Err() error
+	// Stop ends the watch. It may be called more than once.
+	Stop()
+}
+
+// Names of the indexes every backend keeps (besides namespace and labels).
+const (
+	// IndexOwner indexes every kind by the uids in metadata.ownerReferences.
+	IndexOwner = "metadata.ownerReferences.uid"
+	// IndexNodeName indexes pods by spec.nodeName.
+	IndexNodeName = "spec.nodeName"
+)
+
+// IndexFunc returns the values of an indexed field of obj.
+type IndexFunc func(obj objects.Object) []string
+
+// FieldIndex is an index on one field of one kind ("" for every kind).
+type FieldIndex struct {
+	Kind  string
+	Field string
+	Func  IndexFunc
+}

@@ -1,0 +1,218 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+func testRevision(t *testing.T, e *env) {
+	s := e.open()
+	r0 := s.Revision()
+	var viewRev int64
+	require.NoError(t, s.View(ctx(t), func(tx store.ReadTx) error { viewRev = tx.Revision(); return nil }))
+	require.Equal(t, r0, viewRev)
+
+	for i := 1; i <= 5; i++ {
+		create(t, s, newWidget("default", fmt.Sprint("w", i), nil, "red"))
+		require.Equal(t, r0+int64(i), s.Revision(), "one revision per committed transaction")
+	}
+	// Reads only, failures and no-op writes commit nothing.
+	require.NoError(t, s.Update(ctx(t), func(tx store.Tx) error {
+		_, err := tx.List(kindWidget, store.ListOptions{})
+		return err
+	}))
+	require.Error(t, tryCreate(t, s, newWidget("default", "w1", nil, "red")))
+	w := get[*widget](t, s, kindWidget, key("default", "w1"))
+	require.NoError(t, update(t, s, w))
+	require.Equal(t, r0+5, s.Revision())
+
+	// Inside Update, Revision is the revision the transaction commits at.
+	var inTx int64
+	require.NoError(t, s.Update(ctx(t), func(tx store.Tx) error {
+		inTx = tx.Revision()
+		return tx.Create(newWidget("default", "w6", nil, "red"))
+	}))
+	require.Equal(t, s.Revision(), inTx)
+}
+
+func testTransaction(t *testing.T, e *env) {
+	s := e.open()
+	old := newWidget("default", "old", nil, "red")
+	create(t, s, old)
+	ww := watch(t, s, store.WatchOptions{})
+	before := s.Revision()
+
+	a, b := newWidget("default", "a", nil, "red"), newWidget("default", "b", nil, "red")
+	cm := &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "c"}}
+	require.NoError(t, s.Update(ctx(t), func(tx store.Tx) error {
+		for _, o := range []objects.Object{a, b, cm} {
+			if err := tx.Create(o); err != nil {
+				return err
+			}
+		}
+		// Reads see the transaction's own writes.
+		got, err := tx.Get(kindWidget, key("default", "a"))
+		if err != nil {
+			return err
+		}
+		if got.GetObjectMeta().UID != a.UID {
+			return errors.New("Get inside the transaction did not return its own write")
+		}
+		if l, err := tx.List(kindWidget, store.ListOptions{}); err != nil || len(l) != 3 {
+			return fmt.Errorf("List inside the transaction: %d objects, %v", len(l), err)
+		}
+		o := get[*widget](t, s, kindWidget, key("default", "old")) // a View sees the last commit only
+		o.Spec.Size = 1
+		if err := tx.Update(o); err != nil {
+			return err
+		}
+		_, err = tx.Delete(kindWidget, key("default", "b"), store.DeleteOptions{})
+		return err
+	}))
+	rev := s.Revision()
+	require.Equal(t, before+1, rev)
+	rv := strconv.FormatInt(rev, 10)
+	for _, o := range []objects.Object{a, cm} {
+		require.Equal(t, rv, o.GetObjectMeta().ResourceVersion, "every object of a commit gets its revision")
+	}
+	require.Equal(t, rv, get[*widget](t, s, kindWidget, key("default", "old")).ResourceVersion)
+
+	evs := collect(t, ww, 5)
+	require.Equal(t, []eventSummary{
+		{store.Added, kindWidget, "default/a"},
+		{store.Added, kindWidget, "default/b"},
+		{store.Added, kindConfigMap, "default/c"},
+		{store.Modified, kindWidget, "default/old"},
+		{store.Deleted, kindWidget, "default/b"},
+	}, summarize(evs), "events of a transaction, in the order of its writes")
+	for _, ev := range evs {
+		require.Equal(t, rev, ev.Revision, "one revision for a transaction's events")
+	}
+}
+
+func testTransactionAbort(t *testing.T, e *env) {
+	s := e.open()
+	create(t, s, newWidget("default", "keep", nil, "red"))
+	ww := watch(t, s, store.WatchOptions{})
+	before := s.Revision()
+	boom := errors.New("boom")
+
+	err := s.Update(ctx(t), func(tx store.Tx) error {
+		if err := tx.Create(newWidget("default", "a", nil, "red")); err != nil {
+			return err
+		}
+		k := get[*widget](t, s, kindWidget, key("default", "keep"))
+		k.Spec.Color = "blue"
+		if err := tx.Update(k); err != nil {
+			return err
+		}
+		if _, err := tx.Delete(kindWidget, key("default", "keep"), store.DeleteOptions{}); err != nil {
+			return err
+		}
+		return boom
+	})
+	require.ErrorIs(t, err, boom, "Update returns fn's error")
+
+	// A store error inside fn, returned by it, aborts the same way.
+	err = s.Update(ctx(t), func(tx store.Tx) error {
+		if err := tx.Create(newWidget("default", "b", nil, "red")); err != nil {
+			return err
+		}
+		return tx.Create(newWidget("default", "keep", nil, "red"))
+	})
+	require.ErrorIs(t, err, store.ErrAlreadyExists)
+
+	// A panic in fn leaves the store usable and unchanged.
+	func() {
+		defer func() { require.Equal(t, "boom", recover()) }()
+		_ = s.Update(ctx(t), func(tx store.Tx) error {
+			if err := tx.Create(newWidget("default", "c", nil, "red")); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	}()
+
+	require.Equal(t, before, s.Revision())
+	require.Equal(t, []string{"default/keep"}, keys(list(t, s, kindWidget, store.ListOptions{})))
+	require.Equal(t, "red", get[*widget](t, s, kindWidget, key("default", "keep")).Spec.Color)
+	marker(t, s, newWidget("default", "marker", nil, "red"), ww)
+}
+
+// testConcurrentUpdates: 50 goroutines make 1,000 read-modify-write attempts
+// on one object. Each attempt commits or fails with a conflict; the object
+// counts exactly the commits; a watcher sees one revision per commit.
+func testConcurrentUpdates(t *testing.T, e *env) {
+	const (
+		workers  = 50
+		attempts = 1000
+	)
+	s := e.open()
+	create(t, s, newWidget("default", "counter", nil, "red"))
+	start := s.Revision()
+	ww := watch(t, s, store.WatchOptions{Kind: kindWidget, Buffer: attempts + 10})
+
+	var (
+		tries, commits, conflicts atomic.Int64
+		mu                        sync.Mutex
+		unexpected                []error
+		wg                        sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for tries.Add(1) <= attempts {
+				var w *widget
+				err := s.View(ctx(t), func(tx store.ReadTx) error {
+					o, err := tx.Get(kindWidget, key("default", "counter"))
+					if err == nil {
+						w = o.(*widget)
+					}
+					return err
+				})
+				if err == nil {
+					w.Spec.Size++
+					err = s.Update(ctx(t), func(tx store.Tx) error { return tx.Update(w) })
+				}
+				switch {
+				case err == nil:
+					commits.Add(1)
+				case errors.Is(err, store.ErrConflict):
+					conflicts.Add(1)
+				default:
+					mu.Lock()
+					unexpected = append(unexpected, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.Empty(t, unexpected, "every attempt commits or conflicts")
+	n := commits.Load()
+	require.Equal(t, int64(attempts), n+conflicts.Load())
+	require.Positive(t, n)
+	t.Logf("%d commits, %d conflicts", n, conflicts.Load())
+
+	final := get[*widget](t, s, kindWidget, key("default", "counter"))
+	require.Equal(t, int(n), final.Spec.Size, "the object counts exactly the commits: no lost update")
+	require.Equal(t, start+n, s.Revision(), "one revision per commit")
+
+	evs := collect(t, ww, int(n))
+	for i, ev := range evs {
+		require.Equal(t, store.Modified, ev.Type)
+		require.Equal(t, start+int64(i)+1, ev.Revision, "revisions seen: consecutive, one per commit")
+		require.Equal(t, i+1, ev.Peek().(*widget).Spec.Size, "each commit built on the one before")
+	}
+	marker(t, s, newWidget("default", "marker", nil, "red"), ww)
+}
