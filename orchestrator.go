@@ -13,6 +13,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/podkit/podkit/internal/events"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/store"
@@ -38,7 +39,7 @@ type Orchestrator struct {
 	log      *slog.Logger
 	clock    clockwork.Clock
 	ownStore bool
-	events   *recorder
+	events   *events.Recorder
 
 	running atomic.Bool
 
@@ -79,7 +80,7 @@ func New(opts ...Option) (*Orchestrator, error) {
 		o.store, o.ownStore = s, true
 	}
 	o.scheme = o.store.Scheme()
-	o.events = newRecorder(o)
+	o.events = events.New(o.store, o.clock, o.log, events.Source{Component: cfg.name}, cfg.eventTTL)
 	if err := o.ensureNamespaces(context.Background()); err != nil {
 		o.Close()
 		return nil, fmt.Errorf("podkit.New: %w", err)
@@ -130,7 +131,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	o.log.Info("orchestrator running")
 	defer o.log.Info("orchestrator stopped")
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return o.events.collectGarbage(ctx) })
+	g.Go(func() error { return o.events.Run(ctx) })
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil

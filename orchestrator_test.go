@@ -91,6 +91,11 @@ func TestApplyManifestSetReadsBackEqual(t *testing.T) {
 		}
 		assert.NotEmpty(t, m.Annotations[podkit.LastAppliedAnnotation], "Apply records what was applied")
 		w.Annotations = m.Annotations
+		if j, ok := want[i].(*objects.Job); ok { // its selector is generated from the uid
+			j.UID = m.UID
+			j.GenerateSelector()
+			require.NotNil(t, got.(*objects.Job).Spec.Selector, "a Job gets a selector at creation")
+		}
 		if s, ok := want[i].(*objects.Secret); ok {
 			s.StringData = got.(*objects.Secret).StringData
 		}

@@ -162,6 +162,10 @@ func (j *Job) Default() {
 	j.GenerateSelector()
 }
 
+// PrepareForCreate implements store.CreatePreparer: once the store has
+// assigned the uid, the Job gets its generated selector.
+func (j *Job) PrepareForCreate() { j.GenerateSelector() }
+
 // GenerateSelector does what Kubernetes does when a Job is created without
 // manualSelector: it sets spec.selector to match the Job's uid and labels
 // the template with the uid and the Job's name. It does nothing when

@@ -63,6 +63,15 @@ type Store interface {
 	Close() error
 }
 
+// CreatePreparer is implemented by kinds that complete a new object once
+// the store has set its server fields, as Kubernetes' PrepareForCreate runs
+// after the uid is assigned: a Job generates its selector from its uid.
+// Create calls it on the copy it stores, and the caller's object receives
+// the result.
+type CreatePreparer interface {
+	PrepareForCreate()
+}
+
 // ReadTx reads within one snapshot.
 type ReadTx interface {
 	// Get returns the object of kind with key, or an error wrapping ErrNotFound.
@@ -70,32 +79,45 @@ type ReadTx interface {
 	// List returns the objects of kind that match opts, sorted by namespace
 	// and name.
 	List(kind string, opts ListOptions) ([]objects.Object, error)
-	// Revision is the revision of the snapshot.
+	// Revision is the revision of the snapshot; inside Update, the revision
+	// the transaction commits at if it writes.
 	Revision() int64
 }
 
 // Tx reads and writes within one write transaction. Writes are visible to
 // later reads of the same transaction. Each write sets the server-managed
 // fields of the object passed in (uid, resourceVersion, generation,
-// timestamps), so the caller sees what was stored.
+// timestamps; Update and UpdateStatus make it a copy of what was stored),
+// so the caller sees what was stored. If the transaction does not commit,
+// objects passed in keep those fields of writes that never happened.
+//
+// Every object a transaction writes gets its revision as resourceVersion,
+// and each write is one event, in the order of the writes.
 type Tx interface {
 	ReadTx
 	// Create stores a new object. An empty name with generateName set gets a
 	// random suffix. The kind comes from the object's Go type.
 	Create(obj objects.Object) error
-	// Update replaces metadata and spec; status is kept as stored. A
-	// non-empty resourceVersion must equal the stored one (else ErrConflict);
-	// an empty one updates unconditionally. Generation increases when the
-	// spec changes. Removing the last finalizer of an object being deleted
-	// removes the object.
+	// Update replaces metadata and every field but the status, which is
+	// kept as stored, as are uid, creationTimestamp and the deletion fields.
+	// A non-empty resourceVersion must equal the stored one (else
+	// ErrConflict), as must a non-empty uid; an empty one updates
+	// unconditionally. Generation increases when a field other than
+	// metadata and status changes: the spec, or for kinds without one their
+	// data. An update that changes nothing writes nothing. Finalizers cannot
+	// be added to an object being deleted; removing the last one removes the
+	// object unless a grace period is pending.
 	Update(obj objects.Object) error
 	// UpdateStatus replaces only the status, with the same concurrency rule.
+	// Kinds without a Status field reject it (objects.ErrInvalid).
 	UpdateStatus(obj objects.Object) error
 	// Delete deletes the object, honouring finalizers: an object with
 	// finalizers (after opts.PropagationPolicy adds its own) or a positive
 	// grace period is kept with deletionTimestamp set, and is removed when
-	// the last finalizer goes or it is deleted again with grace 0. It returns
-	// the object's last state.
+	// the last finalizer goes or it is deleted again with grace 0. Deleting
+	// it again with a shorter grace period shortens it. It returns the
+	// object's last state; when the object is removed, that state (and its
+	// Deleted event) carries the revision of the deletion.
 	Delete(kind string, key objects.Key, opts DeleteOptions) (objects.Object, error)
 }
 
@@ -131,7 +153,9 @@ const (
 type DeleteOptions struct {
 	// GracePeriodSeconds, when positive, keeps the object with
 	// deletionTimestamp set that far in the future, for a node agent to stop
-	// it gracefully and then delete it with grace 0.
+	// it gracefully and then delete it with grace 0. The store applies it to
+	// any kind; nil means 0 (a caller picks a pod's
+	// terminationGracePeriodSeconds).
 	GracePeriodSeconds *int64
 	// PropagationPolicy is recorded as a finalizer for the garbage collector
 	// (Foreground, Orphan); empty means Background.
@@ -157,7 +181,8 @@ const (
 )
 
 // Event is one change seen by a watcher. Several events may share a revision
-// when one transaction wrote several objects.
+// when one transaction wrote several objects; they come in the order of the
+// writes.
 type Event struct {
 	Type     EventType
 	Revision int64
@@ -188,8 +213,10 @@ func (e Event) Peek() objects.Object { return e.obj }
 type WatchOptions struct {
 	// Kind limits the watch to one kind; empty means every kind.
 	Kind string
-	// Namespace and Labels filter as in ListOptions (Fields are not
-	// supported on watches).
+	// Namespace, Labels and Fields filter as in ListOptions; a field must be
+	// indexed for Kind, or for every kind when Kind is empty. A change that
+	// brings an object into the filter is delivered as Added, one that takes
+	// it out as Deleted (with the new state), as Kubernetes does.
 	ListOptions
 	// Revision: events after this revision are delivered; 0 means from now.
 	Revision int64
@@ -219,7 +246,10 @@ const (
 	IndexNodeName = "spec.nodeName"
 )
 
-// IndexFunc returns the values of an indexed field of obj.
+// IndexFunc returns the values of an indexed field of obj. It is called on
+// every write of the kind, and on every event for watches that filter on the
+// field, so it must be cheap and depend only on obj. Values containing a NUL
+// byte are not indexed.
 type IndexFunc func(obj objects.Object) []string
 
 // FieldIndex is an index on one field of one kind ("" for every kind).

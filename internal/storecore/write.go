@@ -67,8 +67,9 @@ func (k *Kind) CheckCreate(in objects.Object) (objects.Key, error) {
 
 // NewStored returns the copy of in to store under key: server fields set as
 // Kubernetes sets them on create (uid, resourceVersion, generation 1,
-// creationTimestamp, no deletion fields, apiVersion and kind). Status is
-// kept as given.
+// creationTimestamp, no deletion fields, apiVersion and kind), then
+// completed by the kind's store.CreatePreparer, if it has one. Status is
+// kept as given. Hand it back to the caller with StampCreated.
 func (k *Kind) NewStored(in objects.Object, key objects.Key, uid string, st Stamp) objects.Object {
 	n := in.DeepCopyObject()
 	tm := n.GetTypeMeta()
@@ -80,12 +81,20 @@ func (k *Kind) NewStored(in objects.Object, key objects.Key, uid string, st Stam
 	m.Generation = 1
 	m.CreationTimestamp = st.Now
 	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = nil, nil
+	if p, ok := n.(store.CreatePreparer); ok {
+		p.PrepareForCreate()
+	}
 	return n
 }
 
-// StampCreated copies into in the fields NewStored set, so the caller of
-// Create sees them.
+// StampCreated gives in what NewStored made of it, so the caller of Create
+// sees what was stored: the server fields, or a whole copy when the kind
+// prepares itself and so may have changed anything.
 func StampCreated(in, stored objects.Object) {
+	if _, ok := stored.(store.CreatePreparer); ok {
+		CopyInto(in, stored)
+		return
+	}
 	*in.GetTypeMeta() = *stored.GetTypeMeta()
 	im, sm := in.GetObjectMeta(), stored.GetObjectMeta()
 	im.Name, im.Namespace, im.UID = sm.Name, sm.Namespace, sm.UID

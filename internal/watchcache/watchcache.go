@@ -40,8 +40,13 @@ type Filter struct {
 	Fields    []FieldMatch     // all must match
 }
 
-// FieldMatch requires Func to return Value among its values.
+// FieldMatch requires Func to return Value among its values. Watchers
+// are routed by their first field: a commit evaluates Func once per object
+// and reaches only the watchers of the values it returns, so thousands of
+// node agents each watching the pods of their node cost one lookup per
+// event, not one filter each. Func must be the same function for one Field.
 type FieldMatch struct {
+	Field string
 	Func  store.IndexFunc
 	Value string
 }
@@ -67,7 +72,7 @@ type Hub struct {
 	dropped int64 // newest revision whose events are no longer all kept
 	last    int64 // revision of the last Publish
 	buffer  int
-	byKind  map[string]*list // "" holds the watchers of every kind
+	byKind  map[string]*kindWatchers // "" holds the watchers of every kind
 }
 
 type entry struct {
@@ -75,7 +80,26 @@ type entry struct {
 	prev objects.Object
 }
 
-type list struct{ ws []*watcher }
+// kindWatchers are the watchers of one kind: those without a field filter,
+// and the others by their first field and its value.
+type kindWatchers struct {
+	plain  bucket
+	routed map[string]*route
+}
+
+type route struct {
+	fn      store.IndexFunc
+	byValue map[string]*bucket
+}
+
+// bucket is a set of watchers with O(1) removal.
+type bucket struct {
+	ws []*watcher
+	// set for a routed bucket, to drop it when it empties
+	kw    *kindWatchers
+	field string
+	value string
+}
 
 // New returns a hub.
 func New(o Options) *Hub {
@@ -87,7 +111,7 @@ func New(o Options) *Hub {
 		dropped: o.Revision,
 		last:    o.Revision,
 		buffer:  o.Buffer,
-		byKind:  map[string]*list{},
+		byKind:  map[string]*kindWatchers{},
 	}
 }
 
@@ -103,8 +127,8 @@ func (h *Hub) Publish(rev int64, changes []Change) {
 	for _, c := range changes {
 		ev := store.NewEvent(c.Type, rev, c.Obj)
 		h.remember(entry{ev, c.Prev})
-		h.fanout(h.byKind[c.Obj.GetTypeMeta().Kind], ev, c.Prev)
-		h.fanout(h.byKind[""], ev, c.Prev)
+		h.fanoutKind(h.byKind[c.Obj.GetTypeMeta().Kind], ev, c.Prev)
+		h.fanoutKind(h.byKind[""], ev, c.Prev)
 	}
 	h.last = rev
 }
@@ -124,10 +148,32 @@ func (h *Hub) remember(e entry) {
 	h.size++
 }
 
-func (h *Hub) fanout(l *list, ev store.Event, prev objects.Object) {
-	if l == nil {
+func (h *Hub) fanoutKind(kw *kindWatchers, ev store.Event, prev objects.Object) {
+	if kw == nil {
 		return
 	}
+	h.fanout(&kw.plain, ev, prev)
+	for _, rt := range kw.routed {
+		vals := rt.fn(ev.Peek())
+		for i, v := range vals {
+			if b := rt.byValue[v]; b != nil && !slices.Contains(vals[:i], v) {
+				h.fanout(b, ev, prev)
+			}
+		}
+		if prev == nil {
+			continue
+		}
+		// Watchers of a value the object had: it may be leaving them.
+		pvals := rt.fn(prev)
+		for i, v := range pvals {
+			if b := rt.byValue[v]; b != nil && !slices.Contains(vals, v) && !slices.Contains(pvals[:i], v) {
+				h.fanout(b, ev, prev)
+			}
+		}
+	}
+}
+
+func (h *Hub) fanout(l *bucket, ev store.Event, prev objects.Object) {
 	for i := 0; i < len(l.ws); {
 		w := l.ws[i]
 		if w.offer(ev, prev) {
@@ -186,18 +232,12 @@ func (h *Hub) Watch(ctx context.Context, f Filter, from int64, buffer int) (stor
 	for _, ev := range replay {
 		w.ch <- ev
 	}
-	l := h.byKind[f.Kind]
-	if l == nil {
-		l = &list{}
-		h.byKind[f.Kind] = l
-	}
-	w.list, w.pos = l, len(l.ws)
-	l.ws = append(l.ws, w)
+	h.register(w)
 	h.mu.Unlock()
 
 	stop := context.AfterFunc(ctx, w.Stop)
 	h.mu.Lock()
-	if w.list == nil {
+	if w.in == nil {
 		stop() // already ended
 	} else {
 		w.stopCtx = stop
@@ -215,12 +255,49 @@ func (h *Hub) Close() {
 		return
 	}
 	h.closed = true
-	for _, l := range h.byKind {
-		for len(l.ws) > 0 {
-			h.end(l.ws[len(l.ws)-1], store.ErrClosed)
+	for _, kw := range h.byKind {
+		for _, b := range kw.buckets() {
+			for len(b.ws) > 0 {
+				h.end(b.ws[len(b.ws)-1], store.ErrClosed)
+			}
 		}
 	}
 	h.ring, h.size = nil, 0
+}
+
+func (kw *kindWatchers) buckets() []*bucket {
+	out := []*bucket{&kw.plain}
+	for _, rt := range kw.routed {
+		for _, b := range rt.byValue {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// register adds w to the bucket its filter routes it to; h.mu is held.
+func (h *Hub) register(w *watcher) {
+	kw := h.byKind[w.f.Kind]
+	if kw == nil {
+		kw = &kindWatchers{routed: map[string]*route{}}
+		h.byKind[w.f.Kind] = kw
+	}
+	b := &kw.plain
+	if len(w.f.Fields) > 0 {
+		fm := w.f.Fields[0]
+		rt := kw.routed[fm.Field]
+		if rt == nil {
+			rt = &route{fn: fm.Func, byValue: map[string]*bucket{}}
+			kw.routed[fm.Field] = rt
+		}
+		b = rt.byValue[fm.Value]
+		if b == nil {
+			b = &bucket{kw: kw, field: fm.Field, value: fm.Value}
+			rt.byValue[fm.Value] = b
+		}
+	}
+	w.in, w.pos = b, len(b.ws)
+	b.ws = append(b.ws, w)
 }
 
 // Watchers returns the number of running watchers.
@@ -228,15 +305,17 @@ func (h *Hub) Watchers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
-	for _, l := range h.byKind {
-		n += len(l.ws)
+	for _, kw := range h.byKind {
+		for _, b := range kw.buckets() {
+			n += len(b.ws)
+		}
 	}
 	return n
 }
 
 // end removes w and closes its channel; h.mu is held.
 func (h *Hub) end(w *watcher, err error) {
-	l := w.list
+	l := w.in
 	if l == nil {
 		return
 	}
@@ -245,7 +324,14 @@ func (h *Hub) end(w *watcher, err error) {
 	l.ws[w.pos].pos = w.pos
 	l.ws[last] = nil
 	l.ws = l.ws[:last]
-	w.list = nil
+	if len(l.ws) == 0 && l.kw != nil {
+		rt := l.kw.routed[l.field]
+		delete(rt.byValue, l.value)
+		if len(rt.byValue) == 0 {
+			delete(l.kw.routed, l.field)
+		}
+	}
+	w.in = nil
 	if err != nil {
 		w.err.Store(&err)
 	}
@@ -261,7 +347,7 @@ type watcher struct {
 	from    int64
 	ch      chan store.Event
 	err     atomic.Pointer[error]
-	list    *list // nil once ended; guarded by hub.mu
+	in      *bucket // nil once ended; guarded by hub.mu
 	pos     int
 	stopCtx func() bool
 }

@@ -1,14 +1,15 @@
-// Package memdb is podkit's default store: every object in memory, in one
-// github.com/hashicorp/go-memdb table, with immutable radix-tree snapshots
-// for reads that never block writes.
+// Package memdb is podkit's default store: every object in memory, in
+// github.com/hashicorp/go-memdb tables, whose immutable radix-tree
+// snapshots let reads run beside writes without locks.
 //
 // Objects live in one table keyed by kind, namespace and name, so a kind's
-// or a namespace's objects are one prefix scan. A second index holds one
-// entry per label (kind, key=value) and per indexed field value, so that a
-// List whose selector requires an exact label, or that names an indexed
-// field, reads only the matching entries. Objects are copied on the way in
-// and on the way out; a stored object is never modified, so watch events
-// share it.
+// or a namespace's objects are one prefix scan. A second table has a row
+// per label (kind, key=value, namespace) and per indexed field value, each
+// holding the sorted names of the objects that have it, so that a List
+// whose selector requires an exact label, or that names an indexed field,
+// reads only the objects that match. Objects are copied on the way in and
+// on the way out; a stored object is never modified, so watch events share
+// it.
 package memdb
 
 import (
@@ -31,7 +32,6 @@ import (
 )
 
 const (
-	table = "objects"
 	// DefaultHistory is the number of events kept for resuming watches.
 	DefaultHistory = 10000
 	// DefaultWatchBuffer is a watcher's queue length unless the watch or
@@ -156,9 +156,11 @@ func New(opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("memdb.New: %w", err)
 	}
 	db, err := memdb.NewMemDB(&memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
-		table: {Name: table, Indexes: map[string]*memdb.IndexSchema{
-			"id":   {Name: "id", Unique: true, Indexer: idIndexer{}},
-			"attr": {Name: "attr", Unique: true, AllowMissing: true, Indexer: attrIndexer{}},
+		objectsTable: {Name: objectsTable, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: objectIndexer{}},
+		}},
+		attrsTable: {Name: attrsTable, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: rowIndexer{}},
 		}},
 	}})
 	if err != nil {
@@ -212,14 +214,11 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	base := s.state.Load()
-	rev := base.rev + 1
-	txn := s.db.Txn(true)
-	tx := &writeTx{readTx: readTx{s: s, txn: txn, rev: rev}, base: base.db.Txn(false), written: map[string]*record{}}
+	tx := newWriteTx(s, s.state.Load())
 	committed := false
 	defer func() {
 		if !committed {
-			txn.Abort()
+			tx.txn.Abort()
 		}
 	}()
 	if err := fn(tx); err != nil {
@@ -228,10 +227,13 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	if len(tx.changes) == 0 {
 		return nil
 	}
-	txn.Commit()
+	if err := tx.flush(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	tx.txn.Commit()
 	committed = true
-	s.state.Store(&state{db: s.db.Snapshot(), rev: rev})
-	s.hub.Publish(rev, tx.changes)
+	s.state.Store(&state{db: s.db.Snapshot(), rev: tx.rev})
+	s.hub.Publish(tx.rev, tx.changes)
 	return nil
 }
 
@@ -253,8 +255,8 @@ func (s *Store) Watch(ctx context.Context, opts store.WatchOptions) (store.Watch
 			f.Namespace = ""
 		}
 	}
-	for field, value := range opts.Fields {
-		fm, err := s.fieldMatch(k, field, value)
+	for _, field := range sortedKeys(opts.Fields) {
+		fm, err := s.fieldMatch(k, field, opts.Fields[field])
 		if err != nil {
 			return nil, fmt.Errorf("watch %s: %w", opts.Kind, err)
 		}
@@ -269,23 +271,26 @@ func (s *Store) Watch(ctx context.Context, opts store.WatchOptions) (store.Watch
 func (s *Store) fieldMatch(k *storecore.Kind, field, value string) (watchcache.FieldMatch, error) {
 	switch field {
 	case storecore.FieldName:
-		return watchcache.FieldMatch{Func: func(o objects.Object) []string { return []string{o.GetObjectMeta().Name} }, Value: value}, nil
+		return watchcache.FieldMatch{Field: field, Func: metaName, Value: value}, nil
 	case storecore.FieldNamespace:
-		return watchcache.FieldMatch{Func: func(o objects.Object) []string { return []string{o.GetObjectMeta().Namespace} }, Value: value}, nil
+		return watchcache.FieldMatch{Field: field, Func: metaNamespace, Value: value}, nil
 	}
 	if k != nil {
 		if ix, ok := k.Index(field); ok {
-			return watchcache.FieldMatch{Func: ix.Func, Value: value}, nil
+			return watchcache.FieldMatch{Field: field, Func: ix.Func, Value: value}, nil
 		}
 	} else {
 		for _, ix := range s.cfg.indexes {
 			if ix.Kind == "" && ix.Field == field {
-				return watchcache.FieldMatch{Func: ix.Func, Value: value}, nil
+				return watchcache.FieldMatch{Field: field, Func: ix.Func, Value: value}, nil
 			}
 		}
 	}
 	return watchcache.FieldMatch{}, fmt.Errorf("field label not supported: %s: %w", field, store.ErrUnknownIndex)
 }
+
+func metaName(o objects.Object) []string      { return []string{o.GetObjectMeta().Name} }
+func metaNamespace(o objects.Object) []string { return []string{o.GetObjectMeta().Namespace} }
 
 // Close implements store.Store. It waits for a running write transaction,
 // ends every watch with store.ErrClosed, and makes later calls fail with

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/podkit/podkit/internal/pset"
 	"github.com/podkit/podkit/internal/storecore"
 	"github.com/podkit/podkit/internal/watchcache"
 	"github.com/podkit/podkit/objects"
@@ -16,6 +17,8 @@ import (
 // generateNameTries bounds the retries of a generated name that is taken.
 const generateNameTries = 8
 
+// readTx reads a snapshot. Like a memdb read transaction, it may be used by
+// several goroutines at once.
 type readTx struct {
 	s   *Store
 	txn *memdb.Txn
@@ -30,27 +33,55 @@ func (tx *readTx) Get(kind string, key objects.Key) (objects.Object, error) {
 		return nil, err
 	}
 	key = k.NormalizeKey(key)
-	r, err := tx.get(k, key)
+	obj, err := tx.lookup(nil, kind, key.Namespace, key.Name)
 	if err != nil {
 		return nil, err
 	}
-	if r == nil {
+	if obj == nil {
 		return nil, k.NotFound(key.Name)
 	}
-	return r.obj.DeepCopyObject(), nil
+	return obj.DeepCopyObject(), nil
 }
 
-func (tx *readTx) get(k *storecore.Kind, key objects.Key) (*record, error) {
-	raw, err := tx.txn.First(table, "id", idKey(k.Info.Kind, key.Namespace, key.Name))
+// lookup returns the stored object, or nil; buf is room for the key.
+func (tx *readTx) lookup(buf []byte, kind, ns, name string) (objects.Object, error) {
+	raw, err := tx.txn.First(objectsTable, "id", appendParts(buf[:0], kind, ns, name))
 	if err != nil || raw == nil {
 		return nil, err
 	}
-	return raw.(*record), nil
+	return raw.(objects.Object), nil
 }
 
-// List reads one prefix of an index and filters what it finds: the prefix
-// of an indexed field value when Fields name one, else of the first label
-// the selector requires exactly, else of the kind (and namespace).
+// rows returns the rows under key: one row when key names a namespace,
+// else the rows of every namespace, in namespace order.
+func (tx *readTx) rows(key []byte, oneNamespace bool) ([]*row, error) {
+	if oneNamespace {
+		raw, err := tx.txn.First(attrsTable, "id", key)
+		if err != nil || raw == nil {
+			return nil, err
+		}
+		return []*row{raw.(*row)}, nil
+	}
+	it, err := tx.txn.Get(attrsTable, "id_prefix", key)
+	if err != nil {
+		return nil, err
+	}
+	var out []*row
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*row))
+	}
+	return out, nil
+}
+
+type fieldReq struct {
+	field, value string
+	fn           store.IndexFunc
+}
+
+// List reads the smallest set of candidates it can: the rows of one
+// indexed field value or one label the selector requires exactly,
+// whichever holds the fewest names; else every object of the kind (and
+// namespace). Every other condition filters the candidates.
 func (tx *readTx) List(kind string, opts store.ListOptions) ([]objects.Object, error) {
 	k, err := tx.s.kinds.Lookup(kind)
 	if err != nil {
@@ -64,11 +95,10 @@ func (tx *readTx) List(kind string, opts store.ListOptions) ([]objects.Object, e
 	if sel != nil && sel.Empty() {
 		sel = nil
 	}
-
 	var (
-		name      string
-		byName    bool
-		fieldKeys [][]byte // attr prefixes without namespace, one per indexed field
+		name   string
+		byName bool
+		fields []fieldReq
 	)
 	for _, field := range sortedKeys(opts.Fields) {
 		value := opts.Fields[field]
@@ -87,56 +117,102 @@ func (tx *readTx) List(kind string, opts store.ListOptions) ([]objects.Object, e
 			}
 			ns = value
 		default:
-			if _, ok := k.Index(field); !ok {
+			ix, ok := k.Index(field)
+			if !ok {
 				return nil, fmt.Errorf("list %s: field label not supported: %s: %w", k.Resource, field, store.ErrUnknownIndex)
 			}
-			fieldKeys = append(fieldKeys, attrPrefix(kind, tagField, field, value, ""))
+			fields = append(fields, fieldReq{field, value, ix.Func})
 		}
 	}
+	keep := func(obj objects.Object) bool {
+		m := obj.GetObjectMeta()
+		if byName && m.Name != name {
+			return false
+		}
+		for _, f := range fields {
+			if !slices.Contains(f.fn(obj), f.value) {
+				return false
+			}
+		}
+		return sel == nil || sel.Matches(m.Labels)
+	}
+	oneNamespace := ns != "" || !k.Info.Namespaced
 
-	if byName && (ns != "" || !k.Info.Namespaced) {
-		r, err := tx.get(k, objects.Key{Namespace: ns, Name: name})
-		if err != nil || r == nil || !matches(r, sel, fieldKeys) {
+	if byName && oneNamespace {
+		obj, err := tx.lookup(nil, kind, ns, name)
+		if err != nil || obj == nil || !keep(obj) {
 			return nil, err
 		}
-		return []objects.Object{r.obj.DeepCopyObject()}, nil
+		return []objects.Object{obj.DeepCopyObject()}, nil
 	}
 
-	index, prefix := "id", idPrefix(kind, ns)
-	switch exact := storecore.ExactLabels(sel); {
-	case len(fieldKeys) > 0:
-		index, prefix = "attr", fieldKeys[0]
-		if ns != "" {
-			prefix = appendParts(slices.Clip(prefix), ns)
+	// The candidate rows with the fewest names.
+	var best []*row
+	bestLen := -1
+	consider := func(tag byte, key, value string) error {
+		rows, err := tx.rows(rowKey(kind, tag, key, value, ns, !oneNamespace), oneNamespace)
+		if err != nil {
+			return err
 		}
-		fieldKeys = fieldKeys[1:]
-	case len(exact) > 0:
-		index, prefix = "attr", attrPrefix(kind, tagLabel, exact[0].Key, exact[0].Value, ns)
+		n := 0
+		for _, r := range rows {
+			n += r.set.Len()
+		}
+		if bestLen < 0 || n < bestLen {
+			best, bestLen = rows, n
+		}
+		return nil
 	}
-	it, err := tx.txn.Get(table, index+"_prefix", prefix)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", k.Resource, err)
+	for _, f := range fields {
+		if err := consider(tagField, f.field, f.value); err != nil {
+			return nil, err
+		}
 	}
+	for _, l := range storecore.ExactLabels(sel) {
+		if err := consider(tagLabel, l.Key, l.Value); err != nil {
+			return nil, err
+		}
+	}
+
 	var out []objects.Object
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		r := raw.(*record)
-		if byName && r.obj.GetObjectMeta().Name != name {
-			continue
+	if bestLen < 0 {
+		it, err := tx.txn.Get(objectsTable, "id_prefix", idPrefix(kind, ns))
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", k.Resource, err)
 		}
-		if matches(r, sel, fieldKeys) {
-			out = append(out, r.obj.DeepCopyObject())
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if obj := raw.(objects.Object); keep(obj) {
+				out = append(out, obj.DeepCopyObject())
+			}
+		}
+		return out, nil
+	}
+	if bestLen > 0 {
+		out = make([]objects.Object, 0, min(bestLen, 1024))
+	}
+	var buf []byte
+	for _, r := range best {
+		rns := rowNamespace(r.key)
+		r.set.Ascend(func(n string) bool {
+			buf = appendParts(buf[:0], kind, rns, n)
+			obj, e := tx.lookup(buf, kind, rns, n)
+			switch {
+			case e != nil:
+				err = e
+				return false
+			case obj == nil:
+				err = fmt.Errorf("list %s: index names %s/%s, which is not stored", k.Resource, rns, n)
+				return false
+			case keep(obj):
+				out = append(out, obj.DeepCopyObject())
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
-}
-
-func matches(r *record, sel objects.Selector, fieldKeys [][]byte) bool {
-	for _, fk := range fieldKeys {
-		if !r.hasAttr(fk) {
-			return false
-		}
-	}
-	return sel == nil || sel.Matches(r.obj.GetObjectMeta().Labels)
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -155,57 +231,36 @@ func sortedKeys(m map[string]string) []string {
 // go through that transaction: memdb clones the radix transaction for a
 // read, which drops its cache of nodes already copied, so every insert after
 // a read would copy its whole path again. Instead they read the last commit
-// (base) under the keys this transaction wrote (written).
+// (base) under what this transaction wrote (written, rows). Rows are
+// written to memdb once, at commit or before a List, however many names a
+// transaction adds to them.
 type writeTx struct {
 	readTx
 	base    *memdb.Txn
-	written map[string]*record // nil: deleted in this transaction
+	written map[string]objects.Object // by id key; nil: deleted here
+	rows    map[string]*txRow         // by row key
+	owner   *pset.Owner
 	changes []watchcache.Change
 	st      *storecore.Stamp
 }
 
-func (tx *writeTx) get(k *storecore.Kind, key objects.Key) (*record, error) {
-	id := idKey(k.Info.Kind, key.Namespace, key.Name)
-	if r, ok := tx.written[string(id)]; ok {
-		return r, nil
-	}
-	raw, err := tx.base.First(table, "id", id)
-	if err != nil || raw == nil {
-		return nil, err
-	}
-	return raw.(*record), nil
+// txRow is a row this transaction changes: a copy of the committed row (or
+// a new one), which only this transaction sees until it commits.
+type txRow struct {
+	r        *row
+	inDB     bool // the memdb transaction holds a row under this key
+	inserted bool // ... and it is r
+	dirty    bool
 }
 
-func (tx *writeTx) Get(kind string, key objects.Key) (objects.Object, error) {
-	k, err := tx.s.kinds.Lookup(kind)
-	if err != nil {
-		return nil, err
+func newWriteTx(s *Store, base *state) *writeTx {
+	return &writeTx{
+		readTx:  readTx{s: s, txn: s.db.Txn(true), rev: base.rev + 1},
+		base:    base.db.Txn(false),
+		written: map[string]objects.Object{},
+		rows:    map[string]*txRow{},
+		owner:   &pset.Owner{},
 	}
-	key = k.NormalizeKey(key)
-	r, err := tx.get(k, key)
-	if err != nil {
-		return nil, err
-	}
-	if r == nil {
-		return nil, k.NotFound(key.Name)
-	}
-	return r.obj.DeepCopyObject(), nil
-}
-
-func (tx *writeTx) put(r *record) error {
-	if err := tx.txn.Insert(table, r); err != nil {
-		return err
-	}
-	tx.written[string(r.id())] = r
-	return nil
-}
-
-func (tx *writeTx) remove(r *record) error {
-	if err := tx.txn.Delete(table, r); err != nil {
-		return err
-	}
-	tx.written[string(r.id())] = nil
-	return nil
 }
 
 // stamp is taken at the first write: every object of the commit gets the
@@ -216,6 +271,41 @@ func (tx *writeTx) stamp() storecore.Stamp {
 		tx.st = &st
 	}
 	return *tx.st
+}
+
+func (tx *writeTx) get(kind string, key objects.Key) (objects.Object, error) {
+	id := idKey(kind, key.Namespace, key.Name)
+	if obj, ok := tx.written[string(id)]; ok {
+		return obj, nil
+	}
+	raw, err := tx.base.First(objectsTable, "id", id)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	return raw.(objects.Object), nil
+}
+
+func (tx *writeTx) Get(kind string, key objects.Key) (objects.Object, error) {
+	k, err := tx.s.kinds.Lookup(kind)
+	if err != nil {
+		return nil, err
+	}
+	key = k.NormalizeKey(key)
+	obj, err := tx.get(kind, key)
+	if err != nil {
+		return nil, err
+	}
+	if obj == nil {
+		return nil, k.NotFound(key.Name)
+	}
+	return obj.DeepCopyObject(), nil
+}
+
+func (tx *writeTx) List(kind string, opts store.ListOptions) ([]objects.Object, error) {
+	if err := tx.flush(); err != nil {
+		return nil, err
+	}
+	return tx.readTx.List(kind, opts)
 }
 
 func (tx *writeTx) Create(obj objects.Object) error {
@@ -234,25 +324,25 @@ func (tx *writeTx) Create(obj objects.Object) error {
 	if key.Name == "" {
 		for i := 0; ; i++ {
 			key.Name = storecore.GenerateName(m.GenerateName, tx.s.rnd)
-			r, err := tx.get(k, key)
+			old, err := tx.get(k.Info.Kind, key)
 			if err != nil {
 				return err
 			}
-			if r == nil {
+			if old == nil {
 				break
 			}
 			if i == generateNameTries-1 {
 				return k.AlreadyExists(key.Name)
 			}
 		}
-	} else if r, err := tx.get(k, key); err != nil || r != nil {
+	} else if old, err := tx.get(k.Info.Kind, key); err != nil || old != nil {
 		if err != nil {
 			return err
 		}
 		return k.AlreadyExists(key.Name)
 	}
 	n := k.NewStored(obj, key, tx.s.newUID(), tx.stamp())
-	if err := tx.put(newRecord(k, n)); err != nil {
+	if err := tx.write(k, nil, n); err != nil {
 		return fmt.Errorf("create %s %q: %w", k.Resource, key.Name, err)
 	}
 	storecore.StampCreated(obj, n)
@@ -274,14 +364,14 @@ func (tx *writeTx) update(obj objects.Object, prepare func(*storecore.Kind, obje
 		return err
 	}
 	key := k.KeyOf(obj.GetObjectMeta())
-	old, err := tx.get(k, key)
+	old, err := tx.get(k.Info.Kind, key)
 	if err != nil {
 		return err
 	}
 	if old == nil {
 		return k.NotFound(key.Name)
 	}
-	res, err := prepare(k, old.obj, obj, tx.stamp())
+	res, err := prepare(k, old, obj, tx.stamp())
 	if err != nil {
 		return err
 	}
@@ -298,14 +388,14 @@ func (tx *writeTx) Delete(kind string, key objects.Key, opts store.DeleteOptions
 		return nil, err
 	}
 	key = k.NormalizeKey(key)
-	old, err := tx.get(k, key)
+	old, err := tx.get(kind, key)
 	if err != nil {
 		return nil, err
 	}
 	if old == nil {
 		return nil, k.NotFound(key.Name)
 	}
-	res, err := k.PrepareDelete(old.obj, opts, tx.stamp())
+	res, err := k.PrepareDelete(old, opts, tx.stamp())
 	if err != nil {
 		return nil, err
 	}
@@ -315,18 +405,109 @@ func (tx *writeTx) Delete(kind string, key objects.Key, opts store.DeleteOptions
 	return res.Obj.DeepCopyObject(), nil
 }
 
-func (tx *writeTx) apply(k *storecore.Kind, old *record, res storecore.Result) error {
+func (tx *writeTx) apply(k *storecore.Kind, old objects.Object, res storecore.Result) error {
 	var err error
 	switch res.Op {
 	case storecore.OpPut:
-		err = tx.put(newRecord(k, res.Obj))
-		tx.changes = append(tx.changes, watchcache.Change{Type: store.Modified, Obj: res.Obj, Prev: old.obj})
+		err = tx.write(k, old, res.Obj)
+		tx.changes = append(tx.changes, watchcache.Change{Type: store.Modified, Obj: res.Obj, Prev: old})
 	case storecore.OpRemove:
-		err = tx.remove(old)
+		err = tx.write(k, old, nil)
 		tx.changes = append(tx.changes, watchcache.Change{Type: store.Deleted, Obj: res.Obj})
 	}
 	if err != nil {
-		return fmt.Errorf("write %s %q: %w", k.Resource, old.obj.GetObjectMeta().Name, err)
+		return fmt.Errorf("write %s %q: %w", k.Resource, old.GetObjectMeta().Name, err)
+	}
+	return nil
+}
+
+// write replaces old by obj (either may be nil) in the objects table and
+// moves the name between the rows of their labels and field values.
+func (tx *writeTx) write(k *storecore.Kind, old, obj objects.Object) error {
+	var (
+		name     string
+		from, to []string
+	)
+	if obj != nil {
+		if err := tx.txn.Insert(objectsTable, obj); err != nil {
+			return err
+		}
+		m := obj.GetObjectMeta()
+		name = m.Name
+		tx.written[string(idKey(k.Info.Kind, m.Namespace, m.Name))] = obj
+		to = attrs(k, obj)
+	}
+	if old != nil {
+		m := old.GetObjectMeta()
+		name = m.Name
+		if obj == nil {
+			if err := tx.txn.Delete(objectsTable, old); err != nil {
+				return err
+			}
+			tx.written[string(idKey(k.Info.Kind, m.Namespace, m.Name))] = nil
+		}
+		from = attrs(k, old)
+	}
+	// Both lists are sorted: walk them together.
+	for len(from) > 0 || len(to) > 0 {
+		switch {
+		case len(to) == 0 || len(from) > 0 && from[0] < to[0]:
+			tr := tx.row(from[0])
+			tr.r.set = tr.r.set.Delete(name, tx.owner)
+			tr.dirty = true
+			from = from[1:]
+		case len(from) == 0 || to[0] < from[0]:
+			tr := tx.row(to[0])
+			tr.r.set = tr.r.set.Insert(name, tx.owner)
+			tr.dirty = true
+			to = to[1:]
+		default: // in both
+			from, to = from[1:], to[1:]
+		}
+	}
+	return nil
+}
+
+// row returns this transaction's copy of the row under key.
+func (tx *writeTx) row(key string) *txRow {
+	if tr, ok := tx.rows[key]; ok {
+		return tr
+	}
+	tr := &txRow{}
+	if raw, _ := tx.base.First(attrsTable, "id", []byte(key)); raw != nil {
+		committed := raw.(*row)
+		tr.r = &row{key: committed.key, set: committed.set}
+		tr.inDB = true
+	} else {
+		tr.r = &row{key: []byte(key)}
+	}
+	tx.rows[key] = tr
+	return tr
+}
+
+// flush writes the changed rows into the memdb transaction. A row the
+// transaction inserted is changed in place afterwards, which is safe: no
+// one else sees it before the commit.
+func (tx *writeTx) flush() error {
+	for _, tr := range tx.rows {
+		if !tr.dirty {
+			continue
+		}
+		tr.dirty = false
+		switch {
+		case tr.r.set.Len() == 0:
+			if tr.inDB {
+				if err := tx.txn.Delete(attrsTable, tr.r); err != nil {
+					return err
+				}
+			}
+			tr.inDB, tr.inserted = false, false
+		case !tr.inserted:
+			if err := tx.txn.Insert(attrsTable, tr.r); err != nil {
+				return err
+			}
+			tr.inDB, tr.inserted = true, true
+		}
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ func testCreate(t *testing.T, e *env) {
 	require.Equal(t, e.now(), w.CreationTimestamp, "creationTimestamp from the store's clock")
 	require.Nil(t, w.DeletionTimestamp)
 	require.Equal(t, 3, w.Status.Count, "status given on create is kept")
+	require.Equal(t, "uid="+w.UID, w.Spec.Owner, "PrepareForCreate ran after the uid was set, and the caller sees its result")
 
 	got := get[*widget](t, s, kindWidget, key("default", "w1"))
 	require.Equal(t, w, got, "Get returns what Create stored and reported")

@@ -21,6 +21,8 @@ type widget struct {
 }
 
 type widgetSpec struct {
+	// Owner is filled from the uid on create (see PrepareForCreate).
+	Owner string   `json:"owner,omitempty"`
 	Color string   `json:"color,omitempty"`
 	Size  int      `json:"size,omitempty"`
 	Tags  []string `json:"tags,omitempty"`
@@ -38,6 +40,14 @@ func (w *widget) DeepCopyObject() objects.Object {
 	c.Spec.Tags = slices.Clone(w.Spec.Tags)
 	c.Status.Notes = slices.Clone(w.Status.Notes)
 	return &c
+}
+
+// PrepareForCreate completes a widget once the store has given it a uid, as
+// a Job generates its selector.
+func (w *widget) PrepareForCreate() {
+	if w.Spec.Owner == "" {
+		w.Spec.Owner = "uid=" + w.UID
+	}
 }
 
 type rack struct {

@@ -70,6 +70,34 @@ func testTransaction(t *testing.T, e *env) {
 		if l, err := tx.List(kindWidget, store.ListOptions{}); err != nil || len(l) != 3 {
 			return fmt.Errorf("List inside the transaction: %d objects, %v", len(l), err)
 		}
+		// ... through the label and field indexes too, as they change.
+		a.Labels = map[string]string{"app": "x"}
+		if err := tx.Update(a); err != nil {
+			return err
+		}
+		for _, step := range []struct {
+			label, color string
+			want         int
+		}{{"x", "red", 1}, {"y", "", 0}} {
+			l, err := tx.List(kindWidget, store.ListOptions{Labels: objects.SelectorFromSet(map[string]string{"app": step.label})})
+			if err != nil || len(l) != step.want {
+				return fmt.Errorf("List app=%s inside the transaction: %d objects, %v", step.label, len(l), err)
+			}
+		}
+		a.Labels = map[string]string{"app": "y"}
+		a.Spec.Color = "blue"
+		if err := tx.Update(a); err != nil {
+			return err
+		}
+		for sel, want := range map[string]int{"app=x": 0, "app=y": 1} {
+			l, err := tx.List(kindWidget, store.ListOptions{Labels: selectorOrPanic(sel)})
+			if err != nil || len(l) != want {
+				return fmt.Errorf("List %s inside the transaction after relabelling: %d objects, %v", sel, len(l), err)
+			}
+		}
+		if l, err := tx.List(kindWidget, store.ListOptions{Fields: map[string]string{fieldColor: "blue"}}); err != nil || len(l) != 1 {
+			return fmt.Errorf("List by color inside the transaction: %d objects, %v", len(l), err)
+		}
 		o := get[*widget](t, s, kindWidget, key("default", "old")) // a View sees the last commit only
 		o.Spec.Size = 1
 		if err := tx.Update(o); err != nil {
@@ -86,17 +114,30 @@ func testTransaction(t *testing.T, e *env) {
 	}
 	require.Equal(t, rv, get[*widget](t, s, kindWidget, key("default", "old")).ResourceVersion)
 
-	evs := collect(t, ww, 5)
+	require.Equal(t, []string{"default/a"}, keys(list(t, s, kindWidget, store.ListOptions{Labels: selector(t, "app=y")})))
+	require.Empty(t, list(t, s, kindWidget, store.ListOptions{Labels: selector(t, "app=x")}))
+
+	evs := collect(t, ww, 7)
 	require.Equal(t, []eventSummary{
 		{store.Added, kindWidget, "default/a"},
 		{store.Added, kindWidget, "default/b"},
 		{store.Added, kindConfigMap, "default/c"},
+		{store.Modified, kindWidget, "default/a"},
+		{store.Modified, kindWidget, "default/a"},
 		{store.Modified, kindWidget, "default/old"},
 		{store.Deleted, kindWidget, "default/b"},
 	}, summarize(evs), "events of a transaction, in the order of its writes")
 	for _, ev := range evs {
 		require.Equal(t, rev, ev.Revision, "one revision for a transaction's events")
 	}
+}
+
+func selectorOrPanic(s string) objects.Selector {
+	sel, err := objects.ParseSelector(s)
+	if err != nil {
+		panic(err)
+	}
+	return sel
 }
 
 func testTransactionAbort(t *testing.T, e *env) {

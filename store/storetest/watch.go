@@ -118,7 +118,11 @@ func testWatchFilters(t *testing.T, e *env) {
 // pod bound to it as Added.
 func testWatchFieldFilter(t *testing.T, e *env) {
 	s := e.open()
-	node1 := watch(t, s, store.WatchOptions{Kind: kindPod, ListOptions: store.ListOptions{Fields: map[string]string{store.IndexNodeName: "n1"}}})
+	onNode := func(node string) store.Watcher {
+		return watch(t, s, store.WatchOptions{Kind: kindPod, ListOptions: store.ListOptions{Fields: map[string]string{store.IndexNodeName: node}}})
+	}
+	node1, node2, unbound := onNode("n1"), onNode("n2"), onNode("")
+	node1b := onNode("n1") // two watchers of one value
 	p := newPod("default", "p1", "")
 	create(t, s, p)
 	create(t, s, newPod("default", "p2", "n2"))
@@ -126,15 +130,47 @@ func testWatchFieldFilter(t *testing.T, e *env) {
 	require.NoError(t, update(t, s, p))
 	p.Status.Phase = objects.PodRunning
 	require.NoError(t, updateStatus(t, s, p))
+	p.Spec.NodeName = "n2" // moves: leaves n1's watchers, enters n2's
+	require.NoError(t, update(t, s, p))
 	_, err := del(t, s, kindPod, key("default", "p1"), store.DeleteOptions{})
 	require.NoError(t, err)
-	require.Equal(t, []eventSummary{
-		{store.Added, kindPod, "default/p1"}, {store.Modified, kindPod, "default/p1"}, {store.Deleted, kindPod, "default/p1"},
-	}, summarize(collect(t, node1, 3)))
-	marker(t, s, newPod("default", "marker", "n1"), node1)
+
+	ev := func(typ store.EventType, name string) eventSummary {
+		return eventSummary{typ, kindPod, "default/" + name}
+	}
+	for _, w := range []store.Watcher{node1, node1b} {
+		require.Equal(t, []eventSummary{ev(store.Added, "p1"), ev(store.Modified, "p1"), ev(store.Deleted, "p1")},
+			summarize(collect(t, w, 3)), "bound to n1 is Added, moved away is Deleted")
+	}
+	require.Equal(t, []eventSummary{ev(store.Added, "p2"), ev(store.Added, "p1"), ev(store.Deleted, "p1")},
+		summarize(collect(t, node2, 3)))
+	require.Equal(t, []eventSummary{ev(store.Added, "p1"), ev(store.Deleted, "p1")},
+		summarize(collect(t, unbound, 2)), "the scheduler's view: created unbound, then bound")
+	marker(t, s, newPod("default", "marker", "n1"), node1, node1b)
+	marker(t, s, newPod("default", "marker2", "n2"), node2)
+	marker(t, s, newPod("default", "marker3", ""), unbound)
+
+	// Several fields: all must match.
+	owner := newWidget("default", "owner", nil, "red")
+	create(t, s, owner)
+	both := watch(t, s, store.WatchOptions{Kind: kindPod, ListOptions: store.ListOptions{Fields: map[string]string{
+		store.IndexNodeName: "n3", store.IndexOwner: owner.UID}}})
+	plain := newPod("default", "plain", "n3")
+	owned := newPod("default", "owned", "n3")
+	owned.OwnerReferences = []objects.OwnerReference{{APIVersion: groupVersion, Kind: kindWidget, Name: "owner", UID: owner.UID}}
+	create(t, s, plain, owned)
+	require.Equal(t, []eventSummary{ev(store.Added, "owned")}, summarize(collect(t, both, 1)))
+	m := newPod("default", "marker4", "n3")
+	m.OwnerReferences = owned.OwnerReferences
+	marker(t, s, m, both)
 
 	_, err = s.Watch(ctx(t), store.WatchOptions{Kind: kindPod, ListOptions: store.ListOptions{Fields: map[string]string{"spec.unindexed": "x"}}})
 	require.ErrorIs(t, err, store.ErrUnknownIndex)
+	_, err = s.Watch(ctx(t), store.WatchOptions{ListOptions: store.ListOptions{Fields: map[string]string{store.IndexNodeName: "n1"}}})
+	require.ErrorIs(t, err, store.ErrUnknownIndex, "a watch of every kind can filter only on fields indexed for every kind")
+	ownedAnyKind := watch(t, s, store.WatchOptions{ListOptions: store.ListOptions{Fields: map[string]string{store.IndexOwner: owner.UID}}})
+	n := &note{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "n1", OwnerReferences: owned.OwnerReferences}}
+	marker(t, s, n, ownedAnyKind)
 }
 
 func testWatchEvent(t *testing.T, e *env) {
@@ -201,6 +237,7 @@ func testListThenWatch(t *testing.T, e *env) {
 		ops     = 150
 		objs    = 10
 	)
+	base := s.Revision()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var writeErrs []error
@@ -219,7 +256,7 @@ func testListThenWatch(t *testing.T, e *env) {
 					cur, err := tx.Get(kindWidget, key("default", name))
 					switch {
 					case errors.Is(err, store.ErrNotFound):
-						return tx.Create(newWidget("default", name, nil, "red"))
+						return tx.Create(newWidget("default", name, map[string]string{"g": fmt.Sprint(g)}, "red"))
 					case err != nil:
 						return err
 					case r.IntN(4) == 0:
@@ -228,6 +265,7 @@ func testListThenWatch(t *testing.T, e *env) {
 					}
 					w := cur.(*widget)
 					w.Spec.Size++
+					w.Spec.Color = []string{"red", "blue"}[w.Spec.Size%2]
 					return tx.Update(w)
 				})
 				if err != nil {
@@ -240,7 +278,45 @@ func testListThenWatch(t *testing.T, e *env) {
 	}
 
 	// List at R, then watch from R.
-	require.Eventually(t, func() bool { return s.Revision() >= writers*ops/10 }, timeout, time.Millisecond,
+	// Readers of the indexes run beside the writers (for -race).
+	stopReaders := make(chan struct{})
+	var readers sync.WaitGroup
+	for g := range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stopReaders:
+					return
+				default:
+				}
+				err := s.View(ctx(t), func(tx store.ReadTx) error {
+					l, err := tx.List(kindWidget, store.ListOptions{Labels: objects.SelectorFromSet(map[string]string{"g": fmt.Sprint(g)}), Fields: map[string]string{fieldColor: "blue"}})
+					for _, o := range l {
+						if o.(*widget).Spec.Color != "blue" || o.GetObjectMeta().Labels["g"] != fmt.Sprint(g) {
+							return fmt.Errorf("List returned %s, which does not match", o.GetObjectMeta().Key())
+						}
+					}
+					return err
+				})
+				if err != nil {
+					mu.Lock()
+					writeErrs = append(writeErrs, err)
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	defer func() {
+		close(stopReaders)
+		readers.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		require.Empty(t, writeErrs)
+	}()
+	require.Eventually(t, func() bool { return s.Revision() >= base+writers*ops/10 }, timeout, time.Millisecond,
 		"writers made no progress")
 	state := map[string]string{} // key → resourceVersion
 	var rev int64
@@ -255,7 +331,9 @@ func testListThenWatch(t *testing.T, e *env) {
 	ww := watch(t, s, store.WatchOptions{Kind: kindWidget, Revision: rev, Buffer: writers*ops + 10})
 	close(listed)
 	wg.Wait()
+	mu.Lock()
 	require.Empty(t, writeErrs)
+	mu.Unlock()
 
 	final := s.Revision()
 	seenRevs := map[int64]bool{}
