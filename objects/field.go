@@ -109,8 +109,11 @@ func (e *FieldError) Error() string {
 	return b.String()
 }
 
+// formatValue prints a bad value as Kubernetes' field errors do.
 func formatValue(v any) string {
 	switch v := v.(type) {
+	case int, int64, int32, float64, float32, bool:
+		return fmt.Sprint(v)
 	case string:
 		return strconv.Quote(v)
 	case *string:
@@ -119,9 +122,9 @@ func formatValue(v any) string {
 		}
 		return strconv.Quote(*v)
 	case fmt.Stringer:
-		return strconv.Quote(v.String())
+		return v.String()
 	}
-	return fmt.Sprint(v)
+	return fmt.Sprintf("%#v", v)
 }
 
 // Required reports a missing required field.

@@ -89,7 +89,7 @@ func TestValidateService(t *testing.T) {
 		}, nil},
 		{"clusterIPs given alone", func(s *Service) { s.Spec.ClusterIPs = []string{"10.0.0.1"} }, nil},
 		{"clusterIPs disagree", func(s *Service) { s.Spec.ClusterIP = "10.0.0.1"; s.Spec.ClusterIPs = []string{"10.0.0.2"} }, []string{
-			"spec.clusterIPs: Invalid value: [10.0.0.2]: first value must match `clusterIP`",
+			"spec.clusterIPs: Invalid value: []string{\"10.0.0.2\"}: first value must match `clusterIP`",
 		}},
 		{"clusterIP", func(s *Service) { s.Spec.ClusterIP = "10.0.0.300" }, []string{
 			`spec.clusterIPs[0]: Invalid value: "10.0.0.300": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)`,
@@ -150,11 +150,11 @@ func TestServiceValidateUpdate(t *testing.T) {
 	s2 := s.DeepCopy()
 	s2.Spec.ClusterIP = "10.96.0.11"
 	s2.Spec.ClusterIPs = []string{"10.96.0.11"}
-	assertFieldErrors(t, []string{`spec.clusterIPs[0]: Invalid value: [10.96.0.11]: may not change once set`}, s2.ValidateUpdate(s))
+	assertFieldErrors(t, []string{`spec.clusterIPs[0]: Invalid value: []string{"10.96.0.11"}: may not change once set`}, s2.ValidateUpdate(s))
 
 	s4 := s.DeepCopy()
 	s4.Spec.ClusterIP, s4.Spec.ClusterIPs = "", nil
-	assertFieldErrors(t, []string{`spec.clusterIPs[0]: Invalid value: []: primary clusterIP can not be unset`}, s4.ValidateUpdate(s))
+	assertFieldErrors(t, []string{`spec.clusterIPs[0]: Invalid value: []string(nil): primary clusterIP can not be unset`}, s4.ValidateUpdate(s))
 	s4.PatchAllocatedValues(s)
 	assert.Empty(t, s4.ValidateUpdate(s), "re-applying a manifest without clusterIP keeps the allocated one")
 
