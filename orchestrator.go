@@ -15,6 +15,7 @@ import (
 
 	"github.com/podkit/podkit/internal/events"
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/reconcile"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/store"
 	"github.com/podkit/podkit/store/memdb"
@@ -40,6 +41,7 @@ type Orchestrator struct {
 	clock    clockwork.Clock
 	ownStore bool
 	events   *events.Recorder
+	ctrl     *reconcile.Manager
 
 	running atomic.Bool
 
@@ -81,6 +83,16 @@ func New(opts ...Option) (*Orchestrator, error) {
 	}
 	o.scheme = o.store.Scheme()
 	o.events = events.New(o.store, o.clock, o.log, events.Source{Component: cfg.name}, cfg.eventTTL)
+	ctrl, err := reconcile.NewManager(o.store, reconcile.WithLogger(o.log),
+		reconcile.WithClock(o.clock), reconcile.WithEventRecorder(o.events))
+	if err == nil {
+		err = reconcile.AddBuiltins(ctrl)
+	}
+	if err != nil {
+		o.Close()
+		return nil, fmt.Errorf("podkit.New: %w", err)
+	}
+	o.ctrl = ctrl
 	if err := o.ensureNamespaces(context.Background()); err != nil {
 		o.Close()
 		return nil, fmt.Errorf("podkit.New: %w", err)
@@ -132,6 +144,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	defer o.log.Info("orchestrator stopped")
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return o.events.Run(ctx) })
+	g.Go(func() error { return o.ctrl.Run(ctx) })
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
@@ -294,24 +307,12 @@ func (o *Orchestrator) Delete(ctx context.Context, obj objects.Object, opts ...D
 			if err != nil {
 				return err
 			}
-			g := podGracePeriod(cur.(*objects.Pod))
+			g := cur.(*objects.Pod).DeletionGracePeriod()
 			d.GracePeriodSeconds = &g
 		}
 		_, err := tx.Delete(info.Kind, keyOf(info, obj), d)
 		return err
 	})
-}
-
-// podGracePeriod is the grace period Kubernetes gives a pod deleted without
-// one: its own, when it is bound to a node and still running; else none.
-func podGracePeriod(p *objects.Pod) int64 {
-	if p.Spec.NodeName == "" || p.Status.Phase == objects.PodSucceeded || p.Status.Phase == objects.PodFailed {
-		return 0
-	}
-	if p.Spec.TerminationGracePeriodSeconds != nil {
-		return *p.Spec.TerminationGracePeriodSeconds
-	}
-	return 30
 }
 
 // Get reads the object of obj's kind with key into obj.

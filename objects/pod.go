@@ -713,6 +713,19 @@ func (p *Pod) IsTerminal() bool {
 	return p.Status.Phase == PodSucceeded || p.Status.Phase == PodFailed
 }
 
+// DeletionGracePeriod is the grace period Kubernetes gives a pod deleted
+// without one: its own terminationGracePeriodSeconds when it is bound to a
+// node and not yet terminal (its node agent must stop it), else none.
+func (p *Pod) DeletionGracePeriod() int64 {
+	if p.Spec.NodeName == "" || p.IsTerminal() {
+		return 0
+	}
+	if p.Spec.TerminationGracePeriodSeconds != nil {
+		return *p.Spec.TerminationGracePeriodSeconds
+	}
+	return DefaultTerminationGracePeriodSeconds
+}
+
 // GetPodCondition returns the condition of type t of the status, or nil.
 // The pointer refers into status, so it can be updated in place.
 func GetPodCondition(status *PodStatus, t PodConditionType) *PodCondition {

@@ -1,0 +1,58 @@
+// Package reconcile runs podkit's controllers: level-based loops that read
+// the objects in a store and write what converges them towards their
+// specs. The built-in ones keep ReplicaSets' pods, roll Deployments out,
+// and collect garbage (owner references and namespace deletion); a host
+// program adds its own, for built-in kinds or kinds of its own registered
+// in the store's scheme, through the same API.
+//
+// # Engine
+//
+// A Manager runs controllers over one store:
+//
+//	m, err := reconcile.NewManager(st, reconcile.WithLogger(log), reconcile.WithClock(clk),
+//		reconcile.WithEventRecorder(rec))
+//	err = reconcile.AddBuiltins(m)          // ReplicaSet, Deployment, garbage collector
+//	err = m.Add(reconcile.Controller{
+//		Name: "widget", For: "Widget", Owns: []string{"Pod"},
+//		Reconciler: &widgetReconciler{c: m.Client()},
+//	})
+//	err = m.Run(ctx)                        // blocks until ctx ends
+//
+// For each kind some controller watches, the Manager keeps a cache (an
+// informer) that lists the kind and then watches it from the list's
+// revision, and lists again when the watch falls behind. Changes go to the
+// work queues of the controllers that watch the kind: a change to a For
+// object queues that object; a change to an Owns object queues its
+// controller owner; a change to a Watches object queues what its Map
+// returns. A queue holds each request once, never gives one request to two
+// workers at once, delays RequeueAfter on the Manager's clock, and retries
+// errors with per-request exponential backoff (in real time). Each
+// controller has Workers workers; each reconcile runs under Timeout, and a
+// panic is recovered and retried. A Terminal error is logged and not
+// retried.
+//
+// Run starts the caches, waits until each has listed its kind, starts the
+// workers and the runnables (AddRunnable), and when ctx ends stops the
+// workers, then the caches, and returns once every goroutine it started has
+// returned.
+//
+// # Reading and writing
+//
+// Controllers use the Manager's Client: reads come from the caches and are
+// copies; writes go to the store, in a transaction when several must
+// commit together (Client.Txn). A read waits until the cache holds every
+// write this client made to that kind, so a controller never acts twice on
+// a cache that has not yet seen its own creations or deletions — the
+// guarantee Kubernetes' controllers keep with "expectations". Updates carry
+// the resourceVersion read, so a write based on stale data fails with
+// store.ErrConflict and is retried.
+//
+// Creates are defaulted and validated like the orchestrator's, and refused
+// in a namespace being deleted (ErrNamespaceTerminating) or for an owner
+// being deleted (ErrOwnerDeleting).
+//
+// # Rollouts
+//
+// Rollback, Pause, Resume, Restart and History act on a Deployment in the
+// store, as kubectl rollout does; the Deployment controller does the rest.
+package reconcile

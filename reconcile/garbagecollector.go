@@ -1,0 +1,581 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/podkit/podkit/internal/workqueue"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+// GarbageCollector returns the garbage collector, for Manager.AddRunnable.
+//
+// It deletes objects whose owners are gone, following
+// metadata.ownerReferences across every kind in the scheme (a host's own
+// kinds too), as Kubernetes' garbage collector does:
+//
+//   - Background: the owner is gone; its dependents are deleted, unless
+//     another owner still exists (then only the reference to the gone
+//     owner is removed).
+//   - Foreground: the owner is kept, with the foregroundDeletion finalizer,
+//     while its dependents are deleted (those that have dependents of their
+//     own in the foreground too); the finalizer is removed once no
+//     dependent with blockOwnerDeletion remains, so the owner goes last.
+//   - Orphan: the owner's references are removed from its dependents, then
+//     the orphan finalizer from the owner.
+//
+// It also empties namespaces being deleted: a namespace is given the
+// "kubernetes" finalizer when it appears; when it is deleted it turns
+// Terminating, everything in it is deleted, and the finalizer is removed
+// once it is empty. Namespaces that never existed are left alone.
+//
+// It watches the store for every kind and reads and writes the store
+// itself (not the caches), so it costs no memory per cached kind.
+func GarbageCollector(m *Manager) Runnable {
+	return &garbageCollector{
+		m: m, s: m.store, c: m.Client(), log: m.cfg.log.With("controller", "garbage-collector"),
+		workers: 8,
+	}
+}
+
+// namespaceFinalizer keeps a deleted namespace until it is empty.
+const namespaceFinalizer = string(objects.FinalizerKubernetes)
+
+// gcItem identifies an object, by uid as well: a name may be reused.
+type gcItem struct {
+	Kind, Namespace, Name, UID string
+}
+
+func itemOf(obj objects.Object) gcItem {
+	m := obj.GetObjectMeta()
+	return gcItem{Kind: obj.GetTypeMeta().Kind, Namespace: m.Namespace, Name: m.Name, UID: m.UID}
+}
+
+func (i gcItem) key() objects.Key { return objects.Key{Namespace: i.Namespace, Name: i.Name} }
+
+func (i gcItem) String() string { return i.Kind + " " + i.key().String() }
+
+// gcNode is what the collector remembers of an object: enough to decide
+// which changes need a closer look.
+type gcNode struct {
+	item   gcItem
+	owners []objects.OwnerReference
+	// waiting: being deleted with the foregroundDeletion or orphan
+	// finalizer, so a change to a dependent may let it go.
+	waiting bool
+}
+
+type garbageCollector struct {
+	m       *Manager
+	s       store.Store
+	c       *Client
+	log     *slog.Logger
+	workers int
+	queue   *workqueue.Queue[gcItem]
+
+	mu         sync.Mutex
+	nodes      map[string]*gcNode             // by uid
+	dependents map[string]map[string]struct{} // owner uid -> dependent uids
+	// namespaces: the state of each namespace seen; terminating ones (being
+	// deleted, or deleted while not empty) have their content removed.
+	namespaces map[string]nsState
+}
+
+type nsState int
+
+const (
+	nsActive nsState = iota + 1
+	nsTerminating
+)
+
+// Run collects garbage until ctx ends.
+func (gc *garbageCollector) Run(ctx context.Context) error {
+	gc.queue = workqueue.New[gcItem](workqueue.Options{Clock: gc.m.cfg.clock})
+	var wg sync.WaitGroup
+	w := &workers[gcItem]{queue: gc.queue, fn: gc.process, timeout: defaultTimeout, log: gc.log}
+	for i := 0; i < gc.workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(ctx)
+		}()
+	}
+	err := gc.listAndWatchLoop(ctx)
+	gc.queue.ShutDown()
+	wg.Wait()
+	return err
+}
+
+func (gc *garbageCollector) listAndWatchLoop(ctx context.Context) error {
+	pause := 10 * time.Millisecond
+	for {
+		err := gc.listAndWatch(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, store.ErrClosed):
+			return fmt.Errorf("garbage collector: %w", err)
+		case errors.Is(err, store.ErrFellBehind), errors.Is(err, store.ErrRevisionTooOld):
+			continue
+		}
+		gc.log.Warn("watch failed; listing again", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-gc.m.cfg.clock.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+func (gc *garbageCollector) listAndWatch(ctx context.Context) error {
+	var (
+		all []objects.Object
+		rev int64
+	)
+	err := gc.s.View(ctx, func(tx store.ReadTx) error {
+		rev = tx.Revision()
+		for _, k := range gc.s.Scheme().Kinds() {
+			objs, err := tx.List(k.Kind, store.ListOptions{})
+			if err != nil {
+				return err
+			}
+			all = append(all, objs...)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	gc.replace(all)
+	if rev == 0 {
+		rev = gc.s.Revision() // nothing was ever written; a write since is listed next time
+		if rev != 0 {
+			return store.ErrRevisionTooOld
+		}
+	}
+	w, err := gc.s.Watch(ctx, store.WatchOptions{Revision: rev, Buffer: 1 << 16})
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	for ev := range w.Events() {
+		if ev.Type == store.Deleted {
+			gc.deleted(ev.Peek())
+		} else {
+			gc.changed(ev.Peek())
+		}
+	}
+	return w.Err()
+}
+
+// replace rebuilds the graph from a full list and queues what needs a look.
+func (gc *garbageCollector) replace(all []objects.Object) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	old := gc.nodes
+	gc.nodes = make(map[string]*gcNode, len(all))
+	gc.dependents = map[string]map[string]struct{}{}
+	oldNS := gc.namespaces
+	gc.namespaces = map[string]nsState{}
+	for _, o := range all {
+		gc.put(o)
+	}
+	for uid, n := range old {
+		if _, ok := gc.nodes[uid]; !ok && len(gc.dependents[uid]) > 0 {
+			gc.queue.Add(n.item) // went while the watch was down
+		}
+	}
+	for ns, st := range oldNS {
+		if _, ok := gc.namespaces[ns]; !ok && st != 0 {
+			gc.namespaces[ns] = nsTerminating
+			gc.queue.Add(gcItem{Kind: kindNamespace, Name: ns})
+		}
+	}
+	for _, o := range all {
+		gc.check(o, nil)
+	}
+}
+
+// put records obj in the graph. Call with gc.mu held.
+func (gc *garbageCollector) put(obj objects.Object) (prev *gcNode) {
+	m := obj.GetObjectMeta()
+	prev = gc.nodes[m.UID]
+	if prev != nil {
+		gc.unlink(prev)
+	}
+	n := &gcNode{item: itemOf(obj), owners: slices.Clone(m.OwnerReferences),
+		waiting: m.IsDeleting() && (m.HasFinalizer(objects.FinalizerForeground) || m.HasFinalizer(objects.FinalizerOrphan))}
+	gc.nodes[m.UID] = n
+	for _, r := range n.owners {
+		deps := gc.dependents[r.UID]
+		if deps == nil {
+			deps = map[string]struct{}{}
+			gc.dependents[r.UID] = deps
+		}
+		deps[m.UID] = struct{}{}
+	}
+	if n.item.Kind == kindNamespace {
+		if m.IsDeleting() {
+			gc.namespaces[m.Name] = nsTerminating
+		} else {
+			gc.namespaces[m.Name] = nsActive
+		}
+	}
+	return prev
+}
+
+func (gc *garbageCollector) unlink(n *gcNode) {
+	for _, r := range n.owners {
+		if deps := gc.dependents[r.UID]; deps != nil {
+			delete(deps, n.item.UID)
+			if len(deps) == 0 {
+				delete(gc.dependents, r.UID)
+			}
+		}
+	}
+}
+
+func (gc *garbageCollector) changed(obj objects.Object) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	prev := gc.put(obj)
+	gc.check(obj, prev)
+}
+
+// check queues obj, or objects it affects, when a change may need the
+// collector to act. Call with gc.mu held.
+func (gc *garbageCollector) check(obj objects.Object, prev *gcNode) {
+	n := gc.nodes[obj.GetObjectMeta().UID]
+	m := obj.GetObjectMeta()
+	if n.waiting {
+		gc.queue.Add(n.item)
+	}
+	if n.item.Kind == kindNamespace {
+		if m.IsDeleting() || !m.HasFinalizer(namespaceFinalizer) {
+			gc.queue.Add(n.item)
+		}
+		return
+	}
+	if m.Namespace != "" && gc.namespaces[m.Namespace] == nsTerminating {
+		gc.queue.Add(gcItem{Kind: kindNamespace, Name: m.Namespace})
+	}
+	refsChanged := prev == nil || !slices.EqualFunc(prev.owners, n.owners, sameRef)
+	if !refsChanged {
+		return
+	}
+	for _, r := range n.owners {
+		if o, ok := gc.nodes[r.UID]; !ok || o.waiting {
+			gc.queue.Add(n.item) // an owner is gone or waits for its dependents
+			break
+		}
+	}
+	if prev != nil {
+		// A reference removed or no longer blocking may let an owner go.
+		for _, r := range prev.owners {
+			if o, ok := gc.nodes[r.UID]; ok && o.waiting {
+				gc.queue.Add(o.item)
+			}
+		}
+	}
+}
+
+func sameRef(a, b objects.OwnerReference) bool {
+	return a.UID == b.UID && boolOf(a.BlockOwnerDeletion) == boolOf(b.BlockOwnerDeletion) && boolOf(a.Controller) == boolOf(b.Controller)
+}
+
+func boolOf(b *bool) bool { return b != nil && *b }
+
+func (gc *garbageCollector) deleted(obj objects.Object) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	m := obj.GetObjectMeta()
+	n := gc.nodes[m.UID]
+	if n == nil {
+		n = &gcNode{item: itemOf(obj), owners: m.OwnerReferences}
+	} else {
+		gc.unlink(n)
+		delete(gc.nodes, m.UID)
+	}
+	if len(gc.dependents[m.UID]) > 0 {
+		gc.queue.Add(n.item)
+	}
+	for _, r := range n.owners {
+		if o, ok := gc.nodes[r.UID]; ok && o.waiting {
+			gc.queue.Add(o.item)
+		}
+	}
+	if n.item.Kind == kindNamespace {
+		gc.namespaces[m.Name] = nsTerminating
+		gc.queue.Add(gcItem{Kind: kindNamespace, Name: m.Name})
+	} else if m.Namespace != "" && gc.namespaces[m.Namespace] == nsTerminating {
+		gc.queue.Add(gcItem{Kind: kindNamespace, Name: m.Namespace})
+	}
+}
+
+// process looks at one object afresh in the store and acts.
+func (gc *garbageCollector) process(ctx context.Context, item gcItem) (Result, error) {
+	if item.Kind == kindNamespace {
+		return Result{}, gc.processNamespace(ctx, item.Name)
+	}
+	var obj objects.Object
+	err := gc.s.View(ctx, func(tx store.ReadTx) error {
+		var err error
+		obj, err = tx.Get(item.Kind, item.key())
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && obj.GetObjectMeta().UID != item.UID:
+		return Result{}, gc.ownerGone(ctx, item)
+	case err != nil:
+		return Result{}, err
+	}
+	m := obj.GetObjectMeta()
+	if m.IsDeleting() {
+		switch {
+		case m.HasFinalizer(objects.FinalizerOrphan):
+			return Result{}, gc.orphanDependents(ctx, item)
+		case m.HasFinalizer(objects.FinalizerForeground):
+			return Result{}, gc.processDeletingDependents(ctx, item)
+		}
+		return Result{}, nil
+	}
+	if len(m.OwnerReferences) == 0 {
+		return Result{}, nil
+	}
+	return Result{}, gc.attemptToDelete(ctx, obj)
+}
+
+// dependentsOf lists, in every kind, the objects referring to uid as owner.
+func (gc *garbageCollector) dependentsOf(tx store.ReadTx, uid string) ([]objects.Object, error) {
+	var out []objects.Object
+	for _, k := range gc.s.Scheme().Kinds() {
+		objs, err := tx.List(k.Kind, store.ListOptions{Fields: map[string]string{store.IndexOwner: uid}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objs...)
+	}
+	return out, nil
+}
+
+// ownerGone queues the dependents of an object that no longer exists.
+func (gc *garbageCollector) ownerGone(ctx context.Context, item gcItem) error {
+	return gc.s.View(ctx, func(tx store.ReadTx) error {
+		deps, err := gc.dependentsOf(tx, item.UID)
+		for _, d := range deps {
+			gc.queue.Add(itemOf(d))
+		}
+		return err
+	})
+}
+
+// ownerState says what a dependent's owner reference leads to.
+type ownerState int
+
+const (
+	ownerSolid   ownerState = iota // exists, not waiting for its dependents
+	ownerGoneRef                   // gone (or replaced by another uid)
+	ownerWaiting                   // being deleted in the foreground
+)
+
+func (gc *garbageCollector) resolveOwner(tx store.ReadTx, dep objects.Object, ref *objects.OwnerReference) (ownerState, error) {
+	info := gc.s.Scheme().Lookup(ref.Kind)
+	if info == nil || !refersTo(ref, info) {
+		return ownerSolid, nil // a kind this store does not hold: never collect on a guess
+	}
+	key := objects.Key{Name: ref.Name}
+	if info.Namespaced {
+		key.Namespace = dep.GetObjectMeta().Namespace
+		if key.Namespace == "" {
+			return ownerGoneRef, nil // a cluster-scoped object cannot have a namespaced owner
+		}
+	}
+	o, err := tx.Get(info.Kind, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return ownerGoneRef, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	om := o.GetObjectMeta()
+	switch {
+	case om.UID != ref.UID:
+		return ownerGoneRef, nil
+	case om.IsDeleting() && om.HasFinalizer(objects.FinalizerForeground):
+		return ownerWaiting, nil
+	}
+	return ownerSolid, nil
+}
+
+// attemptToDelete deletes obj when none of its owners remains, as
+// Kubernetes' attemptToDeleteItem does.
+func (gc *garbageCollector) attemptToDelete(ctx context.Context, obj objects.Object) error {
+	item := itemOf(obj)
+	return gc.c.Txn(ctx, func(tx store.Tx) error {
+		cur, err := tx.Get(item.Kind, item.key())
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		m := cur.GetObjectMeta()
+		if m.UID != item.UID || m.IsDeleting() {
+			return nil
+		}
+		var solid, gone, waiting []string
+		for i := range m.OwnerReferences {
+			st, err := gc.resolveOwner(tx, cur, &m.OwnerReferences[i])
+			if err != nil {
+				return err
+			}
+			uid := m.OwnerReferences[i].UID
+			switch st {
+			case ownerSolid:
+				solid = append(solid, uid)
+			case ownerGoneRef:
+				gone = append(gone, uid)
+			case ownerWaiting:
+				waiting = append(waiting, uid)
+			}
+		}
+		switch {
+		case len(solid) > 0:
+			if len(gone)+len(waiting) == 0 {
+				return nil
+			}
+			// Keep the object for its remaining owners; drop the others.
+			drop := append(gone, waiting...)
+			m.OwnerReferences = slices.DeleteFunc(m.OwnerReferences, func(r objects.OwnerReference) bool { return slices.Contains(drop, r.UID) })
+			return tx.Update(cur)
+		case len(waiting) > 0:
+			deps, err := gc.dependentsOf(tx, m.UID)
+			if err != nil {
+				return err
+			}
+			if len(deps) > 0 {
+				// Delete it in the foreground too, so that its owner waits
+				// for the whole tree. A dependent already waiting on it would
+				// make a cycle: stop blocking the owners first.
+				for _, d := range deps {
+					dm := d.GetObjectMeta()
+					if dm.IsDeleting() && dm.HasFinalizer(objects.FinalizerForeground) {
+						for i := range m.OwnerReferences {
+							if slices.Contains(waiting, m.OwnerReferences[i].UID) {
+								m.OwnerReferences[i].BlockOwnerDeletion = nil
+							}
+						}
+						if err := tx.Update(cur); err != nil {
+							return err
+						}
+						break
+					}
+				}
+				return gc.delete(tx, cur, store.DeletePropagationForeground)
+			}
+			return gc.delete(tx, cur, store.DeletePropagationBackground)
+		}
+		policy := store.DeletePropagationBackground
+		switch {
+		case m.HasFinalizer(objects.FinalizerOrphan):
+			policy = store.DeletePropagationOrphan
+		case m.HasFinalizer(objects.FinalizerForeground):
+			policy = store.DeletePropagationForeground
+		}
+		return gc.delete(tx, cur, policy)
+	})
+}
+
+func (gc *garbageCollector) delete(tx store.Tx, obj objects.Object, policy store.PropagationPolicy) error {
+	m := obj.GetObjectMeta()
+	_, err := tx.Delete(obj.GetTypeMeta().Kind, m.Key(), store.DeleteOptions{
+		PropagationPolicy: policy,
+		Preconditions:     &store.Preconditions{UID: m.UID},
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err == nil {
+		gc.log.Debug("deleted", "kind", obj.GetTypeMeta().Kind, "object", m.Key(), "propagation", policy)
+	}
+	return err
+}
+
+// processDeletingDependents deletes the dependents of an owner being
+// deleted in the foreground, and removes its finalizer once no dependent
+// blocks it.
+func (gc *garbageCollector) processDeletingDependents(ctx context.Context, item gcItem) error {
+	return gc.c.Txn(ctx, func(tx store.Tx) error {
+		cur, err := tx.Get(item.Kind, item.key())
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		m := cur.GetObjectMeta()
+		if m.UID != item.UID || !m.IsDeleting() || !m.HasFinalizer(objects.FinalizerForeground) {
+			return nil
+		}
+		deps, err := gc.dependentsOf(tx, m.UID)
+		if err != nil {
+			return err
+		}
+		blocking := 0
+		for _, d := range deps {
+			dm := d.GetObjectMeta()
+			for _, r := range dm.OwnerReferences {
+				if r.UID == m.UID && boolOf(r.BlockOwnerDeletion) {
+					blocking++
+					break
+				}
+			}
+			if !dm.IsDeleting() || dm.HasFinalizer(objects.FinalizerForeground) {
+				gc.queue.Add(itemOf(d))
+			}
+		}
+		if blocking > 0 {
+			return nil
+		}
+		m.Finalizers = slices.DeleteFunc(slices.Clone(m.Finalizers), func(f string) bool { return f == objects.FinalizerForeground })
+		return tx.Update(cur)
+	})
+}
+
+// orphanDependents removes the owner's references from its dependents,
+// then its orphan finalizer.
+func (gc *garbageCollector) orphanDependents(ctx context.Context, item gcItem) error {
+	return gc.c.Txn(ctx, func(tx store.Tx) error {
+		cur, err := tx.Get(item.Kind, item.key())
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		m := cur.GetObjectMeta()
+		if m.UID != item.UID || !m.IsDeleting() || !m.HasFinalizer(objects.FinalizerOrphan) {
+			return nil
+		}
+		deps, err := gc.dependentsOf(tx, m.UID)
+		if err != nil {
+			return err
+		}
+		for _, d := range deps {
+			dm := d.GetObjectMeta()
+			dm.OwnerReferences = slices.DeleteFunc(dm.OwnerReferences, func(r objects.OwnerReference) bool { return r.UID == m.UID })
+			if err := tx.Update(d); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		m.Finalizers = slices.DeleteFunc(slices.Clone(m.Finalizers), func(f string) bool { return f == objects.FinalizerOrphan })
+		return tx.Update(cur)
+	})
+}

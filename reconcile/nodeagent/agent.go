@@ -1,0 +1,438 @@
+// Package nodeagent is podkit's kubelet: for one node, it makes a container
+// runtime run the pods bound to that node and reports what it sees.
+//
+// An Agent watches the pods whose spec.nodeName is its node. Each pod has a
+// worker (a goroutine while it has work, a timer while it waits) that
+// converges the runtime on the pod, level-based, as the kubelet's pod
+// workers do: the sandbox first; images per imagePullPolicy; volumes; init
+// containers in order, each to success; then the containers, restarted per
+// restartPolicy with CrashLoopBackOff; probes; postStart and preStop hooks;
+// graceful termination. Status goes to the store in batches shared by all
+// of the agent's pods (and, in a Group, by all agents). A heartbeat renews
+// the node's Lease and reports the Ready condition, which turns False while
+// the runtime is unreachable.
+//
+// An agent keeps no state of its own that matters: one started over a
+// runtime that already runs pods adopts the sandboxes and containers of
+// pods still bound to its node (nothing is created twice) and removes those
+// of pods that are gone.
+//
+// For many nodes in one process use a Group: its agents share one pod
+// watch and one status writer, so that thousands of agents cost the store
+// a handful of watchers and few transactions.
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/podkit/podkit/internal/volumes"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/store"
+)
+
+// Agent is the node agent of one node. Create it with New and start it with
+// Run.
+type Agent struct {
+	store   store.Store
+	node    string
+	rt      runtime.Runtime
+	cfg     config
+	clock   clockwork.Clock
+	log     *slog.Logger
+	rec     EventRecorder
+	volumes *volumes.Manager
+	http    *http.Client
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	pulls   singleflight.Group
+	hasEvts bool
+
+	writer  *writer // set by Run or the group
+	grouped bool
+	running atomic.Bool
+
+	mu       sync.Mutex
+	ctx      context.Context // of Run; workers use it
+	pods     map[string]*podWorker
+	synced   bool // the pods bound to the node have been listed once
+	stopping bool
+	wg       sync.WaitGroup
+
+	runtimeName atomic.Value // string: "fake", "docker"...
+	runtimeUp   atomic.Bool
+	hostIPCache atomic.Value // string
+	relistKick  chan struct{}
+	known       map[string]runtime.ContainerState // relist snapshot, by container id; relist goroutine only
+}
+
+// New returns the agent of node nodeName, running its pods on rt.
+func New(s store.Store, nodeName string, rt runtime.Runtime, opts ...Option) (*Agent, error) {
+	cfg := defaultConfig()
+	if err := cfg.apply(opts); err != nil {
+		return nil, err
+	}
+	return newAgent(s, nodeName, rt, cfg)
+}
+
+func newAgent(s store.Store, nodeName string, rt runtime.Runtime, cfg config) (*Agent, error) {
+	if s == nil {
+		return nil, errors.New("nodeagent.New: store is nil")
+	}
+	if nodeName == "" {
+		return nil, errors.New("nodeagent.New: node name is empty")
+	}
+	if rt == nil {
+		return nil, fmt.Errorf("nodeagent.New %s: runtime is nil", nodeName)
+	}
+	_, hasEvts := rt.(runtime.EventWatcher)
+	if cfg.relist == 0 {
+		cfg.relist = time.Second
+		if hasEvts {
+			cfg.relist = DefaultRelistInterval
+		}
+	}
+	a := &Agent{
+		store: s, node: nodeName, rt: rt, cfg: cfg, clock: cfg.clock,
+		log: cfg.log.With("node", nodeName), rec: cfg.recorder,
+		volumes: volumes.New(cfg.rootFor(nodeName)),
+		pods:    map[string]*podWorker{}, hasEvts: hasEvts,
+		relistKick: make(chan struct{}, 1),
+	}
+	a.runtimeName.Store("")
+	if d, ok := rt.(runtime.Dialer); ok {
+		a.dial = d.DialContext
+	} else {
+		a.dial = (&net.Dialer{}).DialContext
+	}
+	a.http = &http.Client{Transport: newProbeTransport(a.dial)}
+	return a, nil
+}
+
+// Node returns the name of the agent's node.
+func (a *Agent) Node() string { return a.node }
+
+// Run runs the agent until ctx ends, then returns after every goroutine it
+// started has returned. Pods keep running in the runtime. It returns nil
+// when ctx ended, or the error that stopped it (the store closed).
+func (a *Agent) Run(ctx context.Context) error {
+	if a.grouped {
+		return fmt.Errorf("nodeagent %s: the agent belongs to a Group, which runs it", a.node)
+	}
+	if !a.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("nodeagent %s: Run is already running", a.node)
+	}
+	defer a.running.Store(false)
+	a.writer = newWriter(a.store, &a.cfg)
+	g, ctx := errgroup.WithContext(ctx)
+	a.start(ctx)
+	g.Go(func() error { return a.writer.run(ctx) })
+	src := &podSource{store: a.store, log: a.log, node: a.node, sink: a}
+	g.Go(func() error { return src.run(ctx) })
+	cfgSrc := &configSource{store: a.store, log: a.log, notify: a.configChanged}
+	g.Go(func() error { return cfgSrc.run(ctx) })
+	g.Go(func() error { return a.run(ctx) })
+	return ignoreCanceled(g.Wait())
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
+}
+
+// start readies the agent to take pods: workers run in ctx. Call it before
+// feeding pods, then run.
+func (a *Agent) start(ctx context.Context) {
+	a.mu.Lock()
+	a.ctx = ctx
+	a.stopping = false
+	a.mu.Unlock()
+	a.refreshHostIP(ctx)
+}
+
+// run is the agent's own part: heartbeat, relist and housekeeping, and the
+// pod workers, until ctx ends. The pod feed and the writer are the caller's.
+func (a *Agent) run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.heartbeatLoop(ctx) }()
+	go func() { defer wg.Done(); a.relistLoop(ctx) }()
+	if a.hasEvts {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.runtimeEvents(ctx) }()
+	}
+	<-ctx.Done()
+	a.mu.Lock()
+	a.stopping = true
+	ws := make([]*podWorker, 0, len(a.pods))
+	for _, w := range a.pods {
+		ws = append(ws, w)
+	}
+	a.mu.Unlock()
+	for _, w := range ws {
+		w.stopTimer()
+	}
+	wg.Wait()
+	a.wg.Wait()
+	a.mu.Lock()
+	a.pods = map[string]*podWorker{}
+	a.synced = false
+	a.mu.Unlock()
+	return nil
+}
+
+// podWorker serialises the work on one pod.
+type podWorker struct {
+	uid string
+
+	mu     sync.Mutex
+	pod    *objects.Pod // latest from the store; read-only, may be shared
+	gone   bool         // deleted from the store (or never in it: an orphan)
+	active bool         // a sync goroutine runs
+	again  bool         // sync again when it ends
+	timer  clockwork.Timer
+	wakeAt time.Time
+
+	st podState // owned by the running sync
+}
+
+func (w *podWorker) stopTimer() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+		w.wakeAt = time.Time{}
+	}
+}
+
+// podUpdated is called with every version of a pod bound to the node. pod
+// is read-only.
+func (a *Agent) podUpdated(pod *objects.Pod) {
+	a.mu.Lock()
+	if a.stopping {
+		a.mu.Unlock()
+		return
+	}
+	w := a.pods[pod.UID]
+	if w == nil {
+		w = &podWorker{uid: pod.UID}
+		a.pods[pod.UID] = w
+	}
+	a.mu.Unlock()
+	w.mu.Lock()
+	w.pod, w.gone = pod, false
+	w.mu.Unlock()
+	a.enqueue(w)
+}
+
+// podDeleted is called when a pod bound to the node leaves the store.
+func (a *Agent) podDeleted(pod *objects.Pod) {
+	a.mu.Lock()
+	w := a.pods[pod.UID]
+	a.mu.Unlock()
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.gone = true
+	w.mu.Unlock()
+	a.enqueue(w)
+}
+
+// replacePods is called with the full list of pods bound to the node, at
+// start and after the pod watch had to list again.
+func (a *Agent) replacePods(pods []*objects.Pod) {
+	seen := make(map[string]bool, len(pods))
+	for _, p := range pods {
+		seen[p.UID] = true
+		a.podUpdated(p)
+	}
+	a.mu.Lock()
+	var gone []*podWorker
+	for uid, w := range a.pods {
+		if !seen[uid] {
+			gone = append(gone, w)
+		}
+	}
+	first := !a.synced
+	a.synced = true
+	a.mu.Unlock()
+	for _, w := range gone {
+		w.mu.Lock()
+		w.gone = true
+		w.mu.Unlock()
+		a.enqueue(w)
+	}
+	if first {
+		a.kickRelist()
+	}
+}
+
+// adoptOrphan makes a worker for a pod the runtime has but the store does
+// not bind to this node, so that it is cleaned up.
+func (a *Agent) adoptOrphan(uid string) {
+	a.mu.Lock()
+	if a.stopping || a.pods[uid] != nil {
+		a.mu.Unlock()
+		return
+	}
+	w := &podWorker{uid: uid, gone: true}
+	a.pods[uid] = w
+	a.mu.Unlock()
+	a.enqueue(w)
+}
+
+// enqueueUID asks the worker of a pod, if any, to sync.
+func (a *Agent) enqueueUID(uid string) {
+	a.mu.Lock()
+	w := a.pods[uid]
+	a.mu.Unlock()
+	if w != nil {
+		a.enqueue(w)
+	}
+}
+
+// enqueue starts a sync of w, or asks the running one to go again.
+func (a *Agent) enqueue(w *podWorker) {
+	w.mu.Lock()
+	if w.active {
+		w.again = true
+		w.mu.Unlock()
+		return
+	}
+	a.mu.Lock()
+	if a.stopping || a.ctx == nil {
+		a.mu.Unlock()
+		w.mu.Unlock()
+		return
+	}
+	ctx := a.ctx
+	a.wg.Add(1)
+	a.mu.Unlock()
+	w.active = true
+	w.mu.Unlock()
+	go a.work(ctx, w)
+}
+
+func (a *Agent) work(ctx context.Context, w *podWorker) {
+	defer a.wg.Done()
+	for {
+		wake, forget := a.syncPod(ctx, w)
+		w.mu.Lock()
+		if forget && !w.again {
+			w.active = false
+			if w.timer != nil {
+				w.timer.Stop()
+				w.timer = nil
+			}
+			w.mu.Unlock()
+			a.mu.Lock()
+			if a.pods[w.uid] == w {
+				delete(a.pods, w.uid)
+			}
+			a.mu.Unlock()
+			return
+		}
+		if w.again && ctx.Err() == nil {
+			w.again = false
+			w.mu.Unlock()
+			continue
+		}
+		w.active = false
+		a.armLocked(w, wake)
+		w.mu.Unlock()
+		return
+	}
+}
+
+// armLocked sets w's single timer to fire at wake (zero: none). w.mu is held.
+func (a *Agent) armLocked(w *podWorker, wake time.Time) {
+	if wake.IsZero() {
+		if w.timer != nil {
+			w.timer.Stop()
+			w.timer = nil
+			w.wakeAt = time.Time{}
+		}
+		return
+	}
+	if w.timer != nil && w.wakeAt.Equal(wake) {
+		return
+	}
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	a.mu.Lock()
+	stopping := a.stopping
+	a.mu.Unlock()
+	if stopping {
+		w.timer = nil
+		return
+	}
+	w.wakeAt = wake
+	d := wake.Sub(a.clock.Now())
+	if d < time.Millisecond {
+		d = time.Millisecond
+	}
+	w.timer = a.clock.AfterFunc(d, func() {
+		w.mu.Lock()
+		if w.wakeAt.Equal(wake) {
+			w.timer = nil
+			w.wakeAt = time.Time{}
+		}
+		w.mu.Unlock()
+		a.enqueue(w)
+	})
+}
+
+// configChanged is called when a ConfigMap, Secret, PersistentVolumeClaim or
+// PersistentVolume changes (kind "" after a gap: anything may have).
+func (a *Agent) configChanged(kind, namespace, name string) {
+	for _, w := range a.workers() {
+		w.mu.Lock()
+		p := w.pod
+		w.mu.Unlock()
+		if p != nil && refersTo(p, kind, namespace, name) {
+			a.enqueue(w)
+		}
+	}
+}
+
+func (a *Agent) kickRelist() {
+	select {
+	case a.relistKick <- struct{}{}:
+	default:
+	}
+}
+
+// workers returns the pod workers. Lock order: a worker's mu before a.mu,
+// never the reverse, so callers lock workers after this returns.
+func (a *Agent) workers() []*podWorker {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ws := make([]*podWorker, 0, len(a.pods))
+	for _, w := range a.pods {
+		ws = append(ws, w)
+	}
+	return ws
+}
+
+// podCount returns the number of pods the agent tracks (for tests).
+func (a *Agent) podCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.pods)
+}

@@ -1,0 +1,349 @@
+package nodeagent
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/podkit/podkit/internal/volumes"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
+)
+
+// sandboxConfig describes the sandbox of attempt of a pod.
+func (a *Agent) sandboxConfig(pod *objects.Pod, attempt uint32) *runtime.SandboxConfig {
+	hostname := pod.Spec.Hostname
+	if hostname == "" {
+		hostname = pod.Name
+	}
+	if len(hostname) > 63 {
+		hostname = strings.TrimRight(hostname[:63], "-.")
+	}
+	cfg := &runtime.SandboxConfig{
+		PodUID: pod.UID, PodName: pod.Name, PodNamespace: pod.Namespace,
+		Hostname: hostname, Attempt: attempt, Labels: a.podLabels(pod),
+		DNS: a.dnsConfig(pod), HostNetwork: pod.Spec.HostNetwork,
+	}
+	for _, cs := range [][]objects.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			for _, p := range cs[i].Ports {
+				if p.HostPort != 0 {
+					cfg.Ports = append(cfg.Ports, runtime.PortMapping{Protocol: string(p.Protocol),
+						ContainerPort: p.ContainerPort, HostPort: p.HostPort, HostIP: p.HostIP})
+				}
+			}
+		}
+	}
+	return cfg
+}
+
+func (a *Agent) podLabels(pod *objects.Pod) map[string]string {
+	return map[string]string{
+		runtime.LabelPodUID: pod.UID, runtime.LabelPodName: pod.Name,
+		runtime.LabelPodNamespace: pod.Namespace, runtime.LabelNode: a.node,
+	}
+}
+
+// dnsConfig is the resolver configuration of a pod per its dnsPolicy and
+// dnsConfig. ClusterFirst without cluster DNS servers falls back to the
+// node's configuration, as the kubelet does.
+func (a *Agent) dnsConfig(pod *objects.Pod) runtime.DNSConfig {
+	var d runtime.DNSConfig
+	policy := pod.Spec.DNSPolicy
+	cluster := policy == objects.DNSClusterFirstWithHostNet || policy == objects.DNSClusterFirst && !pod.Spec.HostNetwork
+	if cluster && len(a.cfg.clusterDNS) > 0 {
+		dom := a.cfg.clusterDomain
+		d.Servers = slices.Clone(a.cfg.clusterDNS)
+		d.Searches = []string{pod.Namespace + ".svc." + dom, "svc." + dom, dom}
+		d.Options = []string{"ndots:5"}
+	}
+	if c := pod.Spec.DNSConfig; c != nil {
+		d.Servers = appendNew(d.Servers, c.Nameservers...)
+		d.Searches = appendNew(d.Searches, c.Searches...)
+		for _, o := range c.Options {
+			opt := o.Name
+			if o.Value != nil {
+				opt += ":" + *o.Value
+			}
+			d.Options = slices.DeleteFunc(d.Options, func(s string) bool {
+				n, _, _ := strings.Cut(s, ":")
+				return n == o.Name
+			})
+			d.Options = append(d.Options, opt)
+		}
+	}
+	return d
+}
+
+func appendNew(to []string, vs ...string) []string {
+	for _, v := range vs {
+		if !slices.Contains(to, v) {
+			to = append(to, v)
+		}
+	}
+	return to
+}
+
+// containerHash is a digest of a container's spec; a running container
+// whose spec changed (an image update) is replaced.
+func containerHash(c *objects.Container) string {
+	b, _ := json.Marshal(c) // a plain struct of strings, numbers and maps: cannot fail
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// containerConfig builds what the runtime needs to create instance attempt
+// of c. A missing ConfigMap, Secret or key is a *configError.
+func (a *Agent) containerConfig(sc *syncCtx, c *objects.Container, attempt uint32) (*runtime.ContainerConfig, error) {
+	env, err := sc.res.makeEnv(c)
+	if err != nil {
+		return nil, err
+	}
+	lookup := func(k string) (string, bool) {
+		for i := len(env) - 1; i >= 0; i-- {
+			if env[i].Name == k {
+				return env[i].Value, true
+			}
+		}
+		return "", false
+	}
+	mounts, err := makeMounts(c, sc.vols)
+	if err != nil {
+		return nil, configErr("%v", err)
+	}
+	labels := a.podLabels(sc.pod)
+	labels[runtime.LabelContainerName] = c.Name
+	labels[runtime.LabelContainerHash] = containerHash(c)
+	cfg := &runtime.ContainerConfig{
+		Name: c.Name, Attempt: attempt, Image: c.Image,
+		Command: expandAll(c.Command, lookup), Args: expandAll(c.Args, lookup),
+		WorkingDir: c.WorkingDir, Env: env, Mounts: mounts,
+		Resources: resources(c), Labels: labels, Stdin: c.Stdin, TTY: c.TTY,
+	}
+	for _, p := range c.Ports {
+		cfg.Ports = append(cfg.Ports, runtime.ContainerPort{Name: p.Name, ContainerPort: p.ContainerPort, Protocol: string(p.Protocol)})
+	}
+	security(cfg, sc.pod.Spec.SecurityContext, c.SecurityContext)
+	return cfg, nil
+}
+
+func expandAll(ss []string, lookup func(string) (string, bool)) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = expand(s, lookup)
+	}
+	return out
+}
+
+func makeMounts(c *objects.Container, vols map[string]volumes.Volume) ([]runtime.Mount, error) {
+	var out []runtime.Mount
+	for _, vm := range c.VolumeMounts {
+		v, ok := vols[vm.Name]
+		if !ok {
+			return nil, fmt.Errorf("volume %q of mount %q is not a volume of the pod", vm.Name, vm.MountPath)
+		}
+		path := v.Path
+		if vm.SubPath != "" {
+			p, err := volumes.SubPath(path, vm.SubPath)
+			if err != nil {
+				return nil, err
+			}
+			path = p
+		}
+		out = append(out, runtime.Mount{HostPath: path, ContainerPath: vm.MountPath, ReadOnly: vm.ReadOnly || v.ReadOnly})
+	}
+	return out, nil
+}
+
+// resources turns requests and limits into what runtimes enforce, as the
+// kubelet does: CPU shares from the request (the limit when there is no
+// request; at least 2), a CPU quota and a memory limit from the limits.
+func resources(c *objects.Container) runtime.Resources {
+	var r runtime.Resources
+	cpu, ok := c.Resources.Requests[objects.ResourceCPU]
+	if !ok {
+		cpu = c.Resources.Limits[objects.ResourceCPU]
+	}
+	r.CPUShares = max(cpu.MilliValue()*1024/1000, 2)
+	if l, ok := c.Resources.Limits[objects.ResourceCPU]; ok {
+		r.CPUQuotaMillis = l.MilliValue()
+	}
+	if l, ok := c.Resources.Limits[objects.ResourceMemory]; ok {
+		r.MemoryLimitBytes = l.Value()
+	}
+	return r
+}
+
+func security(cfg *runtime.ContainerConfig, pod *objects.PodSecurityContext, c *objects.SecurityContext) {
+	var uid, gid *int64
+	if pod != nil {
+		uid, gid = pod.RunAsUser, pod.RunAsGroup
+	}
+	if c != nil {
+		if c.RunAsUser != nil {
+			uid = c.RunAsUser
+		}
+		if c.RunAsGroup != nil {
+			gid = c.RunAsGroup
+		}
+		cfg.Privileged = c.Privileged != nil && *c.Privileged
+		cfg.ReadOnly = c.ReadOnlyRootFilesystem != nil && *c.ReadOnlyRootFilesystem
+		if caps := c.Capabilities; caps != nil {
+			for _, x := range caps.Add {
+				cfg.CapAdd = append(cfg.CapAdd, string(x))
+			}
+			for _, x := range caps.Drop {
+				cfg.CapDrop = append(cfg.CapDrop, string(x))
+			}
+		}
+	}
+	switch {
+	case uid != nil && gid != nil:
+		cfg.User = strconv.FormatInt(*uid, 10) + ":" + strconv.FormatInt(*gid, 10)
+	case uid != nil:
+		cfg.User = strconv.FormatInt(*uid, 10)
+	}
+}
+
+// ensureImage makes c's image present per its pull policy, and reports
+// whether the container can be created.
+func (a *Agent) ensureImage(sc *syncCtx, c *objects.Container, cs *ctrState) bool {
+	img := c.Image
+	present, err := a.rt.ImagePresent(sc.ctx, img)
+	if err != nil {
+		if !sc.fail(err) {
+			cs.waitReason, cs.waitMessage = "ErrImagePull", err.Error()
+			sc.wakeAt(sc.now.Add(a.cfg.backoffBase))
+		}
+		return false
+	}
+	policy := c.ImagePullPolicy
+	if policy == "" {
+		policy = objects.PullIfNotPresent
+		if tag := imageTag(img); tag == "latest" {
+			policy = objects.PullAlways
+		}
+	}
+	switch {
+	case policy == objects.PullNever && present:
+		return true
+	case policy == objects.PullNever:
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", img)
+		if cs.waitReason != "ErrImageNeverPull" {
+			a.rec.Event(sc.ctx, sc.pod, EventWarning, "ErrImageNeverPull", msg)
+		}
+		cs.waitReason, cs.waitMessage = "ErrImageNeverPull", msg
+		return false
+	case policy == objects.PullIfNotPresent && present:
+		a.rec.Event(sc.ctx, sc.pod, EventNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", img))
+		return true
+	}
+	if cs.pullImage != img {
+		cs.pull, cs.pullImage = backoffEntry{}, img
+	}
+	if cs.pull.inBackoffSince(&a.cfg, cs.pullFailed, sc.now) {
+		msg := fmt.Sprintf("Back-off pulling image %q", img)
+		a.rec.Event(sc.ctx, sc.pod, EventNormal, "BackOff", msg)
+		cs.waitReason, cs.waitMessage = "ImagePullBackOff", msg
+		sc.wakeAt(cs.pullFailed.Add(cs.pull.delay))
+		return false
+	}
+	a.rec.Event(sc.ctx, sc.pod, EventNormal, "Pulling", fmt.Sprintf("Pulling image %q", img))
+	start := a.clock.Now()
+	auth := a.pullAuth(sc, img)
+	_, err, _ = a.pulls.Do(img, func() (any, error) {
+		return nil, a.rt.PullImage(sc.ctx, img, runtime.PullOptions{Auth: auth})
+	})
+	if err != nil {
+		if sc.fail(err) {
+			return false
+		}
+		cs.pullFailed = sc.now
+		cs.pull.next(&a.cfg, sc.now, sc.now)
+		a.rec.Event(sc.ctx, sc.pod, EventWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", img, err))
+		a.rec.Event(sc.ctx, sc.pod, EventWarning, "Failed", "Error: ErrImagePull")
+		cs.waitReason, cs.waitMessage = "ErrImagePull", err.Error()
+		sc.wakeAt(sc.now.Add(cs.pull.delay))
+		return false
+	}
+	cs.pull = backoffEntry{}
+	a.rec.Event(sc.ctx, sc.pod, EventNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s", img, a.clock.Since(start)))
+	return true
+}
+
+// imageTag returns the tag of an image reference ("latest" when it has
+// neither tag nor digest).
+func imageTag(image string) string {
+	name, _, digest := strings.Cut(image, "@")
+	slash := strings.LastIndexByte(name, '/')
+	if i := strings.LastIndexByte(name, ':'); i > slash {
+		return name[i+1:]
+	}
+	if digest {
+		return ""
+	}
+	return "latest"
+}
+
+// registryHost is the registry an image reference names (docker.io when
+// the first component is not a host).
+func registryHost(image string) string {
+	first, _, ok := strings.Cut(image, "/")
+	if !ok || !strings.ContainsAny(first, ".:") && first != "localhost" {
+		return "docker.io"
+	}
+	return first
+}
+
+// pullAuth returns the credentials the pod's imagePullSecrets hold for the
+// image's registry.
+func (a *Agent) pullAuth(sc *syncCtx, image string) *runtime.RegistryAuth {
+	host := registryHost(image)
+	for _, ref := range sc.pod.Spec.ImagePullSecrets {
+		s, err := sc.res.Secret(sc.pod.Namespace, ref.Name)
+		if err != nil {
+			continue
+		}
+		var cfg struct {
+			Auths map[string]struct {
+				Username      string `json:"username"`
+				Password      string `json:"password"`
+				Auth          string `json:"auth"`
+				IdentityToken string `json:"identitytoken"`
+			} `json:"auths"`
+		}
+		raw := s.Data[objects.DockerConfigJSONKey]
+		if len(raw) == 0 {
+			continue
+		}
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			continue
+		}
+		for server, e := range cfg.Auths {
+			h := strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://")
+			h, _, _ = strings.Cut(h, "/")
+			if h != host && !(host == "docker.io" && (h == "index.docker.io" || h == "registry-1.docker.io")) {
+				continue
+			}
+			auth := &runtime.RegistryAuth{ServerAddress: server, Username: e.Username, Password: e.Password, IdentityToken: e.IdentityToken}
+			if e.Auth != "" && auth.Username == "" {
+				if b, err := base64.StdEncoding.DecodeString(e.Auth); err == nil {
+					auth.Username, auth.Password, _ = strings.Cut(string(b), ":")
+				}
+			}
+			return auth
+		}
+	}
+	return nil
+}
+
+var errNoExec = errors.New("the runtime cannot exec in containers")

@@ -1,0 +1,128 @@
+package nodeagent_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/reconcile/nodeagent"
+	"github.com/podkit/podkit/runtime/fake"
+	"github.com/podkit/podkit/store"
+	"github.com/podkit/podkit/store/memdb"
+)
+
+// cluster is a store and a group of agents over fake runtimes.
+type cluster struct {
+	t     *testing.T
+	store store.Store
+	group *nodeagent.Group
+	rts   map[string]*fake.Runtime
+	rec   *recorder
+}
+
+func newCluster(t *testing.T, nodes int, opts ...nodeagent.Option) *cluster {
+	t.Helper()
+	s, err := memdb.New(memdb.WithScheme(objects.NewScheme()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c := &cluster{t: t, store: s, rts: map[string]*fake.Runtime{}, rec: &recorder{}}
+	c.group, err = nodeagent.NewGroup(s, append([]nodeagent.Option{nodeagent.WithRootDir(t.TempDir())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, store: s}
+	for i := range nodes {
+		name := fmt.Sprintf("node-%d", i)
+		e.createNode(name)
+		c.addNode(name)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.group.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Group.Run: %v", err)
+		}
+	})
+	return c
+}
+
+func (c *cluster) addNode(name string) {
+	c.t.Helper()
+	rt, err := fake.New(fake.WithPodCIDR(fmt.Sprintf("10.%d.0.0/16", 100+len(c.rts))))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.rts[name] = rt
+	if err := c.group.Add(name, rt, nodeagent.WithEventRecorder(c.rec)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func TestGroupRunsPodsOnThreeNodes(t *testing.T) {
+	c := newCluster(t, 3)
+	start := time.Now()
+	err := c.store.Update(context.Background(), func(tx store.Tx) error {
+		for i := range 60 {
+			p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: fmt.Sprintf("web-%02d", i), Namespace: "default"}}
+			p.Spec.Containers = []objects.Container{{Name: "app", Image: "registry.local/web:1"}}
+			p.Spec.NodeName = fmt.Sprintf("node-%d", i%3) // bound as a scheduler would
+			c.store.Scheme().Default(p)
+			if err := tx.Create(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAllRunning(t, c.store, 60)
+	t.Logf("60 pods on 3 nodes Running and Ready in %v", time.Since(start))
+	for name, rt := range c.rts {
+		if n := len(rt.Records(fake.OpStartContainer, fake.Match{})); n != 20 {
+			t.Errorf("%s started %d containers, want 20", name, n)
+		}
+	}
+
+	// A node added while running gets its pods; a removed node's agent stops.
+	e := &env{t: t, store: c.store}
+	e.createNode("late")
+	c.addNode("late")
+	e.node = "late"
+	e.create(e.pod("late-pod", "app"))
+	waitPodIn(t, c.store, "late-pod", "running on a node added late", running, c.rec)
+	if err := c.group.Remove(context.Background(), "late"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.group.Agent("late"); ok {
+		t.Errorf("removed node still has an agent")
+	}
+}
+
+// waitAllRunning waits until n pods are Running and Ready.
+func waitAllRunning(t *testing.T, s store.Store, n int) {
+	t.Helper()
+	var ready int
+	ok := waitFor(waitTimeout, func() bool {
+		ready = 0
+		s.View(context.Background(), func(tx store.ReadTx) error {
+			pods, err := tx.List("Pod", store.ListOptions{})
+			for _, o := range pods {
+				if running(o.(*objects.Pod)) {
+					ready++
+				}
+			}
+			return err
+		})
+		return ready >= n
+	})
+	if !ok {
+		t.Fatalf("%d of %d pods Running and Ready after %v", ready, n, waitTimeout)
+	}
+}

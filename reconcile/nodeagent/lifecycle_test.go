@@ -1,0 +1,391 @@
+package nodeagent_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/runtime/fake"
+	"github.com/podkit/podkit/store"
+)
+
+func TestMissingSecretKeyWaitsThenStarts(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	p := e.pod("needs-secret", "app")
+	p.Spec.Containers[0].Env = []objects.EnvVar{
+		{Name: "PLAIN", Value: "x-$(POD_NAME)"},
+		{Name: "POD_NAME", ValueFrom: &objects.EnvVarSource{FieldRef: &objects.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+		{Name: "GREETING", Value: "hello $(POD_NAME) $$(POD_NAME)"},
+		{Name: "PASSWORD", ValueFrom: &objects.EnvVarSource{SecretKeyRef: &objects.SecretKeySelector{LocalObjectReference: objects.LocalObjectReference{Name: "db"}, Key: "password"}}},
+		{Name: "CPU", ValueFrom: &objects.EnvVarSource{ResourceFieldRef: &objects.ResourceFieldSelector{Resource: "limits.cpu"}}},
+	}
+	secret := &objects.Secret{ObjectMeta: objects.ObjectMeta{Name: "db", Namespace: "default"}, Data: map[string][]byte{"user": []byte("admin")}}
+	e.create(secret, p)
+	pod := e.waitPod("needs-secret", "waiting in CreateContainerConfigError", waiting("app", "CreateContainerConfigError"))
+	if msg := containerStatus(pod, "app").State.Waiting.Message; msg != "couldn't find key password in Secret default/db" {
+		t.Errorf("message = %q", msg)
+	}
+	if pod.Status.Phase != objects.PodPending {
+		t.Errorf("phase = %s, want Pending", pod.Status.Phase)
+	}
+	err := e.store.Update(context.Background(), func(tx store.Tx) error {
+		o, err := tx.Get("Secret", objects.Key{Namespace: "default", Name: "db"})
+		if err != nil {
+			return err
+		}
+		s := o.(*objects.Secret)
+		s.Data["password"] = []byte("s3cret")
+		return tx.Update(s)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitPod("needs-secret", "running once the key exists", running)
+	creates := e.rt.Records(fake.OpCreateContainer, fake.Pod("default", "needs-secret"))
+	if len(creates) != 1 {
+		t.Fatalf("%d creates", len(creates))
+	}
+	env := containerEnv(t, e.rt, creates[0].ID)
+	for k, want := range map[string]string{"PLAIN": "x-$(POD_NAME)", "POD_NAME": "needs-secret",
+		"GREETING": "hello needs-secret $(POD_NAME)", "PASSWORD": "s3cret", "CPU": "4"} {
+		if env[k] != want {
+			t.Errorf("env %s = %q, want %q", k, env[k], want)
+		}
+	}
+}
+
+// containerEnv reads the environment a container was created with.
+func containerEnv(t *testing.T, rt *fake.Runtime, id string) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, c := range rt.Configs() {
+		if c.ID == id {
+			for _, v := range c.Config.Env {
+				env[v.Name] = v.Value
+			}
+			return env
+		}
+	}
+	t.Fatalf("no container %s", id)
+	return nil
+}
+
+func TestInitContainersRunInOrder(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	for _, img := range []string{"init-a", "init-b"} {
+		e.rt.Script(fake.Image("registry.local/"+img+":1"), fake.Behavior{Exit: &fake.Exit{Code: 0}})
+	}
+	p := e.pod("inits", "app")
+	p.Spec.InitContainers = []objects.Container{{Name: "init-a", Image: "registry.local/init-a:1"}, {Name: "init-b", Image: "registry.local/init-b:1"}}
+	e.create(p)
+	pod := e.waitPod("inits", "running", running)
+	var order []string
+	for _, r := range e.rt.Records(fake.OpStartContainer, fake.Pod("default", "inits")) {
+		order = append(order, r.Container)
+	}
+	if strings.Join(order, ",") != "init-a,init-b,app" {
+		t.Errorf("start order %v", order)
+	}
+	for _, n := range []string{"init-a", "init-b"} {
+		if cs := containerStatus(pod, n); cs.State.Terminated == nil || cs.State.Terminated.Reason != "Completed" || !cs.Ready {
+			t.Errorf("init container %s: %+v", n, cs)
+		}
+	}
+}
+
+func TestFailingInitContainerFailsANeverPod(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	e.rt.Script(fake.Image("registry.local/bad-init:1"), fake.Behavior{Exit: &fake.Exit{Code: 1}})
+	p := e.pod("badinit", "app")
+	p.Spec.RestartPolicy = objects.RestartPolicyNever
+	p.Spec.InitContainers = []objects.Container{{Name: "bad-init", Image: "registry.local/bad-init:1"}}
+	e.create(p)
+	pod := e.waitPod("badinit", "Failed", func(p *objects.Pod) bool { return p != nil && p.Status.Phase == objects.PodFailed })
+	if cs := containerStatus(pod, "app"); cs.State.Waiting == nil || cs.State.Waiting.Reason != "PodInitializing" {
+		t.Errorf("app container of a pod whose init failed: %+v", cs)
+	}
+	if n := len(e.rt.Records(fake.OpCreateContainer, fake.Container("default", "badinit", "app"))); n != 0 {
+		t.Errorf("app container created %d times after its init container failed", n)
+	}
+}
+
+func TestImagePullErrorsAndPolicies(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	remove := e.rt.Inject(fake.Fault{Op: fake.OpPullImage, Match: fake.Image("registry.local/app:1")})
+	e.create(e.pod("pull", "app"))
+	// ErrImagePull first; any sync within the back-off then reports
+	// ImagePullBackOff (and the first may be gone before the test looks).
+	e.waitPod("pull", "ErrImagePull", func(p *objects.Pod) bool {
+		return waiting("app", "ErrImagePull")(p) || waiting("app", "ImagePullBackOff")(p)
+	})
+	if e.rec.count("Failed: Error: ErrImagePull") != 1 {
+		t.Errorf("no ErrImagePull event:\n%v", e.rec)
+	}
+	e.fake.Advance(time.Second)
+	touch(t, e, "pull") // a pod update syncs it
+
+	e.waitPod("pull", "ImagePullBackOff", waiting("app", "ImagePullBackOff"))
+	remove()
+	e.advance(baseTimers+1, 10*time.Second)
+	e.waitPod("pull", "running after the registry came back", running)
+	if n := len(e.rt.Records(fake.OpPullImage, fake.Image("registry.local/app:1"))); n != 2 {
+		t.Errorf("%d pulls, want 2 (one failed, one after the back-off)", n)
+	}
+
+	never := e.pod("never", "absent")
+	never.Spec.Containers[0].ImagePullPolicy = objects.PullNever
+	e.create(never)
+	e.waitPod("never", "ErrImageNeverPull", waiting("absent", "ErrImageNeverPull"))
+}
+
+// touch updates a pod's annotations, which syncs it.
+func touch(t *testing.T, e *env, name string) {
+	t.Helper()
+	err := e.store.Update(context.Background(), func(tx store.Tx) error {
+		o, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: name})
+		if err != nil {
+			return err
+		}
+		p := o.(*objects.Pod)
+		if p.Annotations == nil {
+			p.Annotations = map[string]string{}
+		}
+		p.Annotations["touched"] = p.Annotations["touched"] + "x"
+		return tx.Update(p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func deletePod(t *testing.T, s store.Store, name string, grace int64) {
+	t.Helper()
+	err := s.Update(context.Background(), func(tx store.Tx) error {
+		_, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: name}, store.DeleteOptions{GracePeriodSeconds: &grace})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGracefulDeletion(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	e.rt.Script(fake.Image("registry.local/stubborn:1"), fake.Behavior{IgnoreSIGTERM: true})
+	p := e.pod("bye", "app", "stubborn")
+	p.Spec.Containers[0].Lifecycle = &objects.Lifecycle{PreStop: &objects.LifecycleHandler{Exec: &objects.ExecAction{Command: []string{"print", "draining"}}}}
+	e.create(p)
+	e.waitPod("bye", "running", running)
+	deletePod(t, e.store, "bye", 30)
+	// app honours SIGTERM at once; stubborn is killed when the grace ends:
+	// its StopContainer waits on the clock.
+	e.advance(baseTimers+1, 30*time.Second)
+	e.waitPod("bye", "gone from the store", func(p *objects.Pod) bool { return p == nil })
+	if !waitFor(waitTimeout, func() bool { cs, _ := e.rt.ListContainers(context.Background(), runtime.Filter{}); return len(cs) == 0 }) {
+		t.Errorf("containers left after the pod was deleted")
+	}
+	exits := map[string]int32{}
+	for _, r := range e.rt.Records(fake.OpExit, fake.Pod("default", "bye")) {
+		exits[r.Container] = r.ExitCode
+	}
+	if exits["app"] != 0 || exits["stubborn"] != 137 {
+		t.Errorf("exit codes %v, want app 0 (SIGTERM) and stubborn 137 (SIGKILL after the grace period)", exits)
+	}
+	if len(e.rt.Records(fake.OpExec, fake.Container("default", "bye", "app"))) != 1 {
+		t.Errorf("the preStop hook did not run")
+	}
+	if e.rec.count("Killing: Stopping container stubborn") != 1 {
+		t.Errorf("no Killing event:\n%v", e.rec)
+	}
+}
+
+func TestAdoptionCreatesNothingTwice(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	e.rt.Script(fake.Image("registry.local/crash:1"), fake.Behavior{Exit: &fake.Exit{Code: 1}})
+	var names []string
+	for i := range 5 {
+		name := "adopt-" + string(rune('a'+i))
+		names = append(names, name)
+		e.create(e.pod(name, "app", "sidecar"))
+	}
+	e.create(e.pod("orphan", "app"))
+	for _, n := range append(names, "orphan") {
+		e.waitPod(n, "running", running)
+	}
+	e.stop()
+	// While no agent runs, the orphan's pod object goes.
+	deletePod(t, e.store, "orphan", 0)
+	before := len(e.rt.Records(fake.OpCreateContainer, fake.Match{}))
+
+	e.start()
+	e.waitPod("adopt-a", "still running", running)
+	if !waitFor(waitTimeout, func() bool {
+		sbs, _ := e.rt.ListSandboxes(context.Background(), runtime.Filter{Labels: map[string]string{runtime.LabelPodName: "orphan"}})
+		return len(sbs) == 0
+	}) {
+		t.Errorf("the sandbox of a pod that is gone was not removed")
+	}
+	// Sync everything again and check nothing was created.
+	for _, n := range names {
+		touch(t, e, n)
+		e.waitPod(n, "running", running)
+	}
+	after := e.rt.Records(fake.OpCreateContainer, fake.Match{})
+	if len(after) != before {
+		t.Errorf("%d containers created after the restart", len(after)-before)
+	}
+	seen := map[string]bool{}
+	for _, r := range after {
+		k := r.PodUID + "/" + r.Container + "/" + string(rune('0'+r.Attempt))
+		if seen[k] {
+			t.Errorf("container %s/%s attempt %d created twice", r.Pod, r.Container, r.Attempt)
+		}
+		seen[k] = true
+	}
+	if n := len(e.rt.Records(fake.OpRunSandbox, fake.Match{})); n != 6 {
+		t.Errorf("%d sandboxes created, want 6", n)
+	}
+}
+
+func TestVolumes(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	hostDir := filepath.Join(t.TempDir(), "host")
+	dirOrCreate := objects.HostPathDirectoryOrCreate
+	cm := &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "cfg", Namespace: "default"}, Data: map[string]string{"a.conf": "one", "b.conf": "bee"}}
+	mode := int32(0o600)
+	p := e.pod("vols", "app")
+	p.Spec.Volumes = []objects.Volume{
+		{Name: "scratch", VolumeSource: objects.VolumeSource{EmptyDir: &objects.EmptyDirVolumeSource{}}},
+		{Name: "host", VolumeSource: objects.VolumeSource{HostPath: &objects.HostPathVolumeSource{Path: hostDir, Type: &dirOrCreate}}},
+		{Name: "config", VolumeSource: objects.VolumeSource{ConfigMap: &objects.ConfigMapVolumeSource{
+			LocalObjectReference: objects.LocalObjectReference{Name: "cfg"},
+			Items:                []objects.KeyToPath{{Key: "a.conf", Path: "conf/a.conf", Mode: &mode}}}}},
+		{Name: "info", VolumeSource: objects.VolumeSource{DownwardAPI: &objects.DownwardAPIVolumeSource{Items: []objects.DownwardAPIVolumeFile{
+			{Path: "labels", FieldRef: &objects.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}}},
+	}
+	p.Spec.Containers[0].VolumeMounts = []objects.VolumeMount{
+		{Name: "scratch", MountPath: "/scratch"}, {Name: "host", MountPath: "/host"},
+		{Name: "config", MountPath: "/etc/app"}, {Name: "info", MountPath: "/etc/info"},
+	}
+	e.create(cm, p)
+	pod := e.waitPod("vols", "running", running)
+	creates := e.rt.Records(fake.OpCreateContainer, fake.Pod("default", "vols"))
+	mounts := map[string]runtime.Mount{}
+	for _, c := range e.rt.Configs() {
+		if c.ID == creates[0].ID {
+			for _, m := range c.Config.Mounts {
+				mounts[m.ContainerPath] = m
+			}
+		}
+	}
+	if fi, err := os.Stat(mounts["/scratch"].HostPath); err != nil || !fi.IsDir() {
+		t.Errorf("emptyDir %q: %v", mounts["/scratch"].HostPath, err)
+	}
+	if mounts["/host"].HostPath != hostDir {
+		t.Errorf("hostPath mounted from %q", mounts["/host"].HostPath)
+	}
+	if _, err := os.Stat(hostDir); err != nil {
+		t.Errorf("DirectoryOrCreate did not create %s", hostDir)
+	}
+	cfgFile := filepath.Join(mounts["/etc/app"].HostPath, "conf", "a.conf")
+	if b, err := os.ReadFile(cfgFile); err != nil || string(b) != "one" {
+		t.Errorf("configMap file: %q, %v", b, err)
+	}
+	if fi, err := os.Stat(cfgFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("configMap file mode: %v, %v", fi, err)
+	}
+	if !mounts["/etc/app"].ReadOnly {
+		t.Errorf("configMap volume mounted read-write")
+	}
+	if b, _ := os.ReadFile(filepath.Join(mounts["/etc/info"].HostPath, "labels")); string(b) != `app="vols"` {
+		t.Errorf("downward API labels file = %q", b)
+	}
+	// An update of the ConfigMap reaches the running pod's files.
+	err := e.store.Update(context.Background(), func(tx store.Tx) error {
+		o, err := tx.Get("ConfigMap", objects.Key{Namespace: "default", Name: "cfg"})
+		if err != nil {
+			return err
+		}
+		c := o.(*objects.ConfigMap)
+		c.Data["a.conf"] = "two"
+		return tx.Update(c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(waitTimeout, func() bool { b, _ := os.ReadFile(cfgFile); return string(b) == "two" }) {
+		b, _ := os.ReadFile(cfgFile)
+		t.Errorf("configMap update did not reach the file: %q", b)
+	}
+	if n := len(e.rt.Records(fake.OpCreateContainer, fake.Pod("default", "vols"))); n != 1 {
+		t.Errorf("a configMap update restarted the container")
+	}
+	// The emptyDir goes with the pod.
+	deletePod(t, e.store, "vols", 0)
+	if !waitFor(waitTimeout, func() bool { _, err := os.Stat(mounts["/scratch"].HostPath); return os.IsNotExist(err) }) {
+		t.Errorf("emptyDir %s left after the pod was deleted", mounts["/scratch"].HostPath)
+	}
+	_ = pod
+}
+
+func TestPersistentVolumeClaim(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	dir := t.TempDir()
+	pv := &objects.PersistentVolume{ObjectMeta: objects.ObjectMeta{Name: "pv1"}, Spec: objects.PersistentVolumeSpec{
+		PersistentVolumeSource: objects.PersistentVolumeSource{HostPath: &objects.HostPathVolumeSource{Path: dir}}}}
+	pvc := &objects.PersistentVolumeClaim{ObjectMeta: objects.ObjectMeta{Name: "data", Namespace: "default"}}
+	p := e.pod("claims", "app")
+	p.Spec.Volumes = []objects.Volume{{Name: "data", VolumeSource: objects.VolumeSource{PersistentVolumeClaim: &objects.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}
+	p.Spec.Containers[0].VolumeMounts = []objects.VolumeMount{{Name: "data", MountPath: "/data", SubPath: "sub"}}
+	e.create(pv, pvc, p)
+	pod := e.waitPod("claims", "waiting for its claim", func(p *objects.Pod) bool {
+		return p != nil && strings.Contains(p.Status.Message, `persistentvolumeclaim "data" is not bound`)
+	})
+	if cs := containerStatus(pod, "app"); cs.State.Waiting == nil || cs.State.Waiting.Reason != "ContainerCreating" {
+		t.Errorf("container of a pod waiting for its volume: %+v", cs)
+	}
+	err := e.store.Update(context.Background(), func(tx store.Tx) error {
+		o, err := tx.Get("PersistentVolumeClaim", objects.Key{Namespace: "default", Name: "data"})
+		if err != nil {
+			return err
+		}
+		c := o.(*objects.PersistentVolumeClaim)
+		c.Spec.VolumeName = "pv1"
+		if err := tx.Update(c); err != nil {
+			return err
+		}
+		c.Status.Phase = objects.ClaimBound
+		return tx.UpdateStatus(c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitPod("claims", "running once the claim is bound", running)
+	if _, err := os.Stat(filepath.Join(dir, "sub")); err != nil {
+		t.Errorf("subPath directory not created: %v", err)
+	}
+}
+
+func TestPostStartHook(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	ok := e.pod("hooked", "app")
+	ok.Spec.Containers[0].Lifecycle = &objects.Lifecycle{PostStart: &objects.LifecycleHandler{Exec: &objects.ExecAction{Command: []string{"print", "hello"}}}}
+	bad := e.pod("badhook", "app")
+	bad.Spec.Containers[0].Lifecycle = &objects.Lifecycle{PostStart: &objects.LifecycleHandler{Exec: &objects.ExecAction{Command: []string{"exit", "1"}}}}
+	e.create(ok, bad)
+	e.waitPod("hooked", "running", running)
+	if n := len(e.rt.Records(fake.OpExec, fake.Pod("default", "hooked"))); n != 1 {
+		t.Errorf("postStart ran %d times", n)
+	}
+	e.waitPod("badhook", "restarted after its postStart hook failed", func(p *objects.Pod) bool {
+		return p != nil && containerStatus(p, "app").RestartCount >= 1
+	})
+	if e.rec.count("FailedPostStartHook") == 0 {
+		t.Errorf("no FailedPostStartHook event:\n%v", e.rec)
+	}
+}

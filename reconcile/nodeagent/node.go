@@ -1,0 +1,257 @@
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/store"
+)
+
+// AgentVersion is what nodes report as status.nodeInfo.kubeletVersion.
+const AgentVersion = "podkit"
+
+// heartbeatLoop checks the runtime, renews the node's Lease and keeps the
+// node's Ready condition, every lease interval.
+func (a *Agent) heartbeatLoop(ctx context.Context) {
+	t := a.clock.NewTicker(a.cfg.leaseInterval)
+	defer t.Stop()
+	var lastWrite time.Time
+	var lastUp *bool
+	beat := func() {
+		up, msg, version := a.checkRuntime(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		a.refreshHostIP(ctx)
+		now := a.clock.Now()
+		a.writer.submit("lease/"+a.node, a.leaseOp(now))
+		if lastUp == nil || *lastUp != up || now.Sub(lastWrite) >= a.cfg.nodeInterval {
+			a.writer.submit("node/"+a.node, a.nodeOp(now, up, msg, version))
+			lastWrite = now
+		}
+		if lastUp != nil && !*lastUp && up {
+			// Back from an outage: look at everything again.
+			a.kickRelist()
+			for _, w := range a.workers() {
+				a.enqueue(w)
+			}
+		}
+		lastUp = &up
+	}
+	beat()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.Chan():
+			beat()
+		}
+	}
+}
+
+// checkRuntime asks the runtime for its version, within a real-time bound
+// (it is I/O, not something a test scripts on the clock).
+func (a *Agent) checkRuntime(ctx context.Context) (up bool, msg, version string) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.runtimeTimeout)
+	defer cancel()
+	v, err := a.rt.Version(ctx)
+	if err != nil {
+		a.runtimeUp.Store(false)
+		return false, "container runtime is down: " + err.Error(), ""
+	}
+	a.runtimeName.Store(v.Name)
+	a.runtimeUp.Store(true)
+	return true, "", v.Name + "://" + v.Version
+}
+
+// hostIP is the node's InternalIP, when its registration gave one, as
+// last read by refreshHostIP.
+func (a *Agent) hostIP() string {
+	v, _ := a.hostIPCache.Load().(string)
+	return v
+}
+
+func (a *Agent) refreshHostIP(ctx context.Context) {
+	ip := ""
+	_ = a.store.View(ctx, func(tx store.ReadTx) error {
+		o, err := tx.Get("Node", objects.Key{Name: a.node})
+		if err != nil {
+			return err
+		}
+		for _, ad := range o.(*objects.Node).Status.Addresses {
+			if ad.Type == objects.NodeInternalIP {
+				ip = ad.Address
+				break
+			}
+		}
+		return nil
+	})
+	a.hostIPCache.Store(ip)
+}
+
+// nodeOp updates the node's Ready condition and runtime version. A node
+// that is not registered is left alone.
+func (a *Agent) nodeOp(now time.Time, up bool, msg, version string) writeOp {
+	return func(tx store.Tx) error {
+		o, err := tx.Get("Node", objects.Key{Name: a.node})
+		if err != nil {
+			return err
+		}
+		n := o.(*objects.Node)
+		c := objects.NodeCondition{Type: objects.NodeReady, Status: objects.ConditionTrue,
+			Reason: "KubeletReady", Message: "podkit node agent is posting ready status",
+			LastHeartbeatTime: objects.NewTime(now), LastTransitionTime: objects.NewTime(now)}
+		if !up {
+			c.Status, c.Reason, c.Message = objects.ConditionFalse, "KubeletNotReady", msg
+		}
+		if old := objects.GetNodeCondition(&n.Status, objects.NodeReady); old != nil {
+			if old.Status == c.Status {
+				c.LastTransitionTime = old.LastTransitionTime
+			}
+			*old = c
+		} else {
+			n.Status.Conditions = append(n.Status.Conditions, c)
+		}
+		if version != "" {
+			n.Status.NodeInfo.ContainerRuntimeVersion = version
+		}
+		n.Status.NodeInfo.KubeletVersion = AgentVersion
+		n.ResourceVersion = ""
+		return tx.UpdateStatus(n)
+	}
+}
+
+// leaseOp renews the node's Lease in kube-node-lease, creating it (owned by
+// the Node, so that it goes with it) when missing.
+func (a *Agent) leaseOp(now time.Time) writeOp {
+	return func(tx store.Tx) error {
+		renew := objects.NewMicroTime(now)
+		dur := int32(a.cfg.leaseDuration / time.Second)
+		holder := a.node
+		key := objects.Key{Namespace: objects.NamespaceNodeLease, Name: a.node}
+		o, err := tx.Get("Lease", key)
+		if errors.Is(err, store.ErrNotFound) {
+			l := &objects.Lease{ObjectMeta: objects.ObjectMeta{Name: a.node, Namespace: objects.NamespaceNodeLease}}
+			l.Spec = objects.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &dur, RenewTime: &renew, AcquireTime: &renew}
+			if no, err := tx.Get("Node", objects.Key{Name: a.node}); err == nil {
+				l.OwnerReferences = []objects.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: a.node, UID: no.GetObjectMeta().UID}}
+			}
+			return tx.Create(l)
+		}
+		if err != nil {
+			return err
+		}
+		l := o.(*objects.Lease)
+		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds, l.Spec.RenewTime = &holder, &dur, &renew
+		l.ResourceVersion = ""
+		return tx.Update(l)
+	}
+}
+
+// relistLoop lists the runtime every relist interval (and when kicked) to
+// notice changes it did not report, adopt nothing twice, remove what
+// belongs to no pod, and resync every pod every resync interval.
+func (a *Agent) relistLoop(ctx context.Context) {
+	t := a.clock.NewTicker(a.cfg.relist)
+	defer t.Stop()
+	lastResync := a.clock.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.Chan():
+		case <-a.relistKick:
+		}
+		a.relist(ctx)
+		if now := a.clock.Now(); now.Sub(lastResync) >= a.cfg.resync {
+			lastResync = now
+			for _, w := range a.workers() {
+				a.enqueue(w)
+			}
+		}
+	}
+}
+
+func (a *Agent) relist(ctx context.Context) {
+	a.mu.Lock()
+	synced := a.synced
+	a.mu.Unlock()
+	if !synced {
+		return
+	}
+	sel := runtime.Filter{Labels: map[string]string{runtime.LabelNode: a.node}}
+	cs, err := a.rt.ListContainers(ctx, sel)
+	if err != nil {
+		return
+	}
+	sbs, err := a.rt.ListSandboxes(ctx, sel)
+	if err != nil {
+		return
+	}
+	now := make(map[string]runtime.ContainerState, len(cs))
+	uids := map[string]bool{}
+	for _, c := range cs {
+		uid := c.Labels[runtime.LabelPodUID]
+		uids[uid] = true
+		now[c.ID] = c.State
+		if old, ok := a.known[c.ID]; !ok || old != c.State {
+			a.enqueueUID(uid)
+		}
+	}
+	for _, sb := range sbs {
+		uids[sb.Labels[runtime.LabelPodUID]] = true
+	}
+	a.known = now
+	a.mu.Lock()
+	var orphans []string
+	for uid := range uids {
+		if a.pods[uid] == nil {
+			orphans = append(orphans, uid)
+		}
+	}
+	a.mu.Unlock()
+	for _, uid := range orphans {
+		a.log.Info("removing what the runtime runs for a pod not bound to this node", "uid", uid)
+		a.adoptOrphan(uid)
+	}
+	if dirs, err := a.volumes.Pods(); err == nil {
+		for _, uid := range dirs {
+			a.mu.Lock()
+			known := a.pods[uid] != nil
+			a.mu.Unlock()
+			if !known && !uids[uid] {
+				if err := a.volumes.Teardown(uid); err != nil {
+					a.log.Warn("removing the volumes of a gone pod", "uid", uid, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// runtimeEvents follows the runtime's events and syncs the pod of each; a
+// gap in the stream is covered by a relist.
+func (a *Agent) runtimeEvents(ctx context.Context) {
+	ew := a.rt.(runtime.EventWatcher)
+	for {
+		ch, err := ew.WatchEvents(ctx)
+		if err == nil {
+			a.kickRelist()
+			for ev := range ch {
+				if ev.PodUID != "" {
+					a.enqueueUID(ev.PodUID)
+				} else {
+					a.kickRelist()
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !sleepCtx(ctx, storeRetry) {
+			return
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package nodeagent_test
+
+import (
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime/fake"
+)
+
+func execProbe(cmd ...string) *objects.Probe {
+	return &objects.Probe{ProbeHandler: objects.ProbeHandler{Exec: &objects.ExecAction{Command: cmd}},
+		PeriodSeconds: 10, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 3}
+}
+
+func TestLivenessProbeRestarts(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	p := e.pod("live", "app")
+	p.Spec.Containers[0].LivenessProbe = execProbe("check")
+	e.create(p)
+	e.waitPod("live", "running", running)
+	m := fake.Container("default", "live", "app")
+	if n := e.rt.SetHealthy(m, false); n != 1 {
+		t.Fatalf("SetHealthy changed %d containers", n)
+	}
+	// Probes at 0s (passed), 10s, 20s, 30s: the third failure kills it.
+	for i := 0; i < 3; i++ {
+		e.advance(baseTimers+1, 10*time.Second)
+		want := i + 2
+		if !waitFor(waitTimeout, func() bool { return len(e.rt.Records(fake.OpExec, m)) >= want }) {
+			t.Fatalf("probe %d did not run; events:\n%v", want, e.rec)
+		}
+		if i < 2 {
+			if got := containerStatus(e.waitPod("live", "probed", func(*objects.Pod) bool { return true }), "app"); got.RestartCount != 0 {
+				t.Fatalf("restarted after %d failures", i+1)
+			}
+		}
+	}
+	pod := e.waitPod("live", "restarted once", func(p *objects.Pod) bool {
+		return p != nil && containerStatus(p, "app").RestartCount == 1 && containerStatus(p, "app").State.Running != nil
+	})
+	if n := e.rec.count("Unhealthy: Liveness probe failed"); n != 3 {
+		t.Errorf("%d Unhealthy events, want 3:\n%v", n, e.rec)
+	}
+	if e.rec.count("Killing: Container app failed liveness probe, will be restarted") != 1 {
+		t.Errorf("no Killing event:\n%v", e.rec)
+	}
+	if cs := containerStatus(pod, "app"); cs.LastTerminationState.Terminated == nil {
+		t.Errorf("no lastState after a liveness restart: %+v", cs)
+	}
+}
+
+func TestReadinessProbeMakesNotReady(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	p := e.pod("ready", "app")
+	p.Spec.Containers[0].ReadinessProbe = execProbe("check")
+	e.create(p)
+	e.waitPod("ready", "running and ready", running)
+	m := fake.Container("default", "ready", "app")
+	e.rt.SetHealthy(m, false)
+	for i := 0; i < 5; i++ {
+		e.advance(baseTimers+1, 10*time.Second)
+	}
+	pod := e.waitPod("ready", "not ready", func(p *objects.Pod) bool {
+		return p != nil && p.Status.Phase == objects.PodRunning && !objects.IsPodReady(p)
+	})
+	cs := containerStatus(pod, "app")
+	if cs.Ready || cs.State.Running == nil || cs.RestartCount != 0 {
+		t.Errorf("container after failed readiness: %+v; want running, not ready, never restarted", cs)
+	}
+	if c := objects.GetPodCondition(&pod.Status, objects.ContainersReady); c == nil || c.Reason != "ContainersNotReady" {
+		t.Errorf("ContainersReady = %+v", c)
+	}
+	e.rt.SetHealthy(m, true)
+	e.advance(baseTimers+1, 10*time.Second)
+	e.waitPod("ready", "ready again", running)
+	if n := len(e.rt.Records(fake.OpCreateContainer, m)); n != 1 {
+		t.Errorf("readiness failures created %d containers, want 1", n)
+	}
+}
+
+func TestHTTPAndTCPProbesThroughTheRuntime(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	var healthy atomic.Bool
+	healthy.Store(true)
+	e.rt.Script(fake.Image("registry.local/web:1"), fake.Behavior{HTTP: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" && !healthy.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.Write([]byte("ok"))
+	})})
+	p := e.pod("http", "web")
+	c := &p.Spec.Containers[0]
+	c.Ports = []objects.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	c.ReadinessProbe = &objects.Probe{ProbeHandler: objects.ProbeHandler{HTTPGet: &objects.HTTPGetAction{Path: "/healthz", Port: objects.FromString("http")}},
+		PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1}
+	c.LivenessProbe = &objects.Probe{ProbeHandler: objects.ProbeHandler{TCPSocket: &objects.TCPSocketAction{Port: objects.FromInt32(8080)}},
+		PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 3}
+	e.create(p)
+	e.waitPod("http", "ready through an HTTP probe", running)
+	healthy.Store(false)
+	e.waitPod("http", "not ready after /healthz fails", func(p *objects.Pod) bool { return p != nil && !objects.IsPodReady(p) })
+	healthy.Store(true)
+	e.waitPod("http", "ready again", running)
+	if got := containerStatus(e.waitPod("http", "", func(*objects.Pod) bool { return true }), "web").RestartCount; got != 0 {
+		t.Errorf("restartCount %d: the TCP liveness probe failed", got)
+	}
+}
+
+func TestStartupProbeGatesLiveness(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	p := e.pod("slowstart", "app")
+	p.Spec.Containers[0].StartupProbe = execProbe("started")
+	p.Spec.Containers[0].LivenessProbe = execProbe("alive")
+	e.create(p)
+	pod := e.waitPod("slowstart", "running and ready", running)
+	if cs := containerStatus(pod, "app"); cs.Started == nil || !*cs.Started {
+		t.Errorf("started = %v after the startup probe passed", cs.Started)
+	}
+	execs := e.rt.Records(fake.OpExec, fake.Container("default", "slowstart", "app"))
+	if len(execs) != 2 {
+		t.Errorf("%d probes ran at start, want the startup probe then the liveness probe", len(execs))
+	}
+}

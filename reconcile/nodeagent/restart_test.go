@@ -1,0 +1,128 @@
+package nodeagent_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime/fake"
+)
+
+// baseTimers are the agent's own timers on the fake clock: the heartbeat
+// and the relist tickers. Each pod waiting for something adds one.
+const baseTimers = 2
+
+func TestCrashLoopBackOff(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	e.rt.Script(fake.Image("registry.local/crash:1"), fake.Behavior{Exit: &fake.Exit{Code: 1}})
+	e.create(e.pod("crasher", "crash"))
+
+	backoff := func(restarts int32, delay string) func(*objects.Pod) bool {
+		return func(p *objects.Pod) bool {
+			if !waiting("crash", "CrashLoopBackOff")(p) {
+				return false
+			}
+			cs := containerStatus(p, "crash")
+			return cs.RestartCount == restarts && strings.Contains(cs.State.Waiting.Message, "back-off "+delay+" ")
+		}
+	}
+	p := e.waitPod("crasher", "in CrashLoopBackOff after 1 restart", backoff(1, "10s"))
+	if cs := containerStatus(p, "crash"); cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 1 || cs.LastTerminationState.Terminated.Reason != "Error" {
+		t.Errorf("lastState = %+v, want terminated with exit code 1 (Error)", cs.LastTerminationState)
+	}
+	if p.Status.Phase != objects.PodRunning || objects.IsPodReady(p) {
+		t.Errorf("phase %s ready %v, want Running and not Ready", p.Status.Phase, objects.IsPodReady(p))
+	}
+	e.advance(baseTimers+1, 10*time.Second)
+	e.waitPod("crasher", "in CrashLoopBackOff after 2 restarts", backoff(2, "20s"))
+	e.advance(baseTimers+1, 20*time.Second)
+	e.waitPod("crasher", "in CrashLoopBackOff after 3 restarts", backoff(3, "40s"))
+	e.advance(baseTimers+1, 40*time.Second)
+	e.waitPod("crasher", "in CrashLoopBackOff after 4 restarts", backoff(4, "1m20s"))
+
+	starts := e.rt.Records(fake.OpStartContainer, fake.Container("default", "crasher", "crash"))
+	var gaps []time.Duration
+	for i := 1; i < len(starts); i++ {
+		gaps = append(gaps, starts[i].Time.Sub(starts[i-1].Time))
+	}
+	want := []time.Duration{0, 10 * time.Second, 20 * time.Second, 40 * time.Second}
+	if len(gaps) != len(want) {
+		t.Fatalf("restart gaps = %v, want %v", gaps, want)
+	}
+	for i := range want {
+		if gaps[i] != want[i] {
+			t.Errorf("restart gaps = %v, want %v", gaps, want)
+			break
+		}
+	}
+	if n := e.rec.count("BackOff: Back-off restarting failed container crash"); n < 4 {
+		t.Errorf("%d BackOff events, want at least 4:\n%v", n, e.rec)
+	}
+}
+
+func TestCrashLoopBackOffResetsAfterRunningLong(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	// Runs 11 minutes, longer than the 10 minute reset, then fails.
+	e.rt.Script(fake.Image("registry.local/slow:1"), fake.Behavior{Exit: &fake.Exit{Code: 2, After: 11 * time.Minute}})
+	e.create(e.pod("slow", "slow"))
+	e.waitPod("slow", "running", running)
+	e.advance(baseTimers+1, 11*time.Minute) // the exit timer of the fake container
+	e.waitPod("slow", "restarted once", func(p *objects.Pod) bool { return p != nil && containerStatus(p, "slow").RestartCount == 1 })
+	// Without the reset this second failure would wait 10s; after running
+	// longer than the reset period it restarts at once.
+	e.advance(baseTimers+1, 11*time.Minute)
+	e.waitPod("slow", "restarted twice", func(p *objects.Pod) bool {
+		return p != nil && containerStatus(p, "slow").RestartCount == 2 && containerStatus(p, "slow").State.Running != nil
+	})
+	if n := e.rec.count("BackOff"); n != 0 {
+		t.Errorf("%d BackOff events for a container that ran longer than the reset period:\n%v", n, e.rec)
+	}
+}
+
+func TestRestartPolicies(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	e.rt.Script(fake.Image("registry.local/ok:1"), fake.Behavior{Exit: &fake.Exit{Code: 0}})
+	e.rt.Script(fake.Image("registry.local/fail:1"), fake.Behavior{Exit: &fake.Exit{Code: 3}})
+	never := e.pod("never-fail", "fail")
+	never.Spec.RestartPolicy = objects.RestartPolicyNever
+	onFailure := e.pod("onfailure-ok", "ok")
+	onFailure.Spec.RestartPolicy = objects.RestartPolicyOnFailure
+	neverOK := e.pod("never-ok", "ok", "fail")
+	neverOK.Spec.RestartPolicy = objects.RestartPolicyNever
+	e.create(never, onFailure, neverOK)
+
+	p := e.waitPod("never-fail", "Failed", func(p *objects.Pod) bool { return p != nil && p.Status.Phase == objects.PodFailed })
+	if cs := containerStatus(p, "fail"); cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 3 || cs.RestartCount != 0 {
+		t.Errorf("container of a failed Never pod: %+v", cs)
+	}
+	if c := objects.GetPodCondition(&p.Status, objects.PodReady); c == nil || c.Reason != "PodCompleted" {
+		t.Errorf("Ready condition of a finished pod = %+v, want reason PodCompleted", c)
+	}
+	e.waitPod("onfailure-ok", "Succeeded", func(p *objects.Pod) bool { return p != nil && p.Status.Phase == objects.PodSucceeded })
+	e.waitPod("never-ok", "Failed", func(p *objects.Pod) bool { return p != nil && p.Status.Phase == objects.PodFailed })
+	if n := len(e.rt.Records(fake.OpCreateContainer, fake.Pod("default", "never-fail"))); n != 1 {
+		t.Errorf("a Never pod's container was created %d times", n)
+	}
+	// A finished pod's sandbox is stopped.
+	if stops := e.rt.Records(fake.OpStopSandbox, fake.Pod("default", "never-fail")); len(stops) == 0 {
+		t.Errorf("the sandbox of a finished pod was not stopped")
+	}
+}
+
+func TestActiveDeadline(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	p := e.pod("deadline", "app")
+	d := int64(60)
+	p.Spec.ActiveDeadlineSeconds = &d
+	e.create(p)
+	e.waitPod("deadline", "running", running)
+	e.advance(baseTimers+1, time.Minute)
+	pod := e.waitPod("deadline", "Failed", func(p *objects.Pod) bool { return p != nil && p.Status.Phase == objects.PodFailed })
+	if pod.Status.Reason != "DeadlineExceeded" {
+		t.Errorf("reason %q", pod.Status.Reason)
+	}
+	if cs := containerStatus(pod, "app"); cs.State.Terminated == nil {
+		t.Errorf("container still %s", stateString(cs.State))
+	}
+}

@@ -1,0 +1,374 @@
+package nodeagent
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/store"
+)
+
+// Conditions the agent owns; the others (PodScheduled, readiness gates,
+// DisruptionTarget) belong to whoever set them and are kept.
+var agentConditions = []objects.PodConditionType{
+	objects.PodReadyToStartContainers, objects.PodInitialized, objects.ContainersReady, objects.PodReady,
+}
+
+// publish computes the pod's status and queues it for the store when it
+// changed since the last one queued.
+func (a *Agent) publish(pod *objects.Pod, st *podState, obs *observed) *objects.PodStatus {
+	status := a.computeStatus(pod, st, obs)
+	if st.sent != nil && reflect.DeepEqual(st.sent, status) {
+		return status
+	}
+	st.sent = status
+	a.writer.submit("pod/"+pod.UID, statusOp(pod, status, a.clock.Now(), false))
+	return status
+}
+
+// computeStatus derives the pod's status from the runtime and the worker's
+// memory, as the kubelet's status manager does. Condition transition times
+// are left zero: the write fills them in against the stored status.
+func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *objects.PodStatus {
+	s := &objects.PodStatus{QOSClass: objects.PodQOS(pod)}
+	if st.podIP != "" {
+		s.PodIP, s.PodIPs = st.podIP, []objects.PodIP{{IP: st.podIP}}
+	}
+	if ip := a.hostIP(); ip != "" {
+		s.HostIP, s.HostIPs = ip, []objects.HostIP{{IP: ip}}
+		if pod.Spec.HostNetwork && s.PodIP == "" {
+			s.PodIP, s.PodIPs = ip, []objects.PodIP{{IP: ip}}
+		}
+	}
+	if !st.startTime.IsZero() {
+		s.StartTime = objects.NewTimePtr(st.startTime)
+	}
+	done := initDone(pod, obs)
+	for i := range pod.Spec.InitContainers {
+		s.InitContainerStatuses = append(s.InitContainerStatuses, a.containerStatus(pod, &pod.Spec.InitContainers[i], st, obs, true, done))
+	}
+	for i := range pod.Spec.Containers {
+		s.ContainerStatuses = append(s.ContainerStatuses, a.containerStatus(pod, &pod.Spec.Containers[i], st, obs, false, done))
+	}
+	s.Phase = podPhase(pod, s, done)
+	if st.killed && s.Phase != objects.PodSucceeded {
+		// Stopped for deletion: what ran to completion succeeded, the rest
+		// failed, as the kubelet reports a deleted pod's last phase.
+		s.Phase = objects.PodFailed
+		if allSucceeded(s.ContainerStatuses) {
+			s.Phase = objects.PodSucceeded
+		}
+	}
+	if st.deadline {
+		s.Phase, s.Reason, s.Message = objects.PodFailed, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
+	}
+	terminal := s.Phase == objects.PodSucceeded || s.Phase == objects.PodFailed
+
+	cond := func(t objects.PodConditionType, ok bool, reason, msg string) {
+		c := objects.PodCondition{Type: t, Status: objects.ConditionTrue}
+		if !ok {
+			c.Status, c.Reason, c.Message = objects.ConditionFalse, reason, msg
+		}
+		s.Conditions = append(s.Conditions, c)
+	}
+	cond(objects.PodReadyToStartContainers, obs.ready != nil && !terminal, "", "")
+	if done || len(pod.Spec.InitContainers) == 0 {
+		cond(objects.PodInitialized, true, "", "")
+	} else {
+		cond(objects.PodInitialized, false, "ContainersNotInitialized", "containers with incomplete status: ["+strings.Join(notDone(s.InitContainerStatuses), " ")+"]")
+	}
+	var unready []string
+	for _, cs := range s.ContainerStatuses {
+		if !cs.Ready {
+			unready = append(unready, cs.Name)
+		}
+	}
+	switch {
+	case terminal:
+		cond(objects.ContainersReady, false, "PodCompleted", "")
+		cond(objects.PodReady, false, "PodCompleted", "")
+	case len(unready) > 0:
+		msg := "containers with unready status: [" + strings.Join(unready, " ") + "]"
+		cond(objects.ContainersReady, false, "ContainersNotReady", msg)
+		cond(objects.PodReady, false, "ContainersNotReady", msg)
+	default:
+		cond(objects.ContainersReady, true, "", "")
+		cond(objects.PodReady, true, "", "")
+		gateReady(pod, s, &pod.Status)
+	}
+	switch {
+	case st.deadline:
+	case st.sbMessage != "":
+		s.Message = "Failed to create pod sandbox: " + st.sbMessage
+	case st.mountErr != "":
+		s.Message = st.mountErr
+	}
+	return s
+}
+
+func notDone(ss []objects.ContainerStatus) []string {
+	var out []string
+	for _, cs := range ss {
+		if t := cs.State.Terminated; t == nil || t.ExitCode != 0 {
+			out = append(out, cs.Name)
+		}
+	}
+	return out
+}
+
+func allSucceeded(ss []objects.ContainerStatus) bool {
+	for _, cs := range ss {
+		if t := cs.State.Terminated; t == nil || t.ExitCode != 0 {
+			return false
+		}
+	}
+	return len(ss) > 0
+}
+
+func (a *Agent) containerID(id string) string {
+	name, _ := a.runtimeName.Load().(string)
+	if name == "" {
+		name = "runtime"
+	}
+	return name + "://" + id
+}
+
+func (a *Agent) terminated(c *runtime.ContainerStatus) *objects.ContainerStateTerminated {
+	reason := c.Reason
+	if reason == "" {
+		reason = "Error"
+		if c.ExitCode == 0 {
+			reason = "Completed"
+		}
+	}
+	return &objects.ContainerStateTerminated{
+		ExitCode: c.ExitCode, Reason: reason, Message: c.Message,
+		StartedAt: objects.NewTime(c.StartedAt), FinishedAt: objects.NewTime(c.FinishedAt),
+		ContainerID: a.containerID(c.ID),
+	}
+}
+
+func (a *Agent) containerStatus(pod *objects.Pod, c *objects.Container, st *podState, obs *observed, isInit, initDone bool) objects.ContainerStatus {
+	out := objects.ContainerStatus{Name: c.Name, Image: c.Image}
+	cs := st.ctr(c.Name)
+	f := false
+	cur := obs.latest(c.Name)
+	if cur == nil {
+		reason := cs.waitReason
+		if reason == "" {
+			reason = "ContainerCreating"
+			if !isInit && !initDone {
+				reason = "PodInitializing"
+			}
+		}
+		out.State.Waiting = &objects.ContainerStateWaiting{Reason: reason, Message: cs.waitMessage}
+		if !isInit {
+			out.Started = &f
+		}
+		return out
+	}
+	out.ContainerID = a.containerID(cur.ID)
+	out.ImageID = cur.ImageID
+	out.RestartCount = int32(cur.Attempt)
+	if prev := obs.previous(c.Name); prev != nil && prev.State == runtime.ContainerExited {
+		out.LastTerminationState.Terminated = a.terminated(prev)
+	}
+	switch cur.State {
+	case runtime.ContainerRunning:
+		out.State.Running = &objects.ContainerStateRunning{StartedAt: objects.NewTime(cur.StartedAt)}
+		if !isInit {
+			started := cs.probeID != cur.ID && c.StartupProbe == nil || cs.probeID == cur.ID && cs.started(c)
+			out.Started = &started
+			out.Ready = cs.ready(c, cur.ID) && !st.killed && !st.terminal
+		}
+	case runtime.ContainerExited:
+		restarting := !st.terminal && !st.killed && (isInit && cur.ExitCode != 0 && pod.Spec.RestartPolicy != objects.RestartPolicyNever ||
+			!isInit && shouldRestart(pod.Spec.RestartPolicy, cur.ExitCode))
+		if restarting {
+			reason := cs.waitReason
+			if reason == "" {
+				reason = "ContainerCreating"
+			}
+			out.State.Waiting = &objects.ContainerStateWaiting{Reason: reason, Message: cs.waitMessage}
+			out.LastTerminationState = objects.ContainerState{Terminated: a.terminated(cur)}
+		} else {
+			out.State.Terminated = a.terminated(cur)
+			out.Ready = isInit && cur.ExitCode == 0
+		}
+		if !isInit {
+			out.Started = &f
+		}
+	default:
+		reason := cs.waitReason
+		if reason == "" {
+			reason = "ContainerCreating"
+		}
+		out.State.Waiting = &objects.ContainerStateWaiting{Reason: reason, Message: cs.waitMessage}
+		if !isInit {
+			out.Started = &f
+		}
+	}
+	return out
+}
+
+// podPhase is the kubelet's getPhase.
+func podPhase(pod *objects.Pod, s *objects.PodStatus, initDone bool) objects.PodPhase {
+	never := pod.Spec.RestartPolicy == objects.RestartPolicyNever
+	for _, cs := range s.InitContainerStatuses {
+		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && never {
+			return objects.PodFailed
+		}
+	}
+	if !initDone {
+		return objects.PodPending
+	}
+	var running, waiting, stopped, succeeded int
+	for _, cs := range s.ContainerStatuses {
+		switch {
+		case cs.State.Running != nil:
+			running++
+		case cs.State.Terminated != nil:
+			stopped++
+			if cs.State.Terminated.ExitCode == 0 {
+				succeeded++
+			}
+		case cs.LastTerminationState.Terminated != nil:
+			stopped++
+		default:
+			waiting++
+		}
+	}
+	switch {
+	case waiting > 0:
+		return objects.PodPending
+	case running > 0:
+		return objects.PodRunning
+	case stopped > 0:
+		if pod.Spec.RestartPolicy == objects.RestartPolicyAlways {
+			return objects.PodRunning
+		}
+		if stopped == succeeded {
+			return objects.PodSucceeded
+		}
+		if never {
+			return objects.PodFailed
+		}
+		return objects.PodRunning
+	}
+	return objects.PodPending
+}
+
+// statusOp writes status over the stored pod's, if it is still the same
+// pod: the agent's conditions replace the stored ones (keeping transition
+// times of those that did not change), the others stay, and a terminal
+// phase is never left.
+func statusOp(pod *objects.Pod, status *objects.PodStatus, now time.Time, del bool) writeOp {
+	key, uid := pod.Key(), pod.UID
+	return func(tx store.Tx) error {
+		o, err := tx.Get("Pod", key)
+		if err != nil {
+			return err
+		}
+		cur := o.(*objects.Pod)
+		if cur.UID != uid {
+			return nil
+		}
+		merged := mergeStatus(cur, status, now)
+		if !reflect.DeepEqual(&cur.Status, merged) {
+			cur.Status = *merged
+			cur.ResourceVersion = ""
+			if err := tx.UpdateStatus(cur); err != nil {
+				return err
+			}
+		}
+		if del {
+			zero := int64(0)
+			_, err := tx.Delete("Pod", key, store.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &store.Preconditions{UID: uid}})
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		return nil
+	}
+}
+
+// finalizeOp writes a deleted pod's last status and removes it.
+func finalizeOp(pod *objects.Pod, status *objects.PodStatus, now time.Time) writeOp {
+	return statusOp(pod, status, now, true)
+}
+
+func mergeStatus(cur *objects.Pod, next *objects.PodStatus, now time.Time) *objects.PodStatus {
+	old := &cur.Status
+	out := *next
+	out.Conditions = slices.Clone(next.Conditions)
+	if cur.IsTerminal() && next.Phase != old.Phase {
+		out.Phase = old.Phase
+	}
+	if old.StartTime != nil {
+		out.StartTime = old.StartTime
+	}
+	out.NominatedNodeName = old.NominatedNodeName
+	if out.Message == "" {
+		out.Message, out.Reason = old.Message, old.Reason
+	}
+	var conds []objects.PodCondition
+	for _, c := range old.Conditions {
+		if !slices.Contains(agentConditions, c.Type) {
+			conds = append(conds, c)
+		}
+	}
+	gateReady(cur, &out, old)
+	for _, c := range out.Conditions {
+		if prev := objects.GetPodCondition(old, c.Type); prev != nil && prev.Status == c.Status {
+			c.LastTransitionTime = prev.LastTransitionTime
+		} else {
+			c.LastTransitionTime = objects.NewTime(now)
+		}
+		conds = append(conds, c)
+	}
+	slices.SortStableFunc(conds, func(x, y objects.PodCondition) int { return condOrder(x.Type) - condOrder(y.Type) })
+	out.Conditions = conds
+	return &out
+}
+
+// gateReady turns s's Ready condition False unless every readiness gate's
+// condition is True in conds' status.
+func gateReady(pod *objects.Pod, s, conds *objects.PodStatus) {
+	ready := objects.GetPodCondition(s, objects.PodReady)
+	if ready == nil || ready.Status != objects.ConditionTrue {
+		return
+	}
+	for _, g := range pod.Spec.ReadinessGates {
+		gc := objects.GetPodCondition(conds, g.ConditionType)
+		if gc != nil && gc.Status == objects.ConditionTrue {
+			continue
+		}
+		ready.Status, ready.Reason = objects.ConditionFalse, "ReadinessGatesNotReady"
+		ready.Message = "corresponding condition of pod readiness gate \"" + string(g.ConditionType) + "\" does not exist."
+		if gc != nil {
+			ready.Message = "the status of pod readiness gate \"" + string(g.ConditionType) + "\" is not \"True\", but " + string(gc.Status)
+		}
+		return
+	}
+}
+
+func condOrder(t objects.PodConditionType) int {
+	switch t {
+	case objects.PodReadyToStartContainers:
+		return 0
+	case objects.PodInitialized:
+		return 1
+	case objects.PodReady:
+		return 2
+	case objects.ContainersReady:
+		return 3
+	case objects.PodScheduled:
+		return 4
+	}
+	return 5
+}
