@@ -7,6 +7,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/podkit/podkit/network"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/store"
 )
@@ -22,6 +23,21 @@ type config struct {
 	clock    clockwork.Clock
 	eventTTL time.Duration
 	name     string
+	network  []network.Option
+	netOn    bool
+}
+
+// WithNetwork runs service networking in the host: cluster DNS, the service
+// proxy (ClusterIP, NodePort, LoadBalancer) and, when asked, Ingress, as
+// the options configure them (see package network). Without it, Services
+// still get their cluster IPs and node ports and Endpoints are kept, but no
+// DNS server or proxy runs.
+func WithNetwork(opts ...network.Option) Option {
+	return func(c *config) error {
+		c.network = append(c.network, opts...)
+		c.netOn = true
+		return nil
+	}
 }
 
 // WithStore makes the orchestrator keep its objects in s instead of a new

@@ -14,6 +14,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/podkit/podkit/internal/events"
+	"github.com/podkit/podkit/network"
+	"github.com/podkit/podkit/network/ipam"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile"
 	"github.com/podkit/podkit/runtime"
@@ -42,6 +44,7 @@ type Orchestrator struct {
 	ownStore bool
 	events   *events.Recorder
 	ctrl     *reconcile.Manager
+	net      *network.Network
 
 	running atomic.Bool
 
@@ -75,7 +78,11 @@ func New(opts ...Option) (*Orchestrator, error) {
 		if cfg.scheme == nil {
 			cfg.scheme = objects.NewScheme()
 		}
-		s, err := memdb.New(memdb.WithScheme(cfg.scheme), memdb.WithClock(cfg.clock))
+		opts := []memdb.Option{memdb.WithScheme(cfg.scheme), memdb.WithClock(cfg.clock)}
+		for _, ix := range ipam.Indexes() {
+			opts = append(opts, memdb.WithIndex(ix))
+		}
+		s, err := memdb.New(opts...)
 		if err != nil {
 			return nil, fmt.Errorf("podkit.New: %w", err)
 		}
@@ -87,6 +94,16 @@ func New(opts ...Option) (*Orchestrator, error) {
 		reconcile.WithClock(o.clock), reconcile.WithEventRecorder(o.events))
 	if err == nil {
 		err = reconcile.AddBuiltins(ctrl)
+	}
+	if err == nil {
+		netOpts := []network.Option{network.WithLogger(o.log)}
+		if !cfg.netOn {
+			netOpts = append(netOpts, network.WithoutDNS(), network.WithDataPlane(network.DataPlaneNone))
+		}
+		o.net, err = network.New(o.store, append(netOpts, cfg.network...)...)
+	}
+	if err == nil {
+		err = o.net.AddControllers(ctrl)
 	}
 	if err != nil {
 		o.Close()
@@ -145,6 +162,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return o.events.Run(ctx) })
 	g.Go(func() error { return o.ctrl.Run(ctx) })
+	g.Go(func() error { return o.net.Run(ctx) })
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
@@ -172,6 +190,9 @@ func (o *Orchestrator) admit(tx store.ReadTx, obj, old objects.Object) (*objects
 	if info.Namespaced && meta.Namespace == "" {
 		meta.Namespace = DefaultNamespace
 	}
+	if svc, ok := obj.(*objects.Service); ok && old != nil {
+		svc.PatchAllocatedValues(old.(*objects.Service)) // keep the allocated cluster IPs and node ports
+	}
 	o.scheme.Default(obj)
 	if old == nil {
 		err = o.scheme.Validate(obj)
@@ -179,6 +200,9 @@ func (o *Orchestrator) admit(tx store.ReadTx, obj, old objects.Object) (*objects
 		err = o.scheme.ValidateUpdate(obj, old)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := o.net.Allocate(tx, obj, old); err != nil {
 		return nil, err
 	}
 	if info.Namespaced && old == nil {

@@ -96,6 +96,14 @@ func TestApplyManifestSetReadsBackEqual(t *testing.T) {
 			j.GenerateSelector()
 			require.NotNil(t, got.(*objects.Job).Spec.Selector, "a Job gets a selector at creation")
 		}
+		if s, ok := want[i].(*objects.Service); ok { // cluster IPs are allocated
+			gs := got.(*objects.Service)
+			if s.Spec.ClusterIP != objects.ClusterIPNone {
+				assert.NotEmpty(t, gs.Spec.ClusterIP, "service %s gets a cluster IP", s.Name)
+			}
+			s.Spec.ClusterIP, s.Spec.ClusterIPs = gs.Spec.ClusterIP, gs.Spec.ClusterIPs
+			s.Spec.IPFamilies, s.Spec.IPFamilyPolicy = gs.Spec.IPFamilies, gs.Spec.IPFamilyPolicy
+		}
 		if s, ok := want[i].(*objects.Secret); ok {
 			s.StringData = got.(*objects.Secret).StringData
 		}

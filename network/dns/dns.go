@@ -1,0 +1,360 @@
+// Package dns is podkit's cluster DNS: it answers for the cluster domain
+// from the Services and Endpoints in the store, as CoreDNS' kubernetes
+// plugin does, and forwards every other name to the host's resolvers.
+//
+// Records served (with the default domain cluster.local):
+//
+//	web.default.svc.cluster.local          A     the ClusterIP; pod IPs when headless
+//	db-0.db.default.svc.cluster.local      A     the endpoint with that hostname
+//	10-1-0-5.db.default.svc.cluster.local  A     an endpoint by its IP
+//	_http._tcp.web.default.svc.cluster.local SRV named ports
+//	10-1-0-5.default.pod.cluster.local     A     any pod IP, as kube-dns' "pods insecure"
+//	ext.default.svc.cluster.local          CNAME an ExternalName Service's name
+//	5.0.96.10.in-addr.arpa                 PTR   Services and headless endpoints
+//
+// Pods find the server through the resolver configuration PodDNSConfig
+// builds: the server's address, search domains
+// <ns>.svc.<domain> svc.<domain> <domain>, and ndots:5.
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/podkit/podkit/internal/informer"
+	"github.com/podkit/podkit/store"
+)
+
+// Defaults.
+const (
+	DefaultClusterDomain = "cluster.local"
+	DefaultListenAddr    = "127.0.0.1:53"
+	// DefaultTTL is the TTL of cluster records, CoreDNS' default: short,
+	// since pods come and go.
+	DefaultTTL = 5
+)
+
+// Option configures a Server.
+type Option func(*config) error
+
+type config struct {
+	domain     string
+	listen     []string
+	upstreams  []string
+	resolvConf string
+	ttl        uint32
+	log        *slog.Logger
+	timeout    time.Duration
+}
+
+// WithClusterDomain sets the cluster domain (default cluster.local).
+func WithClusterDomain(domain string) Option {
+	return func(c *config) error {
+		d := strings.Trim(strings.ToLower(domain), ".")
+		if d == "" {
+			return errors.New("dns.WithClusterDomain: domain is empty")
+		}
+		if _, ok := mdns.IsDomainName(d); !ok {
+			return fmt.Errorf("dns.WithClusterDomain: %q is not a domain name", domain)
+		}
+		c.domain = d
+		return nil
+	}
+}
+
+// WithListenAddrs sets the addresses served over UDP and TCP (default
+// 127.0.0.1:53). Pods must reach one of them: on Docker and containerd
+// that is the bridge's gateway address (such as 172.17.0.1:53) or another
+// address of the host. Port 0 picks a free port, the same for UDP and TCP;
+// Addrs tells which.
+func WithListenAddrs(addrs ...string) Option {
+	return func(c *config) error {
+		if len(addrs) == 0 {
+			return errors.New("dns.WithListenAddrs: no address")
+		}
+		for _, a := range addrs {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return fmt.Errorf("dns.WithListenAddrs: %w", err)
+			}
+		}
+		c.listen = slices.Clone(addrs)
+		return nil
+	}
+}
+
+// WithUpstreams sets the resolvers ("host:port", or a host for port 53)
+// that names outside the cluster domain are forwarded to. The default is
+// the nameservers of the host's resolv.conf.
+func WithUpstreams(servers ...string) Option {
+	return func(c *config) error {
+		c.upstreams = nil
+		for _, s := range servers {
+			if _, _, err := net.SplitHostPort(s); err != nil {
+				s = net.JoinHostPort(s, "53")
+			}
+			c.upstreams = append(c.upstreams, s)
+		}
+		return nil
+	}
+}
+
+// WithResolvConf reads the default upstreams from path instead of
+// /etc/resolv.conf.
+func WithResolvConf(path string) Option {
+	return func(c *config) error { c.resolvConf = path; return nil }
+}
+
+// WithTTL sets the TTL of cluster records in seconds (default 5).
+func WithTTL(seconds uint32) Option {
+	return func(c *config) error { c.ttl = seconds; return nil }
+}
+
+// WithForwardTimeout bounds one forwarded query (default 2 s).
+func WithForwardTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return errors.New("dns.WithForwardTimeout: duration must be positive")
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("dns.WithLogger: logger is nil")
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// Server is the cluster DNS server. Run serves until its context ends;
+// ServeDNS answers one query and may be used without Run (with caches
+// that Run fills, it answers NXDOMAIN for cluster names until then).
+// Methods are safe for concurrent use.
+type Server struct {
+	cfg       config
+	services  *informer.Informer
+	endpoints *informer.Informer
+	fwd       *forwarder
+
+	mu    sync.Mutex
+	addrs []net.Addr
+	ready chan struct{}
+}
+
+// New returns a server answering from the Services and Endpoints of s,
+// which it watches through caches of its own.
+func New(s store.Store, opts ...Option) (*Server, error) {
+	cfg := config{domain: DefaultClusterDomain, listen: []string{DefaultListenAddr}, ttl: DefaultTTL,
+		log: slog.New(slog.DiscardHandler), resolvConf: "/etc/resolv.conf", timeout: 2 * time.Second}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.upstreams == nil {
+		if cc, err := mdns.ClientConfigFromFile(cfg.resolvConf); err == nil {
+			for _, s := range cc.Servers {
+				cfg.upstreams = append(cfg.upstreams, net.JoinHostPort(s, cc.Port))
+			}
+		} else {
+			cfg.log.Warn("no upstream resolvers: names outside the cluster domain will fail", "err", err)
+		}
+	}
+	srv := &Server{cfg: cfg, ready: make(chan struct{})}
+	srv.services = informer.New(s, "Service", informer.Options{Logger: cfg.log})
+	srv.endpoints = informer.New(s, "Endpoints", informer.Options{Logger: cfg.log})
+	srv.fwd = &forwarder{timeout: cfg.timeout}
+	return srv, nil
+}
+
+// Domain returns the cluster domain, without a trailing dot.
+func (s *Server) Domain() string { return s.cfg.domain }
+
+// Ready is closed once Run listens on every address.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addrs returns the UDP addresses the server listens on, once Ready.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.addrs)
+}
+
+// Run fills the caches, listens on the configured addresses (UDP and TCP)
+// and serves until ctx ends; it returns after every goroutine it started
+// has returned. A listen failure is returned at once.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	errc := make(chan error, 2)
+	for _, inf := range []*informer.Informer{s.services, s.endpoints} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := inf.Run(ctx); err != nil {
+				errc <- err
+				cancel()
+			}
+		}()
+	}
+
+	var servers []*mdns.Server
+	shutdown := func() {
+		for _, srv := range servers {
+			_ = srv.Shutdown()
+		}
+	}
+	var addrs []net.Addr
+	for _, a := range s.cfg.listen {
+		pc, l, err := listenBoth(a)
+		if err != nil {
+			shutdown()
+			cancel()
+			return fmt.Errorf("cluster DNS: %w", err)
+		}
+		addrs = append(addrs, pc.LocalAddr())
+		for _, srv := range []*mdns.Server{{PacketConn: pc, Handler: s}, {Listener: l, Handler: s}} {
+			started := make(chan struct{})
+			srv.NotifyStartedFunc = func() { close(started) }
+			served := make(chan error, 1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				served <- srv.ActivateAndServe()
+			}()
+			select {
+			case <-started:
+				servers = append(servers, srv)
+			case err := <-served:
+				pc.Close()
+				l.Close()
+				shutdown()
+				cancel()
+				return fmt.Errorf("cluster DNS on %s: %w", a, err)
+			}
+		}
+	}
+	s.mu.Lock()
+	s.addrs = addrs
+	s.mu.Unlock()
+	close(s.ready)
+	s.cfg.log.Info("cluster DNS listening", "addrs", addrs, "domain", s.cfg.domain, "upstreams", s.cfg.upstreams)
+	<-ctx.Done()
+	shutdown()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// listenBoth listens on addr over UDP and TCP, on the same port when the
+// port is 0.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	var lastErr error
+	for range 10 {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		host, _, _ := net.SplitHostPort(addr)
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err == nil {
+			return pc, l, nil
+		}
+		pc.Close()
+		lastErr = err
+	}
+	return nil, nil, lastErr
+}
+
+// ServeDNS implements mdns.Handler.
+func (s *Server) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
+	resp := s.answer(req, w.RemoteAddr().Network())
+	if resp == nil {
+		return
+	}
+	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+		size := uint16(mdns.MinMsgSize)
+		if o := req.IsEdns0(); o != nil {
+			size = max(o.UDPSize(), size)
+		}
+		resp.Truncate(int(size))
+	}
+	_ = w.WriteMsg(resp)
+}
+
+func (s *Server) answer(req *mdns.Msg, network string) *mdns.Msg {
+	if len(req.Question) != 1 || req.Opcode != mdns.OpcodeQuery {
+		m := new(mdns.Msg)
+		m.SetRcode(req, mdns.RcodeNotImplemented)
+		return m
+	}
+	q := req.Question[0]
+	name := strings.ToLower(q.Name)
+	switch {
+	case mdns.IsSubDomain(s.cfg.domain+".", name):
+		return s.cluster(req, q, name)
+	case q.Qtype == mdns.TypePTR && (strings.HasSuffix(name, ".in-addr.arpa.")):
+		if m := s.ptr(req, q, name); m != nil {
+			return m
+		}
+	}
+	return s.forward(req, network)
+}
+
+// forward sends req to the upstream resolvers in turn and returns the
+// first answer, or SERVFAIL.
+func (s *Server) forward(req *mdns.Msg, network string) *mdns.Msg {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout*time.Duration(max(1, len(s.cfg.upstreams))))
+	defer cancel()
+	for _, up := range s.cfg.upstreams {
+		resp, err := s.fwd.exchange(ctx, req, up, network)
+		if err == nil {
+			resp.Id = req.Id
+			return resp
+		}
+		s.cfg.log.Debug("forwarding failed", "upstream", up, "name", req.Question[0].Name, "err", err)
+	}
+	m := new(mdns.Msg)
+	m.SetRcode(req, mdns.RcodeServerFailure)
+	m.RecursionAvailable = true
+	return m
+}
+
+type forwarder struct {
+	timeout time.Duration
+}
+
+func (f *forwarder) exchange(ctx context.Context, req *mdns.Msg, upstream, network string) (*mdns.Msg, error) {
+	proto := "udp"
+	if strings.HasPrefix(network, "tcp") {
+		proto = "tcp"
+	}
+	c := &mdns.Client{Net: proto, Timeout: f.timeout}
+	resp, _, err := c.ExchangeContext(ctx, req, upstream)
+	if err == nil && resp.Truncated && proto == "udp" {
+		c.Net = "tcp"
+		resp, _, err = c.ExchangeContext(ctx, req, upstream)
+	}
+	return resp, err
+}

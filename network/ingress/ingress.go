@@ -1,0 +1,487 @@
+// Package ingress is podkit's Ingress controller (networking.k8s.io/v1):
+// an HTTP and HTTPS reverse proxy on the host that routes requests by host
+// and path to the ready endpoints of Services.
+//
+// It serves the Ingresses of its class: those whose ingressClassName is
+// the controller's class name ("podkit") or names an IngressClass whose
+// spec.controller is the controller's name, and those naming no class
+// when a default IngressClass (ingressclass.kubernetes.io/is-default-class)
+// of its controller exists or their kubernetes.io/ingress.class annotation
+// names the class. Paths are matched as Kubernetes specifies (Exact;
+// Prefix element-wise; ImplementationSpecific as Prefix; longest first);
+// requests no rule matches go to the first defaultBackend, else get 404;
+// a backend without a ready endpoint gives 503. TLS certificates come from
+// kubernetes.io/tls Secrets chosen by SNI. Requests carry X-Forwarded-For,
+// -Host and -Proto. A change of routes, certificates or endpoints applies
+// to the next request; no listener restarts and no connection drops.
+package ingress
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/podkit/podkit/internal/informer"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+// Defaults.
+const (
+	DefaultClassName      = "podkit"
+	DefaultControllerName = "podkit.io/ingress-controller"
+	DefaultHTTPAddr       = ":80"
+	DefaultHTTPSAddr      = ":443"
+)
+
+// Option configures a Controller.
+type Option func(*config) error
+
+type config struct {
+	httpAddr, httpsAddr string
+	class, controller   string
+	status              string
+	log                 *slog.Logger
+	dialTimeout         time.Duration
+}
+
+// WithHTTPAddr sets the HTTP listen address (default :80; port 0 picks
+// one, see Addrs).
+func WithHTTPAddr(addr string) Option {
+	return func(c *config) error { c.httpAddr = addr; return nil }
+}
+
+// WithHTTPSAddr sets the HTTPS listen address (default :443); empty
+// disables HTTPS.
+func WithHTTPSAddr(addr string) Option {
+	return func(c *config) error { c.httpsAddr = addr; return nil }
+}
+
+// WithClassName sets the IngressClass name served (default "podkit").
+func WithClassName(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return errors.New("ingress.WithClassName: name is empty")
+		}
+		c.class = name
+		return nil
+	}
+}
+
+// WithControllerName sets the spec.controller value of the IngressClasses
+// served (default "podkit.io/ingress-controller").
+func WithControllerName(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return errors.New("ingress.WithControllerName: name is empty")
+		}
+		c.controller = name
+		return nil
+	}
+}
+
+// WithStatusAddress sets the IP or host name written to the Ingresses'
+// status.loadBalancer.ingress (default: the HTTP listen host if it is a
+// specific address, else the host's first non-loopback IPv4 address).
+func WithStatusAddress(addr string) Option {
+	return func(c *config) error { c.status = addr; return nil }
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("ingress.WithLogger: logger is nil")
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// Controller is the Ingress controller. Its methods are safe for
+// concurrent use; Run runs once.
+type Controller struct {
+	cfg   config
+	store store.Store
+	infs  map[string]*informer.Informer
+	kick  chan struct{}
+
+	routes    atomic.Pointer[table]
+	next      atomic.Uint64
+	proxy     *httputil.ReverseProxy
+	transport *http.Transport
+
+	mu    sync.Mutex
+	addrs []net.Addr
+	ready chan struct{}
+}
+
+// Kinds the controller watches.
+var watched = []string{"Ingress", "IngressClass", "Service", "Endpoints", "Secret"}
+
+// New returns a controller serving the Ingresses in s.
+func New(s store.Store, opts ...Option) (*Controller, error) {
+	cfg := config{httpAddr: DefaultHTTPAddr, httpsAddr: DefaultHTTPSAddr, class: DefaultClassName,
+		controller: DefaultControllerName, log: slog.New(slog.DiscardHandler), dialTimeout: 5 * time.Second}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	c := &Controller{cfg: cfg, store: s, infs: map[string]*informer.Informer{}, kick: make(chan struct{}, 1), ready: make(chan struct{})}
+	for _, k := range watched {
+		inf := informer.New(s, k, informer.Options{Logger: cfg.log})
+		if k != "Service" && k != "Endpoints" { // read per request instead
+			inf.AddHandler(func(_, _ objects.Object) { c.signal() })
+		}
+		c.infs[k] = inf
+	}
+	c.routes.Store(&table{})
+	c.transport = &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: cfg.dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 0,
+	}
+	c.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(pr.In.Context().Value(targetKey{}).(*url.URL))
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+		},
+		Transport: c.transport,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			c.cfg.log.Debug("backend failed", "url", r.URL, "err", err)
+			http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
+		},
+	}
+	return c, nil
+}
+
+type targetKey struct{}
+
+func (c *Controller) signal() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Ready is closed once Run listens.
+func (c *Controller) Ready() <-chan struct{} { return c.ready }
+
+// Addrs returns the HTTP and (when enabled) HTTPS listen addresses, once
+// Ready.
+func (c *Controller) Addrs() []net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.addrs)
+}
+
+// Run listens, keeps the routes and the Ingresses' status current until
+// ctx ends, then shuts the servers down and returns once every goroutine
+// it started has returned.
+func (c *Controller) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	errc := make(chan error, len(watched)+2)
+	for _, inf := range c.infs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := inf.Run(ctx); err != nil {
+				errc <- err
+				cancel()
+			}
+		}()
+	}
+	var lc net.ListenConfig
+	var servers []*http.Server
+	var addrs []net.Addr
+	for _, l := range []struct {
+		addr string
+		tls  bool
+	}{{c.cfg.httpAddr, false}, {c.cfg.httpsAddr, true}} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := lc.Listen(ctx, "tcp", l.addr)
+		if err != nil {
+			for _, s := range servers {
+				s.Close()
+			}
+			cancel()
+			return fmt.Errorf("ingress: %w", err)
+		}
+		addrs = append(addrs, ln.Addr())
+		srv := &http.Server{Handler: c, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(c.cfg.log.Handler(), slog.LevelDebug)}
+		if l.tls {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.getCertificate}
+			ln = tls.NewListener(ln, srv.TLSConfig)
+		}
+		servers = append(servers, srv)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+				cancel()
+			}
+		}()
+	}
+	c.mu.Lock()
+	c.addrs = addrs
+	c.mu.Unlock()
+	close(c.ready)
+	c.cfg.log.Info("ingress controller listening", "addrs", addrs, "class", c.cfg.class)
+
+	c.loop(ctx, addrs)
+
+	shutCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	for _, s := range servers {
+		if s.Shutdown(shutCtx) != nil {
+			s.Close()
+		}
+	}
+	c.transport.CloseIdleConnections()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+func (c *Controller) loop(ctx context.Context, addrs []net.Addr) {
+	for _, inf := range c.infs {
+		if inf.WaitForSync(ctx) != nil {
+			return
+		}
+	}
+	status := c.statusAddress(addrs)
+	c.signal()
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.kick:
+		case <-retry:
+		}
+		retry = nil
+		ings := c.ours()
+		t, errs := buildTable(ings, c.secret)
+		c.routes.Store(t)
+		for _, err := range errs {
+			c.cfg.log.Warn("ingress TLS", "err", err)
+		}
+		if err := c.updateStatus(ctx, ings, status); err != nil && ctx.Err() == nil {
+			c.cfg.log.Warn("ingress status update failed; retrying", "err", err)
+			retry = time.After(100 * time.Millisecond)
+		}
+	}
+}
+
+// ours returns the Ingresses of the controller's class, oldest first.
+func (c *Controller) ours() []*objects.Ingress {
+	classes, _ := c.infs["IngressClass"].List(store.ListOptions{}, nil)
+	mine := map[string]bool{c.cfg.class: true}
+	isDefault := false
+	for _, o := range classes {
+		ic := o.(*objects.IngressClass)
+		if ic.Spec.Controller != c.cfg.controller {
+			if ic.Name == c.cfg.class {
+				mine[ic.Name] = false // the name is another controller's
+			}
+			continue
+		}
+		mine[ic.Name] = true
+		if ic.Annotations[objects.AnnotationIsDefaultIngressClass] == "true" {
+			isDefault = true
+		}
+	}
+	objs, _ := c.infs["Ingress"].List(store.ListOptions{}, nil)
+	var out []*objects.Ingress
+	for _, o := range objs {
+		ing := o.(*objects.Ingress)
+		switch {
+		case ing.Spec.IngressClassName != nil:
+			if !mine[*ing.Spec.IngressClassName] {
+				continue
+			}
+		case ing.Annotations[AnnotationIngressClass] != "":
+			if !mine[ing.Annotations[AnnotationIngressClass]] {
+				continue
+			}
+		case !isDefault:
+			continue
+		}
+		out = append(out, ing)
+	}
+	slices.SortStableFunc(out, func(a, b *objects.Ingress) int {
+		return a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
+	})
+	return out
+}
+
+func (c *Controller) secret(ns, name string) *objects.Secret {
+	o, ok := c.infs["Secret"].Get(objects.Key{Namespace: ns, Name: name})
+	if !ok {
+		return nil
+	}
+	return o.(*objects.Secret)
+}
+
+func loadCert(s *objects.Secret, ns, name string) (*tls.Certificate, error) {
+	if s == nil {
+		return nil, fmt.Errorf("secret %s/%s not found", ns, name)
+	}
+	cert, err := tls.X509KeyPair(s.Data[objects.TLSCertKey], s.Data[objects.TLSPrivateKeyKey])
+	if err != nil {
+		return nil, fmt.Errorf("secret %s/%s: %w", ns, name, err)
+	}
+	return &cert, nil
+}
+
+func (c *Controller) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if cert := c.routes.Load().certificate(hello.ServerName); cert != nil {
+		return cert, nil
+	}
+	return nil, fmt.Errorf("no certificate for %q", hello.ServerName)
+}
+
+func (c *Controller) statusAddress(addrs []net.Addr) string {
+	if c.cfg.status != "" {
+		return c.cfg.status
+	}
+	if len(addrs) > 0 {
+		if ap, err := netip.ParseAddrPort(addrs[0].String()); err == nil && !ap.Addr().IsUnspecified() {
+			return ap.Addr().Unmap().String()
+		}
+	}
+	ifAddrs, _ := net.InterfaceAddrs()
+	for _, a := range ifAddrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return "127.0.0.1"
+}
+
+func (c *Controller) updateStatus(ctx context.Context, ings []*objects.Ingress, addr string) error {
+	want := []objects.IngressLoadBalancerIngress{{IP: addr}}
+	if _, err := netip.ParseAddr(addr); err != nil {
+		want = []objects.IngressLoadBalancerIngress{{Hostname: addr}}
+	}
+	equal := func(a []objects.IngressLoadBalancerIngress) bool {
+		return len(a) == 1 && a[0].IP == want[0].IP && a[0].Hostname == want[0].Hostname
+	}
+	var stale []objects.Key
+	for _, ing := range ings {
+		if !equal(ing.Status.LoadBalancer.Ingress) {
+			stale = append(stale, ing.Key())
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	return c.store.Update(ctx, func(tx store.Tx) error {
+		for _, k := range stale {
+			o, err := tx.Get("Ingress", k)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			ing := o.(*objects.Ingress)
+			if equal(ing.Status.LoadBalancer.Ingress) {
+				continue
+			}
+			ing.Status.LoadBalancer.Ingress = want
+			if err := tx.UpdateStatus(ing); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ServeHTTP routes one request.
+func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b := c.routes.Load().lookup(r.Host, r.URL.Path)
+	if b == nil {
+		http.Error(w, "404 Not Found", http.StatusNotFound)
+		return
+	}
+	target, err := c.endpoint(b)
+	if err != nil {
+		c.cfg.log.Debug("no backend", "host", r.Host, "path", r.URL.Path, "err", err)
+		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	c.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, target)))
+}
+
+// endpoint picks a ready endpoint of the backend round-robin.
+func (c *Controller) endpoint(b *backendRef) (*url.URL, error) {
+	o, ok := c.infs["Service"].Get(objects.Key{Namespace: b.ns, Name: b.name})
+	if !ok {
+		return nil, fmt.Errorf("service %s/%s not found", b.ns, b.name)
+	}
+	svc := o.(*objects.Service)
+	var sp *objects.ServicePort
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if (b.port.Name != "" && p.Name == b.port.Name) || (b.port.Number != 0 && p.Port == b.port.Number) {
+			sp = p
+			break
+		}
+	}
+	if sp == nil {
+		return nil, fmt.Errorf("service %s/%s has no port %s", b.ns, b.name, portString(b.port))
+	}
+	eo, ok := c.infs["Endpoints"].Get(svc.Key())
+	if !ok {
+		return nil, fmt.Errorf("service %s/%s has no endpoints", b.ns, b.name)
+	}
+	var eps []string
+	for _, ss := range eo.(*objects.Endpoints).Subsets {
+		for _, p := range ss.Ports {
+			if p.Name != sp.Name || (p.Protocol != "" && p.Protocol != objects.ProtocolTCP) {
+				continue
+			}
+			for _, a := range ss.Addresses {
+				eps = append(eps, net.JoinHostPort(a.IP, strconv.Itoa(int(p.Port))))
+			}
+		}
+	}
+	if len(eps) == 0 {
+		return nil, fmt.Errorf("service %s/%s has no ready endpoint", b.ns, b.name)
+	}
+	return &url.URL{Scheme: "http", Host: eps[c.next.Add(1)%uint64(len(eps))]}, nil
+}
+
+func portString(p objects.ServiceBackendPort) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return strconv.Itoa(int(p.Number))
+}

@@ -1,0 +1,231 @@
+package ipam_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/podkit/podkit/network/ipam"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+	"github.com/podkit/podkit/store/memdb"
+)
+
+// stores runs f against a store with the allocator's indexes and one
+// without, since the allocator must give the same answers either way.
+func stores(t *testing.T, f func(t *testing.T, st store.Store)) {
+	for _, indexed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("indexed=%v", indexed), func(t *testing.T) {
+			opts := []memdb.Option{memdb.WithScheme(objects.NewScheme())}
+			if indexed {
+				for _, ix := range ipam.Indexes() {
+					opts = append(opts, memdb.WithIndex(ix))
+				}
+			}
+			st, err := memdb.New(opts...)
+			require.NoError(t, err)
+			t.Cleanup(func() { st.Close() })
+			f(t, st)
+		})
+	}
+}
+
+func svc(name string, mod ...func(*objects.Service)) *objects.Service {
+	s := &objects.Service{ObjectMeta: objects.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: objects.ServiceSpec{Selector: map[string]string{"app": name},
+			Ports: []objects.ServicePort{{Port: 80}}}}
+	for _, m := range mod {
+		m(s)
+	}
+	return s
+}
+
+func clusterIP(ip string) func(*objects.Service) {
+	return func(s *objects.Service) { s.Spec.ClusterIP = ip }
+}
+
+func nodePort(ports ...int32) func(*objects.Service) {
+	return func(s *objects.Service) {
+		s.Spec.Type = objects.ServiceTypeNodePort
+		s.Spec.Ports = nil
+		for i, p := range ports {
+			s.Spec.Ports = append(s.Spec.Ports, objects.ServicePort{Name: fmt.Sprintf("p%d", i), Port: int32(80 + i), NodePort: p})
+		}
+	}
+}
+
+// create admits s as the orchestrator does: default, validate, allocate,
+// store, all in one transaction.
+func create(st store.Store, a *ipam.Allocator, s *objects.Service) error {
+	return st.Update(context.Background(), func(tx store.Tx) error {
+		st.Scheme().Default(s)
+		if err := st.Scheme().Validate(s); err != nil {
+			return err
+		}
+		if err := a.Allocate(tx, s, nil); err != nil {
+			return err
+		}
+		return tx.Create(s)
+	})
+}
+
+func remove(t *testing.T, st store.Store, name string) {
+	t.Helper()
+	require.NoError(t, st.Update(context.Background(), func(tx store.Tx) error {
+		_, err := tx.Delete("Service", objects.Key{Namespace: "default", Name: name}, store.DeleteOptions{})
+		return err
+	}))
+}
+
+func TestClusterIPAllocation(t *testing.T) {
+	stores(t, func(t *testing.T, st store.Store) {
+		a, err := ipam.New(ipam.WithServiceCIDR("10.0.0.0/29"))
+		require.NoError(t, err)
+		cidr := netip.MustParsePrefix("10.0.0.0/29")
+		seen := map[string]bool{}
+		for i := range 6 {
+			s := svc(fmt.Sprintf("s%d", i))
+			require.NoError(t, create(st, a, s))
+			ip := netip.MustParseAddr(s.Spec.ClusterIP)
+			assert.True(t, cidr.Contains(ip), ip)
+			assert.NotEqual(t, "10.0.0.0", ip.String())
+			assert.NotEqual(t, "10.0.0.7", ip.String())
+			assert.Equal(t, []string{s.Spec.ClusterIP}, s.Spec.ClusterIPs)
+			assert.False(t, seen[s.Spec.ClusterIP], "allocated twice: %s", ip)
+			seen[s.Spec.ClusterIP] = true
+		}
+		err = create(st, a, svc("full"))
+		assert.ErrorIs(t, err, ipam.ErrFull)
+
+		// Deleting a Service releases its address at once.
+		var s3 objects.Service
+		require.NoError(t, st.View(context.Background(), func(tx store.ReadTx) error {
+			o, err := tx.Get("Service", objects.Key{Namespace: "default", Name: "s3"})
+			if err == nil {
+				s3 = *o.(*objects.Service)
+			}
+			return err
+		}))
+		remove(t, st, "s3")
+		s := svc("again")
+		require.NoError(t, create(st, a, s))
+		assert.Equal(t, s3.Spec.ClusterIP, s.Spec.ClusterIP)
+	})
+}
+
+func TestExplicitClusterIP(t *testing.T) {
+	stores(t, func(t *testing.T, st store.Store) {
+		a, err := ipam.New(ipam.WithServiceCIDR("10.0.0.0/24"))
+		require.NoError(t, err)
+		s := svc("a", clusterIP("10.0.0.10"))
+		require.NoError(t, create(st, a, s))
+		assert.Equal(t, "10.0.0.10", s.Spec.ClusterIP)
+
+		err = create(st, a, svc("b", clusterIP("10.0.0.10")))
+		require.ErrorIs(t, err, objects.ErrInvalid)
+		assert.Equal(t, `Service "b" is invalid: spec.clusterIPs: Invalid value: []string{"10.0.0.10"}: failed to allocate IP 10.0.0.10: provided IP is already allocated`, err.Error())
+
+		err = create(st, a, svc("c", clusterIP("10.1.0.10")))
+		require.ErrorIs(t, err, objects.ErrInvalid)
+		assert.Contains(t, err.Error(), "the provided IP (10.1.0.10) is not in the valid range. The range of valid IPs is 10.0.0.0/24")
+
+		// A new allocator over the same store knows what is taken.
+		b, err := ipam.New(ipam.WithServiceCIDR("10.0.0.0/24"))
+		require.NoError(t, err)
+		assert.ErrorIs(t, create(st, b, svc("d", clusterIP("10.0.0.10"))), objects.ErrInvalid)
+
+		// Updating a Service keeps its own address.
+		require.NoError(t, st.Update(context.Background(), func(tx store.Tx) error {
+			old, err := tx.Get("Service", s.Key())
+			if err != nil {
+				return err
+			}
+			upd := old.DeepCopyObject().(*objects.Service)
+			upd.Labels = map[string]string{"x": "y"}
+			if err := b.Allocate(tx, upd, old.(*objects.Service)); err != nil {
+				return err
+			}
+			return tx.Update(upd)
+		}))
+	})
+}
+
+func TestHeadlessAndExternalNameGetNoAddress(t *testing.T) {
+	stores(t, func(t *testing.T, st store.Store) {
+		a, err := ipam.New()
+		require.NoError(t, err)
+		h := svc("h", clusterIP(objects.ClusterIPNone))
+		require.NoError(t, create(st, a, h))
+		assert.Equal(t, objects.ClusterIPNone, h.Spec.ClusterIP)
+		e := svc("e", func(s *objects.Service) {
+			s.Spec.Type, s.Spec.ExternalName, s.Spec.Selector = objects.ServiceTypeExternalName, "example.com", nil
+		})
+		require.NoError(t, create(st, a, e))
+		assert.Empty(t, e.Spec.ClusterIP)
+	})
+}
+
+func TestNodePorts(t *testing.T) {
+	stores(t, func(t *testing.T, st store.Store) {
+		a, err := ipam.New(ipam.WithNodePortRange("30000-30002"))
+		require.NoError(t, err)
+		s := svc("a", nodePort(30001, 0))
+		require.NoError(t, create(st, a, s))
+		assert.Equal(t, int32(30001), s.Spec.Ports[0].NodePort)
+		assert.Contains(t, []int32{30000, 30002}, s.Spec.Ports[1].NodePort)
+		assert.NotEmpty(t, s.Spec.ClusterIP)
+
+		err = create(st, a, svc("b", nodePort(30001)))
+		require.ErrorIs(t, err, objects.ErrInvalid)
+		assert.Equal(t, `Service "b" is invalid: spec.ports[0].nodePort: Invalid value: 30001: provided port is already allocated`, err.Error())
+		err = create(st, a, svc("c", nodePort(31000)))
+		require.ErrorIs(t, err, objects.ErrInvalid)
+		assert.Contains(t, err.Error(), "provided port is not in the valid range. The range of valid ports is 30000-30002")
+
+		lb := svc("lb", nodePort(0), func(s *objects.Service) { s.Spec.Type = objects.ServiceTypeLoadBalancer })
+		require.NoError(t, create(st, a, lb))
+		assert.NotZero(t, lb.Spec.Ports[0].NodePort)
+		err = create(st, a, svc("d", nodePort(0)))
+		assert.ErrorIs(t, err, ipam.ErrFull)
+
+		remove(t, st, "lb")
+		require.NoError(t, create(st, a, svc("d", nodePort(0))))
+	})
+}
+
+func TestNodePortSharedAcrossProtocols(t *testing.T) {
+	stores(t, func(t *testing.T, st store.Store) {
+		a, err := ipam.New()
+		require.NoError(t, err)
+		s := svc("dns", func(s *objects.Service) {
+			s.Spec.Type = objects.ServiceTypeNodePort
+			s.Spec.Ports = []objects.ServicePort{
+				{Name: "tcp", Port: 53, Protocol: objects.ProtocolTCP},
+				{Name: "udp", Port: 53, Protocol: objects.ProtocolUDP},
+			}
+		})
+		require.NoError(t, create(st, a, s))
+		assert.Equal(t, s.Spec.Ports[0].NodePort, s.Spec.Ports[1].NodePort)
+	})
+}
+
+func TestOptions(t *testing.T) {
+	for _, opt := range []ipam.Option{
+		ipam.WithServiceCIDR("nonsense"), ipam.WithServiceCIDR("fd00::/64"), ipam.WithServiceCIDR("10.0.0.0/31"),
+		ipam.WithNodePortRange("3-2"), ipam.WithNodePortRange("30000"), ipam.WithNodePortRange("0-10"),
+	} {
+		_, err := ipam.New(opt)
+		assert.Error(t, err)
+	}
+	a, err := ipam.New()
+	require.NoError(t, err)
+	assert.Equal(t, "10.96.0.0/12", a.ServiceCIDR().String())
+	first, last := a.NodePortRange()
+	assert.Equal(t, [2]int32{30000, 32767}, [2]int32{first, last})
+	assert.True(t, errors.Is(fmt.Errorf("x: %w", ipam.ErrFull), ipam.ErrFull))
+}

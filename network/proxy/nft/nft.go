@@ -1,0 +1,482 @@
+//go:build linux
+
+// Package nft is the kernel data plane of the service proxy: nftables
+// DNAT rules in a table of podkit's own, as kube-proxy's nftables mode
+// writes them, so packets are forwarded by the kernel with no copy through
+// the process. It needs root with CAP_NET_ADMIN; Available tells.
+//
+// The table (ip family, "podkit" unless WithTableName says otherwise):
+//
+//	nat-prerouting, nat-output   dstnat hooks: jump services
+//	services                     ip daddr . proto . dport -> goto svc-*;
+//	                             fib daddr type local -> goto nodeports
+//	nodeports                    proto . dport -> goto svc-*
+//	svc-<hash>                   affinity lookups, then a uniform random
+//	                             pick (numgen) of an ep-* chain
+//	ep-<hash>                    affinity update, masquerade mark, dnat
+//	nat-postrouting              marked packets are masqueraded
+//	filter-{input,forward,output} jump reject
+//	reject                       ports without endpoints, and the rest of
+//	                             the service CIDR: refused, never routed out
+//
+// Every sync replaces the rules in one netlink batch, which the kernel
+// applies atomically; affinity sets survive syncs. Run deletes the table.
+package nft
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/podkit/podkit/network/proxy"
+	"github.com/podkit/podkit/objects"
+)
+
+// MasqueradeMark is the packet mark bit that sends a forwarded packet
+// through masquerade, kube-proxy's value.
+const MasqueradeMark = 0x4000
+
+// Option configures a DataPlane.
+type Option func(*config) error
+
+type config struct {
+	table string
+	cidr  netip.Prefix
+	log   *slog.Logger
+}
+
+// WithTableName names the nftables table (default "podkit"); two data
+// planes on one host need different names.
+func WithTableName(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return errors.New("nft.WithTableName: name is empty")
+		}
+		c.table = name
+		return nil
+	}
+}
+
+// WithServiceCIDR makes traffic to addresses of the service range that no
+// service port serves refused instead of routed off the host.
+func WithServiceCIDR(cidr string) Option {
+	return func(c *config) error {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil || !p.Addr().Is4() {
+			return fmt.Errorf("nft.WithServiceCIDR: %q is not an IPv4 prefix", cidr)
+		}
+		c.cidr = p.Masked()
+		return nil
+	}
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("nft.WithLogger: logger is nil")
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// DataPlane implements proxy.DataPlane with nftables.
+type DataPlane struct {
+	cfg config
+
+	started chan struct{}
+	once    sync.Once
+
+	mu      sync.Mutex
+	stopped bool
+	conn    *nftables.Conn
+	table   *nftables.Table
+	base    map[string]*nftables.Chain // services, nodeports, reject
+	chains  map[string]*nftables.Chain // svc-*, ep-* of the last sync
+	sets    map[string]*nftables.Set   // affinity sets of the last sync
+	udpEps  map[string]map[netip.AddrPort]bool
+	runErr  error
+}
+
+// New returns an nftables data plane; it changes nothing until Run.
+func New(opts ...Option) (*DataPlane, error) {
+	cfg := config{table: "podkit", log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	return &DataPlane{cfg: cfg, started: make(chan struct{})}, nil
+}
+
+// Available reports whether this process may program nftables: it adds
+// and deletes an empty table.
+func Available() error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	t := c.AddTable(&nftables.Table{Name: fmt.Sprintf("podkit-probe-%d", unix.Getpid()), Family: nftables.TableFamilyIPv4})
+	c.DelTable(t)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables cannot be changed by this process: %w", err)
+	}
+	return nil
+}
+
+// Run implements proxy.DataPlane: it creates the table, waits for ctx and
+// deletes the table.
+func (d *DataPlane) Run(ctx context.Context) error {
+	first := false
+	d.once.Do(func() { first = true })
+	if !first {
+		return errors.New("nft: a DataPlane runs once")
+	}
+	d.mu.Lock()
+	err := d.setup()
+	if err != nil {
+		d.stopped, d.runErr = true, err
+	}
+	d.mu.Unlock()
+	close(d.started)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopped = true
+	d.conn.DelTable(d.table)
+	err = d.conn.Flush()
+	if cerr := d.conn.CloseLasting(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("nft: delete table %s: %w", d.cfg.table, err)
+	}
+	return nil
+}
+
+func (d *DataPlane) setup() error {
+	c, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		return fmt.Errorf("nft: %w", err)
+	}
+	d.conn = c
+	d.table = &nftables.Table{Name: d.cfg.table, Family: nftables.TableFamilyIPv4}
+	// A table left by a process that died is replaced.
+	if t, err := c.ListTableOfFamily(d.cfg.table, nftables.TableFamilyIPv4); err == nil && t != nil {
+		c.DelTable(d.table)
+	}
+	c.AddTable(d.table)
+	d.base = map[string]*nftables.Chain{}
+	for _, name := range []string{"services", "nodeports", "reject"} {
+		d.base[name] = c.AddChain(&nftables.Chain{Name: name, Table: d.table})
+	}
+	accept := nftables.ChainPolicyAccept
+	hook := func(name string, typ nftables.ChainType, h *nftables.ChainHook, prio *nftables.ChainPriority, exprs ...expr.Any) {
+		ch := c.AddChain(&nftables.Chain{Name: name, Table: d.table, Type: typ, Hooknum: h, Priority: prio, Policy: &accept})
+		c.AddRule(&nftables.Rule{Table: d.table, Chain: ch, Exprs: exprs})
+	}
+	jump := func(to string) expr.Any { return &expr.Verdict{Kind: expr.VerdictJump, Chain: to} }
+	hook("nat-prerouting", nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest, jump("services"))
+	hook("nat-output", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest, jump("services"))
+	hook("nat-postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource,
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(MasqueradeMark), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Masq{})
+	for name, h := range map[string]*nftables.ChainHook{
+		"filter-input": nftables.ChainHookInput, "filter-forward": nftables.ChainHookForward, "filter-output": nftables.ChainHookOutput} {
+		hook(name, nftables.ChainTypeFilter, h, nftables.ChainPriorityFilter, jump("reject"))
+	}
+	d.chains, d.sets, d.udpEps = map[string]*nftables.Chain{}, map[string]*nftables.Set{}, map[string]map[netip.AddrPort]bool{}
+	d.addCatchAll()
+	if err := c.Flush(); err != nil {
+		c.CloseLasting()
+		return fmt.Errorf("nft: create table %s (needs root with CAP_NET_ADMIN): %w", d.cfg.table, err)
+	}
+	d.cfg.log.Info("nftables data plane ready", "table", d.cfg.table)
+	return nil
+}
+
+// Sync implements proxy.DataPlane.
+func (d *DataPlane) Sync(ctx context.Context, ports []proxy.ServicePort) error {
+	select {
+	case <-d.started:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		if d.runErr != nil {
+			return fmt.Errorf("%w: %v", proxy.ErrStopped, d.runErr)
+		}
+		return proxy.ErrStopped
+	}
+	c, t := d.conn, d.table
+	for _, ch := range d.base {
+		c.FlushChain(ch)
+	}
+	for _, ch := range d.chains {
+		c.FlushChain(ch)
+	}
+	chains := map[string]*nftables.Chain{}
+	sets := map[string]*nftables.Set{}
+	chain := func(name string) *nftables.Chain {
+		if ch, ok := d.chains[name]; ok {
+			chains[name] = ch
+			return ch
+		}
+		ch := c.AddChain(&nftables.Chain{Name: name, Table: t})
+		chains[name] = ch
+		return ch
+	}
+	rule := func(ch *nftables.Chain, exprs ...expr.Any) {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs})
+	}
+	udpEps := map[string]map[netip.AddrPort]bool{}
+	var errs []error
+	for i := range ports {
+		sp := &ports[i]
+		proto, ok := ipProto(sp.Protocol)
+		if !ok {
+			continue
+		}
+		if sp.Protocol == objects.ProtocolUDP {
+			udpEps[sp.ID] = map[netip.AddrPort]bool{}
+			for _, ep := range sp.Endpoints {
+				udpEps[sp.ID][ep] = true
+			}
+		}
+		var frontends []netip.AddrPort
+		for _, ip := range sp.ClusterIPs {
+			if ip.Is4() {
+				frontends = append(frontends, netip.AddrPortFrom(ip, sp.Port))
+			}
+		}
+		frontends = append(frontends, sp.LoadBalancer...)
+		if len(sp.Endpoints) == 0 {
+			for _, f := range frontends {
+				rule(d.base["reject"], append(matchDst(f, proto), rejectFor(sp.Protocol))...)
+			}
+			if sp.NodePort != 0 {
+				rule(d.base["reject"], append(append(fibLocal(), matchPort(proto, sp.NodePort)...), rejectFor(sp.Protocol))...)
+			}
+			continue
+		}
+		svcName := "svc-" + hash(sp.ID)
+		svc := chain(svcName)
+		goTo := &expr.Verdict{Kind: expr.VerdictGoto, Chain: svcName}
+		for _, f := range frontends {
+			rule(d.base["services"], append(matchDst(f, proto), goTo)...)
+		}
+		if sp.NodePort != 0 {
+			rule(d.base["nodeports"], append(matchPort(proto, sp.NodePort), goTo)...)
+		}
+		var epChains []string
+		for _, ep := range sp.Endpoints {
+			if !ep.Addr().Is4() {
+				continue
+			}
+			id := hash(sp.ID + "|" + ep.String())
+			epName := "ep-" + id
+			epc := chain(epName)
+			epChains = append(epChains, epName)
+			var exprs []expr.Any
+			if sp.Affinity > 0 {
+				set := d.affinitySet("aff-"+id, sp.Affinity, sets, &errs)
+				if set != nil {
+					rule(svc, loadSaddr(), &expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
+						&expr.Verdict{Kind: expr.VerdictGoto, Chain: epName})
+					exprs = append(exprs, loadSaddr(), &expr.Dynset{SrcRegKey: 1, SetName: set.Name, SetID: set.ID,
+						Operation: unix.NFT_DYNSET_OP_UPDATE, Timeout: sp.Affinity})
+				}
+			}
+			ip := ep.Addr().As4()
+			exprs = append(exprs,
+				&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+					Mask: binaryutil.NativeEndian.PutUint32(^uint32(MasqueradeMark)), Xor: binaryutil.NativeEndian.PutUint32(MasqueradeMark)},
+				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+				&expr.Immediate{Register: 1, Data: ip[:]},
+				&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(ep.Port())},
+				&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true})
+			rule(epc, exprs...)
+		}
+		// A uniform pick: endpoint i is taken with probability 1/(n-i)
+		// among those left, each rule drawing a fresh random number.
+		n := len(epChains)
+		for i, name := range epChains {
+			to := &expr.Verdict{Kind: expr.VerdictGoto, Chain: name}
+			if i == n-1 {
+				rule(svc, to)
+				break
+			}
+			rule(svc, &expr.Numgen{Register: 1, Modulus: uint32(n - i), Type: unix.NFT_NG_RANDOM},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)}, to)
+		}
+	}
+	rule(d.base["services"], append(fibLocal(), &expr.Verdict{Kind: expr.VerdictGoto, Chain: "nodeports"})...)
+	d.addCatchAll()
+	// Chains and sets no longer used go after the rules that used them.
+	for name, ch := range d.chains {
+		if _, ok := chains[name]; !ok {
+			c.DelChain(ch)
+		}
+	}
+	for name, s := range d.sets {
+		if _, ok := sets[name]; !ok {
+			c.DelSet(s)
+		}
+	}
+	if err := c.Flush(); err != nil {
+		// The batch was refused whole: the kernel keeps the previous rules.
+		return errors.Join(append(errs, fmt.Errorf("nft: sync: %w", err))...)
+	}
+	d.chains, d.sets = chains, sets
+	d.forgetUDPFlows(udpEps)
+	return errors.Join(errs...)
+}
+
+func (d *DataPlane) affinitySet(name string, timeout time.Duration, sets map[string]*nftables.Set, errs *[]error) *nftables.Set {
+	if s, ok := d.sets[name]; ok && s.Timeout == timeout {
+		sets[name] = s
+		return s
+	} else if ok {
+		d.conn.DelSet(s)
+		delete(d.sets, name)
+	}
+	s := &nftables.Set{Table: d.table, Name: name, KeyType: nftables.TypeIPAddr, HasTimeout: true, Dynamic: true, Timeout: timeout}
+	if err := d.conn.AddSet(s, nil); err != nil {
+		*errs = append(*errs, fmt.Errorf("nft: affinity set %s: %w", name, err))
+		return nil
+	}
+	sets[name] = s
+	return s
+}
+
+// addCatchAll refuses the rest of the service range.
+func (d *DataPlane) addCatchAll() {
+	if !d.cfg.cidr.IsValid() {
+		return
+	}
+	net4 := d.cfg.cidr.Addr().As4()
+	mask := netipMask(d.cfg.cidr.Bits())
+	match := []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: net4[:]},
+	}
+	ch := d.base["reject"]
+	tcp := append(append(append([]expr.Any{}, match...), &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}), rejectFor(objects.ProtocolTCP))
+	d.conn.AddRule(&nftables.Rule{Table: d.table, Chain: ch, Exprs: tcp})
+	d.conn.AddRule(&nftables.Rule{Table: d.table, Chain: ch, Exprs: append(append([]expr.Any{}, match...), rejectFor(objects.ProtocolUDP))})
+}
+
+func netipMask(bits int) []byte {
+	m := ^uint32(0) << (32 - bits)
+	if bits == 0 {
+		m = 0
+	}
+	return []byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}
+}
+
+// forgetUDPFlows deletes the conntrack entries of UDP flows to endpoints
+// that were removed, as kube-proxy does: otherwise a client sending from
+// the same port keeps reaching the removed endpoint.
+func (d *DataPlane) forgetUDPFlows(now map[string]map[netip.AddrPort]bool) {
+	gone := map[netip.AddrPort]bool{}
+	for id, eps := range d.udpEps {
+		for ep := range eps {
+			if !now[id][ep] {
+				gone[ep] = true
+			}
+		}
+	}
+	d.udpEps = now
+	if len(gone) == 0 {
+		return
+	}
+	if _, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, flowsTo(gone)); err != nil {
+		d.cfg.log.Warn("could not forget UDP flows to removed endpoints", "err", err)
+	}
+}
+
+type flowsTo map[netip.AddrPort]bool
+
+func (f flowsTo) MatchConntrackFlow(flow *netlink.ConntrackFlow) bool {
+	if flow.Forward.Protocol != unix.IPPROTO_UDP {
+		return false
+	}
+	ip, ok := netip.AddrFromSlice(flow.Reverse.SrcIP)
+	return ok && f[netip.AddrPortFrom(ip.Unmap(), flow.Reverse.SrcPort)]
+}
+
+func ipProto(p objects.Protocol) (byte, bool) {
+	switch p {
+	case objects.ProtocolTCP, "":
+		return unix.IPPROTO_TCP, true
+	case objects.ProtocolUDP:
+		return unix.IPPROTO_UDP, true
+	case objects.ProtocolSCTP:
+		return unix.IPPROTO_SCTP, true
+	}
+	return 0, false
+}
+
+func loadSaddr() expr.Any {
+	return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
+}
+
+func matchPort(proto byte, port uint16) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)},
+	}
+}
+
+func matchDst(f netip.AddrPort, proto byte) []expr.Any {
+	ip := f.Addr().As4()
+	return append([]expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ip[:]},
+	}, matchPort(proto, f.Port())...)
+}
+
+func fibLocal() []expr.Any {
+	return []expr.Any{
+		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+	}
+}
+
+func rejectFor(p objects.Protocol) expr.Any {
+	if p == objects.ProtocolTCP {
+		return &expr.Reject{Type: unix.NFT_REJECT_TCP_RST}
+	}
+	return &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3} // port unreachable
+}
+
+func hash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:8])
+}

@@ -1,0 +1,308 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/podkit/podkit/internal/informer"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+// Option configures a Proxier.
+type Option func(*proxierConfig) error
+
+type proxierConfig struct {
+	lb  netip.Addr
+	log *slog.Logger
+}
+
+// WithLoadBalancerAddress sets the host address Services of type
+// LoadBalancer are served on, at their own ports, and which their
+// status.loadBalancer.ingress reports, as k3s' service load balancer does.
+// Without it, such Services get no load balancer (their status stays
+// empty, as on a cluster without one) but keep their NodePorts.
+func WithLoadBalancerAddress(addr string) Option {
+	return func(c *proxierConfig) error {
+		ip, err := netip.ParseAddr(addr)
+		if err != nil || !ip.Is4() {
+			return fmt.Errorf("proxy.WithLoadBalancerAddress: %q is not an IPv4 address", addr)
+		}
+		c.lb = ip
+		return nil
+	}
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *proxierConfig) error {
+		if l == nil {
+			return errors.New("proxy.WithLogger: logger is nil")
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// Proxier keeps a DataPlane forwarding what the store's Services and
+// Endpoints say, and sets the status of LoadBalancer Services.
+type Proxier struct {
+	cfg       proxierConfig
+	store     store.Store
+	dp        DataPlane
+	services  *informer.Informer
+	endpoints *informer.Informer
+	kick      chan struct{}
+}
+
+// New returns a proxier over the Services and Endpoints of s that drives
+// dp; Run runs both.
+func New(s store.Store, dp DataPlane, opts ...Option) (*Proxier, error) {
+	cfg := proxierConfig{log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if dp == nil {
+		return nil, errors.New("proxy.New: data plane is nil")
+	}
+	p := &Proxier{cfg: cfg, store: s, dp: dp, kick: make(chan struct{}, 1)}
+	p.services = informer.New(s, "Service", informer.Options{Logger: cfg.log})
+	p.endpoints = informer.New(s, "Endpoints", informer.Options{Logger: cfg.log})
+	for _, inf := range []*informer.Informer{p.services, p.endpoints} {
+		inf.AddHandler(func(_, _ objects.Object) { p.signal() })
+	}
+	return p, nil
+}
+
+func (p *Proxier) signal() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the data plane and keeps it in sync until ctx ends; then the
+// data plane removes what it made, and Run returns once every goroutine
+// it started has returned.
+func (p *Proxier) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	for _, inf := range []*informer.Informer{p.services, p.endpoints} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := inf.Run(ctx); err != nil {
+				errc <- err
+				cancel()
+			}
+		}()
+	}
+	// The data plane outlives the sync loop, which calls it.
+	dpCtx, stopDP := context.WithCancel(context.WithoutCancel(ctx))
+	dpDone := make(chan error, 1)
+	go func() { dpDone <- p.dp.Run(dpCtx) }()
+
+	dpReturned, dpErr := p.loop(ctx, dpDone)
+	cancel()
+	stopDP()
+	if !dpReturned {
+		dpErr = <-dpDone
+	} else if dpErr == nil {
+		dpErr = errors.New("service proxy: the data plane stopped")
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return dpErr
+	}
+}
+
+// loop syncs until ctx ends or the data plane returns (true, its error).
+func (p *Proxier) loop(ctx context.Context, dpDone <-chan error) (bool, error) {
+	for _, inf := range []*informer.Informer{p.services, p.endpoints} {
+		if inf.WaitForSync(ctx) != nil {
+			return false, nil
+		}
+	}
+	p.signal()
+	backoff := 10 * time.Millisecond
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case err := <-dpDone:
+			return true, err
+		case <-p.kick:
+		case <-retry:
+		}
+		retry = nil
+		if err := p.syncOnce(ctx); err != nil && ctx.Err() == nil {
+			p.cfg.log.Warn("service proxy sync failed; retrying", "err", err, "after", backoff)
+			retry = time.After(backoff)
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		backoff = 10 * time.Millisecond
+	}
+}
+
+func (p *Proxier) syncOnce(ctx context.Context) error {
+	objs, err := p.services.List(store.ListOptions{}, nil)
+	if err != nil {
+		return err
+	}
+	svcs := make([]*objects.Service, len(objs))
+	for i, o := range objs {
+		svcs[i] = o.(*objects.Service)
+	}
+	ports := ServicePorts(svcs, func(k objects.Key) *objects.Endpoints {
+		if o, ok := p.endpoints.Get(k); ok {
+			return o.(*objects.Endpoints)
+		}
+		return nil
+	}, p.cfg.lb)
+	syncErr := p.dp.Sync(ctx, ports)
+	return errors.Join(syncErr, p.updateStatuses(ctx, svcs))
+}
+
+// updateStatuses sets status.loadBalancer of LoadBalancer Services, and
+// clears it from Services that are no longer of that type.
+func (p *Proxier) updateStatuses(ctx context.Context, svcs []*objects.Service) error {
+	var stale []*objects.Service
+	for _, s := range svcs {
+		if !slices.EqualFunc(s.Status.LoadBalancer.Ingress, p.lbIngress(s), lbIngressEqual) {
+			stale = append(stale, s)
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	return p.store.Update(ctx, func(tx store.Tx) error {
+		for _, s := range stale {
+			o, err := tx.Get("Service", s.Key())
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			cur := o.(*objects.Service)
+			want := p.lbIngress(cur)
+			if slices.EqualFunc(cur.Status.LoadBalancer.Ingress, want, lbIngressEqual) {
+				continue
+			}
+			cur.Status.LoadBalancer.Ingress = want
+			if err := tx.UpdateStatus(cur); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (p *Proxier) lbIngress(s *objects.Service) []objects.LoadBalancerIngress {
+	if s.Spec.Type != objects.ServiceTypeLoadBalancer || !p.cfg.lb.IsValid() {
+		return nil
+	}
+	in := objects.LoadBalancerIngress{IP: p.cfg.lb.String()}
+	for _, port := range s.Spec.Ports {
+		in.Ports = append(in.Ports, objects.PortStatus{Port: port.Port, Protocol: port.Protocol})
+	}
+	return []objects.LoadBalancerIngress{in}
+}
+
+func lbIngressEqual(a, b objects.LoadBalancerIngress) bool {
+	return a.IP == b.IP && a.Hostname == b.Hostname && slices.EqualFunc(a.Ports, b.Ports, func(x, y objects.PortStatus) bool {
+		return x.Port == y.Port && x.Protocol == y.Protocol && (x.Error == nil) == (y.Error == nil)
+	})
+}
+
+// ServicePorts computes what a data plane forwards for svcs: one
+// ServicePort per port of every Service with a cluster IP (headless and
+// ExternalName Services have none), with the ready endpoints its
+// Endpoints list for that port. endpoints returns a Service's Endpoints or
+// nil; lb is the load balancer address (zero: none).
+func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.Endpoints, lb netip.Addr) []ServicePort {
+	var out []ServicePort
+	for _, s := range svcs {
+		if s.Spec.Type == objects.ServiceTypeExternalName || s.IsHeadless() || s.Spec.ClusterIP == "" {
+			continue
+		}
+		var ips []netip.Addr
+		for _, v := range append(slices.Clone(s.Spec.ClusterIPs), s.Spec.ExternalIPs...) {
+			if ip, err := netip.ParseAddr(v); err == nil && ip.Is4() && !slices.Contains(ips, ip) {
+				ips = append(ips, ip)
+			}
+		}
+		var affinity time.Duration
+		if s.Spec.SessionAffinity == objects.ServiceAffinityClientIP {
+			affinity = time.Duration(objects.DefaultClientIPServiceAffinitySeconds) * time.Second
+			if c := s.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+				affinity = time.Duration(*c.ClientIP.TimeoutSeconds) * time.Second
+			}
+		}
+		ep := endpoints(s.Key())
+		for _, port := range s.Spec.Ports {
+			name := port.Name
+			if name == "" {
+				name = strconv.Itoa(int(port.Port))
+			}
+			proto := port.Protocol
+			if proto == "" {
+				proto = objects.ProtocolTCP
+			}
+			sp := ServicePort{ID: s.Namespace + "/" + s.Name + ":" + name, Protocol: proto, ClusterIPs: ips,
+				Port: uint16(port.Port), Affinity: affinity}
+			if s.Spec.Type == objects.ServiceTypeNodePort || s.Spec.Type == objects.ServiceTypeLoadBalancer {
+				sp.NodePort = uint16(port.NodePort)
+			}
+			if s.Spec.Type == objects.ServiceTypeLoadBalancer && lb.IsValid() {
+				sp.LoadBalancer = []netip.AddrPort{netip.AddrPortFrom(lb, uint16(port.Port))}
+			}
+			if ep != nil {
+				sp.Endpoints = readyEndpoints(ep, port.Name, proto)
+			}
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+func readyEndpoints(ep *objects.Endpoints, portName string, proto objects.Protocol) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, ss := range ep.Subsets {
+		for _, p := range ss.Ports {
+			pp := p.Protocol
+			if pp == "" {
+				pp = objects.ProtocolTCP
+			}
+			if p.Name != portName || pp != proto {
+				continue
+			}
+			for _, a := range ss.Addresses {
+				ip, err := netip.ParseAddr(a.IP)
+				if err != nil || !ip.Is4() {
+					continue
+				}
+				if ap := netip.AddrPortFrom(ip, uint16(p.Port)); !slices.Contains(out, ap) {
+					out = append(out, ap)
+				}
+			}
+		}
+	}
+	return out
+}

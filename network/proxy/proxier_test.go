@@ -1,0 +1,173 @@
+package proxy_test
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/podkit/podkit/internal/nettest"
+	"github.com/podkit/podkit/network"
+	"github.com/podkit/podkit/network/proxy"
+	"github.com/podkit/podkit/network/proxy/proxytest"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/reconcile"
+	"github.com/podkit/podkit/store"
+)
+
+// cluster runs the endpoints controller and a proxier with dp over a fresh
+// store, and three "pods" that are loopback servers 127.0.0.2-4.
+type cluster struct {
+	*nettest.Env
+	backends []proxytest.Backend
+}
+
+func newCluster(t *testing.T, dp proxy.DataPlane, opts ...proxy.Option) *cluster {
+	e := nettest.New(t)
+	m, err := reconcile.NewManager(e.Store)
+	require.NoError(t, err)
+	require.NoError(t, m.Add(network.EndpointsController(m)))
+	nettest.RunBackground(t, m.Run)
+	p, err := proxy.New(e.Store, dp, opts...)
+	require.NoError(t, err)
+	nettest.RunBackground(t, p.Run)
+	c := &cluster{Env: e}
+	for i := range 3 {
+		b := proxytest.StartBackend(t, objects.ProtocolTCP, fmt.Sprintf("127.0.0.%d", 2+i), fmt.Sprintf("web-%d", i))
+		c.backends = append(c.backends, b)
+		// Each pod serves "http" on its own port: the named targetPort is
+		// resolved per pod.
+		e.Create(nettest.Pod(b.Name, map[string]string{"app": "web"}, fmt.Sprintf("http:%d", b.Addr.Port())))
+		e.SetPodStatus("default", b.Name, b.Addr.Addr().String(), true)
+	}
+	return c
+}
+
+func (c *cluster) service(typ objects.ServiceType, port int32) *objects.Service {
+	s := &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "web"}, Spec: objects.ServiceSpec{
+		Type: typ, Selector: map[string]string{"app": "web"},
+		Ports: []objects.ServicePort{{Name: "http", Port: port, TargetPort: objects.FromString("http")}}}}
+	c.Create(s)
+	return s
+}
+
+func spread(t *testing.T, to netip.AddrPort, n int) map[string]int {
+	seen := map[string]int{}
+	for i := range n {
+		name, err := proxytest.Ask(objects.ProtocolTCP, to, netip.AddrFrom4([4]byte{127, 0, 3, byte(1 + i)}))
+		if err != nil {
+			name = ""
+		}
+		seen[name]++
+	}
+	return seen
+}
+
+func waitServed(t *testing.T, to netip.AddrPort, want ...string) {
+	t.Helper()
+	nettest.Poll(t, fmt.Sprintf("%s served by %v", to, want), func() error {
+		seen := spread(t, to, 10*len(want))
+		for _, w := range want {
+			if seen[w] == 0 {
+				return fmt.Errorf("answers: %v", seen)
+			}
+		}
+		if len(seen) != len(want) {
+			return fmt.Errorf("answers: %v", seen)
+		}
+		return nil
+	})
+}
+
+func TestProxierClusterIPAndReadiness(t *testing.T) {
+	dp, err := proxy.NewUserspace()
+	require.NoError(t, err)
+	c := newCluster(t, dp)
+	s := c.service(objects.ServiceTypeClusterIP, 8080)
+	to := netip.AddrPortFrom(netip.MustParseAddr(s.Spec.ClusterIP), 8080)
+	waitServed(t, to, "web-0", "web-1", "web-2")
+
+	// A pod that stops being ready gets no new connection within a second.
+	start := time.Now()
+	c.SetPodStatus("default", "web-1", "127.0.0.3", false)
+	waitServed(t, to, "web-0", "web-2")
+	took := time.Since(start)
+	t.Logf("readiness loss took effect after %v", took)
+	assert.Less(t, took, time.Second)
+	c.SetPodStatus("default", "web-1", "127.0.0.3", true)
+	waitServed(t, to, "web-0", "web-1", "web-2")
+}
+
+func TestProxierNodePortAndLoadBalancer(t *testing.T) {
+	dp, err := proxy.NewUserspace(proxy.WithNodePortAddresses(netip.MustParseAddr("127.0.0.1")))
+	require.NoError(t, err)
+	c := newCluster(t, dp, proxy.WithLoadBalancerAddress("127.0.0.1"))
+	port := int32(nettest.FreePort(t))
+	s := c.service(objects.ServiceTypeLoadBalancer, port)
+	require.NotZero(t, s.Spec.Ports[0].NodePort)
+
+	waitServed(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(s.Spec.Ports[0].NodePort)), "web-0", "web-1", "web-2")
+	waitServed(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), "web-0", "web-1", "web-2")
+	c.WaitStore("the load balancer status", func(tx store.ReadTx) (bool, string) {
+		o, err := tx.Get("Service", s.Key())
+		if err != nil {
+			return false, err.Error()
+		}
+		in := o.(*objects.Service).Status.LoadBalancer.Ingress
+		return len(in) == 1 && in[0].IP == "127.0.0.1" && len(in[0].Ports) == 1 && in[0].Ports[0].Port == port, fmt.Sprint(in)
+	})
+
+	// Back to ClusterIP: the status is cleared and the host listener goes.
+	nettest.Update(c.Env, s.Key(), func(s *objects.Service) {
+		s.Spec.Type = objects.ServiceTypeClusterIP
+		s.Spec.Ports[0].NodePort = 0
+		s.Spec.ExternalTrafficPolicy = ""
+	})
+	c.WaitStore("the load balancer status to be cleared", func(tx store.ReadTx) (bool, string) {
+		o, _ := tx.Get("Service", s.Key())
+		in := o.(*objects.Service).Status.LoadBalancer.Ingress
+		return len(in) == 0, fmt.Sprint(in)
+	})
+	nettest.Poll(t, "the load balancer listener to close", func() error {
+		if name, err := proxytest.Ask(objects.ProtocolTCP, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), netip.Addr{}); err == nil {
+			return fmt.Errorf("still answered by %s", name)
+		}
+		return nil
+	})
+}
+
+func TestServicePorts(t *testing.T) {
+	tmo := int32(60)
+	svcs := []*objects.Service{
+		{ObjectMeta: objects.ObjectMeta{Namespace: "ns", Name: "a"}, Spec: objects.ServiceSpec{
+			Type: objects.ServiceTypeLoadBalancer, ClusterIP: "10.0.0.1", ClusterIPs: []string{"10.0.0.1"}, ExternalIPs: []string{"192.0.2.9"},
+			SessionAffinity:       objects.ServiceAffinityClientIP,
+			SessionAffinityConfig: &objects.SessionAffinityConfig{ClientIP: &objects.ClientIPConfig{TimeoutSeconds: &tmo}},
+			Ports: []objects.ServicePort{{Name: "http", Port: 80, NodePort: 30080, Protocol: objects.ProtocolTCP},
+				{Name: "dns", Port: 53, NodePort: 30053, Protocol: objects.ProtocolUDP}}}},
+		{ObjectMeta: objects.ObjectMeta{Namespace: "ns", Name: "headless"}, Spec: objects.ServiceSpec{ClusterIP: "None"}},
+		{ObjectMeta: objects.ObjectMeta{Namespace: "ns", Name: "ext"}, Spec: objects.ServiceSpec{Type: objects.ServiceTypeExternalName, ExternalName: "x.y"}},
+	}
+	ep := &objects.Endpoints{Subsets: []objects.EndpointSubset{
+		{Addresses: []objects.EndpointAddress{{IP: "10.1.0.1"}, {IP: "10.1.0.2"}}, NotReadyAddresses: []objects.EndpointAddress{{IP: "10.1.0.3"}},
+			Ports: []objects.EndpointPort{{Name: "http", Port: 8080, Protocol: objects.ProtocolTCP}, {Name: "dns", Port: 5353, Protocol: objects.ProtocolUDP}}},
+	}}
+	got := proxy.ServicePorts(svcs, func(k objects.Key) *objects.Endpoints {
+		if k.Name == "a" {
+			return ep
+		}
+		return nil
+	}, netip.MustParseAddr("192.0.2.1"))
+	ips := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("192.0.2.9")}
+	assert.Equal(t, []proxy.ServicePort{
+		{ID: "ns/a:http", Protocol: objects.ProtocolTCP, ClusterIPs: ips, Port: 80, NodePort: 30080,
+			LoadBalancer: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:80")}, Affinity: time.Minute,
+			Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.1.0.1:8080"), netip.MustParseAddrPort("10.1.0.2:8080")}},
+		{ID: "ns/a:dns", Protocol: objects.ProtocolUDP, ClusterIPs: ips, Port: 53, NodePort: 30053,
+			LoadBalancer: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:53")}, Affinity: time.Minute,
+			Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.1.0.1:5353"), netip.MustParseAddrPort("10.1.0.2:5353")}},
+	}, got)
+}

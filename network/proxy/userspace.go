@@ -1,0 +1,553 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/podkit/podkit/objects"
+)
+
+// UserspaceOption configures a Userspace data plane.
+type UserspaceOption func(*userspaceConfig) error
+
+type userspaceConfig struct {
+	nodeAddrs   []netip.Addr
+	ifname      string
+	dialTimeout time.Duration
+	udpIdle     time.Duration
+	log         *slog.Logger
+}
+
+// WithNodePortAddresses sets the host addresses NodePorts listen on
+// (default 0.0.0.0, every address).
+func WithNodePortAddresses(addrs ...netip.Addr) UserspaceOption {
+	return func(c *userspaceConfig) error {
+		if len(addrs) == 0 {
+			return errors.New("proxy.WithNodePortAddresses: no address")
+		}
+		c.nodeAddrs = addrs
+		return nil
+	}
+}
+
+// WithDummyInterface names the dummy interface cluster IPs outside
+// 127.0.0.0/8 are added to (default "podkit0"). It is created when
+// missing and removed, if it was created, when Run returns.
+func WithDummyInterface(name string) UserspaceOption {
+	return func(c *userspaceConfig) error {
+		if name == "" || len(name) > 15 {
+			return fmt.Errorf("proxy.WithDummyInterface: %q is not an interface name", name)
+		}
+		c.ifname = name
+		return nil
+	}
+}
+
+// WithDialTimeout bounds a connection attempt to one endpoint, after which
+// the next endpoint is tried (default 1 s).
+func WithDialTimeout(d time.Duration) UserspaceOption {
+	return func(c *userspaceConfig) error {
+		if d <= 0 {
+			return errors.New("proxy.WithDialTimeout: duration must be positive")
+		}
+		c.dialTimeout = d
+		return nil
+	}
+}
+
+// WithUDPIdleTimeout sets how long a UDP flow without packets is kept
+// (default 60 s).
+func WithUDPIdleTimeout(d time.Duration) UserspaceOption {
+	return func(c *userspaceConfig) error {
+		if d <= 0 {
+			return errors.New("proxy.WithUDPIdleTimeout: duration must be positive")
+		}
+		c.udpIdle = d
+		return nil
+	}
+}
+
+// WithUserspaceLogger sets the logger (default: discard).
+func WithUserspaceLogger(l *slog.Logger) UserspaceOption {
+	return func(c *userspaceConfig) error {
+		if l == nil {
+			return errors.New("proxy.WithUserspaceLogger: logger is nil")
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// Userspace is the data plane that relays connections itself: it listens
+// on every frontend address and copies bytes to an endpoint it picks. It
+// works without privileges for loopback cluster IPs (see the package
+// documentation).
+type Userspace struct {
+	cfg userspaceConfig
+
+	started chan struct{}
+	stopped chan struct{}
+	runCtx  context.Context
+	wg      sync.WaitGroup
+
+	syncMu    sync.Mutex // one Sync at a time, and not during stop
+	frontends map[frontendKey]*frontend
+	affinity  map[string]*affinityTable // by ServicePort.ID
+	addrs     *localAddrs
+	startOnce sync.Once
+}
+
+// NewUserspace returns a userspace data plane.
+func NewUserspace(opts ...UserspaceOption) (*Userspace, error) {
+	cfg := userspaceConfig{nodeAddrs: []netip.Addr{netip.IPv4Unspecified()}, ifname: "podkit0",
+		dialTimeout: time.Second, udpIdle: 60 * time.Second, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	return &Userspace{cfg: cfg, started: make(chan struct{}), stopped: make(chan struct{}),
+		frontends: map[frontendKey]*frontend{}, affinity: map[string]*affinityTable{},
+		addrs: newLocalAddrs(cfg.ifname)}, nil
+}
+
+// Run implements DataPlane.
+func (u *Userspace) Run(ctx context.Context) error {
+	first := false
+	u.startOnce.Do(func() { first = true })
+	if !first {
+		return errors.New("proxy: a Userspace data plane runs once")
+	}
+	u.runCtx = ctx
+	close(u.started)
+	<-ctx.Done()
+	u.syncMu.Lock()
+	for k, f := range u.frontends {
+		f.close()
+		delete(u.frontends, k)
+	}
+	close(u.stopped)
+	u.syncMu.Unlock()
+	u.wg.Wait()
+	return u.addrs.cleanup()
+}
+
+// Sync implements DataPlane.
+func (u *Userspace) Sync(ctx context.Context, ports []ServicePort) error {
+	select {
+	case <-u.started:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	u.syncMu.Lock()
+	defer u.syncMu.Unlock()
+	select {
+	case <-u.stopped:
+		return ErrStopped
+	default:
+	}
+
+	want := map[frontendKey]*backends{}
+	var clusterIPs []netip.Addr
+	affinity := map[string]*affinityTable{}
+	for i := range ports {
+		sp := &ports[i]
+		if sp.Protocol != objects.ProtocolTCP && sp.Protocol != objects.ProtocolUDP {
+			continue
+		}
+		be := newBackends(sp)
+		if sp.Affinity > 0 {
+			at := u.affinity[sp.ID]
+			if at == nil || at.timeout != sp.Affinity {
+				at = &affinityTable{timeout: sp.Affinity, m: map[netip.Addr]affinityEntry{}}
+			}
+			be.aff, affinity[sp.ID] = at, at
+		}
+		for _, ip := range sp.ClusterIPs {
+			want[frontendKey{sp.Protocol, netip.AddrPortFrom(ip, sp.Port)}] = be
+			clusterIPs = append(clusterIPs, ip)
+		}
+		if sp.NodePort != 0 {
+			for _, a := range u.cfg.nodeAddrs {
+				want[frontendKey{sp.Protocol, netip.AddrPortFrom(a, sp.NodePort)}] = be
+			}
+		}
+		for _, lb := range sp.LoadBalancer {
+			want[frontendKey{sp.Protocol, lb}] = be
+		}
+	}
+	u.affinity = affinity
+
+	for k, f := range u.frontends {
+		if _, ok := want[k]; !ok {
+			f.close()
+			delete(u.frontends, k)
+		}
+	}
+	var errs []error
+	if err := u.addrs.sync(clusterIPs); err != nil {
+		errs = append(errs, err)
+	}
+	for k, be := range want {
+		if f, ok := u.frontends[k]; ok {
+			f.be.Store(be)
+			f.dropStaleSessions()
+			continue
+		}
+		f, err := u.listen(k, be)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("service %s: %w", be.id, err))
+			continue
+		}
+		u.frontends[k] = f
+	}
+	return errors.Join(errs...)
+}
+
+func (u *Userspace) listen(k frontendKey, be *backends) (*frontend, error) {
+	f := &frontend{key: k, conns: map[io.Closer]struct{}{}, sessions: map[netip.AddrPort]*udpSession{}}
+	f.be.Store(be)
+	var lc net.ListenConfig
+	switch k.proto {
+	case objects.ProtocolTCP:
+		ln, err := lc.Listen(u.runCtx, "tcp4", k.addr.String())
+		if err != nil {
+			return nil, err
+		}
+		f.ln = ln
+		u.wg.Add(1)
+		go func() { defer u.wg.Done(); u.acceptLoop(f) }()
+	case objects.ProtocolUDP:
+		pc, err := lc.ListenPacket(u.runCtx, "udp4", k.addr.String())
+		if err != nil {
+			return nil, err
+		}
+		f.pc = pc.(*net.UDPConn)
+		u.wg.Add(1)
+		go func() { defer u.wg.Done(); u.udpLoop(f) }()
+	}
+	return f, nil
+}
+
+// backends is the endpoint set of one service port at one Sync.
+type backends struct {
+	id   string
+	eps  []netip.AddrPort
+	set  map[netip.AddrPort]bool
+	aff  *affinityTable
+	next atomic.Uint32
+}
+
+func newBackends(sp *ServicePort) *backends {
+	b := &backends{id: sp.ID, eps: sp.Endpoints, set: make(map[netip.AddrPort]bool, len(sp.Endpoints))}
+	for _, ep := range sp.Endpoints {
+		b.set[ep] = true
+	}
+	if len(b.eps) > 0 {
+		b.next.Store(rand.Uint32N(uint32(len(b.eps))))
+	}
+	return b
+}
+
+// pick returns the endpoint for a new connection from client, skipping
+// those in tried: the client's affinity endpoint if it is still there,
+// else the next one round-robin.
+func (b *backends) pick(client netip.Addr, tried map[netip.AddrPort]bool) (netip.AddrPort, bool) {
+	if len(tried) >= len(b.eps) {
+		return netip.AddrPort{}, false
+	}
+	if b.aff != nil && len(tried) == 0 {
+		if ep, ok := b.aff.get(client); ok && b.set[ep] {
+			return ep, true
+		}
+	}
+	for range b.eps {
+		ep := b.eps[int(b.next.Add(1))%len(b.eps)]
+		if !tried[ep] {
+			if b.aff != nil {
+				b.aff.put(client, ep)
+			}
+			return ep, true
+		}
+	}
+	return netip.AddrPort{}, false
+}
+
+type affinityTable struct {
+	timeout time.Duration
+	mu      sync.Mutex
+	m       map[netip.Addr]affinityEntry
+}
+
+type affinityEntry struct {
+	ep      netip.AddrPort
+	expires time.Time
+}
+
+func (a *affinityTable) get(client netip.Addr) (netip.AddrPort, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.m[client]
+	now := time.Now()
+	if !ok || now.After(e.expires) {
+		return netip.AddrPort{}, false
+	}
+	e.expires = now.Add(a.timeout)
+	a.m[client] = e
+	return e.ep, true
+}
+
+func (a *affinityTable) put(client netip.Addr, ep netip.AddrPort) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	if len(a.m) > 4096 { // drop expired entries now and then
+		for k, e := range a.m {
+			if now.After(e.expires) {
+				delete(a.m, k)
+			}
+		}
+	}
+	a.m[client] = affinityEntry{ep: ep, expires: now.Add(a.timeout)}
+}
+
+// frontend is one listening address.
+type frontend struct {
+	key frontendKey
+	be  atomic.Pointer[backends]
+	ln  net.Listener
+	pc  *net.UDPConn
+
+	mu       sync.Mutex
+	closed   bool
+	conns    map[io.Closer]struct{}
+	sessions map[netip.AddrPort]*udpSession
+}
+
+// track registers c to be closed with the frontend; false if it is closed.
+func (f *frontend) track(c io.Closer) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.conns[c] = struct{}{}
+	return true
+}
+
+func (f *frontend) untrack(c io.Closer) {
+	f.mu.Lock()
+	delete(f.conns, c)
+	f.mu.Unlock()
+	c.Close()
+}
+
+func (f *frontend) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	f.closed = true
+	if f.ln != nil {
+		f.ln.Close()
+	}
+	if f.pc != nil {
+		f.pc.Close()
+	}
+	for c := range f.conns {
+		c.Close()
+	}
+	for _, s := range f.sessions {
+		s.conn.Close()
+	}
+}
+
+func (u *Userspace) acceptLoop(f *frontend) {
+	for {
+		c, err := f.ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return // closed
+		}
+		if !f.track(c) {
+			c.Close()
+			return
+		}
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			defer f.untrack(c)
+			u.relayTCP(f, c.(*net.TCPConn))
+		}()
+	}
+}
+
+func (u *Userspace) relayTCP(f *frontend, c *net.TCPConn) {
+	client := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+	be := f.be.Load()
+	tried := map[netip.AddrPort]bool{}
+	var bc *net.TCPConn
+	for {
+		ep, ok := be.pick(client, tried)
+		if !ok {
+			u.cfg.log.Debug("no endpoint answered", "service", be.id, "frontend", f.key, "tried", len(tried))
+			c.SetLinger(0) // reset, as a kernel data plane with no endpoint rejects
+			return
+		}
+		ctx, cancel := context.WithTimeout(u.runCtx, u.cfg.dialTimeout)
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", ep.String())
+		cancel()
+		if err == nil {
+			bc = conn.(*net.TCPConn)
+			break
+		}
+		tried[ep] = true
+		if u.runCtx.Err() != nil {
+			return
+		}
+	}
+	if !f.track(bc) {
+		bc.Close()
+		return
+	}
+	defer f.untrack(bc)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(bc, c)
+		_ = bc.CloseWrite()
+	}()
+	_, _ = io.Copy(c, bc)
+	_ = c.CloseWrite()
+	<-done
+}
+
+// udpSession is one client's flow to one endpoint.
+type udpSession struct {
+	client netip.AddrPort
+	ep     netip.AddrPort
+	conn   *net.UDPConn
+	last   atomic.Int64 // unix nanos of the last packet either way
+}
+
+func (u *Userspace) udpLoop(f *frontend) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, client, err := f.pc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		client = netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
+		s := u.session(f, client)
+		if s == nil {
+			continue // no endpoint: dropped, as a port without a listener
+		}
+		s.last.Store(time.Now().UnixNano())
+		_, _ = s.conn.Write(buf[:n])
+	}
+}
+
+// session returns client's flow, opening one to a picked endpoint when it
+// has none or its endpoint was removed.
+func (u *Userspace) session(f *frontend, client netip.AddrPort) *udpSession {
+	be := f.be.Load()
+	f.mu.Lock()
+	s := f.sessions[client]
+	f.mu.Unlock()
+	if s != nil && be.set[s.ep] {
+		return s
+	}
+	if s != nil {
+		s.conn.Close() // its reader removes it
+	}
+	tried := map[netip.AddrPort]bool{}
+	for {
+		ep, ok := be.pick(client.Addr(), tried)
+		if !ok {
+			return nil
+		}
+		conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(ep))
+		if err != nil {
+			tried[ep] = true
+			continue
+		}
+		s = &udpSession{client: client, ep: ep, conn: conn}
+		s.last.Store(time.Now().UnixNano())
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			conn.Close()
+			return nil
+		}
+		f.sessions[client] = s
+		f.mu.Unlock()
+		u.wg.Add(1)
+		go func() { defer u.wg.Done(); u.udpReplies(f, s) }()
+		return s
+	}
+}
+
+func (u *Userspace) udpReplies(f *frontend, s *udpSession) {
+	defer func() {
+		f.mu.Lock()
+		if f.sessions[s.client] == s {
+			delete(f.sessions, s.client)
+		}
+		f.mu.Unlock()
+		s.conn.Close()
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		idleUntil := time.Unix(0, s.last.Load()).Add(u.cfg.udpIdle)
+		if !time.Now().Before(idleUntil) {
+			return
+		}
+		_ = s.conn.SetReadDeadline(idleUntil)
+		n, err := s.conn.Read(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue // re-check idleness: the client may have sent since
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // ICMP errors from the endpoint: keep the flow
+		}
+		s.last.Store(time.Now().UnixNano())
+		if _, err := f.pc.WriteToUDPAddrPort(buf[:n], s.client); errors.Is(err, net.ErrClosed) {
+			return
+		}
+	}
+}
+
+// dropStaleSessions closes UDP flows whose endpoint is gone, so that the
+// client's next packet goes to a current endpoint.
+func (f *frontend) dropStaleSessions() {
+	be := f.be.Load()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.sessions {
+		if !be.set[s.ep] {
+			s.conn.Close()
+		}
+	}
+}
