@@ -12,8 +12,8 @@ import (
 
 // RegisterNode stores node (creating it, or updating the spec, labels and
 // status of a node of that name) and makes rt the runtime its pods run on.
-// Allocatable defaults to capacity, and the pod capacity to 110 as on a
-// Kubernetes node. Registering a node again replaces its runtime.
+// Allocatable defaults to capacity, the pod capacity to 110 and the
+// kubernetes.io/hostname label to the node's name, as on a Kubernetes node. Registering a node again replaces its runtime.
 func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt runtime.Runtime) error {
 	if node == nil {
 		return errors.New("RegisterNode: node is nil")
@@ -22,6 +22,12 @@ func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt 
 		return fmt.Errorf("RegisterNode %s: runtime is nil", node.Name)
 	}
 	n := node.DeepCopy()
+	if n.Labels == nil {
+		n.Labels = map[string]string{}
+	}
+	if _, ok := n.Labels[objects.LabelHostname]; !ok {
+		n.Labels[objects.LabelHostname] = n.Name // as the kubelet labels its node
+	}
 	if n.Status.Capacity == nil {
 		n.Status.Capacity = objects.ResourceList{}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/podkit/podkit/network"
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/scheduler"
 	"github.com/podkit/podkit/store"
 )
 
@@ -17,14 +18,25 @@ import (
 type Option func(*config) error
 
 type config struct {
-	store    store.Store
-	scheme   *objects.Scheme
-	logger   *slog.Logger
-	clock    clockwork.Clock
-	eventTTL time.Duration
-	name     string
-	network  []network.Option
-	netOn    bool
+	store     store.Store
+	scheme    *objects.Scheme
+	logger    *slog.Logger
+	clock     clockwork.Clock
+	eventTTL  time.Duration
+	name      string
+	network   []network.Option
+	netOn     bool
+	scheduler []scheduler.Option
+}
+
+// WithScheduler passes options to the scheduler: a profile of plugins and
+// weights (scheduler.WithProfile), a host's own plugins
+// (scheduler.WithPlugins), backoff and sampling settings.
+func WithScheduler(opts ...scheduler.Option) Option {
+	return func(c *config) error {
+		c.scheduler = append(c.scheduler, opts...)
+		return nil
+	}
 }
 
 // WithNetwork runs service networking in the host: cluster DNS, the service

@@ -19,6 +19,7 @@ import (
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile"
 	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/scheduler"
 	"github.com/podkit/podkit/store"
 	"github.com/podkit/podkit/store/memdb"
 )
@@ -45,6 +46,7 @@ type Orchestrator struct {
 	events   *events.Recorder
 	ctrl     *reconcile.Manager
 	net      *network.Network
+	sched    *scheduler.Scheduler
 
 	running atomic.Bool
 
@@ -54,7 +56,8 @@ type Orchestrator struct {
 
 // New returns an orchestrator with an in-memory store (store/memdb) unless
 // WithStore gives another. It creates the default, kube-system and
-// kube-node-lease namespaces if they do not exist.
+// kube-node-lease namespaces and the system PriorityClasses if they do not
+// exist.
 func New(opts ...Option) (*Orchestrator, error) {
 	cfg := config{
 		logger:   slog.New(slog.DiscardHandler),
@@ -105,19 +108,26 @@ func New(opts ...Option) (*Orchestrator, error) {
 	if err == nil {
 		err = o.net.AddControllers(ctrl)
 	}
+	if err == nil {
+		o.sched, err = scheduler.New(o.store, append([]scheduler.Option{
+			scheduler.WithLogger(o.log.With("component", "scheduler")),
+			scheduler.WithClock(o.clock),
+			scheduler.WithEventRecorder(o.events.WithSource(events.Source{Component: objects.DefaultSchedulerName})),
+		}, cfg.scheduler...)...)
+	}
 	if err != nil {
 		o.Close()
 		return nil, fmt.Errorf("podkit.New: %w", err)
 	}
 	o.ctrl = ctrl
-	if err := o.ensureNamespaces(context.Background()); err != nil {
+	if err := o.ensureSystemObjects(context.Background()); err != nil {
 		o.Close()
 		return nil, fmt.Errorf("podkit.New: %w", err)
 	}
 	return o, nil
 }
 
-func (o *Orchestrator) ensureNamespaces(ctx context.Context) error {
+func (o *Orchestrator) ensureSystemObjects(ctx context.Context) error {
 	return o.store.Update(ctx, func(tx store.Tx) error {
 		for _, name := range systemNamespaces {
 			_, err := tx.Get(KindNamespace, objects.Key{Name: name})
@@ -130,6 +140,18 @@ func (o *Orchestrator) ensureNamespaces(ctx context.Context) error {
 			ns := &objects.Namespace{ObjectMeta: objects.ObjectMeta{Name: name}}
 			o.scheme.Default(ns)
 			if err := tx.Create(ns); err != nil {
+				return err
+			}
+		}
+		for _, pc := range objects.SystemPriorityClasses() {
+			if _, err := tx.Get(KindPriorityClass, objects.Key{Name: pc.Name}); !errors.Is(err, store.ErrNotFound) {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			o.scheme.Default(pc)
+			if err := tx.Create(pc); err != nil {
 				return err
 			}
 		}
@@ -163,6 +185,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	g.Go(func() error { return o.events.Run(ctx) })
 	g.Go(func() error { return o.ctrl.Run(ctx) })
 	g.Go(func() error { return o.net.Run(ctx) })
+	g.Go(func() error { return o.sched.Run(ctx) })
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
@@ -204,6 +227,11 @@ func (o *Orchestrator) admit(tx store.ReadTx, obj, old objects.Object) (*objects
 	}
 	if err := o.net.Allocate(tx, obj, old); err != nil {
 		return nil, err
+	}
+	if p, ok := obj.(*objects.Pod); ok && old == nil {
+		if err := admitPodPriority(tx, p); err != nil {
+			return nil, err
+		}
 	}
 	if info.Namespaced && old == nil {
 		ns, err := tx.Get(KindNamespace, objects.Key{Name: meta.Namespace})

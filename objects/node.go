@@ -393,3 +393,10 @@ func validateResourceListValues(l ResourceList, p *Path) ErrorList {
 	}
 	return errs
 }
+
+// Well-known node labels, as the kubelet and cloud providers set them.
+const (
+	LabelHostname = "kubernetes.io/hostname"
+	LabelZone     = "topology.kubernetes.io/zone"
+	LabelRegion   = "topology.kubernetes.io/region"
+)

@@ -1,0 +1,55 @@
+package podkit
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+// admitPodPriority resolves a new pod's priority from its PriorityClass (or
+// the global default class), as Kubernetes' Priority admission plugin does,
+// and refuses a class that does not exist.
+func admitPodPriority(tx store.ReadTx, p *objects.Pod) error {
+	if p.Spec.PriorityClassName == "" {
+		classes, err := tx.List(KindPriorityClass, store.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, obj := range classes {
+			if pc := obj.(*objects.PriorityClass); pc.GlobalDefault {
+				p.Spec.PriorityClassName = pc.Name
+				return setPriority(p, pc)
+			}
+		}
+		if p.Spec.Priority == nil {
+			zero := int32(0)
+			p.Spec.Priority = &zero
+		}
+		return nil
+	}
+	obj, err := tx.Get(KindPriorityClass, objects.Key{Name: p.Spec.PriorityClassName})
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("pods %q is forbidden: no PriorityClass with name %s was found: %w",
+			objectName(&p.ObjectMeta), p.Spec.PriorityClassName, ErrForbidden)
+	}
+	if err != nil {
+		return err
+	}
+	return setPriority(p, obj.(*objects.PriorityClass))
+}
+
+func setPriority(p *objects.Pod, pc *objects.PriorityClass) error {
+	if p.Spec.Priority != nil && *p.Spec.Priority != pc.Value {
+		return fmt.Errorf("pods %q is forbidden: the integer value of priority (%d) must not be provided in pod spec; priority admission controller computed %d from the given PriorityClass name: %w",
+			objectName(&p.ObjectMeta), *p.Spec.Priority, pc.Value, ErrForbidden)
+	}
+	v := pc.Value
+	p.Spec.Priority = &v
+	if p.Spec.PreemptionPolicy == nil && pc.PreemptionPolicy != nil {
+		pol := *pc.PreemptionPolicy
+		p.Spec.PreemptionPolicy = &pol
+	}
+	return nil
+}

@@ -1,0 +1,334 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/require"
+
+	"github.com/podkit/podkit/internal/events"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+	"github.com/podkit/podkit/store/memdb"
+)
+
+// The benchmarks place pods stored before the scheduler starts, and time
+// from Run until the last binding has committed: the initial list, the
+// snapshot, every placement and every binding written through the memdb
+// store (one Update and one UpdateStatus per pod, batched in
+// transactions). Scheduled events go to internal/events.Recorder, as in
+// the Orchestrator, unless the name says events=off.
+
+// benchNode is kube-scheduler's scheduler_perf node: 4 cpu, 32Gi, 110 pods.
+func benchNode(name string, labels ...string) *objects.Node {
+	n := makeNode(name, "4", "32Gi")
+	for i := 0; i+1 < len(labels); i += 2 {
+		n.Labels[labels[i]] = labels[i+1]
+	}
+	return n
+}
+
+func benchPod(name, cpu, mem string) *objects.Pod {
+	return makePod(name, cpu, mem)
+}
+
+// ownedBy makes p a pod of ReplicaSet rs (uid and template hash).
+func ownedBy(p *objects.Pod, app string, rs int) {
+	hash := fmt.Sprintf("%08x", uint32(rs)*2654435761)
+	p.Labels["app"] = app
+	p.Labels["pod-template-hash"] = hash
+	p.OwnerReferences = []objects.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: app + "-" + hash,
+		UID: fmt.Sprintf("00000000-0000-4000-8000-%012d", rs), Controller: ptr(true)}}
+}
+
+type benchCase struct {
+	nodes    []*objects.Node
+	existing []*objects.Pod // bound already
+	pending  []*objects.Pod
+	opts     []Option
+	events   bool
+	check    func(b *testing.B, s store.Store)
+}
+
+func fill(b *testing.B, s store.Store, objs []objects.Object) {
+	for start := 0; start < len(objs); start += 1000 {
+		err := s.Update(context.Background(), func(tx store.Tx) error {
+			for _, o := range objs[start:min(start+1000, len(objs))] {
+				if err := tx.Create(o.DeepCopyObject()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		require.NoError(b, err)
+	}
+}
+
+func asObjects[T objects.Object](in []T) []objects.Object {
+	out := make([]objects.Object, len(in))
+	for i, o := range in {
+		out[i] = o
+	}
+	return out
+}
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runBench reports pods/s (wall clock) and CPU µs per pod (all the
+// process's CPU while the scheduler ran: scheduler, store, event recorder
+// and garbage collector), which does not depend on what else the machine
+// runs.
+func runBench(b *testing.B, bc benchCase) {
+	var elapsed, cpu time.Duration
+	placed := 0
+	for i := 0; i < b.N; i++ {
+		s, err := memdb.New(memdb.WithHistory(1000))
+		require.NoError(b, err)
+		fill(b, s, asObjects(bc.nodes))
+		fill(b, s, asObjects(bc.existing))
+		fill(b, s, asObjects(bc.pending))
+		opts := append([]Option{}, bc.opts...)
+		if bc.events {
+			rec := events.New(s, clockwork.NewRealClock(), slog.New(slog.DiscardHandler), events.Source{Component: "default-scheduler"}, time.Hour)
+			opts = append(opts, WithEventRecorder(rec))
+		}
+		sch, err := New(s, opts...)
+		require.NoError(b, err)
+		bound := 0
+		done := make(chan struct{})
+		sch.afterWrite = func(res []writeResult) {
+			for _, r := range res {
+				if r.op.kind == opBind && r.err == nil && !r.gone {
+					bound++
+				}
+			}
+			if bound == len(bc.pending) {
+				close(done)
+			}
+		}
+		runtime.GC()
+		ctx, cancel := context.WithCancel(context.Background())
+		ran := make(chan error, 1)
+		start, cpu0 := time.Now(), cpuTime()
+		go func() { ran <- sch.Run(ctx) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Minute):
+			b.Fatalf("%d of %d pods bound after 5 minutes", bound, len(bc.pending))
+		}
+		elapsed += time.Since(start)
+		cpu += cpuTime() - cpu0
+		placed += len(bc.pending)
+		cancel()
+		require.NoError(b, <-ran)
+		if bc.check != nil {
+			bc.check(b, s)
+		}
+		s.Close()
+		if testing.Verbose() {
+			var m runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m)
+			b.Logf("iteration %d: %v, heap after %d MiB", i, time.Since(start), m.HeapAlloc>>20)
+		}
+	}
+	b.ReportMetric(float64(placed)/elapsed.Seconds(), "pods/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(placed), "cpu-µs/pod")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkSchedulingBasic is kube-scheduler's scheduler_perf
+// SchedulingBasic at 5000 nodes: 1,000 pods already bound, then 10,000
+// identical pods of 100m cpu and 500Mi without owner.
+func BenchmarkSchedulingBasic(b *testing.B) {
+	bc := benchCase{}
+	for i := range 5000 {
+		bc.nodes = append(bc.nodes, benchNode(fmt.Sprintf("node-%04d", i)))
+	}
+	for i := range 1000 {
+		bc.existing = append(bc.existing, benchPod(fmt.Sprintf("init-%05d", i), "100m", "500Mi"))
+		bc.existing[i].Spec.NodeName = fmt.Sprintf("node-%04d", i%5000)
+	}
+	for i := range 10000 {
+		bc.pending = append(bc.pending, benchPod(fmt.Sprintf("pod-%05d", i), "100m", "500Mi"))
+	}
+	for _, ev := range []bool{true, false} {
+		b.Run(fmt.Sprintf("events=%s", onOff(ev)), func(b *testing.B) {
+			bc.events = ev
+			runBench(b, bc)
+		})
+	}
+}
+
+func onOff(v bool) string {
+	if v {
+		return "on"
+	}
+	return "off"
+}
+
+// BenchmarkConstraints1kNodes10kPods is SwarmKit's
+// SchedulerConstraints1kNodes10kTasks: 1,000 nodes, one in three labelled,
+// 10,000 pods without owner, each requiring the label and each placed alone
+// (a label of its own makes every pod its own group).
+func BenchmarkConstraints1kNodes10kPods(b *testing.B) {
+	bc := benchCase{events: true}
+	for i := range 1000 {
+		if i%3 == 0 {
+			bc.nodes = append(bc.nodes, benchNode(fmt.Sprintf("node-%04d", i), "special", "true"))
+		} else {
+			bc.nodes = append(bc.nodes, benchNode(fmt.Sprintf("node-%04d", i)))
+		}
+	}
+	for i := range 10000 {
+		p := benchPod(fmt.Sprintf("task-%05d", i), "10m", "16Mi")
+		p.Labels["task"] = fmt.Sprint(i)
+		p.Spec.NodeSelector = map[string]string{"special": "true"}
+		bc.pending = append(bc.pending, p)
+	}
+	bc.check = func(b *testing.B, s store.Store) {
+		require.NoError(b, s.View(context.Background(), func(tx store.ReadTx) error {
+			pods, err := tx.List("Pod", store.ListOptions{})
+			for _, o := range pods {
+				n := o.(*objects.Pod).Spec.NodeName
+				var idx int
+				fmt.Sscanf(n, "node-%d", &idx)
+				require.Zero(b, idx%3, "pod on an unlabelled node %s", n)
+			}
+			return err
+		}))
+	}
+	runBench(b, bc)
+}
+
+// BenchmarkDeployments5kNodes100kPods is SwarmKit's grouped-task benchmark
+// at 5,000 nodes: 100,000 pods of 10 Deployments.
+func BenchmarkDeployments5kNodes100kPods(b *testing.B) {
+	bc := benchCase{events: true}
+	for i := range 5000 {
+		bc.nodes = append(bc.nodes, benchNode(fmt.Sprintf("node-%04d", i)))
+	}
+	for i := range 100000 {
+		d := i % 10
+		p := benchPod(fmt.Sprintf("web-%d-%06d", d, i), "100m", "128Mi")
+		ownedBy(p, fmt.Sprintf("web-%d", d), d)
+		bc.pending = append(bc.pending, p)
+	}
+	for _, ev := range []bool{true, false} {
+		b.Run(fmt.Sprintf("events=%s", onOff(ev)), func(b *testing.B) {
+			bc.events = ev
+			runBench(b, bc)
+		})
+	}
+}
+
+// BenchmarkAntiAffinitySpread places 30,000 pods of 10 Deployments on
+// 5,000 nodes in 3 zones: each pod repels the pods of its Deployment from
+// its node (required anti-affinity on kubernetes.io/hostname) and spreads
+// them over zones with maxSkew 1 (DoNotSchedule). The resulting skew and
+// one-per-node rule are checked.
+func BenchmarkAntiAffinitySpread(b *testing.B) {
+	const deployments, replicas = 10, 3000
+	bc := benchCase{events: true}
+	for i := range 5000 {
+		bc.nodes = append(bc.nodes, benchNode(fmt.Sprintf("node-%04d", i), LabelZone, fmt.Sprintf("zone-%d", i%3)))
+	}
+	for i := range deployments * replicas {
+		d := i % deployments
+		app := fmt.Sprintf("web-%d", d)
+		p := benchPod(fmt.Sprintf("%s-%05d", app, i), "100m", "128Mi")
+		ownedBy(p, app, d)
+		sel := &objects.LabelSelector{MatchLabels: map[string]string{"app": app}}
+		p.Spec.Affinity = &objects.Affinity{PodAntiAffinity: &objects.PodAntiAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: []objects.PodAffinityTerm{{LabelSelector: sel, TopologyKey: LabelHostname}}}}
+		p.Spec.TopologySpreadConstraints = []objects.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: LabelZone,
+			WhenUnsatisfiable: objects.DoNotSchedule, LabelSelector: sel}}
+		bc.pending = append(bc.pending, p)
+	}
+	bc.check = func(b *testing.B, s store.Store) {
+		zoneOf := map[string]string{}
+		for _, n := range bc.nodes {
+			zoneOf[n.Name] = n.Labels[LabelZone]
+		}
+		perZone := map[string]map[string]int{}
+		perNode := map[string]bool{}
+		require.NoError(b, s.View(context.Background(), func(tx store.ReadTx) error {
+			pods, err := tx.List("Pod", store.ListOptions{})
+			for _, o := range pods {
+				p := o.(*objects.Pod)
+				app := p.Labels["app"]
+				k := app + "/" + p.Spec.NodeName
+				require.False(b, perNode[k], "two pods of %s on %s", app, p.Spec.NodeName)
+				perNode[k] = true
+				if perZone[app] == nil {
+					perZone[app] = map[string]int{}
+				}
+				perZone[app][zoneOf[p.Spec.NodeName]]++
+			}
+			return err
+		}))
+		for app, zones := range perZone {
+			lo, hi := replicas, 0
+			for _, z := range []string{"zone-0", "zone-1", "zone-2"} {
+				lo, hi = min(lo, zones[z]), max(hi, zones[z])
+			}
+			require.LessOrEqual(b, hi-lo, 1, "%s: skew over zones %v", app, zones)
+		}
+	}
+	runBench(b, bc)
+}
+
+// BenchmarkSnapshotMemory reports the heap the snapshot takes per node and
+// per pod at the reference scale: 5,000 nodes, 150,000 pods of 5,000
+// ReplicaSets (30 each), one container, requests and labels as a
+// Deployment gives them.
+func BenchmarkSnapshotMemory(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		nodes := make([]*objects.Node, 5000)
+		for j := range nodes {
+			nodes[j] = benchNode(fmt.Sprintf("node-%04d", j), LabelZone, fmt.Sprintf("zone-%d", j%3))
+		}
+		pods := make([]*objects.Pod, 150000)
+		for j := range pods {
+			p := benchPod(fmt.Sprintf("web-%d-%05d", j/30, j), "100m", "128Mi")
+			ownedBy(p, fmt.Sprintf("web-%d", j/30), j/30)
+			p.UID = fmt.Sprintf("00000000-0000-4000-9000-%012d", j)
+			p.Spec.NodeName = nodes[j%5000].Name
+			pods[j] = p
+		}
+		var m0, m1, m2 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		snap := newSnapshot()
+		for _, n := range nodes {
+			snap.setNode(n.DeepCopy()) // the scheduler keeps its own copy
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		for _, p := range pods {
+			pi, err := snap.newPodInfo(p, false)
+			require.NoError(b, err)
+			snap.addPod(pi, p.Spec.NodeName)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m2)
+		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/float64(len(nodes)), "B/node")
+		b.ReportMetric(float64(m2.HeapAlloc-m1.HeapAlloc)/float64(len(pods)), "B/pod")
+		runtime.KeepAlive(snap)
+		runtime.KeepAlive(pods)
+		runtime.KeepAlive(nodes)
+	}
+}

@@ -1,0 +1,74 @@
+package scheduler
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/require"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+func newTestWriter(t *testing.T, s store.Store, rec EventRecorder) *writer {
+	log := slog.New(slog.DiscardHandler)
+	return newWriter(s, clockwork.NewFakeClock(), log, newEventSink(rec, log), objects.DefaultSchedulerName)
+}
+
+// A binding written from a stale resourceVersion conflicts, reads the pod
+// again and binds it; spec.nodeName and PodScheduled=True commit together.
+func TestBindAfterConflictAndGone(t *testing.T) {
+	s := newStore(t)
+	create(t, s, makePod("p", "", ""), makePod("q", "", ""), makePod("r", "", ""))
+	p := getPod(t, s, key("p"))
+	stale := p.Status
+	// Someone writes the pod's status: the resourceVersion moves on.
+	p.Status.Message = "changed"
+	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error { return tx.UpdateStatus(p) }))
+	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error {
+		_, err := tx.Delete("Pod", key("q"), store.DeleteOptions{})
+		return err
+	}))
+
+	w := newTestWriter(t, s, nil)
+	res := w.write(context.Background(), []*writeOp{
+		{kind: opBind, qp: &qpod{}, key: key("p"), uid: getPod(t, s, key("p")).UID, node: "n1", rv: "1", status: &stale},
+		{kind: opBind, qp: &qpod{}, key: key("q"), uid: "gone", node: "n1"},
+		{kind: opBind, qp: &qpod{}, key: key("r"), uid: "replaced", node: "n1"},
+	})
+	require.NoError(t, res[0].err)
+	require.False(t, res[0].gone)
+	require.True(t, res[1].gone, "deleted")
+	require.True(t, res[2].gone, "another pod of that name")
+
+	got := getPod(t, s, key("p"))
+	require.Equal(t, "n1", got.Spec.NodeName)
+	require.Equal(t, "changed", got.Status.Message, "the status written meanwhile is kept")
+	c := objects.GetPodCondition(&got.Status, objects.PodScheduled)
+	require.NotNil(t, c)
+	require.Equal(t, objects.ConditionTrue, c.Status)
+	require.Empty(t, getPod(t, s, key("r")).Spec.NodeName)
+}
+
+// The unschedulable status is written only when it changes; the event is
+// recorded every time.
+func TestUnschedulableStatusWrittenOnChange(t *testing.T) {
+	s := newStore(t)
+	create(t, s, makePod("p", "", ""))
+	uid := getPod(t, s, key("p")).UID
+	rec := &recorder{}
+	w := newTestWriter(t, s, rec)
+	op := func(msg string) *writeOp {
+		return &writeOp{kind: opUnschedulable, qp: &qpod{}, key: key("p"), uid: uid, message: msg, event: true}
+	}
+	require.NoError(t, w.write(context.Background(), []*writeOp{op("a")})[0].err)
+	rv := getPod(t, s, key("p")).ResourceVersion
+	require.NoError(t, w.write(context.Background(), []*writeOp{op("a")})[0].err)
+	require.Equal(t, rv, getPod(t, s, key("p")).ResourceVersion, "no write for the same message")
+	require.NoError(t, w.write(context.Background(), []*writeOp{op("b")})[0].err)
+	c := objects.GetPodCondition(&getPod(t, s, key("p")).Status, objects.PodScheduled)
+	require.Equal(t, "b", c.Message)
+	require.Equal(t, objects.PodReasonUnschedulable, c.Reason)
+}

@@ -1,0 +1,114 @@
+// Package scheduler binds pending pods to nodes, as kube-scheduler does,
+// inside the host program.
+//
+// A Scheduler watches the store. A pod is its to place when
+// spec.schedulerName is empty or its name ("default-scheduler" unless
+// WithSchedulerName), spec.nodeName is empty, and the pod is neither being
+// deleted nor finished. Run keeps a Snapshot of the cluster (nodes, the
+// pods placed on them, volumes, priority classes, namespaces) up to date
+// from the watch, never rebuilt per pod, and places pods on it:
+//
+//	s, err := scheduler.New(st, scheduler.WithEventRecorder(rec))
+//	err = s.Run(ctx) // until ctx ends
+//
+// # Placing a pod
+//
+// Placement is a pure function of the snapshot, built from plugins
+// (Kubernetes' default plugins, DefaultProfile, and a host's own through
+// WithPlugins or WithProfile). Filters reject nodes and say why in words;
+// scores rank the nodes that pass, each weighted; the best node wins,
+// ties broken at random. A pod that fits nowhere gets PodScheduled=False,
+// reason Unschedulable, with Kubernetes' message
+//
+//	0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu.
+//	preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.
+//
+// (each node counted under the first filter, in profile order, that
+// rejects it; the reasons sorted as strings, as Kubernetes sorts them), and
+// a FailedScheduling event.
+//
+// Binding writes, in one store transaction, the PodScheduled=True
+// condition and spec.nodeName, then records a Scheduled event
+// ("Successfully assigned default/web-1 to n2"). Many bindings share a
+// transaction. A WaitForFirstConsumer claim of the pod is annotated with
+// volume.kubernetes.io/selected-node.
+//
+// # Groups, and how many nodes a pod looks at
+//
+// Pods that placement cannot tell apart form a group: same namespace,
+// labels, priority, and the spec fields the plugins read (node selector and
+// affinity, pod (anti-)affinity, tolerations, spread constraints, requests,
+// host ports, claims; plugins reading more implement PodKeyer). The pods of
+// a ReplicaSet are one group; so are identical pods without an owner.
+// PreFilter runs once per group, and what it computes (counts of matching
+// pods per topology domain) is kept current as pods are placed and leave,
+// instead of being recomputed per pod. When one pod of a group fits
+// nowhere, the rest of its batch gets the same diagnosis without another
+// search.
+//
+// The rule that replaces Kubernetes' percentageOfNodesToScore:
+//
+//   - A group whose placement depends only on the nodes and the pods on
+//     each node (resources, ports, node selector and affinity, taints,
+//     volumes: no pod affinity, no spread constraint, no LocalityCluster
+//     plugin) is placed from a heap of the nodes it fits on, ordered by
+//     total score. The node-object part of each node's score is computed
+//     once per class of pods (same node constraints and requests) and node
+//     change; the resource part when the node's pods change. Placing a pod
+//     re-ranks one node: O(log nodes) per pod, and the pod gets the best of
+//     all nodes, as if percentageOfNodesToScore were 100.
+//   - Other groups are placed as Kubernetes places them: nodes are filtered
+//     round-robin from where the previous search stopped until
+//     Profile.PercentageOfNodesToScore of them are feasible (Kubernetes'
+//     default: 50% minus 1% per 125 nodes, at least 5% and 100 nodes),
+//     those are scored, the best wins. Nodes rejected for a reason more
+//     pods cannot undo (resources, ports, anti-affinity) are skipped by the
+//     group's later searches until a pod leaves or a node changes.
+//
+// Scores that Kubernetes normalizes over the candidate nodes (node
+// affinity, taint preferences) are normalized over the nodes that pass the
+// node-object filters, for both paths.
+//
+// # Unschedulable pods
+//
+// A pod that fits nowhere waits. It is tried again when something that
+// could help changes: a node is added or changes in what placement reads
+// (not a heartbeat), a pod leaves a node or finishes, volumes or namespace
+// labels change, or, for pods rejected by pod affinity or spread, a pod is
+// placed elsewhere; such retries happen at most once per 50 ms. Otherwise
+// it is tried again after a backoff of 1 s doubling to 10 s per attempt
+// (WithBackoff; Kubernetes' podInitialBackoff and podMaxBackoff). There is
+// no busy loop: an idle scheduler waits on the watch and one timer.
+//
+// # Priority and preemption
+//
+// A pod's priority is spec.priority, else the value of its
+// priorityClassName's PriorityClass (system-cluster-critical and
+// system-node-critical are built in), else that of the class with
+// globalDefault, else 0. Pending pods are tried in priority order.
+//
+// A pod that fits nowhere may preempt, as Kubernetes' DefaultPreemption
+// does: on the nodes where eviction could help, it dry-runs evicting every
+// pod of lower priority and keeping back, most important first, every pod
+// it still fits beside; of the nodes where that works it picks the one
+// whose most important victim has the lowest priority, then the lowest sum
+// of priorities, the fewest victims, the latest started. The victims get a
+// DisruptionTarget condition and a Preempted event ("Preempted by pod <uid>
+// on node n1") and are deleted gracefully with their own
+// terminationGracePeriodSeconds: bound pods stay, being deleted, until
+// their node agent stops them. The preemptor gets status.nominatedNodeName;
+// room is held for it on that node, and it binds there once its victims
+// are gone. Equal or lower priority never preempts, nor does a pod with
+// preemptionPolicy Never.
+//
+// # Writing plugins
+//
+// A plugin implements FilterPlugin, ScorePlugin or both, and optionally
+// PreFilterPlugin (state computed once per group), PodObserver (keep that
+// state current as pods come and go), ScoreNormalizer, PreScorer and
+// Localizer. Declaring the locality lets the scheduler reuse answers: a
+// LocalityNodeObject filter is asked once per class of pods and node, a
+// LocalityNode one again when that node's pods change, a LocalityCluster
+// one (the default) for every pod. Plugins run on the scheduler's one
+// goroutine and must not block.
+package scheduler

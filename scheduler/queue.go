@@ -1,0 +1,231 @@
+package scheduler
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/podkit/podkit/objects"
+)
+
+// Kubernetes' podInitialBackoff and podMaxBackoff.
+const (
+	DefaultInitialBackoff = time.Second
+	DefaultMaxBackoff     = 10 * time.Second
+)
+
+// qstate is where a pending pod is in the queue.
+type qstate uint8
+
+const (
+	qActive   qstate = iota // ready to be scheduled
+	qWaiting                // failed; back after its backoff or a change that could help
+	qInFlight               // placed; its binding is being written
+)
+
+// qpod is a pending pod in the queue.
+type qpod struct {
+	key   objects.Key
+	uid   string
+	group *group
+	state qstate
+	seq   uint64 // arrival order
+
+	attempts     int
+	backoffUntil time.Time
+	waitIndex    int    // in the waiting heap; -1 when not there
+	failed       uint64 // plugins that rejected it last time (see diagnosis.plugins)
+
+	message   string // PodScheduled message last written
+	nominated string // status.nominatedNodeName as the store has it
+	node      string // where it was placed, while its binding is written
+
+	// The pod's resourceVersion and status as last seen, for a binding
+	// that needs no read.
+	rv     string
+	status objects.PodStatus
+}
+
+// queue orders pending pods: groups with ready pods by priority then age,
+// the pods of a group oldest first; failed pods wait in a heap by the end
+// of their backoff.
+type queue struct {
+	active  groupHeap
+	waiting waitHeap
+	seq     uint64
+	initial time.Duration
+	max     time.Duration
+}
+
+func newQueue(initial, max time.Duration) *queue {
+	return &queue{initial: initial, max: max}
+}
+
+// activate makes qp ready.
+func (q *queue) activate(qp *qpod) {
+	if qp.state == qWaiting && qp.waitIndex >= 0 {
+		heap.Remove(&q.waiting, qp.waitIndex)
+	}
+	qp.state = qActive
+	q.seq++
+	qp.seq = q.seq
+	g := qp.group
+	g.ready = append(g.ready, qp)
+	if g.heapIndex < 0 {
+		g.readySeq = g.ready[0].seq
+		heap.Push(&q.active, g)
+	}
+}
+
+// pop takes up to n ready pods of the highest-ranked group.
+func (q *queue) pop(n int) (*group, []*qpod) {
+	if len(q.active) == 0 {
+		return nil, nil
+	}
+	g := q.active[0]
+	k := min(n, len(g.ready))
+	batch := make([]*qpod, k)
+	copy(batch, g.ready[:k])
+	clear(g.ready[:k])
+	g.ready = g.ready[k:]
+	if len(g.ready) == 0 {
+		g.ready = nil
+		heap.Pop(&q.active)
+	} else {
+		g.readySeq = g.ready[0].seq
+		heap.Fix(&q.active, 0)
+	}
+	for _, qp := range batch {
+		qp.state = qInFlight
+	}
+	return g, batch
+}
+
+// wait parks qp until its backoff ends: initial doubling per attempt up
+// to max.
+func (q *queue) wait(qp *qpod, now time.Time) {
+	q.remove(qp)
+	d := q.initial
+	for i := 1; i < qp.attempts && d < q.max; i++ {
+		d *= 2
+	}
+	qp.state = qWaiting
+	qp.backoffUntil = now.Add(min(d, q.max))
+	heap.Push(&q.waiting, qp)
+}
+
+// remove takes qp out of the ready list or the waiting heap.
+func (q *queue) remove(qp *qpod) {
+	switch qp.state {
+	case qActive:
+		g := qp.group
+		for i, x := range g.ready {
+			if x == qp {
+				g.ready = append(g.ready[:i], g.ready[i+1:]...)
+				break
+			}
+		}
+		if g.heapIndex >= 0 {
+			if len(g.ready) == 0 {
+				heap.Remove(&q.active, g.heapIndex)
+			} else {
+				g.readySeq = g.ready[0].seq
+				heap.Fix(&q.active, g.heapIndex)
+			}
+		}
+	case qWaiting:
+		if qp.waitIndex >= 0 {
+			heap.Remove(&q.waiting, qp.waitIndex)
+		}
+	}
+	qp.state = qInFlight
+}
+
+// expire activates the waiting pods whose backoff has ended.
+func (q *queue) expire(now time.Time) {
+	for len(q.waiting) > 0 && !q.waiting[0].backoffUntil.After(now) {
+		q.activate(q.waiting[0])
+	}
+}
+
+// nextExpiry returns when the next backoff ends.
+func (q *queue) nextExpiry() (time.Time, bool) {
+	if len(q.waiting) == 0 {
+		return time.Time{}, false
+	}
+	return q.waiting[0].backoffUntil, true
+}
+
+// flush activates the waiting pods for which helps says yes.
+func (q *queue) flush(helps func(qp *qpod) bool) int {
+	var move []*qpod
+	for _, qp := range q.waiting {
+		if helps(qp) {
+			move = append(move, qp)
+		}
+	}
+	for _, qp := range move {
+		q.activate(qp)
+	}
+	return len(move)
+}
+
+func (q *queue) empty() bool { return len(q.active) == 0 }
+
+// groupHeap ranks groups: higher priority first, then the oldest ready pod.
+type groupHeap []*group
+
+func (h groupHeap) Len() int { return len(h) }
+
+func (h groupHeap) Less(i, j int) bool {
+	if pi, pj := h[i].pod.priority, h[j].pod.priority; pi != pj {
+		return pi > pj
+	}
+	return h[i].readySeq < h[j].readySeq
+}
+
+func (h groupHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIndex, h[j].heapIndex = i, j
+}
+
+func (h *groupHeap) Push(x any) {
+	g := x.(*group)
+	g.heapIndex = len(*h)
+	*h = append(*h, g)
+}
+
+func (h *groupHeap) Pop() any {
+	old := *h
+	g := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	g.heapIndex = -1
+	return g
+}
+
+// waitHeap orders waiting pods by the end of their backoff.
+type waitHeap []*qpod
+
+func (h waitHeap) Len() int { return len(h) }
+
+func (h waitHeap) Less(i, j int) bool { return h[i].backoffUntil.Before(h[j].backoffUntil) }
+
+func (h waitHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].waitIndex, h[j].waitIndex = i, j
+}
+
+func (h *waitHeap) Push(x any) {
+	qp := x.(*qpod)
+	qp.waitIndex = len(*h)
+	*h = append(*h, qp)
+}
+
+func (h *waitHeap) Pop() any {
+	old := *h
+	qp := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	qp.waitIndex = -1
+	return qp
+}
