@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
+	"github.com/podkit/podkit/internal/events"
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/reconcile"
+	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/store"
 )
@@ -13,7 +17,12 @@ import (
 // RegisterNode stores node (creating it, or updating the spec, labels and
 // status of a node of that name) and makes rt the runtime its pods run on.
 // Allocatable defaults to capacity, the pod capacity to 110 and the
-// kubernetes.io/hostname label to the node's name, as on a Kubernetes node. Registering a node again replaces its runtime.
+// kubernetes.io/hostname label to the node's name, as on a Kubernetes node.
+//
+// While Run is running, and whenever it runs, a node agent for each
+// registered node makes rt run the pods bound to the node and reports their
+// status. Registering a node again replaces its runtime and restarts its
+// agent, which adopts what the runtime already runs.
 func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt runtime.Runtime) error {
 	if node == nil {
 		return errors.New("RegisterNode: node is nil")
@@ -70,9 +79,9 @@ func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt 
 	if err != nil {
 		return err
 	}
-	o.nodesMu.Lock()
-	o.nodes[n.Name] = rt
-	o.nodesMu.Unlock()
+	if err := o.setNode(n.Name, rt); err != nil {
+		return err
+	}
 	*node = *n
 	return nil
 }
@@ -82,8 +91,12 @@ func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt 
 // controllers and the garbage collector to handle.
 func (o *Orchestrator) RemoveNode(ctx context.Context, name string) error {
 	o.nodesMu.Lock()
+	n := o.nodes[name]
 	delete(o.nodes, name)
 	o.nodesMu.Unlock()
+	if n != nil {
+		o.stopAgent(n)
+	}
 	return o.store.Update(ctx, func(tx store.Tx) error {
 		_, err := tx.Delete(KindNode, objects.Key{Name: name}, store.DeleteOptions{})
 		return err
@@ -94,6 +107,136 @@ func (o *Orchestrator) RemoveNode(ctx context.Context, name string) error {
 func (o *Orchestrator) NodeRuntime(name string) (runtime.Runtime, bool) {
 	o.nodesMu.Lock()
 	defer o.nodesMu.Unlock()
-	rt, ok := o.nodes[name]
-	return rt, ok
+	n, ok := o.nodes[name]
+	if !ok {
+		return nil, false
+	}
+	return n.rt, true
 }
+
+// node is a registered node: its runtime and, while Run runs, its agent.
+type node struct {
+	name   string
+	rt     runtime.Runtime
+	cancel context.CancelFunc // stops the agent; nil when none runs
+	done   chan struct{}      // closed when the agent has returned
+}
+
+// stopAgent stops n's agent, if one runs, and waits for it to return.
+func (o *Orchestrator) stopAgent(n *node) {
+	o.nodesMu.Lock()
+	cancel, done := n.cancel, n.done
+	o.nodesMu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// setNode records rt as the runtime of a node, replacing (and stopping the
+// agent of) an earlier registration, and starts its agent if Run runs.
+func (o *Orchestrator) setNode(name string, rt runtime.Runtime) error {
+	o.nodesMu.Lock()
+	old := o.nodes[name]
+	n := &node{name: name, rt: rt}
+	o.nodes[name] = n
+	o.nodesMu.Unlock()
+	if old != nil {
+		o.stopAgent(old)
+	}
+	o.nodesMu.Lock()
+	defer o.nodesMu.Unlock()
+	if o.runCtx != nil && o.nodes[name] == n {
+		return o.startAgentLocked(n)
+	}
+	return nil
+}
+
+// startAgentLocked starts n's node agent under Run's context. nodesMu is held.
+func (o *Orchestrator) startAgentLocked(n *node) error {
+	opts := []nodeagent.Option{
+		nodeagent.WithClock(o.clock),
+		nodeagent.WithLogger(o.log.With("component", "nodeagent", "node", n.name)),
+		nodeagent.WithEventRecorder(o.events.WithSource(events.Source{Component: "kubelet", Host: n.name})),
+		nodeagent.WithClusterDNS(o.net.ClusterDomain(), o.net.DNSServers()...),
+	}
+	a, err := nodeagent.New(o.store, n.name, n.rt, append(opts, o.cfg.agent...)...)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", n.name, err)
+	}
+	scraper := reconcile.NewStatsScraper(o.store, n.name, n.rt, o.metrics, o.clock, 0)
+	ctx, cancel := context.WithCancel(o.runCtx)
+	n.cancel, n.done = cancel, make(chan struct{})
+	o.agents.Add(1)
+	go func() {
+		defer o.agents.Done()
+		defer close(n.done)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // resource usage for the autoscaler
+			defer wg.Done()
+			if err := scraper.Run(ctx); err != nil && ctx.Err() == nil {
+				o.log.Warn("stats scraper stopped", "node", n.name, "err", err)
+			}
+		}()
+		if err := a.Run(ctx); err != nil && ctx.Err() == nil {
+			o.log.Error("node agent stopped", "node", n.name, "err", err)
+		}
+		wg.Wait()
+	}()
+	return nil
+}
+
+// runAgents starts an agent for every registered node and, when ctx ends,
+// returns after every agent has returned.
+func (o *Orchestrator) runAgents(ctx context.Context) error {
+	o.nodesMu.Lock()
+	o.runCtx = ctx
+	var err error
+	for _, n := range o.nodes {
+		if err = o.startAgentLocked(n); err != nil {
+			break
+		}
+	}
+	o.nodesMu.Unlock()
+	if err == nil {
+		<-ctx.Done()
+	}
+	o.nodesMu.Lock()
+	o.runCtx = nil // agents started from here on wait for the next Run
+	nodes := make([]*node, 0, len(o.nodes))
+	for _, n := range o.nodes {
+		nodes = append(nodes, n)
+	}
+	o.nodesMu.Unlock()
+	for _, n := range nodes {
+		o.stopAgent(n)
+	}
+	o.agents.Wait()
+	return err
+}
+
+// Cordon marks a node unschedulable, like `kubectl cordon`.
+func (o *Orchestrator) Cordon(ctx context.Context, name string) error {
+	return reconcile.Cordon(ctx, o.store, name)
+}
+
+// Uncordon makes a cordoned node schedulable again.
+func (o *Orchestrator) Uncordon(ctx context.Context, name string) error {
+	return reconcile.Uncordon(ctx, o.store, name)
+}
+
+// Drain cordons a node and evicts its pods gracefully, like `kubectl
+// drain`: DaemonSet pods stay; pods no controller manages, or with emptyDir
+// data, are evicted only when opts allow it. It returns once the evicted
+// pods are gone.
+func (o *Orchestrator) Drain(ctx context.Context, name string, opts reconcile.DrainOptions) error {
+	if opts.Clock == nil {
+		opts.Clock = o.clock
+	}
+	return reconcile.Drain(ctx, o.store, name, opts)
+}
+
+// Metrics returns the pod resource usage the autoscaler reads, fed from
+// each node's runtime stats; tests and hosts may also set usage directly.
+func (o *Orchestrator) Metrics() *reconcile.MemoryMetrics { return o.metrics }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/podkit/podkit/network"
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/reconcile"
+	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/scheduler"
 	"github.com/podkit/podkit/store"
 )
@@ -27,6 +29,29 @@ type config struct {
 	network   []network.Option
 	netOn     bool
 	scheduler []scheduler.Option
+	agent     []nodeagent.Option
+	builtins  []reconcile.BuiltinOption
+}
+
+// WithControllers passes options to the built-in controllers: node
+// lifecycle timings (reconcile.WithNodeLifecycle), autoscaler settings
+// (reconcile.WithHPA), the local-path volume provisioner
+// (reconcile.WithLocalPath).
+func WithControllers(opts ...reconcile.BuiltinOption) Option {
+	return func(c *config) error {
+		c.builtins = append(c.builtins, opts...)
+		return nil
+	}
+}
+
+// WithNodeAgent passes options to every node agent: CrashLoopBackOff
+// timings, heartbeat and status intervals, the root directory of pod
+// volumes.
+func WithNodeAgent(opts ...nodeagent.Option) Option {
+	return func(c *config) error {
+		c.agent = append(c.agent, opts...)
+		return nil
+	}
 }
 
 // WithScheduler passes options to the scheduler: a profile of plugins and

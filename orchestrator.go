@@ -18,7 +18,6 @@ import (
 	"github.com/podkit/podkit/network/ipam"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile"
-	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/scheduler"
 	"github.com/podkit/podkit/store"
 	"github.com/podkit/podkit/store/memdb"
@@ -46,12 +45,15 @@ type Orchestrator struct {
 	events   *events.Recorder
 	ctrl     *reconcile.Manager
 	net      *network.Network
+	metrics  *reconcile.MemoryMetrics
 	sched    *scheduler.Scheduler
 
 	running atomic.Bool
 
 	nodesMu sync.Mutex
-	nodes   map[string]runtime.Runtime
+	nodes   map[string]*node
+	runCtx  context.Context // Run's context while it runs, for agents started then
+	agents  sync.WaitGroup
 }
 
 // New returns an orchestrator with an in-memory store (store/memdb) unless
@@ -70,7 +72,7 @@ func New(opts ...Option) (*Orchestrator, error) {
 			return nil, err
 		}
 	}
-	o := &Orchestrator{cfg: cfg, log: cfg.logger, clock: cfg.clock, nodes: map[string]runtime.Runtime{}}
+	o := &Orchestrator{cfg: cfg, log: cfg.logger, clock: cfg.clock, nodes: map[string]*node{}}
 	switch {
 	case cfg.store != nil:
 		if cfg.scheme != nil && cfg.scheme != cfg.store.Scheme() {
@@ -95,8 +97,9 @@ func New(opts ...Option) (*Orchestrator, error) {
 	o.events = events.New(o.store, o.clock, o.log, events.Source{Component: cfg.name}, cfg.eventTTL)
 	ctrl, err := reconcile.NewManager(o.store, reconcile.WithLogger(o.log),
 		reconcile.WithClock(o.clock), reconcile.WithEventRecorder(o.events))
+	o.metrics = reconcile.NewMemoryMetrics()
 	if err == nil {
-		err = reconcile.AddBuiltins(ctrl)
+		err = reconcile.AddBuiltinsWith(ctrl, append([]reconcile.BuiltinOption{reconcile.WithMetricsSource(o.metrics)}, cfg.builtins...)...)
 	}
 	if err == nil {
 		netOpts := []network.Option{network.WithLogger(o.log)}
@@ -186,6 +189,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	g.Go(func() error { return o.ctrl.Run(ctx) })
 	g.Go(func() error { return o.net.Run(ctx) })
 	g.Go(func() error { return o.sched.Run(ctx) })
+	g.Go(func() error { return o.runAgents(ctx) })
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil

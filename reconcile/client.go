@@ -355,6 +355,7 @@ type trackingTx struct {
 	store.Tx
 	c        *Client
 	writes   []write
+	index    map[write]int // of writes, by kind and key
 	observed []write
 }
 
@@ -431,6 +432,17 @@ func (t *trackingTx) note(kind string, obj objects.Object, removed bool) {
 	if err != nil || kind == "" {
 		return
 	}
+	// A key written twice in one transaction (a finalizer removed, then the
+	// object deleted) ends in the state of the last write.
+	wk := write{kind: kind, key: m.Key()}
+	if i, ok := t.index[wk]; ok {
+		t.writes[i].rev, t.writes[i].removed = rev, removed
+		return
+	}
+	if t.index == nil {
+		t.index = map[write]int{}
+	}
+	t.index[wk] = len(t.writes)
 	t.writes = append(t.writes, write{kind: kind, key: m.Key(), rev: rev, removed: removed})
 }
 

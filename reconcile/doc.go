@@ -1,7 +1,10 @@
 // Package reconcile runs podkit's controllers: level-based loops that read
 // the objects in a store and write what converges them towards their
 // specs. The built-in ones keep ReplicaSets' pods, roll Deployments out,
-// and collect garbage (owner references and namespace deletion); a host
+// run StatefulSets, DaemonSets, Jobs and CronJobs, watch node leases and
+// evict from unreachable nodes, autoscale (HorizontalPodAutoscaler), bind
+// and provision volumes, and collect garbage (owner references and
+// namespace deletion); a host
 // program adds its own, for built-in kinds or kinds of its own registered
 // in the store's scheme, through the same API.
 //
@@ -11,7 +14,7 @@
 //
 //	m, err := reconcile.NewManager(st, reconcile.WithLogger(log), reconcile.WithClock(clk),
 //		reconcile.WithEventRecorder(rec))
-//	err = reconcile.AddBuiltins(m)          // ReplicaSet, Deployment, garbage collector
+//	err = reconcile.AddBuiltins(m)          // every built-in controller
 //	err = m.Add(reconcile.Controller{
 //		Name: "widget", For: "Widget", Owns: []string{"Pod"},
 //		Reconciler: &widgetReconciler{c: m.Client()},

@@ -6,14 +6,22 @@
 // each with a plain constructor; importing one registers nothing. Every
 // backend passes the conformance suite in runtime/runtimetest.
 //
-// Optional capabilities (logs, exec, stats) are separate small interfaces a
-// backend may implement; callers find them by type assertion.
+// Optional capabilities (logs, exec, stats, change events, dialling pod
+// IPs) are separate small interfaces a backend may implement; callers find
+// them by type assertion.
+//
+// Lifecycle: the host program creates a runtime (docker.New, containerd.New,
+// fake.New), hands it to the orchestrator with RegisterNode, and closes it
+// after the node is removed or the orchestrator has stopped. Closing a
+// runtime releases its connections; it never stops the pods it runs, so a
+// restarted host adopts them.
 package runtime
 
 import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"syscall"
 	"time"
 )
@@ -22,20 +30,40 @@ import (
 // a node agent calls them from several goroutines. Every object a runtime
 // creates carries the labels of its SandboxConfig or ContainerConfig, so an
 // agent that restarts can find and adopt what exists.
+//
+// Methods taking an id return an error wrapping ErrNotFound when nothing has
+// that id, and every method returns an error wrapping ErrUnavailable when the
+// runtime cannot be reached.
 type Runtime interface {
 	SandboxService
 	ContainerService
 	ImageService
+	// Version names the runtime and its version; it doubles as the health
+	// check a node agent runs to decide whether the node is Ready.
+	Version(ctx context.Context) (VersionInfo, error)
+	// Close releases the runtime's connections. Pods keep running.
+	io.Closer
+}
+
+// VersionInfo identifies a runtime. A node reports it as
+// status.nodeInfo.containerRuntimeVersion, "Name://Version".
+type VersionInfo struct {
+	Name    string // "docker", "containerd", "fake"
+	Version string
 }
 
 // SandboxService manages pod sandboxes.
 type SandboxService interface {
 	// RunSandbox creates and starts a sandbox: the pod's network namespace,
-	// with one IP that every container of the pod shares.
+	// with one IP that every container of the pod shares. It returns once
+	// the sandbox is Ready and its IP is known.
 	RunSandbox(ctx context.Context, cfg *SandboxConfig) (id string, err error)
-	// StopSandbox stops the sandbox and any container still running in it.
+	// StopSandbox kills any container still running in the sandbox and
+	// tears its network down; the sandbox is then NotReady. Stopping a
+	// stopped sandbox does nothing.
 	StopSandbox(ctx context.Context, id string) error
-	// RemoveSandbox removes a stopped sandbox and its containers.
+	// RemoveSandbox removes the sandbox and its containers, stopping them
+	// first if needed.
 	RemoveSandbox(ctx context.Context, id string) error
 	// ListSandboxes returns the sandboxes whose labels include f.Labels.
 	ListSandboxes(ctx context.Context, f Filter) ([]SandboxStatus, error)
@@ -43,14 +71,20 @@ type SandboxService interface {
 
 // ContainerService manages the containers of sandboxes.
 type ContainerService interface {
-	// CreateContainer creates a container in a sandbox, not started.
+	// CreateContainer creates a container in a Ready sandbox, not started.
+	// The image must be present (an error wrapping ErrNotFound otherwise):
+	// pulling is the caller's decision.
 	CreateContainer(ctx context.Context, sandboxID string, cfg *ContainerConfig) (id string, err error)
-	// StartContainer starts a created container.
+	// StartContainer starts a created container. A container runs once:
+	// restarting means creating a new container with the next Attempt.
 	StartContainer(ctx context.Context, id string) error
 	// StopContainer sends opts.Signal (SIGTERM when zero) and, if the
-	// container has not exited after opts.Grace, kills it.
+	// container has not exited after opts.Grace, kills it (exit code 137).
+	// It returns once the container has exited, or when ctx ends. Stopping
+	// a container that is not running does nothing.
 	StopContainer(ctx context.Context, id string, opts StopOptions) error
-	// RemoveContainer removes a container that is not running.
+	// RemoveContainer removes a container, killing it first if it is still
+	// running.
 	RemoveContainer(ctx context.Context, id string) error
 	// ListContainers returns the containers whose labels include f.Labels
 	// (and that belong to f.SandboxID when set).
@@ -63,7 +97,7 @@ type ImageService interface {
 	// ImagePresent reports whether ref is on the node.
 	ImagePresent(ctx context.Context, ref string) (bool, error)
 	// PullImage fetches ref from its registry, reporting progress to
-	// opts.Progress when set.
+	// opts.Progress when set. A failure wraps ErrImagePull.
 	PullImage(ctx context.Context, ref string, opts PullOptions) error
 }
 
@@ -80,13 +114,18 @@ var (
 	ErrImageNeverPull = errors.New("image is absent and pull policy is Never")
 )
 
-// Labels podkit puts on every sandbox and container.
+// Labels podkit puts on every sandbox and container. Backends store them as
+// given and return them in SandboxStatus and ContainerStatus; the node agent
+// finds what it owns by LabelNode and LabelPodUID.
 const (
 	LabelPodUID        = "io.podkit.pod.uid"
 	LabelPodName       = "io.podkit.pod.name"
 	LabelPodNamespace  = "io.podkit.pod.namespace"
 	LabelContainerName = "io.podkit.container.name"
 	LabelNode          = "io.podkit.node"
+	// LabelContainerHash is a digest of the container's spec; a container
+	// whose spec changed is replaced.
+	LabelContainerHash = "io.podkit.container.hash"
 )
 
 // SandboxConfig describes a pod sandbox.
@@ -105,6 +144,9 @@ type SandboxConfig struct {
 	// HostNetwork runs the pod in the node's network namespace.
 	HostNetwork bool
 }
+
+// String returns "namespace/name", for messages.
+func (c *SandboxConfig) String() string { return c.PodNamespace + "/" + c.PodName }
 
 // DNSConfig is the resolver configuration written into a pod.
 type DNSConfig struct {
@@ -132,8 +174,10 @@ const (
 
 // SandboxStatus is what a runtime reports about a sandbox.
 type SandboxStatus struct {
-	ID        string
-	State     SandboxState
+	ID    string
+	State SandboxState
+	// IP is the pod's IP while the sandbox is Ready (the node's IP, or
+	// empty, for HostNetwork sandboxes).
 	IP        string
 	CreatedAt time.Time
 	Labels    map[string]string
@@ -152,13 +196,26 @@ type ContainerConfig struct {
 	Env        []EnvVar
 	Mounts     []Mount
 	Resources  Resources
-	Labels     map[string]string
-	Stdin      bool
-	TTY        bool
+	// Ports are the ports the container declares (informational: the
+	// sandbox owns the network; hostPorts are published by SandboxConfig).
+	Ports  []ContainerPort
+	Labels map[string]string
+	Stdin  bool
+	TTY    bool
 	// User is "uid" or "uid:gid"; empty runs as the image says.
 	User       string
 	Privileged bool
 	ReadOnly   bool // read-only root filesystem
+	// CapAdd and CapDrop adjust Linux capabilities ("NET_ADMIN", "ALL").
+	CapAdd  []string
+	CapDrop []string
+}
+
+// ContainerPort is a port a container listens on.
+type ContainerPort struct {
+	Name          string
+	ContainerPort int32
+	Protocol      string // TCP, UDP or SCTP
 }
 
 // EnvVar is one environment variable.
@@ -198,15 +255,17 @@ const (
 
 // ContainerStatus is what a runtime reports about a container.
 type ContainerStatus struct {
-	ID         string
-	SandboxID  string
-	Name       string
-	Attempt    uint32
-	Image      string
-	ImageID    string
-	State      ContainerState
-	ExitCode   int32
-	Reason     string // "OOMKilled", "Error", "Completed" once exited
+	ID        string
+	SandboxID string
+	Name      string
+	Attempt   uint32
+	Image     string
+	ImageID   string
+	State     ContainerState
+	ExitCode  int32
+	// Reason is set once exited: "Completed" (exit code 0), "Error", or
+	// "OOMKilled" when the kernel killed it for exceeding its memory limit.
+	Reason     string
 	Message    string
 	CreatedAt  time.Time
 	StartedAt  time.Time
@@ -215,7 +274,7 @@ type ContainerStatus struct {
 }
 
 // Filter selects sandboxes or containers by labels (all must match) and,
-// for containers, by sandbox.
+// for containers, by sandbox. Runtimes only read it; callers may reuse it.
 type Filter struct {
 	Labels    map[string]string
 	SandboxID string
@@ -223,6 +282,8 @@ type Filter struct {
 
 // StopOptions tune StopContainer.
 type StopOptions struct {
+	// Grace is how long the container has to exit after Signal; 0 kills it
+	// at once.
 	Grace  time.Duration
 	Signal syscall.Signal
 }
@@ -231,6 +292,18 @@ type StopOptions struct {
 type PullOptions struct {
 	// Progress, when set, is called with progress reports during the pull.
 	Progress func(PullProgress)
+	// Auth, when set, are the credentials for the image's registry (from the
+	// pod's imagePullSecrets).
+	Auth *RegistryAuth
+}
+
+// RegistryAuth are credentials for one registry, as a docker config.json
+// entry holds them.
+type RegistryAuth struct {
+	ServerAddress string
+	Username      string
+	Password      string
+	IdentityToken string
 }
 
 // PullProgress reports a pull in flight.
@@ -242,16 +315,24 @@ type PullProgress struct {
 
 // LogReader is implemented by runtimes that keep container output.
 type LogReader interface {
-	// ContainerLogs returns the container's output as lines, each
-	// "stdout "/"stderr " prefixed when opts.Streams is set.
+	// ContainerLogs returns the container's output, stdout and stderr
+	// interleaved in the order written, as newline-terminated lines. It works
+	// on exited containers until they are removed.
 	ContainerLogs(ctx context.Context, id string, opts LogOptions) (io.ReadCloser, error)
 }
 
-// LogOptions choose what ContainerLogs returns.
+// LogOptions choose what ContainerLogs returns. The previous instance of a
+// restarted container is another container (Attempt - 1) that the agent
+// keeps until the pod goes: read its logs by its id.
 type LogOptions struct {
-	Follow     bool
-	Tail       int // lines from the end; negative for all
-	Since      time.Time
+	// Follow keeps the reader open for new output until the container
+	// exits or ctx ends.
+	Follow bool
+	// Tail, when positive, returns only the last Tail lines (before
+	// following); 0 or negative returns them all.
+	Tail  int
+	Since time.Time
+	// Timestamps prefixes each line with its RFC 3339 (nanosecond) time.
 	Timestamps bool
 }
 
@@ -268,6 +349,48 @@ type ExecOptions struct {
 	Stdout  io.Writer
 	Stderr  io.Writer
 	TTY     bool
+}
+
+// Dialer is implemented by runtimes whose pod IPs the host cannot reach by
+// routing, such as the fake runtime, whose pods exist only in memory. The
+// node agent's httpGet and tcpSocket probes and hooks dial pod IPs through
+// it when the runtime has one, and directly otherwise; a host's proxy may do
+// the same.
+type Dialer interface {
+	// DialContext connects to address ("10.88.0.5:8080") in the pod network.
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// EventWatcher is implemented by runtimes that report state changes as they
+// happen, so that a node agent reacts to a container's exit at once rather
+// than at its next relist.
+type EventWatcher interface {
+	// WatchEvents delivers events until ctx ends or the runtime loses track
+	// (a reconnect, a full queue), then closes the channel. Events may be
+	// missed across such a gap: after the channel closes, a consumer lists
+	// again and watches anew.
+	WatchEvents(ctx context.Context) (<-chan Event, error)
+}
+
+// EventType says what happened in the runtime.
+type EventType string
+
+// Event types.
+const (
+	EventContainerStarted EventType = "ContainerStarted"
+	EventContainerExited  EventType = "ContainerExited"
+	EventSandboxStopped   EventType = "SandboxStopped"
+)
+
+// Event is one state change of a container or a sandbox.
+type Event struct {
+	Type EventType
+	// ID is the container's (or, for sandbox events, the sandbox's) id.
+	ID        string
+	SandboxID string
+	// PodUID is the LabelPodUID of the object, when it has one.
+	PodUID string
+	Time   time.Time
 }
 
 // StatsProvider is implemented by runtimes that report resource usage.

@@ -106,7 +106,7 @@ func newAgent(s store.Store, nodeName string, rt runtime.Runtime, cfg config) (*
 	a := &Agent{
 		store: s, node: nodeName, rt: rt, cfg: cfg, clock: cfg.clock,
 		log: cfg.log.With("node", nodeName), rec: cfg.recorder,
-		volumes: volumes.New(cfg.rootFor(nodeName)),
+		volumes: cfg.volumes(nodeName),
 		pods:    map[string]*podWorker{}, hasEvts: hasEvts,
 		relistKick: make(chan struct{}, 1),
 	}
@@ -428,11 +428,4 @@ func (a *Agent) workers() []*podWorker {
 		ws = append(ws, w)
 	}
 	return ws
-}
-
-// podCount returns the number of pods the agent tracks (for tests).
-func (a *Agent) podCount() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.pods)
 }

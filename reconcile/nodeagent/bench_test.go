@@ -61,7 +61,7 @@ func benchGroup(b *testing.B, nodes, perNode int) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := g.Add(fmt.Sprintf("node-%d", i), rt); err != nil {
+			if err := g.Add(context.Background(), fmt.Sprintf("node-%d", i), rt); err != nil {
 				b.Fatal(err)
 			}
 		}

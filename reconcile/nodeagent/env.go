@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ type resolver struct {
 	podIP string
 	cache map[string]objects.Object
 	errs  map[string]error
+	svcs  *[]*objects.Service
 }
 
 func (a *Agent) resolver(ctx context.Context, pod *objects.Pod, podIP string) *resolver {
@@ -239,6 +241,15 @@ func (r *resolver) makeEnv(c *objects.Container) ([]runtime.EnvVar, error) {
 		return "", false
 	}
 	ns := r.pod.Namespace
+	if links := r.pod.Spec.EnableServiceLinks; links == nil || *links {
+		svcs, err := r.services()
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range serviceEnv(svcs) {
+			set(v.Name, v.Value)
+		}
+	}
 	for _, ef := range c.EnvFrom {
 		var data map[string]string
 		switch {
@@ -397,4 +408,65 @@ func expand(s string, lookup func(string) (string, bool)) string {
 		}
 	}
 	return b.String()
+}
+
+// services lists the Services of the pod's namespace, once per sync.
+func (r *resolver) services() ([]*objects.Service, error) {
+	if r.svcs != nil {
+		return *r.svcs, nil
+	}
+	var out []*objects.Service
+	err := r.a.store.View(r.ctx, func(tx store.ReadTx) error {
+		list, err := tx.List("Service", store.ListOptions{Namespace: r.pod.Namespace})
+		for _, o := range list {
+			out = append(out, o.(*objects.Service))
+		}
+		return err
+	})
+	if errors.Is(err, store.ErrUnknownKind) {
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.svcs = &out
+	return out, nil
+}
+
+// serviceEnv is the Docker-links style environment Kubernetes gives a pod
+// for each Service of its namespace that has a cluster IP (enableServiceLinks).
+func serviceEnv(svcs []*objects.Service) []runtime.EnvVar {
+	var out []runtime.EnvVar
+	add := func(k, v string) { out = append(out, runtime.EnvVar{Name: k, Value: v}) }
+	for _, s := range svcs {
+		ip := s.Spec.ClusterIP
+		if ip == "" || ip == objects.ClusterIPNone || len(s.Spec.Ports) == 0 {
+			continue
+		}
+		name := strings.ToUpper(strings.ReplaceAll(s.Name, "-", "_"))
+		first := s.Spec.Ports[0]
+		add(name+"_SERVICE_HOST", ip)
+		add(name+"_SERVICE_PORT", strconv.Itoa(int(first.Port)))
+		for _, p := range s.Spec.Ports {
+			if p.Name != "" {
+				add(name+"_SERVICE_PORT_"+strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_")), strconv.Itoa(int(p.Port)))
+			}
+		}
+		proto := func(p objects.ServicePort) string {
+			if p.Protocol == "" {
+				return "tcp"
+			}
+			return strings.ToLower(string(p.Protocol))
+		}
+		hostPort := func(p objects.ServicePort) string { return net.JoinHostPort(ip, strconv.Itoa(int(p.Port))) }
+		add(name+"_PORT", proto(first)+"://"+hostPort(first))
+		for _, p := range s.Spec.Ports {
+			pre := name + "_PORT_" + strconv.Itoa(int(p.Port)) + "_" + strings.ToUpper(proto(p))
+			add(pre, proto(p)+"://"+hostPort(p))
+			add(pre+"_PROTO", proto(p))
+			add(pre+"_PORT", strconv.Itoa(int(p.Port)))
+			add(pre+"_ADDR", ip)
+		}
+	}
+	return out
 }

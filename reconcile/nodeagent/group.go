@@ -56,8 +56,9 @@ func NewGroup(s store.Store, opts ...Option) (*Group, error) {
 // Add runs an agent for node on rt, with the group's options and then
 // opts. While Run runs the agent starts at once; otherwise when Run starts.
 // Adding a node again replaces its agent (the new one adopts what the old
-// one ran, when given the same runtime).
-func (g *Group) Add(node string, rt runtime.Runtime, opts ...Option) error {
+// one ran, when given the same runtime); ctx bounds the wait for the old
+// agent to stop.
+func (g *Group) Add(ctx context.Context, node string, rt runtime.Runtime, opts ...Option) error {
 	cfg := g.cfg
 	if err := cfg.apply(opts); err != nil {
 		return err
@@ -75,7 +76,9 @@ func (g *Group) Add(node string, rt runtime.Runtime, opts ...Option) error {
 	delete(g.members, node)
 	g.mu.Unlock()
 	if stopOld != nil {
-		stopOld(context.Background())
+		if err := stopOld(ctx); err != nil {
+			return fmt.Errorf("nodeagent: replacing the agent of %s: %w", node, err)
+		}
 	}
 	m := &member{agent: a}
 	g.mu.Lock()

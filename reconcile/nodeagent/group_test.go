@@ -59,7 +59,7 @@ func (c *cluster) addNode(name string) {
 		c.t.Fatal(err)
 	}
 	c.rts[name] = rt
-	if err := c.group.Add(name, rt, nodeagent.WithEventRecorder(c.rec)); err != nil {
+	if err := c.group.Add(context.Background(), name, rt, nodeagent.WithEventRecorder(c.rec)); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -88,6 +88,23 @@ func TestGroupRunsPodsOnThreeNodes(t *testing.T) {
 		if n := len(rt.Records(fake.OpStartContainer, fake.Match{})); n != 20 {
 			t.Errorf("%s started %d containers, want 20", name, n)
 		}
+	}
+
+	// Registering a node again replaces its agent, which adopts its pods.
+	if err := c.group.Add(context.Background(), "node-0", c.rts["node-0"], nodeagent.WithEventRecorder(c.rec)); err != nil {
+		t.Fatal(err)
+	}
+	touchAll(t, c.store, "node-0")
+	// The new agent is at work once it restarts a container that died.
+	if n := c.rts["node-0"].Kill(fake.Pod("default", "web-00"), 1); n != 1 {
+		t.Fatalf("killed %d containers", n)
+	}
+	waitPodIn(t, c.store, "web-00", "restarted by the new agent", func(p *objects.Pod) bool {
+		return running(p) && containerStatus(p, "app").RestartCount == 1
+	}, c.rec)
+	waitAllRunning(t, c.store, 60)
+	if n := len(c.rts["node-0"].Records(fake.OpCreateContainer, fake.Match{})); n != 21 {
+		t.Errorf("node-0 created %d containers after its agent was replaced, want the 20 it had and 1 restart", n)
 	}
 
 	// A node added while running gets its pods; a removed node's agent stops.
@@ -124,5 +141,27 @@ func waitAllRunning(t *testing.T, s store.Store, n int) {
 	})
 	if !ok {
 		t.Fatalf("%d of %d pods Running and Ready after %v", ready, n, waitTimeout)
+	}
+}
+
+// touchAll updates the annotations of every pod bound to node.
+func touchAll(t *testing.T, s store.Store, node string) {
+	t.Helper()
+	err := s.Update(context.Background(), func(tx store.Tx) error {
+		pods, err := tx.List("Pod", store.ListOptions{Fields: map[string]string{store.IndexNodeName: node}})
+		if err != nil {
+			return err
+		}
+		for _, o := range pods {
+			p := o.(*objects.Pod)
+			p.Annotations = map[string]string{"touched": "yes"}
+			if err := tx.Update(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

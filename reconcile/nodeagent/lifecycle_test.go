@@ -25,7 +25,9 @@ func TestMissingSecretKeyWaitsThenStarts(t *testing.T) {
 		{Name: "CPU", ValueFrom: &objects.EnvVarSource{ResourceFieldRef: &objects.ResourceFieldSelector{Resource: "limits.cpu"}}},
 	}
 	secret := &objects.Secret{ObjectMeta: objects.ObjectMeta{Name: "db", Namespace: "default"}, Data: map[string][]byte{"user": []byte("admin")}}
-	e.create(secret, p)
+	svc := &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "db-svc", Namespace: "default"},
+		Spec: objects.ServiceSpec{ClusterIP: "10.96.0.5", Ports: []objects.ServicePort{{Name: "pg", Port: 5432, Protocol: objects.ProtocolTCP}}}}
+	e.create(secret, svc, p)
 	pod := e.waitPod("needs-secret", "waiting in CreateContainerConfigError", waiting("app", "CreateContainerConfigError"))
 	if msg := containerStatus(pod, "app").State.Waiting.Message; msg != "couldn't find key password in Secret default/db" {
 		t.Errorf("message = %q", msg)
@@ -52,7 +54,9 @@ func TestMissingSecretKeyWaitsThenStarts(t *testing.T) {
 	}
 	env := containerEnv(t, e.rt, creates[0].ID)
 	for k, want := range map[string]string{"PLAIN": "x-$(POD_NAME)", "POD_NAME": "needs-secret",
-		"GREETING": "hello needs-secret $(POD_NAME)", "PASSWORD": "s3cret", "CPU": "4"} {
+		"GREETING": "hello needs-secret $(POD_NAME)", "PASSWORD": "s3cret", "CPU": "4",
+		"DB_SVC_SERVICE_HOST": "10.96.0.5", "DB_SVC_SERVICE_PORT": "5432", "DB_SVC_SERVICE_PORT_PG": "5432",
+		"DB_SVC_PORT": "tcp://10.96.0.5:5432", "DB_SVC_PORT_5432_TCP_ADDR": "10.96.0.5"} {
 		if env[k] != want {
 			t.Errorf("env %s = %q, want %q", k, env[k], want)
 		}
@@ -206,7 +210,6 @@ func TestGracefulDeletion(t *testing.T) {
 
 func TestAdoptionCreatesNothingTwice(t *testing.T) {
 	e := newEnv(t, envOpt{})
-	e.rt.Script(fake.Image("registry.local/crash:1"), fake.Behavior{Exit: &fake.Exit{Code: 1}})
 	var names []string
 	for i := range 5 {
 		name := "adopt-" + string(rune('a'+i))
@@ -387,5 +390,32 @@ func TestPostStartHook(t *testing.T) {
 	})
 	if e.rec.count("FailedPostStartHook") == 0 {
 		t.Errorf("no FailedPostStartHook event:\n%v", e.rec)
+	}
+}
+
+func TestDeadSandboxIsRecreated(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	p := e.pod("phoenix", "app")
+	p.Spec.InitContainers = []objects.Container{{Name: "setup", Image: "registry.local/setup:1", Command: []string{"exit", "0"}}}
+	e.create(p)
+	first := e.waitPod("phoenix", "running", running)
+	sbs, err := e.rt.ListSandboxes(context.Background(), runtime.Filter{Labels: map[string]string{runtime.LabelPodName: "phoenix"}})
+	if err != nil || len(sbs) != 1 {
+		t.Fatalf("sandboxes %v %v", sbs, err)
+	}
+	if err := e.rt.StopSandbox(context.Background(), sbs[0].ID); err != nil { // the pod's network died
+		t.Fatal(err)
+	}
+	pod := e.waitPod("phoenix", "running in a new sandbox", func(p *objects.Pod) bool {
+		return running(p) && containerStatus(p, "app").RestartCount == 1
+	})
+	if e.rec.count("SandboxChanged") != 1 {
+		t.Errorf("no SandboxChanged event:\n%v", e.rec)
+	}
+	if n := len(e.rt.Records(fake.OpStartContainer, fake.Container("default", "phoenix", "setup"))); n != 2 {
+		t.Errorf("init container ran %d times, want again in the new sandbox", n)
+	}
+	if pod.Status.PodIP == first.Status.PodIP {
+		t.Logf("same IP %s reused", pod.Status.PodIP)
 	}
 }

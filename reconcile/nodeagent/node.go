@@ -18,7 +18,6 @@ const AgentVersion = "podkit"
 func (a *Agent) heartbeatLoop(ctx context.Context) {
 	t := a.clock.NewTicker(a.cfg.leaseInterval)
 	defer t.Stop()
-	var lastWrite time.Time
 	var lastUp *bool
 	beat := func() {
 		up, msg, version := a.checkRuntime(ctx)
@@ -28,10 +27,7 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 		a.refreshHostIP(ctx)
 		now := a.clock.Now()
 		a.writer.submit("lease/"+a.node, a.leaseOp(now))
-		if lastUp == nil || *lastUp != up || now.Sub(lastWrite) >= a.cfg.nodeInterval {
-			a.writer.submit("node/"+a.node, a.nodeOp(now, up, msg, version))
-			lastWrite = now
-		}
+		a.writer.submit("node/"+a.node, a.nodeOp(now, up, msg, version))
 		if lastUp != nil && !*lastUp && up {
 			// Back from an outage: look at everything again.
 			a.kickRelist()
@@ -92,8 +88,10 @@ func (a *Agent) refreshHostIP(ctx context.Context) {
 	a.hostIPCache.Store(ip)
 }
 
-// nodeOp updates the node's Ready condition and runtime version. A node
-// that is not registered is left alone.
+// nodeOp updates the node's Ready condition and runtime version when they
+// changed (a registration may have replaced them) or the condition's
+// heartbeat is older than the node status interval. A node that is not
+// registered is left alone.
 func (a *Agent) nodeOp(now time.Time, up bool, msg, version string) writeOp {
 	return func(tx store.Tx) error {
 		o, err := tx.Get("Node", objects.Key{Name: a.node})
@@ -101,6 +99,15 @@ func (a *Agent) nodeOp(now time.Time, up bool, msg, version string) writeOp {
 			return err
 		}
 		n := o.(*objects.Node)
+		want := objects.ConditionFalse
+		if up {
+			want = objects.ConditionTrue
+		}
+		if old := objects.GetNodeCondition(&n.Status, objects.NodeReady); old != nil && old.Status == want &&
+			(version == "" || n.Status.NodeInfo.ContainerRuntimeVersion == version) &&
+			n.Status.NodeInfo.KubeletVersion == AgentVersion && now.Sub(old.LastHeartbeatTime.Time) < a.cfg.nodeInterval {
+			return nil
+		}
 		c := objects.NodeCondition{Type: objects.NodeReady, Status: objects.ConditionTrue,
 			Reason: "KubeletReady", Message: "podkit node agent is posting ready status",
 			LastHeartbeatTime: objects.NewTime(now), LastTransitionTime: objects.NewTime(now)}

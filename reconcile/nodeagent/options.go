@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/podkit/podkit/internal/volumes"
 	"github.com/podkit/podkit/objects"
 )
 
@@ -97,13 +97,15 @@ func (c *config) apply(opts []Option) error {
 	return nil
 }
 
-// rootFor returns the volume root of a node: the configured root, or a
-// directory of the node's own under the system's temporary directory.
-func (c *config) rootFor(node string) string {
+// volumes returns the volume manager of a node: under a directory named
+// after it in the configured root, or else under a temporary directory of
+// its own (made when a pod first has a volume), so that two agents of one
+// node name in one process never share one.
+func (c *config) volumes(node string) *volumes.Manager {
 	if c.rootDir != "" {
-		return filepath.Join(c.rootDir, node)
+		return volumes.New(filepath.Join(c.rootDir, node))
 	}
-	return filepath.Join(os.TempDir(), "podkit-agent", node)
+	return volumes.NewTemp("podkit-agent-" + node + "-")
 }
 
 // WithClock sets the clock of timers, backoffs, probes and timestamps
@@ -208,8 +210,9 @@ func WithStatusBatching(maxPerTxn int, pause time.Duration) Option {
 }
 
 // WithRootDir sets the directory under which each node keeps its pods'
-// volumes, in a subdirectory named after the node (default
-// $TMPDIR/podkit-agent).
+// volumes, in a subdirectory named after the node. Without it each agent
+// makes a temporary directory of its own, which a restarted process does
+// not find again: set it for emptyDir content to outlive the process.
 func WithRootDir(dir string) Option {
 	return func(cfg *config) error {
 		if dir == "" {

@@ -22,6 +22,9 @@ func TestLivenessProbeRestarts(t *testing.T) {
 	e.create(p)
 	e.waitPod("live", "running", running)
 	m := fake.Container("default", "live", "app")
+	if !waitFor(waitTimeout, func() bool { return len(e.rt.Records(fake.OpExec, m)) == 1 }) {
+		t.Fatalf("the first probe did not run")
+	}
 	if n := e.rt.SetHealthy(m, false); n != 1 {
 		t.Fatalf("SetHealthy changed %d containers", n)
 	}

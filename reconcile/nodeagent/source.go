@@ -55,7 +55,7 @@ func (s *podSource) run(ctx context.Context) error {
 		if err == nil {
 			list := make([]*objects.Pod, 0, len(pods))
 			for _, o := range pods {
-				if p := o.(*objects.Pod); p.Spec.NodeName != "" {
+				if p := o.(*objects.Pod); p.Spec.NodeName != "" && (s.node == "" || p.Spec.NodeName == s.node) {
 					list = append(list, p)
 				}
 			}
@@ -75,7 +75,7 @@ func (s *podSource) run(ctx context.Context) error {
 				continue
 			}
 			if err == nil {
-				err = s.consume(ctx, w, filterHere)
+				err = s.consume(ctx, w)
 			}
 		}
 		if ctx.Err() != nil {
@@ -91,11 +91,12 @@ func (s *podSource) run(ctx context.Context) error {
 	}
 }
 
-func (s *podSource) consume(ctx context.Context, w store.Watcher, filterHere bool) error {
+func (s *podSource) consume(ctx context.Context, w store.Watcher) error {
 	defer w.Stop()
 	for ev := range w.Events() {
 		p, ok := ev.Peek().(*objects.Pod)
-		if !ok || p.Spec.NodeName == "" || filterHere && p.Spec.NodeName != s.node {
+		// Filtered here too: a store may not filter watches by field.
+		if !ok || p.Spec.NodeName == "" || s.node != "" && p.Spec.NodeName != s.node {
 			continue
 		}
 		if ev.Type == store.Deleted {

@@ -31,6 +31,7 @@ type podState struct {
 	sbMessage string // why the sandbox could not be created
 	mountErr  string
 	retry     time.Duration // delay after a runtime error, doubling
+	sel       map[string]string
 }
 
 // ctrState is what a worker remembers about one container of its pod.
@@ -53,6 +54,15 @@ func (cs *ctrState) specHash(pod *objects.Pod, c *objects.Container) string {
 		cs.hashOf, cs.hash = pod, containerHash(c)
 	}
 	return cs.hash
+}
+
+// selector returns the labels of what the runtime runs for the pod, made
+// once: runtimes only read a Filter.
+func (st *podState) selector(a *Agent, uid string) map[string]string {
+	if st.sel == nil {
+		st.sel = a.selector(uid)
+	}
+	return st.sel
 }
 
 func (st *podState) ctr(name string) *ctrState {
@@ -129,12 +139,15 @@ func (a *Agent) selector(uid string) map[string]string {
 	return map[string]string{runtime.LabelPodUID: uid, runtime.LabelNode: a.node}
 }
 
-func (a *Agent) observe(ctx context.Context, uid string) (*observed, error) {
-	sbs, err := a.rt.ListSandboxes(ctx, runtime.Filter{Labels: a.selector(uid)})
+// observe lists what the runtime has of the pod with sel's labels (see
+// podState.selector).
+func (a *Agent) observe(ctx context.Context, sel map[string]string) (*observed, error) {
+	f := runtime.Filter{Labels: sel}
+	sbs, err := a.rt.ListSandboxes(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := a.rt.ListContainers(ctx, runtime.Filter{Labels: a.selector(uid)})
+	cs, err := a.rt.ListContainers(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +196,7 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (time.Time, bool) {
 	if pod != nil {
 		st.last = pod
 	}
-	obs, err := a.observe(ctx, w.uid)
+	obs, err := a.observe(ctx, st.selector(a, w.uid))
 	if err != nil {
 		return a.retryLater(ctx, st, pod, "observe the runtime", err), false
 	}
@@ -251,12 +264,18 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, st *podState, obs 
 	}
 	if st.terminal {
 		if !st.stopped {
-			if err := a.stopAll(ctx, pod, obs, 0, false); err != nil {
+			// A finished pod has nothing running, but one past its deadline
+			// has: it is stopped as a deleted pod is.
+			grace, preStop := time.Duration(0), false
+			if st.deadline {
+				grace, preStop = podGrace(pod), true
+			}
+			if err := a.stopAll(ctx, pod, obs, grace, preStop); err != nil {
 				return time.Time{}, err
 			}
 			st.stopped = true
 			var err error
-			if obs, err = a.observe(ctx, pod.UID); err != nil {
+			if obs, err = a.observe(ctx, st.selector(a, pod.UID)); err != nil {
 				return time.Time{}, err
 			}
 		}
@@ -294,7 +313,7 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, st *podState, obs 
 			a.rec.Event(ctx, pod, EventNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
 		}
 		var err error
-		if obs, err = a.observe(ctx, pod.UID); err != nil {
+		if obs, err = a.observe(ctx, st.selector(a, pod.UID)); err != nil {
 			return time.Time{}, err
 		}
 		if obs.ready == nil {
@@ -329,7 +348,7 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, st *podState, obs 
 		return time.Time{}, sc.err
 	}
 	if sc.changed {
-		if obs, err = a.observe(ctx, pod.UID); err != nil {
+		if obs, err = a.observe(ctx, st.selector(a, pod.UID)); err != nil {
 			return time.Time{}, err
 		}
 	}
@@ -468,7 +487,7 @@ func (a *Agent) syncContainers(sc *syncCtx) {
 			}
 			sc.changed = true
 			sc.st.ctr(c.Name).probeID = ""
-			obs, err := a.observe(sc.ctx, sc.pod.UID)
+			obs, err := a.observe(sc.ctx, sc.st.selector(a, sc.pod.UID))
 			if err != nil {
 				sc.err = err
 				return
@@ -681,7 +700,7 @@ func (a *Agent) terminatePod(ctx context.Context, pod *objects.Pod, st *podState
 		}
 		st.killed = true
 		var err error
-		if obs, err = a.observe(ctx, pod.UID); err != nil {
+		if obs, err = a.observe(ctx, st.selector(a, pod.UID)); err != nil {
 			return time.Time{}, err
 		}
 	}

@@ -35,7 +35,7 @@ func TestStatusWritesAreBatched(t *testing.T) {
 	}
 	for i := range 4 {
 		rt, _ := fake.New()
-		if err := g.Add(fmt.Sprintf("n%d", i), rt); err != nil {
+		if err := g.Add(context.Background(), fmt.Sprintf("n%d", i), rt); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,0 +1,619 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+const (
+	kindDaemonSet = "DaemonSet"
+	kindNode      = "Node"
+)
+
+// Taints of node conditions, which DaemonSet pods tolerate.
+const (
+	taintNodeDiskPressure       = "node.kubernetes.io/disk-pressure"
+	taintNodeMemoryPressure     = "node.kubernetes.io/memory-pressure"
+	taintNodePIDPressure        = "node.kubernetes.io/pid-pressure"
+	taintNodeNetworkUnavailable = "node.kubernetes.io/network-unavailable"
+)
+
+// DaemonSetController returns the DaemonSet controller, for Manager.Add.
+//
+// It runs one pod of each DaemonSet on every node the pod template allows:
+// its nodeSelector and required node affinity match the node's labels, and
+// it tolerates the node's NoSchedule and NoExecute taints. As in Kubernetes
+// the pods get tolerations of their own for the not-ready and unreachable
+// NoExecute taints (without a time limit, so a daemon pod stays on a node
+// that stops responding instead of moving elsewhere) and for the
+// unschedulable, disk-, memory- and pid-pressure NoSchedule taints (and
+// network-unavailable with hostNetwork). Each pod is pinned to its node by
+// a required node affinity on the node's name (matchFields metadata.name)
+// and bound by the scheduler, which so still checks resources and ports.
+//
+// Pods follow the nodes: a node added gets a pod, a pod on a node that is
+// gone, no longer matches, or has an untolerated NoExecute taint is
+// deleted; a failed pod is replaced; extra pods on one node are deleted,
+// the oldest kept. Pods carry the controller-revision-hash label of their
+// template; RollingUpdate replaces old pods node by node, at most
+// maxUnavailable nodes without an available daemon pod at a time, or with
+// maxSurge, starting the new pod beside the old and deleting the old once
+// the new is available; OnDelete replaces a pod only when it is deleted.
+func DaemonSetController(m *Manager) Controller {
+	r := &daemonSetReconciler{c: m.Client(), clock: m.Clock(), rec: m.Recorder()}
+	return Controller{
+		Name: "daemonset",
+		For:  kindDaemonSet,
+		Owns: []string{kindPod},
+		Watches: []Watch{
+			{Kind: kindPod, Map: r.orphanPodOwners},
+			{Kind: kindNode, Map: r.allDaemonSets},
+		},
+		Reconciler: r,
+		Workers:    2,
+	}
+}
+
+type daemonSetReconciler struct {
+	c     *Client
+	clock clockwork.Clock
+	rec   EventRecorder
+}
+
+func (r *daemonSetReconciler) orphanPodOwners(obj objects.Object) []Request {
+	return matchingOwners(r.c, obj, kindDaemonSet, func(o objects.Object) *objects.LabelSelector {
+		return o.(*objects.DaemonSet).Spec.Selector
+	})
+}
+
+// allDaemonSets maps a node change to every DaemonSet: any may want a pod
+// there, or no longer.
+func (r *daemonSetReconciler) allDaemonSets(objects.Object) []Request {
+	inf := r.c.m.currentRun().informer(kindDaemonSet)
+	if inf == nil {
+		return nil
+	}
+	sets, _ := inf.List(store.ListOptions{}, nil)
+	reqs := make([]Request, len(sets))
+	for i, o := range sets {
+		reqs[i] = RequestFor(o)
+	}
+	return reqs
+}
+
+// dsNode is one node as a DaemonSet sees it.
+type dsNode struct {
+	node              *objects.Node
+	shouldRun         bool // a new pod may start there
+	shouldContinue    bool // a running pod may stay
+	pods              []*objects.Pod
+	newPod, oldPod    *objects.Pod // after manage: one of each revision at most
+	hasNew, oldActive bool
+}
+
+func (r *daemonSetReconciler) Reconcile(ctx context.Context, req Request) (Result, error) {
+	ds, err := Get[*objects.DaemonSet](ctx, r.c, req.Key())
+	if errors.Is(err, store.ErrNotFound) {
+		return Result{}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	sel, err := objects.LabelSelectorAsSelector(ds.Spec.Selector)
+	if err != nil {
+		return Result{}, Terminal(fmt.Errorf("daemonset %s: invalid selector: %w", req, err))
+	}
+	pods, err := r.claimPods(ctx, ds, sel)
+	if err != nil {
+		return Result{}, err
+	}
+	nodes, err := List[*objects.Node](ctx, r.c, store.ListOptions{})
+	if err != nil {
+		return Result{}, err
+	}
+	hash := templateHash(&ds.Spec.Template, ds.Status.CollisionCount)
+	now := r.clock.Now()
+	byNode := map[string]*dsNode{}
+	for _, n := range nodes {
+		run, cont := nodeShouldRunDaemonPod(n, ds)
+		byNode[n.Name] = &dsNode{node: n, shouldRun: run, shouldContinue: cont}
+	}
+	var strays []*objects.Pod // on nodes that do not exist
+	for _, p := range pods {
+		n := byNode[daemonPodNode(p)]
+		if n == nil {
+			if !p.IsDeleting() {
+				strays = append(strays, p)
+			}
+			continue
+		}
+		n.pods = append(n.pods, p)
+	}
+	var syncErr error
+	var res Result
+	if !ds.IsDeleting() {
+		syncErr = r.manage(ctx, ds, byNode, strays, hash, now)
+		if syncErr == nil {
+			res, syncErr = r.rollingUpdate(ctx, ds, byNode, hash, now)
+		}
+	}
+	status := daemonSetStatus(ds, byNode, hash, now)
+	if !reflect.DeepEqual(status, ds.Status) {
+		ds.Status = status
+		if err := r.c.UpdateStatus(ctx, ds); err != nil {
+			return Result{}, errors.Join(syncErr, err)
+		}
+	}
+	for _, n := range byNode {
+		for _, p := range n.pods {
+			if d, ok := untilAvailable(p, ds.Spec.MinReadySeconds, now); ok && (res.RequeueAfter == 0 || d < res.RequeueAfter) {
+				res.RequeueAfter = d
+			}
+		}
+	}
+	return res, syncErr
+}
+
+// manage creates the missing pods and deletes those that must go, as
+// Kubernetes' podsShouldBeOnNode decides.
+func (r *daemonSetReconciler) manage(ctx context.Context, ds *objects.DaemonSet, byNode map[string]*dsNode, strays []*objects.Pod, hash string, now time.Time) error {
+	surge := daemonSetSurge(ds) > 0
+	var create []string
+	var del []*objects.Pod
+	for name, n := range byNode {
+		var active []*objects.Pod
+		for _, p := range n.pods {
+			switch {
+			case p.IsDeleting():
+			case p.Status.Phase == objects.PodFailed || p.Status.Phase == objects.PodSucceeded:
+				if n.shouldContinue {
+					r.rec.Event(ctx, ds, EventWarning, "FailedDaemonPod",
+						fmt.Sprintf("Found failed daemon pod %s/%s on node %s, will try to kill it", p.Namespace, p.Name, name))
+				}
+				del = append(del, p)
+			case !n.shouldContinue:
+				del = append(del, p)
+			default:
+				active = append(active, p)
+			}
+		}
+		if !n.shouldContinue {
+			continue
+		}
+		if len(active) == 0 {
+			if n.shouldRun && !slices.ContainsFunc(n.pods, func(p *objects.Pod) bool { return p.IsDeleting() && !p.IsTerminal() }) {
+				create = append(create, name)
+			}
+			continue
+		}
+		// Keep the oldest pod, or with surge the oldest of each revision.
+		slices.SortFunc(active, func(a, b *objects.Pod) int {
+			if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Name, b.Name)
+		})
+		for _, p := range active {
+			isNew := p.Labels[objects.ControllerRevisionHashLabelKey] == hash
+			switch {
+			case surge && isNew && n.newPod == nil:
+				n.newPod = p
+			case surge && !isNew && n.oldPod == nil:
+				n.oldPod = p
+			case !surge && n.newPod == nil && n.oldPod == nil:
+				if isNew {
+					n.newPod = p
+				} else {
+					n.oldPod = p
+				}
+			default:
+				del = append(del, p)
+			}
+		}
+	}
+	slices.SortFunc(create, strings.Compare)
+	if err := r.deleteDaemonPods(ctx, ds, del); err != nil {
+		return err
+	}
+	if len(strays) > 0 {
+		// Their node is gone: no node agent will confirm a graceful stop.
+		zero := int64(0)
+		err := r.c.Txn(ctx, func(tx store.Tx) error {
+			for _, p := range strays {
+				_, err := tx.Delete(kindPod, p.Key(), store.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &store.Preconditions{UID: p.UID}})
+				if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return r.createDaemonPods(ctx, ds, byNode, create, hash)
+}
+
+func (r *daemonSetReconciler) createDaemonPods(ctx context.Context, ds *objects.DaemonSet, byNode map[string]*dsNode, nodes []string, hash string) error {
+	if len(nodes) > burstReplicas {
+		nodes = nodes[:burstReplicas]
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	pods := make([]*objects.Pod, len(nodes))
+	err := r.c.Txn(ctx, func(tx store.Tx) error {
+		for i, name := range nodes {
+			pods[i] = newDaemonPod(ds, name, hash)
+			if err := r.c.AdmitCreate(tx, pods[i]); err != nil {
+				return err
+			}
+			if err := tx.Create(pods[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, ErrOwnerDeleting) {
+		return nil
+	}
+	if err != nil {
+		r.rec.Event(ctx, ds, EventWarning, "FailedCreate", "Error creating: "+err.Error())
+		return err
+	}
+	for i, name := range nodes {
+		n := byNode[name]
+		n.pods = append(n.pods, pods[i])
+		n.newPod = pods[i]
+		r.rec.Event(ctx, ds, EventNormal, "SuccessfulCreate", "Created pod: "+pods[i].Name)
+	}
+	return nil
+}
+
+func (r *daemonSetReconciler) deleteDaemonPods(ctx context.Context, ds *objects.DaemonSet, pods []*objects.Pod) error {
+	if len(pods) == 0 {
+		return nil
+	}
+	if err := deletePods(ctx, r.c, pods); err != nil {
+		r.rec.Event(ctx, ds, EventWarning, "FailedDelete", "Error deleting: "+err.Error())
+		return err
+	}
+	ts := objects.NewTime(r.clock.Now())
+	for _, p := range pods {
+		p.DeletionTimestamp = &ts
+		r.rec.Event(ctx, ds, EventNormal, "SuccessfulDelete", "Deleted pod: "+p.Name)
+	}
+	return nil
+}
+
+// rollingUpdate replaces pods of old revisions within maxUnavailable (or
+// maxSurge), as Kubernetes' DaemonSet rollingUpdate does.
+func (r *daemonSetReconciler) rollingUpdate(ctx context.Context, ds *objects.DaemonSet, byNode map[string]*dsNode, hash string, now time.Time) (Result, error) {
+	if ds.Spec.UpdateStrategy.Type != objects.RollingUpdateDaemonSetStrategyType {
+		return Result{}, nil
+	}
+	desired := 0
+	for _, n := range byNode {
+		if n.shouldRun {
+			desired++
+		}
+	}
+	maxSurge, maxUnavailable := daemonSetSurge(ds), daemonSetUnavailable(ds, desired)
+	names := make([]string, 0, len(byNode))
+	for name := range byNode {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, strings.Compare)
+	available := func(p *objects.Pod) bool {
+		return p != nil && !p.IsDeleting() && isPodAvailable(p, ds.Spec.MinReadySeconds, now)
+	}
+	var del []*objects.Pod
+	if maxSurge == 0 {
+		unavailable := 0
+		var candidates []*objects.Pod
+		for _, name := range names {
+			n := byNode[name]
+			if !n.shouldRun {
+				continue
+			}
+			switch {
+			case n.oldPod == nil && (n.newPod == nil || !available(n.newPod)):
+				unavailable++
+			case n.oldPod != nil && !available(n.oldPod):
+				del = append(del, n.oldPod) // not serving anyway
+				unavailable++
+			case n.oldPod != nil:
+				candidates = append(candidates, n.oldPod)
+			}
+		}
+		if room := maxUnavailable - unavailable; room > 0 {
+			del = append(del, candidates[:min(room, len(candidates))]...)
+		}
+		return Result{}, r.deleteDaemonPods(ctx, ds, del)
+	}
+	surging := 0
+	var want []string
+	for _, name := range names {
+		n := byNode[name]
+		if !n.shouldRun || n.oldPod == nil {
+			continue
+		}
+		switch {
+		case n.newPod != nil && available(n.newPod):
+			del = append(del, n.oldPod)
+		case n.newPod != nil:
+			surging++
+		case !available(n.oldPod):
+			del = append(del, n.oldPod)
+		default:
+			want = append(want, name)
+		}
+	}
+	if err := r.deleteDaemonPods(ctx, ds, del); err != nil {
+		return Result{}, err
+	}
+	if room := maxSurge - surging; room > 0 {
+		return Result{}, r.createDaemonPods(ctx, ds, byNode, want[:min(room, len(want))], hash)
+	}
+	return Result{}, nil
+}
+
+func daemonSetSurge(ds *objects.DaemonSet) int {
+	ru := ds.Spec.UpdateStrategy.RollingUpdate
+	if ds.Spec.UpdateStrategy.Type != objects.RollingUpdateDaemonSetStrategyType || ru == nil || ru.MaxSurge == nil {
+		return 0
+	}
+	desired := int(ds.Status.DesiredNumberScheduled)
+	v, err := objects.GetScaledValueFromIntOrPercent(ru.MaxSurge, desired, objects.RoundUp)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+func daemonSetUnavailable(ds *objects.DaemonSet, desired int) int {
+	v := 1
+	if ru := ds.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.MaxUnavailable != nil {
+		if n, err := objects.GetScaledValueFromIntOrPercent(ru.MaxUnavailable, desired, objects.RoundUp); err == nil {
+			v = n
+		}
+	}
+	if v == 0 && daemonSetSurge(ds) == 0 {
+		v = 1
+	}
+	return v
+}
+
+// claimPods returns the pods the DaemonSet controls, finished ones too.
+func (r *daemonSetReconciler) claimPods(ctx context.Context, ds *objects.DaemonSet, sel objects.Selector) ([]*objects.Pod, error) {
+	objs, err := listClaimCandidates(ctx, r.c, kindPod, ds.Namespace, ds.UID, func(o objects.Object) bool {
+		p := o.(*objects.Pod)
+		return p.ControllerRef() != nil || sel.Matches(p.Labels)
+	})
+	if err != nil {
+		return nil, err
+	}
+	claimed, err := (&claimer{c: r.c, owner: ds, kind: kindPod, selector: sel}).claim(ctx, objs)
+	pods := make([]*objects.Pod, len(claimed))
+	for i, o := range claimed {
+		pods[i] = o.(*objects.Pod)
+	}
+	return pods, err
+}
+
+// newDaemonPod makes the DaemonSet's pod for node.
+func newDaemonPod(ds *objects.DaemonSet, node, hash string) *objects.Pod {
+	p := podFromTemplate(&ds.Spec.Template, ds)
+	if p.Labels == nil {
+		p.Labels = map[string]string{}
+	}
+	p.Labels[objects.ControllerRevisionHashLabelKey] = hash
+	pinToNode(&p.Spec, node)
+	p.Spec.Tolerations = daemonPodTolerations(p.Spec.Tolerations, p.Spec.HostNetwork)
+	return p
+}
+
+// pinToNode replaces the pod's required node affinity with the node's name,
+// as Kubernetes' ReplaceDaemonSetPodNodeNameNodeAffinity does; the
+// template's own terms were checked against the node already.
+func pinToNode(spec *objects.PodSpec, node string) {
+	if spec.Affinity == nil {
+		spec.Affinity = &objects.Affinity{}
+	}
+	if spec.Affinity.NodeAffinity == nil {
+		spec.Affinity.NodeAffinity = &objects.NodeAffinity{}
+	}
+	spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = &objects.NodeSelector{
+		NodeSelectorTerms: []objects.NodeSelectorTerm{{MatchFields: []objects.NodeSelectorRequirement{{
+			Key: "metadata.name", Operator: objects.NodeSelectorOpIn, Values: []string{node},
+		}}}},
+	}
+}
+
+// daemonPodTolerations adds the tolerations Kubernetes gives every daemon
+// pod.
+func daemonPodTolerations(tols []objects.Toleration, hostNetwork bool) []objects.Toleration {
+	add := []objects.Toleration{
+		{Key: objects.TaintNodeNotReady, Operator: objects.TolerationOpExists, Effect: objects.TaintEffectNoExecute},
+		{Key: objects.TaintNodeUnreachable, Operator: objects.TolerationOpExists, Effect: objects.TaintEffectNoExecute},
+		{Key: taintNodeDiskPressure, Operator: objects.TolerationOpExists, Effect: objects.TaintEffectNoSchedule},
+		{Key: taintNodeMemoryPressure, Operator: objects.TolerationOpExists, Effect: objects.TaintEffectNoSchedule},
+		{Key: taintNodePIDPressure, Operator: objects.TolerationOpExists, Effect: objects.TaintEffectNoSchedule},
+		{Key: objects.TaintNodeUnschedulable, Operator: objects.TolerationOpExists, Effect: objects.TaintEffectNoSchedule},
+	}
+	if hostNetwork {
+		add = append(add, objects.Toleration{Key: taintNodeNetworkUnavailable, Operator: objects.TolerationOpExists, Effect: objects.TaintEffectNoSchedule})
+	}
+	out := slices.Clone(tols)
+	for _, t := range add {
+		// Replace a toleration of the same key and effect (one with a
+		// tolerationSeconds would evict the daemon pod).
+		out = slices.DeleteFunc(out, func(o objects.Toleration) bool { return o.Key == t.Key && o.Effect == t.Effect })
+		out = append(out, t)
+	}
+	return out
+}
+
+// daemonPodNode returns the node a daemon pod is for: the node it is bound
+// to, or the one its affinity pins it to.
+func daemonPodNode(p *objects.Pod) string {
+	if p.Spec.NodeName != "" {
+		return p.Spec.NodeName
+	}
+	a := p.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return ""
+	}
+	for _, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		for _, f := range t.MatchFields {
+			if f.Key == "metadata.name" && f.Operator == objects.NodeSelectorOpIn && len(f.Values) == 1 {
+				return f.Values[0]
+			}
+		}
+	}
+	return ""
+}
+
+// nodeShouldRunDaemonPod says whether a new daemon pod may start on the
+// node, and whether one running there may stay, as Kubernetes'
+// NodeShouldRunDaemonPod does: the template's nodeName, nodeSelector and
+// required node affinity must match, and its tolerations (with the daemon
+// ones) must cover the NoSchedule and NoExecute taints (only the
+// NoExecute ones for a pod to stay).
+func nodeShouldRunDaemonPod(n *objects.Node, ds *objects.DaemonSet) (shouldRun, shouldContinue bool) {
+	spec := &ds.Spec.Template.Spec
+	if n.IsDeleting() {
+		return false, false
+	}
+	if spec.NodeName != "" && spec.NodeName != n.Name {
+		return false, false
+	}
+	for k, v := range spec.NodeSelector {
+		if got, ok := n.Labels[k]; !ok || got != v {
+			return false, false
+		}
+	}
+	if a := spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		if !nodeMatchesSelector(n, a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution) {
+			return false, false
+		}
+	}
+	tols := daemonPodTolerations(spec.Tolerations, spec.HostNetwork)
+	shouldRun, shouldContinue = true, true
+	for i := range n.Spec.Taints {
+		t := &n.Spec.Taints[i]
+		if t.Effect == objects.TaintEffectPreferNoSchedule || objects.TolerationsTolerateTaint(tols, t) {
+			continue
+		}
+		shouldRun = false
+		if t.Effect == objects.TaintEffectNoExecute {
+			shouldContinue = false
+		}
+	}
+	return shouldRun, shouldContinue
+}
+
+// nodeMatchesSelector reports whether a node selector's terms (ORed)
+// match the node: labels with matchExpressions, the name with matchFields
+// metadata.name. A term without requirements matches nothing.
+func nodeMatchesSelector(n *objects.Node, s *objects.NodeSelector) bool {
+	for _, t := range s.NodeSelectorTerms {
+		if len(t.MatchExpressions)+len(t.MatchFields) == 0 {
+			continue
+		}
+		ok := true
+		for _, r := range t.MatchExpressions {
+			v, has := n.Labels[r.Key]
+			ok = ok && nodeRequirementMatches(r, v, has)
+		}
+		for _, r := range t.MatchFields {
+			ok = ok && r.Key == "metadata.name" && nodeRequirementMatches(r, n.Name, true)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func nodeRequirementMatches(r objects.NodeSelectorRequirement, v string, has bool) bool {
+	switch r.Operator {
+	case objects.NodeSelectorOpIn:
+		return has && slices.Contains(r.Values, v)
+	case objects.NodeSelectorOpNotIn:
+		return !has || !slices.Contains(r.Values, v)
+	case objects.NodeSelectorOpExists:
+		return has
+	case objects.NodeSelectorOpDoesNotExist:
+		return !has
+	case objects.NodeSelectorOpGt, objects.NodeSelectorOpLt:
+		if !has || len(r.Values) != 1 {
+			return false
+		}
+		a, err1 := strconv.ParseInt(v, 10, 64)
+		b, err2 := strconv.ParseInt(r.Values[0], 10, 64)
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		if r.Operator == objects.NodeSelectorOpGt {
+			return a > b
+		}
+		return a < b
+	}
+	return false
+}
+
+// daemonSetStatus counts nodes as Kubernetes' DaemonSet status does.
+func daemonSetStatus(ds *objects.DaemonSet, byNode map[string]*dsNode, hash string, now time.Time) objects.DaemonSetStatus {
+	s := *ds.Status.DeepCopy()
+	s.DesiredNumberScheduled, s.CurrentNumberScheduled, s.NumberMisscheduled = 0, 0, 0
+	s.NumberReady, s.NumberAvailable, s.UpdatedNumberScheduled, s.NumberUnavailable = 0, 0, 0, 0
+	for _, n := range byNode {
+		var active []*objects.Pod
+		for _, p := range n.pods {
+			if !p.IsDeleting() && !p.IsTerminal() {
+				active = append(active, p)
+			}
+		}
+		if n.shouldRun {
+			s.DesiredNumberScheduled++
+		}
+		if len(active) == 0 {
+			continue
+		}
+		if !n.shouldRun {
+			s.NumberMisscheduled++
+			continue
+		}
+		s.CurrentNumberScheduled++
+		p := active[0]
+		for _, q := range active[1:] {
+			if q.CreationTimestamp.Before(p.CreationTimestamp.Time) {
+				p = q
+			}
+		}
+		if objects.IsPodReady(p) {
+			s.NumberReady++
+			if isPodAvailable(p, ds.Spec.MinReadySeconds, now) {
+				s.NumberAvailable++
+			}
+		}
+		if slices.ContainsFunc(active, func(q *objects.Pod) bool { return q.Labels[objects.ControllerRevisionHashLabelKey] == hash }) {
+			s.UpdatedNumberScheduled++
+		}
+	}
+	s.NumberUnavailable = max(0, s.DesiredNumberScheduled-s.NumberAvailable)
+	s.ObservedGeneration = ds.Generation
+	return s
+}

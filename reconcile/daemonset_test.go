@@ -1,0 +1,301 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/scheduler"
+	"github.com/podkit/podkit/store"
+)
+
+// runScheduler runs podkit's scheduler over the env's store until the test
+// ends. It keeps the real clock: its retry backoff must not wait for the
+// test to advance the fake one.
+func (e *env) runScheduler() {
+	e.t.Helper()
+	sch, err := scheduler.New(e.s, scheduler.WithBackoff(10*time.Millisecond, 100*time.Millisecond))
+	require.NoError(e.t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sch.Run(ctx) }()
+	e.t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(e.t, err)
+		case <-time.After(waitTimeout):
+			e.t.Error("scheduler did not stop")
+		}
+	})
+}
+
+type nodeOpt func(n *objects.Node)
+
+func nodeLabels(kv ...string) nodeOpt {
+	return func(n *objects.Node) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			n.Labels[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+func nodeTaint(key string, effect objects.TaintEffect) nodeOpt {
+	return func(n *objects.Node) {
+		n.Spec.Taints = append(n.Spec.Taints, objects.Taint{Key: key, Effect: effect})
+	}
+}
+
+// newNode is a Ready node with room for plenty of pods.
+func newNode(name string, opts ...nodeOpt) *objects.Node {
+	n := &objects.Node{
+		ObjectMeta: objects.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}},
+		Status: objects.NodeStatus{
+			Allocatable: objects.ResourceList{
+				objects.ResourceCPU:    objects.MustParseQuantity("8"),
+				objects.ResourceMemory: objects.MustParseQuantity("16Gi"),
+				objects.ResourcePods:   objects.MustParseQuantity("110"),
+			},
+			Conditions: []objects.NodeCondition{{Type: objects.NodeReady, Status: objects.ConditionTrue}},
+		},
+	}
+	for _, o := range opts {
+		o(n)
+	}
+	return n
+}
+
+func dsEnv(t *testing.T, more ...func(m *Manager) error) *env {
+	e := newEnv(t, withControllers(append([]func(m *Manager) error{
+		func(m *Manager) error { return m.Add(DaemonSetController(m)) },
+	}, more...)...))
+	e.runScheduler()
+	return e
+}
+
+func newDaemonSet(name, image string) *objects.DaemonSet {
+	labels := map[string]string{"app": name}
+	return &objects.DaemonSet{
+		ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name},
+		Spec: objects.DaemonSetSpec{
+			Selector: &objects.LabelSelector{MatchLabels: labels},
+			Template: podTemplate(labels, image),
+		},
+	}
+}
+
+func getDS(tx store.ReadTx, name string) *objects.DaemonSet {
+	o, err := tx.Get(kindDaemonSet, dkey(name))
+	if err != nil {
+		return nil
+	}
+	return o.(*objects.DaemonSet)
+}
+
+// daemonPodsByNode maps node names to the active pods of app bound there.
+func daemonPodsByNode(tx store.ReadTx, app string) map[string][]*objects.Pod {
+	out := map[string][]*objects.Pod{}
+	for _, p := range podsWhere(tx, func(p *objects.Pod) bool { return isPodActive(p) && p.Labels["app"] == app }) {
+		out[p.Spec.NodeName] = append(out[p.Spec.NodeName], p)
+	}
+	return out
+}
+
+// dsOn holds when exactly the given nodes run one bound, ready pod of the
+// DaemonSet with image, and its status agrees.
+func dsOn(name, image string, nodes ...string) func(tx store.ReadTx) (bool, string) {
+	return func(tx store.ReadTx) (bool, string) {
+		ds := getDS(tx, name)
+		if ds == nil {
+			return false, "no daemonset"
+		}
+		by := daemonPodsByNode(tx, name)
+		ok := len(by) == len(nodes)
+		for _, n := range nodes {
+			ps := by[n]
+			ok = ok && len(ps) == 1 && objects.IsPodReady(ps[0]) && ps[0].Spec.Containers[0].Image == image
+		}
+		want := int32(len(nodes))
+		s := ds.Status
+		ok = ok && s.ObservedGeneration == ds.Generation && s.DesiredNumberScheduled == want && s.CurrentNumberScheduled == want &&
+			s.NumberReady == want && s.NumberAvailable == want && s.UpdatedNumberScheduled == want && s.NumberMisscheduled == 0
+		var seen []string
+		for n, ps := range by {
+			seen = append(seen, fmt.Sprintf("%s:%v", n, podNames(ps)))
+		}
+		return ok, fmt.Sprintf("status %+v; pods %v; unbound %v", s, seen, podNames(podsWhere(tx, func(p *objects.Pod) bool { return p.Spec.NodeName == "" })))
+	}
+}
+
+func readyWhenBound(e *env) { e.runNodeAgents() }
+
+func TestDaemonSetOnePodPerMatchingNode(t *testing.T) {
+	e := dsEnv(t)
+	readyWhenBound(e)
+	e.create(newNode("n1", nodeLabels("disk", "ssd")), newNode("n2", nodeLabels("disk", "ssd")),
+		newNode("n3", nodeLabels("disk", "hdd")),
+		newNode("n4", nodeLabels("disk", "ssd"), nodeTaint("dedicated", objects.TaintEffectNoSchedule)))
+	ds := newDaemonSet("agent", "agent:1")
+	ds.Spec.Template.Spec.NodeSelector = map[string]string{"disk": "ssd"}
+	e.create(ds)
+	e.waitFor("on n1 and n2", dsOn("agent", "agent:1", "n1", "n2"))
+	viewT(t, e.s, func(tx store.ReadTx) {
+		p := daemonPodsByNode(tx, "agent")["n1"][0]
+		require.Equal(t, "n1", daemonPodNode(p))
+		require.NotEmpty(t, p.Labels[objects.ControllerRevisionHashLabelKey])
+		tol := p.Spec.Tolerations
+		require.True(t, objects.TolerationsTolerateTaint(tol, &objects.Taint{Key: objects.TaintNodeUnreachable, Effect: objects.TaintEffectNoExecute}))
+		require.True(t, objects.TolerationsTolerateTaint(tol, &objects.Taint{Key: objects.TaintNodeUnschedulable, Effect: objects.TaintEffectNoSchedule}))
+		for _, tl := range tol {
+			require.Nil(t, tl.TolerationSeconds)
+		}
+	})
+
+	// A new matching node gets a pod; the tainted one once tolerated.
+	e.create(newNode("n5", nodeLabels("disk", "ssd")))
+	e.waitFor("on n5 too", dsOn("agent", "agent:1", "n1", "n2", "n5"))
+	e.mutate(kindDaemonSet, dkey("agent"), func(o objects.Object) {
+		o.(*objects.DaemonSet).Spec.Template.Spec.Tolerations = []objects.Toleration{{Key: "dedicated", Operator: objects.TolerationOpExists}}
+	})
+	e.waitFor("on n4 too", dsOn("agent", "agent:1", "n1", "n2", "n4", "n5"))
+
+	// A node that stops matching loses its pod; a node removed too.
+	e.mutate(kindNode, objects.Key{Name: "n2"}, func(o objects.Object) { o.GetObjectMeta().Labels["disk"] = "hdd" })
+	require.NoError(t, e.s.Update(t.Context(), func(tx store.Tx) error {
+		_, err := tx.Delete(kindNode, objects.Key{Name: "n5"}, store.DeleteOptions{})
+		return err
+	}))
+	e.waitFor("on n1 and n4", dsOn("agent", "agent:1", "n1", "n4"))
+}
+
+func TestDaemonSetNoExecuteTaint(t *testing.T) {
+	e := dsEnv(t)
+	readyWhenBound(e)
+	e.create(newNode("n1"), newNode("n2"))
+	e.create(newDaemonSet("agent", "agent:1"))
+	e.waitFor("on both", dsOn("agent", "agent:1", "n1", "n2"))
+	// NoSchedule: the pod stays. NoExecute: it goes.
+	e.mutate(kindNode, objects.Key{Name: "n2"}, func(o objects.Object) {
+		o.(*objects.Node).Spec.Taints = []objects.Taint{{Key: "maint", Effect: objects.TaintEffectNoSchedule}}
+	})
+	e.waitFor("misscheduled seen", func(tx store.ReadTx) (bool, string) {
+		ds := getDS(tx, "agent")
+		return ds.Status.DesiredNumberScheduled == 1 && ds.Status.NumberMisscheduled == 1, fmt.Sprintf("%+v", ds.Status)
+	})
+	viewT(t, e.s, func(tx store.ReadTx) { require.Len(t, daemonPodsByNode(tx, "agent")["n2"], 1) })
+	e.mutate(kindNode, objects.Key{Name: "n2"}, func(o objects.Object) {
+		o.(*objects.Node).Spec.Taints = []objects.Taint{{Key: "maint", Effect: objects.TaintEffectNoExecute}}
+	})
+	e.waitFor("only n1", dsOn("agent", "agent:1", "n1"))
+}
+
+func TestDaemonSetRollingUpdate(t *testing.T) {
+	e := dsEnv(t)
+	readyWhenBound(e)
+	nodes := []string{"n1", "n2", "n3", "n4"}
+	for _, n := range nodes {
+		e.create(newNode(n))
+	}
+	ds := newDaemonSet("agent", "agent:1")
+	ds.Spec.UpdateStrategy = objects.DaemonSetUpdateStrategy{Type: objects.RollingUpdateDaemonSetStrategyType,
+		RollingUpdate: &objects.RollingUpdateDaemonSet{MaxUnavailable: ptr(objects.FromInt32(1))}}
+	e.create(ds)
+	e.waitFor("on all", dsOn("agent", "agent:1", nodes...))
+	pw, stop := e.watchPodsT(func(pods map[objects.Key]*objects.Pod) string {
+		ready := map[string]bool{}
+		for _, p := range pods {
+			if objects.IsPodReady(p) && !p.IsDeleting() && p.Spec.NodeName != "" {
+				ready[p.Spec.NodeName] = true
+			}
+		}
+		if len(ready) < len(nodes)-1 {
+			return fmt.Sprintf("only %d nodes with a ready pod", len(ready))
+		}
+		return ""
+	})
+	e.mutate(kindDaemonSet, dkey("agent"), func(o objects.Object) {
+		o.(*objects.DaemonSet).Spec.Template.Spec.Containers[0].Image = "agent:2"
+	})
+	e.waitFor("updated everywhere", dsOn("agent", "agent:2", nodes...))
+	stop()
+	require.Empty(t, pw.violations)
+}
+
+func TestDaemonSetSurge(t *testing.T) {
+	e := dsEnv(t)
+	readyWhenBound(e)
+	nodes := []string{"n1", "n2", "n3"}
+	for _, n := range nodes {
+		e.create(newNode(n))
+	}
+	ds := newDaemonSet("agent", "agent:1")
+	ds.Spec.UpdateStrategy = objects.DaemonSetUpdateStrategy{Type: objects.RollingUpdateDaemonSetStrategyType,
+		RollingUpdate: &objects.RollingUpdateDaemonSet{MaxUnavailable: ptr(objects.FromInt32(0)), MaxSurge: ptr(objects.FromInt32(1))}}
+	e.create(ds)
+	e.waitFor("on all", dsOn("agent", "agent:1", nodes...))
+	pw, stop := e.watchPodsT(func(pods map[objects.Key]*objects.Pod) string {
+		ready := map[string]bool{}
+		perNode := map[string]int{}
+		for _, p := range pods {
+			if !isPodActive(p) {
+				continue
+			}
+			perNode[daemonPodNode(p)]++
+			if objects.IsPodReady(p) && p.Spec.NodeName != "" {
+				ready[p.Spec.NodeName] = true
+			}
+		}
+		if len(ready) < len(nodes) {
+			return fmt.Sprintf("only %d nodes with a ready pod", len(ready))
+		}
+		two := 0
+		for _, n := range perNode {
+			if n > 1 {
+				two++
+			}
+		}
+		if two > 1 {
+			return fmt.Sprintf("%d nodes surging", two)
+		}
+		return ""
+	})
+	e.mutate(kindDaemonSet, dkey("agent"), func(o objects.Object) {
+		o.(*objects.DaemonSet).Spec.Template.Spec.Containers[0].Image = "agent:2"
+	})
+	e.waitFor("updated everywhere", dsOn("agent", "agent:2", nodes...))
+	stop()
+	require.Empty(t, pw.violations)
+}
+
+func TestNodeMatchesSelector(t *testing.T) {
+	n := newNode("n1", nodeLabels("zone", "a", "cores", "8"))
+	term := func(exprs ...objects.NodeSelectorRequirement) *objects.NodeSelector {
+		return &objects.NodeSelector{NodeSelectorTerms: []objects.NodeSelectorTerm{{MatchExpressions: exprs}}}
+	}
+	req := func(k string, op objects.NodeSelectorOperator, v ...string) objects.NodeSelectorRequirement {
+		return objects.NodeSelectorRequirement{Key: k, Operator: op, Values: v}
+	}
+	for _, tc := range []struct {
+		sel  *objects.NodeSelector
+		want bool
+	}{
+		{term(req("zone", objects.NodeSelectorOpIn, "a", "b")), true},
+		{term(req("zone", objects.NodeSelectorOpNotIn, "a")), false},
+		{term(req("gpu", objects.NodeSelectorOpNotIn, "x")), true},
+		{term(req("gpu", objects.NodeSelectorOpExists)), false},
+		{term(req("gpu", objects.NodeSelectorOpDoesNotExist)), true},
+		{term(req("cores", objects.NodeSelectorOpGt, "4")), true},
+		{term(req("cores", objects.NodeSelectorOpLt, "4")), false},
+		{term(), false},
+		{&objects.NodeSelector{NodeSelectorTerms: []objects.NodeSelectorTerm{
+			{MatchExpressions: []objects.NodeSelectorRequirement{req("zone", objects.NodeSelectorOpIn, "b")}},
+			{MatchFields: []objects.NodeSelectorRequirement{req("metadata.name", objects.NodeSelectorOpIn, "n1")}},
+		}}, true},
+	} {
+		require.Equal(t, tc.want, nodeMatchesSelector(n, tc.sel), "%+v", tc.sel)
+	}
+}

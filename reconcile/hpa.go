@@ -1,0 +1,704 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+const kindHPA = "HorizontalPodAutoscaler"
+
+// Defaults of HPAOptions, as the kube-controller-manager has them.
+const (
+	DefaultHPASyncPeriod              = 15 * time.Second
+	DefaultHPATolerance               = 0.1
+	DefaultHPACPUInitializationPeriod = 5 * time.Minute
+	DefaultHPAInitialReadinessDelay   = 30 * time.Second
+)
+
+// Reasons of autoscaler conditions and events, as Kubernetes words them.
+const (
+	HPAReasonSucceededGetScale   = "SucceededGetScale"
+	HPAReasonFailedGetScale      = "FailedGetScale"
+	HPAReasonFailedUpdateScale   = "FailedUpdateScale"
+	HPAReasonSucceededRescale    = "SucceededRescale"
+	HPAReasonReadyForNewScale    = "ReadyForNewScale"
+	HPAReasonScaleDownStabilized = "ScaleDownStabilized"
+	HPAReasonScaleUpStabilized   = "ScaleUpStabilized"
+	HPAReasonValidMetricFound    = "ValidMetricFound"
+	HPAReasonInvalidMetric       = "FailedGetResourceMetric"
+	HPAReasonScalingDisabled     = "ScalingDisabled"
+	HPAReasonDesiredWithinRange  = "DesiredWithinRange"
+	HPAReasonTooManyReplicas     = "TooManyReplicas"
+	HPAReasonTooFewReplicas      = "TooFewReplicas"
+	HPAReasonScaleUpLimit        = "ScaleUpLimit"
+	HPAReasonScaleDownLimit      = "ScaleDownLimit"
+)
+
+// HPAOptions tune the HorizontalPodAutoscaler controller; zero fields take
+// the defaults.
+type HPAOptions struct {
+	// SyncPeriod is how often each autoscaler reads its metrics (default
+	// 15s, on the manager's clock).
+	SyncPeriod time.Duration
+	// Tolerance: a usage ratio within 1±Tolerance changes nothing (default
+	// 0.1).
+	Tolerance float64
+	// CPUInitializationPeriod and InitialReadinessDelay decide, as in
+	// Kubernetes, which pods' CPU samples are too early to trust (defaults
+	// 5 minutes and 30 seconds).
+	CPUInitializationPeriod time.Duration
+	InitialReadinessDelay   time.Duration
+}
+
+func (o HPAOptions) withDefaults() HPAOptions {
+	if o.SyncPeriod <= 0 {
+		o.SyncPeriod = DefaultHPASyncPeriod
+	}
+	if o.Tolerance <= 0 {
+		o.Tolerance = DefaultHPATolerance
+	}
+	if o.CPUInitializationPeriod <= 0 {
+		o.CPUInitializationPeriod = DefaultHPACPUInitializationPeriod
+	}
+	if o.InitialReadinessDelay <= 0 {
+		o.InitialReadinessDelay = DefaultHPAInitialReadinessDelay
+	}
+	return o
+}
+
+// HorizontalPodAutoscalerController returns the autoscaler controller, for
+// Manager.Add.
+//
+// Every SyncPeriod it reads the usage of the target's pods from metrics
+// and sets the target's spec.replicas (a Deployment, ReplicaSet or
+// StatefulSet in the autoscaler's namespace) as Kubernetes'
+// autoscaling/v2 controller does, for Resource metrics (cpu, memory) with
+// Utilization (a percentage of the pods' requests) and AverageValue
+// targets: desired = ceil(current × usage / target), nothing when the
+// ratio is within the tolerance, pods without metrics or not yet ready
+// counted conservatively, the largest count any metric asks for, then
+// stabilized (the lowest recommendation of the scale-up window, the
+// highest of the scale-down window: 300 seconds by default) and limited
+// by the behaviour's policies (by default at most doubling, or 4 pods, per
+// 15 seconds up; any amount down) and by minReplicas and maxReplicas.
+// The status reports the current metrics, the replica counts and the
+// AbleToScale, ScalingActive and ScalingLimited conditions. Other metric
+// types (Pods, Object, External, ContainerResource) are reported as
+// unsupported.
+//
+// The recommendations and scale events the stabilization and policies
+// look back on are kept in memory, as Kubernetes keeps them.
+func HorizontalPodAutoscalerController(m *Manager, metrics MetricsSource, opts HPAOptions) Controller {
+	r := &hpaReconciler{
+		c: m.Client(), clock: m.Clock(), rec: m.Recorder(), metrics: metrics, opts: opts.withDefaults(),
+		state: map[objects.Key]*hpaState{},
+	}
+	return Controller{Name: "horizontalpodautoscaler", For: kindHPA, Reconciler: r, Workers: 2}
+}
+
+type hpaReconciler struct {
+	c       *Client
+	clock   clockwork.Clock
+	rec     EventRecorder
+	metrics MetricsSource
+	opts    HPAOptions
+
+	mu    sync.Mutex
+	state map[objects.Key]*hpaState
+}
+
+// hpaState is what an autoscaler remembers between syncs.
+type hpaState struct {
+	uid             string
+	recommendations []timedReplicas
+	scaleUp         []timedReplicas // replicas added, by when
+	scaleDown       []timedReplicas // replicas removed, by when
+	lastSync        time.Time
+}
+
+type timedReplicas struct {
+	replicas int32
+	at       time.Time
+}
+
+// scaleTarget is what the autoscaler reads of its target.
+type scaleTarget struct {
+	obj      objects.Object
+	replicas int32
+	selector *objects.LabelSelector
+}
+
+func (r *hpaReconciler) stateOf(h *objects.HorizontalPodAutoscaler) *hpaState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.state[h.Key()]
+	if s == nil || s.uid != h.UID {
+		s = &hpaState{uid: h.UID}
+		r.state[h.Key()] = s
+	}
+	return s
+}
+
+// lastSync is when the autoscaler last computed a recommendation (tests
+// wait for it).
+func (r *hpaReconciler) lastSync(key objects.Key) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.state[key]; s != nil {
+		return s.lastSync
+	}
+	return time.Time{}
+}
+
+func (r *hpaReconciler) Reconcile(ctx context.Context, req Request) (Result, error) {
+	h, err := Get[*objects.HorizontalPodAutoscaler](ctx, r.c, req.Key())
+	if errors.Is(err, store.ErrNotFound) {
+		r.mu.Lock()
+		delete(r.state, req.Key())
+		r.mu.Unlock()
+		return Result{}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if h.IsDeleting() {
+		return Result{}, nil
+	}
+	res := Result{RequeueAfter: r.opts.SyncPeriod}
+	now := r.clock.Now()
+	st := *h.Status.DeepCopy()
+	gen := h.Generation
+	st.ObservedGeneration = &gen
+	target, err := r.readTarget(ctx, h)
+	if err != nil {
+		setHPACondition(&st, objects.AbleToScale, objects.ConditionFalse, HPAReasonFailedGetScale,
+			fmt.Sprintf("the HPA controller was unable to get the target's current scale: %v", err), now)
+		r.rec.Event(ctx, h, EventWarning, HPAReasonFailedGetScale, err.Error())
+		return res, r.writeStatus(ctx, h, st)
+	}
+	setHPACondition(&st, objects.AbleToScale, objects.ConditionTrue, HPAReasonSucceededGetScale,
+		"the HPA controller was able to get the target's current scale", now)
+	current := target.replicas
+	st.CurrentReplicas = current
+	minReplicas := int32(1)
+	if h.Spec.MinReplicas != nil {
+		minReplicas = *h.Spec.MinReplicas
+	}
+	state := r.stateOf(h)
+	var desired int32
+	var rescaleReason string
+	switch {
+	case current == 0 && minReplicas != 0:
+		desired = 0
+		setHPACondition(&st, objects.ScalingActive, objects.ConditionFalse, HPAReasonScalingDisabled,
+			"scaling is disabled since the replica count of the target is zero", now)
+	case current > h.Spec.MaxReplicas:
+		desired, rescaleReason = h.Spec.MaxReplicas, "Current number of replicas above Spec.MaxReplicas"
+	case current < minReplicas:
+		desired, rescaleReason = minReplicas, "Current number of replicas below Spec.MinReplicas"
+	default:
+		proposal, metricName, statuses, err := r.computeReplicas(ctx, h, target, now)
+		st.CurrentMetrics = statuses
+		if err != nil && proposal == 0 {
+			setHPACondition(&st, objects.ScalingActive, objects.ConditionFalse, HPAReasonInvalidMetric,
+				fmt.Sprintf("the HPA was unable to compute the replica count: %v", err), now)
+			r.rec.Event(ctx, h, EventWarning, HPAReasonInvalidMetric, err.Error())
+			r.mu.Lock()
+			state.lastSync = now
+			r.mu.Unlock()
+			return res, r.writeStatus(ctx, h, st)
+		}
+		setHPACondition(&st, objects.ScalingActive, objects.ConditionTrue, HPAReasonValidMetricFound,
+			fmt.Sprintf("the HPA was able to successfully calculate a replica count from %s", metricName), now)
+		desired = r.normalize(h, state, &st, current, proposal, minReplicas, now)
+		if desired > current {
+			rescaleReason = metricName + " above target"
+		} else {
+			rescaleReason = "All metrics below target"
+		}
+	}
+	r.mu.Lock()
+	state.lastSync = now
+	r.mu.Unlock()
+	st.DesiredReplicas = desired
+	if desired != current && !(current == 0 && minReplicas != 0) {
+		if err := r.scale(ctx, h, target, desired); err != nil {
+			setHPACondition(&st, objects.AbleToScale, objects.ConditionFalse, HPAReasonFailedUpdateScale,
+				fmt.Sprintf("the HPA controller was unable to update the target scale: %v", err), now)
+			r.rec.Event(ctx, h, EventWarning, HPAReasonFailedUpdateScale, err.Error())
+			return Result{}, errors.Join(err, r.writeStatus(ctx, h, st))
+		}
+		setHPACondition(&st, objects.AbleToScale, objects.ConditionTrue, HPAReasonSucceededRescale,
+			fmt.Sprintf("the HPA controller was able to update the target scale to %d", desired), now)
+		r.rec.Event(ctx, h, EventNormal, "SuccessfulRescale", fmt.Sprintf("New size: %d; reason: %s", desired, rescaleReason))
+		r.recordScale(state, current, desired, now)
+		st.LastScaleTime = objects.NewTimePtr(now)
+		st.CurrentReplicas = current
+	}
+	return res, r.writeStatus(ctx, h, st)
+}
+
+func (r *hpaReconciler) writeStatus(ctx context.Context, h *objects.HorizontalPodAutoscaler, st objects.HorizontalPodAutoscalerStatus) error {
+	if reflect.DeepEqual(st, h.Status) {
+		return nil
+	}
+	h.Status = st
+	return r.c.UpdateStatus(ctx, h)
+}
+
+// readTarget reads the replicas and selector of the scale target.
+func (r *hpaReconciler) readTarget(ctx context.Context, h *objects.HorizontalPodAutoscaler) (*scaleTarget, error) {
+	ref := h.Spec.ScaleTargetRef
+	switch ref.Kind {
+	case kindDeployment, kindReplicaSet, kindStatefulSet:
+	default:
+		return nil, fmt.Errorf("unsupported scale target kind %q (want Deployment, ReplicaSet or StatefulSet)", ref.Kind)
+	}
+	obj, err := r.c.Get(ctx, ref.Kind, objects.Key{Namespace: h.Namespace, Name: ref.Name})
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", ref.Kind, ref.Name, err)
+	}
+	t := &scaleTarget{obj: obj}
+	switch o := obj.(type) {
+	case *objects.Deployment:
+		t.replicas, t.selector = replicasOf(o.Spec.Replicas), o.Spec.Selector
+	case *objects.ReplicaSet:
+		t.replicas, t.selector = replicasOf(o.Spec.Replicas), o.Spec.Selector
+	case *objects.StatefulSet:
+		t.replicas, t.selector = replicasOf(o.Spec.Replicas), o.Spec.Selector
+	}
+	return t, nil
+}
+
+// scale sets the target's spec.replicas, if it is still the object read.
+func (r *hpaReconciler) scale(ctx context.Context, h *objects.HorizontalPodAutoscaler, t *scaleTarget, replicas int32) error {
+	m := t.obj.GetObjectMeta()
+	kind := h.Spec.ScaleTargetRef.Kind
+	return r.c.Txn(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(kind, m.Key())
+		if err != nil {
+			return err
+		}
+		if obj.GetObjectMeta().UID != m.UID {
+			return fmt.Errorf("%s %s was replaced: %w", kind, m.Name, store.ErrConflict)
+		}
+		switch o := obj.(type) {
+		case *objects.Deployment:
+			o.Spec.Replicas = &replicas
+		case *objects.ReplicaSet:
+			o.Spec.Replicas = &replicas
+		case *objects.StatefulSet:
+			o.Spec.Replicas = &replicas
+		}
+		return tx.Update(obj)
+	})
+}
+
+// computeReplicas returns the largest replica count the metrics ask for,
+// the name of the metric that asked for it, and every metric's status. An
+// error with a proposal names metrics that could not be read while others
+// could.
+func (r *hpaReconciler) computeReplicas(ctx context.Context, h *objects.HorizontalPodAutoscaler, t *scaleTarget, now time.Time) (int32, string, []objects.MetricStatus, error) {
+	sel, err := objects.LabelSelectorAsSelector(t.selector)
+	if err != nil {
+		return 0, "", nil, fmt.Errorf("the target's selector: %w", err)
+	}
+	objs, err := r.c.List(ctx, kindPod, store.ListOptions{Namespace: h.Namespace, Labels: sel})
+	if err != nil {
+		return 0, "", nil, err
+	}
+	pods := make([]*objects.Pod, len(objs))
+	for i, o := range objs {
+		pods[i] = o.(*objects.Pod)
+	}
+	var samples []PodMetrics
+	if r.metrics != nil {
+		if samples, err = r.metrics.PodMetrics(ctx, h.Namespace, sel); err != nil {
+			return 0, "", nil, fmt.Errorf("unable to get metrics: %w", err)
+		}
+	}
+	var (
+		best     int32
+		bestName string
+		statuses []objects.MetricStatus
+		errs     []error
+	)
+	for i := range h.Spec.Metrics {
+		ms := &h.Spec.Metrics[i]
+		if ms.Type != objects.ResourceMetricSourceType || ms.Resource == nil {
+			errs = append(errs, fmt.Errorf("metrics[%d]: metric type %s is not supported (only Resource)", i, ms.Type))
+			continue
+		}
+		res := ms.Resource
+		replicas, status, err := r.resourceReplicas(res, t.replicas, pods, samples, now)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s resource metric: %w", res.Name, err))
+			continue
+		}
+		statuses = append(statuses, objects.MetricStatus{Type: objects.ResourceMetricSourceType, Resource: status})
+		if bestName == "" || replicas > best {
+			best = replicas
+			bestName = fmt.Sprintf("%s resource", res.Name)
+			if res.Target.Type == objects.UtilizationMetricType {
+				bestName += " utilization (percentage of request)"
+			}
+		}
+	}
+	if bestName == "" {
+		if len(errs) == 0 {
+			errs = append(errs, errors.New("no metrics"))
+		}
+		return 0, "", statuses, errors.Join(errs...)
+	}
+	return best, bestName, statuses, errors.Join(errs...)
+}
+
+// resourceReplicas is Kubernetes' GetResourceReplicas and
+// GetRawResourceReplicas: the replica count one Resource metric asks for.
+func (r *hpaReconciler) resourceReplicas(ms *objects.ResourceMetricSource, current int32, pods []*objects.Pod, samples []PodMetrics, now time.Time) (int32, *objects.ResourceMetricStatus, error) {
+	if len(pods) == 0 {
+		return 0, nil, errors.New("no pods returned by selector while calculating replica count")
+	}
+	usage := map[string]int64{} // milli-units, by pod
+	byName := map[string]*PodMetrics{}
+	for i := range samples {
+		if q, ok := samples[i].Usage(ms.Name); ok {
+			usage[samples[i].Name] = q.MilliValue()
+			byName[samples[i].Name] = &samples[i]
+		}
+	}
+	if len(usage) == 0 {
+		return 0, nil, fmt.Errorf("unable to get metrics for resource %s: no metrics returned from resource metrics API", ms.Name)
+	}
+	ready, unready, missing := r.groupPods(pods, byName, ms.Name, now)
+	for _, p := range unready {
+		delete(usage, p.Name)
+	}
+	for name := range usage {
+		if !ready[name] {
+			delete(usage, name) // a pod not among the target's, or ignored
+		}
+	}
+	if len(usage) == 0 {
+		return 0, nil, fmt.Errorf("did not receive metrics for targeted pods (pods might be unready)")
+	}
+	status := &objects.ResourceMetricStatus{Name: ms.Name}
+	var target float64 // per pod, in milli-units, or a utilization percentage
+	requests := map[string]int64{}
+	utilization := ms.Target.Type == objects.UtilizationMetricType
+	switch {
+	case utilization && ms.Target.AverageUtilization != nil:
+		for _, p := range pods {
+			q, ok := podRequest(p, ms.Name)
+			if !ok {
+				if _, used := usage[p.Name]; used || ready[p.Name] {
+					return 0, nil, fmt.Errorf("missing request for %s in pod %s", ms.Name, p.Name)
+				}
+				continue
+			}
+			requests[p.Name] = q
+		}
+		target = float64(*ms.Target.AverageUtilization)
+	case ms.Target.Type == objects.AverageValueMetricType && ms.Target.AverageValue != nil:
+		target = float64(ms.Target.AverageValue.MilliValue())
+	default:
+		return 0, nil, fmt.Errorf("target type %s is not supported for resource metrics", ms.Target.Type)
+	}
+	ratio := func(usage map[string]int64) (float64, int64, int64) {
+		var sum, req int64
+		for name, u := range usage {
+			sum += u
+			req += requests[name]
+		}
+		if utilization {
+			if req == 0 {
+				return 0, 0, sum / int64(len(usage))
+			}
+			util := float64(sum) * 100 / float64(req)
+			return util / target, int64(util), sum / int64(len(usage))
+		}
+		avg := float64(sum) / float64(len(usage))
+		return avg / target, 0, sum / int64(len(usage))
+	}
+	usageRatio, util, avg := ratio(usage)
+	status.Current.AverageValue = ptrQuantity(objects.NewMilliQuantity(avg, objects.DecimalSI))
+	if utilization {
+		u := int32(util)
+		status.Current.AverageUtilization = &u
+	}
+	tol := r.opts.Tolerance
+	scaleUpWithUnready := len(unready) > 0 && usageRatio > 1
+	if !scaleUpWithUnready && len(missing) == 0 {
+		if math.Abs(1-usageRatio) <= tol {
+			return current, status, nil
+		}
+		return int32(math.Ceil(usageRatio * float64(len(usage)))), status, nil
+	}
+	// Rebalance: missing pods count as using nothing on the way up and
+	// their request (or the target) on the way down; unready pods as using
+	// nothing on the way up.
+	for _, p := range missing {
+		switch {
+		case usageRatio < 1 && utilization:
+			fallback := max(int64(100), int64(target))
+			usage[p.Name] = requests[p.Name] * fallback / 100
+		case usageRatio < 1:
+			usage[p.Name] = int64(target)
+		default:
+			usage[p.Name] = 0
+		}
+	}
+	if scaleUpWithUnready {
+		for _, p := range unready {
+			usage[p.Name] = 0
+		}
+	}
+	newRatio, _, _ := ratio(usage)
+	if math.Abs(1-newRatio) <= tol || (usageRatio < 1 && newRatio > 1) || (usageRatio > 1 && newRatio < 1) {
+		return current, status, nil
+	}
+	n := int32(math.Ceil(newRatio * float64(len(usage))))
+	if (newRatio < 1 && n > current) || (newRatio > 1 && n < current) {
+		return current, status, nil
+	}
+	return n, status, nil
+}
+
+// groupPods sorts the target's pods as Kubernetes' groupPods does: ready
+// ones with metrics, unready ones (pending, or for CPU not ready or
+// sampled before they were), and ones without metrics. Deleted and failed
+// pods are ignored.
+func (r *hpaReconciler) groupPods(pods []*objects.Pod, samples map[string]*PodMetrics, res objects.ResourceName, now time.Time) (ready map[string]bool, unready, missing []*objects.Pod) {
+	ready = map[string]bool{}
+	for _, p := range pods {
+		if p.IsDeleting() || p.Status.Phase == objects.PodFailed || p.Status.Phase == objects.PodSucceeded {
+			continue
+		}
+		if p.Status.Phase == objects.PodPending || p.Status.Phase == "" {
+			unready = append(unready, p)
+			continue
+		}
+		m, ok := samples[p.Name]
+		if !ok {
+			missing = append(missing, p)
+			continue
+		}
+		if res == objects.ResourceCPU {
+			c := objects.GetPodCondition(&p.Status, objects.PodReady)
+			start := p.CreationTimestamp.Time
+			if p.Status.StartTime != nil {
+				start = p.Status.StartTime.Time
+			}
+			var notReady bool
+			switch {
+			case c == nil:
+				notReady = true
+			case start.Add(r.opts.CPUInitializationPeriod).After(now):
+				notReady = c.Status == objects.ConditionFalse || m.Timestamp.Before(c.LastTransitionTime.Add(m.Window))
+			default:
+				notReady = c.Status == objects.ConditionFalse && start.Add(r.opts.InitialReadinessDelay).After(c.LastTransitionTime.Time)
+			}
+			if notReady {
+				unready = append(unready, p)
+				continue
+			}
+		}
+		ready[p.Name] = true
+	}
+	return ready, unready, missing
+}
+
+// podRequest sums a resource's requests over the pod's containers, in
+// milli-units; false when a container does not request it.
+func podRequest(p *objects.Pod, res objects.ResourceName) (int64, bool) {
+	var sum int64
+	for _, c := range p.Spec.Containers {
+		q, ok := c.Resources.Requests[res]
+		if !ok {
+			return 0, false
+		}
+		sum += q.MilliValue()
+	}
+	return sum, len(p.Spec.Containers) > 0
+}
+
+// normalize stabilizes the proposal and applies the scaling policies and
+// replica bounds, as Kubernetes' normalizeDesiredReplicasWithBehaviors
+// does, and records the proposal.
+func (r *hpaReconciler) normalize(h *objects.HorizontalPodAutoscaler, s *hpaState, st *objects.HorizontalPodAutoscalerStatus, current, proposal, minReplicas int32, now time.Time) int32 {
+	var up, down *objects.HPAScalingRules
+	if b := h.Spec.Behavior; b != nil {
+		up, down = b.ScaleUp, b.ScaleDown
+	}
+	up, down = objects.GenerateHPAScaleUpRules(up), objects.GenerateHPAScaleDownRules(down)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	stabilized := s.stabilize(current, proposal, up, down, now)
+	switch {
+	case stabilized < proposal:
+		setHPACondition(st, objects.AbleToScale, objects.ConditionTrue, HPAReasonScaleUpStabilized,
+			"recent recommendations were lower than current one, applying the lowest recent recommendation", now)
+	case stabilized > proposal:
+		setHPACondition(st, objects.AbleToScale, objects.ConditionTrue, HPAReasonScaleDownStabilized,
+			"recent recommendations were higher than current one, applying the highest recent recommendation", now)
+	default:
+		setHPACondition(st, objects.AbleToScale, objects.ConditionTrue, HPAReasonReadyForNewScale,
+			"recommended size matches current size", now)
+	}
+	desired, reason, message := s.limit(current, stabilized, minReplicas, h.Spec.MaxReplicas, up, down, now)
+	status := objects.ConditionTrue
+	if desired == stabilized {
+		status = objects.ConditionFalse
+	}
+	setHPACondition(st, objects.ScalingLimited, status, reason, message, now)
+	return desired
+}
+
+// stabilize returns the proposal bounded by the lowest recommendation of
+// the scale-up window and the highest of the scale-down window, and
+// records it.
+func (s *hpaState) stabilize(current, proposal int32, up, down *objects.HPAScalingRules, now time.Time) int32 {
+	upCutoff := now.Add(-time.Duration(*up.StabilizationWindowSeconds) * time.Second)
+	downCutoff := now.Add(-time.Duration(*down.StabilizationWindowSeconds) * time.Second)
+	upRec, downRec := proposal, proposal
+	kept := s.recommendations[:0]
+	for _, rec := range s.recommendations {
+		if rec.at.After(upCutoff) {
+			upRec = min(upRec, rec.replicas)
+		}
+		if rec.at.After(downCutoff) {
+			downRec = max(downRec, rec.replicas)
+		}
+		if rec.at.After(upCutoff) || rec.at.After(downCutoff) {
+			kept = append(kept, rec)
+		}
+	}
+	s.recommendations = append(kept, timedReplicas{replicas: proposal, at: now})
+	out := current
+	if out < upRec {
+		out = upRec
+	}
+	if out > downRec {
+		out = downRec
+	}
+	return out
+}
+
+// limit applies the scaling policies and the replica bounds, and says which
+// limited the count.
+func (s *hpaState) limit(current, desired, minReplicas, maxReplicas int32, up, down *objects.HPAScalingRules, now time.Time) (int32, string, string) {
+	switch {
+	case desired > current:
+		limit := max(scaleLimit(current, s.scaleUp, s.scaleDown, up, now, true), current)
+		allowed, reason, message := maxReplicas, HPAReasonTooManyReplicas, "the desired replica count is more than the maximum replica count"
+		if limit < maxReplicas {
+			allowed, reason, message = limit, HPAReasonScaleUpLimit, "the desired replica count is increasing faster than the maximum scale rate"
+		}
+		if desired > allowed {
+			return allowed, reason, message
+		}
+	case desired < current:
+		limit := min(scaleLimit(current, s.scaleUp, s.scaleDown, down, now, false), current)
+		allowed, reason, message := minReplicas, HPAReasonTooFewReplicas, "the desired replica count is less than the minimum replica count"
+		if limit > minReplicas {
+			allowed, reason, message = limit, HPAReasonScaleDownLimit, "the desired replica count is decreasing faster than the maximum scale rate"
+		}
+		if desired < allowed {
+			return allowed, reason, message
+		}
+	}
+	return desired, HPAReasonDesiredWithinRange, "the desired count is within the acceptable range"
+}
+
+// scaleLimit is the furthest the policies of rules let the replicas go
+// from current, up or down, given the scale events of their periods.
+func scaleLimit(current int32, ups, downs []timedReplicas, rules *objects.HPAScalingRules, now time.Time, scaleUp bool) int32 {
+	sel := objects.MaxChangePolicySelect
+	if rules.SelectPolicy != nil {
+		sel = *rules.SelectPolicy
+	}
+	if sel == objects.DisabledPolicySelect {
+		return current
+	}
+	// Max change: the highest limit up, the lowest down.
+	pick := func(a, b int32) int32 { return max(a, b) }
+	result := int32(math.MinInt32)
+	if (sel == objects.MinChangePolicySelect) == scaleUp {
+		pick = func(a, b int32) int32 { return min(a, b) }
+		result = math.MaxInt32
+	}
+	for _, p := range rules.Policies {
+		start := current - changeSince(ups, p.PeriodSeconds, now) + changeSince(downs, p.PeriodSeconds, now)
+		var proposed int32
+		switch {
+		case scaleUp && p.Type == objects.PodsScalingPolicy:
+			proposed = start + p.Value
+		case scaleUp:
+			proposed = int32(math.Ceil(float64(start) * (1 + float64(p.Value)/100)))
+		case p.Type == objects.PodsScalingPolicy:
+			proposed = start - p.Value
+		default:
+			proposed = int32(float64(start) * (1 - float64(p.Value)/100))
+		}
+		result = pick(result, proposed)
+	}
+	return result
+}
+
+func changeSince(events []timedReplicas, periodSeconds int32, now time.Time) int32 {
+	cutoff := now.Add(-time.Duration(periodSeconds) * time.Second)
+	var n int32
+	for _, e := range events {
+		if e.at.After(cutoff) {
+			n += e.replicas
+		}
+	}
+	return n
+}
+
+// recordScale remembers a scale change for the policies, dropping events
+// older than the longest policy period.
+func (r *hpaReconciler) recordScale(s *hpaState, from, to int32, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	const keep = 30 * time.Minute // the longest period a policy may have
+	prune := func(evs []timedReplicas) []timedReplicas {
+		out := evs[:0]
+		for _, e := range evs {
+			if now.Sub(e.at) < keep {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	if to > from {
+		s.scaleUp = append(prune(s.scaleUp), timedReplicas{replicas: to - from, at: now})
+	} else {
+		s.scaleDown = append(prune(s.scaleDown), timedReplicas{replicas: from - to, at: now})
+	}
+}
+
+func setHPACondition(s *objects.HorizontalPodAutoscalerStatus, t objects.HorizontalPodAutoscalerConditionType, status objects.ConditionStatus, reason, message string, now time.Time) {
+	if c := objects.GetHPACondition(s, t); c != nil {
+		if c.Status != status {
+			c.LastTransitionTime = objects.NewTime(now)
+		}
+		c.Status, c.Reason, c.Message = status, reason, message
+		return
+	}
+	s.Conditions = append(s.Conditions, objects.HorizontalPodAutoscalerCondition{
+		Type: t, Status: status, Reason: reason, Message: message, LastTransitionTime: objects.NewTime(now),
+	})
+}
+
+func ptrQuantity(q objects.Quantity) *objects.Quantity { return &q }

@@ -1,0 +1,260 @@
+package reconcile
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/store"
+)
+
+type hpaEnv struct {
+	*env
+	metrics *MemoryMetrics
+}
+
+func newHPAEnv(t *testing.T) *hpaEnv {
+	ms := NewMemoryMetrics()
+	e := newEnv(t, withControllers(
+		func(m *Manager) error { return m.Add(ReplicaSetController(m)) },
+		func(m *Manager) error { return m.Add(DeploymentController(m)) },
+		func(m *Manager) error {
+			return m.Add(HorizontalPodAutoscalerController(m, ms, HPAOptions{}))
+		},
+	))
+	e.runPodScript(func(p *objects.Pod) bool { return makeReady(p, e.clock.Now()) })
+	return &hpaEnv{env: e, metrics: ms}
+}
+
+// setCPU reports every active pod of app using milliCPU, sampled now over
+// 15 seconds.
+func (e *hpaEnv) setCPU(app string, milliCPU int64) {
+	viewT(e.t, e.s, func(tx store.ReadTx) {
+		for _, p := range podsWhere(tx, func(p *objects.Pod) bool { return isPodActive(p) && p.Labels["app"] == app }) {
+			e.metrics.SetPodMetrics(PodMetrics{
+				Namespace: p.Namespace, Name: p.Name, Labels: p.Labels,
+				Timestamp: e.clock.Now(), Window: 15 * time.Second,
+				Containers: []ContainerMetrics{{Name: "app", Usage: objects.ResourceList{
+					objects.ResourceCPU: objects.NewMilliQuantity(milliCPU, objects.DecimalSI),
+				}}},
+			})
+		}
+	})
+}
+
+// sync advances the clock by one sync period and waits until the
+// autoscaler has synced at the new time and waits for the next.
+func (e *hpaEnv) sync(name string) {
+	e.t.Helper()
+	e.clock.Advance(DefaultHPASyncPeriod)
+	e.waitSynced(name)
+}
+
+func (e *hpaEnv) waitSynced(name string) {
+	e.t.Helper()
+	c := e.controller("horizontalpodautoscaler")
+	r := c.spec.Reconciler.(*hpaReconciler)
+	now := e.clock.Now()
+	require.Eventually(e.t, func() bool {
+		return !r.lastSync(dkey(name)).Before(now) && c.queue.Waiting() > 0 && c.queue.Len() == 0
+	}, waitTimeout, time.Millisecond, "autoscaler %s did not sync at %v", name, now)
+}
+
+func newHPA(name, target string, minR, maxR, cpuUtilization int32) *objects.HorizontalPodAutoscaler {
+	return &objects.HorizontalPodAutoscaler{
+		ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name},
+		Spec: objects.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: objects.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: kindDeployment, Name: target},
+			MinReplicas:    ptr(minR),
+			MaxReplicas:    maxR,
+			Metrics: []objects.MetricSpec{{Type: objects.ResourceMetricSourceType, Resource: &objects.ResourceMetricSource{
+				Name:   objects.ResourceCPU,
+				Target: objects.MetricTarget{Type: objects.UtilizationMetricType, AverageUtilization: ptr(cpuUtilization)},
+			}}},
+		},
+	}
+}
+
+func deploymentWithCPU(name string, replicas int32, milliCPU int64) *objects.Deployment {
+	d := newDeployment(name, replicas, "web:1")
+	d.Spec.Template.Spec.Containers[0].Resources.Requests = objects.ResourceList{
+		objects.ResourceCPU: objects.NewMilliQuantity(milliCPU, objects.DecimalSI),
+	}
+	return d
+}
+
+func deploymentReplicas(tx store.ReadTx, name string) int32 {
+	return replicasOf(getDeployment(tx, name).Spec.Replicas)
+}
+
+func getHPA(tx store.ReadTx, name string) *objects.HorizontalPodAutoscaler {
+	o, err := tx.Get(kindHPA, dkey(name))
+	if err != nil {
+		return nil
+	}
+	return o.(*objects.HorizontalPodAutoscaler)
+}
+
+// The case: at a 50% CPU target, pods at 100% scale 2 to 4, and
+// back down only after the 300-second stabilization window.
+func TestHPAScalesUpAndDownAfterStabilization(t *testing.T) {
+	e := newHPAEnv(t)
+	e.create(deploymentWithCPU("web", 2, 100))
+	e.waitFor("2 ready", rolledOut("web", "web:1"))
+	e.clock.Advance(time.Minute) // the pods have been ready a while
+	e.setCPU("web", 100)         // 100% of the request
+
+	e.create(newHPA("web", "web", 1, 10, 50))
+	e.waitFor("scaled to 4", func(tx store.ReadTx) (bool, string) {
+		h := getHPA(tx, "web")
+		return deploymentReplicas(tx, "web") == 4 && h != nil && h.Status.DesiredReplicas == 4, fmt.Sprintf("%+v", h.Status)
+	})
+	scaledAt := e.clock.Now()
+	viewT(t, e.s, func(tx store.ReadTx) {
+		h := getHPA(tx, "web")
+		require.NotNil(t, h.Status.LastScaleTime)
+		require.Len(t, h.Status.CurrentMetrics, 1)
+		require.Equal(t, int32(100), *h.Status.CurrentMetrics[0].Resource.Current.AverageUtilization)
+		c := objects.GetHPACondition(&h.Status, objects.ScalingActive)
+		require.Equal(t, objects.ConditionTrue, c.Status)
+	})
+	require.True(t, e.events.has("New size: 4; reason: cpu resource utilization (percentage of request) above target"))
+	e.waitFor("4 ready", rolledOut("web", "web:1"))
+	e.waitSynced("web")
+
+	// The new pods have no metrics yet: they count as idle, which brings
+	// the ratio to 1 — no further scaling.
+	e.sync("web")
+	viewT(t, e.s, func(tx store.ReadTx) { require.Equal(t, int32(4), deploymentReplicas(tx, "web")) })
+
+	// Load drops to 25%: the recommendation is 2, held back by the
+	// stabilization window counted from the last recommendation of 4.
+	e.setCPU("web", 25)
+	lastHigh := e.clock.Now()
+	for e.clock.Now().Add(DefaultHPASyncPeriod).Sub(lastHigh) < 300*time.Second {
+		e.sync("web")
+		viewT(t, e.s, func(tx store.ReadTx) {
+			require.Equal(t, int32(4), deploymentReplicas(tx, "web"), "scaled down %v after the last high recommendation", e.clock.Now().Sub(lastHigh))
+			h := getHPA(tx, "web")
+			require.Equal(t, HPAReasonScaleDownStabilized, objects.GetHPACondition(&h.Status, objects.AbleToScale).Reason)
+		})
+	}
+	e.sync("web")
+	require.Equal(t, 300*time.Second, e.clock.Now().Sub(lastHigh))
+	e.waitFor("scaled to 2", func(tx store.ReadTx) (bool, string) {
+		h := getHPA(tx, "web")
+		return deploymentReplicas(tx, "web") == 2 && h.Status.DesiredReplicas == 2, fmt.Sprintf("%+v", h.Status)
+	})
+	require.True(t, e.clock.Now().Sub(scaledAt) > 300*time.Second)
+}
+
+func TestHPABoundsAndAverageValue(t *testing.T) {
+	e := newHPAEnv(t)
+	e.create(deploymentWithCPU("api", 6, 200))
+	e.waitFor("6 ready", rolledOut("api", "web:1"))
+	e.clock.Advance(time.Minute)
+	e.setCPU("api", 100)
+	h := newHPA("api", "api", 2, 5, 0)
+	h.Spec.Metrics[0].Resource.Target = objects.MetricTarget{Type: objects.AverageValueMetricType, AverageValue: ptr(objects.MustParseQuantity("100m"))}
+	e.create(h)
+	// Above maxReplicas: brought down to 5 at once, whatever the metrics.
+	e.waitFor("scaled to 5", func(tx store.ReadTx) (bool, string) {
+		return deploymentReplicas(tx, "api") == 5, fmt.Sprintf("%+v", getHPA(tx, "api").Status)
+	})
+	e.waitFor("5 ready", rolledOut("api", "web:1"))
+	e.waitSynced("api")
+	// On target (100m average): nothing changes.
+	e.sync("api")
+	viewT(t, e.s, func(tx store.ReadTx) {
+		h := getHPA(tx, "api")
+		require.Equal(t, int32(5), deploymentReplicas(tx, "api"))
+		require.Equal(t, "100m", h.Status.CurrentMetrics[0].Resource.Current.AverageValue.String())
+	})
+}
+
+func TestHPAMissingTarget(t *testing.T) {
+	e := newHPAEnv(t)
+	e.create(newHPA("ghost", "nothing", 1, 3, 50))
+	e.waitFor("cannot scale", func(tx store.ReadTx) (bool, string) {
+		h := getHPA(tx, "ghost")
+		c := objects.GetHPACondition(&h.Status, objects.AbleToScale)
+		return c != nil && c.Status == objects.ConditionFalse && c.Reason == HPAReasonFailedGetScale, fmt.Sprintf("%+v", h.Status)
+	})
+}
+
+func TestHPAScaleLimits(t *testing.T) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	up := objects.GenerateHPAScaleUpRules(nil)
+	down := objects.GenerateHPAScaleDownRules(nil)
+	s := &hpaState{}
+	// Default up: the larger of +4 pods and +100% per 15s.
+	d, reason, _ := s.limit(2, 20, 1, 100, up, down, now)
+	require.Equal(t, int32(6), d)
+	require.Equal(t, HPAReasonScaleUpLimit, reason)
+	d, _, _ = s.limit(10, 50, 1, 100, up, down, now)
+	require.Equal(t, int32(20), d)
+	d, reason, _ = s.limit(10, 50, 1, 15, up, down, now)
+	require.Equal(t, int32(15), d)
+	require.Equal(t, HPAReasonTooManyReplicas, reason)
+	// A scale-up 5s ago counts against the period.
+	s.scaleUp = []timedReplicas{{replicas: 4, at: now.Add(-5 * time.Second)}}
+	d, _, _ = s.limit(6, 50, 1, 100, up, down, now) // period start 2: max(6, 4) = 6
+	require.Equal(t, int32(6), d)
+	s.scaleUp = nil
+	// Down: 100% per 15s; bounded by minReplicas.
+	d, reason, _ = s.limit(10, 0, 3, 100, up, down, now)
+	require.Equal(t, int32(3), d)
+	require.Equal(t, HPAReasonTooFewReplicas, reason)
+	// A Pods policy of 1 per minute, Min select.
+	minSel, disabled := objects.MinChangePolicySelect, objects.DisabledPolicySelect
+	slow := &objects.HPAScalingRules{SelectPolicy: &minSel, Policies: []objects.HPAScalingPolicy{
+		{Type: objects.PodsScalingPolicy, Value: 1, PeriodSeconds: 60},
+		{Type: objects.PercentScalingPolicy, Value: 50, PeriodSeconds: 60},
+	}}
+	d, reason, _ = s.limit(10, 2, 1, 100, up, objects.GenerateHPAScaleDownRules(slow), now)
+	require.Equal(t, int32(9), d)
+	require.Equal(t, HPAReasonScaleDownLimit, reason)
+	d, _, _ = s.limit(10, 2, 1, 100, up, objects.GenerateHPAScaleDownRules(&objects.HPAScalingRules{SelectPolicy: &disabled}), now)
+	require.Equal(t, int32(10), d)
+}
+
+func TestHPAStabilize(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	up := objects.GenerateHPAScaleUpRules(nil)
+	down := objects.GenerateHPAScaleDownRules(nil)
+	s := &hpaState{}
+	require.Equal(t, int32(8), s.stabilize(4, 8, up, down, t0))
+	require.Equal(t, int32(8), s.stabilize(8, 3, up, down, t0.Add(100*time.Second)))
+	require.Equal(t, int32(8), s.stabilize(8, 3, up, down, t0.Add(299*time.Second)))
+	require.Equal(t, int32(3), s.stabilize(8, 3, up, down, t0.Add(300*time.Second)))
+}
+
+func TestMemoryMetricsFromRuntimeStats(t *testing.T) {
+	ms := NewMemoryMetrics()
+	pod := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "p", UID: "u1", Labels: map[string]string{"app": "x"}}}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	ms.ObserveContainer(pod, "c", runtime.Stats{Timestamp: t0, CPUUsageNanos: 1e9, MemoryWorkingSetBytes: 1 << 20})
+	got, err := ms.PodMetrics(t.Context(), "default", objects.SelectorFromSet(map[string]string{"app": "x"}))
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	_, ok := got[0].Usage(objects.ResourceCPU)
+	require.False(t, ok, "one sample gives no rate")
+	// 5 CPU-seconds over 10 seconds: 500m.
+	ms.ObserveContainer(pod, "c", runtime.Stats{Timestamp: t0.Add(10 * time.Second), CPUUsageNanos: 6e9, MemoryWorkingSetBytes: 2 << 20})
+	got, _ = ms.PodMetrics(t.Context(), "default", nil)
+	cpu, ok := got[0].Usage(objects.ResourceCPU)
+	require.True(t, ok)
+	require.Equal(t, int64(500), cpu.MilliValue())
+	mem, _ := got[0].Usage(objects.ResourceMemory)
+	require.Equal(t, int64(2<<20), mem.Value())
+	require.Equal(t, 10*time.Second, got[0].Window)
+	got, _ = ms.PodMetrics(t.Context(), "default", objects.SelectorFromSet(map[string]string{"app": "y"}))
+	require.Empty(t, got)
+	ms.DeletePod("default", "p")
+	got, _ = ms.PodMetrics(t.Context(), "default", nil)
+	require.Empty(t, got)
+}

@@ -1,0 +1,319 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/store"
+)
+
+// PodMetrics is the resource usage of one pod at one moment, as
+// Kubernetes' metrics API (metrics.k8s.io PodMetrics) reports it: per
+// container, CPU in cores (a rate over Window) and memory as the working
+// set in bytes.
+type PodMetrics struct {
+	Namespace string
+	Name      string
+	// Labels are the pod's, for selection.
+	Labels    map[string]string
+	Timestamp time.Time
+	// Window is the interval the CPU rate was measured over.
+	Window     time.Duration
+	Containers []ContainerMetrics
+}
+
+// ContainerMetrics is the usage of one container.
+type ContainerMetrics struct {
+	Name  string
+	Usage objects.ResourceList
+}
+
+// Usage returns the pod's usage of a resource: the sum over its
+// containers, and whether any container reported it.
+func (m *PodMetrics) Usage(name objects.ResourceName) (objects.Quantity, bool) {
+	var sum objects.Quantity
+	found := false
+	for _, c := range m.Containers {
+		if q, ok := c.Usage[name]; ok {
+			sum.Add(q)
+			found = true
+		}
+	}
+	return sum, found
+}
+
+// MetricsSource gives the HorizontalPodAutoscaler the usage of pods: the
+// role of Kubernetes' metrics server.
+//
+// PodMetrics returns the latest metrics of the pods in namespace whose
+// labels selector matches; pods without metrics are left out. It is called
+// from the autoscaler's workers concurrently and must be safe for that.
+type MetricsSource interface {
+	PodMetrics(ctx context.Context, namespace string, selector objects.Selector) ([]PodMetrics, error)
+}
+
+// MemoryMetrics is a MetricsSource held in memory, which node agents feed
+// from their runtimes' statistics (ObserveContainer) and tests write
+// directly (SetPodMetrics). The zero value is not usable; call
+// NewMemoryMetrics. It is safe for concurrent use.
+type MemoryMetrics struct {
+	mu   sync.Mutex
+	pods map[objects.Key]*podMetricsEntry
+}
+
+type podMetricsEntry struct {
+	uid     string
+	metrics PodMetrics
+	cpu     map[string]cpuSample // last cumulative CPU sample per container
+}
+
+type cpuSample struct {
+	at    time.Time
+	nanos uint64
+}
+
+// NewMemoryMetrics returns an empty MemoryMetrics.
+func NewMemoryMetrics() *MemoryMetrics {
+	return &MemoryMetrics{pods: map[objects.Key]*podMetricsEntry{}}
+}
+
+// SetPodMetrics stores the metrics of a pod, replacing what it had.
+func (m *MemoryMetrics) SetPodMetrics(pm PodMetrics) {
+	pm.Labels = maps.Clone(pm.Labels)
+	pm.Containers = slices.Clone(pm.Containers)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := objects.Key{Namespace: pm.Namespace, Name: pm.Name}
+	e := m.pods[key]
+	if e == nil {
+		e = &podMetricsEntry{}
+		m.pods[key] = e
+	}
+	e.metrics = pm
+}
+
+// DeletePod forgets a pod's metrics, when it is gone.
+func (m *MemoryMetrics) DeletePod(namespace, name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.pods, objects.Key{Namespace: namespace, Name: name})
+}
+
+// ObserveContainer records a runtime statistics sample of one container of
+// pod. Memory is the sample's working set; CPU is the rate of the
+// cumulative usage since the container's previous sample, so it appears
+// from the second sample on. A pod replaced by one of the same name (a
+// new uid) starts afresh.
+func (m *MemoryMetrics) ObserveContainer(pod *objects.Pod, container string, st runtime.Stats) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := pod.Key()
+	e := m.pods[key]
+	if e == nil || e.uid != pod.UID {
+		e = &podMetricsEntry{uid: pod.UID, cpu: map[string]cpuSample{}}
+		m.pods[key] = e
+	}
+	if e.cpu == nil {
+		e.cpu = map[string]cpuSample{}
+	}
+	e.metrics.Namespace, e.metrics.Name = pod.Namespace, pod.Name
+	e.metrics.Labels = maps.Clone(pod.Labels)
+	usage := objects.ResourceList{
+		objects.ResourceMemory: objects.NewQuantity(int64(st.MemoryWorkingSetBytes), objects.BinarySI),
+	}
+	prev, had := e.cpu[container]
+	e.cpu[container] = cpuSample{at: st.Timestamp, nanos: st.CPUUsageNanos}
+	if had && st.Timestamp.After(prev.at) && st.CPUUsageNanos >= prev.nanos {
+		window := st.Timestamp.Sub(prev.at)
+		milli := int64((st.CPUUsageNanos - prev.nanos) * 1000 / uint64(window.Nanoseconds()))
+		usage[objects.ResourceCPU] = objects.NewMilliQuantity(milli, objects.DecimalSI)
+		e.metrics.Window = window
+	} else if i := slices.IndexFunc(e.metrics.Containers, func(c ContainerMetrics) bool { return c.Name == container }); i >= 0 {
+		if q, ok := e.metrics.Containers[i].Usage[objects.ResourceCPU]; ok {
+			usage[objects.ResourceCPU] = q // keep the last rate
+		}
+	}
+	e.metrics.Timestamp = st.Timestamp
+	i := slices.IndexFunc(e.metrics.Containers, func(c ContainerMetrics) bool { return c.Name == container })
+	if i < 0 {
+		e.metrics.Containers = append(e.metrics.Containers, ContainerMetrics{Name: container, Usage: usage})
+	} else {
+		e.metrics.Containers[i].Usage = usage
+	}
+}
+
+// PodMetrics implements MetricsSource.
+func (m *MemoryMetrics) PodMetrics(_ context.Context, namespace string, selector objects.Selector) ([]PodMetrics, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []PodMetrics
+	for key, e := range m.pods {
+		if key.Namespace != namespace || (selector != nil && !selector.Matches(e.metrics.Labels)) {
+			continue
+		}
+		pm := e.metrics
+		pm.Labels = maps.Clone(pm.Labels)
+		pm.Containers = make([]ContainerMetrics, len(e.metrics.Containers))
+		for i, c := range e.metrics.Containers {
+			pm.Containers[i] = ContainerMetrics{Name: c.Name, Usage: maps.Clone(c.Usage)}
+		}
+		out = append(out, pm)
+	}
+	slices.SortFunc(out, func(a, b PodMetrics) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// Prune forgets the metrics of pods that no longer exist in s, for a
+// feeder that does not call DeletePod itself.
+func (m *MemoryMetrics) Prune(ctx context.Context, s store.Store) error {
+	m.mu.Lock()
+	keys := slices.Collect(maps.Keys(m.pods))
+	m.mu.Unlock()
+	gone := map[objects.Key]bool{}
+	err := s.View(ctx, func(tx store.ReadTx) error {
+		for _, k := range keys {
+			if _, err := tx.Get(kindPod, k); errors.Is(err, store.ErrNotFound) {
+				gone[k] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k := range gone {
+		delete(m.pods, k)
+	}
+	return nil
+}
+
+// DefaultScrapeInterval is how often a StatsScraper reads its runtime, as
+// the metrics server scrapes the kubelets.
+const DefaultScrapeInterval = 15 * time.Second
+
+// StatsScraper feeds a MemoryMetrics from the statistics of one node's
+// container runtime: the part of the kubelet and metrics server that
+// reports pod usage. Every interval it reads the usage of the running
+// containers the runtime holds for the node (labelled runtime.LabelNode)
+// and records it against their pods; pods that no longer run are
+// forgotten. A runtime that does not implement runtime.StatsProvider
+// reports nothing.
+type StatsScraper struct {
+	store    store.Store
+	node     string
+	rt       runtime.Runtime
+	metrics  *MemoryMetrics
+	clock    clockwork.Clock
+	interval time.Duration
+	fed      map[objects.Key]bool // the pods this scraper reported last time
+}
+
+// NewStatsScraper returns a scraper of node's runtime rt into ms, reading
+// pods from s. interval <= 0 means DefaultScrapeInterval; clk nil the real
+// clock.
+func NewStatsScraper(s store.Store, node string, rt runtime.Runtime, ms *MemoryMetrics, clk clockwork.Clock, interval time.Duration) *StatsScraper {
+	if clk == nil {
+		clk = clockwork.NewRealClock()
+	}
+	if interval <= 0 {
+		interval = DefaultScrapeInterval
+	}
+	return &StatsScraper{store: s, node: node, rt: rt, metrics: ms, clock: clk, interval: interval, fed: map[objects.Key]bool{}}
+}
+
+// Run scrapes at once and then every interval until ctx ends. Failed
+// scrapes (a runtime that is down) are retried at the next interval.
+func (sc *StatsScraper) Run(ctx context.Context) error {
+	t := sc.clock.NewTicker(sc.interval)
+	defer t.Stop()
+	for {
+		_ = sc.Scrape(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.Chan():
+		}
+	}
+}
+
+// Scrape reads the runtime's statistics once. It is not safe to call
+// concurrently with itself (Run calls it).
+func (sc *StatsScraper) Scrape(ctx context.Context) error {
+	sp, ok := sc.rt.(runtime.StatsProvider)
+	if !ok {
+		return nil
+	}
+	cs, err := sc.rt.ListContainers(ctx, runtime.Filter{Labels: map[string]string{runtime.LabelNode: sc.node}})
+	if err != nil {
+		return err
+	}
+	byPod := map[objects.Key][]runtime.ContainerStatus{}
+	for _, c := range cs {
+		if c.State != runtime.ContainerRunning {
+			continue
+		}
+		k := objects.Key{Namespace: c.Labels[runtime.LabelPodNamespace], Name: c.Labels[runtime.LabelPodName]}
+		byPod[k] = append(byPod[k], c)
+	}
+	pods := map[objects.Key]*objects.Pod{}
+	err = sc.store.View(ctx, func(tx store.ReadTx) error {
+		for k, cs := range byPod {
+			o, err := tx.Get(kindPod, k)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if p := o.(*objects.Pod); p.UID == cs[0].Labels[runtime.LabelPodUID] {
+				pods[k] = p
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fed := map[objects.Key]bool{}
+	var errs []error
+	for k, p := range pods {
+		for _, c := range byPod[k] {
+			st, err := sp.ContainerStats(ctx, c.ID)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			name := c.Labels[runtime.LabelContainerName]
+			if name == "" {
+				name = c.Name
+			}
+			sc.metrics.ObserveContainer(p, name, st)
+			fed[k] = true
+		}
+	}
+	for k := range sc.fed {
+		if !fed[k] {
+			sc.metrics.DeletePod(k.Namespace, k.Name)
+		}
+	}
+	sc.fed = fed
+	return errors.Join(errs...)
+}

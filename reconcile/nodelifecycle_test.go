@@ -1,0 +1,390 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+// cluster is an env with the workload controllers, the node lifecycle
+// controller, the scheduler, and node agents played by the test: bound
+// pods become ready and graceful deletions are confirmed, except on nodes
+// the test has stopped.
+type cluster struct {
+	*env
+	mu   sync.Mutex
+	dead map[string]bool
+}
+
+func newCluster(t *testing.T, opts NodeLifecycleOptions) *cluster {
+	e := newEnv(t, withControllers(
+		func(m *Manager) error { return m.Add(ReplicaSetController(m)) },
+		func(m *Manager) error { return m.Add(DeploymentController(m)) },
+		func(m *Manager) error { return m.Add(DaemonSetController(m)) },
+		func(m *Manager) error { return m.Add(NodeLifecycleController(m, opts)) },
+	))
+	e.createNamespace(objects.NamespaceNodeLease)
+	c := &cluster{env: e, dead: map[string]bool{}}
+	e.runScheduler()
+	e.runPodActions(func(p *objects.Pod) podAction {
+		c.mu.Lock()
+		dead := c.dead[p.Spec.NodeName]
+		c.mu.Unlock()
+		switch {
+		case p.Spec.NodeName == "" || dead:
+			return noAction
+		case p.IsDeleting():
+			return removePod
+		case makeReady(p, e.clock.Now()):
+			return updateStatus
+		}
+		return noAction
+	})
+	return c
+}
+
+// addNode registers a node with a fresh lease.
+func (c *cluster) addNode(name string) {
+	c.create(newNode(name))
+	c.heartbeat(name)
+}
+
+// heartbeat renews the node's lease at the current time, as its agent does.
+func (c *cluster) heartbeat(names ...string) {
+	c.t.Helper()
+	for _, name := range names {
+		now := objects.NewMicroTime(c.clock.Now())
+		key := objects.Key{Namespace: objects.NamespaceNodeLease, Name: name}
+		require.NoError(c.t, c.s.Update(c.t.Context(), func(tx store.Tx) error {
+			o, err := tx.Get(kindLease, key)
+			if errors.Is(err, store.ErrNotFound) {
+				l := &objects.Lease{ObjectMeta: objects.ObjectMeta{Namespace: key.Namespace, Name: name},
+					Spec: objects.LeaseSpec{HolderIdentity: &name, LeaseDurationSeconds: ptr[int32](40), RenewTime: &now}}
+				return tx.Create(l)
+			}
+			if err != nil {
+				return err
+			}
+			l := o.(*objects.Lease)
+			l.Spec.RenewTime = &now
+			return tx.Update(l)
+		}))
+	}
+}
+
+// kill stops the node's agent: no more heartbeats, pods left as they are.
+func (c *cluster) kill(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dead[name] = true
+}
+
+// advance moves the clock in steps, renewing the leases of the live nodes
+// before each, as their agents would every 10 seconds.
+func (c *cluster) advance(d time.Duration, live ...string) {
+	c.t.Helper()
+	const step = 10 * time.Second
+	for d > 0 {
+		c.heartbeat(live...)
+		s := min(step, d)
+		c.clock.Advance(s)
+		d -= s
+	}
+	c.heartbeat(live...)
+}
+
+func getNode(tx store.ReadTx, name string) *objects.Node {
+	o, err := tx.Get(kindNode, objects.Key{Name: name})
+	if err != nil {
+		return nil
+	}
+	return o.(*objects.Node)
+}
+
+func nodeReadyStatus(n *objects.Node) objects.ConditionStatus {
+	if c := objects.GetNodeCondition(&n.Status, objects.NodeReady); c != nil {
+		return c.Status
+	}
+	return ""
+}
+
+func hasTaint(n *objects.Node, key string, effect objects.TaintEffect) bool {
+	for _, t := range n.Spec.Taints {
+		if t.Key == key && t.Effect == effect {
+			return true
+		}
+	}
+	return false
+}
+
+// The case: a node that stops heartbeating has its Deployment pods
+// replaced on other nodes after the toleration; its DaemonSet pod is not
+// recreated elsewhere.
+func TestNodeLeaseExpiryEvictsAfterToleration(t *testing.T) {
+	c := newCluster(t, NodeLifecycleOptions{})
+	// The Deployment's pods land on n3, the only node at first.
+	c.addNode("n3")
+	c.create(newDeployment("web", 2, "web:1"))
+	c.waitFor("web on n3", func(tx store.ReadTx) (bool, string) {
+		pods := podsWhere(tx, func(p *objects.Pod) bool { return p.Spec.NodeName == "n3" && objects.IsPodReady(p) })
+		return len(pods) == 2, fmt.Sprint(podNames(podsWhere(tx, nil)))
+	})
+	c.addNode("n1")
+	c.addNode("n2")
+	c.create(newDaemonSet("agent", "agent:1"))
+	c.waitFor("daemon pods everywhere", dsOn("agent", "agent:1", "n1", "n2", "n3"))
+	var webOnN3 []string
+	var dsOnN3 string
+	viewT(t, c.s, func(tx store.ReadTx) {
+		for _, p := range podsWhere(tx, func(p *objects.Pod) bool { return p.Spec.NodeName == "n3" }) {
+			if p.ControllerRef().Kind == kindDaemonSet {
+				dsOnN3 = p.UID
+			} else {
+				webOnN3 = append(webOnN3, p.UID)
+			}
+		}
+	})
+	require.Len(t, webOnN3, 2)
+	require.NotEmpty(t, dsOnN3)
+
+	c.kill("n3")
+	c.advance(40*time.Second, "n1", "n2")
+	c.waitFor("n3 unreachable", func(tx store.ReadTx) (bool, string) {
+		n := getNode(tx, "n3")
+		ok := nodeReadyStatus(n) == objects.ConditionUnknown &&
+			hasTaint(n, objects.TaintNodeUnreachable, objects.TaintEffectNoExecute) &&
+			hasTaint(n, objects.TaintNodeUnreachable, objects.TaintEffectNoSchedule)
+		return ok, fmt.Sprintf("%+v %+v", n.Status.Conditions, n.Spec.Taints)
+	})
+	c.waitFor("n3's pods not ready", func(tx store.ReadTx) (bool, string) {
+		pods := podsWhere(tx, func(p *objects.Pod) bool { return p.Spec.NodeName == "n3" && objects.IsPodReady(p) })
+		return len(pods) == 0, fmt.Sprint(podNames(pods))
+	})
+	viewT(t, c.s, func(tx store.ReadTx) {
+		for _, n := range []string{"n1", "n2"} {
+			node := getNode(tx, n)
+			require.Equal(t, objects.ConditionTrue, nodeReadyStatus(node), n)
+			require.Empty(t, node.Spec.Taints, n)
+		}
+	})
+
+	// Not evicted before the 300s default toleration has passed.
+	c.advance(290*time.Second, "n1", "n2")
+	viewT(t, c.s, func(tx store.ReadTx) {
+		for _, p := range podsWhere(tx, func(p *objects.Pod) bool { return p.Spec.NodeName == "n3" }) {
+			require.False(t, p.IsDeleting(), "%s evicted before its toleration ran out", p.Name)
+		}
+	})
+	c.advance(30*time.Second, "n1", "n2")
+	c.waitFor("web replaced on n1 and n2", func(tx store.ReadTx) (bool, string) {
+		var seen []string
+		ok := true
+		for _, p := range podsWhere(tx, nil) {
+			seen = append(seen, fmt.Sprintf("%s@%s ready=%v deleting=%v", p.Name, p.Spec.NodeName, objects.IsPodReady(p), p.IsDeleting()))
+		}
+		web := podsWhere(tx, func(p *objects.Pod) bool { return p.Labels["app"] == "web" && isPodActive(p) })
+		ok = len(web) == 2
+		for _, p := range web {
+			ok = ok && (p.Spec.NodeName == "n1" || p.Spec.NodeName == "n2") && objects.IsPodReady(p)
+		}
+		return ok, fmt.Sprint(seen)
+	})
+	viewT(t, c.s, func(tx store.ReadTx) {
+		for _, uid := range webOnN3 {
+			var p *objects.Pod
+			for _, q := range podsWhere(tx, nil) {
+				if q.UID == uid {
+					p = q
+				}
+			}
+			require.NotNil(t, p, "no agent confirms the deletion: the old pod stays Terminating")
+			require.True(t, p.IsDeleting())
+			c := objects.GetPodCondition(&p.Status, objects.DisruptionTarget)
+			require.NotNil(t, c)
+			require.Equal(t, ReasonDeletionByTaintManager, c.Reason)
+		}
+		// The daemon pod stays on n3 and nowhere else gets a second one.
+		agent := podsWhere(tx, func(p *objects.Pod) bool { return p.Labels["app"] == "agent" })
+		require.Len(t, agent, 3)
+		perNode := map[string]int{}
+		for _, p := range agent {
+			perNode[p.Spec.NodeName]++
+			if p.UID == dsOnN3 {
+				require.False(t, p.IsDeleting(), "the daemon pod tolerates unreachable")
+			}
+		}
+		require.Equal(t, map[string]int{"n1": 1, "n2": 1, "n3": 1}, perNode)
+	})
+	require.True(t, c.events.has("TaintManagerEviction"))
+}
+
+// A node that comes back before the toleration runs out keeps its pods; a
+// pod with a short toleration of its own goes earlier, one tolerating the
+// taint without limit never.
+func TestNodeTolerationSecondsAndRecovery(t *testing.T) {
+	c := newCluster(t, NodeLifecycleOptions{GracePeriod: 20 * time.Second, DefaultTolerationSeconds: 120})
+	c.addNode("n1")
+	mk := func(name string, tol *int64) *objects.Pod {
+		p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name},
+			Spec: objects.PodSpec{NodeName: "n1", Containers: []objects.Container{{Name: "c", Image: "x:1"}}}}
+		if tol != nil {
+			p.Spec.Tolerations = []objects.Toleration{{Key: objects.TaintNodeUnreachable, Operator: objects.TolerationOpExists,
+				Effect: objects.TaintEffectNoExecute, TolerationSeconds: tol}}
+		}
+		return p
+	}
+	forever := mk("forever", nil)
+	forever.Spec.Tolerations = []objects.Toleration{{Operator: objects.TolerationOpExists}}
+	c.create(mk("short", ptr[int64](30)), mk("default", nil), forever)
+	c.waitFor("ready", func(tx store.ReadTx) (bool, string) {
+		return len(podsWhere(tx, objects.IsPodReady)) == 3, ""
+	})
+	c.kill("n1")
+	c.advance(20 * time.Second)
+	c.waitFor("unreachable", func(tx store.ReadTx) (bool, string) {
+		n := getNode(tx, "n1")
+		return hasTaint(n, objects.TaintNodeUnreachable, objects.TaintEffectNoExecute), fmt.Sprintf("%+v", n.Spec.Taints)
+	})
+	c.advance(30 * time.Second)
+	c.waitFor("short evicted", func(tx store.ReadTx) (bool, string) {
+		p := getPod(tx, "short")
+		return p != nil && p.IsDeleting(), ""
+	})
+	viewT(t, c.s, func(tx store.ReadTx) { require.False(t, getPod(tx, "default").IsDeleting()) })
+
+	// The agent returns: lease and Ready again; the taints go.
+	c.mu.Lock()
+	delete(c.dead, "n1")
+	c.mu.Unlock()
+	c.heartbeat("n1")
+	require.NoError(t, c.s.Update(t.Context(), func(tx store.Tx) error {
+		o, err := tx.Get(kindNode, objects.Key{Name: "n1"})
+		if err != nil {
+			return err
+		}
+		n := o.(*objects.Node)
+		objects.GetNodeCondition(&n.Status, objects.NodeReady).Status = objects.ConditionTrue
+		return tx.UpdateStatus(n)
+	}))
+	c.waitFor("untainted", func(tx store.ReadTx) (bool, string) {
+		n := getNode(tx, "n1")
+		return len(n.Spec.Taints) == 0, fmt.Sprintf("%+v", n.Spec.Taints)
+	})
+	c.advance(200*time.Second, "n1")
+	viewT(t, c.s, func(tx store.ReadTx) {
+		require.False(t, getPod(tx, "default").IsDeleting())
+		require.False(t, getPod(tx, "forever").IsDeleting())
+	})
+}
+
+func TestEvictionTime(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := t0.Add(time.Minute)
+	unreachable := objects.Taint{Key: objects.TaintNodeUnreachable, Effect: objects.TaintEffectNoExecute, TimeAdded: objects.NewTimePtr(t0)}
+	custom := objects.Taint{Key: "maint", Effect: objects.TaintEffectNoExecute, TimeAdded: objects.NewTimePtr(t0)}
+	pod := func(tols ...objects.Toleration) *objects.Pod {
+		return &objects.Pod{Spec: objects.PodSpec{Tolerations: tols}}
+	}
+	for _, tc := range []struct {
+		name   string
+		pod    *objects.Pod
+		taints []objects.Taint
+		at     time.Time
+		ok     bool
+	}{
+		{"default toleration", pod(), []objects.Taint{unreachable}, t0.Add(300 * time.Second), true},
+		{"own seconds", pod(objects.Toleration{Key: objects.TaintNodeUnreachable, Operator: objects.TolerationOpExists,
+			Effect: objects.TaintEffectNoExecute, TolerationSeconds: ptr[int64](10)}), []objects.Taint{unreachable}, t0.Add(10 * time.Second), true},
+		{"forever", pod(objects.Toleration{Key: objects.TaintNodeUnreachable, Operator: objects.TolerationOpExists}), []objects.Taint{unreachable}, time.Time{}, false},
+		{"untolerated", pod(), []objects.Taint{custom}, now, true},
+		{"tolerated custom", pod(objects.Toleration{Key: "maint", Operator: objects.TolerationOpExists}), []objects.Taint{custom}, time.Time{}, false},
+	} {
+		at, ok := evictionTime(tc.pod, tc.taints, 300, now)
+		require.Equal(t, tc.ok, ok, tc.name)
+		require.Equal(t, tc.at, at, tc.name)
+	}
+}
+
+func TestCordonAndDrain(t *testing.T) {
+	c := newCluster(t, NodeLifecycleOptions{})
+	c.addNode("n1")
+	c.create(newDeployment("web", 2, "web:1"))
+	c.waitFor("web on n1", func(tx store.ReadTx) (bool, string) {
+		return len(podsWhere(tx, func(p *objects.Pod) bool { return p.Spec.NodeName == "n1" && objects.IsPodReady(p) })) == 2, ""
+	})
+	c.addNode("n2")
+	c.create(newDaemonSet("agent", "agent:1"))
+	bare := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "bare"},
+		Spec: objects.PodSpec{NodeName: "n1", Containers: []objects.Container{{Name: "c", Image: "x:1"}}}}
+	c.create(bare)
+	c.waitFor("daemon pods everywhere", func(tx store.ReadTx) (bool, string) {
+		ds := getDS(tx, "agent")
+		return ds != nil && ds.Status.NumberReady == 2, ""
+	})
+
+	err := Drain(t.Context(), c.s, "n1", DrainOptions{})
+	require.ErrorIs(t, err, ErrDrainBlocked)
+	require.ErrorContains(t, err, "default/bare")
+	c.waitFor("cordoned and tainted", func(tx store.ReadTx) (bool, string) {
+		n := getNode(tx, "n1")
+		return n.Spec.Unschedulable && hasTaint(n, objects.TaintNodeUnschedulable, objects.TaintEffectNoSchedule), fmt.Sprintf("%+v", n.Spec)
+	})
+	viewT(t, c.s, func(tx store.ReadTx) {
+		require.Empty(t, podsWhere(tx, func(p *objects.Pod) bool { return p.IsDeleting() }), "nothing evicted")
+	})
+
+	require.NoError(t, Drain(t.Context(), c.s, "n1", DrainOptions{Force: true}))
+	viewT(t, c.s, func(tx store.ReadTx) {
+		on := podsWhere(tx, func(p *objects.Pod) bool { return p.Spec.NodeName == "n1" })
+		require.Len(t, on, 1, "only the daemon pod stays: %v", podNames(on))
+		require.Equal(t, "agent", on[0].Labels["app"])
+	})
+	c.waitFor("web on n2", func(tx store.ReadTx) (bool, string) {
+		web := podsWhere(tx, func(p *objects.Pod) bool { return p.Labels["app"] == "web" })
+		ok := len(web) == 2
+		for _, p := range web {
+			ok = ok && p.Spec.NodeName == "n2" && objects.IsPodReady(p)
+		}
+		return ok, fmt.Sprint(podNames(web))
+	})
+
+	require.NoError(t, Uncordon(t.Context(), c.s, "n1"))
+	c.waitFor("uncordoned", func(tx store.ReadTx) (bool, string) {
+		n := getNode(tx, "n1")
+		return !n.Spec.Unschedulable && len(n.Spec.Taints) == 0, fmt.Sprintf("%+v", n.Spec)
+	})
+	require.ErrorIs(t, Cordon(t.Context(), c.s, "nope"), store.ErrNotFound)
+}
+
+// A pod bound to a node that is deleted goes with it.
+func TestNodeDeletedPodsRemoved(t *testing.T) {
+	c := newCluster(t, NodeLifecycleOptions{})
+	c.addNode("n1")
+	c.addNode("n2")
+	c.create(newDeployment("web", 2, "web:1"))
+	c.waitFor("2 ready", func(tx store.ReadTx) (bool, string) { return len(podsWhere(tx, objects.IsPodReady)) == 2, "" })
+	var onN1 int
+	viewT(t, c.s, func(tx store.ReadTx) {
+		onN1 = len(podsWhere(tx, func(p *objects.Pod) bool { return p.Spec.NodeName == "n1" }))
+	})
+	c.kill("n1")
+	require.NoError(t, c.s.Update(t.Context(), func(tx store.Tx) error {
+		_, err := tx.Delete(kindNode, objects.Key{Name: "n1"}, store.DeleteOptions{})
+		return err
+	}))
+	c.waitFor("all on n2", func(tx store.ReadTx) (bool, string) {
+		web := podsWhere(tx, nil)
+		ok := len(web) == 2
+		for _, p := range web {
+			ok = ok && p.Spec.NodeName == "n2" && objects.IsPodReady(p)
+		}
+		return ok, fmt.Sprintf("%d were on n1; now %v", onN1, podNames(web))
+	})
+}

@@ -1,0 +1,521 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+)
+
+const (
+	kindStatefulSet = "StatefulSet"
+	kindPVC         = "PersistentVolumeClaim"
+)
+
+// StatefulSetController returns the StatefulSet controller, for
+// Manager.Add.
+//
+// It gives each StatefulSet pods with stable names <set>-<ordinal>
+// (ordinals from spec.ordinals.start), labelled with their name
+// (statefulset.kubernetes.io/pod-name), ordinal (apps.kubernetes.io/pod-index)
+// and revision (controller-revision-hash, "<set>-<hash of the template>"),
+// with hostname <pod> and subdomain spec.serviceName so that the headless
+// Service gives them DNS names. Each pod gets one PersistentVolumeClaim per
+// volumeClaimTemplate, named <template>-<set>-<ordinal>, created before the
+// pod and kept when the pod is deleted or recreated, so a recreated pod
+// finds its data again. With persistentVolumeClaimRetentionPolicy
+// whenDeleted=Delete the claims are owned by the set, with whenScaled=Delete
+// by the pod scaled away, so the garbage collector removes them.
+//
+// OrderedReady creates pods one at a time in increasing ordinal order, each
+// Running and Ready (for minReadySeconds) before the next, and removes
+// them one at a time from the highest ordinal, only while every other pod
+// is healthy; Parallel creates and deletes without waiting. A failed pod is
+// deleted and recreated. RollingUpdate replaces pods whose revision is not
+// the template's, one at a time from the highest ordinal down to
+// spec.updateStrategy.rollingUpdate.partition, each after the one above it
+// is Running and Ready; OnDelete replaces a pod only when someone deletes
+// it.
+//
+// Unlike Kubernetes, podkit keeps no ControllerRevision history: a pod is
+// always created from the current template, so a pod below the partition
+// that is deleted comes back at the update revision.
+func StatefulSetController(m *Manager) Controller {
+	r := &statefulSetReconciler{c: m.Client(), clock: m.Clock(), rec: m.Recorder()}
+	return Controller{
+		Name:       "statefulset",
+		For:        kindStatefulSet,
+		Owns:       []string{kindPod},
+		Watches:    []Watch{{Kind: kindPod, Map: r.orphanPodOwners}},
+		Reconciler: r,
+		Workers:    5,
+	}
+}
+
+type statefulSetReconciler struct {
+	c     *Client
+	clock clockwork.Clock
+	rec   EventRecorder
+}
+
+func (r *statefulSetReconciler) orphanPodOwners(obj objects.Object) []Request {
+	return matchingOwners(r.c, obj, kindStatefulSet, func(o objects.Object) *objects.LabelSelector {
+		return o.(*objects.StatefulSet).Spec.Selector
+	})
+}
+
+// setPods is the state of one StatefulSet during a reconcile.
+type setPods struct {
+	set             *objects.StatefulSet
+	start, end      int // the ordinals wanted: [start, end)
+	byOrdinal       map[int]*objects.Pod
+	condemned       []*objects.Pod // highest ordinal first
+	all             []*objects.Pod
+	updateRevision  string
+	currentRevision string
+	now             time.Time
+	requeue         time.Duration
+}
+
+func (r *statefulSetReconciler) Reconcile(ctx context.Context, req Request) (Result, error) {
+	set, err := Get[*objects.StatefulSet](ctx, r.c, req.Key())
+	if errors.Is(err, store.ErrNotFound) {
+		return Result{}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	sel, err := objects.LabelSelectorAsSelector(set.Spec.Selector)
+	if err != nil {
+		return Result{}, Terminal(fmt.Errorf("statefulset %s: invalid selector: %w", req, err))
+	}
+	pods, err := r.claimPods(ctx, set, sel)
+	if err != nil {
+		return Result{}, err
+	}
+	s := newSetPods(set, pods, r.clock.Now())
+	var syncErr error
+	if !set.IsDeleting() {
+		syncErr = r.sync(ctx, s)
+	}
+	status := statefulSetStatus(s)
+	if !reflect.DeepEqual(status, set.Status) {
+		set.Status = status
+		if err := r.c.UpdateStatus(ctx, set); err != nil {
+			return Result{}, errors.Join(syncErr, err)
+		}
+	}
+	return Result{RequeueAfter: s.requeue}, syncErr
+}
+
+func newSetPods(set *objects.StatefulSet, pods []*objects.Pod, now time.Time) *setPods {
+	start := 0
+	if o := set.Spec.Ordinals; o != nil {
+		start = int(o.Start)
+	}
+	s := &setPods{
+		set: set, start: start, end: start + int(replicasOf(set.Spec.Replicas)),
+		byOrdinal: map[int]*objects.Pod{}, all: pods, now: now,
+		updateRevision: set.Name + "-" + templateHash(&set.Spec.Template, set.Status.CollisionCount),
+	}
+	s.currentRevision = set.Status.CurrentRevision
+	if s.currentRevision == "" {
+		s.currentRevision = s.updateRevision
+	}
+	for _, p := range pods {
+		_, ord, _ := parentAndOrdinal(p.Name)
+		if ord >= s.start && ord < s.end {
+			s.byOrdinal[ord] = p
+		} else {
+			s.condemned = append(s.condemned, p)
+		}
+	}
+	slices.SortFunc(s.condemned, func(a, b *objects.Pod) int {
+		_, oa, _ := parentAndOrdinal(a.Name)
+		_, ob, _ := parentAndOrdinal(b.Name)
+		return ob - oa
+	})
+	return s
+}
+
+// healthy reports whether a pod counts as up for ordered management:
+// Running, Ready for minReadySeconds, and not being deleted. A pod still
+// waiting for minReadySeconds asks for a requeue.
+func (s *setPods) healthy(p *objects.Pod) bool {
+	if p.IsDeleting() || p.Status.Phase != objects.PodRunning {
+		return false
+	}
+	if isPodAvailable(p, s.set.Spec.MinReadySeconds, s.now) {
+		return true
+	}
+	if d, ok := untilAvailable(p, s.set.Spec.MinReadySeconds, s.now); ok && (s.requeue == 0 || d < s.requeue) {
+		s.requeue = d
+	}
+	return false
+}
+
+// sync creates, repairs and deletes pods, as Kubernetes' StatefulSet
+// control does: the replicas in ordinal order, then the condemned pods
+// beyond spec.replicas, then the rolling update.
+func (r *statefulSetReconciler) sync(ctx context.Context, s *setPods) error {
+	set := s.set
+	monotonic := set.Spec.PodManagementPolicy != objects.ParallelPodManagement
+	for ord := s.start; ord < s.end; ord++ {
+		p := s.byOrdinal[ord]
+		switch {
+		case p == nil:
+			if err := r.createPod(ctx, s, ord); err != nil {
+				return err
+			}
+			if monotonic {
+				return nil
+			}
+			continue
+		case p.IsTerminal() && !p.IsDeleting():
+			// A failed (or finished) pod is replaced.
+			if err := r.deletePod(ctx, s, p); err != nil {
+				return err
+			}
+			if monotonic {
+				return nil
+			}
+			continue
+		}
+		if err := r.repair(ctx, s, p, ord); err != nil {
+			return err
+		}
+		if monotonic && !s.healthy(p) {
+			return nil // wait for it before touching the next
+		}
+	}
+	for _, p := range s.condemned {
+		if p.IsDeleting() {
+			if monotonic {
+				return nil
+			}
+			continue
+		}
+		if monotonic && slices.ContainsFunc(s.all, func(o *objects.Pod) bool { return o != p && !s.healthy(o) }) {
+			return nil
+		}
+		if err := r.condemn(ctx, s, p); err != nil {
+			return err
+		}
+		if monotonic {
+			return nil
+		}
+	}
+	if set.Spec.UpdateStrategy.Type == objects.OnDeleteStatefulSetStrategyType {
+		return nil
+	}
+	partition := 0
+	if ru := set.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
+		partition = int(*ru.Partition)
+	}
+	for ord := s.end - 1; ord >= s.start+partition; ord-- {
+		p := s.byOrdinal[ord]
+		if p == nil {
+			return nil
+		}
+		if p.Labels[objects.ControllerRevisionHashLabelKey] != s.updateRevision && !p.IsDeleting() {
+			return r.deletePod(ctx, s, p)
+		}
+		if !s.healthy(p) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// createPod creates the pod of ordinal ord, and first its missing claims.
+func (r *statefulSetReconciler) createPod(ctx context.Context, s *setPods, ord int) error {
+	set := s.set
+	p := newStatefulSetPod(set, ord, s.updateRevision)
+	var claims []string
+	err := r.c.Txn(ctx, func(tx store.Tx) error {
+		var err error
+		if claims, err = r.ensureClaims(tx, set, ord); err != nil {
+			return err
+		}
+		if err := r.c.AdmitCreate(tx, p); err != nil {
+			return err
+		}
+		return tx.Create(p)
+	})
+	if errors.Is(err, ErrOwnerDeleting) {
+		return nil
+	}
+	if err != nil {
+		r.rec.Event(ctx, set, EventWarning, "FailedCreate", fmt.Sprintf("create Pod %s in StatefulSet %s failed error: %v", p.Name, set.Name, err))
+		return err
+	}
+	for _, c := range claims {
+		r.rec.Event(ctx, set, EventNormal, "SuccessfulCreate", fmt.Sprintf("create Claim %s Pod %s in StatefulSet %s success", c, p.Name, set.Name))
+	}
+	r.rec.Event(ctx, set, EventNormal, "SuccessfulCreate", fmt.Sprintf("create Pod %s in StatefulSet %s successful", p.Name, set.Name))
+	s.byOrdinal[ord] = p
+	s.all = append(s.all, p)
+	return nil
+}
+
+// repair gives an existing pod back its identity labels and missing claims.
+func (r *statefulSetReconciler) repair(ctx context.Context, s *setPods, p *objects.Pod, ord int) error {
+	set := s.set
+	want := identityLabels(set, ord)
+	needLabels := false
+	for k, v := range want {
+		if p.Labels[k] != v {
+			needLabels = true
+		}
+	}
+	missing := false
+	for _, t := range set.Spec.VolumeClaimTemplates {
+		if _, err := r.c.Get(ctx, kindPVC, objects.Key{Namespace: set.Namespace, Name: claimName(&t, set, ord)}); errors.Is(err, store.ErrNotFound) {
+			missing = true
+		} else if err != nil {
+			return err
+		}
+	}
+	if !needLabels && !missing {
+		return nil
+	}
+	return r.c.Txn(ctx, func(tx store.Tx) error {
+		if missing {
+			if _, err := r.ensureClaims(tx, set, ord); err != nil {
+				return err
+			}
+		}
+		if !needLabels || p.IsDeleting() {
+			return nil
+		}
+		o, err := tx.Get(kindPod, p.Key())
+		if err != nil {
+			return err
+		}
+		cur := o.(*objects.Pod)
+		if cur.UID != p.UID {
+			return nil
+		}
+		if cur.Labels == nil {
+			cur.Labels = map[string]string{}
+		}
+		maps.Copy(cur.Labels, want)
+		return tx.Update(cur)
+	})
+}
+
+// ensureClaims creates the claims of ordinal ord that do not exist and
+// returns their names.
+func (r *statefulSetReconciler) ensureClaims(tx store.Tx, set *objects.StatefulSet, ord int) ([]string, error) {
+	var made []string
+	for i := range set.Spec.VolumeClaimTemplates {
+		t := &set.Spec.VolumeClaimTemplates[i]
+		name := claimName(t, set, ord)
+		_, err := tx.Get(kindPVC, objects.Key{Namespace: set.Namespace, Name: name})
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		c := &objects.PersistentVolumeClaim{
+			ObjectMeta: objects.ObjectMeta{
+				Namespace: set.Namespace, Name: name,
+				Labels: maps.Clone(t.Labels), Annotations: maps.Clone(t.Annotations),
+			},
+		}
+		t.Spec.DeepCopyInto(&c.Spec)
+		if set.Spec.Selector != nil && len(set.Spec.Selector.MatchLabels) > 0 {
+			if c.Labels == nil {
+				c.Labels = map[string]string{}
+			}
+			maps.Copy(c.Labels, set.Spec.Selector.MatchLabels)
+		}
+		if rp := set.Spec.PersistentVolumeClaimRetentionPolicy; rp != nil && rp.WhenDeleted == objects.DeletePersistentVolumeClaimRetentionPolicyType {
+			c.OwnerReferences = []objects.OwnerReference{ownerRefTo(set)}
+		}
+		if err := r.c.AdmitCreate(tx, c); err != nil {
+			return nil, err
+		}
+		if err := tx.Create(c); err != nil {
+			return nil, err
+		}
+		made = append(made, name)
+	}
+	return made, nil
+}
+
+// condemn deletes a pod beyond spec.replicas; with whenScaled=Delete its
+// claims become the pod's, for the garbage collector to remove after it.
+func (r *statefulSetReconciler) condemn(ctx context.Context, s *setPods, p *objects.Pod) error {
+	set := s.set
+	if rp := set.Spec.PersistentVolumeClaimRetentionPolicy; rp != nil && rp.WhenScaled == objects.DeletePersistentVolumeClaimRetentionPolicyType {
+		_, ord, _ := parentAndOrdinal(p.Name)
+		err := r.c.Txn(ctx, func(tx store.Tx) error {
+			for i := range set.Spec.VolumeClaimTemplates {
+				o, err := tx.Get(kindPVC, objects.Key{Namespace: set.Namespace, Name: claimName(&set.Spec.VolumeClaimTemplates[i], set, ord)})
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				m := o.GetObjectMeta()
+				if slices.ContainsFunc(m.OwnerReferences, func(ref objects.OwnerReference) bool { return ref.UID == p.UID }) {
+					continue
+				}
+				// Owned by the pod alone: a second owner (the set) would keep
+				// the claim alive after the pod.
+				refs := slices.DeleteFunc(slices.Clone(m.OwnerReferences), func(ref objects.OwnerReference) bool { return ref.UID == set.UID })
+				m.OwnerReferences = append(refs, ownerRefTo(p))
+				if err := tx.Update(o); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return r.deletePod(ctx, s, p)
+}
+
+func (r *statefulSetReconciler) deletePod(ctx context.Context, s *setPods, p *objects.Pod) error {
+	if err := deletePods(ctx, r.c, []*objects.Pod{p}); err != nil {
+		r.rec.Event(ctx, s.set, EventWarning, "FailedDelete", fmt.Sprintf("delete Pod %s in StatefulSet %s failed error: %v", p.Name, s.set.Name, err))
+		return err
+	}
+	r.rec.Event(ctx, s.set, EventNormal, "SuccessfulDelete", fmt.Sprintf("delete Pod %s in StatefulSet %s successful", p.Name, s.set.Name))
+	now := objects.NewTime(s.now)
+	p.DeletionTimestamp = &now // counted as going from now on
+	return nil
+}
+
+// claimPods returns the pods the set controls: its own, and orphans whose
+// labels match and whose name is <set>-<ordinal>.
+func (r *statefulSetReconciler) claimPods(ctx context.Context, set *objects.StatefulSet, sel objects.Selector) ([]*objects.Pod, error) {
+	member := func(p *objects.Pod) bool {
+		parent, _, ok := parentAndOrdinal(p.Name)
+		return ok && parent == set.Name
+	}
+	objs, err := listClaimCandidates(ctx, r.c, kindPod, set.Namespace, set.UID, func(o objects.Object) bool {
+		p := o.(*objects.Pod)
+		return p.ControllerRef() != nil || (sel.Matches(p.Labels) && member(p))
+	})
+	if err != nil {
+		return nil, err
+	}
+	claimed, err := (&claimer{c: r.c, owner: set, kind: kindPod, selector: sel}).claim(ctx, objs)
+	pods := make([]*objects.Pod, 0, len(claimed))
+	for _, o := range claimed {
+		if p := o.(*objects.Pod); member(p) {
+			pods = append(pods, p)
+		}
+	}
+	return pods, err
+}
+
+// newStatefulSetPod makes the pod of ordinal ord.
+func newStatefulSetPod(set *objects.StatefulSet, ord int, revision string) *objects.Pod {
+	p := podFromTemplate(&set.Spec.Template, set)
+	p.GenerateName = ""
+	p.Name = set.Name + "-" + strconv.Itoa(ord)
+	if p.Labels == nil {
+		p.Labels = map[string]string{}
+	}
+	maps.Copy(p.Labels, identityLabels(set, ord))
+	p.Labels[objects.ControllerRevisionHashLabelKey] = revision
+	p.Spec.Hostname = p.Name
+	p.Spec.Subdomain = set.Spec.ServiceName
+	claims := map[string]string{}
+	for i := range set.Spec.VolumeClaimTemplates {
+		t := &set.Spec.VolumeClaimTemplates[i]
+		claims[t.Name] = claimName(t, set, ord)
+	}
+	vols := slices.DeleteFunc(p.Spec.Volumes, func(v objects.Volume) bool { _, ok := claims[v.Name]; return ok })
+	for i := range set.Spec.VolumeClaimTemplates {
+		t := &set.Spec.VolumeClaimTemplates[i]
+		vols = append(vols, objects.Volume{Name: t.Name, VolumeSource: objects.VolumeSource{
+			PersistentVolumeClaim: &objects.PersistentVolumeClaimVolumeSource{ClaimName: claims[t.Name]},
+		}})
+	}
+	p.Spec.Volumes = vols
+	return p
+}
+
+func identityLabels(set *objects.StatefulSet, ord int) map[string]string {
+	return map[string]string{
+		objects.StatefulSetPodNameLabel: set.Name + "-" + strconv.Itoa(ord),
+		objects.PodIndexLabel:           strconv.Itoa(ord),
+	}
+}
+
+// claimName is the name of ordinal ord's claim from template t.
+func claimName(t *objects.PersistentVolumeClaim, set *objects.StatefulSet, ord int) string {
+	return fmt.Sprintf("%s-%s-%d", t.Name, set.Name, ord)
+}
+
+// parentAndOrdinal splits "<parent>-<ordinal>".
+func parentAndOrdinal(name string) (string, int, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 || i == len(name)-1 {
+		return "", -1, false
+	}
+	ord, err := strconv.Atoi(name[i+1:])
+	if err != nil || ord < 0 || name[i+1] == '+' {
+		return "", -1, false
+	}
+	return name[:i], ord, true
+}
+
+// ownerRefTo is a plain owner reference (not a controller), for the
+// garbage collector.
+func ownerRefTo(owner objects.Object) objects.OwnerReference {
+	tm, m := owner.GetTypeMeta(), owner.GetObjectMeta()
+	return objects.OwnerReference{APIVersion: tm.APIVersion, Kind: tm.Kind, Name: m.Name, UID: m.UID}
+}
+
+// statefulSetStatus counts the set's pods as Kubernetes does, and ends a
+// rolling update once every replica runs the update revision and is ready.
+func statefulSetStatus(s *setPods) objects.StatefulSetStatus {
+	set := s.set
+	st := *set.Status.DeepCopy()
+	st.ObservedGeneration = set.Generation
+	st.Replicas, st.ReadyReplicas, st.AvailableReplicas, st.CurrentReplicas, st.UpdatedReplicas = 0, 0, 0, 0, 0
+	for _, p := range s.all {
+		st.Replicas++
+		if p.IsDeleting() {
+			continue
+		}
+		if p.Status.Phase == objects.PodRunning && objects.IsPodReady(p) {
+			st.ReadyReplicas++
+			if isPodAvailable(p, set.Spec.MinReadySeconds, s.now) {
+				st.AvailableReplicas++
+			}
+		}
+		if p.Labels[objects.ControllerRevisionHashLabelKey] == s.currentRevision {
+			st.CurrentReplicas++
+		}
+		if p.Labels[objects.ControllerRevisionHashLabelKey] == s.updateRevision {
+			st.UpdatedReplicas++
+		}
+	}
+	st.CurrentRevision, st.UpdateRevision = s.currentRevision, s.updateRevision
+	want := replicasOf(set.Spec.Replicas)
+	if st.UpdatedReplicas == want && st.ReadyReplicas == want && st.Replicas == want {
+		st.CurrentRevision = s.updateRevision
+		st.CurrentReplicas = st.UpdatedReplicas
+	}
+	return st
+}

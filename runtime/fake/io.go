@@ -1,0 +1,259 @@
+package fake
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/podkit/podkit/runtime"
+)
+
+// ContainerLogs implements runtime.LogReader. Lines come from
+// Behavior.Logs, the "print" command and Log.
+func (r *Runtime) ContainerLogs(ctx context.Context, id string, opts runtime.LogOptions) (io.ReadCloser, error) {
+	r.mu.Lock()
+	if err := r.check(); err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	c, err := r.container(id)
+	if err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	var b strings.Builder
+	lines := c.logs
+	if opts.Tail > 0 && len(lines) > opts.Tail {
+		lines = lines[len(lines)-opts.Tail:]
+	}
+	for _, l := range lines {
+		writeLine(&b, l, opts)
+	}
+	next, wake, exited := len(c.logs), c.logWake, c.state == runtime.ContainerExited
+	r.mu.Unlock()
+	if !opts.Follow || exited {
+		return io.NopCloser(strings.NewReader(b.String())), nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	go func() {
+		defer cancel()
+		if _, err := io.WriteString(pw, b.String()); err != nil {
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				pw.Close()
+				return
+			case <-wake:
+			}
+			r.mu.Lock()
+			var b strings.Builder
+			cur := r.containers[id]
+			if cur != nil {
+				for _, l := range cur.logs[next:] {
+					writeLine(&b, l, opts)
+				}
+				next, wake = len(cur.logs), cur.logWake
+			}
+			done := cur == nil || cur.state == runtime.ContainerExited
+			r.mu.Unlock()
+			if _, err := io.WriteString(pw, b.String()); err != nil || done {
+				pw.Close()
+				return
+			}
+		}
+	}()
+	return &followReader{PipeReader: pr, cancel: cancel}, nil
+}
+
+type followReader struct {
+	*io.PipeReader
+	cancel context.CancelFunc
+}
+
+func (f *followReader) Close() error {
+	f.cancel()
+	return f.PipeReader.Close()
+}
+
+func writeLine(b *strings.Builder, l logLine, opts runtime.LogOptions) {
+	if !opts.Since.IsZero() && l.t.Before(opts.Since) {
+		return
+	}
+	if opts.Timestamps {
+		b.WriteString(l.t.UTC().Format(time.RFC3339Nano))
+		b.WriteByte(' ')
+	}
+	b.WriteString(l.text)
+	b.WriteByte('\n')
+}
+
+// Exec implements runtime.Execer. Behavior.Exec answers when set; else the
+// fake commands "exit N", "print ...", "sleep D", "true" and "false" do
+// what they say, and any other command exits 0, or 1 when the container is
+// unhealthy.
+func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions) (int, error) {
+	r.mu.Lock()
+	if err := r.check(); err != nil {
+		r.mu.Unlock()
+		return 0, err
+	}
+	c, err := r.container(id)
+	if err != nil {
+		r.mu.Unlock()
+		return 0, err
+	}
+	rec := c.record(OpExec)
+	if c.state != runtime.ContainerRunning {
+		err := fmt.Errorf("fake: exec in container %s: container is not running", short(id))
+		r.record(rec, err)
+		r.mu.Unlock()
+		return 0, err
+	}
+	if err := r.injected(OpExec, c.ns, c.pod, c.uid, c.cfg.Name, c.cfg.Image); err != nil {
+		r.record(rec, err)
+		r.mu.Unlock()
+		return 0, err
+	}
+	r.record(rec, nil)
+	b, healthy := c.b, c.healthy
+	r.mu.Unlock()
+
+	stdout, stderr := opts.Stdout, opts.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	if b.Exec != nil {
+		return b.Exec(opts.Command, stdout, stderr), nil
+	}
+	if len(opts.Command) == 2 && opts.Command[0] == "sleep" {
+		if d, err := parseSleep(opts.Command[1]); err == nil {
+			t := r.clock.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.Chan():
+				return 0, nil
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}
+	}
+	if code, ok := runExecCommand(opts.Command, stdout); ok {
+		return code, nil
+	}
+	if !healthy {
+		fmt.Fprintf(stderr, "%s: unhealthy\n", cmdline(opts.Command))
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// DialContext implements runtime.Dialer: it connects, in memory, to the
+// running container of the pod with that IP that declares the port (else
+// the pod's first running container), whose Behavior.HTTP answers. A pod
+// that is gone or stopped, a port nobody listens on and an unhealthy
+// container refuse the connection.
+func (r *Runtime) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	refused := func() error {
+		return &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	}
+	if network != "tcp" && network != "tcp4" {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	r.mu.Lock()
+	if err := r.check(); err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	sb := r.byIP[ap.Addr()]
+	if sb == nil || sb.state != runtime.SandboxReady {
+		r.mu.Unlock()
+		return nil, refused()
+	}
+	var target, first *container
+	for _, id := range r.byPod[sb.cfg.PodUID].containers {
+		c := r.containers[id]
+		if c.sandboxID != sb.id || c.state != runtime.ContainerRunning {
+			continue
+		}
+		if first == nil {
+			first = c
+		}
+		for _, p := range c.cfg.Ports {
+			if p.ContainerPort == int32(ap.Port()) {
+				target = c
+			}
+		}
+	}
+	if target == nil {
+		target = first
+	}
+	if target == nil || !target.healthy {
+		r.mu.Unlock()
+		return nil, refused()
+	}
+	h := target.b.HTTP
+	r.mu.Unlock()
+	if h == nil {
+		h = okHandler
+	}
+	client, server := net.Pipe()
+	go serveHTTP(server, h)
+	return &addrConn{Conn: client, remote: pipeAddr(address)}, nil
+}
+
+var okHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	io.WriteString(w, "ok")
+})
+
+// serveHTTP answers requests on one connection until the client closes it.
+func serveHTTP(conn net.Conn, h http.Handler) {
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		resp := rec.Result()
+		resp.Close = req.Close
+		resp.ContentLength = int64(rec.Body.Len())
+		resp.Header.Set("Content-Length", strconv.Itoa(rec.Body.Len()))
+		if err := resp.Write(conn); err != nil || req.Close {
+			return
+		}
+	}
+}
+
+type pipeAddr string
+
+func (a pipeAddr) Network() string { return "tcp" }
+func (a pipeAddr) String() string  { return string(a) }
+
+type addrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c *addrConn) RemoteAddr() net.Addr { return c.remote }

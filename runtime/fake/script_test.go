@@ -1,0 +1,240 @@
+package fake_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/runtime/fake"
+)
+
+var epoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+type pod struct {
+	rt  *fake.Runtime
+	sb  string
+	cfg *runtime.SandboxConfig
+}
+
+func newPod(t *testing.T, rt *fake.Runtime, name string) *pod {
+	t.Helper()
+	cfg := &runtime.SandboxConfig{PodUID: "uid-" + name, PodName: name, PodNamespace: "default",
+		Labels: map[string]string{runtime.LabelPodUID: "uid-" + name, runtime.LabelNode: "n1"}}
+	id, err := rt.RunSandbox(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pod{rt: rt, sb: id, cfg: cfg}
+}
+
+func (p *pod) run(t *testing.T, name, image string, cmd ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := p.rt.PullImage(ctx, image, runtime.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := p.rt.CreateContainer(ctx, p.sb, &runtime.ContainerConfig{Name: name, Image: image, Command: cmd,
+		Ports:  []runtime.ContainerPort{{ContainerPort: 8080}},
+		Labels: map[string]string{runtime.LabelPodUID: p.cfg.PodUID, runtime.LabelContainerName: name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.rt.StartContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func status(t *testing.T, rt *fake.Runtime, id string) runtime.ContainerStatus {
+	t.Helper()
+	cs, err := rt.ListContainers(context.Background(), runtime.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.ID == id {
+			return c
+		}
+	}
+	t.Fatalf("no container %s", id)
+	return runtime.ContainerStatus{}
+}
+
+func TestScriptedExitOnTheClock(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(epoch)
+	rt, _ := fake.New(fake.WithClock(clk))
+	rt.Script(fake.Image("app:1"), fake.Behavior{Exit: &fake.Exit{Code: 7, After: time.Minute}})
+	rt.Script(fake.Container("default", "p", "oom"), fake.Behavior{Exit: &fake.Exit{After: time.Second, OOMKilled: true}})
+	p := newPod(t, rt, "p")
+	app := p.run(t, "app", "app:1")
+	oom := p.run(t, "oom", "app:1")
+	forever := p.run(t, "forever", "other:1")
+	if s := status(t, rt, app); s.State != runtime.ContainerRunning {
+		t.Fatalf("state %s", s.State)
+	}
+	clk.Advance(time.Minute)
+	waitState(t, rt, app, runtime.ContainerExited)
+	if s := status(t, rt, app); s.ExitCode != 7 || s.Reason != "Error" || !s.FinishedAt.Equal(epoch.Add(time.Minute)) {
+		t.Errorf("exit: %+v", s)
+	}
+	if s := status(t, rt, oom); s.ExitCode != 137 || s.Reason != "OOMKilled" {
+		t.Errorf("oom: %+v", s)
+	}
+	if s := status(t, rt, forever); s.State != runtime.ContainerRunning {
+		t.Errorf("an unscripted container stopped: %+v", s)
+	}
+	if n := rt.Kill(fake.Container("default", "p", "forever"), 2); n != 1 {
+		t.Errorf("Kill matched %d", n)
+	}
+	if s := status(t, rt, forever); s.ExitCode != 2 || s.State != runtime.ContainerExited {
+		t.Errorf("killed: %+v", s)
+	}
+	exits := rt.Records(fake.OpExit, fake.Pod("default", "p"))
+	if len(exits) != 3 {
+		t.Errorf("%d exits recorded", len(exits))
+	}
+}
+
+func waitState(t *testing.T, rt *fake.Runtime, id string, want runtime.ContainerState) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for status(t, rt, id).State != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s not %s", id, want)
+		}
+		time.Sleep(time.Millisecond) // the fake clock runs timer callbacks in their own goroutine
+	}
+}
+
+func TestFaults(t *testing.T) {
+	rt, _ := fake.New()
+	ctx := context.Background()
+	boom := errors.New("boom")
+	rt.Inject(fake.Fault{Op: fake.OpPullImage, Match: fake.Image("bad:1"), Err: boom})
+	if err := rt.PullImage(ctx, "bad:1", runtime.PullOptions{}); !errors.Is(err, boom) || !errors.Is(err, runtime.ErrImagePull) {
+		t.Errorf("pull: %v", err)
+	}
+	remove := rt.Inject(fake.Fault{Op: fake.OpRunSandbox, Times: 1})
+	cfg := &runtime.SandboxConfig{PodUID: "u", PodName: "p", PodNamespace: "default"}
+	if _, err := rt.RunSandbox(ctx, cfg); err == nil {
+		t.Errorf("RunSandbox did not fail")
+	}
+	if _, err := rt.RunSandbox(ctx, cfg); err != nil {
+		t.Errorf("a fault with Times 1 failed twice: %v", err)
+	}
+	remove()
+	rt.SetUnavailable(true)
+	if _, err := rt.Version(ctx); !errors.Is(err, runtime.ErrUnavailable) {
+		t.Errorf("Version while unavailable: %v", err)
+	}
+	if _, err := rt.ListContainers(ctx, runtime.Filter{}); !errors.Is(err, runtime.ErrUnavailable) {
+		t.Errorf("List while unavailable: %v", err)
+	}
+	rt.SetUnavailable(false)
+	p := newPod(t, rt, "q")
+	rt.Inject(fake.Fault{Op: fake.OpStartContainer, Match: fake.Container("default", "q", "c")})
+	if err := rt.PullImage(ctx, "img:1", runtime.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := rt.CreateContainer(ctx, p.sb, &runtime.ContainerConfig{Name: "c", Image: "img:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.StartContainer(ctx, id); err == nil {
+		t.Fatal("start did not fail")
+	}
+	if s := status(t, rt, id); s.State != runtime.ContainerExited || s.Reason != "StartError" || s.ExitCode != 128 {
+		t.Errorf("after a failed start: %+v", s)
+	}
+}
+
+func TestDialerServesHTTP(t *testing.T) {
+	rt, _ := fake.New()
+	rt.Script(fake.Image("web:1"), fake.Behavior{HTTP: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello "+r.URL.Path)
+	})})
+	p := newPod(t, rt, "web")
+	p.run(t, "web", "web:1")
+	sbs, _ := rt.ListSandboxes(context.Background(), runtime.Filter{})
+	ip := sbs[0].IP
+	client := &http.Client{Transport: &http.Transport{DialContext: rt.DialContext, DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + ip + ":8080/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "hello /x" {
+		t.Errorf("body %q", b)
+	}
+	rt.SetHealthy(fake.Pod("default", "web"), false)
+	if _, err := client.Get("http://" + ip + ":8080/x"); err == nil {
+		t.Errorf("an unhealthy container accepted a connection")
+	}
+	if _, err := rt.DialContext(context.Background(), "tcp", "10.99.99.99:80"); err == nil {
+		t.Errorf("dialled an IP no pod has")
+	}
+}
+
+func TestLogsFollowAndStats(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(epoch)
+	rt, _ := fake.New(fake.WithClock(clk))
+	rt.Script(fake.Image("busy:1"), fake.Behavior{CPUMillis: 500, MemoryBytes: 1 << 20, Logs: []string{"starting"}})
+	p := newPod(t, rt, "busy")
+	id := p.run(t, "busy", "busy:1")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rc, err := rt.ContainerLogs(ctx, id, runtime.LogOptions{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	br := bufio.NewReader(rc)
+	if l, _ := br.ReadString('\n'); l != "starting\n" {
+		t.Errorf("first line %q", l)
+	}
+	rt.Log(fake.Pod("default", "busy"), "stderr", "later")
+	if l, _ := br.ReadString('\n'); l != "later\n" {
+		t.Errorf("followed line %q", l)
+	}
+	clk.Advance(10 * time.Second)
+	st, err := rt.ContainerStats(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CPUUsageNanos != uint64(5*time.Second) || st.MemoryWorkingSetBytes != 1<<20 {
+		t.Errorf("stats %+v, want 5s of CPU (0.5 CPU for 10s) and 1MiB", st)
+	}
+	rt.SetUsage(fake.Pod("default", "busy"), 2000, 2<<20)
+	clk.Advance(time.Second)
+	st, _ = rt.ContainerStats(context.Background(), id)
+	if st.CPUUsageNanos != uint64(7*time.Second) {
+		t.Errorf("CPU after raising the usage = %v, want 7s", time.Duration(st.CPUUsageNanos))
+	}
+	rt.Kill(fake.Pod("default", "busy"), 0)
+	if rest, _ := io.ReadAll(br); len(rest) != 0 {
+		t.Errorf("after exit: %q", rest)
+	}
+	if _, err := rt.Exec(context.Background(), id, runtime.ExecOptions{Command: []string{"true"}}); err == nil || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("exec in an exited container: %v", err)
+	}
+}
+
+func TestHistoryLimit(t *testing.T) {
+	rt, _ := fake.New(fake.WithHistoryLimit(2))
+	for i := range 5 {
+		newPod(t, rt, string(rune('a'+i)))
+	}
+	h := rt.History()
+	if len(h) != 2 || h[1].Pod != "e" {
+		t.Errorf("history %v", h)
+	}
+}

@@ -1,0 +1,709 @@
+// Package runtimetest is the conformance suite every runtime.Runtime
+// backend runs: runtime/fake, runtime/docker, runtime/containerd, and a
+// host's own.
+//
+//	func TestConformance(t *testing.T) {
+//		runtimetest.Run(t, func(t *testing.T) runtime.Runtime { return newBackend(t) }, runtimetest.Config{
+//			Image:      "podkit.local/testprog:1",
+//			Exit:       func(code int) []string { return []string{"/testprog", "exit", strconv.Itoa(code)} },
+//			Print:      func(lines ...string) []string { return append([]string{"/testprog", "print"}, lines...) },
+//			IgnoreTerm: []string{"/testprog", "ignore-sigterm"},
+//		})
+//	}
+//
+// The suite checks behaviour a node agent relies on, through the interface
+// only: sandboxes with an IP, containers and their states, exit codes,
+// graceful and forced stops, labels and filters for adoption, image
+// presence and pull errors, ErrNotFound for unknown ids, and, when the
+// backend has them, logs, exec, stats and events. Every sandbox it creates
+// is labelled with a node name of its own and removed at the end of its
+// subtest, so the suite can run against a daemon that holds other work.
+package runtimetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/podkit/podkit/runtime"
+)
+
+// Config tells the suite how to run containers on the backend. Image, Exit,
+// Print and IgnoreTerm are required.
+type Config struct {
+	// Image is present on the runtime (the caller loads it); its default
+	// command runs until it is stopped and exits on SIGTERM.
+	Image string
+	// Exit returns the command line of a container of Image that exits with
+	// code as soon as it starts. As an exec'ed command it must do the same.
+	Exit func(code int) []string
+	// Print returns the command line of a container of Image that writes
+	// each line to stdout and exits 0. As an exec'ed command it must do the
+	// same.
+	Print func(lines ...string) []string
+	// IgnoreTerm is the command line of a container of Image that ignores
+	// SIGTERM and runs until it is killed.
+	IgnoreTerm []string
+	// AbsentImage is a reference no registry serves (default
+	// "podkit.invalid/absent:0").
+	AbsentImage string
+	// Timeout bounds each wait for a state (default 30s).
+	Timeout time.Duration
+}
+
+// Run runs the suite. newRuntime is called once per subtest; the suite
+// closes what it returns.
+func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config) {
+	if cfg.Image == "" || cfg.Exit == nil || cfg.Print == nil || len(cfg.IgnoreTerm) == 0 {
+		t.Fatal("runtimetest.Config: Image, Exit, Print and IgnoreTerm are required")
+	}
+	if cfg.AbsentImage == "" {
+		cfg.AbsentImage = "podkit.invalid/absent:0"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	for _, tc := range []struct {
+		name string
+		fn   func(*harness)
+	}{
+		{"Version", testVersion},
+		{"SandboxLifecycle", testSandboxLifecycle},
+		{"SandboxFilters", testSandboxFilters},
+		{"ContainerLifecycle", testContainerLifecycle},
+		{"ExitCodes", testExitCodes},
+		{"StopKillsAfterGrace", testStopKillsAfterGrace},
+		{"StopWithoutGraceKills", testStopWithoutGrace},
+		{"StopSandboxStopsContainers", testStopSandboxStopsContainers},
+		{"RemoveSandboxRemovesContainers", testRemoveSandboxRemovesContainers},
+		{"ContainersShareSandbox", testContainersShareSandbox},
+		{"RestartAttempts", testRestartAttempts},
+		{"NotFound", testNotFound},
+		{"Images", testImages},
+		{"Concurrent", testConcurrent},
+		{"Logs", testLogs},
+		{"Exec", testExec},
+		{"Stats", testStats},
+		{"Events", testEvents},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := newRuntime(t)
+			t.Cleanup(func() { rt.Close() })
+			h := &harness{t: t, rt: rt, cfg: cfg, node: "rtt-" + randHex(4)}
+			h.ctx, h.cancel = context.WithTimeout(context.Background(), 5*cfg.Timeout)
+			t.Cleanup(h.cancel)
+			t.Cleanup(h.cleanup)
+			tc.fn(h)
+		})
+	}
+}
+
+type harness struct {
+	t      *testing.T
+	rt     runtime.Runtime
+	cfg    Config
+	node   string
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	sbs    []string
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// cleanup removes every sandbox the subtest made.
+func (h *harness) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Timeout)
+	defer cancel()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range h.sbs {
+		if err := h.rt.RemoveSandbox(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			h.t.Logf("cleanup: remove sandbox %s: %v", id, err)
+		}
+	}
+}
+
+func (h *harness) sandboxConfig(name string) *runtime.SandboxConfig {
+	uid := randHex(8)
+	return &runtime.SandboxConfig{
+		PodUID: uid, PodName: name, PodNamespace: "runtimetest", Hostname: name,
+		Labels: map[string]string{
+			runtime.LabelPodUID: uid, runtime.LabelPodName: name,
+			runtime.LabelPodNamespace: "runtimetest", runtime.LabelNode: h.node,
+		},
+	}
+}
+
+// sandbox runs a sandbox and returns its id and config.
+func (h *harness) sandbox(name string) (string, *runtime.SandboxConfig) {
+	h.t.Helper()
+	cfg := h.sandboxConfig(name)
+	id, err := h.rt.RunSandbox(h.ctx, cfg)
+	if err != nil {
+		h.t.Fatalf("RunSandbox(%s): %v", name, err)
+	}
+	if id == "" {
+		h.t.Fatalf("RunSandbox(%s) returned an empty id", name)
+	}
+	h.mu.Lock()
+	h.sbs = append(h.sbs, id)
+	h.mu.Unlock()
+	return id, cfg
+}
+
+func (h *harness) containerConfig(sb *runtime.SandboxConfig, name string, attempt uint32, cmd []string) *runtime.ContainerConfig {
+	labels := map[string]string{runtime.LabelContainerName: name}
+	for k, v := range sb.Labels {
+		labels[k] = v
+	}
+	return &runtime.ContainerConfig{Name: name, Attempt: attempt, Image: h.cfg.Image, Command: cmd, Labels: labels,
+		Env: []runtime.EnvVar{{Name: "RUNTIMETEST", Value: "1"}}}
+}
+
+// create creates a container with cmd (nil: the image's default).
+func (h *harness) create(sbID string, sb *runtime.SandboxConfig, name string, attempt uint32, cmd []string) string {
+	h.t.Helper()
+	id, err := h.rt.CreateContainer(h.ctx, sbID, h.containerConfig(sb, name, attempt, cmd))
+	if err != nil {
+		h.t.Fatalf("CreateContainer(%s): %v", name, err)
+	}
+	return id
+}
+
+func (h *harness) start(id string) {
+	h.t.Helper()
+	if err := h.rt.StartContainer(h.ctx, id); err != nil {
+		h.t.Fatalf("StartContainer: %v", err)
+	}
+}
+
+// run creates and starts a container.
+func (h *harness) run(sbID string, sb *runtime.SandboxConfig, name string, cmd []string) string {
+	h.t.Helper()
+	id := h.create(sbID, sb, name, 0, cmd)
+	h.start(id)
+	return id
+}
+
+// container returns the status of container id, or false when it is not
+// listed.
+func (h *harness) container(id string) (runtime.ContainerStatus, bool) {
+	h.t.Helper()
+	cs, err := h.rt.ListContainers(h.ctx, runtime.Filter{Labels: map[string]string{runtime.LabelNode: h.node}})
+	if err != nil {
+		h.t.Fatalf("ListContainers: %v", err)
+	}
+	for _, c := range cs {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return runtime.ContainerStatus{}, false
+}
+
+// waitContainer polls until cond holds for the container's status.
+func (h *harness) waitContainer(id, what string, cond func(runtime.ContainerStatus) bool) runtime.ContainerStatus {
+	h.t.Helper()
+	deadline := time.Now().Add(h.cfg.Timeout)
+	for {
+		st, ok := h.container(id)
+		if ok && cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("container %s: not %s after %v; last seen (listed %v): %+v", id, what, h.cfg.Timeout, ok, st)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a daemon's state; there is nothing to wait on
+	}
+}
+
+func running(st runtime.ContainerStatus) bool { return st.State == runtime.ContainerRunning }
+func exited(st runtime.ContainerStatus) bool  { return st.State == runtime.ContainerExited }
+
+func (h *harness) sandboxStatus(id string) (runtime.SandboxStatus, bool) {
+	h.t.Helper()
+	sbs, err := h.rt.ListSandboxes(h.ctx, runtime.Filter{Labels: map[string]string{runtime.LabelNode: h.node}})
+	if err != nil {
+		h.t.Fatalf("ListSandboxes: %v", err)
+	}
+	for _, s := range sbs {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return runtime.SandboxStatus{}, false
+}
+
+func testVersion(h *harness) {
+	v, err := h.rt.Version(h.ctx)
+	if err != nil {
+		h.t.Fatalf("Version: %v", err)
+	}
+	if v.Name == "" || v.Version == "" {
+		h.t.Errorf("Version = %+v, want a name and a version", v)
+	}
+}
+
+func testSandboxLifecycle(h *harness) {
+	id, cfg := h.sandbox("lifecycle")
+	st, ok := h.sandboxStatus(id)
+	if !ok {
+		h.t.Fatalf("sandbox %s not listed after RunSandbox", id)
+	}
+	if st.State != runtime.SandboxReady {
+		h.t.Errorf("state = %s, want Ready", st.State)
+	}
+	if st.IP == "" {
+		h.t.Errorf("a Ready sandbox has no IP")
+	}
+	if st.CreatedAt.IsZero() {
+		h.t.Errorf("CreatedAt is zero")
+	}
+	for k, v := range cfg.Labels {
+		if st.Labels[k] != v {
+			h.t.Errorf("label %s = %q, want %q", k, st.Labels[k], v)
+		}
+	}
+	if err := h.rt.StopSandbox(h.ctx, id); err != nil {
+		h.t.Fatalf("StopSandbox: %v", err)
+	}
+	if st, _ := h.sandboxStatus(id); st.State != runtime.SandboxNotReady {
+		h.t.Errorf("after StopSandbox: state = %s, want NotReady", st.State)
+	}
+	if err := h.rt.StopSandbox(h.ctx, id); err != nil {
+		h.t.Errorf("StopSandbox of a stopped sandbox: %v, want nil", err)
+	}
+	if err := h.rt.RemoveSandbox(h.ctx, id); err != nil {
+		h.t.Fatalf("RemoveSandbox: %v", err)
+	}
+	if _, ok := h.sandboxStatus(id); ok {
+		h.t.Errorf("sandbox still listed after RemoveSandbox")
+	}
+}
+
+func testSandboxFilters(h *harness) {
+	a, acfg := h.sandbox("filter-a")
+	b, _ := h.sandbox("filter-b")
+	sbs, err := h.rt.ListSandboxes(h.ctx, runtime.Filter{Labels: map[string]string{runtime.LabelPodUID: acfg.PodUID}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if len(sbs) != 1 || sbs[0].ID != a {
+		h.t.Errorf("ListSandboxes by pod uid = %v, want only %s", ids(sbs), a)
+	}
+	all, err := h.rt.ListSandboxes(h.ctx, runtime.Filter{Labels: map[string]string{runtime.LabelNode: h.node}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if got := ids(all); len(got) != 2 || !contains(got, a) || !contains(got, b) {
+		h.t.Errorf("ListSandboxes by node = %v, want %s and %s", got, a, b)
+	}
+	none, err := h.rt.ListSandboxes(h.ctx, runtime.Filter{Labels: map[string]string{runtime.LabelNode: h.node, runtime.LabelPodUID: "no-such-pod"}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if len(none) != 0 {
+		h.t.Errorf("ListSandboxes with a label no sandbox has = %v, want none", ids(none))
+	}
+}
+
+func ids(sbs []runtime.SandboxStatus) []string {
+	out := make([]string, len(sbs))
+	for i, s := range sbs {
+		out[i] = s.ID
+	}
+	return out
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func testContainerLifecycle(h *harness) {
+	sbID, sb := h.sandbox("ctr")
+	id := h.create(sbID, sb, "app", 0, nil)
+	st, ok := h.container(id)
+	if !ok {
+		h.t.Fatalf("created container not listed")
+	}
+	if st.State != runtime.ContainerCreated {
+		h.t.Errorf("state after create = %s, want Created", st.State)
+	}
+	if st.Name != "app" || st.SandboxID != sbID || st.Image == "" || st.CreatedAt.IsZero() {
+		h.t.Errorf("status after create = %+v: want name app, sandbox %s, an image and a creation time", st, sbID)
+	}
+	if st.Labels[runtime.LabelPodUID] != sb.PodUID || st.Labels[runtime.LabelContainerName] != "app" {
+		h.t.Errorf("labels = %v, want the config's", st.Labels)
+	}
+	h.start(id)
+	st = h.waitContainer(id, "running", running)
+	if st.StartedAt.IsZero() || st.StartedAt.Before(st.CreatedAt.Add(-time.Second)) {
+		h.t.Errorf("StartedAt = %v, CreatedAt = %v", st.StartedAt, st.CreatedAt)
+	}
+	if err := h.rt.StopContainer(h.ctx, id, runtime.StopOptions{Grace: 10 * time.Second}); err != nil {
+		h.t.Fatalf("StopContainer: %v", err)
+	}
+	st, _ = h.container(id)
+	if st.State != runtime.ContainerExited {
+		h.t.Fatalf("state after StopContainer returned = %s, want Exited", st.State)
+	}
+	if st.FinishedAt.Before(st.StartedAt) {
+		h.t.Errorf("FinishedAt %v before StartedAt %v", st.FinishedAt, st.StartedAt)
+	}
+	if err := h.rt.StopContainer(h.ctx, id, runtime.StopOptions{Grace: time.Second}); err != nil {
+		h.t.Errorf("StopContainer of an exited container: %v, want nil", err)
+	}
+	if err := h.rt.RemoveContainer(h.ctx, id); err != nil {
+		h.t.Fatalf("RemoveContainer: %v", err)
+	}
+	if _, ok := h.container(id); ok {
+		h.t.Errorf("container still listed after RemoveContainer")
+	}
+	if err := h.rt.RemoveContainer(h.ctx, id); !errors.Is(err, runtime.ErrNotFound) {
+		h.t.Errorf("RemoveContainer of a removed container: %v, want ErrNotFound", err)
+	}
+}
+
+func testExitCodes(h *harness) {
+	sbID, sb := h.sandbox("exit")
+	ok := h.run(sbID, sb, "ok", h.cfg.Exit(0))
+	bad := h.run(sbID, sb, "bad", h.cfg.Exit(3))
+	st := h.waitContainer(ok, "exited", exited)
+	if st.ExitCode != 0 || st.Reason != "Completed" {
+		h.t.Errorf("exit 0: code %d reason %q, want 0 Completed", st.ExitCode, st.Reason)
+	}
+	st = h.waitContainer(bad, "exited", exited)
+	if st.ExitCode != 3 || st.Reason != "Error" {
+		h.t.Errorf("exit 3: code %d reason %q, want 3 Error", st.ExitCode, st.Reason)
+	}
+}
+
+func testStopKillsAfterGrace(h *harness) {
+	sbID, sb := h.sandbox("grace")
+	id := h.run(sbID, sb, "stubborn", h.cfg.IgnoreTerm)
+	h.waitContainer(id, "running", running)
+	start := time.Now()
+	if err := h.rt.StopContainer(h.ctx, id, runtime.StopOptions{Grace: time.Second}); err != nil {
+		h.t.Fatalf("StopContainer: %v", err)
+	}
+	st, _ := h.container(id)
+	if st.State != runtime.ContainerExited || st.ExitCode != 137 {
+		h.t.Errorf("after StopContainer of a container ignoring SIGTERM: state %s code %d, want Exited 137", st.State, st.ExitCode)
+	}
+	if d := time.Since(start); d > h.cfg.Timeout {
+		h.t.Errorf("StopContainer with 1s grace took %v", d)
+	}
+}
+
+func testStopWithoutGrace(h *harness) {
+	sbID, sb := h.sandbox("kill")
+	id := h.run(sbID, sb, "stubborn", h.cfg.IgnoreTerm)
+	h.waitContainer(id, "running", running)
+	if err := h.rt.StopContainer(h.ctx, id, runtime.StopOptions{Signal: syscall.SIGKILL}); err != nil {
+		h.t.Fatalf("StopContainer(SIGKILL): %v", err)
+	}
+	st, _ := h.container(id)
+	if st.State != runtime.ContainerExited || st.ExitCode != 137 {
+		h.t.Errorf("after SIGKILL: state %s code %d, want Exited 137", st.State, st.ExitCode)
+	}
+}
+
+func testStopSandboxStopsContainers(h *harness) {
+	sbID, sb := h.sandbox("stopsb")
+	a := h.run(sbID, sb, "a", nil)
+	b := h.run(sbID, sb, "b", nil)
+	h.waitContainer(a, "running", running)
+	h.waitContainer(b, "running", running)
+	if err := h.rt.StopSandbox(h.ctx, sbID); err != nil {
+		h.t.Fatalf("StopSandbox: %v", err)
+	}
+	for _, id := range []string{a, b} {
+		h.waitContainer(id, "exited after StopSandbox", exited)
+	}
+}
+
+func testRemoveSandboxRemovesContainers(h *harness) {
+	sbID, sb := h.sandbox("rmsb")
+	a := h.run(sbID, sb, "a", nil)
+	h.waitContainer(a, "running", running)
+	if err := h.rt.RemoveSandbox(h.ctx, sbID); err != nil {
+		h.t.Fatalf("RemoveSandbox with a running container: %v", err)
+	}
+	if _, ok := h.container(a); ok {
+		h.t.Errorf("container still listed after RemoveSandbox")
+	}
+	if _, ok := h.sandboxStatus(sbID); ok {
+		h.t.Errorf("sandbox still listed after RemoveSandbox")
+	}
+}
+
+func testContainersShareSandbox(h *harness) {
+	sbID, sb := h.sandbox("share")
+	other, osb := h.sandbox("other")
+	a := h.run(sbID, sb, "a", nil)
+	b := h.run(sbID, sb, "b", nil)
+	c := h.run(other, osb, "c", nil)
+	for _, id := range []string{a, b, c} {
+		h.waitContainer(id, "running", running)
+	}
+	cs, err := h.rt.ListContainers(h.ctx, runtime.Filter{SandboxID: sbID})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var got []string
+	for _, x := range cs {
+		got = append(got, x.ID)
+	}
+	if len(got) != 2 || !contains(got, a) || !contains(got, b) {
+		h.t.Errorf("ListContainers by sandbox = %v, want %s and %s", got, a, b)
+	}
+	cs, err = h.rt.ListContainers(h.ctx, runtime.Filter{Labels: map[string]string{runtime.LabelPodUID: osb.PodUID}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0].ID != c {
+		h.t.Errorf("ListContainers by pod uid = %v, want only %s", cs, c)
+	}
+}
+
+func testRestartAttempts(h *harness) {
+	sbID, sb := h.sandbox("attempts")
+	first := h.create(sbID, sb, "app", 0, h.cfg.Exit(1))
+	h.start(first)
+	h.waitContainer(first, "exited", exited)
+	second := h.create(sbID, sb, "app", 1, nil)
+	h.start(second)
+	h.waitContainer(second, "running", running)
+	cs, err := h.rt.ListContainers(h.ctx, runtime.Filter{SandboxID: sbID, Labels: map[string]string{runtime.LabelContainerName: "app"}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	attempts := map[string]uint32{}
+	for _, c := range cs {
+		attempts[c.ID] = c.Attempt
+	}
+	if len(cs) != 2 || attempts[first] != 0 || attempts[second] != 1 {
+		h.t.Errorf("attempts = %v, want %s:0 and %s:1", attempts, first, second)
+	}
+}
+
+func testNotFound(h *harness) {
+	const missing = "0000000000000000000000000000000000000000000000000000000000000000"
+	for name, err := range map[string]error{
+		"StopSandbox":     h.rt.StopSandbox(h.ctx, missing),
+		"RemoveSandbox":   h.rt.RemoveSandbox(h.ctx, missing),
+		"StartContainer":  h.rt.StartContainer(h.ctx, missing),
+		"StopContainer":   h.rt.StopContainer(h.ctx, missing, runtime.StopOptions{Grace: time.Second}),
+		"RemoveContainer": h.rt.RemoveContainer(h.ctx, missing),
+	} {
+		if !errors.Is(err, runtime.ErrNotFound) {
+			h.t.Errorf("%s(unknown id) = %v, want ErrNotFound", name, err)
+		}
+	}
+	cfg := h.containerConfig(h.sandboxConfig("x"), "x", 0, nil)
+	if _, err := h.rt.CreateContainer(h.ctx, missing, cfg); !errors.Is(err, runtime.ErrNotFound) {
+		h.t.Errorf("CreateContainer(unknown sandbox) = %v, want ErrNotFound", err)
+	}
+}
+
+func testImages(h *harness) {
+	ok, err := h.rt.ImagePresent(h.ctx, h.cfg.Image)
+	if err != nil || !ok {
+		h.t.Errorf("ImagePresent(%s) = %v, %v; want true", h.cfg.Image, ok, err)
+	}
+	ok, err = h.rt.ImagePresent(h.ctx, h.cfg.AbsentImage)
+	if err != nil || ok {
+		h.t.Errorf("ImagePresent(%s) = %v, %v; want false", h.cfg.AbsentImage, ok, err)
+	}
+	if err := h.rt.PullImage(h.ctx, h.cfg.AbsentImage, runtime.PullOptions{}); !errors.Is(err, runtime.ErrImagePull) {
+		h.t.Errorf("PullImage(%s) = %v, want ErrImagePull", h.cfg.AbsentImage, err)
+	}
+	sbID, sb := h.sandbox("img")
+	cfg := h.containerConfig(sb, "absent", 0, nil)
+	cfg.Image = h.cfg.AbsentImage
+	if _, err := h.rt.CreateContainer(h.ctx, sbID, cfg); !errors.Is(err, runtime.ErrNotFound) {
+		h.t.Errorf("CreateContainer with an absent image = %v, want ErrNotFound", err)
+	}
+}
+
+func testConcurrent(h *harness) {
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	ctrs := make(chan string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cfg := h.sandboxConfig(fmt.Sprintf("conc-%d", i))
+			id, err := h.rt.RunSandbox(h.ctx, cfg)
+			if err != nil {
+				errs <- err
+				return
+			}
+			h.mu.Lock()
+			h.sbs = append(h.sbs, id)
+			h.mu.Unlock()
+			cid, err := h.rt.CreateContainer(h.ctx, id, h.containerConfig(cfg, "app", 0, nil))
+			if err == nil {
+				err = h.rt.StartContainer(h.ctx, cid)
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			ctrs <- cid
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	close(ctrs)
+	for err := range errs {
+		h.t.Errorf("concurrent pod start: %v", err)
+	}
+	for id := range ctrs {
+		h.waitContainer(id, "running", running)
+	}
+	sbs, err := h.rt.ListSandboxes(h.ctx, runtime.Filter{Labels: map[string]string{runtime.LabelNode: h.node}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ips := map[string]bool{}
+	for _, s := range sbs {
+		if ips[s.IP] {
+			h.t.Errorf("two sandboxes have IP %s", s.IP)
+		}
+		ips[s.IP] = true
+	}
+	if len(sbs) != n {
+		h.t.Errorf("%d sandboxes listed, want %d", len(sbs), n)
+	}
+}
+
+func testLogs(h *harness) {
+	lr, ok := h.rt.(runtime.LogReader)
+	if !ok {
+		h.t.Skip("runtime does not implement runtime.LogReader")
+	}
+	sbID, sb := h.sandbox("logs")
+	id := h.run(sbID, sb, "printer", h.cfg.Print("one", "two", "three"))
+	h.waitContainer(id, "exited", exited)
+	read := func(opts runtime.LogOptions) string {
+		h.t.Helper()
+		rc, err := lr.ContainerLogs(h.ctx, id, opts)
+		if err != nil {
+			h.t.Fatalf("ContainerLogs(%+v): %v", opts, err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			h.t.Fatalf("reading logs: %v", err)
+		}
+		return string(b)
+	}
+	if got := read(runtime.LogOptions{}); got != "one\ntwo\nthree\n" {
+		h.t.Errorf("logs = %q, want %q", got, "one\ntwo\nthree\n")
+	}
+	if got := read(runtime.LogOptions{Tail: 1}); got != "three\n" {
+		h.t.Errorf("logs with Tail 1 = %q, want %q", got, "three\n")
+	}
+	// Following an exited container returns what it wrote and ends.
+	if got := read(runtime.LogOptions{Follow: true}); got != "one\ntwo\nthree\n" {
+		h.t.Errorf("followed logs of an exited container = %q", got)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(read(runtime.LogOptions{Timestamps: true}), "\n"), "\n") {
+		ts, text, _ := strings.Cut(line, " ")
+		if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || text == "" {
+			h.t.Errorf("timestamped line %q: want an RFC 3339 time, a space and the text (%v)", line, err)
+		}
+	}
+}
+
+func testExec(h *harness) {
+	ex, ok := h.rt.(runtime.Execer)
+	if !ok {
+		h.t.Skip("runtime does not implement runtime.Execer")
+	}
+	sbID, sb := h.sandbox("exec")
+	id := h.run(sbID, sb, "app", nil)
+	h.waitContainer(id, "running", running)
+	code, err := ex.Exec(h.ctx, id, runtime.ExecOptions{Command: h.cfg.Exit(3)})
+	if err != nil || code != 3 {
+		h.t.Errorf("Exec(exit 3) = %d, %v; want 3", code, err)
+	}
+	var out strings.Builder
+	code, err = ex.Exec(h.ctx, id, runtime.ExecOptions{Command: h.cfg.Print("hello"), Stdout: &out})
+	if err != nil || code != 0 || out.String() != "hello\n" {
+		h.t.Errorf("Exec(print hello) = %d, %v, stdout %q; want 0 and \"hello\\n\"", code, err, out.String())
+	}
+}
+
+func testStats(h *harness) {
+	sp, ok := h.rt.(runtime.StatsProvider)
+	if !ok {
+		h.t.Skip("runtime does not implement runtime.StatsProvider")
+	}
+	sbID, sb := h.sandbox("stats")
+	id := h.run(sbID, sb, "app", nil)
+	h.waitContainer(id, "running", running)
+	st, err := sp.ContainerStats(h.ctx, id)
+	if err != nil {
+		h.t.Fatalf("ContainerStats: %v", err)
+	}
+	if st.Timestamp.IsZero() {
+		h.t.Errorf("stats have no timestamp: %+v", st)
+	}
+}
+
+func testEvents(h *harness) {
+	ew, ok := h.rt.(runtime.EventWatcher)
+	if !ok {
+		h.t.Skip("runtime does not implement runtime.EventWatcher")
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+	ch, err := ew.WatchEvents(ctx)
+	if err != nil {
+		h.t.Fatalf("WatchEvents: %v", err)
+	}
+	sbID, sb := h.sandbox("events")
+	id := h.run(sbID, sb, "app", h.cfg.Exit(0))
+	timeout := time.After(h.cfg.Timeout)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				h.t.Fatalf("event channel closed before the container's exit was reported")
+			}
+			if ev.Type == runtime.EventContainerExited && ev.ID == id {
+				if ev.PodUID != sb.PodUID {
+					h.t.Errorf("exit event PodUID = %q, want %q", ev.PodUID, sb.PodUID)
+				}
+				cancel()
+				for range ch { // the channel closes once ctx ends
+				}
+				return
+			}
+		case <-timeout:
+			h.t.Fatalf("no ContainerExited event for %s within %v", id, h.cfg.Timeout)
+		}
+	}
+}
