@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/podkit/podkit/internal/events"
 	"github.com/podkit/podkit/objects"
@@ -79,6 +78,11 @@ func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt 
 	if err != nil {
 		return err
 	}
+	err = o.group.Add(ctx, n.Name, rt, nodeagent.WithEventRecorder(
+		o.events.WithSource(events.Source{Component: "kubelet", Host: n.Name})))
+	if err != nil {
+		return fmt.Errorf("RegisterNode %s: %w", n.Name, err)
+	}
 	if err := o.setNode(n.Name, rt); err != nil {
 		return err
 	}
@@ -96,6 +100,10 @@ func (o *Orchestrator) RemoveNode(ctx context.Context, name string) error {
 	o.nodesMu.Unlock()
 	if n != nil {
 		o.stopAgent(n)
+	}
+	// Stop the agent before deleting the Node, or it would renew its Lease.
+	if err := o.group.Remove(ctx, name); err != nil {
+		return err
 	}
 	return o.store.Update(ctx, func(tx store.Tx) error {
 		_, err := tx.Delete(KindNode, objects.Key{Name: name}, store.DeleteOptions{})
@@ -122,7 +130,7 @@ type node struct {
 	done   chan struct{}      // closed when the agent has returned
 }
 
-// stopAgent stops n's agent, if one runs, and waits for it to return.
+// stopAgent stops n's per-node loops, if they run, and waits for them.
 func (o *Orchestrator) stopAgent(n *node) {
 	o.nodesMu.Lock()
 	cancel, done := n.cancel, n.done
@@ -152,18 +160,10 @@ func (o *Orchestrator) setNode(name string, rt runtime.Runtime) error {
 	return nil
 }
 
-// startAgentLocked starts n's node agent under Run's context. nodesMu is held.
+// startAgentLocked starts the per-node loops that are not the agent
+// itself (the agent group runs the agents): the stats scraper that feeds
+// the autoscaler. nodesMu is held.
 func (o *Orchestrator) startAgentLocked(n *node) error {
-	opts := []nodeagent.Option{
-		nodeagent.WithClock(o.clock),
-		nodeagent.WithLogger(o.log.With("component", "nodeagent", "node", n.name)),
-		nodeagent.WithEventRecorder(o.events.WithSource(events.Source{Component: "kubelet", Host: n.name})),
-		nodeagent.WithClusterDNS(o.net.ClusterDomain(), o.net.DNSServers()...),
-	}
-	a, err := nodeagent.New(o.store, n.name, n.rt, append(opts, o.cfg.agent...)...)
-	if err != nil {
-		return fmt.Errorf("node %s: %w", n.name, err)
-	}
 	scraper := reconcile.NewStatsScraper(o.store, n.name, n.rt, o.metrics, o.clock, 0)
 	ctx, cancel := context.WithCancel(o.runCtx)
 	n.cancel, n.done = cancel, make(chan struct{})
@@ -171,25 +171,16 @@ func (o *Orchestrator) startAgentLocked(n *node) error {
 	go func() {
 		defer o.agents.Done()
 		defer close(n.done)
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { // resource usage for the autoscaler
-			defer wg.Done()
-			if err := scraper.Run(ctx); err != nil && ctx.Err() == nil {
-				o.log.Warn("stats scraper stopped", "node", n.name, "err", err)
-			}
-		}()
-		if err := a.Run(ctx); err != nil && ctx.Err() == nil {
-			o.log.Error("node agent stopped", "node", n.name, "err", err)
+		if err := scraper.Run(ctx); err != nil && ctx.Err() == nil {
+			o.log.Warn("stats scraper stopped", "node", n.name, "err", err)
 		}
-		wg.Wait()
 	}()
 	return nil
 }
 
-// runAgents starts an agent for every registered node and, when ctx ends,
-// returns after every agent has returned.
-func (o *Orchestrator) runAgents(ctx context.Context) error {
+// runNodeLoops starts the per-node loops of every registered node and,
+// when ctx ends, returns after every one has returned.
+func (o *Orchestrator) runNodeLoops(ctx context.Context) error {
 	o.nodesMu.Lock()
 	o.runCtx = ctx
 	var err error

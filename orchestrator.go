@@ -18,6 +18,7 @@ import (
 	"github.com/podkit/podkit/network/ipam"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile"
+	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/scheduler"
 	"github.com/podkit/podkit/store"
 	"github.com/podkit/podkit/store/memdb"
@@ -46,6 +47,7 @@ type Orchestrator struct {
 	ctrl     *reconcile.Manager
 	net      *network.Network
 	metrics  *reconcile.MemoryMetrics
+	group    *nodeagent.Group
 	sched    *scheduler.Scheduler
 
 	running atomic.Bool
@@ -110,6 +112,13 @@ func New(opts ...Option) (*Orchestrator, error) {
 	}
 	if err == nil {
 		err = o.net.AddControllers(ctrl)
+	}
+	if err == nil {
+		o.group, err = nodeagent.NewGroup(o.store, append([]nodeagent.Option{
+			nodeagent.WithClock(o.clock),
+			nodeagent.WithLogger(o.log.With("component", "nodeagent")),
+			nodeagent.WithClusterDNS(o.net.ClusterDomain(), o.net.DNSServers()...),
+		}, cfg.agent...)...)
 	}
 	if err == nil {
 		o.sched, err = scheduler.New(o.store, append([]scheduler.Option{
@@ -189,7 +198,8 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	g.Go(func() error { return o.ctrl.Run(ctx) })
 	g.Go(func() error { return o.net.Run(ctx) })
 	g.Go(func() error { return o.sched.Run(ctx) })
-	g.Go(func() error { return o.runAgents(ctx) })
+	g.Go(func() error { return o.group.Run(ctx) })
+	g.Go(func() error { return o.runNodeLoops(ctx) })
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil

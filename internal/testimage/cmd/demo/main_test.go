@@ -1,0 +1,90 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func newTestApp(t *testing.T) (*app, *httptest.Server) {
+	a := &app{data: t.TempDir(), exit: make(chan int, 1)}
+	a.healthy.Store(true)
+	srv := httptest.NewServer(a.mux())
+	t.Cleanup(srv.Close)
+	return a, srv
+}
+
+func do(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestHealthzSwitch(t *testing.T) {
+	_, srv := newTestApp(t)
+	if code, _ := do(t, "GET", srv.URL+"/healthz", ""); code != 200 {
+		t.Fatalf("healthz = %d", code)
+	}
+	do(t, "POST", srv.URL+"/healthz/fail", "")
+	if code, _ := do(t, "GET", srv.URL+"/healthz", ""); code != 500 {
+		t.Errorf("healthz after fail = %d, want 500", code)
+	}
+	do(t, "POST", srv.URL+"/healthz/ok", "")
+	if code, _ := do(t, "GET", srv.URL+"/healthz", ""); code != 200 {
+		t.Errorf("healthz after ok = %d, want 200", code)
+	}
+}
+
+func TestDataFiles(t *testing.T) {
+	a, srv := newTestApp(t)
+	if code, _ := do(t, "PUT", srv.URL+"/data/f", "content"); code != http.StatusNoContent {
+		t.Fatalf("PUT = %d", code)
+	}
+	if b, err := os.ReadFile(filepath.Join(a.data, "f")); err != nil || string(b) != "content" {
+		t.Errorf("file = %q, %v", b, err)
+	}
+	if code, body := do(t, "GET", srv.URL+"/data/f", ""); code != 200 || body != "content" {
+		t.Errorf("GET = %d %q", code, body)
+	}
+	if code, _ := do(t, "GET", srv.URL+"/data/missing", ""); code != 404 {
+		t.Errorf("GET missing = %d", code)
+	}
+	if code, _ := do(t, "GET", srv.URL+"/data/..%2Fx", ""); code == 200 {
+		t.Errorf("a name leaving the data directory was served")
+	}
+}
+
+func TestExitAndBurn(t *testing.T) {
+	a, srv := newTestApp(t)
+	if code, body := do(t, "GET", srv.URL+"/exit?code=7", ""); code != 200 || !strings.Contains(body, "7") {
+		t.Fatalf("exit = %d %q", code, body)
+	}
+	if got := <-a.exit; got != 7 {
+		t.Errorf("exit code requested = %d", got)
+	}
+	if code, _ := do(t, "GET", srv.URL+"/burn?d=20ms&n=2", ""); code != 200 {
+		t.Errorf("burn = %d", code)
+	}
+	if code, _ := do(t, "GET", srv.URL+"/burn?d=1h", ""); code != 400 {
+		t.Errorf("burn for an hour = %d, want 400", code)
+	}
+}
+
+func TestSubcommands(t *testing.T) {
+	if subcommand("exit", []string{"3"}) != 3 || subcommand("print", []string{"a"}) != 0 || subcommand("nope", nil) != 2 {
+		t.Error("subcommand exit codes")
+	}
+}

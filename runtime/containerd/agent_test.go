@@ -1,0 +1,349 @@
+package containerd_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/reconcile/nodeagent"
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/store"
+	"github.com/podkit/podkit/store/memdb"
+)
+
+// These tests run the real node agent over the containerd runtime, with
+// pods written to the store already bound to the node (the scheduler and
+// the workload controllers are not involved).
+
+type agentEnv struct {
+	t    *testing.T
+	s    store.Store
+	node string
+	root string
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newAgentEnv(t *testing.T) *agentEnv {
+	s, err := memdb.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	e := &agentEnv{t: t, s: s, node: "ctrd-e2e-" + randHex(3), root: t.TempDir()}
+	t.Cleanup(e.stop)
+	return e
+}
+
+// start runs an agent for the node over rt until stop.
+func (e *agentEnv) start(rt runtime.Runtime) {
+	e.t.Helper()
+	a, err := nodeagent.New(e.s, e.node, rt, nodeagent.WithRootDir(e.root),
+		nodeagent.WithCrashLoopBackOff(100*time.Millisecond, time.Second, time.Minute),
+		nodeagent.WithRelist(time.Second, 10*time.Second))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	e.mu.Lock()
+	e.cancel, e.done = cancel, done
+	e.mu.Unlock()
+}
+
+// stop stops the agent and waits for Run to return; the pods keep running.
+func (e *agentEnv) stop() {
+	e.mu.Lock()
+	cancel, done := e.cancel, e.done
+	e.cancel, e.done = nil, nil
+	e.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			e.t.Errorf("agent Run: %v", err)
+		}
+	case <-time.After(time.Minute):
+		e.t.Errorf("agent Run did not return within a minute of its context ending")
+	}
+}
+
+func (e *agentEnv) create(p *objects.Pod) {
+	e.t.Helper()
+	p.Spec.NodeName = e.node
+	e.s.Scheme().Default(p)
+	if err := e.s.Update(context.Background(), func(tx store.Tx) error { return tx.Create(p) }); err != nil {
+		e.t.Fatalf("create pod %s: %v", p.Name, err)
+	}
+}
+
+func (e *agentEnv) pod(name string) (*objects.Pod, error) {
+	var p *objects.Pod
+	err := e.s.View(context.Background(), func(tx store.ReadTx) error {
+		o, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: name})
+		if err == nil {
+			p = o.(*objects.Pod)
+		}
+		return err
+	})
+	return p, err
+}
+
+// waitPod polls the pod until cond holds, failing with its last status.
+func (e *agentEnv) waitPod(name, what string, cond func(*objects.Pod) bool) *objects.Pod {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var last *objects.Pod
+	for {
+		p, err := e.pod(name)
+		if err == nil {
+			last = p
+			if cond(p) {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			if last != nil {
+				e.t.Fatalf("pod %s not %s within 90s; status %+v", name, what, last.Status)
+			}
+			e.t.Fatalf("pod %s not %s within 90s: %v", name, what, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the store: this test has no watch of its own
+	}
+}
+
+func restarts(p *objects.Pod, ctr string) int32 {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == ctr {
+			return cs.RestartCount
+		}
+	}
+	return -1
+}
+
+func httpProbe(port int32) *objects.Probe {
+	return &objects.Probe{ProbeHandler: objects.ProbeHandler{HTTPGet: &objects.HTTPGetAction{Path: "/healthz", Port: objects.FromInt32(port)}},
+		PeriodSeconds: 1, FailureThreshold: 2, TimeoutSeconds: 2}
+}
+
+func webPod(name string) *objects.Pod {
+	return &objects.Pod{
+		ObjectMeta: objects.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": "web"}},
+		Spec: objects.PodSpec{Containers: []objects.Container{
+			{Name: "web", Image: demo.Ref, ImagePullPolicy: objects.PullNever,
+				Ports:          []objects.ContainerPort{{ContainerPort: 8080}},
+				ReadinessProbe: httpProbe(8080), LivenessProbe: httpProbe(8080)},
+			{Name: "side", Image: demo.Ref, ImagePullPolicy: objects.PullNever, Args: []string{"-listen", ":8081"}},
+		}},
+	}
+}
+
+// TestAgentOnContainerd: three two-container pods run and get Ready, each
+// answers on its IP and its containers reach each other on 127.0.0.1, and
+// one pod reaches another; a killed container and a failing liveness probe
+// are restarted; a second agent over a new runtime adopts the pods without
+// creating anything; deleting the pods leaves nothing in the namespace.
+func TestAgentOnContainerd(t *testing.T) {
+	rt := newRuntime(t)
+	e := newAgentEnv(t)
+	t.Cleanup(func() { removeNode(t, e.node) }) // runs last, when no runtime is open
+	e.start(rt)
+	names := []string{"web-0", "web-1", "web-2"}
+	for _, n := range names {
+		e.create(webPod(n))
+	}
+	ips := map[string]string{}
+	for _, n := range names {
+		p := e.waitPod(n, "Ready", objects.IsPodReady)
+		if p.Status.Phase != objects.PodRunning || p.Status.PodIP == "" {
+			t.Fatalf("ready pod %s: phase %s IP %q", n, p.Status.Phase, p.Status.PodIP)
+		}
+		ip := p.Status.PodIP
+		ips[n] = ip
+		if body := waitHTTP(t, "http://"+ip+":8080/"); !strings.Contains(body, "hello from "+n) {
+			t.Errorf("GET / on %s's IP = %q", n, body)
+		}
+		if body := waitHTTP(t, "http://"+ip+":8080/fetch?url=http://127.0.0.1:8081/healthz"); strings.TrimSpace(body) != "ok" {
+			t.Errorf("%s: web → side on 127.0.0.1 = %q", n, body)
+		}
+	}
+	if body := waitHTTP(t, "http://"+ips["web-0"]+":8080/fetch?url=http://"+ips["web-1"]+":8080/"); !strings.Contains(body, "web-1") {
+		t.Errorf("web-0 → web-1 = %q", body)
+	}
+	p, _ := e.pod("web-0")
+	uid := string(p.UID)
+	ip := ips["web-0"]
+
+	t.Run("KilledContainerRestarts", func(t *testing.T) {
+		id := containerID(t, rt, uid, "web")
+		c, err := raw.LoadContainer(nsContext(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, err := c.Task(nsContext(t), nil)
+		if err == nil {
+			err = task.Kill(nsContext(t), syscall.SIGKILL)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.waitPod("web-0", "restarted once and Ready", func(p *objects.Pod) bool { return restarts(p, "web") == 1 && objects.IsPodReady(p) })
+		waitHTTP(t, "http://"+ip+":8080/healthz")
+	})
+	t.Run("LivenessRestarts", func(t *testing.T) {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Post("http://"+ip+":8080/healthz/fail", "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		e.waitPod("web-0", "restarted by its liveness probe", func(p *objects.Pod) bool { return restarts(p, "web") == 2 })
+		e.waitPod("web-0", "Ready again", objects.IsPodReady)
+	})
+	t.Run("SecondAgentAdopts", func(t *testing.T) {
+		e.stop()
+		held := namespaceObjects(t)
+		rt.Close()
+		rt2 := newRuntime(t)
+		e.start(rt2)
+		t.Cleanup(e.stop) // before rt2 closes
+		rt = rt2
+		// The new agent relists (every second) and reports; give it a few
+		// rounds, then check it created nothing.
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, n := range names {
+				if p, err := e.pod(n); err != nil || !objects.IsPodReady(p) {
+					t.Fatalf("pod %s not Ready under the second agent: %v", n, err)
+				}
+			}
+			time.Sleep(200 * time.Millisecond) // watching for changes that must not come
+		}
+		if after := namespaceObjects(t); !sameSet(held, after) {
+			t.Errorf("objects before the restart %v, after %v: the second agent created or removed some", held, after)
+		}
+		// The pods go with the agent over rt2, before it closes.
+		deletePods(t, e, names)
+	})
+}
+
+// deletePods deletes the pods and waits until they and everything of them
+// in the namespace are gone.
+func deletePods(t *testing.T, e *agentEnv, names []string) {
+	grace := int64(5)
+	err := e.s.Update(context.Background(), func(tx store.Tx) error {
+		for _, n := range names {
+			if _, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: n}, store.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var gone int
+		for _, n := range names {
+			if _, err := e.pod(n); errors.Is(err, store.ErrNotFound) {
+				gone++
+			}
+		}
+		left := namespaceObjects(t)
+		if gone == len(names) && len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("60s after deleting the pods: %d of %d gone from the store, left in the namespace %v", gone, len(names), left)
+		}
+		time.Sleep(100 * time.Millisecond) // polling store and daemon
+	}
+}
+
+// removeNode removes, through a runtime of its own, the sandboxes of node
+// that a failed test left.
+func removeNode(t *testing.T, node string) {
+	if t.Skipped() {
+		return
+	}
+	rt := newRuntime(t)
+	ctx := testContext(t)
+	sbs, err := rt.ListSandboxes(ctx, runtime.Filter{Labels: map[string]string{runtime.LabelNode: node}})
+	if err != nil {
+		t.Error(err)
+	}
+	for _, s := range sbs {
+		if err := rt.RemoveSandbox(ctx, s.ID); err != nil {
+			t.Error(err)
+		}
+	}
+	rt.Close()
+}
+
+func nsContext(t testing.TB) context.Context {
+	return namespaces.WithNamespace(testContext(t), testNS)
+}
+
+// namespaceObjects lists every container record (sandboxes included) and
+// task in the test namespace that belongs to an agent test's node.
+func namespaceObjects(t *testing.T) []string {
+	t.Helper()
+	recs, err := raw.ContainerService().List(nsContext(t), fmt.Sprintf("labels.%q~=^ctrd-e2e-", runtime.LabelNode))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range recs {
+		out = append(out, c.ID)
+		if _, ok := task(t, c.ID); ok {
+			out = append(out, "task/"+c.ID)
+		}
+	}
+	return out
+}
+
+func containerID(t *testing.T, rt runtime.Runtime, uid, name string) string {
+	t.Helper()
+	cs, err := rt.ListContainers(testContext(t), runtime.Filter{Labels: map[string]string{runtime.LabelPodUID: uid, runtime.LabelContainerName: name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.State == runtime.ContainerRunning {
+			return c.ID
+		}
+	}
+	t.Fatalf("no running container %s in pod %s: %+v", name, uid, cs)
+	return ""
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := map[string]bool{}
+	for _, x := range a {
+		m[x] = true
+	}
+	for _, x := range b {
+		if !m[x] {
+			return false
+		}
+	}
+	return true
+}

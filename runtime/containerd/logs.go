@@ -1,0 +1,451 @@
+package containerd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+
+	"github.com/podkit/podkit/runtime"
+)
+
+// A container's output reaches its log through two FIFOs (one with a TTY)
+// in containers/<id>/fifo, created by this package and kept while the task
+// lives so that a later Runtime can open them again. The log,
+// containers/<id>/log, is in the CRI format, one entry a line:
+//
+//	2024-05-01T10:00:00.123456789Z stdout F hello
+//
+// F ends a line, P is a piece of a line longer than maxLine.
+const maxLine = 16 << 10
+
+func (r *Runtime) fifoDir(id string) string { return filepath.Join(r.containersDir(), id, "fifo") }
+func (r *Runtime) logPath(id string) string { return filepath.Join(r.containersDir(), id, "log") }
+
+// logHub holds the log files being written by this Runtime, for followers.
+type logHub struct {
+	mu    sync.Mutex
+	files map[string]*logFile
+}
+
+// logFile is a container log being written.
+type logFile struct {
+	mu      sync.Mutex
+	f       *os.File
+	changed chan struct{} // closed and replaced at each write
+	done    chan struct{} // closed when the writers are finished
+}
+
+func (h *logHub) open(id, path string) (*logFile, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if lf := h.files[id]; lf != nil {
+		return lf, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	lf := &logFile{f: f, changed: make(chan struct{}), done: make(chan struct{})}
+	h.files[id] = lf
+	return lf, nil
+}
+
+// get returns the log being written for id, if any.
+func (h *logHub) get(id string) *logFile {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.files[id]
+}
+
+// finish closes id's log: followers read what is left and end.
+func (h *logHub) finish(id string, lf *logFile) {
+	h.mu.Lock()
+	if h.files[id] == lf {
+		delete(h.files, id)
+	}
+	h.mu.Unlock()
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	select {
+	case <-lf.done:
+	default:
+		close(lf.done)
+		lf.f.Close()
+	}
+}
+
+func (h *logHub) forget(id string) {
+	if lf := h.get(id); lf != nil {
+		h.finish(id, lf)
+	}
+}
+
+func (lf *logFile) write(stream string, partial bool, text []byte) {
+	tag := "F"
+	if partial {
+		tag = "P"
+	}
+	var b bytes.Buffer
+	b.WriteString(time.Now().UTC().Format(time.RFC3339Nano))
+	b.WriteString(" " + stream + " " + tag + " ")
+	b.Write(text)
+	b.WriteByte('\n')
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	select {
+	case <-lf.done:
+		return
+	default:
+	}
+	_, _ = lf.f.Write(b.Bytes())
+	close(lf.changed)
+	lf.changed = make(chan struct{})
+}
+
+// copyLines copies rd into the log, line by line, until rd ends.
+func (lf *logFile) copyLines(stream string, rd io.Reader) {
+	br := bufio.NewReaderSize(rd, maxLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			lf.write(stream, true, line)
+			continue
+		case len(line) > 0:
+			lf.write(stream, false, bytes.TrimSuffix(line, []byte("\n")))
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// watch follows one running container for this Runtime: it copies the
+// task's output to the log and records the exit.
+type watch struct {
+	r       *Runtime
+	id      string
+	tty     bool
+	lf      *logFile
+	ctx     context.Context
+	cancel  context.CancelFunc
+	mu      sync.Mutex
+	dio     *cio.DirectIO
+	copiers sync.WaitGroup
+	done    chan struct{} // closed when the exit watcher has returned
+}
+
+// newWatch opens the log of container id and registers a watch for it.
+func (r *Runtime) newWatch(id string, tty bool) (*watch, error) {
+	if err := os.MkdirAll(r.fifoDir(id), 0o700); err != nil {
+		return nil, fmt.Errorf("containerd: container %s: %w", short(id), err)
+	}
+	lf, err := r.logs.open(id, r.logPath(id))
+	if err != nil {
+		return nil, fmt.Errorf("containerd: container %s log: %w", short(id), err)
+	}
+	w := &watch{r: r, id: id, tty: tty, lf: lf, done: make(chan struct{})}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		r.logs.finish(id, lf)
+		return nil, fmt.Errorf("containerd: runtime closed")
+	}
+	w.ctx, w.cancel = context.WithCancel(r.bg)
+	r.watches[id] = w
+	return w, nil
+}
+
+// creator is the cio.Creator of the container's task.
+func (w *watch) creator(string) (cio.IO, error) {
+	dir := w.r.fifoDir(w.id)
+	c := cio.Config{Stdout: filepath.Join(dir, "stdout"), Terminal: w.tty}
+	if !w.tty {
+		c.Stderr = filepath.Join(dir, "stderr")
+	}
+	return w.open(c)
+}
+
+// attach is the cio.Attach of a running task this Runtime did not start.
+func (w *watch) attach(fs *cio.FIFOSet) (cio.IO, error) {
+	if fs == nil {
+		return nil, errors.New("task has no FIFOs")
+	}
+	c := fs.Config
+	c.Stdin = ""
+	return w.open(c)
+}
+
+func (w *watch) open(c cio.Config) (cio.IO, error) {
+	// The FIFOs stay on disk when the IO is closed: they go with the task.
+	dio, err := cio.NewDirectIO(w.ctx, cio.NewFIFOSet(c, func() error { return nil }))
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	w.dio = dio
+	w.mu.Unlock()
+	if dio.Stdout != nil {
+		w.copiers.Add(1)
+		go func() { defer w.copiers.Done(); w.lf.copyLines("stdout", dio.Stdout) }()
+	}
+	if dio.Stderr != nil {
+		w.copiers.Add(1)
+		go func() { defer w.copiers.Done(); w.lf.copyLines("stderr", dio.Stderr) }()
+	}
+	return dio, nil
+}
+
+// stop ends the copying now (the Runtime closes, or the container goes).
+func (w *watch) stop() {
+	w.cancel()
+	w.mu.Lock()
+	if w.dio != nil {
+		w.dio.Cancel()
+		w.dio.Close()
+	}
+	w.mu.Unlock()
+	w.copiers.Wait()
+	w.r.logs.finish(w.id, w.lf)
+}
+
+// watchExit waits, in the background, for the task to exit, lets the
+// copiers drain, records the exit and deletes the task.
+func (r *Runtime) watchExit(w *watch, exitCh <-chan client.ExitStatus) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(w.done)
+		var st client.ExitStatus
+		select {
+		case st = <-exitCh:
+		case <-w.ctx.Done():
+			return
+		}
+		drained := make(chan struct{})
+		go func() { w.copiers.Wait(); close(drained) }()
+		t := time.NewTimer(2 * time.Second) // a grandchild may hold the output open
+		select {
+		case <-drained:
+		case <-t.C:
+		case <-w.ctx.Done():
+		}
+		t.Stop()
+		w.stop()
+		r.mu.Lock()
+		if r.watches[w.id] == w {
+			delete(r.watches, w.id)
+		}
+		r.mu.Unlock()
+		if !r.isClosed() {
+			r.finalize(r.ns(context.Background()), w.id, st.ExitCode(), st.ExitTime())
+		}
+	}()
+}
+
+func (r *Runtime) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// unwatch stops the watch of id, if any, and waits for its goroutines.
+func (r *Runtime) unwatch(id string) {
+	r.mu.Lock()
+	w := r.watches[id]
+	delete(r.watches, id)
+	r.mu.Unlock()
+	if w == nil {
+		return
+	}
+	w.stop()
+}
+
+// finalize records the exit of container id's task and deletes the task.
+func (r *Runtime) finalize(ctx context.Context, id string, code uint32, at time.Time) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	err := r.setLabels(ctx, id, map[string]string{
+		labelState: stateExited, labelExit: fmt.Sprint(int32(code)), labelReason: exitReason(int32(code), r.oomKilled(id)),
+		labelFinished: at.UTC().Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		if !errors.Is(err, runtime.ErrNotFound) {
+			r.log.Warn("recording a container's exit", "container", short(id), "err", err)
+		}
+		return
+	}
+	c, err := r.cli.LoadContainer(ctx, id)
+	if err == nil {
+		var task client.Task
+		if task, err = c.Task(ctx, nil); err == nil {
+			_, err = task.Delete(ctx)
+		}
+	}
+	if err != nil && !errors.Is(r.wrap(err, ""), runtime.ErrNotFound) {
+		r.log.Warn("deleting an exited task", "container", short(id), "err", err)
+	}
+	_ = os.RemoveAll(r.fifoDir(id))
+}
+
+// ContainerLogs returns the container's log. See runtime.LogOptions.
+func (r *Runtime) ContainerLogs(ctx context.Context, id string, opts runtime.LogOptions) (io.ReadCloser, error) {
+	if _, err := r.containerRecord(r.ns(ctx), id); err != nil {
+		return nil, err
+	}
+	lf := r.logs.get(id)
+	f, err := os.Open(r.logPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return io.NopCloser(strings.NewReader("")), nil // never started
+	}
+	if err != nil {
+		return nil, fmt.Errorf("containerd: logs of %s: %w", short(id), err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		defer f.Close()
+		pw.CloseWithError(readLog(ctx, f, lf, opts, pw))
+	}()
+	return pr, nil
+}
+
+// logEntry is one line of output, pieces joined.
+type logEntry struct {
+	t    time.Time
+	text []byte
+}
+
+// logParser turns CRI log lines into entries.
+type logParser struct {
+	pending []byte // pieces of an unfinished line
+	pendT   time.Time
+}
+
+// parse returns the entry line completes, if any.
+func (p *logParser) parse(line []byte) (logEntry, bool) {
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	f := bytes.SplitN(line, []byte(" "), 4)
+	if len(f) < 3 {
+		return logEntry{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(f[0]))
+	if err != nil {
+		return logEntry{}, false
+	}
+	var text []byte
+	if len(f) == 4 {
+		text = f[3]
+	}
+	if p.pending == nil {
+		p.pendT = t
+	}
+	if string(f[2]) == "P" {
+		p.pending = append(p.pending, text...)
+		return logEntry{}, false
+	}
+	e := logEntry{t: p.pendT, text: append(p.pending, text...)}
+	p.pending = nil
+	return e, true
+}
+
+func readLog(ctx context.Context, f *os.File, lf *logFile, opts runtime.LogOptions, w io.Writer) error {
+	var p logParser
+	emit := func(e logEntry) error {
+		if !opts.Since.IsZero() && e.t.Before(opts.Since) {
+			return nil
+		}
+		var b bytes.Buffer
+		if opts.Timestamps {
+			b.WriteString(e.t.UTC().Format(time.RFC3339Nano) + " ")
+		}
+		b.Write(e.text)
+		b.WriteByte('\n')
+		_, err := w.Write(b.Bytes())
+		return err
+	}
+	// What is there now: all of it, or the last Tail entries.
+	br := bufio.NewReaderSize(f, 64<<10)
+	var tail []logEntry
+	var partial []byte
+	readAvailable := func(each func(logEntry) error) error {
+		for {
+			line, err := br.ReadBytes('\n')
+			if len(line) > 0 && line[len(line)-1] != '\n' {
+				partial = append(partial, line...) // a write in progress
+			} else if len(line) > 0 {
+				if partial != nil {
+					line = append(partial, line...)
+					partial = nil
+				}
+				if e, ok := p.parse(line); ok {
+					if err := each(e); err != nil {
+						return err
+					}
+				}
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	var changed <-chan struct{}
+	if lf != nil {
+		lf.mu.Lock()
+		changed = lf.changed
+		lf.mu.Unlock()
+	}
+	err := readAvailable(func(e logEntry) error {
+		if opts.Tail > 0 {
+			tail = append(tail, e)
+			if len(tail) > opts.Tail {
+				tail = tail[1:]
+			}
+			return nil
+		}
+		return emit(e)
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range tail {
+		if err := emit(e); err != nil {
+			return err
+		}
+	}
+	if !opts.Follow || lf == nil {
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-lf.done:
+			return readAvailable(emit)
+		case <-changed:
+		}
+		lf.mu.Lock()
+		changed = lf.changed
+		lf.mu.Unlock()
+		if err := readAvailable(emit); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	tasktypes "github.com/containerd/containerd/api/types/task"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/netns"
+
+	"github.com/podkit/podkit/runtime"
+)
+
+// recover repairs what a crashed process left in the runtime's namespace
+// and reattaches to the running containers, in this order:
+//
+//  1. sandbox directories with no record and no live owner (a RunSandbox
+//     or RemoveSandbox cut short): detached, namespace removed, deleted;
+//  2. Ready sandboxes whose namespace is gone (the host rebooted): torn
+//     down to NotReady;
+//  3. CNI attachments and host-local allocations of this namespace that
+//     belong to no Ready sandbox: detached, released;
+//  4. containers whose sandbox record is gone: removed;
+//  5. tasks that exited while no Runtime watched: exit recorded, task
+//     deleted; running tasks: log copying and exit watching resumed;
+//  6. container directories with no record (logs of removed containers):
+//     deleted.
+//
+// Failures of single repairs are logged and left for the next start; only
+// a daemon that does not answer fails New.
+func (r *Runtime) recover(ctx context.Context) error {
+	ctx = r.ns(ctx)
+	sbRecs, err := r.cli.ContainerService().List(ctx, labelFilter(kindSandbox, nil))
+	if err != nil {
+		return r.wrap(err, "listing sandboxes")
+	}
+	records := map[string]containers.Container{}
+	for _, c := range sbRecs {
+		records[c.ID] = c
+	}
+	attached := map[string]bool{} // sandboxes that may hold a CNI attachment rightly
+
+	// 1. Half-made or half-removed sandboxes.
+	ents, err := os.ReadDir(r.sandboxesDir())
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		id := e.Name()
+		if _, ok := records[id]; ok || !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(r.sandboxesDir(), id)
+		if ownerAlive(dir) {
+			attached[id] = true // being made by a live process
+			continue
+		}
+		if err := r.teardownErr(ctx, id, findNetNS(dir), nil); err != nil {
+			r.log.Warn("repair: tearing down an unrecorded sandbox", "sandbox", short(id), "err", err)
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			r.log.Warn("repair: removing an unrecorded sandbox", "sandbox", short(id), "err", err)
+			continue
+		}
+		r.log.Info("repair: removed a sandbox left half-made", "sandbox", short(id))
+	}
+
+	// 2. Ready sandboxes whose namespace is gone.
+	for id, rec := range records {
+		if rec.Labels[labelState] != stateReady || rec.Labels[labelHostNet] == "true" {
+			continue
+		}
+		closed, err := netns.LoadNetNS(rec.Labels[labelNetNS]).Closed()
+		if err == nil && !closed {
+			attached[id] = true
+			continue
+		}
+		if err := r.stopSandbox(ctx, rec); err != nil {
+			r.log.Warn("repair: stopping a sandbox whose namespace is gone", "sandbox", short(id), "err", err)
+			continue
+		}
+		r.log.Info("repair: sandbox lost its network namespace, now NotReady", "sandbox", short(id))
+	}
+
+	// 3. Stray attachments and allocations of this namespace.
+	stray := func(cid string) bool {
+		id, ok := r.sandboxOfCNIID(cid)
+		return ok && !attached[id]
+	}
+	atts, err := r.net.Attachments(stray)
+	if err != nil {
+		r.log.Warn("repair: reading the CNI cache", "err", err)
+	}
+	for _, a := range atts {
+		if err := r.net.Teardown(ctx, a.ID, a.NetNS, a.Ports); err != nil {
+			r.log.Warn("repair: detaching a stray CNI attachment", "id", a.ID, "err", err)
+			continue
+		}
+		r.log.Info("repair: released a stray CNI attachment", "id", a.ID)
+	}
+	allocs, err := r.net.Allocations(stray)
+	if err != nil {
+		r.log.Warn("repair: reading IP allocations", "err", err)
+	}
+	released := map[string]bool{}
+	for ip, cid := range allocs {
+		if released[cid] {
+			continue
+		}
+		released[cid] = true
+		if err := r.net.Release(cid); err != nil {
+			r.log.Warn("repair: releasing a stray IP", "ip", ip, "id", cid, "err", err)
+			continue
+		}
+		r.log.Info("repair: released a stray IP", "ip", ip, "id", cid)
+	}
+
+	// 4 and 5. Containers.
+	ctrs, err := r.containerRecords(ctx, runtime.Filter{})
+	if err != nil {
+		return err
+	}
+	tasks := map[string]*tasktypes.Process{}
+	if len(ctrs) > 0 {
+		resp, err := r.cli.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
+		if err != nil {
+			return r.wrap(err, "listing tasks")
+		}
+		for _, t := range resp.Tasks {
+			tasks[t.ID] = t
+		}
+	}
+	known := map[string]bool{}
+	for _, c := range ctrs {
+		if _, ok := records[c.Labels[labelSandbox]]; !ok {
+			if err := r.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				r.log.Warn("repair: removing a container without sandbox", "container", short(c.ID), "err", err)
+				known[c.ID] = true
+			}
+			continue
+		}
+		known[c.ID] = true
+		t := tasks[c.ID]
+		if t == nil {
+			continue
+		}
+		switch t.Status {
+		case tasktypes.Status_STOPPED:
+			exited := t.ExitedAt.AsTime()
+			r.finalize(ctx, c.ID, t.ExitStatus, exited)
+		case tasktypes.Status_RUNNING, tasktypes.Status_PAUSED, tasktypes.Status_PAUSING:
+			if err := r.reattach(ctx, c); err != nil {
+				r.log.Warn("repair: reattaching to a running container", "container", short(c.ID), "err", err)
+			}
+		}
+	}
+
+	// 6. Directories of removed containers.
+	ents, err = os.ReadDir(r.containersDir())
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if id := strings.TrimSuffix(e.Name(), "-exec"); !known[id] {
+			_ = os.RemoveAll(filepath.Join(r.containersDir(), e.Name()))
+		}
+	}
+	return nil
+}
+
+// findNetNS returns the network namespace file in a sandbox directory.
+func findNetNS(dir string) string {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "cni-") {
+			return filepath.Join(dir, e.Name())
+		}
+	}
+	return ""
+}
+
+// reattach resumes copying the output of a running container this Runtime
+// did not start, and watching for its exit.
+func (r *Runtime) reattach(ctx context.Context, c containers.Container) error {
+	w, err := r.newWatch(c.ID, c.Labels[labelTTY] == "true")
+	if err != nil {
+		return err
+	}
+	ctr, err := r.cli.LoadContainer(ctx, c.ID)
+	if err != nil {
+		r.unwatch(c.ID)
+		return r.wrap(err, "container %s", short(c.ID))
+	}
+	task, err := ctr.Task(ctx, w.attach)
+	if err != nil {
+		r.unwatch(c.ID)
+		return r.wrap(err, "container %s", short(c.ID))
+	}
+	exitCh, err := task.Wait(r.bg)
+	if err != nil {
+		r.unwatch(c.ID)
+		return r.wrap(err, "container %s", short(c.ID))
+	}
+	r.watchExit(w, exitCh)
+	return nil
+}

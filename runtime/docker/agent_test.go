@@ -1,0 +1,476 @@
+package docker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/reconcile/nodeagent"
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/runtime/docker"
+	"github.com/podkit/podkit/store"
+	"github.com/podkit/podkit/store/memdb"
+)
+
+// These tests run the real node agent over the Docker runtime, with pods
+// written to the store already bound to the node (the scheduler and the
+// workload controllers are not involved).
+
+type agentEnv struct {
+	t    *testing.T
+	s    store.Store
+	node string
+	root string
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan error
+	owned  []io.Closer // closed once the agent has stopped
+}
+
+func newAgentEnv(t *testing.T) *agentEnv {
+	s, err := memdb.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	e := &agentEnv{t: t, s: s, node: "docker-e2e-" + randHex(3), root: t.TempDir()}
+	t.Cleanup(e.close)
+	return e
+}
+
+// start runs an agent for the node over rt until stop.
+func (e *agentEnv) start(rt runtime.Runtime) {
+	e.t.Helper()
+	a, err := nodeagent.New(e.s, e.node, rt, nodeagent.WithRootDir(e.root),
+		nodeagent.WithCrashLoopBackOff(100*time.Millisecond, time.Second, time.Minute),
+		nodeagent.WithRelist(time.Second, 10*time.Second))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	e.mu.Lock()
+	e.cancel, e.done = cancel, done
+	e.mu.Unlock()
+}
+
+// stop stops the agent and waits for Run to return; the pods keep running.
+func (e *agentEnv) stop() {
+	e.mu.Lock()
+	cancel, done := e.cancel, e.done
+	e.cancel, e.done = nil, nil
+	e.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			e.t.Errorf("agent Run: %v", err)
+		}
+	case <-time.After(time.Minute):
+		e.t.Errorf("agent Run did not return within a minute of its context ending")
+	}
+}
+
+// own closes c after the agent has stopped, at the end of the test.
+func (e *agentEnv) own(c io.Closer) {
+	e.mu.Lock()
+	e.owned = append(e.owned, c)
+	e.mu.Unlock()
+}
+
+func (e *agentEnv) close() {
+	e.stop()
+	for _, c := range e.owned {
+		c.Close()
+	}
+}
+
+func (e *agentEnv) create(p *objects.Pod) {
+	e.t.Helper()
+	p.Spec.NodeName = e.node
+	e.s.Scheme().Default(p)
+	if err := e.s.Update(context.Background(), func(tx store.Tx) error { return tx.Create(p) }); err != nil {
+		e.t.Fatalf("create pod %s: %v", p.Name, err)
+	}
+}
+
+func (e *agentEnv) pod(name string) (*objects.Pod, error) {
+	var p *objects.Pod
+	err := e.s.View(context.Background(), func(tx store.ReadTx) error {
+		o, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: name})
+		if err == nil {
+			p = o.(*objects.Pod)
+		}
+		return err
+	})
+	return p, err
+}
+
+// waitPod polls the pod until cond holds, failing with its last status.
+func (e *agentEnv) waitPod(name, what string, cond func(*objects.Pod) bool) *objects.Pod {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var last *objects.Pod
+	for {
+		p, err := e.pod(name)
+		if err == nil {
+			last = p
+			if cond(p) {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			if last != nil {
+				e.t.Fatalf("pod %s not %s within 90s; status %+v", name, what, last.Status)
+			}
+			e.t.Fatalf("pod %s not %s within 90s: %v", name, what, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the store: this test has no watch of its own
+	}
+}
+
+func restarts(p *objects.Pod, ctr string) int32 {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == ctr {
+			return cs.RestartCount
+		}
+	}
+	return -1
+}
+
+func httpProbe(port int32) *objects.Probe {
+	return &objects.Probe{ProbeHandler: objects.ProbeHandler{HTTPGet: &objects.HTTPGetAction{Path: "/healthz", Port: objects.FromInt32(port)}},
+		PeriodSeconds: 1, FailureThreshold: 2, TimeoutSeconds: 2}
+}
+
+// TestAgentOnDocker: a two-container pod runs and gets Ready, answers on its
+// IP, its containers reach each other on 127.0.0.1; a killed container and
+// a failing liveness probe are restarted; a second agent adopts the pod
+// without creating anything; deleting the pod leaves nothing behind.
+func TestAgentOnDocker(t *testing.T) {
+	rt := newRuntime(t)
+	e := newAgentEnv(t)
+	e.start(rt)
+	e.create(&objects.Pod{
+		ObjectMeta: objects.ObjectMeta{Name: "web", Namespace: "default", Labels: map[string]string{"app": "web"}},
+		Spec: objects.PodSpec{Containers: []objects.Container{
+			{Name: "web", Image: demo.Ref, ImagePullPolicy: objects.PullNever,
+				Ports:          []objects.ContainerPort{{ContainerPort: 8080}},
+				ReadinessProbe: httpProbe(8080), LivenessProbe: httpProbe(8080)},
+			{Name: "side", Image: demo.Ref, ImagePullPolicy: objects.PullNever, Args: []string{"-listen", ":8081"}},
+		}},
+	})
+	p := e.waitPod("web", "Ready", objects.IsPodReady)
+	if p.Status.Phase != objects.PodRunning || p.Status.PodIP == "" {
+		t.Fatalf("ready pod: phase %s IP %q", p.Status.Phase, p.Status.PodIP)
+	}
+	ip := p.Status.PodIP
+	if body := httpGet(t, "http://"+ip+":8080/"); !strings.Contains(body, "hello from web") {
+		t.Errorf("GET / on the pod IP = %q", body)
+	}
+	if body := httpGet(t, "http://"+ip+":8080/fetch?url=http://127.0.0.1:8081/healthz"); strings.TrimSpace(body) != "ok" {
+		t.Errorf("web → side on 127.0.0.1 = %q", body)
+	}
+	uid := string(p.UID)
+	before := podContainers(t, rt, uid)
+
+	t.Run("KilledContainerRestarts", func(t *testing.T) {
+		id := containerID(t, rt, uid, "web")
+		if _, err := rt.Client().ContainerKill(testContext(t), id, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitPod("web", "restarted once and Ready", func(p *objects.Pod) bool { return restarts(p, "web") == 1 && objects.IsPodReady(p) })
+		httpGet(t, "http://"+ip+":8080/healthz")
+	})
+	t.Run("LivenessRestarts", func(t *testing.T) {
+		resp, err := testHTTP.Post("http://"+ip+":8080/healthz/fail", "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		e.waitPod("web", "restarted by its liveness probe", func(p *objects.Pod) bool { return restarts(p, "web") == 2 })
+		e.waitPod("web", "Ready again", objects.IsPodReady)
+	})
+	t.Run("SecondAgentAdopts", func(t *testing.T) {
+		e.stop()
+		held := podContainers(t, rt, uid)
+		// A runtime of the parent test's lifetime: the agent keeps using it
+		// after this subtest.
+		rt2, err := docker.New(testContext(t), docker.WithNetwork(testNet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.own(rt2)
+		e.start(rt2)
+		// The new agent relists (every second) and reports; give it a few
+		// rounds, then check it created nothing.
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if p, err := e.pod("web"); err != nil || !objects.IsPodReady(p) {
+				t.Fatalf("pod not Ready under the second agent: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond) // watching for changes that must not come
+		}
+		if after := podContainers(t, rt, uid); !sameSet(held, after) {
+			t.Errorf("containers before the restart %v, after %v: the second agent created or removed some", held, after)
+		}
+	})
+	t.Run("DeleteLeavesNothing", func(t *testing.T) {
+		grace := int64(5)
+		err := e.s.Update(context.Background(), func(tx store.Tx) error {
+			_, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: "web"}, store.DeleteOptions{GracePeriodSeconds: &grace})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			_, err := e.pod("web")
+			left := podContainers(t, rt, uid)
+			if errors.Is(err, store.ErrNotFound) && len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("60s after deleting the pod: get %v, containers left %v", err, left)
+			}
+			time.Sleep(100 * time.Millisecond) // polling store and daemon
+		}
+		nw, err := rt.Client().NetworkInspect(testContext(t), testNet, client.NetworkInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id := range nw.Network.Containers {
+			if contains(before, id) {
+				t.Errorf("container %s still has an endpoint on %s", id, testNet)
+			}
+		}
+		if ents, _ := os.ReadDir(e.root); len(podDirs(ents, uid)) != 0 {
+			t.Errorf("pod directories left under the agent's root: %v", podDirs(ents, uid))
+		}
+	})
+}
+
+func podDirs(ents []os.DirEntry, uid string) []string {
+	var out []string
+	for _, d := range ents {
+		if strings.Contains(d.Name(), uid) {
+			out = append(out, d.Name())
+		}
+	}
+	return out
+}
+
+// podContainers lists the ids of every container (sandboxes included) the
+// daemon holds for pod uid.
+func podContainers(t *testing.T, rt *docker.Runtime, uid string) []string {
+	t.Helper()
+	res, err := rt.Client().ContainerList(testContext(t), client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", runtime.LabelPodUID+"="+uid)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range res.Items {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+func containerID(t *testing.T, rt *docker.Runtime, uid, name string) string {
+	t.Helper()
+	cs, err := rt.ListContainers(testContext(t), runtime.Filter{Labels: map[string]string{runtime.LabelPodUID: uid, runtime.LabelContainerName: name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.State == runtime.ContainerRunning {
+			return c.ID
+		}
+	}
+	t.Fatalf("no running container %s in pod %s: %+v", name, uid, cs)
+	return ""
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// BenchmarkAgentPodStart measures pod start latency as the issue defines
+// it, minus the scheduler: from the pod objects (already bound to the node)
+// being written to the store, in one transaction, to every pod reported
+// Running by the node agent over Docker. Each iteration also starts the same
+// containers with the Engine API client directly (sandbox, then one app
+// container, per pod), alternating which goes first, and reports both means
+// and the ratio agent/direct:
+//
+//	go test -run '^$' -bench AgentPodStart -benchtime 5x ./runtime/docker
+func BenchmarkAgentPodStart(b *testing.B) {
+	rt := newRuntime(b)
+	s, err := memdb.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	node := "bench-agent-" + randHex(3)
+	a, err := nodeagent.New(s, node, rt, nodeagent.WithRootDir(b.TempDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}()
+	newPod(b, rt, "warm") // the network and the sandbox image exist before timing
+
+	for _, n := range []int{1, 20} {
+		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
+			var viaAgent, direct time.Duration
+			agent := func() {
+				viaAgent += agentBatch(b, s, node, n)
+			}
+			client := func() {
+				run := "bench-" + randHex(3)
+				start := time.Now()
+				g, gctx := errgroup.WithContext(ctx)
+				for j := range n {
+					g.Go(func() error { return directPod(gctx, rt, run, j) })
+				}
+				if err := g.Wait(); err != nil {
+					b.Fatal(err)
+				}
+				direct += time.Since(start)
+				cleanupDirect(b, rt.Client(), run)
+			}
+			for i := 0; i < b.N; i++ {
+				if i%2 == 0 {
+					agent()
+					client()
+				} else {
+					client()
+					agent()
+				}
+			}
+			b.ReportMetric(float64(viaAgent.Milliseconds())/float64(b.N), "agent-ms/op")
+			b.ReportMetric(float64(direct.Milliseconds())/float64(b.N), "direct-ms/op")
+			b.ReportMetric(float64(viaAgent)/float64(direct), "ratio")
+		})
+	}
+}
+
+// agentBatch creates n pods bound to node, returns the time until all are
+// Running, then deletes them and waits until they are gone.
+func agentBatch(b *testing.B, s store.Store, node string, n int) time.Duration {
+	ctx := context.Background()
+	w, err := s.Watch(ctx, store.WatchOptions{Kind: "Pod", Buffer: 10_000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	batch := "b" + randHex(3)
+	var names []string
+	start := time.Now()
+	err = s.Update(ctx, func(tx store.Tx) error {
+		for j := range n {
+			p := &objects.Pod{
+				ObjectMeta: objects.ObjectMeta{Name: fmt.Sprintf("%s-%d", batch, j), Namespace: "default"},
+				Spec: objects.PodSpec{NodeName: node, Containers: []objects.Container{
+					{Name: "app", Image: idle.Ref, ImagePullPolicy: objects.PullNever}}},
+			}
+			s.Scheme().Default(p)
+			if err := tx.Create(p); err != nil {
+				return err
+			}
+			names = append(names, p.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	running := map[string]bool{}
+	timeout := time.After(5 * time.Minute)
+	for len(running) < n {
+		select {
+		case ev, ok := <-w.Events():
+			if !ok {
+				b.Fatalf("watch ended: %v", w.Err())
+			}
+			if p, ok := ev.Peek().(*objects.Pod); ok && p.Status.Phase == objects.PodRunning && strings.HasPrefix(p.Name, batch+"-") {
+				running[p.Name] = true
+			}
+		case <-timeout:
+			b.Fatalf("%d of %d pods Running after 5 minutes", len(running), n)
+		}
+	}
+	took := time.Since(start)
+
+	zero := int64(1)
+	err = s.Update(ctx, func(tx store.Tx) error {
+		for _, name := range names {
+			if _, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: name}, store.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Minute); ; {
+		var left int
+		err := s.View(ctx, func(tx store.ReadTx) error {
+			pods, err := tx.List("Pod", store.ListOptions{Namespace: "default"})
+			left = len(pods)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if left <= 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d pods left 5 minutes after deletion", left)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the store, untimed
+	}
+	return took
+}

@@ -1,0 +1,21 @@
+package docker_test
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/runtime/runtimetest"
+)
+
+func TestConformance(t *testing.T) {
+	newRuntime(t) // skips without a daemon
+	runtimetest.Run(t, func(t *testing.T) runtime.Runtime { return newRuntime(t) }, runtimetest.Config{
+		Image:      idle.Ref,
+		Exit:       func(code int) []string { return idle.Command("exit", strconv.Itoa(code)) },
+		Print:      func(lines ...string) []string { return idle.Command(append([]string{"print"}, lines...)...) },
+		IgnoreTerm: idle.Command("ignore-sigterm"),
+		// Only ever a loopback address: nothing listens on port 1.
+		AbsentImage: "127.0.0.1:1/podkit/absent:0",
+	})
+}

@@ -1,0 +1,350 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/podkit/podkit/runtime"
+)
+
+// CreateContainer implements runtime.ContainerService. The container joins
+// the sandbox's network and IPC namespaces; Command replaces the image's
+// entrypoint and Args its command, as Kubernetes means them.
+func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *runtime.ContainerConfig) (string, error) {
+	sb, err := r.inspectSandbox(ctx, sandboxID)
+	if err != nil {
+		return "", err
+	}
+	if !sb.State.Running {
+		return "", fmt.Errorf("docker: create container %s: sandbox %s is not ready", cfg.Name, short(sb.ID))
+	}
+	opts, err := containerOptions(sb, cfg)
+	if err != nil {
+		return "", err
+	}
+	return r.create(ctx, opts, "container "+cfg.Name)
+}
+
+func containerOptions(sb container.InspectResponse, cfg *runtime.ContainerConfig) (client.ContainerCreateOptions, error) {
+	labels := maps.Clone(cfg.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[labelKind] = kindContainer
+	labels[labelSandbox] = sb.ID
+	labels[labelName] = cfg.Name
+	labels[labelAttempt] = strconv.FormatUint(uint64(cfg.Attempt), 10)
+	labels[labelImage] = cfg.Image
+	labels[labelCreated] = time.Now().UTC().Format(time.RFC3339Nano)
+	c := &container.Config{
+		Image:      cfg.Image,
+		WorkingDir: cfg.WorkingDir,
+		User:       cfg.User,
+		Tty:        cfg.TTY,
+		OpenStdin:  cfg.Stdin,
+		Labels:     labels,
+	}
+	if len(cfg.Command) > 0 {
+		c.Entrypoint = cfg.Command
+	}
+	if len(cfg.Args) > 0 {
+		c.Cmd = cfg.Args
+	}
+	for _, e := range cfg.Env {
+		c.Env = append(c.Env, e.Name+"="+e.Value)
+	}
+	hc := &container.HostConfig{
+		NetworkMode:    container.NetworkMode("container:" + sb.ID),
+		IpcMode:        container.IpcMode("container:" + sb.ID),
+		Privileged:     cfg.Privileged,
+		ReadonlyRootfs: cfg.ReadOnly,
+		CapAdd:         cfg.CapAdd,
+		CapDrop:        cfg.CapDrop,
+	}
+	res := cfg.Resources
+	if res.CPUShares > 0 {
+		hc.CPUShares = max(res.CPUShares, 2) // the kernel's minimum
+	}
+	if res.CPUQuotaMillis > 0 {
+		const period = 100_000 // µs, the kubelet's
+		hc.CPUPeriod = period
+		hc.CPUQuota = max(res.CPUQuotaMillis*period/1000, 1000)
+	}
+	if res.MemoryLimitBytes > 0 {
+		hc.Memory = res.MemoryLimitBytes
+		hc.MemorySwap = res.MemoryLimitBytes // no swap, so the limit is what OOM-kills
+	}
+	for _, m := range cfg.Mounts {
+		if m.HostPath == "" || m.ContainerPath == "" {
+			return client.ContainerCreateOptions{}, fmt.Errorf("docker: container %s: mount %q→%q: both paths are required", cfg.Name, m.HostPath, m.ContainerPath)
+		}
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.HostPath, Target: m.ContainerPath, ReadOnly: m.ReadOnly})
+	}
+	name := fmt.Sprintf("podkit_%s_%s_%d", clean(cfg.Name), sb.Config.Labels[labelStem], cfg.Attempt)
+	return client.ContainerCreateOptions{Name: name, Config: c, HostConfig: hc}, nil
+}
+
+// inspectContainer inspects an app container; anything else is
+// ErrNotFound.
+func (r *Runtime) inspectContainer(ctx context.Context, id string) (container.InspectResponse, error) {
+	res, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return container.InspectResponse{}, r.wrap(err, "container %s", short(id))
+	}
+	c := res.Container
+	if c.Config == nil || c.Config.Labels[labelKind] != kindContainer || c.State == nil {
+		return container.InspectResponse{}, fmt.Errorf("docker: container %s: not a podkit container: %w", short(id), runtime.ErrNotFound)
+	}
+	return c, nil
+}
+
+// StartContainer implements runtime.ContainerService. Docker could start an
+// exited container again; podkit's contract runs a container once, so
+// anything but a fresh container is refused.
+func (r *Runtime) StartContainer(ctx context.Context, id string) error {
+	c, err := r.inspectContainer(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.State.Status != container.StateCreated || c.State.Error != "" {
+		return fmt.Errorf("docker: start container %s: it is %s, not Created: a container runs once", short(id), c.State.Status)
+	}
+	if _, err := r.cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+		return r.wrap(err, "start container %s", short(id))
+	}
+	return nil
+}
+
+// StopContainer implements runtime.ContainerService. The grace period is
+// timed here rather than by the engine, whose stop timeout counts whole
+// seconds.
+func (r *Runtime) StopContainer(ctx context.Context, id string, opts runtime.StopOptions) error {
+	c, err := r.inspectContainer(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !c.State.Running {
+		return nil
+	}
+	sig := opts.Signal
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	if opts.Grace <= 0 {
+		sig = syscall.SIGKILL
+	}
+	return r.signalAndWait(ctx, c.ID, sig, opts.Grace)
+}
+
+// signalAndWait sends sig and waits for the container to exit; unless sig
+// is SIGKILL, it sends SIGKILL once grace has passed.
+func (r *Runtime) signalAndWait(ctx context.Context, id string, sig syscall.Signal, grace time.Duration) error {
+	if _, err := r.cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: strconv.Itoa(int(sig))}); err != nil {
+		if cerrdefs.IsConflict(err) { // not running (any more)
+			return nil
+		}
+		return r.wrap(err, "signal %s to %s", sig, short(id))
+	}
+	if sig == syscall.SIGKILL {
+		return r.wait(ctx, id)
+	}
+	gctx, cancel := context.WithTimeout(ctx, grace)
+	err := r.wait(gctx, id)
+	cancel()
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	return r.signalAndWait(ctx, id, syscall.SIGKILL, 0)
+}
+
+// wait returns once the container is not running.
+func (r *Runtime) wait(ctx context.Context, id string) error {
+	res := r.cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case <-res.Result:
+		return nil
+	case err := <-res.Error:
+		if cerrdefs.IsNotFound(err) {
+			return nil // removed: not running either
+		}
+		return r.wrap(err, "wait for %s", short(id))
+	}
+}
+
+// RemoveContainer implements runtime.ContainerService.
+func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
+	c, err := r.inspectContainer(ctx, id)
+	if err != nil {
+		return err
+	}
+	return r.remove(ctx, c.ID)
+}
+
+// ListContainers implements runtime.ContainerService, oldest first. The
+// engine's list lacks exit codes and times, so each container is inspected,
+// once per state it is seen in: the inspection of a running or exited
+// container is cached until its state changes.
+func (r *Runtime) ListContainers(ctx context.Context, f runtime.Filter) ([]runtime.ContainerStatus, error) {
+	items, err := r.list(ctx, kindContainer, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.ContainerStatus, len(items))
+	found := make([]bool, len(items))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, c := range items {
+		if st, ok := r.cache.get(c.ID, c.State); ok {
+			out[i], found[i] = st, true
+			continue
+		}
+		g.Go(func() error {
+			res, err := r.cli.ContainerInspect(gctx, c.ID, client.ContainerInspectOptions{})
+			if cerrdefs.IsNotFound(err) {
+				return nil // removed since it was listed
+			}
+			if err != nil {
+				return r.wrap(err, "inspect container %s", short(c.ID))
+			}
+			if res.Container.State == nil || res.Container.Config == nil {
+				return nil
+			}
+			st := containerStatus(res.Container)
+			r.cache.put(c.ID, res.Container.State.Status, st)
+			out[i], found[i] = st, true
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	n := 0
+	for i := range out {
+		if found[i] {
+			out[n] = out[i]
+			n++
+		}
+	}
+	out = out[:n]
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
+}
+
+// containerStatus translates an inspection. A container whose start failed
+// stays "created" in Docker with an error; podkit reports it exited, with
+// reason StartError, as the CRI does.
+func containerStatus(c container.InspectResponse) runtime.ContainerStatus {
+	l := c.Config.Labels
+	st := runtime.ContainerStatus{
+		ID:         c.ID,
+		SandboxID:  l[labelSandbox],
+		Name:       l[labelName],
+		Attempt:    attempt(l),
+		Image:      l[labelImage],
+		ImageID:    c.Image,
+		ExitCode:   int32(c.State.ExitCode),
+		Message:    c.State.Error,
+		CreatedAt:  parseTime(c.Created),
+		StartedAt:  parseTime(c.State.StartedAt),
+		FinishedAt: parseTime(c.State.FinishedAt),
+		Labels:     publicLabels(l),
+	}
+	if st.Image == "" {
+		st.Image = c.Config.Image
+	}
+	switch c.State.Status {
+	case container.StateCreated:
+		st.State = runtime.ContainerCreated
+		if c.State.Error != "" {
+			st.State, st.Reason = runtime.ContainerExited, "StartError"
+			if st.ExitCode == 0 {
+				st.ExitCode = 128
+			}
+			if st.FinishedAt.IsZero() {
+				st.FinishedAt = st.CreatedAt
+			}
+		}
+	case container.StateRunning, container.StatePaused, container.StateRestarting:
+		st.State = runtime.ContainerRunning
+	case container.StateExited, container.StateDead, container.StateRemoving:
+		st.State = runtime.ContainerExited
+		switch {
+		case c.State.OOMKilled:
+			st.Reason = "OOMKilled"
+		case st.ExitCode == 0:
+			st.Reason = "Completed"
+		default:
+			st.Reason = "Error"
+		}
+	default:
+		st.State = runtime.ContainerUnknown
+	}
+	return st
+}
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() <= 1 {
+		return time.Time{}
+	}
+	return t
+}
+
+// inspectCache keeps container statuses by id and engine state. A running
+// container's status changes only when its state does; an exited one's
+// never. Created containers are not cached: a failed start changes them in
+// place.
+type inspectCache struct {
+	mu sync.Mutex
+	m  map[string]cachedStatus
+}
+
+type cachedStatus struct {
+	state container.ContainerState
+	st    runtime.ContainerStatus
+}
+
+const inspectCacheMax = 20_000
+
+func (c *inspectCache) get(id string, state container.ContainerState) (runtime.ContainerStatus, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	if !ok || e.state != state {
+		return runtime.ContainerStatus{}, false
+	}
+	st := e.st
+	st.Labels = maps.Clone(st.Labels)
+	return st, true
+}
+
+func (c *inspectCache) put(id string, state container.ContainerState, st runtime.ContainerStatus) {
+	if state != container.StateRunning && state != container.StateExited && state != container.StateDead {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= inspectCacheMax {
+		c.m = map[string]cachedStatus{} // crude, but bounded; refills on the next list
+	}
+	st.Labels = maps.Clone(st.Labels)
+	c.m[id] = cachedStatus{state: state, st: st}
+}
+
+func (c *inspectCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}

@@ -1,0 +1,386 @@
+// Package docker runs podkit pods on a Docker Engine, through the Engine API
+// (github.com/moby/moby/client, with API version negotiation: Docker 20.10,
+// API 1.41, and later engines).
+//
+// A pod is a sandbox container that owns the pod's network namespace,
+// attached to a user-defined bridge network of podkit's own (default
+// "podkit", created when absent), and app containers that join it with
+// network mode container:<sandbox>, so a pod's containers share localhost
+// and one IP. Every container carries the labels the node agent gives it,
+// plus a few of this package's own ("io.podkit.docker.*", not reported back
+// in statuses), so a restarted host finds and adopts what runs.
+//
+// # Sandbox image
+//
+// The sandbox runs a pause program. By default it is podkit's own: a static
+// ELF of a few hundred bytes, assembled in process (internal/scratchimage),
+// that blocks in pause(2) and exits 0 on SIGTERM or SIGINT. When the engine
+// lacks the image, the backend writes it as an image tarball and loads it,
+// so pods start on a machine with no registry and no Go toolchain; amd64 and
+// arm64 are built in. WithSandboxImage names another image (such as
+// registry.k8s.io/pause:3.10), pulled when absent.
+//
+// # Images without a registry
+//
+// LoadImage takes an image tarball ("docker save" format), which is how
+// tests and examples put the project's own images into the engine
+// (internal/testimage); pods then run them with imagePullPolicy Never or
+// IfNotPresent.
+//
+// # Docker 20.10
+//
+// Debian 12's Docker 20.10.24 has a deadlock in its network controller
+// (moby/moby#42545) that can fire when several endpoints of a user-defined
+// network are released at once; afterwards every container operation of
+// the daemon hangs until it is restarted. A Runtime therefore tears down
+// one sandbox at a time; starting pods is not serialised. Later engines are
+// not affected.
+//
+// # Lifecycle
+//
+// New connects and checks the daemon; Close releases the connection and
+// leaves containers running. A Runtime is safe for concurrent use.
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/podkit/podkit/internal/scratchimage"
+	"github.com/podkit/podkit/runtime"
+)
+
+// DefaultNetwork is the name of the pod network unless WithNetwork says
+// otherwise.
+const DefaultNetwork = "podkit"
+
+// Labels of this package's own, on top of the agent's.
+const (
+	labelPrefix   = "io.podkit.docker."
+	labelKind     = labelPrefix + "kind" // "sandbox" or "container"
+	labelSandbox  = labelPrefix + "sandbox"
+	labelName     = labelPrefix + "name"
+	labelAttempt  = labelPrefix + "attempt"
+	labelImage    = labelPrefix + "image"
+	labelCreated  = labelPrefix + "created"
+	labelHostNet  = labelPrefix + "hostnetwork"
+	labelStem     = labelPrefix + "stem"
+	labelNetwork  = "io.podkit.network"
+	kindSandbox   = "sandbox"
+	kindContainer = "container"
+)
+
+// Runtime is a runtime.Runtime on one Docker Engine.
+type Runtime struct {
+	cli *client.Client
+	cfg config
+
+	netMu sync.Mutex
+	netID string // the pod network's id, once ensured
+
+	imgMu     sync.Mutex
+	sandboxOK bool // the sandbox image is known present
+
+	cache inspectCache
+
+	teardown chan struct{} // one sandbox teardown at a time (see teardownSlot)
+}
+
+var (
+	_ runtime.Runtime       = (*Runtime)(nil)
+	_ runtime.LogReader     = (*Runtime)(nil)
+	_ runtime.Execer        = (*Runtime)(nil)
+	_ runtime.StatsProvider = (*Runtime)(nil)
+	_ runtime.EventWatcher  = (*Runtime)(nil)
+)
+
+type config struct {
+	host         string
+	client       *client.Client
+	network      string
+	subnet       netip.Prefix
+	sandboxImage string
+}
+
+// Option configures New.
+type Option func(*config) error
+
+// WithHost sets the daemon's address ("unix:///var/run/docker.sock",
+// "tcp://host:2375"). Without it, DOCKER_HOST and the other DOCKER_*
+// variables apply, and then the default socket.
+func WithHost(host string) Option {
+	return func(c *config) error {
+		if host == "" {
+			return errors.New("docker: WithHost: empty address")
+		}
+		c.host = host
+		return nil
+	}
+}
+
+// WithClient uses an Engine API client the caller built; WithHost is then
+// ignored. Close does not close it.
+func WithClient(cli *client.Client) Option {
+	return func(c *config) error {
+		if cli == nil {
+			return errors.New("docker: WithClient: nil client")
+		}
+		c.client = cli
+		return nil
+	}
+}
+
+// WithNetwork names the bridge network pods attach to (default
+// DefaultNetwork). It is created, labelled io.podkit.network, when absent.
+func WithNetwork(name string) Option {
+	return func(c *config) error {
+		if name == "" || name == "bridge" || name == "host" || name == "none" {
+			return fmt.Errorf("docker: WithNetwork(%q): want a user-defined network name", name)
+		}
+		c.network = name
+		return nil
+	}
+}
+
+// WithSubnet sets the subnet of the pod network when podkit creates it
+// (default: one of the engine's address pools).
+func WithSubnet(p netip.Prefix) Option {
+	return func(c *config) error {
+		if !p.IsValid() {
+			return errors.New("docker: WithSubnet: invalid prefix")
+		}
+		c.subnet = p.Masked()
+		return nil
+	}
+}
+
+// WithSandboxImage sets the image sandboxes run. It must keep running until
+// stopped and do nothing else; it is pulled when absent. The default is the
+// built-in pause image (see the package documentation).
+func WithSandboxImage(ref string) Option {
+	return func(c *config) error {
+		if ref == "" {
+			return errors.New("docker: WithSandboxImage: empty reference")
+		}
+		c.sandboxImage = ref
+		return nil
+	}
+}
+
+// New connects to a Docker Engine and checks that it answers, negotiating
+// the API version. An unreachable daemon is an error wrapping
+// runtime.ErrUnavailable.
+func New(ctx context.Context, opts ...Option) (*Runtime, error) {
+	cfg := config{network: DefaultNetwork}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.sandboxImage == "" {
+		ref, err := scratchimage.PauseRef("")
+		if err != nil {
+			return nil, fmt.Errorf("docker: %w", err)
+		}
+		cfg.sandboxImage = ref
+	}
+	cli := cfg.client
+	if cli == nil {
+		copts := []client.Opt{client.FromEnv}
+		if cfg.host != "" {
+			copts = append(copts, client.WithHost(cfg.host))
+		}
+		var err error
+		if cli, err = client.New(copts...); err != nil {
+			return nil, fmt.Errorf("docker: client: %w", err)
+		}
+	}
+	r := &Runtime{cli: cli, cfg: cfg, teardown: make(chan struct{}, 1)}
+	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		if cfg.client == nil {
+			cli.Close()
+		}
+		return nil, r.wrap(err, "connect to %s", cli.DaemonHost())
+	}
+	return r, nil
+}
+
+// Client returns the Engine API client the runtime uses.
+func (r *Runtime) Client() *client.Client { return r.cli }
+
+// Network returns the name of the pod network.
+func (r *Runtime) Network() string { return r.cfg.network }
+
+// SandboxImage returns the reference of the image sandboxes run.
+func (r *Runtime) SandboxImage() string { return r.cfg.sandboxImage }
+
+// Version implements runtime.Runtime.
+func (r *Runtime) Version(ctx context.Context) (runtime.VersionInfo, error) {
+	v, err := r.cli.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return runtime.VersionInfo{}, r.wrap(err, "version")
+	}
+	return runtime.VersionInfo{Name: "docker", Version: v.Version}, nil
+}
+
+// Close releases the client's connections (unless it came from WithClient).
+// Containers keep running.
+func (r *Runtime) Close() error {
+	if r.cfg.client != nil {
+		return nil
+	}
+	return r.cli.Close()
+}
+
+// wrap names what failed and maps the engine's error to runtime's
+// sentinels: ErrNotFound, ErrUnavailable.
+func (r *Runtime) wrap(err error, format string, args ...any) error {
+	what := fmt.Sprintf(format, args...)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("docker: %s: %w", what, err)
+	case client.IsErrConnectionFailed(err):
+		return fmt.Errorf("docker: %s: %w: %w", what, runtime.ErrUnavailable, err)
+	case cerrdefs.IsNotFound(err):
+		return fmt.Errorf("docker: %s: %w: %w", what, runtime.ErrNotFound, err)
+	}
+	return fmt.Errorf("docker: %s: %w", what, err)
+}
+
+// ensureNetwork returns the id of the pod network, creating it if needed.
+// Docker 20.10 lets two networks share a name; when two creators race, the
+// older network wins and the loser removes its own.
+func (r *Runtime) ensureNetwork(ctx context.Context) (string, error) {
+	r.netMu.Lock()
+	defer r.netMu.Unlock()
+	if r.netID != "" {
+		return r.netID, nil
+	}
+	id, err := r.findNetwork(ctx)
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		opts := client.NetworkCreateOptions{
+			Driver: "bridge",
+			Labels: map[string]string{labelNetwork: "pods"},
+		}
+		if r.cfg.subnet.IsValid() {
+			opts.IPAM = &network.IPAM{Config: []network.IPAMConfig{{Subnet: r.cfg.subnet}}}
+		}
+		res, err := r.cli.NetworkCreate(ctx, r.cfg.network, opts)
+		if err != nil && !cerrdefs.IsConflict(err) {
+			return "", r.wrap(err, "create network %s", r.cfg.network)
+		}
+		if id, err = r.findNetwork(ctx); err != nil {
+			return "", err
+		}
+		if res.ID != "" && id != res.ID {
+			_, _ = r.cli.NetworkRemove(ctx, res.ID, client.NetworkRemoveOptions{})
+		}
+		if id == "" {
+			return "", fmt.Errorf("docker: network %s vanished after it was created", r.cfg.network)
+		}
+	}
+	r.netID = id
+	return id, nil
+}
+
+// findNetwork returns the id of the oldest network named r.cfg.network, or
+// "" when there is none.
+func (r *Runtime) findNetwork(ctx context.Context) (string, error) {
+	res, err := r.cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("name", r.cfg.network)})
+	if err != nil {
+		return "", r.wrap(err, "list networks")
+	}
+	var best network.Summary
+	for _, n := range res.Items {
+		if n.Name != r.cfg.network { // the name filter matches substrings
+			continue
+		}
+		if n.Driver != "bridge" {
+			return "", fmt.Errorf("docker: network %s has driver %s, want bridge", n.Name, n.Driver)
+		}
+		if best.ID == "" || n.Created.Before(best.Created) || n.Created.Equal(best.Created) && n.ID < best.ID {
+			best = n
+		}
+	}
+	return best.ID, nil
+}
+
+// forgetNetwork drops the remembered network id, after the engine said it
+// is gone.
+func (r *Runtime) forgetNetwork() {
+	r.netMu.Lock()
+	r.netID = ""
+	r.netMu.Unlock()
+}
+
+// RemoveNetwork removes the pod network. It fails while containers are
+// attached to it. Removing an absent network does nothing.
+func (r *Runtime) RemoveNetwork(ctx context.Context) error {
+	r.netMu.Lock()
+	defer r.netMu.Unlock()
+	res, err := r.cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("name", r.cfg.network)})
+	if err != nil {
+		return r.wrap(err, "list networks")
+	}
+	for _, n := range res.Items {
+		if n.Name != r.cfg.network {
+			continue
+		}
+		if _, err := r.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			return r.wrap(err, "remove network %s", n.Name)
+		}
+	}
+	r.netID = ""
+	return nil
+}
+
+// ensureSandboxImage makes the sandbox image present: the built-in pause
+// image is loaded from memory, another image is pulled.
+func (r *Runtime) ensureSandboxImage(ctx context.Context) error {
+	r.imgMu.Lock()
+	defer r.imgMu.Unlock()
+	if r.sandboxOK {
+		return nil
+	}
+	ok, err := r.ImagePresent(ctx, r.cfg.sandboxImage)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		builtin, _ := scratchimage.PauseRef("")
+		if r.cfg.sandboxImage == builtin {
+			ref, img, err := scratchimage.PauseImage("")
+			if err != nil {
+				return fmt.Errorf("docker: sandbox image: %w", err)
+			}
+			tr := scratchimage.Tarball(ref, img)
+			err = r.LoadImage(ctx, tr)
+			tr.Close()
+			if err != nil {
+				return fmt.Errorf("docker: load the built-in sandbox image: %w", err)
+			}
+		} else if err := r.PullImage(ctx, r.cfg.sandboxImage, runtime.PullOptions{}); err != nil {
+			return fmt.Errorf("docker: sandbox image: %w", err)
+		}
+	}
+	r.sandboxOK = true
+	return nil
+}
+
+func (r *Runtime) forgetSandboxImage() {
+	r.imgMu.Lock()
+	r.sandboxOK = false
+	r.imgMu.Unlock()
+}

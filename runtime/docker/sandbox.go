@@ -1,0 +1,365 @@
+package docker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/podkit/podkit/runtime"
+)
+
+// RunSandbox implements runtime.SandboxService: it starts a container of
+// the sandbox image on the pod network (or the host's, for HostNetwork),
+// with the pod's hostname, DNS settings and published ports, and an IPC
+// namespace the pod's containers share.
+func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (string, error) {
+	if err := r.ensureSandboxImage(ctx); err != nil {
+		return "", err
+	}
+	opts, err := r.sandboxOptions(cfg)
+	if err != nil {
+		return "", err
+	}
+	for try := 0; ; try++ {
+		if !cfg.HostNetwork {
+			if _, err := r.ensureNetwork(ctx); err != nil {
+				return "", err
+			}
+		}
+		id, err := r.createAndStart(ctx, opts, "sandbox "+cfg.String())
+		if err != nil && try == 0 && cerrdefs.IsNotFound(err) {
+			// The network or the sandbox image was removed behind our
+			// back: ensure both again, once.
+			r.forgetNetwork()
+			r.forgetSandboxImage()
+			if err := r.ensureSandboxImage(ctx); err != nil {
+				return "", err
+			}
+			continue
+		}
+		return id, err
+	}
+}
+
+func (r *Runtime) sandboxOptions(cfg *runtime.SandboxConfig) (client.ContainerCreateOptions, error) {
+	stem := nameStem(cfg.PodName, cfg.PodNamespace, cfg.PodUID)
+	labels := maps.Clone(cfg.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[labelKind] = kindSandbox
+	labels[labelAttempt] = strconv.FormatUint(uint64(cfg.Attempt), 10)
+	labels[labelStem] = stem
+	labels[labelCreated] = time.Now().UTC().Format(time.RFC3339Nano)
+	hc := &container.HostConfig{
+		NetworkMode: container.NetworkMode(r.cfg.network),
+		IpcMode:     container.IPCModeShareable,
+		DNSSearch:   cfg.DNS.Searches,
+		DNSOptions:  cfg.DNS.Options,
+	}
+	hc.CPUShares = 2
+	c := &container.Config{
+		Image:    r.cfg.sandboxImage,
+		Hostname: cfg.Hostname,
+		Labels:   labels,
+	}
+	if cfg.HostNetwork {
+		hc.NetworkMode = network.NetworkHost
+		labels[labelHostNet] = "true"
+		c.Hostname = "" // the host's
+	}
+	for _, s := range cfg.DNS.Servers {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return client.ContainerCreateOptions{}, fmt.Errorf("docker: sandbox %s: DNS server %q: %w", cfg, s, err)
+		}
+		hc.DNS = append(hc.DNS, a)
+	}
+	for _, p := range cfg.Ports {
+		proto := network.IPProtocol(strings.ToLower(p.Protocol))
+		if proto == "" {
+			proto = network.TCP
+		}
+		port, ok := network.PortFrom(uint16(p.ContainerPort), proto)
+		if !ok || p.ContainerPort <= 0 || p.ContainerPort > 65535 {
+			return client.ContainerCreateOptions{}, fmt.Errorf("docker: sandbox %s: bad port %d/%s", cfg, p.ContainerPort, p.Protocol)
+		}
+		var hostIP netip.Addr
+		if p.HostIP != "" {
+			var err error
+			if hostIP, err = netip.ParseAddr(p.HostIP); err != nil {
+				return client.ContainerCreateOptions{}, fmt.Errorf("docker: sandbox %s: host IP %q: %w", cfg, p.HostIP, err)
+			}
+		}
+		if c.ExposedPorts == nil {
+			c.ExposedPorts = network.PortSet{}
+			hc.PortBindings = network.PortMap{}
+		}
+		c.ExposedPorts[port] = struct{}{}
+		if p.HostPort > 0 && !cfg.HostNetwork {
+			hc.PortBindings[port] = append(hc.PortBindings[port], network.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(p.HostPort))})
+		}
+	}
+	name := "podkit_POD_" + stem + "_" + strconv.FormatUint(uint64(cfg.Attempt), 10)
+	return client.ContainerCreateOptions{Name: name, Config: c, HostConfig: hc}, nil
+}
+
+// nameStem is the part of container names that names the pod, as the
+// kubelet's dockershim did: <pod>_<namespace>_<uid prefix>.
+func nameStem(pod, ns, uid string) string {
+	if len(uid) > 8 {
+		uid = uid[:8]
+	}
+	return clean(pod) + "_" + clean(ns) + "_" + clean(uid)
+}
+
+// clean keeps the characters Docker allows in names.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+// createAndStart creates and starts a container; on a name conflict (a
+// leftover of a crashed host) it picks a name with a random suffix. A
+// container that fails to start is removed.
+func (r *Runtime) createAndStart(ctx context.Context, opts client.ContainerCreateOptions, what string) (string, error) {
+	id, err := r.create(ctx, opts, what)
+	if err != nil {
+		return "", err
+	}
+	if _, err := r.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_, _ = r.cli.ContainerRemove(rctx, id, client.ContainerRemoveOptions{Force: true})
+		return "", r.wrap(err, "start %s", what)
+	}
+	return id, nil
+}
+
+func (r *Runtime) create(ctx context.Context, opts client.ContainerCreateOptions, what string) (string, error) {
+	res, err := r.cli.ContainerCreate(ctx, opts)
+	if err != nil && cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in use") {
+		b := make([]byte, 3)
+		_, _ = rand.Read(b)
+		opts.Name += "_" + hex.EncodeToString(b)
+		res, err = r.cli.ContainerCreate(ctx, opts)
+	}
+	if err != nil {
+		return "", r.wrap(err, "create %s", what)
+	}
+	return res.ID, nil
+}
+
+// inspectSandbox inspects a sandbox; anything else (an app container, no
+// container) is ErrNotFound.
+func (r *Runtime) inspectSandbox(ctx context.Context, id string) (container.InspectResponse, error) {
+	res, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return container.InspectResponse{}, r.wrap(err, "sandbox %s", short(id))
+	}
+	c := res.Container
+	if c.Config == nil || c.Config.Labels[labelKind] != kindSandbox || c.State == nil {
+		return container.InspectResponse{}, fmt.Errorf("docker: sandbox %s: not a podkit sandbox: %w", short(id), runtime.ErrNotFound)
+	}
+	return c, nil
+}
+
+// StopSandbox implements runtime.SandboxService: it kills the sandbox's
+// containers, then the sandbox, which releases its IP.
+func (r *Runtime) StopSandbox(ctx context.Context, id string) error {
+	sb, err := r.inspectSandbox(ctx, id)
+	if err != nil {
+		return err
+	}
+	ctrs, err := r.list(ctx, kindContainer, runtime.Filter{SandboxID: sb.ID})
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, c := range ctrs {
+		if c.State != container.StateRunning && c.State != container.StatePaused && c.State != container.StateRestarting {
+			continue
+		}
+		g.Go(func() error { return r.kill(gctx, c.ID) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if !sb.State.Running {
+		return nil
+	}
+	release, err := r.teardownSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return r.kill(ctx, sb.ID)
+}
+
+// teardownSlot serialises the teardown of sandboxes' network endpoints
+// within a runtime. Docker 20.10.24 (Debian 12) can deadlock its network
+// controller when endpoints of a user-defined network are released
+// concurrently (moby/moby#42545, fixed in later 20.10 releases), after
+// which every container operation on the daemon hangs. Pod teardown is not
+// latency-critical; one at a time makes that race rare.
+func (r *Runtime) teardownSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case r.teardown <- struct{}{}:
+		return func() { <-r.teardown }, nil
+	case <-ctx.Done():
+		return nil, r.wrap(ctx.Err(), "wait to tear a sandbox down")
+	}
+}
+
+// kill sends SIGKILL and waits for the container to exit.
+func (r *Runtime) kill(ctx context.Context, id string) error {
+	return r.signalAndWait(ctx, id, syscall.SIGKILL, 0)
+}
+
+// RemoveSandbox implements runtime.SandboxService: the sandbox's containers
+// go first, then the sandbox, each killed if still running.
+func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
+	sb, err := r.inspectSandbox(ctx, id)
+	if err != nil {
+		return err
+	}
+	ctrs, err := r.list(ctx, kindContainer, runtime.Filter{SandboxID: sb.ID})
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, c := range ctrs {
+		g.Go(func() error { return r.remove(gctx, c.ID) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	release, err := r.teardownSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return r.remove(ctx, sb.ID)
+}
+
+// remove force-removes a container and its anonymous volumes; a container
+// already gone is not an error.
+func (r *Runtime) remove(ctx context.Context, id string) error {
+	r.cache.forget(id)
+	_, err := r.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return r.wrap(err, "remove %s", short(id))
+	}
+	return nil
+}
+
+// ListSandboxes implements runtime.SandboxService, oldest first.
+func (r *Runtime) ListSandboxes(ctx context.Context, f runtime.Filter) ([]runtime.SandboxStatus, error) {
+	items, err := r.list(ctx, kindSandbox, runtime.Filter{Labels: f.Labels})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.SandboxStatus, 0, len(items))
+	for _, c := range items {
+		if f.SandboxID != "" && c.ID != f.SandboxID {
+			continue
+		}
+		st := runtime.SandboxStatus{
+			ID:        c.ID,
+			State:     runtime.SandboxNotReady,
+			CreatedAt: createdAt(c.Labels, c.Created),
+			Labels:    publicLabels(c.Labels),
+			Attempt:   attempt(c.Labels),
+		}
+		if c.State == container.StateRunning {
+			st.State = runtime.SandboxReady
+			if c.Labels[labelHostNet] != "true" {
+				st.IP = sandboxIP(c, r.cfg.network)
+			}
+		}
+		out = append(out, st)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
+}
+
+func sandboxIP(c container.Summary, net string) string {
+	if c.NetworkSettings == nil {
+		return ""
+	}
+	if ep := c.NetworkSettings.Networks[net]; ep != nil && ep.IPAddress.IsValid() {
+		return ep.IPAddress.String()
+	}
+	for _, ep := range c.NetworkSettings.Networks {
+		if ep != nil && ep.IPAddress.IsValid() {
+			return ep.IPAddress.String()
+		}
+	}
+	return ""
+}
+
+// list lists podkit's containers of one kind matching f.
+func (r *Runtime) list(ctx context.Context, kind string, f runtime.Filter) ([]container.Summary, error) {
+	filters := make(client.Filters).Add("label", labelKind+"="+kind)
+	for k, v := range f.Labels {
+		filters.Add("label", k+"="+v)
+	}
+	if f.SandboxID != "" && kind == kindContainer {
+		filters.Add("label", labelSandbox+"="+f.SandboxID)
+	}
+	res, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filters})
+	if err != nil {
+		return nil, r.wrap(err, "list %ss", kind)
+	}
+	return res.Items, nil
+}
+
+// publicLabels returns the labels without this package's own.
+func publicLabels(l map[string]string) map[string]string {
+	out := make(map[string]string, len(l))
+	for k, v := range l {
+		if !strings.HasPrefix(k, labelPrefix) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func attempt(l map[string]string) uint32 {
+	n, _ := strconv.ParseUint(l[labelAttempt], 10, 32)
+	return uint32(n)
+}
+
+func createdAt(l map[string]string, unix int64) time.Time {
+	if t, err := time.Parse(time.RFC3339Nano, l[labelCreated]); err == nil {
+		return t
+	}
+	return time.Unix(unix, 0)
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
