@@ -200,4 +200,3 @@ func TestDockerAndContainerdSideBySide(t *testing.T) {
 	}
 	deleteAndWaitGone(t, ctx, o, d, map[string]runtime.Runtime{dnode: drt, cnode: crt})
 }
-
