@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/podkit/podkit/internal/agenttest"
 	"net/http"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,118 +14,17 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/podkit/podkit/objects"
-	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/store"
-	"github.com/podkit/podkit/store/memdb"
 )
 
 // These tests run the real node agent over the containerd runtime, with
 // pods written to the store already bound to the node (the scheduler and
 // the workload controllers are not involved).
 
-type agentEnv struct {
-	t    *testing.T
-	s    store.Store
-	node string
-	root string
+type agentEnv = agenttest.Env
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func newAgentEnv(t *testing.T) *agentEnv {
-	s, err := memdb.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	e := &agentEnv{t: t, s: s, node: "ctrd-e2e-" + randHex(3), root: t.TempDir()}
-	t.Cleanup(e.stop)
-	return e
-}
-
-// start runs an agent for the node over rt until stop.
-func (e *agentEnv) start(rt runtime.Runtime) {
-	e.t.Helper()
-	a, err := nodeagent.New(e.s, e.node, rt, nodeagent.WithRootDir(e.root),
-		nodeagent.WithCrashLoopBackOff(100*time.Millisecond, time.Second, time.Minute),
-		nodeagent.WithRelist(time.Second, 10*time.Second))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	e.mu.Lock()
-	e.cancel, e.done = cancel, done
-	e.mu.Unlock()
-}
-
-// stop stops the agent and waits for Run to return; the pods keep running.
-func (e *agentEnv) stop() {
-	e.mu.Lock()
-	cancel, done := e.cancel, e.done
-	e.cancel, e.done = nil, nil
-	e.mu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			e.t.Errorf("agent Run: %v", err)
-		}
-	case <-time.After(time.Minute):
-		e.t.Errorf("agent Run did not return within a minute of its context ending")
-	}
-}
-
-func (e *agentEnv) create(p *objects.Pod) {
-	e.t.Helper()
-	p.Spec.NodeName = e.node
-	e.s.Scheme().Default(p)
-	if err := e.s.Update(context.Background(), func(tx store.Tx) error { return tx.Create(p) }); err != nil {
-		e.t.Fatalf("create pod %s: %v", p.Name, err)
-	}
-}
-
-func (e *agentEnv) pod(name string) (*objects.Pod, error) {
-	var p *objects.Pod
-	err := e.s.View(context.Background(), func(tx store.ReadTx) error {
-		o, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: name})
-		if err == nil {
-			p = o.(*objects.Pod)
-		}
-		return err
-	})
-	return p, err
-}
-
-// waitPod polls the pod until cond holds, failing with its last status.
-func (e *agentEnv) waitPod(name, what string, cond func(*objects.Pod) bool) *objects.Pod {
-	e.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	var last *objects.Pod
-	for {
-		p, err := e.pod(name)
-		if err == nil {
-			last = p
-			if cond(p) {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			if last != nil {
-				e.t.Fatalf("pod %s not %s within 90s; status %+v", name, what, last.Status)
-			}
-			e.t.Fatalf("pod %s not %s within 90s: %v", name, what, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the store: this test has no watch of its own
-	}
-}
+func newAgentEnv(t *testing.T) *agentEnv { return agenttest.New(t, "ctrd-e2e-") }
 
 func restarts(p *objects.Pod, ctr string) int32 {
 	for _, cs := range p.Status.ContainerStatuses {
@@ -161,15 +60,15 @@ func webPod(name string) *objects.Pod {
 func TestAgentOnContainerd(t *testing.T) {
 	rt := newRuntime(t)
 	e := newAgentEnv(t)
-	t.Cleanup(func() { removeNode(t, e.node) }) // runs last, when no runtime is open
-	e.start(rt)
+	t.Cleanup(func() { removeNode(t, e.Node) }) // runs last, when no runtime is open
+	e.Start(rt)
 	names := []string{"web-0", "web-1", "web-2"}
 	for _, n := range names {
-		e.create(webPod(n))
+		e.Create(webPod(n))
 	}
 	ips := map[string]string{}
 	for _, n := range names {
-		p := e.waitPod(n, "Ready", objects.IsPodReady)
+		p := e.WaitPod(n, "Ready", objects.IsPodReady)
 		if p.Status.Phase != objects.PodRunning || p.Status.PodIP == "" {
 			t.Fatalf("ready pod %s: phase %s IP %q", n, p.Status.Phase, p.Status.PodIP)
 		}
@@ -185,7 +84,7 @@ func TestAgentOnContainerd(t *testing.T) {
 	if body := waitHTTP(t, "http://"+ips["web-0"]+":8080/fetch?url=http://"+ips["web-1"]+":8080/"); !strings.Contains(body, "web-1") {
 		t.Errorf("web-0 → web-1 = %q", body)
 	}
-	p, _ := e.pod("web-0")
+	p, _ := e.Pod("web-0")
 	uid := string(p.UID)
 	ip := ips["web-0"]
 
@@ -202,7 +101,7 @@ func TestAgentOnContainerd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.waitPod("web-0", "restarted once and Ready", func(p *objects.Pod) bool { return restarts(p, "web") == 1 && objects.IsPodReady(p) })
+		e.WaitPod("web-0", "restarted once and Ready", func(p *objects.Pod) bool { return restarts(p, "web") == 1 && objects.IsPodReady(p) })
 		waitHTTP(t, "http://"+ip+":8080/healthz")
 	})
 	t.Run("LivenessRestarts", func(t *testing.T) {
@@ -211,23 +110,23 @@ func TestAgentOnContainerd(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		e.waitPod("web-0", "restarted by its liveness probe", func(p *objects.Pod) bool { return restarts(p, "web") == 2 })
-		e.waitPod("web-0", "Ready again", objects.IsPodReady)
+		e.WaitPod("web-0", "restarted by its liveness probe", func(p *objects.Pod) bool { return restarts(p, "web") == 2 })
+		e.WaitPod("web-0", "Ready again", objects.IsPodReady)
 	})
 	t.Run("SecondAgentAdopts", func(t *testing.T) {
-		e.stop()
+		e.Stop()
 		held := namespaceObjects(t)
 		rt.Close()
 		rt2 := newRuntime(t)
-		e.start(rt2)
-		t.Cleanup(e.stop) // before rt2 closes
+		e.Start(rt2)
+		t.Cleanup(e.Stop) // before rt2 closes
 		rt = rt2
 		// The new agent relists (every second) and reports; give it a few
 		// rounds, then check it created nothing.
 		deadline := time.Now().Add(5 * time.Second)
 		for time.Now().Before(deadline) {
 			for _, n := range names {
-				if p, err := e.pod(n); err != nil || !objects.IsPodReady(p) {
+				if p, err := e.Pod(n); err != nil || !objects.IsPodReady(p) {
 					t.Fatalf("pod %s not Ready under the second agent: %v", n, err)
 				}
 			}
@@ -245,7 +144,7 @@ func TestAgentOnContainerd(t *testing.T) {
 // in the namespace are gone.
 func deletePods(t *testing.T, e *agentEnv, names []string) {
 	grace := int64(5)
-	err := e.s.Update(context.Background(), func(tx store.Tx) error {
+	err := e.Store.Update(context.Background(), func(tx store.Tx) error {
 		for _, n := range names {
 			if _, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: n}, store.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
 				return err
@@ -260,7 +159,7 @@ func deletePods(t *testing.T, e *agentEnv, names []string) {
 	for {
 		var gone int
 		for _, n := range names {
-			if _, err := e.pod(n); errors.Is(err, store.ErrNotFound) {
+			if _, err := e.Pod(n); errors.Is(err, store.ErrNotFound) {
 				gone++
 			}
 		}

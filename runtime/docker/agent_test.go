@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/podkit/podkit/internal/agenttest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,123 +25,9 @@ import (
 // written to the store already bound to the node (the scheduler and the
 // workload controllers are not involved).
 
-type agentEnv struct {
-	t    *testing.T
-	s    store.Store
-	node string
-	root string
+type agentEnv = agenttest.Env
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan error
-	owned  []io.Closer // closed once the agent has stopped
-}
-
-func newAgentEnv(t *testing.T) *agentEnv {
-	s, err := memdb.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	e := &agentEnv{t: t, s: s, node: "docker-e2e-" + randHex(3), root: t.TempDir()}
-	t.Cleanup(e.close)
-	return e
-}
-
-// start runs an agent for the node over rt until stop.
-func (e *agentEnv) start(rt runtime.Runtime) {
-	e.t.Helper()
-	a, err := nodeagent.New(e.s, e.node, rt, nodeagent.WithRootDir(e.root),
-		nodeagent.WithCrashLoopBackOff(100*time.Millisecond, time.Second, time.Minute),
-		nodeagent.WithRelist(time.Second, 10*time.Second))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	e.mu.Lock()
-	e.cancel, e.done = cancel, done
-	e.mu.Unlock()
-}
-
-// stop stops the agent and waits for Run to return; the pods keep running.
-func (e *agentEnv) stop() {
-	e.mu.Lock()
-	cancel, done := e.cancel, e.done
-	e.cancel, e.done = nil, nil
-	e.mu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			e.t.Errorf("agent Run: %v", err)
-		}
-	case <-time.After(time.Minute):
-		e.t.Errorf("agent Run did not return within a minute of its context ending")
-	}
-}
-
-// own closes c after the agent has stopped, at the end of the test.
-func (e *agentEnv) own(c io.Closer) {
-	e.mu.Lock()
-	e.owned = append(e.owned, c)
-	e.mu.Unlock()
-}
-
-func (e *agentEnv) close() {
-	e.stop()
-	for _, c := range e.owned {
-		c.Close()
-	}
-}
-
-func (e *agentEnv) create(p *objects.Pod) {
-	e.t.Helper()
-	p.Spec.NodeName = e.node
-	e.s.Scheme().Default(p)
-	if err := e.s.Update(context.Background(), func(tx store.Tx) error { return tx.Create(p) }); err != nil {
-		e.t.Fatalf("create pod %s: %v", p.Name, err)
-	}
-}
-
-func (e *agentEnv) pod(name string) (*objects.Pod, error) {
-	var p *objects.Pod
-	err := e.s.View(context.Background(), func(tx store.ReadTx) error {
-		o, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: name})
-		if err == nil {
-			p = o.(*objects.Pod)
-		}
-		return err
-	})
-	return p, err
-}
-
-// waitPod polls the pod until cond holds, failing with its last status.
-func (e *agentEnv) waitPod(name, what string, cond func(*objects.Pod) bool) *objects.Pod {
-	e.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	var last *objects.Pod
-	for {
-		p, err := e.pod(name)
-		if err == nil {
-			last = p
-			if cond(p) {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			if last != nil {
-				e.t.Fatalf("pod %s not %s within 90s; status %+v", name, what, last.Status)
-			}
-			e.t.Fatalf("pod %s not %s within 90s: %v", name, what, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the store: this test has no watch of its own
-	}
-}
+func newAgentEnv(t *testing.T) *agentEnv { return agenttest.New(t, "docker-e2e-") }
 
 func restarts(p *objects.Pod, ctr string) int32 {
 	for _, cs := range p.Status.ContainerStatuses {
@@ -165,8 +50,8 @@ func httpProbe(port int32) *objects.Probe {
 func TestAgentOnDocker(t *testing.T) {
 	rt := newRuntime(t)
 	e := newAgentEnv(t)
-	e.start(rt)
-	e.create(&objects.Pod{
+	e.Start(rt)
+	e.Create(&objects.Pod{
 		ObjectMeta: objects.ObjectMeta{Name: "web", Namespace: "default", Labels: map[string]string{"app": "web"}},
 		Spec: objects.PodSpec{Containers: []objects.Container{
 			{Name: "web", Image: demo.Ref, ImagePullPolicy: objects.PullNever,
@@ -175,7 +60,7 @@ func TestAgentOnDocker(t *testing.T) {
 			{Name: "side", Image: demo.Ref, ImagePullPolicy: objects.PullNever, Args: []string{"-listen", ":8081"}},
 		}},
 	})
-	p := e.waitPod("web", "Ready", objects.IsPodReady)
+	p := e.WaitPod("web", "Ready", objects.IsPodReady)
 	if p.Status.Phase != objects.PodRunning || p.Status.PodIP == "" {
 		t.Fatalf("ready pod: phase %s IP %q", p.Status.Phase, p.Status.PodIP)
 	}
@@ -194,7 +79,7 @@ func TestAgentOnDocker(t *testing.T) {
 		if _, err := rt.Client().ContainerKill(testContext(t), id, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
 			t.Fatal(err)
 		}
-		e.waitPod("web", "restarted once and Ready", func(p *objects.Pod) bool { return restarts(p, "web") == 1 && objects.IsPodReady(p) })
+		e.WaitPod("web", "restarted once and Ready", func(p *objects.Pod) bool { return restarts(p, "web") == 1 && objects.IsPodReady(p) })
 		httpGet(t, "http://"+ip+":8080/healthz")
 	})
 	t.Run("LivenessRestarts", func(t *testing.T) {
@@ -203,11 +88,11 @@ func TestAgentOnDocker(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		e.waitPod("web", "restarted by its liveness probe", func(p *objects.Pod) bool { return restarts(p, "web") == 2 })
-		e.waitPod("web", "Ready again", objects.IsPodReady)
+		e.WaitPod("web", "restarted by its liveness probe", func(p *objects.Pod) bool { return restarts(p, "web") == 2 })
+		e.WaitPod("web", "Ready again", objects.IsPodReady)
 	})
 	t.Run("SecondAgentAdopts", func(t *testing.T) {
-		e.stop()
+		e.Stop()
 		held := podContainers(t, rt, uid)
 		// A runtime of the parent test's lifetime: the agent keeps using it
 		// after this subtest.
@@ -215,13 +100,13 @@ func TestAgentOnDocker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.own(rt2)
-		e.start(rt2)
+		e.Own(rt2)
+		e.Start(rt2)
 		// The new agent relists (every second) and reports; give it a few
 		// rounds, then check it created nothing.
 		deadline := time.Now().Add(5 * time.Second)
 		for time.Now().Before(deadline) {
-			if p, err := e.pod("web"); err != nil || !objects.IsPodReady(p) {
+			if p, err := e.Pod("web"); err != nil || !objects.IsPodReady(p) {
 				t.Fatalf("pod not Ready under the second agent: %v", err)
 			}
 			time.Sleep(200 * time.Millisecond) // watching for changes that must not come
@@ -232,7 +117,7 @@ func TestAgentOnDocker(t *testing.T) {
 	})
 	t.Run("DeleteLeavesNothing", func(t *testing.T) {
 		grace := int64(5)
-		err := e.s.Update(context.Background(), func(tx store.Tx) error {
+		err := e.Store.Update(context.Background(), func(tx store.Tx) error {
 			_, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: "web"}, store.DeleteOptions{GracePeriodSeconds: &grace})
 			return err
 		})
@@ -241,7 +126,7 @@ func TestAgentOnDocker(t *testing.T) {
 		}
 		deadline := time.Now().Add(60 * time.Second)
 		for {
-			_, err := e.pod("web")
+			_, err := e.Pod("web")
 			left := podContainers(t, rt, uid)
 			if errors.Is(err, store.ErrNotFound) && len(left) == 0 {
 				break
@@ -260,7 +145,7 @@ func TestAgentOnDocker(t *testing.T) {
 				t.Errorf("container %s still has an endpoint on %s", id, testNet)
 			}
 		}
-		if ents, _ := os.ReadDir(e.root); len(podDirs(ents, uid)) != 0 {
+		if ents, _ := os.ReadDir(e.Root); len(podDirs(ents, uid)) != 0 {
 			t.Errorf("pod directories left under the agent's root: %v", podDirs(ents, uid))
 		}
 	})

@@ -1,0 +1,176 @@
+// Package agenttest runs a real node agent over a runtime, with pods written
+// to an in-memory store already bound to the agent's node, for the
+// end-to-end tests of the runtime backends.
+package agenttest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/reconcile/nodeagent"
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/store"
+	"github.com/podkit/podkit/store/memdb"
+)
+
+// WaitTimeout bounds WaitPod.
+const WaitTimeout = 90 * time.Second
+
+// Env is one node's agent over a runtime and a store of its own.
+type Env struct {
+	T     *testing.T
+	Store store.Store
+	Node  string
+	Root  string // the agent's volume directory
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan error
+	owned  []io.Closer
+}
+
+// New returns an environment for a node named prefix plus a random suffix;
+// it stops the agent and closes what it owns when the test ends.
+func New(t *testing.T, prefix string) *Env {
+	s, err := memdb.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	e := &Env{T: t, Store: s, Node: prefix + hex.EncodeToString(b), Root: t.TempDir()}
+	t.Cleanup(e.close)
+	return e
+}
+
+// Start runs an agent for the node over rt until Stop, with short
+// CrashLoopBackOff and relist periods.
+func (e *Env) Start(rt runtime.Runtime) {
+	e.T.Helper()
+	a, err := nodeagent.New(e.Store, e.Node, rt, nodeagent.WithRootDir(e.Root),
+		nodeagent.WithCrashLoopBackOff(100*time.Millisecond, time.Second, time.Minute),
+		nodeagent.WithRelist(time.Second, 10*time.Second))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	e.mu.Lock()
+	e.cancel, e.done = cancel, done
+	e.mu.Unlock()
+}
+
+// Stop stops the agent and waits for Run to return; the pods keep running.
+func (e *Env) Stop() {
+	e.mu.Lock()
+	cancel, done := e.cancel, e.done
+	e.cancel, e.done = nil, nil
+	e.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			e.T.Errorf("agent Run: %v", err)
+		}
+	case <-time.After(time.Minute):
+		e.T.Errorf("agent Run did not return within a minute of its context ending")
+	}
+}
+
+// Own closes c after the agent has stopped, at the end of the test.
+func (e *Env) Own(c io.Closer) {
+	e.mu.Lock()
+	e.owned = append(e.owned, c)
+	e.mu.Unlock()
+}
+
+func (e *Env) close() {
+	e.Stop()
+	for _, c := range e.owned {
+		c.Close()
+	}
+}
+
+// Create stores p, defaulted and bound to the node.
+func (e *Env) Create(p *objects.Pod) {
+	e.T.Helper()
+	p.Spec.NodeName = e.Node
+	e.Store.Scheme().Default(p)
+	if err := e.Store.Update(context.Background(), func(tx store.Tx) error { return tx.Create(p) }); err != nil {
+		e.T.Fatalf("create pod %s: %v", p.Name, err)
+	}
+}
+
+// Pod reads the pod named name in namespace default.
+func (e *Env) Pod(name string) (*objects.Pod, error) {
+	var p *objects.Pod
+	err := e.Store.View(context.Background(), func(tx store.ReadTx) error {
+		o, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: name})
+		if err == nil {
+			p = o.(*objects.Pod)
+		}
+		return err
+	})
+	return p, err
+}
+
+// WaitPod waits until cond holds for the pod, watching the store, and
+// fails the test with the pod's last status after WaitTimeout.
+func (e *Env) WaitPod(name, what string, cond func(*objects.Pod) bool) *objects.Pod {
+	e.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
+	defer cancel()
+	var last *objects.Pod
+	for {
+		var rev int64
+		err := e.Store.View(ctx, func(tx store.ReadTx) error {
+			rev = tx.Revision()
+			o, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: name})
+			if err == nil {
+				last = o.(*objects.Pod)
+			}
+			return err
+		})
+		if err == nil && cond(last) {
+			return last
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			e.T.Fatalf("read pod %s: %v", name, err)
+		}
+		w, err := e.Store.Watch(ctx, store.WatchOptions{Kind: "Pod", Revision: rev,
+			ListOptions: store.ListOptions{Namespace: "default"}})
+		if err != nil {
+			e.T.Fatalf("watch pods: %v", err)
+		}
+		for ev := range w.Events() {
+			if ev.Key().Name != name || ev.Type == store.Deleted {
+				continue
+			}
+			last = ev.Object().(*objects.Pod)
+			if cond(last) {
+				w.Stop()
+				return last
+			}
+		}
+		w.Stop()
+		if ctx.Err() != nil {
+			if last != nil {
+				e.T.Fatalf("pod %s not %s within %v; status %+v", name, what, WaitTimeout, last.Status)
+			}
+			e.T.Fatalf("pod %s not %s within %v: not found", name, what, WaitTimeout)
+		}
+		// The watch fell behind: read again and resume.
+	}
+}
