@@ -98,7 +98,8 @@ func New(opts ...Option) (*Orchestrator, error) {
 	o.scheme = o.store.Scheme()
 	o.events = events.New(o.store, o.clock, o.log, events.Source{Component: cfg.name}, cfg.eventTTL)
 	ctrl, err := reconcile.NewManager(o.store, reconcile.WithLogger(o.log),
-		reconcile.WithClock(o.clock), reconcile.WithEventRecorder(o.events))
+		reconcile.WithClock(o.clock), reconcile.WithEventRecorder(o.events),
+		reconcile.WithAdmission(o.admitForControllers))
 	o.metrics = reconcile.NewMemoryMetrics()
 	if err == nil {
 		err = reconcile.AddBuiltinsWith(ctrl, append([]reconcile.BuiltinOption{reconcile.WithMetricsSource(o.metrics)}, cfg.builtins...)...)
@@ -239,13 +240,8 @@ func (o *Orchestrator) admit(tx store.ReadTx, obj, old objects.Object) (*objects
 	if err != nil {
 		return nil, err
 	}
-	if err := o.net.Allocate(tx, obj, old); err != nil {
+	if err := o.complete(tx, obj, old); err != nil {
 		return nil, err
-	}
-	if p, ok := obj.(*objects.Pod); ok && old == nil {
-		if err := admitPodPriority(tx, p); err != nil {
-			return nil, err
-		}
 	}
 	if info.Namespaced && old == nil {
 		ns, err := tx.Get(KindNamespace, objects.Key{Name: meta.Namespace})
@@ -260,6 +256,28 @@ func (o *Orchestrator) admit(tx store.ReadTx, obj, old objects.Object) (*objects
 		}
 	}
 	return info, nil
+}
+
+// admitForControllers is the admission controllers' writes get: what the
+// store cannot do alone, such as allocating a Service's addresses (and
+// keeping them on update), and a new pod's priority.
+func (o *Orchestrator) admitForControllers(tx store.ReadTx, obj, old objects.Object) error {
+	if svc, ok := obj.(*objects.Service); ok && old != nil {
+		svc.PatchAllocatedValues(old.(*objects.Service))
+	}
+	return o.complete(tx, obj, old)
+}
+
+// complete does the part of admission that needs the store: a Service's
+// cluster IPs and node ports, a new pod's priority.
+func (o *Orchestrator) complete(tx store.ReadTx, obj, old objects.Object) error {
+	if err := o.net.Allocate(tx, obj, old); err != nil {
+		return err
+	}
+	if p, ok := obj.(*objects.Pod); ok && old == nil {
+		return admitPodPriority(tx, p)
+	}
+	return nil
 }
 
 // ErrForbidden is returned for writes the orchestrator refuses for a reason

@@ -253,6 +253,11 @@ func (c *Client) AdmitCreate(tx store.ReadTx, obj objects.Object) error {
 	if err := s.Validate(obj); err != nil {
 		return err
 	}
+	if admit := c.m.cfg.admit; admit != nil {
+		if err := admit(tx, obj, nil); err != nil {
+			return err
+		}
+	}
 	m := obj.GetObjectMeta()
 	name := m.Name
 	if name == "" {
@@ -295,7 +300,22 @@ func (c *Client) AdmitCreate(tx store.ReadTx, obj objects.Object) error {
 // obj receives what was stored. Set obj's resourceVersion, as read, to
 // fail with store.ErrConflict rather than overwrite a newer change.
 func (c *Client) Update(ctx context.Context, obj objects.Object) error {
-	return c.Txn(ctx, func(tx store.Tx) error { return tx.Update(obj) })
+	return c.Txn(ctx, func(tx store.Tx) error {
+		if admit := c.m.cfg.admit; admit != nil {
+			info, err := c.m.scheme.SetTypeMeta(obj)
+			if err != nil {
+				return err
+			}
+			old, err := tx.Get(info.Kind, obj.GetObjectMeta().Key())
+			if err != nil {
+				return err
+			}
+			if err := admit(tx, obj, old); err != nil {
+				return err
+			}
+		}
+		return tx.Update(obj)
+	})
 }
 
 // UpdateStatus replaces the object's status, with Update's concurrency

@@ -24,6 +24,24 @@ type config struct {
 	rec     EventRecorder
 	indexes []store.FieldIndex
 	buffer  int
+	admit   Admission
+}
+
+// Admission completes or refuses a write made through the Client, after
+// defaulting and validation, inside the write's transaction: old is nil for
+// a create. The orchestrator uses it to allocate Services' cluster IPs and
+// node ports for controllers as for the host.
+type Admission func(tx store.ReadTx, obj, old objects.Object) error
+
+// WithAdmission sets the hook Client.Create and Client.Update run.
+func WithAdmission(a Admission) Option {
+	return func(c *config) error {
+		if a == nil {
+			return errors.New("reconcile.WithAdmission: hook is nil")
+		}
+		c.admit = a
+		return nil
+	}
 }
 
 // WithLogger sets the logger (default: discard).
