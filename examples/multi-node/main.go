@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/examples/internal/kubectl"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile"
 	"github.com/podkit/podkit/reconcile/nodeagent"
@@ -271,7 +272,7 @@ func printNodes(ctx context.Context, o *podkit.Orchestrator) error {
 			}
 			taints = append(taints, s+":"+string(t.Effect))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, nodeStatus(n), n.Labels[objects.LabelZone], orNone(strings.Join(taints, ",")))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, nodeStatus(n), n.Labels[objects.LabelZone], kubectl.OrNone(strings.Join(taints, ",")))
 	}
 	return tw.Flush()
 }
@@ -281,7 +282,7 @@ func printPods(ctx context.Context, o *podkit.Orchestrator) error {
 	if err != nil {
 		return err
 	}
-	printTable(os.Stdout, time.Now(), pods)
+	kubectl.PrintPods(os.Stdout, time.Now(), pods)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/examples/internal/kubectl"
 	"github.com/podkit/podkit/objects"
 )
 
@@ -18,7 +19,7 @@ func waitPods(ctx context.Context, o *podkit.Orchestrator, selector string, cond
 		}
 		seen := ""
 		for _, p := range ps {
-			seen += fmt.Sprintf(" %s(%s on %s)", p.Name, podStatus(p), p.Spec.NodeName)
+			seen += fmt.Sprintf(" %s(%s on %s)", p.Name, kubectl.PodStatus(p), p.Spec.NodeName)
 		}
 		return cond(ps), "pods:" + seen, nil
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/examples/internal/kubectl"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/runtime/fake"
@@ -71,7 +72,7 @@ func run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	printPods(os.Stdout, time.Now(), pods)
+	kubectl.PrintPods(os.Stdout, time.Now(), pods)
 
 	victim := pods[0]
 	fmt.Printf("\ncrashing container app of pod %s on %s (exit code 1)\n", victim.Name, victim.Spec.NodeName)
@@ -86,7 +87,7 @@ func run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	printPods(os.Stdout, time.Now(), pods)
+	kubectl.PrintPods(os.Stdout, time.Now(), pods)
 	fmt.Printf("\ndone in %v\n", time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -1,4 +1,6 @@
-package main
+// Package kubectl prints objects as kubectl users know them, for the
+// examples.
+package kubectl
 
 import (
 	"fmt"
@@ -9,8 +11,8 @@ import (
 	"github.com/podkit/podkit/objects"
 )
 
-// printPods writes pods as `kubectl get pods -o wide` does.
-func printPods(w io.Writer, now time.Time, pods []*objects.Pod) {
+// PrintPods writes pods as `kubectl get pods -o wide` does.
+func PrintPods(w io.Writer, now time.Time, pods []*objects.Pod) {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tREADY\tSTATUS\tRESTARTS\tAGE\tIP\tNODE")
 	for _, p := range pods {
@@ -22,14 +24,15 @@ func printPods(w io.Writer, now time.Time, pods []*objects.Pod) {
 			restarts += cs.RestartCount
 		}
 		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%d\t%s\t%s\t%s\n", p.Name, ready, len(p.Spec.Containers),
-			podStatus(p), restarts, age(now, p.CreationTimestamp.Time), orNone(p.Status.PodIP), orNone(p.Spec.NodeName))
+			PodStatus(p), restarts, Age(now, p.CreationTimestamp.Time), OrNone(p.Status.PodIP), OrNone(p.Spec.NodeName))
 	}
 	tw.Flush()
 }
 
 // podStatus is the STATUS column: Terminating, a container's waiting or
 // terminated reason, or the phase.
-func podStatus(p *objects.Pod) string {
+// PodStatus is the STATUS column of `kubectl get pods`.
+func PodStatus(p *objects.Pod) string {
 	if p.DeletionTimestamp != nil {
 		return "Terminating"
 	}
@@ -47,7 +50,8 @@ func podStatus(p *objects.Pod) string {
 	return string(p.Status.Phase)
 }
 
-func age(now, t time.Time) string {
+// Age is the AGE column: how long ago t was, as kubectl rounds it.
+func Age(now, t time.Time) string {
 	d := now.Sub(t)
 	if d < time.Minute {
 		return fmt.Sprintf("%ds", int(d.Seconds()))
@@ -55,7 +59,8 @@ func age(now, t time.Time) string {
 	return d.Round(time.Second).String()
 }
 
-func orNone(s string) string {
+// OrNone is s, or <none> when s is empty.
+func OrNone(s string) string {
 	if s == "" {
 		return "<none>"
 	}
