@@ -52,6 +52,8 @@ type Store interface {
 	// error is returned. Write transactions are serialised; keep fn short.
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	// Watch streams the changes committed after opts.Revision (0: from now).
+	// Revisions are positive even for an empty store, so a snapshot's
+	// revision is never 0.
 	// To list and then watch without missing or repeating a change, list in
 	// View and watch from that transaction's revision.
 	Watch(ctx context.Context, opts WatchOptions) (Watcher, error)

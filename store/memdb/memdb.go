@@ -172,15 +172,20 @@ func New(opts ...Option) (*Store, error) {
 	s := &Store{
 		cfg:   cfg,
 		kinds: kinds,
-		hub:   watchcache.New(watchcache.Options{History: cfg.history, Buffer: cfg.buffer}),
+		hub:   watchcache.New(watchcache.Options{History: cfg.history, Buffer: cfg.buffer, Revision: initialRevision}),
 		db:    db.Snapshot(),
 		write: make(chan struct{}, 1),
 		src:   src,
 		rnd:   rand.New(src),
 	}
-	s.state.Store(&state{db: s.db.Snapshot()})
+	s.state.Store(&state{db: s.db.Snapshot(), rev: initialRevision})
 	return s, nil
 }
+
+// initialRevision is the revision of an empty store. It is not 0, which a
+// Watch reads as "from now", so that a list of an empty store followed by a
+// watch from the list's revision misses no commit.
+const initialRevision = 1
 
 // Scheme implements store.Store.
 func (s *Store) Scheme() *objects.Scheme { return s.cfg.scheme }

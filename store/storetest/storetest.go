@@ -96,6 +96,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"WatchResume", testWatchResume},
 		{"WatchTooOld", testWatchTooOld},
 		{"ListThenWatch", testListThenWatch},
+		{"ListEmptyThenWatch", testListEmptyThenWatch},
 		{"WatchFellBehind", testWatchFellBehind},
 		{"WatchStop", testWatchStop},
 		{"Close", testClose},

@@ -228,6 +228,24 @@ func testWatchTooOld(t *testing.T, e *env) {
 	require.Equal(t, s.Revision(), evs[1].Revision)
 }
 
+// testListEmptyThenWatch: a list of a store nothing was ever written to,
+// then a commit, then a watch from the list's revision: the watch delivers
+// the commit. (A revision of 0 would mean "from now" and lose it.)
+func testListEmptyThenWatch(t *testing.T, e *env) {
+	s := e.open()
+	var rev int64
+	require.NoError(t, s.View(ctx(t), func(tx store.ReadTx) error {
+		rev = tx.Revision()
+		objs, err := tx.List(kindWidget, store.ListOptions{})
+		require.Empty(t, objs)
+		return err
+	}))
+	require.Positive(t, rev, "an empty store's snapshot has a positive revision")
+	create(t, s, newWidget("default", "between", nil, "red"))
+	ww := watch(t, s, store.WatchOptions{Kind: kindWidget, Revision: rev})
+	require.Equal(t, "between", collect(t, ww, 1)[0].Key().Name, "the commit after the list is delivered")
+}
+
 // testListThenWatch: a list at revision R and a watch from R together see
 // every commit exactly once, while writers keep committing.
 func testListThenWatch(t *testing.T, e *env) {
