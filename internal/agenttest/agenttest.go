@@ -174,3 +174,26 @@ func (e *Env) WaitPod(name, what string, cond func(*objects.Pod) bool) *objects.
 		// The watch fell behind: read again and resume.
 	}
 }
+
+// Poll calls check every interval until it reports done, and fails the test
+// with check's last description of what it saw if timeout passes first. It
+// is for conditions with no change feed to wait on, such as what a daemon
+// holds.
+func Poll(t testing.TB, timeout, every time.Duration, check func() (done bool, seen string)) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		done, seen := check()
+		if done {
+			return
+		}
+		select {
+		case <-deadline.C:
+			t.Fatalf("not done within %v: %s", timeout, seen)
+		case <-tick.C:
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/podkit/podkit/internal/agenttest"
 	"net/http"
 	"strings"
 	"syscall"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
+	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/store"
@@ -155,8 +155,7 @@ func deletePods(t *testing.T, e *agentEnv, names []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	agenttest.Poll(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
 		var gone int
 		for _, n := range names {
 			if _, err := e.Pod(n); errors.Is(err, store.ErrNotFound) {
@@ -164,14 +163,9 @@ func deletePods(t *testing.T, e *agentEnv, names []string) {
 			}
 		}
 		left := namespaceObjects(t)
-		if gone == len(names) && len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("60s after deleting the pods: %d of %d gone from the store, left in the namespace %v", gone, len(names), left)
-		}
-		time.Sleep(100 * time.Millisecond) // polling store and daemon
-	}
+		return gone == len(names) && len(left) == 0,
+			fmt.Sprintf("after deleting the pods: %d of %d gone from the store, left in the namespace %v", gone, len(names), left)
+	})
 }
 
 // removeNode removes, through a runtime of its own, the sandboxes of node

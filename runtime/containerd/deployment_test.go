@@ -2,12 +2,14 @@ package containerd_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/internal/testimage"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile/nodeagent"
@@ -104,8 +106,7 @@ func deleteAndWaitGone(t *testing.T, ctx context.Context, o *podkit.Orchestrator
 	if err := o.Delete(ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Name: d.Name, Namespace: "default"}}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	agenttest.Poll(t, 2*time.Minute, 100*time.Millisecond, func() (bool, string) {
 		left, err := podkit.List[*objects.Pod](ctx, o, "default", podkit.WithLabels("app="+d.Name))
 		if err != nil {
 			t.Fatal(err)
@@ -120,14 +121,9 @@ func deleteAndWaitGone(t *testing.T, ctx context.Context, o *podkit.Orchestrator
 				sandboxes = append(sandboxes, node+"/"+s.ID)
 			}
 		}
-		if len(left) == 0 && len(sandboxes) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("2 minutes after deleting the Deployment: %d pods, sandboxes %v", len(left), sandboxes)
-		}
-		time.Sleep(100 * time.Millisecond) // polling store and runtimes
-	}
+		return len(left) == 0 && len(sandboxes) == 0,
+			fmt.Sprintf("after deleting the Deployment: %d pods, sandboxes %v", len(left), sandboxes)
+	})
 }
 
 // TestDeploymentOnContainerd: the whole orchestrator over a node backed by

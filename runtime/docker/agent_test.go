@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/podkit/podkit/internal/agenttest"
 	"os"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/moby/moby/client"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/runtime"
@@ -124,18 +124,12 @@ func TestAgentOnDocker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(60 * time.Second)
-		for {
+		agenttest.Poll(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
 			_, err := e.Pod("web")
 			left := podContainers(t, rt, uid)
-			if errors.Is(err, store.ErrNotFound) && len(left) == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("60s after deleting the pod: get %v, containers left %v", err, left)
-			}
-			time.Sleep(100 * time.Millisecond) // polling store and daemon
-		}
+			return errors.Is(err, store.ErrNotFound) && len(left) == 0,
+				fmt.Sprintf("after deleting the pod: get %v, containers left %v", err, left)
+		})
 		nw, err := rt.Client().NetworkInspect(testContext(t), testNet, client.NetworkInspectOptions{})
 		if err != nil {
 			t.Fatal(err)

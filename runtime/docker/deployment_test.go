@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/runtime"
@@ -110,8 +111,7 @@ func TestDeploymentOnDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	cli := newRuntime(t).Client()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	agenttest.Poll(t, 2*time.Minute, 100*time.Millisecond, func() (bool, string) {
 		left, err := podkit.List[*objects.Pod](ctx, o, "default", podkit.WithLabels("app="+labels["app"]))
 		if err != nil {
 			t.Fatal(err)
@@ -127,14 +127,9 @@ func TestDeploymentOnDocker(t *testing.T) {
 				ctrs = append(ctrs, c.Names...)
 			}
 		}
-		if len(left) == 0 && len(ctrs) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("2 minutes after deleting the Deployment: %d pods, containers %v", len(left), ctrs)
-		}
-		time.Sleep(100 * time.Millisecond) // polling store and engine
-	}
+		return len(left) == 0 && len(ctrs) == 0,
+			fmt.Sprintf("after deleting the Deployment: %d pods, containers %v", len(left), ctrs)
+	})
 }
 
 // BenchmarkDeploymentPodStart measures pod start latency as the issue
