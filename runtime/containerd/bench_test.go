@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/internal/cni"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile/nodeagent"
@@ -304,7 +305,7 @@ func agentBatch(b *testing.B, s store.Store, node string, n int) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Minute); ; {
+	agenttest.Poll(b, 5*time.Minute, 50*time.Millisecond, func() (bool, string) {
 		var left int
 		err := s.View(ctx, func(tx store.ReadTx) error {
 			pods, err := tx.List("Pod", store.ListOptions{Namespace: "default"})
@@ -314,12 +315,7 @@ func agentBatch(b *testing.B, s store.Store, node string, n int) time.Duration {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if left == 0 {
-			return took
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d pods left 5 minutes after deletion", left)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the store, untimed
-	}
+		return left == 0, fmt.Sprintf("%d pods left after deletion", left)
+	})
+	return took
 }

@@ -17,6 +17,7 @@ import (
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
+	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/runtime"
 )
 
@@ -36,18 +37,13 @@ func httpGet(url string) (int, string, error) {
 // waitHTTP polls url until it answers 200 and returns the body.
 func waitHTTP(t *testing.T, url string) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		code, body, err := httpGet(url)
-		if err == nil && code == http.StatusOK {
-			return body
-		}
-		lastErr = fmt.Errorf("status %d, body %q, err %v", code, body, err)
-		time.Sleep(50 * time.Millisecond) // the server is starting: nothing to wait on
-	}
-	t.Fatalf("GET %s: no 200 within 30s; last: %v", url, lastErr)
-	return ""
+	var body string
+	agenttest.Poll(t, 30*time.Second, 50*time.Millisecond, func() (bool, string) {
+		code, b, err := httpGet(url)
+		body = b
+		return err == nil && code == http.StatusOK, fmt.Sprintf("GET %s: status %d, body %q, err %v", url, code, b, err)
+	})
+	return body
 }
 
 func TestPodIPReachableFromHost(t *testing.T) {
@@ -297,13 +293,9 @@ func TestExitWhileDetached(t *testing.T) {
 	id := p.run("app", nil, "exit", "3", "500ms")
 	waitContainer(t, rt1, id, "running", running)
 	rt1.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for !taskStopped(t, rt1, id) {
-		if time.Now().After(deadline) {
-			t.Fatal("the task did not stop")
-		}
-		time.Sleep(50 * time.Millisecond) // polling the daemon
-	}
+	agenttest.Poll(t, 30*time.Second, 50*time.Millisecond, func() (bool, string) {
+		return taskStopped(t, rt1, id), "the task did not stop"
+	})
 	rt2 := newRuntime(t)
 	p.handOver(rt2)
 	if !taskGone(t, rt2, id) {

@@ -333,7 +333,7 @@ func agentBatch(b *testing.B, s store.Store, node string, n int) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Minute); ; {
+	agenttest.Poll(b, 5*time.Minute, 50*time.Millisecond, func() (bool, string) {
 		var left int
 		err := s.View(ctx, func(tx store.ReadTx) error {
 			pods, err := tx.List("Pod", store.ListOptions{Namespace: "default"})
@@ -343,13 +343,7 @@ func agentBatch(b *testing.B, s store.Store, node string, n int) time.Duration {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if left <= 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d pods left 5 minutes after deletion", left)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the store, untimed
-	}
+		return left <= 0, fmt.Sprintf("%d pods left after deletion", left)
+	})
 	return took
 }

@@ -245,7 +245,7 @@ func deploymentBatch(b *testing.B, ctx context.Context, o *podkit.Orchestrator, 
 	if err := o.Delete(ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Name: name, Namespace: "default"}}); err != nil {
 		b.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Minute); ; {
+	agenttest.Poll(b, 5*time.Minute, 50*time.Millisecond, func() (bool, string) {
 		pods, err := podkit.List[*objects.Pod](ctx, o, "default", podkit.WithLabels(sel))
 		if err != nil {
 			b.Fatal(err)
@@ -254,13 +254,7 @@ func deploymentBatch(b *testing.B, ctx context.Context, o *podkit.Orchestrator, 
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(pods) == 0 && len(sbs) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d pods and %d sandboxes left 5 minutes after deletion", len(pods), len(sbs))
-		}
-		time.Sleep(50 * time.Millisecond) // polling, untimed
-	}
+		return len(pods) == 0 && len(sbs) == 0, fmt.Sprintf("%d pods and %d sandboxes left after deletion", len(pods), len(sbs))
+	})
 	return took
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/client"
 	"go.uber.org/goleak"
 
+	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/internal/testimage"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/docker"
@@ -212,9 +213,8 @@ func (p *pod) ip() string {
 // waitContainer polls the container's status until cond holds.
 func waitContainer(t testing.TB, rt runtime.Runtime, id, what string, cond func(runtime.ContainerStatus) bool) runtime.ContainerStatus {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
 	var last runtime.ContainerStatus
-	for time.Now().Before(deadline) {
+	agenttest.Poll(t, 60*time.Second, 20*time.Millisecond, func() (bool, string) {
 		cs, err := rt.ListContainers(testContext(t), runtime.Filter{Labels: map[string]string{runtime.LabelNode: "docker-test"}})
 		if err != nil {
 			t.Fatalf("ListContainers: %v", err)
@@ -223,13 +223,12 @@ func waitContainer(t testing.TB, rt runtime.Runtime, id, what string, cond func(
 			if c.ID == id {
 				last = c
 				if cond(c) {
-					return c
+					return true, ""
 				}
 			}
 		}
-		time.Sleep(20 * time.Millisecond) // polling the daemon: nothing to wait on
-	}
-	t.Fatalf("container %s not %s within 60s; last seen %+v", id, what, last)
+		return false, fmt.Sprintf("container %s not %s; last seen %+v", id, what, last)
+	})
 	return last
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/internal/scratchimage"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/docker"
@@ -29,22 +30,18 @@ var testHTTP = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport
 // answers (it may still be starting) or a minute has passed.
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	var body string
+	agenttest.Poll(t, time.Minute, 50*time.Millisecond, func() (bool, string) {
 		resp, err := testHTTP.Get(url)
-		if err == nil {
-			b, rerr := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if rerr == nil && resp.StatusCode == http.StatusOK {
-				return string(b)
-			}
-			err = fmt.Errorf("%s: %q %v", resp.Status, b, rerr)
+		if err != nil {
+			return false, fmt.Sprintf("GET %s: %v", url, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s: %v", url, err)
-		}
-		time.Sleep(50 * time.Millisecond) // the server is starting: nothing to wait on
-	}
+		b, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return rerr == nil && resp.StatusCode == http.StatusOK, fmt.Sprintf("GET %s: %s: %q %v", url, resp.Status, b, rerr)
+	})
+	return body
 }
 
 func exec(t *testing.T, rt *docker.Runtime, id string, opts runtime.ExecOptions) (code int, stdout, stderr string) {
