@@ -1,0 +1,114 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/internal/cluster"
+	"github.com/podkit/podkit/objects"
+)
+
+// TestStart runs a Deployment behind a Service on each runtime whose
+// daemon answers and, on the real ones, requests it through the cluster IP
+// from the host.
+func TestStart(t *testing.T) {
+	for _, name := range cluster.Names {
+		t.Run(name, func(t *testing.T) {
+			cluster.Require(t, name)
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			c, err := cluster.Start(ctx, cluster.Options{Runtime: name, Nodes: 2, Namespace: "podkit-clustertest", Out: io.Discard})
+			require.NoError(t, err)
+			defer func() { require.NoError(t, c.Stop()) }()
+
+			objs, err := c.Scheme().Decode(strings.NewReader(fmt.Sprintf(manifest, c.DemoImage)))
+			require.NoError(t, err)
+			require.NoError(t, c.Apply(ctx, objs...))
+			dep := &objects.Deployment{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "hello"}}
+			defer func() {
+				for _, o := range objs {
+					_ = c.Delete(context.Background(), o)
+				}
+				_ = c.WaitFor(context.Background(), dep, podkit.Deleted)
+				waitNoPods(t, c)
+			}()
+			require.NoError(t, c.WaitFor(ctx, dep, podkit.Available))
+			if !c.Real() {
+				return
+			}
+			svc := &objects.Service{}
+			require.NoError(t, c.Get(ctx, objects.Key{Namespace: "default", Name: "hello"}, svc))
+			url := "http://" + svc.Spec.ClusterIP + "/"
+			var body string
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				resp, err := http.Get(url)
+				if err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						body = string(b)
+						break
+					}
+					err = fmt.Errorf("status %s", resp.Status)
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("GET %s: %v", url, err)
+				}
+				select {
+				case <-ctx.Done():
+					t.Fatal(ctx.Err())
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			require.Contains(t, body, "hello")
+		})
+	}
+}
+
+func waitNoPods(t *testing.T, c *cluster.Cluster) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		pods, err := podkit.List[*objects.Pod](context.Background(), c.Orchestrator, "default")
+		require.NoError(t, err)
+		if len(pods) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pods left", len(pods))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+const manifest = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      containers:
+      - name: web
+        image: %s
+        ports: [{containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hello}
+spec:
+  selector: {app: hello}
+  ports: [{port: 80, targetPort: 8080}]
+`
