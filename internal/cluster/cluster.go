@@ -75,8 +75,11 @@ type Options struct {
 	// Node, when set, adjusts each node before it is registered (labels,
 	// taints, capacity).
 	Node func(i int, n *objects.Node)
-	// Namespace is the containerd namespace, and a prefix of node names
-	// that keeps clusters of concurrent processes apart (default "podkit").
+	// Namespace keeps clusters of concurrent processes apart: it is the
+	// containerd namespace and, when set, the prefix of the default node
+	// names (NAMESPACE-node-1...), since node agents sharing a daemon tell
+	// their containers apart by node name. Tests set it; the default is
+	// "podkit" with nodes node-1...
 	Namespace string
 	// Ingress runs the Ingress controller on free loopback ports (see
 	// Cluster.IngressHTTP) on the real runtimes.
@@ -131,14 +134,15 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 			fmt.Fprintln(out, note)
 		}
 	}
+	prefix := o.Namespace + "-"
 	if o.Namespace == "" {
-		o.Namespace = "podkit"
+		o.Namespace, prefix = "podkit", ""
 	}
 	names := o.NodeNames
 	if len(names) == 0 {
 		n := max(o.Nodes, 1)
 		for i := range n {
-			names = append(names, "node-"+strconv.Itoa(i+1))
+			names = append(names, prefix+"node-"+strconv.Itoa(i+1))
 		}
 	}
 	rt, err := connect(ctx, o.Runtime, o.Namespace)
