@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/podkit/podkit/internal/events"
 	"github.com/podkit/podkit/objects"
@@ -22,6 +23,16 @@ import (
 // registered node makes rt run the pods bound to the node and reports their
 // status. Registering a node again replaces its runtime and restarts its
 // agent, which adopts what the runtime already runs.
+//
+// With cluster DNS on (WithNetwork) and a runtime that tells the host's
+// address on its pod network (runtime.HostAddresser: the Docker and
+// containerd backends), the DNS server listens on port 53 of that address,
+// the bridge gateway, and the node's pods get it as their nameserver, so
+// they resolve Service names; RegisterNode fails when the runtime cannot
+// tell the address. If another process already serves DNS there (two
+// orchestrators sharing a pod network), a warning is logged and the node's
+// pods get the DNS listen addresses as on other runtimes. See package
+// network.
 func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt runtime.Runtime) error {
 	if node == nil {
 		return errors.New("RegisterNode: node is nil")
@@ -78,8 +89,16 @@ func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt 
 	if err != nil {
 		return err
 	}
-	err = o.group.Add(ctx, n.Name, rt, nodeagent.WithEventRecorder(
-		o.events.WithSource(events.Source{Component: "kubelet", Host: n.Name})))
+	agentOpts := []nodeagent.Option{nodeagent.WithEventRecorder(
+		o.events.WithSource(events.Source{Component: "kubelet", Host: n.Name}))}
+	dnsOpt, err := o.nodeDNS(ctx, n.Name, rt)
+	if err != nil {
+		return fmt.Errorf("RegisterNode %s: %w", n.Name, err)
+	}
+	if dnsOpt != nil {
+		agentOpts = append(agentOpts, dnsOpt)
+	}
+	err = o.group.Add(ctx, n.Name, rt, agentOpts...)
 	if err != nil {
 		return fmt.Errorf("RegisterNode %s: %w", n.Name, err)
 	}
@@ -88,6 +107,27 @@ func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt 
 	}
 	*node = *n
 	return nil
+}
+
+// nodeDNS returns the cluster DNS option of the agent of a node on rt, or
+// nil for the orchestrator's default (see RegisterNode).
+func (o *Orchestrator) nodeDNS(ctx context.Context, name string, rt runtime.Runtime) (nodeagent.Option, error) {
+	ha, ok := rt.(runtime.HostAddresser)
+	if !ok || o.net.DNS() == nil {
+		return nil, nil
+	}
+	addr, err := ha.HostAddress(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cluster DNS: the host's address on the pod network: %w", err)
+	}
+	listen := netip.AddrPortFrom(addr, 53).String()
+	if err := o.net.AddDNSListenAddr(listen); err != nil {
+		o.log.Warn("pods of this node cannot reach cluster DNS: another process may serve DNS on its pod network; give each orchestrator a pod network of its own",
+			"node", name, "addr", listen, "err", err)
+		return nil, nil
+	}
+	o.log.Info("cluster DNS serves the node's pods", "node", name, "addr", listen)
+	return nodeagent.WithClusterDNS(o.net.ClusterDomain(), addr.String()), nil
 }
 
 // RemoveNode forgets a node's runtime and deletes the Node object. The pods

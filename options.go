@@ -66,7 +66,10 @@ func WithScheduler(opts ...scheduler.Option) Option {
 
 // WithNetwork runs service networking in the host: cluster DNS, the service
 // proxy (ClusterIP, NodePort, LoadBalancer) and, when asked, Ingress, as
-// the options configure them (see package network). Without it, Services
+// the options configure them (see package network). Pods on Docker and
+// containerd nodes reach cluster DNS on their bridge gateway, where the
+// server listens once such a node is registered (see RegisterNode).
+// Without it, Services
 // still get their cluster IPs and node ports and Endpoints are kept, but no
 // DNS server or proxy runs.
 func WithNetwork(opts ...network.Option) Option {

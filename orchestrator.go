@@ -178,6 +178,11 @@ func (o *Orchestrator) Store() store.Store { return o.store }
 // Scheme returns the scheme of kinds the orchestrator accepts.
 func (o *Orchestrator) Scheme() *objects.Scheme { return o.scheme }
 
+// Network returns the orchestrator's service networking: the cluster IP
+// allocator, the DNS server (Network().DNS(), nil without WithNetwork) and
+// the proxy's data plane.
+func (o *Orchestrator) Network() *network.Network { return o.net }
+
 // Logger returns the orchestrator's logger.
 func (o *Orchestrator) Logger() *slog.Logger { return o.log }
 
@@ -208,12 +213,17 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	return err
 }
 
-// Close releases the store if New created it. Stop Run first.
+// Close releases the cluster DNS sockets bound for nodes (see
+// RegisterNode) and the store if New created it. Stop Run first.
 func (o *Orchestrator) Close() error {
-	if o.ownStore {
-		return o.store.Close()
+	var err error
+	if o.net != nil {
+		err = o.net.Close()
 	}
-	return nil
+	if o.ownStore {
+		err = errors.Join(err, o.store.Close())
+	}
+	return err
 }
 
 // admit fills apiVersion, kind and the default namespace, applies defaults

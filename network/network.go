@@ -10,6 +10,27 @@
 // reconcile.Manager, PodDNSConfig is the resolver configuration node
 // agents give pods, and Run runs DNS, the proxy and the Ingress
 // controller. Each part can also be used on its own.
+//
+// # How pods reach cluster DNS
+//
+// The DNS server listens on 127.0.0.1:53 unless WithDNS says otherwise,
+// which serves the host but not pods, whose loopback is their own. Pods
+// reach the host on their network's gateway instead: AddDNSListenAddr
+// makes the server listen there too, before or while Run runs. The
+// orchestrator does this by itself for every node whose runtime tells its
+// address on the pod network (runtime.HostAddresser, which the Docker and
+// containerd backends implement): it listens on that gateway's port 53 and
+// gives the node's pods the gateway as their nameserver, with the search
+// domains <namespace>.svc.<domain> svc.<domain> <domain> and ndots:5. On
+// Docker, a container's resolver is the engine's embedded server
+// (127.0.0.11), which forwards names it does not know to the gateway; on
+// containerd, the pod's resolv.conf names the gateway.
+//
+// Only one process can listen on a gateway's port 53: two orchestrators on
+// one host need pod networks of their own (docker.WithNetwork;
+// containerd.WithNetwork and containerd.WithSubnet) for each to serve its
+// pods. Sockets are bound with IP_FREEBIND, so a gateway whose bridge
+// appears only with the first pod (containerd's) can be listened on before.
 package network
 
 import (
@@ -88,10 +109,12 @@ func WithClusterDomain(domain string) Option {
 	}
 }
 
-// WithDNS configures the cluster DNS server: listen addresses pods reach
-// (port 53; on Docker and containerd the bridge gateway, e.g.
-// "172.17.0.1:53") and further dns options. The hosts of the listen
-// addresses are the nameservers PodDNSConfig gives pods.
+// WithDNS configures the cluster DNS server: listen addresses (default
+// 127.0.0.1:53) and further dns options. The hosts of the listen
+// addresses are the nameservers PodDNSConfig gives pods, and those node
+// agents give pods on runtimes that do not tell their gateway (see the
+// package documentation: on Docker and containerd the orchestrator adds
+// the gateway by itself).
 func WithDNS(listen []string, opts ...dns.Option) Option {
 	return func(c *config) error {
 		c.dns = append(c.dns, dns.WithListenAddrs(listen...))
@@ -266,6 +289,27 @@ func (n *Network) DNSServers() []string {
 		return nil
 	}
 	return append([]string(nil), n.cfg.dnsServers...)
+}
+
+// AddDNSListenAddr makes the cluster DNS server listen on addr
+// ("host:port") too, such as port 53 of a pod network's gateway (see the
+// package documentation and dns.Server.AddListenAddr); it binds at once
+// and serves while Run runs. Adding an address twice does nothing. It
+// fails without DNS, or when the address is in use.
+func (n *Network) AddDNSListenAddr(addr string) error {
+	if n.dns == nil {
+		return errors.New("network: cluster DNS is off")
+	}
+	return n.dns.AddListenAddr(addr)
+}
+
+// Close releases the DNS sockets AddDNSListenAddr bound that Run does not
+// serve; call it once Run has returned for good.
+func (n *Network) Close() error {
+	if n.dns == nil {
+		return nil
+	}
+	return n.dns.Close()
 }
 
 // PodDNSConfig returns the resolver configuration of pod (see

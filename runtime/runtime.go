@@ -7,8 +7,9 @@
 // backend passes the conformance suite in runtime/runtimetest.
 //
 // Optional capabilities (logs, exec, stats, change events, dialling pod
-// IPs) are separate small interfaces a backend may implement; callers find
-// them by type assertion.
+// IPs, the host's address on the pod network) are separate small
+// interfaces a backend may implement; callers find them by type
+// assertion.
 //
 // Lifecycle: the host program creates a runtime (docker.New, containerd.New,
 // fake.New), hands it to the orchestrator with RegisterNode, and closes it
@@ -22,6 +23,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"syscall"
 	"time"
 )
@@ -359,6 +361,20 @@ type ExecOptions struct {
 type Dialer interface {
 	// DialContext connects to address ("10.88.0.5:8080") in the pod network.
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// HostAddresser is implemented by runtimes whose pods reach the host on an
+// address of the pod network: the gateway of the bridge pods route
+// through. The orchestrator serves cluster DNS there and gives it to the
+// node's pods as their nameserver, since the host's loopback is not the
+// pods'.
+type HostAddresser interface {
+	// HostAddress returns the host's address on the pod network, creating
+	// the network when the runtime creates it on demand. The address may
+	// not be on any interface yet (a bridge that appears with the first
+	// pod): listen on it with IP_FREEBIND. It is the same for the life of
+	// the pod network.
+	HostAddress(ctx context.Context) (netip.Addr, error)
 }
 
 // EventWatcher is implemented by runtimes that report state changes as they

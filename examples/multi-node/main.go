@@ -10,24 +10,38 @@
 // on node-b, and the DaemonSet pod stays on node-a. Finally the runtime
 // comes back and the evicted pods finish terminating.
 //
-//	go run ./examples/multi-node
+// The failure is simulated the same way on every runtime: node-a is given
+// its runtime through a wrapper (failingRuntime, in failing.go) that, when
+// switched, fails every call with runtime.ErrUnavailable, as a daemon
+// whose socket stopped answering does. On docker and containerd the
+// containers keep running meanwhile, as they would; nothing is done to
+// the daemon itself, which the other nodes keep using.
+//
+//	go run ./examples/multi-node [-runtime docker|containerd|fake] [-v]
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/examples/internal/exampleutil"
 	"github.com/podkit/podkit/examples/internal/kubectl"
+	"github.com/podkit/podkit/internal/cluster"
+	"github.com/podkit/podkit/network"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile"
 	"github.com/podkit/podkit/reconcile/nodeagent"
-	"github.com/podkit/podkit/runtime/fake"
 )
 
 const manifests = `
@@ -46,7 +60,7 @@ spec:
       - {key: dedicated, operator: Equal, value: gpu, effect: NoSchedule}
       containers:
       - name: agent
-        image: example.com/log-agent:1.0
+        image: %[1]s
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -63,68 +77,116 @@ spec:
       terminationGracePeriodSeconds: 5
       containers:
       - name: web
-        image: example.com/web:1.0
+        image: %[1]s
+        readinessProbe:
+          httpGet: {path: /healthz, port: 8080}
+          periodSeconds: 1
         resources:
           requests: {cpu: 100m, memory: 64Mi}
 `
 
 // Timings, short so the failure plays out in seconds. Kubernetes' defaults
-// are a 10s heartbeat and 300s of toleration.
-const (
-	heartbeat  = 200 * time.Millisecond
-	toleration = 2 // seconds a pod stays on a not-ready node
-)
+// are a 10s heartbeat and 300s of toleration. The node agent reports its
+// node NotReady at the first heartbeat whose runtime check fails; the
+// grace period only matters for an agent that stops heartbeating, and is
+// longer on the real runtimes, whose daemons a loaded host may slow.
+const toleration = 2 // seconds a pod stays on a not-ready node
+
+func timings(onReal bool) (heartbeat, grace time.Duration) {
+	if onReal {
+		return 500 * time.Millisecond, 15 * time.Second
+	}
+	return 200 * time.Millisecond, 4 * time.Second
+}
 
 func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := run(ctx); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
 		fmt.Fprintln(os.Stderr, "multi-node:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context) (err error) {
-	start := time.Now()
-	o, err := podkit.New(
-		podkit.WithNodeAgent(nodeagent.WithHeartbeat(heartbeat, 5*heartbeat)),
-		podkit.WithControllers(reconcile.WithNodeLifecycle(reconcile.NodeLifecycleOptions{
-			GracePeriod:              20 * heartbeat,
-			DefaultTolerationSeconds: toleration,
-		})),
-	)
-	if err != nil {
+// run runs the example with the command-line arguments args, writing
+// progress to out. It returns nil when everything shown worked.
+func run(ctx context.Context, args []string, out io.Writer) (err error) {
+	fs := flag.NewFlagSet("multi-node", flag.ContinueOnError)
+	flags := exampleutil.Flags(fs)
+	timeout := fs.Duration("timeout", 3*time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	defer o.Close()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- o.Run(runCtx) }()
-	defer func() {
-		stop()
-		err = errors.Join(err, <-done) // Run returns once every loop has
-	}()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	start := time.Now()
 
-	rts := map[string]*fake.Runtime{}
-	for i, zone := range []string{"a", "b", "c"} {
-		name := "node-" + zone
-		rt, err := fake.New(fake.WithPodCIDR(fmt.Sprintf("10.244.%d.0/24", i+1)))
+	if flags.Runtime == "" {
+		var note string
+		flags.Runtime, note = cluster.Default(ctx)
+		if note != "" {
+			fmt.Fprintln(out, note)
+		}
+	}
+	onReal := flags.Runtime != cluster.Fake
+	heartbeat, grace := timings(onReal)
+	prefix := ""
+	if flags.Cluster != "" {
+		prefix = flags.Cluster + "-"
+	}
+	nodeA, nodeB, nodeC := prefix+"node-a", prefix+"node-b", prefix+"node-c"
+	opts := cluster.Options{
+		NodeNames: []string{nodeA, nodeB, nodeC},
+		Node: func(i int, n *objects.Node) {
+			zone := string(rune('a' + i))
+			n.Labels = map[string]string{objects.LabelZone: "zone-" + zone}
+			if zone == "c" {
+				n.Spec.Taints = []objects.Taint{{Key: "dedicated", Value: "gpu", Effect: objects.TaintEffectNoSchedule}}
+			}
+		},
+		Orchestrator: []podkit.Option{
+			podkit.WithNodeAgent(nodeagent.WithHeartbeat(heartbeat, 5*heartbeat)),
+			podkit.WithControllers(reconcile.WithNodeLifecycle(reconcile.NodeLifecycleOptions{
+				GracePeriod:              grace,
+				DefaultTolerationSeconds: toleration,
+			})),
+		},
+	}
+	if onReal {
+		// No Service here: no service proxy, whose nftables table may be
+		// another orchestrator's too, and cluster DNS on a free loopback
+		// port rather than on port 53, which another may hold.
+		addr, err := freeLoopbackPort()
 		if err != nil {
 			return err
 		}
-		rts[name] = rt
-		node := &objects.Node{
-			ObjectMeta: objects.ObjectMeta{Name: name, Labels: map[string]string{objects.LabelZone: "zone-" + zone}},
-			Status: objects.NodeStatus{Capacity: objects.ResourceList{
-				"cpu": objects.MustParseQuantity("4"), "memory": objects.MustParseQuantity("8Gi")}},
-		}
-		if zone == "c" {
-			node.Spec.Taints = []objects.Taint{{Key: "dedicated", Value: "gpu", Effect: objects.TaintEffectNoSchedule}}
-		}
-		if err := o.RegisterNode(ctx, node, rt); err != nil {
-			return err
-		}
+		opts.Network = []network.Option{network.WithDNS([]string{addr}), network.WithDataPlane(network.DataPlaneNone)}
 	}
+	c, err := exampleutil.Start(ctx, out, flags, opts)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, c.Stop()) }()
+	o := c.Orchestrator
+
+	// node-a's agent gets the runtime through the switch that will make it
+	// fail. Registering a node again replaces its runtime.
+	rtA, failA, err := newFailingRuntime(c.Runtime)
+	if err != nil {
+		return err
+	}
+	a := &objects.Node{}
+	if err := o.Get(ctx, objects.Key{Name: nodeA}, a); err != nil {
+		return err
+	}
+	if err := o.RegisterNode(ctx, a, rtA); err != nil {
+		return err
+	}
+	defer failA.Fail(false) // so that cleanup can stop node-a's pods
+
 	if err := waitNodes(ctx, o, func(ns []*objects.Node) bool {
 		for _, n := range ns {
 			if nodeStatus(n) != "Ready" {
@@ -135,32 +197,39 @@ func run(ctx context.Context) (err error) {
 	}); err != nil {
 		return fmt.Errorf("nodes did not become Ready: %w", err)
 	}
-	if err := printNodes(ctx, o); err != nil {
+	fmt.Fprintln(out, "\n$ kubectl get nodes -L topology.kubernetes.io/zone")
+	if err := printNodes(ctx, o, out); err != nil {
 		return err
 	}
 
-	objs, err := objects.DecodeYAML(strings.NewReader(manifests))
+	objs, err := o.Scheme().Decode(strings.NewReader(fmt.Sprintf(manifests, c.DemoImage)))
 	if err != nil {
 		return err
 	}
+	defer func() {
+		ctx, cancel := exampleutil.Cleanup(ctx, time.Minute)
+		defer cancel()
+		failA.Fail(false)
+		err = errors.Join(err, exampleutil.Delete(ctx, io.Discard, o, objs...), exampleutil.WaitGone(ctx, c, "default"))
+	}()
 	if err := o.Apply(ctx, objs...); err != nil {
 		return err
 	}
-	fmt.Println("\ndaemonset.apps/log-agent created\ndeployment.apps/web created")
+	fmt.Fprintln(out, "\n$ kubectl apply -f log-agent.yaml -f web.yaml\ndaemonset.apps/log-agent created\ndeployment.apps/web created")
 	ds := &objects.DaemonSet{ObjectMeta: objects.ObjectMeta{Name: "log-agent"}}
 	if err := o.WaitFor(ctx, ds, podkit.Available); err != nil {
 		return err
 	}
-	fmt.Printf("daemon set %q successfully rolled out (%d of %d nodes)\n", ds.Name, ds.Status.NumberAvailable, ds.Status.DesiredNumberScheduled)
+	fmt.Fprintf(out, "daemon set %q successfully rolled out (%d of %d nodes)\n", ds.Name, ds.Status.NumberAvailable, ds.Status.DesiredNumberScheduled)
 	dep := &objects.Deployment{ObjectMeta: objects.ObjectMeta{Name: "web"}}
 	if err := o.WaitFor(ctx, dep, podkit.Available); err != nil {
 		return err
 	}
-	fmt.Printf("deployment %q successfully rolled out\n\n", dep.Name)
+	fmt.Fprintf(out, "deployment %q successfully rolled out\n\n", dep.Name)
 	if ds.Status.DesiredNumberScheduled != 3 {
-		return fmt.Errorf("daemon set runs on %d nodes, want 3 (it tolerates node-c's taint)", ds.Status.DesiredNumberScheduled)
+		return fmt.Errorf("daemon set runs on %d nodes, want 3 (it tolerates %s's taint)", ds.Status.DesiredNumberScheduled, nodeC)
 	}
-	if err := printPods(ctx, o); err != nil {
+	if err := printPods(ctx, o, out); err != nil {
 		return err
 	}
 	web, err := podkit.List[*objects.Pod](ctx, o, "default", podkit.WithLabels("app=web"))
@@ -169,29 +238,29 @@ func run(ctx context.Context) (err error) {
 	}
 	onA := 0
 	for _, p := range web {
-		if p.Spec.NodeName == "node-c" {
-			return fmt.Errorf("pod %s runs on node-c, whose taint it does not tolerate", p.Name)
+		if p.Spec.NodeName == nodeC {
+			return fmt.Errorf("pod %s runs on %s, whose taint it does not tolerate", p.Name, nodeC)
 		}
-		if p.Spec.NodeName == "node-a" {
+		if p.Spec.NodeName == nodeA {
 			onA++
 		}
 	}
 	if onA == 0 {
-		return errors.New("no web pod runs on node-a, the node about to fail; nothing to show")
+		return fmt.Errorf("no web pod runs on %s, the node about to fail; nothing to show", nodeA)
 	}
 
 	// The failure: node-a's runtime stops answering.
 	failed := time.Now()
-	fmt.Printf("\n*** node-a: container runtime stops answering (%d web pods there) ***\n", onA)
-	rts["node-a"].SetUnavailable(true)
+	fmt.Fprintf(out, "\n*** %s: container runtime stops answering (%d web pods there) ***\n", nodeA, onA)
+	failA.Fail(true)
 	if err := waitNodes(ctx, o, func(ns []*objects.Node) bool {
-		n := find(ns, "node-a")
+		n := find(ns, nodeA)
 		return n != nil && nodeStatus(n) == "NotReady" && hasTaint(n, objects.TaintNodeNotReady, objects.TaintEffectNoExecute)
 	}); err != nil {
-		return fmt.Errorf("node-a was not marked NotReady and tainted: %w", err)
+		return fmt.Errorf("%s was not marked NotReady and tainted: %w", nodeA, err)
 	}
-	fmt.Printf("node-a is NotReady and tainted %s:NoExecute after %v\n\n", objects.TaintNodeNotReady, time.Since(failed).Round(100*time.Millisecond))
-	if err := printNodes(ctx, o); err != nil {
+	fmt.Fprintf(out, "%s is NotReady and tainted %s:NoExecute after %v\n\n", nodeA, objects.TaintNodeNotReady, time.Since(failed).Round(100*time.Millisecond))
+	if err := printNodes(ctx, o, out); err != nil {
 		return err
 	}
 
@@ -203,17 +272,17 @@ func run(ctx context.Context) (err error) {
 			if p.DeletionTimestamp != nil {
 				continue
 			}
-			if p.Spec.NodeName != "node-b" || !objects.IsPodReady(p) {
+			if p.Spec.NodeName != nodeB || !objects.IsPodReady(p) {
 				return false
 			}
 			live++
 		}
 		return live == 3
 	}); err != nil {
-		return fmt.Errorf("web pods were not replaced on node-b: %w", err)
+		return fmt.Errorf("web pods were not replaced on %s: %w", nodeB, err)
 	}
-	fmt.Printf("\nweb pods evicted from node-a and replaced on node-b after %v\n\n", time.Since(failed).Round(100*time.Millisecond))
-	if err := printPods(ctx, o); err != nil {
+	fmt.Fprintf(out, "\nweb pods evicted from %s and replaced on %s after %v\n\n", nodeA, nodeB, time.Since(failed).Round(100*time.Millisecond))
+	if err := printPods(ctx, o, out); err != nil {
 		return err
 	}
 	agents, err := podkit.List[*objects.Pod](ctx, o, "default", podkit.WithLabels("app=log-agent"))
@@ -224,44 +293,44 @@ func run(ctx context.Context) (err error) {
 	for _, p := range agents {
 		perNode[p.Spec.NodeName]++
 	}
-	if len(agents) != 3 || perNode["node-a"] != 1 || perNode["node-b"] != 1 || perNode["node-c"] != 1 {
-		return fmt.Errorf("want one log-agent pod per node, node-a's kept, got %v", perNode)
+	if len(agents) != 3 || perNode[nodeA] != 1 || perNode[nodeB] != 1 || perNode[nodeC] != 1 {
+		return fmt.Errorf("want one log-agent pod per node, %s's kept, got %v", nodeA, perNode)
 	}
-	fmt.Println("\nthe log-agent pod stays on node-a (DaemonSet pods tolerate not-ready) and is not recreated elsewhere")
+	fmt.Fprintf(out, "\nthe log-agent pod stays on %s (DaemonSet pods tolerate not-ready) and is not recreated elsewhere\n", nodeA)
 
 	// Recovery: the runtime answers again, the node turns Ready, and its
 	// agent stops the pods that were evicted while it could not.
-	fmt.Println("\n*** node-a: container runtime is back ***")
-	rts["node-a"].SetUnavailable(false)
+	fmt.Fprintf(out, "\n*** %s: container runtime is back ***\n", nodeA)
+	failA.Fail(false)
 	if err := waitPods(ctx, o, "app=web", func(ps []*objects.Pod) bool {
 		return len(ps) == 3
 	}); err != nil {
 		return fmt.Errorf("evicted pods did not finish terminating: %w", err)
 	}
 	if err := waitNodes(ctx, o, func(ns []*objects.Node) bool {
-		n := find(ns, "node-a")
+		n := find(ns, nodeA)
 		return n != nil && nodeStatus(n) == "Ready" && !hasTaint(n, objects.TaintNodeNotReady, objects.TaintEffectNoExecute)
 	}); err != nil {
-		return fmt.Errorf("node-a did not recover: %w", err)
+		return fmt.Errorf("%s did not recover: %w", nodeA, err)
 	}
-	fmt.Print("node-a is Ready again; the evicted pods are gone\n\n")
-	if err := printNodes(ctx, o); err != nil {
+	fmt.Fprintf(out, "%s is Ready again; the evicted pods are gone\n\n", nodeA)
+	if err := printNodes(ctx, o, out); err != nil {
 		return err
 	}
-	fmt.Println()
-	if err := printPods(ctx, o); err != nil {
+	fmt.Fprintln(out)
+	if err := printPods(ctx, o, out); err != nil {
 		return err
 	}
-	fmt.Printf("\ndone in %v\n", time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(out, "\nmulti-node example: everything shown worked on %s in %v\n", c.RuntimeName, time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 
-func printNodes(ctx context.Context, o *podkit.Orchestrator) error {
+func printNodes(ctx context.Context, o *podkit.Orchestrator, out io.Writer) error {
 	nodes, err := podkit.List[*objects.Node](ctx, o, "")
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
+	tw := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATUS\tZONE\tTAINTS")
 	for _, n := range nodes {
 		var taints []string
@@ -277,12 +346,12 @@ func printNodes(ctx context.Context, o *podkit.Orchestrator) error {
 	return tw.Flush()
 }
 
-func printPods(ctx context.Context, o *podkit.Orchestrator) error {
+func printPods(ctx context.Context, o *podkit.Orchestrator, out io.Writer) error {
 	pods, err := podkit.List[*objects.Pod](ctx, o, "default")
 	if err != nil {
 		return err
 	}
-	kubectl.PrintPods(os.Stdout, time.Now(), pods)
+	kubectl.PrintPods(out, o.Clock().Now(), pods)
 	return nil
 }
 
@@ -319,4 +388,23 @@ func find(ns []*objects.Node, name string) *objects.Node {
 		}
 	}
 	return nil
+}
+
+// freeLoopbackPort returns a 127.0.0.1 address whose port is free for both
+// UDP and TCP at the time of asking, for the cluster DNS server.
+func freeLoopbackPort() (string, error) {
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		addr := pc.LocalAddr().String()
+		l, err := net.Listen("tcp", addr)
+		pc.Close()
+		if err == nil {
+			l.Close()
+			return addr, nil
+		}
+	}
+	return "", errors.New("no loopback port is free for both UDP and TCP")
 }

@@ -13,14 +13,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/vishvananda/netlink"
 
 	"github.com/podkit/podkit"
 	"github.com/podkit/podkit/internal/testimage"
@@ -81,6 +89,15 @@ type Options struct {
 	// their containers apart by node name. Tests set it; the default is
 	// "podkit" with nodes node-1...
 	Namespace string
+	// Isolated gives the cluster, on the real runtimes, what it would
+	// otherwise share with clusters of other processes on the host: a pod
+	// network of its own (a Docker network, or a CNI network, bridge and
+	// subnet, named after Namespace and removed by Stop), an nftables
+	// table, a service CIDR, and a free loopback port for DNS. Its pods then
+	// reach its own cluster DNS on their gateway (only one process can
+	// serve a gateway's port 53) and its cluster IPs are its own. Network
+	// options may still override these.
+	Isolated bool
 	// Ingress runs the Ingress controller on free loopback ports (see
 	// Cluster.IngressHTTP) on the real runtimes.
 	Ingress bool
@@ -111,10 +128,14 @@ type Cluster struct {
 	// addresses, when Options.Ingress is set on a real runtime.
 	IngressHTTP, IngressHTTPS string
 
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
-	err    error
+	cancel  context.CancelFunc
+	done    chan error
+	stopped chan struct{}
+	runErr  error
+	// dropNetwork removes the pod network of an Isolated cluster.
+	dropNetwork func(context.Context) error
+	once        sync.Once
+	err         error
 }
 
 // Real tells whether pods run in real containers.
@@ -145,14 +166,26 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 			names = append(names, prefix+"node-"+strconv.Itoa(i+1))
 		}
 	}
-	rt, err := connect(ctx, o.Runtime, o.Namespace)
+	var (
+		rt          runtime.Runtime
+		dropNetwork func(context.Context) error
+		err         error
+	)
+	if o.Isolated {
+		rt, dropNetwork, err = connectIsolated(ctx, o.Runtime, o.Namespace)
+	} else {
+		rt, err = connect(ctx, o.Runtime, o.Namespace)
+	}
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{RuntimeName: o.Runtime, Runtime: rt, Nodes: names, done: make(chan error, 1)}
+	c := &Cluster{RuntimeName: o.Runtime, Runtime: rt, Nodes: names, done: make(chan error, 1), dropNetwork: dropNetwork}
 	ok := false
 	defer func() {
 		if !ok {
+			if dropNetwork != nil {
+				_ = dropNetwork(context.Background())
+			}
 			_ = rt.Close()
 		}
 	}()
@@ -172,6 +205,9 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	if c.Real() {
 		netOpts := []network.Option{}
+		if o.Isolated {
+			netOpts = append(netOpts, isolatedNetwork(o.Namespace)...)
+		}
 		if o.Ingress {
 			httpAddr, err := freeAddr()
 			if err != nil {
@@ -208,21 +244,177 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	go func() { c.done <- orch.Run(runCtx) }()
+	c.stopped = make(chan struct{})
+	go func() {
+		err := orch.Run(runCtx)
+		c.runErr = err
+		close(c.stopped)
+		c.done <- err
+	}()
 	ok = true
 	return c, nil
 }
 
+// Done is closed when the orchestrator's Run has returned: after Stop, or
+// when a loop failed (Err says why) — waits can select on it so a failed
+// cluster does not leave them waiting until their deadline.
+func (c *Cluster) Done() <-chan struct{} { return c.stopped }
+
+// Err returns what Run returned once Done is closed, else nil.
+func (c *Cluster) Err() error {
+	select {
+	case <-c.stopped:
+		return c.runErr
+	default:
+		return nil
+	}
+}
+
 // Stop stops the orchestrator, waits for Run to return and closes the
 // store and the runtime connection. Pods still bound to the nodes keep
-// running on a real runtime: delete what was created first.
+// running on a real runtime: delete what was created first. Stop removes
+// the pod network of an Isolated cluster, which fails while pods are left
+// on it.
 func (c *Cluster) Stop() error {
 	c.once.Do(func() {
 		c.cancel()
 		c.err = <-c.done
-		c.err = errors.Join(c.err, c.Orchestrator.Close(), c.Runtime.Close())
+		c.err = errors.Join(c.err, c.Orchestrator.Close())
+		if c.dropNetwork != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c.err = errors.Join(c.err, c.dropNetwork(ctx))
+		}
+		c.err = errors.Join(c.err, c.Runtime.Close())
 	})
 	return c.err
+}
+
+// connectIsolated connects to runtime name with a pod network of the
+// cluster's own (see Options.Isolated) and returns what removes it.
+func connectIsolated(ctx context.Context, name, namespace string) (runtime.Runtime, func(context.Context) error, error) {
+	switch name {
+	case Docker:
+		rt, err := docker.New(ctx, docker.WithNetwork(namespace+"-pods"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return rt, rt.RemoveNetwork, nil
+	case Containerd:
+		h := fnv.New32a()
+		h.Write([]byte(namespace))
+		sum := h.Sum32()
+		bridge := fmt.Sprintf("pk%08x", sum) // within IFNAMSIZ
+		subnet, err := freeSubnet(bridge, int(sum%200))
+		if err != nil {
+			return nil, nil, err
+		}
+		rt, err := containerd.New(ctx, containerd.WithNamespace(namespace),
+			containerd.WithNetwork(namespace, bridge), containerd.WithSubnet(subnet))
+		if err != nil {
+			return nil, nil, err
+		}
+		drop := func(ctx context.Context) error {
+			sbs, err := rt.ListSandboxes(ctx, runtime.Filter{})
+			if err != nil {
+				return err
+			}
+			if len(sbs) > 0 {
+				return fmt.Errorf("pod bridge %s kept: %d sandboxes are left on it", bridge, len(sbs))
+			}
+			l, err := netlink.LinkByName(bridge)
+			if err != nil {
+				return nil // never made: no pod ran
+			}
+			if err := netlink.LinkDel(l); err != nil {
+				return fmt.Errorf("removing the pod bridge %s: %w", bridge, err)
+			}
+			if err := os.RemoveAll(filepath.Join(containerd.DefaultStateDir, "cni", "ipam", namespace)); err != nil {
+				return err
+			}
+			return dropNamespace(ctx, rt)
+		}
+		return rt, drop, nil
+	}
+	rt, err := connect(ctx, name, namespace)
+	return rt, nil, err
+}
+
+// dropNamespace deletes the images of rt's containerd namespace, then the
+// namespace: with its images gone, containerd's garbage collector removes
+// their content and snapshots.
+func dropNamespace(ctx context.Context, rt *containerd.Runtime) error {
+	ctx = namespaces.WithNamespace(ctx, rt.Namespace())
+	is := rt.Client().ImageService()
+	imgs, err := is.List(ctx)
+	if err != nil {
+		return fmt.Errorf("listing the images of namespace %s: %w", rt.Namespace(), err)
+	}
+	for i, img := range imgs {
+		var opts []images.DeleteOpt
+		if i == len(imgs)-1 {
+			opts = append(opts, images.SynchronousDelete())
+		}
+		if err := is.Delete(ctx, img.Name, opts...); err != nil {
+			return fmt.Errorf("deleting image %s: %w", img.Name, err)
+		}
+	}
+	if err := rt.Client().NamespaceService().Delete(ctx, rt.Namespace()); err != nil {
+		return fmt.Errorf("deleting containerd namespace %s: %w", rt.Namespace(), err)
+	}
+	return nil
+}
+
+// freeSubnet returns a /24 of 10.216.0.0/16 from the i-th on that no
+// route of the host overlaps, other than one through bridge (left by an
+// earlier cluster of the same name).
+func freeSubnet(bridge string, i int) (netip.Prefix, error) {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("listing routes: %w", err)
+	}
+	var taken []netip.Prefix
+	for _, r := range routes {
+		if r.Dst == nil || r.Dst.IP.IsUnspecified() {
+			continue // the default route
+		}
+		if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil && l.Attrs().Name == bridge {
+			continue
+		}
+		if p, ok := netipx(r.Dst); ok {
+			taken = append(taken, p)
+		}
+	}
+	for j := range 256 {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 216, byte((i + j) % 256), 0}), 24)
+		if !slices.ContainsFunc(taken, p.Overlaps) {
+			return p, nil
+		}
+	}
+	return netip.Prefix{}, errors.New("no free /24 in 10.216.0.0/16 for the pod network")
+}
+
+func netipx(n *net.IPNet) (netip.Prefix, bool) {
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	bits, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), bits), true
+}
+
+// isolatedNetwork returns the network options of an Isolated cluster: an
+// nftables table and a service CIDR (a /24 of 10.217.0.0/16) named after
+// namespace, and DNS on a free loopback port (pods use their gateway).
+func isolatedNetwork(namespace string) []network.Option {
+	h := fnv.New32a()
+	h.Write([]byte(namespace))
+	cidr := fmt.Sprintf("10.217.%d.0/24", h.Sum32()%256)
+	return []network.Option{
+		network.WithNFTablesTable(namespace),
+		network.WithServiceCIDR(cidr),
+		network.WithDNS([]string{"127.0.0.1:0"}),
+	}
 }
 
 func connect(ctx context.Context, name, namespace string) (runtime.Runtime, error) {

@@ -25,7 +25,7 @@ func TestStart(t *testing.T) {
 			cluster.Require(t, name)
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
-			c, err := cluster.Start(ctx, cluster.Options{Runtime: name, Nodes: 2, Namespace: "podkit-clustertest", Out: io.Discard})
+			c, err := cluster.Start(ctx, cluster.Options{Runtime: name, Nodes: 2, Namespace: "podkit-clustertest-" + name, Isolated: true, Out: io.Discard})
 			require.NoError(t, err)
 			defer func() { require.NoError(t, c.Stop()) }()
 

@@ -14,7 +14,11 @@
 //
 // Pods find the server through the resolver configuration PodDNSConfig
 // builds: the server's address, search domains
-// <ns>.svc.<domain> svc.<domain> <domain>, and ndots:5.
+// <ns>.svc.<domain> svc.<domain> <domain>, and ndots:5. The address must
+// be one pods reach, such as their bridge's gateway: AddListenAddr adds
+// one while the server runs, binding with IP_FREEBIND so that a bridge
+// made later carries it (package network explains how an orchestrator
+// uses it).
 package dns
 
 import (
@@ -23,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,16 +149,31 @@ func WithLogger(l *slog.Logger) Option {
 // Server is the cluster DNS server. Run serves until its context ends;
 // ServeDNS answers one query and may be used without Run (with caches
 // that Run fills, it answers NXDOMAIN for cluster names until then).
-// Methods are safe for concurrent use.
+// AddListenAddr adds addresses before or while Run runs; Close releases
+// what AddListenAddr bound when Run does not run again. Methods are safe
+// for concurrent use.
 type Server struct {
 	cfg       config
 	services  *informer.Informer
 	endpoints *informer.Informer
 	fwd       *forwarder
 
-	mu    sync.Mutex
-	addrs []net.Addr
-	ready chan struct{}
+	mu        sync.Mutex
+	added     []string   // AddListenAddr's addresses, in order
+	bound     []*binding // sockets held: bound by AddListenAddr, or served by Run
+	serving   bool       // Run serves: a new binding is served at once
+	wg        *sync.WaitGroup
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+// binding is one listen address's UDP socket and TCP listener and, while
+// Run serves them, their servers.
+type binding struct {
+	addr    string
+	pc      net.PacketConn
+	l       net.Listener
+	servers []*mdns.Server
 }
 
 // New returns a server answering from the Services and Endpoints of s,
@@ -185,24 +205,94 @@ func New(s store.Store, opts ...Option) (*Server, error) {
 // Domain returns the cluster domain, without a trailing dot.
 func (s *Server) Domain() string { return s.cfg.domain }
 
-// Ready is closed once Run listens on every address.
+// Ready is closed once Run first listens on every address.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// Addrs returns the UDP addresses the server listens on, once Ready.
+// Addrs returns the UDP addresses the server listens on: once Ready,
+// those of WithListenAddrs and AddListenAddr, in that order.
 func (s *Server) Addrs() []net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.addrs)
+	addrs := make([]net.Addr, 0, len(s.bound))
+	for _, b := range s.bound {
+		addrs = append(addrs, b.pc.LocalAddr())
+	}
+	return addrs
 }
 
-// Run fills the caches, listens on the configured addresses (UDP and TCP)
-// and serves until ctx ends; it returns after every goroutine it started
-// has returned. A listen failure is returned at once.
+// AddListenAddr makes the server listen on addr ("host:port") too, over
+// UDP and TCP, such as the gateway of a pod network ("10.88.0.1:53") when
+// a node on it is registered. It binds at once, so a failure (the address
+// is in use) is returned here; while Run runs it serves at once, else from
+// when Run starts, and every later Run listens on addr again. Adding an
+// address given before (here or with WithListenAddrs) does nothing.
+//
+// Like every listen address, addr is bound with IP_FREEBIND: it need not
+// be on an interface yet, as the bridge of a pod network that appears
+// with its first pod; queries reach the server once it is.
+func (s *Server) AddListenAddr(addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("cluster DNS: listen address: %w", err)
+	}
+	addr = normalAddr(addr)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if slices.Contains(s.added, addr) || slices.ContainsFunc(s.cfg.listen, func(a string) bool { return normalAddr(a) == addr }) {
+		return nil
+	}
+	b, err := bind(addr)
+	if err != nil {
+		return fmt.Errorf("cluster DNS: %w", err)
+	}
+	if s.serving {
+		if err := s.serveLocked(b); err != nil {
+			return err
+		}
+		s.cfg.log.Info("cluster DNS listening", "addr", b.pc.LocalAddr())
+	}
+	s.added = append(s.added, addr)
+	s.bound = append(s.bound, b)
+	return nil
+}
+
+// normalAddr spells an IP address and port one way, so that "10.0.0.1:53"
+// and "[::ffff:10.0.0.1]:53" are one listen address.
+func normalAddr(addr string) string {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+	}
+	return addr
+}
+
+// Close releases the sockets AddListenAddr bound that Run does not serve;
+// call it when Run has returned and will not run again. A later
+// AddListenAddr or Run binds again.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.serving {
+		return nil // Run releases them when it returns
+	}
+	var errs []error
+	for _, b := range s.bound {
+		errs = append(errs, b.pc.Close(), b.l.Close())
+	}
+	s.bound = nil
+	return errors.Join(errs...)
+}
+
+// Run fills the caches, listens on the configured and added addresses
+// (UDP and TCP) and serves until ctx ends; it returns after every
+// goroutine it started has returned, with the sockets closed. A listen
+// failure is returned at once.
 func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	if err := s.startServing(&wg); err != nil {
+		return err
+	}
 	errc := make(chan error, 2)
 	for _, inf := range []*informer.Informer{s.services, s.endpoints} {
 		wg.Add(1)
@@ -214,50 +304,10 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
-
-	var servers []*mdns.Server
-	shutdown := func() {
-		for _, srv := range servers {
-			_ = srv.Shutdown()
-		}
-	}
-	var addrs []net.Addr
-	for _, a := range s.cfg.listen {
-		pc, l, err := listenBoth(a)
-		if err != nil {
-			shutdown()
-			cancel()
-			return fmt.Errorf("cluster DNS: %w", err)
-		}
-		addrs = append(addrs, pc.LocalAddr())
-		for _, srv := range []*mdns.Server{{PacketConn: pc, Handler: s}, {Listener: l, Handler: s}} {
-			started := make(chan struct{})
-			srv.NotifyStartedFunc = func() { close(started) }
-			served := make(chan error, 1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				served <- srv.ActivateAndServe()
-			}()
-			select {
-			case <-started:
-				servers = append(servers, srv)
-			case err := <-served:
-				pc.Close()
-				l.Close()
-				shutdown()
-				cancel()
-				return fmt.Errorf("cluster DNS on %s: %w", a, err)
-			}
-		}
-	}
-	s.mu.Lock()
-	s.addrs = addrs
-	s.mu.Unlock()
-	close(s.ready)
-	s.cfg.log.Info("cluster DNS listening", "addrs", addrs, "domain", s.cfg.domain, "upstreams", s.cfg.upstreams)
+	s.readyOnce.Do(func() { close(s.ready) })
+	s.cfg.log.Info("cluster DNS listening", "addrs", s.Addrs(), "domain", s.cfg.domain, "upstreams", s.cfg.upstreams)
 	<-ctx.Done()
-	shutdown()
+	s.stopServing()
 	select {
 	case err := <-errc:
 		return err
@@ -266,25 +316,110 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 }
 
-// listenBoth listens on addr over UDP and TCP, on the same port when the
-// port is 0.
-func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+// startServing binds what is not bound yet and serves every binding.
+func (s *Server) startServing(wg *sync.WaitGroup) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.serving {
+		return errors.New("cluster DNS: Run is already running")
+	}
+	s.wg = wg
+	held := s.bound
+	s.bound = nil
+	fail := func(err error) error {
+		for _, b := range s.bound {
+			b.shutdown()
+		}
+		s.bound = nil
+		for _, b := range held {
+			b.shutdown()
+		}
+		return err
+	}
+	for _, a := range append(slices.Clone(s.cfg.listen), s.added...) {
+		var b *binding
+		if i := slices.IndexFunc(held, func(b *binding) bool { return b.addr == a }); i >= 0 {
+			b = held[i]
+			held = slices.Delete(held, i, i+1)
+		} else {
+			var err error
+			if b, err = bind(a); err != nil {
+				return fail(fmt.Errorf("cluster DNS: %w", err))
+			}
+		}
+		if err := s.serveLocked(b); err != nil {
+			return fail(err)
+		}
+		s.bound = append(s.bound, b)
+	}
+	s.serving = true
+	return nil
+}
+
+// stopServing shuts every server down, closing their sockets.
+func (s *Server) stopServing() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.bound {
+		b.shutdown()
+	}
+	s.bound, s.serving, s.wg = nil, false, nil
+}
+
+// serveLocked starts b's UDP and TCP servers in Run's wait group and waits
+// until they serve. On failure b is closed. s.mu is held.
+func (s *Server) serveLocked(b *binding) error {
+	for _, srv := range []*mdns.Server{{PacketConn: b.pc, Handler: s}, {Listener: b.l, Handler: s}} {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		served := make(chan error, 1)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			served <- srv.ActivateAndServe()
+		}()
+		select {
+		case <-started:
+			b.servers = append(b.servers, srv)
+		case err := <-served:
+			b.shutdown()
+			return fmt.Errorf("cluster DNS on %s: %w", b.addr, err)
+		}
+	}
+	return nil
+}
+
+// shutdown stops b's servers and closes its sockets.
+func (b *binding) shutdown() {
+	for _, srv := range b.servers {
+		_ = srv.Shutdown()
+	}
+	b.servers = nil
+	_ = b.pc.Close()
+	_ = b.l.Close()
+}
+
+// bind listens on addr over UDP and TCP, on the same port when the port
+// is 0, with IP_FREEBIND (see AddListenAddr).
+func bind(addr string) (*binding, error) {
+	lc := net.ListenConfig{Control: freebind}
+	ctx := context.Background()
 	var lastErr error
 	for range 10 {
-		pc, err := net.ListenPacket("udp", addr)
+		pc, err := lc.ListenPacket(ctx, "udp", addr)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		host, _, _ := net.SplitHostPort(addr)
 		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err == nil {
-			return pc, l, nil
+			return &binding{addr: addr, pc: pc, l: l}, nil
 		}
 		pc.Close()
 		lastErr = err
 	}
-	return nil, nil, lastErr
+	return nil, lastErr
 }
 
 // ServeDNS implements mdns.Handler.

@@ -255,3 +255,79 @@ func TestOptionsRejectNonsense(t *testing.T) {
 		assert.Error(t, err)
 	}
 }
+
+// TestAddListenAddr adds addresses before and while Run runs: each serves
+// UDP and TCP, adding one twice does nothing, and an address no interface
+// has binds all the same (IP_FREEBIND), as a pod bridge's gateway does
+// before the bridge exists.
+func TestAddListenAddr(t *testing.T) {
+	e := nettest.New(t)
+	srv, err := dns.New(e.Store, dns.WithListenAddrs("127.0.0.1:0"), dns.WithUpstreams())
+	require.NoError(t, err)
+	require.NoError(t, srv.AddListenAddr("127.0.0.2:0"))
+	require.Len(t, srv.Addrs(), 1, "bound before Run")
+	stop := nettest.RunBackground(t, srv.Run)
+	select {
+	case <-srv.Ready():
+	case <-t.Context().Done():
+		t.Fatal(t.Context().Err())
+	}
+	require.NoError(t, srv.AddListenAddr("127.0.0.3:0"))
+	require.NoError(t, srv.AddListenAddr("127.0.0.3:0"))
+	require.NoError(t, srv.AddListenAddr("127.0.0.1:0"), "a WithListenAddrs address")
+	require.NoError(t, srv.AddListenAddr("198.51.100.7:0"), "an address of no interface")
+	addrs := srv.Addrs()
+	var hosts []string
+	for _, a := range addrs {
+		hosts = append(hosts, a.(*net.UDPAddr).IP.String())
+	}
+	require.Equal(t, []string{"127.0.0.1", "127.0.0.2", "127.0.0.3", "198.51.100.7"}, hosts)
+
+	s := &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "web"}, Spec: objects.ServiceSpec{Ports: []objects.ServicePort{{Port: 80}}}}
+	e.Create(s)
+	for _, a := range addrs[:3] {
+		f := &fixture{Env: e, addr: a.String()}
+		f.waitAnswer("web.default.svc.cluster.local", mdns.TypeA, "A "+s.Spec.ClusterIP)
+		assert.Equal(t, []string{"A " + s.Spec.ClusterIP}, records(f.queryNet("tcp", "web.default.svc.cluster.local", mdns.TypeA)), a)
+	}
+
+	stop()
+	for _, a := range addrs[:3] {
+		l, err := net.ListenPacket("udp", a.String())
+		require.NoError(t, err, "Run released %s", a)
+		l.Close()
+	}
+	require.NoError(t, srv.Close())
+}
+
+func TestAddListenAddrInUse(t *testing.T) {
+	e := nettest.New(t)
+	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	srv, err := dns.New(e.Store, dns.WithListenAddrs("127.0.0.1:0"), dns.WithUpstreams())
+	require.NoError(t, err)
+	for range 2 { // a failed address is not remembered
+		err = srv.AddListenAddr(l.LocalAddr().String())
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "address already in use")
+	}
+	assert.Error(t, srv.AddListenAddr("nohost"))
+	assert.Empty(t, srv.Addrs())
+}
+
+// TestCloseReleasesAddedAddrs: what AddListenAddr bound for a Run that
+// never comes is released by Close.
+func TestCloseReleasesAddedAddrs(t *testing.T) {
+	e := nettest.New(t)
+	srv, err := dns.New(e.Store, dns.WithUpstreams())
+	require.NoError(t, err)
+	require.NoError(t, srv.AddListenAddr("127.0.0.4:0"))
+	addr := srv.Addrs()[0].String()
+	_, err = net.ListenPacket("udp", addr)
+	require.Error(t, err, "held until Close")
+	require.NoError(t, srv.Close())
+	l, err := net.ListenPacket("udp", addr)
+	require.NoError(t, err)
+	l.Close()
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/podkit/podkit/objects"
@@ -192,8 +193,10 @@ func (a *Agent) probe(ctx context.Context, pod *objects.Pod, c *objects.Containe
 		if !isExecer {
 			return false, errNoExec.Error(), nil
 		}
-		var out bytes.Buffer
-		code, err := ex.Exec(ctx, id, runtime.ExecOptions{Command: h.Exec.Command, Stdout: &out, Stderr: &out})
+		// A runtime may copy stdout and stderr in two goroutines
+		// (containerd does): one buffer takes both under a lock.
+		out := &lockedBuffer{}
+		code, err := ex.Exec(ctx, id, runtime.ExecOptions{Command: h.Exec.Command, Stdout: out, Stderr: out})
 		if errors.Is(err, runtime.ErrUnavailable) {
 			return false, err.Error(), err
 		}
@@ -229,6 +232,24 @@ func (a *Agent) probe(ctx context.Context, pod *objects.Pod, c *objects.Containe
 		return false, "grpc probes are not supported by podkit", nil
 	}
 	return true, "", nil
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (a *Agent) httpProbe(ctx context.Context, c *objects.Container, podIP string, g *objects.HTTPGetAction) (bool, string, error) {

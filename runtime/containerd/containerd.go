@@ -157,6 +157,7 @@ var (
 	_ runtime.Execer        = (*Runtime)(nil)
 	_ runtime.StatsProvider = (*Runtime)(nil)
 	_ runtime.EventWatcher  = (*Runtime)(nil)
+	_ runtime.HostAddresser = (*Runtime)(nil)
 )
 
 type config struct {
@@ -365,6 +366,13 @@ func (r *Runtime) Snapshotter() string { return r.cfg.snapshotter }
 
 // Subnet returns the pods' subnet.
 func (r *Runtime) Subnet() netip.Prefix { return r.net.Config().Subnet }
+
+// HostAddress implements runtime.HostAddresser: the gateway of the pods'
+// subnet, the address of the CNI bridge. The bridge is made when the
+// first pod is attached, so the address may not be on the host yet.
+func (r *Runtime) HostAddress(context.Context) (netip.Addr, error) {
+	return r.net.Gateway(), nil
+}
 
 // Version reports containerd's version; it fails with ErrUnavailable when
 // the daemon does not answer.

@@ -99,6 +99,7 @@ var (
 	_ runtime.Execer        = (*Runtime)(nil)
 	_ runtime.StatsProvider = (*Runtime)(nil)
 	_ runtime.EventWatcher  = (*Runtime)(nil)
+	_ runtime.HostAddresser = (*Runtime)(nil)
 )
 
 type config struct {
@@ -323,6 +324,34 @@ func (r *Runtime) forgetNetwork() {
 	r.netMu.Lock()
 	r.netID = ""
 	r.netMu.Unlock()
+}
+
+// HostAddress implements runtime.HostAddresser: the gateway of the pod
+// network (created if absent), the address of its bridge on the host.
+// Containers' embedded DNS server (127.0.0.11) forwards names it does not
+// know to the DNS servers of their sandbox, from the container's network
+// namespace, so the gateway is a DNS server pods reach.
+func (r *Runtime) HostAddress(ctx context.Context) (netip.Addr, error) {
+	id, err := r.ensureNetwork(ctx)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	res, err := r.cli.NetworkInspect(ctx, id, client.NetworkInspectOptions{})
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			r.forgetNetwork()
+		}
+		return netip.Addr{}, r.wrap(err, "inspect network %s", r.cfg.network)
+	}
+	for _, c := range res.Network.IPAM.Config {
+		switch {
+		case c.Gateway.Is4():
+			return c.Gateway, nil
+		case c.Subnet.Addr().Is4():
+			return c.Subnet.Masked().Addr().Next(), nil // the engine's default gateway
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("docker: network %s has no IPv4 subnet", r.cfg.network)
 }
 
 // RemoveNetwork removes the pod network. It fails while containers are

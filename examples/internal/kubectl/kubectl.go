@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/reconcile"
 )
 
 // PrintPods writes pods as `kubectl get pods -o wide` does.
@@ -65,4 +66,16 @@ func OrNone(s string) string {
 		return "<none>"
 	}
 	return s
+}
+
+// PrintRolloutHistory writes a Deployment's revisions as `kubectl rollout
+// history deployment/NAME` does.
+func PrintRolloutHistory(w io.Writer, name string, revs []reconcile.Revision) {
+	fmt.Fprintf(w, "deployment.apps/%s\n", name)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "REVISION\tCHANGE-CAUSE")
+	for _, r := range revs {
+		fmt.Fprintf(tw, "%d\t%s\n", r.Number, OrNone(r.ChangeCause))
+	}
+	tw.Flush()
 }

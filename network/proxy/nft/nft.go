@@ -18,9 +18,20 @@
 //	filter-{input,forward,output} jump reject
 //	reject                       ports without endpoints, and the rest of
 //	                             the service CIDR: refused, never routed out
+//	localnet-guard               filter input: drops packets for 127.0.0.0/8
+//	                             from elsewhere that no NAT explains
 //
 // Every sync replaces the rules in one netlink batch, which the kernel
 // applies atomically; affinity sets survive syncs. Run deletes the table.
+//
+// NodePorts answer on 127.0.0.1 and load balancer addresses may be
+// loopback addresses, as with kube-proxy's iptables mode: a packet the
+// host sends from a loopback address to a pod leaves by a bridge, which
+// the kernel allows only with net.ipv4.conf.all.route_localnet set. Run
+// sets it, and guards the host against what it lets in as kube-proxy does
+// (CVE-2020-8558) with the localnet-guard chain, whose rule remembers the
+// value found before any data plane set it. The last data plane on the
+// host to stop restores that value.
 package nft
 
 import (
@@ -31,12 +42,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -109,7 +123,21 @@ type DataPlane struct {
 	sets    map[string]*nftables.Set   // affinity sets of the last sync
 	udpEps  map[string]map[netip.AddrPort]bool
 	runErr  error
+	// localnet is the value route_localnet had before any data plane set
+	// it, to restore when the last one stops.
+	localnet string
 }
+
+// routeLocalnet is the sysctl that lets the host route packets from
+// loopback addresses to other interfaces.
+const routeLocalnet = "/proc/sys/net/ipv4/conf/all/route_localnet"
+
+// ctStatusDstNAT is conntrack's IPS_DST_NAT status bit.
+const ctStatusDstNAT = 1 << 5
+
+// guardChain names the chain that guards route_localnet; data planes find
+// each other's by this name.
+const guardChain = "localnet-guard"
 
 // New returns an nftables data plane; it changes nothing until Run.
 func New(opts ...Option) (*DataPlane, error) {
@@ -161,6 +189,9 @@ func (d *DataPlane) Run(ctx context.Context) error {
 	d.stopped = true
 	d.conn.DelTable(d.table)
 	err = d.conn.Flush()
+	if err == nil {
+		d.restoreLocalnet()
+	}
 	if cerr := d.conn.CloseLasting(); err == nil {
 		err = cerr
 	}
@@ -170,12 +201,83 @@ func (d *DataPlane) Run(ctx context.Context) error {
 	return nil
 }
 
+// localnetComment prefixes the value route_localnet had before any data
+// plane set it, in the comment of each guard rule.
+const localnetComment = "route_localnet was "
+
+// localnetBefore returns the value route_localnet had before any data
+// plane set it: the one another data plane's guard (or one left by a
+// process that died) remembers, else the current one.
+func (d *DataPlane) localnetBefore(c *nftables.Conn) (string, error) {
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return "", err
+	}
+	for _, ch := range chains {
+		if ch.Name != guardChain {
+			continue
+		}
+		rules, err := c.GetRules(ch.Table, ch)
+		if err != nil {
+			continue // its table is being deleted
+		}
+		for _, r := range rules {
+			if v, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok {
+				if v, ok := strings.CutPrefix(v, localnetComment); ok {
+					return v, nil
+				}
+			}
+		}
+	}
+	b, err := os.ReadFile(routeLocalnet)
+	return strings.TrimSpace(string(b)), err
+}
+
+// enableLocalnet sets route_localnet.
+func (d *DataPlane) enableLocalnet() {
+	b, err := os.ReadFile(routeLocalnet)
+	if err == nil && strings.TrimSpace(string(b)) == "1" {
+		return
+	}
+	if err == nil {
+		err = os.WriteFile(routeLocalnet, []byte("1"), 0o644)
+	}
+	if err != nil {
+		d.cfg.log.Warn("NodePorts on 127.0.0.1 and loopback load balancer addresses will not answer: route_localnet cannot be set", "err", err)
+	}
+}
+
+// restoreLocalnet, once the table is gone, puts back the value
+// route_localnet had before any data plane set it, unless another data
+// plane's guard shows it still needs the setting.
+func (d *DataPlane) restoreLocalnet() {
+	if d.localnet == "" || d.localnet == "1" {
+		return
+	}
+	chains, err := d.conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		d.cfg.log.Warn("route_localnet left set: cannot list nftables chains", "err", err)
+		return
+	}
+	for _, ch := range chains {
+		if ch.Name == guardChain {
+			return
+		}
+	}
+	if err := os.WriteFile(routeLocalnet, []byte(d.localnet), 0o644); err != nil {
+		d.cfg.log.Warn("cannot restore route_localnet", "err", err)
+	}
+}
+
 func (d *DataPlane) setup() error {
 	c, err := nftables.New(nftables.AsLasting())
 	if err != nil {
 		return fmt.Errorf("nft: %w", err)
 	}
 	d.conn = c
+	if d.localnet, err = d.localnetBefore(c); err != nil {
+		d.cfg.log.Warn("route_localnet will be left set: its value cannot be read", "err", err)
+	}
 	d.table = &nftables.Table{Name: d.cfg.table, Family: nftables.TableFamilyIPv4}
 	// A table left by a process that died is replaced.
 	if t, err := c.ListTableOfFamily(d.cfg.table, nftables.TableFamilyIPv4); err == nil && t != nil {
@@ -187,9 +289,12 @@ func (d *DataPlane) setup() error {
 		d.base[name] = c.AddChain(&nftables.Chain{Name: name, Table: d.table})
 	}
 	accept := nftables.ChainPolicyAccept
-	hook := func(name string, typ nftables.ChainType, h *nftables.ChainHook, prio *nftables.ChainPriority, exprs ...expr.Any) {
+	hook := func(name string, typ nftables.ChainType, h *nftables.ChainHook, prio *nftables.ChainPriority, exprs ...expr.Any) *nftables.Chain {
 		ch := c.AddChain(&nftables.Chain{Name: name, Table: d.table, Type: typ, Hooknum: h, Priority: prio, Policy: &accept})
-		c.AddRule(&nftables.Rule{Table: d.table, Chain: ch, Exprs: exprs})
+		if len(exprs) > 0 {
+			c.AddRule(&nftables.Rule{Table: d.table, Chain: ch, Exprs: exprs})
+		}
+		return ch
 	}
 	jump := func(to string) expr.Any { return &expr.Verdict{Kind: expr.VerdictJump, Chain: to} }
 	hook("nat-prerouting", nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest, jump("services"))
@@ -204,12 +309,39 @@ func (d *DataPlane) setup() error {
 		"filter-input": nftables.ChainHookInput, "filter-forward": nftables.ChainHookForward, "filter-output": nftables.ChainHookOutput} {
 		hook(name, nftables.ChainTypeFilter, h, nftables.ChainPriorityFilter, jump("reject"))
 	}
+	// ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct state != established,related
+	// ct status != dnat drop: with route_localnet set, a packet for a loopback
+	// address arriving from outside would otherwise reach services bound to
+	// it.
+	loopbackMask := []byte{255, 0, 0, 0}
+	ctBits := func(key expr.CtKey, bits uint32) []expr.Any {
+		return []expr.Any{
+			&expr.Ct{Register: 1, Key: key},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: binaryutil.NativeEndian.PutUint32(0)},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+		}
+	}
+	guard := []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: loopbackMask, Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{127, 0, 0, 0}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: loopbackMask, Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{127, 0, 0, 0}},
+	}
+	guard = append(guard, ctBits(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED)...)
+	guard = append(guard, ctBits(expr.CtKeySTATUS, ctStatusDstNAT)...)
+	c.AddRule(&nftables.Rule{Table: d.table, Exprs: append(guard, &expr.Verdict{Kind: expr.VerdictDrop}),
+		Chain:    hook(guardChain, nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityFilter),
+		UserData: userdata.AppendString(nil, userdata.TypeComment, localnetComment+d.localnet)})
 	d.chains, d.sets, d.udpEps = map[string]*nftables.Chain{}, map[string]*nftables.Set{}, map[string]map[netip.AddrPort]bool{}
 	d.addCatchAll()
 	if err := c.Flush(); err != nil {
 		c.CloseLasting()
 		return fmt.Errorf("nft: create table %s (needs root with CAP_NET_ADMIN): %w", d.cfg.table, err)
 	}
+	d.enableLocalnet()
 	d.cfg.log.Info("nftables data plane ready", "table", d.cfg.table)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -88,4 +89,41 @@ func TestLeftoverTableIsReplaced(t *testing.T) {
 		t.Error("the stale chain of a previous run survived")
 	}
 	stop()
+}
+
+// NodePorts on 127.0.0.1 and loopback load balancer addresses reach pods
+// on a bridge only with route_localnet set; while the data plane runs it
+// is, and the guard chain drops what it would let in from elsewhere.
+func TestRouteLocalnet(t *testing.T) {
+	privileged(t)
+	name := tableName()
+	dp, err := nft.New(nft.WithTableName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := nettest.RunBackground(t, dp.Run)
+	defer stop()
+	if err := dp.Sync(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/conf/all/route_localnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(b)); got != "1" {
+		t.Errorf("route_localnet = %s while the data plane runs, want 1", got)
+	}
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := &nftables.Table{Name: name, Family: nftables.TableFamilyIPv4}
+	ch, err := c.ListChain(tb, "localnet-guard")
+	if err != nil || ch == nil || ch.Hooknum == nil || *ch.Hooknum != *nftables.ChainHookInput {
+		t.Fatalf("guard chain: %+v, %v; want a chain on the input hook", ch, err)
+	}
+	rules, err := c.GetRules(tb, ch)
+	if err != nil || len(rules) != 1 {
+		t.Errorf("guard rules: %d, %v; want 1", len(rules), err)
+	}
 }

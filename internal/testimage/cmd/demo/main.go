@@ -3,7 +3,8 @@
 //
 // With no subcommand it serves HTTP until SIGTERM or SIGINT, then exits 0:
 //
-//	GET  /                 hello, with the hostname and the pod name ($POD_NAME)
+//	GET  /                 hello, with the hostname and the pod name ($POD_NAME);
+//	                       any path not below answers the same (Ingress routes)
 //	GET  /healthz          200 "ok", or 500 after POST /healthz/fail (POST /healthz/ok heals)
 //	GET  /exit?code=N      answers, then exits with N
 //	GET  /burn?d=2s&n=1    burns n CPUs for d (for autoscaling tests)
@@ -212,7 +213,7 @@ func serve(listen, data string, burnMillis int) error {
 
 func (a *app) mux() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", a.hello)
+	mux.HandleFunc("GET /", a.hello)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("POST /healthz/fail", func(w http.ResponseWriter, r *http.Request) { a.healthy.Store(false) })
 	mux.HandleFunc("POST /healthz/ok", func(w http.ResponseWriter, r *http.Request) { a.healthy.Store(true) })
