@@ -66,6 +66,12 @@ func (r *websiteReconciler) ensureDeployment(ctx context.Context, w *Website) (*
 			Spec: objects.PodSpec{Containers: []objects.Container{{
 				Name: "web", Image: w.Spec.Image,
 				Ports: []objects.ContainerPort{{Name: "http", ContainerPort: 8080}},
+				// Ready only once it answers: the Service sends no traffic
+				// to a pod still starting.
+				ReadinessProbe: &objects.Probe{
+					ProbeHandler:  objects.ProbeHandler{HTTPGet: &objects.HTTPGetAction{Path: "/healthz", Port: objects.FromString("http")}},
+					PeriodSeconds: 1,
+				},
 			}}},
 		},
 	}

@@ -12,8 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/internal/cluster"
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
 )
 
 // TestStart runs a Deployment behind a Service on each runtime whose
@@ -75,18 +77,17 @@ func TestStart(t *testing.T) {
 }
 
 func waitNoPods(t *testing.T, c *cluster.Cluster) {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	agenttest.Poll(t, time.Minute, 100*time.Millisecond, func() (bool, string) {
 		pods, err := podkit.List[*objects.Pod](context.Background(), c.Orchestrator, "default")
 		require.NoError(t, err)
-		if len(pods) == 0 {
-			return
+		left := 0
+		for _, n := range c.Nodes {
+			sbs, err := c.Runtime.ListSandboxes(context.Background(), runtime.Filter{Labels: map[string]string{runtime.LabelNode: n}})
+			require.NoError(t, err)
+			left += len(sbs)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d pods left", len(pods))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(pods) == 0 && left == 0, fmt.Sprintf("%d pods and %d sandboxes left", len(pods), left)
+	})
 }
 
 const manifest = `

@@ -24,9 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -118,10 +116,13 @@ type Controller struct {
 	infs  map[string]*informer.Informer
 	kick  chan struct{}
 
+	// services and endpoints are read per request (see backend).
+	services, endpoints *informer.Informer
+
 	routes    atomic.Pointer[table]
 	next      atomic.Uint64
-	proxy     *httputil.ReverseProxy
-	transport *http.Transport
+	transport *backendTransport
+	buffers   bufferPool
 
 	mu    sync.Mutex
 	addrs []net.Addr
@@ -148,31 +149,11 @@ func New(s store.Store, opts ...Option) (*Controller, error) {
 		}
 		c.infs[k] = inf
 	}
+	c.services, c.endpoints = c.infs["Service"], c.infs["Endpoints"]
 	c.routes.Store(&table{})
-	c.transport = &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: cfg.dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: 0,
-	}
-	c.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(pr.In.Context().Value(targetKey{}).(*url.URL))
-			pr.Out.Host = pr.In.Host
-			pr.SetXForwarded()
-		},
-		Transport: c.transport,
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			c.cfg.log.Debug("backend failed", "url", r.URL, "err", err)
-			http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
-		},
-	}
+	c.transport = newBackendTransport(cfg.dialTimeout)
 	return c, nil
 }
-
-type targetKey struct{}
 
 func (c *Controller) signal() {
 	select {
@@ -260,7 +241,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			s.Close()
 		}
 	}
-	c.transport.CloseIdleConnections()
+	c.transport.closeIdle(true)
 	select {
 	case err := <-errc:
 		return err
@@ -278,10 +259,15 @@ func (c *Controller) loop(ctx context.Context, addrs []net.Addr) {
 	status := c.statusAddress(addrs)
 	c.signal()
 	var retry <-chan time.Time
+	reap := time.NewTicker(c.transport.idleTimeout / 3)
+	defer reap.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-reap.C:
+			c.transport.closeIdle(false)
+			continue
 		case <-c.kick:
 		case <-retry:
 		}
@@ -431,52 +417,13 @@ func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 Not Found", http.StatusNotFound)
 		return
 	}
-	target, err := c.endpoint(b)
+	p, err := c.backend(b)
 	if err != nil {
 		c.cfg.log.Debug("no backend", "host", r.Host, "path", r.URL.Path, "err", err)
 		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	c.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, target)))
-}
-
-// endpoint picks a ready endpoint of the backend round-robin.
-func (c *Controller) endpoint(b *backendRef) (*url.URL, error) {
-	o, ok := c.infs["Service"].Get(objects.Key{Namespace: b.ns, Name: b.name})
-	if !ok {
-		return nil, fmt.Errorf("service %s/%s not found", b.ns, b.name)
-	}
-	svc := o.(*objects.Service)
-	var sp *objects.ServicePort
-	for i := range svc.Spec.Ports {
-		p := &svc.Spec.Ports[i]
-		if (b.port.Name != "" && p.Name == b.port.Name) || (b.port.Number != 0 && p.Port == b.port.Number) {
-			sp = p
-			break
-		}
-	}
-	if sp == nil {
-		return nil, fmt.Errorf("service %s/%s has no port %s", b.ns, b.name, portString(b.port))
-	}
-	eo, ok := c.infs["Endpoints"].Get(svc.Key())
-	if !ok {
-		return nil, fmt.Errorf("service %s/%s has no endpoints", b.ns, b.name)
-	}
-	var eps []string
-	for _, ss := range eo.(*objects.Endpoints).Subsets {
-		for _, p := range ss.Ports {
-			if p.Name != sp.Name || (p.Protocol != "" && p.Protocol != objects.ProtocolTCP) {
-				continue
-			}
-			for _, a := range ss.Addresses {
-				eps = append(eps, net.JoinHostPort(a.IP, strconv.Itoa(int(p.Port))))
-			}
-		}
-	}
-	if len(eps) == 0 {
-		return nil, fmt.Errorf("service %s/%s has no ready endpoint", b.ns, b.name)
-	}
-	return &url.URL{Scheme: "http", Host: eps[c.next.Add(1)%uint64(len(eps))]}, nil
+	p.ServeHTTP(w, r)
 }
 
 func portString(p objects.ServiceBackendPort) string {

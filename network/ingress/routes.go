@@ -3,7 +3,6 @@ package ingress
 import (
 	"cmp"
 	"crypto/tls"
-	"net"
 	"slices"
 	"strings"
 
@@ -18,6 +17,7 @@ const AnnotationIngressClass = "kubernetes.io/ingress.class"
 type backendRef struct {
 	ns, name string
 	port     objects.ServiceBackendPort
+	cache    *resolvedCache
 }
 
 type route struct {
@@ -94,11 +94,19 @@ func (t *table) certificate(name string) *tls.Certificate {
 	return t.defCert
 }
 
+// stripPort returns the host of a Host header: without the port, and an
+// IPv6 literal without its brackets.
 func stripPort(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, ']'); i > 0 {
+			return host[1:i]
+		}
+		return host[1:]
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if i := strings.IndexByte(host, ':'); i >= 0 && strings.LastIndexByte(host, ':') == i {
+		return host[:i]
+	}
+	return host
 }
 
 // buildTable merges the routes of ings, which are sorted oldest first: on
@@ -129,7 +137,7 @@ func buildTable(ings []*objects.Ingress, secret func(ns, name string) *objects.S
 	}
 	for _, ing := range ings {
 		if b := ing.Spec.DefaultBackend; b != nil && b.Service != nil && t.fallback == nil {
-			t.fallback = &backendRef{ns: ing.Namespace, name: b.Service.Name, port: b.Service.Port}
+			t.fallback = &backendRef{ns: ing.Namespace, name: b.Service.Name, port: b.Service.Port, cache: &resolvedCache{}}
 		}
 		for _, rule := range ing.Spec.Rules {
 			if rule.HTTP == nil {
@@ -141,7 +149,7 @@ func buildTable(ings []*objects.Ingress, secret func(ns, name string) *objects.S
 					continue // resource backends are not served
 				}
 				r := route{path: p.Path, exact: p.PathType != nil && *p.PathType == objects.PathTypeExact,
-					backend: backendRef{ns: ing.Namespace, name: p.Backend.Service.Name, port: p.Backend.Service.Port}}
+					backend: backendRef{ns: ing.Namespace, name: p.Backend.Service.Name, port: p.Backend.Service.Port, cache: &resolvedCache{}}}
 				if r.path == "" {
 					r.path = "/"
 				}

@@ -40,7 +40,7 @@ func WithNodePortAddresses(addrs ...netip.Addr) UserspaceOption {
 }
 
 // WithDummyInterface names the dummy interface cluster IPs outside
-// 127.0.0.0/8 are added to (default "podkit0"). It is created when
+// 127.0.0.0/8 are added to (default "podkit-svc"). It is created when
 // missing and removed, if it was created, when Run returns.
 func WithDummyInterface(name string) UserspaceOption {
 	return func(c *userspaceConfig) error {
@@ -108,7 +108,7 @@ type Userspace struct {
 
 // NewUserspace returns a userspace data plane.
 func NewUserspace(opts ...UserspaceOption) (*Userspace, error) {
-	cfg := userspaceConfig{nodeAddrs: []netip.Addr{netip.IPv4Unspecified()}, ifname: "podkit0",
+	cfg := userspaceConfig{nodeAddrs: []netip.Addr{netip.IPv4Unspecified()}, ifname: "podkit-svc",
 		dialTimeout: time.Second, udpIdle: 60 * time.Second, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
@@ -398,7 +398,7 @@ func (u *Userspace) acceptLoop(f *frontend) {
 func (u *Userspace) relayTCP(f *frontend, c *net.TCPConn) {
 	client := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
 	be := f.be.Load()
-	tried := map[netip.AddrPort]bool{}
+	var tried map[netip.AddrPort]bool // made on the first failed dial
 	var bc *net.TCPConn
 	for {
 		ep, ok := be.pick(client, tried)
@@ -415,6 +415,9 @@ func (u *Userspace) relayTCP(f *frontend, c *net.TCPConn) {
 			bc = conn.(*net.TCPConn)
 			break
 		}
+		if tried == nil {
+			tried = map[netip.AddrPort]bool{}
+		}
 		tried[ep] = true
 		if u.runCtx.Err() != nil {
 			return
@@ -425,6 +428,10 @@ func (u *Userspace) relayTCP(f *frontend, c *net.TCPConn) {
 		return
 	}
 	defer f.untrack(bc)
+	// Both ends are bare *net.TCPConn, so io.Copy moves the bytes with
+	// splice(2) through a pipe, never through this process's memory; a
+	// wrapper around either would fall back to read and write. One
+	// goroutine per direction: this one and one more.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -1,0 +1,128 @@
+package ingress
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/podkit/podkit/objects"
+)
+
+// resolved is a backend's endpoints as its Service and Endpoints objects
+// (the informers' own, compared by identity) last said: a request costs
+// two cache lookups and, while neither object changes, no allocation.
+type resolved struct {
+	svc, eps objects.Object
+	proxies  []*httputil.ReverseProxy // one per ready endpoint
+	err      error
+}
+
+// resolvedCache is the last resolution of one backendRef; the table that
+// holds the backendRef is replaced whole when Ingresses change.
+type resolvedCache struct{ p atomic.Pointer[resolved] }
+
+// backend returns the reverse proxy of a ready endpoint of b, round-robin.
+func (c *Controller) backend(b *backendRef) (*httputil.ReverseProxy, error) {
+	key := objects.Key{Namespace: b.ns, Name: b.name}
+	svc, _ := c.services.Get(key)
+	eps, _ := c.endpoints.Get(key)
+	res := b.cache.p.Load()
+	if res == nil || res.svc != svc || res.eps != eps {
+		res = c.resolve(b, svc, eps)
+		b.cache.p.Store(res)
+	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	return res.proxies[c.next.Add(1)%uint64(len(res.proxies))], nil
+}
+
+func (c *Controller) resolve(b *backendRef, so, eo objects.Object) *resolved {
+	res := &resolved{svc: so, eps: eo}
+	if so == nil {
+		res.err = fmt.Errorf("service %s/%s not found", b.ns, b.name)
+		return res
+	}
+	svc := so.(*objects.Service)
+	var sp *objects.ServicePort
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if (b.port.Name != "" && p.Name == b.port.Name) || (b.port.Number != 0 && p.Port == b.port.Number) {
+			sp = p
+			break
+		}
+	}
+	if sp == nil {
+		res.err = fmt.Errorf("service %s/%s has no port %s", b.ns, b.name, portString(b.port))
+		return res
+	}
+	if eo == nil {
+		res.err = fmt.Errorf("service %s/%s has no endpoints", b.ns, b.name)
+		return res
+	}
+	for _, ss := range eo.(*objects.Endpoints).Subsets {
+		for _, p := range ss.Ports {
+			if p.Name != sp.Name || (p.Protocol != "" && p.Protocol != objects.ProtocolTCP) {
+				continue
+			}
+			for _, a := range ss.Addresses {
+				res.proxies = append(res.proxies, c.reverseProxy(net.JoinHostPort(a.IP, strconv.Itoa(int(p.Port)))))
+			}
+		}
+	}
+	if len(res.proxies) == 0 {
+		res.err = fmt.Errorf("service %s/%s has no ready endpoint", b.ns, b.name)
+	}
+	return res
+}
+
+// reverseProxy returns the proxy to one endpoint, host:port.
+func (c *Controller) reverseProxy(hostport string) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			// pr.SetURL of a target without path or query, without the
+			// allocations.
+			u := pr.Out.URL
+			u.Scheme, u.Host = "http", hostport
+			if !strings.HasPrefix(u.Path, "/") {
+				u.Path = "/" + u.Path
+				if u.RawPath != "" {
+					u.RawPath = "/" + u.RawPath
+				}
+			}
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+		},
+		Transport:    c.transport,
+		BufferPool:   &c.buffers,
+		ErrorHandler: c.backendFailed,
+	}
+}
+
+func (c *Controller) backendFailed(w http.ResponseWriter, r *http.Request, err error) {
+	c.cfg.log.Debug("backend failed", "url", r.URL, "err", err)
+	http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
+}
+
+// bufferPool lends the buffers answers are copied through.
+type bufferPool struct{ p sync.Pool }
+
+const copyBufferSize = 32 << 10
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, copyBufferSize)
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) == copyBufferSize {
+		b.p.Put(&buf)
+	}
+}
