@@ -272,12 +272,14 @@ func (r *daemonSetReconciler) createDaemonPods(ctx context.Context, ds *objects.
 		r.rec.Event(ctx, ds, EventWarning, "FailedCreate", "Error creating: "+err.Error())
 		return err
 	}
+	msgs := make([]string, len(nodes))
 	for i, name := range nodes {
 		n := byNode[name]
 		n.pods = append(n.pods, pods[i])
 		n.newPod = pods[i]
-		r.rec.Event(ctx, ds, EventNormal, "SuccessfulCreate", "Created pod: "+pods[i].Name)
+		msgs[i] = "Created pod: " + pods[i].Name
 	}
+	recordEach(ctx, r.rec, ds, EventNormal, "SuccessfulCreate", msgs)
 	return nil
 }
 
@@ -290,10 +292,12 @@ func (r *daemonSetReconciler) deleteDaemonPods(ctx context.Context, ds *objects.
 		return err
 	}
 	ts := objects.NewTime(r.clock.Now())
-	for _, p := range pods {
+	msgs := make([]string, len(pods))
+	for i, p := range pods {
 		p.DeletionTimestamp = &ts
-		r.rec.Event(ctx, ds, EventNormal, "SuccessfulDelete", "Deleted pod: "+p.Name)
+		msgs[i] = "Deleted pod: " + p.Name
 	}
+	recordEach(ctx, r.rec, ds, EventNormal, "SuccessfulDelete", msgs)
 	return nil
 }
 

@@ -206,12 +206,18 @@ func (gc *garbageCollector) replace(all []objects.Object) {
 // put records obj in the graph. Call with gc.mu held.
 func (gc *garbageCollector) put(obj objects.Object) (prev *gcNode) {
 	m := obj.GetObjectMeta()
+	waiting := m.IsDeleting() && (m.HasFinalizer(objects.FinalizerForeground) || m.HasFinalizer(objects.FinalizerOrphan))
 	prev = gc.nodes[m.UID]
+	if prev != nil && prev.item.Kind != kindNamespace && slices.EqualFunc(prev.owners, m.OwnerReferences, equalRef) {
+		// Most changes (a status) leave the references alone: keep the
+		// node and its links rather than rebuild them.
+		prev.waiting = waiting
+		return prev
+	}
 	if prev != nil {
 		gc.unlink(prev)
 	}
-	n := &gcNode{item: itemOf(obj), owners: slices.Clone(m.OwnerReferences),
-		waiting: m.IsDeleting() && (m.HasFinalizer(objects.FinalizerForeground) || m.HasFinalizer(objects.FinalizerOrphan))}
+	n := &gcNode{item: itemOf(obj), owners: slices.Clone(m.OwnerReferences), waiting: waiting}
 	gc.nodes[m.UID] = n
 	for _, r := range n.owners {
 		deps := gc.dependents[r.UID]
@@ -285,6 +291,14 @@ func (gc *garbageCollector) check(obj objects.Object, prev *gcNode) {
 		}
 	}
 }
+
+// equalRef reports whether two references are the same in every field.
+func equalRef(a, b objects.OwnerReference) bool {
+	return a.APIVersion == b.APIVersion && a.Kind == b.Kind && a.Name == b.Name && a.UID == b.UID &&
+		ptrEqual(a.Controller, b.Controller) && ptrEqual(a.BlockOwnerDeletion, b.BlockOwnerDeletion)
+}
+
+func ptrEqual(a, b *bool) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 
 func sameRef(a, b objects.OwnerReference) bool {
 	return a.UID == b.UID && boolOf(a.BlockOwnerDeletion) == boolOf(b.BlockOwnerDeletion) && boolOf(a.Controller) == boolOf(b.Controller)

@@ -320,10 +320,12 @@ func (r *jobReconciler) deleteActive(ctx context.Context, s *jobState, victims [
 		return err
 	}
 	gone := map[string]bool{}
-	for _, p := range victims {
+	msgs := make([]string, len(victims))
+	for i, p := range victims {
 		gone[p.UID] = true
-		r.rec.Event(ctx, s.job, EventNormal, "SuccessfulDelete", "Deleted pod: "+p.Name)
+		msgs[i] = "Deleted pod: " + p.Name
 	}
+	recordEach(ctx, r.rec, s.job, EventNormal, "SuccessfulDelete", msgs)
 	s.active = slices.DeleteFunc(s.active, func(p *objects.Pod) bool { return gone[p.UID] })
 	return nil
 }
@@ -434,10 +436,12 @@ func (r *jobReconciler) createPods(ctx context.Context, s *jobState, pods []*obj
 		r.rec.Event(ctx, s.job, EventWarning, "FailedCreate", "Error creating: "+err.Error())
 		return err
 	}
-	for _, p := range pods {
+	msgs := make([]string, len(pods))
+	for i, p := range pods {
 		s.active = append(s.active, p)
-		r.rec.Event(ctx, s.job, EventNormal, "SuccessfulCreate", "Created pod: "+p.Name)
+		msgs[i] = "Created pod: " + p.Name
 	}
+	recordEach(ctx, r.rec, s.job, EventNormal, "SuccessfulCreate", msgs)
 	return nil
 }
 

@@ -275,8 +275,14 @@ func (sc *StatsScraper) Scrape(ctx context.Context) error {
 	}
 	pods := map[objects.Key]*objects.Pod{}
 	err = sc.store.View(ctx, func(tx store.ReadTx) error {
+		// Only metadata is read: peek when the store can, rather than
+		// copy every pod of the node at every scrape.
+		get := tx.Get
+		if p, ok := tx.(store.Peeker); ok {
+			get = p.Peek
+		}
 		for k, cs := range byPod {
-			o, err := tx.Get(kindPod, k)
+			o, err := get(kindPod, k)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/podkit/podkit/objects"
@@ -96,6 +97,23 @@ const (
 	EventNormal  = "Normal"
 	EventWarning = "Warning"
 )
+
+// recordEach records one event about obj per message, all at once: a
+// recorder that commits concurrent events together (as podkit's does)
+// writes a ReplicaSet's burst of SuccessfulCreate events in one transaction
+// rather than one after the other.
+func recordEach(ctx context.Context, rec EventRecorder, obj objects.Object, eventType, reason string, messages []string) {
+	if len(messages) == 0 {
+		return
+	}
+	// The first alone: a recorder may fill in obj's kind.
+	rec.Event(ctx, obj, eventType, reason, messages[0])
+	var wg sync.WaitGroup
+	for _, msg := range messages[1:] {
+		wg.Go(func() { rec.Event(ctx, obj, eventType, reason, msg) })
+	}
+	wg.Wait()
+}
 
 type discardRecorder struct{}
 

@@ -171,9 +171,11 @@ func (r *replicaSetReconciler) manageReplicas(ctx context.Context, rs *objects.R
 			r.rec.Event(ctx, rs, EventWarning, "FailedCreate", "Error creating: "+err.Error())
 			return pods, err
 		}
-		for _, p := range created {
-			r.rec.Event(ctx, rs, EventNormal, "SuccessfulCreate", "Created pod: "+p.Name)
+		msgs := make([]string, len(created))
+		for i, p := range created {
+			msgs[i] = "Created pod: " + p.Name
 		}
+		recordEach(ctx, r.rec, rs, EventNormal, "SuccessfulCreate", msgs)
 		return pods, nil
 	case diff > 0:
 		n := min(diff, burstReplicas)
@@ -187,10 +189,12 @@ func (r *replicaSetReconciler) manageReplicas(ctx context.Context, rs *objects.R
 			return pods, err
 		}
 		gone := map[string]bool{}
-		for _, p := range victims {
+		msgs := make([]string, len(victims))
+		for i, p := range victims {
 			gone[p.UID] = true
-			r.rec.Event(ctx, rs, EventNormal, "SuccessfulDelete", "Deleted pod: "+p.Name)
+			msgs[i] = "Deleted pod: " + p.Name
 		}
+		recordEach(ctx, r.rec, rs, EventNormal, "SuccessfulDelete", msgs)
 		kept := pods[:0:0]
 		for _, p := range pods {
 			if !gone[p.UID] {

@@ -46,10 +46,9 @@ type writeOp struct {
 	node string
 
 	claims []string // opBind: WaitForFirstConsumer claims to mark with the node
-	// opBind: the pod's resourceVersion and status as last seen, so that
-	// binding needs no read; empty when unknown.
-	rv     string
-	status *objects.PodStatus
+	// opBind: the pod as last seen pending, never modified, so that
+	// binding needs no read; nil when unknown.
+	pod *objects.Pod
 
 	message  string // opUnschedulable, opPreempt: the PodScheduled message
 	event    bool   // opUnschedulable: record FailedScheduling
@@ -218,24 +217,38 @@ func getPending(tx store.Tx, key objects.Key, uid string) (*objects.Pod, bool, e
 	return p, false, nil
 }
 
-// bind sets spec.nodeName and the PodScheduled condition. With the pod's
-// resourceVersion and status as last seen, it writes the status first from
-// a pod that holds nothing else, which the store copies cheaply and hands
-// back whole, current, for the spec update: two full copies of the pod
-// fewer than reading it first. If the pod changed since, it reads it.
+// bind sets spec.nodeName and the PodScheduled condition, in one write
+// when the store can (store.StatusUpdater), as Kubernetes' binding does.
+// From the pod as last seen it writes without reading, the pod's
+// resourceVersion guarding against changes since; if the pod changed, it
+// reads it.
 func (w *writer) bind(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error) {
 	now := w.clock.Now()
-	if op.rv != "" {
-		p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: op.key.Namespace, Name: op.key.Name, UID: op.uid, ResourceVersion: op.rv}}
-		op.status.DeepCopyInto(&p.Status)
-		op.rv, op.status = "", nil
+	su, combined := tx.(store.StatusUpdater)
+	if seen := op.pod; seen != nil {
+		op.pod = nil
+		// A shallow copy: what it shares with the stored pod is never
+		// written, and the store copies what it keeps.
+		p := &objects.Pod{TypeMeta: seen.TypeMeta, ObjectMeta: seen.ObjectMeta, Spec: seen.Spec}
+		seen.Status.DeepCopyInto(&p.Status)
 		scheduled(&p.Status, now)
-		err := tx.UpdateStatus(p)
+		var err error
+		if combined {
+			p.Spec.NodeName = op.node
+			err = su.UpdateWithStatus(p)
+		} else {
+			// Only the status: the store hands the whole pod back.
+			p.Spec = objects.PodSpec{}
+			err = tx.UpdateStatus(p)
+			if err == nil {
+				p.Spec.NodeName = op.node
+				err = tx.Update(p)
+			}
+		}
 		switch {
 		case err == nil:
-			// Unchanged since seen pending, not being deleted: p is now the
-			// stored pod.
-			return w.bindSpec(tx, op, p)
+			// Unchanged since seen pending, not being deleted: bound.
+			return w.bound(tx, op, p)
 		case errors.Is(err, store.ErrNotFound):
 			return nil, true, nil
 		case !errors.Is(err, store.ErrConflict):
@@ -247,15 +260,27 @@ func (w *writer) bind(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error) {
 		if err != nil || gone {
 			return nil, gone, err
 		}
-		if scheduled(&p.Status, now) {
-			if err := tx.UpdateStatus(p); err != nil {
-				if errors.Is(err, store.ErrConflict) && try < 3 {
-					continue // read it again
-				}
-				return nil, false, err
+		changed := scheduled(&p.Status, now)
+		switch {
+		case combined:
+			p.Spec.NodeName = op.node
+			err = su.UpdateWithStatus(p)
+		case changed:
+			if err = tx.UpdateStatus(p); err == nil {
+				p.Spec.NodeName = op.node
+				err = tx.Update(p)
 			}
+		default:
+			p.Spec.NodeName = op.node
+			err = tx.Update(p)
 		}
-		return w.bindSpec(tx, op, p)
+		if err != nil {
+			if errors.Is(err, store.ErrConflict) && try < 3 {
+				continue // read it again
+			}
+			return nil, false, err
+		}
+		return w.bound(tx, op, p)
 	}
 }
 
@@ -269,11 +294,8 @@ func scheduled(st *objects.PodStatus, now time.Time) bool {
 	return changed
 }
 
-func (w *writer) bindSpec(tx store.Tx, op *writeOp, p *objects.Pod) ([]pendingEvent, bool, error) {
-	p.Spec.NodeName = op.node
-	if err := tx.Update(p); err != nil {
-		return nil, false, err
-	}
+// bound finishes the binding of p: its claims and its event.
+func (w *writer) bound(tx store.Tx, op *writeOp, p *objects.Pod) ([]pendingEvent, bool, error) {
 	for _, claim := range op.claims {
 		if err := markClaim(tx, op.key.Namespace, claim, op.node); err != nil {
 			return nil, false, err

@@ -23,7 +23,7 @@ func TestBindAfterConflictAndGone(t *testing.T) {
 	s := newStore(t)
 	create(t, s, makePod("p", "", ""), makePod("q", "", ""), makePod("r", "", ""))
 	p := getPod(t, s, key("p"))
-	stale := p.Status
+	stale := p.DeepCopy()
 	// Someone writes the pod's status: the resourceVersion moves on.
 	p.Status.Message = "changed"
 	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error { return tx.UpdateStatus(p) }))
@@ -34,7 +34,7 @@ func TestBindAfterConflictAndGone(t *testing.T) {
 
 	w := newTestWriter(t, s, nil)
 	res := w.write(context.Background(), []*writeOp{
-		{kind: opBind, qp: &qpod{}, key: key("p"), uid: getPod(t, s, key("p")).UID, node: "n1", rv: "1", status: &stale},
+		{kind: opBind, qp: &qpod{}, key: key("p"), uid: getPod(t, s, key("p")).UID, node: "n1", pod: stale},
 		{kind: opBind, qp: &qpod{}, key: key("q"), uid: "gone", node: "n1"},
 		{kind: opBind, qp: &qpod{}, key: key("r"), uid: "replaced", node: "n1"},
 	})
@@ -50,6 +50,42 @@ func TestBindAfterConflictAndGone(t *testing.T) {
 	require.NotNil(t, c)
 	require.Equal(t, objects.ConditionTrue, c.Status)
 	require.Empty(t, getPod(t, s, key("r")).Spec.NodeName)
+}
+
+// plainTxStore hides the optional capabilities of its store's
+// transactions, as a backend without them would have none.
+type plainTxStore struct{ store.Store }
+
+func (s plainTxStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.Update(ctx, func(tx store.Tx) error { return fn(struct{ store.Tx }{tx}) })
+}
+
+// Without store.StatusUpdater a binding is a status write and a spec write
+// in one transaction, from the pod as seen or, after a conflict, as read.
+func TestBindWithoutStatusUpdater(t *testing.T) {
+	s := newStore(t)
+	create(t, s, makePod("p", "", ""), makePod("q", "", ""))
+	seen := getPod(t, s, key("p"))
+	staleSeen := getPod(t, s, key("q"))
+	stale := staleSeen.DeepCopy()
+	stale.Status.Message = "changed"
+	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error { return tx.UpdateStatus(stale) }))
+
+	w := newTestWriter(t, plainTxStore{s}, nil)
+	res := w.write(context.Background(), []*writeOp{
+		{kind: opBind, qp: &qpod{}, key: key("p"), uid: seen.UID, node: "n1", pod: seen},
+		{kind: opBind, qp: &qpod{}, key: key("q"), uid: stale.UID, node: "n2", pod: staleSeen},
+	})
+	for i, node := range []string{"n1", "n2"} {
+		require.NoError(t, res[i].err)
+		require.False(t, res[i].gone)
+		got := getPod(t, s, key([]string{"p", "q"}[i]))
+		require.Equal(t, node, got.Spec.NodeName)
+		c := objects.GetPodCondition(&got.Status, objects.PodScheduled)
+		require.NotNil(t, c)
+		require.Equal(t, objects.ConditionTrue, c.Status)
+	}
+	require.Equal(t, "changed", getPod(t, s, key("q")).Status.Message)
 }
 
 // The unschedulable status is written only when it changes; the event is

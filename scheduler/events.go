@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/podkit/podkit/objects"
@@ -54,10 +55,31 @@ func (s *eventSink) push(evs ...pendingEvent) {
 	}
 }
 
+// eventWorkers is how many events are recorded at once. A recorder that
+// commits concurrent events together (internal/events.Recorder does) then
+// writes them in a few transactions instead of one each.
+const eventWorkers = 16
+
 func (s *eventSink) run(ctx context.Context) {
 	if s.ch == nil {
 		return
 	}
+	var wg sync.WaitGroup
+	for range eventWorkers - 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev := <-s.ch:
+					s.rec.Event(ctx, ev.obj, ev.typ, ev.reason, ev.message)
+				}
+			}
+		}()
+	}
+	defer wg.Wait()
 	var reported int64
 	for {
 		select {

@@ -396,7 +396,7 @@ func (l *loop) enqueue(p *objects.Pod, existing *PodInfo, listed bool) {
 	}
 	l.syncReservation(p, existing)
 	if qp != nil {
-		qp.rv, qp.status = p.ResourceVersion, *p.Status.DeepCopy()
+		qp.pod = p
 		qp.nominated = p.Status.NominatedNodeName
 		if c := objects.GetPodCondition(&p.Status, objects.PodScheduled); c != nil {
 			qp.message = c.Message
@@ -419,8 +419,7 @@ func (l *loop) enqueue(p *objects.Pod, existing *PodInfo, listed bool) {
 	}
 	g := l.groupFor(p, listed)
 	g.members++
-	qp = &qpod{key: key, uid: p.UID, group: g, waitIndex: -1, nominated: p.Status.NominatedNodeName,
-		rv: p.ResourceVersion, status: *p.Status.DeepCopy()}
+	qp = &qpod{key: key, uid: p.UID, group: g, waitIndex: -1, nominated: p.Status.NominatedNodeName, pod: p}
 	if c := objects.GetPodCondition(&p.Status, objects.PodScheduled); c != nil {
 		qp.message = c.Message
 	}

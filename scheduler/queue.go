@@ -39,10 +39,10 @@ type qpod struct {
 	nominated string // status.nominatedNodeName as the store has it
 	node      string // where it was placed, while its binding is written
 
-	// The pod's resourceVersion and status as last seen, for a binding
-	// that needs no read.
-	rv     string
-	status objects.PodStatus
+	// pod is the pod as last seen, for a binding that needs no read: a
+	// stored object from a watch event or a copy from a list, never
+	// modified.
+	pod *objects.Pod
 }
 
 // queue orders pending pods: groups with ready pods by priority then age,

@@ -82,7 +82,7 @@ func (l *loop) assume(g *group, qp *qpod, node *NodeInfo) *writeOp {
 	l.snap.addPod(pi, node.name)
 	qp.state = qInFlight
 	qp.node = node.name
-	op := &writeOp{kind: opBind, qp: qp, key: qp.key, uid: qp.uid, node: node.name, rv: qp.rv, status: &qp.status}
+	op := &writeOp{kind: opBind, qp: qp, key: qp.key, uid: qp.uid, node: node.name, pod: qp.pod}
 	if l.volumeIdx >= 0 && l.volumeIdx < len(g.states) {
 		if st, ok := g.states[l.volumeIdx].state.(*volumeState); ok {
 			for _, dc := range st.delayed {

@@ -123,6 +123,30 @@ type Tx interface {
 	Delete(kind string, key objects.Key, opts DeleteOptions) (objects.Object, error)
 }
 
+// StatusUpdater is implemented by a Tx that can replace an object's spec
+// and status in one write, as Kubernetes' pod binding sets spec.nodeName
+// and the PodScheduled condition together. Find it by type assertion;
+// every backend in this module has it.
+type StatusUpdater interface {
+	// UpdateWithStatus is Update and UpdateStatus in one write and one
+	// event: it replaces metadata, every field and the status, with
+	// Update's rules (concurrency, server fields, generation, finalizers).
+	// Kinds without a Status field reject it (objects.ErrInvalid). obj
+	// receives the server fields of what was stored; the rest of what was
+	// stored is obj's own.
+	UpdateWithStatus(obj objects.Object) error
+}
+
+// Peeker is implemented by a ReadTx (and Tx) that can hand out a stored
+// object without copying it, for hot paths that read a few fields of many
+// objects. Find it by type assertion; every backend in this module has it.
+type Peeker interface {
+	// Peek returns the stored object of kind with key, or an error
+	// wrapping ErrNotFound. It must never be modified. A backend never
+	// modifies a stored object, so it may be kept, read-only.
+	Peek(kind string, key objects.Key) (objects.Object, error)
+}
+
 // ListOptions narrow a List or a Watch.
 type ListOptions struct {
 	// Namespace limits the result to one namespace; empty means all.
@@ -207,8 +231,10 @@ func (e Event) Kind() string { return e.obj.GetTypeMeta().Kind }
 // Key returns the namespace and name of the object.
 func (e Event) Key() objects.Key { return e.obj.GetObjectMeta().Key() }
 
-// Peek returns the stored object itself, without copying, for hot paths that
-// only read a few fields. It must not be modified or retained.
+// Peek returns the stored object itself, without copying, for hot paths.
+// It must never be modified. A backend never modifies an object once it is
+// in an event, so it may be kept, read-only, for as long as needed: keeping
+// it costs no memory while the store holds the same version.
 func (e Event) Peek() objects.Object { return e.obj }
 
 // WatchOptions choose what a watch sees.

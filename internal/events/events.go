@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -32,6 +33,12 @@ type Source struct {
 }
 
 // Recorder writes Event objects. It is safe for concurrent use.
+//
+// Events recorded at the same time by different goroutines share one store
+// transaction (a group commit): the first caller writes every event queued
+// while the previous transaction ran, the others wait for it. A burst of
+// events (a few per pod while thousands of pods start) costs a few
+// transactions instead of one each.
 type Recorder struct {
 	store  store.Store
 	clock  clockwork.Clock
@@ -39,6 +46,7 @@ type Recorder struct {
 	source Source
 	ttl    time.Duration
 	seen   *lru.Cache[eventKey, objects.Key] // event object of each recent repeat key
+	batch  *batcher                          // shared with every WithSource copy
 }
 
 type eventKey struct {
@@ -47,15 +55,19 @@ type eventKey struct {
 	component, host      string
 }
 
+// maxBatch bounds the events of one transaction, so that the store's write
+// lock is never held for long.
+const maxBatch = 512
+
 // New returns a recorder writing to s, reporting as source, whose Run
 // deletes events not seen again for ttl.
 func New(s store.Store, clk clockwork.Clock, log *slog.Logger, source Source, ttl time.Duration) *Recorder {
 	c, _ := lru.New[eventKey, objects.Key](4096) // size is a positive constant: no error
-	return &Recorder{store: s, clock: clk, log: log, source: source, ttl: ttl, seen: c}
+	return &Recorder{store: s, clock: clk, log: log, source: source, ttl: ttl, seen: c, batch: &batcher{}}
 }
 
-// WithSource returns a recorder sharing r's store and repeat cache that
-// reports as src.
+// WithSource returns a recorder sharing r's store, repeat cache and
+// transactions that reports as src.
 func (r *Recorder) WithSource(src Source) *Recorder {
 	c := *r
 	c.source = src
@@ -63,21 +75,43 @@ func (r *Recorder) WithSource(src Source) *Recorder {
 }
 
 // Event records an event about obj in obj's namespace ("default" for
-// cluster-scoped objects). Errors are logged, not returned: events are best
-// effort, as in Kubernetes.
+// cluster-scoped objects). It returns once the event is stored. Errors are
+// logged, not returned: events are best effort, as in Kubernetes.
 func (r *Recorder) Event(ctx context.Context, obj objects.Object, eventType, reason, message string) {
-	if err := r.write(ctx, obj, eventType, reason, message); err != nil && ctx.Err() == nil {
+	if err := r.record(ctx, obj, eventType, reason, message); err != nil && ctx.Err() == nil {
 		r.log.Warn("event not recorded", "reason", reason, "message", message, "err", err)
 	}
 }
 
-func (r *Recorder) write(ctx context.Context, obj objects.Object, eventType, reason, message string) error {
+// pending is an event waiting for its transaction.
+type pending struct {
+	key  eventKey
+	ev   *objects.Event // what to create if the key is not a recent repeat
+	now  time.Time
+	err  error
+	lead bool          // set before wake: write the next batch
+	wake chan struct{} // the event is written, or lead is set
+}
+
+// batcher queues events for the next transaction. One caller at a time,
+// the leader, writes a batch; when it is done it hands the lead to the
+// first event queued meanwhile, so no caller writes more than one batch.
+type batcher struct {
+	mu      sync.Mutex
+	queue   []*pending
+	leading bool
+}
+
+func (r *Recorder) record(ctx context.Context, obj objects.Object, eventType, reason, message string) error {
 	src := r.source
 	tm, meta := obj.GetTypeMeta(), obj.GetObjectMeta()
 	if tm.Kind == "" {
 		if _, err := r.store.Scheme().SetTypeMeta(obj); err != nil {
 			return err
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	ref := objects.ObjectReference{
 		APIVersion: tm.APIVersion, Kind: tm.Kind, Namespace: meta.Namespace,
@@ -90,24 +124,11 @@ func (r *Recorder) write(ctx context.Context, obj objects.Object, eventType, rea
 	if eventType == "" {
 		eventType = Normal
 	}
-	k := eventKey{uid: meta.UID, kind: tm.Kind, ns: ns, name: meta.Name, typ: eventType, reason: reason,
-		message: message, component: src.Component, host: src.Host}
 	now := r.clock.Now()
-	return r.store.Update(ctx, func(tx store.Tx) error {
-		if key, ok := r.seen.Get(k); ok {
-			cur, err := tx.Get("Event", key)
-			if err == nil {
-				ev := cur.(*objects.Event)
-				ev.Count++
-				ev.LastTimestamp = objects.NewTime(now)
-				ev.ResourceVersion = ""
-				return tx.Update(ev)
-			}
-			if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		ev := &objects.Event{
+	p := &pending{
+		key: eventKey{uid: meta.UID, kind: tm.Kind, ns: ns, name: meta.Name, typ: eventType, reason: reason,
+			message: message, component: src.Component, host: src.Host},
+		ev: &objects.Event{
 			ObjectMeta: objects.ObjectMeta{
 				Name:      meta.Name + "." + strconv.FormatInt(now.UnixNano(), 16),
 				Namespace: ns,
@@ -122,19 +143,87 @@ func (r *Recorder) write(ctx context.Context, obj objects.Object, eventType, rea
 			Count:               1,
 			ReportingController: src.Component,
 			ReportingInstance:   src.Host,
+		},
+		now:  now,
+		wake: make(chan struct{}, 1),
+	}
+
+	b := r.batch
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	if b.leading {
+		b.mu.Unlock()
+		<-p.wake
+		if !p.lead {
+			return p.err
 		}
-		if err := tx.Create(ev); err != nil {
-			if errors.Is(err, store.ErrAlreadyExists) { // same object, same nanosecond
-				ev.Name += "-" + strconv.Itoa(int(now.Nanosecond()%997))
-				err = tx.Create(ev)
-			}
-			if err != nil {
-				return err
-			}
+		b.mu.Lock()
+	} else {
+		b.leading = true
+	}
+	n := min(len(b.queue), maxBatch)
+	batch := b.queue[:n:n]
+	b.queue = append([]*pending(nil), b.queue[n:]...)
+	b.mu.Unlock()
+
+	// The batch is written whatever becomes of the context of the caller
+	// that happens to lead it: the others are waiting for their events.
+	err := r.store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		for _, q := range batch {
+			q.err = r.write(tx, q)
 		}
-		r.seen.Add(k, ev.Key())
 		return nil
 	})
+
+	b.mu.Lock()
+	if len(b.queue) > 0 {
+		next := b.queue[0]
+		next.lead = true
+		next.wake <- struct{}{}
+	} else {
+		b.leading = false
+	}
+	b.mu.Unlock()
+	for _, q := range batch {
+		if err != nil {
+			q.err = err
+		}
+		if q != p {
+			q.wake <- struct{}{}
+		}
+	}
+	return p.err
+}
+
+// write stores one event of a batch: a repeat of a recent event increments
+// its count, anything else is a new Event. A failed write writes nothing,
+// so the rest of the batch still commits.
+func (r *Recorder) write(tx store.Tx, p *pending) error {
+	if key, ok := r.seen.Get(p.key); ok {
+		cur, err := tx.Get("Event", key)
+		if err == nil {
+			ev := cur.(*objects.Event)
+			ev.Count++
+			ev.LastTimestamp = objects.NewTime(p.now)
+			ev.ResourceVersion = ""
+			return tx.Update(ev)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	ev := p.ev
+	if err := tx.Create(ev); err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) { // same object, same nanosecond
+			ev.Name += "-" + strconv.Itoa(int(p.now.Nanosecond()%997))
+			err = tx.Create(ev)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	r.seen.Add(p.key, ev.Key())
+	return nil
 }
 
 // Run deletes events whose last occurrence is older than the TTL,

@@ -221,7 +221,9 @@ func (i *Informer) apply(ev store.Event) {
 	k := ev.Key()
 	var obj objects.Object
 	if ev.Type != store.Deleted {
-		obj = ev.Object()
+		// The store never modifies an object in an event, and the cache
+		// hands out its objects read-only: keep it rather than a copy.
+		obj = ev.Peek()
 	}
 	i.mu.Lock()
 	old := i.objs[k]

@@ -27,8 +27,11 @@ type Kind struct {
 	// every kind), sorted by field.
 	Indexes []store.FieldIndex
 
-	status  []int   // index of the Status field; nil when there is none
-	content [][]int // top-level fields other than TypeMeta, ObjectMeta and Status
+	status []int // index of the Status field; nil when there is none
+	// statusCopy deep-copies the status *src into *dst, through the
+	// status type's generated DeepCopyInto; nil when it has none.
+	statusCopy func(src, dst reflect.Value)
+	content    [][]int // top-level fields other than TypeMeta, ObjectMeta and Status
 }
 
 // Kinds caches a Kind per kind of one scheme.
@@ -111,6 +114,10 @@ func (ks *Kinds) newKind(info *objects.KindInfo) *Kind {
 		case f.Anonymous && (f.Type == reflect.TypeFor[objects.TypeMeta]() || f.Type == reflect.TypeFor[objects.ObjectMeta]()):
 		case f.Name == "Status":
 			k.status = f.Index
+			if m, ok := reflect.PointerTo(f.Type).MethodByName("DeepCopyInto"); ok &&
+				m.Type.NumIn() == 2 && m.Type.In(1) == reflect.PointerTo(f.Type) && m.Type.NumOut() == 0 {
+				k.statusCopy = func(src, dst reflect.Value) { m.Func.Call([]reflect.Value{src, dst}) }
+			}
 		default:
 			k.content = append(k.content, f.Index)
 		}

@@ -117,7 +117,25 @@ func CopyInto(dst, src objects.Object) {
 // one (ConfigMap, Secret) it is their data. An update that changes nothing
 // is OpNone. Removing the last finalizer of an object being deleted with no
 // grace period pending removes it.
+//
+// The stored object is in with the server fields and old's status: hand
+// it back to the caller with StampUpdated.
 func (k *Kind) PrepareUpdate(old, in objects.Object, st Stamp) (Result, error) {
+	return k.prepareUpdate(old, in, st, false)
+}
+
+// PrepareUpdateWithStatus is PrepareUpdate taking the status from in too:
+// Update and UpdateStatus in one write. Kinds without a Status field reject
+// it (objects.ErrInvalid). Hand the result back with StampUpdated.
+func (k *Kind) PrepareUpdateWithStatus(old, in objects.Object, st Stamp) (Result, error) {
+	if k.status == nil {
+		return Result{}, objects.ErrorList{objects.Forbidden(objects.NewPath("status"),
+			fmt.Sprintf("%s has no status; use Update", k.Info.Kind))}.ToError(k.Info.Kind, old.GetObjectMeta().Name)
+	}
+	return k.prepareUpdate(old, in, st, true)
+}
+
+func (k *Kind) prepareUpdate(old, in objects.Object, st Stamp, withStatus bool) (Result, error) {
 	om, im := old.GetObjectMeta(), in.GetObjectMeta()
 	if err := k.checkTypeMeta(in).ToError(k.Info.Kind, om.Name); err != nil {
 		return Result{}, err
@@ -138,6 +156,10 @@ func (k *Kind) PrepareUpdate(old, in objects.Object, st Stamp) (Result, error) {
 			}.ToError(k.Info.Kind, om.Name)
 		}
 	}
+	// Compared before copying: a caller that built in from a stored object
+	// shares its unchanged parts, which compare at once.
+	contentChanged := !k.contentEqual(old, in)
+	statusChanged := withStatus && !k.statusEqual(old, in)
 	n := in.DeepCopyObject()
 	tm := n.GetTypeMeta()
 	tm.APIVersion, tm.Kind = k.Info.APIVersion, k.Info.Kind
@@ -145,16 +167,15 @@ func (k *Kind) PrepareUpdate(old, in objects.Object, st Stamp) (Result, error) {
 	nm.Name, nm.Namespace, nm.UID = om.Name, om.Namespace, om.UID
 	nm.CreationTimestamp = om.CreationTimestamp
 	nm.DeletionTimestamp, nm.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
-	if k.status != nil {
+	if k.status != nil && !withStatus {
 		k.statusOf(n).Set(k.statusOf(old))
 	}
 	nm.Generation = om.Generation
-	contentChanged := !k.contentEqual(old, n)
 	if contentChanged {
 		nm.Generation++
 	}
 	nm.ResourceVersion = om.ResourceVersion
-	if !contentChanged && reflect.DeepEqual(nm, om) {
+	if !contentChanged && !statusChanged && reflect.DeepEqual(nm, om) {
 		return Result{Op: OpNone, Obj: old}, nil
 	}
 	nm.ResourceVersion = st.ResourceVersion
@@ -162,6 +183,34 @@ func (k *Kind) PrepareUpdate(old, in objects.Object, st Stamp) (Result, error) {
 		return Result{Op: OpRemove, Obj: n}, nil
 	}
 	return Result{Op: OpPut, Obj: n}, nil
+}
+
+// StampUpdated gives in, the object an update was prepared from, what was
+// stored (stored, from PrepareUpdate or PrepareUpdateWithStatus), so the
+// caller sees it: the result is in except for the server fields and, after
+// PrepareUpdate, the status, which only those differ in. It costs a copy of
+// the status rather than of the whole object.
+func (k *Kind) StampUpdated(in, stored objects.Object, withStatus bool) {
+	if k.statusCopy == nil && !withStatus && k.status != nil {
+		CopyInto(in, stored)
+		return
+	}
+	*in.GetTypeMeta() = *stored.GetTypeMeta()
+	im, sm := in.GetObjectMeta(), stored.GetObjectMeta()
+	im.Name, im.Namespace, im.UID = sm.Name, sm.Namespace, sm.UID
+	im.ResourceVersion, im.Generation, im.CreationTimestamp = sm.ResourceVersion, sm.Generation, sm.CreationTimestamp
+	im.DeletionTimestamp, im.DeletionGracePeriodSeconds = nil, nil
+	if sm.DeletionTimestamp != nil {
+		t := *sm.DeletionTimestamp
+		im.DeletionTimestamp = &t
+	}
+	if sm.DeletionGracePeriodSeconds != nil {
+		g := *sm.DeletionGracePeriodSeconds
+		im.DeletionGracePeriodSeconds = &g
+	}
+	if !withStatus && k.status != nil {
+		k.statusCopy(k.statusOf(stored).Addr(), k.statusOf(in).Addr())
+	}
 }
 
 // PrepareUpdateStatus decides what writing the status of in over old does:
@@ -299,6 +348,10 @@ func (k *Kind) checkPreconditions(om *objects.ObjectMeta, uid, rv string) error 
 
 func (k *Kind) statusOf(obj objects.Object) reflect.Value {
 	return reflect.ValueOf(obj).Elem().FieldByIndex(k.status)
+}
+
+func (k *Kind) statusEqual(a, b objects.Object) bool {
+	return reflect.DeepEqual(k.statusOf(a).Addr().Interface(), k.statusOf(b).Addr().Interface())
 }
 
 func (k *Kind) contentEqual(a, b objects.Object) bool {

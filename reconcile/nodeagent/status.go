@@ -269,6 +269,12 @@ func podPhase(pod *objects.Pod, s *objects.PodStatus, initDone bool) objects.Pod
 func statusOp(pod *objects.Pod, status *objects.PodStatus, now time.Time, del bool) writeOp {
 	key, uid := pod.Key(), pod.UID
 	return func(tx store.Tx) error {
+		if done, err := writeSeenStatus(tx, pod, status, now); done || err != nil {
+			if err != nil || !del {
+				return err
+			}
+			return deleteNow(tx, key, uid)
+		}
 		o, err := tx.Get("Pod", key)
 		if err != nil {
 			return err
@@ -286,15 +292,40 @@ func statusOp(pod *objects.Pod, status *objects.PodStatus, now time.Time, del bo
 			}
 		}
 		if del {
-			zero := int64(0)
-			_, err := tx.Delete("Pod", key, store.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &store.Preconditions{UID: uid}})
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
-			return err
+			return deleteNow(tx, key, uid)
 		}
 		return nil
 	}
+}
+
+// writeSeenStatus writes the status merged over pod, the pod as the agent
+// last saw it, in one write that needs no read: a stored pod is never
+// modified, so pod shares everything but the status with what is written.
+// It reports false when the store cannot (no store.StatusUpdater) or the
+// pod changed since (then the caller reads it).
+func writeSeenStatus(tx store.Tx, pod *objects.Pod, status *objects.PodStatus, now time.Time) (bool, error) {
+	su, ok := tx.(store.StatusUpdater)
+	if !ok || pod.ResourceVersion == "" || pod.UID == "" {
+		return false, nil
+	}
+	p := &objects.Pod{TypeMeta: pod.TypeMeta, ObjectMeta: pod.ObjectMeta, Spec: pod.Spec, Status: *mergeStatus(pod, status, now)}
+	switch err := su.UpdateWithStatus(p); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+func deleteNow(tx store.Tx, key objects.Key, uid string) error {
+	zero := int64(0)
+	_, err := tx.Delete("Pod", key, store.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &store.Preconditions{UID: uid}})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // finalizeOp writes a deleted pod's last status and removes it.

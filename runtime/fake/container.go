@@ -19,6 +19,7 @@ type container struct {
 	seq       uint64
 	sandboxID string
 	cfg       runtime.ContainerConfig
+	imageID   string // of cfg.Image, computed once
 	ns, pod   string
 	uid       string
 
@@ -70,7 +71,7 @@ func (c *container) record(op Op) Record {
 func (c *container) status() runtime.ContainerStatus {
 	return runtime.ContainerStatus{
 		ID: c.id, SandboxID: c.sandboxID, Name: c.cfg.Name, Attempt: c.cfg.Attempt,
-		Image: c.cfg.Image, ImageID: imageID(c.cfg.Image), State: c.state,
+		Image: c.cfg.Image, ImageID: c.imageID, State: c.state,
 		ExitCode: c.exitCode, Reason: c.reason, Message: c.message,
 		CreatedAt: c.created, StartedAt: c.started, FinishedAt: c.finished,
 		Labels: maps.Clone(c.cfg.Labels),
@@ -114,7 +115,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	}
 	id := r.newID("container")
 	c := &container{
-		id: id, seq: r.seq, sandboxID: sandboxID, cfg: cloneConfig(cfg),
+		id: id, seq: r.seq, sandboxID: sandboxID, cfg: cloneConfig(cfg), imageID: imageID(cfg.Image),
 		ns: sb.cfg.PodNamespace, pod: sb.cfg.PodName, uid: sb.cfg.PodUID,
 		state: runtime.ContainerCreated, created: r.clock.Now(),
 		done: make(chan struct{}), logWake: make(chan struct{}),

@@ -3,6 +3,7 @@ package memdb
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -87,20 +88,51 @@ func rowNamespace(key []byte) string {
 func attrs(k *storecore.Kind, obj objects.Object) []string {
 	m := obj.GetObjectMeta()
 	out := make([]string, 0, len(m.Labels)+len(k.Indexes))
+	out = appendLabelRows(out, k, m)
+	for _, ix := range k.Indexes {
+		out = appendFieldRows(out, k, ix.Field, m.Namespace, ix.Func(obj))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// attrsChanged returns the rows of old and obj, two versions of one object,
+// less those of the labels and fields that did not change: most writes
+// change neither, and building row keys costs more than comparing.
+func attrsChanged(k *storecore.Kind, old, obj objects.Object) (from, to []string) {
+	om, m := old.GetObjectMeta(), obj.GetObjectMeta()
+	if !maps.Equal(om.Labels, m.Labels) {
+		from = appendLabelRows(from, k, om)
+		to = appendLabelRows(to, k, m)
+	}
+	for _, ix := range k.Indexes {
+		was, is := ix.Func(old), ix.Func(obj)
+		if !slices.Equal(was, is) {
+			from = appendFieldRows(from, k, ix.Field, om.Namespace, was)
+			to = appendFieldRows(to, k, ix.Field, m.Namespace, is)
+		}
+	}
+	slices.Sort(from)
+	slices.Sort(to)
+	return slices.Compact(from), slices.Compact(to)
+}
+
+func appendLabelRows(out []string, k *storecore.Kind, m *objects.ObjectMeta) []string {
 	for key, v := range m.Labels {
 		if strings.IndexByte(key, 0) < 0 && strings.IndexByte(v, 0) < 0 {
 			out = append(out, string(rowKey(k.Info.Kind, tagLabel, key, v, m.Namespace, false)))
 		}
 	}
-	for _, ix := range k.Indexes {
-		for _, v := range ix.Func(obj) {
-			if strings.IndexByte(v, 0) < 0 {
-				out = append(out, string(rowKey(k.Info.Kind, tagField, ix.Field, v, m.Namespace, false)))
-			}
+	return out
+}
+
+func appendFieldRows(out []string, k *storecore.Kind, field, ns string, values []string) []string {
+	for _, v := range values {
+		if strings.IndexByte(v, 0) < 0 {
+			out = append(out, string(rowKey(k.Info.Kind, tagField, field, v, ns, false)))
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return out
 }
 
 // objectIndexer indexes stored objects by kind, namespace and name.

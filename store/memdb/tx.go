@@ -43,6 +43,23 @@ func (tx *readTx) Get(kind string, key objects.Key) (objects.Object, error) {
 	return obj.DeepCopyObject(), nil
 }
 
+// Peek implements store.Peeker.
+func (tx *readTx) Peek(kind string, key objects.Key) (objects.Object, error) {
+	k, err := tx.s.kinds.Lookup(kind)
+	if err != nil {
+		return nil, err
+	}
+	key = k.NormalizeKey(key)
+	obj, err := tx.lookup(nil, kind, key.Namespace, key.Name)
+	if err != nil {
+		return nil, err
+	}
+	if obj == nil {
+		return nil, k.NotFound(key.Name)
+	}
+	return obj, nil
+}
+
 // lookup returns the stored object, or nil; buf is room for the key.
 func (tx *readTx) lookup(buf []byte, kind, ns, name string) (objects.Object, error) {
 	raw, err := tx.txn.First(objectsTable, "id", appendParts(buf[:0], kind, ns, name))
@@ -301,6 +318,24 @@ func (tx *writeTx) Get(kind string, key objects.Key) (objects.Object, error) {
 	return obj.DeepCopyObject(), nil
 }
 
+// Peek implements store.Peeker: what this transaction wrote or, else, the
+// last commit; neither is ever modified.
+func (tx *writeTx) Peek(kind string, key objects.Key) (objects.Object, error) {
+	k, err := tx.s.kinds.Lookup(kind)
+	if err != nil {
+		return nil, err
+	}
+	key = k.NormalizeKey(key)
+	obj, err := tx.get(kind, key)
+	if err != nil {
+		return nil, err
+	}
+	if obj == nil {
+		return nil, k.NotFound(key.Name)
+	}
+	return obj, nil
+}
+
 func (tx *writeTx) List(kind string, opts store.ListOptions) ([]objects.Object, error) {
 	if err := tx.flush(); err != nil {
 		return nil, err
@@ -351,14 +386,26 @@ func (tx *writeTx) Create(obj objects.Object) error {
 }
 
 func (tx *writeTx) Update(obj objects.Object) error {
-	return tx.update(obj, (*storecore.Kind).PrepareUpdate)
+	return tx.update(obj, (*storecore.Kind).PrepareUpdate, func(k *storecore.Kind, in, stored objects.Object) {
+		k.StampUpdated(in, stored, false)
+	})
 }
 
 func (tx *writeTx) UpdateStatus(obj objects.Object) error {
-	return tx.update(obj, (*storecore.Kind).PrepareUpdateStatus)
+	return tx.update(obj, (*storecore.Kind).PrepareUpdateStatus, func(_ *storecore.Kind, in, stored objects.Object) {
+		storecore.CopyInto(in, stored)
+	})
 }
 
-func (tx *writeTx) update(obj objects.Object, prepare func(*storecore.Kind, objects.Object, objects.Object, storecore.Stamp) (storecore.Result, error)) error {
+// UpdateWithStatus implements store.StatusUpdater.
+func (tx *writeTx) UpdateWithStatus(obj objects.Object) error {
+	return tx.update(obj, (*storecore.Kind).PrepareUpdateWithStatus, func(k *storecore.Kind, in, stored objects.Object) {
+		k.StampUpdated(in, stored, true)
+	})
+}
+
+func (tx *writeTx) update(obj objects.Object, prepare func(*storecore.Kind, objects.Object, objects.Object, storecore.Stamp) (storecore.Result, error),
+	handBack func(k *storecore.Kind, in, stored objects.Object)) error {
 	k, err := tx.s.kinds.Of(obj)
 	if err != nil {
 		return err
@@ -378,7 +425,7 @@ func (tx *writeTx) update(obj objects.Object, prepare func(*storecore.Kind, obje
 	if err := tx.apply(k, old, res); err != nil {
 		return err
 	}
-	storecore.CopyInto(obj, res.Obj)
+	handBack(k, obj, res.Obj)
 	return nil
 }
 
@@ -435,7 +482,6 @@ func (tx *writeTx) write(k *storecore.Kind, old, obj objects.Object) error {
 		m := obj.GetObjectMeta()
 		name = m.Name
 		tx.written[string(idKey(k.Info.Kind, m.Namespace, m.Name))] = obj
-		to = attrs(k, obj)
 	}
 	if old != nil {
 		m := old.GetObjectMeta()
@@ -446,6 +492,13 @@ func (tx *writeTx) write(k *storecore.Kind, old, obj objects.Object) error {
 			}
 			tx.written[string(idKey(k.Info.Kind, m.Namespace, m.Name))] = nil
 		}
+	}
+	switch {
+	case old != nil && obj != nil:
+		from, to = attrsChanged(k, old, obj)
+	case obj != nil:
+		to = attrs(k, obj)
+	case old != nil:
 		from = attrs(k, old)
 	}
 	// Both lists are sorted: walk them together.
@@ -511,3 +564,9 @@ func (tx *writeTx) flush() error {
 	}
 	return nil
 }
+
+var (
+	_ store.StatusUpdater = (*writeTx)(nil)
+	_ store.Peeker        = (*writeTx)(nil)
+	_ store.Peeker        = (*readTx)(nil)
+)

@@ -190,3 +190,42 @@ func testCopies(t *testing.T, e *env) {
 	got2.Spec.Tags[0] = "changed"
 	require.Equal(t, []string{"b"}, get[*widget](t, s, kindWidget, key("default", "w1")).Spec.Tags, "changing an updated object changed the store")
 }
+
+// testPeek: a Peeker hands out the stored object, inside View and Update,
+// and sees the transaction's own writes.
+func testPeek(t *testing.T, e *env) {
+	s := e.open()
+	w := newWidget("default", "w1", map[string]string{"app": "web"}, "red")
+	create(t, s, w)
+	peek := func(tx store.ReadTx, k objects.Key) (objects.Object, error) {
+		p, ok := tx.(store.Peeker)
+		if !ok {
+			t.Skip("the backend's transactions are no store.Peeker")
+		}
+		return p.Peek(kindWidget, k)
+	}
+	require.NoError(t, s.View(ctx(t), func(tx store.ReadTx) error {
+		got, err := peek(tx, key("default", "w1"))
+		require.NoError(t, err)
+		require.Equal(t, w, got)
+		_, err = peek(tx, key("default", "nope"))
+		require.ErrorIs(t, err, store.ErrNotFound)
+		return nil
+	}))
+	require.NoError(t, s.Update(ctx(t), func(tx store.Tx) error {
+		cur := w.DeepCopyObject().(*widget)
+		cur.Spec.Color = "blue"
+		require.NoError(t, tx.Update(cur))
+		got, err := peek(tx, key("default", "w1"))
+		require.NoError(t, err)
+		require.Equal(t, "blue", got.(*widget).Spec.Color, "the transaction's own write")
+		require.NoError(t, tx.Create(newWidget("default", "w2", nil, "green")))
+		_, err = peek(tx, key("default", "w2"))
+		require.NoError(t, err)
+		_, err = tx.Delete(kindWidget, key("default", "w2"), store.DeleteOptions{})
+		require.NoError(t, err)
+		_, err = peek(tx, key("default", "w2"))
+		require.ErrorIs(t, err, store.ErrNotFound)
+		return nil
+	}))
+}

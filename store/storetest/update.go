@@ -122,6 +122,105 @@ func testUpdateStatus(t *testing.T, e *env) {
 	require.ErrorIs(t, updateStatus(t, s, r), objects.ErrInvalid)
 }
 
+// updateWithStatus writes through store.StatusUpdater, skipping the test
+// when the backend's transactions do not have it.
+func updateWithStatus(t *testing.T, s store.Store, obj objects.Object) error {
+	t.Helper()
+	return s.Update(ctx(t), func(tx store.Tx) error {
+		u, ok := tx.(store.StatusUpdater)
+		if !ok {
+			t.Skip("the backend's Tx is no store.StatusUpdater")
+		}
+		return u.UpdateWithStatus(obj)
+	})
+}
+
+func testUpdateWithStatus(t *testing.T, e *env) {
+	s := e.open()
+	w := newWidget("default", "w1", map[string]string{"app": "web"}, "red")
+	w.Status.Count = 1
+	create(t, s, w)
+	created := w.DeepCopyObject().(*widget)
+	wt := watch(t, s, store.WatchOptions{Kind: kindWidget})
+
+	// Spec, metadata and status come from the caller, in one write.
+	e.clock.Advance(time.Minute)
+	rev := s.Revision()
+	w.Spec.Color = "blue"
+	w.Status = widgetStatus{Ready: true, Count: 7, Notes: []string{"up"}}
+	w.Labels["tier"] = "fe"
+	w.UID = ""
+	w.CreationTimestamp = objects.Time{}
+	w.Generation = 42
+	require.NoError(t, updateWithStatus(t, s, w))
+	require.Equal(t, rev+1, s.Revision(), "one write, one revision")
+	got := get[*widget](t, s, kindWidget, key("default", "w1"))
+	require.Equal(t, got, w, "the caller sees what was stored")
+	require.Equal(t, "blue", got.Spec.Color)
+	require.Equal(t, widgetStatus{Ready: true, Count: 7, Notes: []string{"up"}}, got.Status)
+	require.Equal(t, map[string]string{"app": "web", "tier": "fe"}, got.Labels)
+	require.Equal(t, created.UID, got.UID)
+	require.Equal(t, created.CreationTimestamp, got.CreationTimestamp)
+	require.Equal(t, int64(2), got.Generation, "a spec change increases generation")
+	evs := collect(t, wt, 1)
+	require.Equal(t, store.Modified, evs[0].Type)
+	require.Equal(t, got, evs[0].Object(), "one event with spec and status")
+	w.Status.Notes[0] = "changed by the caller"
+	require.Equal(t, "up", get[*widget](t, s, kindWidget, key("default", "w1")).Status.Notes[0], "the store keeps its own copy")
+
+	// A status change alone keeps generation; nothing changed is no write.
+	cur := get[*widget](t, s, kindWidget, key("default", "w1"))
+	cur.Status.Count = 8
+	require.NoError(t, updateWithStatus(t, s, cur))
+	require.Equal(t, int64(2), get[*widget](t, s, kindWidget, key("default", "w1")).Generation)
+	rev = s.Revision()
+	same := cur.DeepCopyObject().(*widget)
+	require.NoError(t, updateWithStatus(t, s, same))
+	require.Equal(t, rev, s.Revision(), "a no-op write must not commit")
+	require.Equal(t, cur, same)
+
+	// The resourceVersion and uid are preconditions.
+	stale := cur.DeepCopyObject().(*widget)
+	stale.ResourceVersion = created.ResourceVersion
+	stale.Status.Count = 9
+	require.ErrorIs(t, updateWithStatus(t, s, stale), store.ErrConflict)
+	stale.ResourceVersion, stale.UID = "", "someone-else"
+	require.ErrorIs(t, updateWithStatus(t, s, stale), store.ErrConflict)
+	require.Equal(t, 8, get[*widget](t, s, kindWidget, key("default", "w1")).Status.Count)
+
+	// Binding a pod: spec.nodeName and a condition at once; the node index
+	// follows.
+	p := newPod("default", "p1", "")
+	create(t, s, p)
+	p.Spec.NodeName = "n1"
+	p.Status.Conditions = []objects.PodCondition{{Type: objects.PodScheduled, Status: objects.ConditionTrue}}
+	require.NoError(t, updateWithStatus(t, s, p))
+	bound := get[*objects.Pod](t, s, kindPod, key("default", "p1"))
+	require.Equal(t, bound, p)
+	require.Equal(t, "n1", bound.Spec.NodeName)
+	require.Len(t, bound.Status.Conditions, 1)
+	require.Equal(t, []string{"default/p1"}, keys(list(t, s, kindPod, store.ListOptions{Fields: map[string]string{store.IndexNodeName: "n1"}})))
+	require.Empty(t, list(t, s, kindPod, store.ListOptions{Fields: map[string]string{store.IndexNodeName: ""}}))
+
+	// Removing the last finalizer of an object being deleted removes it.
+	f := newWidget("default", "w2", nil, "red")
+	f.Finalizers = []string{"example.com/hold"}
+	create(t, s, f)
+	_, err := del(t, s, kindWidget, key("default", "w2"), store.DeleteOptions{})
+	require.NoError(t, err)
+	f = get[*widget](t, s, kindWidget, key("default", "w2"))
+	f.Finalizers = nil
+	f.Status.Count = 3
+	require.NoError(t, updateWithStatus(t, s, f))
+	_, err = tryGet(t, s, kindWidget, key("default", "w2"))
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	// Kinds without a status have no status to write.
+	n := &note{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "n1"}, Text: "a"}
+	create(t, s, n)
+	require.ErrorIs(t, updateWithStatus(t, s, n), objects.ErrInvalid)
+}
+
 func testGeneration(t *testing.T, e *env) {
 	s := e.open()
 	w := newWidget("default", "w1", nil, "red")

@@ -1,0 +1,409 @@
+// Command scale runs podkit at the reference scale on the fake runtime:
+// nodes, Deployments of -replicas pods each, one container of 100m cpu and
+// 128Mi. It applies them, waits for every pod to be Running and Ready,
+// deletes the Deployments and waits for every pod to be gone, and prints
+// one summary line:
+//
+//	nodes=5000 pods=150000 running_s=… pods_per_s=… peak_rss_mib=… heap_per_pod_bytes=… delete_s=…
+//
+// Usage:
+//
+//	go run ./bench/scale -nodes 5000 -pods 150000 [-replicas 30] [-cpuprofile f] [-memprofile f]
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime/fake"
+	"github.com/podkit/podkit/store"
+)
+
+// image is the image of every pod; each fake node has it from the start.
+const image = "registry.local/bench/app:1"
+
+// config is what a run does.
+type config struct {
+	nodes, pods, replicas int
+	// timeout bounds each phase.
+	timeout time.Duration
+	// progress is how often a progress line is printed.
+	progress time.Duration
+	// logLevel, when set, logs podkit's messages to stderr.
+	logLevel string
+}
+
+// result is what a run measured.
+type result struct {
+	nodes, pods int
+	running     time.Duration // from apply to every pod Running and Ready
+	peakRSSMiB  float64
+	heapPerPod  float64 // bytes of live heap per pod, all Running
+	deleting    time.Duration
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("nodes=%d pods=%d running_s=%.2f pods_per_s=%.0f peak_rss_mib=%.0f heap_per_pod_bytes=%.0f delete_s=%.2f",
+		r.nodes, r.pods, r.running.Seconds(), float64(r.pods)/r.running.Seconds(), r.peakRSSMiB, r.heapPerPod, r.deleting.Seconds())
+}
+
+func main() {
+	var (
+		cfg        config
+		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the apply and delete phases to this file")
+		memprofile = flag.String("memprofile", "", "write a heap profile at the all-Running point to this file")
+	)
+	flag.IntVar(&cfg.nodes, "nodes", 5000, "fake nodes")
+	flag.IntVar(&cfg.pods, "pods", 150000, "pods in all (rounded up to whole Deployments)")
+	flag.IntVar(&cfg.replicas, "replicas", 30, "replicas per Deployment")
+	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit of each phase")
+	flag.StringVar(&cfg.logLevel, "log", "", "log podkit's messages of this level and above to stderr (debug, info, warn, error)")
+	flag.DurationVar(&cfg.progress, "progress", time.Second, "interval of progress lines")
+	flag.Parse()
+	log.SetFlags(0)
+
+	var hooks hooks
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer f.Close()
+		hooks.start = func() error { return pprof.StartCPUProfile(f) }
+		hooks.stop = pprof.StopCPUProfile
+	}
+	if *memprofile != "" {
+		hooks.running = func() error {
+			f, err := os.Create(*memprofile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return pprof.WriteHeapProfile(f)
+		}
+	}
+	res, err := run(context.Background(), cfg, os.Stdout, hooks)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res)
+}
+
+// hooks let main profile the measured phases; each may be nil.
+type hooks struct {
+	start   func() error // before the apply
+	running func() error // every pod Running and Ready, after the heap is measured
+	stop    func()       // every pod gone
+}
+
+func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error) {
+	if cfg.nodes < 1 || cfg.pods < 1 || cfg.replicas < 1 {
+		return result{}, fmt.Errorf("-nodes, -pods and -replicas must be positive")
+	}
+	if cfg.nodes > 1<<16 {
+		return result{}, fmt.Errorf("-nodes %d: at most %d (one /24 of pod IPs each in 10.0.0.0/8)", cfg.nodes, 1<<16)
+	}
+	deployments := (cfg.pods + cfg.replicas - 1) / cfg.replicas
+	res := result{nodes: cfg.nodes, pods: deployments * cfg.replicas}
+	perNode := (res.pods + cfg.nodes - 1) / cfg.nodes
+	if perNode > 250 {
+		return result{}, fmt.Errorf("%d pods on %d nodes: %d a node, more than a node's /24 holds", res.pods, cfg.nodes, perNode)
+	}
+	progress := cfg.progress
+	if progress <= 0 {
+		progress = time.Second
+	}
+
+	var opts []podkit.Option
+	if cfg.logLevel != "" {
+		var lvl slog.Level
+		if err := lvl.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+			return res, fmt.Errorf("-log: %w", err)
+		}
+		opts = append(opts, podkit.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))))
+	}
+	o, err := podkit.New(opts...)
+	if err != nil {
+		return res, err
+	}
+	defer o.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- o.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-ran
+	}()
+
+	// Room for every pod a node may get, and then some.
+	cpu := objects.MustParseQuantity(strconv.Itoa(max(4, perNode/5)))
+	mem := objects.MustParseQuantity(strconv.Itoa(max(8, perNode/4)) + "Gi")
+	podCap := objects.MustParseQuantity(strconv.Itoa(max(110, 2*perNode)))
+	t0 := time.Now()
+	for i := range cfg.nodes {
+		rt, err := fake.New(fake.WithHistoryLimit(0), fake.WithImages(image),
+			fake.WithPodCIDR(fmt.Sprintf("10.%d.%d.0/24", i>>8, i&0xff)))
+		if err != nil {
+			return res, err
+		}
+		defer rt.Close()
+		n := &objects.Node{ObjectMeta: objects.ObjectMeta{Name: fmt.Sprintf("node-%05d", i)},
+			Status: objects.NodeStatus{Capacity: objects.ResourceList{
+				objects.ResourceCPU: cpu, objects.ResourceMemory: mem, objects.ResourcePods: podCap}}}
+		if err := o.RegisterNode(ctx, n, rt); err != nil {
+			return res, err
+		}
+	}
+	fmt.Fprintf(out, "registered %d nodes in %.2fs\n", cfg.nodes, time.Since(t0).Seconds())
+
+	// Count pods from a watch, started before the apply.
+	c := &counter{s: o.Store()}
+	if err := c.relist(ctx); err != nil {
+		return res, err
+	}
+	defer func() { c.w.Stop() }()
+
+	if h.start != nil {
+		if err := h.start(); err != nil {
+			return res, err
+		}
+	}
+	stopped := false
+	stop := func() {
+		if h.stop != nil && !stopped {
+			h.stop()
+			stopped = true
+		}
+	}
+	defer stop()
+
+	start, cpu0 := time.Now(), cpuTime()
+	const applyBatch = 500
+	for i := 0; i < deployments; i += applyBatch {
+		var objs []objects.Object
+		for j := i; j < min(i+applyBatch, deployments); j++ {
+			objs = append(objs, deployment(j, cfg.replicas))
+		}
+		if err := o.Apply(ctx, objs...); err != nil {
+			return res, err
+		}
+	}
+	fmt.Fprintf(out, "applied %d deployments in %.2fs\n", deployments, time.Since(start).Seconds())
+	err = c.waitUntil(ctx, cfg.timeout, progress, out, start, func() bool { return c.ready == res.pods && c.pods == res.pods },
+		func() string {
+			return fmt.Sprintf("%d/%d pods, %d bound, %d running, %d ready", c.pods, res.pods, c.bound, c.running, c.ready)
+		})
+	if err != nil {
+		return res, fmt.Errorf("waiting for every pod to be Running and Ready: %w", err)
+	}
+	res.running = time.Since(start)
+	fmt.Fprintf(out, "all %d pods running and ready after %.2fs, cpu %.1fs\n", res.pods, res.running.Seconds(), (cpuTime() - cpu0).Seconds())
+
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	res.heapPerPod = float64(ms.HeapAlloc) / float64(res.pods)
+	if h.running != nil {
+		if err := h.running(); err != nil {
+			return res, err
+		}
+	}
+
+	start, cpu0 = time.Now(), cpuTime()
+	for j := range deployments {
+		d := &objects.Deployment{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: deploymentName(j)}}
+		if err := o.Delete(ctx, d); err != nil {
+			return res, err
+		}
+	}
+	fmt.Fprintf(out, "deleted %d deployments in %.2fs\n", deployments, time.Since(start).Seconds())
+	err = c.waitUntil(ctx, cfg.timeout, progress, out, start, func() bool { return c.pods == 0 },
+		func() string { return fmt.Sprintf("%d pods left, %d terminating", c.pods, c.terminating) })
+	if err != nil {
+		return res, fmt.Errorf("waiting for every pod to be gone: %w", err)
+	}
+	res.deleting = time.Since(start)
+	fmt.Fprintf(out, "all pods gone after %.2fs, cpu %.1fs\n", res.deleting.Seconds(), (cpuTime() - cpu0).Seconds())
+	stop()
+	res.peakRSSMiB = peakRSSMiB()
+	return res, nil
+}
+
+func deploymentName(i int) string { return fmt.Sprintf("app-%05d", i) }
+
+func deployment(i, replicas int) *objects.Deployment {
+	name := deploymentName(i)
+	labels := map[string]string{"app": name}
+	n := int32(replicas)
+	return &objects.Deployment{
+		ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name},
+		Spec: objects.DeploymentSpec{
+			Replicas: &n,
+			Selector: &objects.LabelSelector{MatchLabels: labels},
+			Template: objects.PodTemplateSpec{
+				ObjectMeta: objects.ObjectMeta{Labels: labels},
+				Spec: objects.PodSpec{Containers: []objects.Container{{
+					Name: "app", Image: image,
+					Resources: objects.ResourceRequirements{Requests: objects.ResourceList{
+						objects.ResourceCPU:    objects.MustParseQuantity("100m"),
+						objects.ResourceMemory: objects.MustParseQuantity("128Mi"),
+					}},
+				}}},
+			},
+		},
+	}
+}
+
+// counter follows the pods through a watch, listing them again when the
+// watch falls behind.
+type counter struct {
+	s     store.Store
+	w     store.Watcher
+	state map[objects.Key]podState
+
+	pods, bound, running, ready, terminating int
+}
+
+type podState struct{ bound, running, ready, terminating bool }
+
+// relist counts the pods stored and watches from there.
+func (c *counter) relist(ctx context.Context) error {
+	if c.w != nil {
+		c.w.Stop()
+	}
+	*c = counter{s: c.s, state: map[objects.Key]podState{}}
+	var rev int64
+	err := c.s.View(ctx, func(tx store.ReadTx) error {
+		pods, err := tx.List(podkit.KindPod, store.ListOptions{})
+		for _, p := range pods {
+			c.apply(store.NewEvent(store.Added, tx.Revision(), p))
+		}
+		rev = tx.Revision()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	c.w, err = c.s.Watch(ctx, store.WatchOptions{Kind: podkit.KindPod, Revision: rev, Buffer: 1 << 16})
+	return err
+}
+
+func (c *counter) apply(ev store.Event) {
+	key := ev.Key()
+	old, had := c.state[key]
+	var now podState
+	if ev.Type != store.Deleted {
+		p := ev.Peek().(*objects.Pod)
+		now = podState{
+			bound:       p.Spec.NodeName != "",
+			running:     p.Status.Phase == objects.PodRunning,
+			ready:       objects.IsPodReady(p),
+			terminating: p.DeletionTimestamp != nil,
+		}
+		c.state[key] = now
+		if !had {
+			c.pods++
+		}
+	} else {
+		delete(c.state, key)
+		if had {
+			c.pods--
+		}
+	}
+	c.bound += delta(old.bound, now.bound)
+	c.running += delta(old.running, now.running)
+	c.ready += delta(old.ready, now.ready)
+	c.terminating += delta(old.terminating, now.terminating)
+}
+
+func delta(was, is bool) int {
+	switch {
+	case was == is:
+		return 0
+	case is:
+		return 1
+	}
+	return -1
+}
+
+// waitUntil applies events until done holds, printing status every
+// interval.
+func (c *counter) waitUntil(ctx context.Context, timeout, interval time.Duration, out io.Writer, start time.Time, done func() bool, status func() string) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for !done() {
+		select {
+		case ev, ok := <-c.w.Events():
+			if !ok {
+				if !errors.Is(c.w.Err(), store.ErrFellBehind) {
+					return fmt.Errorf("pod watch ended: %v (%s)", c.w.Err(), status())
+				}
+				fmt.Fprintf(out, "%6.1fs pod watch fell behind: listing again\n", time.Since(start).Seconds())
+				if err := c.relist(ctx); err != nil {
+					return err
+				}
+				continue
+			}
+			c.apply(ev)
+		case <-tick.C:
+			fmt.Fprintf(out, "%6.1fs %s, rss %.0f MiB, cpu %.1fs\n", time.Since(start).Seconds(), status(), rssMiB(), cpuTime().Seconds())
+		case <-deadline.C:
+			return fmt.Errorf("not done after %v: %s", timeout, status())
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// peakRSSMiB is the process's peak resident set (VmHWM), in MiB.
+func peakRSSMiB() float64 { return procStatusMiB("VmHWM:") }
+
+// rssMiB is the process's resident set (VmRSS), in MiB.
+func rssMiB() float64 { return procStatusMiB("VmRSS:") }
+
+func procStatusMiB(field string) float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			if err != nil {
+				return 0
+			}
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

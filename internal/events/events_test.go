@@ -1,0 +1,107 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+	"github.com/podkit/podkit/store/memdb"
+)
+
+func newRecorder(t *testing.T) (*Recorder, store.Store) {
+	t.Helper()
+	s, err := memdb.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return New(s, clockwork.NewRealClock(), slog.New(slog.DiscardHandler), Source{Component: "test"}, time.Hour), s
+}
+
+func listEvents(t *testing.T, s store.Store) []*objects.Event {
+	t.Helper()
+	var out []*objects.Event
+	require.NoError(t, s.View(context.Background(), func(tx store.ReadTx) error {
+		objs, err := tx.List("Event", store.ListOptions{})
+		for _, o := range objs {
+			out = append(out, o.(*objects.Event))
+		}
+		return err
+	}))
+	return out
+}
+
+// Events recorded at once from many goroutines are each stored when Event
+// returns, in fewer transactions than events, and repeats of one event are
+// counted on one object.
+func TestConcurrentEventsShareTransactions(t *testing.T) {
+	r, s := newRecorder(t)
+	const n = 200
+	pods := make([]*objects.Pod, n)
+	for i := range pods {
+		pods[i] = &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("p%d", i), UID: fmt.Sprintf("uid-%d", i)}}
+	}
+	rev0 := s.Revision()
+	var wg sync.WaitGroup
+	for i, p := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.Event(context.Background(), p, Normal, "Started", "Started container app")
+			// Stored by the time Event returns.
+			assert.NoError(t, s.View(context.Background(), func(tx store.ReadTx) error {
+				objs, err := tx.List("Event", store.ListOptions{Namespace: "default"})
+				for _, o := range objs {
+					if o.(*objects.Event).InvolvedObject.UID == p.UID {
+						return err
+					}
+				}
+				return fmt.Errorf("event of pod %d not stored when Event returned (err %v)", i, err)
+			}))
+		}()
+	}
+	wg.Wait()
+	evs := listEvents(t, s)
+	require.Len(t, evs, n)
+	commits := s.Revision() - rev0
+	require.LessOrEqual(t, commits, int64(n), "one transaction at most per event")
+	t.Logf("%d events in %d transactions", n, commits)
+
+	// Repeats, concurrent or not, count on the first event.
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.Event(context.Background(), pods[0], Normal, "Started", "Started container app")
+		}()
+	}
+	wg.Wait()
+	evs = listEvents(t, s)
+	require.Len(t, evs, n)
+	for _, ev := range evs {
+		if ev.InvolvedObject.UID == pods[0].UID {
+			require.Equal(t, int32(4), ev.Count)
+		}
+	}
+}
+
+// An event whose caller's context has ended is not recorded; the next one
+// is.
+func TestEventOfCanceledCaller(t *testing.T) {
+	r, s := newRecorder(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "p", UID: "u"}}
+	r.Event(ctx, p, Normal, "Started", "x") // dropped: its context has ended
+	r.Event(context.Background(), p, Warning, "Failed", "y")
+	evs := listEvents(t, s)
+	require.Len(t, evs, 1)
+	require.Equal(t, "Failed", evs[0].Reason)
+}
