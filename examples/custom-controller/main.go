@@ -22,9 +22,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -40,17 +38,7 @@ import (
 	"github.com/podkit/podkit/store"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
-		fmt.Fprintln(os.Stderr, "custom-controller:", err)
-		os.Exit(1)
-	}
-}
+func main() { exampleutil.Main("custom-controller", run) }
 
 // run runs the example with the command-line arguments args, writing
 // progress to out. It returns nil when everything shown worked.
@@ -64,13 +52,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	start := time.Now()
-	if flags.Runtime == "" {
-		var note string
-		flags.Runtime, note = cluster.Default(ctx)
-		if note != "" {
-			fmt.Fprintln(out, note)
-		}
-	}
+	flags.ChooseRuntime(ctx, out)
 
 	scheme, err := newScheme()
 	if err != nil {

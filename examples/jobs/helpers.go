@@ -2,14 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -217,29 +212,4 @@ func waitNone[T objects.Object](ctx context.Context, o *podkit.Orchestrator) err
 			}
 		}
 	}
-}
-
-// signalContext is cancelled by Ctrl-C or SIGTERM, so that the example
-// still cleans up.
-func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-}
-
-// freeLoopbackPort returns a 127.0.0.1 address whose port is free for both
-// UDP and TCP at the time of asking, for the cluster DNS server.
-func freeLoopbackPort() (string, error) {
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		addr := pc.LocalAddr().String()
-		l, err := net.Listen("tcp", addr)
-		pc.Close()
-		if err == nil {
-			l.Close()
-			return addr, nil
-		}
-	}
-	return "", errors.New("no loopback port is free for both UDP and TCP")
 }

@@ -30,7 +30,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -96,17 +95,7 @@ spec:
               valueFrom: {fieldRef: {fieldPath: metadata.name}}
 `
 
-func main() {
-	ctx, stop := signalContext()
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
-		fmt.Fprintln(os.Stderr, "jobs:", err)
-		os.Exit(1)
-	}
-}
+func main() { exampleutil.Main("jobs", run) }
 
 // run runs the example with the command-line arguments args, writing
 // progress to out. It returns nil when everything shown worked.
@@ -121,13 +110,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	defer cancel()
 	start := time.Now()
 
-	if flags.Runtime == "" {
-		var note string
-		flags.Runtime, note = cluster.Default(ctx)
-		if note != "" {
-			fmt.Fprintln(out, note)
-		}
-	}
+	flags.ChooseRuntime(ctx, out)
 	opts := cluster.Options{Nodes: 2}
 	if flags.Runtime == cluster.Fake {
 		clk := clockwork.NewFakeClockAt(time.Now())
@@ -140,7 +123,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 		// nftables table may be another orchestrator's too, and the
 		// cluster DNS server on a free loopback port rather than on port
 		// 53, which another may hold.
-		addr, err := freeLoopbackPort()
+		addr, err := exampleutil.FreeLoopbackAddr()
 		if err != nil {
 			return err
 		}

@@ -26,11 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -99,17 +95,7 @@ func timings(onReal bool) (heartbeat, grace time.Duration) {
 	return 200 * time.Millisecond, 4 * time.Second
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
-		fmt.Fprintln(os.Stderr, "multi-node:", err)
-		os.Exit(1)
-	}
-}
+func main() { exampleutil.Main("multi-node", run) }
 
 // run runs the example with the command-line arguments args, writing
 // progress to out. It returns nil when everything shown worked.
@@ -124,13 +110,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	defer cancel()
 	start := time.Now()
 
-	if flags.Runtime == "" {
-		var note string
-		flags.Runtime, note = cluster.Default(ctx)
-		if note != "" {
-			fmt.Fprintln(out, note)
-		}
-	}
+	flags.ChooseRuntime(ctx, out)
 	onReal := flags.Runtime != cluster.Fake
 	heartbeat, grace := timings(onReal)
 	prefix := ""
@@ -159,7 +139,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 		// No Service here: no service proxy, whose nftables table may be
 		// another orchestrator's too, and cluster DNS on a free loopback
 		// port rather than on port 53, which another may hold.
-		addr, err := freeLoopbackPort()
+		addr, err := exampleutil.FreeLoopbackAddr()
 		if err != nil {
 			return err
 		}
@@ -388,23 +368,4 @@ func find(ns []*objects.Node, name string) *objects.Node {
 		}
 	}
 	return nil
-}
-
-// freeLoopbackPort returns a 127.0.0.1 address whose port is free for both
-// UDP and TCP at the time of asking, for the cluster DNS server.
-func freeLoopbackPort() (string, error) {
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		addr := pc.LocalAddr().String()
-		l, err := net.Listen("tcp", addr)
-		pc.Close()
-		if err == nil {
-			l.Close()
-			return addr, nil
-		}
-	}
-	return "", errors.New("no loopback port is free for both UDP and TCP")
 }

@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -312,29 +308,4 @@ func claimOf(p *objects.Pod) string {
 		}
 	}
 	return ""
-}
-
-// freeLoopbackPort returns a 127.0.0.1 address whose port is free for both
-// UDP and TCP at the time of asking, for the cluster DNS server.
-func freeLoopbackPort() (string, error) {
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		addr := pc.LocalAddr().String()
-		l, err := net.Listen("tcp", addr)
-		pc.Close()
-		if err == nil {
-			l.Close()
-			return addr, nil
-		}
-	}
-	return "", errors.New("no loopback port is free for both UDP and TCP")
-}
-
-// signalContext is cancelled by Ctrl-C or SIGTERM, so that the example
-// still cleans up.
-func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }

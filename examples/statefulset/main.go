@@ -26,7 +26,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -91,17 +90,7 @@ spec:
         requests: {storage: 64Mi}
 `
 
-func main() {
-	ctx, stop := signalContext()
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
-		fmt.Fprintln(os.Stderr, "statefulset:", err)
-		os.Exit(1)
-	}
-}
+func main() { exampleutil.Main("statefulset", run) }
 
 // run runs the example with the command-line arguments args, writing
 // progress to out. It returns nil when everything shown worked.
@@ -118,18 +107,12 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 
 	// The cluster DNS server listens on a free loopback port so that the
 	// host can query it without competing for port 53.
-	dnsAddr, err := freeLoopbackPort()
+	dnsAddr, err := exampleutil.FreeLoopbackAddr()
 	if err != nil {
 		return err
 	}
 	dnsOpt := network.WithDNS([]string{dnsAddr})
-	if flags.Runtime == "" {
-		var note string
-		flags.Runtime, note = cluster.Default(ctx)
-		if note != "" {
-			fmt.Fprintln(out, note)
-		}
-	}
+	flags.ChooseRuntime(ctx, out)
 	opts := cluster.Options{Nodes: 2}
 	if flags.Runtime == cluster.Fake {
 		// Service networking is off on the fake runtime; DNS answers

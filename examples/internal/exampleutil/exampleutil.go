@@ -13,13 +13,17 @@ package exampleutil
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/podkit/podkit/internal/cluster"
@@ -99,4 +103,55 @@ func Step(out io.Writer, format string, args ...any) {
 // may have ended, the reason cleanup runs) by d.
 func Cleanup(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}
+
+// Main runs an example's run function with the command-line arguments and
+// standard output; Ctrl-C or SIGTERM cancels its context, so the example
+// still cleans up. It exits 0 when run returns nil, 2 after -h, and 1,
+// printing the error as "name: error", otherwise.
+func Main(name string, run func(ctx context.Context, args []string, out io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+// ChooseRuntime sets an empty -runtime to the default (docker when its
+// daemon answers, else fake), printing to out why fake was chosen.
+func (o *Options) ChooseRuntime(ctx context.Context, out io.Writer) {
+	if o.Runtime != "" {
+		return
+	}
+	var note string
+	o.Runtime, note = cluster.Default(ctx)
+	if note != "" {
+		fmt.Fprintln(out, note)
+	}
+}
+
+// FreeLoopbackAddr returns a 127.0.0.1 address whose port is free for both
+// UDP and TCP at the time of asking, for a cluster DNS server of the
+// example's own.
+func FreeLoopbackAddr() (string, error) {
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		addr := pc.LocalAddr().String()
+		l, err := net.Listen("tcp", addr)
+		pc.Close()
+		if err == nil {
+			l.Close()
+			return addr, nil
+		}
+	}
+	return "", errors.New("no loopback port is free for both UDP and TCP")
 }
