@@ -306,23 +306,9 @@ func deleteAll(t *testing.T, c *cluster.Cluster, objs []objects.Object) {
 	// The node agents remove a deleted pod's containers and sandbox after
 	// it left the store.
 	agenttest.Poll(t, 2*time.Minute, 100*time.Millisecond, func() (bool, string) {
-		var left []string
-		for _, n := range c.Nodes {
-			f := runtime.Filter{Labels: map[string]string{runtime.LabelNode: n}}
-			sbs, err := c.Runtime.ListSandboxes(ctx, f)
-			if err != nil {
-				return false, err.Error()
-			}
-			cs, err := c.Runtime.ListContainers(ctx, f)
-			if err != nil {
-				return false, err.Error()
-			}
-			for _, sb := range sbs {
-				left = append(left, "sandbox of "+sb.Labels[runtime.LabelPodName])
-			}
-			for _, ct := range cs {
-				left = append(left, "container "+ct.Name+" of "+ct.Labels[runtime.LabelPodName])
-			}
+		left, err := c.Leftovers(ctx, "")
+		if err != nil {
+			return false, err.Error()
 		}
 		return len(left) == 0, fmt.Sprintf("left in the runtime: %v", left)
 	})

@@ -35,7 +35,6 @@ import (
 	"github.com/podkit/podkit/network"
 	"github.com/podkit/podkit/network/proxy"
 	"github.com/podkit/podkit/objects"
-	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/store"
 )
 
@@ -114,20 +113,11 @@ func apply(t *testing.T, ctx context.Context, c *cluster.Cluster, manifest strin
 		// A node agent removes the containers of a pod after the pod has
 		// left the store; the cluster must not stop before.
 		waitFor(t, ctx, "no sandbox or container left", func() (bool, string) {
-			var n int
-			for _, node := range c.Nodes {
-				f := runtime.Filter{Labels: map[string]string{runtime.LabelNode: node}}
-				sbs, err := c.Runtime.ListSandboxes(ctx, f)
-				if err != nil {
-					return false, err.Error()
-				}
-				ctrs, err := c.Runtime.ListContainers(ctx, f)
-				if err != nil {
-					return false, err.Error()
-				}
-				n += len(sbs) + len(ctrs)
+			left, err := c.Leftovers(ctx, "")
+			if err != nil {
+				return false, err.Error()
 			}
-			return n == 0, fmt.Sprintf("%d sandboxes and containers", n)
+			return len(left) == 0, fmt.Sprintf("left in the runtime: %v", left)
 		})
 	})
 }

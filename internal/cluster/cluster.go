@@ -270,6 +270,36 @@ func (c *Cluster) Err() error {
 	}
 }
 
+// Leftovers lists the sandboxes and containers the runtime holds for pods
+// of namespace ("" for every namespace) on the cluster's nodes, found by
+// the labels podkit's node agents put on them. A node agent removes a
+// deleted pod's containers and sandbox after the pod left the store, so
+// wait for this to be empty before Stop.
+func (c *Cluster) Leftovers(ctx context.Context, namespace string) ([]string, error) {
+	var left []string
+	for _, node := range c.Nodes {
+		f := runtime.Filter{Labels: map[string]string{runtime.LabelNode: node}}
+		if namespace != "" {
+			f.Labels[runtime.LabelPodNamespace] = namespace
+		}
+		sbs, err := c.Runtime.ListSandboxes(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("listing sandboxes of node %s: %w", node, err)
+		}
+		for _, sb := range sbs {
+			left = append(left, fmt.Sprintf("sandbox of pod %s (%s)", sb.Labels[runtime.LabelPodName], sb.State))
+		}
+		ctrs, err := c.Runtime.ListContainers(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("listing containers of node %s: %w", node, err)
+		}
+		for _, ct := range ctrs {
+			left = append(left, fmt.Sprintf("container %s/%s (%s)", ct.Labels[runtime.LabelPodName], ct.Labels[runtime.LabelContainerName], ct.State))
+		}
+	}
+	return left, nil
+}
+
 // Stop stops the orchestrator, waits for Run to return and closes the
 // store and the runtime connection. Pods still bound to the nodes keep
 // running on a real runtime: delete what was created first. Stop removes

@@ -15,7 +15,6 @@ import (
 	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/internal/cluster"
 	"github.com/podkit/podkit/objects"
-	"github.com/podkit/podkit/runtime"
 )
 
 // TestStart runs a Deployment behind a Service on each runtime whose
@@ -80,13 +79,9 @@ func waitNoPods(t *testing.T, c *cluster.Cluster) {
 	agenttest.Poll(t, time.Minute, 100*time.Millisecond, func() (bool, string) {
 		pods, err := podkit.List[*objects.Pod](context.Background(), c.Orchestrator, "default")
 		require.NoError(t, err)
-		left := 0
-		for _, n := range c.Nodes {
-			sbs, err := c.Runtime.ListSandboxes(context.Background(), runtime.Filter{Labels: map[string]string{runtime.LabelNode: n}})
-			require.NoError(t, err)
-			left += len(sbs)
-		}
-		return len(pods) == 0 && left == 0, fmt.Sprintf("%d pods and %d sandboxes left", len(pods), left)
+		left, err := c.Leftovers(context.Background(), "")
+		require.NoError(t, err)
+		return len(pods) == 0 && len(left) == 0, fmt.Sprintf("%d pods left; in the runtime: %v", len(pods), left)
 	})
 }
 

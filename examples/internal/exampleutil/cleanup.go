@@ -12,7 +12,6 @@ import (
 	"github.com/podkit/podkit"
 	"github.com/podkit/podkit/internal/cluster"
 	"github.com/podkit/podkit/objects"
-	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/store"
 )
 
@@ -81,25 +80,7 @@ func WaitGone(ctx context.Context, c *cluster.Cluster, namespace string) error {
 // of namespace on c's nodes, found by the labels podkit's node agents put
 // on them (runtime.LabelNode, runtime.LabelPodNamespace).
 func Leftovers(ctx context.Context, c *cluster.Cluster, namespace string) ([]string, error) {
-	var left []string
-	for _, node := range c.Nodes {
-		f := runtime.Filter{Labels: map[string]string{runtime.LabelNode: node, runtime.LabelPodNamespace: namespace}}
-		sbs, err := c.Runtime.ListSandboxes(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("listing sandboxes of node %s: %w", node, err)
-		}
-		for _, sb := range sbs {
-			left = append(left, fmt.Sprintf("sandbox of pod %s (%s)", sb.Labels[runtime.LabelPodName], sb.State))
-		}
-		ctrs, err := c.Runtime.ListContainers(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("listing containers of node %s: %w", node, err)
-		}
-		for _, ct := range ctrs {
-			left = append(left, fmt.Sprintf("container %s/%s (%s)", ct.Labels[runtime.LabelPodName], ct.Labels[runtime.LabelContainerName], ct.State))
-		}
-	}
-	return left, nil
+	return c.Leftovers(ctx, namespace)
 }
 
 // PrintApplied prints a line per applied object, as `kubectl apply` names
