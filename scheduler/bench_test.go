@@ -137,6 +137,15 @@ func runBench(b *testing.B, bc benchCase) {
 		if bc.check != nil {
 			bc.check(b, s)
 		}
+		if testing.Verbose() && bc.events {
+			var n int
+			require.NoError(b, s.View(context.Background(), func(tx store.ReadTx) error {
+				evs, err := tx.List("Event", store.ListOptions{})
+				n = len(evs)
+				return err
+			}))
+			b.Logf("iteration %d: %d events recorded", i, n)
+		}
 		s.Close()
 		if testing.Verbose() {
 			var m runtime.MemStats

@@ -80,6 +80,8 @@ type writer struct {
 	name     string // scheduler name, for the victims' condition
 	reporter string // reportingController of events
 
+	scratch objects.Pod // the pod a binding writes from; only run uses it
+
 	mu      sync.Mutex
 	ops     []*writeOp
 	results []writeResult
@@ -227,10 +229,12 @@ func (w *writer) bind(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error) {
 	su, combined := tx.(store.StatusUpdater)
 	if seen := op.pod; seen != nil {
 		op.pod = nil
-		// A shallow copy: what it shares with the stored pod is never
-		// written, and the store copies what it keeps.
-		p := &objects.Pod{TypeMeta: seen.TypeMeta, ObjectMeta: seen.ObjectMeta, Spec: seen.Spec}
-		seen.Status.DeepCopyInto(&p.Status)
+		// A shallow copy with conditions of its own: what it shares with
+		// the stored pod is never written, so the store keeps it as is and
+		// copies the rest; the copy itself is scratch, reused.
+		p := &w.scratch
+		*p = objects.Pod{TypeMeta: seen.TypeMeta, ObjectMeta: seen.ObjectMeta, Spec: seen.Spec, Status: seen.Status}
+		p.Status.Conditions = append(make([]objects.PodCondition, 0, len(seen.Status.Conditions)+1), seen.Status.Conditions...)
 		scheduled(&p.Status, now)
 		var err error
 		if combined {
@@ -245,10 +249,13 @@ func (w *writer) bind(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error) {
 				err = tx.Update(p)
 			}
 		}
+		*p = objects.Pod{} // keep nothing alive
 		switch {
 		case err == nil:
-			// Unchanged since seen pending, not being deleted: bound.
-			return w.bound(tx, op, p)
+			// Unchanged since seen pending, not being deleted: bound. The
+			// event is about the pod as seen, as Kubernetes records it
+			// about the pod it assumed.
+			return w.bound(tx, op, seen)
 		case errors.Is(err, store.ErrNotFound):
 			return nil, true, nil
 		case !errors.Is(err, store.ErrConflict):

@@ -108,3 +108,32 @@ func TestUnschedulableStatusWrittenOnChange(t *testing.T) {
 	require.Equal(t, "b", c.Message)
 	require.Equal(t, objects.PodReasonUnschedulable, c.Reason)
 }
+
+// A binding builds the bound pod from the stored pending one, sharing
+// what it does not change: the stored object the scheduler saw pending is
+// left as it was.
+func TestBindLeavesStoredPodUntouched(t *testing.T) {
+	s := newStore(t)
+	create(t, s, makeNode("n1", "4", "8Gi", withLabels("disk", "ssd")))
+	p := makePod("p", "100m", "64Mi", podLabels("app", "web"), nodeSelector("disk", "ssd"),
+		tolerate(objects.Toleration{Key: "k", Operator: objects.TolerationOpExists}))
+	p.Annotations = map[string]string{"a": "b"}
+	p.Status.Conditions = []objects.PodCondition{{Type: objects.PodScheduled, Status: objects.ConditionFalse,
+		Reason: objects.PodReasonUnschedulable, Message: "earlier"}}
+	create(t, s, p)
+	var stored *objects.Pod
+	require.NoError(t, s.View(context.Background(), func(tx store.ReadTx) error {
+		o, err := tx.(store.Peeker).Peek("Pod", key("p"))
+		stored, _ = o.(*objects.Pod)
+		return err
+	}))
+	before := stored.DeepCopy()
+
+	run(t, s)
+	got := waitBound(t, s, "p")
+	require.Equal(t, "n1", got.Spec.NodeName)
+	c := objects.GetPodCondition(&got.Status, objects.PodScheduled)
+	require.NotNil(t, c)
+	require.Equal(t, objects.ConditionTrue, c.Status)
+	require.Equal(t, before, stored, "the stored pending pod was modified")
+}

@@ -165,8 +165,15 @@ func (l *loop) list(ctx context.Context) (int64, error) {
 	var rev int64
 	err := l.s.store.View(ctx, func(tx store.ReadTx) error {
 		rev = tx.Revision()
+		// The store's own objects when it can hand them out: the loop
+		// reads them and keeps them read-only, as it does those of watch
+		// events, and a binding then shares their unchanged parts.
+		list := tx.List
+		if p, ok := tx.(store.Peeker); ok {
+			list = p.PeekList
+		}
 		for _, kind := range watchedKinds {
-			objs, err := tx.List(kind, store.ListOptions{})
+			objs, err := list(kind, store.ListOptions{})
 			if errors.Is(err, store.ErrUnknownKind) {
 				continue
 			}
@@ -174,7 +181,7 @@ func (l *loop) list(ctx context.Context) (int64, error) {
 				return err
 			}
 			for _, o := range objs {
-				l.apply(store.Added, o, true)
+				l.apply(store.Added, o)
 			}
 		}
 		return nil
@@ -210,7 +217,7 @@ func (l *loop) readopt(qp *qpod) {
 		}
 		l.dequeue(old)
 	}
-	g := l.groupFor(qp.group.pod.pod, true)
+	g := l.groupFor(qp.group.pod.pod)
 	qp.group = g
 	g.members++
 	l.pods[qp.key] = qp
@@ -228,17 +235,17 @@ func (l *loop) drain() error {
 		if evs[i].Revision <= l.listed {
 			continue // the list had it
 		}
-		l.apply(evs[i].Type, evs[i].Peek(), false)
+		l.apply(evs[i].Type, evs[i].Peek())
 	}
 	return err
 }
 
-// apply takes in one change. obj is the store's own object (or a listed
-// copy): it is read, never kept, except copies.
-func (l *loop) apply(typ store.EventType, obj objects.Object, listed bool) {
+// apply takes in one change. obj is the store's own object or a listed
+// copy: the loop may keep it, and never modifies it.
+func (l *loop) apply(typ store.EventType, obj objects.Object) {
 	switch o := obj.(type) {
 	case *objects.Pod:
-		l.onPod(typ, o, listed)
+		l.onPod(typ, o)
 	case *objects.Node:
 		if typ == store.Deleted {
 			l.snap.deleteNode(o.Name)
@@ -311,7 +318,7 @@ func (l *loop) responsible(p *objects.Pod) bool {
 	return name == l.cfg.name && p.DeletionTimestamp == nil && !p.IsTerminal()
 }
 
-func (l *loop) onPod(typ store.EventType, p *objects.Pod, listed bool) {
+func (l *loop) onPod(typ store.EventType, p *objects.Pod) {
 	key := objects.Key{Namespace: p.Namespace, Name: p.Name}
 	existing := l.snap.pods[key]
 	if typ == store.Deleted || (p.Spec.NodeName != "" && p.IsTerminal()) {
@@ -343,7 +350,7 @@ func (l *loop) onPod(typ store.EventType, p *objects.Pod, listed bool) {
 		}
 		return
 	}
-	l.enqueue(p, existing, listed)
+	l.enqueue(p, existing)
 }
 
 // onAssigned records a pod bound to a node.
@@ -381,7 +388,7 @@ func unchangedPod(pi *PodInfo, p *objects.Pod) bool {
 }
 
 // enqueue adds or updates a pending pod.
-func (l *loop) enqueue(p *objects.Pod, existing *PodInfo, listed bool) {
+func (l *loop) enqueue(p *objects.Pod, existing *PodInfo) {
 	key := objects.Key{Namespace: p.Namespace, Name: p.Name}
 	qp := l.pods[key]
 	if qp != nil && qp.uid != p.UID {
@@ -408,7 +415,7 @@ func (l *loop) enqueue(p *objects.Pod, existing *PodInfo, listed bool) {
 		state := qp.state
 		l.q.remove(qp)
 		l.release(qp.group)
-		qp.group = l.groupFor(p, listed)
+		qp.group = l.groupFor(p)
 		qp.group.members++
 		if state == qWaiting {
 			l.q.wait(qp, l.clock.Now())
@@ -417,7 +424,7 @@ func (l *loop) enqueue(p *objects.Pod, existing *PodInfo, listed bool) {
 		}
 		return
 	}
-	g := l.groupFor(p, listed)
+	g := l.groupFor(p)
 	g.members++
 	qp = &qpod{key: key, uid: p.UID, group: g, waitIndex: -1, nominated: p.Status.NominatedNodeName, pod: p}
 	if c := objects.GetPodCondition(&p.Status, objects.PodScheduled); c != nil {
@@ -457,15 +464,12 @@ func (l *loop) keys(p *objects.Pod) (uint64, uint64) {
 	return ck, gk
 }
 
-// groupFor returns the group of pod p, making it if needed with a copy of
-// p (p itself when owned: a listed copy the loop may keep).
-func (l *loop) groupFor(p *objects.Pod, owned bool) *group {
+// groupFor returns the group of pod p, making it if needed with p itself,
+// which nothing modifies.
+func (l *loop) groupFor(p *objects.Pod) *group {
 	ck, gk := l.keys(p)
 	if g := l.groups[gk]; g != nil {
 		return g
-	}
-	if !owned {
-		p = p.DeepCopy()
 	}
 	pi, err := l.snap.newPodInfo(p, true)
 	g := &group{key: gk, classKey: ck, pod: pi, heapIndex: -1}

@@ -227,6 +227,8 @@ type PodInfo struct {
 
 // Pod returns the pod's object for the pod being scheduled (one pod of a
 // group of identical pods), and nil for pods in the snapshot.
+// It may be the store's own object (store.Peeker): read it, never modify
+// it.
 func (p *PodInfo) Pod() *objects.Pod { return p.pod }
 
 // Namespace returns the pod's namespace.

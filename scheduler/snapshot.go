@@ -365,7 +365,8 @@ func (li *labelInterner) intern(m map[string]string) map[string]string {
 			return e.labels
 		}
 	}
-	e := &internedLabels{labels: maps.Clone(m), refs: 1}
+	// m itself: it comes from an object the scheduler keeps read-only.
+	e := &internedLabels{labels: m, refs: 1}
 	li.sets[h] = append(li.sets[h], e)
 	return e.labels
 }

@@ -137,14 +137,17 @@ type StatusUpdater interface {
 	UpdateWithStatus(obj objects.Object) error
 }
 
-// Peeker is implemented by a ReadTx (and Tx) that can hand out a stored
-// object without copying it, for hot paths that read a few fields of many
-// objects. Find it by type assertion; every backend in this module has it.
+// Peeker is implemented by a ReadTx (and Tx) that can hand out stored
+// objects without copying them, for hot paths that read a few fields of
+// many objects. Find it by type assertion; every backend in this module has it.
 type Peeker interface {
 	// Peek returns the stored object of kind with key, or an error
 	// wrapping ErrNotFound. It must never be modified. A backend never
 	// modifies a stored object, so it may be kept, read-only.
 	Peek(kind string, key objects.Key) (objects.Object, error)
+	// PeekList is List handing out the stored objects, under the same
+	// rule as Peek: read them, keep them if need be, never modify them.
+	PeekList(kind string, opts ListOptions) ([]objects.Object, error)
 }
 
 // ListOptions narrow a List or a Watch.

@@ -32,6 +32,9 @@ type Kind struct {
 	// status type's generated DeepCopyInto; nil when it has none.
 	statusCopy func(src, dst reflect.Value)
 	content    [][]int // top-level fields other than TypeMeta, ObjectMeta and Status
+	// parts are the top-level fields, for updates that share what is
+	// unchanged (see copyForStore); nil when updates copy whole objects.
+	parts []part
 }
 
 // Kinds caches a Kind per kind of one scheme.
@@ -107,6 +110,7 @@ func (ks *Kinds) newKind(info *objects.KindInfo) *Kind {
 	// up and unchanged entries are not rewritten.
 	sortIndexes(k.Indexes)
 	t := reflect.TypeOf(info.New()).Elem()
+	k.parts, _ = sharingParts(t)
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		switch {

@@ -160,16 +160,13 @@ func (k *Kind) prepareUpdate(old, in objects.Object, st Stamp, withStatus bool) 
 	// shares its unchanged parts, which compare at once.
 	contentChanged := !k.contentEqual(old, in)
 	statusChanged := withStatus && !k.statusEqual(old, in)
-	n := in.DeepCopyObject()
+	n := k.copyForStore(old, in, !withStatus)
 	tm := n.GetTypeMeta()
 	tm.APIVersion, tm.Kind = k.Info.APIVersion, k.Info.Kind
 	nm := n.GetObjectMeta()
 	nm.Name, nm.Namespace, nm.UID = om.Name, om.Namespace, om.UID
 	nm.CreationTimestamp = om.CreationTimestamp
 	nm.DeletionTimestamp, nm.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
-	if k.status != nil && !withStatus {
-		k.statusOf(n).Set(k.statusOf(old))
-	}
 	nm.Generation = om.Generation
 	if contentChanged {
 		nm.Generation++
@@ -227,12 +224,15 @@ func (k *Kind) PrepareUpdateStatus(old, in objects.Object, st Stamp) (Result, er
 	if err := k.checkPreconditions(om, im.UID, im.ResourceVersion); err != nil {
 		return Result{}, err
 	}
-	src := in.DeepCopyObject()
-	if reflect.DeepEqual(k.statusOf(src).Addr().Interface(), k.statusOf(old).Addr().Interface()) {
+	if k.statusEqual(in, old) {
 		return Result{Op: OpNone, Obj: old}, nil
 	}
 	n := k.shallowCopy(old)
-	k.statusOf(n).Set(k.statusOf(src))
+	if k.statusCopy != nil {
+		k.statusCopy(k.statusOf(in).Addr(), k.statusOf(n).Addr())
+	} else {
+		k.statusOf(n).Set(k.statusOf(in.DeepCopyObject()))
+	}
 	n.GetObjectMeta().ResourceVersion = st.ResourceVersion
 	return Result{Op: OpPut, Obj: n}, nil
 }

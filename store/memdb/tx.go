@@ -100,6 +100,16 @@ type fieldReq struct {
 // whichever holds the fewest names; else every object of the kind (and
 // namespace). Every other condition filters the candidates.
 func (tx *readTx) List(kind string, opts store.ListOptions) ([]objects.Object, error) {
+	return tx.list(kind, opts, objects.Object.DeepCopyObject)
+}
+
+// PeekList implements store.Peeker.
+func (tx *readTx) PeekList(kind string, opts store.ListOptions) ([]objects.Object, error) {
+	return tx.list(kind, opts, func(obj objects.Object) objects.Object { return obj })
+}
+
+// list is List handing out hand(obj) for each stored object obj.
+func (tx *readTx) list(kind string, opts store.ListOptions, hand func(objects.Object) objects.Object) ([]objects.Object, error) {
 	k, err := tx.s.kinds.Lookup(kind)
 	if err != nil {
 		return nil, err
@@ -160,7 +170,7 @@ func (tx *readTx) List(kind string, opts store.ListOptions) ([]objects.Object, e
 		if err != nil || obj == nil || !keep(obj) {
 			return nil, err
 		}
-		return []objects.Object{obj.DeepCopyObject()}, nil
+		return []objects.Object{hand(obj)}, nil
 	}
 
 	// The candidate rows with the fewest names.
@@ -199,7 +209,7 @@ func (tx *readTx) List(kind string, opts store.ListOptions) ([]objects.Object, e
 		}
 		for raw := it.Next(); raw != nil; raw = it.Next() {
 			if obj := raw.(objects.Object); keep(obj) {
-				out = append(out, obj.DeepCopyObject())
+				out = append(out, hand(obj))
 			}
 		}
 		return out, nil
@@ -221,7 +231,7 @@ func (tx *readTx) List(kind string, opts store.ListOptions) ([]objects.Object, e
 				err = fmt.Errorf("list %s: index names %s/%s, which is not stored", k.Resource, rns, n)
 				return false
 			case keep(obj):
-				out = append(out, obj.DeepCopyObject())
+				out = append(out, hand(obj))
 			}
 			return true
 		})
@@ -341,6 +351,14 @@ func (tx *writeTx) List(kind string, opts store.ListOptions) ([]objects.Object, 
 		return nil, err
 	}
 	return tx.readTx.List(kind, opts)
+}
+
+// PeekList implements store.Peeker: the transaction's own writes included.
+func (tx *writeTx) PeekList(kind string, opts store.ListOptions) ([]objects.Object, error) {
+	if err := tx.flush(); err != nil {
+		return nil, err
+	}
+	return tx.readTx.PeekList(kind, opts)
 }
 
 func (tx *writeTx) Create(obj objects.Object) error {

@@ -210,6 +210,10 @@ func testPeek(t *testing.T, e *env) {
 		require.Equal(t, w, got)
 		_, err = peek(tx, key("default", "nope"))
 		require.ErrorIs(t, err, store.ErrNotFound)
+		list, err := tx.(store.Peeker).PeekList(kindWidget, store.ListOptions{})
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		require.Same(t, got, list[0], "PeekList hands out the stored object Peek does")
 		return nil
 	}))
 	require.NoError(t, s.Update(ctx(t), func(tx store.Tx) error {
@@ -219,6 +223,10 @@ func testPeek(t *testing.T, e *env) {
 		got, err := peek(tx, key("default", "w1"))
 		require.NoError(t, err)
 		require.Equal(t, "blue", got.(*widget).Spec.Color, "the transaction's own write")
+		list, err := tx.(store.Peeker).PeekList(kindWidget, store.ListOptions{})
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		require.Same(t, got, list[0], "PeekList sees the transaction's own write")
 		require.NoError(t, tx.Create(newWidget("default", "w2", nil, "green")))
 		_, err = peek(tx, key("default", "w2"))
 		require.NoError(t, err)
