@@ -36,11 +36,14 @@ var orphanIndex = store.FieldIndex{Field: indexOrphans, Func: func(obj objects.O
 	return []string{m.Namespace}
 }}
 
+// listFunc is Client.list or Client.listShared.
+type listFunc func(ctx context.Context, kind string, opts store.ListOptions, keep func(objects.Object) bool) ([]objects.Object, error)
+
 // listClaimCandidates returns the objects of kind in namespace that the
 // owner with uid controls or that have no controller, that keep accepts:
-// what a claimer looks at.
-func listClaimCandidates(ctx context.Context, c *Client, kind, namespace, uid string, keep func(objects.Object) bool) ([]objects.Object, error) {
-	owned, err := c.list(ctx, kind, store.ListOptions{Namespace: namespace, Fields: map[string]string{store.IndexOwner: uid}},
+// what a claimer looks at. list is how they are read (copies or shared).
+func listClaimCandidates(ctx context.Context, list listFunc, kind, namespace, uid string, keep func(objects.Object) bool) ([]objects.Object, error) {
+	owned, err := list(ctx, kind, store.ListOptions{Namespace: namespace, Fields: map[string]string{store.IndexOwner: uid}},
 		func(o objects.Object) bool {
 			ref := o.GetObjectMeta().ControllerRef()
 			return ref != nil && ref.UID == uid && keep(o)
@@ -48,10 +51,10 @@ func listClaimCandidates(ctx context.Context, c *Client, kind, namespace, uid st
 	if err != nil {
 		return nil, err
 	}
-	orphans, err := c.list(ctx, kind, store.ListOptions{Namespace: namespace, Fields: map[string]string{indexOrphans: namespace}}, keep)
+	orphans, err := list(ctx, kind, store.ListOptions{Namespace: namespace, Fields: map[string]string{indexOrphans: namespace}}, keep)
 	if errors.Is(err, store.ErrUnknownIndex) {
 		// No cache of kind: scan the namespace in the store.
-		orphans, err = c.list(ctx, kind, store.ListOptions{Namespace: namespace}, func(o objects.Object) bool {
+		orphans, err = list(ctx, kind, store.ListOptions{Namespace: namespace}, func(o objects.Object) bool {
 			return o.GetObjectMeta().ControllerRef() == nil && keep(o)
 		})
 	}
@@ -74,7 +77,8 @@ type claimer struct {
 }
 
 // claim returns the objects among candidates that the owner controls after
-// adopting and releasing. Adopted objects are updated in place.
+// adopting and releasing. Candidates are only read (they may be a cache's
+// own): an adopted object is returned as stored by the adoption.
 func (cl *claimer) claim(ctx context.Context, candidates []objects.Object) ([]objects.Object, error) {
 	om := cl.owner.GetObjectMeta()
 	var (
@@ -105,8 +109,8 @@ func (cl *claimer) claim(ctx context.Context, candidates []objects.Object) ([]ob
 			errs = append(errs, err)
 			continue
 		}
-		if adopted {
-			out = append(out, obj)
+		if adopted != nil {
+			out = append(out, adopted)
 		}
 	}
 	return out, errors.Join(errs...)
@@ -114,11 +118,12 @@ func (cl *claimer) claim(ctx context.Context, candidates []objects.Object) ([]ob
 
 // adopt sets the owner as obj's controller, after checking in the same
 // transaction that the owner still exists, is not being deleted, and obj is
-// still an orphan the selector picks.
-func (cl *claimer) adopt(ctx context.Context, obj objects.Object) (bool, error) {
+// still an orphan the selector picks. It returns the adopted object, nil
+// when there was nothing to adopt.
+func (cl *claimer) adopt(ctx context.Context, obj objects.Object) (objects.Object, error) {
 	om := cl.owner.GetObjectMeta()
 	ownerKind := cl.owner.GetTypeMeta().Kind
-	adopted := false
+	var adopted objects.Object
 	err := cl.c.Txn(ctx, func(tx store.Tx) error {
 		owner, err := tx.Get(ownerKind, om.Key())
 		if err != nil {
@@ -142,11 +147,13 @@ func (cl *claimer) adopt(ctx context.Context, obj objects.Object) (bool, error) 
 		if err := tx.Update(cur); err != nil {
 			return err
 		}
-		adopted = true
-		copyInto(obj, cur)
+		adopted = cur
 		return nil
 	})
-	return adopted, err
+	if err != nil {
+		return nil, err
+	}
+	return adopted, nil
 }
 
 // release removes the owner's references from obj.

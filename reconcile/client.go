@@ -102,21 +102,38 @@ func (c *Client) List(ctx context.Context, kind string, opts store.ListOptions) 
 // list is List keeping only the objects keep accepts, before copying them.
 // keep sees the cache's own objects and must not modify them.
 func (c *Client) list(ctx context.Context, kind string, opts store.ListOptions, keep func(objects.Object) bool) ([]objects.Object, error) {
+	objs, shared, err := c.listMaybeShared(ctx, kind, opts, keep)
+	if shared {
+		for i, o := range objs {
+			objs[i] = o.DeepCopyObject()
+		}
+	}
+	return objs, err
+}
+
+// listShared is list without the copies, for a caller that only reads:
+// objects from a cache are the cache's own and must not be modified. A
+// ReplicaSet looks at each of its pods at every reconcile, and copying
+// them all was most of what it cost.
+func (c *Client) listShared(ctx context.Context, kind string, opts store.ListOptions, keep func(objects.Object) bool) ([]objects.Object, error) {
+	objs, _, err := c.listMaybeShared(ctx, kind, opts, keep)
+	return objs, err
+}
+
+// listMaybeShared is list, reporting whether the objects are a cache's own
+// (else they are copies).
+func (c *Client) listMaybeShared(ctx context.Context, kind string, opts store.ListOptions, keep func(objects.Object) bool) (objs []objects.Object, shared bool, err error) {
 	inf, err := c.cache(ctx, kind)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var objs []objects.Object
 	if inf != nil {
 		objs, err = inf.List(opts, keep)
 		if err == nil {
-			for i, o := range objs {
-				objs[i] = o.DeepCopyObject()
-			}
-			return objs, nil
+			return objs, true, nil
 		}
 		if !errors.Is(err, store.ErrUnknownIndex) {
-			return nil, err
+			return nil, false, err
 		}
 		// The store may index what the cache does not.
 	}
@@ -126,7 +143,7 @@ func (c *Client) list(ctx context.Context, kind string, opts store.ListOptions, 
 		return err
 	})
 	if err != nil || keep == nil {
-		return objs, err
+		return objs, false, err
 	}
 	out := objs[:0]
 	for _, o := range objs {
@@ -134,7 +151,7 @@ func (c *Client) list(ctx context.Context, kind string, opts store.ListOptions, 
 			out = append(out, o)
 		}
 	}
-	return out, nil
+	return out, false, nil
 }
 
 // cache returns kind's cache, once it has applied this client's writes to
@@ -263,8 +280,11 @@ func (c *Client) AdmitCreate(tx store.ReadTx, obj objects.Object) error {
 	if name == "" {
 		name = m.GenerateName
 	}
+	// Only metadata is read: peek rather than copy the namespace and the
+	// owner of every pod a ReplicaSet creates.
+	get := peeker(tx)
 	if info.Namespaced {
-		ns, err := tx.Get("Namespace", objects.Key{Name: m.Namespace})
+		ns, err := get("Namespace", objects.Key{Name: m.Namespace})
 		if errors.Is(err, store.ErrNotFound) || (err == nil && ns.GetObjectMeta().IsDeleting()) {
 			return fmt.Errorf("create %s %q: unable to create new content in namespace %s because it is being terminated: %w",
 				info.Kind, name, m.Namespace, ErrNamespaceTerminating)
@@ -285,7 +305,7 @@ func (c *Client) AdmitCreate(tx store.ReadTx, obj objects.Object) error {
 		if oi.Namespaced {
 			key.Namespace = m.Namespace
 		}
-		owner, err := tx.Get(oi.Kind, key)
+		owner, err := get(oi.Kind, key)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -294,6 +314,18 @@ func (c *Client) AdmitCreate(tx store.ReadTx, obj objects.Object) error {
 		}
 	}
 	return nil
+}
+
+// peeker returns tx's Peek when its store has one (a Txn's tx included),
+// else its Get: for reads of objects that are not modified or kept.
+func peeker(tx store.ReadTx) func(kind string, key objects.Key) (objects.Object, error) {
+	if t, ok := tx.(*trackingTx); ok {
+		tx = t.Tx
+	}
+	if p, ok := tx.(store.Peeker); ok {
+		return p.Peek
+	}
+	return tx.Get
 }
 
 // Update replaces the object's metadata and spec (see store.Tx.Update);
@@ -429,8 +461,9 @@ func (t *trackingTx) update(obj objects.Object, fn func(objects.Object) error) e
 }
 
 func (t *trackingTx) Delete(kind string, key objects.Key, opts store.DeleteOptions) (objects.Object, error) {
+	get := peeker(t.Tx) // reads that keep nothing: no copies
 	if kind == "Pod" && opts.GracePeriodSeconds == nil {
-		cur, err := t.Tx.Get(kind, key)
+		cur, err := get(kind, key)
 		if err != nil {
 			return nil, err
 		}
@@ -441,7 +474,7 @@ func (t *trackingTx) Delete(kind string, key objects.Key, opts store.DeleteOptio
 	if err != nil {
 		return nil, err
 	}
-	_, gerr := t.Tx.Get(kind, key)
+	_, gerr := get(kind, key)
 	t.note(kind, last, errors.Is(gerr, store.ErrNotFound))
 	return last, nil
 }

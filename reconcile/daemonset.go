@@ -401,7 +401,7 @@ func daemonSetUnavailable(ds *objects.DaemonSet, desired int) int {
 
 // claimPods returns the pods the DaemonSet controls, finished ones too.
 func (r *daemonSetReconciler) claimPods(ctx context.Context, ds *objects.DaemonSet, sel objects.Selector) ([]*objects.Pod, error) {
-	objs, err := listClaimCandidates(ctx, r.c, kindPod, ds.Namespace, ds.UID, func(o objects.Object) bool {
+	objs, err := listClaimCandidates(ctx, r.c.list, kindPod, ds.Namespace, ds.UID, func(o objects.Object) bool {
 		p := o.(*objects.Pod)
 		return p.ControllerRef() != nil || sel.Matches(p.Labels)
 	})

@@ -129,7 +129,7 @@ func (r *deploymentReconciler) Reconcile(ctx context.Context, req Request) (Resu
 // claimReplicaSets returns the ReplicaSets the Deployment controls, after
 // adopting matching orphans and releasing those that stopped matching.
 func (r *deploymentReconciler) claimReplicaSets(ctx context.Context, d *objects.Deployment, sel objects.Selector) ([]*objects.ReplicaSet, error) {
-	objs, err := listClaimCandidates(ctx, r.c, kindReplicaSet, d.Namespace, d.UID, func(o objects.Object) bool {
+	objs, err := listClaimCandidates(ctx, r.c.list, kindReplicaSet, d.Namespace, d.UID, func(o objects.Object) bool {
 		m := o.GetObjectMeta()
 		return m.ControllerRef() != nil || sel.Matches(m.Labels)
 	})

@@ -203,11 +203,26 @@ func (gc *garbageCollector) replace(all []objects.Object) {
 	}
 }
 
+// kindEvent is not in the graph unless it has owners (see put).
+const kindEvent = "Event"
+
 // put records obj in the graph. Call with gc.mu held.
+//
+// Events, a few per pod, own nothing in practice: one without owner
+// references is left out, to keep the graph to the objects that matter.
+// Were one an owner after all, its dependents would look orphaned to
+// check, which then only has process read the store, where the owner is.
 func (gc *garbageCollector) put(obj objects.Object) (prev *gcNode) {
 	m := obj.GetObjectMeta()
 	waiting := m.IsDeleting() && (m.HasFinalizer(objects.FinalizerForeground) || m.HasFinalizer(objects.FinalizerOrphan))
 	prev = gc.nodes[m.UID]
+	if len(m.OwnerReferences) == 0 && !waiting && obj.GetTypeMeta().Kind == kindEvent {
+		if prev != nil {
+			gc.unlink(prev)
+			delete(gc.nodes, m.UID)
+		}
+		return prev
+	}
 	if prev != nil && prev.item.Kind != kindNamespace && slices.EqualFunc(prev.owners, m.OwnerReferences, equalRef) {
 		// Most changes (a status) leave the references alone: keep the
 		// node and its links rather than rebuild them.
@@ -217,7 +232,9 @@ func (gc *garbageCollector) put(obj objects.Object) (prev *gcNode) {
 	if prev != nil {
 		gc.unlink(prev)
 	}
-	n := &gcNode{item: itemOf(obj), owners: slices.Clone(m.OwnerReferences), waiting: waiting}
+	// Watched and listed objects are the store's, never modified: their
+	// references need no copy.
+	n := &gcNode{item: itemOf(obj), owners: m.OwnerReferences, waiting: waiting}
 	gc.nodes[m.UID] = n
 	for _, r := range n.owners {
 		deps := gc.dependents[r.UID]
@@ -260,6 +277,19 @@ func (gc *garbageCollector) changed(obj objects.Object) {
 func (gc *garbageCollector) check(obj objects.Object, prev *gcNode) {
 	n := gc.nodes[obj.GetObjectMeta().UID]
 	m := obj.GetObjectMeta()
+	if n == nil { // left out of the graph (see put)
+		if m.Namespace != "" && gc.namespaces[m.Namespace] == nsTerminating {
+			gc.queue.Add(gcItem{Kind: kindNamespace, Name: m.Namespace})
+		}
+		if prev != nil { // its references were removed: an owner may go
+			for _, r := range prev.owners {
+				if o, ok := gc.nodes[r.UID]; ok && o.waiting {
+					gc.queue.Add(o.item)
+				}
+			}
+		}
+		return
+	}
 	if n.waiting {
 		gc.queue.Add(n.item)
 	}
@@ -379,15 +409,77 @@ func (gc *garbageCollector) dependentsOf(tx store.ReadTx, uid string) ([]objects
 	return out, nil
 }
 
-// ownerGone queues the dependents of an object that no longer exists.
+// peekDependents is dependentsOf handing out the stored objects when the
+// store can (see store.Peeker), for a caller that only reads them.
+func (gc *garbageCollector) peekDependents(tx store.ReadTx, uid string) ([]objects.Object, error) {
+	p, ok := tx.(store.Peeker)
+	if !ok {
+		return gc.dependentsOf(tx, uid)
+	}
+	var out []objects.Object
+	for _, k := range gc.s.Scheme().Kinds() {
+		objs, err := p.PeekList(k.Kind, store.ListOptions{Fields: map[string]string{store.IndexOwner: uid}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objs...)
+	}
+	return out, nil
+}
+
+// gcBatch bounds the dependents one transaction of ownerGone deletes, as
+// burstReplicas bounds a ReplicaSet's, so that the store's write lock is
+// never held for long.
+const gcBatch = 500
+
+// ownerGone deletes the dependents of an object that no longer exists, many
+// to a transaction (a Deployment's pods would otherwise cost one each),
+// each as attemptToDelete would. Dependents being deleted with a finalizer
+// the collector acts on, and those of a batch that failed, are queued to be
+// looked at one by one.
 func (gc *garbageCollector) ownerGone(ctx context.Context, item gcItem) error {
-	return gc.s.View(ctx, func(tx store.ReadTx) error {
-		deps, err := gc.dependentsOf(tx, item.UID)
+	var todo []gcItem
+	err := gc.s.View(ctx, func(tx store.ReadTx) error {
+		deps, err := gc.peekDependents(tx, item.UID)
 		for _, d := range deps {
-			gc.queue.Add(itemOf(d))
+			if m := d.GetObjectMeta(); m.IsDeleting() {
+				if m.HasFinalizer(objects.FinalizerOrphan) || m.HasFinalizer(objects.FinalizerForeground) {
+					gc.queue.Add(itemOf(d))
+				}
+				continue
+			}
+			todo = append(todo, itemOf(d))
 		}
 		return err
 	})
+	if err != nil {
+		for _, it := range todo {
+			gc.queue.Add(it)
+		}
+		return err
+	}
+	for len(todo) > 0 {
+		batch := todo[:min(len(todo), gcBatch)]
+		todo = todo[len(batch):]
+		err := gc.c.Txn(ctx, func(tx store.Tx) error {
+			for _, it := range batch {
+				if err := gc.attemptToDeleteTx(tx, it); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			gc.log.Debug("deleting dependents together failed; one by one", "owner", item, "err", err)
+			for _, it := range batch {
+				gc.queue.Add(it)
+			}
+		}
+	}
+	return nil
 }
 
 // ownerState says what a dependent's owner reference leads to.
@@ -411,7 +503,7 @@ func (gc *garbageCollector) resolveOwner(tx store.ReadTx, dep objects.Object, re
 			return ownerGoneRef, nil // a cluster-scoped object cannot have a namespaced owner
 		}
 	}
-	o, err := tx.Get(info.Kind, key)
+	o, err := peeker(tx)(info.Kind, key) // metadata only
 	if errors.Is(err, store.ErrNotFound) {
 		return ownerGoneRef, nil
 	}
@@ -432,79 +524,99 @@ func (gc *garbageCollector) resolveOwner(tx store.ReadTx, dep objects.Object, re
 // Kubernetes' attemptToDeleteItem does.
 func (gc *garbageCollector) attemptToDelete(ctx context.Context, obj objects.Object) error {
 	item := itemOf(obj)
-	return gc.c.Txn(ctx, func(tx store.Tx) error {
-		cur, err := tx.Get(item.Kind, item.key())
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
+	return gc.c.Txn(ctx, func(tx store.Tx) error { return gc.attemptToDeleteTx(tx, item) })
+}
+
+// attemptToDeleteTx is attemptToDelete within tx.
+func (gc *garbageCollector) attemptToDeleteTx(tx store.Tx, item gcItem) error {
+	// Read without a copy: most objects are only deleted. The branches
+	// that update one take a copy (mutable).
+	cur, err := peeker(tx)(item.Kind, item.key())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m := cur.GetObjectMeta()
+	if m.UID != item.UID || m.IsDeleting() {
+		return nil
+	}
+	mutable := func() (objects.Object, *objects.ObjectMeta, error) {
+		c, err := tx.Get(item.Kind, item.key())
+		if err != nil {
+			return nil, nil, err
 		}
+		return c, c.GetObjectMeta(), nil
+	}
+	var solid, gone, waiting []string
+	for i := range m.OwnerReferences {
+		st, err := gc.resolveOwner(tx, cur, &m.OwnerReferences[i])
 		if err != nil {
 			return err
 		}
-		m := cur.GetObjectMeta()
-		if m.UID != item.UID || m.IsDeleting() {
+		uid := m.OwnerReferences[i].UID
+		switch st {
+		case ownerSolid:
+			solid = append(solid, uid)
+		case ownerGoneRef:
+			gone = append(gone, uid)
+		case ownerWaiting:
+			waiting = append(waiting, uid)
+		}
+	}
+	switch {
+	case len(solid) > 0:
+		if len(gone)+len(waiting) == 0 {
 			return nil
 		}
-		var solid, gone, waiting []string
-		for i := range m.OwnerReferences {
-			st, err := gc.resolveOwner(tx, cur, &m.OwnerReferences[i])
-			if err != nil {
-				return err
-			}
-			uid := m.OwnerReferences[i].UID
-			switch st {
-			case ownerSolid:
-				solid = append(solid, uid)
-			case ownerGoneRef:
-				gone = append(gone, uid)
-			case ownerWaiting:
-				waiting = append(waiting, uid)
-			}
+		// Keep the object for its remaining owners; drop the others.
+		drop := append(gone, waiting...)
+		cur, m, err := mutable()
+		if err != nil {
+			return err
 		}
-		switch {
-		case len(solid) > 0:
-			if len(gone)+len(waiting) == 0 {
-				return nil
-			}
-			// Keep the object for its remaining owners; drop the others.
-			drop := append(gone, waiting...)
-			m.OwnerReferences = slices.DeleteFunc(m.OwnerReferences, func(r objects.OwnerReference) bool { return slices.Contains(drop, r.UID) })
-			return tx.Update(cur)
-		case len(waiting) > 0:
-			deps, err := gc.dependentsOf(tx, m.UID)
-			if err != nil {
-				return err
-			}
-			if len(deps) > 0 {
-				// Delete it in the foreground too, so that its owner waits
-				// for the whole tree. A dependent already waiting on it would
-				// make a cycle: stop blocking the owners first.
-				for _, d := range deps {
-					dm := d.GetObjectMeta()
-					if dm.IsDeleting() && dm.HasFinalizer(objects.FinalizerForeground) {
-						for i := range m.OwnerReferences {
-							if slices.Contains(waiting, m.OwnerReferences[i].UID) {
-								m.OwnerReferences[i].BlockOwnerDeletion = nil
-							}
-						}
-						if err := tx.Update(cur); err != nil {
-							return err
-						}
-						break
+		m.OwnerReferences = slices.DeleteFunc(m.OwnerReferences, func(r objects.OwnerReference) bool { return slices.Contains(drop, r.UID) })
+		return tx.Update(cur)
+	case len(waiting) > 0:
+		deps, err := gc.dependentsOf(tx, m.UID)
+		if err != nil {
+			return err
+		}
+		if len(deps) > 0 {
+			// Delete it in the foreground too, so that its owner waits
+			// for the whole tree. A dependent already waiting on it would
+			// make a cycle: stop blocking the owners first.
+			for _, d := range deps {
+				dm := d.GetObjectMeta()
+				if dm.IsDeleting() && dm.HasFinalizer(objects.FinalizerForeground) {
+					cur, m, err := mutable()
+					if err != nil {
+						return err
 					}
+					for i := range m.OwnerReferences {
+						if slices.Contains(waiting, m.OwnerReferences[i].UID) {
+							m.OwnerReferences[i].BlockOwnerDeletion = nil
+						}
+					}
+					if err := tx.Update(cur); err != nil {
+						return err
+					}
+					break
 				}
-				return gc.delete(tx, cur, store.DeletePropagationForeground)
 			}
-			return gc.delete(tx, cur, store.DeletePropagationBackground)
+			return gc.delete(tx, cur, store.DeletePropagationForeground)
 		}
-		policy := store.DeletePropagationBackground
-		switch {
-		case m.HasFinalizer(objects.FinalizerOrphan):
-			policy = store.DeletePropagationOrphan
-		case m.HasFinalizer(objects.FinalizerForeground):
-			policy = store.DeletePropagationForeground
-		}
-		return gc.delete(tx, cur, policy)
-	})
+		return gc.delete(tx, cur, store.DeletePropagationBackground)
+	}
+	policy := store.DeletePropagationBackground
+	switch {
+	case m.HasFinalizer(objects.FinalizerOrphan):
+		policy = store.DeletePropagationOrphan
+	case m.HasFinalizer(objects.FinalizerForeground):
+		policy = store.DeletePropagationForeground
+	}
+	return gc.delete(tx, cur, policy)
 }
 
 func (gc *garbageCollector) delete(tx store.Tx, obj objects.Object, policy store.PropagationPolicy) error {

@@ -674,7 +674,7 @@ func untrackPod(tx store.Tx, p *objects.Pod) error {
 // claimPods returns every pod the Job controls, finished ones included,
 // after adopting matching orphans and releasing pods that stopped matching.
 func (r *jobReconciler) claimPods(ctx context.Context, job *objects.Job, sel objects.Selector) ([]*objects.Pod, error) {
-	objs, err := listClaimCandidates(ctx, r.c, kindPod, job.Namespace, job.UID, func(o objects.Object) bool {
+	objs, err := listClaimCandidates(ctx, r.c.list, kindPod, job.Namespace, job.UID, func(o objects.Object) bool {
 		p := o.(*objects.Pod)
 		return p.ControllerRef() != nil || sel.Matches(p.Labels)
 	})

@@ -89,6 +89,9 @@ func NewMemoryMetrics() *MemoryMetrics {
 func (m *MemoryMetrics) SetPodMetrics(pm PodMetrics) {
 	pm.Labels = maps.Clone(pm.Labels)
 	pm.Containers = slices.Clone(pm.Containers)
+	for i := range pm.Containers {
+		pm.Containers[i].Usage = maps.Clone(pm.Containers[i].Usage)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	key := objects.Key{Namespace: pm.Namespace, Name: pm.Name}
@@ -125,10 +128,18 @@ func (m *MemoryMetrics) ObserveContainer(pod *objects.Pod, container string, st 
 		e.cpu = map[string]cpuSample{}
 	}
 	e.metrics.Namespace, e.metrics.Name = pod.Namespace, pod.Name
-	e.metrics.Labels = maps.Clone(pod.Labels)
-	usage := objects.ResourceList{
-		objects.ResourceMemory: objects.NewQuantity(int64(st.MemoryWorkingSetBytes), objects.BinarySI),
+	if !maps.Equal(e.metrics.Labels, pod.Labels) { // a scraper sees the same labels every time: no copy
+		e.metrics.Labels = maps.Clone(pod.Labels)
 	}
+	// The usage map of a container is updated in place: PodMetrics hands
+	// out copies.
+	i := slices.IndexFunc(e.metrics.Containers, func(c ContainerMetrics) bool { return c.Name == container })
+	if i < 0 {
+		e.metrics.Containers = append(e.metrics.Containers, ContainerMetrics{Name: container, Usage: objects.ResourceList{}})
+		i = len(e.metrics.Containers) - 1
+	}
+	usage := e.metrics.Containers[i].Usage
+	usage[objects.ResourceMemory] = objects.NewQuantity(int64(st.MemoryWorkingSetBytes), objects.BinarySI)
 	prev, had := e.cpu[container]
 	e.cpu[container] = cpuSample{at: st.Timestamp, nanos: st.CPUUsageNanos}
 	if had && st.Timestamp.After(prev.at) && st.CPUUsageNanos >= prev.nanos {
@@ -136,18 +147,8 @@ func (m *MemoryMetrics) ObserveContainer(pod *objects.Pod, container string, st 
 		milli := int64((st.CPUUsageNanos - prev.nanos) * 1000 / uint64(window.Nanoseconds()))
 		usage[objects.ResourceCPU] = objects.NewMilliQuantity(milli, objects.DecimalSI)
 		e.metrics.Window = window
-	} else if i := slices.IndexFunc(e.metrics.Containers, func(c ContainerMetrics) bool { return c.Name == container }); i >= 0 {
-		if q, ok := e.metrics.Containers[i].Usage[objects.ResourceCPU]; ok {
-			usage[objects.ResourceCPU] = q // keep the last rate
-		}
-	}
+	} // else the last rate, if any, stays
 	e.metrics.Timestamp = st.Timestamp
-	i := slices.IndexFunc(e.metrics.Containers, func(c ContainerMetrics) bool { return c.Name == container })
-	if i < 0 {
-		e.metrics.Containers = append(e.metrics.Containers, ContainerMetrics{Name: container, Usage: usage})
-	} else {
-		e.metrics.Containers[i].Usage = usage
-	}
 }
 
 // PodMetrics implements MetricsSource.

@@ -125,9 +125,10 @@ func (r *replicaSetReconciler) Reconcile(ctx context.Context, req Request) (Resu
 }
 
 // claimPods returns the active pods the ReplicaSet controls, after adopting
-// matching orphans and releasing pods that no longer match.
+// matching orphans and releasing pods that no longer match. They are the
+// cache's own, read-only.
 func (r *replicaSetReconciler) claimPods(ctx context.Context, rs *objects.ReplicaSet, sel objects.Selector) ([]*objects.Pod, error) {
-	objs, err := listClaimCandidates(ctx, r.c, kindPod, rs.Namespace, rs.UID, func(o objects.Object) bool {
+	objs, err := listClaimCandidates(ctx, r.c.listShared, kindPod, rs.Namespace, rs.UID, func(o objects.Object) bool {
 		p := o.(*objects.Pod)
 		return isPodActive(p) && (p.ControllerRef() != nil || sel.Matches(p.Labels))
 	})

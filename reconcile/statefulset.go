@@ -409,7 +409,7 @@ func (r *statefulSetReconciler) claimPods(ctx context.Context, set *objects.Stat
 		parent, _, ok := parentAndOrdinal(p.Name)
 		return ok && parent == set.Name
 	}
-	objs, err := listClaimCandidates(ctx, r.c, kindPod, set.Namespace, set.UID, func(o objects.Object) bool {
+	objs, err := listClaimCandidates(ctx, r.c.list, kindPod, set.Namespace, set.UID, func(o objects.Object) bool {
 		p := o.(*objects.Pod)
 		return p.ControllerRef() != nil || (sel.Matches(p.Labels) && member(p))
 	})

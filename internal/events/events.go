@@ -1,5 +1,6 @@
 // Package events records Event objects in a store, folding repeats into a
-// count as Kubernetes' event correlator does, and expires old ones.
+// count and combining many similar events about one object as Kubernetes'
+// event correlator does, and expires old ones.
 package events
 
 import (
@@ -10,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jonboulle/clockwork"
 
 	"github.com/podkit/podkit/objects"
@@ -45,14 +45,50 @@ type Recorder struct {
 	log    *slog.Logger
 	source Source
 	ttl    time.Duration
-	seen   *lru.Cache[eventKey, objects.Key] // event object of each recent repeat key
-	batch  *batcher                          // shared with every WithSource copy
+	seen   *recentCache[eventKey, objects.Key] // event object of each recent repeat key
+	// similar holds, per event key without its message, the messages seen
+	// recently: past maxSimilar of them, the event is combined.
+	similar *recentCache[eventKey, *similarRecord]
+	batch   *batcher // shared with every WithSource copy
 }
 
 type eventKey struct {
 	uid, kind, ns, name  string
 	typ, reason, message string
 	component, host      string
+	combined             bool // the key of a combined event (message empty)
+}
+
+// Kubernetes' EventAggregator: when an object gets maxSimilar events of
+// the same type and reason (and source) with distinct messages within
+// similarInterval, the later ones are recorded as one event, "(combined
+// from similar events): <latest message>", whose count grows. A
+// ReplicaSet creating 30 pods records 9 "Created pod" events and a
+// combined one, as a Kubernetes cluster shows.
+const (
+	maxSimilar      = 10
+	similarInterval = 10 * time.Minute
+	combinedPrefix  = "(combined from similar events): "
+)
+
+// similarRecord is what aggregate remembers of one key: most keys (a pod's
+// "Started") only ever see one message, which needs no set.
+type similarRecord struct {
+	first    string
+	messages map[string]struct{} // from the second distinct message on
+	last     time.Time
+}
+
+// add records a message and returns how many distinct ones the record holds.
+func (s *similarRecord) add(msg string) int {
+	if s.messages == nil {
+		if msg == s.first {
+			return 1
+		}
+		s.messages = map[string]struct{}{s.first: {}}
+	}
+	s.messages[msg] = struct{}{}
+	return len(s.messages)
 }
 
 // maxBatch bounds the events of one transaction, so that the store's write
@@ -62,8 +98,9 @@ const maxBatch = 512
 // New returns a recorder writing to s, reporting as source, whose Run
 // deletes events not seen again for ttl.
 func New(s store.Store, clk clockwork.Clock, log *slog.Logger, source Source, ttl time.Duration) *Recorder {
-	c, _ := lru.New[eventKey, objects.Key](4096) // size is a positive constant: no error
-	return &Recorder{store: s, clock: clk, log: log, source: source, ttl: ttl, seen: c, batch: &batcher{}}
+	c := newRecentCache[eventKey, objects.Key](4096)
+	sim := newRecentCache[eventKey, *similarRecord](4096)
+	return &Recorder{store: s, clock: clk, log: log, source: source, ttl: ttl, seen: c, similar: sim, batch: &batcher{}}
 }
 
 // WithSource returns a recorder sharing r's store, repeat cache and
@@ -195,16 +232,42 @@ func (r *Recorder) record(ctx context.Context, obj objects.Object, eventType, re
 	return p.err
 }
 
+// aggregate turns p into its combined event when its object had too many
+// similar ones lately (see maxSimilar). Batches are written one at a time,
+// so calls do not overlap.
+func (r *Recorder) aggregate(p *pending) {
+	k := p.key
+	k.message = ""
+	rec, ok := r.similar.Get(k)
+	if !ok || p.now.Sub(rec.last) > similarInterval {
+		r.similar.Add(k, &similarRecord{first: p.key.message, last: p.now})
+		return
+	}
+	rec.last = p.now
+	if rec.add(p.key.message) < maxSimilar {
+		return
+	}
+	for m := range rec.messages { // grow no further
+		delete(rec.messages, m)
+		break
+	}
+	k.combined = true
+	p.key = k
+	p.ev.Message = combinedPrefix + p.ev.Message
+}
+
 // write stores one event of a batch: a repeat of a recent event increments
 // its count, anything else is a new Event. A failed write writes nothing,
 // so the rest of the batch still commits.
 func (r *Recorder) write(tx store.Tx, p *pending) error {
+	r.aggregate(p)
 	if key, ok := r.seen.Get(p.key); ok {
 		cur, err := tx.Get("Event", key)
 		if err == nil {
 			ev := cur.(*objects.Event)
 			ev.Count++
 			ev.LastTimestamp = objects.NewTime(p.now)
+			ev.Message = p.ev.Message
 			ev.ResourceVersion = ""
 			return tx.Update(ev)
 		}

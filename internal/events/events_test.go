@@ -105,3 +105,26 @@ func TestEventOfCanceledCaller(t *testing.T) {
 	require.Len(t, evs, 1)
 	require.Equal(t, "Failed", evs[0].Reason)
 }
+
+// Many events of one reason with distinct messages about one object are
+// combined past the tenth, as Kubernetes' event aggregator does.
+func TestSimilarEventsCombined(t *testing.T) {
+	r, s := newRecorder(t)
+	rs := &objects.ReplicaSet{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "web", UID: "u"}}
+	for i := range 30 {
+		r.Event(context.Background(), rs, Normal, "SuccessfulCreate", fmt.Sprintf("Created pod: web-%d", i))
+	}
+	r.Event(context.Background(), rs, Warning, "FailedCreate", "quota")
+	evs := listEvents(t, s)
+	require.Len(t, evs, maxSimilar+1)
+	var combined *objects.Event
+	for _, ev := range evs {
+		if ev.Reason == "SuccessfulCreate" && ev.Count > 1 {
+			require.Nil(t, combined, "one combined event")
+			combined = ev
+		}
+	}
+	require.NotNil(t, combined)
+	require.Equal(t, int32(30-maxSimilar+1), combined.Count)
+	require.Equal(t, combinedPrefix+"Created pod: web-29", combined.Message)
+}

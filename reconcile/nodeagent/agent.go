@@ -74,7 +74,11 @@ type Agent struct {
 	runtimeUp   atomic.Bool
 	hostIPCache atomic.Value // string
 	relistKick  chan struct{}
-	known       map[string]runtime.ContainerState // relist snapshot, by container id; relist goroutine only
+	// known is the state of each container as last seen, by relist or by a
+	// pod's sync: relist syncs a pod only for a change neither has seen.
+	knownMu sync.Mutex
+	known   map[string]runtime.ContainerState // by container id
+	self    selfEvents
 }
 
 // New returns the agent of node nodeName, running its pods on rt.

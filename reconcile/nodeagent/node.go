@@ -200,18 +200,24 @@ func (a *Agent) relist(ctx context.Context) {
 	}
 	now := make(map[string]runtime.ContainerState, len(cs))
 	uids := map[string]bool{}
+	var changed []string
+	a.knownMu.Lock()
 	for _, c := range cs {
 		uid := c.Labels[runtime.LabelPodUID]
 		uids[uid] = true
 		now[c.ID] = c.State
 		if old, ok := a.known[c.ID]; !ok || old != c.State {
-			a.enqueueUID(uid)
+			changed = append(changed, uid)
 		}
+	}
+	a.known = now
+	a.knownMu.Unlock()
+	for _, uid := range changed {
+		a.enqueueUID(uid)
 	}
 	for _, sb := range sbs {
 		uids[sb.Labels[runtime.LabelPodUID]] = true
 	}
-	a.known = now
 	a.mu.Lock()
 	var orphans []string
 	for uid := range uids {
@@ -247,9 +253,11 @@ func (a *Agent) runtimeEvents(ctx context.Context) {
 		if err == nil {
 			a.kickRelist()
 			for ev := range ch {
-				if ev.PodUID != "" {
+				switch {
+				case a.self.own(ev):
+				case ev.PodUID != "":
 					a.enqueueUID(ev.PodUID)
-				} else {
+				default:
 					a.kickRelist()
 				}
 			}

@@ -34,7 +34,10 @@ func (a *Agent) publish(pod *objects.Pod, st *podState, obs *observed) *objects.
 // memory, as the kubelet's status manager does. Condition transition times
 // are left zero: the write fills them in against the stored status.
 func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *objects.PodStatus {
-	s := &objects.PodStatus{QOSClass: objects.PodQOS(pod)}
+	if st.qosOf != pod {
+		st.qosOf, st.qos = pod, objects.PodQOS(pod)
+	}
+	s := &objects.PodStatus{QOSClass: st.qos}
 	if st.podIP != "" {
 		s.PodIP, s.PodIPs = st.podIP, []objects.PodIP{{IP: st.podIP}}
 	}
@@ -48,6 +51,12 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 		s.StartTime = objects.NewTimePtr(st.startTime)
 	}
 	done := initDone(pod, obs)
+	// Sized once: the last status sent is kept for every pod.
+	if n := len(pod.Spec.InitContainers); n > 0 {
+		s.InitContainerStatuses = make([]objects.ContainerStatus, 0, n)
+	}
+	s.ContainerStatuses = make([]objects.ContainerStatus, 0, len(pod.Spec.Containers))
+	s.Conditions = make([]objects.PodCondition, 0, len(agentConditions))
 	for i := range pod.Spec.InitContainers {
 		s.InitContainerStatuses = append(s.InitContainerStatuses, a.containerStatus(pod, &pod.Spec.InitContainers[i], st, obs, true, done))
 	}

@@ -32,6 +32,8 @@ type podState struct {
 	mountErr  string
 	retry     time.Duration // delay after a runtime error, doubling
 	sel       map[string]string
+	qosOf     *objects.Pod // the pod version qos was computed for
+	qos       objects.PodQOSClass
 }
 
 // ctrState is what a worker remembers about one container of its pod.
@@ -151,6 +153,14 @@ func (a *Agent) observe(ctx context.Context, sel map[string]string) (*observed, 
 	if err != nil {
 		return nil, err
 	}
+	a.knownMu.Lock()
+	if a.known == nil {
+		a.known = map[string]runtime.ContainerState{}
+	}
+	for _, c := range cs {
+		a.known[c.ID] = c.State
+	}
+	a.knownMu.Unlock()
 	o := &observed{sandboxes: sbs, insts: map[string][]runtime.ContainerStatus{}}
 	slices.SortStableFunc(o.sandboxes, func(x, y runtime.SandboxStatus) int {
 		if x.Attempt != y.Attempt {
@@ -540,7 +550,7 @@ func (a *Agent) restart(sc *syncCtx, c *objects.Container, cur *runtime.Containe
 // agent stopped in between).
 func (a *Agent) startCreated(sc *syncCtx, c *objects.Container, cur *runtime.ContainerStatus) {
 	sc.changed = true
-	if err := a.rt.StartContainer(sc.ctx, cur.ID); err != nil {
+	if err := a.startOwn(sc.ctx, cur.ID); err != nil {
 		if sc.fail(err) {
 			return
 		}
@@ -582,7 +592,7 @@ func (a *Agent) startContainer(sc *syncCtx, c *objects.Container, attempt uint32
 		return
 	}
 	a.rec.Event(sc.ctx, sc.pod, EventNormal, "Created", "Created container "+c.Name)
-	if err := a.rt.StartContainer(sc.ctx, id); err != nil {
+	if err := a.startOwn(sc.ctx, id); err != nil {
 		if sc.fail(err) {
 			return
 		}
@@ -638,6 +648,54 @@ func (a *Agent) stopContainer(ctx context.Context, pod *objects.Pod, c *objects.
 	return err
 }
 
+// startOwn starts a container, telling runtimeEvents that the start event
+// that follows is the agent's own doing.
+func (a *Agent) startOwn(ctx context.Context, id string) error {
+	a.self.expect(id, runtime.EventContainerStarted)
+	err := a.rt.StartContainer(ctx, id)
+	if err != nil {
+		a.self.forget(id)
+	}
+	return err
+}
+
+// selfEvents are the runtime events the agent's own calls are about to
+// cause, by container or sandbox id: a start, or a stop for deletion. The
+// sync that made the call looks at the runtime again afterwards, so such an
+// event needs no sync of its own; without this every pod would be synced
+// once more for each of them. Stops that a pod must react to (a container
+// to restart) are not listed.
+type selfEvents struct {
+	mu   sync.Mutex
+	want map[string]runtime.EventType
+}
+
+func (s *selfEvents) expect(id string, t runtime.EventType) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.want == nil {
+		s.want = map[string]runtime.EventType{}
+	}
+	s.want[id] = t
+}
+
+func (s *selfEvents) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.want, id)
+}
+
+// own reports whether ev is one the agent expected, and forgets it.
+func (s *selfEvents) own(ev runtime.Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.want[ev.ID]; ok && t == ev.Type {
+		delete(s.want, ev.ID)
+		return true
+	}
+	return false
+}
+
 // minGrace is what is left of a grace period that a preStop hook used up,
 // as the kubelet's minimum.
 const minGrace = 2 * time.Second
@@ -674,7 +732,11 @@ func (a *Agent) stopAll(ctx context.Context, pod *objects.Pod, obs *observed, gr
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			a.self.expect(c.ID, runtime.EventContainerExited)
 			errs[i] = a.stopContainer(ctx, pod, specs[name], c.ID, grace, preStop)
+			if errs[i] != nil {
+				a.self.forget(c.ID)
+			}
 		}()
 	}
 	wg.Wait()
@@ -683,7 +745,9 @@ func (a *Agent) stopAll(ctx context.Context, pod *objects.Pod, obs *observed, gr
 	}
 	for _, sb := range obs.sandboxes {
 		if sb.State == runtime.SandboxReady {
+			a.self.expect(sb.ID, runtime.EventSandboxStopped)
 			if err := a.rt.StopSandbox(ctx, sb.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				a.self.forget(sb.ID)
 				return err
 			}
 		}
@@ -722,12 +786,14 @@ func (a *Agent) cleanupPod(ctx context.Context, uid string, st *podState, obs *o
 	}
 	for _, is := range obs.insts {
 		for _, c := range is {
+			a.self.forget(c.ID)
 			if err := a.rt.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 				return err
 			}
 		}
 	}
 	for _, sb := range obs.sandboxes {
+		a.self.forget(sb.ID)
 		if err := a.rt.RemoveSandbox(ctx, sb.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 			return err
 		}
@@ -743,6 +809,7 @@ func (a *Agent) removeOld(ctx context.Context, obs *observed) {
 	for _, is := range obs.insts {
 		for i, c := range is {
 			if i < len(is)-2 && c.State == runtime.ContainerExited {
+				a.self.forget(c.ID)
 				if err := a.rt.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 					a.log.Debug("remove old container", "id", c.ID, "err", err)
 					keep[c.SandboxID] = true
@@ -754,6 +821,7 @@ func (a *Agent) removeOld(ctx context.Context, obs *observed) {
 	}
 	for _, sb := range obs.sandboxes {
 		if sb.State != runtime.SandboxReady && !keep[sb.ID] {
+			a.self.forget(sb.ID)
 			if err := a.rt.RemoveSandbox(ctx, sb.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 				a.log.Debug("remove old sandbox", "id", sb.ID, "err", err)
 			}

@@ -74,7 +74,7 @@ func (c *container) status() runtime.ContainerStatus {
 		Image: c.cfg.Image, ImageID: c.imageID, State: c.state,
 		ExitCode: c.exitCode, Reason: c.reason, Message: c.message,
 		CreatedAt: c.created, StartedAt: c.started, FinishedAt: c.finished,
-		Labels: maps.Clone(c.cfg.Labels),
+		Labels: c.cfg.Labels, // read-only, see the package doc
 	}
 }
 
@@ -104,7 +104,8 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		r.record(rec, err)
 		return "", err
 	}
-	if _, ok := r.images[cfg.Image]; !ok {
+	imgID, ok := r.images[cfg.Image]
+	if !ok {
 		err := fmt.Errorf("fake: create container %s: no such image: %s: %w", cfg.Name, cfg.Image, runtime.ErrNotFound)
 		r.record(rec, err)
 		return "", err
@@ -115,7 +116,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	}
 	id := r.newID("container")
 	c := &container{
-		id: id, seq: r.seq, sandboxID: sandboxID, cfg: cloneConfig(cfg), imageID: imageID(cfg.Image),
+		id: id, seq: r.seq, sandboxID: sandboxID, cfg: cloneConfig(cfg), imageID: imgID,
 		ns: sb.cfg.PodNamespace, pod: sb.cfg.PodName, uid: sb.cfg.PodUID,
 		state: runtime.ContainerCreated, created: r.clock.Now(),
 		done: make(chan struct{}), logWake: make(chan struct{}),

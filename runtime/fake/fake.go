@@ -21,6 +21,12 @@
 // routable: the runtime implements runtime.Dialer, which connects to a
 // container's HTTP handler in memory, and that is how a node agent's
 // httpGet and tcpSocket probes reach fake pods.
+//
+// The Labels of the statuses ListSandboxes and ListContainers return are
+// the runtime's own copy, shared and read-only: a node agent lists its pods
+// at every sync, and copying every label map each time was most of what
+// the fake cost at scale. The labels of a sandbox or container never change
+// after it is created.
 package fake
 
 import (
@@ -444,7 +450,7 @@ func (r *Runtime) ListSandboxes(ctx context.Context, f runtime.Filter) ([]runtim
 		if f.SandboxID != "" && f.SandboxID != id || !labelsMatch(sb.cfg.Labels, f.Labels) {
 			continue
 		}
-		st := runtime.SandboxStatus{ID: id, State: sb.state, CreatedAt: sb.created, Labels: maps.Clone(sb.cfg.Labels), Attempt: sb.cfg.Attempt}
+		st := runtime.SandboxStatus{ID: id, State: sb.state, CreatedAt: sb.created, Labels: sb.cfg.Labels, Attempt: sb.cfg.Attempt}
 		if sb.state == runtime.SandboxReady && sb.ip.IsValid() {
 			st.IP = sb.ip.String()
 		}
