@@ -33,22 +33,22 @@ func Example() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	// Watch the pod from the store's current revision on: its binding is
+	// a change after it.
+	w, err := st.Watch(ctx, store.WatchOptions{Kind: "Pod"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer w.Stop()
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	for ctx.Err() == nil {
-		var p *objects.Pod
-		_ = st.View(ctx, func(tx store.ReadTx) error {
-			o, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: "web-1"})
-			if err == nil {
-				p = o.(*objects.Pod)
-			}
-			return err
-		})
-		if p != nil && p.Spec.NodeName != "" {
+	for ev := range w.Events() {
+		if p := ev.Object().(*objects.Pod); p.Spec.NodeName != "" {
 			fmt.Println("bound to", p.Spec.NodeName)
 			break
 		}
-		time.Sleep(time.Millisecond)
 	}
 	cancel()
 	<-done

@@ -235,13 +235,15 @@ func key(name string) objects.Key { return objects.Key{Namespace: "default", Nam
 func waitPod(t testing.TB, s store.Store, k objects.Key, what string, cond func(*objects.Pod) bool) *objects.Pod {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(2 * time.Millisecond) // polling interval, not synchronisation
+	defer tick.Stop()
 	var last *objects.Pod
 	for time.Now().Before(deadline) {
 		last = getPod(t, s, k)
 		if last != nil && cond(last) {
 			return last
 		}
-		time.Sleep(2 * time.Millisecond) // polling interval, not synchronisation
+		<-tick.C
 	}
 	t.Fatalf("pod %s: %s: not reached; last seen: %s", k, what, describePod(last))
 	return nil

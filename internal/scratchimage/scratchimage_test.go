@@ -92,6 +92,8 @@ func waitForHandlers(t *testing.T, cmd *exec.Cmd, exited <-chan error) {
 	}
 	const want = 1<<(syscall.SIGTERM-1) | 1<<(syscall.SIGINT-1)
 	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
 		if err != nil {
@@ -112,7 +114,7 @@ func waitForHandlers(t *testing.T, cmd *exec.Cmd, exited <-chan error) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no SIGTERM and SIGINT handlers after 10s:\n%s", b)
 		}
-		time.Sleep(time.Millisecond) // polling /proc: nothing to wait on
+		<-tick.C // polling /proc: nothing to wait on
 	}
 }
 

@@ -124,13 +124,15 @@ func TestAgentOnContainerd(t *testing.T) {
 		// The new agent relists (every second) and reports; give it a few
 		// rounds, then check it created nothing.
 		deadline := time.Now().Add(5 * time.Second)
+		tick := time.NewTicker(200 * time.Millisecond) // watching for changes that must not come
+		defer tick.Stop()
 		for time.Now().Before(deadline) {
 			for _, n := range names {
 				if p, err := e.Pod(n); err != nil || !objects.IsPodReady(p) {
 					t.Fatalf("pod %s not Ready under the second agent: %v", n, err)
 				}
 			}
-			time.Sleep(200 * time.Millisecond) // watching for changes that must not come
+			<-tick.C
 		}
 		if after := namespaceObjects(t); !sameSet(held, after) {
 			t.Errorf("objects before the restart %v, after %v: the second agent created or removed some", held, after)

@@ -105,11 +105,13 @@ func TestAgentOnDocker(t *testing.T) {
 		// The new agent relists (every second) and reports; give it a few
 		// rounds, then check it created nothing.
 		deadline := time.Now().Add(5 * time.Second)
+		tick := time.NewTicker(200 * time.Millisecond) // watching for changes that must not come
+		defer tick.Stop()
 		for time.Now().Before(deadline) {
 			if p, err := e.Pod("web"); err != nil || !objects.IsPodReady(p) {
 				t.Fatalf("pod not Ready under the second agent: %v", err)
 			}
-			time.Sleep(200 * time.Millisecond) // watching for changes that must not come
+			<-tick.C
 		}
 		if after := podContainers(t, rt, uid); !sameSet(held, after) {
 			t.Errorf("containers before the restart %v, after %v: the second agent created or removed some", held, after)

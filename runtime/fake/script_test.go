@@ -106,11 +106,14 @@ func TestScriptedExitOnTheClock(t *testing.T) {
 func waitState(t *testing.T, rt *fake.Runtime, id string, want runtime.ContainerState) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	// The fake clock runs timer callbacks in their own goroutine.
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for status(t, rt, id).State != want {
 		if time.Now().After(deadline) {
 			t.Fatalf("container %s not %s", id, want)
 		}
-		time.Sleep(time.Millisecond) // the fake clock runs timer callbacks in their own goroutine
+		<-tick.C
 	}
 }
 
