@@ -348,9 +348,12 @@ type Execer interface {
 type ExecOptions struct {
 	Command []string
 	Stdin   io.Reader
-	Stdout  io.Writer
-	Stderr  io.Writer
-	TTY     bool
+	// Stdout and Stderr receive the command's output. A runtime may write
+	// them from two goroutines at once, even when they are the same writer:
+	// give a writer safe for concurrent use when they are.
+	Stdout io.Writer
+	Stderr io.Writer
+	TTY    bool
 }
 
 // Dialer is implemented by runtimes whose pod IPs the host cannot reach by
