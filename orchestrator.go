@@ -401,12 +401,66 @@ func (o *Orchestrator) Delete(ctx context.Context, obj objects.Object, opts ...D
 			if err != nil {
 				return err
 			}
-			g := cur.(*objects.Pod).DeletionGracePeriod()
-			d.GracePeriodSeconds = &g
+			d.GracePeriodSeconds = podGrace(cur)
 		}
 		_, err := tx.Delete(info.Kind, keyOf(info, obj), d)
 		return err
 	})
+}
+
+// DeleteAll deletes every object of kind that match selects, in one
+// transaction, each as Delete would (Kubernetes' deletecollection, what
+// `kubectl delete deployments --all` or `-l app=web` asks for), and
+// returns how many it deleted. A Pod's grace period is its own unless opts
+// set one.
+//
+//	n, err := o.DeleteAll(ctx, podkit.KindDeployment, []podkit.ListOption{podkit.InNamespace("default")})
+func (o *Orchestrator) DeleteAll(ctx context.Context, kind string, match []ListOption, opts ...DeleteOption) (int, error) {
+	lo, err := buildListOptions(match)
+	if err != nil {
+		return 0, err
+	}
+	if lo.revision != 0 {
+		return 0, fmt.Errorf("delete all %s: FromRevision applies to Watch only", kind)
+	}
+	if o.scheme.Lookup(kind) == nil {
+		return 0, fmt.Errorf("delete all %s: %w", kind, store.ErrUnknownKind)
+	}
+	var do store.DeleteOptions
+	for _, opt := range opts {
+		opt(&do)
+	}
+	var n int
+	err = o.store.Update(ctx, func(tx store.Tx) error {
+		n = 0
+		objs, err := tx.List(kind, lo.ListOptions)
+		if err != nil {
+			return err
+		}
+		for _, obj := range objs {
+			d := do
+			if d.GracePeriodSeconds == nil && kind == KindPod {
+				d.GracePeriodSeconds = podGrace(obj)
+			}
+			key := obj.GetObjectMeta().Key()
+			if _, err := tx.Delete(kind, key, d); err != nil {
+				return fmt.Errorf("delete %s %s: %w", kind, key, err)
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// podGrace is the grace period a deletion of pod gives it by default: its
+// spec's terminationGracePeriodSeconds.
+func podGrace(pod objects.Object) *int64 {
+	g := pod.(*objects.Pod).DeletionGracePeriod()
+	return &g
 }
 
 // Get reads the object of obj's kind with key into obj.

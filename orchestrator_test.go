@@ -262,6 +262,50 @@ func TestDeleteBoundPodIsGraceful(t *testing.T) {
 	assert.True(t, errors.Is(err, store.ErrNotFound))
 }
 
+// DeleteAll deletes what its selector matches in one transaction, each
+// object as Delete would: bound pods gracefully with their own grace
+// period, the others at once.
+func TestDeleteAll(t *testing.T) {
+	ctx := context.Background()
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	o := newOrchestrator(t, podkit.WithClock(clk))
+	pod := func(name, app, node string) *objects.Pod {
+		return &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: name, Labels: map[string]string{"app": app}}, Spec: objects.PodSpec{
+			NodeName:                      node,
+			TerminationGracePeriodSeconds: ptr[int64](20),
+			Containers:                    []objects.Container{{Name: "a", Image: "busybox:1.36"}},
+		}}
+	}
+	for _, p := range []*objects.Pod{pod("web-1", "web", "n1"), pod("web-2", "web", ""), pod("db-1", "db", "n1")} {
+		require.NoError(t, o.Create(ctx, p))
+	}
+
+	n, err := o.DeleteAll(ctx, podkit.KindPod, []podkit.ListOption{podkit.InNamespace("default"), podkit.WithLabels("app=web")})
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	bound, err := podkit.Get[*objects.Pod](ctx, o, "default", "web-1")
+	require.NoError(t, err, "a bound pod waits for its node agent")
+	require.NotNil(t, bound.DeletionTimestamp)
+	assert.Equal(t, clk.Now().Add(20*time.Second), bound.DeletionTimestamp.Time, "its own grace period")
+	_, err = podkit.Get[*objects.Pod](ctx, o, "default", "web-2")
+	assert.True(t, errors.Is(err, store.ErrNotFound), "an unbound pod goes at once: %v", err)
+	db, err := podkit.Get[*objects.Pod](ctx, o, "default", "db-1")
+	require.NoError(t, err)
+	assert.Nil(t, db.DeletionTimestamp, "not selected")
+
+	n, err = o.DeleteAll(ctx, podkit.KindPod, nil, podkit.GracePeriod(0))
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "web-1, still terminating, and db-1")
+	pods, err := podkit.List[*objects.Pod](ctx, o, "")
+	require.NoError(t, err)
+	assert.Empty(t, pods)
+
+	_, err = o.DeleteAll(ctx, "Gizmo", nil)
+	assert.True(t, errors.Is(err, store.ErrUnknownKind), "%v", err)
+	_, err = o.DeleteAll(ctx, podkit.KindPod, []podkit.ListOption{podkit.WithLabels("app in (")})
+	assert.ErrorContains(t, err, "label selector")
+}
+
 func TestListAndTypedHelpers(t *testing.T) {
 	ctx := context.Background()
 	o := newOrchestrator(t)

@@ -225,13 +225,12 @@ func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error
 	}
 
 	start, cpu0 = time.Now(), cpuTime()
-	for j := range deployments {
-		d := &objects.Deployment{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: deploymentName(j)}}
-		if err := o.Delete(ctx, d); err != nil {
-			return res, err
-		}
+	// One deletecollection, as `kubectl delete deployments --all` sends.
+	n, err := o.DeleteAll(ctx, podkit.KindDeployment, []podkit.ListOption{podkit.InNamespace("default")})
+	if err != nil {
+		return res, err
 	}
-	fmt.Fprintf(out, "deleted %d deployments in %.2fs\n", deployments, time.Since(start).Seconds())
+	fmt.Fprintf(out, "deleted %d deployments in %.2fs\n", n, time.Since(start).Seconds())
 	err = c.waitUntil(ctx, cfg.timeout, progress, out, start, func() bool { return c.pods == 0 },
 		func() string { return fmt.Sprintf("%d pods left, %d terminating", c.pods, c.terminating) })
 	if err != nil {
