@@ -151,6 +151,10 @@ func registerNodes(ctx context.Context, o *podkit.Orchestrator, flags *exampleut
 	closeAll = func() error {
 		var errs []error
 		for _, rt := range rts {
+			// A named cluster's containerd namespace is its own: remove it.
+			if c, ok := rt.(*containerd.Runtime); ok && flags.Cluster != "" {
+				errs = append(errs, c.RemoveNamespace(context.Background()))
+			}
 			errs = append(errs, rt.Close())
 		}
 		return errors.Join(errs...)

@@ -26,8 +26,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/containerd/v2/core/images"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/vishvananda/netlink"
 
 	"github.com/podkit/podkit"
@@ -362,37 +360,12 @@ func connectIsolated(ctx context.Context, name, namespace string) (runtime.Runti
 			if err := os.RemoveAll(filepath.Join(containerd.DefaultStateDir, "cni", "ipam", namespace)); err != nil {
 				return err
 			}
-			return dropNamespace(ctx, rt)
+			return rt.RemoveNamespace(ctx)
 		}
 		return rt, drop, nil
 	}
 	rt, err := connect(ctx, name, namespace)
 	return rt, nil, err
-}
-
-// dropNamespace deletes the images of rt's containerd namespace, then the
-// namespace: with its images gone, containerd's garbage collector removes
-// their content and snapshots.
-func dropNamespace(ctx context.Context, rt *containerd.Runtime) error {
-	ctx = namespaces.WithNamespace(ctx, rt.Namespace())
-	is := rt.Client().ImageService()
-	imgs, err := is.List(ctx)
-	if err != nil {
-		return fmt.Errorf("listing the images of namespace %s: %w", rt.Namespace(), err)
-	}
-	for i, img := range imgs {
-		var opts []images.DeleteOpt
-		if i == len(imgs)-1 {
-			opts = append(opts, images.SynchronousDelete())
-		}
-		if err := is.Delete(ctx, img.Name, opts...); err != nil {
-			return fmt.Errorf("deleting image %s: %w", img.Name, err)
-		}
-	}
-	if err := rt.Client().NamespaceService().Delete(ctx, rt.Namespace()); err != nil {
-		return fmt.Errorf("deleting containerd namespace %s: %w", rt.Namespace(), err)
-	}
-	return nil
 }
 
 // freeSubnet returns a /24 of 10.216.0.0/16 from the i-th on that no

@@ -2,19 +2,25 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/podkit/podkit"
 	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/internal/cluster"
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime/containerd"
 )
 
 // TestStart runs a Deployment behind a Service on each runtime whose
@@ -24,11 +30,18 @@ func TestStart(t *testing.T) {
 	for _, name := range cluster.Names {
 		t.Run(name, func(t *testing.T) {
 			cluster.Require(t, name)
+			ns := "podkit-clustertest-" + name
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
-			c, err := cluster.Start(ctx, cluster.Options{Runtime: name, Nodes: 2, Namespace: "podkit-clustertest-" + name, Isolated: true, Out: io.Discard})
+			c, err := cluster.Start(ctx, cluster.Options{Runtime: name, Nodes: 2, Namespace: ns, Isolated: true, Out: io.Discard})
 			require.NoError(t, err)
-			defer func() { require.NoError(t, c.Stop()) }()
+			defer func() {
+				require.NoError(t, c.Stop())
+				if name == cluster.Containerd {
+					_, err := os.Stat(filepath.Join(containerd.DefaultStateDir, ns))
+					assert.True(t, errors.Is(err, fs.ErrNotExist), "an isolated cluster's containerd state is removed: %v", err)
+				}
+			}()
 
 			objs, err := c.Scheme().Decode(strings.NewReader(fmt.Sprintf(manifest, c.DemoImage)))
 			require.NoError(t, err)

@@ -78,6 +78,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
@@ -425,6 +426,47 @@ func (r *Runtime) RemoveNetwork(ctx context.Context) error {
 		}
 	}
 	return r.net.RemoveBridge()
+}
+
+// RemoveNamespace deletes everything the runtime keeps in its namespace:
+// the images (containerd's garbage collector then removes their content
+// and snapshots), the per-namespace state directory, and the containerd
+// namespace itself. It fails while sandboxes or containers are left. The
+// Runtime is of no further use but to be closed.
+func (r *Runtime) RemoveNamespace(ctx context.Context) error {
+	sbs, err := r.ListSandboxes(ctx, runtime.Filter{})
+	if err != nil {
+		return err
+	}
+	ctrs, err := r.ListContainers(ctx, runtime.Filter{})
+	if err != nil {
+		return err
+	}
+	if n := len(sbs) + len(ctrs); n > 0 {
+		return fmt.Errorf("containerd: RemoveNamespace %s: %d sandboxes and containers are left", r.cfg.namespace, n)
+	}
+	nctx := r.ns(ctx)
+	is := r.cli.ImageService()
+	imgs, err := is.List(nctx)
+	if err != nil {
+		return r.wrap(err, "listing the images of namespace %s", r.cfg.namespace)
+	}
+	for i, img := range imgs {
+		var opts []images.DeleteOpt
+		if i == len(imgs)-1 {
+			opts = append(opts, images.SynchronousDelete()) // collect before the namespace goes
+		}
+		if err := is.Delete(nctx, img.Name, opts...); err != nil {
+			return r.wrap(err, "deleting image %s", img.Name)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(r.cfg.stateDir, r.cfg.namespace)); err != nil {
+		return err
+	}
+	if err := r.cli.NamespaceService().Delete(nctx, r.cfg.namespace); err != nil {
+		return r.wrap(err, "deleting namespace %s", r.cfg.namespace)
+	}
+	return nil
 }
 
 // ns returns ctx carrying the runtime's namespace.
