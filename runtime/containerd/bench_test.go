@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,11 +18,9 @@ import (
 
 	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/internal/cni"
-	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/containerd"
-	"github.com/podkit/podkit/store"
 	"github.com/podkit/podkit/store/memdb"
 )
 
@@ -214,9 +211,8 @@ func BenchmarkAgentPodStart(b *testing.B) {
 	newPod(b, rt, "warm") // the bridge exists before timing
 	for _, pods := range []int{1, 20} {
 		b.Run(fmt.Sprintf("pods=%d", pods), func(b *testing.B) {
-			var viaAgent, direct time.Duration
-			agent := func() { viaAgent += agentBatch(b, s, node, pods) }
-			client := func() {
+			agent := func() time.Duration { return agenttest.AgentBatch(b, s, node, idle.Ref, pods) }
+			client := func() time.Duration {
 				dir := b.TempDir()
 				start := time.Now()
 				g, gctx := errgroup.WithContext(ctx)
@@ -225,97 +221,14 @@ func BenchmarkAgentPodStart(b *testing.B) {
 					g.Go(func() (err error) { made[j], err = directPod(gctx, rt.Client(), n, dir, j); return err })
 				}
 				err := g.Wait()
-				direct += time.Since(start)
+				took := time.Since(start)
 				cleanupDirect(b, rt.Client(), n, made)
 				if err != nil {
 					b.Fatal(err)
 				}
+				return took
 			}
-			for i := 0; i < b.N; i++ {
-				if i%2 == 0 {
-					agent()
-					client()
-				} else {
-					client()
-					agent()
-				}
-			}
-			b.ReportMetric(float64(viaAgent.Milliseconds())/float64(b.N), "agent-ms/op")
-			b.ReportMetric(float64(direct.Milliseconds())/float64(b.N), "direct-ms/op")
-			b.ReportMetric(float64(viaAgent)/float64(direct), "ratio")
+			agenttest.CompareWithDirect(b, agent, client)
 		})
 	}
-}
-
-// agentBatch creates n pods bound to node, returns the time until all are
-// Running, then deletes them and waits until they are gone.
-func agentBatch(b *testing.B, s store.Store, node string, n int) time.Duration {
-	ctx := context.Background()
-	w, err := s.Watch(ctx, store.WatchOptions{Kind: "Pod", Buffer: 10_000})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Stop()
-	batch := "b" + randHex(3)
-	var names []string
-	start := time.Now()
-	err = s.Update(ctx, func(tx store.Tx) error {
-		for j := range n {
-			p := &objects.Pod{
-				ObjectMeta: objects.ObjectMeta{Name: fmt.Sprintf("%s-%d", batch, j), Namespace: "default"},
-				Spec: objects.PodSpec{NodeName: node, Containers: []objects.Container{
-					{Name: "app", Image: idle.Ref, ImagePullPolicy: objects.PullNever}}},
-			}
-			s.Scheme().Default(p)
-			if err := tx.Create(p); err != nil {
-				return err
-			}
-			names = append(names, p.Name)
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	running := map[string]bool{}
-	timeout := time.After(5 * time.Minute)
-	for len(running) < n {
-		select {
-		case ev, ok := <-w.Events():
-			if !ok {
-				b.Fatalf("watch ended: %v", w.Err())
-			}
-			if p, ok := ev.Peek().(*objects.Pod); ok && p.Status.Phase == objects.PodRunning && strings.HasPrefix(p.Name, batch+"-") {
-				running[p.Name] = true
-			}
-		case <-timeout:
-			b.Fatalf("%d of %d pods Running after 5 minutes", len(running), n)
-		}
-	}
-	took := time.Since(start)
-	grace := int64(1)
-	err = s.Update(ctx, func(tx store.Tx) error {
-		for _, name := range names {
-			if _, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: name}, store.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	agenttest.Poll(b, 5*time.Minute, 50*time.Millisecond, func() (bool, string) {
-		var left int
-		err := s.View(ctx, func(tx store.ReadTx) error {
-			pods, err := tx.List("Pod", store.ListOptions{Namespace: "default"})
-			left = len(pods)
-			return err
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return left == 0, fmt.Sprintf("%d pods left after deletion", left)
-	})
-	return took
 }

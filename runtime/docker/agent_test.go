@@ -243,11 +243,8 @@ func BenchmarkAgentPodStart(b *testing.B) {
 
 	for _, n := range []int{1, 20} {
 		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
-			var viaAgent, direct time.Duration
-			agent := func() {
-				viaAgent += agentBatch(b, s, node, n)
-			}
-			client := func() {
+			agent := func() time.Duration { return agenttest.AgentBatch(b, s, node, idle.Ref, n) }
+			client := func() time.Duration {
 				run := "bench-" + randHex(3)
 				start := time.Now()
 				g, gctx := errgroup.WithContext(ctx)
@@ -257,95 +254,11 @@ func BenchmarkAgentPodStart(b *testing.B) {
 				if err := g.Wait(); err != nil {
 					b.Fatal(err)
 				}
-				direct += time.Since(start)
+				took := time.Since(start)
 				cleanupDirect(b, rt.Client(), run)
+				return took
 			}
-			for i := 0; i < b.N; i++ {
-				if i%2 == 0 {
-					agent()
-					client()
-				} else {
-					client()
-					agent()
-				}
-			}
-			b.ReportMetric(float64(viaAgent.Milliseconds())/float64(b.N), "agent-ms/op")
-			b.ReportMetric(float64(direct.Milliseconds())/float64(b.N), "direct-ms/op")
-			b.ReportMetric(float64(viaAgent)/float64(direct), "ratio")
+			agenttest.CompareWithDirect(b, agent, client)
 		})
 	}
-}
-
-// agentBatch creates n pods bound to node, returns the time until all are
-// Running, then deletes them and waits until they are gone.
-func agentBatch(b *testing.B, s store.Store, node string, n int) time.Duration {
-	ctx := context.Background()
-	w, err := s.Watch(ctx, store.WatchOptions{Kind: "Pod", Buffer: 10_000})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Stop()
-	batch := "b" + randHex(3)
-	var names []string
-	start := time.Now()
-	err = s.Update(ctx, func(tx store.Tx) error {
-		for j := range n {
-			p := &objects.Pod{
-				ObjectMeta: objects.ObjectMeta{Name: fmt.Sprintf("%s-%d", batch, j), Namespace: "default"},
-				Spec: objects.PodSpec{NodeName: node, Containers: []objects.Container{
-					{Name: "app", Image: idle.Ref, ImagePullPolicy: objects.PullNever}}},
-			}
-			s.Scheme().Default(p)
-			if err := tx.Create(p); err != nil {
-				return err
-			}
-			names = append(names, p.Name)
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	running := map[string]bool{}
-	timeout := time.After(5 * time.Minute)
-	for len(running) < n {
-		select {
-		case ev, ok := <-w.Events():
-			if !ok {
-				b.Fatalf("watch ended: %v", w.Err())
-			}
-			if p, ok := ev.Peek().(*objects.Pod); ok && p.Status.Phase == objects.PodRunning && strings.HasPrefix(p.Name, batch+"-") {
-				running[p.Name] = true
-			}
-		case <-timeout:
-			b.Fatalf("%d of %d pods Running after 5 minutes", len(running), n)
-		}
-	}
-	took := time.Since(start)
-
-	zero := int64(1)
-	err = s.Update(ctx, func(tx store.Tx) error {
-		for _, name := range names {
-			if _, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: name}, store.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	agenttest.Poll(b, 5*time.Minute, 50*time.Millisecond, func() (bool, string) {
-		var left int
-		err := s.View(ctx, func(tx store.ReadTx) error {
-			pods, err := tx.List("Pod", store.ListOptions{Namespace: "default"})
-			left = len(pods)
-			return err
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return left <= 0, fmt.Sprintf("%d pods left after deletion", left)
-	})
-	return took
 }
