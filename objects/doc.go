@@ -6,4 +6,6 @@
 // +kubebuilder:object:generate=true
 package objects
 
+//go:generate go run ./internal/splitdeepcopy -clean
 //go:generate go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.19.0 object paths=.
+//go:generate go run ./internal/splitdeepcopy
