@@ -212,61 +212,22 @@ func (p *pod) handOver(rt *containerd.Runtime) {
 // serve on :8080).
 func (p *pod) run(name string, mod func(*runtime.ContainerConfig), args ...string) string {
 	p.t.Helper()
-	cfg := &runtime.ContainerConfig{Name: name, Image: demo.Ref, Args: args, Labels: map[string]string{runtime.LabelContainerName: name}}
-	for k, v := range p.cfg.Labels {
-		cfg.Labels[k] = v
-	}
-	if mod != nil {
-		mod(cfg)
-	}
-	ctx := testContext(p.t)
-	id, err := p.rt.CreateContainer(ctx, p.id, cfg)
-	if err != nil {
-		p.t.Fatalf("CreateContainer(%s): %v", name, err)
-	}
-	if err := p.rt.StartContainer(ctx, id); err != nil {
-		p.t.Fatalf("StartContainer(%s): %v", name, err)
-	}
-	return id
+	return agenttest.RunContainer(p.t, p.rt, p.id, p.cfg, demo.Ref, name, mod, args...)
 }
 
 // ip returns the pod's IP.
 func (p *pod) ip() string {
 	p.t.Helper()
-	sbs, err := p.rt.ListSandboxes(testContext(p.t), runtime.Filter{Labels: map[string]string{runtime.LabelPodUID: p.cfg.PodUID}})
-	if err != nil || len(sbs) != 1 || sbs[0].IP == "" {
-		p.t.Fatalf("ListSandboxes(pod %s) = %+v, %v; want one sandbox with an IP", p.cfg.PodName, sbs, err)
-	}
-	return sbs[0].IP
+	return agenttest.SandboxIP(p.t, p.rt, p.cfg)
 }
 
 // waitContainer polls the container's status until cond holds.
 func waitContainer(t testing.TB, rt runtime.Runtime, id, what string, cond func(runtime.ContainerStatus) bool) runtime.ContainerStatus {
 	t.Helper()
-	var last runtime.ContainerStatus
-	agenttest.Poll(t, 60*time.Second, 20*time.Millisecond, func() (bool, string) {
-		cs, err := rt.ListContainers(testContext(t), runtime.Filter{Labels: map[string]string{runtime.LabelNode: testNode}})
-		if err != nil {
-			t.Fatalf("ListContainers: %v", err)
-		}
-		for _, c := range cs {
-			if c.ID == id {
-				last = c
-				if cond(c) {
-					return true, ""
-				}
-			}
-		}
-		return false, fmt.Sprintf("container %s not %s; last seen %+v", id, what, last)
-	})
-	return last
+	return agenttest.WaitContainer(t, rt, testNode, id, what, cond)
 }
 
 func running(st runtime.ContainerStatus) bool { return st.State == runtime.ContainerRunning }
 func exited(st runtime.ContainerStatus) bool  { return st.State == runtime.ContainerExited }
 
-func testContext(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testContext(t testing.TB) context.Context { return agenttest.Context(t) }
