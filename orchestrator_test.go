@@ -346,8 +346,19 @@ func TestWaitFor(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "availableReplicas")
 
+	// The typed form returns the version that satisfied the condition.
+	got, err := podkit.WaitUntil(ctx, o, "default", "web", func(d *objects.Deployment) bool {
+		return d != nil && d.Status.AvailableReplicas == 2
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "web", got.Name)
+	assert.Equal(t, int32(2), got.Status.AvailableReplicas)
+
 	require.NoError(t, o.Delete(ctx, d))
 	require.NoError(t, o.WaitFor(ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Name: "web"}}, podkit.Deleted))
+	gone, err := podkit.WaitUntil(ctx, o, "default", "web", func(d *objects.Deployment) bool { return d == nil })
+	require.NoError(t, err)
+	assert.Nil(t, gone)
 }
 
 func TestEventsAreFoldedAndExpire(t *testing.T) {

@@ -122,3 +122,36 @@ func describe(obj objects.Object) string {
 	}
 	return "status " + string(b)
 }
+
+// WaitUntil is the typed form of WaitFor: it blocks until cond holds for the
+// object of type T in namespace (empty for cluster-scoped kinds) with name,
+// and returns the version that satisfied it. While the object does not
+// exist, cond is called with T's zero value (a nil pointer); when that
+// satisfies cond, the zero value is returned.
+//
+//	d, err := podkit.WaitUntil(ctx, o, "default", "web", func(d *objects.Deployment) bool {
+//		return d != nil && d.Status.ReadyReplicas == 3
+//	})
+func WaitUntil[T objects.Object](ctx context.Context, o *Orchestrator, namespace, name string, cond func(T) bool) (T, error) {
+	var zero T
+	info, err := objects.KindFor[T](o.scheme)
+	if err != nil {
+		return zero, err
+	}
+	obj := info.New()
+	meta := obj.GetObjectMeta()
+	meta.Namespace, meta.Name = namespace, name
+	found := false
+	err = o.WaitFor(ctx, obj, func(got objects.Object) bool {
+		if got == nil {
+			found = false
+			return cond(zero)
+		}
+		found = true
+		return cond(got.(T))
+	})
+	if err != nil || !found {
+		return zero, err
+	}
+	return obj.(T), nil
+}
