@@ -1,6 +1,7 @@
 // Package agenttest runs a real node agent over a runtime, with pods written
-// to an in-memory store already bound to the agent's node, for the
-// end-to-end tests of the runtime backends.
+// to an in-memory store already bound to the agent's node (Env), or the
+// whole orchestrator over runtimes (Cluster), for the end-to-end tests and
+// benchmarks of the runtime backends.
 package agenttest
 
 import (
@@ -9,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -173,6 +175,55 @@ func (e *Env) WaitPod(name, what string, cond func(*objects.Pod) bool) *objects.
 		}
 		// The watch fell behind: read again and resume.
 	}
+}
+
+// PodDir is the directory of the agent for pod uid's volumes.
+func (e *Env) PodDir(uid string) string { return filepath.Join(e.Root, e.Node, "pods", uid) }
+
+// staleHostIP is an address no agent reports (TEST-NET-1, RFC 5737).
+const staleHostIP = "192.0.2.1"
+
+// MarkStale marks the status of the named pods as written by no agent,
+// for WaitResynced; call it while no agent runs. The mark is in
+// status.hostIP, which an agent sets in every status it publishes (empty
+// here: the node is not registered) and never reads.
+func (e *Env) MarkStale(names ...string) {
+	e.T.Helper()
+	err := e.Store.Update(context.Background(), func(tx store.Tx) error {
+		for _, n := range names {
+			o, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: n})
+			if err != nil {
+				return err
+			}
+			p := o.(*objects.Pod)
+			p.Status.HostIP, p.Status.HostIPs = staleHostIP, []objects.HostIP{{IP: staleHostIP}}
+			if err := tx.UpdateStatus(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.T.Fatalf("marking pods %v stale: %v", names, err)
+	}
+}
+
+// WaitResynced waits until an agent has replaced the mark of MarkStale in
+// the named pods' status, and returns them. An agent publishes a pod's
+// status at the end of a sync when it differs from what it last published
+// (a new agent has published nothing), after it has listed the pod in the
+// runtime and created or started what was missing: so when the mark is
+// gone, an agent has completed a sync of the pod since MarkStale, and
+// whatever that sync made is in the runtime.
+func (e *Env) WaitResynced(names ...string) []*objects.Pod {
+	e.T.Helper()
+	var out []*objects.Pod
+	for _, n := range names {
+		out = append(out, e.WaitPod(n, "synced by an agent since MarkStale", func(p *objects.Pod) bool {
+			return p.Status.HostIP != staleHostIP
+		}))
+	}
+	return out
 }
 
 // Poll calls check every interval until it reports done, and fails the test

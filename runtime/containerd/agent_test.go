@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/podkit/podkit/internal/agenttest"
@@ -116,23 +117,29 @@ func TestAgentOnContainerd(t *testing.T) {
 	t.Run("SecondAgentAdopts", func(t *testing.T) {
 		e.Stop()
 		held := namespaceObjects(t)
+		running := map[string][]string{}
+		for _, n := range names {
+			p, err := e.Pod(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			running[n] = runningIDs(t, string(p.UID))
+		}
 		rt.Close()
 		rt2 := newRuntime(t)
+		e.MarkStale(names...)
 		e.Start(rt2)
 		t.Cleanup(e.Stop) // before rt2 closes
 		rt = rt2
-		// The new agent relists (every second) and reports; give it a few
-		// rounds, then check it created nothing.
-		deadline := time.Now().Add(5 * time.Second)
-		tick := time.NewTicker(200 * time.Millisecond) // watching for changes that must not come
-		defer tick.Stop()
-		for time.Now().Before(deadline) {
-			for _, n := range names {
-				if p, err := e.Pod(n); err != nil || !objects.IsPodReady(p) {
-					t.Fatalf("pod %s not Ready under the second agent: %v", n, err)
-				}
+		// Once the marks are gone the new agent has synced every pod:
+		// listed it in the namespace and created whatever it found missing.
+		for _, p := range e.WaitResynced(names...) {
+			if got, want := statusContainerIDs(p), running[p.Name]; !sameSet(got, want) {
+				t.Errorf("pod %s: the second agent reports containers %v, want the running ones it adopted %v", p.Name, got, want)
 			}
-			<-tick.C
+		}
+		for _, n := range names {
+			e.WaitPod(n, "Ready under the second agent", objects.IsPodReady)
 		}
 		if after := namespaceObjects(t); !sameSet(held, after) {
 			t.Errorf("objects before the restart %v, after %v: the second agent created or removed some", held, after)
@@ -207,6 +214,35 @@ func namespaceObjects(t *testing.T) []string {
 		out = append(out, c.ID)
 		if _, ok := task(t, c.ID); ok {
 			out = append(out, "task/"+c.ID)
+		}
+	}
+	return out
+}
+
+// statusContainerIDs returns the ids of the containers a pod's status
+// reports, without their runtime:// prefix.
+func statusContainerIDs(p *objects.Pod) []string {
+	var ids []string
+	for _, cs := range p.Status.ContainerStatuses {
+		if _, id, ok := strings.Cut(cs.ContainerID, "://"); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// runningIDs returns the app containers of pod uid that have a running
+// task.
+func runningIDs(t *testing.T, uid string) []string {
+	t.Helper()
+	recs, err := raw.ContainerService().List(nsContext(t), fmt.Sprintf("labels.%q==%s", runtime.LabelPodUID, uid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range recs {
+		if st, ok := task(t, c.ID); ok && st == tasktypes.Status_RUNNING {
+			out = append(out, c.ID)
 		}
 	}
 	return out

@@ -2,150 +2,210 @@ package containerd_test
 
 import (
 	"context"
-	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/podkit/podkit"
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
 	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/internal/testimage"
 	"github.com/podkit/podkit/objects"
-	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/runtime/containerd"
 	"github.com/podkit/podkit/runtime/docker"
 )
 
-// runOrchestrator runs o until the test ends; it returns Run's context.
-func runOrchestrator(t *testing.T, o *podkit.Orchestrator) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := o.Run(ctx); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return ctx
-}
+// TestDeploymentOnContainerd: the whole orchestrator over two nodes backed
+// by one containerd, each node's runtime in a namespace of its own (one
+// Runtime per namespace) on the same pod network. Three replicas of the
+// demo image, spread over both nodes, with an emptyDir and a ConfigMap
+// volume, become Available and answer HTTP on their pod IPs; deleting the
+// Deployment leaves in either namespace no container record, task or
+// snapshot of them, and on the host no pinned network namespace, sandbox
+// or pod directory, or IP allocation.
+func TestDeploymentOnContainerd(t *testing.T) {
+	suffix := randHex(3)
+	nodes := []string{"ctrd-a-" + suffix, "ctrd-b-" + suffix}
+	rts := map[string]*containerd.Runtime{nodes[0]: newRuntime(t), nodes[1]: newNamespace(t, testNS+"-b")}
+	c := agenttest.NewCluster(t)
+	for _, n := range nodes {
+		c.AddNode(n, "2", rts[n])
+	}
 
-func demoDeployment(name string, replicas int32, cpu string) *objects.Deployment {
-	labels := map[string]string{"app": name}
-	c := objects.Container{
-		Name: "web", Image: demo.Ref, ImagePullPolicy: objects.PullIfNotPresent,
-		Ports:          []objects.ContainerPort{{Name: "http", ContainerPort: 8080}},
-		ReadinessProbe: httpProbe(8080),
-	}
-	if cpu != "" {
-		c.Resources.Requests = objects.ResourceList{objects.ResourceCPU: objects.MustParseQuantity(cpu)}
-	}
-	return &objects.Deployment{
-		ObjectMeta: objects.ObjectMeta{Name: name, Namespace: "default"},
-		Spec: objects.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &objects.LabelSelector{MatchLabels: labels},
-			Template: objects.PodTemplateSpec{
-				ObjectMeta: objects.ObjectMeta{Labels: labels},
-				Spec:       objects.PodSpec{Containers: []objects.Container{c}},
-			},
-		},
-	}
-}
-
-func registerNode(t *testing.T, ctx context.Context, o *podkit.Orchestrator, name, cpu string, rt runtime.Runtime) {
-	t.Helper()
-	node := &objects.Node{ObjectMeta: objects.ObjectMeta{Name: name}, Status: objects.NodeStatus{Capacity: objects.ResourceList{
-		objects.ResourceCPU: objects.MustParseQuantity(cpu), objects.ResourceMemory: objects.MustParseQuantity("4Gi")}}}
-	if err := o.RegisterNode(ctx, node, rt); err != nil {
+	d := agenttest.WebDeployment("web-"+suffix, demo.Ref, 3)
+	agenttest.SpreadOverNodes(d)
+	cm := agenttest.WithVolumes(d)
+	if err := c.O.Apply(c.Ctx, cm, d); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// availableAndAnswering waits for the Deployment to be Available and checks
-// that every pod answers HTTP on its pod IP from the host; it returns the
-// pods per node.
-func availableAndAnswering(t *testing.T, ctx context.Context, o *podkit.Orchestrator, d *objects.Deployment) map[string]int {
-	t.Helper()
-	start := time.Now()
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if err := o.WaitFor(wctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Name: d.Name, Namespace: "default"}}, podkit.Available); err != nil {
-		t.Fatalf("Deployment not Available: %v", err)
+	pods := c.WaitAvailable(t, d)
+	perNode := agenttest.PerNode(pods)
+	if len(perNode) != 2 || perNode[nodes[0]] == 0 || perNode[nodes[1]] == 0 {
+		t.Errorf("pods per node %v, want the 3 replicas on both %v", perNode, nodes)
 	}
-	t.Logf("%d replicas Available %v after Apply", *d.Spec.Replicas, time.Since(start))
-	pods, err := podkit.List[*objects.Pod](ctx, o, "default", podkit.WithLabels("app="+d.Name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pods) != int(*d.Spec.Replicas) {
-		t.Fatalf("%d pods, want %d", len(pods), *d.Spec.Replicas)
-	}
-	perNode := map[string]int{}
 	for _, p := range pods {
-		if p.Status.Phase != objects.PodRunning || !objects.IsPodReady(p) || p.Status.PodIP == "" {
-			t.Errorf("pod %s: phase %s ready %v IP %q", p.Name, p.Status.Phase, objects.IsPodReady(p), p.Status.PodIP)
-			continue
-		}
-		perNode[p.Spec.NodeName]++
-		code, body, err := httpGet("http://" + p.Status.PodIP + ":8080/")
-		if err != nil || code != 200 || !strings.Contains(body, "hello from "+p.Name) {
-			t.Errorf("GET / on pod %s (%s) = %d %q %v", p.Name, p.Status.PodIP, code, body, err)
+		c.CheckVolumes(t, p, cm)
+	}
+	made := map[string]*nodeObjects{}
+	for _, n := range nodes {
+		made[n] = recordNode(t, rts[n], n)
+		if left := made[n].left(t); len(left) != 4*len(made[n].sandboxes)+3*len(made[n].containers) {
+			t.Fatalf("node %s while running: sandboxes %v, containers %v; found only %v", n, made[n].sandboxes, made[n].containers, left)
 		}
 	}
-	return perNode
-}
 
-// deleteAndWaitGone deletes the Deployment and waits until no pod of it is
-// left in the store and no sandbox of the nodes is left in the runtimes.
-func deleteAndWaitGone(t *testing.T, ctx context.Context, o *podkit.Orchestrator, d *objects.Deployment, rts map[string]runtime.Runtime) {
-	t.Helper()
-	if err := o.Delete(ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Name: d.Name, Namespace: "default"}}); err != nil {
-		t.Fatal(err)
-	}
-	agenttest.Poll(t, 2*time.Minute, 100*time.Millisecond, func() (bool, string) {
-		left, err := podkit.List[*objects.Pod](ctx, o, "default", podkit.WithLabels("app="+d.Name))
-		if err != nil {
-			t.Fatal(err)
+	c.DeleteAndWait(t, d, func() []string {
+		var left []string
+		for _, n := range nodes {
+			left = append(left, made[n].left(t)...)
+			left = append(left, c.PodDirs(n)...)
 		}
-		var sandboxes []string
-		for node, rt := range rts {
-			sbs, err := rt.ListSandboxes(ctx, runtime.Filter{Labels: map[string]string{runtime.LabelNode: node}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range sbs {
-				sandboxes = append(sandboxes, node+"/"+s.ID)
-			}
-		}
-		return len(left) == 0 && len(sandboxes) == 0,
-			fmt.Sprintf("after deleting the Deployment: %d pods, sandboxes %v", len(left), sandboxes)
+		return left
 	})
 }
 
-// TestDeploymentOnContainerd: the whole orchestrator over a node backed by
-// containerd. Three replicas of the demo image become Available and answer
-// HTTP on their pod IPs; deleting the Deployment leaves no sandbox.
-func TestDeploymentOnContainerd(t *testing.T) {
-	rt := newRuntime(t)
-	o, err := podkit.New(podkit.WithNodeAgent(nodeagent.WithRootDir(t.TempDir())))
+// newNamespace returns a runtime like newRuntime's in namespace ns, with the
+// test images; when the test ends it removes what is left of ns's pods and
+// then the namespace.
+func newNamespace(t *testing.T, ns string) *containerd.Runtime {
+	t.Helper()
+	rt := newRuntime(t, containerd.WithNamespace(ns))
+	t.Cleanup(func() { // before rt closes, after whatever ran pods on it
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		sbs, err := rt.ListSandboxes(ctx, runtime.Filter{})
+		if err != nil {
+			t.Error(err)
+		}
+		for _, s := range sbs {
+			if err := rt.RemoveSandbox(ctx, s.ID); err != nil {
+				t.Errorf("remove sandbox %s of namespace %s: %v", s.ID, ns, err)
+			}
+		}
+		if err := rt.RemoveNamespace(ctx); err != nil {
+			t.Errorf("remove namespace %s: %v", ns, err)
+		}
+	})
+	if err := testimage.Ensure(testContext(t), rt, demo); err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// nodeObjects is what a node's runtime had of its pods while they ran.
+type nodeObjects struct {
+	ns         string
+	sandboxes  []runtime.SandboxStatus
+	containers []string
+}
+
+func recordNode(t *testing.T, rt *containerd.Runtime, node string) *nodeObjects {
+	t.Helper()
+	f := runtime.Filter{Labels: map[string]string{runtime.LabelNode: node}}
+	sbs, err := rt.ListSandboxes(testContext(t), f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { o.Close() })
-	ctx := runOrchestrator(t, o)
-	node := "ctrd-" + randHex(3)
-	registerNode(t, ctx, o, node, "4", rt)
-
-	d := demoDeployment("web-"+randHex(3), 3, "")
-	if err := o.Apply(ctx, d); err != nil {
+	cs, err := rt.ListContainers(testContext(t), f)
+	if err != nil {
 		t.Fatal(err)
 	}
-	availableAndAnswering(t, ctx, o, d)
-	deleteAndWaitGone(t, ctx, o, d, map[string]runtime.Runtime{node: rt})
+	o := &nodeObjects{ns: rt.Namespace(), sandboxes: sbs}
+	for _, c := range cs {
+		o.containers = append(o.containers, c.ID)
+	}
+	return o
+}
+
+// left lists what is still there of o: per sandbox its record, its
+// directory, its pinned network namespace and its IP allocation; per
+// container its record, its task and its snapshot (so, while the pods run,
+// four things per sandbox and three per container).
+func (o *nodeObjects) left(t *testing.T) []string {
+	t.Helper()
+	ctx := namespaces.WithNamespace(testContext(t), o.ns)
+	var out []string
+	ids := map[string]bool{}
+	for _, s := range o.sandboxes {
+		ids[s.ID] = true
+	}
+	for _, id := range o.containers {
+		ids[id] = true
+	}
+	recs, err := raw.ContainerService().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if ids[r.ID] {
+			out = append(out, "record "+r.ID)
+		}
+	}
+	tasks, err := raw.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range tasks.Tasks {
+		if ids[p.ID] {
+			out = append(out, "task "+p.ID)
+		}
+	}
+	err = raw.SnapshotService(containerd.DefaultSnapshotter).Walk(ctx, func(_ context.Context, i snapshots.Info) error {
+		if ids[i.Name] {
+			out = append(out, "snapshot "+i.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := nsfsMounts(t)
+	allocs, err := testCNI(t).Allocations(func(id string) bool { return strings.HasPrefix(id, o.ns+".") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range o.sandboxes {
+		dir := filepath.Join(stateDir, o.ns, "sandboxes", s.ID)
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			out = append(out, "directory "+dir)
+		}
+		for _, m := range pinned {
+			if strings.HasPrefix(m, dir+"/") {
+				out = append(out, "network namespace pinned at "+m)
+			}
+		}
+		for addr, id := range allocs {
+			if id == o.ns+"."+s.ID || addr.String() == s.IP {
+				out = append(out, "IP "+addr.String()+" allocated to "+id)
+			}
+		}
+	}
+	return out
+}
+
+// nsfsMounts returns the mount points of namespace files (pinned network
+// namespaces among them).
+func nsfsMounts(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		// id parent major:minor root mount-point options [optional...] - fstype source super-options
+		pre, post, ok := strings.Cut(line, " - ")
+		f := strings.Fields(pre)
+		if ok && len(f) >= 5 && strings.HasPrefix(post, "nsfs ") {
+			out = append(out, f[4])
+		}
+	}
+	return out
 }
 
 // TestDockerAndContainerdSideBySide: one Deployment served by a node backed
@@ -173,26 +233,34 @@ func TestDockerAndContainerdSideBySide(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	o, err := podkit.New(podkit.WithNodeAgent(nodeagent.WithRootDir(t.TempDir())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { o.Close() })
-	ctx := runOrchestrator(t, o)
+	c := agenttest.NewCluster(t)
 	suffix := randHex(3)
 	dnode, cnode := "mixed-docker-"+suffix, "mixed-ctrd-"+suffix
 	// One CPU each and 400m per pod: at most two pods fit a node, so four
 	// replicas need both.
-	registerNode(t, ctx, o, dnode, "1", drt)
-	registerNode(t, ctx, o, cnode, "1", crt)
+	c.AddNode(dnode, "1", drt)
+	c.AddNode(cnode, "1", crt)
 
-	d := demoDeployment("mixed-"+suffix, 4, "400m")
-	if err := o.Apply(ctx, d); err != nil {
+	d := agenttest.WebDeployment("mixed-"+suffix, demo.Ref, 4)
+	d.Spec.Template.Spec.Containers[0].Resources.Requests = objects.ResourceList{objects.ResourceCPU: objects.MustParseQuantity("400m")}
+	if err := c.O.Apply(c.Ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	perNode := availableAndAnswering(t, ctx, o, d)
+	perNode := agenttest.PerNode(c.WaitAvailable(t, d))
 	if perNode[dnode] != 2 || perNode[cnode] != 2 {
 		t.Errorf("pods per node %v, want 2 on %s and 2 on %s", perNode, dnode, cnode)
 	}
-	deleteAndWaitGone(t, ctx, o, d, map[string]runtime.Runtime{dnode: drt, cnode: crt})
+	c.DeleteAndWait(t, d, func() []string {
+		var left []string
+		for node, rt := range map[string]runtime.Runtime{dnode: drt, cnode: crt} {
+			sbs, err := rt.ListSandboxes(c.Ctx, runtime.Filter{Labels: map[string]string{runtime.LabelNode: node}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range sbs {
+				left = append(left, "sandbox "+node+"/"+s.ID)
+			}
+		}
+		return left
+	})
 }

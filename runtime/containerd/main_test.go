@@ -56,7 +56,7 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func testOptions() []containerd.Option {
 	return []containerd.Option{
-		containerd.WithNamespace(testNS), containerd.WithStateDir(stateDir),
+		containerd.WithAddress(daemonAddress()), containerd.WithNamespace(testNS), containerd.WithStateDir(stateDir),
 		containerd.WithNetwork(testNetwork, testBridge), containerd.WithSubnet(testSubnet),
 	}
 }
@@ -82,7 +82,7 @@ func run(m *testing.M) int {
 		return m.Run()
 	}
 	defer rt.Close()
-	if raw, err = client.New(containerd.DefaultAddress); err != nil {
+	if raw, err = client.New(daemonAddress()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -138,6 +138,16 @@ func sweep(ctx context.Context, rt *containerd.Runtime) error {
 		}
 	}
 	return rt.Client().NamespaceService().Delete(nctx, testNS)
+}
+
+// daemonAddress is the daemon's socket, chosen as New does by default:
+// $CONTAINERD_ADDRESS, or else containerd.DefaultAddress. The runtimes and
+// raw both dial it.
+func daemonAddress() string {
+	if a := os.Getenv("CONTAINERD_ADDRESS"); a != "" {
+		return a
+	}
+	return containerd.DefaultAddress
 }
 
 // newRuntime returns a runtime on the test namespace, closed when t ends;

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -115,40 +117,133 @@ func TestEnvArgsMountsAndLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newPod(t, rt, "conf")
+	// The server's /data/{name} is the read-only mount.
 	id := p.run("app", func(c *runtime.ContainerConfig) {
 		c.Env = []runtime.EnvVar{{Name: "GREETING", Value: "hi there"}}
 		c.Mounts = []runtime.Mount{{HostPath: host, ContainerPath: "/host", ReadOnly: true}}
 		c.Resources = runtime.Resources{CPUShares: 512, CPUQuotaMillis: 250, MemoryLimitBytes: 64 << 20}
-	})
-	waitHTTP(t, "http://"+p.ip()+":8080/")
+	}, "-data", "/host")
+	ip := p.ip()
+	waitHTTP(t, "http://"+ip+":8080/")
 	var out bytes.Buffer
 	code, err := rt.Exec(testContext(t), id, runtime.ExecOptions{Command: demo.Command("cat", "/host/greeting"), Stdout: &out})
 	if err != nil || code != 0 || out.String() != "hello from the host\n" {
 		t.Errorf("exec cat of the mounted file = %d, %v, %q", code, err, out.String())
 	}
-	_, env, _ := httpGet("http://" + p.ip() + ":8080/env")
+	_, env, _ := httpGet("http://" + ip + ":8080/env")
 	if !strings.Contains(env, "GREETING=hi there") || !strings.Contains(env, "HOSTNAME=conf") {
 		t.Errorf("environment = %q, want GREETING and HOSTNAME", env)
 	}
-	// The mount is read-only.
-	code, err = rt.Exec(testContext(t), id, runtime.ExecOptions{Command: demo.Command("cat", "/etc/hostname"), Stdout: io.Discard})
-	if err != nil || code != 0 {
-		t.Errorf("exec = %d, %v", code, err)
+	// The mount is read-only: the container (root) reads it but its write
+	// fails, and nothing reaches the host.
+	if got := waitHTTP(t, "http://"+ip+":8080/data/greeting"); got != "hello from the host\n" {
+		t.Errorf("GET /data/greeting through the mount = %q", got)
 	}
-	cg := "/sys/fs/cgroup"
-	if _, err := os.Stat(filepath.Join(cg, "cgroup.controllers")); err == nil {
-		t.Skip("cgroup v2 host: the limits below are checked on cgroup v1")
+	code, body := agenttest.HTTPDo(t, http.MethodPut, "http://"+ip+":8080/data/written", "from the pod")
+	if code != http.StatusInternalServerError || !strings.Contains(body, "read-only file system") {
+		t.Errorf("writing into the read-only mount = %d %q, want 500 with EROFS", code, body)
 	}
-	for file, want := range map[string]string{
-		filepath.Join(cg, "cpu", testNS, id, "cpu.shares"):               "512",
-		filepath.Join(cg, "cpu", testNS, id, "cpu.cfs_quota_us"):         "25000",
-		filepath.Join(cg, "memory", testNS, id, "memory.limit_in_bytes"): fmt.Sprint(64 << 20),
+	if _, err := os.Stat(filepath.Join(host, "written")); !os.IsNotExist(err) {
+		t.Errorf("a write into the read-only mount reached the host (%v)", err)
+	}
+	checkLimits(t, id)
+}
+
+// checkLimits checks the limits TestEnvArgsMountsAndLimits sets (shares
+// 512, 250 millicores, 64 MiB), in the container's OCI spec and in the
+// cgroup its task runs in, on cgroup v1 or v2.
+func checkLimits(t *testing.T, id string) {
+	t.Helper()
+	ctx := nsContext(t)
+	c, err := raw.LoadContainer(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := c.Spec(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Linux == nil || spec.Linux.Resources == nil || spec.Linux.Resources.CPU == nil || spec.Linux.Resources.Memory == nil {
+		t.Fatalf("the container's spec has no cpu and memory resources: %+v", spec.Linux)
+	}
+	cpu, mem := spec.Linux.Resources.CPU, spec.Linux.Resources.Memory
+	if cpu.Shares == nil || *cpu.Shares != 512 || cpu.Quota == nil || *cpu.Quota != 25_000 || cpu.Period == nil || *cpu.Period != 100_000 ||
+		mem.Limit == nil || *mem.Limit != 64<<20 {
+		t.Errorf("spec resources: cpu shares %s quota %s/%s, memory limit %s; want shares 512, quota 25000/100000, limit %d",
+			val(cpu.Shares), val(cpu.Quota), val(cpu.Period), val(mem.Limit), 64<<20)
+	}
+
+	task, err := c.Task(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const root = "/sys/fs/cgroup"
+	read := func(controller, file string) string {
+		t.Helper()
+		path := filepath.Join(root, cgroupOf(t, task.Pid(), controller), file)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("reading the container's %s: %v", file, err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil { // cgroup v2
+		if got := read("", "cpu.max"); got != "25000 100000" {
+			t.Errorf("cpu.max = %q, want 25000 100000", got)
+		}
+		if got := read("", "memory.max"); got != fmt.Sprint(64<<20) {
+			t.Errorf("memory.max = %q, want %d", got, 64<<20)
+		}
+		// Shares map to a weight (how depends on runc's version); half the
+		// default shares is below the default weight of 100.
+		if w, err := strconv.Atoi(read("", "cpu.weight")); err != nil || w >= 100 {
+			t.Errorf("cpu.weight = %d (%v), want below 100 for shares 512", w, err)
+		}
+		return
+	}
+	for _, c := range []struct{ controller, file, want string }{
+		{"cpu", "cpu.shares", "512"},
+		{"cpu", "cpu.cfs_quota_us", "25000"},
+		{"cpu", "cpu.cfs_period_us", "100000"},
+		{"memory", "memory.limit_in_bytes", fmt.Sprint(64 << 20)},
 	} {
-		b, err := os.ReadFile(file)
-		if err != nil || strings.TrimSpace(string(b)) != want {
-			t.Errorf("%s = %q, %v; want %s", file, strings.TrimSpace(string(b)), err, want)
+		if got := read(c.controller, c.file); got != c.want {
+			t.Errorf("%s = %q, want %s", c.file, got, c.want)
 		}
 	}
+}
+
+// cgroupOf returns the cgroup of process pid, relative to the cgroup
+// mount: of the v1 hierarchy with controller, or ("") of the v2 one. The
+// hierarchy's directory is named by its controllers.
+func cgroupOf(t *testing.T, pid uint32, controller string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		// hierarchy-ID:controller-list:cgroup-path
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if controller == "" && parts[0] == "0" && parts[1] == "" {
+			return parts[2]
+		}
+		if controller != "" && slices.Contains(strings.Split(parts[1], ","), controller) {
+			return filepath.Join(parts[1], parts[2])
+		}
+	}
+	t.Fatalf("process %d is in no cgroup of %q:\n%s", pid, controller, b)
+	return ""
+}
+
+func val[T any](p *T) string {
+	if p == nil {
+		return "nil"
+	}
+	return fmt.Sprint(*p)
 }
 
 func TestOOMKilled(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/moby/moby/client"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/docker"
 )
@@ -29,8 +30,7 @@ func BenchmarkPodStart(b *testing.B) {
 	newPod(b, rt, "warm")
 	for _, n := range []int{1, 20} {
 		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
-			var viaPodkit, direct time.Duration
-			podkit := func() {
+			podkit := func() time.Duration {
 				node := "bench-" + randHex(3)
 				start := time.Now()
 				g, gctx := errgroup.WithContext(ctx)
@@ -40,34 +40,11 @@ func BenchmarkPodStart(b *testing.B) {
 				if err := g.Wait(); err != nil {
 					b.Fatal(err)
 				}
-				viaPodkit += time.Since(start)
+				took := time.Since(start)
 				cleanupPodkit(b, rt, node)
+				return took
 			}
-			client := func() {
-				run := "bench-" + randHex(3)
-				start := time.Now()
-				g, gctx := errgroup.WithContext(ctx)
-				for j := range n {
-					g.Go(func() error { return directPod(gctx, rt, run, j) })
-				}
-				if err := g.Wait(); err != nil {
-					b.Fatal(err)
-				}
-				direct += time.Since(start)
-				cleanupDirect(b, rt.Client(), run)
-			}
-			for i := 0; i < b.N; i++ {
-				if i%2 == 0 {
-					podkit()
-					client()
-				} else {
-					client()
-					podkit()
-				}
-			}
-			b.ReportMetric(float64(viaPodkit.Milliseconds())/float64(b.N), "podkit-ms/op")
-			b.ReportMetric(float64(direct.Milliseconds())/float64(b.N), "direct-ms/op")
-			b.ReportMetric(float64(viaPodkit)/float64(direct), "ratio")
+			agenttest.Compare(b, "podkit", podkit, func() time.Duration { return directBatch(b, rt, n) })
 		})
 	}
 }
@@ -100,6 +77,24 @@ func cleanupPodkit(b testing.TB, rt *docker.Runtime, node string) {
 	if err := g.Wait(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// directBatch starts n pods at once with the client alone (see directPod),
+// returns the time until all run, then removes them.
+func directBatch(b testing.TB, rt *docker.Runtime, n int) time.Duration {
+	run := "bench-" + randHex(3)
+	start := time.Now()
+	g, gctx := errgroup.WithContext(context.Background())
+	for j := range n {
+		g.Go(func() error { return directPod(gctx, rt, run, j) })
+	}
+	err := g.Wait()
+	took := time.Since(start)
+	cleanupDirect(b, rt.Client(), run)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return took
 }
 
 // directPod creates what podkitPod creates, with the client alone: the same
