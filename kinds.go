@@ -9,6 +9,7 @@ const (
 	KindDeployment              = "Deployment"
 	KindStatefulSet             = "StatefulSet"
 	KindDaemonSet               = "DaemonSet"
+	KindControllerRevision      = "ControllerRevision"
 	KindJob                     = "Job"
 	KindCronJob                 = "CronJob"
 	KindService                 = "Service"

@@ -9,6 +9,7 @@ func groupKinds() []KindInfo {
 		{APIVersion: "apps/v1", Kind: "Deployment", Namespaced: true, New: func() Object { return &Deployment{} }},
 		{APIVersion: "apps/v1", Kind: "StatefulSet", Namespaced: true, New: func() Object { return &StatefulSet{} }},
 		{APIVersion: "apps/v1", Kind: "DaemonSet", Namespaced: true, New: func() Object { return &DaemonSet{} }},
+		{APIVersion: "apps/v1", Kind: "ControllerRevision", Namespaced: true, New: func() Object { return &ControllerRevision{} }},
 		{APIVersion: "batch/v1", Kind: "Job", Namespaced: true, New: func() Object { return &Job{} }},
 		{APIVersion: "batch/v1", Kind: "CronJob", Namespaced: true, New: func() Object { return &CronJob{} }},
 		{APIVersion: "networking.k8s.io/v1", Kind: "Ingress", Namespaced: true, New: func() Object { return &Ingress{} }},

@@ -30,6 +30,7 @@ var (
 	_ Validator = (*IngressClass)(nil)
 	_ Validator = (*HorizontalPodAutoscaler)(nil)
 	_ Validator = (*Lease)(nil)
+	_ Validator = (*ControllerRevision)(nil)
 	_ Validator = (*PriorityClass)(nil)
 	_ Validator = (*StorageClass)(nil)
 
@@ -37,6 +38,7 @@ var (
 	_ UpdateValidator = (*Deployment)(nil)
 	_ UpdateValidator = (*StatefulSet)(nil)
 	_ UpdateValidator = (*DaemonSet)(nil)
+	_ UpdateValidator = (*ControllerRevision)(nil)
 	_ UpdateValidator = (*Job)(nil)
 	_ UpdateValidator = (*IngressClass)(nil)
 	_ UpdateValidator = (*PriorityClass)(nil)
@@ -54,6 +56,7 @@ func TestGroupKindsRegistered(t *testing.T) {
 		{"apps/v1", "Deployment", true, true},
 		{"apps/v1", "StatefulSet", true, true},
 		{"apps/v1", "DaemonSet", true, true},
+		{"apps/v1", "ControllerRevision", true, false},
 		{"batch/v1", "Job", true, true},
 		{"batch/v1", "CronJob", true, true},
 		{"networking.k8s.io/v1", "Ingress", true, true},

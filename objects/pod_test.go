@@ -630,3 +630,19 @@ func TestPodQOS(t *testing.T) {
 		assert.Equal(t, tc.want, PodQOS(p), tc.name)
 	}
 }
+
+func TestValidatePodDeletionCost(t *testing.T) {
+	s := NewScheme()
+	for v, ok := range map[string]bool{"0": true, "-5": true, "2147483647": true, "+1": false, "01": false, "2147483648": false, "x": false} {
+		p := testPod()
+		p.Annotations = map[string]string{PodDeletionCostAnnotation: v}
+		s.Default(p)
+		err := s.Validate(p)
+		if ok {
+			assert.NoError(t, err, v)
+			continue
+		}
+		require.Error(t, err, v)
+		assert.Contains(t, err.Error(), `metadata.annotations[controller.kubernetes.io/pod-deletion-cost]: Invalid value: "`+v+`": must be a 32-bit integer`)
+	}
+}

@@ -15,7 +15,12 @@ import (
 
 // Validate implements Validator.
 func (p *Pod) Validate() ErrorList {
-	return ValidatePodSpec(&p.Spec, NewPath("spec"))
+	errs := ValidatePodSpec(&p.Spec, NewPath("spec"))
+	if _, err := PodDeletionCost(p.Annotations); err != nil {
+		errs = append(errs, Invalid(NewPath("metadata", "annotations").Key(PodDeletionCostAnnotation),
+			p.Annotations[PodDeletionCostAnnotation], "must be a 32-bit integer"))
+	}
+	return errs
 }
 
 // podUpdateForbidden is Kubernetes' message for a pod update that changes

@@ -21,6 +21,31 @@ type ReplicaSet struct {
 // DeepCopyObject implements Object.
 func (r *ReplicaSet) DeepCopyObject() Object { return r.DeepCopy() }
 
+// PodDeletionCostAnnotation ranks a ReplicaSet's pods for scale-down: of
+// pods otherwise alike (as far as scheduling, phase and readiness go) the
+// one with the lower cost is deleted first. The value is a 32-bit integer
+// (default 0), as in Kubernetes.
+const PodDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
+
+// PodDeletionCost returns the pod's deletion cost from its annotations: 0
+// when it has none, and an error (with 0) when the value is not a 32-bit
+// integer written without a plus sign or leading zeros, as Kubernetes'
+// GetDeletionCostFromPodAnnotations reads it.
+func PodDeletionCost(annotations map[string]string) (int32, error) {
+	v, ok := annotations[PodDeletionCostAnnotation]
+	if !ok {
+		return 0, nil
+	}
+	if v == "" || !(v[0] == '-' || v == "0" || (v[0] >= '1' && v[0] <= '9')) {
+		return 0, fmt.Errorf("%s: invalid value %q: must be a 32-bit integer", PodDeletionCostAnnotation, v)
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("%s: invalid value %q: must be a 32-bit integer", PodDeletionCostAnnotation, v)
+	}
+	return int32(n), nil
+}
+
 // ReplicaSetSpec is the desired state of a ReplicaSet.
 type ReplicaSetSpec struct {
 	// Replicas defaults to 1.

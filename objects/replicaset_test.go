@@ -271,3 +271,34 @@ func TestIntOrPercentHelpers(t *testing.T) {
 		})
 	}
 }
+
+func TestPodDeletionCost(t *testing.T) {
+	for _, tc := range []struct {
+		value string // "": no annotation
+		want  int32
+		ok    bool
+	}{
+		{"", 0, true},
+		{"0", 0, true},
+		{"42", 42, true},
+		{"-7", -7, true},
+		{"2147483647", 2147483647, true},
+		{"-2147483648", -2147483648, true},
+		{"2147483648", 0, false},
+		{"+1", 0, false},
+		{"01", 0, false},
+		{"00", 0, false},
+		{"1.5", 0, false},
+		{"x", 0, false},
+	} {
+		ann := map[string]string{}
+		if tc.value != "" {
+			ann[PodDeletionCostAnnotation] = tc.value
+		}
+		got, err := PodDeletionCost(ann)
+		require.Equal(t, tc.want, got, tc.value)
+		require.Equal(t, tc.ok, err == nil, tc.value)
+	}
+	_, err := PodDeletionCost(map[string]string{PodDeletionCostAnnotation: ""})
+	require.Error(t, err, "an empty value is invalid")
+}

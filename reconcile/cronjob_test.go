@@ -15,7 +15,7 @@ import (
 func cronEnv(t *testing.T) *env {
 	return newEnv(t, withControllers(
 		func(m *Manager) error { return m.Add(JobController(m)) },
-		func(m *Manager) error { return m.Add(CronJobController(m)) },
+		func(m *Manager) error { return m.Add(traced(CronJobController(m))) },
 		func(m *Manager) error { return m.AddRunnable(GarbageCollector(m)) },
 	))
 }
@@ -110,6 +110,7 @@ func TestCronJobRunsOnSchedule(t *testing.T) {
 	cj.Spec.SuccessfulJobsHistoryLimit = ptr[int32](2)
 	e.create(cj)
 	e.advanceTo(at(4 * time.Minute))
+	e.reconcileNow("cronjob", Request{Namespace: "default", Name: "tick"})
 	viewT(t, e.s, func(tx store.ReadTx) { require.Empty(t, jobsOf(tx), "nothing before 00:05") })
 	e.advanceTo(at(5 * time.Minute))
 	first := runName("tick", at(5*time.Minute))
@@ -181,10 +182,11 @@ func TestCronJobSuspendAndStartingDeadline(t *testing.T) {
 	e.create(cj)
 	e.waitFor("seen", func(tx store.ReadTx) (bool, string) { return getCronJob(tx, "late") != nil, "" })
 	e.clock.Advance(22 * time.Minute) // suspended: runs at 00:05..00:20 are missed
+	e.reconcileNow("cronjob", Request{Namespace: "default", Name: "late"})
 	viewT(t, e.s, func(tx store.ReadTx) { require.Empty(t, jobsOf(tx)) })
 	e.mutate(kindCronJob, dkey("late"), func(o objects.Object) { o.(*objects.CronJob).Spec.Suspend = ptr(false) })
 	// 00:20 was missed by more than the 60s deadline: nothing runs.
-	e.waitDelayed("cronjob")
+	e.reconcileNow("cronjob", Request{Namespace: "default", Name: "late"})
 	viewT(t, e.s, func(tx store.ReadTx) { require.Empty(t, jobsOf(tx)) })
 	e.advanceTo(at(25 * time.Minute))
 	e.waitFor("00:25 runs", jobsAre(runName("late", at(25*time.Minute))))
@@ -206,4 +208,38 @@ func TestMostRecentScheduleTime(t *testing.T) {
 	cj.Spec.StartingDeadlineSeconds = ptr[int64](30)
 	got, _ = mostRecentScheduleTime(cj, sched, at(5*time.Hour+time.Minute))
 	require.True(t, got.IsZero(), "the 05:00 run is beyond the deadline")
+}
+
+// failedJobsHistoryLimit keeps the newest failed Jobs, apart from the
+// successful ones.
+func TestCronJobFailedJobsHistoryLimit(t *testing.T) {
+	e := cronEnv(t)
+	e.runPodScript(func(p *objects.Pod) bool {
+		if p.IsTerminal() || p.IsDeleting() {
+			return false
+		}
+		finishPod(p, objects.PodFailed, e.clock.Now())
+		return true
+	})
+	cj := newCronJob("flaky", "*/5 * * * *", objects.AllowConcurrent)
+	cj.Spec.FailedJobsHistoryLimit = ptr[int32](2)
+	cj.Spec.SuccessfulJobsHistoryLimit = ptr[int32](0)
+	cj.Spec.JobTemplate.Spec.BackoffLimit = ptr[int32](0)
+	e.create(cj)
+	var runs []string
+	for i := 1; i <= 4; i++ {
+		at := at(time.Duration(5*i) * time.Minute)
+		e.advanceTo(at)
+		runs = append(runs, runName("flaky", at))
+		e.waitFor(runs[len(runs)-1]+" failed", jobCondition(runs[len(runs)-1], objects.JobFailed))
+		keep := runs[max(0, len(runs)-2):]
+		e.waitFor(fmt.Sprintf("failed history %v", keep), jobsAre(keep...))
+	}
+	e.waitFor("the cronjob saw the last failure", func(tx store.ReadTx) (bool, string) {
+		c := getCronJob(tx, "flaky")
+		return len(c.Status.Active) == 0 && c.Status.LastSuccessfulTime == nil, fmt.Sprintf("%+v", c.Status)
+	})
+	require.True(t, e.events.has("Deleted job "+runs[0]))
+	require.True(t, e.events.has("Deleted job "+runs[1]))
+	require.False(t, e.events.has("Deleted job "+runs[2]))
 }

@@ -299,3 +299,56 @@ func TestNodeMatchesSelector(t *testing.T) {
 		require.Equal(t, tc.want, nodeMatchesSelector(n, tc.sel), "%+v", tc.sel)
 	}
 }
+
+// A required node affinity in the template picks the nodes, through the
+// controller; nodes that come to match or stop matching are followed.
+func TestDaemonSetRequiredNodeAffinity(t *testing.T) {
+	e := dsEnv(t)
+	readyWhenBound(e)
+	e.create(newNode("n1", nodeLabels("zone", "a")), newNode("n2", nodeLabels("zone", "b")), newNode("n3", nodeLabels("zone", "c")))
+	ds := newDaemonSet("agent", "agent:1")
+	ds.Spec.Template.Spec.Affinity = &objects.Affinity{NodeAffinity: &objects.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &objects.NodeSelector{NodeSelectorTerms: []objects.NodeSelectorTerm{{
+			MatchExpressions: []objects.NodeSelectorRequirement{{Key: "zone", Operator: objects.NodeSelectorOpIn, Values: []string{"a", "b"}}},
+		}}},
+	}}
+	e.create(ds)
+	e.waitFor("on n1 and n2", dsOn("agent", "agent:1", "n1", "n2"))
+	viewT(t, e.s, func(tx store.ReadTx) {
+		for node, ps := range daemonPodsByNode(tx, "agent") {
+			// Each pod is pinned to its node by name, replacing the
+			// template's terms, as Kubernetes does.
+			terms := ps[0].Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+			require.Len(t, terms, 1, node)
+			require.Equal(t, []objects.NodeSelectorRequirement{{Key: "metadata.name", Operator: objects.NodeSelectorOpIn, Values: []string{node}}},
+				terms[0].MatchFields, node)
+		}
+	})
+	e.mutate(kindNode, objects.Key{Name: "n3"}, func(o objects.Object) { o.GetObjectMeta().Labels["zone"] = "a" })
+	e.waitFor("on n3 too", dsOn("agent", "agent:1", "n1", "n2", "n3"))
+	e.mutate(kindNode, objects.Key{Name: "n1"}, func(o objects.Object) { o.GetObjectMeta().Labels["zone"] = "z" })
+	e.waitFor("off n1", dsOn("agent", "agent:1", "n2", "n3"))
+}
+
+// A percentage maxUnavailable is scaled to the desired number of nodes,
+// rounding up as Kubernetes does: 30% of 4 nodes is 2 at a time.
+func TestDaemonSetRollingUpdatePercentMaxUnavailable(t *testing.T) {
+	e := dsEnv(t)
+	readyWhenBound(e)
+	nodes := []string{"n1", "n2", "n3", "n4"}
+	for _, n := range nodes {
+		e.create(newNode(n))
+	}
+	ds := newDaemonSet("agent", "agent:1")
+	ds.Spec.UpdateStrategy = objects.DaemonSetUpdateStrategy{Type: objects.RollingUpdateDaemonSetStrategyType,
+		RollingUpdate: &objects.RollingUpdateDaemonSet{MaxUnavailable: ptr(objects.FromString("30%"))}}
+	e.create(ds)
+	e.waitFor("on all", dsOn("agent", "agent:1", nodes...))
+	pw, stop := e.watchPodsT(func(map[objects.Key]*objects.Pod) string { return "" })
+	e.mutate(kindDaemonSet, dkey("agent"), func(o objects.Object) {
+		o.(*objects.DaemonSet).Spec.Template.Spec.Containers[0].Image = "agent:2"
+	})
+	e.waitFor("updated everywhere", dsOn("agent", "agent:2", nodes...))
+	stop()
+	require.Equal(t, 2, pw.minReady, "30%% of 4 is 2 unavailable at most, and the update uses both")
+}

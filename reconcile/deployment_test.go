@@ -18,7 +18,7 @@ import (
 func deployEnv(t *testing.T) *env {
 	return newEnv(t, withControllers(
 		func(m *Manager) error { return m.Add(ReplicaSetController(m)) },
-		func(m *Manager) error { return m.Add(DeploymentController(m)) },
+		func(m *Manager) error { return m.Add(traced(DeploymentController(m))) },
 	))
 }
 
@@ -523,11 +523,14 @@ func TestDeploymentProgressDeadline(t *testing.T) {
 	c := e.m.currentRun().controllers[1]
 	require.Equal(t, "deployment", c.spec.Name)
 	require.Eventually(t, func() bool { return c.queue.Waiting() == 1 && c.queue.Len() == 0 }, waitTimeout, time.Millisecond)
+	// At 59s the controller looks and finds the deadline not yet passed.
 	e.clock.Advance(59 * time.Second)
+	e.reconcileNow("deployment", Request{Namespace: "default", Name: "web"})
 	require.False(t, func() bool {
 		ok, _ := progressing(ReasonProgressDeadlineExceeded, objects.ConditionFalse)(viewTx(e))
 		return ok
-	}())
+	}(), "deadline exceeded at 59s")
+	e.waitDelayed("deployment")
 	e.clock.Advance(2 * time.Second)
 	e.waitFor("deadline exceeded", progressing(ReasonProgressDeadlineExceeded, objects.ConditionFalse))
 	require.NoError(t, e.s.View(context.Background(), func(tx store.ReadTx) error {

@@ -258,3 +258,85 @@ func TestMemoryMetricsFromRuntimeStats(t *testing.T) {
 	got, _ = ms.PodMetrics(t.Context(), "default", nil)
 	require.Empty(t, got)
 }
+
+// setUsage reports every active pod of app using q of resource res,
+// sampled now over 15 seconds.
+func (e *hpaEnv) setUsage(app string, res objects.ResourceName, q objects.Quantity) {
+	viewT(e.t, e.s, func(tx store.ReadTx) {
+		for _, p := range podsWhere(tx, func(p *objects.Pod) bool { return isPodActive(p) && p.Labels["app"] == app }) {
+			e.metrics.SetPodMetrics(PodMetrics{
+				Namespace: p.Namespace, Name: p.Name, Labels: p.Labels,
+				Timestamp: e.clock.Now(), Window: 15 * time.Second,
+				Containers: []ContainerMetrics{{Name: "app", Usage: objects.ResourceList{res: q}}},
+			})
+		}
+	})
+}
+
+// hpaSaw holds when the autoscaler's status reports the given average
+// utilization for its target of replicas.
+func hpaSaw(name string, utilization, replicas int32) func(tx store.ReadTx) (bool, string) {
+	return func(tx store.ReadTx) (bool, string) {
+		h := getHPA(tx, name)
+		if h == nil || len(h.Status.CurrentMetrics) != 1 || h.Status.CurrentMetrics[0].Resource == nil {
+			return false, fmt.Sprintf("%+v", h)
+		}
+		u := h.Status.CurrentMetrics[0].Resource.Current.AverageUtilization
+		return u != nil && *u == utilization && h.Status.CurrentReplicas == replicas, fmt.Sprintf("%+v", h.Status)
+	}
+}
+
+// A usage ratio within the 10% tolerance but not 1 (42% of a 40% target:
+// 1.05, which without the tolerance would make ceil(4*1.05) = 5) changes
+// nothing; past the tolerance (46%: 1.15) it scales.
+func TestHPAToleranceHoldsSmallRatios(t *testing.T) {
+	e := newHPAEnv(t)
+	e.create(deploymentWithCPU("web", 4, 100))
+	e.waitFor("4 ready", rolledOut("web", "web:1"))
+	e.clock.Advance(time.Minute)
+	e.setCPU("web", 42)
+	e.create(newHPA("web", "web", 1, 10, 40))
+	e.waitFor("42% seen", hpaSaw("web", 42, 4))
+	e.waitSynced("web")
+	e.sync("web")
+	viewT(t, e.s, func(tx store.ReadTx) {
+		require.Equal(t, int32(4), deploymentReplicas(tx, "web"), "a ratio of 1.05 is within the tolerance")
+		require.Equal(t, int32(4), getHPA(tx, "web").Status.DesiredReplicas)
+	})
+	require.False(t, e.events.has("New size"), e.events.String())
+
+	e.setCPU("web", 46)
+	e.sync("web")
+	e.waitFor("scaled to 5", func(tx store.ReadTx) (bool, string) {
+		return deploymentReplicas(tx, "web") == 5, fmt.Sprintf("%+v", getHPA(tx, "web").Status)
+	})
+	require.True(t, e.events.has("New size: 5"), e.events.String())
+}
+
+// A memory Utilization target, through the controller: pods at 100% of
+// their memory request with a 50% target scale 2 to 4.
+func TestHPAMemoryUtilization(t *testing.T) {
+	e := newHPAEnv(t)
+	d := newDeployment("cache", 2, "web:1")
+	d.Spec.Template.Spec.Containers[0].Resources.Requests = objects.ResourceList{objects.ResourceMemory: objects.MustParseQuantity("100Mi")}
+	e.create(d)
+	e.waitFor("2 ready", rolledOut("cache", "web:1"))
+	e.clock.Advance(time.Minute)
+	e.setUsage("cache", objects.ResourceMemory, objects.MustParseQuantity("100Mi"))
+	h := newHPA("cache", "cache", 1, 10, 50)
+	h.Spec.Metrics[0].Resource.Name = objects.ResourceMemory
+	e.create(h)
+	e.waitFor("scaled to 4", func(tx store.ReadTx) (bool, string) {
+		h := getHPA(tx, "cache")
+		return deploymentReplicas(tx, "cache") == 4 && h.Status.DesiredReplicas == 4, fmt.Sprintf("%+v", h.Status)
+	})
+	viewT(t, e.s, func(tx store.ReadTx) {
+		h := getHPA(tx, "cache")
+		require.Len(t, h.Status.CurrentMetrics, 1)
+		m := h.Status.CurrentMetrics[0].Resource
+		require.Equal(t, objects.ResourceMemory, m.Name)
+		require.Equal(t, int32(100), *m.Current.AverageUtilization)
+		require.Equal(t, int64(100<<20), m.Current.AverageValue.Value())
+	})
+	require.True(t, e.events.has("New size: 4; reason: memory resource utilization (percentage of request) above target"), e.events.String())
+}

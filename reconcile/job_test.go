@@ -16,7 +16,7 @@ import (
 
 func jobEnv(t *testing.T, more ...func(m *Manager) error) *env {
 	return newEnv(t, withControllers(append([]func(m *Manager) error{
-		func(m *Manager) error { return m.Add(JobController(m)) },
+		func(m *Manager) error { return m.Add(traced(JobController(m))) },
 	}, more...)...))
 }
 
@@ -113,9 +113,12 @@ func TestJobCompletesAfterFailures(t *testing.T) {
 	viewT(t, e.s, func(tx store.ReadTx) {
 		require.Len(t, podsWhere(tx, nil), 2, "no retry before the backoff")
 	})
-	// Two failures: the retry waits 20s.
+	// Two failures: the retry waits 20s. At 19s the controller looks and
+	// still waits.
 	e.clock.Advance(19 * time.Second)
+	e.reconcileNow("job", Request{Namespace: "default", Name: "batch"})
 	viewT(t, e.s, func(tx store.ReadTx) { require.Len(t, podsWhere(tx, nil), 2, "no retry before 20s") })
+	e.waitDelayed("job")
 	e.clock.Advance(time.Second)
 	e.waitFor("complete", jobCondition("batch", objects.JobComplete))
 	stop()
@@ -206,7 +209,8 @@ func TestJobIndexed(t *testing.T) {
 	e := jobEnv(t)
 	var mu sync.Mutex
 	failedOnce := map[string]bool{}
-	env := map[string]string{}
+	env := map[string]string{}        // by pod: JOB_COMPLETION_INDEX
+	annotation := map[string]string{} // by pod: its completion index annotation
 	e.runPodScript(func(p *objects.Pod) bool {
 		if p.IsTerminal() || p.IsDeleting() {
 			return false
@@ -214,6 +218,7 @@ func TestJobIndexed(t *testing.T) {
 		idx := p.Annotations[objects.JobCompletionIndexAnnotation]
 		mu.Lock()
 		defer mu.Unlock()
+		annotation[p.Name] = idx
 		for _, v := range p.Spec.Containers[0].Env {
 			if v.Name == "JOB_COMPLETION_INDEX" {
 				env[p.Name] = v.Value
@@ -257,8 +262,10 @@ func TestJobIndexed(t *testing.T) {
 	for name, v := range env {
 		_, err := strconv.Atoi(v)
 		require.NoError(t, err, name)
+		require.Equal(t, annotation[name], v, "pod %s: JOB_COMPLETION_INDEX is its completion index", name)
 	}
 	require.Len(t, env, 5)
+	require.Len(t, annotation, 5)
 }
 
 func TestJobTTLAfterFinished(t *testing.T) {
@@ -276,8 +283,10 @@ func TestJobTTLAfterFinished(t *testing.T) {
 	e.waitFor("complete", jobCondition("short", objects.JobComplete))
 	e.waitDelayed("job")
 	e.clock.Advance(99 * time.Second)
+	e.reconcileNow("job", Request{Namespace: "default", Name: "short"})
 	_, err := e.get(kindJob, dkey("short"))
-	require.NoError(t, err)
+	require.NoError(t, err, "not deleted before its TTL")
+	e.waitDelayed("job")
 	e.clock.Advance(time.Second)
 	e.waitFor("job and pod gone", func(tx store.ReadTx) (bool, string) {
 		j := getJob(tx, "short")

@@ -303,3 +303,159 @@ func TestAddValidates(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// Workers: N reconciles of different objects run at once, and never more.
+func TestWorkersRunConcurrently(t *testing.T) {
+	const workers = 3
+	var (
+		mu        sync.Mutex
+		inFlight  int
+		most      int
+		allIn     = make(chan struct{})
+		closeOnce sync.Once
+	)
+	e := newEnv(t, withControllers(func(m *Manager) error {
+		return m.Add(Controller{Name: "conc", For: "ConfigMap", Workers: workers,
+			Reconciler: ReconcilerFunc(func(ctx context.Context, _ Request) (Result, error) {
+				mu.Lock()
+				inFlight++
+				most = max(most, inFlight)
+				if inFlight == workers {
+					closeOnce.Do(func() { close(allIn) })
+				}
+				mu.Unlock()
+				// Each reconcile holds its worker until all are busy: with
+				// fewer workers this never happens and the test times out.
+				select {
+				case <-allIn:
+				case <-ctx.Done():
+				}
+				mu.Lock()
+				inFlight--
+				mu.Unlock()
+				return Result{}, nil
+			})})
+	}))
+	for i := range 2 * workers {
+		e.create(&objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("c%d", i)}})
+	}
+	select {
+	case <-allIn:
+	case <-time.After(waitTimeout):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("never %d reconciles at once; at most %d", workers, most)
+	}
+	c := e.controller("conc")
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return c.queue.Len() == 0 && inFlight == 0
+	}, waitTimeout, time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, workers, most)
+}
+
+// gatedStore holds every List of one kind until the test opens the gate,
+// so that a cache of that kind cannot fill.
+type gatedStore struct {
+	store.Store
+	kind string
+	gate chan struct{}
+}
+
+func (s *gatedStore) View(ctx context.Context, fn func(tx store.ReadTx) error) error {
+	return s.Store.View(ctx, func(tx store.ReadTx) error { return fn(gatedTx{tx, s}) })
+}
+
+type gatedTx struct {
+	store.ReadTx
+	s *gatedStore
+}
+
+func (tx gatedTx) List(kind string, opts store.ListOptions) ([]objects.Object, error) {
+	if kind == tx.s.kind {
+		<-tx.s.gate
+	}
+	return tx.ReadTx.List(kind, opts)
+}
+
+// Workers start only once every cache has listed its kind: while the
+// Secret cache cannot fill, the ConfigMap already cached is not
+// reconciled, and when it runs the reconcile finds every Secret.
+func TestWorkersStartAfterCachesSync(t *testing.T) {
+	s := newStoreForTest(t)
+	require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
+		if err := tx.Create(&objects.Namespace{ObjectMeta: objects.ObjectMeta{Name: "default"}}); err != nil {
+			return err
+		}
+		if err := tx.Create(&objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "c"}}); err != nil {
+			return err
+		}
+		for i := range 50 {
+			if err := tx.Create(&objects.Secret{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("s%d", i)}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	gs := &gatedStore{Store: s, kind: "Secret", gate: make(chan struct{})}
+	m, err := NewManager(gs)
+	require.NoError(t, err)
+	type call struct {
+		synced  bool
+		secrets int
+	}
+	calls := make(chan call, 10)
+	require.NoError(t, m.Add(Controller{Name: "x", For: "ConfigMap",
+		Watches: []Watch{{Kind: "Secret", Map: func(objects.Object) []Request { return nil }}},
+		Reconciler: ReconcilerFunc(func(ctx context.Context, req Request) (Result, error) {
+			synced := true
+			for _, inf := range m.currentRun().informers {
+				synced = synced && inf.HasSynced()
+			}
+			secrets, err := m.Client().List(ctx, "Secret", store.ListOptions{Namespace: "default"})
+			calls <- call{synced, len(secrets)}
+			return Result{}, err
+		})}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	var openOnce sync.Once
+	open := func() { openOnce.Do(func() { close(gs.gate) }) }
+	defer func() {
+		open() // a cache blocked in its list would keep Run from returning
+		cancel()
+		require.NoError(t, <-done)
+	}()
+
+	// The ConfigMap cache fills and queues "c"; its worker must not run.
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(waitTimeout)
+	for queued := false; !queued; {
+		select {
+		case c := <-calls:
+			t.Fatalf("reconciled before the Secret cache filled: %+v", c)
+		case <-deadline:
+			t.Fatal("the ConfigMap cache never queued its object")
+		case <-tick.C:
+			r := m.currentRun()
+			queued = r != nil && r.informer("ConfigMap").HasSynced() && r.controllers[0].queue.Len() == 1
+		}
+	}
+	select {
+	case c := <-calls:
+		t.Fatalf("reconciled before the Secret cache filled: %+v", c)
+	default:
+	}
+	open()
+	select {
+	case c := <-calls:
+		require.True(t, c.synced, "a cache had not synced")
+		require.Equal(t, 50, c.secrets)
+	case <-time.After(waitTimeout):
+		t.Fatal("never reconciled")
+	}
+}

@@ -28,7 +28,7 @@ func newCluster(t *testing.T, opts NodeLifecycleOptions) *cluster {
 		func(m *Manager) error { return m.Add(ReplicaSetController(m)) },
 		func(m *Manager) error { return m.Add(DeploymentController(m)) },
 		func(m *Manager) error { return m.Add(DaemonSetController(m)) },
-		func(m *Manager) error { return m.Add(NodeLifecycleController(m, opts)) },
+		func(m *Manager) error { return m.Add(traced(NodeLifecycleController(m, opts))) },
 	))
 	e.createNamespace(objects.NamespaceNodeLease)
 	c := &cluster{env: e, dead: map[string]bool{}}
@@ -175,8 +175,10 @@ func TestNodeLeaseExpiryEvictsAfterToleration(t *testing.T) {
 		}
 	})
 
-	// Not evicted before the 300s default toleration has passed.
+	// Not evicted before the 300s default toleration has passed: at 290s
+	// the controller looks at n3 and leaves its pods.
 	c.advance(290*time.Second, "n1", "n2")
+	c.reconcileNow("node-lifecycle", Request{Name: "n3"})
 	viewT(t, c.s, func(tx store.ReadTx) {
 		for _, p := range podsWhere(tx, func(p *objects.Pod) bool { return p.Spec.NodeName == "n3" }) {
 			require.False(t, p.IsDeleting(), "%s evicted before its toleration ran out", p.Name)
@@ -386,5 +388,58 @@ func TestNodeDeletedPodsRemoved(t *testing.T) {
 			ok = ok && p.Spec.NodeName == "n2" && objects.IsPodReady(p)
 		}
 		return ok, fmt.Sprintf("%d were on n1; now %v", onN1, podNames(web))
+	})
+}
+
+// A DefaultTolerationSeconds other than 300 takes effect: a pod without a
+// toleration of its own leaves an unreachable node 60 s after the taint,
+// not before; one tolerating the taint for longer stays meanwhile.
+func TestNodeDefaultTolerationSecondsOption(t *testing.T) {
+	c := newCluster(t, NodeLifecycleOptions{DefaultTolerationSeconds: 60})
+	c.addNode("n1")
+	mk := func(name string, tol *int64) *objects.Pod {
+		p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name},
+			Spec: objects.PodSpec{NodeName: "n1", Containers: []objects.Container{{Name: "c", Image: "x:1"}}}}
+		if tol != nil {
+			p.Spec.Tolerations = []objects.Toleration{{Key: objects.TaintNodeUnreachable, Operator: objects.TolerationOpExists,
+				Effect: objects.TaintEffectNoExecute, TolerationSeconds: tol}}
+		}
+		return p
+	}
+	c.create(mk("plain", nil), mk("patient", ptr[int64](600)))
+	c.waitFor("ready", func(tx store.ReadTx) (bool, string) { return len(podsWhere(tx, objects.IsPodReady)) == 2, "" })
+	c.kill("n1")
+	c.advance(40 * time.Second)
+	var tainted time.Time
+	c.waitFor("unreachable", func(tx store.ReadTx) (bool, string) {
+		n := getNode(tx, "n1")
+		for _, tt := range n.Spec.Taints {
+			if tt.Key == objects.TaintNodeUnreachable && tt.Effect == objects.TaintEffectNoExecute {
+				tainted = tt.TimeAdded.Time
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%+v", n.Spec.Taints)
+	})
+	// One second short of the toleration: the controller looks and keeps
+	// the pod.
+	c.clock.Advance(tainted.Add(59 * time.Second).Sub(c.clock.Now()))
+	c.reconcileNow("node-lifecycle", Request{Name: "n1"})
+	viewT(t, c.s, func(tx store.ReadTx) {
+		require.False(t, getPod(tx, "plain").IsDeleting(), "evicted before the 60s default toleration ran out")
+	})
+	c.waitDelayed("node-lifecycle")
+	c.clock.Advance(time.Second)
+	c.waitFor("plain evicted at 60s", func(tx store.ReadTx) (bool, string) {
+		p := getPod(tx, "plain")
+		return p != nil && p.IsDeleting(), fmt.Sprint(podNames(podsWhere(tx, nil)))
+	})
+	viewT(t, c.s, func(tx store.ReadTx) {
+		p := getPod(tx, "plain")
+		cond := objects.GetPodCondition(&p.Status, objects.DisruptionTarget)
+		require.NotNil(t, cond)
+		require.Equal(t, ReasonDeletionByTaintManager, cond.Reason)
+		require.Equal(t, tainted.Add(60*time.Second), cond.LastTransitionTime.Time)
+		require.False(t, getPod(tx, "patient").IsDeleting(), "its own 600s toleration holds")
 	})
 }

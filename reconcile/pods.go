@@ -80,10 +80,12 @@ func untilAvailable(p *objects.Pod, minReadySeconds int32, now time.Time) (time.
 //  1. unassigned before assigned;
 //  2. Pending before Unknown before Running;
 //  3. not ready before ready;
-//  4. more related pods on the same node before fewer (rank);
-//  5. ready for less time before longer (in powers of two of the age);
-//  6. more container restarts before fewer;
-//  7. newer before older (in powers of two of the age).
+//  4. lower controller.kubernetes.io/pod-deletion-cost before higher (an
+//     invalid value counts as 0);
+//  5. more related pods on the same node before fewer (rank);
+//  6. ready for less time before longer (in powers of two of the age);
+//  7. more container restarts before fewer;
+//  8. newer before older (in powers of two of the age).
 type rankedPods struct {
 	pods []*objects.Pod
 	rank []int
@@ -110,6 +112,11 @@ func (s rankedPods) Less(i, j int) bool {
 	ra, rb := objects.IsPodReady(a), objects.IsPodReady(b)
 	if ra != rb {
 		return !ra
+	}
+	costA, _ := objects.PodDeletionCost(a.Annotations)
+	costB, _ := objects.PodDeletionCost(b.Annotations)
+	if costA != costB {
+		return costA < costB
 	}
 	if s.rank[i] != s.rank[j] {
 		return s.rank[i] > s.rank[j]

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/podkit/podkit/internal/informer"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/store"
 )
@@ -241,6 +244,74 @@ func (e *env) mutateStatusPod(key objects.Key, fn func(p *objects.Pod)) {
 		if !errors.Is(err, store.ErrConflict) {
 			require.NoError(e.t, err)
 			return
+		}
+	}
+}
+
+// traced wraps a controller's Reconciler so that tests can tell when it
+// has looked at the world as it is now: see reconcileNow.
+func traced(c Controller) Controller {
+	c.Reconciler = &tracer{inner: c.Reconciler, changed: make(chan struct{})}
+	return c
+}
+
+// tracer numbers the reconciles as they start and records, per request,
+// the number of the latest one that has returned.
+type tracer struct {
+	inner   Reconciler
+	started atomic.Int64
+
+	mu      sync.Mutex
+	done    map[Request]int64
+	changed chan struct{} // closed and replaced when done changes
+}
+
+func (t *tracer) Reconcile(ctx context.Context, req Request) (Result, error) {
+	n := t.started.Add(1)
+	res, err := t.inner.Reconcile(ctx, req)
+	t.mu.Lock()
+	if t.done == nil {
+		t.done = map[Request]int64{}
+	}
+	t.done[req] = max(t.done[req], n)
+	close(t.changed)
+	t.changed = make(chan struct{})
+	t.mu.Unlock()
+	return res, err
+}
+
+// reconcileNow makes the traced controller name reconcile req once its
+// cache holds the object as the store has it, and waits until that
+// reconcile, or a later one, has returned: whatever the controller does at
+// the fake clock's current time it has done by then, so a test may assert
+// what it did not do.
+func (e *env) reconcileNow(name string, req Request) {
+	e.t.Helper()
+	c := e.controller(name)
+	tr, ok := c.spec.Reconciler.(*tracer)
+	require.True(e.t, ok, "controller %s is not traced", name)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if obj, err := e.get(c.spec.For, req.Key()); err == nil {
+		rev, err := strconv.ParseInt(obj.GetObjectMeta().ResourceVersion, 10, 64)
+		require.NoError(e.t, err)
+		require.NoError(e.t, e.m.currentRun().informer(c.spec.For).WaitFor(ctx, func(v informer.Locked) bool {
+			return v.Observed(req.Key(), rev, false)
+		}), "the %s cache never caught up with %v", c.spec.For, req)
+	}
+	mark := tr.started.Load()
+	c.queue.Add(req)
+	for {
+		tr.mu.Lock()
+		n, ch := tr.done[req], tr.changed
+		tr.mu.Unlock()
+		if n > mark {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			e.t.Fatalf("controller %s did not reconcile %v", name, req)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -274,5 +275,54 @@ func TestStatefulSetWithLocalPath(t *testing.T) {
 			pv := getPV(tx, c.Spec.VolumeName)
 			require.True(t, nodeMatchesSelector(getNode(tx, p.Spec.NodeName), pv.Spec.NodeAffinity.Required))
 		}
+	})
+}
+
+// WaitForFirstConsumer with a local volume an administrator made (no
+// provisioner): the claim waits for its first pod; the scheduler places
+// the pod on the node the volume's nodeAffinity names, and the claim binds
+// to that volume.
+func TestWaitForFirstConsumerExistingLocalVolume(t *testing.T) {
+	e := pvEnv(t, LocalPathOptions{Root: t.TempDir(), NoDefaultClass: true})
+	e.runScheduler()
+	e.runNodeAgents()
+	e.create(newNode("n1"), newNode("n2"), newNode("n3"))
+	wait := objects.VolumeBindingWaitForFirstConsumer
+	e.create(&objects.StorageClass{ObjectMeta: objects.ObjectMeta{Name: "local"}, Provisioner: noProvisioner, VolumeBindingMode: &wait})
+	local := func(name, node, size string) *objects.PersistentVolume {
+		pv := newPV(name, "local", size, objects.PersistentVolumeReclaimRetain, nil)
+		pv.Spec.HostPath = nil
+		pv.Spec.Local = &objects.LocalVolumeSource{Path: "/mnt/disks/" + name}
+		pv.Spec.NodeAffinity = &objects.VolumeNodeAffinity{Required: &objects.NodeSelector{NodeSelectorTerms: []objects.NodeSelectorTerm{{
+			MatchExpressions: []objects.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: objects.NodeSelectorOpIn, Values: []string{node}}},
+		}}}}
+		return pv
+	}
+	// Only n2's volume is big enough.
+	e.create(local("disk-n1", "n1", "500Mi"), local("disk-n2", "n2", "5Gi"))
+	e.waitFor("volumes available", pvPhase("disk-n2", objects.VolumeAvailable))
+	class := "local"
+	e.create(newClaim("data", &class, "1Gi"))
+	require.Eventually(t, func() bool { return e.events.has("WaitForFirstConsumer") }, waitTimeout, time.Millisecond)
+	viewT(t, e.s, func(tx store.ReadTx) {
+		c := getClaim(tx, "data")
+		require.Equal(t, objects.ClaimPending, c.Status.Phase)
+		require.Empty(t, c.Spec.VolumeName, "not bound before a pod uses it")
+		require.Nil(t, getPV(tx, "disk-n2").Spec.ClaimRef)
+	})
+
+	e.create(&objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "user"},
+		Spec: objects.PodSpec{Containers: []objects.Container{{Name: "c", Image: "x:1", VolumeMounts: []objects.VolumeMount{{Name: "d", MountPath: "/d"}}}},
+			Volumes: []objects.Volume{{Name: "d", VolumeSource: objects.VolumeSource{PersistentVolumeClaim: &objects.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}}})
+	e.waitFor("bound", claimBound("data"))
+	e.waitFor("user on n2", func(tx store.ReadTx) (bool, string) {
+		p := getPod(tx, "user")
+		return p.Spec.NodeName == "n2", p.Spec.NodeName
+	})
+	viewT(t, e.s, func(tx store.ReadTx) {
+		c := getClaim(tx, "data")
+		require.Equal(t, "disk-n2", c.Spec.VolumeName)
+		require.Equal(t, "n2", c.Annotations[AnnotationSelectedNode])
+		require.Equal(t, objects.VolumeAvailable, getPV(tx, "disk-n1").Status.Phase)
 	})
 }

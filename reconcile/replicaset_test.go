@@ -341,3 +341,135 @@ func TestIsPodAvailable(t *testing.T) {
 	p.Status.Conditions[0].Status = objects.ConditionFalse
 	require.False(t, isPodAvailable(p, 0, since))
 }
+
+// controller.kubernetes.io/pod-deletion-cost ranks after readiness and
+// before the doubled-up rule, as in Kubernetes' ActivePodsWithRanks; an
+// invalid value counts as 0.
+func TestRankedPodsDeletionCost(t *testing.T) {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	mk := func(name, node string, ready bool, age time.Duration, cost string) *objects.Pod {
+		p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: name, UID: name, CreationTimestamp: objects.NewTime(now.Add(-age))}}
+		p.Spec.NodeName = node
+		p.Status.Phase = objects.PodRunning
+		if ready {
+			p.Status.Conditions = []objects.PodCondition{{Type: objects.PodReady, Status: objects.ConditionTrue,
+				LastTransitionTime: objects.NewTime(now.Add(-age))}}
+		}
+		if cost != "" {
+			p.Annotations = map[string]string{objects.PodDeletionCostAnnotation: cost}
+		}
+		return p
+	}
+	names := func(pods []*objects.Pod) []string {
+		var out []string
+		for _, p := range pods {
+			out = append(out, p.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		pods    []*objects.Pod
+		related []*objects.Pod // nil: pods
+		want    []string       // deletion order
+	}{{
+		name: "lower cost first, whatever the age",
+		pods: []*objects.Pod{
+			mk("new-costly", "n1", true, time.Minute, "100"),
+			mk("old-cheap", "n2", true, 100*time.Hour, "-5"),
+			mk("middle-default", "n3", true, time.Hour, ""),
+		},
+		want: []string{"old-cheap", "middle-default", "new-costly"},
+	}, {
+		name: "readiness before cost",
+		pods: []*objects.Pod{
+			mk("ready-cheap", "n1", true, time.Hour, "-1000"),
+			mk("notready-costly", "n2", false, time.Hour, "1000"),
+		},
+		want: []string{"notready-costly", "ready-cheap"},
+	}, {
+		name: "cost before doubled-up",
+		pods: []*objects.Pod{
+			mk("crowded-costly", "n1", true, time.Hour, "10"),
+			mk("alone-cheap", "n2", true, time.Hour, "1"),
+		},
+		related: []*objects.Pod{
+			mk("crowded-costly", "n1", true, time.Hour, "10"),
+			mk("crowded-other", "n1", true, time.Hour, ""),
+			mk("alone-cheap", "n2", true, time.Hour, "1"),
+		},
+		want: []string{"alone-cheap", "crowded-costly"},
+	}, {
+		name: "equal cost: the doubled-up rule decides",
+		pods: []*objects.Pod{
+			mk("alone", "n2", true, time.Hour, "7"),
+			mk("crowded", "n1", true, time.Hour, "7"),
+		},
+		related: []*objects.Pod{
+			mk("alone", "n2", true, time.Hour, "7"),
+			mk("crowded", "n1", true, time.Hour, "7"),
+			mk("crowded-other", "n1", true, time.Hour, ""),
+		},
+		want: []string{"crowded", "alone"},
+	}, {
+		name: "invalid values count as 0",
+		pods: []*objects.Pod{
+			mk("one", "n1", true, 100*time.Hour, "1"),
+			mk("plus", "n2", true, 100*time.Hour, "+5"),
+			mk("leading-zero", "n3", true, 100*time.Hour, "007"),
+			mk("word", "n4", true, 100*time.Hour, "cheap"),
+			mk("too-big", "n5", true, 100*time.Hour, "2147483648"),
+			mk("minus-one", "n6", true, 100*time.Hour, "-1"),
+		},
+		// -1 < 0 (the invalid ones, tied, by uid) < 1.
+		want: []string{"minus-one", "leading-zero", "plus", "too-big", "word", "one"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			related := tc.related
+			if related == nil {
+				related = tc.pods
+			}
+			// All but one, in order; the last is what is kept.
+			got := names(podsToDelete(tc.pods, related, len(tc.pods)-1, now))
+			require.Equal(t, tc.want[:len(tc.want)-1], got)
+		})
+	}
+}
+
+// Through the controller: scaling down deletes the pod with the lowest
+// deletion cost, though it has been ready the longest.
+func TestReplicaSetHonoursPodDeletionCost(t *testing.T) {
+	e := rsEnv(t)
+	e.create(newReplicaSet("web", 3, map[string]string{"app": "web"}))
+	e.waitFor("3 pods", rsSettled("web", 3, 0, 0))
+	var keys []objects.Key
+	for _, p := range e.list(kindPod, store.ListOptions{}) {
+		keys = append(keys, p.GetObjectMeta().Key())
+	}
+	for i, k := range keys {
+		e.mutate(kindPod, k, func(o objects.Object) { o.(*objects.Pod).Spec.NodeName = fmt.Sprintf("n%d", i) })
+		e.setReady(k, true)
+		e.clock.Advance(time.Hour) // keys[0] has been ready longest
+	}
+	e.mutate(kindPod, keys[0], func(o objects.Object) {
+		o.GetObjectMeta().Annotations = map[string]string{objects.PodDeletionCostAnnotation: "-10"}
+	})
+	e.mutate(kindPod, keys[2], func(o objects.Object) {
+		o.GetObjectMeta().Annotations = map[string]string{objects.PodDeletionCostAnnotation: "10"}
+	})
+	e.waitFor("3 ready", rsSettled("web", 3, 3, 3))
+	for _, s := range []struct {
+		replicas int32
+		gone     objects.Key
+	}{{2, keys[0]}, {1, keys[1]}} {
+		e.mutate(kindReplicaSet, dkey("web"), func(o objects.Object) { o.(*objects.ReplicaSet).Spec.Replicas = ptr(s.replicas) })
+		e.waitFor(fmt.Sprintf("scaled to %d", s.replicas), rsSettled("web", s.replicas, s.replicas, s.replicas))
+		viewT(t, e.s, func(tx store.ReadTx) {
+			var active []string
+			for _, p := range podsOf(tx, getRS(tx, "web").UID) {
+				active = append(active, p.Name)
+			}
+			require.NotContains(t, active, s.gone.Name)
+		})
+	}
+}

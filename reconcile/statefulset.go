@@ -1,7 +1,9 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -28,12 +30,12 @@ const (
 // It gives each StatefulSet pods with stable names <set>-<ordinal>
 // (ordinals from spec.ordinals.start), labelled with their name
 // (statefulset.kubernetes.io/pod-name), ordinal (apps.kubernetes.io/pod-index)
-// and revision (controller-revision-hash, "<set>-<hash of the template>"),
-// with hostname <pod> and subdomain spec.serviceName so that the headless
-// Service gives them DNS names. Each pod gets one PersistentVolumeClaim per
-// volumeClaimTemplate, named <template>-<set>-<ordinal>, created before the
-// pod and kept when the pod is deleted or recreated, so a recreated pod
-// finds its data again. With persistentVolumeClaimRetentionPolicy
+// and revision (controller-revision-hash: the name of its
+// ControllerRevision), with hostname <pod> and subdomain spec.serviceName
+// so that the headless Service gives them DNS names. Each pod gets one
+// PersistentVolumeClaim per volumeClaimTemplate, named
+// <template>-<set>-<ordinal>, created before the pod and kept when the pod
+// is deleted or recreated, so a recreated pod finds its data again. With persistentVolumeClaimRetentionPolicy
 // whenDeleted=Delete the claims are owned by the set, with whenScaled=Delete
 // by the pod scaled away, so the garbage collector removes them.
 //
@@ -47,15 +49,23 @@ const (
 // is Running and Ready; OnDelete replaces a pod only when someone deletes
 // it.
 //
-// Unlike Kubernetes, podkit keeps no ControllerRevision history: a pod is
-// always created from the current template, so a pod below the partition
-// that is deleted comes back at the update revision.
+// Revisions are kept as Kubernetes keeps them: each pod template the set
+// rolls out is a ControllerRevision named <set>-<hash>, owned by the set,
+// holding the patch {"spec":{"template":{...,"$patch":"replace"}}} and a
+// revision number. status.updateRevision names the template's revision,
+// status.currentRevision the one the set ran before the rollout; the
+// rollout is complete (currentRevision becomes updateRevision) once every
+// pod is updated and ready. A missing pod below the partition is recreated
+// from the current revision's template, so it keeps the old version. Going
+// back to an earlier template reuses its revision with a new number. The
+// revisions no pod uses beyond revisionHistoryLimit are deleted, oldest
+// first.
 func StatefulSetController(m *Manager) Controller {
 	r := &statefulSetReconciler{c: m.Client(), clock: m.Clock(), rec: m.Recorder()}
 	return Controller{
 		Name:       "statefulset",
 		For:        kindStatefulSet,
-		Owns:       []string{kindPod},
+		Owns:       []string{kindPod, kindControllerRevision},
 		Watches:    []Watch{{Kind: kindPod, Map: r.orphanPodOwners}},
 		Reconciler: r,
 		Workers:    5,
@@ -83,6 +93,9 @@ type setPods struct {
 	all             []*objects.Pod
 	updateRevision  string
 	currentRevision string
+	// currentTemplate is the current revision's pod template.
+	currentTemplate *objects.PodTemplateSpec
+	collisionCount  *int32
 	now             time.Time
 	requeue         time.Duration
 }
@@ -104,18 +117,139 @@ func (r *statefulSetReconciler) Reconcile(ctx context.Context, req Request) (Res
 		return Result{}, err
 	}
 	s := newSetPods(set, pods, r.clock.Now())
-	var syncErr error
-	if !set.IsDeleting() {
-		syncErr = r.sync(ctx, s)
+	if set.IsDeleting() {
+		// Nothing changes: the status counts what is left.
+		s.currentRevision, s.updateRevision = set.Status.CurrentRevision, set.Status.UpdateRevision
+		s.collisionCount = set.Status.CollisionCount
+		return r.writeStatus(ctx, s, nil)
 	}
+	revs, err := claimRevisions(ctx, r.c, set, sel)
+	if err != nil {
+		return Result{}, err
+	}
+	cur, upd, err := r.revisions(ctx, s, revs)
+	if err != nil {
+		return Result{}, err
+	}
+	syncErr := r.sync(ctx, s)
+	res, err := r.writeStatus(ctx, s, syncErr)
+	if err != nil {
+		return res, err
+	}
+	// The revisions of the rollout and of every pod stay; the others
+	// beyond the limit go, oldest first.
+	live := map[string]bool{cur.Name: true, upd.Name: true}
+	for _, p := range s.all {
+		live[p.Labels[objects.ControllerRevisionHashLabelKey]] = true
+	}
+	limit := 10
+	if l := set.Spec.RevisionHistoryLimit; l != nil {
+		limit = int(*l)
+	}
+	return res, truncateHistory(ctx, r.c, revs, live, limit)
+}
+
+// writeStatus stores the set's status when it changed, and returns the
+// reconcile's result with err (the sync's).
+func (r *statefulSetReconciler) writeStatus(ctx context.Context, s *setPods, err error) (Result, error) {
+	set := s.set
 	status := statefulSetStatus(s)
 	if !reflect.DeepEqual(status, set.Status) {
 		set.Status = status
-		if err := r.c.UpdateStatus(ctx, set); err != nil {
-			return Result{}, errors.Join(syncErr, err)
+		if uerr := r.c.UpdateStatus(ctx, set); uerr != nil {
+			return Result{}, errors.Join(err, uerr)
 		}
 	}
-	return Result{RequeueAfter: s.requeue}, syncErr
+	return Result{RequeueAfter: s.requeue}, err
+}
+
+// revisions finds or makes the set's update revision, the revision of its
+// template, as Kubernetes' getStatefulSetRevisions does: the newest
+// revision when it holds the template, else an older one holding it (a
+// rollback), given the next number, else a new one. The current revision
+// is the one status.currentRevision names, or the update revision when
+// there is none. It records both in s, and returns them.
+func (r *statefulSetReconciler) revisions(ctx context.Context, s *setPods, revs []*objects.ControllerRevision) (cur, upd *objects.ControllerRevision, err error) {
+	set := s.set
+	var collisionCount int32
+	if set.Status.CollisionCount != nil {
+		collisionCount = *set.Status.CollisionCount
+	}
+	data, err := statefulSetPatch(set)
+	if err != nil {
+		return nil, nil, Terminal(fmt.Errorf("statefulset %s/%s: %w", set.Namespace, set.Name, err))
+	}
+	upd = newControllerRevision(set, set.Spec.Template.Labels, data, nextRevision(revs), collisionCount)
+	if len(set.Annotations) > 0 {
+		upd.Annotations = maps.Clone(set.Annotations)
+	}
+	equal := equalRevisions(revs, upd)
+	switch {
+	case len(equal) > 0 && revs[len(revs)-1].Name == equal[len(equal)-1].Name:
+		upd = revs[len(revs)-1]
+	case len(equal) > 0:
+		if upd, err = renumberRevision(ctx, r.c, equal[len(equal)-1], upd.Revision); err != nil {
+			return nil, nil, err
+		}
+	default:
+		if upd, err = createRevision(ctx, r.c, set, upd, &collisionCount); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, rev := range revs {
+		if rev.Name == set.Status.CurrentRevision {
+			cur = rev
+		}
+	}
+	if cur == nil || cur.Name == upd.Name {
+		cur = upd
+	}
+	s.updateRevision, s.currentRevision, s.collisionCount = upd.Name, cur.Name, &collisionCount
+	if cur != upd {
+		if s.currentTemplate, err = revisionTemplate(cur); err != nil {
+			return nil, nil, err
+		}
+	}
+	return cur, upd, nil
+}
+
+// statefulSetPatch is the data of the set's revision: a patch that puts
+// back its pod template, as Kubernetes' getPatch writes it (keys sorted, so
+// that equal templates give equal bytes).
+func statefulSetPatch(set *objects.StatefulSet) ([]byte, error) {
+	b, err := json.Marshal(&set.Spec.Template)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var t map[string]any
+	if err := dec.Decode(&t); err != nil {
+		return nil, err
+	}
+	t["$patch"] = "replace"
+	return json.Marshal(map[string]any{"spec": map[string]any{"template": t}})
+}
+
+// revisionTemplate returns the pod template a StatefulSet revision holds.
+func revisionTemplate(cr *objects.ControllerRevision) (*objects.PodTemplateSpec, error) {
+	var patch struct {
+		Spec struct {
+			Template json.RawMessage `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(cr.Data.Raw, &patch); err != nil {
+		return nil, fmt.Errorf("ControllerRevision %s: data: %w", cr.Name, err)
+	}
+	if len(patch.Spec.Template) == 0 {
+		return nil, fmt.Errorf("ControllerRevision %s: data holds no spec.template", cr.Name)
+	}
+	t := &objects.PodTemplateSpec{}
+	if err := json.Unmarshal(patch.Spec.Template, t); err != nil { // "$patch" is not a field
+		return nil, fmt.Errorf("ControllerRevision %s: data: spec.template: %w", cr.Name, err)
+	}
+	objects.DefaultPodSpec(&t.Spec)
+	return t, nil
 }
 
 func newSetPods(set *objects.StatefulSet, pods []*objects.Pod, now time.Time) *setPods {
@@ -126,11 +260,6 @@ func newSetPods(set *objects.StatefulSet, pods []*objects.Pod, now time.Time) *s
 	s := &setPods{
 		set: set, start: start, end: start + int(replicasOf(set.Spec.Replicas)),
 		byOrdinal: map[int]*objects.Pod{}, all: pods, now: now,
-		updateRevision: set.Name + "-" + templateHash(&set.Spec.Template, set.Status.CollisionCount),
-	}
-	s.currentRevision = set.Status.CurrentRevision
-	if s.currentRevision == "" {
-		s.currentRevision = s.updateRevision
 	}
 	for _, p := range pods {
 		_, ord, _ := parentAndOrdinal(p.Name)
@@ -237,10 +366,38 @@ func (r *statefulSetReconciler) sync(ctx context.Context, s *setPods) error {
 	return nil
 }
 
+// revisionFor returns the revision, and its template, that a new pod of
+// ordinal ord is made from, as Kubernetes' newVersionedStatefulSetPod
+// chooses: below the partition the current revision; with RollingUpdate
+// but no rollingUpdate settings, below the current pods' count; else the
+// update revision.
+func (s *setPods) revisionFor(ord int) (string, *objects.PodTemplateSpec) {
+	u := s.set.Spec.UpdateStrategy
+	current := false
+	switch {
+	case u.RollingUpdate != nil:
+		partition := 0
+		if u.RollingUpdate.Partition != nil {
+			partition = int(*u.RollingUpdate.Partition)
+		}
+		current = ord < s.start+partition
+	case u.Type == objects.RollingUpdateStatefulSetStrategyType:
+		current = ord < s.start+int(s.set.Status.CurrentReplicas)
+	}
+	if current && s.currentTemplate != nil {
+		return s.currentRevision, s.currentTemplate
+	}
+	if current {
+		return s.currentRevision, &s.set.Spec.Template
+	}
+	return s.updateRevision, &s.set.Spec.Template
+}
+
 // createPod creates the pod of ordinal ord, and first its missing claims.
 func (r *statefulSetReconciler) createPod(ctx context.Context, s *setPods, ord int) error {
 	set := s.set
-	p := newStatefulSetPod(set, ord, s.updateRevision)
+	revision, template := s.revisionFor(ord)
+	p := newStatefulSetPod(set, template, ord, revision)
 	var claims []string
 	err := r.c.Txn(ctx, func(tx store.Tx) error {
 		var err error
@@ -426,9 +583,10 @@ func (r *statefulSetReconciler) claimPods(ctx context.Context, set *objects.Stat
 	return pods, err
 }
 
-// newStatefulSetPod makes the pod of ordinal ord.
-func newStatefulSetPod(set *objects.StatefulSet, ord int, revision string) *objects.Pod {
-	p := podFromTemplate(&set.Spec.Template, set)
+// newStatefulSetPod makes the pod of ordinal ord from template, at
+// revision.
+func newStatefulSetPod(set *objects.StatefulSet, template *objects.PodTemplateSpec, ord int, revision string) *objects.Pod {
+	p := podFromTemplate(template, set)
 	p.GenerateName = ""
 	p.Name = set.Name + "-" + strconv.Itoa(ord)
 	if p.Labels == nil {
@@ -487,7 +645,9 @@ func ownerRefTo(owner objects.Object) objects.OwnerReference {
 }
 
 // statefulSetStatus counts the set's pods as Kubernetes does, and ends a
-// rolling update once every replica runs the update revision and is ready.
+// rolling update once every pod runs the update revision and is ready
+// (Kubernetes' completeRollingUpdate; OnDelete rollouts are never
+// complete).
 func statefulSetStatus(s *setPods) objects.StatefulSetStatus {
 	set := s.set
 	st := *set.Status.DeepCopy()
@@ -512,8 +672,12 @@ func statefulSetStatus(s *setPods) objects.StatefulSetStatus {
 		}
 	}
 	st.CurrentRevision, st.UpdateRevision = s.currentRevision, s.updateRevision
-	want := replicasOf(set.Spec.Replicas)
-	if st.UpdatedReplicas == want && st.ReadyReplicas == want && st.Replicas == want {
+	if s.collisionCount != nil {
+		n := *s.collisionCount
+		st.CollisionCount = &n
+	}
+	if set.Spec.UpdateStrategy.Type == objects.RollingUpdateStatefulSetStrategyType &&
+		st.UpdatedReplicas == st.Replicas && st.ReadyReplicas == st.Replicas {
 		st.CurrentRevision = s.updateRevision
 		st.CurrentReplicas = st.UpdatedReplicas
 	}

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -137,9 +138,9 @@ func TestStatefulSetOrderedCreationAndStableClaims(t *testing.T) {
 			require.Equal(t, set.Status.UpdateRevision, p.Labels[objects.ControllerRevisionHashLabelKey])
 			require.Regexp(t, "^db-", set.Status.UpdateRevision)
 			require.Equal(t, set.UID, p.ControllerRef().UID)
-			i := slices.IndexFunc(p.Spec.Volumes, func(v objects.Volume) bool { return v.Name == "data" })
-			require.GreaterOrEqual(t, i, 0)
-			require.Equal(t, "data-"+name, p.Spec.Volumes[i].PersistentVolumeClaim.ClaimName)
+			vi := slices.IndexFunc(p.Spec.Volumes, func(v objects.Volume) bool { return v.Name == "data" })
+			require.GreaterOrEqual(t, vi, 0)
+			require.Equal(t, "data-"+name, p.Spec.Volumes[vi].PersistentVolumeClaim.ClaimName)
 			c := getClaim(tx, "data-"+name)
 			require.NotNil(t, c)
 			require.Equal(t, "db", c.Labels["app"])
@@ -148,9 +149,9 @@ func TestStatefulSetOrderedCreationAndStableClaims(t *testing.T) {
 				claimUID, podUID = c.UID, p.UID
 			}
 		}
-		podUID = getPod(tx, "db-1").UID
-		claimUID = getClaim(tx, "data-db-1").UID
 	})
+	require.NotEmpty(t, podUID)
+	require.NotEmpty(t, claimUID)
 	mu.Lock()
 	require.Equal(t, []string{"db-0", "db-1", "db-2"}, created)
 	mu.Unlock()
@@ -315,7 +316,9 @@ func TestStatefulSetClaimRetentionDelete(t *testing.T) {
 	e.delete(kindStatefulSet, dkey("db"), store.DeletePropagationBackground)
 	e.waitFor("everything gone", func(tx store.ReadTx) (bool, string) {
 		objs, _ := tx.List(kindPVC, store.ListOptions{})
-		return len(objs) == 0 && len(podsWhere(tx, nil)) == 0, fmt.Sprint(len(objs), " claims")
+		revs, _ := tx.List(kindControllerRevision, store.ListOptions{})
+		return len(objs) == 0 && len(revs) == 0 && len(podsWhere(tx, nil)) == 0,
+			fmt.Sprint(len(objs), " claims, ", len(revs), " revisions")
 	})
 }
 
@@ -338,4 +341,228 @@ func TestParentAndOrdinal(t *testing.T) {
 		require.Equal(t, tc.ord, o, tc.in)
 		require.Equal(t, tc.ok, ok, tc.in)
 	}
+}
+
+// revisionsOf lists the set's ControllerRevisions, oldest first.
+func revisionsOf(tx store.ReadTx, set *objects.StatefulSet) []*objects.ControllerRevision {
+	objs, _ := tx.List(kindControllerRevision, store.ListOptions{Namespace: set.Namespace, Fields: map[string]string{store.IndexOwner: set.UID}})
+	var out []*objects.ControllerRevision
+	for _, o := range objs {
+		out = append(out, o.(*objects.ControllerRevision))
+	}
+	sortRevisions(out)
+	return out
+}
+
+func revisionImages(t *testing.T, revs []*objects.ControllerRevision) []string {
+	t.Helper()
+	var out []string
+	for _, r := range revs {
+		tmpl, err := revisionTemplate(r)
+		require.NoError(t, err)
+		out = append(out, fmt.Sprintf("%d:%s", r.Revision, tmpl.Spec.Containers[0].Image))
+	}
+	return out
+}
+
+func setImageSTS(e *env, name, image string) {
+	e.mutate(kindStatefulSet, dkey(name), func(o objects.Object) {
+		o.(*objects.StatefulSet).Spec.Template.Spec.Containers[0].Image = image
+	})
+}
+
+// Revision history as Kubernetes keeps it: a ControllerRevision per
+// template; a pod below the partition deleted mid-rollout comes back at
+// the current revision; currentRevision advances when the rollout is
+// complete.
+func TestStatefulSetRevisionHistory(t *testing.T) {
+	e := stsEnv(t)
+	e.runPodScript(func(p *objects.Pod) bool { return makeReady(p, e.clock.Now()) })
+	set := newStatefulSet("db", 3)
+	set.Spec.UpdateStrategy = objects.StatefulSetUpdateStrategy{
+		Type:          objects.RollingUpdateStatefulSetStrategyType,
+		RollingUpdate: &objects.RollingUpdateStatefulSetStrategy{Partition: ptr[int32](1)},
+	}
+	e.create(set)
+	e.waitFor("3 ready", stsReady("db", 3, "db:1"))
+	var rev1 string
+	viewT(t, e.s, func(tx store.ReadTx) {
+		s := getSTS(tx, "db")
+		revs := revisionsOf(tx, s)
+		require.Len(t, revs, 1)
+		r := revs[0]
+		rev1 = r.Name
+		require.Equal(t, s.Status.CurrentRevision, r.Name)
+		require.Equal(t, s.Status.UpdateRevision, r.Name)
+		require.Equal(t, int32(3), s.Status.CurrentReplicas)
+		require.Equal(t, int32(3), s.Status.UpdatedReplicas)
+		require.Equal(t, ptr[int32](0), s.Status.CollisionCount)
+		require.Equal(t, int64(1), r.Revision)
+		require.Equal(t, "db-"+r.Labels[objects.ControllerRevisionHashLabelKey], r.Name)
+		require.Equal(t, "db", r.Labels["app"], "the template's labels")
+		ref := r.ControllerRef()
+		require.NotNil(t, ref)
+		require.Equal(t, s.UID, ref.UID)
+		require.Equal(t, kindStatefulSet, ref.Kind)
+		require.Equal(t, "apps/v1", r.APIVersion)
+		var patch map[string]map[string]map[string]any
+		require.NoError(t, json.Unmarshal(r.Data.Raw, &patch))
+		require.Equal(t, "replace", patch["spec"]["template"]["$patch"])
+		require.Equal(t, []string{"1:db:1"}, revisionImages(t, revs))
+		for _, p := range podsWhere(tx, nil) {
+			require.Equal(t, r.Name, p.Labels[objects.ControllerRevisionHashLabelKey], p.Name)
+		}
+	})
+
+	setImageSTS(e, "db", "db:2")
+	e.waitFor("db-1 and db-2 updated", func(tx store.ReadTx) (bool, string) {
+		s := getSTS(tx, "db")
+		return s.Status.UpdatedReplicas == 2 && s.Status.ReadyReplicas == 3, fmt.Sprintf("%+v", s.Status)
+	})
+	var rev2, db0 string
+	viewT(t, e.s, func(tx store.ReadTx) {
+		s := getSTS(tx, "db")
+		revs := revisionsOf(tx, s)
+		require.Equal(t, []string{"1:db:1", "2:db:2"}, revisionImages(t, revs))
+		rev2 = revs[1].Name
+		require.Equal(t, rev1, s.Status.CurrentRevision, "the rollout is not complete")
+		require.Equal(t, rev2, s.Status.UpdateRevision)
+		require.Equal(t, int32(1), s.Status.CurrentReplicas)
+		require.Equal(t, rev2, getPod(tx, "db-2").Labels[objects.ControllerRevisionHashLabelKey])
+		db0 = getPod(tx, "db-0").UID
+	})
+
+	// db-0 is below the partition: it comes back at the current revision.
+	require.NoError(t, e.s.Update(t.Context(), func(tx store.Tx) error {
+		_, err := tx.Delete(kindPod, dkey("db-0"), store.DeleteOptions{})
+		return err
+	}))
+	e.waitFor("db-0 back", func(tx store.ReadTx) (bool, string) {
+		p := getPod(tx, "db-0")
+		return p != nil && p.UID != db0 && objects.IsPodReady(p), fmt.Sprint(podNames(podsWhere(tx, nil)))
+	})
+	viewT(t, e.s, func(tx store.ReadTx) {
+		p := getPod(tx, "db-0")
+		require.Equal(t, "db:1", p.Spec.Containers[0].Image)
+		require.Equal(t, rev1, p.Labels[objects.ControllerRevisionHashLabelKey])
+		require.Equal(t, "db-0", p.Spec.Hostname, "the current revision's pod keeps its identity")
+		require.Equal(t, "data-db-0", p.Spec.Volumes[slices.IndexFunc(p.Spec.Volumes, func(v objects.Volume) bool { return v.Name == "data" })].PersistentVolumeClaim.ClaimName)
+		require.Equal(t, rev1, getSTS(tx, "db").Status.CurrentRevision)
+	})
+
+	// The rollout completes: currentRevision becomes the update revision.
+	e.mutate(kindStatefulSet, dkey("db"), func(o objects.Object) {
+		o.(*objects.StatefulSet).Spec.UpdateStrategy.RollingUpdate.Partition = ptr[int32](0)
+	})
+	e.waitFor("all updated", stsReady("db", 3, "db:2"))
+	viewT(t, e.s, func(tx store.ReadTx) {
+		s := getSTS(tx, "db")
+		require.Equal(t, rev2, s.Status.CurrentRevision)
+		require.Equal(t, int32(3), s.Status.CurrentReplicas)
+		for _, p := range podsWhere(tx, nil) {
+			require.Equal(t, rev2, p.Labels[objects.ControllerRevisionHashLabelKey], p.Name)
+		}
+		require.Len(t, revisionsOf(tx, s), 2, "the old revision stays within revisionHistoryLimit")
+	})
+}
+
+// revisionHistoryLimit keeps that many revisions besides the live ones;
+// going back to an earlier template reuses its revision with the next
+// number instead of making a new one.
+func TestStatefulSetRevisionHistoryLimitAndRollback(t *testing.T) {
+	e := stsEnv(t)
+	e.runPodScript(func(p *objects.Pod) bool { return makeReady(p, e.clock.Now()) })
+	set := newStatefulSet("db", 2)
+	set.Spec.RevisionHistoryLimit = ptr[int32](1)
+	e.create(set)
+	e.waitFor("ready", stsReady("db", 2, "db:1"))
+	revisions := func(want ...string) func(tx store.ReadTx) (bool, string) {
+		return func(tx store.ReadTx) (bool, string) {
+			var got []string
+			for _, r := range revisionsOf(tx, getSTS(tx, "db")) {
+				tmpl, err := revisionTemplate(r)
+				if err != nil {
+					return false, err.Error()
+				}
+				got = append(got, fmt.Sprintf("%d:%s", r.Revision, tmpl.Spec.Containers[0].Image))
+			}
+			return slices.Equal(got, want), fmt.Sprint(got)
+		}
+	}
+	names := map[string]string{}
+	for i := 2; i <= 4; i++ {
+		img := fmt.Sprintf("db:%d", i)
+		setImageSTS(e, "db", img)
+		e.waitFor(img, stsReady("db", 2, img))
+		viewT(t, e.s, func(tx store.ReadTx) { names[img] = getSTS(tx, "db").Status.UpdateRevision })
+	}
+	e.waitFor("one revision of history", revisions("3:db:3", "4:db:4"))
+
+	setImageSTS(e, "db", "db:3")
+	e.waitFor("rolled back", stsReady("db", 2, "db:3"))
+	e.waitFor("db:3's revision renumbered", revisions("4:db:4", "5:db:3"))
+	viewT(t, e.s, func(tx store.ReadTx) {
+		s := getSTS(tx, "db")
+		require.Equal(t, names["db:3"], s.Status.UpdateRevision, "the revision is reused, not made again")
+		require.Equal(t, names["db:3"], s.Status.CurrentRevision)
+		for _, p := range podsWhere(tx, nil) {
+			require.Equal(t, names["db:3"], p.Labels[objects.ControllerRevisionHashLabelKey])
+		}
+	})
+}
+
+// A revision of the set's name made by someone else, with other data, is a
+// hash collision: the set counts it and names its revision with the next
+// count, as Kubernetes does.
+func TestStatefulSetRevisionCollision(t *testing.T) {
+	e := stsEnv(t)
+	e.runPodScript(func(p *objects.Pod) bool { return makeReady(p, e.clock.Now()) })
+	set := newStatefulSet("db", 1)
+	defaulted := set.DeepCopy()
+	e.s.Scheme().Default(defaulted)
+	data, err := statefulSetPatch(defaulted)
+	require.NoError(t, err)
+	taken := controllerRevisionName("db", hashControllerRevision(data, 0))
+	e.create(&objects.ControllerRevision{
+		ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: taken, Labels: map[string]string{"app": "other"}},
+		Data:       objects.RawExtension{Raw: []byte(`{"other":true}`)}, Revision: 1,
+	})
+	e.create(set)
+	e.waitFor("ready", stsReady("db", 1, "db:1"))
+	viewT(t, e.s, func(tx store.ReadTx) {
+		s := getSTS(tx, "db")
+		require.Equal(t, ptr[int32](1), s.Status.CollisionCount)
+		want := controllerRevisionName("db", hashControllerRevision(data, 1))
+		require.Equal(t, want, s.Status.UpdateRevision)
+		require.Equal(t, want, getPod(tx, "db-0").Labels[objects.ControllerRevisionHashLabelKey])
+		require.Len(t, revisionsOf(tx, s), 1)
+		o, err := tx.Get(kindControllerRevision, dkey(taken))
+		require.NoError(t, err)
+		require.Nil(t, o.GetObjectMeta().ControllerRef(), "the other revision is left alone")
+	})
+}
+
+// Parallel scales down without waiting: every pod beyond the replicas is
+// deleted at once, while the others are still terminating (their node
+// agent never confirms here), where OrderedReady would wait for each.
+func TestStatefulSetParallelScaleDown(t *testing.T) {
+	e := stsEnv(t)
+	e.runPodScript(func(p *objects.Pod) bool { return makeReady(p, e.clock.Now()) })
+	set := newStatefulSet("web", 4)
+	set.Spec.PodManagementPolicy = objects.ParallelPodManagement
+	set.Spec.VolumeClaimTemplates = nil
+	set.Spec.Template.Spec.Containers[0].VolumeMounts = nil
+	set.Spec.Template.Spec.NodeName = "n1" // bound: deleted gracefully
+	e.create(set)
+	e.waitFor("4 ready", stsReady("web", 4, "db:1"))
+	e.mutate(kindStatefulSet, dkey("web"), func(o objects.Object) { o.(*objects.StatefulSet).Spec.Replicas = ptr[int32](1) })
+	e.waitFor("web-1..3 terminating together", func(tx store.ReadTx) (bool, string) {
+		ok := true
+		for i := 1; i <= 3; i++ {
+			p := getPod(tx, fmt.Sprintf("web-%d", i))
+			ok = ok && p != nil && p.IsDeleting()
+		}
+		return ok, fmt.Sprint(podNames(podsWhere(tx, nil)))
+	})
+	viewT(t, e.s, func(tx store.ReadTx) { require.False(t, getPod(tx, "web-0").IsDeleting()) })
 }
