@@ -4,10 +4,11 @@
 // An Agent watches the pods whose spec.nodeName is its node. Each pod has a
 // worker (a goroutine while it has work, a timer while it waits) that
 // converges the runtime on the pod, level-based, as the kubelet's pod
-// workers do: the sandbox first; images per imagePullPolicy; volumes; init
-// containers in order, each to success; then the containers, restarted per
-// restartPolicy with CrashLoopBackOff; probes; postStart and preStop hooks;
-// graceful termination. Status goes to the store in batches shared by all
+// workers do: the sandbox first; images per imagePullPolicy (one pull of
+// an image however many pods wait for it, its progress an event every few
+// seconds to each); volumes; init containers in order, each to success;
+// then the containers, restarted per restartPolicy with CrashLoopBackOff;
+// probes; postStart and preStop hooks; graceful termination. Status goes to the store in batches shared by all
 // of the agent's pods (and, in a Group, by all agents). A heartbeat renews
 // the node's Lease and reports the Ready condition, which turns False while
 // the runtime is unreachable.
@@ -35,7 +36,6 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/podkit/podkit/internal/volumes"
 	"github.com/podkit/podkit/objects"
@@ -56,7 +56,7 @@ type Agent struct {
 	volumes *volumes.Manager
 	http    *http.Client
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
-	pulls   singleflight.Group
+	pulls   pulls
 	hasEvts bool
 
 	writer  *writer // set by Run or the group

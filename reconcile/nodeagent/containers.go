@@ -257,12 +257,7 @@ func (a *Agent) ensureImage(sc *syncCtx, c *objects.Container, cs *ctrState) boo
 		sc.wakeAt(cs.pullFailed.Add(cs.pull.delay))
 		return false
 	}
-	a.rec.Event(sc.ctx, sc.pod, EventNormal, "Pulling", fmt.Sprintf("Pulling image %q", img))
-	start := a.clock.Now()
-	auth := a.pullAuth(sc, img)
-	_, err, _ = a.pulls.Do(img, func() (any, error) {
-		return nil, a.rt.PullImage(sc.ctx, img, runtime.PullOptions{Auth: auth})
-	})
+	res, waited, err := a.pull(sc.ctx, sc.pod, img, a.pullAuth(sc, img))
 	if err != nil {
 		if sc.fail(err) {
 			return false
@@ -276,7 +271,7 @@ func (a *Agent) ensureImage(sc *syncCtx, c *objects.Container, cs *ctrState) boo
 		return false
 	}
 	cs.pull = backoffEntry{}
-	a.rec.Event(sc.ctx, sc.pod, EventNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s", img, a.clock.Since(start)))
+	a.rec.Event(sc.ctx, sc.pod, EventNormal, "Pulled", pulledMessage(img, res, waited))
 	return true
 }
 

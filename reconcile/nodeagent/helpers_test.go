@@ -51,6 +51,20 @@ func (r *recorder) count(substr string) int {
 	return n
 }
 
+// about returns the events recorded about pod with reason, as "Reason:
+// message".
+func (r *recorder) about(pod, reason string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.events {
+		if rest, ok := strings.CutPrefix(e, pod+" "); ok && strings.HasPrefix(rest, reason+": ") {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
+
 func (r *recorder) String() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -2,6 +2,7 @@ package nodeagent_test
 
 import (
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,5 +127,113 @@ func TestStartupProbeGatesLiveness(t *testing.T) {
 	execs := e.rt.Records(fake.OpExec, fake.Container("default", "slowstart", "app"))
 	if len(execs) != 2 {
 		t.Errorf("%d probes ran at start, want the startup probe then the liveness probe", len(execs))
+	}
+}
+
+// readySince returns when the pod's Ready condition last turned True, or
+// false when it is not True.
+func readySince(p *objects.Pod) (time.Time, bool) {
+	c := objects.GetPodCondition(&p.Status, objects.PodReady)
+	if c == nil || c.Status != objects.ConditionTrue {
+		return time.Time{}, false
+	}
+	return c.LastTransitionTime.Time, true
+}
+
+// execTimes returns when the probes of a container ran, as offsets from
+// the epoch.
+func execTimes(rt *fake.Runtime, m fake.Match) []string {
+	var out []string
+	for _, r := range rt.Records(fake.OpExec, m) {
+		out = append(out, r.Time.Sub(epoch).String())
+	}
+	return out
+}
+
+func TestProbeInitialDelay(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	p := e.pod("delayed", "app")
+	p.Spec.Containers[0].ReadinessProbe = execProbe("check")
+	p.Spec.Containers[0].ReadinessProbe.InitialDelaySeconds = 30
+	e.create(p)
+	e.waitPod("delayed", "running, not ready", func(p *objects.Pod) bool {
+		return p != nil && p.Status.Phase == objects.PodRunning && !objects.IsPodReady(p)
+	})
+	m := fake.Container("default", "delayed", "app")
+	e.advance(baseTimers+1, 29*time.Second)
+	e.advance(baseTimers+1, time.Second)
+	pod := e.waitPod("delayed", "ready", running)
+	if got := execTimes(e.rt, m); strings.Join(got, " ") != "30s" {
+		t.Errorf("probes ran at %v, want once, at 30s", got)
+	}
+	if at, _ := readySince(pod); !at.Equal(epoch.Add(30 * time.Second)) {
+		t.Errorf("ready since %v, want 30s after the start", at.Sub(epoch))
+	}
+}
+
+// A readiness probe with successThreshold 3 makes the container ready at
+// the third success in a row, again after a failure.
+func TestProbeSuccessThreshold(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	p := e.pod("picky", "app")
+	p.Spec.Containers[0].ReadinessProbe = execProbe("check")
+	p.Spec.Containers[0].ReadinessProbe.SuccessThreshold = 3
+	p.Spec.Containers[0].ReadinessProbe.FailureThreshold = 1
+	e.create(p)
+	m := fake.Container("default", "picky", "app")
+	probed := func(n int) {
+		t.Helper()
+		if !waitFor(waitTimeout, func() bool { return len(e.rt.Records(fake.OpExec, m)) == n }) {
+			t.Fatalf("probe %d did not run; ran at %v", n, execTimes(e.rt, m))
+		}
+	}
+	probed(1)
+	e.advance(baseTimers+1, 10*time.Second)
+	probed(2)
+	e.advance(baseTimers+1, 10*time.Second)
+	pod := e.waitPod("picky", "ready after 3 successes", running)
+	if at, _ := readySince(pod); !at.Equal(epoch.Add(20 * time.Second)) {
+		t.Errorf("ready since %v, want 20s: the third probe (probes ran at %v)", at.Sub(epoch), execTimes(e.rt, m))
+	}
+	// One failure makes it unready; it takes three successes again.
+	e.rt.SetHealthy(m, false)
+	e.advance(baseTimers+1, 10*time.Second)
+	e.waitPod("picky", "not ready after a failure", func(p *objects.Pod) bool { return p != nil && !objects.IsPodReady(p) })
+	e.rt.SetHealthy(m, true)
+	for range 3 {
+		e.advance(baseTimers+1, 10*time.Second)
+	}
+	pod = e.waitPod("picky", "ready again", running)
+	if at, _ := readySince(pod); !at.Equal(epoch.Add(60 * time.Second)) {
+		t.Errorf("ready again since %v, want 60s (probes ran at %v)", at.Sub(epoch), execTimes(e.rt, m))
+	}
+}
+
+// A probe whose command outlives timeoutSeconds fails. The timeout bounds
+// the probe's I/O, so it is on the real clock.
+func TestProbeTimeout(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	p := e.pod("slowprobe", "app")
+	probe := execProbe("sleep", "1h") // on the runtime's (fake) clock: never ends by itself
+	probe.TimeoutSeconds = 2
+	probe.FailureThreshold = 1
+	p.Spec.Containers[0].ReadinessProbe = probe
+	began := time.Now() // before the probe's timeout can start
+	e.create(p)
+	if !waitFor(waitTimeout, func() bool {
+		return e.rec.count(`Unhealthy: Readiness probe failed: command "sleep 1h" timed out`) == 1
+	}) {
+		t.Fatalf("no Unhealthy event for a timed out probe:\n%v", e.rec)
+	}
+	// Not a speed check: a lower bound only, which the 1s default would
+	// not meet.
+	if d := time.Since(began); d < 2*time.Second {
+		t.Errorf("the probe failed %v after the pod was created, before its timeoutSeconds (2s) could pass", d)
+	}
+	pod := e.waitPod("slowprobe", "running, not ready", func(p *objects.Pod) bool {
+		return p != nil && p.Status.Phase == objects.PodRunning && !objects.IsPodReady(p)
+	})
+	if cs := containerStatus(pod, "app"); cs.RestartCount != 0 || cs.State.Running == nil {
+		t.Errorf("container after a readiness timeout: %+v", cs)
 	}
 }

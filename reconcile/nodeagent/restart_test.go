@@ -1,6 +1,7 @@
 package nodeagent_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +125,72 @@ func TestActiveDeadline(t *testing.T) {
 	}
 	if cs := containerStatus(pod, "app"); cs.State.Terminated == nil {
 		t.Errorf("container still %s", stateString(cs.State))
+	}
+}
+
+// The back-off doubles from 10s and stays at its 5 minute cap.
+func TestCrashLoopBackOffCap(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	e.rt.Script(fake.Image("registry.local/crash:1"), fake.Behavior{Exit: &fake.Exit{Code: 1}})
+	e.create(e.pod("capped", "crash"))
+	backoff := func(restarts int32, delay string) func(*objects.Pod) bool {
+		return func(p *objects.Pod) bool {
+			if !waiting("crash", "CrashLoopBackOff")(p) {
+				return false
+			}
+			cs := containerStatus(p, "crash")
+			return cs.RestartCount == restarts && strings.Contains(cs.State.Waiting.Message, "back-off "+delay+" ")
+		}
+	}
+	delays := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second,
+		160 * time.Second, 5 * time.Minute, 5 * time.Minute, 5 * time.Minute}
+	for i, d := range delays {
+		e.waitPod("capped", fmt.Sprintf("in CrashLoopBackOff of %v after %d restarts", d, i+1), backoff(int32(i+1), d.String()))
+		e.advance(baseTimers+1, d)
+	}
+	e.waitPod("capped", "restarted once more", func(p *objects.Pod) bool {
+		return p != nil && containerStatus(p, "crash").RestartCount == int32(len(delays)+1)
+	})
+	starts := e.rt.Records(fake.OpStartContainer, fake.Container("default", "capped", "crash"))
+	var gaps []string
+	for i := 1; i < len(starts); i++ {
+		gaps = append(gaps, starts[i].Time.Sub(starts[i-1].Time).String())
+	}
+	want := "0s 10s 20s 40s 1m20s 2m40s 5m0s 5m0s 5m0s"
+	if strings.Join(gaps, " ") != want {
+		t.Errorf("gaps between starts: %s, want %s", strings.Join(gaps, " "), want)
+	}
+}
+
+// A container the kernel kills for its memory reports OOMKilled: in its
+// state when it stays dead, in lastState once restarted.
+func TestOOMKilledInStatus(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	always := e.pod("hog", "app")
+	never := e.pod("hog-once", "app")
+	never.Spec.RestartPolicy = objects.RestartPolicyNever
+	e.create(always, never)
+	e.waitPod("hog", "running", running)
+	e.waitPod("hog-once", "running", running)
+	for _, pod := range []string{"hog", "hog-once"} {
+		if n := e.rt.OOMKill(fake.Container("default", pod, "app")); n != 1 {
+			t.Fatalf("OOMKill of %s matched %d containers", pod, n)
+		}
+	}
+	oom := func(s *objects.ContainerStateTerminated) bool {
+		return s != nil && s.Reason == "OOMKilled" && s.ExitCode == 137 && !s.FinishedAt.IsZero()
+	}
+	p := e.waitPod("hog", "running again with an OOMKilled lastState", func(p *objects.Pod) bool {
+		cs := containerStatus(p, "app")
+		return running(p) && cs.RestartCount == 1 && oom(cs.LastTerminationState.Terminated)
+	})
+	if cs := containerStatus(p, "app"); cs.State.Running == nil {
+		t.Errorf("restarted container: %s", stateString(cs.State))
+	}
+	p = e.waitPod("hog-once", "Failed with an OOMKilled container", func(p *objects.Pod) bool {
+		return p != nil && p.Status.Phase == objects.PodFailed && oom(containerStatus(p, "app").State.Terminated)
+	})
+	if cs := containerStatus(p, "app"); cs.RestartCount != 0 || cs.LastTerminationState.Terminated != nil {
+		t.Errorf("container of a Never pod: restarts %d, lastState %s", cs.RestartCount, stateString(cs.LastTerminationState))
 	}
 }

@@ -193,12 +193,18 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	c.state = runtime.ContainerRunning
 	c.started, c.usageAt = now, now
 	c.cpuMillis, c.memory = c.b.CPUMillis, c.b.MemoryBytes
+	if c.memory == 0 {
+		c.memory = DefaultMemoryBytes
+	}
 	r.record(rec, nil)
 	r.publish(runtime.Event{Type: runtime.EventContainerStarted, ID: id, SandboxID: c.sandboxID, PodUID: c.uid, Time: now})
 	for _, l := range c.b.Logs {
 		c.logs = append(c.logs, logLine{t: now, stream: "stdout", text: l})
 	}
-	if len(c.b.Logs) > 0 {
+	for _, l := range c.b.Stderr {
+		c.logs = append(c.logs, logLine{t: now, stream: "stderr", text: l})
+	}
+	if len(c.b.Logs)+len(c.b.Stderr) > 0 {
 		c.wake()
 	}
 	if e := c.b.Exit; e != nil {

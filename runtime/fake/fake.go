@@ -8,8 +8,12 @@
 //     container name or image: run forever, exit with a code after a
 //     duration, fail probes, use CPU and memory, answer HTTP;
 //   - else its command line, when it is one of the fake commands
-//     ("exit 3", "exit 1 5s", "sleep 10", "print a b", "ignore-sigterm");
+//     ("exit 3", "exit 1 5s", "sleep 10", "print a b", "eprint oops",
+//     "ignore-sigterm");
 //   - else it runs until stopped.
+//
+// Image pulls complete at once unless ScriptPull makes them take time on
+// the clock and report progress in steps.
 //
 // Faults are injected with Inject (a call fails), SetUnavailable (every call
 // fails with runtime.ErrUnavailable), Kill (a container dies now) and
@@ -69,6 +73,7 @@ type Runtime struct {
 	nextIP      netip.Addr
 	images      map[string]string // ref -> image id
 	rules       []rule
+	pullRules   []pullRule
 	faults      []*fault
 	history     []Record
 	subs        map[*subscriber]struct{}
@@ -229,6 +234,16 @@ func (r *Runtime) Script(m Match, b Behavior) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rules = append(r.rules, rule{m, b})
+}
+
+// ScriptPull makes pulls of the images m matches go as p from the next one
+// on; the most recent matching rule wins. A pull belongs to no pod: m
+// names an image (see Image), and one naming a pod or container matches
+// no pull.
+func (r *Runtime) ScriptPull(m Match, p Pull) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pullRules = append(r.pullRules, pullRule{m, p})
 }
 
 // Inject adds a fault; the returned function removes it.
@@ -484,11 +499,14 @@ func (r *Runtime) ImagePresent(ctx context.Context, ref string) (bool, error) {
 
 // PullImage implements runtime.Runtime. Every reference pulls, except those
 // whose registry host ends in ".invalid" (a reserved top-level domain) and
-// those an OpPullImage fault matches.
+// those an OpPullImage fault matches. A pull goes as ScriptPull says (by
+// default at once, reporting DefaultImageSize); progress is reported to
+// opts.Progress without the runtime's lock held, so the callback may call
+// the runtime.
 func (r *Runtime) PullImage(ctx context.Context, ref string, opts runtime.PullOptions) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if err := r.check(); err != nil {
+		r.mu.Unlock()
 		return err
 	}
 	rec := Record{Op: OpPullImage, Image: ref}
@@ -501,14 +519,67 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, opts runtime.PullOp
 			err = fmt.Errorf("%w: %w", runtime.ErrImagePull, err)
 		}
 		r.record(rec, err)
+		r.mu.Unlock()
 		return err
 	}
-	if opts.Progress != nil {
-		opts.Progress(runtime.PullProgress{Status: "Downloading", Current: 0, Total: 1})
-		opts.Progress(runtime.PullProgress{Status: "Pull complete", Current: 1, Total: 1})
+	p := r.pullScript(ref)
+	r.mu.Unlock()
+
+	err = r.pull(ctx, ref, p, opts.Progress)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		err = r.check()
 	}
-	r.images[ref] = imageID(ref)
-	r.record(rec, nil)
+	if err == nil {
+		r.images[ref] = imageID(ref)
+	}
+	r.record(rec, err)
+	return err
+}
+
+// pullScript returns how a pull of ref goes: the most recent matching
+// ScriptPull. r.mu is held.
+func (r *Runtime) pullScript(ref string) Pull {
+	for i := len(r.pullRules) - 1; i >= 0; i-- {
+		if r.pullRules[i].m.matches("", "", "", "", ref) {
+			return r.pullRules[i].p
+		}
+	}
+	return Pull{}
+}
+
+// pull reports the progress of a pull of ref, taking p.Duration on the
+// runtime's clock.
+func (r *Runtime) pull(ctx context.Context, ref string, p Pull, progress func(runtime.PullProgress)) error {
+	size, steps := p.Size, max(p.Steps, 1)
+	if size <= 0 {
+		size = DefaultImageSize
+	}
+	report := func(status string, cur int64) {
+		if progress != nil {
+			progress(runtime.PullProgress{Status: status, Current: cur, Total: size})
+		}
+	}
+	report("Downloading", 0)
+	for i := 1; i <= steps; i++ {
+		if p.Duration > 0 {
+			// Even steps, the last ending at exactly p.Duration.
+			at := func(i int) time.Duration { return p.Duration * time.Duration(i) / time.Duration(steps) }
+			t := r.clock.NewTimer(at(i) - at(i-1))
+			select {
+			case <-t.Chan():
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("fake: pull %s: %w", ref, ctx.Err())
+			}
+		}
+		status := "Downloading"
+		if i == steps {
+			status = "Pull complete"
+		}
+		report(status, size*int64(i)/int64(steps))
+	}
 	return nil
 }
 

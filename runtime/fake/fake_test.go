@@ -26,5 +26,7 @@ func TestConformance(t *testing.T) {
 		Exit:       func(code int) []string { return []string{"exit", strconv.Itoa(code)} },
 		Print:      func(lines ...string) []string { return append([]string{"print"}, lines...) },
 		IgnoreTerm: []string{"ignore-sigterm"},
+		Cat:        []string{"cat"},
+		Eprint:     func(lines ...string) []string { return append([]string{"eprint"}, lines...) },
 	})
 }

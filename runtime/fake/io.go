@@ -19,7 +19,8 @@ import (
 )
 
 // ContainerLogs implements runtime.LogReader. Lines come from
-// Behavior.Logs, the "print" command and Log.
+// Behavior.Logs and Behavior.Stderr, the "print" and "eprint" commands,
+// and Log.
 func (r *Runtime) ContainerLogs(ctx context.Context, id string, opts runtime.LogOptions) (io.ReadCloser, error) {
 	r.mu.Lock()
 	if err := r.check(); err != nil {
@@ -101,9 +102,9 @@ func writeLine(b *strings.Builder, l logLine, opts runtime.LogOptions) {
 }
 
 // Exec implements runtime.Execer. Behavior.Exec answers when set; else the
-// fake commands "exit N", "print ...", "sleep D", "true" and "false" do
-// what they say, and any other command exits 0, or 1 when the container is
-// unhealthy.
+// fake commands "exit N", "print ...", "eprint ...", "cat" (stdin to
+// stdout), "sleep D", "true" and "false" do what they say, and any other
+// command exits 0, or 1 when the container is unhealthy.
 func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions) (int, error) {
 	r.mu.Lock()
 	if err := r.check(); err != nil {
@@ -153,7 +154,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions)
 			}
 		}
 	}
-	if code, ok := runExecCommand(opts.Command, stdout); ok {
+	if code, ok := runExecCommand(opts.Command, opts.Stdin, stdout, stderr); ok {
 		return code, nil
 	}
 	if !healthy {

@@ -55,11 +55,15 @@ type Behavior struct {
 	// it while the container runs.
 	Unhealthy bool
 	// CPUMillis is the CPU the container uses, in thousandths of a CPU, and
-	// MemoryBytes its working set, as ContainerStats reports them.
+	// MemoryBytes its working set (0: DefaultMemoryBytes, as no running
+	// process uses none), as ContainerStats reports them. SetUsage changes
+	// them while the container runs.
 	CPUMillis   int64
 	MemoryBytes uint64
-	// Logs are written to stdout when the container starts.
-	Logs []string
+	// Logs are written to stdout when the container starts, then Stderr to
+	// stderr.
+	Logs   []string
+	Stderr []string
 	// HTTP answers HTTP requests to the pod's IP on the container's ports
 	// while it is healthy; nil answers 200 "ok" to everything.
 	HTTP http.Handler
@@ -80,9 +84,34 @@ type Exit struct {
 	OOMKilled bool
 }
 
+// DefaultMemoryBytes is the working set of a running container whose
+// Behavior does not say.
+const DefaultMemoryBytes = 1 << 20
+
 type rule struct {
 	m Match
 	b Behavior
+}
+
+// Pull is how a scripted image pull goes (see ScriptPull). The zero Pull,
+// that of unscripted images, completes at once.
+type Pull struct {
+	// Size is the image's size in bytes, the Total of every progress report
+	// (0: DefaultImageSize).
+	Size int64
+	// Duration is how long the pull takes on the runtime's clock.
+	Duration time.Duration
+	// Steps is how many even steps the pull makes after a first report of
+	// nothing downloaded; each ends with a progress report (default 1).
+	Steps int
+}
+
+// DefaultImageSize is the size a pull reports when ScriptPull does not say.
+const DefaultImageSize = 1 << 20
+
+type pullRule struct {
+	m Match
+	p Pull
 }
 
 // Op names a runtime operation, in the history and in faults.
@@ -127,6 +156,7 @@ var errInjected = errors.New("injected fault")
 //	exit CODE [AFTER]   exits with CODE (after AFTER, a Go duration)
 //	sleep DURATION      exits 0 after DURATION
 //	print LINE...       writes each LINE to stdout, then exits 0
+//	eprint LINE...      writes each LINE to stderr, then exits 0
 //	ignore-sigterm      runs until killed
 func command(argv []string) (Behavior, bool) {
 	if len(argv) == 0 {
@@ -159,6 +189,8 @@ func command(argv []string) (Behavior, bool) {
 		return Behavior{Exit: &Exit{After: d}}, true
 	case "print":
 		return Behavior{Logs: append([]string(nil), argv[1:]...), Exit: &Exit{}}, true
+	case "eprint":
+		return Behavior{Stderr: append([]string(nil), argv[1:]...), Exit: &Exit{}}, true
 	case "ignore-sigterm":
 		return Behavior{IgnoreSIGTERM: true}, true
 	}
@@ -174,8 +206,8 @@ func parseSleep(s string) (time.Duration, error) {
 }
 
 // runExecCommand runs an exec'ed fake command; ok is false when argv is not
-// one.
-func runExecCommand(argv []string, stdout io.Writer) (code int, ok bool) {
+// one. cat without arguments copies stdin to stdout.
+func runExecCommand(argv []string, stdin io.Reader, stdout, stderr io.Writer) (code int, ok bool) {
 	if len(argv) == 0 {
 		return 0, false
 	}
@@ -186,13 +218,25 @@ func runExecCommand(argv []string, stdout io.Writer) (code int, ok bool) {
 				return c, true
 			}
 		}
-	case "print":
-		if stdout != nil {
-			for _, l := range argv[1:] {
-				fmt.Fprintln(stdout, l)
-			}
+	case "print", "eprint":
+		w := stdout
+		if argv[0] == "eprint" {
+			w = stderr
+		}
+		for _, l := range argv[1:] {
+			fmt.Fprintln(w, l)
 		}
 		return 0, true
+	case "cat":
+		if len(argv) == 1 {
+			if stdin != nil {
+				if _, err := io.Copy(stdout, stdin); err != nil {
+					fmt.Fprintln(stderr, "cat:", err)
+					return 1, true
+				}
+			}
+			return 0, true
+		}
 	case "true":
 		return 0, true
 	case "false":

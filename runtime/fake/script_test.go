@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -239,5 +240,103 @@ func TestHistoryLimit(t *testing.T) {
 	h := rt.History()
 	if len(h) != 2 || h[1].Pod != "e" {
 		t.Errorf("history %v", h)
+	}
+}
+
+func TestScriptedPullTakesTimeAndReportsProgress(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(epoch)
+	rt, _ := fake.New(fake.WithClock(clk))
+	rt.ScriptPull(fake.Image("big:1"), fake.Pull{Size: 3000, Duration: 3 * time.Second, Steps: 3})
+	type report struct {
+		at time.Time
+		p  runtime.PullProgress
+	}
+	reports := make(chan report, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- rt.PullImage(context.Background(), "big:1", runtime.PullOptions{Progress: func(p runtime.PullProgress) {
+			// The runtime's lock is not held: the callback may call it.
+			if _, err := rt.ImagePresent(context.Background(), "big:1"); err != nil {
+				t.Errorf("ImagePresent from the progress callback: %v", err)
+			}
+			reports <- report{clk.Now(), p}
+		}})
+	}()
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := clk.BlockUntilContext(ctx, 1); err != nil {
+			t.Fatalf("step %d: the pull is not waiting on the clock: %v", i, err)
+		}
+		cancel()
+		if ok, _ := rt.ImagePresent(context.Background(), "big:1"); ok {
+			t.Fatalf("image present before the pull's end")
+		}
+		clk.Advance(time.Second)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("PullImage: %v", err)
+	}
+	close(reports)
+	var got []string
+	for r := range reports {
+		got = append(got, fmt.Sprintf("%s %s %d/%d", r.at.Sub(epoch), r.p.Status, r.p.Current, r.p.Total))
+	}
+	want := []string{"0s Downloading 0/3000", "1s Downloading 1000/3000", "2s Downloading 2000/3000", "3s Pull complete 3000/3000"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("progress reports:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if ok, _ := rt.ImagePresent(context.Background(), "big:1"); !ok {
+		t.Errorf("image absent after the pull")
+	}
+	if recs := rt.Records(fake.OpPullImage, fake.Image("big:1")); len(recs) != 1 || !recs[0].Time.Equal(epoch.Add(3*time.Second)) || recs[0].Err != nil {
+		t.Errorf("pull records %+v, want one, successful, at 3s", recs)
+	}
+
+	// An unscripted pull completes at once with the default size; a pull
+	// whose context ends gives up.
+	var last runtime.PullProgress
+	if err := rt.PullImage(context.Background(), "small:1", runtime.PullOptions{Progress: func(p runtime.PullProgress) { last = p }}); err != nil {
+		t.Fatal(err)
+	}
+	if last.Current != fake.DefaultImageSize || last.Total != fake.DefaultImageSize {
+		t.Errorf("last progress of an unscripted pull = %+v", last)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := rt.PullImage(ctx, "big:1", runtime.PullOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("pull with an ended context = %v, want context.Canceled", err)
+	}
+}
+
+func TestExecStdinAndStderr(t *testing.T) {
+	rt, _ := fake.New()
+	p := newPod(t, rt, "io")
+	id := p.run(t, "app", "app:1")
+	var out, errb strings.Builder
+	code, err := rt.Exec(context.Background(), id, runtime.ExecOptions{Command: []string{"cat"}, Stdin: strings.NewReader("a\nb\n"), Stdout: &out, Stderr: &errb})
+	if err != nil || code != 0 || out.String() != "a\nb\n" || errb.Len() != 0 {
+		t.Errorf("cat = %d, %v, stdout %q, stderr %q", code, err, out.String(), errb.String())
+	}
+	out.Reset()
+	code, err = rt.Exec(context.Background(), id, runtime.ExecOptions{Command: []string{"eprint", "oops"}, Stdout: &out, Stderr: &errb})
+	if err != nil || code != 0 || out.Len() != 0 || errb.String() != "oops\n" {
+		t.Errorf("eprint = %d, %v, stdout %q, stderr %q", code, err, out.String(), errb.String())
+	}
+	// A container writing to both streams has both in its logs, stdout's
+	// first; a running one uses some memory.
+	rt.Script(fake.Image("both:1"), fake.Behavior{Logs: []string{"out"}, Stderr: []string{"err"}})
+	both := p.run(t, "both", "both:1")
+	rc, err := rt.ContainerLogs(context.Background(), both, runtime.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(b) != "out\nerr\n" {
+		t.Errorf("logs %q", b)
+	}
+	st, err := rt.ContainerStats(context.Background(), both)
+	if err != nil || st.MemoryWorkingSetBytes != fake.DefaultMemoryBytes {
+		t.Errorf("stats of a running container = %+v, %v; want DefaultMemoryBytes", st, err)
 	}
 }

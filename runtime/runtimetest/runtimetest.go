@@ -8,6 +8,8 @@
 //			Exit:       func(code int) []string { return []string{"/testprog", "exit", strconv.Itoa(code)} },
 //			Print:      func(lines ...string) []string { return append([]string{"/testprog", "print"}, lines...) },
 //			IgnoreTerm: []string{"/testprog", "ignore-sigterm"},
+//			Cat:        []string{"/testprog", "cat"},
+//			Eprint:     func(lines ...string) []string { return append([]string{"/testprog", "eprint"}, lines...) },
 //		})
 //	}
 //
@@ -52,6 +54,14 @@ type Config struct {
 	// IgnoreTerm is the command line of a container of Image that ignores
 	// SIGTERM and runs until it is killed.
 	IgnoreTerm []string
+	// Cat, when set, is the command line of an exec'ed command that copies
+	// its stdin to stdout and exits 0. Without it the suite only checks
+	// that a command given stdin runs.
+	Cat []string
+	// Eprint, when set, returns the command line of a container of Image,
+	// or an exec'ed command, that writes each line to stderr and exits 0.
+	// Without it the suite checks stdout and stderr apart only one way.
+	Eprint func(lines ...string) []string
 	// AbsentImage is a reference no registry serves (default
 	// "podkit.invalid/absent:0").
 	AbsentImage string
@@ -90,7 +100,11 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"Images", testImages},
 		{"Concurrent", testConcurrent},
 		{"Logs", testLogs},
+		{"LogsSince", testLogsSince},
+		{"LogsFollowRunning", testLogsFollowRunning},
 		{"Exec", testExec},
+		{"ExecStdin", testExecStdin},
+		{"ExecStderr", testExecStderr},
 		{"Stats", testStats},
 		{"Events", testEvents},
 	} {
@@ -214,19 +228,27 @@ func (h *harness) container(id string) (runtime.ContainerStatus, bool) {
 	return runtime.ContainerStatus{}, false
 }
 
-// waitContainer polls until cond holds for the container's status.
+// waitContainer lists the container until cond holds for its status, or
+// fails when the timeout passes. A daemon's state has nothing to wait on,
+// so it is listed again at each tick.
 func (h *harness) waitContainer(id, what string, cond func(runtime.ContainerStatus) bool) runtime.ContainerStatus {
 	h.t.Helper()
-	deadline := time.Now().Add(h.cfg.Timeout)
+	deadline := time.NewTimer(h.cfg.Timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		st, ok := h.container(id)
 		if ok && cond(st) {
 			return st
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline.C:
 			h.t.Fatalf("container %s: not %s after %v; last seen (listed %v): %+v", id, what, h.cfg.Timeout, ok, st)
+		case <-h.ctx.Done():
+			h.t.Fatalf("container %s: not %s when the subtest's time ran out; last seen (listed %v): %+v", id, what, ok, st)
+		case <-tick.C:
 		}
-		time.Sleep(10 * time.Millisecond) // polling a daemon's state; there is nothing to wait on
 	}
 }
 
@@ -598,6 +620,21 @@ func testConcurrent(h *harness) {
 	}
 }
 
+// logs reads the whole of a container's logs.
+func (h *harness) logs(lr runtime.LogReader, id string, opts runtime.LogOptions) string {
+	h.t.Helper()
+	rc, err := lr.ContainerLogs(h.ctx, id, opts)
+	if err != nil {
+		h.t.Fatalf("ContainerLogs(%+v): %v", opts, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		h.t.Fatalf("reading logs: %v", err)
+	}
+	return string(b)
+}
+
 func testLogs(h *harness) {
 	lr, ok := h.rt.(runtime.LogReader)
 	if !ok {
@@ -608,16 +645,7 @@ func testLogs(h *harness) {
 	h.waitContainer(id, "exited", exited)
 	read := func(opts runtime.LogOptions) string {
 		h.t.Helper()
-		rc, err := lr.ContainerLogs(h.ctx, id, opts)
-		if err != nil {
-			h.t.Fatalf("ContainerLogs(%+v): %v", opts, err)
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		if err != nil {
-			h.t.Fatalf("reading logs: %v", err)
-		}
-		return string(b)
+		return h.logs(lr, id, opts)
 	}
 	if got := read(runtime.LogOptions{}); got != "one\ntwo\nthree\n" {
 		h.t.Errorf("logs = %q, want %q", got, "one\ntwo\nthree\n")
@@ -635,7 +663,122 @@ func testLogs(h *harness) {
 			h.t.Errorf("timestamped line %q: want an RFC 3339 time, a space and the text (%v)", line, err)
 		}
 	}
+	if h.cfg.Eprint == nil {
+		return
+	}
+	// Logs hold stderr as well as stdout.
+	eid := h.run(sbID, sb, "eprinter", h.cfg.Eprint("oops"))
+	h.waitContainer(eid, "exited", exited)
+	if got := h.logs(lr, eid, runtime.LogOptions{}); got != "oops\n" {
+		h.t.Errorf("logs of a container writing to stderr = %q, want %q", got, "oops\n")
+	}
 }
+
+// timedLine is a line of logs read with Timestamps.
+type timedLine struct {
+	t    time.Time
+	text string
+}
+
+func testLogsSince(h *harness) {
+	lr, ok := h.rt.(runtime.LogReader)
+	if !ok {
+		h.t.Skip("runtime does not implement runtime.LogReader")
+	}
+	sbID, sb := h.sandbox("since")
+	id := h.run(sbID, sb, "printer", h.cfg.Print("one", "two", "three"))
+	h.waitContainer(id, "exited", exited)
+	var lines []timedLine
+	for _, l := range strings.Split(strings.TrimSuffix(h.logs(lr, id, runtime.LogOptions{Timestamps: true}), "\n"), "\n") {
+		ts, text, _ := strings.Cut(l, " ")
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			h.t.Fatalf("timestamped line %q: %v", l, err)
+		}
+		lines = append(lines, timedLine{t, text})
+	}
+	if len(lines) != 3 {
+		h.t.Fatalf("timestamped logs = %v, want three lines", lines)
+	}
+	if got := h.logs(lr, id, runtime.LogOptions{Since: lines[0].t.Add(-time.Hour)}); got != "one\ntwo\nthree\n" {
+		h.t.Errorf("logs since an hour before the first line = %q, want all three lines", got)
+	}
+	if got := h.logs(lr, id, runtime.LogOptions{Since: lines[2].t.Add(time.Nanosecond)}); got != "" {
+		h.t.Errorf("logs since just after the last line = %q, want none", got)
+	}
+	// Since keeps the lines written at or after it, by the timestamps the
+	// runtime reports (lines written together may share one).
+	since := lines[1].t
+	var want strings.Builder
+	for _, l := range lines {
+		if !l.t.Before(since) {
+			want.WriteString(l.text + "\n")
+		}
+	}
+	if got := h.logs(lr, id, runtime.LogOptions{Since: since}); got != want.String() {
+		h.t.Errorf("logs since the second line's time %s = %q, want %q (timestamped lines %v)", since.Format(time.RFC3339Nano), got, want.String(), lines)
+	}
+	if got := h.logs(lr, id, runtime.LogOptions{Since: since, Tail: 1}); got != "three\n" {
+		h.t.Errorf("logs since the second line's time with Tail 1 = %q, want %q", got, "three\n")
+	}
+}
+
+// testLogsFollowRunning follows a running container: the reader stays open
+// while it runs, and ends, having returned all it wrote, once it exits.
+func testLogsFollowRunning(h *harness) {
+	lr, ok := h.rt.(runtime.LogReader)
+	if !ok {
+		h.t.Skip("runtime does not implement runtime.LogReader")
+	}
+	sbID, sb := h.sandbox("follow")
+	id := h.run(sbID, sb, "app", nil)
+	h.waitContainer(id, "running", running)
+	rc, err := lr.ContainerLogs(h.ctx, id, runtime.LogOptions{Follow: true})
+	if err != nil {
+		h.t.Fatalf("ContainerLogs(Follow): %v", err)
+	}
+	defer rc.Close()
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(rc)
+		done <- result{string(b), err}
+	}()
+	// The reader must stay open while the container runs. Nothing marks
+	// the moment a wrong follow would end, so this watches for a while: it
+	// can miss a slow mistake, never accuse a right one.
+	window := time.NewTimer(followWindow)
+	select {
+	case r := <-done:
+		window.Stop()
+		h.t.Fatalf("following a running container's logs ended while it ran (after %q, error %v)", r.out, r.err)
+	case <-window.C:
+	}
+	h.waitContainer(id, "still running", running)
+	if err := h.rt.StopContainer(h.ctx, id, runtime.StopOptions{Grace: 10 * time.Second}); err != nil {
+		h.t.Fatalf("StopContainer: %v", err)
+	}
+	timeout := time.NewTimer(h.cfg.Timeout)
+	defer timeout.Stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			h.t.Errorf("following logs: %v", r.err)
+		}
+		if all := h.logs(lr, id, runtime.LogOptions{}); r.out != all {
+			h.t.Errorf("followed logs = %q, want what the container wrote: %q", r.out, all)
+		}
+	case <-timeout.C:
+		h.t.Fatalf("following logs did not end within %v of the container's exit", h.cfg.Timeout)
+	}
+}
+
+// followWindow is how long testLogsFollowRunning watches a follow of a
+// running container for an early end.
+const followWindow = 200 * time.Millisecond
 
 func testExec(h *harness) {
 	ex, ok := h.rt.(runtime.Execer)
@@ -656,6 +799,64 @@ func testExec(h *harness) {
 	}
 }
 
+func testExecStdin(h *harness) {
+	ex, ok := h.rt.(runtime.Execer)
+	if !ok {
+		h.t.Skip("runtime does not implement runtime.Execer")
+	}
+	sbID, sb := h.sandbox("stdin")
+	id := h.run(sbID, sb, "app", nil)
+	h.waitContainer(id, "running", running)
+	// A command that does not read its stdin still runs and ends.
+	code, err := ex.Exec(h.ctx, id, runtime.ExecOptions{Command: h.cfg.Exit(4), Stdin: strings.NewReader("unread\n")})
+	if err != nil || code != 4 {
+		h.t.Errorf("Exec(exit 4) with stdin = %d, %v; want 4", code, err)
+	}
+	if h.cfg.Cat == nil {
+		return
+	}
+	in := strings.Repeat("0123456789abcdef", 4096) + "\nlast line\n" // more than a pipe's buffer
+	var out, errb strings.Builder
+	code, err = ex.Exec(h.ctx, id, runtime.ExecOptions{Command: h.cfg.Cat, Stdin: strings.NewReader(in), Stdout: &out, Stderr: &errb})
+	if err != nil || code != 0 {
+		h.t.Errorf("Exec(cat) = %d, %v (stderr %q); want 0", code, err, errb.String())
+	}
+	if out.String() != in {
+		h.t.Errorf("Exec(cat) wrote %d bytes ending %q, want its %d bytes of stdin back", out.Len(), tail(out.String()), len(in))
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 32 {
+		return "..." + s[len(s)-32:]
+	}
+	return s
+}
+
+func testExecStderr(h *harness) {
+	ex, ok := h.rt.(runtime.Execer)
+	if !ok {
+		h.t.Skip("runtime does not implement runtime.Execer")
+	}
+	sbID, sb := h.sandbox("stderr")
+	id := h.run(sbID, sb, "app", nil)
+	h.waitContainer(id, "running", running)
+	var out, errb strings.Builder
+	code, err := ex.Exec(h.ctx, id, runtime.ExecOptions{Command: h.cfg.Print("to stdout"), Stdout: &out, Stderr: &errb})
+	if err != nil || code != 0 || out.String() != "to stdout\n" || errb.Len() != 0 {
+		h.t.Errorf("Exec(print) = %d, %v, stdout %q, stderr %q; want 0, \"to stdout\\n\" and nothing on stderr", code, err, out.String(), errb.String())
+	}
+	if h.cfg.Eprint == nil {
+		return
+	}
+	out.Reset()
+	errb.Reset()
+	code, err = ex.Exec(h.ctx, id, runtime.ExecOptions{Command: h.cfg.Eprint("to stderr"), Stdout: &out, Stderr: &errb})
+	if err != nil || code != 0 || errb.String() != "to stderr\n" || out.Len() != 0 {
+		h.t.Errorf("Exec(eprint) = %d, %v, stdout %q, stderr %q; want 0, nothing on stdout and \"to stderr\\n\"", code, err, out.String(), errb.String())
+	}
+}
+
 func testStats(h *harness) {
 	sp, ok := h.rt.(runtime.StatsProvider)
 	if !ok {
@@ -663,13 +864,32 @@ func testStats(h *harness) {
 	}
 	sbID, sb := h.sandbox("stats")
 	id := h.run(sbID, sb, "app", nil)
-	h.waitContainer(id, "running", running)
-	st, err := sp.ContainerStats(h.ctx, id)
+	st := h.waitContainer(id, "running", running)
+	first, err := sp.ContainerStats(h.ctx, id)
 	if err != nil {
 		h.t.Fatalf("ContainerStats: %v", err)
 	}
-	if st.Timestamp.IsZero() {
-		h.t.Errorf("stats have no timestamp: %+v", st)
+	if first.Timestamp.IsZero() {
+		h.t.Errorf("stats have no timestamp: %+v", first)
+	}
+	if first.Timestamp.Before(st.StartedAt.Add(-time.Second)) {
+		h.t.Errorf("stats timestamp %v is before the container started (%v)", first.Timestamp, st.StartedAt)
+	}
+	// A running process holds some memory.
+	if first.MemoryWorkingSetBytes == 0 {
+		h.t.Errorf("a running container's memory working set is 0: %+v", first)
+	}
+	second, err := sp.ContainerStats(h.ctx, id)
+	if err != nil {
+		h.t.Fatalf("ContainerStats, again: %v", err)
+	}
+	// CPU time is cumulative.
+	if second.Timestamp.Before(first.Timestamp) || second.CPUUsageNanos < first.CPUUsageNanos {
+		h.t.Errorf("stats went back in time: %+v, then %+v", first, second)
+	}
+	const missing = "0000000000000000000000000000000000000000000000000000000000000000"
+	if _, err := sp.ContainerStats(h.ctx, missing); !errors.Is(err, runtime.ErrNotFound) {
+		h.t.Errorf("ContainerStats(unknown id) = %v, want ErrNotFound", err)
 	}
 }
 
