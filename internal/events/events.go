@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -123,11 +124,12 @@ func (r *Recorder) Event(ctx context.Context, obj objects.Object, eventType, rea
 // pending is an event waiting for its transaction.
 type pending struct {
 	key  eventKey
-	ev   *objects.Event // what to create if the key is not a recent repeat
+	ev   objects.Event // what to create if the key is not a recent repeat
 	now  time.Time
 	err  error
-	lead bool          // set before wake: write the next batch
-	wake chan struct{} // the event is written, or lead is set
+	lead bool // set before wake: write the next batch
+	// wake is done once: the event is written, or lead is set.
+	wake sync.WaitGroup
 }
 
 // batcher queues events for the next transaction. One caller at a time,
@@ -165,7 +167,7 @@ func (r *Recorder) record(ctx context.Context, obj objects.Object, eventType, re
 	p := &pending{
 		key: eventKey{uid: meta.UID, kind: tm.Kind, ns: ns, name: meta.Name, typ: eventType, reason: reason,
 			message: message, component: src.Component, host: src.Host},
-		ev: &objects.Event{
+		ev: objects.Event{
 			ObjectMeta: objects.ObjectMeta{
 				Name:      meta.Name + "." + strconv.FormatInt(now.UnixNano(), 16),
 				Namespace: ns,
@@ -181,22 +183,28 @@ func (r *Recorder) record(ctx context.Context, obj objects.Object, eventType, re
 			ReportingController: src.Component,
 			ReportingInstance:   src.Host,
 		},
-		now:  now,
-		wake: make(chan struct{}, 1),
+		now: now,
 	}
+	p.wake.Add(1)
 
 	b := r.batch
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	if b.leading {
 		b.mu.Unlock()
-		<-p.wake
+		p.wake.Wait()
 		if !p.lead {
 			return p.err
 		}
 		b.mu.Lock()
 	} else {
 		b.leading = true
+		// Let the callers already running queue their events before the
+		// batch is taken: one more event in this transaction is one
+		// transaction fewer, each copying its path of the store's tree.
+		b.mu.Unlock()
+		runtime.Gosched()
+		b.mu.Lock()
 	}
 	n := min(len(b.queue), maxBatch)
 	batch := b.queue[:n:n]
@@ -216,7 +224,7 @@ func (r *Recorder) record(ctx context.Context, obj objects.Object, eventType, re
 	if len(b.queue) > 0 {
 		next := b.queue[0]
 		next.lead = true
-		next.wake <- struct{}{}
+		next.wake.Done()
 	} else {
 		b.leading = false
 	}
@@ -226,7 +234,7 @@ func (r *Recorder) record(ctx context.Context, obj objects.Object, eventType, re
 			q.err = err
 		}
 		if q != p {
-			q.wake <- struct{}{}
+			q.wake.Done()
 		}
 	}
 	return p.err
@@ -275,7 +283,7 @@ func (r *Recorder) write(tx store.Tx, p *pending) error {
 			return err
 		}
 	}
-	ev := p.ev
+	ev := &p.ev
 	if err := tx.Create(ev); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) { // same object, same nanosecond
 			ev.Name += "-" + strconv.Itoa(int(p.now.Nanosecond()%997))

@@ -60,13 +60,16 @@ type Informer struct {
 
 	handlers []Handler
 
-	mu       sync.RWMutex
-	objs     map[objects.Key]objects.Object
-	byNS     map[string]map[objects.Key]struct{}
-	byField  map[string]map[string]map[objects.Key]struct{} // field -> value -> keys
-	rev      int64
-	synced   bool
-	progress chan struct{} // closed and replaced whenever the cache changes
+	mu      sync.RWMutex
+	objs    map[objects.Key]objects.Object
+	byNS    map[string]map[objects.Key]struct{}
+	byField map[string]map[string]map[objects.Key]struct{} // field -> value -> keys
+	rev     int64
+	synced  bool
+	// progress is closed when the cache changes; made by the first waiter
+	// after a change, so that changes nobody waits for allocate nothing.
+	progressMu sync.Mutex
+	progress   chan struct{}
 }
 
 // New returns an informer of kind over s. It caches nothing until Run.
@@ -86,7 +89,7 @@ func New(s store.Store, kind string, o Options) *Informer {
 	i := &Informer{
 		store: s, kind: kind, clock: o.Clock, log: o.Logger.With("kind", kind), buffer: o.WatchBuffer,
 		objs: map[objects.Key]objects.Object{}, byNS: map[string]map[objects.Key]struct{}{},
-		byField: map[string]map[string]map[objects.Key]struct{}{}, progress: make(chan struct{}),
+		byField: map[string]map[string]map[objects.Key]struct{}{},
 	}
 	for _, ix := range o.Indexes {
 		if ix.Kind == "" || ix.Kind == kind {
@@ -248,24 +251,36 @@ func (i *Informer) dispatch(old, new objects.Object) {
 }
 
 func (i *Informer) notifyLocked() {
-	close(i.progress)
-	i.progress = make(chan struct{})
+	i.progressMu.Lock()
+	if i.progress != nil {
+		close(i.progress)
+		i.progress = nil
+	}
+	i.progressMu.Unlock()
 }
 
 func (i *Informer) put(k objects.Key, old, obj objects.Object) {
-	if old != nil {
-		i.unindex(k, old)
-	}
 	i.objs[k] = obj
-	ns := i.byNS[k.Namespace]
-	if ns == nil {
-		ns = map[objects.Key]struct{}{}
-		i.byNS[k.Namespace] = ns
+	if old == nil {
+		ns := i.byNS[k.Namespace]
+		if ns == nil {
+			ns = map[objects.Key]struct{}{}
+			i.byNS[k.Namespace] = ns
+		}
+		ns[k] = struct{}{}
 	}
-	ns[k] = struct{}{}
 	for _, ix := range i.ixs {
 		vals := i.byField[ix.Field]
-		for _, v := range ix.Func(obj) {
+		is := ix.Func(obj)
+		if old != nil {
+			// Most updates (a status) keep the indexed values.
+			was := ix.Func(old)
+			if slices.Equal(was, is) {
+				continue
+			}
+			unindexValues(vals, k, was)
+		}
+		for _, v := range is {
 			set := vals[v]
 			if set == nil {
 				set = map[objects.Key]struct{}{}
@@ -277,7 +292,9 @@ func (i *Informer) put(k objects.Key, old, obj objects.Object) {
 }
 
 func (i *Informer) remove(k objects.Key, old objects.Object) {
-	i.unindex(k, old)
+	for _, ix := range i.ixs {
+		unindexValues(i.byField[ix.Field], k, ix.Func(old))
+	}
 	delete(i.objs, k)
 	if ns := i.byNS[k.Namespace]; ns != nil {
 		delete(ns, k)
@@ -287,15 +304,12 @@ func (i *Informer) remove(k objects.Key, old objects.Object) {
 	}
 }
 
-func (i *Informer) unindex(k objects.Key, old objects.Object) {
-	for _, ix := range i.ixs {
-		vals := i.byField[ix.Field]
-		for _, v := range ix.Func(old) {
-			if set := vals[v]; set != nil {
-				delete(set, k)
-				if len(set) == 0 {
-					delete(vals, v)
-				}
+func unindexValues(vals map[string]map[objects.Key]struct{}, k objects.Key, old []string) {
+	for _, v := range old {
+		if set := vals[v]; set != nil {
+			delete(set, k)
+			if len(set) == 0 {
+				delete(vals, v)
 			}
 		}
 	}
@@ -321,12 +335,17 @@ func (i *Informer) Revision() int64 {
 func (i *Informer) WaitFor(ctx context.Context, cond func(v Locked) bool) error {
 	for {
 		i.mu.RLock()
-		ok := cond(Locked{i})
-		ch := i.progress
-		i.mu.RUnlock()
-		if ok {
+		if cond(Locked{i}) {
+			i.mu.RUnlock()
 			return nil
 		}
+		i.progressMu.Lock()
+		if i.progress == nil {
+			i.progress = make(chan struct{})
+		}
+		ch := i.progress
+		i.progressMu.Unlock()
+		i.mu.RUnlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():

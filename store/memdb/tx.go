@@ -264,11 +264,18 @@ func sortedKeys(m map[string]string) []string {
 type writeTx struct {
 	readTx
 	base    *memdb.Txn
-	written map[string]objects.Object // by id key; nil: deleted here
-	rows    map[string]*txRow         // by row key
+	written map[objectID]objects.Object // nil: deleted here
+	rows    map[string]*txRow           // by row key
 	owner   *pset.Owner
 	changes []watchcache.Change
 	st      *storecore.Stamp
+}
+
+// objectID names an object of the transaction's writes without building
+// its key bytes, which a map keyed by them would allocate on every write.
+type objectID struct {
+	kind string
+	key  objects.Key
 }
 
 // txRow is a row this transaction changes: a copy of the committed row (or
@@ -284,7 +291,7 @@ func newWriteTx(s *Store, base *state) *writeTx {
 	return &writeTx{
 		readTx:  readTx{s: s, txn: s.db.Txn(true), rev: base.rev + 1},
 		base:    base.db.Txn(false),
-		written: map[string]objects.Object{},
+		written: map[objectID]objects.Object{},
 		rows:    map[string]*txRow{},
 		owner:   &pset.Owner{},
 	}
@@ -301,11 +308,10 @@ func (tx *writeTx) stamp() storecore.Stamp {
 }
 
 func (tx *writeTx) get(kind string, key objects.Key) (objects.Object, error) {
-	id := idKey(kind, key.Namespace, key.Name)
-	if obj, ok := tx.written[string(id)]; ok {
+	if obj, ok := tx.written[objectID{kind, key}]; ok {
 		return obj, nil
 	}
-	raw, err := tx.base.First(objectsTable, "id", id)
+	raw, err := tx.base.First(objectsTable, "id", idKey(kind, key.Namespace, key.Name))
 	if err != nil || raw == nil {
 		return nil, err
 	}
@@ -371,7 +377,7 @@ func (tx *writeTx) Create(obj objects.Object) error {
 		return err
 	}
 	m := obj.GetObjectMeta()
-	if strings.IndexByte(key.Namespace+m.Name+m.GenerateName, 0) >= 0 {
+	if strings.IndexByte(key.Namespace, 0) >= 0 || strings.IndexByte(m.Name, 0) >= 0 || strings.IndexByte(m.GenerateName, 0) >= 0 {
 		return objects.ErrorList{objects.Invalid(objects.NewPath("metadata", "name"), m.Name, "must not contain NUL")}.ToError(k.Info.Kind, m.Name)
 	}
 	if key.Name == "" {
@@ -499,7 +505,7 @@ func (tx *writeTx) write(k *storecore.Kind, old, obj objects.Object) error {
 		}
 		m := obj.GetObjectMeta()
 		name = m.Name
-		tx.written[string(idKey(k.Info.Kind, m.Namespace, m.Name))] = obj
+		tx.written[objectID{k.Info.Kind, objects.Key{Namespace: m.Namespace, Name: m.Name}}] = obj
 	}
 	if old != nil {
 		m := old.GetObjectMeta()
@@ -508,7 +514,7 @@ func (tx *writeTx) write(k *storecore.Kind, old, obj objects.Object) error {
 			if err := tx.txn.Delete(objectsTable, old); err != nil {
 				return err
 			}
-			tx.written[string(idKey(k.Info.Kind, m.Namespace, m.Name))] = nil
+			tx.written[objectID{k.Info.Kind, objects.Key{Namespace: m.Namespace, Name: m.Name}}] = nil
 		}
 	}
 	switch {
