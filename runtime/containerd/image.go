@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
@@ -90,10 +91,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, opts runtime.PullOp
 	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: dockerconfig.ConfigureHosts(ctx, hostOpts)})
 	ropts := []client.RemoteOpt{client.WithPullUnpack, client.WithPullSnapshotter(r.cfg.snapshotter), client.WithResolver(resolver)}
 	if opts.Progress != nil {
-		ropts = append(ropts, client.WithImageHandler(images.HandlerFunc(func(_ context.Context, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-			opts.Progress(runtime.PullProgress{Status: "Fetching " + d.MediaType + " " + d.Digest.String(), Total: d.Size})
-			return nil, nil
-		})))
+		ropts = append(ropts, client.WithImageHandlerWrapper(progressHandler(opts.Progress)))
 	}
 	if _, err := r.cli.Pull(ctx, name, ropts...); err != nil {
 		if _, verr := r.cli.Version(ctx); verr != nil {
@@ -141,4 +139,33 @@ func (r *Runtime) LoadImage(ctx context.Context, tarball io.Reader) error {
 		}
 	}
 	return nil
+}
+
+// progressHandler wraps a pull's fetch handlers to report progress as the
+// Docker backend does: Current is the bytes of the blobs fetched so far and
+// Total the size of every blob known so far, which grows as manifests name
+// their children. Blobs are fetched concurrently, so reports are counted
+// under a lock and may arrive out of order.
+func progressHandler(report func(runtime.PullProgress)) func(images.Handler) images.Handler {
+	var (
+		mu             sync.Mutex
+		current, total int64
+	)
+	add := func(status string, cur, tot int64) runtime.PullProgress {
+		mu.Lock()
+		defer mu.Unlock()
+		current += cur
+		total += tot
+		return runtime.PullProgress{Status: status, Current: current, Total: total}
+	}
+	return func(h images.Handler) images.Handler {
+		return images.HandlerFunc(func(ctx context.Context, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+			report(add("Fetching "+d.Digest.String(), 0, d.Size))
+			children, err := h.Handle(ctx, d)
+			if err == nil {
+				report(add("Fetched "+d.Digest.String(), d.Size, 0))
+			}
+			return children, err
+		})
+	}
 }

@@ -15,6 +15,8 @@ func TestConformance(t *testing.T) {
 		Exit:       func(code int) []string { return idle.Command("exit", strconv.Itoa(code)) },
 		Print:      func(lines ...string) []string { return idle.Command(append([]string{"print"}, lines...)...) },
 		IgnoreTerm: idle.Command("ignore-sigterm"),
+		Cat:        idle.Command("cat"),
+		Eprint:     func(lines ...string) []string { return idle.Command(append([]string{"eprint"}, lines...)...) },
 		// Only ever a loopback address: nothing listens on port 1.
 		AbsentImage: "127.0.0.1:1/podkit/absent:0",
 	})
