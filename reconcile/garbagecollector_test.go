@@ -33,11 +33,14 @@ func countKind(tx store.ReadTx, kind, ns string) int {
 type removals struct {
 	mu   sync.Mutex
 	at   map[string]int64 // "Kind name" -> revision
-	seen []string         // deletion-related changes, in order
+	seen []string         // the changes of Deployments, described, in order
+	// foreground holds "Kind name" of the objects seen deleting with the
+	// foregroundDeletion finalizer, with the revision of that change.
+	foreground map[string]int64
 }
 
 func (e *env) watchRemovals() (*removals, func()) {
-	r := &removals{at: map[string]int64{}}
+	r := &removals{at: map[string]int64{}, foreground: map[string]int64{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := e.s.Watch(ctx, store.WatchOptions{Revision: e.s.Revision(), Buffer: 1 << 20})
 	require.NoError(e.t, err)
@@ -49,8 +52,17 @@ func (e *env) watchRemovals() (*removals, func()) {
 				continue
 			}
 			r.mu.Lock()
+			what := ev.Kind() + " " + ev.Key().Name
+			if ev.Kind() == "Deployment" {
+				m := ev.Object().GetObjectMeta()
+				r.seen = append(r.seen, fmt.Sprintf("%v at %d: deletionTimestamp %v, finalizers %v", ev.Type, ev.Revision, m.DeletionTimestamp, m.Finalizers))
+			}
 			if ev.Type == store.Deleted {
-				r.at[ev.Kind()+" "+ev.Key().Name] = ev.Revision
+				r.at[what] = ev.Revision
+			} else if m := ev.Object().GetObjectMeta(); m.DeletionTimestamp != nil && m.HasFinalizer(objects.FinalizerForeground) {
+				if _, ok := r.foreground[what]; !ok {
+					r.foreground[what] = ev.Revision
+				}
 			}
 			r.mu.Unlock()
 		}
@@ -75,9 +87,6 @@ func TestForegroundDeletionOfDeployment(t *testing.T) {
 
 	rm, stop := e.watchRemovals()
 	e.delete(kindDeployment, dkey("web"), store.DeletePropagationForeground)
-	o, err := e.get(kindDeployment, dkey("web"))
-	require.NoError(t, err, "the deployment is kept while its dependents go")
-	require.True(t, o.GetObjectMeta().HasFinalizer(objects.FinalizerForeground))
 	e.waitFor("deployment gone", func(tx store.ReadTx) (bool, string) {
 		_, err := tx.Get(kindDeployment, dkey("web"))
 		return err != nil, fmt.Sprintf("%d replicasets, %d pods", countKind(tx, kindReplicaSet, ""), countKind(tx, kindPod, ""))
@@ -90,11 +99,18 @@ func TestForegroundDeletionOfDeployment(t *testing.T) {
 	}))
 	last := rm.at["Deployment web"]
 	require.NotZero(t, last)
+	// The deployment was kept, marked for foreground deletion, while its
+	// dependents went (the collector may finish before a read could see it,
+	// so the watch is what tells).
+	marked := rm.foreground["Deployment web"]
+	require.NotZero(t, marked, "the deployment is kept with the foregroundDeletion finalizer while its dependents go; its changes: %v", rm.seen)
+	require.Less(t, marked, last)
 	others := 0
 	for what, rev := range rm.at {
 		if what != "Deployment web" {
 			others++
 			require.Less(t, rev, last, "%s went after the deployment", what)
+			require.Greater(t, rev, marked, "%s went before the deployment was marked", what)
 		}
 	}
 	require.Equal(t, 2+4, others, "2 replicasets and 4 pods removed: %v", rm.at)
