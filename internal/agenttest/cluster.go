@@ -228,3 +228,30 @@ func (c *Cluster) DeleteAndWait(t testing.TB, d *objects.Deployment, left func()
 			fmt.Sprintf("after deleting the Deployment: %d pods in the store; left: %v", len(pods), rest)
 	})
 }
+
+// RunSpreadWithVolumes applies a WebDeployment of replicas pods of image,
+// spread over the cluster's nodes (SpreadOverNodes) and given volumes
+// (WithVolumes); it waits until it is Available (WaitAvailable), checks
+// that every one of nodes got a pod and that each pod's volumes work
+// (CheckVolumes), and returns the Deployment and its pods.
+func (c *Cluster) RunSpreadWithVolumes(t testing.TB, name, image string, replicas int32, nodes []string) (*objects.Deployment, []*objects.Pod) {
+	t.Helper()
+	d := WebDeployment(name, image, replicas)
+	SpreadOverNodes(d)
+	cm := WithVolumes(d)
+	if err := c.O.Apply(c.Ctx, cm, d); err != nil {
+		t.Fatal(err)
+	}
+	pods := c.WaitAvailable(t, d)
+	perNode := PerNode(pods)
+	for _, n := range nodes {
+		if perNode[n] == 0 {
+			t.Errorf("pods per node %v, want the %d replicas on every one of %v", perNode, replicas, nodes)
+			break
+		}
+	}
+	for _, p := range pods {
+		c.CheckVolumes(t, p, cm)
+	}
+	return d, pods
+}

@@ -37,20 +37,7 @@ func TestDeploymentOnDocker(t *testing.T) {
 		c.AddNode(name, "2", rts[name])
 	}
 
-	d := agenttest.WebDeployment("web-"+suffix, demo.Ref, 3)
-	agenttest.SpreadOverNodes(d)
-	cm := agenttest.WithVolumes(d)
-	if err := c.O.Apply(c.Ctx, cm, d); err != nil {
-		t.Fatal(err)
-	}
-	pods := c.WaitAvailable(t, d)
-	perNode := agenttest.PerNode(pods)
-	if len(perNode) != 2 || perNode[nodes[0]] == 0 || perNode[nodes[1]] == 0 {
-		t.Errorf("pods per node %v, want the 3 replicas on both %v", perNode, nodes)
-	}
-	for _, p := range pods {
-		c.CheckVolumes(t, p, cm)
-	}
+	d, pods := c.RunSpreadWithVolumes(t, "web-"+suffix, demo.Ref, 3, nodes)
 	if eps := endpoints(t, cli, network); len(eps) != len(pods) {
 		t.Errorf("endpoints on %s while running: %v, want one per pod", network, eps)
 	}
