@@ -11,6 +11,8 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -247,4 +249,25 @@ func Poll(t testing.TB, timeout, every time.Duration, check func() (done bool, s
 		case <-tick.C:
 		}
 	}
+}
+
+// StatusContainerIDs returns the ids of the containers p's status reports,
+// without their runtime:// prefix.
+func StatusContainerIDs(p *objects.Pod) []string {
+	var ids []string
+	for _, cs := range p.Status.ContainerStatuses {
+		if _, id, ok := strings.Cut(cs.ContainerID, "://"); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// SameSet reports whether a and b hold the same strings, in any order
+// (each string once).
+func SameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

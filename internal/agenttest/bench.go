@@ -48,21 +48,7 @@ func AgentBatch(b testing.TB, s store.Store, node, image string, n int) time.Dur
 	if err != nil {
 		b.Fatal(err)
 	}
-	running := map[string]bool{}
-	timeout := time.After(5 * time.Minute)
-	for len(running) < n {
-		select {
-		case ev, ok := <-w.Events():
-			if !ok {
-				b.Fatalf("watch ended: %v", w.Err())
-			}
-			if p, ok := ev.Peek().(*objects.Pod); ok && p.Status.Phase == objects.PodRunning && strings.HasPrefix(p.Name, batch+"-") {
-				running[p.Name] = true
-			}
-		case <-timeout:
-			b.Fatalf("%d of %d pods Running after 5 minutes", len(running), n)
-		}
-	}
+	waitRunning(b, w, n, func(p *objects.Pod) bool { return strings.HasPrefix(p.Name, batch+"-") })
 	took := time.Since(start)
 	grace := int64(1)
 	err = s.Update(ctx, func(tx store.Tx) error {
@@ -167,21 +153,7 @@ func DeploymentBatch(b testing.TB, c *Cluster, rt runtime.Runtime, node, image s
 	if err := c.O.Apply(c.Ctx, d); err != nil {
 		b.Fatal(err)
 	}
-	running := map[string]bool{}
-	timeout := time.After(5 * time.Minute)
-	for len(running) < n {
-		select {
-		case ev, ok := <-w.Events():
-			if !ok {
-				b.Fatalf("watch ended: %v", w.Err())
-			}
-			if p, ok := ev.Peek().(*objects.Pod); ok && p.Status.Phase == objects.PodRunning {
-				running[p.Name] = true
-			}
-		case <-timeout:
-			b.Fatalf("%d of %d pods Running after 5 minutes", len(running), n)
-		}
-	}
+	waitRunning(b, w, n, func(*objects.Pod) bool { return true })
 	took := time.Since(start)
 	if err := c.O.Delete(c.Ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Name: name, Namespace: "default"}}); err != nil {
 		b.Fatal(err)
@@ -201,3 +173,23 @@ func DeploymentBatch(b testing.TB, c *Cluster, rt runtime.Runtime, node, image s
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// waitRunning reads pod changes from w until n distinct pods that match
+// have been seen Running, failing after 5 minutes.
+func waitRunning(b testing.TB, w store.Watcher, n int, match func(*objects.Pod) bool) {
+	running := map[string]bool{}
+	timeout := time.After(5 * time.Minute)
+	for len(running) < n {
+		select {
+		case ev, ok := <-w.Events():
+			if !ok {
+				b.Fatalf("watch ended: %v", w.Err())
+			}
+			if p, ok := ev.Peek().(*objects.Pod); ok && p.Status.Phase == objects.PodRunning && match(p) {
+				running[p.Name] = true
+			}
+		case <-timeout:
+			b.Fatalf("%d of %d pods Running after 5 minutes", len(running), n)
+		}
+	}
+}

@@ -134,14 +134,14 @@ func TestAgentOnContainerd(t *testing.T) {
 		// Once the marks are gone the new agent has synced every pod:
 		// listed it in the namespace and created whatever it found missing.
 		for _, p := range e.WaitResynced(names...) {
-			if got, want := statusContainerIDs(p), running[p.Name]; !sameSet(got, want) {
+			if got, want := agenttest.StatusContainerIDs(p), running[p.Name]; !agenttest.SameSet(got, want) {
 				t.Errorf("pod %s: the second agent reports containers %v, want the running ones it adopted %v", p.Name, got, want)
 			}
 		}
 		for _, n := range names {
 			e.WaitPod(n, "Ready under the second agent", objects.IsPodReady)
 		}
-		if after := namespaceObjects(t); !sameSet(held, after) {
+		if after := namespaceObjects(t); !agenttest.SameSet(held, after) {
 			t.Errorf("objects before the restart %v, after %v: the second agent created or removed some", held, after)
 		}
 		// The pods go with the agent over rt2, before it closes.
@@ -219,18 +219,6 @@ func namespaceObjects(t *testing.T) []string {
 	return out
 }
 
-// statusContainerIDs returns the ids of the containers a pod's status
-// reports, without their runtime:// prefix.
-func statusContainerIDs(p *objects.Pod) []string {
-	var ids []string
-	for _, cs := range p.Status.ContainerStatuses {
-		if _, id, ok := strings.Cut(cs.ContainerID, "://"); ok {
-			ids = append(ids, id)
-		}
-	}
-	return ids
-}
-
 // runningIDs returns the app containers of pod uid that have a running
 // task.
 func runningIDs(t *testing.T, uid string) []string {
@@ -261,20 +249,4 @@ func containerID(t *testing.T, rt runtime.Runtime, uid, name string) string {
 	}
 	t.Fatalf("no running container %s in pod %s: %+v", name, uid, cs)
 	return ""
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	m := map[string]bool{}
-	for _, x := range a {
-		m[x] = true
-	}
-	for _, x := range b {
-		if !m[x] {
-			return false
-		}
-	}
-	return true
 }

@@ -111,11 +111,11 @@ func TestAgentOnDocker(t *testing.T) {
 		// Once the mark is gone the new agent has synced the pod: listed
 		// it in the daemon and created whatever it found missing.
 		p := e.WaitResynced("web")[0]
-		if got := statusContainerIDs(p); !sameSet(got, running) {
+		if got := agenttest.StatusContainerIDs(p); !agenttest.SameSet(got, running) {
 			t.Errorf("the second agent reports containers %v, want the running ones it adopted %v", got, running)
 		}
 		e.WaitPod("web", "Ready under the second agent", objects.IsPodReady)
-		if after := podContainers(t, rt, uid); !sameSet(held, after) {
+		if after := podContainers(t, rt, uid); !agenttest.SameSet(held, after) {
 			t.Errorf("containers before the restart %v, after %v: the second agent created or removed some", held, after)
 		}
 	})
@@ -147,18 +147,6 @@ func TestAgentOnDocker(t *testing.T) {
 			t.Errorf("the pod's directory %s is left (%v)", e.PodDir(uid), err)
 		}
 	})
-}
-
-// statusContainerIDs returns the ids of the containers a pod's status
-// reports, without their runtime:// prefix.
-func statusContainerIDs(p *objects.Pod) []string {
-	var ids []string
-	for _, cs := range p.Status.ContainerStatuses {
-		if _, id, ok := strings.Cut(cs.ContainerID, "://"); ok {
-			ids = append(ids, id)
-		}
-	}
-	return ids
 }
 
 // runningContainers returns the ids of the running app containers of pod
@@ -207,18 +195,6 @@ func containerID(t *testing.T, rt *docker.Runtime, uid, name string) string {
 	}
 	t.Fatalf("no running container %s in pod %s: %+v", name, uid, cs)
 	return ""
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, x := range a {
-		if !contains(b, x) {
-			return false
-		}
-	}
-	return true
 }
 
 func contains(ss []string, s string) bool {
