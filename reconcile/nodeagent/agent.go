@@ -37,6 +37,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/podkit/podkit/internal/events"
 	"github.com/podkit/podkit/internal/volumes"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
@@ -59,7 +60,8 @@ type Agent struct {
 	pulls   pulls
 	hasEvts bool
 
-	writer  *writer // set by Run or the group
+	writer  *writer       // set by Run or the group
+	events  *events.Queue // set by Run or the group
 	grouped bool
 	running atomic.Bool
 
@@ -139,15 +141,29 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer a.running.Store(false)
 	a.writer = newWriter(a.store, &a.cfg)
+	a.events = newEventQueue(&a.cfg)
 	g, ctx := errgroup.WithContext(ctx)
 	a.start(ctx)
 	g.Go(func() error { return a.writer.run(ctx) })
+	g.Go(func() error { a.events.Run(ctx); return nil })
 	src := &podSource{store: a.store, log: a.log, node: a.node, sink: a}
 	g.Go(func() error { return src.run(ctx) })
 	cfgSrc := &configSource{store: a.store, log: a.log, notify: a.configChanged}
 	g.Go(func() error { return cfgSrc.run(ctx) })
 	g.Go(func() error { return a.run(ctx) })
 	return ignoreCanceled(g.Wait())
+}
+
+// newEventQueue returns the queue through which agents record events: a
+// container start does not wait for the store, as the kubelet's events go
+// through a broadcaster. Like it, a full queue drops events.
+func newEventQueue(cfg *config) *events.Queue {
+	return events.NewQueue(cfg.log, events.DefaultQueueLimit)
+}
+
+// event queues an event about obj for the agent's recorder.
+func (a *Agent) event(obj objects.Object, eventType, reason, message string) {
+	a.events.Push(a.rec, obj, eventType, reason, message)
 }
 
 func ignoreCanceled(err error) error {

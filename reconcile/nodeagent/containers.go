@@ -239,12 +239,12 @@ func (a *Agent) ensureImage(sc *syncCtx, c *objects.Container, cs *ctrState) boo
 	case policy == objects.PullNever:
 		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", img)
 		if cs.waitReason != "ErrImageNeverPull" {
-			a.rec.Event(sc.ctx, sc.pod, EventWarning, "ErrImageNeverPull", msg)
+			a.event(sc.pod, EventWarning, "ErrImageNeverPull", msg)
 		}
 		cs.waitReason, cs.waitMessage = "ErrImageNeverPull", msg
 		return false
 	case policy == objects.PullIfNotPresent && present:
-		a.rec.Event(sc.ctx, sc.pod, EventNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", img))
+		a.event(sc.pod, EventNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", img))
 		return true
 	}
 	if cs.pullImage != img {
@@ -252,7 +252,7 @@ func (a *Agent) ensureImage(sc *syncCtx, c *objects.Container, cs *ctrState) boo
 	}
 	if cs.pull.inBackoffSince(&a.cfg, cs.pullFailed, sc.now) {
 		msg := fmt.Sprintf("Back-off pulling image %q", img)
-		a.rec.Event(sc.ctx, sc.pod, EventNormal, "BackOff", msg)
+		a.event(sc.pod, EventNormal, "BackOff", msg)
 		cs.waitReason, cs.waitMessage = "ImagePullBackOff", msg
 		sc.wakeAt(cs.pullFailed.Add(cs.pull.delay))
 		return false
@@ -264,14 +264,14 @@ func (a *Agent) ensureImage(sc *syncCtx, c *objects.Container, cs *ctrState) boo
 		}
 		cs.pullFailed = sc.now
 		cs.pull.next(&a.cfg, sc.now, sc.now)
-		a.rec.Event(sc.ctx, sc.pod, EventWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", img, err))
-		a.rec.Event(sc.ctx, sc.pod, EventWarning, "Failed", "Error: ErrImagePull")
+		a.event(sc.pod, EventWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", img, err))
+		a.event(sc.pod, EventWarning, "Failed", "Error: ErrImagePull")
 		cs.waitReason, cs.waitMessage = "ErrImagePull", err.Error()
 		sc.wakeAt(sc.now.Add(cs.pull.delay))
 		return false
 	}
 	cs.pull = backoffEntry{}
-	a.rec.Event(sc.ctx, sc.pod, EventNormal, "Pulled", pulledMessage(img, res, waited))
+	a.event(sc.pod, EventNormal, "Pulled", pulledMessage(img, res, waited))
 	return true
 }
 

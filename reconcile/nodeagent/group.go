@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/podkit/podkit/internal/events"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/store"
@@ -24,6 +25,7 @@ type Group struct {
 	store  store.Store
 	cfg    config
 	writer *writer
+	events *events.Queue
 
 	mu      sync.Mutex
 	members map[string]*member
@@ -50,6 +52,7 @@ func NewGroup(s store.Store, opts ...Option) (*Group, error) {
 	}
 	g := &Group{store: s, cfg: cfg, members: map[string]*member{}, pods: map[string]map[string]*objects.Pod{}}
 	g.writer = newWriter(s, &g.cfg)
+	g.events = newEventQueue(&g.cfg)
 	return g, nil
 }
 
@@ -67,7 +70,7 @@ func (g *Group) Add(ctx context.Context, node string, rt runtime.Runtime, opts .
 	if err != nil {
 		return err
 	}
-	a.writer, a.grouped = g.writer, true
+	a.writer, a.events, a.grouped = g.writer, g.events, true
 	g.mu.Lock()
 	var stopOld func(context.Context) error
 	if old := g.members[node]; old != nil {
@@ -179,6 +182,7 @@ func (g *Group) Run(ctx context.Context) error {
 	g.mu.Unlock()
 
 	eg.Go(func() error { return g.writer.run(ctx) })
+	eg.Go(func() error { g.events.Run(ctx); return nil })
 	src := &podSource{store: g.store, log: g.cfg.log, sink: g}
 	eg.Go(func() error { return src.run(ctx) })
 	cs := &configSource{store: g.store, log: g.cfg.log, notify: g.configChanged}

@@ -73,6 +73,9 @@ func threshold(v, def int32) int32 {
 // first due after its initial delay.
 func (cs *ctrState) resetProbes(c *objects.Container, id string, started time.Time) {
 	cs.probeID = id
+	if cs.probes == nil {
+		cs.probes = new([3]probeState)
+	}
 	for k := range cs.probes {
 		cs.probes[k] = probeState{}
 		if p := probeOf(c, k); p != nil {
@@ -101,6 +104,9 @@ func (cs *ctrState) ready(c *objects.Container, id string) bool {
 
 // failingProbe returns the probe whose failure is killing the container.
 func failingProbe(c *objects.Container, cs *ctrState) *objects.Probe {
+	if cs.probes == nil {
+		return nil
+	}
 	for k := range cs.probes {
 		if cs.probes[k].killedByIt {
 			return probeOf(c, k)
@@ -158,7 +164,7 @@ func (a *Agent) probeContainer(sc *syncCtx, c *objects.Container, cur *runtimeSt
 		}
 		ps.successes = 0
 		ps.failures++
-		a.rec.Event(sc.ctx, sc.pod, EventWarning, "Unhealthy", probeNames[k]+" probe failed: "+msg)
+		a.event(sc.pod, EventWarning, "Unhealthy", probeNames[k]+" probe failed: "+msg)
 		if ps.failures < threshold(p.FailureThreshold, 3) {
 			continue
 		}

@@ -55,7 +55,7 @@ func (a *Agent) pull(ctx context.Context, pod *objects.Pod, image string, auth *
 	f.watchers[w] = struct{}{}
 	ps.mu.Unlock()
 	// Recorded once the pod watches the pull: its progress comes after.
-	a.rec.Event(ctx, pod, EventNormal, "Pulling", fmt.Sprintf("Pulling image %q", image))
+	a.event(pod, EventNormal, "Pulling", fmt.Sprintf("Pulling image %q", image))
 	if joined {
 		select {
 		case <-f.done:
@@ -142,7 +142,7 @@ func (w *pullWatcher) progress(p runtime.PullProgress) {
 	}
 	w.last, w.lastMsg = now, msg
 	w.mu.Unlock()
-	w.a.rec.Event(w.ctx, w.pod, EventNormal, "Pulling", msg)
+	w.a.event(w.pod, EventNormal, "Pulling", msg)
 }
 
 // byteSize formats n bytes as Docker's progress does, in decimal units:

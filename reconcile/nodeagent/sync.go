@@ -19,7 +19,7 @@ import (
 // (container attempts); backoffs and probe results start afresh.
 type podState struct {
 	last      *objects.Pod
-	ctrs      map[string]*ctrState
+	ctrs      []*ctrState        // few: a linear search beats a map
 	sent      *objects.PodStatus // last status queued for the store
 	terminal  bool               // Succeeded or Failed: nothing restarts
 	stopped   bool               // containers and sandbox of a terminal pod stopped
@@ -38,15 +38,16 @@ type podState struct {
 
 // ctrState is what a worker remembers about one container of its pod.
 type ctrState struct {
+	name        string
 	restart     backoffEntry
 	pull        backoffEntry
 	pullImage   string
 	pullFailed  time.Time
 	waitReason  string
 	waitMessage string
-	probeID     string // the container instance the probe state is about
-	probes      [3]probeState
-	hashOf      *objects.Pod // the pod version hash was computed for
+	probeID     string         // the container instance the probe state is about
+	probes      *[3]probeState // made with probeID (resetProbes)
+	hashOf      *objects.Pod   // the pod version hash was computed for
 	hash        string
 }
 
@@ -68,14 +69,13 @@ func (st *podState) selector(a *Agent, uid string) map[string]string {
 }
 
 func (st *podState) ctr(name string) *ctrState {
-	if st.ctrs == nil {
-		st.ctrs = map[string]*ctrState{}
+	for _, c := range st.ctrs {
+		if c.name == name {
+			return c
+		}
 	}
-	c := st.ctrs[name]
-	if c == nil {
-		c = &ctrState{}
-		st.ctrs[name] = c
-	}
+	c := &ctrState{name: name}
+	st.ctrs = append(st.ctrs, c)
 	return c
 }
 
@@ -266,7 +266,7 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, st *podState, obs 
 	if d := pod.Spec.ActiveDeadlineSeconds; d != nil && !st.terminal {
 		deadline := st.startTime.Add(time.Duration(*d) * time.Second)
 		if !now.Before(deadline) {
-			a.rec.Event(ctx, pod, EventNormal, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
+			a.event(pod, EventNormal, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
 			st.terminal, st.deadline = true, true
 		} else {
 			defer func() { wake = earliest(wake, deadline) }()
@@ -314,13 +314,13 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, st *podState, obs 
 				return time.Time{}, err
 			}
 			st.sbMessage = err.Error()
-			a.rec.Event(ctx, pod, EventWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: "+err.Error())
+			a.event(pod, EventWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: "+err.Error())
 			a.publish(pod, st, obs)
 			return time.Time{}, err
 		}
 		st.sbMessage = ""
 		if len(obs.sandboxes) > 0 {
-			a.rec.Event(ctx, pod, EventNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+			a.event(pod, EventNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
 		}
 		var err error
 		if obs, err = a.observe(ctx, st.selector(a, pod.UID)); err != nil {
@@ -338,7 +338,7 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, st *podState, obs 
 	vols, err := a.volumes.Setup(pod, res)
 	if err != nil {
 		if st.mountErr != err.Error() {
-			a.rec.Event(ctx, pod, EventWarning, "FailedMount", err.Error())
+			a.event(pod, EventWarning, "FailedMount", err.Error())
 		}
 		st.mountErr = err.Error()
 		a.publish(pod, st, obs)
@@ -485,7 +485,7 @@ func (a *Agent) syncContainers(sc *syncCtx) {
 			if reason == "" {
 				continue
 			}
-			a.rec.Event(sc.ctx, sc.pod, EventNormal, "Killing", reason)
+			a.event(sc.pod, EventNormal, "Killing", reason)
 			grace := podGrace(sc.pod)
 			if p := failingProbe(c, sc.st.ctr(c.Name)); p != nil && p.TerminationGracePeriodSeconds != nil {
 				grace = time.Duration(*p.TerminationGracePeriodSeconds) * time.Second
@@ -536,7 +536,7 @@ func (a *Agent) restart(sc *syncCtx, c *objects.Container, cur *runtime.Containe
 		until := finished.Add(cs.restart.delay)
 		msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", cs.restart.delay, c.Name, sc.pod.Name, sc.pod.Namespace, sc.pod.UID)
 		if cs.waitReason != "CrashLoopBackOff" || cs.waitMessage != msg {
-			a.rec.Event(sc.ctx, sc.pod, EventWarning, "BackOff", fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, sc.pod.Name, sc.pod.Namespace, sc.pod.UID))
+			a.event(sc.pod, EventWarning, "BackOff", fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, sc.pod.Name, sc.pod.Namespace, sc.pod.UID))
 		}
 		cs.waitReason, cs.waitMessage = "CrashLoopBackOff", msg
 		sc.wakeAt(until)
@@ -554,12 +554,12 @@ func (a *Agent) startCreated(sc *syncCtx, c *objects.Container, cur *runtime.Con
 		if sc.fail(err) {
 			return
 		}
-		a.rec.Event(sc.ctx, sc.pod, EventWarning, "Failed", "Error: "+err.Error())
+		a.event(sc.pod, EventWarning, "Failed", "Error: "+err.Error())
 		cs := sc.st.ctr(c.Name)
 		cs.waitReason, cs.waitMessage = "RunContainerError", err.Error()
 		return
 	}
-	a.rec.Event(sc.ctx, sc.pod, EventNormal, "Started", "Started container "+c.Name)
+	a.event(sc.pod, EventNormal, "Started", "Started container "+c.Name)
 	a.postStart(sc, c, cur.ID)
 }
 
@@ -574,7 +574,7 @@ func (a *Agent) startContainer(sc *syncCtx, c *objects.Container, attempt uint32
 	if err != nil {
 		msg := err.Error()
 		if cs.waitReason != "CreateContainerConfigError" || cs.waitMessage != msg {
-			a.rec.Event(sc.ctx, sc.pod, EventWarning, "Failed", "Error: "+msg)
+			a.event(sc.pod, EventWarning, "Failed", "Error: "+msg)
 		}
 		cs.waitReason, cs.waitMessage = "CreateContainerConfigError", msg
 		sc.wakeAt(sc.now.Add(a.cfg.backoffBase))
@@ -586,22 +586,22 @@ func (a *Agent) startContainer(sc *syncCtx, c *objects.Container, attempt uint32
 		if sc.fail(err) {
 			return
 		}
-		a.rec.Event(sc.ctx, sc.pod, EventWarning, "Failed", "Error: "+err.Error())
+		a.event(sc.pod, EventWarning, "Failed", "Error: "+err.Error())
 		cs.waitReason, cs.waitMessage = "CreateContainerError", err.Error()
 		sc.wakeAt(sc.now.Add(a.cfg.backoffBase))
 		return
 	}
-	a.rec.Event(sc.ctx, sc.pod, EventNormal, "Created", "Created container "+c.Name)
+	a.event(sc.pod, EventNormal, "Created", "Created container "+c.Name)
 	if err := a.startOwn(sc.ctx, id); err != nil {
 		if sc.fail(err) {
 			return
 		}
-		a.rec.Event(sc.ctx, sc.pod, EventWarning, "Failed", "Error: "+err.Error())
+		a.event(sc.pod, EventWarning, "Failed", "Error: "+err.Error())
 		cs.waitReason, cs.waitMessage = "RunContainerError", err.Error()
 		return
 	}
 	cs.waitReason, cs.waitMessage = "", ""
-	a.rec.Event(sc.ctx, sc.pod, EventNormal, "Started", "Started container "+c.Name)
+	a.event(sc.pod, EventNormal, "Started", "Started container "+c.Name)
 	if !isInit {
 		a.postStart(sc, c, id)
 	}
@@ -618,8 +618,8 @@ func (a *Agent) postStart(sc *syncCtx, c *objects.Container, id string) {
 	if sc.fail(err) {
 		return
 	}
-	a.rec.Event(sc.ctx, sc.pod, EventWarning, "FailedPostStartHook", msg)
-	a.rec.Event(sc.ctx, sc.pod, EventNormal, "Killing", fmt.Sprintf("FailedPostStartHook: container %s will be restarted", c.Name))
+	a.event(sc.pod, EventWarning, "FailedPostStartHook", msg)
+	a.event(sc.pod, EventNormal, "Killing", fmt.Sprintf("FailedPostStartHook: container %s will be restarted", c.Name))
 	if err := a.stopContainer(sc.ctx, sc.pod, c, id, podGrace(sc.pod), false); err != nil {
 		sc.fail(err)
 	}
@@ -634,7 +634,7 @@ func (a *Agent) stopContainer(ctx context.Context, pod *objects.Pod, c *objects.
 			if errors.Is(err, runtime.ErrUnavailable) {
 				return err
 			}
-			a.rec.Event(ctx, pod, EventWarning, "FailedPreStopHook", msg)
+			a.event(pod, EventWarning, "FailedPreStopHook", msg)
 		}
 		grace -= a.clock.Since(start)
 		if grace < minGrace {
@@ -727,7 +727,7 @@ func (a *Agent) stopAll(ctx context.Context, pod *objects.Pod, obs *observed, gr
 	for i, c := range run {
 		name := c.Labels[runtime.LabelContainerName]
 		if pod != nil && c.State == runtime.ContainerRunning {
-			a.rec.Event(ctx, pod, EventNormal, "Killing", "Stopping container "+name)
+			a.event(pod, EventNormal, "Killing", "Stopping container "+name)
 		}
 		wg.Add(1)
 		go func() {

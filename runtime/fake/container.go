@@ -31,10 +31,10 @@ type container struct {
 	started  time.Time
 	finished time.Time
 
-	b       Behavior
+	b       *Behavior // read-only, shared with the rule it comes from
 	healthy bool
 	timer   clockwork.Timer
-	done    chan struct{} // closed when the container exits
+	done    chan struct{} // made when waited on (see exited), closed when the container exits
 
 	cpuMillis int64
 	memory    uint64
@@ -42,7 +42,30 @@ type container struct {
 	usageAt   time.Time // when cpuMillis last changed or the container started
 
 	logs    []logLine
-	logWake chan struct{} // closed and replaced when a line is written or the container exits
+	logWake chan struct{} // made when waited on (see logWaker), closed when a line is written or the container exits
+}
+
+// noBehavior is what an unscripted container does. Read-only.
+var noBehavior Behavior
+
+// exited returns a channel closed when the container exits. r.mu is held.
+func (c *container) exited() <-chan struct{} {
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.state == runtime.ContainerExited {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// logWaker returns a channel closed at the next line written or at the
+// exit. r.mu is held.
+func (c *container) logWaker() <-chan struct{} {
+	if c.logWake == nil {
+		c.logWake = make(chan struct{})
+	}
+	return c.logWake
 }
 
 type logLine struct {
@@ -59,8 +82,10 @@ func (c *container) stopTimer() {
 }
 
 func (c *container) wake() {
-	close(c.logWake)
-	c.logWake = make(chan struct{})
+	if c.logWake != nil {
+		close(c.logWake)
+		c.logWake = nil
+	}
 }
 
 func (c *container) record(op Op) Record {
@@ -97,8 +122,8 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	if err != nil {
 		return "", err
 	}
-	rec := Record{Op: OpCreateContainer, SandboxID: sandboxID, Namespace: sb.cfg.PodNamespace, Pod: sb.cfg.PodName,
-		PodUID: sb.cfg.PodUID, Container: cfg.Name, Attempt: cfg.Attempt, Image: cfg.Image}
+	rec := Record{Op: OpCreateContainer, SandboxID: sandboxID, Namespace: sb.ns, Pod: sb.pod,
+		PodUID: sb.uid, Container: cfg.Name, Attempt: cfg.Attempt, Image: cfg.Image}
 	if sb.state != runtime.SandboxReady {
 		err := fmt.Errorf("fake: create container %s: sandbox %s is not ready", cfg.Name, short(sandboxID))
 		r.record(rec, err)
@@ -110,16 +135,15 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		r.record(rec, err)
 		return "", err
 	}
-	if err := r.injected(OpCreateContainer, sb.cfg.PodNamespace, sb.cfg.PodName, sb.cfg.PodUID, cfg.Name, cfg.Image); err != nil {
+	if err := r.injected(OpCreateContainer, sb.ns, sb.pod, sb.uid, cfg.Name, cfg.Image); err != nil {
 		r.record(rec, err)
 		return "", err
 	}
 	id := r.newID("container")
 	c := &container{
 		id: id, seq: r.seq, sandboxID: sandboxID, cfg: cloneConfig(cfg), imageID: imgID,
-		ns: sb.cfg.PodNamespace, pod: sb.cfg.PodName, uid: sb.cfg.PodUID,
-		state: runtime.ContainerCreated, created: r.clock.Now(),
-		done: make(chan struct{}), logWake: make(chan struct{}),
+		ns: sb.ns, pod: sb.pod, uid: sb.uid,
+		state: runtime.ContainerCreated, created: r.clock.Now(), b: &noBehavior,
 	}
 	r.containers[id] = c
 	ix := r.index(c.uid)
@@ -144,16 +168,19 @@ func cloneConfig(cfg *runtime.ContainerConfig) runtime.ContainerConfig {
 
 // behavior resolves what a container does: the most recent matching rule,
 // else its command line, else the zero Behavior.
-func (r *Runtime) behavior(c *container) Behavior {
+func (r *Runtime) behavior(c *container) *Behavior {
 	for i := len(r.rules) - 1; i >= 0; i-- {
 		if r.rules[i].m.matches(c.ns, c.pod, c.uid, c.cfg.Name, c.cfg.Image) {
-			return r.rules[i].b
+			return &r.rules[i].b // rules are only appended to, never changed
 		}
 	}
-	if b, ok := command(append(slices.Clone(c.cfg.Command), c.cfg.Args...)); ok {
-		return b
+	if len(c.cfg.Command)+len(c.cfg.Args) == 0 {
+		return &noBehavior
 	}
-	return Behavior{}
+	if b, ok := command(append(slices.Clone(c.cfg.Command), c.cfg.Args...)); ok {
+		return &b
+	}
+	return &noBehavior
 }
 
 // StartContainer implements runtime.Runtime. An injected OpStartContainer
@@ -250,7 +277,9 @@ func (r *Runtime) exit(c *container, code int32, reason string, at time.Time) {
 	}
 	c.state = runtime.ContainerExited
 	c.exitCode, c.reason, c.finished = code, reason, at
-	close(c.done)
+	if c.done != nil {
+		close(c.done)
+	}
 	c.wake()
 	rec := c.record(OpExit)
 	rec.ExitCode = code
@@ -304,7 +333,7 @@ func (r *Runtime) StopContainer(ctx context.Context, id string, opts runtime.Sto
 	case !c.b.IgnoreSIGTERM:
 		r.exit(c, c.b.TermExitCode, exitReason(c.b.TermExitCode), r.clock.Now())
 	}
-	done := c.done
+	done := c.exited()
 	r.mu.Unlock()
 	select {
 	case <-done:

@@ -84,13 +84,16 @@ type podIndex struct {
 	containers []string
 }
 
+// sandbox keeps of its SandboxConfig only what the fake uses.
 type sandbox struct {
-	id      string
-	seq     uint64
-	cfg     runtime.SandboxConfig
-	state   runtime.SandboxState
-	ip      netip.Addr
-	created time.Time
+	id           string
+	seq          uint64
+	uid, ns, pod string
+	labels       map[string]string
+	attempt      uint32
+	state        runtime.SandboxState
+	ip           netip.Addr
+	created      time.Time
 }
 
 // Option configures a Runtime.
@@ -345,8 +348,8 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (s
 		return "", err
 	}
 	id := r.newID("sandbox")
-	sb := &sandbox{id: id, seq: r.seq, cfg: *cfg, state: runtime.SandboxReady, created: r.clock.Now()}
-	sb.cfg.Labels = maps.Clone(cfg.Labels)
+	sb := &sandbox{id: id, seq: r.seq, uid: cfg.PodUID, ns: cfg.PodNamespace, pod: cfg.PodName,
+		labels: maps.Clone(cfg.Labels), attempt: cfg.Attempt, state: runtime.SandboxReady, created: r.clock.Now()}
 	if !cfg.HostNetwork {
 		ip, err := r.allocIP()
 		if err != nil {
@@ -384,7 +387,7 @@ func (r *Runtime) StopSandbox(ctx context.Context, id string) error {
 		return err
 	}
 	rec := sb.record(OpStopSandbox)
-	if err := r.injected(OpStopSandbox, sb.cfg.PodNamespace, sb.cfg.PodName, sb.cfg.PodUID, "", ""); err != nil {
+	if err := r.injected(OpStopSandbox, sb.ns, sb.pod, sb.uid, "", ""); err != nil {
 		r.record(rec, err)
 		return err
 	}
@@ -394,7 +397,7 @@ func (r *Runtime) StopSandbox(ctx context.Context, id string) error {
 }
 
 func (r *Runtime) stopSandbox(sb *sandbox) {
-	for _, cid := range r.byPod[sb.cfg.PodUID].containers {
+	for _, cid := range r.byPod[sb.uid].containers {
 		if c := r.containers[cid]; c != nil && c.sandboxID == sb.id && c.state == runtime.ContainerRunning {
 			r.exit(c, 137, "Error", r.clock.Now())
 		}
@@ -404,7 +407,7 @@ func (r *Runtime) stopSandbox(sb *sandbox) {
 		if sb.ip.IsValid() {
 			delete(r.byIP, sb.ip)
 		}
-		r.publish(runtime.Event{Type: runtime.EventSandboxStopped, ID: sb.id, SandboxID: sb.id, PodUID: sb.cfg.PodUID, Time: r.clock.Now()})
+		r.publish(runtime.Event{Type: runtime.EventSandboxStopped, ID: sb.id, SandboxID: sb.id, PodUID: sb.uid, Time: r.clock.Now()})
 	}
 }
 
@@ -420,12 +423,12 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
 		return err
 	}
 	rec := sb.record(OpRemoveSandbox)
-	if err := r.injected(OpRemoveSandbox, sb.cfg.PodNamespace, sb.cfg.PodName, sb.cfg.PodUID, "", ""); err != nil {
+	if err := r.injected(OpRemoveSandbox, sb.ns, sb.pod, sb.uid, "", ""); err != nil {
 		r.record(rec, err)
 		return err
 	}
 	r.stopSandbox(sb)
-	ix := r.byPod[sb.cfg.PodUID]
+	ix := r.byPod[sb.uid]
 	for _, cid := range slices.Clone(ix.containers) {
 		if c := r.containers[cid]; c != nil && c.sandboxID == id {
 			r.removeContainer(c)
@@ -433,7 +436,7 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
 	}
 	delete(r.sandboxes, id)
 	ix.sandboxes = slices.DeleteFunc(ix.sandboxes, func(s string) bool { return s == id })
-	r.dropIndex(sb.cfg.PodUID)
+	r.dropIndex(sb.uid)
 	r.record(rec, nil)
 	return nil
 }
@@ -462,10 +465,10 @@ func (r *Runtime) ListSandboxes(ctx context.Context, f runtime.Filter) ([]runtim
 	out := make([]runtime.SandboxStatus, 0, len(ids))
 	for _, id := range ids {
 		sb := r.sandboxes[id]
-		if f.SandboxID != "" && f.SandboxID != id || !labelsMatch(sb.cfg.Labels, f.Labels) {
+		if f.SandboxID != "" && f.SandboxID != id || !labelsMatch(sb.labels, f.Labels) {
 			continue
 		}
-		st := runtime.SandboxStatus{ID: id, State: sb.state, CreatedAt: sb.created, Labels: sb.cfg.Labels, Attempt: sb.cfg.Attempt}
+		st := runtime.SandboxStatus{ID: id, State: sb.state, CreatedAt: sb.created, Labels: sb.labels, Attempt: sb.attempt}
 		if sb.state == runtime.SandboxReady && sb.ip.IsValid() {
 			st.IP = sb.ip.String()
 		}
@@ -605,7 +608,7 @@ func (r *Runtime) RemoveImage(ref string) {
 }
 
 func (sb *sandbox) record(op Op) Record {
-	return Record{Op: op, ID: sb.id, SandboxID: sb.id, Namespace: sb.cfg.PodNamespace, Pod: sb.cfg.PodName, PodUID: sb.cfg.PodUID, Attempt: sb.cfg.Attempt}
+	return Record{Op: op, ID: sb.id, SandboxID: sb.id, Namespace: sb.ns, Pod: sb.pod, PodUID: sb.uid, Attempt: sb.attempt}
 }
 
 func short(id string) string {

@@ -79,24 +79,37 @@ func (c *container) finishedOr(t time.Time) time.Time {
 	return c.finished
 }
 
+// subscriber is one event watch. Its channel is small; events it has no
+// room for wait in queue, which a goroutine of the runtime's, started only
+// while there are such events, moves into it in order. Memory follows what
+// the watcher has yet to read, not the most it may fall behind: a process
+// may hold thousands of fake runtimes.
 type subscriber struct {
-	ch chan runtime.Event
+	ctx     context.Context
+	ch      chan runtime.Event
+	queue   []runtime.Event // oldest first, after those in ch
+	pumping bool            // pump runs; it closes ch once ended
+	ended   bool
 }
 
-// eventBuffer is a watcher's queue; a watcher that lets it fill is ended.
-// It is small because a process may hold thousands of fake runtimes.
-const eventBuffer = 256
+const (
+	// eventChan is the room in a watcher's channel.
+	eventChan = 4
+	// eventBuffer is how far a watcher may fall behind before it is ended.
+	eventBuffer = 256
+)
 
 // WatchEvents implements runtime.EventWatcher. A watcher that falls
-// eventBuffer events behind is ended (its channel closed), as are all of
-// them when the runtime becomes unavailable or is closed.
+// eventBuffer events behind is ended (its channel closed once it has the
+// events before), as are all of them when the runtime becomes unavailable
+// or is closed. Events are delivered in order, none skipped, until then.
 func (r *Runtime) WatchEvents(ctx context.Context) (<-chan runtime.Event, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.check(); err != nil {
 		return nil, err
 	}
-	s := &subscriber{ch: make(chan runtime.Event, eventBuffer)}
+	s := &subscriber{ctx: ctx, ch: make(chan runtime.Event, eventChan)}
 	r.subs[s] = struct{}{}
 	context.AfterFunc(ctx, func() {
 		r.mu.Lock()
@@ -106,9 +119,15 @@ func (r *Runtime) WatchEvents(ctx context.Context) (<-chan runtime.Event, error)
 	return s.ch, nil
 }
 
+// endSubscriber stops events to s; its channel is closed once what is
+// queued is delivered (or its context ends). r.mu is held.
 func (r *Runtime) endSubscriber(s *subscriber) {
-	if _, ok := r.subs[s]; ok {
-		delete(r.subs, s)
+	if _, ok := r.subs[s]; !ok {
+		return
+	}
+	delete(r.subs, s)
+	s.ended = true
+	if !s.pumping {
 		close(s.ch)
 	}
 }
@@ -119,14 +138,51 @@ func (r *Runtime) endSubscribers() {
 	}
 }
 
-// publish sends ev to every watcher without blocking. r.mu is held.
+// publish queues ev to every watcher without blocking. r.mu is held.
 func (r *Runtime) publish(ev runtime.Event) {
 	for s := range r.subs {
+		if len(s.queue) == 0 {
+			select {
+			case s.ch <- ev:
+				continue
+			default:
+			}
+		}
+		if len(s.ch)+len(s.queue) >= eventBuffer {
+			r.endSubscriber(s)
+			continue
+		}
+		s.queue = append(s.queue, ev)
+		if !s.pumping {
+			s.pumping = true
+			go r.pump(s)
+		}
+	}
+}
+
+// pump moves s's queued events into its channel until none are left, or
+// the watcher's context ends.
+func (r *Runtime) pump(s *subscriber) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(s.queue) > 0 {
+		ev := s.queue[0]
+		r.mu.Unlock()
 		select {
 		case s.ch <- ev:
-		default:
-			r.endSubscriber(s)
+		case <-s.ctx.Done():
+			r.mu.Lock()
+			s.queue = nil
+			continue
 		}
+		r.mu.Lock()
+		s.queue[0] = runtime.Event{}
+		s.queue = s.queue[1:]
+	}
+	s.queue = nil // let go of what a burst grew
+	s.pumping = false
+	if s.ended {
+		close(s.ch)
 	}
 }
 

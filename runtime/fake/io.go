@@ -40,7 +40,7 @@ func (r *Runtime) ContainerLogs(ctx context.Context, id string, opts runtime.Log
 	for _, l := range lines {
 		writeLine(&b, l, opts)
 	}
-	next, wake, exited := len(c.logs), c.logWake, c.state == runtime.ContainerExited
+	next, wake, exited := len(c.logs), c.logWaker(), c.state == runtime.ContainerExited
 	r.mu.Unlock()
 	if !opts.Follow || exited {
 		return io.NopCloser(strings.NewReader(b.String())), nil
@@ -66,7 +66,7 @@ func (r *Runtime) ContainerLogs(ctx context.Context, id string, opts runtime.Log
 				for _, l := range cur.logs[next:] {
 					writeLine(&b, l, opts)
 				}
-				next, wake = len(cur.logs), cur.logWake
+				next, wake = len(cur.logs), cur.logWaker()
 			}
 			done := cur == nil || cur.state == runtime.ContainerExited
 			r.mu.Unlock()
@@ -129,7 +129,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions)
 		return 0, err
 	}
 	r.record(rec, nil)
-	b, healthy := c.b, c.healthy
+	b, healthy := *c.b, c.healthy
 	r.mu.Unlock()
 
 	stdout, stderr := opts.Stdout, opts.Stderr
@@ -191,7 +191,7 @@ func (r *Runtime) DialContext(ctx context.Context, network, address string) (net
 		return nil, refused()
 	}
 	var target, first *container
-	for _, id := range r.byPod[sb.cfg.PodUID].containers {
+	for _, id := range r.byPod[sb.uid].containers {
 		c := r.containers[id]
 		if c.sandboxID != sb.id || c.state != runtime.ContainerRunning {
 			continue

@@ -1,0 +1,139 @@
+package events
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/podkit/podkit/objects"
+)
+
+// Sink records one event; *Recorder is one. The component interfaces
+// (nodeagent.EventRecorder, scheduler.EventRecorder) have this shape.
+type Sink interface {
+	Event(ctx context.Context, obj objects.Object, eventType, reason, message string)
+}
+
+// Queue records events from its own goroutine, so that whoever reports one
+// does not wait for the store, as Kubernetes' event broadcaster does.
+// Events are recorded in rounds of up to a Recorder's batch: the events of
+// a round about different objects are recorded concurrently, so that a
+// Recorder writes them in one transaction; those about one object in the
+// order they were queued.
+//
+// The queue is bounded: past its limit an event is dropped, counted and
+// the drops logged, as the broadcaster drops events rather than stall the
+// component reporting them. Memory follows what is pending, not the limit.
+//
+// Push is safe for concurrent use and never blocks. Run records until its
+// context ends and returns once every goroutine it started has; events
+// still queued then are dropped (a Recorder would refuse them under that
+// context anyway).
+type Queue struct {
+	log   *slog.Logger
+	limit int
+	kick  chan struct{}
+
+	mu       sync.Mutex
+	q        []queuedEvent
+	head     int // q[:head] are taken
+	dropped  int
+	reported int // drops logged so far
+}
+
+type queuedEvent struct {
+	sink                 Sink
+	obj                  objects.Object
+	typ, reason, message string
+}
+
+// DefaultQueueLimit suits a process that runs many components reporting
+// events at once.
+const DefaultQueueLimit = 1 << 16
+
+// NewQueue returns a queue holding at most limit events.
+func NewQueue(log *slog.Logger, limit int) *Queue {
+	return &Queue{log: log, limit: max(limit, 1), kick: make(chan struct{}, 1)}
+}
+
+// Push queues an event about obj for sink. It reports false when the
+// queue was full and the event dropped.
+func (q *Queue) Push(sink Sink, obj objects.Object, eventType, reason, message string) bool {
+	q.mu.Lock()
+	if len(q.q)-q.head >= q.limit {
+		q.dropped++
+		q.mu.Unlock()
+		return false
+	}
+	q.q = append(q.q, queuedEvent{sink: sink, obj: obj, typ: eventType, reason: reason, message: message})
+	q.mu.Unlock()
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns the next round, nil when nothing is pending; it reports
+// drops not yet logged once the queue is empty.
+func (q *Queue) take() (round []queuedEvent, dropped int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := min(len(q.q)-q.head, maxBatch)
+	if n == 0 {
+		q.q, q.head = nil, 0 // free what a burst grew
+		dropped, q.reported = q.dropped-q.reported, q.dropped
+		return nil, dropped
+	}
+	round = make([]queuedEvent, n)
+	copy(round, q.q[q.head:])
+	clear(q.q[q.head : q.head+n])
+	q.head += n
+	return round, 0
+}
+
+// Run records queued events until ctx ends.
+func (q *Queue) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.kick:
+		}
+		for ctx.Err() == nil {
+			round, dropped := q.take()
+			if round == nil {
+				if dropped > 0 {
+					q.log.Warn("events dropped: the recorder did not keep up", "dropped", dropped)
+				}
+				break
+			}
+			record(ctx, round)
+		}
+	}
+}
+
+// record records a round: one goroutine per object, each in order.
+func record(ctx context.Context, round []queuedEvent) {
+	byObj := make(map[string][]*queuedEvent, len(round))
+	for i := range round {
+		ev := &round[i]
+		m := ev.obj.GetObjectMeta()
+		key := m.UID
+		if key == "" {
+			key = m.Namespace + "/" + m.Name
+		}
+		byObj[key] = append(byObj[key], ev)
+	}
+	var wg sync.WaitGroup
+	for _, evs := range byObj {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, ev := range evs {
+				ev.sink.Event(ctx, ev.obj, ev.typ, ev.reason, ev.message)
+			}
+		}()
+	}
+	wg.Wait()
+}
