@@ -3,9 +3,8 @@ package scheduler
 import (
 	"context"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 
+	"github.com/podkit/podkit/internal/events"
 	"github.com/podkit/podkit/objects"
 )
 
@@ -25,72 +24,32 @@ const (
 	eventQueue = 8192
 )
 
-// eventSink records events from its own goroutine, so that writing them
-// never holds up scheduling.
+// eventSink records events from its own goroutine (an events.Queue), so
+// that writing them never holds up scheduling.
 type eventSink struct {
-	rec     EventRecorder
-	log     *slog.Logger
-	ch      chan pendingEvent
-	dropped atomic.Int64
+	rec EventRecorder
+	q   *events.Queue
 }
 
 func newEventSink(rec EventRecorder, log *slog.Logger) *eventSink {
-	s := &eventSink{rec: rec, log: log}
+	s := &eventSink{rec: rec}
 	if rec != nil {
-		s.ch = make(chan pendingEvent, eventQueue)
+		s.q = events.NewQueue(log.With("component", "scheduler"), eventQueue)
 	}
 	return s
 }
 
 func (s *eventSink) push(evs ...pendingEvent) {
-	if s.ch == nil {
+	if s.q == nil {
 		return
 	}
 	for _, ev := range evs {
-		select {
-		case s.ch <- ev:
-		default:
-			s.dropped.Add(1)
-		}
+		s.q.Push(s.rec, ev.obj, ev.typ, ev.reason, ev.message)
 	}
 }
 
-// eventWorkers is how many events are recorded at once. A recorder that
-// commits concurrent events together (internal/events.Recorder does) then
-// writes them in a few transactions instead of one each.
-const eventWorkers = 16
-
 func (s *eventSink) run(ctx context.Context) {
-	if s.ch == nil {
-		return
-	}
-	var wg sync.WaitGroup
-	for range eventWorkers - 1 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case ev := <-s.ch:
-					s.rec.Event(ctx, ev.obj, ev.typ, ev.reason, ev.message)
-				}
-			}
-		}()
-	}
-	defer wg.Wait()
-	var reported int64
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev := <-s.ch:
-			s.rec.Event(ctx, ev.obj, ev.typ, ev.reason, ev.message)
-		}
-		if d := s.dropped.Load(); d != reported && len(s.ch) == 0 {
-			s.log.Warn("scheduler events dropped: the recorder did not keep up", "dropped", d-reported)
-			reported = d
-		}
+	if s.q != nil {
+		s.q.Run(ctx)
 	}
 }
