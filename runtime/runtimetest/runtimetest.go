@@ -636,10 +636,7 @@ func (h *harness) logs(lr runtime.LogReader, id string, opts runtime.LogOptions)
 }
 
 func testLogs(h *harness) {
-	lr, ok := h.rt.(runtime.LogReader)
-	if !ok {
-		h.t.Skip("runtime does not implement runtime.LogReader")
-	}
+	lr := capability[runtime.LogReader](h, "runtime.LogReader")
 	sbID, sb := h.sandbox("logs")
 	id := h.run(sbID, sb, "printer", h.cfg.Print("one", "two", "three"))
 	h.waitContainer(id, "exited", exited)
@@ -681,10 +678,7 @@ type timedLine struct {
 }
 
 func testLogsSince(h *harness) {
-	lr, ok := h.rt.(runtime.LogReader)
-	if !ok {
-		h.t.Skip("runtime does not implement runtime.LogReader")
-	}
+	lr := capability[runtime.LogReader](h, "runtime.LogReader")
 	sbID, sb := h.sandbox("since")
 	id := h.run(sbID, sb, "printer", h.cfg.Print("one", "two", "three"))
 	h.waitContainer(id, "exited", exited)
@@ -726,10 +720,7 @@ func testLogsSince(h *harness) {
 // testLogsFollowRunning follows a running container: the reader stays open
 // while it runs, and ends, having returned all it wrote, once it exits.
 func testLogsFollowRunning(h *harness) {
-	lr, ok := h.rt.(runtime.LogReader)
-	if !ok {
-		h.t.Skip("runtime does not implement runtime.LogReader")
-	}
+	lr := capability[runtime.LogReader](h, "runtime.LogReader")
 	sbID, sb := h.sandbox("follow")
 	id := h.run(sbID, sb, "app", nil)
 	h.waitContainer(id, "running", running)
@@ -781,10 +772,7 @@ func testLogsFollowRunning(h *harness) {
 const followWindow = 200 * time.Millisecond
 
 func testExec(h *harness) {
-	ex, ok := h.rt.(runtime.Execer)
-	if !ok {
-		h.t.Skip("runtime does not implement runtime.Execer")
-	}
+	ex := capability[runtime.Execer](h, "runtime.Execer")
 	sbID, sb := h.sandbox("exec")
 	id := h.run(sbID, sb, "app", nil)
 	h.waitContainer(id, "running", running)
@@ -800,10 +788,7 @@ func testExec(h *harness) {
 }
 
 func testExecStdin(h *harness) {
-	ex, ok := h.rt.(runtime.Execer)
-	if !ok {
-		h.t.Skip("runtime does not implement runtime.Execer")
-	}
+	ex := capability[runtime.Execer](h, "runtime.Execer")
 	sbID, sb := h.sandbox("stdin")
 	id := h.run(sbID, sb, "app", nil)
 	h.waitContainer(id, "running", running)
@@ -834,10 +819,7 @@ func tail(s string) string {
 }
 
 func testExecStderr(h *harness) {
-	ex, ok := h.rt.(runtime.Execer)
-	if !ok {
-		h.t.Skip("runtime does not implement runtime.Execer")
-	}
+	ex := capability[runtime.Execer](h, "runtime.Execer")
 	sbID, sb := h.sandbox("stderr")
 	id := h.run(sbID, sb, "app", nil)
 	h.waitContainer(id, "running", running)
@@ -858,10 +840,7 @@ func testExecStderr(h *harness) {
 }
 
 func testStats(h *harness) {
-	sp, ok := h.rt.(runtime.StatsProvider)
-	if !ok {
-		h.t.Skip("runtime does not implement runtime.StatsProvider")
-	}
+	sp := capability[runtime.StatsProvider](h, "runtime.StatsProvider")
 	sbID, sb := h.sandbox("stats")
 	id := h.run(sbID, sb, "app", nil)
 	st := h.waitContainer(id, "running", running)
@@ -894,10 +873,7 @@ func testStats(h *harness) {
 }
 
 func testEvents(h *harness) {
-	ew, ok := h.rt.(runtime.EventWatcher)
-	if !ok {
-		h.t.Skip("runtime does not implement runtime.EventWatcher")
-	}
+	ew := capability[runtime.EventWatcher](h, "runtime.EventWatcher")
 	ctx, cancel := context.WithCancel(h.ctx)
 	defer cancel()
 	ch, err := ew.WatchEvents(ctx)
@@ -926,4 +902,14 @@ func testEvents(h *harness) {
 			h.t.Fatalf("no ContainerExited event for %s within %v", id, h.cfg.Timeout)
 		}
 	}
+}
+
+// capability returns the runtime as the optional interface T, named name,
+// and skips the test when the runtime does not implement it.
+func capability[T any](h *harness, name string) T {
+	c, ok := h.rt.(T)
+	if !ok {
+		h.t.Skip("runtime does not implement " + name)
+	}
+	return c
 }
