@@ -19,15 +19,7 @@ func TestCrashLoopBackOff(t *testing.T) {
 	e.rt.Script(fake.Image("registry.local/crash:1"), fake.Behavior{Exit: &fake.Exit{Code: 1}})
 	e.create(e.pod("crasher", "crash"))
 
-	backoff := func(restarts int32, delay string) func(*objects.Pod) bool {
-		return func(p *objects.Pod) bool {
-			if !waiting("crash", "CrashLoopBackOff")(p) {
-				return false
-			}
-			cs := containerStatus(p, "crash")
-			return cs.RestartCount == restarts && strings.Contains(cs.State.Waiting.Message, "back-off "+delay+" ")
-		}
-	}
+	backoff := func(restarts int32, delay string) func(*objects.Pod) bool { return inBackOff("crash", restarts, delay) }
 	p := e.waitPod("crasher", "in CrashLoopBackOff after 1 restart", backoff(1, "10s"))
 	if cs := containerStatus(p, "crash"); cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 1 || cs.LastTerminationState.Terminated.Reason != "Error" {
 		t.Errorf("lastState = %+v, want terminated with exit code 1 (Error)", cs.LastTerminationState)
@@ -133,15 +125,7 @@ func TestCrashLoopBackOffCap(t *testing.T) {
 	e := newEnv(t, envOpt{fakeClock: true})
 	e.rt.Script(fake.Image("registry.local/crash:1"), fake.Behavior{Exit: &fake.Exit{Code: 1}})
 	e.create(e.pod("capped", "crash"))
-	backoff := func(restarts int32, delay string) func(*objects.Pod) bool {
-		return func(p *objects.Pod) bool {
-			if !waiting("crash", "CrashLoopBackOff")(p) {
-				return false
-			}
-			cs := containerStatus(p, "crash")
-			return cs.RestartCount == restarts && strings.Contains(cs.State.Waiting.Message, "back-off "+delay+" ")
-		}
-	}
+	backoff := func(restarts int32, delay string) func(*objects.Pod) bool { return inBackOff("crash", restarts, delay) }
 	delays := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second,
 		160 * time.Second, 5 * time.Minute, 5 * time.Minute, 5 * time.Minute}
 	for i, d := range delays {
@@ -192,5 +176,17 @@ func TestOOMKilledInStatus(t *testing.T) {
 	})
 	if cs := containerStatus(p, "app"); cs.RestartCount != 0 || cs.LastTerminationState.Terminated != nil {
 		t.Errorf("container of a Never pod: restarts %d, lastState %s", cs.RestartCount, stateString(cs.LastTerminationState))
+	}
+}
+
+// inBackOff holds when container is waiting in CrashLoopBackOff after
+// restarts restarts, for delay (as the message writes it: "10s", "5m0s").
+func inBackOff(container string, restarts int32, delay string) func(*objects.Pod) bool {
+	return func(p *objects.Pod) bool {
+		if !waiting(container, "CrashLoopBackOff")(p) {
+			return false
+		}
+		cs := containerStatus(p, container)
+		return cs.RestartCount == restarts && strings.Contains(cs.State.Waiting.Message, "back-off "+delay+" ")
 	}
 }
