@@ -204,15 +204,7 @@ func TestStatefulSetScaleDownInReverse(t *testing.T) {
 }
 
 func TestStatefulSetRollingUpdateWithPartition(t *testing.T) {
-	e := stsEnv(t)
-	e.runPodScript(func(p *objects.Pod) bool { return makeReady(p, e.clock.Now()) })
-	set := newStatefulSet("db", 3)
-	set.Spec.UpdateStrategy = objects.StatefulSetUpdateStrategy{
-		Type:          objects.RollingUpdateStatefulSetStrategyType,
-		RollingUpdate: &objects.RollingUpdateStatefulSetStrategy{Partition: ptr[int32](1)},
-	}
-	e.create(set)
-	e.waitFor("3 ready", stsReady("db", 3, "db:1"))
+	e := partitionedSet(t)
 	var oldRev string
 	viewT(t, e.s, func(tx store.ReadTx) { oldRev = getSTS(tx, "db").Status.CurrentRevision })
 
@@ -376,15 +368,7 @@ func setImageSTS(e *env, name, image string) {
 // the current revision; currentRevision advances when the rollout is
 // complete.
 func TestStatefulSetRevisionHistory(t *testing.T) {
-	e := stsEnv(t)
-	e.runPodScript(func(p *objects.Pod) bool { return makeReady(p, e.clock.Now()) })
-	set := newStatefulSet("db", 3)
-	set.Spec.UpdateStrategy = objects.StatefulSetUpdateStrategy{
-		Type:          objects.RollingUpdateStatefulSetStrategyType,
-		RollingUpdate: &objects.RollingUpdateStatefulSetStrategy{Partition: ptr[int32](1)},
-	}
-	e.create(set)
-	e.waitFor("3 ready", stsReady("db", 3, "db:1"))
+	e := partitionedSet(t)
 	var rev1 string
 	viewT(t, e.s, func(tx store.ReadTx) {
 		s := getSTS(tx, "db")
@@ -565,4 +549,19 @@ func TestStatefulSetParallelScaleDown(t *testing.T) {
 		return ok, fmt.Sprint(podNames(podsWhere(tx, nil)))
 	})
 	viewT(t, e.s, func(tx store.ReadTx) { require.False(t, getPod(tx, "web-0").IsDeleting()) })
+}
+
+// partitionedSet starts set db of 3 pods of db:1 whose rolling updates
+// have partition 1, with pods that become ready, and waits until they are.
+func partitionedSet(t *testing.T) *env {
+	e := stsEnv(t)
+	e.runPodScript(func(p *objects.Pod) bool { return makeReady(p, e.clock.Now()) })
+	set := newStatefulSet("db", 3)
+	set.Spec.UpdateStrategy = objects.StatefulSetUpdateStrategy{
+		Type:          objects.RollingUpdateStatefulSetStrategyType,
+		RollingUpdate: &objects.RollingUpdateStatefulSetStrategy{Partition: ptr[int32](1)},
+	}
+	e.create(set)
+	e.waitFor("3 ready", stsReady("db", 3, "db:1"))
+	return e
 }
