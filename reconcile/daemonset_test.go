@@ -194,12 +194,7 @@ func TestDaemonSetNoExecuteTaint(t *testing.T) {
 }
 
 func TestDaemonSetRollingUpdate(t *testing.T) {
-	e := dsEnv(t)
-	readyWhenBound(e)
-	nodes := []string{"n1", "n2", "n3", "n4"}
-	for _, n := range nodes {
-		e.create(newNode(n))
-	}
+	e, nodes := dsOnFourNodes(t)
 	ds := newDaemonSet("agent", "agent:1")
 	ds.Spec.UpdateStrategy = objects.DaemonSetUpdateStrategy{Type: objects.RollingUpdateDaemonSetStrategyType,
 		RollingUpdate: &objects.RollingUpdateDaemonSet{MaxUnavailable: ptr(objects.FromInt32(1))}}
@@ -333,12 +328,7 @@ func TestDaemonSetRequiredNodeAffinity(t *testing.T) {
 // A percentage maxUnavailable is scaled to the desired number of nodes,
 // rounding up as Kubernetes does: 30% of 4 nodes is 2 at a time.
 func TestDaemonSetRollingUpdatePercentMaxUnavailable(t *testing.T) {
-	e := dsEnv(t)
-	readyWhenBound(e)
-	nodes := []string{"n1", "n2", "n3", "n4"}
-	for _, n := range nodes {
-		e.create(newNode(n))
-	}
+	e, nodes := dsOnFourNodes(t)
 	ds := newDaemonSet("agent", "agent:1")
 	ds.Spec.UpdateStrategy = objects.DaemonSetUpdateStrategy{Type: objects.RollingUpdateDaemonSetStrategyType,
 		RollingUpdate: &objects.RollingUpdateDaemonSet{MaxUnavailable: ptr(objects.FromString("30%"))}}
@@ -351,4 +341,16 @@ func TestDaemonSetRollingUpdatePercentMaxUnavailable(t *testing.T) {
 	e.waitFor("updated everywhere", dsOn("agent", "agent:2", nodes...))
 	stop()
 	require.Equal(t, 2, pw.minReady, "30%% of 4 is 2 unavailable at most, and the update uses both")
+}
+
+// dsOnFourNodes is a DaemonSet environment with nodes n1 to n4, whose pods
+// become ready once bound.
+func dsOnFourNodes(t *testing.T) (*env, []string) {
+	e := dsEnv(t)
+	readyWhenBound(e)
+	nodes := []string{"n1", "n2", "n3", "n4"}
+	for _, n := range nodes {
+		e.create(newNode(n))
+	}
+	return e, nodes
 }

@@ -233,15 +233,7 @@ func TestNodeLeaseExpiryEvictsAfterToleration(t *testing.T) {
 func TestNodeTolerationSecondsAndRecovery(t *testing.T) {
 	c := newCluster(t, NodeLifecycleOptions{GracePeriod: 20 * time.Second, DefaultTolerationSeconds: 120})
 	c.addNode("n1")
-	mk := func(name string, tol *int64) *objects.Pod {
-		p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name},
-			Spec: objects.PodSpec{NodeName: "n1", Containers: []objects.Container{{Name: "c", Image: "x:1"}}}}
-		if tol != nil {
-			p.Spec.Tolerations = []objects.Toleration{{Key: objects.TaintNodeUnreachable, Operator: objects.TolerationOpExists,
-				Effect: objects.TaintEffectNoExecute, TolerationSeconds: tol}}
-		}
-		return p
-	}
+	mk := podOnN1
 	forever := mk("forever", nil)
 	forever.Spec.Tolerations = []objects.Toleration{{Operator: objects.TolerationOpExists}}
 	c.create(mk("short", ptr[int64](30)), mk("default", nil), forever)
@@ -397,15 +389,7 @@ func TestNodeDeletedPodsRemoved(t *testing.T) {
 func TestNodeDefaultTolerationSecondsOption(t *testing.T) {
 	c := newCluster(t, NodeLifecycleOptions{DefaultTolerationSeconds: 60})
 	c.addNode("n1")
-	mk := func(name string, tol *int64) *objects.Pod {
-		p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name},
-			Spec: objects.PodSpec{NodeName: "n1", Containers: []objects.Container{{Name: "c", Image: "x:1"}}}}
-		if tol != nil {
-			p.Spec.Tolerations = []objects.Toleration{{Key: objects.TaintNodeUnreachable, Operator: objects.TolerationOpExists,
-				Effect: objects.TaintEffectNoExecute, TolerationSeconds: tol}}
-		}
-		return p
-	}
+	mk := podOnN1
 	c.create(mk("plain", nil), mk("patient", ptr[int64](600)))
 	c.waitFor("ready", func(tx store.ReadTx) (bool, string) { return len(podsWhere(tx, objects.IsPodReady)) == 2, "" })
 	c.kill("n1")
@@ -442,4 +426,16 @@ func TestNodeDefaultTolerationSecondsOption(t *testing.T) {
 		require.Equal(t, tainted.Add(60*time.Second), cond.LastTransitionTime.Time)
 		require.False(t, getPod(tx, "patient").IsDeleting(), "its own 600s toleration holds")
 	})
+}
+
+// podOnN1 is a pod bound to n1 that tolerates the unreachable taint for
+// tol seconds, or has no toleration of its own when tol is nil.
+func podOnN1(name string, tol *int64) *objects.Pod {
+	p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name},
+		Spec: objects.PodSpec{NodeName: "n1", Containers: []objects.Container{{Name: "c", Image: "x:1"}}}}
+	if tol != nil {
+		p.Spec.Tolerations = []objects.Toleration{{Key: objects.TaintNodeUnreachable, Operator: objects.TolerationOpExists,
+			Effect: objects.TaintEffectNoExecute, TolerationSeconds: tol}}
+	}
+	return p
 }
