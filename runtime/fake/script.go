@@ -157,7 +157,7 @@ var errInjected = errors.New("injected fault")
 //	sleep DURATION      exits 0 after DURATION
 //	print LINE...       writes each LINE to stdout, then exits 0
 //	eprint LINE...      writes each LINE to stderr, then exits 0
-//	ignore-sigterm      runs until killed
+//	ignore-sigterm      prints "ignoring SIGTERM", then runs until killed
 func command(argv []string) (Behavior, bool) {
 	if len(argv) == 0 {
 		return Behavior{}, false
@@ -192,7 +192,7 @@ func command(argv []string) (Behavior, bool) {
 	case "eprint":
 		return Behavior{Stderr: append([]string(nil), argv[1:]...), Exit: &Exit{}}, true
 	case "ignore-sigterm":
-		return Behavior{IgnoreSIGTERM: true}, true
+		return Behavior{IgnoreSIGTERM: true, Logs: []string{"ignoring SIGTERM"}}, true
 	}
 	return Behavior{}, false
 }

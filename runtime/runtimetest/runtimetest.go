@@ -52,7 +52,9 @@ type Config struct {
 	// same.
 	Print func(lines ...string) []string
 	// IgnoreTerm is the command line of a container of Image that ignores
-	// SIGTERM and runs until it is killed.
+	// SIGTERM and runs until it is killed. It prints a line once it ignores
+	// SIGTERM: where the runtime keeps logs, the suite waits for that line
+	// before stopping it, since a signal that comes sooner is not ignored.
 	IgnoreTerm []string
 	// Cat, when set, is the command line of an exec'ed command that copies
 	// its stdin to stdout and exits 0. Without it the suite only checks
@@ -252,6 +254,30 @@ func (h *harness) waitContainer(id, what string, cond func(runtime.ContainerStat
 	}
 }
 
+// waitIgnoring waits until a container of IgnoreTerm has printed that it
+// ignores SIGTERM, when the runtime keeps logs (else it only waited for
+// the container to run).
+func (h *harness) waitIgnoring(id string) {
+	h.t.Helper()
+	lr, ok := h.rt.(runtime.LogReader)
+	if !ok {
+		return
+	}
+	deadline := time.NewTimer(h.cfg.Timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for h.logs(lr, id, runtime.LogOptions{}) == "" {
+		select {
+		case <-deadline.C:
+			h.t.Fatalf("container %s of IgnoreTerm printed nothing in %v", id, h.cfg.Timeout)
+		case <-h.ctx.Done():
+			h.t.Fatalf("container %s of IgnoreTerm printed nothing before the subtest's time ran out", id)
+		case <-tick.C:
+		}
+	}
+}
+
 func running(st runtime.ContainerStatus) bool { return st.State == runtime.ContainerRunning }
 func exited(st runtime.ContainerStatus) bool  { return st.State == runtime.ContainerExited }
 
@@ -422,6 +448,7 @@ func testStopKillsAfterGrace(h *harness) {
 	sbID, sb := h.sandbox("grace")
 	id := h.run(sbID, sb, "stubborn", h.cfg.IgnoreTerm)
 	h.waitContainer(id, "running", running)
+	h.waitIgnoring(id)
 	start := time.Now()
 	if err := h.rt.StopContainer(h.ctx, id, runtime.StopOptions{Grace: time.Second}); err != nil {
 		h.t.Fatalf("StopContainer: %v", err)
@@ -439,6 +466,7 @@ func testStopWithoutGrace(h *harness) {
 	sbID, sb := h.sandbox("kill")
 	id := h.run(sbID, sb, "stubborn", h.cfg.IgnoreTerm)
 	h.waitContainer(id, "running", running)
+	h.waitIgnoring(id)
 	if err := h.rt.StopContainer(h.ctx, id, runtime.StopOptions{Signal: syscall.SIGKILL}); err != nil {
 		h.t.Fatalf("StopContainer(SIGKILL): %v", err)
 	}
