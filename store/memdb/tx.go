@@ -28,17 +28,9 @@ type readTx struct {
 func (tx *readTx) Revision() int64 { return tx.rev }
 
 func (tx *readTx) Get(kind string, key objects.Key) (objects.Object, error) {
-	k, err := tx.s.kinds.Lookup(kind)
+	obj, err := tx.Peek(kind, key)
 	if err != nil {
 		return nil, err
-	}
-	key = k.NormalizeKey(key)
-	obj, err := tx.lookup(nil, kind, key.Namespace, key.Name)
-	if err != nil {
-		return nil, err
-	}
-	if obj == nil {
-		return nil, k.NotFound(key.Name)
 	}
 	return obj.DeepCopyObject(), nil
 }
