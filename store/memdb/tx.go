@@ -311,17 +311,9 @@ func (tx *writeTx) get(kind string, key objects.Key) (objects.Object, error) {
 }
 
 func (tx *writeTx) Get(kind string, key objects.Key) (objects.Object, error) {
-	k, err := tx.s.kinds.Lookup(kind)
+	obj, err := tx.Peek(kind, key)
 	if err != nil {
 		return nil, err
-	}
-	key = k.NormalizeKey(key)
-	obj, err := tx.get(kind, key)
-	if err != nil {
-		return nil, err
-	}
-	if obj == nil {
-		return nil, k.NotFound(key.Name)
 	}
 	return obj.DeepCopyObject(), nil
 }
