@@ -65,6 +65,26 @@ func (r *recorder) about(pod, reason string) []string {
 	return out
 }
 
+// wantEvents waits until want events containing substr have been
+// recorded (the agent records events from a queue, after the status that
+// tells of them may be seen) and fails unless exactly want were.
+func (e *env) wantEvents(substr string, want int) {
+	e.t.Helper()
+	waitFor(waitTimeout, func() bool { return e.rec.count(substr) >= want })
+	if n := e.rec.count(substr); n != want {
+		e.t.Errorf("%d events %q, want %d; events:\n%v", n, substr, want, e.rec)
+	}
+}
+
+// wantEventsAtLeast waits until at least want events containing substr
+// have been recorded, and fails if that does not happen in time.
+func (e *env) wantEventsAtLeast(substr string, want int) {
+	e.t.Helper()
+	if !waitFor(waitTimeout, func() bool { return e.rec.count(substr) >= want }) {
+		e.t.Errorf("%d events %q, want at least %d; events:\n%v", e.rec.count(substr), substr, want, e.rec)
+	}
+}
+
 func (r *recorder) String() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -127,9 +127,7 @@ func TestImagePullErrorsAndPolicies(t *testing.T) {
 	e.waitPod("pull", "ErrImagePull", func(p *objects.Pod) bool {
 		return waiting("app", "ErrImagePull")(p) || waiting("app", "ImagePullBackOff")(p)
 	})
-	if e.rec.count("Failed: Error: ErrImagePull") != 1 {
-		t.Errorf("no ErrImagePull event:\n%v", e.rec)
-	}
+	e.wantEvents("Failed: Error: ErrImagePull", 1)
 	e.fake.Advance(time.Second)
 	touch(t, e, "pull") // a pod update syncs it
 
@@ -203,9 +201,7 @@ func TestGracefulDeletion(t *testing.T) {
 	if len(e.rt.Records(fake.OpExec, fake.Container("default", "bye", "app"))) != 1 {
 		t.Errorf("the preStop hook did not run")
 	}
-	if e.rec.count("Killing: Stopping container stubborn") != 1 {
-		t.Errorf("no Killing event:\n%v", e.rec)
-	}
+	e.wantEvents("Killing: Stopping container stubborn", 1)
 }
 
 func TestAdoptionCreatesNothingTwice(t *testing.T) {
@@ -388,9 +384,7 @@ func TestPostStartHook(t *testing.T) {
 	e.waitPod("badhook", "restarted after its postStart hook failed", func(p *objects.Pod) bool {
 		return p != nil && containerStatus(p, "app").RestartCount >= 1
 	})
-	if e.rec.count("FailedPostStartHook") == 0 {
-		t.Errorf("no FailedPostStartHook event:\n%v", e.rec)
-	}
+	e.wantEventsAtLeast("FailedPostStartHook", 1)
 }
 
 func TestDeadSandboxIsRecreated(t *testing.T) {
@@ -409,9 +403,7 @@ func TestDeadSandboxIsRecreated(t *testing.T) {
 	pod := e.waitPod("phoenix", "running in a new sandbox", func(p *objects.Pod) bool {
 		return running(p) && containerStatus(p, "app").RestartCount == 1
 	})
-	if e.rec.count("SandboxChanged") != 1 {
-		t.Errorf("no SandboxChanged event:\n%v", e.rec)
-	}
+	e.wantEvents("SandboxChanged", 1)
 	if n := len(e.rt.Records(fake.OpStartContainer, fake.Container("default", "phoenix", "setup"))); n != 2 {
 		t.Errorf("init container ran %d times, want again in the new sandbox", n)
 	}

@@ -45,12 +45,8 @@ func TestLivenessProbeRestarts(t *testing.T) {
 	pod := e.waitPod("live", "restarted once", func(p *objects.Pod) bool {
 		return p != nil && containerStatus(p, "app").RestartCount == 1 && containerStatus(p, "app").State.Running != nil
 	})
-	if n := e.rec.count("Unhealthy: Liveness probe failed"); n != 3 {
-		t.Errorf("%d Unhealthy events, want 3:\n%v", n, e.rec)
-	}
-	if e.rec.count("Killing: Container app failed liveness probe, will be restarted") != 1 {
-		t.Errorf("no Killing event:\n%v", e.rec)
-	}
+	e.wantEvents("Unhealthy: Liveness probe failed", 3)
+	e.wantEvents("Killing: Container app failed liveness probe, will be restarted", 1)
 	if cs := containerStatus(pod, "app"); cs.LastTerminationState.Terminated == nil {
 		t.Errorf("no lastState after a liveness restart: %+v", cs)
 	}

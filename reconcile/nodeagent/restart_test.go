@@ -49,9 +49,7 @@ func TestCrashLoopBackOff(t *testing.T) {
 			break
 		}
 	}
-	if n := e.rec.count("BackOff: Back-off restarting failed container crash"); n < 4 {
-		t.Errorf("%d BackOff events, want at least 4:\n%v", n, e.rec)
-	}
+	e.wantEventsAtLeast("BackOff: Back-off restarting failed container crash", 4)
 }
 
 func TestCrashLoopBackOffResetsAfterRunningLong(t *testing.T) {
