@@ -428,18 +428,13 @@ func (u *Userspace) relayTCP(f *frontend, c *net.TCPConn) {
 		return
 	}
 	defer f.untrack(bc)
-	// Both ends are bare *net.TCPConn, so io.Copy moves the bytes with
-	// splice(2) through a pipe, never through this process's memory; a
-	// wrapper around either would fall back to read and write. One
-	// goroutine per direction: this one and one more.
+	// One goroutine per direction: this one and one more.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _ = io.Copy(bc, c)
-		_ = bc.CloseWrite()
+		_ = relay(bc, c)
 	}()
-	_, _ = io.Copy(c, bc)
-	_ = c.CloseWrite()
+	_ = relay(c, bc)
 	<-done
 }
 

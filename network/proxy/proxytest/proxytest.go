@@ -49,6 +49,7 @@ func Run(t *testing.T, newDataPlane func(t *testing.T) proxy.DataPlane, opts ...
 		{"LoadBalancer", testLoadBalancer},
 		{"RemovedServiceStopsForwarding", testRemovedService},
 		{"StopRemovesEverything", testStop},
+		{"StopWithATransferBlocked", testStopBlocked},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dp := newDataPlane(t)
@@ -425,4 +426,59 @@ func testStop(t *testing.T, h *harness) {
 	if err := h.dp.Sync(ctx, nil); !errors.Is(err, proxy.ErrStopped) {
 		t.Fatalf("Sync after stop returned %v, want ErrStopped", err)
 	}
+}
+
+// testStopBlocked stops the data plane while a backend sends to a client
+// that does not read, every buffer on the way full.
+func testStopBlocked(t *testing.T, h *harness) {
+	ln, err := net.Listen("tcp4", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := make(chan error, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c, err := ln.Accept()
+		if err != nil {
+			full <- err
+			return
+		}
+		defer c.Close()
+		chunk := make([]byte, 64<<10)
+		for {
+			// A write that cannot finish: the client's buffers, the
+			// relay's and this one's are full.
+			if err := c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+				full <- err
+				return
+			}
+			if _, err := c.Write(chunk); err != nil {
+				full <- err
+				return
+			}
+		}
+	}()
+	ip := h.clusterIP()
+	h.sync(proxy.ServicePort{ID: "default/stream:data", Protocol: objects.ProtocolTCP, ClusterIPs: []netip.Addr{ip}, Port: 8080,
+		Endpoints: []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()}})
+	var c net.Conn
+	nettest.Poll(t, "a connection through the cluster IP", func() error {
+		c, err = net.Dial("tcp4", netip.AddrPortFrom(ip, 8080).String())
+		return err
+	})
+	defer c.Close()
+	select {
+	case err := <-full:
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("the backend's write failed: %v", err)
+		}
+	case <-time.After(nettest.Timeout):
+		t.Fatal("the backend's writes never blocked")
+	}
+	h.stop() // fails the test unless Run returns in time
 }
