@@ -22,6 +22,12 @@
 //	clusterip/userspace     the second orchestrator's cluster IP, relayed by the process
 //	nodeport/userspace      the same for its node port
 //	ingress                 the Ingress controller's HTTP address (loopback)
+//	peer/docker-proxy       Docker's userland proxy to the first pod, where installed
+//	peer/nginx              nginx proxying to the pods as ingress-nginx does, where installed
+//
+// The peers (peers.go; -peers=false leaves them out) are well-known
+// programs doing the proxies' jobs, measured the same way, so that the
+// ratios can be read against what they reach on the same machine.
 //
 // Every target gets the same two loads, each for -d with -c connections:
 //
@@ -108,6 +114,7 @@ type options struct {
 	only       string
 	cpuprofile string
 	verbose    bool
+	peers      bool
 }
 
 func main() {
@@ -130,6 +137,7 @@ func main() {
 	flag.StringVar(&o.only, "only", "", "comma-separated targets to measure besides direct (default all)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process during the rounds")
 	flag.BoolVar(&o.verbose, "v", false, "log the orchestrators")
+	flag.BoolVar(&o.peers, "peers", true, "also measure docker-proxy and nginx where installed (see peers.go)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -143,7 +151,16 @@ func main() {
 type target struct {
 	name string
 	url  string
-	bar  float64 // minimum ratio to direct; 0 for direct
+	bar  float64 // minimum ratio to direct; 0 for direct and the peers
+	peer bool
+	cpu  func() time.Duration // CPU time of what serves it; nil: this process
+}
+
+func (t target) cpuTime() time.Duration {
+	if t.cpu != nil {
+		return t.cpu()
+	}
+	return processCPU()
 }
 
 func run(ctx context.Context, o options) error {
@@ -256,13 +273,21 @@ func run(ctx context.Context, o options) error {
 	targets := []target{{name: "direct", url: "http://" + net.JoinHostPort(podIPs[0], "8080") + "/"}}
 	if nftErr == nil {
 		targets = append(targets,
-			target{"clusterip/nftables", "http://" + svcA.Spec.ClusterIP + "/", kernelBar},
-			target{"nodeport/nftables", fmt.Sprintf("http://%s/", net.JoinHostPort(host, fmt.Sprint(svcA.Spec.Ports[0].NodePort))), kernelBar})
+			target{name: "clusterip/nftables", url: "http://" + svcA.Spec.ClusterIP + "/", bar: kernelBar},
+			target{name: "nodeport/nftables", url: fmt.Sprintf("http://%s/", net.JoinHostPort(host, fmt.Sprint(svcA.Spec.Ports[0].NodePort))), bar: kernelBar})
 	}
 	targets = append(targets,
-		target{"clusterip/userspace", "http://" + svcB.Spec.ClusterIP + "/", userspaceBar},
-		target{"nodeport/userspace", fmt.Sprintf("http://%s/", net.JoinHostPort(host, fmt.Sprint(svcB.Spec.Ports[0].NodePort))), userspaceBar},
-		target{"ingress", "http://" + a.IngressHTTP + "/", ingressBar})
+		target{name: "clusterip/userspace", url: "http://" + svcB.Spec.ClusterIP + "/", bar: userspaceBar},
+		target{name: "nodeport/userspace", url: fmt.Sprintf("http://%s/", net.JoinHostPort(host, fmt.Sprint(svcB.Spec.Ports[0].NodePort))), bar: userspaceBar},
+		target{name: "ingress", url: "http://" + a.IngressHTTP + "/", bar: ingressBar})
+	if o.peers {
+		ts, peers, err := startPeers(ctx, podIPs)
+		if err != nil {
+			return err
+		}
+		defer stopPeers(peers)
+		targets = append(targets, ts...)
+	}
 	if o.only != "" {
 		keep := strings.Split(o.only, ",")
 		for _, k := range keep {
@@ -270,7 +295,7 @@ func run(ctx context.Context, o options) error {
 				return fmt.Errorf("-only: no target %q here", k)
 			}
 		}
-		targets = slices.DeleteFunc(targets, func(t target) bool { return t.bar != 0 && !slices.Contains(keep, t.name) })
+		targets = slices.DeleteFunc(targets, func(t target) bool { return t.name != "direct" && !slices.Contains(keep, t.name) })
 	}
 	for _, t := range targets {
 		if err := waitOK(ctx, t.url); err != nil {
@@ -406,13 +431,13 @@ func measure(ctx context.Context, phase string, lg loader, targets []target, rou
 	direct, others := targets[0], targets[1:]
 	out := map[string][]sample{}
 	one := func(t target, round int) (result, error) {
-		cpu0 := processCPU()
+		cpu0 := t.cpuTime()
 		r, err := lg.run(ctx, t.url)
 		if err != nil {
 			return r, err
 		}
 		if r.Requests > 0 {
-			r.CPUPerReq = (processCPU() - cpu0) / time.Duration(r.Requests)
+			r.CPUPerReq = (t.cpuTime() - cpu0) / time.Duration(r.Requests)
 		}
 		fmt.Printf("%-10s round %d  %-20s %9.0f req/s  p50 %8s  p99 %8s  proxy CPU/req %6s", phase, round, t.name, r.RPS,
 			fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.CPUPerReq))
@@ -483,7 +508,7 @@ func printTable(w io.Writer, o options, targets []target, through, latency map[s
 		for _, s := range append(slices.Clone(ts), ls...) {
 			errs += s.res.Errors
 		}
-		if t.bar == 0 {
+		if t.name == "direct" {
 			fmt.Fprintf(tw, "%s\t%.0f\t1\t%s\t%s\t-\t%s\t-\t%s\t%d\t-\t\n", t.name, rps, fmtDur(p99max), fmtDur(p50), fmtDur(p99), fmtDur(cpu), errs)
 			continue
 		}
@@ -501,7 +526,9 @@ func printTable(w io.Writer, o options, targets []target, through, latency map[s
 			miss = append(miss, "errors")
 		}
 		verdict := fmt.Sprintf("ok (ratio >= %.2f)", t.bar)
-		if len(miss) > 0 {
+		if t.peer {
+			verdict = "peer"
+		} else if len(miss) > 0 {
 			verdict = "MISS: " + strings.Join(miss, ", ")
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", t.name, rps, ratio, fmtDur(p99max),
@@ -516,7 +543,8 @@ func printTable(w io.Writer, o options, targets []target, through, latency map[s
 	} else {
 		fmt.Fprintln(w, "  p50, p99 and what they add: the throughput runs (-rate 0)")
 	}
-	fmt.Fprintln(w, "  proxy CPU/req: CPU time of this process (userspace proxy, Ingress; orchestrators idle) per request")
+	fmt.Fprintln(w, "  proxy CPU/req: CPU time of this process (userspace proxy, Ingress; orchestrators idle) per request;")
+	fmt.Fprintln(w, "  for a peer, of the peer's processes")
 	fmt.Fprintf(w, "bars: requests/s >= %.2f of direct for the kernel data plane, >= %.2f userspace, >= %.2f Ingress; added p99 <= %s\n",
 		kernelBar, userspaceBar, ingressBar, fmtDur(addedP99Bar))
 }
