@@ -18,16 +18,23 @@ import (
 // two cache lookups and, while neither object changes, no allocation.
 type resolved struct {
 	svc, eps objects.Object
-	proxies  []*httputil.ReverseProxy // one per ready endpoint
+	targets  []*target // one per ready endpoint
 	err      error
+}
+
+// target is one ready endpoint: its address, for the plain HTTP front end,
+// and its reverse proxy, for the HTTPS one.
+type target struct {
+	hostport string
+	proxy    *httputil.ReverseProxy
 }
 
 // resolvedCache is the last resolution of one backendRef; the table that
 // holds the backendRef is replaced whole when Ingresses change.
 type resolvedCache struct{ p atomic.Pointer[resolved] }
 
-// backend returns the reverse proxy of a ready endpoint of b, round-robin.
-func (c *Controller) backend(b *backendRef) (*httputil.ReverseProxy, error) {
+// backend returns a ready endpoint of b, round-robin.
+func (c *Controller) backend(b *backendRef) (*target, error) {
 	key := objects.Key{Namespace: b.ns, Name: b.name}
 	svc, _ := c.services.Get(key)
 	eps, _ := c.endpoints.Get(key)
@@ -39,7 +46,7 @@ func (c *Controller) backend(b *backendRef) (*httputil.ReverseProxy, error) {
 	if res.err != nil {
 		return nil, res.err
 	}
-	return res.proxies[c.next.Add(1)%uint64(len(res.proxies))], nil
+	return res.targets[c.next.Add(1)%uint64(len(res.targets))], nil
 }
 
 func (c *Controller) resolve(b *backendRef, so, eo objects.Object) *resolved {
@@ -71,11 +78,12 @@ func (c *Controller) resolve(b *backendRef, so, eo objects.Object) *resolved {
 				continue
 			}
 			for _, a := range ss.Addresses {
-				res.proxies = append(res.proxies, c.reverseProxy(net.JoinHostPort(a.IP, strconv.Itoa(int(p.Port)))))
+				hostport := net.JoinHostPort(a.IP, strconv.Itoa(int(p.Port)))
+				res.targets = append(res.targets, &target{hostport: hostport, proxy: c.reverseProxy(hostport)})
 			}
 		}
 	}
-	if len(res.proxies) == 0 {
+	if len(res.targets) == 0 {
 		res.err = fmt.Errorf("service %s/%s has no ready endpoint", b.ns, b.name)
 	}
 	return res
@@ -106,7 +114,7 @@ func (c *Controller) reverseProxy(hostport string) *httputil.ReverseProxy {
 
 func (c *Controller) backendFailed(w http.ResponseWriter, r *http.Request, err error) {
 	c.cfg.log.Debug("backend failed", "url", r.URL, "err", err)
-	http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
+	reply(w, http.StatusBadGateway)
 }
 
 // bufferPool lends the buffers answers are copied through.

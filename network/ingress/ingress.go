@@ -10,10 +10,22 @@
 // names the class. Paths are matched as Kubernetes specifies (Exact;
 // Prefix element-wise; ImplementationSpecific as Prefix; longest first);
 // requests no rule matches go to the first defaultBackend, else get 404;
-// a backend without a ready endpoint gives 503. TLS certificates come from
-// kubernetes.io/tls Secrets chosen by SNI. Requests carry X-Forwarded-For,
-// -Host and -Proto. A change of routes, certificates or endpoints applies
-// to the next request; no listener restarts and no connection drops.
+// a backend without a ready endpoint gives 503, one that fails 502. TLS
+// certificates come from kubernetes.io/tls Secrets chosen by SNI.
+// Requests carry X-Forwarded-For, -Host and -Proto. A change of routes,
+// certificates or endpoints applies to the next request; no listener
+// restarts and no connection drops.
+//
+// Plain HTTP (HTTP/1.x) is served by github.com/valyala/fasthttp (fast.go),
+// which reads the clients' requests, writes them to the backends and
+// reads the answers, bodies streamed both ways: net/http and
+// httputil.ReverseProxy spend about 1.5 times its CPU per request
+// (bench_test.go), for the allocations of each request and answer and
+// the goroutines that watch each connection. HTTPS is served by net/http
+// and httputil.ReverseProxy, for HTTP/2, which browsers negotiate over
+// TLS (ALPN) and fasthttp does not speak. Both front ends route alike and
+// forward the same headers (policy.go); protocol upgrades (WebSocket) are
+// relayed on both.
 package ingress
 
 import (
@@ -193,34 +205,48 @@ func (c *Controller) Run(ctx context.Context) error {
 		}()
 	}
 	var lc net.ListenConfig
-	var servers []*http.Server
-	var addrs []net.Addr
+	var plain, secure net.Listener
 	for _, l := range []struct {
 		addr string
-		tls  bool
-	}{{c.cfg.httpAddr, false}, {c.cfg.httpsAddr, true}} {
+		ln   *net.Listener
+	}{{c.cfg.httpAddr, &plain}, {c.cfg.httpsAddr, &secure}} {
 		if l.addr == "" {
 			continue
 		}
 		ln, err := lc.Listen(ctx, "tcp", l.addr)
 		if err != nil {
-			for _, s := range servers {
-				s.Close()
+			if plain != nil {
+				plain.Close()
 			}
 			cancel()
 			return fmt.Errorf("ingress: %w", err)
 		}
-		addrs = append(addrs, ln.Addr())
-		srv := &http.Server{Handler: c, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(c.cfg.log.Handler(), slog.LevelDebug)}
-		if l.tls {
-			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.getCertificate}
-			ln = tls.NewListener(ln, srv.TLSConfig)
-		}
-		servers = append(servers, srv)
+		*l.ln = ln
+	}
+	var addrs []net.Addr
+	var hf *httpFront
+	var tf *tlsFront
+	if plain != nil {
+		addrs = append(addrs, plain.Addr())
+		hf = newHTTPFront(c)
+		wg.Go(hf.watch)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := hf.serve(plain); err != nil {
+				errc <- fmt.Errorf("ingress: %w", err)
+				cancel()
+			}
+		}()
+	}
+	if secure != nil {
+		addrs = append(addrs, secure.Addr())
+		tf = newTLSFront(c)
+		ln := tls.NewListener(secure, tf.srv.TLSConfig)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := tf.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 				cancel()
 			}
@@ -234,13 +260,18 @@ func (c *Controller) Run(ctx context.Context) error {
 
 	c.loop(ctx, addrs)
 
-	shutCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	// Both front ends stop at once, within one grace period.
+	shutCtx, done := context.WithTimeout(context.Background(), shutdownGrace)
 	defer done()
-	for _, s := range servers {
-		if s.Shutdown(shutCtx) != nil {
-			s.Close()
-		}
+	var stopping sync.WaitGroup
+	if hf != nil {
+		plain.Close()
+		stopping.Go(func() { hf.shutdown(shutCtx) })
 	}
+	if tf != nil {
+		stopping.Go(func() { tf.shutdown(shutCtx) })
+	}
+	stopping.Wait()
 	c.transport.closeIdle(true)
 	select {
 	case err := <-errc:
@@ -248,6 +279,58 @@ func (c *Controller) Run(ctx context.Context) error {
 	default:
 		return nil
 	}
+}
+
+// tlsFront serves the HTTPS listener with net/http, HTTP/2 included, and
+// httputil.ReverseProxy (backends.go).
+type tlsFront struct {
+	srv      *http.Server
+	handlers sync.WaitGroup // requests in flight, those of upgraded connections included
+	cancel   context.CancelFunc
+}
+
+func newTLSFront(c *Controller) *tlsFront {
+	base, cancel := context.WithCancel(context.Background())
+	t := &tlsFront{cancel: cancel}
+	t.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			t.handlers.Add(1)
+			defer t.handlers.Done()
+			c.ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		// Cancelled when the shutdown gives up: it ends what Close does not,
+		// the relays of upgraded connections.
+		BaseContext: func(net.Listener) context.Context { return base },
+		ErrorLog:    slog.NewLogLogger(c.cfg.log.Handler(), slog.LevelDebug),
+		// "h2" named, Serve sets HTTP/2 up on the listener this
+		// configuration is given to.
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.getCertificate,
+			NextProtos: []string{"h2", "http/1.1"}},
+	}
+	return t
+}
+
+// shutdown closes the listener and the idle connections, lets the
+// requests in flight finish until ctx ends, then closes every connection
+// and returns once every handler has.
+func (t *tlsFront) shutdown(ctx context.Context) {
+	defer t.cancel()
+	if t.srv.Shutdown(ctx) == nil {
+		// Shutdown does not wait for upgraded connections.
+		done := make(chan struct{})
+		go func() { defer close(done); t.handlers.Wait() }()
+		defer func() { <-done }()
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+	}
+	t.cancel()
+	t.srv.Close()
+	t.handlers.Wait()
 }
 
 func (c *Controller) loop(ctx context.Context, addrs []net.Addr) {
@@ -410,20 +493,15 @@ func (c *Controller) updateStatus(ctx context.Context, ings []*objects.Ingress, 
 	})
 }
 
-// ServeHTTP routes one request.
+// ServeHTTP routes one request: the HTTPS front end's handler. The plain
+// HTTP one (fast.go) routes alike.
 func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b := c.routes.Load().lookup(r.Host, r.URL.Path)
-	if b == nil {
-		http.Error(w, "404 Not Found", http.StatusNotFound)
+	t, code := c.route(r.Host, r.URL.Path)
+	if t == nil {
+		reply(w, code)
 		return
 	}
-	p, err := c.backend(b)
-	if err != nil {
-		c.cfg.log.Debug("no backend", "host", r.Host, "path", r.URL.Path, "err", err)
-		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	p.ServeHTTP(w, r)
+	t.proxy.ServeHTTP(w, r)
 }
 
 func portString(p objects.ServiceBackendPort) string {

@@ -36,11 +36,13 @@ type fixture struct {
 	*nettest.Env
 	httpAddr, httpsAddr string
 	client              *http.Client
+	ctl                 *ingress.Controller
+	stop                func() // stops the controller and checks Run's error
 }
 
 // start runs the endpoints controller and an ingress controller on
 // loopback, and services a and b whose pods are HTTP servers on 127.0.0.x.
-func start(t *testing.T, opts ...ingress.Option) *fixture {
+func start(t testing.TB, opts ...ingress.Option) *fixture {
 	e := nettest.New(t)
 	m, err := reconcile.NewManager(e.Store)
 	require.NoError(t, err)
@@ -49,12 +51,12 @@ func start(t *testing.T, opts ...ingress.Option) *fixture {
 	opts = append([]ingress.Option{ingress.WithHTTPAddr("127.0.0.1:0"), ingress.WithHTTPSAddr("127.0.0.1:0")}, opts...)
 	c, err := ingress.New(e.Store, opts...)
 	require.NoError(t, err)
-	nettest.RunBackground(t, c.Run)
+	stop := nettest.RunBackground(t, c.Run)
 	<-c.Ready()
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	t.Cleanup(tr.CloseIdleConnections)
 	f := &fixture{Env: e, httpAddr: c.Addrs()[0].String(), httpsAddr: c.Addrs()[1].String(),
-		client: &http.Client{Transport: tr, Timeout: 5 * time.Second}}
+		client: &http.Client{Transport: tr, Timeout: 5 * time.Second}, ctl: c, stop: stop}
 	for i, name := range []string{"a", "b"} {
 		f.backend(name, fmt.Sprintf("127.0.0.%d", 2+i))
 	}
@@ -64,12 +66,21 @@ func start(t *testing.T, opts ...ingress.Option) *fixture {
 // backend starts a pod of service name: an HTTP server answering
 // "<pod> <path> xff=<X-Forwarded-For> proto=<X-Forwarded-Proto> host=<Host>".
 func (f *fixture) backend(name, ip string) {
+	f.serveBackend(name, ip, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s xff=%s proto=%s host=%s", name, r.URL.Path, r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"), r.Host)
+	}))
+}
+
+// serveBackend starts a pod of service name, on ip, served by h.
+func (f *fixture) serveBackend(name, ip string, h http.Handler) {
+	f.serveServer(name, ip, &http.Server{Handler: h})
+}
+
+// serveServer starts a pod of service name, on ip, served by srv.
+func (f *fixture) serveServer(name, ip string, srv *http.Server) {
 	t := f.T
 	ln, err := net.Listen("tcp4", ip+":0")
 	require.NoError(t, err)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "%s %s xff=%s proto=%s host=%s", name, r.URL.Path, r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"), r.Host)
-	})}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close(); <-done })

@@ -26,6 +26,10 @@ import (
 // A request on a kept-alive connection that fails before the first byte
 // of the answer (the backend closed the idle connection) is sent again on
 // a new connection, as http.Transport does for replayable requests.
+//
+// The plain HTTP front end (fastproxy.go) takes its backend connections
+// from the same pool (get, put), with fasthttp writing and reading on
+// them; the controller's loop closes the idle ones (closeIdle).
 type backendTransport struct {
 	std            *http.Transport
 	dial           func(ctx context.Context, network, addr string) (net.Conn, error)
