@@ -13,7 +13,12 @@ import (
 // and refuses a class that does not exist.
 func admitPodPriority(tx store.ReadTx, p *objects.Pod) error {
 	if p.Spec.PriorityClassName == "" {
-		classes, err := tx.List(KindPriorityClass, store.ListOptions{})
+		// Read for every pod created: peek rather than copy every class.
+		list := tx.List
+		if pk, ok := tx.(store.Peeker); ok {
+			list = pk.PeekList
+		}
+		classes, err := list(KindPriorityClass, store.ListOptions{})
 		if err != nil {
 			return err
 		}

@@ -269,5 +269,6 @@ func (o *Orchestrator) Drain(ctx context.Context, name string, opts reconcile.Dr
 }
 
 // Metrics returns the pod resource usage the autoscaler reads, fed from
-// each node's runtime stats; tests and hosts may also set usage directly.
+// each node's runtime stats while it is read (see reconcile.MemoryMetrics);
+// tests and hosts may also set usage directly.
 func (o *Orchestrator) Metrics() *reconcile.MemoryMetrics { return o.metrics }

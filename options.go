@@ -20,17 +20,18 @@ import (
 type Option func(*config) error
 
 type config struct {
-	store     store.Store
-	scheme    *objects.Scheme
-	logger    *slog.Logger
-	clock     clockwork.Clock
-	eventTTL  time.Duration
-	name      string
-	network   []network.Option
-	netOn     bool
-	scheduler []scheduler.Option
-	agent     []nodeagent.Option
-	builtins  []reconcile.BuiltinOption
+	store      store.Store
+	scheme     *objects.Scheme
+	logger     *slog.Logger
+	clock      clockwork.Clock
+	eventTTL   time.Duration
+	eventLimit int
+	name       string
+	network    []network.Option
+	netOn      bool
+	scheduler  []scheduler.Option
+	agent      []nodeagent.Option
+	builtins   []reconcile.BuiltinOption
 }
 
 // WithControllers passes options to the built-in controllers: node
@@ -136,6 +137,20 @@ func WithEventTTL(d time.Duration) Option {
 			return errors.New("WithEventTTL: duration must be positive")
 		}
 		c.eventTTL = d
+		return nil
+	}
+}
+
+// WithEventLimit bounds the Event objects the orchestrator keeps of those
+// it records (default DefaultEventLimit; 0: no bound, only WithEventTTL).
+// Past the limit, recording an event deletes the one last seen longest
+// ago, the one the TTL would expire next.
+func WithEventLimit(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return errors.New("WithEventLimit: limit must not be negative")
+		}
+		c.eventLimit = n
 		return nil
 	}
 }

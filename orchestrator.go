@@ -64,10 +64,11 @@ type Orchestrator struct {
 // exist.
 func New(opts ...Option) (*Orchestrator, error) {
 	cfg := config{
-		logger:   slog.New(slog.DiscardHandler),
-		clock:    clockwork.NewRealClock(),
-		eventTTL: time.Hour,
-		name:     "podkit",
+		logger:     slog.New(slog.DiscardHandler),
+		clock:      clockwork.NewRealClock(),
+		eventTTL:   time.Hour,
+		eventLimit: DefaultEventLimit,
+		name:       "podkit",
 	}
 	for _, opt := range opts {
 		if err := opt(&cfg); err != nil {
@@ -96,11 +97,12 @@ func New(opts ...Option) (*Orchestrator, error) {
 		o.store, o.ownStore = s, true
 	}
 	o.scheme = o.store.Scheme()
-	o.events = events.New(o.store, o.clock, o.log, events.Source{Component: cfg.name}, cfg.eventTTL)
+	o.events = events.New(o.store, o.clock, o.log, events.Source{Component: cfg.name}, cfg.eventTTL,
+		events.WithLimit(cfg.eventLimit))
 	ctrl, err := reconcile.NewManager(o.store, reconcile.WithLogger(o.log),
 		reconcile.WithClock(o.clock), reconcile.WithEventRecorder(o.events),
 		reconcile.WithAdmission(o.admitForControllers))
-	o.metrics = reconcile.NewMemoryMetrics()
+	o.metrics = reconcile.NewMemoryMetrics(reconcile.WithMetricsClock(o.clock))
 	if err == nil {
 		err = reconcile.AddBuiltinsWith(ctrl, append([]reconcile.BuiltinOption{reconcile.WithMetricsSource(o.metrics)}, cfg.builtins...)...)
 	}

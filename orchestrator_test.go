@@ -3,6 +3,7 @@ package podkit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -401,6 +402,29 @@ func TestEventsAreFoldedAndExpire(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond, "events older than the TTL are deleted")
 	cancel()
 	wg.Wait()
+}
+
+// Past WithEventLimit, recording an event deletes the one seen longest
+// ago.
+func TestEventLimit(t *testing.T) {
+	_, err := podkit.New(podkit.WithEventLimit(-1))
+	require.Error(t, err)
+	ctx := context.Background()
+	clk := clockwork.NewFakeClock()
+	o := newOrchestrator(t, podkit.WithClock(clk), podkit.WithEventLimit(3))
+	for i := range 5 {
+		cm := &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: fmt.Sprintf("cm%d", i)}}
+		require.NoError(t, o.Create(ctx, cm))
+		o.Event(ctx, cm, podkit.EventNormal, "Made", "made")
+		clk.Advance(time.Second)
+	}
+	evs, err := podkit.List[*objects.Event](ctx, o, "default")
+	require.NoError(t, err)
+	var names []string
+	for _, e := range evs {
+		names = append(names, e.InvolvedObject.Name)
+	}
+	assert.ElementsMatch(t, []string{"cm2", "cm3", "cm4"}, names)
 }
 
 func TestRunReturnsWhenContextEnds(t *testing.T) {

@@ -411,6 +411,21 @@ type trackingTx struct {
 	observed []write
 }
 
+// Peek implements store.Peeker, through the transaction's own (a copy
+// when it has none), so that admission and reads of a controller's
+// transaction can peek.
+func (t *trackingTx) Peek(kind string, key objects.Key) (objects.Object, error) {
+	return peeker(t.Tx)(kind, key)
+}
+
+// PeekList implements store.Peeker, like Peek.
+func (t *trackingTx) PeekList(kind string, opts store.ListOptions) ([]objects.Object, error) {
+	if p, ok := t.Tx.(store.Peeker); ok {
+		return p.PeekList(kind, opts)
+	}
+	return t.Tx.List(kind, opts)
+}
+
 func (t *trackingTx) kindOf(obj objects.Object) string {
 	if k := obj.GetTypeMeta().Kind; k != "" {
 		return k

@@ -64,10 +64,40 @@ type MetricsSource interface {
 // from their runtimes' statistics (ObserveContainer) and tests write
 // directly (SetPodMetrics). The zero value is not usable; call
 // NewMemoryMetrics. It is safe for concurrent use.
+//
+// Statistics cost a read of every running container, so the StatsScrapers
+// feeding a MemoryMetrics scrape only while metrics are in demand: from a
+// PodMetrics call (an autoscaler's sync, or a host's read) until
+// MetricsIdle after the last one. A PodMetrics call that starts the demand
+// wakes the scrapers and waits for them to take two samples WarmupWindow
+// apart, so that it already answers with memory and CPU rates, as a
+// metrics server that scrapes all the time would.
 type MemoryMetrics struct {
+	clock clockwork.Clock
+
 	mu   sync.Mutex
 	pods map[objects.Key]*podMetricsEntry
+
+	asked   time.Time              // the last PodMetrics call
+	wake    chan struct{}          // closed, and replaced, when demand begins
+	feeders map[*StatsScraper]bool // running scrapers: true while one owes the warm-up
+	warming int                    // feeders owing the warm-up
+	warm    chan struct{}          // closed when warming reaches 0; nil when none do
 }
+
+// MetricsIdle is how long after the last PodMetrics call the scrapers of
+// a MemoryMetrics go on scraping: longer than any autoscaler's sync
+// period in practice, so that an autoscaler keeps its metrics warm.
+const MetricsIdle = 5 * time.Minute
+
+// WarmupWindow separates the two samples a scraper takes when demand
+// begins: CPU usage is a rate between samples.
+const WarmupWindow = time.Second
+
+// warmupWait bounds how long a PodMetrics call that starts the demand
+// waits for the scrapers' warm-up (a slow runtime answers with what it has
+// by then).
+const warmupWait = 10 * time.Second
 
 type podMetricsEntry struct {
 	uid     string
@@ -80,9 +110,98 @@ type cpuSample struct {
 	nanos uint64
 }
 
+// MemoryMetricsOption configures a MemoryMetrics.
+type MemoryMetricsOption func(*MemoryMetrics)
+
+// WithMetricsClock sets the clock that times the demand for metrics
+// (default the real clock); give it the clock of the scrapers.
+func WithMetricsClock(clk clockwork.Clock) MemoryMetricsOption {
+	return func(m *MemoryMetrics) {
+		if clk != nil {
+			m.clock = clk
+		}
+	}
+}
+
 // NewMemoryMetrics returns an empty MemoryMetrics.
-func NewMemoryMetrics() *MemoryMetrics {
-	return &MemoryMetrics{pods: map[objects.Key]*podMetricsEntry{}}
+func NewMemoryMetrics(opts ...MemoryMetricsOption) *MemoryMetrics {
+	m := &MemoryMetrics{clock: clockwork.NewRealClock(), pods: map[objects.Key]*podMetricsEntry{},
+		wake: make(chan struct{}), feeders: map[*StatsScraper]bool{}}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
+}
+
+// inDemandLocked reports whether metrics were asked for within MetricsIdle
+// of now. m.mu is held.
+func (m *MemoryMetrics) inDemandLocked(now time.Time) bool {
+	return !m.asked.IsZero() && now.Sub(m.asked) < MetricsIdle
+}
+
+// ask records a PodMetrics call. When it starts the demand, it wakes the
+// scrapers and returns a channel closed once they are warm.
+func (m *MemoryMetrics) ask() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock.Now()
+	if !m.inDemandLocked(now) && len(m.feeders) > 0 {
+		for sc := range m.feeders {
+			if !m.feeders[sc] {
+				m.feeders[sc] = true
+				m.warming++
+			}
+		}
+		if m.warm == nil {
+			m.warm = make(chan struct{})
+		}
+		close(m.wake)
+		m.wake = make(chan struct{})
+	}
+	m.asked = now
+	if m.warm == nil {
+		return nil
+	}
+	return m.warm
+}
+
+// join registers a running scraper.
+func (m *MemoryMetrics) join(sc *StatsScraper) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.feeders[sc] = false
+}
+
+// leave unregisters a scraper, settling a warm-up it owed.
+func (m *MemoryMetrics) leave(sc *StatsScraper) {
+	m.warmed(sc)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.feeders, sc)
+}
+
+// demand returns what a scraper should do: scrape (metrics are in demand),
+// take the warm-up samples first (demand began since it last looked), and
+// the channel closed when demand next begins.
+func (m *MemoryMetrics) demand(sc *StatsScraper) (scrape, warmup bool, wake <-chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.inDemandLocked(m.clock.Now()), m.feeders[sc], m.wake
+}
+
+// warmed records that sc took its warm-up samples.
+func (m *MemoryMetrics) warmed(sc *StatsScraper) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.feeders[sc] {
+		return
+	}
+	m.feeders[sc] = false
+	m.warming--
+	if m.warming == 0 && m.warm != nil {
+		close(m.warm)
+		m.warm = nil
+	}
 }
 
 // SetPodMetrics stores the metrics of a pod, replacing what it had.
@@ -151,8 +270,21 @@ func (m *MemoryMetrics) ObserveContainer(pod *objects.Pod, container string, st 
 	e.metrics.Timestamp = st.Timestamp
 }
 
-// PodMetrics implements MetricsSource.
-func (m *MemoryMetrics) PodMetrics(_ context.Context, namespace string, selector objects.Selector) ([]PodMetrics, error) {
+// PodMetrics implements MetricsSource. A call that starts the demand for
+// metrics waits (up to ctx, or 10 seconds) for the running scrapers' first
+// samples.
+func (m *MemoryMetrics) PodMetrics(ctx context.Context, namespace string, selector objects.Selector) ([]PodMetrics, error) {
+	if warm := m.ask(); warm != nil {
+		t := m.clock.NewTimer(warmupWait)
+		select {
+		case <-warm:
+		case <-t.Chan():
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+		t.Stop()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []PodMetrics
@@ -225,6 +357,9 @@ type StatsScraper struct {
 	clock    clockwork.Clock
 	interval time.Duration
 	fed      map[objects.Key]bool // the pods this scraper reported last time
+	// hook, a test's, is called with "warmup" when Run waits between its
+	// warm-up samples and with "round" when it waits for the next round.
+	hook func(stage string)
 }
 
 // NewStatsScraper returns a scraper of node's runtime rt into ms, reading
@@ -240,19 +375,56 @@ func NewStatsScraper(s store.Store, node string, rt runtime.Runtime, ms *MemoryM
 	return &StatsScraper{store: s, node: node, rt: rt, metrics: ms, clock: clk, interval: interval, fed: map[objects.Key]bool{}}
 }
 
-// Run scrapes at once and then every interval until ctx ends. Failed
-// scrapes (a runtime that is down) are retried at the next interval.
+// Run scrapes every interval while metrics are in demand (see
+// MemoryMetrics), until ctx ends. When demand begins it scrapes at once,
+// and again WarmupWindow later; when demand ends it forgets what it fed.
+// Failed scrapes (a runtime that is down) are retried at the next
+// interval.
 func (sc *StatsScraper) Run(ctx context.Context) error {
+	sc.metrics.join(sc)
+	defer sc.metrics.leave(sc)
 	t := sc.clock.NewTicker(sc.interval)
 	defer t.Stop()
 	for {
-		_ = sc.Scrape(ctx)
+		scrape, warmup, wake := sc.metrics.demand(sc)
+		switch {
+		case warmup:
+			_ = sc.Scrape(ctx)
+			w := sc.clock.NewTimer(WarmupWindow)
+			if sc.hook != nil {
+				sc.hook("warmup")
+			}
+			select {
+			case <-ctx.Done():
+				w.Stop()
+				return nil
+			case <-w.Chan():
+			}
+			_ = sc.Scrape(ctx)
+			sc.metrics.warmed(sc)
+		case scrape:
+			_ = sc.Scrape(ctx)
+		default:
+			sc.forget()
+		}
+		if sc.hook != nil {
+			sc.hook("round")
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.Chan():
+		case <-wake:
 		}
 	}
+}
+
+// forget drops the metrics the scraper fed, when nobody wants them.
+func (sc *StatsScraper) forget() {
+	for k := range sc.fed {
+		sc.metrics.DeletePod(k.Namespace, k.Name)
+	}
+	clear(sc.fed)
 }
 
 // Scrape reads the runtime's statistics once. It is not safe to call

@@ -98,12 +98,23 @@ const (
 	EventWarning = "Warning"
 )
 
+// batchRecorder is an EventRecorder that records many events about one
+// object at once (podkit's does).
+type batchRecorder interface {
+	EventEach(ctx context.Context, obj objects.Object, eventType, reason string, messages []string)
+}
+
 // recordEach records one event about obj per message, all at once: a
-// recorder that commits concurrent events together (as podkit's does)
-// writes a ReplicaSet's burst of SuccessfulCreate events in one transaction
-// rather than one after the other.
+// recorder that takes them together (batchRecorder), or that commits
+// concurrent events together, writes a ReplicaSet's burst of
+// SuccessfulCreate events in one transaction rather than one after the
+// other.
 func recordEach(ctx context.Context, rec EventRecorder, obj objects.Object, eventType, reason string, messages []string) {
 	if len(messages) == 0 {
+		return
+	}
+	if b, ok := rec.(batchRecorder); ok {
+		b.EventEach(ctx, obj, eventType, reason, messages)
 		return
 	}
 	// The first alone: a recorder may fill in obj's kind.

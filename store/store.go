@@ -137,6 +137,26 @@ type StatusUpdater interface {
 	UpdateWithStatus(obj objects.Object) error
 }
 
+// Remover is implemented by a Tx that can delete without handing back the
+// object's last state, which costs a copy of the object: for hot paths
+// that delete many objects and need only the error, as a Kubernetes
+// client's Delete returns only an error. Find it by type assertion; every
+// backend in this module has it.
+type Remover interface {
+	// Remove is Delete, with Delete's rules and event, returning only its
+	// error.
+	Remove(kind string, key objects.Key, opts DeleteOptions) error
+}
+
+// Remove deletes as tx.Delete does, through Remover when tx is one.
+func Remove(tx Tx, kind string, key objects.Key, opts DeleteOptions) error {
+	if r, ok := tx.(Remover); ok {
+		return r.Remove(kind, key, opts)
+	}
+	_, err := tx.Delete(kind, key, opts)
+	return err
+}
+
 // Peeker is implemented by a ReadTx (and Tx) that can hand out stored
 // objects without copying them, for hot paths that read a few fields of
 // many objects. Find it by type assertion; every backend in this module has it.

@@ -1,6 +1,7 @@
 // Package events records Event objects in a store, folding repeats into a
 // count and combining many similar events about one object as Kubernetes'
-// event correlator does, and expires old ones.
+// event correlator does, and expires old ones; past an optional limit on
+// how many it keeps, it deletes the least recently seen.
 package events
 
 import (
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,7 +56,10 @@ type Recorder struct {
 }
 
 type eventKey struct {
-	uid, kind, ns, name  string
+	// obj is the object's uid, or for one without, its kind, namespace and
+	// name. Fewer fields keep the key within the 128 bytes a map stores
+	// in place: a larger key costs an allocation per entry.
+	obj                  string
 	typ, reason, message string
 	component, host      string
 	combined             bool // the key of a combined event (message empty)
@@ -96,12 +101,26 @@ func (s *similarRecord) add(msg string) int {
 // lock is never held for long.
 const maxBatch = 512
 
+// Option configures a Recorder.
+type Option func(*Recorder)
+
+// WithLimit bounds the Events the recorder keeps to n (0: no bound): past
+// n, recording one deletes the one seen least recently of those it
+// recorded.
+func WithLimit(n int) Option {
+	return func(r *Recorder) { r.batch.limit = max(n, 0) }
+}
+
 // New returns a recorder writing to s, reporting as source, whose Run
 // deletes events not seen again for ttl.
-func New(s store.Store, clk clockwork.Clock, log *slog.Logger, source Source, ttl time.Duration) *Recorder {
+func New(s store.Store, clk clockwork.Clock, log *slog.Logger, source Source, ttl time.Duration, opts ...Option) *Recorder {
 	c := newRecentCache[eventKey, objects.Key](4096)
 	sim := newRecentCache[eventKey, *similarRecord](4096)
-	return &Recorder{store: s, clock: clk, log: log, source: source, ttl: ttl, seen: c, similar: sim, batch: &batcher{}}
+	r := &Recorder{store: s, clock: clk, log: log, source: source, ttl: ttl, seen: c, similar: sim, batch: &batcher{}}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // WithSource returns a recorder sharing r's store, repeat cache and
@@ -117,40 +136,74 @@ func (r *Recorder) WithSource(src Source) *Recorder {
 // logged, not returned: events are best effort, as in Kubernetes.
 func (r *Recorder) Event(ctx context.Context, obj objects.Object, eventType, reason, message string) {
 	if err := r.record(ctx, obj, eventType, reason, message); err != nil && ctx.Err() == nil {
-		r.log.Warn("event not recorded", "reason", reason, "message", message, "err", err)
+		r.logFailed(reason, message, err)
 	}
+}
+
+func (r *Recorder) logFailed(reason, message string, err error) {
+	r.log.Warn("event not recorded", "reason", reason, "message", message, "err", err)
 }
 
 // pending is an event waiting for its transaction.
 type pending struct {
-	key  eventKey
-	ev   objects.Event // what to create if the key is not a recent repeat
-	now  time.Time
-	err  error
-	lead bool // set before wake: write the next batch
+	key eventKey
+	ev  objects.Event // what to create if the key is not a recent repeat
+	now time.Time
+	err error
+	// Repeats of the event later in the same batch are folded into it:
+	// they add to the count of the one write.
+	repeats int32
+	last    time.Time // of the last repeat
+	lastMsg string
+	folded  *pending // the event of the batch this one was folded into
+	lead    bool     // set before wake: write the next batch
 	// wake is done once: the event is written, or lead is set.
 	wake sync.WaitGroup
 }
 
 // batcher queues events for the next transaction. One caller at a time,
 // the leader, writes a batch; when it is done it hands the lead to the
-// first event queued meanwhile, so no caller writes more than one batch.
+// first event queued meanwhile, so no caller writes more than one batch
+// for each event of its own.
 type batcher struct {
 	mu      sync.Mutex
 	queue   []*pending
 	leading bool
+
+	// limit bounds the events kept (0: no bound); kept are those recorded,
+	// oldest first, each with its last occurrence as last seen by the
+	// batch that created it or trim. Only the leader touches them.
+	limit int
+	kept  fifo[keptEvent]
+	// byKey is the leader's map of a batch's events by key, reused.
+	byKey map[eventKey]*pending
+}
+
+type keptEvent struct {
+	key  objects.Key
+	last time.Time
 }
 
 func (r *Recorder) record(ctx context.Context, obj objects.Object, eventType, reason, message string) error {
+	p := &pending{}
+	if err := r.prepare(p, obj, eventType, reason, message); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.submit(ctx, []*pending{p})
+	return p.err
+}
+
+// prepare fills p with the event about obj that r would record.
+func (r *Recorder) prepare(p *pending, obj objects.Object, eventType, reason, message string) error {
 	src := r.source
 	tm, meta := obj.GetTypeMeta(), obj.GetObjectMeta()
 	if tm.Kind == "" {
 		if _, err := r.store.Scheme().SetTypeMeta(obj); err != nil {
 			return err
 		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
 	}
 	ref := objects.ObjectReference{
 		APIVersion: tm.APIVersion, Kind: tm.Kind, Namespace: meta.Namespace,
@@ -164,14 +217,19 @@ func (r *Recorder) record(ctx context.Context, obj objects.Object, eventType, re
 		eventType = Normal
 	}
 	now := r.clock.Now()
-	p := &pending{
-		key: eventKey{uid: meta.UID, kind: tm.Kind, ns: ns, name: meta.Name, typ: eventType, reason: reason,
+	// The name of a Kubernetes event: the object's, a dot and the time in
+	// hex, built in one allocation.
+	var name strings.Builder
+	name.Grow(len(meta.Name) + 17)
+	name.WriteString(meta.Name)
+	name.WriteByte('.')
+	var hex [16]byte
+	name.Write(strconv.AppendInt(hex[:0], now.UnixNano(), 16))
+	*p = pending{
+		key: eventKey{obj: objectID(tm.Kind, ns, meta), typ: eventType, reason: reason,
 			message: message, component: src.Component, host: src.Host},
 		ev: objects.Event{
-			ObjectMeta: objects.ObjectMeta{
-				Name:      meta.Name + "." + strconv.FormatInt(now.UnixNano(), 16),
-				Namespace: ns,
-			},
+			ObjectMeta:          objects.ObjectMeta{Name: name.String(), Namespace: ns},
 			InvolvedObject:      ref,
 			Reason:              reason,
 			Message:             message,
@@ -185,27 +243,50 @@ func (r *Recorder) record(ctx context.Context, obj objects.Object, eventType, re
 		},
 		now: now,
 	}
-	p.wake.Add(1)
+	return nil
+}
 
+// objectID identifies the object an event is about in its key.
+func objectID(kind, ns string, meta *objects.ObjectMeta) string {
+	if meta.UID != "" {
+		return meta.UID
+	}
+	return kind + "\x00" + ns + "\x00" + meta.Name
+}
+
+// submit queues ps for the next transactions, in order, and returns once
+// every one is written (or failed: see its err).
+func (r *Recorder) submit(ctx context.Context, ps []*pending) {
 	b := r.batch
+	for _, p := range ps {
+		p.wake.Add(1)
+	}
 	b.mu.Lock()
-	b.queue = append(b.queue, p)
-	if b.leading {
-		b.mu.Unlock()
-		p.wake.Wait()
-		if !p.lead {
-			return p.err
-		}
-		b.mu.Lock()
-	} else {
-		b.leading = true
+	b.queue = append(b.queue, ps...)
+	lead := !b.leading
+	b.leading = true
+	b.mu.Unlock()
+	if lead {
 		// Let the callers already running queue their events before the
 		// batch is taken: one more event in this transaction is one
 		// transaction fewer, each copying its path of the store's tree.
-		b.mu.Unlock()
 		runtime.Gosched()
-		b.mu.Lock()
+		r.writeBatch(ctx)
 	}
+	for _, p := range ps {
+		p.wake.Wait()
+		if p.lead { // at the head of the queue: it is in the batch written now
+			r.writeBatch(ctx)
+		}
+	}
+}
+
+// writeBatch writes the events at the head of the queue in one
+// transaction, then hands the lead to the next event queued, if any. Only
+// the leader calls it.
+func (r *Recorder) writeBatch(ctx context.Context) {
+	b := r.batch
+	b.mu.Lock()
 	n := min(len(b.queue), maxBatch)
 	batch := b.queue[:n:n]
 	b.queue = append([]*pending(nil), b.queue[n:]...)
@@ -213,9 +294,20 @@ func (r *Recorder) record(ctx context.Context, obj objects.Object, eventType, re
 
 	// The batch is written whatever becomes of the context of the caller
 	// that happens to lead it: the others are waiting for their events.
+	r.fold(batch)
 	err := r.store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		for _, q := range batch {
-			q.err = r.write(tx, q)
+			if q.folded == nil {
+				q.err = r.write(tx, q)
+			}
+		}
+		for _, q := range batch {
+			if q.folded != nil {
+				q.err = q.folded.err
+			}
+		}
+		if err := r.trim(tx); err != nil {
+			r.log.Warn("deleting events past the limit", "err", err)
 		}
 		return nil
 	})
@@ -233,11 +325,64 @@ func (r *Recorder) record(ctx context.Context, obj objects.Object, eventType, re
 		if err != nil {
 			q.err = err
 		}
-		if q != p {
+		if !q.lead { // a leader's own event was woken to lead
 			q.wake.Done()
 		}
 	}
-	return p.err
+}
+
+// EventEach records one event about obj per message, in order, in as few
+// transactions as they need (one, up to a batch): a controller's burst,
+// such as a ReplicaSet's SuccessfulCreate per pod, costs one write per
+// distinct event. It returns once they are stored.
+func (r *Recorder) EventEach(ctx context.Context, obj objects.Object, eventType, reason string, messages []string) {
+	if len(messages) == 0 {
+		return
+	}
+	ps := make([]pending, len(messages))
+	queue := make([]*pending, len(messages))
+	for i, msg := range messages {
+		if err := r.prepare(&ps[i], obj, eventType, reason, msg); err != nil {
+			r.logFailed(reason, msg, err)
+			return
+		}
+		queue[i] = &ps[i]
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	r.submit(ctx, queue)
+	for _, p := range queue {
+		if p.err != nil && ctx.Err() == nil {
+			r.logFailed(reason, p.key.message, p.err)
+		}
+	}
+}
+
+// recordRound records events of a Queue's round whose sinks are recorders
+// sharing r's transactions, in order, in as few transactions as the round
+// needs.
+func (r *Recorder) recordRound(ctx context.Context, round []queuedEvent) {
+	ps := make([]pending, len(round))
+	queue := make([]*pending, 0, len(round))
+	for i := range round {
+		ev := &round[i]
+		rec := ev.sink.(*Recorder)
+		if err := rec.prepare(&ps[i], ev.obj, ev.typ, ev.reason, ev.message); err != nil {
+			rec.logFailed(ev.reason, ev.message, err)
+			continue
+		}
+		queue = append(queue, &ps[i])
+	}
+	if len(queue) == 0 || ctx.Err() != nil {
+		return
+	}
+	r.submit(ctx, queue)
+	for _, p := range queue {
+		if p.err != nil && ctx.Err() == nil {
+			r.logFailed(p.key.reason, p.key.message, p.err)
+		}
+	}
 }
 
 // aggregate turns p into its combined event when its object had too many
@@ -264,18 +409,44 @@ func (r *Recorder) aggregate(p *pending) {
 	p.ev.Message = combinedPrefix + p.ev.Message
 }
 
+// fold combines the events of a batch (see aggregate) and folds repeats
+// into the first event of their key, so that a burst of repeats (a
+// ReplicaSet's combined SuccessfulCreate) is one write: the count and the
+// last message are what writing each would have left.
+func (r *Recorder) fold(batch []*pending) {
+	b := r.batch
+	if b.byKey == nil {
+		b.byKey = map[eventKey]*pending{}
+	}
+	for _, q := range batch {
+		r.aggregate(q)
+		first, ok := b.byKey[q.key]
+		if !ok {
+			b.byKey[q.key] = q
+			continue
+		}
+		first.repeats++
+		first.last, first.lastMsg = q.now, q.ev.Message
+		q.folded = first
+	}
+	clear(b.byKey)
+}
+
 // write stores one event of a batch: a repeat of a recent event increments
 // its count, anything else is a new Event. A failed write writes nothing,
 // so the rest of the batch still commits.
 func (r *Recorder) write(tx store.Tx, p *pending) error {
-	r.aggregate(p)
+	last, msg := p.now, p.ev.Message
+	if p.repeats > 0 {
+		last, msg = p.last, p.lastMsg
+	}
 	if key, ok := r.seen.Get(p.key); ok {
 		cur, err := tx.Get("Event", key)
 		if err == nil {
 			ev := cur.(*objects.Event)
-			ev.Count++
-			ev.LastTimestamp = objects.NewTime(p.now)
-			ev.Message = p.ev.Message
+			ev.Count += 1 + p.repeats
+			ev.LastTimestamp = objects.NewTime(last)
+			ev.Message = msg
 			ev.ResourceVersion = ""
 			return tx.Update(ev)
 		}
@@ -284,6 +455,8 @@ func (r *Recorder) write(tx store.Tx, p *pending) error {
 		}
 	}
 	ev := &p.ev
+	ev.Count += p.repeats
+	ev.LastTimestamp, ev.Message = objects.NewTime(last), msg
 	if err := tx.Create(ev); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) { // same object, same nanosecond
 			ev.Name += "-" + strconv.Itoa(int(p.now.Nanosecond()%997))
@@ -294,6 +467,41 @@ func (r *Recorder) write(tx store.Tx, p *pending) error {
 		}
 	}
 	r.seen.Add(p.key, ev.Key())
+	if r.batch.limit > 0 {
+		r.batch.kept.push(keptEvent{key: ev.Key(), last: last})
+	}
+	return nil
+}
+
+// trim deletes the events kept past the limit, least recently seen first:
+// an event seen again since it was queued goes to the back instead. An
+// event already gone (expired, deleted) is forgotten.
+func (r *Recorder) trim(tx store.Tx) error {
+	b := r.batch
+	if b.limit == 0 {
+		return nil
+	}
+	get := tx.Get
+	if p, ok := tx.(store.Peeker); ok {
+		get = p.Peek
+	}
+	for b.kept.len() > b.limit {
+		e := b.kept.pop()
+		obj, err := get("Event", e.key)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if last := obj.(*objects.Event).LastTimestamp.Time; last.After(e.last) {
+			b.kept.push(keptEvent{key: e.key, last: last})
+			continue
+		}
+		if err := store.Remove(tx, "Event", e.key, store.DeleteOptions{}); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -318,7 +526,12 @@ func (r *Recorder) Run(ctx context.Context) error {
 
 func (r *Recorder) expire(ctx context.Context, before time.Time) error {
 	return r.store.Update(ctx, func(tx store.Tx) error {
-		evs, err := tx.List("Event", store.ListOptions{})
+		// Every event is read, to delete a few: peek rather than copy.
+		list := tx.List
+		if p, ok := tx.(store.Peeker); ok {
+			list = p.PeekList
+		}
+		evs, err := list("Event", store.ListOptions{})
 		if err != nil {
 			return err
 		}
@@ -329,7 +542,7 @@ func (r *Recorder) expire(ctx context.Context, before time.Time) error {
 				last = ev.EventTime.Time
 			}
 			if last.Before(before) {
-				if _, err := tx.Delete("Event", ev.Key(), store.DeleteOptions{}); err != nil && !errors.Is(err, store.ErrNotFound) {
+				if err := store.Remove(tx, "Event", ev.Key(), store.DeleteOptions{}); err != nil && !errors.Is(err, store.ErrNotFound) {
 					return err
 				}
 			}

@@ -128,3 +128,52 @@ func TestSimilarEventsCombined(t *testing.T) {
 	require.Equal(t, int32(30-maxSimilar+1), combined.Count)
 	require.Equal(t, combinedPrefix+"Created pod: web-29", combined.Message)
 }
+
+// Past its limit the recorder deletes the events seen least recently: an
+// old event seen again stays, the others go oldest first.
+func TestEventLimit(t *testing.T) {
+	s, err := memdb.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	clk := clockwork.NewFakeClock()
+	r := New(s, clk, slog.New(slog.DiscardHandler), Source{Component: "test"}, time.Hour, WithLimit(5))
+	pod := func(i int) *objects.Pod {
+		return &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("p%d", i), UID: fmt.Sprintf("u%d", i)}}
+	}
+	for i := range 5 {
+		r.Event(t.Context(), pod(i), Normal, "Started", "Started container app")
+		clk.Advance(time.Second)
+	}
+	r.Event(t.Context(), pod(0), Normal, "Started", "Started container app") // seen again: the most recent
+	clk.Advance(time.Second)
+	for i := 5; i < 8; i++ {
+		r.Event(t.Context(), pod(i), Normal, "Started", "Started container app")
+		clk.Advance(time.Second)
+	}
+	var names []string
+	for _, ev := range listEvents(t, s) {
+		names = append(names, ev.InvolvedObject.Name)
+	}
+	require.ElementsMatch(t, []string{"p0", "p4", "p5", "p6", "p7"}, names)
+}
+
+// EventEach stores a burst in one transaction, repeats folded into one
+// write.
+func TestEventEachIsOneTransaction(t *testing.T) {
+	r, s := newRecorder(t)
+	rs := &objects.ReplicaSet{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "web", UID: "u"}}
+	msgs := make([]string, 30)
+	for i := range msgs {
+		msgs[i] = fmt.Sprintf("Created pod: web-%d", i)
+	}
+	rev0 := s.Revision()
+	r.EventEach(t.Context(), rs, Normal, "SuccessfulCreate", msgs)
+	require.Equal(t, rev0+1, s.Revision(), "one transaction")
+	evs := listEvents(t, s)
+	require.Len(t, evs, maxSimilar)
+	for _, ev := range evs {
+		if ev.Count > 1 {
+			require.Equal(t, int32(30-maxSimilar+1), ev.Count)
+		}
+	}
+}

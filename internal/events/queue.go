@@ -113,8 +113,15 @@ func (q *Queue) Run(ctx context.Context) {
 	}
 }
 
-// record records a round: one goroutine per object, each in order.
+// record records a round. When every sink is a Recorder sharing one
+// batcher (a recorder and its WithSource copies), the round is written in
+// order in its transactions; else one goroutine per object records its
+// events in order, and a Recorder's group commit gathers them.
 func record(ctx context.Context, round []queuedEvent) {
+	if r := sharedRecorder(round); r != nil {
+		r.recordRound(ctx, round)
+		return
+	}
 	byObj := make(map[string][]*queuedEvent, len(round))
 	for i := range round {
 		ev := &round[i]
@@ -136,4 +143,19 @@ func record(ctx context.Context, round []queuedEvent) {
 		}()
 	}
 	wg.Wait()
+}
+
+// sharedRecorder returns the first sink of round when every sink is a
+// Recorder sharing its batcher, else nil.
+func sharedRecorder(round []queuedEvent) *Recorder {
+	first, ok := round[0].sink.(*Recorder)
+	if !ok {
+		return nil
+	}
+	for i := range round {
+		if r, ok := round[i].sink.(*Recorder); !ok || r.batch != first.batch {
+			return nil
+		}
+	}
+	return first
 }

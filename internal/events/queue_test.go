@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
 )
 
 type sliceSink struct {
@@ -59,5 +60,93 @@ func TestQueueRecordsInOrderPerObject(t *testing.T) {
 			want[m] = fmt.Sprint(m)
 		}
 		assert.Equal(t, want, sink.seen[p.Name], p.Name)
+	}
+}
+
+// A round whose sinks are recorders sharing transactions (WithSource
+// copies) is written in few transactions, each event with its own source,
+// repeats counted in order.
+func TestQueueRecordsRoundsThroughRecorder(t *testing.T) {
+	r, s := newRecorder(t)
+	kubelets := []*Recorder{r.WithSource(Source{Component: "kubelet", Host: "n1"}), r.WithSource(Source{Component: "kubelet", Host: "n2"})}
+	q := NewQueue(slog.New(slog.DiscardHandler), 10000)
+	const pods = 300
+	for i := range pods {
+		p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("p%d", i), UID: fmt.Sprintf("u%d", i)}}
+		k := kubelets[i%2]
+		require.True(t, q.Push(k, p, Normal, "Created", "Created container app"))
+		require.True(t, q.Push(k, p, Normal, "Started", "Started container app"))
+		require.True(t, q.Push(k, p, Normal, "Started", "Started container app"))
+	}
+	rev0 := s.Revision()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); q.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	var evs []*objects.Event
+	require.Eventually(t, func() bool {
+		evs = listEvents(t, s)
+		n := 0
+		for _, ev := range evs {
+			n += int(ev.Count)
+		}
+		return n == 3*pods
+	}, 10*time.Second, time.Millisecond, "not every event was recorded")
+	require.Len(t, evs, 2*pods)
+	for _, ev := range evs {
+		var i int
+		_, err := fmt.Sscanf(ev.InvolvedObject.Name, "p%d", &i)
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("n%d", i%2+1), ev.Source.Host, ev.Name)
+		if ev.Reason == "Started" {
+			assert.Equal(t, int32(2), ev.Count, ev.Name)
+		}
+	}
+	commits := s.Revision() - rev0
+	t.Logf("%d events in %d transactions", 3*pods, commits)
+	require.Less(t, commits, int64(3*pods)/10)
+}
+
+// Repeats within one transaction are folded into one write: a
+// ReplicaSet's burst of 30 SuccessfulCreate events is 9 events and a
+// combined one counting 21, each written once.
+func TestRepeatsInOneRoundAreOneWrite(t *testing.T) {
+	r, s := newRecorder(t)
+	w, err := s.Watch(t.Context(), store.WatchOptions{Kind: "Event"})
+	require.NoError(t, err)
+	defer w.Stop()
+	q := NewQueue(slog.New(slog.DiscardHandler), 100)
+	rs := &objects.ReplicaSet{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "web", UID: "u"}}
+	for i := range 30 {
+		require.True(t, q.Push(r, rs, Normal, "SuccessfulCreate", fmt.Sprintf("Created pod: web-%d", i)))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); q.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	writes := 0
+	for writes < maxSimilar {
+		select {
+		case <-w.Events():
+			writes++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d event writes, want %d", writes, maxSimilar)
+		}
+	}
+	evs := listEvents(t, s)
+	require.Len(t, evs, maxSimilar)
+	total := 0
+	for _, ev := range evs {
+		total += int(ev.Count)
+		if ev.Count > 1 {
+			assert.Equal(t, int32(30-maxSimilar+1), ev.Count)
+			assert.Equal(t, combinedPrefix+"Created pod: web-29", ev.Message)
+		}
+	}
+	assert.Equal(t, 30, total)
+	select {
+	case ev := <-w.Events():
+		t.Fatalf("a write more: %v %s", ev.Type, ev.Key())
+	default:
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,11 +77,14 @@ type Agent struct {
 	runtimeUp   atomic.Bool
 	hostIPCache atomic.Value // string
 	relistKick  chan struct{}
+	nodeSel     map[string]string // what the runtime runs for the node; read-only
 	// known is the state of each container as last seen, by relist or by a
 	// pod's sync: relist syncs a pod only for a change neither has seen.
 	knownMu sync.Mutex
 	known   map[string]runtime.ContainerState // by container id
 	self    selfEvents
+	// syncHook, a test's, is called after each sync of a pod.
+	syncHook func(uid string)
 }
 
 // New returns the agent of node nodeName, running its pods on rt.
@@ -115,6 +119,7 @@ func newAgent(s store.Store, nodeName string, rt runtime.Runtime, cfg config) (*
 		volumes: cfg.volumes(nodeName),
 		pods:    map[string]*podWorker{}, hasEvts: hasEvts,
 		relistKick: make(chan struct{}, 1),
+		nodeSel:    map[string]string{runtime.LabelNode: nodeName},
 	}
 	a.runtimeName.Store("")
 	if d, ok := rt.(runtime.Dialer); ok {
@@ -225,8 +230,65 @@ type podWorker struct {
 	again  bool         // sync again when it ends
 	timer  clockwork.Timer
 	wakeAt time.Time
+	// echo is the agent's last status write of the pod, until the store
+	// hands back the version it made; then, while a sync runs, rebase is
+	// that write, for the sync's state once it ends (see podState.rebase).
+	echo   *ownWrite
+	rebase *ownWrite
 
 	st podState // owned by the running sync
+}
+
+// ownWrite is a status write of the agent: status merged over base, the
+// pod as the write read it, stored as version rv (pod, once seen); seq
+// numbers the statuses a sync queued (podState.sentSeq).
+type ownWrite struct {
+	base, pod *objects.Pod
+	rv        string
+	status    *objects.PodStatus
+	seq       uint64
+}
+
+// wrote records a status write of the pod; the writer calls it inside the
+// transaction, so before the store hands the new version to anyone.
+func (w *podWorker) wrote(base *objects.Pod, rv string, status *objects.PodStatus, seq uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.echo = &ownWrite{base: base, rv: rv, status: status, seq: seq}
+}
+
+// isEcho reports whether pod is the version the agent's last status write
+// made over the version the worker last had: nothing a sync would react
+// to has changed (the status is what the sync computed), so it needs none.
+// Versions are compared whole, not trusted by their resourceVersion. w.mu
+// is held.
+func (w *podWorker) isEcho(pod *objects.Pod) bool {
+	e := w.echo
+	if e == nil || pod.ResourceVersion != e.rv {
+		return false
+	}
+	w.echo = nil
+	base := e.base
+	if w.gone || w.pod == nil || w.pod.ResourceVersion != base.ResourceVersion || pod.UID != base.UID {
+		return false
+	}
+	m, bm := pod.ObjectMeta, base.ObjectMeta
+	m.ResourceVersion, bm.ResourceVersion = "", ""
+	if !reflect.DeepEqual(&m, &bm) || !reflect.DeepEqual(&pod.Spec, &base.Spec) || !reflect.DeepEqual(&pod.Status, e.status) {
+		return false
+	}
+	e.base, e.pod, e.status = w.pod, pod, nil
+	w.rebase = e
+	return true
+}
+
+// rebaseLocked hands a write seen to the sync's state. w.mu is held, and
+// no sync runs but the caller's.
+func (w *podWorker) rebaseLocked() {
+	if e := w.rebase; e != nil {
+		w.rebase = nil
+		w.st.rebase(e.base, e.pod, e.seq)
+	}
 }
 
 func (w *podWorker) stopTimer() {
@@ -250,10 +312,19 @@ func (a *Agent) podUpdated(pod *objects.Pod) {
 	w := a.pods[pod.UID]
 	if w == nil {
 		w = &podWorker{uid: pod.UID}
+		w.st.worker = w
 		a.pods[pod.UID] = w
 	}
 	a.mu.Unlock()
 	w.mu.Lock()
+	if w.isEcho(pod) {
+		w.pod = pod
+		if !w.active { // else the sync hands it over when it ends
+			w.rebaseLocked()
+		}
+		w.mu.Unlock()
+		return
+	}
 	w.pod, w.gone = pod, false
 	w.mu.Unlock()
 	a.enqueue(w)
@@ -311,6 +382,7 @@ func (a *Agent) adoptOrphan(uid string) {
 		return
 	}
 	w := &podWorker{uid: uid, gone: true}
+	w.st.worker = w
 	a.pods[uid] = w
 	a.mu.Unlock()
 	a.enqueue(w)
@@ -352,7 +424,14 @@ func (a *Agent) work(ctx context.Context, w *podWorker) {
 	defer a.wg.Done()
 	for {
 		wake, forget := a.syncPod(ctx, w)
+		if a.syncHook != nil {
+			a.syncHook(w.uid)
+		}
+		resync := w.st.resync
+		w.st.resync = false
 		w.mu.Lock()
+		w.again = w.again || resync && !forget
+		w.rebaseLocked()
 		if forget && !w.again {
 			w.active = false
 			if w.timer != nil {

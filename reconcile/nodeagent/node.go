@@ -189,7 +189,7 @@ func (a *Agent) relist(ctx context.Context) {
 	if !synced {
 		return
 	}
-	sel := runtime.Filter{Labels: map[string]string{runtime.LabelNode: a.node}}
+	sel := runtime.Filter{Labels: a.nodeSel}
 	cs, err := a.rt.ListContainers(ctx, sel)
 	if err != nil {
 		return
@@ -199,7 +199,7 @@ func (a *Agent) relist(ctx context.Context) {
 		return
 	}
 	now := make(map[string]runtime.ContainerState, len(cs))
-	uids := map[string]bool{}
+	uids := make(map[string]bool, len(sbs))
 	var changed []string
 	a.knownMu.Lock()
 	for _, c := range cs {

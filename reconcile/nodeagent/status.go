@@ -19,14 +19,24 @@ var agentConditions = []objects.PodConditionType{
 }
 
 // publish computes the pod's status and queues it for the store when it
-// changed since the last one queued.
+// changed since the last one queued, or once that one is stored (see
+// podState.rebase), when writing it would change what pod has.
 func (a *Agent) publish(pod *objects.Pod, st *podState, obs *observed) *objects.PodStatus {
 	status := a.computeStatus(pod, st, obs)
-	if st.sent != nil && reflect.DeepEqual(st.sent, status) {
-		return status
+	now := a.clock.Now()
+	switch {
+	case st.sent != nil:
+		if reflect.DeepEqual(st.sent, status) {
+			return status
+		}
+	case st.stored:
+		if reflect.DeepEqual(mergeStatus(pod, status, now), &pod.Status) {
+			return status
+		}
 	}
-	st.sent = status
-	a.writer.submit("pod/"+pod.UID, statusOp(pod, status, a.clock.Now(), false))
+	st.sent, st.stored = status, false
+	st.sentSeq++
+	a.writer.submit("pod/"+pod.UID, statusOp(pod, status, now, false, st.worker, st.sentSeq))
 	return status
 }
 
@@ -274,13 +284,20 @@ func podPhase(pod *objects.Pod, s *objects.PodStatus, initDone bool) objects.Pod
 // statusOp writes status over the stored pod's, if it is still the same
 // pod: the agent's conditions replace the stored ones (keeping transition
 // times of those that did not change), the others stay, and a terminal
-// phase is never left.
-func statusOp(pod *objects.Pod, status *objects.PodStatus, now time.Time, del bool) writeOp {
+// phase is never left. A write is reported to w, when not nil, as the
+// status numbered seq (see podWorker.isEcho).
+func statusOp(pod *objects.Pod, status *objects.PodStatus, now time.Time, del bool, w *podWorker, seq uint64) writeOp {
 	key, uid := pod.Key(), pod.UID
 	return func(tx store.Tx) error {
-		if done, err := writeSeenStatus(tx, pod, status, now); done || err != nil {
-			if err != nil || !del {
+		if p, err := writeSeenStatus(tx, pod, status, now); p != nil || err != nil {
+			if err != nil {
 				return err
+			}
+			if w != nil {
+				w.wrote(pod, p.ResourceVersion, &p.Status, seq)
+			}
+			if !del {
+				return nil
 			}
 			return deleteNow(tx, key, uid)
 		}
@@ -294,10 +311,14 @@ func statusOp(pod *objects.Pod, status *objects.PodStatus, now time.Time, del bo
 		}
 		merged := mergeStatus(cur, status, now)
 		if !reflect.DeepEqual(&cur.Status, merged) {
+			base := *cur // its metadata and spec, as read
 			cur.Status = *merged
 			cur.ResourceVersion = ""
 			if err := tx.UpdateStatus(cur); err != nil {
 				return err
+			}
+			if w != nil {
+				w.wrote(&base, cur.ResourceVersion, merged, seq)
 			}
 		}
 		if del {
@@ -310,27 +331,27 @@ func statusOp(pod *objects.Pod, status *objects.PodStatus, now time.Time, del bo
 // writeSeenStatus writes the status merged over pod, the pod as the agent
 // last saw it, in one write that needs no read: a stored pod is never
 // modified, so pod shares everything but the status with what is written.
-// It reports false when the store cannot (no store.StatusUpdater) or the
-// pod changed since (then the caller reads it).
-func writeSeenStatus(tx store.Tx, pod *objects.Pod, status *objects.PodStatus, now time.Time) (bool, error) {
+// It returns what it wrote, or nil when the store cannot (no
+// store.StatusUpdater) or the pod changed since (then the caller reads it).
+func writeSeenStatus(tx store.Tx, pod *objects.Pod, status *objects.PodStatus, now time.Time) (*objects.Pod, error) {
 	su, ok := tx.(store.StatusUpdater)
 	if !ok || pod.ResourceVersion == "" || pod.UID == "" {
-		return false, nil
+		return nil, nil
 	}
 	p := &objects.Pod{TypeMeta: pod.TypeMeta, ObjectMeta: pod.ObjectMeta, Spec: pod.Spec, Status: *mergeStatus(pod, status, now)}
 	switch err := su.UpdateWithStatus(p); {
 	case err == nil:
-		return true, nil
+		return p, nil
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
-		return false, nil
+		return nil, nil
 	default:
-		return false, err
+		return nil, err
 	}
 }
 
 func deleteNow(tx store.Tx, key objects.Key, uid string) error {
 	zero := int64(0)
-	_, err := tx.Delete("Pod", key, store.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &store.Preconditions{UID: uid}})
+	err := store.Remove(tx, "Pod", key, store.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &store.Preconditions{UID: uid}})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -338,8 +359,8 @@ func deleteNow(tx store.Tx, key objects.Key, uid string) error {
 }
 
 // finalizeOp writes a deleted pod's last status and removes it.
-func finalizeOp(pod *objects.Pod, status *objects.PodStatus, now time.Time) writeOp {
-	return statusOp(pod, status, now, true)
+func finalizeOp(pod *objects.Pod, status *objects.PodStatus, now time.Time, w *podWorker, seq uint64) writeOp {
+	return statusOp(pod, status, now, true, w, seq)
 }
 
 func mergeStatus(cur *objects.Pod, next *objects.PodStatus, now time.Time) *objects.PodStatus {

@@ -18,9 +18,12 @@ import (
 // for correctness after a restart: restart counts live in the runtime
 // (container attempts); backoffs and probe results start afresh.
 type podState struct {
+	worker    *podWorker // whose state this is
 	last      *objects.Pod
 	ctrs      []*ctrState        // few: a linear search beats a map
-	sent      *objects.PodStatus // last status queued for the store
+	sent      *objects.PodStatus // last status queued for the store, until stored
+	sentSeq   uint64             // numbers the statuses queued
+	stored    bool               // last holds the last status queued
 	terminal  bool               // Succeeded or Failed: nothing restarts
 	stopped   bool               // containers and sandbox of a terminal pod stopped
 	deadline  bool               // activeDeadlineSeconds passed
@@ -34,6 +37,11 @@ type podState struct {
 	sel       map[string]string
 	qosOf     *objects.Pod // the pod version qos was computed for
 	qos       objects.PodQOSClass
+	// resync asks for another sync at once, for what a sync leaves to the
+	// next: the probes of a container it started (set up by a sync that
+	// finds it running), or a container it started that stopped at once
+	// (whose exit event may have come before the agent was watching).
+	resync bool
 }
 
 // ctrState is what a worker remembers about one container of its pod.
@@ -57,6 +65,28 @@ func (cs *ctrState) specHash(pod *objects.Pod, c *objects.Container) string {
 		cs.hashOf, cs.hash = pod, containerHash(c)
 	}
 	return cs.hash
+}
+
+// rebase makes the state refer to pod, the version a status write of the
+// agent made, instead of base, the version it wrote over (equal but for
+// the status), so that the older version can be let go; and, when that
+// write was of the last status queued (seq), that status too, pod having
+// it now. The sync must not be running.
+func (st *podState) rebase(base, pod *objects.Pod, seq uint64) {
+	if st.last == base {
+		st.last = pod
+		if seq == st.sentSeq { // the last status queued: pod has it
+			st.sent, st.stored = nil, true
+		}
+	}
+	if st.qosOf == base {
+		st.qosOf = pod
+	}
+	for _, c := range st.ctrs {
+		if c.hashOf == base {
+			c.hashOf = pod
+		}
+	}
 }
 
 // selector returns the labels of what the runtime runs for the pod, made
@@ -361,6 +391,9 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, st *podState, obs 
 		if obs, err = a.observe(ctx, st.selector(a, pod.UID)); err != nil {
 			return time.Time{}, err
 		}
+		if sc.stoppedSince(obs) {
+			st.resync = true
+		}
 	}
 	a.removeOld(ctx, obs)
 	status := a.publish(pod, st, obs)
@@ -391,12 +424,41 @@ type syncCtx struct {
 	wake    time.Time
 	changed bool  // the runtime was changed: observe again before status
 	err     error // a runtime error that ends the sync
+	// startedIDs are the container instances started in this sync.
+	startedIDs []string
 }
 
 func (sc *syncCtx) wakeAt(t time.Time) {
 	if !t.IsZero() && (sc.wake.IsZero() || t.Before(sc.wake)) {
 		sc.wake = t
 	}
+}
+
+// started notes that instance id of c was started in this sync.
+func (sc *syncCtx) started(c *objects.Container, id string) {
+	sc.startedIDs = append(sc.startedIDs, id)
+	if c.StartupProbe != nil || c.LivenessProbe != nil || c.ReadinessProbe != nil {
+		sc.st.resync = true
+	}
+}
+
+// stoppedSince reports whether a container the sync started is no longer
+// running in obs.
+func (sc *syncCtx) stoppedSince(obs *observed) bool {
+	for _, id := range sc.startedIDs {
+		running := false
+		for _, is := range obs.insts {
+			for i := range is {
+				if is[i].ID == id {
+					running = is[i].State == runtime.ContainerRunning
+				}
+			}
+		}
+		if !running {
+			return true
+		}
+	}
+	return false
 }
 
 // fail records a runtime error; unreachable runtimes end the sync.
@@ -560,6 +622,7 @@ func (a *Agent) startCreated(sc *syncCtx, c *objects.Container, cur *runtime.Con
 		return
 	}
 	a.event(sc.pod, EventNormal, "Started", "Started container "+c.Name)
+	sc.started(c, cur.ID)
 	a.postStart(sc, c, cur.ID)
 }
 
@@ -602,6 +665,7 @@ func (a *Agent) startContainer(sc *syncCtx, c *objects.Container, attempt uint32
 	}
 	cs.waitReason, cs.waitMessage = "", ""
 	a.event(sc.pod, EventNormal, "Started", "Started container "+c.Name)
+	sc.started(c, id)
 	if !isInit {
 		a.postStart(sc, c, id)
 	}
@@ -770,7 +834,8 @@ func (a *Agent) terminatePod(ctx context.Context, pod *objects.Pod, st *podState
 	}
 	if !st.finalized {
 		status := a.computeStatus(pod, st, obs)
-		a.writer.submit("pod/"+pod.UID, finalizeOp(pod, status, a.clock.Now()))
+		st.sentSeq++
+		a.writer.submit("pod/"+pod.UID, finalizeOp(pod, status, a.clock.Now(), st.worker, st.sentSeq))
 		st.finalized = true
 	}
 	return time.Time{}, nil

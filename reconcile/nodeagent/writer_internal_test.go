@@ -92,3 +92,124 @@ func TestStatusWritesAreBatched(t *testing.T) {
 		t.Errorf("%d writes in %d transactions, largest %d: not batched", ops, txns, biggest)
 	}
 }
+
+// The version of a pod that the agent's own status write made needs no
+// sync: a pod without probes that starts at once is synced once.
+func TestOwnStatusWriteCausesNoSync(t *testing.T) {
+	s, err := memdb.New(memdb.WithScheme(objects.NewScheme()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rt, _ := fake.New()
+	a, err := New(s, "n1", rt, WithRootDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	syncs := 0
+	a.syncHook = func(string) {
+		mu.Lock()
+		defer mu.Unlock()
+		syncs++
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	// The runtime's name, in container ids, is learnt by the heartbeat: a
+	// pod started before has its status written again once it is known.
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for name, _ := a.runtimeName.Load().(string); name == ""; name, _ = a.runtimeName.Load().(string) {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent did not learn its runtime's name")
+		}
+		<-tick.C
+	}
+	p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: "p", Namespace: "default"},
+		Spec: objects.PodSpec{NodeName: "n1", Containers: []objects.Container{{Name: "c", Image: "img:1"}}}}
+	s.Scheme().Default(p)
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Create(p) }); err != nil {
+		t.Fatal(err)
+	}
+	// Ready in the store, and that version handed to the pod's worker.
+	for {
+		var stored *objects.Pod
+		s.View(ctx, func(tx store.ReadTx) error {
+			o, err := tx.Get("Pod", p.Key())
+			if err == nil {
+				stored = o.(*objects.Pod)
+			}
+			return err
+		})
+		a.mu.Lock()
+		w := a.pods[p.UID]
+		a.mu.Unlock()
+		seen := false
+		if w != nil && stored != nil && objects.IsPodReady(stored) {
+			w.mu.Lock()
+			seen = w.pod.ResourceVersion == stored.ResourceVersion && !w.active
+			w.mu.Unlock()
+		}
+		if seen {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod not ready and seen by its worker: %+v", stored)
+		}
+		<-tick.C
+	}
+	mu.Lock()
+	if syncs != 1 {
+		t.Errorf("%d syncs, want 1", syncs)
+	}
+	mu.Unlock()
+
+	// A later sync that finds nothing new writes nothing: the status the
+	// agent wrote is compared with what the store holds.
+	podRV := func() string {
+		var rv string
+		s.View(ctx, func(tx store.ReadTx) error {
+			o, err := tx.Get("Pod", p.Key())
+			if err == nil {
+				rv = o.GetObjectMeta().ResourceVersion
+			}
+			return err
+		})
+		return rv
+	}
+	rv := podRV()
+	a.mu.Lock()
+	w := a.pods[p.UID]
+	a.mu.Unlock()
+	a.enqueue(w)
+	for {
+		mu.Lock()
+		n := syncs
+		mu.Unlock()
+		w.mu.Lock()
+		idle := !w.active
+		queued := w.st.sent != nil // read once the sync is done
+		w.mu.Unlock()
+		if n == 2 && idle {
+			if queued {
+				t.Error("a sync that found nothing new queued a status")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d syncs, want 2", n)
+		}
+		<-tick.C
+	}
+	if got := podRV(); got != rv {
+		t.Errorf("a sync that found nothing new wrote the pod: resourceVersion %s, was %s", got, rv)
+	}
+}

@@ -34,6 +34,7 @@
 package fake
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -43,7 +44,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -93,6 +93,7 @@ type sandbox struct {
 	attempt      uint32
 	state        runtime.SandboxState
 	ip           netip.Addr
+	ipString     string // of ip, formatted once: sandboxes are listed often
 	created      time.Time
 }
 
@@ -356,7 +357,7 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (s
 			r.record(rec, err)
 			return "", err
 		}
-		sb.ip = ip
+		sb.ip, sb.ipString = ip, ip.String()
 		r.byIP[ip] = sb
 	}
 	r.sandboxes[sb.id] = sb
@@ -454,31 +455,31 @@ func (r *Runtime) ListSandboxes(ctx context.Context, f runtime.Filter) ([]runtim
 	if err := r.check(); err != nil {
 		return nil, err
 	}
-	var ids []string
+	var sbs []*sandbox
 	if uid, ok := f.Labels[runtime.LabelPodUID]; ok {
 		if ix := r.byPod[uid]; ix != nil {
-			ids = ix.sandboxes
+			sbs = make([]*sandbox, 0, len(ix.sandboxes))
+			for _, id := range ix.sandboxes {
+				sbs = append(sbs, r.sandboxes[id])
+			}
 		}
 	} else {
-		ids = slices.Collect(maps.Keys(r.sandboxes))
+		sbs = slices.Collect(maps.Values(r.sandboxes))
 	}
-	out := make([]runtime.SandboxStatus, 0, len(ids))
-	for _, id := range ids {
-		sb := r.sandboxes[id]
-		if f.SandboxID != "" && f.SandboxID != id || !labelsMatch(sb.labels, f.Labels) {
+	slices.SortFunc(sbs, func(a, b *sandbox) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]runtime.SandboxStatus, 0, len(sbs))
+	for _, sb := range sbs {
+		if f.SandboxID != "" && f.SandboxID != sb.id || !labelsMatch(sb.labels, f.Labels) {
 			continue
 		}
-		st := runtime.SandboxStatus{ID: id, State: sb.state, CreatedAt: sb.created, Labels: sb.labels, Attempt: sb.attempt}
-		if sb.state == runtime.SandboxReady && sb.ip.IsValid() {
-			st.IP = sb.ip.String()
+		st := runtime.SandboxStatus{ID: sb.id, State: sb.state, CreatedAt: sb.created, Labels: sb.labels, Attempt: sb.attempt}
+		if sb.state == runtime.SandboxReady {
+			st.IP = sb.ipString
 		}
 		out = append(out, st)
 	}
-	sort.Slice(out, func(i, j int) bool { return r.sandboxes[out[i].ID].seqLess(r.sandboxes[out[j].ID]) })
 	return out, nil
 }
-
-func (sb *sandbox) seqLess(o *sandbox) bool { return sb.seq < o.seq }
 
 func labelsMatch(have, want map[string]string) bool {
 	for k, v := range want {

@@ -438,6 +438,28 @@ func (tx *writeTx) update(obj objects.Object, prepare func(*storecore.Kind, obje
 }
 
 func (tx *writeTx) Delete(kind string, key objects.Key, opts store.DeleteOptions) (objects.Object, error) {
+	obj, err := tx.remove(kind, key, opts)
+	if err != nil {
+		return nil, err
+	}
+	return obj.DeepCopyObject(), nil
+}
+
+// Remove implements store.Remover.
+func (tx *writeTx) Remove(kind string, key objects.Key, opts store.DeleteOptions) error {
+	_, err := tx.remove(kind, key, opts)
+	return err
+}
+
+var (
+	_ store.Remover       = (*writeTx)(nil)
+	_ store.StatusUpdater = (*writeTx)(nil)
+	_ store.Peeker        = (*writeTx)(nil)
+)
+
+// remove deletes and returns the object's last state, which is stored or
+// in a watch event: never to be modified.
+func (tx *writeTx) remove(kind string, key objects.Key, opts store.DeleteOptions) (objects.Object, error) {
 	k, err := tx.s.kinds.Lookup(kind)
 	if err != nil {
 		return nil, err
@@ -457,7 +479,7 @@ func (tx *writeTx) Delete(kind string, key objects.Key, opts store.DeleteOptions
 	if err := tx.apply(k, old, res); err != nil {
 		return nil, err
 	}
-	return res.Obj.DeepCopyObject(), nil
+	return res.Obj, nil
 }
 
 func (tx *writeTx) apply(k *storecore.Kind, old objects.Object, res storecore.Result) error {

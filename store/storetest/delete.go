@@ -207,3 +207,38 @@ func testGracefulDelete(t *testing.T, e *env) {
 	_, err = del(t, s, kindPod, key("default", "p3"), store.DeleteOptions{GracePeriodSeconds: ptr(int64(-1))})
 	require.ErrorIs(t, err, objects.ErrInvalid)
 }
+
+// testRemove: a store.Remover's Remove is Delete without the last state:
+// the same rules (finalizers keep the object, marked) and events.
+func testRemove(t *testing.T, e *env) {
+	s := e.open()
+	remove := func(k objects.Key) error {
+		return s.Update(ctx(t), func(tx store.Tx) error {
+			r, ok := tx.(store.Remover)
+			if !ok {
+				t.Skip("the backend's Tx is no store.Remover")
+			}
+			return r.Remove(kindWidget, k, store.DeleteOptions{})
+		})
+	}
+	w := newWidget("default", "w1", map[string]string{"app": "web"}, "red")
+	held := newWidget("default", "w2", nil, "blue")
+	held.Finalizers = []string{"example.com/hold"}
+	create(t, s, w, held)
+	ww := watch(t, s, store.WatchOptions{Kind: kindWidget})
+
+	require.NoError(t, remove(key("default", "w1")))
+	_, err := tryGet(t, s, kindWidget, key("default", "w1"))
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.Empty(t, list(t, s, kindWidget, store.ListOptions{Labels: selector(t, "app=web")}), "the label index forgets removed objects")
+	evs := collect(t, ww, 1)
+	require.Equal(t, store.Deleted, evs[0].Type)
+	require.Equal(t, strconv.FormatInt(s.Revision(), 10), evs[0].Peek().GetObjectMeta().ResourceVersion)
+	require.ErrorIs(t, remove(key("default", "w1")), store.ErrNotFound)
+
+	require.NoError(t, remove(key("default", "w2")))
+	got := get[*widget](t, s, kindWidget, key("default", "w2"))
+	require.NotNil(t, got.DeletionTimestamp, "an object with finalizers is kept, marked for deletion")
+	evs = collect(t, ww, 1)
+	require.Equal(t, store.Modified, evs[0].Type)
+}

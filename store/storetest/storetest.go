@@ -84,6 +84,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Generation", testGeneration},
 		{"Delete", testDelete},
 		{"DeletePreconditions", testDeletePreconditions},
+		{"Remove", testRemove},
 		{"Finalizers", testFinalizers},
 		{"Propagation", testPropagation},
 		{"GracefulDelete", testGracefulDelete},
