@@ -675,24 +675,30 @@ func TestBackendFailures(t *testing.T) {
 				delete(idle, c)
 			}
 		}})
+	// closeIdle waits until the backend has an idle connection and closes
+	// its idle ones, as its idle timeout would; on loopback, the ingress's
+	// end has the FIN when Close returns. It returns the dials so far.
+	closeIdle := func() int {
+		mu.Lock()
+		for len(idle) == 0 {
+			mu.Unlock()
+			select {
+			case <-idled:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the backend connection did not become idle")
+			}
+			mu.Lock()
+		}
+		defer mu.Unlock()
+		for c := range idle {
+			c.Close()
+		}
+		return dialed
+	}
 	f.Create(&objects.Ingress{ObjectMeta: objects.ObjectMeta{Name: "x"}, Spec: objects.IngressSpec{
 		IngressClassName: class("podkit"), Rules: []objects.IngressRule{rule("", path("/", objects.PathTypePrefix, "x"))}}})
 	f.expect("http", "h", "/", 200, "fine")
-	mu.Lock()
-	for len(idle) == 0 {
-		mu.Unlock()
-		select {
-		case <-idled:
-		case <-time.After(5 * time.Second):
-			t.Fatal("the backend connection did not become idle")
-		}
-		mu.Lock()
-	}
-	for c := range idle {
-		c.Close()
-	}
-	before := dialed
-	mu.Unlock()
+	before := closeIdle()
 	code, body := f.get("http", "h", "/again")
 	assert.Equal(t, 200, code, "a GET on a backend connection closed while idle is sent again")
 	assert.Equal(t, "fine", body)
@@ -703,20 +709,7 @@ func TestBackendFailures(t *testing.T) {
 	// A POST, which cannot be sent again, is not sent on a connection the
 	// backend closed while idle.
 	f.expect("http", "h", "/", 200, "fine")
-	mu.Lock()
-	for len(idle) == 0 {
-		mu.Unlock()
-		select {
-		case <-idled:
-		case <-time.After(5 * time.Second):
-			t.Fatal("the backend connection did not become idle")
-		}
-		mu.Lock()
-	}
-	for c := range idle {
-		c.Close() // on loopback, the ingress's end has the FIN when Close returns
-	}
-	mu.Unlock()
+	closeIdle()
 	resp, err := f.client.Post("http://"+f.httpAddr+"/post", "text/plain", strings.NewReader("x"))
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
