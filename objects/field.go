@@ -4,21 +4,38 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Path is a field path such as spec.template.spec.containers[0].image, used
 // to name the field a validation problem is about.
+//
+// Paths are immutable and those made of field names and small indexes are
+// made once and shared: validation names a path for each field it checks,
+// pods by the thousand, and builds a path's text only for a problem.
 //
 // +kubebuilder:object:generate=false
 type Path struct {
 	parent *Path
 	name   string // field name, or empty for an index or key step
 	index  string // "[0]" or "[key]"
+
+	// kids are the shared children of p (see child), copied on write.
+	mu   sync.Mutex
+	kids atomic.Pointer[[]*Path]
 }
+
+// roots holds the shared root paths.
+var roots = &Path{}
+
+// maxSharedIndex bounds the indexes whose paths are shared, so that the
+// shared paths stay as few as the fields of the kinds.
+const maxSharedIndex = 64
 
 // NewPath starts a path at the named root field.
 func NewPath(name string, more ...string) *Path {
-	p := &Path{name: name}
+	p := roots.child(name, "")
 	for _, m := range more {
 		p = p.Child(m)
 	}
@@ -27,15 +44,57 @@ func NewPath(name string, more ...string) *Path {
 
 // Child returns the path to a field of p.
 func (p *Path) Child(name string, more ...string) *Path {
-	c := &Path{parent: p, name: name}
+	c := p.child(name, "")
 	for _, m := range more {
-		c = c.Child(m)
+		c = c.child(m, "")
 	}
 	return c
 }
 
 // Index returns the path to element i of the list at p.
-func (p *Path) Index(i int) *Path { return &Path{parent: p, index: "[" + strconv.Itoa(i) + "]"} }
+func (p *Path) Index(i int) *Path {
+	if i < 0 || i >= maxSharedIndex {
+		return &Path{parent: p, index: "[" + strconv.Itoa(i) + "]"}
+	}
+	return p.child("", indexTexts[i])
+}
+
+var indexTexts = func() (t [maxSharedIndex]string) {
+	for i := range t {
+		t[i] = "[" + strconv.Itoa(i) + "]"
+	}
+	return t
+}()
+
+// child returns the shared child of p named name (a field) or index.
+func (p *Path) child(name, index string) *Path {
+	if kids := p.kids.Load(); kids != nil {
+		for _, k := range *kids {
+			if k.name == name && k.index == index {
+				return k
+			}
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var kids []*Path
+	if cur := p.kids.Load(); cur != nil {
+		for _, k := range *cur {
+			if k.name == name && k.index == index {
+				return k
+			}
+		}
+		kids = append(kids, *cur...)
+	}
+	parent := p
+	if p == roots {
+		parent = nil
+	}
+	c := &Path{parent: parent, name: name, index: index}
+	kids = append(kids, c)
+	p.kids.Store(&kids)
+	return c
+}
 
 // Key returns the path to entry k of the map at p.
 func (p *Path) Key(k string) *Path { return &Path{parent: p, index: "[" + k + "]"} }

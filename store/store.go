@@ -157,6 +157,28 @@ func Remove(tx Tx, kind string, key objects.Key, opts DeleteOptions) error {
 	return err
 }
 
+// Adopter is implemented by a Tx that can store a new object without
+// copying it, for hot paths that build an object only to store it, as a
+// ReplicaSet controller builds each pod from its template. Find it by type
+// assertion; every backend in this module has it.
+type Adopter interface {
+	// Adopt is Create, with Create's rules and event, keeping obj itself
+	// rather than a copy. Once it succeeds, obj is a stored object: it,
+	// and every map, slice and pointer it refers to, must never be
+	// modified again, by the caller or anyone; it may be read and kept, as
+	// Peeker's objects. When it fails obj is the caller's again.
+	Adopt(obj objects.Object) error
+}
+
+// Adopt creates obj as tx.Create does, through Adopter when tx is one.
+// Either way the caller must not modify obj afterwards.
+func Adopt(tx Tx, obj objects.Object) error {
+	if a, ok := tx.(Adopter); ok {
+		return a.Adopt(obj)
+	}
+	return tx.Create(obj)
+}
+
 // Peeker is implemented by a ReadTx (and Tx) that can hand out stored
 // objects without copying them, for hot paths that read a few fields of
 // many objects. Find it by type assertion; every backend in this module has it.

@@ -69,9 +69,13 @@ func (k *Kind) CheckCreate(in objects.Object) (objects.Key, error) {
 // Kubernetes sets them on create (uid, resourceVersion, generation 1,
 // creationTimestamp, no deletion fields, apiVersion and kind), then
 // completed by the kind's store.CreatePreparer, if it has one. Status is
-// kept as given. Hand it back to the caller with StampCreated.
-func (k *Kind) NewStored(in objects.Object, key objects.Key, uid string, st Stamp) objects.Object {
-	n := in.DeepCopyObject()
+// kept as given. With adopt, the copy is in itself (see store.Adopter).
+// Hand it back to the caller with StampCreated.
+func (k *Kind) NewStored(in objects.Object, key objects.Key, uid string, st Stamp, adopt bool) objects.Object {
+	n := in
+	if !adopt {
+		n = in.DeepCopyObject()
+	}
 	tm := n.GetTypeMeta()
 	tm.APIVersion, tm.Kind = k.Info.APIVersion, k.Info.Kind
 	m := n.GetObjectMeta()
@@ -91,6 +95,9 @@ func (k *Kind) NewStored(in objects.Object, key objects.Key, uid string, st Stam
 // sees what was stored: the server fields, or a whole copy when the kind
 // prepares itself and so may have changed anything.
 func StampCreated(in, stored objects.Object) {
+	if in == stored { // adopted
+		return
+	}
 	if _, ok := stored.(store.CreatePreparer); ok {
 		CopyInto(in, stored)
 		return

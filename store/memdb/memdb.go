@@ -9,7 +9,8 @@
 // whose selector requires an exact label, or that names an indexed field,
 // reads only the objects that match. Objects are copied on the way in and
 // on the way out; a stored object is never modified, so watch events share
-// it.
+// it. Update calls that wait for the write lock together commit together,
+// each at its own revision (see Store.Update).
 package memdb
 
 import (
@@ -18,7 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/google/uuid"
@@ -123,10 +126,19 @@ type Store struct {
 	// swapped together so that View sees a revision and the data of that
 	// revision.
 	state atomic.Pointer[state]
-	// write is held by the one write transaction running, and while its
-	// commit is published, so that watchers see commits in order.
+	// write is held by the one group running, and while its commits are
+	// published, so that watchers see commits in order.
 	write  chan struct{}
 	closed atomic.Bool
+
+	// Updates waiting for their group (see Update).
+	mu      sync.Mutex
+	queue   []*update
+	leading bool
+
+	// Maps of the last group, cleared, for the next one: most groups
+	// write about as many objects as the one before.
+	spare *groupMaps
 
 	// Random names and uids; used only holding write.
 	src *rand.ChaCha8
@@ -206,40 +218,175 @@ func (s *Store) View(ctx context.Context, fn func(tx store.ReadTx) error) error 
 }
 
 // Update implements store.Store.
+//
+// Transactions that wait for the write lock at the same time commit
+// together (a group commit): the first caller becomes the leader and runs
+// every function queued meanwhile, one after the other, in one memdb
+// transaction, each at its own revision and with its own watch events.
+// Copying the radix tree's paths, the costly part of a commit, is then paid
+// once for the group rather than once per call: a thousand node agents
+// and controllers writing at once share their copies of the upper nodes.
+// A function that fails (or panics) leaves no trace in the group: the
+// writes of those before it are replayed on a fresh memdb transaction.
+// When the group is done the leader hands the lead to the next caller
+// queued, so that no caller runs more than one group.
 func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	select {
-	case s.write <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-s.write }()
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	tx := newWriteTx(s, s.state.Load())
-	committed := false
+	u := &update{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
+	s.mu.Lock()
+	s.queue = append(s.queue, u)
+	lead := !s.leading
+	s.leading = true
+	s.mu.Unlock()
+	if !lead {
+		select {
+		case <-u.wake:
+		case <-ctx.Done():
+			// Give up unless a group took the call or it was made the
+			// leader: then its group, or the one it leads, must run.
+			s.mu.Lock()
+			if i := slices.Index(s.queue, u); i >= 0 && !u.lead {
+				s.queue = slices.Delete(s.queue, i, i+1)
+				s.mu.Unlock()
+				return ctx.Err()
+			}
+			s.mu.Unlock()
+			<-u.wake
+		}
+		lead = u.lead
+	}
+	if lead {
+		s.commitGroup()
+	}
+	if u.panicked {
+		panic(u.panicVal)
+	}
+	return u.err
+}
+
+// update is one call of Update waiting for its group.
+type update struct {
+	ctx context.Context
+	fn  func(tx store.Tx) error
+
+	err      error
+	panicked bool
+	panicVal any
+	// lead is set, holding Store.mu, before wake: the caller leads the
+	// next group.
+	lead bool
+	// wake receives once: the group holding the update is committed, or
+	// lead is set.
+	wake chan struct{}
+}
+
+// maxGroup bounds the calls of one group, so that the first of them does
+// not wait long for the last.
+const maxGroup = 64
+
+// commitGroup runs the calls at the head of the queue as one group, then
+// hands the lead to the next call queued, if any. Only the leader calls it.
+func (s *Store) commitGroup() {
+	s.mu.Lock()
+	n := min(len(s.queue), maxGroup)
+	group := s.queue[:n:n]
+	s.queue = append([]*update(nil), s.queue[n:]...)
+	s.mu.Unlock()
+
+	s.write <- struct{}{}
+	s.runGroup(group)
+	<-s.write
+
+	s.mu.Lock()
+	if len(s.queue) > 0 {
+		next := s.queue[0]
+		next.lead = true
+		next.wake <- struct{}{}
+	} else {
+		s.leading = false
+	}
+	s.mu.Unlock()
+	for _, u := range group {
+		if !u.lead { // a leader was woken to lead, not for its result
+			u.wake <- struct{}{}
+		}
+	}
+}
+
+// runGroup runs the functions of a group and commits what they wrote. s.write
+// is held.
+func (s *Store) runGroup(group []*update) {
+	if s.closed.Load() {
+		for _, u := range group {
+			u.err = store.ErrClosed
+		}
+		return
+	}
+	base := s.state.Load()
+	g := s.newGroup(base)
+	defer s.endGroup(g)
+	rev := base.rev
+	type result struct {
+		u  *update
+		tx *writeTx
+	}
+	var done []result
+	for _, u := range group {
+		if u.err = u.ctx.Err(); u.err != nil {
+			continue
+		}
+		tx := g.newTx(rev + 1)
+		mark := len(g.log)
+		u.err, u.panicked, u.panicVal = call(u.fn, tx)
+		if u.err != nil || u.panicked {
+			if len(g.log) > mark {
+				if err := g.rollback(mark); err != nil {
+					for _, d := range done {
+						d.u.err = err
+					}
+					done = nil
+				}
+			}
+			continue
+		}
+		if len(tx.changes) > 0 {
+			rev++
+			done = append(done, result{u, tx})
+		}
+	}
+	if len(done) == 0 {
+		return
+	}
+	if err := g.flush(); err != nil {
+		for _, d := range done {
+			d.u.err = fmt.Errorf("commit: %w", err)
+		}
+		return
+	}
+	g.txn.Commit()
+	g.committed = true
+	s.state.Store(&state{db: s.db.Snapshot(), rev: rev})
+	for _, d := range done {
+		s.hub.Publish(d.tx.rev, d.tx.changes)
+	}
+}
+
+// call runs fn, turning a panic into a value for its caller's goroutine
+// to raise again.
+func call(fn func(tx store.Tx) error, tx *writeTx) (err error, panicked bool, val any) {
 	defer func() {
-		if !committed {
-			tx.txn.Abort()
+		if panicked {
+			val = recover()
 		}
 	}()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if len(tx.changes) == 0 {
-		return nil
-	}
-	if err := tx.flush(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	tx.txn.Commit()
-	committed = true
-	s.state.Store(&state{db: s.db.Snapshot(), rev: tx.rev})
-	s.hub.Publish(tx.rev, tx.changes)
-	return nil
+	panicked = true
+	err = fn(tx)
+	return err, false, nil
 }
 
 // Watch implements store.Store. Fields filter as in List: each must be

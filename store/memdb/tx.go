@@ -246,22 +246,49 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// writeTx writes through a memdb write transaction. Its point reads do not
-// go through that transaction: memdb clones the radix transaction for a
-// read, which drops its cache of nodes already copied, so every insert after
-// a read would copy its whole path again. Instead they read the last commit
-// (base) under what this transaction wrote (written, rows). Rows are
-// written to memdb once, at commit or before a List, however many names a
-// transaction adds to them.
+// writeTx is one function of a group (see Store.Update): its revision,
+// stamp and events, over the memdb transaction the group shares.
 type writeTx struct {
 	readTx
-	base    *memdb.Txn
-	written map[objectID]objects.Object // nil: deleted here
-	rows    map[string]*txRow           // by row key
-	owner   *pset.Owner
+	g       *group
 	changes []watchcache.Change
 	st      *storecore.Stamp
 }
+
+// group is what the functions of a group share: one memdb write
+// transaction and what they wrote through it. Its point reads do not go
+// through that transaction: memdb clones the radix transaction for a read,
+// which drops its cache of nodes already copied, so every insert after a
+// read would copy its whole path again. Instead they read the last commit
+// (base) under what the group wrote (written, rows). Rows are written to
+// memdb once, at commit or before a List, however many names the group
+// adds to them.
+type group struct {
+	s         *Store
+	base      *memdb.Txn
+	txn       *memdb.Txn
+	committed bool
+	*groupMaps
+	owner *pset.Owner
+}
+
+// groupMaps are the parts of a group kept for the next one.
+type groupMaps struct {
+	written map[objectID]objects.Object // nil: deleted here
+	rows    map[string]*txRow           // by row key
+	// log is every write, to replay those of the functions that succeeded
+	// when a later one fails.
+	log []writeOp
+}
+
+type writeOp struct {
+	k        *storecore.Kind
+	old, obj objects.Object
+}
+
+// maxSpare bounds the maps kept for the next group: clearing a map costs
+// its capacity, and a rare large group should not make every later one pay.
+const maxSpare = 4096
 
 // objectID names an object of the transaction's writes without building
 // its key bytes, which a map keyed by them would allocate on every write.
@@ -270,8 +297,8 @@ type objectID struct {
 	key  objects.Key
 }
 
-// txRow is a row this transaction changes: a copy of the committed row (or
-// a new one), which only this transaction sees until it commits.
+// txRow is a row this group changes: a copy of the committed row (or a new
+// one), which only the group sees until it commits.
 type txRow struct {
 	r        *row
 	inDB     bool // the memdb transaction holds a row under this key
@@ -279,14 +306,54 @@ type txRow struct {
 	dirty    bool
 }
 
-func newWriteTx(s *Store, base *state) *writeTx {
-	return &writeTx{
-		readTx:  readTx{s: s, txn: s.db.Txn(true), rev: base.rev + 1},
-		base:    base.db.Txn(false),
-		written: map[objectID]objects.Object{},
-		rows:    map[string]*txRow{},
-		owner:   &pset.Owner{},
+func (s *Store) newGroup(base *state) *group {
+	m := s.spare
+	s.spare = nil
+	if m == nil {
+		m = &groupMaps{written: map[objectID]objects.Object{}, rows: map[string]*txRow{}}
 	}
+	return &group{s: s, base: base.db.Txn(false), txn: s.db.Txn(true), groupMaps: m, owner: &pset.Owner{}}
+}
+
+// endGroup aborts the memdb transaction unless it committed, and keeps the
+// group's maps for the next one.
+func (s *Store) endGroup(g *group) {
+	if !g.committed {
+		g.txn.Abort()
+	}
+	m := g.groupMaps
+	if len(m.written) > maxSpare || len(m.rows) > maxSpare || len(m.log) > maxSpare {
+		return
+	}
+	clear(m.written)
+	clear(m.rows)
+	clear(m.log)
+	m.log = m.log[:0]
+	s.spare = m
+}
+
+// newTx returns the transaction of the group's next function, which
+// commits at rev if it writes.
+func (g *group) newTx(rev int64) *writeTx {
+	return &writeTx{readTx: readTx{s: g.s, txn: g.txn, rev: rev}, g: g}
+}
+
+// rollback undoes the writes of the log from mark on: it replays those
+// before mark on a new memdb transaction.
+func (g *group) rollback(mark int) error {
+	g.txn.Abort()
+	g.txn = g.s.db.Txn(true)
+	clear(g.written)
+	clear(g.rows)
+	g.owner = &pset.Owner{}
+	ops := g.log[:mark]
+	g.log = make([]writeOp, 0, cap(g.log))
+	for _, op := range ops {
+		if err := g.write(op.k, op.old, op.obj); err != nil {
+			return fmt.Errorf("rollback: %w", err)
+		}
+	}
+	return nil
 }
 
 // stamp is taken at the first write: every object of the commit gets the
@@ -300,10 +367,14 @@ func (tx *writeTx) stamp() storecore.Stamp {
 }
 
 func (tx *writeTx) get(kind string, key objects.Key) (objects.Object, error) {
-	if obj, ok := tx.written[objectID{kind, key}]; ok {
+	return tx.g.get(kind, key)
+}
+
+func (g *group) get(kind string, key objects.Key) (objects.Object, error) {
+	if obj, ok := g.written[objectID{kind, key}]; ok {
 		return obj, nil
 	}
-	raw, err := tx.base.First(objectsTable, "id", idKey(kind, key.Namespace, key.Name))
+	raw, err := g.base.First(objectsTable, "id", idKey(kind, key.Namespace, key.Name))
 	if err != nil || raw == nil {
 		return nil, err
 	}
@@ -337,7 +408,7 @@ func (tx *writeTx) Peek(kind string, key objects.Key) (objects.Object, error) {
 }
 
 func (tx *writeTx) List(kind string, opts store.ListOptions) ([]objects.Object, error) {
-	if err := tx.flush(); err != nil {
+	if err := tx.g.flush(); err != nil {
 		return nil, err
 	}
 	return tx.readTx.List(kind, opts)
@@ -345,13 +416,18 @@ func (tx *writeTx) List(kind string, opts store.ListOptions) ([]objects.Object, 
 
 // PeekList implements store.Peeker: the transaction's own writes included.
 func (tx *writeTx) PeekList(kind string, opts store.ListOptions) ([]objects.Object, error) {
-	if err := tx.flush(); err != nil {
+	if err := tx.g.flush(); err != nil {
 		return nil, err
 	}
 	return tx.readTx.PeekList(kind, opts)
 }
 
-func (tx *writeTx) Create(obj objects.Object) error {
+func (tx *writeTx) Create(obj objects.Object) error { return tx.create(obj, false) }
+
+// Adopt implements store.Adopter.
+func (tx *writeTx) Adopt(obj objects.Object) error { return tx.create(obj, true) }
+
+func (tx *writeTx) create(obj objects.Object, adopt bool) error {
 	k, err := tx.s.kinds.Of(obj)
 	if err != nil {
 		return err
@@ -384,8 +460,8 @@ func (tx *writeTx) Create(obj objects.Object) error {
 		}
 		return k.AlreadyExists(key.Name)
 	}
-	n := k.NewStored(obj, key, tx.s.newUID(), tx.stamp())
-	if err := tx.write(k, nil, n); err != nil {
+	n := k.NewStored(obj, key, tx.s.newUID(), tx.stamp(), adopt)
+	if err := tx.g.write(k, nil, n); err != nil {
 		return fmt.Errorf("create %s %q: %w", k.Resource, key.Name, err)
 	}
 	storecore.StampCreated(obj, n)
@@ -452,6 +528,7 @@ func (tx *writeTx) Remove(kind string, key objects.Key, opts store.DeleteOptions
 }
 
 var (
+	_ store.Adopter       = (*writeTx)(nil)
 	_ store.Remover       = (*writeTx)(nil)
 	_ store.StatusUpdater = (*writeTx)(nil)
 	_ store.Peeker        = (*writeTx)(nil)
@@ -486,10 +563,10 @@ func (tx *writeTx) apply(k *storecore.Kind, old objects.Object, res storecore.Re
 	var err error
 	switch res.Op {
 	case storecore.OpPut:
-		err = tx.write(k, old, res.Obj)
+		err = tx.g.write(k, old, res.Obj)
 		tx.changes = append(tx.changes, watchcache.Change{Type: store.Modified, Obj: res.Obj, Prev: old})
 	case storecore.OpRemove:
-		err = tx.write(k, old, nil)
+		err = tx.g.write(k, old, nil)
 		tx.changes = append(tx.changes, watchcache.Change{Type: store.Deleted, Obj: res.Obj})
 	}
 	if err != nil {
@@ -500,27 +577,28 @@ func (tx *writeTx) apply(k *storecore.Kind, old objects.Object, res storecore.Re
 
 // write replaces old by obj (either may be nil) in the objects table and
 // moves the name between the rows of their labels and field values.
-func (tx *writeTx) write(k *storecore.Kind, old, obj objects.Object) error {
+func (g *group) write(k *storecore.Kind, old, obj objects.Object) error {
+	g.log = append(g.log, writeOp{k, old, obj})
 	var (
 		name     string
 		from, to []string
 	)
 	if obj != nil {
-		if err := tx.txn.Insert(objectsTable, obj); err != nil {
+		if err := g.txn.Insert(objectsTable, obj); err != nil {
 			return err
 		}
 		m := obj.GetObjectMeta()
 		name = m.Name
-		tx.written[objectID{k.Info.Kind, objects.Key{Namespace: m.Namespace, Name: m.Name}}] = obj
+		g.written[objectID{k.Info.Kind, objects.Key{Namespace: m.Namespace, Name: m.Name}}] = obj
 	}
 	if old != nil {
 		m := old.GetObjectMeta()
 		name = m.Name
 		if obj == nil {
-			if err := tx.txn.Delete(objectsTable, old); err != nil {
+			if err := g.txn.Delete(objectsTable, old); err != nil {
 				return err
 			}
-			tx.written[objectID{k.Info.Kind, objects.Key{Namespace: m.Namespace, Name: m.Name}}] = nil
+			g.written[objectID{k.Info.Kind, objects.Key{Namespace: m.Namespace, Name: m.Name}}] = nil
 		}
 	}
 	switch {
@@ -535,13 +613,13 @@ func (tx *writeTx) write(k *storecore.Kind, old, obj objects.Object) error {
 	for len(from) > 0 || len(to) > 0 {
 		switch {
 		case len(to) == 0 || len(from) > 0 && from[0] < to[0]:
-			tr := tx.row(from[0])
-			tr.r.set = tr.r.set.Delete(name, tx.owner)
+			tr := g.row(from[0])
+			tr.r.set = tr.r.set.Delete(name, g.owner)
 			tr.dirty = true
 			from = from[1:]
 		case len(from) == 0 || to[0] < from[0]:
-			tr := tx.row(to[0])
-			tr.r.set = tr.r.set.Insert(name, tx.owner)
+			tr := g.row(to[0])
+			tr.r.set = tr.r.set.Insert(name, g.owner)
 			tr.dirty = true
 			to = to[1:]
 		default: // in both
@@ -551,28 +629,28 @@ func (tx *writeTx) write(k *storecore.Kind, old, obj objects.Object) error {
 	return nil
 }
 
-// row returns this transaction's copy of the row under key.
-func (tx *writeTx) row(key string) *txRow {
-	if tr, ok := tx.rows[key]; ok {
+// row returns the group's copy of the row under key.
+func (g *group) row(key string) *txRow {
+	if tr, ok := g.rows[key]; ok {
 		return tr
 	}
 	tr := &txRow{}
-	if raw, _ := tx.base.First(attrsTable, "id", []byte(key)); raw != nil {
+	if raw, _ := g.base.First(attrsTable, "id", []byte(key)); raw != nil {
 		committed := raw.(*row)
 		tr.r = &row{key: committed.key, set: committed.set}
 		tr.inDB = true
 	} else {
 		tr.r = &row{key: []byte(key)}
 	}
-	tx.rows[key] = tr
+	g.rows[key] = tr
 	return tr
 }
 
 // flush writes the changed rows into the memdb transaction. A row the
-// transaction inserted is changed in place afterwards, which is safe: no
-// one else sees it before the commit.
-func (tx *writeTx) flush() error {
-	for _, tr := range tx.rows {
+// group inserted is changed in place afterwards, which is safe: no one
+// else sees it before the commit.
+func (g *group) flush() error {
+	for _, tr := range g.rows {
 		if !tr.dirty {
 			continue
 		}
@@ -580,13 +658,13 @@ func (tx *writeTx) flush() error {
 		switch {
 		case tr.r.set.Len() == 0:
 			if tr.inDB {
-				if err := tx.txn.Delete(attrsTable, tr.r); err != nil {
+				if err := g.txn.Delete(attrsTable, tr.r); err != nil {
 					return err
 				}
 			}
 			tr.inDB, tr.inserted = false, false
 		case !tr.inserted:
-			if err := tx.txn.Insert(attrsTable, tr.r); err != nil {
+			if err := g.txn.Insert(attrsTable, tr.r); err != nil {
 				return err
 			}
 			tr.inDB, tr.inserted = true, true

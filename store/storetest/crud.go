@@ -237,3 +237,39 @@ func testPeek(t *testing.T, e *env) {
 		return nil
 	}))
 }
+
+func testAdopt(t *testing.T, e *env) {
+	s := e.open()
+	adopt := func(obj objects.Object) error {
+		return s.Update(ctx(t), func(tx store.Tx) error {
+			a, ok := tx.(store.Adopter)
+			if !ok {
+				t.Skip("the backend's Tx is no store.Adopter")
+			}
+			return a.Adopt(obj)
+		})
+	}
+	ww := watch(t, s, store.WatchOptions{Kind: kindWidget})
+	w := newWidget("default", "", map[string]string{"app": "web"}, "red")
+	w.GenerateName = "w-"
+	require.NoError(t, adopt(w))
+	require.NotEmpty(t, w.Name, "generateName is honoured")
+	require.NotEmpty(t, w.UID)
+	require.Equal(t, strconv.FormatInt(s.Revision(), 10), w.ResourceVersion, "the object adopted has the server fields")
+
+	got := get[*widget](t, s, kindWidget, key("default", w.Name))
+	require.Equal(t, w, got, "what was stored is what was adopted")
+	require.Equal(t, []string{"default/" + w.Name}, keys(list(t, s, kindWidget, store.ListOptions{Labels: selector(t, "app=web")})))
+	evs := collect(t, ww, 1)
+	require.Equal(t, store.Added, evs[0].Type)
+	require.Equal(t, w.UID, evs[0].Peek().GetObjectMeta().UID)
+
+	// Create's rules hold.
+	dup := newWidget("default", w.Name, nil, "blue")
+	require.ErrorIs(t, adopt(dup), store.ErrAlreadyExists)
+	require.Equal(t, "red", get[*widget](t, s, kindWidget, key("default", w.Name)).Spec.Color)
+	bad := newWidget("default", "", nil, "red")
+	require.ErrorIs(t, adopt(bad), objects.ErrInvalid, "a name or generateName is required")
+	require.NoError(t, s.Update(ctx(t), func(tx store.Tx) error { return store.Adopt(tx, newWidget("default", "w2", nil, "red")) }))
+	get[*widget](t, s, kindWidget, key("default", "w2"))
+}

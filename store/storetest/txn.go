@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -255,5 +256,114 @@ func testConcurrentUpdates(t *testing.T, e *env) {
 		require.Equal(t, start+int64(i)+1, ev.Revision, "revisions seen: consecutive, one per commit")
 		require.Equal(t, i+1, ev.Peek().(*widget).Spec.Size, "each commit built on the one before")
 	}
+	marker(t, s, newWidget("default", "marker", nil, "red"), ww)
+}
+
+// testConcurrentAborts runs transactions at once, some of which fail or
+// panic after writing (and after a List has read their writes back): a
+// backend that commits concurrent transactions together must leave no
+// trace of the failed ones, and give each one that succeeds its own
+// revision and event.
+func testConcurrentAborts(t *testing.T, e *env) {
+	const (
+		workers = 20
+		each    = 30
+	)
+	s := e.open()
+	start := s.Revision()
+	ww := watch(t, s, store.WatchOptions{Kind: kindWidget, Buffer: workers*each + 10})
+	boom := errors.New("boom")
+
+	// outcome of transaction i: it commits, returns an error or panics.
+	outcome := func(i int) string {
+		switch {
+		case i%5 == 1:
+			return "error"
+		case i%7 == 2:
+			return "panic"
+		}
+		return "commit"
+	}
+	var (
+		wg         sync.WaitGroup
+		mu         sync.Mutex
+		unexpected []string
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range each {
+				i := w*each + j
+				name := fmt.Sprintf("w%03d", i)
+				err, val := func() (err error, val any) {
+					defer func() { val = recover() }()
+					return s.Update(ctx(t), func(tx store.Tx) error {
+						if err := tx.Create(newWidget("default", name, map[string]string{"app": "x"}, "red")); err != nil {
+							return err
+						}
+						l, err := tx.List(kindWidget, store.ListOptions{Labels: selectorOrPanic("app=x"), Fields: map[string]string{fieldColor: "red"}})
+						if err != nil {
+							return err
+						}
+						if !slices.ContainsFunc(l, func(o objects.Object) bool { return o.GetObjectMeta().Name == name }) {
+							return fmt.Errorf("%s: List inside the transaction misses its own write", name)
+						}
+						switch outcome(i) {
+						case "error":
+							return boom
+						case "panic":
+							panic(name)
+						}
+						return nil
+					}), nil
+				}()
+				var bad string
+				switch outcome(i) {
+				case "error":
+					if !errors.Is(err, boom) {
+						bad = fmt.Sprintf("%s: got %v, want boom", name, err)
+					}
+				case "panic":
+					if val != name {
+						bad = fmt.Sprintf("%s: panic %v raised in the caller, want %s", name, val, name)
+					}
+				default:
+					if err != nil || val != nil {
+						bad = fmt.Sprintf("%s: %v %v", name, err, val)
+					}
+				}
+				if bad != "" {
+					mu.Lock()
+					unexpected = append(unexpected, bad)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.Empty(t, unexpected)
+
+	var want []string
+	for i := range workers * each {
+		if outcome(i) == "commit" {
+			want = append(want, fmt.Sprintf("default/w%03d", i))
+		}
+	}
+	require.Equal(t, want, keys(list(t, s, kindWidget, store.ListOptions{})))
+	require.Equal(t, want, keys(list(t, s, kindWidget, store.ListOptions{Labels: selector(t, "app=x")})), "label rows hold the commits only")
+	require.Equal(t, want, keys(list(t, s, kindWidget, store.ListOptions{Fields: map[string]string{fieldColor: "red"}})), "field rows hold the commits only")
+	require.Equal(t, start+int64(len(want)), s.Revision(), "one revision per commit")
+
+	evs := collect(t, ww, len(want))
+	seen := map[string]bool{}
+	for i, ev := range evs {
+		require.Equal(t, store.Added, ev.Type)
+		require.Equal(t, start+int64(i)+1, ev.Revision, "revisions seen: consecutive, one per commit")
+		obj := ev.Peek()
+		require.Equal(t, strconv.FormatInt(ev.Revision, 10), obj.GetObjectMeta().ResourceVersion)
+		seen[obj.GetObjectMeta().Name] = true
+	}
+	require.Len(t, seen, len(want))
 	marker(t, s, newWidget("default", "marker", nil, "red"), ww)
 }
