@@ -24,7 +24,7 @@ import (
 //	go test -run '^$' -bench Proxy -benchtime 200000x ./network/ingress/
 func BenchmarkProxy(b *testing.B) {
 	f := start(b)
-	backend := f.rawBackend("raw", "127.0.0.4")
+	backend := f.rawBackend("raw", "127.0.0.4", nettest.AnswerLoop)
 	f.Create(&objects.Ingress{ObjectMeta: objects.ObjectMeta{Name: "raw"}, Spec: objects.IngressSpec{
 		IngressClassName: class("podkit"), Rules: []objects.IngressRule{rule("", path("/", objects.PathTypePrefix, "raw"))}}})
 	f.expect("http", "h", "/", 200, "hello")
@@ -48,9 +48,10 @@ func (f *fixture) serveNetHTTP() string {
 	return ln.Addr().String()
 }
 
-// rawBackend starts a pod of service name answering every request with a
-// short text, without net/http, and returns its address.
-func (f *fixture) rawBackend(name, ip string) string {
+// rawBackend starts a pod of service name whose connections serve
+// serves, without net/http (nettest.AnswerLoop answers every request with
+// a short text), and returns its address.
+func (f *fixture) rawBackend(name, ip string, serve func(net.Conn)) string {
 	t := f.T
 	ln, err := net.Listen("tcp4", ip+":0")
 	if err != nil {
@@ -74,7 +75,7 @@ func (f *fixture) rawBackend(name, ip string) string {
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				nettest.AnswerLoop(c)
+				serve(c)
 			}()
 		}
 	}()

@@ -115,6 +115,47 @@ type clientConn struct {
 	hijacked atomic.Bool   // an upgrade's relay took the connection
 	relayed  chan struct{} // closed when the relay ends
 	linger   bool          // closing follows an answer to a request not read whole
+
+	// The read deadline, set on Conn by the next Read (see SetReadDeadline).
+	deadline    time.Time
+	setDeadline bool      // deadline is to be set
+	armed       time.Time // the deadline Conn has
+}
+
+// deadlineSlack is how much earlier than asked a read deadline may fall,
+// so that a kept-alive connection's idle deadline is not set anew for
+// each request.
+const deadlineSlack = time.Second
+
+// SetReadDeadline keeps t for the next Read. fasthttp sets a deadline
+// twice per request, the idle one before the request and the head's after
+// its first byte, and setting one costs timer work: the head's matters
+// only when the head did not come whole with its first byte, and the idle
+// one need not move by less than deadlineSlack.
+func (cc *clientConn) SetReadDeadline(t time.Time) error {
+	cc.deadline, cc.setDeadline = t, true
+	return nil
+}
+
+// SetDeadline sets both deadlines at once, as a hijack does.
+func (cc *clientConn) SetDeadline(t time.Time) error {
+	cc.setDeadline = false
+	cc.armed = t
+	return cc.Conn.SetDeadline(t)
+}
+
+func (cc *clientConn) Read(p []byte) (int, error) {
+	if cc.setDeadline {
+		cc.setDeadline = false
+		t := cc.deadline
+		if t.IsZero() != cc.armed.IsZero() || t.Before(cc.armed) || t.Sub(cc.armed) >= deadlineSlack {
+			if err := cc.Conn.SetReadDeadline(t); err != nil {
+				return 0, err
+			}
+			cc.armed = t
+		}
+	}
+	return cc.Conn.Read(p)
 }
 
 // rstAvoidanceDelay is how long Close lets a client read an answer to a
@@ -274,7 +315,9 @@ func (f *httpFront) shutdown(ctx context.Context) {
 // goroutine and does not read the connection meanwhile. Every watchAfter
 // it looks at the connections whose request has waited for the backend
 // since the previous look, and closes the backend connection of those
-// whose client closed or reset its own. It returns when shutdown does.
+// whose client closed or reset its own; the others' waits that began
+// without a read, which may have missed the backend's end (flushAwait),
+// go on as reads. It returns when shutdown does.
 func (f *httpFront) watch() {
 	t := time.NewTicker(watchAfter)
 	defer t.Stop()
@@ -301,6 +344,8 @@ func (f *httpFront) watch() {
 				if bc := cc.exchange.Swap(nil); bc != nil {
 					bc.conn.Close()
 				}
+			} else if bc := cc.exchange.Load(); bc != nil {
+				bc.wake()
 			}
 		}
 	}

@@ -732,6 +732,43 @@ func TestBackendFailures(t *testing.T) {
 	assert.Equal(t, "502 Bad Gateway\n", body)
 }
 
+func TestBackendHalfClosedWhileIdle(t *testing.T) {
+	// A backend that ends its side of its first connection after one
+	// answer but neither closes nor resets it: the request sent on it
+	// next gets no answer and no reset, only the end the backend sent
+	// while the connection was idle.
+	f := start(t)
+	var conns atomic.Int32
+	f.rawBackend("half", "127.0.0.7", func(c net.Conn) {
+		if conns.Add(1) > 1 {
+			nettest.AnswerLoop(c)
+			return
+		}
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				return
+			}
+			if len(line) <= 2 {
+				break
+			}
+		}
+		if _, err := c.Write(nettest.RawAnswer); err != nil {
+			return
+		}
+		_ = c.(*net.TCPConn).CloseWrite()
+		_, _ = io.Copy(io.Discard, br)
+	})
+	f.Create(&objects.Ingress{ObjectMeta: objects.ObjectMeta{Name: "half"}, Spec: objects.IngressSpec{
+		IngressClassName: class("podkit"), Rules: []objects.IngressRule{rule("half", path("/", objects.PathTypePrefix, "half"))}}})
+	f.expect("http", "half", "/", 200, "hello")
+	code, body := f.get("http", "half", "/again")
+	assert.Equal(t, 200, code, "a GET on a backend connection ended while idle is sent again")
+	assert.True(t, strings.HasPrefix(body, "hello"), body)
+	assert.Equal(t, int32(2), conns.Load())
+}
+
 func TestHTTP2OverTLS(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fine") })

@@ -184,6 +184,9 @@ func buildRequest(out, in *fasthttp.Request, ip string, host []byte) (upType []b
 
 	h := &out.Header
 	h.DisableSpecialHeader()
+	// The server normalized in's header names, and the names added here
+	// are written normalized: normalizing them again only costs.
+	h.DisableNormalizing()
 	h.SetMethodBytes(ih.Method())
 	var target [128]byte
 	h.SetRequestURIBytes(appendTarget(target[:0], in))
@@ -354,10 +357,9 @@ func (f *httpFront) exchange(cc *clientConn, tg *target, req *fasthttp.Request, 
 func (f *httpFront) roundTrip(cc *clientConn, bc *backendConn, req *fasthttp.Request, resp *fasthttp.Response) error {
 	err := req.Write(bc.bw)
 	if err == nil {
-		err = bc.bw.Flush()
-	}
-	if err == nil {
-		err = f.await(cc, bc)
+		// A request without a body is whole in the writer, unless its head
+		// alone outgrew it and went out at once.
+		err = f.send(cc, bc, !hasBody(req) && bc.bw.Buffered() > 0)
 	}
 	if err != nil {
 		if bc.reused && !errors.Is(err, errClientGone) {
@@ -380,19 +382,26 @@ func (f *httpFront) roundTrip(cc *clientConn, bc *backendConn, req *fasthttp.Req
 	}
 }
 
-// await waits until the backend sends on bc, or watch finds that the
-// client went away and closes bc.
-func (f *httpFront) await(cc *clientConn, bc *backendConn) error {
-	if bc.br.Buffered() > 0 {
-		return nil
-	}
+// send writes what bc's writer holds and waits until the backend sends
+// on bc, or watch finds that the client went away and closes bc. whole
+// tells that nothing of the request has been sent yet (flushAwait).
+func (f *httpFront) send(cc *clientConn, bc *backendConn, whole bool) error {
 	cc.waiting.Store(f.tick.Load())
-	_, err := bc.br.Peek(1)
+	err := bc.flushAwait(whole)
+	if err == nil && bc.br.Buffered() == 0 {
+		_, err = bc.br.Peek(1)
+	}
 	cc.waiting.Store(0)
 	if err != nil && cc.gone.Load() {
 		return errClientGone
 	}
 	return err
+}
+
+// await waits for the next part of an answer, as send does with nothing
+// to send.
+func (f *httpFront) await(cc *clientConn, bc *backendConn) error {
+	return f.send(cc, bc, false)
 }
 
 // release ends cc's use of bc: bc is kept for another request, or closed

@@ -19,8 +19,9 @@ const (
 	// from the head's first byte.
 	readHeaderTimeout = 30 * time.Second
 	// idleTimeout is how long a kept-alive client connection may wait for
-	// its next request. fasthttp cannot wait without a limit, as net/http
-	// can; both front ends use this one.
+	// its next request (on the plain front end, up to deadlineSlack less).
+	// fasthttp cannot wait without a limit, as net/http can; both front
+	// ends use this one.
 	idleTimeout = 90 * time.Second
 	// shutdownGrace bounds how long Run waits for requests in flight.
 	shutdownGrace = 5 * time.Second

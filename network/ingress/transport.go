@@ -11,6 +11,8 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -165,8 +167,9 @@ func (t *backendTransport) get(ctx context.Context, host string) (*backendConn, 
 		bc := conns[len(conns)-1]
 		conns[len(conns)-1] = nil
 		t.idle[host] = conns[:len(conns)-1]
-		if now.Sub(bc.idleSince) < t.idleTimeout {
+		if idle := now.Sub(bc.idleSince); idle < t.idleTimeout {
 			t.mu.Unlock()
+			bc.recent = idle < waitFirstWithin
 			return bc, nil
 		}
 		bc.conn.Close()
@@ -176,7 +179,18 @@ func (t *backendTransport) get(ctx context.Context, host string) (*backendConn, 
 	if err != nil {
 		return nil, err
 	}
-	return &backendConn{conn: c, host: host, br: bufio.NewReader(c), bw: bufio.NewWriter(c)}, nil
+	return newBackendConn(c, host), nil
+}
+
+func newBackendConn(c net.Conn, host string) *backendConn {
+	bc := &backendConn{conn: c, host: host, br: bufio.NewReader(c), bw: bufio.NewWriter(c), recent: true}
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			bc.raw = raw
+			bc.flushOnce = bc.flushFirst
+		}
+	}
+	return bc
 }
 
 // put keeps bc for the next request to its host.
@@ -230,6 +244,73 @@ type backendConn struct {
 	bw        *bufio.Writer
 	reused    bool // has answered a request before
 	idleSince time.Time
+
+	// For flushAwait.
+	raw       syscall.RawConn    // nil when conn has none
+	flushOnce func(uintptr) bool // bc.flushFirst, made once
+	flushed   bool
+	flushErr  error
+	recent    bool        // new, or idle for less than waitFirstWithin
+	awaiting  atomic.Bool // flushAwait waits without having read
+	wakeMu    sync.Mutex  // orders wake's deadline before flushAwait lifts it
+}
+
+// waitFirstWithin is how long a connection may have been idle for
+// flushAwait to wait without reading first: one idle for longer may well
+// have been closed by the backend meanwhile, which a read tells at once.
+const waitFirstWithin = time.Second
+
+// flushAwait writes what bc's writer holds and, when whole tells that
+// this is a whole request of which nothing was sent yet, waits until the
+// backend sends something, closes or fails; the answer is then read from
+// br.
+//
+// A read that finds nothing before the wait (EAGAIN) costs a syscall
+// per request, which the wait can do without: the wait begins within the
+// raw read the request is written in, after the poller's readiness was
+// reset, so that the answer, which comes after the request, cannot be
+// missed. What came before, though, can: a backend that closed the
+// connection while it was idle. Such a backend resets the connection
+// when the request arrives, which ends the wait; if nothing does (its
+// host is gone), watch (fast.go) ends it with wake. A connection idle for
+// longer than waitFirstWithin is read first, as any.
+func (bc *backendConn) flushAwait(whole bool) error {
+	if !whole || bc.raw == nil || !bc.recent {
+		return bc.bw.Flush()
+	}
+	bc.flushed, bc.flushErr = false, nil
+	bc.awaiting.Store(true)
+	_ = bc.raw.Read(bc.flushOnce) // the read that follows tells why the wait ended
+	if !bc.awaiting.CompareAndSwap(true, false) {
+		bc.wakeMu.Lock()
+		_ = bc.conn.SetReadDeadline(time.Time{})
+		bc.wakeMu.Unlock()
+	}
+	if !bc.flushed { // woken or closed before writing
+		return bc.bw.Flush()
+	}
+	return bc.flushErr
+}
+
+// flushFirst is flushAwait's raw read: it writes, then waits.
+func (bc *backendConn) flushFirst(uintptr) bool {
+	if bc.flushed {
+		return true
+	}
+	bc.flushed = true
+	bc.flushErr = bc.bw.Flush()
+	return bc.flushErr != nil
+}
+
+// wake ends flushAwait's wait, if it is waiting, with a deadline in the
+// past: the read that follows finds what the wait missed, or waits as
+// any read.
+func (bc *backendConn) wake() {
+	bc.wakeMu.Lock()
+	defer bc.wakeMu.Unlock()
+	if bc.awaiting.CompareAndSwap(true, false) {
+		_ = bc.conn.SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // backendBody is an answer's body: once read to its end, the connection
