@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -14,27 +14,37 @@ import (
 	"github.com/podkit/podkit/runtime"
 )
 
+// container keeps what a running container needs; the rest is in extra,
+// and what it was created with beyond its status in spec, shared.
 type container struct {
-	id        string
-	seq       uint64
-	sandboxID string
-	cfg       runtime.ContainerConfig
-	imageID   string // of cfg.Image, computed once
-	ns, pod   string
-	uid       string
+	id     string
+	sb     *sandbox
+	next   *container // the sandbox's container created after this one
+	name   string
+	img    *image
+	labels map[string]string
+	spec   *spec
 
-	state    runtime.ContainerState
+	state   runtime.ContainerState
+	created time.Time
+	started time.Time
+
+	b       *Behavior // read-only, shared with the rule it comes from
+	x       *extra    // nil until needed, see more
+	attempt uint32
+	healthy bool
+}
+
+// extra is the state of containers that exited, log, use CPU, exit on a
+// timer or are waited on: at scale, most containers just run. A container
+// without one uses no CPU and DefaultMemoryBytes.
+type extra struct {
 	exitCode int32
 	reason   string
 	message  string
-	created  time.Time
-	started  time.Time
 	finished time.Time
-
-	b       *Behavior // read-only, shared with the rule it comes from
-	healthy bool
-	timer   clockwork.Timer
-	done    chan struct{} // made when waited on (see exited), closed when the container exits
+	timer    clockwork.Timer
+	done     chan struct{} // made when waited on (see exited), closed when the container exits
 
 	cpuMillis int64
 	memory    uint64
@@ -48,24 +58,34 @@ type container struct {
 // noBehavior is what an unscripted container does. Read-only.
 var noBehavior Behavior
 
+// more returns c's extra, making it. r.mu is held.
+func (c *container) more() *extra {
+	if c.x == nil {
+		c.x = &extra{memory: DefaultMemoryBytes, usageAt: c.started}
+	}
+	return c.x
+}
+
 // exited returns a channel closed when the container exits. r.mu is held.
 func (c *container) exited() <-chan struct{} {
-	if c.done == nil {
-		c.done = make(chan struct{})
+	x := c.more()
+	if x.done == nil {
+		x.done = make(chan struct{})
 		if c.state == runtime.ContainerExited {
-			close(c.done)
+			close(x.done)
 		}
 	}
-	return c.done
+	return x.done
 }
 
 // logWaker returns a channel closed at the next line written or at the
 // exit. r.mu is held.
 func (c *container) logWaker() <-chan struct{} {
-	if c.logWake == nil {
-		c.logWake = make(chan struct{})
+	x := c.more()
+	if x.logWake == nil {
+		x.logWake = make(chan struct{})
 	}
-	return c.logWake
+	return x.logWake
 }
 
 type logLine struct {
@@ -74,41 +94,78 @@ type logLine struct {
 	text   string
 }
 
+func (c *container) logs() []logLine {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.logs
+}
+
 func (c *container) stopTimer() {
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
+	if c.x != nil && c.x.timer != nil {
+		c.x.timer.Stop()
+		c.x.timer = nil
 	}
 }
 
 func (c *container) wake() {
-	if c.logWake != nil {
-		close(c.logWake)
-		c.logWake = nil
+	if c.x != nil && c.x.logWake != nil {
+		close(c.x.logWake)
+		c.x.logWake = nil
 	}
+}
+
+func (c *container) matches(m Match) bool {
+	return m.matches(c.sb.ns, c.sb.pod, c.sb.uid, c.name, c.img.ref)
+}
+
+// injectedFor is Runtime.injected for a call about c.
+func (r *Runtime) injectedFor(op Op, c *container) error {
+	return r.injected(op, c.sb.ns, c.sb.pod, c.sb.uid, c.name, c.img.ref)
 }
 
 func (c *container) record(op Op) Record {
-	return Record{Op: op, ID: c.id, SandboxID: c.sandboxID, Namespace: c.ns, Pod: c.pod, PodUID: c.uid,
-		Container: c.cfg.Name, Attempt: c.cfg.Attempt, Image: c.cfg.Image}
+	return Record{Op: op, ID: c.id, SandboxID: c.sb.id, Namespace: c.sb.ns, Pod: c.sb.pod, PodUID: c.sb.uid,
+		Container: c.name, Attempt: c.attempt, Image: c.img.ref}
 }
 
 func (c *container) status() runtime.ContainerStatus {
-	return runtime.ContainerStatus{
-		ID: c.id, SandboxID: c.sandboxID, Name: c.cfg.Name, Attempt: c.cfg.Attempt,
-		Image: c.cfg.Image, ImageID: c.imageID, State: c.state,
-		ExitCode: c.exitCode, Reason: c.reason, Message: c.message,
-		CreatedAt: c.created, StartedAt: c.started, FinishedAt: c.finished,
-		Labels: c.cfg.Labels, // read-only, see the package doc
+	st := runtime.ContainerStatus{
+		ID: c.id, SandboxID: c.sb.id, Name: c.name, Attempt: c.attempt,
+		Image: c.img.ref, ImageID: c.img.id, State: c.state,
+		CreatedAt: c.created, StartedAt: c.started,
+		Labels: c.labels, // read-only, see the package doc
 	}
+	if x := c.x; x != nil {
+		st.ExitCode, st.Reason, st.Message, st.FinishedAt = x.exitCode, x.reason, x.message, x.finished
+	}
+	return st
+}
+
+// config returns a copy of what c was created with.
+func (c *container) config() runtime.ContainerConfig {
+	cfg := cloneConfig(&c.spec.cfg)
+	cfg.Name, cfg.Attempt, cfg.Image, cfg.Labels = c.name, c.attempt, c.img.ref, maps.Clone(c.labels)
+	return cfg
 }
 
 func (r *Runtime) container(id string) (*container, error) {
-	c := r.containers[id]
-	if c == nil {
-		return nil, fmt.Errorf("fake: container %s: %w", short(id), runtime.ErrNotFound)
+	if c := r.lookupContainer(id); c != nil {
+		return c, nil
 	}
-	return c, nil
+	return nil, fmt.Errorf("fake: container %s: %w", id, runtime.ErrNotFound)
+}
+
+// lookupContainer returns the container with that id, or nil.
+func (r *Runtime) lookupContainer(id string) *container {
+	seq, ok := seqOf(id)
+	if !ok {
+		return nil
+	}
+	if c := r.containers[seq]; c != nil && c.id == id {
+		return c
+	}
+	return nil
 }
 
 // CreateContainer implements runtime.Runtime.
@@ -124,13 +181,13 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	}
 	rec := Record{Op: OpCreateContainer, SandboxID: sandboxID, Namespace: sb.ns, Pod: sb.pod,
 		PodUID: sb.uid, Container: cfg.Name, Attempt: cfg.Attempt, Image: cfg.Image}
-	if sb.state != runtime.SandboxReady {
-		err := fmt.Errorf("fake: create container %s: sandbox %s is not ready", cfg.Name, short(sandboxID))
+	if !sb.ready {
+		err := fmt.Errorf("fake: create container %s: sandbox %s is not ready", cfg.Name, sandboxID)
 		r.record(rec, err)
 		return "", err
 	}
-	imgID, ok := r.images[cfg.Image]
-	if !ok {
+	img := r.images[cfg.Image]
+	if img == nil {
 		err := fmt.Errorf("fake: create container %s: no such image: %s: %w", cfg.Name, cfg.Image, runtime.ErrNotFound)
 		r.record(rec, err)
 		return "", err
@@ -139,15 +196,18 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		r.record(rec, err)
 		return "", err
 	}
-	id := r.newID("container")
+	seq, id := r.newID()
 	c := &container{
-		id: id, seq: r.seq, sandboxID: sandboxID, cfg: cloneConfig(cfg), imageID: imgID,
-		ns: sb.ns, pod: sb.pod, uid: sb.uid,
+		id: id, sb: sb, name: cfg.Name, attempt: cfg.Attempt, img: img,
+		labels: maps.Clone(cfg.Labels), spec: r.internSpec(cfg),
 		state: runtime.ContainerCreated, created: r.clock.Now(), b: &noBehavior,
 	}
-	r.containers[id] = c
-	ix := r.index(c.uid)
-	ix.containers = append(ix.containers, id)
+	r.containers[seq] = c
+	last := &sb.ctrs
+	for *last != nil {
+		last = &(*last).next
+	}
+	*last = c
 	rec.ID = id
 	r.record(rec, nil)
 	return id, nil
@@ -170,14 +230,15 @@ func cloneConfig(cfg *runtime.ContainerConfig) runtime.ContainerConfig {
 // else its command line, else the zero Behavior.
 func (r *Runtime) behavior(c *container) *Behavior {
 	for i := len(r.rules) - 1; i >= 0; i-- {
-		if r.rules[i].m.matches(c.ns, c.pod, c.uid, c.cfg.Name, c.cfg.Image) {
+		if c.matches(r.rules[i].m) {
 			return &r.rules[i].b // rules are only appended to, never changed
 		}
 	}
-	if len(c.cfg.Command)+len(c.cfg.Args) == 0 {
+	cmd, args := c.spec.cfg.Command, c.spec.cfg.Args
+	if len(cmd)+len(args) == 0 {
 		return &noBehavior
 	}
-	if b, ok := command(append(slices.Clone(c.cfg.Command), c.cfg.Args...)); ok {
+	if b, ok := command(append(slices.Clone(cmd), args...)); ok {
 		return &b
 	}
 	return &noBehavior
@@ -198,40 +259,44 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	}
 	rec := c.record(OpStartContainer)
 	if c.state != runtime.ContainerCreated {
-		err := fmt.Errorf("fake: start container %s: container is %s, not Created", short(id), c.state)
+		err := fmt.Errorf("fake: start container %s: container is %s, not Created", id, c.state)
 		r.record(rec, err)
 		return err
 	}
-	if sb := r.sandboxes[c.sandboxID]; sb == nil || sb.state != runtime.SandboxReady {
-		err := fmt.Errorf("fake: start container %s: sandbox %s is not ready", short(id), short(c.sandboxID))
+	if !c.sb.ready {
+		err := fmt.Errorf("fake: start container %s: sandbox %s is not ready", id, c.sb.id)
 		r.record(rec, err)
 		return err
 	}
 	now := r.clock.Now()
-	if err := r.injected(OpStartContainer, c.ns, c.pod, c.uid, c.cfg.Name, c.cfg.Image); err != nil {
+	if err := r.injectedFor(OpStartContainer, c); err != nil {
 		r.record(rec, err)
 		c.started = now
 		r.exit(c, 128, "StartError", now)
-		c.message = err.Error()
+		c.more().message = err.Error()
 		return err
 	}
 	c.b = r.behavior(c)
 	c.healthy = !c.b.Unhealthy
 	c.state = runtime.ContainerRunning
-	c.started, c.usageAt = now, now
-	c.cpuMillis, c.memory = c.b.CPUMillis, c.b.MemoryBytes
-	if c.memory == 0 {
-		c.memory = DefaultMemoryBytes
+	c.started = now
+	if c.x != nil || c.b.CPUMillis != 0 || c.b.MemoryBytes != 0 {
+		x := c.more()
+		x.usageAt, x.cpuMillis, x.memory = now, c.b.CPUMillis, c.b.MemoryBytes
+		if x.memory == 0 {
+			x.memory = DefaultMemoryBytes
+		}
 	}
 	r.record(rec, nil)
-	r.publish(runtime.Event{Type: runtime.EventContainerStarted, ID: id, SandboxID: c.sandboxID, PodUID: c.uid, Time: now})
-	for _, l := range c.b.Logs {
-		c.logs = append(c.logs, logLine{t: now, stream: "stdout", text: l})
-	}
-	for _, l := range c.b.Stderr {
-		c.logs = append(c.logs, logLine{t: now, stream: "stderr", text: l})
-	}
+	r.publish(runtime.Event{Type: runtime.EventContainerStarted, ID: id, SandboxID: c.sb.id, PodUID: c.sb.uid, Time: now})
 	if len(c.b.Logs)+len(c.b.Stderr) > 0 {
+		x := c.more()
+		for _, l := range c.b.Logs {
+			x.logs = append(x.logs, logLine{t: now, stream: "stdout", text: l})
+		}
+		for _, l := range c.b.Stderr {
+			x.logs = append(x.logs, logLine{t: now, stream: "stderr", text: l})
+		}
 		c.wake()
 	}
 	if e := c.b.Exit; e != nil {
@@ -247,10 +312,10 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 			return nil
 		}
 		at := now.Add(e.After)
-		c.timer = r.clock.AfterFunc(e.After, func() {
+		c.more().timer = r.clock.AfterFunc(e.After, func() {
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			if c.state == runtime.ContainerRunning && r.containers[c.id] == c {
+			if c.state == runtime.ContainerRunning && r.lookupContainer(c.id) == c {
 				r.exit(c, code, reason, at)
 			}
 		})
@@ -271,21 +336,21 @@ func (r *Runtime) exit(c *container, code int32, reason string, at time.Time) {
 		return
 	}
 	c.stopTimer()
+	x := c.more()
 	if c.state == runtime.ContainerRunning {
-		c.cpuNanos += usage(c.cpuMillis, at.Sub(c.usageAt))
-		c.usageAt = at
+		x.cpuNanos += usage(x.cpuMillis, at.Sub(x.usageAt))
+		x.usageAt = at
 	}
 	c.state = runtime.ContainerExited
-	c.exitCode, c.reason, c.finished = code, reason, at
-	if c.done != nil {
-		close(c.done)
+	x.exitCode, x.reason, x.finished = code, reason, at
+	if x.done != nil {
+		close(x.done)
 	}
 	c.wake()
 	rec := c.record(OpExit)
-	rec.ExitCode = code
-	rec.Reason = reason
+	rec.Time, rec.ExitCode, rec.Reason = at, code, reason
 	r.record(rec, nil)
-	r.publish(runtime.Event{Type: runtime.EventContainerExited, ID: c.id, SandboxID: c.sandboxID, PodUID: c.uid, Time: at})
+	r.publish(runtime.Event{Type: runtime.EventContainerExited, ID: c.id, SandboxID: c.sb.id, PodUID: c.sb.uid, Time: at})
 }
 
 func usage(millis int64, d time.Duration) float64 {
@@ -310,7 +375,7 @@ func (r *Runtime) StopContainer(ctx context.Context, id string, opts runtime.Sto
 		return err
 	}
 	rec := c.record(OpStopContainer)
-	if err := r.injected(OpStopContainer, c.ns, c.pod, c.uid, c.cfg.Name, c.cfg.Image); err != nil {
+	if err := r.injectedFor(OpStopContainer, c); err != nil {
 		r.record(rec, err)
 		r.mu.Unlock()
 		return err
@@ -333,13 +398,12 @@ func (r *Runtime) StopContainer(ctx context.Context, id string, opts runtime.Sto
 	case !c.b.IgnoreSIGTERM:
 		r.exit(c, c.b.TermExitCode, exitReason(c.b.TermExitCode), r.clock.Now())
 	}
+	if c.state == runtime.ContainerExited {
+		r.mu.Unlock()
+		return nil
+	}
 	done := c.exited()
 	r.mu.Unlock()
-	select {
-	case <-done:
-		return nil
-	default:
-	}
 	t := r.clock.NewTimer(opts.Grace)
 	defer t.Stop()
 	select {
@@ -367,7 +431,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 		return err
 	}
 	rec := c.record(OpRemoveContainer)
-	if err := r.injected(OpRemoveContainer, c.ns, c.pod, c.uid, c.cfg.Name, c.cfg.Image); err != nil {
+	if err := r.injectedFor(OpRemoveContainer, c); err != nil {
 		r.record(rec, err)
 		return err
 	}
@@ -380,10 +444,14 @@ func (r *Runtime) removeContainer(c *container) {
 	if c.state != runtime.ContainerExited {
 		r.exit(c, 137, "Error", r.clock.Now())
 	}
-	delete(r.containers, c.id)
-	if ix := r.byPod[c.uid]; ix != nil {
-		ix.containers = slices.DeleteFunc(ix.containers, func(s string) bool { return s == c.id })
-		r.dropIndex(c.uid)
+	seq, _ := seqOf(c.id)
+	delete(r.containers, seq)
+	r.releaseSpec(c.spec)
+	for p := &c.sb.ctrs; *p != nil; p = &(*p).next {
+		if *p == c {
+			*p = c.next
+			break
+		}
 	}
 }
 
@@ -394,37 +462,55 @@ func (r *Runtime) ListContainers(ctx context.Context, f runtime.Filter) ([]runti
 	if err := r.check(); err != nil {
 		return nil, err
 	}
-	var cs []*container
-	if uid, ok := f.Labels[runtime.LabelPodUID]; ok {
-		if ix := r.byPod[uid]; ix != nil {
-			for _, id := range ix.containers {
-				cs = append(cs, r.containers[id])
-			}
+	uid, byUID := f.Labels[runtime.LabelPodUID]
+	var out []runtime.ContainerStatus
+	switch {
+	case f.SandboxID != "":
+		// Of one sandbox: where the pod uid is given too, of that pod's.
+		sb := r.lookupSandbox(f.SandboxID)
+		if sb == nil || byUID && sb.uid != uid {
+			return []runtime.ContainerStatus{}, nil
 		}
-	} else {
-		cs = slices.Collect(maps.Values(r.containers))
+		out = appendStatuses(out, sb.ctrs, f)
+	case byUID:
+		// The pod's sandboxes are linked newest first; their containers
+		// oldest first.
+		var sbs int
+		for sb := r.byPod[uid]; sb != nil; sb = sb.older {
+			out = appendStatuses(out, sb.ctrs, f)
+			sbs++
+		}
+		if sbs > 1 {
+			slices.SortFunc(out, func(a, b runtime.ContainerStatus) int { return strings.Compare(a.ID, b.ID) })
+		}
+	default:
+		cs := inOrder(r.containers, func(c *container) bool { return labelsMatch(c.labels, f.Labels) })
+		out = make([]runtime.ContainerStatus, len(cs))
+		for i, c := range cs {
+			out[i] = c.status()
+		}
 	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].seq < cs[j].seq })
-	out := make([]runtime.ContainerStatus, 0, len(cs))
-	for _, c := range cs {
-		if f.SandboxID != "" && f.SandboxID != c.sandboxID || !labelsMatch(c.cfg.Labels, f.Labels) {
-			continue
-		}
-		out = append(out, c.status())
+	if out == nil {
+		out = []runtime.ContainerStatus{}
 	}
 	return out, nil
 }
 
-// each calls fn for every running container matching m and returns how
-// many there were. r.mu is held.
-func (r *Runtime) each(m Match, fn func(c *container)) int {
-	var cs []*container
-	for _, c := range r.containers {
-		if c.state == runtime.ContainerRunning && m.matches(c.ns, c.pod, c.uid, c.cfg.Name, c.cfg.Image) {
-			cs = append(cs, c)
+// appendStatuses appends the statuses of c and the containers after it that
+// have f's labels.
+func appendStatuses(out []runtime.ContainerStatus, c *container, f runtime.Filter) []runtime.ContainerStatus {
+	for ; c != nil; c = c.next {
+		if labelsMatch(c.labels, f.Labels) {
+			out = append(out, c.status())
 		}
 	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].seq < cs[j].seq })
+	return out
+}
+
+// each calls fn for every running container matching m, in creation
+// order, and returns how many there were. r.mu is held.
+func (r *Runtime) each(m Match, fn func(c *container)) int {
+	cs := inOrder(r.containers, func(c *container) bool { return c.state == runtime.ContainerRunning && c.matches(m) })
 	for _, c := range cs {
 		fn(c)
 	}
@@ -464,8 +550,9 @@ func (r *Runtime) SetUsage(m Match, cpuMillis int64, memoryBytes uint64) int {
 	defer r.mu.Unlock()
 	now := r.clock.Now()
 	return r.each(m, func(c *container) {
-		c.cpuNanos += usage(c.cpuMillis, now.Sub(c.usageAt))
-		c.usageAt, c.cpuMillis, c.memory = now, cpuMillis, memoryBytes
+		x := c.more()
+		x.cpuNanos += usage(x.cpuMillis, now.Sub(x.usageAt))
+		x.usageAt, x.cpuMillis, x.memory = now, cpuMillis, memoryBytes
 	})
 }
 
@@ -476,7 +563,8 @@ func (r *Runtime) Log(m Match, stream, line string) int {
 	defer r.mu.Unlock()
 	now := r.clock.Now()
 	return r.each(m, func(c *container) {
-		c.logs = append(c.logs, logLine{t: now, stream: stream, text: line})
+		x := c.more()
+		x.logs = append(x.logs, logLine{t: now, stream: stream, text: line})
 		c.wake()
 	})
 }
@@ -493,10 +581,18 @@ func (r *Runtime) ContainerStats(ctx context.Context, id string) (runtime.Stats,
 		return runtime.Stats{}, err
 	}
 	now := r.clock.Now()
-	st := runtime.Stats{Timestamp: now, CPUUsageNanos: uint64(c.cpuNanos)}
-	if c.state == runtime.ContainerRunning {
-		st.CPUUsageNanos = uint64(c.cpuNanos + usage(c.cpuMillis, now.Sub(c.usageAt)))
-		st.MemoryWorkingSetBytes = c.memory
+	running := c.state == runtime.ContainerRunning
+	var cpu float64
+	mem := uint64(DefaultMemoryBytes)
+	if x := c.x; x != nil {
+		cpu, mem = x.cpuNanos, x.memory
+		if running {
+			cpu += usage(x.cpuMillis, now.Sub(x.usageAt))
+		}
+	}
+	st := runtime.Stats{Timestamp: now, CPUUsageNanos: uint64(cpu)}
+	if running {
+		st.MemoryWorkingSetBytes = mem
 	}
 	return st, nil
 }

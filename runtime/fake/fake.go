@@ -26,6 +26,10 @@
 // container's HTTP handler in memory, and that is how a node agent's
 // httpGet and tcpSocket probes reach fake pods.
 //
+// Sandbox and container ids are 16 hexadecimal digits counting up from 1 in
+// each runtime: deterministic and unique within one runtime, but the same
+// in two.
+//
 // The Labels of the statuses ListSandboxes and ListContainers return are
 // the runtime's own copy, shared and read-only: a node agent lists its pods
 // at every sync, and copying every label map each time was most of what
@@ -41,9 +45,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -65,36 +71,44 @@ type Runtime struct {
 	mu          sync.Mutex
 	closed      bool
 	unavailable bool
-	seq         uint64
-	sandboxes   map[string]*sandbox
-	containers  map[string]*container
-	byPod       map[string]*podIndex // pod uid
-	byIP        map[netip.Addr]*sandbox
+	seq         uint64                // of the last id made, see newID
+	sandboxes   map[uint64]*sandbox   // by the seq of their id
+	containers  map[uint64]*container // by the seq of their id
+	byPod       map[string]*sandbox   // pod uid -> its newest sandbox
+	byIP        map[uint32]*sandbox   // the IPv4 address, as a number
 	nextIP      netip.Addr
-	images      map[string]string // ref -> image id
+	images      map[string]*image  // by reference
+	specs       map[uint64][]*spec // by hashSpec
+	specSeed    maphash.Seed
 	rules       []rule
 	pullRules   []pullRule
 	faults      []*fault
 	history     []Record
+	historyHead int // of the oldest record, once a limited history is full
 	subs        map[*subscriber]struct{}
 }
 
-type podIndex struct {
-	sandboxes  []string
-	containers []string
-}
-
-// sandbox keeps of its SandboxConfig only what the fake uses.
+// sandbox keeps of its SandboxConfig only what the fake uses. A pod's
+// sandboxes and a sandbox's containers are linked lists rather than slices
+// of ids: a node agent lists one pod's at every sync of it, and following
+// pointers is cheaper than map lookups, in time and in memory.
 type sandbox struct {
 	id           string
-	seq          uint64
 	uid, ns, pod string
 	labels       map[string]string
-	attempt      uint32
-	state        runtime.SandboxState
-	ip           netip.Addr
-	ipString     string // of ip, formatted once: sandboxes are listed often
 	created      time.Time
+	ipString     string     // of ip, formatted once: sandboxes are listed often
+	older        *sandbox   // the pod's sandbox created before this one
+	ctrs         *container // oldest first, linked by container.next
+	attempt      uint32
+	ip           uint32 // as a number, 0 for HostNetwork
+	ready        bool
+}
+
+// image is a present image. Containers point to it: its reference and id
+// are read at every listing, and are the same for every container of it.
+type image struct {
+	ref, id string
 }
 
 // Option configures a Runtime.
@@ -131,7 +145,7 @@ func WithPodCIDR(cidr string) Option {
 func WithImages(refs ...string) Option {
 	return func(r *Runtime) error {
 		for _, ref := range refs {
-			r.images[ref] = imageID(ref)
+			r.images[ref] = &image{ref: ref, id: imageID(ref)}
 		}
 		return nil
 	}
@@ -155,11 +169,13 @@ func New(opts ...Option) (*Runtime, error) {
 		clock:        clockwork.NewRealClock(),
 		prefix:       netip.MustParsePrefix("10.88.0.0/16"),
 		historyLimit: -1,
-		sandboxes:    map[string]*sandbox{},
-		containers:   map[string]*container{},
-		byPod:        map[string]*podIndex{},
-		byIP:         map[netip.Addr]*sandbox{},
-		images:       map[string]string{},
+		sandboxes:    map[uint64]*sandbox{},
+		containers:   map[uint64]*container{},
+		byPod:        map[string]*sandbox{},
+		byIP:         map[uint32]*sandbox{},
+		images:       map[string]*image{},
+		specs:        map[uint64][]*spec{},
+		specSeed:     maphash.MakeSeed(),
 		subs:         map[*subscriber]struct{}{},
 	}
 	for _, o := range opts {
@@ -292,26 +308,35 @@ func (r *Runtime) injected(op Op, ns, pod, uid, ctr, image string) error {
 	return nil
 }
 
-func (r *Runtime) newID(kind string) string {
+// idLen is the length of the ids of sandboxes and containers: the seq
+// they were made from, in hexadecimal, fixed width so that ids sort in
+// creation order.
+const idLen = 16
+
+// newID returns a new id of a sandbox or container, and the seq it holds.
+// Ids are short: a node agent copies them into every status it publishes.
+func (r *Runtime) newID() (uint64, string) {
 	r.seq++
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], r.seq)
-	sum := sha256.Sum256(append([]byte(kind), b[:]...))
-	return hex.EncodeToString(sum[:])
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], r.seq)
+	var b [idLen]byte
+	hex.Encode(b[:], n[:])
+	return r.seq, string(b[:])
+}
+
+// seqOf returns the seq an id was made from (see newID); ok is false for
+// a string newID does not make.
+func seqOf(id string) (seq uint64, ok bool) {
+	if len(id) != idLen {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(id, 16, 64)
+	return seq, err == nil
 }
 
 func imageID(ref string) string {
 	sum := sha256.Sum256([]byte(ref))
 	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-func (r *Runtime) index(uid string) *podIndex {
-	ix := r.byPod[uid]
-	if ix == nil {
-		ix = &podIndex{}
-		r.byPod[uid] = ix
-	}
-	return ix
 }
 
 func (r *Runtime) allocIP() (netip.Addr, error) {
@@ -322,11 +347,16 @@ func (r *Runtime) allocIP() (netip.Addr, error) {
 		if !r.prefix.Contains(r.nextIP) || r.nextIP == last {
 			r.nextIP = r.prefix.Addr().Next()
 		}
-		if _, used := r.byIP[ip]; !used && ip != last {
+		if _, used := r.byIP[ip4(ip)]; !used && ip != last {
 			return ip, nil
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("fake: no free IP in %s", r.prefix)
+}
+
+func ip4(a netip.Addr) uint32 {
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:])
 }
 
 func lastAddr(p netip.Prefix) netip.Addr {
@@ -348,32 +378,46 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (s
 		r.record(rec, err)
 		return "", err
 	}
-	id := r.newID("sandbox")
-	sb := &sandbox{id: id, seq: r.seq, uid: cfg.PodUID, ns: cfg.PodNamespace, pod: cfg.PodName,
-		labels: maps.Clone(cfg.Labels), attempt: cfg.Attempt, state: runtime.SandboxReady, created: r.clock.Now()}
+	var ip netip.Addr
 	if !cfg.HostNetwork {
-		ip, err := r.allocIP()
-		if err != nil {
+		var err error
+		if ip, err = r.allocIP(); err != nil {
 			r.record(rec, err)
 			return "", err
 		}
-		sb.ip, sb.ipString = ip, ip.String()
-		r.byIP[ip] = sb
 	}
-	r.sandboxes[sb.id] = sb
-	ix := r.index(cfg.PodUID)
-	ix.sandboxes = append(ix.sandboxes, sb.id)
+	seq, id := r.newID()
+	sb := &sandbox{id: id, uid: cfg.PodUID, ns: cfg.PodNamespace, pod: cfg.PodName,
+		labels: maps.Clone(cfg.Labels), attempt: cfg.Attempt, ready: true, created: r.clock.Now()}
+	if ip.IsValid() {
+		sb.ip, sb.ipString = ip4(ip), ip.String()
+		r.byIP[sb.ip] = sb
+	}
+	r.sandboxes[seq] = sb
+	sb.older = r.byPod[sb.uid]
+	r.byPod[sb.uid] = sb
 	rec.ID = sb.id
 	r.record(rec, nil)
 	return sb.id, nil
 }
 
 func (r *Runtime) sandbox(id string) (*sandbox, error) {
-	sb := r.sandboxes[id]
-	if sb == nil {
-		return nil, fmt.Errorf("fake: sandbox %s: %w", short(id), runtime.ErrNotFound)
+	if sb := r.lookupSandbox(id); sb != nil {
+		return sb, nil
 	}
-	return sb, nil
+	return nil, fmt.Errorf("fake: sandbox %s: %w", id, runtime.ErrNotFound)
+}
+
+// lookupSandbox returns the sandbox with that id, or nil.
+func (r *Runtime) lookupSandbox(id string) *sandbox {
+	seq, ok := seqOf(id)
+	if !ok {
+		return nil
+	}
+	if sb := r.sandboxes[seq]; sb != nil && sb.id == id {
+		return sb
+	}
+	return nil
 }
 
 // StopSandbox implements runtime.Runtime.
@@ -398,14 +442,14 @@ func (r *Runtime) StopSandbox(ctx context.Context, id string) error {
 }
 
 func (r *Runtime) stopSandbox(sb *sandbox) {
-	for _, cid := range r.byPod[sb.uid].containers {
-		if c := r.containers[cid]; c != nil && c.sandboxID == sb.id && c.state == runtime.ContainerRunning {
+	for c := sb.ctrs; c != nil; c = c.next {
+		if c.state == runtime.ContainerRunning {
 			r.exit(c, 137, "Error", r.clock.Now())
 		}
 	}
-	if sb.state == runtime.SandboxReady {
-		sb.state = runtime.SandboxNotReady
-		if sb.ip.IsValid() {
+	if sb.ready {
+		sb.ready = false
+		if sb.ip != 0 {
 			delete(r.byIP, sb.ip)
 		}
 		r.publish(runtime.Event{Type: runtime.EventSandboxStopped, ID: sb.id, SandboxID: sb.id, PodUID: sb.uid, Time: r.clock.Now()})
@@ -429,23 +473,27 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
 		return err
 	}
 	r.stopSandbox(sb)
-	ix := r.byPod[sb.uid]
-	for _, cid := range slices.Clone(ix.containers) {
-		if c := r.containers[cid]; c != nil && c.sandboxID == id {
-			r.removeContainer(c)
+	for sb.ctrs != nil {
+		r.removeContainer(sb.ctrs)
+	}
+	seq, _ := seqOf(id)
+	delete(r.sandboxes, seq)
+	if r.byPod[sb.uid] == sb {
+		if sb.older != nil {
+			r.byPod[sb.uid] = sb.older
+		} else {
+			delete(r.byPod, sb.uid)
+		}
+	} else {
+		for x := r.byPod[sb.uid]; x != nil; x = x.older {
+			if x.older == sb {
+				x.older = sb.older
+				break
+			}
 		}
 	}
-	delete(r.sandboxes, id)
-	ix.sandboxes = slices.DeleteFunc(ix.sandboxes, func(s string) bool { return s == id })
-	r.dropIndex(sb.uid)
 	r.record(rec, nil)
 	return nil
-}
-
-func (r *Runtime) dropIndex(uid string) {
-	if ix := r.byPod[uid]; ix != nil && len(ix.sandboxes) == 0 && len(ix.containers) == 0 {
-		delete(r.byPod, uid)
-	}
 }
 
 // ListSandboxes implements runtime.Runtime, in creation order.
@@ -455,30 +503,69 @@ func (r *Runtime) ListSandboxes(ctx context.Context, f runtime.Filter) ([]runtim
 	if err := r.check(); err != nil {
 		return nil, err
 	}
-	var sbs []*sandbox
 	if uid, ok := f.Labels[runtime.LabelPodUID]; ok {
-		if ix := r.byPod[uid]; ix != nil {
-			sbs = make([]*sandbox, 0, len(ix.sandboxes))
-			for _, id := range ix.sandboxes {
-				sbs = append(sbs, r.sandboxes[id])
+		// The pod's sandboxes are linked newest first: fill from the end.
+		n := 0
+		for sb := r.byPod[uid]; sb != nil; sb = sb.older {
+			n++
+		}
+		out, i := make([]runtime.SandboxStatus, n), n
+		for sb := r.byPod[uid]; sb != nil; sb = sb.older {
+			if sb.matches(f) {
+				i--
+				out[i] = sb.status()
 			}
 		}
-	} else {
-		sbs = slices.Collect(maps.Values(r.sandboxes))
+		return out[i:], nil
 	}
-	slices.SortFunc(sbs, func(a, b *sandbox) int { return cmp.Compare(a.seq, b.seq) })
-	out := make([]runtime.SandboxStatus, 0, len(sbs))
-	for _, sb := range sbs {
-		if f.SandboxID != "" && f.SandboxID != sb.id || !labelsMatch(sb.labels, f.Labels) {
-			continue
+	var sbs []*sandbox
+	if f.SandboxID != "" {
+		if sb := r.lookupSandbox(f.SandboxID); sb != nil && sb.matches(f) {
+			sbs = append(sbs, sb)
 		}
-		st := runtime.SandboxStatus{ID: sb.id, State: sb.state, CreatedAt: sb.created, Labels: sb.labels, Attempt: sb.attempt}
-		if sb.state == runtime.SandboxReady {
-			st.IP = sb.ipString
-		}
-		out = append(out, st)
+	} else {
+		sbs = inOrder(r.sandboxes, func(sb *sandbox) bool { return sb.matches(f) })
+	}
+	out := make([]runtime.SandboxStatus, len(sbs))
+	for i, sb := range sbs {
+		out[i] = sb.status()
 	}
 	return out, nil
+}
+
+func (sb *sandbox) matches(f runtime.Filter) bool {
+	return (f.SandboxID == "" || f.SandboxID == sb.id) && labelsMatch(sb.labels, f.Labels)
+}
+
+func (sb *sandbox) status() runtime.SandboxStatus {
+	st := runtime.SandboxStatus{ID: sb.id, State: runtime.SandboxNotReady, CreatedAt: sb.created,
+		Labels:  sb.labels, // read-only, see the package doc
+		Attempt: sb.attempt}
+	if sb.ready {
+		st.State, st.IP = runtime.SandboxReady, sb.ipString
+	}
+	return st
+}
+
+// inOrder returns the values of m, sandboxes or containers by the seq of
+// their ids, that keep accepts, in creation order.
+func inOrder[T any](m map[uint64]*T, keep func(*T) bool) []*T {
+	type entry struct {
+		seq uint64
+		v   *T
+	}
+	es := make([]entry, 0, len(m))
+	for seq, v := range m {
+		if keep(v) {
+			es = append(es, entry{seq, v})
+		}
+	}
+	slices.SortFunc(es, func(a, b entry) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]*T, len(es))
+	for i, e := range es {
+		out[i] = e.v
+	}
+	return out
 }
 
 func labelsMatch(have, want map[string]string) bool {
@@ -535,8 +622,8 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, opts runtime.PullOp
 	if err == nil {
 		err = r.check()
 	}
-	if err == nil {
-		r.images[ref] = imageID(ref)
+	if err == nil && r.images[ref] == nil {
+		r.images[ref] = &image{ref: ref, id: imageID(ref)}
 	}
 	r.record(rec, err)
 	return err
@@ -610,11 +697,4 @@ func (r *Runtime) RemoveImage(ref string) {
 
 func (sb *sandbox) record(op Op) Record {
 	return Record{Op: op, ID: sb.id, SandboxID: sb.id, Namespace: sb.ns, Pod: sb.pod, PodUID: sb.uid, Attempt: sb.attempt}
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

@@ -1,9 +1,7 @@
 package fake
 
 import (
-	"cmp"
 	"context"
-	"slices"
 	"time"
 
 	"github.com/podkit/podkit/runtime"
@@ -38,7 +36,13 @@ func (rec Record) Matches(op Op, m Match) bool {
 func (r *Runtime) History() []Record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Record(nil), r.history...)
+	older, newer := r.records()
+	return append(append([]Record(nil), older...), newer...)
+}
+
+// records returns the history, oldest first, in two parts. r.mu is held.
+func (r *Runtime) records() (older, newer []Record) {
+	return r.history[r.historyHead:], r.history[:r.historyHead]
 }
 
 // Records returns the records of op ("" for any) about what m matches,
@@ -47,9 +51,12 @@ func (r *Runtime) Records(op Op, m Match) []Record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []Record
-	for _, rec := range r.history {
-		if rec.Matches(op, m) {
-			out = append(out, rec)
+	older, newer := r.records()
+	for _, part := range [][]Record{older, newer} {
+		for _, rec := range part {
+			if rec.Matches(op, m) {
+				out = append(out, rec)
+			}
 		}
 	}
 	return out
@@ -60,23 +67,17 @@ func (r *Runtime) record(rec Record, err error) {
 	if r.historyLimit == 0 {
 		return
 	}
-	rec.Time = r.clock.Now()
-	if rec.Op == OpExit {
-		rec.Time = r.containers[rec.ID].finishedOr(rec.Time)
+	if rec.Time.IsZero() {
+		rec.Time = r.clock.Now()
 	}
 	rec.Err = err
-	if r.historyLimit > 0 && len(r.history) >= r.historyLimit {
-		n := copy(r.history, r.history[len(r.history)-r.historyLimit+1:])
-		r.history = r.history[:n]
+	if r.historyLimit > 0 && len(r.history) == r.historyLimit {
+		// A ring: the newest record takes the place of the oldest.
+		r.history[r.historyHead] = rec
+		r.historyHead = (r.historyHead + 1) % r.historyLimit
+		return
 	}
 	r.history = append(r.history, rec)
-}
-
-func (c *container) finishedOr(t time.Time) time.Time {
-	if c == nil || c.finished.IsZero() {
-		return t
-	}
-	return c.finished
 }
 
 // subscriber is one event watch. Its channel is small; events it has no
@@ -198,14 +199,10 @@ type ContainerConfig struct {
 func (r *Runtime) Configs() []ContainerConfig {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cs := make([]*container, 0, len(r.containers))
-	for _, c := range r.containers {
-		cs = append(cs, c)
-	}
-	slices.SortFunc(cs, func(a, b *container) int { return cmp.Compare(a.seq, b.seq) })
+	cs := inOrder(r.containers, func(*container) bool { return true })
 	out := make([]ContainerConfig, len(cs))
 	for i, c := range cs {
-		out[i] = ContainerConfig{ID: c.id, Config: cloneConfig(&c.cfg)}
+		out[i] = ContainerConfig{ID: c.id, Config: c.config()}
 	}
 	return out
 }

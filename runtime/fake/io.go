@@ -33,18 +33,19 @@ func (r *Runtime) ContainerLogs(ctx context.Context, id string, opts runtime.Log
 		return nil, err
 	}
 	var b strings.Builder
-	lines := c.logs
+	lines := c.logs()
 	if opts.Tail > 0 && len(lines) > opts.Tail {
 		lines = lines[len(lines)-opts.Tail:]
 	}
 	for _, l := range lines {
 		writeLine(&b, l, opts)
 	}
-	next, wake, exited := len(c.logs), c.logWaker(), c.state == runtime.ContainerExited
-	r.mu.Unlock()
-	if !opts.Follow || exited {
+	if !opts.Follow || c.state == runtime.ContainerExited {
+		r.mu.Unlock()
 		return io.NopCloser(strings.NewReader(b.String())), nil
 	}
+	next, wake := len(c.logs()), c.logWaker()
+	r.mu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	go func() {
@@ -61,12 +62,13 @@ func (r *Runtime) ContainerLogs(ctx context.Context, id string, opts runtime.Log
 			}
 			r.mu.Lock()
 			var b strings.Builder
-			cur := r.containers[id]
+			cur := r.lookupContainer(id)
 			if cur != nil {
-				for _, l := range cur.logs[next:] {
+				logs := cur.logs()
+				for _, l := range logs[next:] {
 					writeLine(&b, l, opts)
 				}
-				next, wake = len(cur.logs), cur.logWaker()
+				next, wake = len(logs), cur.logWaker()
 			}
 			done := cur == nil || cur.state == runtime.ContainerExited
 			r.mu.Unlock()
@@ -118,12 +120,12 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions)
 	}
 	rec := c.record(OpExec)
 	if c.state != runtime.ContainerRunning {
-		err := fmt.Errorf("fake: exec in container %s: container is not running", short(id))
+		err := fmt.Errorf("fake: exec in container %s: container is not running", id)
 		r.record(rec, err)
 		r.mu.Unlock()
 		return 0, err
 	}
-	if err := r.injected(OpExec, c.ns, c.pod, c.uid, c.cfg.Name, c.cfg.Image); err != nil {
+	if err := r.injectedFor(OpExec, c); err != nil {
 		r.record(rec, err)
 		r.mu.Unlock()
 		return 0, err
@@ -185,21 +187,23 @@ func (r *Runtime) DialContext(ctx context.Context, network, address string) (net
 		r.mu.Unlock()
 		return nil, err
 	}
-	sb := r.byIP[ap.Addr()]
-	if sb == nil || sb.state != runtime.SandboxReady {
+	var sb *sandbox
+	if a := ap.Addr(); a.Is4() {
+		sb = r.byIP[ip4(a)]
+	}
+	if sb == nil || !sb.ready {
 		r.mu.Unlock()
 		return nil, refused()
 	}
 	var target, first *container
-	for _, id := range r.byPod[sb.uid].containers {
-		c := r.containers[id]
-		if c.sandboxID != sb.id || c.state != runtime.ContainerRunning {
+	for c := sb.ctrs; c != nil; c = c.next {
+		if c.state != runtime.ContainerRunning {
 			continue
 		}
 		if first == nil {
 			first = c
 		}
-		for _, p := range c.cfg.Ports {
+		for _, p := range c.spec.cfg.Ports {
 			if p.ContainerPort == int32(ap.Port()) {
 				target = c
 			}

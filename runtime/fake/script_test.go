@@ -233,13 +233,33 @@ func TestLogsFollowAndStats(t *testing.T) {
 }
 
 func TestHistoryLimit(t *testing.T) {
-	rt, _ := fake.New(fake.WithHistoryLimit(2))
-	for i := range 5 {
-		newPod(t, rt, string(rune('a'+i)))
+	pods := func(recs []fake.Record) string {
+		var b strings.Builder
+		for _, r := range recs {
+			b.WriteString(r.Pod)
+		}
+		return b.String()
 	}
-	h := rt.History()
-	if len(h) != 2 || h[1].Pod != "e" {
-		t.Errorf("history %v", h)
+	for _, tc := range []struct {
+		limit, pods int
+		want        string
+	}{
+		{1, 3, "c"},
+		{2, 5, "de"},
+		{3, 7, "efg"},
+		{3, 2, "ab"},
+		{0, 2, ""},
+	} {
+		rt, _ := fake.New(fake.WithHistoryLimit(tc.limit))
+		for i := range tc.pods {
+			newPod(t, rt, string(rune('a'+i)))
+		}
+		if got := pods(rt.History()); got != tc.want {
+			t.Errorf("limit %d, %d pods: history of pods %q, want %q", tc.limit, tc.pods, got, tc.want)
+		}
+		if got := pods(rt.Records(fake.OpRunSandbox, fake.Match{})); got != tc.want {
+			t.Errorf("limit %d, %d pods: records of pods %q, want %q", tc.limit, tc.pods, got, tc.want)
+		}
 	}
 }
 
