@@ -2,9 +2,11 @@ package reconcile
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
+	"github.com/podkit/podkit/internal/workqueue"
 	"github.com/podkit/podkit/objects"
 )
 
@@ -42,4 +44,46 @@ func BenchmarkPodsToDelete(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		podsToDelete(pods, pods, 5000, now)
 	}
+}
+
+// BenchmarkGarbageCollectorGraph feeds the collector the watch events of
+// 1000 ReplicaSets of 30 pods, each pod added and then changed, and
+// reports what its graph keeps per object.
+func BenchmarkGarbageCollectorGraph(b *testing.B) {
+	const replicaSets, pods = 1000, 30
+	yes := true
+	var objs []objects.Object
+	for i := range replicaSets {
+		rs := &objects.ReplicaSet{TypeMeta: objects.TypeMeta{APIVersion: "apps/v1", Kind: kindReplicaSet},
+			ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprint("rs-", i), UID: fmt.Sprint("rs-uid-", i)}}
+		objs = append(objs, rs)
+		for j := range pods {
+			objs = append(objs, &objects.Pod{TypeMeta: objects.TypeMeta{APIVersion: "v1", Kind: kindPod},
+				ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprint(rs.Name, "-", j), UID: fmt.Sprint("pod-uid-", i, "-", j),
+					OwnerReferences: []objects.OwnerReference{{APIVersion: "apps/v1", Kind: kindReplicaSet, Name: rs.Name, UID: rs.UID,
+						Controller: &yes, BlockOwnerDeletion: &yes}}}})
+		}
+	}
+	var before, after runtime.MemStats
+	for i := 0; i < b.N; i++ {
+		gc := &garbageCollector{queue: workqueue.New[gcItem](workqueue.Options{})}
+		gc.replace(nil)
+		if i == b.N-1 {
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+		}
+		for _, o := range objs {
+			gc.changed(o)
+		}
+		for _, o := range objs {
+			gc.changed(o)
+		}
+		if i == b.N-1 {
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(objs)), "graph-B/object")
+		}
+		runtime.KeepAlive(gc)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*len(objs)*b.N), "ns/event")
 }

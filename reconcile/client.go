@@ -69,27 +69,43 @@ func (c *Client) Scheme() *objects.Scheme { return c.m.scheme }
 // Get returns a copy of the object of kind with key, or an error wrapping
 // store.ErrNotFound.
 func (c *Client) Get(ctx context.Context, kind string, key objects.Key) (objects.Object, error) {
+	obj, shared, err := c.getMaybeShared(ctx, kind, key)
+	if shared {
+		obj = obj.DeepCopyObject()
+	}
+	return obj, err
+}
+
+// getShared is Get without the copy, for a caller that only reads: an
+// object from a cache is the cache's own and must not be modified.
+func (c *Client) getShared(ctx context.Context, kind string, key objects.Key) (objects.Object, error) {
+	obj, _, err := c.getMaybeShared(ctx, kind, key)
+	return obj, err
+}
+
+// getMaybeShared is Get, reporting whether the object is a cache's own
+// (else it is a copy).
+func (c *Client) getMaybeShared(ctx context.Context, kind string, key objects.Key) (obj objects.Object, shared bool, err error) {
 	inf, err := c.cache(ctx, kind)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if inf == nil {
-		var obj objects.Object
 		err := c.m.store.View(ctx, func(tx store.ReadTx) error {
 			var err error
 			obj, err = tx.Get(kind, key)
 			return err
 		})
-		return obj, err
+		return obj, false, err
 	}
 	if info := c.m.scheme.Lookup(kind); info != nil && !info.Namespaced {
 		key.Namespace = ""
 	}
 	obj, ok := inf.Get(key)
 	if !ok {
-		return nil, fmt.Errorf("%s %q: %w", kind, key.Name, store.ErrNotFound)
+		return nil, false, fmt.Errorf("%s %q: %w", kind, key.Name, store.ErrNotFound)
 	}
-	return obj.DeepCopyObject(), nil
+	return obj, true, nil
 }
 
 // List returns copies of the objects of kind matching opts, sorted by
@@ -261,27 +277,73 @@ func (c *Client) Create(ctx context.Context, obj objects.Object) error {
 // a stale read cannot add pods to a ReplicaSet the garbage collector is
 // deleting.
 func (c *Client) AdmitCreate(tx store.ReadTx, obj objects.Object) error {
-	s := c.m.scheme
-	info, err := s.SetTypeMeta(obj)
+	info, err := c.prepareCreate(obj)
 	if err != nil {
 		return err
 	}
-	s.Default(obj)
-	if err := s.Validate(obj); err != nil {
+	if err := c.admitHook(tx, obj); err != nil {
 		return err
 	}
-	if admit := c.m.cfg.admit; admit != nil {
-		if err := admit(tx, obj, nil); err != nil {
+	return c.checkCreateScope(tx, info, obj)
+}
+
+// createCopies creates n copies of obj in tx, as AdmitCreate and Create
+// would one by one, and calls created with each as stored. Defaults,
+// validation and the namespace and owner checks depend only on the object
+// and the transaction, so they run once, not for each of a ReplicaSet's
+// burst of identical pods (where they cost more than storing the pods);
+// the admission hook sees every copy.
+func (c *Client) createCopies(tx store.Tx, obj objects.Object, n int, created func(objects.Object)) error {
+	info, err := c.prepareCreate(obj)
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		cp := obj.DeepCopyObject()
+		if err := c.admitHook(tx, cp); err != nil {
 			return err
 		}
+		if i == 0 {
+			if err := c.checkCreateScope(tx, info, cp); err != nil {
+				return err
+			}
+		}
+		if err := tx.Create(cp); err != nil {
+			return err
+		}
+		created(cp)
 	}
+	return nil
+}
+
+// prepareCreate fills obj's apiVersion and kind, defaults and validates it.
+func (c *Client) prepareCreate(obj objects.Object) (*objects.KindInfo, error) {
+	s := c.m.scheme
+	info, err := s.SetTypeMeta(obj)
+	if err != nil {
+		return nil, err
+	}
+	s.Default(obj)
+	return info, s.Validate(obj)
+}
+
+func (c *Client) admitHook(tx store.ReadTx, obj objects.Object) error {
+	if admit := c.m.cfg.admit; admit != nil {
+		return admit(tx, obj, nil)
+	}
+	return nil
+}
+
+// checkCreateScope refuses a new object whose namespace or blocking owner
+// is gone or being deleted.
+func (c *Client) checkCreateScope(tx store.ReadTx, info *objects.KindInfo, obj objects.Object) error {
 	m := obj.GetObjectMeta()
 	name := m.Name
 	if name == "" {
 		name = m.GenerateName
 	}
 	// Only metadata is read: peek rather than copy the namespace and the
-	// owner of every pod a ReplicaSet creates.
+	// owner.
 	get := peeker(tx)
 	if info.Namespaced {
 		ns, err := get("Namespace", objects.Key{Name: m.Namespace})
@@ -297,7 +359,7 @@ func (c *Client) AdmitCreate(tx store.ReadTx, obj objects.Object) error {
 		if ref.BlockOwnerDeletion == nil || !*ref.BlockOwnerDeletion {
 			continue
 		}
-		oi := s.Lookup(ref.Kind)
+		oi := c.m.scheme.Lookup(ref.Kind)
 		if oi == nil || !refersTo(&ref, oi) {
 			continue
 		}
@@ -407,9 +469,18 @@ type trackingTx struct {
 	store.Tx
 	c        *Client
 	writes   []write
-	index    map[write]int // of writes, by kind and key
 	observed []write
+	// index locates a key's write in writes, once a key may be written
+	// twice. While the transaction has only created objects, every key is
+	// new (creating a key again needs a removal in between), and a burst of
+	// creates needs no map.
+	index map[write]int
 }
+
+var (
+	_ store.Peeker  = (*trackingTx)(nil)
+	_ store.Remover = (*trackingTx)(nil)
+)
 
 // Peek implements store.Peeker, through the transaction's own (a copy
 // when it has none), so that admission and reads of a controller's
@@ -440,7 +511,7 @@ func (t *trackingTx) Create(obj objects.Object) error {
 	if err := t.Tx.Create(obj); err != nil {
 		return err
 	}
-	t.note(t.kindOf(obj), obj, false)
+	t.note(t.kindOf(obj), obj, false, true)
 	return nil
 }
 
@@ -457,7 +528,7 @@ func (t *trackingTx) update(obj objects.Object, fn func(objects.Object) error) e
 	key := obj.GetObjectMeta().Key()
 	err := fn(obj)
 	if errors.Is(err, store.ErrConflict) {
-		if cur, gerr := t.Tx.Get(kind, key); gerr == nil {
+		if cur, gerr := t.Peek(kind, key); gerr == nil {
 			if rev, perr := strconv.ParseInt(cur.GetObjectMeta().ResourceVersion, 10, 64); perr == nil {
 				t.observed = append(t.observed, write{kind: kind, key: cur.GetObjectMeta().Key(), rev: rev})
 			}
@@ -468,55 +539,99 @@ func (t *trackingTx) update(obj objects.Object, fn func(objects.Object) error) e
 	}
 	removed := false
 	if m := obj.GetObjectMeta(); m.IsDeleting() && len(m.Finalizers) == 0 {
-		_, gerr := t.Tx.Get(kind, key)
+		_, gerr := t.Peek(kind, key)
 		removed = errors.Is(gerr, store.ErrNotFound)
 	}
-	t.note(kind, obj, removed)
+	t.note(kind, obj, removed, false)
 	return nil
 }
 
 func (t *trackingTx) Delete(kind string, key objects.Key, opts store.DeleteOptions) (objects.Object, error) {
-	get := peeker(t.Tx) // reads that keep nothing: no copies
-	if kind == "Pod" && opts.GracePeriodSeconds == nil {
-		cur, err := get(kind, key)
-		if err != nil {
-			return nil, err
-		}
-		g := cur.(*objects.Pod).DeletionGracePeriod()
-		opts.GracePeriodSeconds = &g
+	opts, err := t.defaultGrace(kind, key, opts)
+	if err != nil {
+		return nil, err
 	}
 	last, err := t.Tx.Delete(kind, key, opts)
 	if err != nil {
 		return nil, err
 	}
-	_, gerr := get(kind, key)
-	t.note(kind, last, errors.Is(gerr, store.ErrNotFound))
+	_, gerr := t.Peek(kind, key)
+	t.note(kind, last, errors.Is(gerr, store.ErrNotFound), false)
 	return last, nil
 }
 
-func (t *trackingTx) note(kind string, obj objects.Object, removed bool) {
+// Remove implements store.Remover: Delete without the copy of the
+// object's last state, for the garbage collector's and controllers' bulk
+// deletions.
+func (t *trackingTx) Remove(kind string, key objects.Key, opts store.DeleteOptions) error {
+	opts, err := t.defaultGrace(kind, key, opts)
+	if err != nil {
+		return err
+	}
+	if err := store.Remove(t.Tx, kind, key, opts); err != nil {
+		return err
+	}
+	cur, err := t.Peek(kind, key)
+	switch {
+	case err == nil: // kept, being deleted: its resourceVersion tells whether this wrote
+		t.note(kind, cur, false, false)
+	case errors.Is(err, store.ErrNotFound): // removed by this transaction's write
+		if info := t.c.m.scheme.Lookup(kind); info != nil && !info.Namespaced {
+			key.Namespace = ""
+		}
+		t.noteKey(write{kind: kind, key: key, rev: t.Revision(), removed: true}, false)
+	default:
+		return err
+	}
+	return nil
+}
+
+// defaultGrace gives a pod deleted without a grace period Kubernetes'
+// default (see objects.Pod.DeletionGracePeriod).
+func (t *trackingTx) defaultGrace(kind string, key objects.Key, opts store.DeleteOptions) (store.DeleteOptions, error) {
+	if kind != kindPod || opts.GracePeriodSeconds != nil {
+		return opts, nil
+	}
+	cur, err := t.Peek(kind, key)
+	if err != nil {
+		return opts, err
+	}
+	g := cur.(*objects.Pod).DeletionGracePeriod()
+	opts.GracePeriodSeconds = &g
+	return opts, nil
+}
+
+func (t *trackingTx) note(kind string, obj objects.Object, removed, created bool) {
 	m := obj.GetObjectMeta()
 	rev, err := strconv.ParseInt(m.ResourceVersion, 10, 64)
 	if err != nil || kind == "" {
 		return
 	}
-	// A key written twice in one transaction (a finalizer removed, then the
-	// object deleted) ends in the state of the last write.
-	wk := write{kind: kind, key: m.Key()}
-	if i, ok := t.index[wk]; ok {
-		t.writes[i].rev, t.writes[i].removed = rev, removed
+	t.noteKey(write{kind: kind, key: m.Key(), rev: rev, removed: removed}, created)
+}
+
+func (t *trackingTx) noteKey(w write, created bool) {
+	if created && t.index == nil {
+		t.writes = append(t.writes, w)
 		return
 	}
 	if t.index == nil {
-		t.index = map[write]int{}
+		t.index = make(map[write]int, len(t.writes)+1)
+		for i, o := range t.writes {
+			t.index[write{kind: o.kind, key: o.key}] = i
+		}
+	}
+	// A key written twice in one transaction (a finalizer removed, then the
+	// object deleted) ends in the state of the last write.
+	wk := write{kind: w.kind, key: w.key}
+	if i, ok := t.index[wk]; ok {
+		t.writes[i].rev, t.writes[i].removed = w.rev, w.removed
+		return
 	}
 	t.index[wk] = len(t.writes)
-	t.writes = append(t.writes, write{kind: kind, key: m.Key(), rev: rev, removed: removed})
+	t.writes = append(t.writes, w)
 }
 
-// podGracePeriod is the grace period Kubernetes gives a pod deleted without
-// one: its own when it is bound to a node and not finished, else none (no
-// node agent would ever confirm it).
 // copyInto overwrites *dst with *src; both are pointers to the same struct
 // type.
 func copyInto(dst, src objects.Object) {

@@ -114,12 +114,15 @@ func (c *controller) watch(inf func(kind string) *informer.Informer) {
 	})
 	for _, kind := range c.spec.Owns {
 		inf(kind).AddHandler(func(old, new objects.Object) {
+			var prev Request
 			for _, o := range [2]objects.Object{old, new} {
 				if o == nil {
 					continue
 				}
-				if req, ok := c.ownerRequest(o); ok {
+				// Most changes (a pod's status) keep the owner: queue it once.
+				if req, ok := c.ownerRequest(o); ok && req != prev {
 					c.queue.Add(req)
+					prev = req
 				}
 			}
 		})

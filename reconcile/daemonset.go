@@ -231,7 +231,7 @@ func (r *daemonSetReconciler) manage(ctx context.Context, ds *objects.DaemonSet,
 		zero := int64(0)
 		err := r.c.Txn(ctx, func(tx store.Tx) error {
 			for _, p := range strays {
-				_, err := tx.Delete(kindPod, p.Key(), store.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &store.Preconditions{UID: p.UID}})
+				err := store.Remove(tx, kindPod, p.Key(), store.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &store.Preconditions{UID: p.UID}})
 				if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
 					return err
 				}

@@ -662,7 +662,7 @@ func (r *deploymentReconciler) cleanupDeployment(ctx context.Context, old []*obj
 			if rs.Status.Replicas != 0 || replicasOf(rs.Spec.Replicas) != 0 || rs.Generation > rs.Status.ObservedGeneration {
 				continue
 			}
-			_, err := tx.Delete(kindReplicaSet, rs.Key(), store.DeleteOptions{Preconditions: &store.Preconditions{UID: rs.UID}})
+			err := store.Remove(tx, kindReplicaSet, rs.Key(), store.DeleteOptions{Preconditions: &store.Preconditions{UID: rs.UID}})
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}

@@ -283,6 +283,33 @@ func TestResolveFenceposts(t *testing.T) {
 	}
 }
 
+func TestEqualIgnoreHash(t *testing.T) {
+	const hashKey = objects.DefaultDeploymentUniqueLabelKey
+	base := func() objects.PodTemplateSpec { return podTemplate(map[string]string{"app": "web"}, "app:1") }
+	for _, tc := range []struct {
+		name   string
+		change func(a, b *objects.PodTemplateSpec)
+		want   bool
+	}{
+		{"same", func(a, b *objects.PodTemplateSpec) {}, true},
+		{"hash on one side", func(a, b *objects.PodTemplateSpec) { b.Labels[hashKey] = "abc" }, true},
+		{"different hashes", func(a, b *objects.PodTemplateSpec) { a.Labels[hashKey], b.Labels[hashKey] = "abc", "def" }, true},
+		{"only the hash against no labels", func(a, b *objects.PodTemplateSpec) { a.Labels = nil; b.Labels = map[string]string{hashKey: "abc"} }, true},
+		{"empty against missing labels", func(a, b *objects.PodTemplateSpec) { a.Labels = nil; b.Labels = map[string]string{} }, true},
+		{"empty against missing list", func(a, b *objects.PodTemplateSpec) { a.Spec.Volumes = []objects.Volume{} }, true},
+		{"other label", func(a, b *objects.PodTemplateSpec) { b.Labels["tier"] = "front" }, false},
+		{"other label value", func(a, b *objects.PodTemplateSpec) { b.Labels["app"] = "api" }, false},
+		{"label in place of the hash", func(a, b *objects.PodTemplateSpec) { a.Labels[hashKey] = "abc"; b.Labels["tier"] = "front" }, false},
+		{"annotation", func(a, b *objects.PodTemplateSpec) { b.Annotations = map[string]string{"a": "b"} }, false},
+		{"image", func(a, b *objects.PodTemplateSpec) { b.Spec.Containers[0].Image = "app:2" }, false},
+	} {
+		a, b := base(), base()
+		tc.change(&a, &b)
+		require.Equal(t, tc.want, equalIgnoreHash(&a, &b), tc.name)
+		require.Equal(t, tc.want, equalIgnoreHash(&b, &a), tc.name+", swapped")
+	}
+}
+
 // The bar: rollback to revision 1 restores the first template,
 // with no new ReplicaSet created.
 func TestDeploymentRollback(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,8 +78,19 @@ func safeEncodeString(s string) string {
 }
 
 // equalIgnoreHash reports whether two templates are the same apart from the
-// pod-template-hash label.
+// pod-template-hash label, as their JSON says (so that, as in Kubernetes'
+// semantic equality, an empty list equals a missing one). A Deployment and
+// its current ReplicaSet, compared at each of its reconciles, are most
+// often equal field for field, which is cheaper to see.
 func equalIgnoreHash(a, b *objects.PodTemplateSpec) bool {
+	if !labelsEqualIgnoreHash(a.Labels, b.Labels) {
+		return false
+	}
+	ma, mb := a.ObjectMeta, b.ObjectMeta
+	ma.Labels, mb.Labels = nil, nil
+	if reflect.DeepEqual(&ma, &mb) && reflect.DeepEqual(&a.Spec, &b.Spec) {
+		return true
+	}
 	strip := func(t *objects.PodTemplateSpec) []byte {
 		c := t.DeepCopy()
 		delete(c.Labels, objects.DefaultDeploymentUniqueLabelKey)
@@ -89,6 +101,23 @@ func equalIgnoreHash(a, b *objects.PodTemplateSpec) bool {
 		return j
 	}
 	return string(strip(a)) == string(strip(b))
+}
+
+func labelsEqualIgnoreHash(a, b map[string]string) bool {
+	n := 0
+	for k, v := range a {
+		if k == objects.DefaultDeploymentUniqueLabelKey {
+			continue
+		}
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+		n++
+	}
+	if _, ok := b[objects.DefaultDeploymentUniqueLabelKey]; ok {
+		n++
+	}
+	return n == len(b)
 }
 
 func revisionOf(m *objects.ObjectMeta) int64 {

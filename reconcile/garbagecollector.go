@@ -61,14 +61,16 @@ func (i gcItem) key() objects.Key { return objects.Key{Namespace: i.Namespace, N
 
 func (i gcItem) String() string { return i.Kind + " " + i.key().String() }
 
-// gcNode is what the collector remembers of an object: enough to decide
-// which changes need a closer look.
-type gcNode struct {
-	item   gcItem
-	owners []objects.OwnerReference
-	// waiting: being deleted with the foregroundDeletion or orphan
-	// finalizer, so a change to a dependent may let it go.
-	waiting bool
+// waiting reports whether obj is being deleted with the
+// foregroundDeletion or orphan finalizer, so that a change to one of its
+// dependents may let it go.
+func waiting(obj objects.Object) bool {
+	m := obj.GetObjectMeta()
+	return m.IsDeleting() && (m.HasFinalizer(objects.FinalizerForeground) || m.HasFinalizer(objects.FinalizerOrphan))
+}
+
+func ownersOf(obj objects.Object) []objects.OwnerReference {
+	return obj.GetObjectMeta().OwnerReferences
 }
 
 type garbageCollector struct {
@@ -79,9 +81,14 @@ type garbageCollector struct {
 	workers int
 	queue   *workqueue.Queue[gcItem]
 
-	mu         sync.Mutex
-	nodes      map[string]*gcNode             // by uid
-	dependents map[string]map[string]struct{} // owner uid -> dependent uids
+	mu sync.Mutex
+	// nodes are the objects of the graph by uid, each as last watched or
+	// listed: from a store that hands out its own (store.Peeker, as every
+	// backend here does), they cost no memory while the store holds the
+	// same version.
+	nodes map[string]objects.Object
+	// dependents counts the references to each owner uid from nodes.
+	dependents map[string]int32
 	// namespaces: the state of each namespace seen; terminating ones (being
 	// deleted, or deleted while not empty) have their content removed.
 	namespaces map[string]nsState
@@ -141,8 +148,12 @@ func (gc *garbageCollector) listAndWatch(ctx context.Context) error {
 	)
 	err := gc.s.View(ctx, func(tx store.ReadTx) error {
 		rev = tx.Revision()
+		list := tx.List
+		if p, ok := tx.(store.Peeker); ok {
+			list = p.PeekList // kept in the graph: the stored objects, not copies
+		}
 		for _, k := range gc.s.Scheme().Kinds() {
-			objs, err := tx.List(k.Kind, store.ListOptions{})
+			objs, err := list(k.Kind, store.ListOptions{})
 			if err != nil {
 				return err
 			}
@@ -180,16 +191,16 @@ func (gc *garbageCollector) replace(all []objects.Object) {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
 	old := gc.nodes
-	gc.nodes = make(map[string]*gcNode, len(all))
-	gc.dependents = map[string]map[string]struct{}{}
+	gc.nodes = make(map[string]objects.Object, len(all))
+	gc.dependents = map[string]int32{}
 	oldNS := gc.namespaces
 	gc.namespaces = map[string]nsState{}
 	for _, o := range all {
 		gc.put(o)
 	}
-	for uid, n := range old {
-		if _, ok := gc.nodes[uid]; !ok && len(gc.dependents[uid]) > 0 {
-			gc.queue.Add(n.item) // went while the watch was down
+	for uid, o := range old {
+		if _, ok := gc.nodes[uid]; !ok && gc.dependents[uid] > 0 {
+			gc.queue.Add(itemOf(o)) // went while the watch was down
 		}
 	}
 	for ns, st := range oldNS {
@@ -199,68 +210,61 @@ func (gc *garbageCollector) replace(all []objects.Object) {
 		}
 	}
 	for _, o := range all {
-		gc.check(o, nil)
+		_, in := gc.nodes[o.GetObjectMeta().UID]
+		gc.check(o, nil, in)
 	}
 }
 
 // kindEvent is not in the graph unless it has owners (see put).
 const kindEvent = "Event"
 
-// put records obj in the graph. Call with gc.mu held.
+// put records obj in the graph and returns the version it replaces, and
+// whether obj is in the graph. Call with gc.mu held.
 //
 // Events, a few per pod, own nothing in practice: one without owner
 // references is left out, to keep the graph to the objects that matter.
 // Were one an owner after all, its dependents would look orphaned to
 // check, which then only has process read the store, where the owner is.
-func (gc *garbageCollector) put(obj objects.Object) (prev *gcNode) {
+func (gc *garbageCollector) put(obj objects.Object) (prev objects.Object, in bool) {
 	m := obj.GetObjectMeta()
-	waiting := m.IsDeleting() && (m.HasFinalizer(objects.FinalizerForeground) || m.HasFinalizer(objects.FinalizerOrphan))
 	prev = gc.nodes[m.UID]
-	if len(m.OwnerReferences) == 0 && !waiting && obj.GetTypeMeta().Kind == kindEvent {
+	if len(m.OwnerReferences) == 0 && obj.GetTypeMeta().Kind == kindEvent && !waiting(obj) {
 		if prev != nil {
 			gc.unlink(prev)
 			delete(gc.nodes, m.UID)
 		}
-		return prev
+		return prev, false
 	}
-	if prev != nil && prev.item.Kind != kindNamespace && slices.EqualFunc(prev.owners, m.OwnerReferences, equalRef) {
-		// Most changes (a status) leave the references alone: keep the
-		// node and its links rather than rebuild them.
-		prev.waiting = waiting
-		return prev
-	}
-	if prev != nil {
-		gc.unlink(prev)
-	}
-	// Watched and listed objects are the store's, never modified: their
-	// references need no copy.
-	n := &gcNode{item: itemOf(obj), owners: m.OwnerReferences, waiting: waiting}
-	gc.nodes[m.UID] = n
-	for _, r := range n.owners {
-		deps := gc.dependents[r.UID]
-		if deps == nil {
-			deps = map[string]struct{}{}
-			gc.dependents[r.UID] = deps
+	// Replaced even when only the status changed, so that no older version
+	// stays in memory for the graph's sake.
+	gc.nodes[m.UID] = obj
+	// Most changes (a status) leave the references alone.
+	if prev == nil || !slices.EqualFunc(ownersOf(prev), m.OwnerReferences, sameOwner) {
+		if prev != nil {
+			gc.unlink(prev)
 		}
-		deps[m.UID] = struct{}{}
+		for _, r := range m.OwnerReferences {
+			gc.dependents[r.UID]++
+		}
 	}
-	if n.item.Kind == kindNamespace {
+	if obj.GetTypeMeta().Kind == kindNamespace {
 		if m.IsDeleting() {
 			gc.namespaces[m.Name] = nsTerminating
 		} else {
 			gc.namespaces[m.Name] = nsActive
 		}
 	}
-	return prev
+	return prev, true
 }
 
-func (gc *garbageCollector) unlink(n *gcNode) {
-	for _, r := range n.owners {
-		if deps := gc.dependents[r.UID]; deps != nil {
-			delete(deps, n.item.UID)
-			if len(deps) == 0 {
-				delete(gc.dependents, r.UID)
-			}
+// unlink removes the references of obj, a version in the graph, from the
+// counts of dependents.
+func (gc *garbageCollector) unlink(obj objects.Object) {
+	for _, r := range ownersOf(obj) {
+		if n := gc.dependents[r.UID]; n > 1 {
+			gc.dependents[r.UID] = n - 1
+		} else {
+			delete(gc.dependents, r.UID)
 		}
 	}
 }
@@ -268,67 +272,64 @@ func (gc *garbageCollector) unlink(n *gcNode) {
 func (gc *garbageCollector) changed(obj objects.Object) {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
-	prev := gc.put(obj)
-	gc.check(obj, prev)
+	prev, in := gc.put(obj)
+	gc.check(obj, prev, in)
 }
 
-// check queues obj, or objects it affects, when a change may need the
-// collector to act. Call with gc.mu held.
-func (gc *garbageCollector) check(obj objects.Object, prev *gcNode) {
-	n := gc.nodes[obj.GetObjectMeta().UID]
+// check queues obj, or objects it affects, when a change from prev (nil
+// when new) may need the collector to act; in tells whether obj is in the
+// graph. Call with gc.mu held.
+func (gc *garbageCollector) check(obj, prev objects.Object, in bool) {
 	m := obj.GetObjectMeta()
-	if n == nil { // left out of the graph (see put)
+	if !in { // left out of the graph (see put)
 		if m.Namespace != "" && gc.namespaces[m.Namespace] == nsTerminating {
 			gc.queue.Add(gcItem{Kind: kindNamespace, Name: m.Namespace})
 		}
 		if prev != nil { // its references were removed: an owner may go
-			for _, r := range prev.owners {
-				if o, ok := gc.nodes[r.UID]; ok && o.waiting {
-					gc.queue.Add(o.item)
-				}
-			}
+			gc.queueWaitingOwners(prev)
 		}
 		return
 	}
-	if n.waiting {
-		gc.queue.Add(n.item)
+	if waiting(obj) {
+		gc.queue.Add(itemOf(obj))
 	}
-	if n.item.Kind == kindNamespace {
+	if obj.GetTypeMeta().Kind == kindNamespace {
 		if m.IsDeleting() || !m.HasFinalizer(namespaceFinalizer) {
-			gc.queue.Add(n.item)
+			gc.queue.Add(itemOf(obj))
 		}
 		return
 	}
 	if m.Namespace != "" && gc.namespaces[m.Namespace] == nsTerminating {
 		gc.queue.Add(gcItem{Kind: kindNamespace, Name: m.Namespace})
 	}
-	refsChanged := prev == nil || !slices.EqualFunc(prev.owners, n.owners, sameRef)
+	refsChanged := prev == nil || !slices.EqualFunc(ownersOf(prev), m.OwnerReferences, sameRef)
 	if !refsChanged {
 		return
 	}
-	for _, r := range n.owners {
-		if o, ok := gc.nodes[r.UID]; !ok || o.waiting {
-			gc.queue.Add(n.item) // an owner is gone or waits for its dependents
+	for _, r := range m.OwnerReferences {
+		if o, ok := gc.nodes[r.UID]; !ok || waiting(o) {
+			gc.queue.Add(itemOf(obj)) // an owner is gone or waits for its dependents
 			break
 		}
 	}
 	if prev != nil {
 		// A reference removed or no longer blocking may let an owner go.
-		for _, r := range prev.owners {
-			if o, ok := gc.nodes[r.UID]; ok && o.waiting {
-				gc.queue.Add(o.item)
-			}
+		gc.queueWaitingOwners(prev)
+	}
+}
+
+// queueWaitingOwners queues the owners of obj that wait for their
+// dependents. Call with gc.mu held.
+func (gc *garbageCollector) queueWaitingOwners(obj objects.Object) {
+	for _, r := range ownersOf(obj) {
+		if o, ok := gc.nodes[r.UID]; ok && waiting(o) {
+			gc.queue.Add(itemOf(o))
 		}
 	}
 }
 
-// equalRef reports whether two references are the same in every field.
-func equalRef(a, b objects.OwnerReference) bool {
-	return a.APIVersion == b.APIVersion && a.Kind == b.Kind && a.Name == b.Name && a.UID == b.UID &&
-		ptrEqual(a.Controller, b.Controller) && ptrEqual(a.BlockOwnerDeletion, b.BlockOwnerDeletion)
-}
-
-func ptrEqual(a, b *bool) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+// sameOwner reports whether two references name the same owner.
+func sameOwner(a, b objects.OwnerReference) bool { return a.UID == b.UID }
 
 func sameRef(a, b objects.OwnerReference) bool {
 	return a.UID == b.UID && boolOf(a.BlockOwnerDeletion) == boolOf(b.BlockOwnerDeletion) && boolOf(a.Controller) == boolOf(b.Controller)
@@ -340,22 +341,18 @@ func (gc *garbageCollector) deleted(obj objects.Object) {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
 	m := obj.GetObjectMeta()
-	n := gc.nodes[m.UID]
-	if n == nil {
-		n = &gcNode{item: itemOf(obj), owners: m.OwnerReferences}
-	} else {
-		gc.unlink(n)
+	last := obj
+	if prev, ok := gc.nodes[m.UID]; ok {
+		last = prev // the references the graph counted
+		gc.unlink(prev)
 		delete(gc.nodes, m.UID)
 	}
-	if len(gc.dependents[m.UID]) > 0 {
-		gc.queue.Add(n.item)
+	item := itemOf(obj)
+	if gc.dependents[m.UID] > 0 {
+		gc.queue.Add(item)
 	}
-	for _, r := range n.owners {
-		if o, ok := gc.nodes[r.UID]; ok && o.waiting {
-			gc.queue.Add(o.item)
-		}
-	}
-	if n.item.Kind == kindNamespace {
+	gc.queueWaitingOwners(last)
+	if item.Kind == kindNamespace {
 		gc.namespaces[m.Name] = nsTerminating
 		gc.queue.Add(gcItem{Kind: kindNamespace, Name: m.Name})
 	} else if m.Namespace != "" && gc.namespaces[m.Namespace] == nsTerminating {
@@ -399,8 +396,9 @@ func (gc *garbageCollector) process(ctx context.Context, item gcItem) (Result, e
 // dependentsOf lists, in every kind, the objects referring to uid as owner.
 func (gc *garbageCollector) dependentsOf(tx store.ReadTx, uid string) ([]objects.Object, error) {
 	var out []objects.Object
+	opts := store.ListOptions{Fields: map[string]string{store.IndexOwner: uid}}
 	for _, k := range gc.s.Scheme().Kinds() {
-		objs, err := tx.List(k.Kind, store.ListOptions{Fields: map[string]string{store.IndexOwner: uid}})
+		objs, err := tx.List(k.Kind, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -417,8 +415,9 @@ func (gc *garbageCollector) peekDependents(tx store.ReadTx, uid string) ([]objec
 		return gc.dependentsOf(tx, uid)
 	}
 	var out []objects.Object
+	opts := store.ListOptions{Fields: map[string]string{store.IndexOwner: uid}}
 	for _, k := range gc.s.Scheme().Kinds() {
-		objs, err := p.PeekList(k.Kind, store.ListOptions{Fields: map[string]string{store.IndexOwner: uid}})
+		objs, err := p.PeekList(k.Kind, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -621,14 +620,14 @@ func (gc *garbageCollector) attemptToDeleteTx(tx store.Tx, item gcItem) error {
 
 func (gc *garbageCollector) delete(tx store.Tx, obj objects.Object, policy store.PropagationPolicy) error {
 	m := obj.GetObjectMeta()
-	_, err := tx.Delete(obj.GetTypeMeta().Kind, m.Key(), store.DeleteOptions{
+	err := store.Remove(tx, obj.GetTypeMeta().Kind, m.Key(), store.DeleteOptions{
 		PropagationPolicy: policy,
 		Preconditions:     &store.Preconditions{UID: m.UID},
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
-	if err == nil {
+	if err == nil && gc.log.Enabled(context.Background(), slog.LevelDebug) {
 		gc.log.Debug("deleted", "kind", obj.GetTypeMeta().Kind, "object", m.Key(), "propagation", policy)
 	}
 	return err

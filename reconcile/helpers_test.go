@@ -41,12 +41,17 @@ type envOption func(*envConfig)
 type envConfig struct {
 	scheme *objects.Scheme
 	add    []func(m *Manager) error
+	opts   []Option
 }
 
 func withScheme(s *objects.Scheme) envOption { return func(c *envConfig) { c.scheme = s } }
 
 func withControllers(fns ...func(m *Manager) error) envOption {
 	return func(c *envConfig) { c.add = append(c.add, fns...) }
+}
+
+func withManagerOptions(opts ...Option) envOption {
+	return func(c *envConfig) { c.opts = append(c.opts, opts...) }
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -71,7 +76,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	s, err := memdb.New(memdb.WithScheme(cfg.scheme), memdb.WithClock(clk))
 	require.NoError(t, err)
 	e := &env{t: t, s: s, clock: clk, events: &eventLog{}}
-	e.m, err = NewManager(s, WithClock(clk), WithLogger(testLogger(t)), WithEventRecorder(e.events))
+	e.m, err = NewManager(s, append([]Option{WithClock(clk), WithLogger(testLogger(t)), WithEventRecorder(e.events)}, cfg.opts...)...)
 	require.NoError(t, err)
 	for _, add := range cfg.add {
 		require.NoError(t, add(e.m))

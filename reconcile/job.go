@@ -308,7 +308,7 @@ func (r *jobReconciler) deleteActive(ctx context.Context, s *jobState, victims [
 			if err := untrackPod(tx, p); err != nil {
 				return err
 			}
-			_, err := tx.Delete(kindPod, p.Key(), store.DeleteOptions{Preconditions: &store.Preconditions{UID: p.UID}})
+			err := store.Remove(tx, kindPod, p.Key(), store.DeleteOptions{Preconditions: &store.Preconditions{UID: p.UID}})
 			if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -139,7 +140,9 @@ type Manager struct {
 	running     bool
 	controllers []Controller
 	runnables   []Runnable
-	cur         *run // nil unless Run is running
+	// cur is nil unless Run is running. Every read through the Client and
+	// every event mapped to requests looks it up: no lock.
+	cur atomic.Pointer[run]
 }
 
 // NewManager returns a manager of controllers over s.
@@ -229,11 +232,7 @@ func (r *run) informer(kind string) *informer.Informer {
 	return r.informers[kind]
 }
 
-func (m *Manager) currentRun() *run {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.cur
-}
+func (m *Manager) currentRun() *run { return m.cur.Load() }
 
 // Run runs the caches, controllers and runnables until ctx ends, then
 // returns after every goroutine it started has returned. It returns nil
@@ -247,12 +246,13 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	m.running = true
 	r := m.build()
-	m.cur = r
+	m.cur.Store(r)
 	runnables := append([]Runnable(nil), m.runnables...)
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
-		m.running, m.cur = false, nil
+		m.running = false
+		m.cur.Store(nil)
 		m.mu.Unlock()
 	}()
 

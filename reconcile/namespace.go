@@ -98,7 +98,7 @@ func (gc *garbageCollector) deleteContent(ctx context.Context, ns string) (bool,
 				if o.GetObjectMeta().IsDeleting() {
 					continue
 				}
-				_, err := tx.Delete(k.Kind, o.GetObjectMeta().Key(), store.DeleteOptions{
+				err := store.Remove(tx, k.Kind, o.GetObjectMeta().Key(), store.DeleteOptions{
 					Preconditions: &store.Preconditions{UID: o.GetObjectMeta().UID},
 				})
 				if err != nil && !errors.Is(err, store.ErrNotFound) {

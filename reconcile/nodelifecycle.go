@@ -134,41 +134,46 @@ func (r *nodeLifecycleReconciler) podNode(obj objects.Object) []Request {
 	if p.Spec.NodeName == "" {
 		return nil
 	}
-	req := []Request{{Name: p.Spec.NodeName}}
-	inf := r.c.m.currentRun().informer(kindNode)
-	if inf == nil {
-		return req
+	if inf := r.c.m.currentRun().informer(kindNode); inf != nil {
+		o, ok := inf.Get(objects.Key{Name: p.Spec.NodeName})
+		if ok && !nodeActsOnPods(o.(*objects.Node)) {
+			return nil // most pods' changes, on a healthy node
+		}
 	}
-	o, ok := inf.Get(objects.Key{Name: p.Spec.NodeName})
-	if !ok {
-		return req
-	}
-	n := o.(*objects.Node)
+	return []Request{{Name: p.Spec.NodeName}}
+}
+
+// nodeActsOnPods reports whether the node lifecycle controller acts on the
+// node's pods: it is tainted NoExecute or its Ready condition is Unknown.
+func nodeActsOnPods(n *objects.Node) bool {
 	if slices.ContainsFunc(n.Spec.Taints, func(t objects.Taint) bool { return t.Effect == objects.TaintEffectNoExecute }) {
-		return req
+		return true
 	}
-	if c := objects.GetNodeCondition(&n.Status, objects.NodeReady); c != nil && c.Status == objects.ConditionUnknown {
-		return req
-	}
-	return nil
+	c := objects.GetNodeCondition(&n.Status, objects.NodeReady)
+	return c != nil && c.Status == objects.ConditionUnknown
 }
 
 func (r *nodeLifecycleReconciler) Reconcile(ctx context.Context, req Request) (Result, error) {
-	node, err := Get[*objects.Node](ctx, r.c, req.Key())
+	// Most reconciles (a heartbeat) only read the node: the cache's own,
+	// replaced by what a write stored when one changes it.
+	o, err := r.c.getShared(ctx, kindNode, req.Key())
 	if errors.Is(err, store.ErrNotFound) {
 		return Result{}, r.deleteOrphanedPods(ctx, req.Name)
 	}
 	if err != nil {
 		return Result{}, err
 	}
+	node := o.(*objects.Node)
 	now := r.clock.Now()
 	var res Result
-	if wait, err := r.monitor(ctx, node, now); err != nil {
+	wait, node, err := r.monitor(ctx, node, now)
+	if err != nil {
 		return Result{}, err
-	} else if wait > 0 {
+	}
+	if wait > 0 {
 		res.RequeueAfter = wait
 	}
-	if err := r.syncTaints(ctx, node, now); err != nil {
+	if node, err = r.syncTaints(ctx, node, now); err != nil {
 		return Result{}, err
 	}
 	unknown := false
@@ -187,28 +192,32 @@ func (r *nodeLifecycleReconciler) Reconcile(ctx context.Context, req Request) (R
 			return Result{}, err
 		}
 	}
-	wait, err := r.evict(ctx, node, pods, now)
+	next, err := r.evict(ctx, node, pods, now)
 	if err != nil {
 		return Result{}, err
 	}
-	if wait > 0 && (res.RequeueAfter == 0 || wait < res.RequeueAfter) {
-		res.RequeueAfter = wait
+	if next > 0 && (res.RequeueAfter == 0 || next < res.RequeueAfter) {
+		res.RequeueAfter = next
 	}
 	return res, nil
 }
 
 // monitor marks the node Unknown when its heartbeat is too old, and
-// otherwise returns when to look again.
-func (r *nodeLifecycleReconciler) monitor(ctx context.Context, node *objects.Node, now time.Time) (time.Duration, error) {
-	lease, _ := Get[*objects.Lease](ctx, r.c, objects.Key{Namespace: objects.NamespaceNodeLease, Name: node.Name})
+// otherwise returns when to look again. It returns the node as it left it:
+// node, which it only reads, or what it stored.
+func (r *nodeLifecycleReconciler) monitor(ctx context.Context, node *objects.Node, now time.Time) (time.Duration, *objects.Node, error) {
+	var lease *objects.Lease
+	if o, err := r.c.getShared(ctx, kindLease, objects.Key{Namespace: objects.NamespaceNodeLease, Name: node.Name}); err == nil {
+		lease = o.(*objects.Lease)
+	}
 	if wait := r.untilExpiry(node, lease, now); wait > 0 {
-		return wait, nil
+		return wait, node, nil
 	}
 	// Expired by the caches; the lease's cache may lag behind the node's,
 	// so look again in the store before marking the node.
-	changed := false
+	var marked *objects.Node
 	err := r.c.Txn(ctx, func(tx store.Tx) error {
-		changed = false
+		marked = nil
 		o, err := tx.Get(kindNode, node.Key())
 		if err != nil {
 			return err
@@ -223,6 +232,7 @@ func (r *nodeLifecycleReconciler) monitor(ctx context.Context, node *objects.Nod
 		if r.untilExpiry(cur, lease, now) > 0 {
 			return nil
 		}
+		changed := false
 		for _, t := range []objects.NodeConditionType{objects.NodeReady, objects.NodeMemoryPressure, objects.NodeDiskPressure, objects.NodePIDPressure} {
 			changed = setConditionUnknown(cur, t, now) || changed
 		}
@@ -232,14 +242,17 @@ func (r *nodeLifecycleReconciler) monitor(ctx context.Context, node *objects.Nod
 		if err := tx.UpdateStatus(cur); err != nil {
 			return err
 		}
-		copyInto(node, cur)
+		marked = cur
 		return nil
 	})
-	if err != nil || !changed {
-		return 0, err
+	if err != nil {
+		return 0, nil, err
 	}
-	r.rec.Event(ctx, node, EventNormal, "NodeNotReady", fmt.Sprintf("Node %s status is now: NodeNotReady", node.Name))
-	return 0, nil
+	if marked == nil {
+		return 0, node, nil
+	}
+	r.rec.Event(ctx, marked, EventNormal, "NodeNotReady", fmt.Sprintf("Node %s status is now: NodeNotReady", marked.Name))
+	return 0, marked, nil
 }
 
 // untilExpiry is how long until the node's heartbeat is too old: the later
@@ -280,8 +293,9 @@ func setConditionUnknown(n *objects.Node, t objects.NodeConditionType, now time.
 }
 
 // syncTaints makes the node's condition taints match its Ready condition
-// and cordon.
-func (r *nodeLifecycleReconciler) syncTaints(ctx context.Context, node *objects.Node, now time.Time) error {
+// and cordon. It returns the node as it left it: node, which it only
+// reads, or what it stored.
+func (r *nodeLifecycleReconciler) syncTaints(ctx context.Context, node *objects.Node, now time.Time) (*objects.Node, error) {
 	want := map[string]bool{}
 	if c := objects.GetNodeCondition(&node.Status, objects.NodeReady); c != nil {
 		switch c.Status {
@@ -323,10 +337,14 @@ func (r *nodeLifecycleReconciler) syncTaints(ctx context.Context, node *objects.
 		add(objects.TaintNodeUnschedulable, objects.TaintEffectNoSchedule)
 	}
 	if slices.EqualFunc(taints, node.Spec.Taints, func(a, b objects.Taint) bool { return a.MatchTaint(&b) && a.Value == b.Value }) {
-		return nil
+		return node, nil
 	}
-	node.Spec.Taints = taints
-	return r.c.Update(ctx, node)
+	c := node.DeepCopy()
+	c.Spec.Taints = taints
+	if err := r.c.Update(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func (r *nodeLifecycleReconciler) podsOn(ctx context.Context, node string) ([]*objects.Pod, error) {
@@ -495,7 +513,7 @@ func evictPod(tx store.Tx, p *objects.Pod, reason, message string, grace *int64,
 			return err
 		}
 	}
-	_, err = tx.Delete(kindPod, cur.Key(), store.DeleteOptions{GracePeriodSeconds: grace, Preconditions: &store.Preconditions{UID: cur.UID}})
+	err = store.Remove(tx, kindPod, cur.Key(), store.DeleteOptions{GracePeriodSeconds: grace, Preconditions: &store.Preconditions{UID: cur.UID}})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -519,7 +537,7 @@ func (r *nodeLifecycleReconciler) deleteOrphanedPods(ctx context.Context, node s
 		}
 		for _, p := range pods {
 			m := p.GetObjectMeta()
-			_, err := tx.Delete(kindPod, m.Key(), store.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &store.Preconditions{UID: m.UID}})
+			err := store.Remove(tx, kindPod, m.Key(), store.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &store.Preconditions{UID: m.UID}})
 			if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
 				return err
 			}

@@ -150,20 +150,13 @@ func (r *replicaSetReconciler) manageReplicas(ctx context.Context, rs *objects.R
 	switch {
 	case diff < 0:
 		n := min(-diff, burstReplicas)
-		created := make([]*objects.Pod, 0, n)
+		msgs := make([]string, 0, n)
+		template := podFromTemplate(&rs.Spec.Template, rs)
 		err := r.c.Txn(ctx, func(tx store.Tx) error {
-			created = created[:0]
-			for i := 0; i < n; i++ {
-				p := podFromTemplate(&rs.Spec.Template, rs)
-				if err := r.c.AdmitCreate(tx, p); err != nil {
-					return err
-				}
-				if err := tx.Create(p); err != nil {
-					return err
-				}
-				created = append(created, p)
-			}
-			return nil
+			msgs = msgs[:0]
+			return r.c.createCopies(tx, template, n, func(p objects.Object) {
+				msgs = append(msgs, "Created pod: "+p.GetObjectMeta().Name)
+			})
 		})
 		if errors.Is(err, ErrOwnerDeleting) {
 			return pods, nil // read before its deletion began; the next reconcile sees it
@@ -171,10 +164,6 @@ func (r *replicaSetReconciler) manageReplicas(ctx context.Context, rs *objects.R
 		if err != nil {
 			r.rec.Event(ctx, rs, EventWarning, "FailedCreate", "Error creating: "+err.Error())
 			return pods, err
-		}
-		msgs := make([]string, len(created))
-		for i, p := range created {
-			msgs[i] = "Created pod: " + p.Name
 		}
 		recordEach(ctx, r.rec, rs, EventNormal, "SuccessfulCreate", msgs)
 		return pods, nil
@@ -212,7 +201,7 @@ func (r *replicaSetReconciler) manageReplicas(ctx context.Context, rs *objects.R
 func deletePods(ctx context.Context, c *Client, pods []*objects.Pod) error {
 	return c.Txn(ctx, func(tx store.Tx) error {
 		for _, p := range pods {
-			_, err := tx.Delete(kindPod, p.Key(), store.DeleteOptions{Preconditions: &store.Preconditions{UID: p.UID}})
+			err := store.Remove(tx, kindPod, p.Key(), store.DeleteOptions{Preconditions: &store.Preconditions{UID: p.UID}})
 			if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
 				return err
 			}

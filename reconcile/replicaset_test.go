@@ -2,9 +2,12 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,6 +147,60 @@ func TestReplicaSetCreatesPods(t *testing.T) {
 	e.mutate(kindReplicaSet, rs.Key(), func(o objects.Object) { o.(*objects.ReplicaSet).Spec.Replicas = ptr[int32](0) })
 	e.waitFor("no pods", rsSettled("web", 0, 0, 0))
 	require.Empty(t, e.list(kindPod, store.ListOptions{}))
+}
+
+// Each pod of a burst is admitted on its own: defaulted, seen by the
+// admission hook, refused by it with the ReplicaSet's ReplicaFailure
+// condition.
+func TestReplicaSetAdmitsEachPod(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		admits int
+		refuse bool
+	)
+	hook := func(tx store.ReadTx, obj, old objects.Object) error {
+		p, ok := obj.(*objects.Pod)
+		if !ok || old != nil {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if refuse {
+			return errors.New("no pods today")
+		}
+		admits++
+		p.Annotations = map[string]string{"admitted": strconv.Itoa(admits)}
+		return nil
+	}
+	e := newEnv(t, withManagerOptions(WithAdmission(hook)),
+		withControllers(func(m *Manager) error { return m.Add(ReplicaSetController(m)) }))
+	e.create(newReplicaSet("web", 3, map[string]string{"app": "web"}))
+	e.waitFor("3 pods", rsSettled("web", 3, 0, 0))
+	seen := map[string]bool{}
+	for _, o := range e.list(kindPod, store.ListOptions{}) {
+		p := o.(*objects.Pod)
+		require.NotNil(t, p.Spec.EnableServiceLinks, "pod %s not defaulted", p.Name)
+		seen[p.Annotations["admitted"]] = true
+	}
+	require.Equal(t, map[string]bool{"1": true, "2": true, "3": true}, seen)
+
+	mu.Lock()
+	refuse = true
+	mu.Unlock()
+	e.create(newReplicaSet("api", 2, map[string]string{"app": "api"}))
+	e.waitFor("ReplicaFailure", func(tx store.ReadTx) (bool, string) {
+		rs := getRS(tx, "api")
+		if rs == nil {
+			return false, "no replicaset"
+		}
+		for _, c := range rs.Status.Conditions {
+			if c.Type == objects.ReplicaSetReplicaFailure && c.Reason == "FailedCreate" && strings.Contains(c.Message, "no pods today") {
+				return len(podsOf(tx, rs.UID)) == 0, fmt.Sprintf("%d pods", len(podsOf(tx, rs.UID)))
+			}
+		}
+		return false, fmt.Sprintf("conditions %+v", rs.Status.Conditions)
+	})
+	require.True(t, e.events.has("FailedCreate: Error creating: no pods today"), e.events.String())
 }
 
 func TestReplicaSetStatusMinReadySeconds(t *testing.T) {
