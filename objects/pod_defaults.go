@@ -1,6 +1,9 @@
 package objects
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Default values Kubernetes applies to pods.
 const (
@@ -11,25 +14,55 @@ const (
 // Default implements Defaulter: the pod spec's defaults, plus what
 // Kubernetes defaults on pods only (not on templates): enableServiceLinks,
 // and each container's requests copied from its limits where unset.
+//
+// A controller's pod may share its spec's slices and maps with the
+// template it was made from, which is stored and so never modified (see
+// store.Adopter). The template had the pod spec's defaults already, so
+// DefaultPodSpec finds nothing to write there; what only pods get is
+// written into copies.
 func (p *Pod) Default() {
 	DefaultPodSpec(&p.Spec)
 	if p.Spec.EnableServiceLinks == nil {
 		t := true
 		p.Spec.EnableServiceLinks = &t
 	}
-	for _, cs := range [][]Container{p.Spec.InitContainers, p.Spec.Containers} {
-		for i := range cs {
-			r := &cs[i].Resources
-			for name, lim := range r.Limits {
-				if r.Requests == nil {
-					r.Requests = ResourceList{}
-				}
-				if _, ok := r.Requests[name]; !ok {
-					r.Requests[name] = lim.DeepCopy()
-				}
+	p.Spec.InitContainers = requestsFromLimits(p.Spec.InitContainers)
+	p.Spec.Containers = requestsFromLimits(p.Spec.Containers)
+}
+
+// requestsFromLimits returns cs with each container's unset requests
+// copied from its limits: cs itself when none is unset, else a copy.
+func requestsFromLimits(cs []Container) []Container {
+	copied := false
+	for i := range cs {
+		r := &cs[i].Resources
+		missing := false
+		for name := range r.Limits {
+			if _, ok := r.Requests[name]; !ok {
+				missing = true
+				break
 			}
 		}
+		if !missing {
+			continue
+		}
+		if !copied {
+			cs = slices.Clone(cs)
+			copied = true
+			r = &cs[i].Resources
+		}
+		req := make(ResourceList, len(r.Limits))
+		for name, q := range r.Requests {
+			req[name] = q.DeepCopy()
+		}
+		for name, lim := range r.Limits {
+			if _, ok := req[name]; !ok {
+				req[name] = lim.DeepCopy()
+			}
+		}
+		r.Requests = req
 	}
+	return cs
 }
 
 // DefaultPodSpec fills in a pod spec's defaults as Kubernetes does, for pods

@@ -60,7 +60,14 @@ func TestPodDefault(t *testing.T) {
 		Volume{Name: "cfg", VolumeSource: VolumeSource{ConfigMap: &ConfigMapVolumeSource{LocalObjectReference: LocalObjectReference{Name: "cfg"}}}},
 		Volume{Name: "sec", VolumeSource: VolumeSource{Secret: &SecretVolumeSource{SecretName: "s", DefaultMode: ptrOf[int32](0o400)}}},
 	)
+	// Defaulting a pod whose spec a stored template shares writes only the
+	// template's defaults, which the template had already (see Default).
+	shared := p.Spec.Containers
+	sharedRequests := c.Resources.Requests
 	p.Default()
+	c = &p.Spec.Containers[0]
+	assert.Len(t, sharedRequests, 1, "requests defaulted in a copy")
+	assert.Empty(t, shared[0].Resources.Requests[ResourceMemory])
 
 	s := &p.Spec
 	assert.Equal(t, RestartPolicyAlways, s.RestartPolicy)
