@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,21 +55,23 @@ type Agent struct {
 	cfg     config
 	clock   clockwork.Clock
 	log     *slog.Logger
-	rec     EventRecorder
 	volumes *volumes.Manager
-	http    *http.Client
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
-	pulls   pulls
-	hasEvts bool
+	// http is the client of HTTP probes, made by the first (few pods have
+	// any, and an agent runs on every node).
+	httpOnce sync.Once
+	http     *http.Client
+	pulls    pulls
 
 	writer  *writer       // set by Run or the group
 	events  *events.Queue // set by Run or the group
 	grouped bool
+	hasEvts bool // the runtime reports events
 	running atomic.Bool
 
 	mu       sync.Mutex
 	ctx      context.Context // of Run; workers use it
-	pods     map[string]*podWorker
+	pods     workerIndex
 	synced   bool // the pods bound to the node have been listed once
 	stopping bool
 	wg       sync.WaitGroup
@@ -78,10 +81,11 @@ type Agent struct {
 	hostIPCache atomic.Value // string
 	relistKick  chan struct{}
 	nodeSel     map[string]string // what the runtime runs for the node; read-only
-	// known is the state of each container as last seen, by relist or by a
-	// pod's sync: relist syncs a pod only for a change neither has seen.
+	// knownMu guards each pod's fingerprint of its containers as last
+	// seen, by relist or by the pod's sync (podState.seen): relist syncs a
+	// pod only for a change neither has seen.
 	knownMu sync.Mutex
-	known   map[string]runtime.ContainerState // by container id
+	seed    maphash.Seed // of the fingerprints
 	self    selfEvents
 	// syncHook, a test's, is called after each sync of a pod.
 	syncHook func(uid string)
@@ -115,11 +119,13 @@ func newAgent(s store.Store, nodeName string, rt runtime.Runtime, cfg config) (*
 	}
 	a := &Agent{
 		store: s, node: nodeName, rt: rt, cfg: cfg, clock: cfg.clock,
-		log: cfg.log.With("node", nodeName), rec: cfg.recorder,
-		volumes: cfg.volumes(nodeName),
-		pods:    map[string]*podWorker{}, hasEvts: hasEvts,
+		log:        cfg.log.With("node", nodeName),
+		volumes:    cfg.volumes(nodeName),
+		hasEvts:    hasEvts,
 		relistKick: make(chan struct{}, 1),
 		nodeSel:    map[string]string{runtime.LabelNode: nodeName},
+		pods:       newWorkerIndex(),
+		seed:       maphash.MakeSeed(),
 	}
 	a.runtimeName.Store("")
 	if d, ok := rt.(runtime.Dialer); ok {
@@ -127,7 +133,6 @@ func newAgent(s store.Store, nodeName string, rt runtime.Runtime, cfg config) (*
 	} else {
 		a.dial = (&net.Dialer{}).DialContext
 	}
-	a.http = &http.Client{Transport: newProbeTransport(a.dial)}
 	return a, nil
 }
 
@@ -151,10 +156,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.start(ctx)
 	g.Go(func() error { return a.writer.run(ctx) })
 	g.Go(func() error { a.events.Run(ctx); return nil })
-	src := &podSource{store: a.store, log: a.log, node: a.node, sink: a}
-	g.Go(func() error { return src.run(ctx) })
-	cfgSrc := &configSource{store: a.store, log: a.log, notify: a.configChanged}
+	cfgSrc := newConfigSource(a.store, a.log, a.configChanged)
 	g.Go(func() error { return cfgSrc.run(ctx) })
+	src := &podSource{store: a.store, log: a.log, node: a.node, sink: a, after: cfgSrc.watching}
+	g.Go(func() error { return src.run(ctx) })
 	g.Go(func() error { return a.run(ctx) })
 	return ignoreCanceled(g.Wait())
 }
@@ -168,7 +173,7 @@ func newEventQueue(cfg *config) *events.Queue {
 
 // event queues an event about obj for the agent's recorder.
 func (a *Agent) event(obj objects.Object, eventType, reason, message string) {
-	a.events.Push(a.rec, obj, eventType, reason, message)
+	a.events.Push(a.cfg.recorder, obj, eventType, reason, message)
 }
 
 func ignoreCanceled(err error) error {
@@ -202,10 +207,7 @@ func (a *Agent) run(ctx context.Context) error {
 	<-ctx.Done()
 	a.mu.Lock()
 	a.stopping = true
-	ws := make([]*podWorker, 0, len(a.pods))
-	for _, w := range a.pods {
-		ws = append(ws, w)
-	}
+	ws := a.pods.all()
 	a.mu.Unlock()
 	for _, w := range ws {
 		w.stopTimer()
@@ -213,44 +215,54 @@ func (a *Agent) run(ctx context.Context) error {
 	wg.Wait()
 	a.wg.Wait()
 	a.mu.Lock()
-	a.pods = map[string]*podWorker{}
+	a.pods = newWorkerIndex()
 	a.synced = false
 	a.mu.Unlock()
 	return nil
 }
 
-// podWorker serialises the work on one pod.
+// podWorker serialises the work on one pod. The agent keeps one for every
+// pod it runs, so it is kept small: what only some pods need is made when
+// first needed.
 type podWorker struct {
 	uid string
 
-	mu     sync.Mutex
-	pod    *objects.Pod // latest from the store; read-only, may be shared
-	gone   bool         // deleted from the store (or never in it: an orphan)
-	active bool         // a sync goroutine runs
-	again  bool         // sync again when it ends
-	timer  clockwork.Timer
-	wakeAt time.Time
+	mu   sync.Mutex
+	pod  *objects.Pod // latest from the store; read-only, may be shared
+	wake *wakeTimer   // while a sync is due later
 	// echo is the agent's last status write of the pod, until the store
-	// hands back the version it made; then, while a sync runs, rebase is
-	// that write, for the sync's state once it ends (see podState.rebase).
+	// hands back the version it made; then (echo.seen) until the sync's
+	// state learns that the write is stored, once no sync runs (see
+	// podState.storedAs).
 	echo   *ownWrite
-	rebase *ownWrite
+	gone   bool // deleted from the store (or never in it: an orphan)
+	active bool // a sync goroutine runs
+	again  bool // sync again when it ends
 
 	st podState // owned by the running sync
 }
 
+// wakeTimer is the timer of a worker's next sync.
+type wakeTimer struct {
+	timer clockwork.Timer
+	at    time.Time
+}
+
 // ownWrite is a status write of the agent: status merged over base, the
-// pod as the write read it, stored as version rv (pod, once seen); seq
-// numbers the statuses a sync queued (podState.sentSeq).
+// pod as the write read it, stored as version rv; seq numbers the statuses
+// a sync queued (podState.sentSeq).
 type ownWrite struct {
-	base, pod *objects.Pod
-	rv        string
-	status    *objects.PodStatus
-	seq       uint64
+	base   *objects.Pod // nil once seen
+	rv     string
+	status *objects.PodStatus
+	seq    uint64
+	seen   bool // the store handed the version back
 }
 
 // wrote records a status write of the pod; the writer calls it inside the
-// transaction, so before the store hands the new version to anyone.
+// transaction, so before the store hands the new version to anyone. It
+// replaces a write seen but not yet handed to the sync's state, which was
+// not of the last status queued: this one was queued after it.
 func (w *podWorker) wrote(base *objects.Pod, rv string, status *objects.PodStatus, seq uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -264,7 +276,7 @@ func (w *podWorker) wrote(base *objects.Pod, rv string, status *objects.PodStatu
 // is held.
 func (w *podWorker) isEcho(pod *objects.Pod) bool {
 	e := w.echo
-	if e == nil || pod.ResourceVersion != e.rv {
+	if e == nil || e.seen || pod.ResourceVersion != e.rv {
 		return false
 	}
 	w.echo = nil
@@ -272,33 +284,47 @@ func (w *podWorker) isEcho(pod *objects.Pod) bool {
 	if w.gone || w.pod == nil || w.pod.ResourceVersion != base.ResourceVersion || pod.UID != base.UID {
 		return false
 	}
-	m, bm := pod.ObjectMeta, base.ObjectMeta
-	m.ResourceVersion, bm.ResourceVersion = "", ""
-	if !reflect.DeepEqual(&m, &bm) || !reflect.DeepEqual(&pod.Spec, &base.Spec) || !reflect.DeepEqual(&pod.Status, e.status) {
+	if !metaEqual(&pod.ObjectMeta, &base.ObjectMeta) || !reflect.DeepEqual(&pod.Spec, &base.Spec) || !reflect.DeepEqual(&pod.Status, e.status) {
 		return false
 	}
-	e.base, e.pod, e.status = w.pod, pod, nil
-	w.rebase = e
+	e.base, e.status, e.seen = nil, nil, true
+	w.echo = e
 	return true
 }
 
-// rebaseLocked hands a write seen to the sync's state. w.mu is held, and
+// metaEqual reports whether two versions of an object's metadata are
+// equal but for their resourceVersion.
+func metaEqual(x, y *objects.ObjectMeta) bool {
+	if x.ResourceVersion == y.ResourceVersion {
+		return reflect.DeepEqual(x, y)
+	}
+	// One copy, not one of each: it is made for every echo.
+	m := *y
+	m.ResourceVersion = x.ResourceVersion
+	return reflect.DeepEqual(x, &m)
+}
+
+// storedLocked hands a write seen to the sync's state. w.mu is held, and
 // no sync runs but the caller's.
-func (w *podWorker) rebaseLocked() {
-	if e := w.rebase; e != nil {
-		w.rebase = nil
-		w.st.rebase(e.base, e.pod, e.seq)
+func (w *podWorker) storedLocked() {
+	if e := w.echo; e != nil && e.seen {
+		w.echo = nil
+		w.st.storedAs(e.seq)
+	}
+}
+
+// stopTimerLocked stops the worker's timer. w.mu is held.
+func (w *podWorker) stopTimerLocked() {
+	if w.wake != nil {
+		w.wake.timer.Stop()
+		w.wake = nil
 	}
 }
 
 func (w *podWorker) stopTimer() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.timer != nil {
-		w.timer.Stop()
-		w.timer = nil
-		w.wakeAt = time.Time{}
-	}
+	w.stopTimerLocked()
 }
 
 // podUpdated is called with every version of a pod bound to the node. pod
@@ -309,18 +335,17 @@ func (a *Agent) podUpdated(pod *objects.Pod) {
 		a.mu.Unlock()
 		return
 	}
-	w := a.pods[pod.UID]
+	w := a.pods.get(pod.UID)
 	if w == nil {
 		w = &podWorker{uid: pod.UID}
-		w.st.worker = w
-		a.pods[pod.UID] = w
+		a.pods.add(w)
 	}
 	a.mu.Unlock()
 	w.mu.Lock()
 	if w.isEcho(pod) {
 		w.pod = pod
 		if !w.active { // else the sync hands it over when it ends
-			w.rebaseLocked()
+			w.storedLocked()
 		}
 		w.mu.Unlock()
 		return
@@ -332,9 +357,7 @@ func (a *Agent) podUpdated(pod *objects.Pod) {
 
 // podDeleted is called when a pod bound to the node leaves the store.
 func (a *Agent) podDeleted(pod *objects.Pod) {
-	a.mu.Lock()
-	w := a.pods[pod.UID]
-	a.mu.Unlock()
+	w := a.worker(pod.UID)
 	if w == nil {
 		return
 	}
@@ -348,14 +371,25 @@ func (a *Agent) podDeleted(pod *objects.Pod) {
 // start and after the pod watch had to list again.
 func (a *Agent) replacePods(pods []*objects.Pod) {
 	seen := make(map[string]bool, len(pods))
+	var fresh []*podWorker
+	a.mu.Lock()
 	for _, p := range pods {
 		seen[p.UID] = true
+		if a.pods.get(p.UID) == nil {
+			fresh = append(fresh, &podWorker{uid: p.UID})
+		}
+	}
+	if !a.stopping {
+		a.pods.addAll(fresh)
+	}
+	a.mu.Unlock()
+	for _, p := range pods {
 		a.podUpdated(p)
 	}
 	a.mu.Lock()
 	var gone []*podWorker
-	for uid, w := range a.pods {
-		if !seen[uid] {
+	for _, w := range a.pods.all() {
+		if !seen[w.uid] {
 			gone = append(gone, w)
 		}
 	}
@@ -373,29 +407,46 @@ func (a *Agent) replacePods(pods []*objects.Pod) {
 	}
 }
 
+// boundPods returns the pods the agent was last told are bound to its
+// node.
+func (a *Agent) boundPods() []*objects.Pod {
+	var pods []*objects.Pod
+	for _, w := range a.workers() {
+		w.mu.Lock()
+		if w.pod != nil && !w.gone {
+			pods = append(pods, w.pod)
+		}
+		w.mu.Unlock()
+	}
+	return pods
+}
+
 // adoptOrphan makes a worker for a pod the runtime has but the store does
 // not bind to this node, so that it is cleaned up.
 func (a *Agent) adoptOrphan(uid string) {
 	a.mu.Lock()
-	if a.stopping || a.pods[uid] != nil {
+	if a.stopping || a.pods.get(uid) != nil {
 		a.mu.Unlock()
 		return
 	}
 	w := &podWorker{uid: uid, gone: true}
-	w.st.worker = w
-	a.pods[uid] = w
+	a.pods.add(w)
 	a.mu.Unlock()
 	a.enqueue(w)
 }
 
 // enqueueUID asks the worker of a pod, if any, to sync.
 func (a *Agent) enqueueUID(uid string) {
-	a.mu.Lock()
-	w := a.pods[uid]
-	a.mu.Unlock()
-	if w != nil {
+	if w := a.worker(uid); w != nil {
 		a.enqueue(w)
 	}
+}
+
+// worker returns the worker of a pod, or nil.
+func (a *Agent) worker(uid string) *podWorker {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pods.get(uid)
 }
 
 // enqueue starts a sync of w, or asks the running one to go again.
@@ -431,18 +482,13 @@ func (a *Agent) work(ctx context.Context, w *podWorker) {
 		w.st.resync = false
 		w.mu.Lock()
 		w.again = w.again || resync && !forget
-		w.rebaseLocked()
+		w.storedLocked()
 		if forget && !w.again {
 			w.active = false
-			if w.timer != nil {
-				w.timer.Stop()
-				w.timer = nil
-			}
+			w.stopTimerLocked()
 			w.mu.Unlock()
 			a.mu.Lock()
-			if a.pods[w.uid] == w {
-				delete(a.pods, w.uid)
-			}
+			a.pods.remove(w)
 			a.mu.Unlock()
 			return
 		}
@@ -461,36 +507,29 @@ func (a *Agent) work(ctx context.Context, w *podWorker) {
 // armLocked sets w's single timer to fire at wake (zero: none). w.mu is held.
 func (a *Agent) armLocked(w *podWorker, wake time.Time) {
 	if wake.IsZero() {
-		if w.timer != nil {
-			w.timer.Stop()
-			w.timer = nil
-			w.wakeAt = time.Time{}
-		}
+		w.stopTimerLocked()
 		return
 	}
-	if w.timer != nil && w.wakeAt.Equal(wake) {
+	if w.wake != nil && w.wake.at.Equal(wake) {
 		return
 	}
-	if w.timer != nil {
-		w.timer.Stop()
-	}
+	w.stopTimerLocked()
 	a.mu.Lock()
 	stopping := a.stopping
 	a.mu.Unlock()
 	if stopping {
-		w.timer = nil
 		return
 	}
-	w.wakeAt = wake
 	d := wake.Sub(a.clock.Now())
 	if d < time.Millisecond {
 		d = time.Millisecond
 	}
-	w.timer = a.clock.AfterFunc(d, func() {
+	t := &wakeTimer{at: wake}
+	w.wake = t
+	t.timer = a.clock.AfterFunc(d, func() {
 		w.mu.Lock()
-		if w.wakeAt.Equal(wake) {
-			w.timer = nil
-			w.wakeAt = time.Time{}
+		if w.wake == t {
+			w.wake = nil
 		}
 		w.mu.Unlock()
 		a.enqueue(w)
@@ -522,9 +561,5 @@ func (a *Agent) kickRelist() {
 func (a *Agent) workers() []*podWorker {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ws := make([]*podWorker, 0, len(a.pods))
-	for _, w := range a.pods {
-		ws = append(ws, w)
-	}
-	return ws
+	return a.pods.all()
 }

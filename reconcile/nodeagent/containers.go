@@ -90,12 +90,24 @@ func appendNew(to []string, vs ...string) []string {
 	return to
 }
 
-// containerHash is a digest of a container's spec; a running container
-// whose spec changed (an image update) is replaced.
-func containerHash(c *objects.Container) string {
+// specHash is a digest of a container's spec, put on the container as
+// runtime.LabelContainerHash in hex; a running container whose spec
+// changed (an image update) is replaced.
+type specHash [8]byte
+
+func hashSpec(c *objects.Container) specHash {
 	b, _ := json.Marshal(c) // a plain struct of strings, numbers and maps: cannot fail
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
+	return specHash(sum[:8])
+}
+
+func (h specHash) String() string { return hex.EncodeToString(h[:]) }
+
+// is reports whether label is h in hex.
+func (h specHash) is(label string) bool {
+	var b [2 * len(h)]byte
+	hex.Encode(b[:], h[:])
+	return string(b[:]) == label
 }
 
 // containerConfig builds what the runtime needs to create instance attempt
@@ -119,7 +131,7 @@ func (a *Agent) containerConfig(sc *syncCtx, c *objects.Container, attempt uint3
 	}
 	labels := a.podLabels(sc.pod)
 	labels[runtime.LabelContainerName] = c.Name
-	labels[runtime.LabelContainerHash] = containerHash(c)
+	labels[runtime.LabelContainerHash] = sc.st.ctr(c.Name).specHash(c).String()
 	cfg := &runtime.ContainerConfig{
 		Name: c.Name, Attempt: attempt, Image: c.Image,
 		Command: expandAll(c.Command, lookup), Args: expandAll(c.Args, lookup),
@@ -221,7 +233,7 @@ func (a *Agent) ensureImage(sc *syncCtx, c *objects.Container, cs *ctrState) boo
 	present, err := a.rt.ImagePresent(sc.ctx, img)
 	if err != nil {
 		if !sc.fail(err) {
-			cs.waitReason, cs.waitMessage = "ErrImagePull", err.Error()
+			cs.setWaiting("ErrImagePull", err.Error())
 			sc.wakeAt(sc.now.Add(a.cfg.backoffBase))
 		}
 		return false
@@ -238,23 +250,24 @@ func (a *Agent) ensureImage(sc *syncCtx, c *objects.Container, cs *ctrState) boo
 		return true
 	case policy == objects.PullNever:
 		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", img)
-		if cs.waitReason != "ErrImageNeverPull" {
+		if reason, _ := cs.waiting(); reason != "ErrImageNeverPull" {
 			a.event(sc.pod, EventWarning, "ErrImageNeverPull", msg)
 		}
-		cs.waitReason, cs.waitMessage = "ErrImageNeverPull", msg
+		cs.setWaiting("ErrImageNeverPull", msg)
 		return false
 	case policy == objects.PullIfNotPresent && present:
 		a.event(sc.pod, EventNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", img))
 		return true
 	}
-	if cs.pullImage != img {
-		cs.pull, cs.pullImage = backoffEntry{}, img
+	t := cs.troubles()
+	if t.pullImage != img {
+		t.pull, t.pullImage = backoffEntry{}, img
 	}
-	if cs.pull.inBackoffSince(&a.cfg, cs.pullFailed, sc.now) {
+	if t.pull.inBackoffSince(&a.cfg, t.pullFailed, sc.now) {
 		msg := fmt.Sprintf("Back-off pulling image %q", img)
 		a.event(sc.pod, EventNormal, "BackOff", msg)
-		cs.waitReason, cs.waitMessage = "ImagePullBackOff", msg
-		sc.wakeAt(cs.pullFailed.Add(cs.pull.delay))
+		t.reason, t.message = "ImagePullBackOff", msg
+		sc.wakeAt(t.pullFailed.Add(t.pull.delay))
 		return false
 	}
 	res, waited, err := a.pull(sc.ctx, sc.pod, img, a.pullAuth(sc, img))
@@ -262,15 +275,15 @@ func (a *Agent) ensureImage(sc *syncCtx, c *objects.Container, cs *ctrState) boo
 		if sc.fail(err) {
 			return false
 		}
-		cs.pullFailed = sc.now
-		cs.pull.next(&a.cfg, sc.now, sc.now)
+		t.pullFailed = sc.now
+		t.pull.next(&a.cfg, sc.now, sc.now)
 		a.event(sc.pod, EventWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", img, err))
 		a.event(sc.pod, EventWarning, "Failed", "Error: ErrImagePull")
-		cs.waitReason, cs.waitMessage = "ErrImagePull", err.Error()
-		sc.wakeAt(sc.now.Add(cs.pull.delay))
+		t.reason, t.message = "ErrImagePull", err.Error()
+		sc.wakeAt(sc.now.Add(t.pull.delay))
 		return false
 	}
-	cs.pull = backoffEntry{}
+	t.pull = backoffEntry{}
 	a.event(sc.pod, EventNormal, "Pulled", pulledMessage(img, res, waited))
 	return true
 }

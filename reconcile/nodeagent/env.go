@@ -23,14 +23,13 @@ type resolver struct {
 	ctx   context.Context
 	pod   *objects.Pod
 	podIP string
-	cache map[string]objects.Object
+	cache map[string]objects.Object // made by the first read: most pods refer to nothing
 	errs  map[string]error
 	svcs  *[]*objects.Service
 }
 
 func (a *Agent) resolver(ctx context.Context, pod *objects.Pod, podIP string) *resolver {
-	return &resolver{a: a, ctx: ctx, pod: pod, podIP: podIP,
-		cache: map[string]objects.Object{}, errs: map[string]error{}}
+	return &resolver{a: a, ctx: ctx, pod: pod, podIP: podIP}
 }
 
 func (r *resolver) get(kind, namespace, name string) (objects.Object, error) {
@@ -44,6 +43,9 @@ func (r *resolver) get(kind, namespace, name string) (objects.Object, error) {
 		obj, err = tx.Get(kind, objects.Key{Namespace: namespace, Name: name})
 		return err
 	})
+	if r.cache == nil {
+		r.cache, r.errs = map[string]objects.Object{}, map[string]error{}
+	}
 	r.cache[k], r.errs[k] = obj, err
 	return obj, err
 }

@@ -31,7 +31,9 @@ type Group struct {
 	members map[string]*member
 	ctx     context.Context // of Run, while it runs
 	synced  bool
-	pods    map[string]map[string]*objects.Pod // node -> uid -> pod
+	// pods are the pods bound to nodes without a running agent, by node
+	// and UID, for when one starts. A running agent holds its node's.
+	pods map[string]map[string]*objects.Pod
 }
 
 type member struct {
@@ -72,11 +74,7 @@ func (g *Group) Add(ctx context.Context, node string, rt runtime.Runtime, opts .
 	}
 	a.writer, a.events, a.grouped = g.writer, g.events, true
 	g.mu.Lock()
-	var stopOld func(context.Context) error
-	if old := g.members[node]; old != nil {
-		stopOld = old.stopper()
-	}
-	delete(g.members, node)
+	stopOld := g.dropLocked(node)
 	g.mu.Unlock()
 	if stopOld != nil {
 		if err := stopOld(ctx); err != nil {
@@ -101,12 +99,7 @@ func (g *Group) Add(ctx context.Context, node string, rt runtime.Runtime, opts .
 // nothing.
 func (g *Group) Remove(ctx context.Context, node string) error {
 	g.mu.Lock()
-	m := g.members[node]
-	delete(g.members, node)
-	var stop func(context.Context) error
-	if m != nil {
-		stop = m.stopper()
-	}
+	stop := g.dropLocked(node)
 	g.mu.Unlock()
 	if stop == nil {
 		return nil
@@ -153,16 +146,31 @@ func (g *Group) startLocked(m *member) {
 		m.agent.run(ctx)
 	}()
 	if g.synced {
-		m.agent.replacePods(podList(g.pods[m.agent.node]))
+		pods := make([]*objects.Pod, 0, len(g.pods[m.agent.node]))
+		for _, p := range g.pods[m.agent.node] {
+			pods = append(pods, p)
+		}
+		delete(g.pods, m.agent.node)
+		m.agent.replacePods(pods)
 	}
 }
 
-func podList(m map[string]*objects.Pod) []*objects.Pod {
-	out := make([]*objects.Pod, 0, len(m))
-	for _, p := range m {
-		out = append(out, p)
+// dropLocked removes the member of node, if any, taking back the pods its
+// agent holds, and returns what stops the agent (nil: none runs). g.mu is
+// held.
+func (g *Group) dropLocked(node string) func(context.Context) error {
+	m := g.members[node]
+	if m == nil {
+		return nil
 	}
-	return out
+	delete(g.members, node)
+	if m.cancel != nil && g.synced {
+		// The agent has had every event of its pods, under g.mu.
+		for _, p := range m.agent.boundPods() {
+			g.cacheLocked(p)
+		}
+	}
+	return m.stopper()
 }
 
 // Run runs every agent, present and future, until ctx ends, then returns
@@ -183,10 +191,10 @@ func (g *Group) Run(ctx context.Context) error {
 
 	eg.Go(func() error { return g.writer.run(ctx) })
 	eg.Go(func() error { g.events.Run(ctx); return nil })
-	src := &podSource{store: g.store, log: g.cfg.log, sink: g}
-	eg.Go(func() error { return src.run(ctx) })
-	cs := &configSource{store: g.store, log: g.cfg.log, notify: g.configChanged}
+	cs := newConfigSource(g.store, g.cfg.log, g.configChanged)
 	eg.Go(func() error { return cs.run(ctx) })
+	src := &podSource{store: g.store, log: g.cfg.log, sink: g, after: cs.watching}
+	eg.Go(func() error { return src.run(ctx) })
 	err := eg.Wait()
 
 	g.mu.Lock()
@@ -215,13 +223,18 @@ func (g *Group) replacePods(pods []*objects.Pod) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.pods = map[string]map[string]*objects.Pod{}
+	byNode := map[string][]*objects.Pod{}
 	for _, p := range pods {
-		g.cacheLocked(p)
+		if m := g.members[p.Spec.NodeName]; m != nil && m.cancel != nil {
+			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p)
+		} else {
+			g.cacheLocked(p)
+		}
 	}
 	g.synced = true
 	for node, m := range g.members {
 		if m.cancel != nil {
-			m.agent.replacePods(podList(g.pods[node]))
+			m.agent.replacePods(byNode[node])
 		}
 	}
 }
@@ -235,26 +248,37 @@ func (g *Group) cacheLocked(p *objects.Pod) {
 	byUID[p.UID] = p
 }
 
+// running returns the member of node whose agent runs, or nil. g.mu is
+// held.
+func (g *Group) running(node string) *member {
+	if m := g.members[node]; m != nil && m.cancel != nil {
+		return m
+	}
+	return nil
+}
+
 func (g *Group) podUpdated(p *objects.Pod) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.cacheLocked(p)
-	if m := g.members[p.Spec.NodeName]; m != nil && m.cancel != nil {
+	if m := g.running(p.Spec.NodeName); m != nil {
 		m.agent.podUpdated(p)
+	} else {
+		g.cacheLocked(p)
 	}
 }
 
 func (g *Group) podDeleted(p *objects.Pod) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if m := g.running(p.Spec.NodeName); m != nil {
+		m.agent.podDeleted(p)
+		return
+	}
 	if byUID := g.pods[p.Spec.NodeName]; byUID != nil {
 		delete(byUID, p.UID)
 		if len(byUID) == 0 {
 			delete(g.pods, p.Spec.NodeName)
 		}
-	}
-	if m := g.members[p.Spec.NodeName]; m != nil && m.cancel != nil {
-		m.agent.podDeleted(p)
 	}
 }
 

@@ -122,6 +122,60 @@ func TestGroupRunsPodsOnThreeNodes(t *testing.T) {
 	}
 }
 
+// An agent that replaces another, or that comes back after its node was
+// removed, takes over the node's pods from the group without any of them
+// changing: it restarts their containers, removes nothing as an orphan and
+// creates nothing twice.
+func TestGroupAgentTakesOverItsNodesPods(t *testing.T) {
+	c := newCluster(t, 2)
+	err := c.store.Update(context.Background(), func(tx store.Tx) error {
+		for i := range 20 {
+			p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: fmt.Sprintf("web-%02d", i), Namespace: "default"}}
+			p.Spec.Containers = []objects.Container{{Name: "app", Image: "registry.local/web:1"}}
+			p.Spec.NodeName = fmt.Sprintf("node-%d", i%2)
+			c.store.Scheme().Default(p)
+			if err := tx.Create(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAllRunning(t, c.store, 20)
+
+	if err := c.group.Add(context.Background(), "node-0", c.rts["node-0"], nodeagent.WithEventRecorder(c.rec)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.group.Remove(context.Background(), "node-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.group.Add(context.Background(), "node-1", c.rts["node-1"], nodeagent.WithEventRecorder(c.rec)); err != nil {
+		t.Fatal(err)
+	}
+	// Only an agent that has the pod restarts its container; one without
+	// would remove it as an orphan.
+	for i, name := range []string{"web-00", "web-01"} {
+		node := fmt.Sprintf("node-%d", i)
+		if n := c.rts[node].Kill(fake.Pod("default", name), 1); n != 1 {
+			t.Fatalf("killed %d containers of %s", n, name)
+		}
+		waitPodIn(t, c.store, name, "restarted by the agent that took over", func(p *objects.Pod) bool {
+			return running(p) && containerStatus(p, "app").RestartCount == 1
+		}, c.rec)
+	}
+	waitAllRunning(t, c.store, 20)
+	for node, rt := range c.rts {
+		if n := len(rt.Records(fake.OpCreateContainer, fake.Match{})); n != 11 {
+			t.Errorf("%s created %d containers, want its 10 pods' and 1 restart", node, n)
+		}
+		if n := len(rt.Records(fake.OpRemoveContainer, fake.Match{})) + len(rt.Records(fake.OpRemoveSandbox, fake.Match{})); n != 0 {
+			t.Errorf("%s removed %d containers and sandboxes, want none", node, n)
+		}
+	}
+}
+
 // waitAllRunning waits until n pods are Running and Ready.
 func waitAllRunning(t *testing.T, s store.Store, n int) {
 	t.Helper()

@@ -22,6 +22,9 @@ func TestPullProgressEvents(t *testing.T) {
 		e.advance(baseTimers+1, time.Second)
 	}
 	e.waitPod("big", "running", running)
+	// Events are recorded from a queue: Pulled, the last, may come after
+	// the status.
+	e.wantEventsAtLeast("big Pulled: ", 1)
 
 	want := []string{
 		`Pulling: Pulling image "registry.local/big:1"`,
@@ -57,6 +60,7 @@ func TestSharedPullProgressReachesEveryPod(t *testing.T) {
 	e.advance(baseTimers+1, 5*time.Second)
 	for _, name := range []string{"first", "second"} {
 		e.waitPod(name, "running", running)
+		e.wantEventsAtLeast(name+" Pulled: ", 1)
 		progress := 0
 		for _, ev := range e.rec.about(name, "Pulling") {
 			if strings.HasSuffix(ev, "MB/10.0MB") {

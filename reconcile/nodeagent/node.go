@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/podkit/podkit/objects"
@@ -26,8 +27,8 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 		}
 		a.refreshHostIP(ctx)
 		now := a.clock.Now()
-		a.writer.submit("lease/"+a.node, a.leaseOp(now))
-		a.writer.submit("node/"+a.node, a.nodeOp(now, up, msg, version))
+		a.writer.submit(writeKey{"lease", a.node}, a.leaseOp(now))
+		a.writer.submit(writeKey{"node", a.node}, a.nodeOp(now, up, msg, version))
 		if lastUp != nil && !*lastUp && up {
 			// Back from an outage: look at everything again.
 			a.kickRelist()
@@ -61,6 +62,18 @@ func (a *Agent) checkRuntime(ctx context.Context) (up bool, msg, version string)
 	a.runtimeName.Store(v.Name)
 	a.runtimeUp.Store(true)
 	return true, "", v.Name + "://" + v.Version
+}
+
+// learnRuntimeName asks the runtime its name, for container IDs, when a
+// pod is synced before the heartbeat learnt it: else the pod's status
+// would name no runtime until it is written again. A failure leaves it to
+// the heartbeat.
+func (a *Agent) learnRuntimeName(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.runtimeTimeout)
+	defer cancel()
+	if v, err := a.rt.Version(ctx); err == nil {
+		a.runtimeName.Store(v.Name)
+	}
 }
 
 // hostIP is the node's InternalIP, when its registration gave one, as
@@ -198,44 +211,48 @@ func (a *Agent) relist(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	now := make(map[string]runtime.ContainerState, len(cs))
-	uids := make(map[string]bool, len(sbs))
-	var changed []string
-	a.knownMu.Lock()
+	// The fingerprint of the containers of each pod that has some.
+	prints := make(map[string]uint64, len(sbs))
 	for _, c := range cs {
-		uid := c.Labels[runtime.LabelPodUID]
-		uids[uid] = true
-		now[c.ID] = c.State
-		if old, ok := a.known[c.ID]; !ok || old != c.State {
-			changed = append(changed, uid)
+		prints[c.Labels[runtime.LabelPodUID]] += a.containerHash(c.ID, c.State)
+	}
+	has := func(uid string) bool {
+		if _, ok := prints[uid]; ok {
+			return true
+		}
+		return slices.ContainsFunc(sbs, func(sb runtime.SandboxStatus) bool { return sb.Labels[runtime.LabelPodUID] == uid })
+	}
+	var changed []*podWorker
+	var orphans []string
+	a.mu.Lock()
+	a.knownMu.Lock()
+	for uid, fp := range prints {
+		w := a.pods.get(uid)
+		if w == nil {
+			orphans = append(orphans, uid)
+		} else if w.st.seen != fp {
+			w.st.seen = fp
+			changed = append(changed, w)
 		}
 	}
-	a.known = now
 	a.knownMu.Unlock()
-	for _, uid := range changed {
-		a.enqueueUID(uid)
-	}
 	for _, sb := range sbs {
-		uids[sb.Labels[runtime.LabelPodUID]] = true
-	}
-	a.mu.Lock()
-	var orphans []string
-	for uid := range uids {
-		if a.pods[uid] == nil {
+		uid := sb.Labels[runtime.LabelPodUID]
+		if _, ok := prints[uid]; !ok && a.pods.get(uid) == nil && !slices.Contains(orphans, uid) {
 			orphans = append(orphans, uid)
 		}
 	}
 	a.mu.Unlock()
+	for _, w := range changed {
+		a.enqueue(w)
+	}
 	for _, uid := range orphans {
 		a.log.Info("removing what the runtime runs for a pod not bound to this node", "uid", uid)
 		a.adoptOrphan(uid)
 	}
 	if dirs, err := a.volumes.Pods(); err == nil {
 		for _, uid := range dirs {
-			a.mu.Lock()
-			known := a.pods[uid] != nil
-			a.mu.Unlock()
-			if !known && !uids[uid] {
+			if a.worker(uid) == nil && !has(uid) {
 				if err := a.volumes.Teardown(uid); err != nil {
 					a.log.Warn("removing the volumes of a gone pod", "uid", uid, "err", err)
 				}

@@ -68,47 +68,69 @@ func threshold(v, def int32) int32 {
 	return v
 }
 
+// probeSet follows the probes of one container instance.
+type probeSet struct {
+	id     string // the container instance
+	states [3]probeState
+}
+
+// probing reports whether cs follows the probes of container instance id.
+// cs may be nil.
+func (cs *ctrState) probing(id string) bool {
+	return cs != nil && cs.probes != nil && cs.probes.id == id
+}
+
+// forgetProbes drops the probe state: the next instance starts afresh.
+func (cs *ctrState) forgetProbes() {
+	if cs.probes != nil {
+		cs.probes.id = ""
+	}
+}
+
 // resetProbes starts the probe state of a new container instance: startup
 // and readiness unknown (not started, not ready), liveness successful, each
 // first due after its initial delay.
 func (cs *ctrState) resetProbes(c *objects.Container, id string, started time.Time) {
-	cs.probeID = id
 	if cs.probes == nil {
-		cs.probes = new([3]probeState)
+		cs.probes = &probeSet{}
 	}
-	for k := range cs.probes {
-		cs.probes[k] = probeState{}
+	cs.probes.id = id
+	ps := &cs.probes.states
+	for k := range ps {
+		ps[k] = probeState{}
 		if p := probeOf(c, k); p != nil {
-			cs.probes[k].next = started.Add(time.Duration(p.InitialDelaySeconds) * time.Second)
+			ps[k].next = started.Add(time.Duration(p.InitialDelaySeconds) * time.Second)
 		}
 	}
-	cs.probes[probeLiveness].result = resultSuccess
+	ps[probeLiveness].result = resultSuccess
 }
 
-// started reports whether a running container has passed its startup
-// probe (or has none).
+// started reports whether a running container whose probes cs follows has
+// passed its startup probe (or has none).
 func (cs *ctrState) started(c *objects.Container) bool {
-	return c.StartupProbe == nil || cs.probes[probeStartup].result == resultSuccess
+	return c.StartupProbe == nil || cs.probes.states[probeStartup].result == resultSuccess
 }
 
-// ready reports whether a running container is ready.
+// ready reports whether running container instance id is ready. cs may be
+// nil.
 func (cs *ctrState) ready(c *objects.Container, id string) bool {
-	if cs.probeID != id {
+	if !cs.probing(id) {
 		return c.ReadinessProbe == nil && c.StartupProbe == nil
 	}
 	if !cs.started(c) {
 		return false
 	}
-	return c.ReadinessProbe == nil || cs.probes[probeReadiness].result == resultSuccess
+	return c.ReadinessProbe == nil || cs.probes.states[probeReadiness].result == resultSuccess
 }
 
 // failingProbe returns the probe whose failure is killing the container.
+// cs may be nil.
 func failingProbe(c *objects.Container, cs *ctrState) *objects.Probe {
-	if cs.probes == nil {
+	if cs == nil || cs.probes == nil {
 		return nil
 	}
-	for k := range cs.probes {
-		if cs.probes[k].killedByIt {
+	for k := range cs.probes.states {
+		if cs.probes.states[k].killedByIt {
 			return probeOf(c, k)
 		}
 	}
@@ -122,10 +144,11 @@ func (a *Agent) probeContainer(sc *syncCtx, c *objects.Container, cur *runtimeSt
 		return ""
 	}
 	cs := sc.st.ctr(c.Name)
-	if cs.probeID != cur.ID {
+	if !cs.probing(cur.ID) {
 		cs.resetProbes(c, cur.ID, cur.StartedAt)
 	}
-	for k := range cs.probes {
+	states := &cs.probes.states
+	for k := range states {
 		p := probeOf(c, k)
 		if p == nil {
 			continue
@@ -134,7 +157,7 @@ func (a *Agent) probeContainer(sc *syncCtx, c *objects.Container, cur *runtimeSt
 		if k == probeStartup && startupDone || k != probeStartup && !startupDone {
 			continue
 		}
-		ps := &cs.probes[k]
+		ps := &states[k]
 		now := a.clock.Now()
 		if now.Before(ps.next) {
 			sc.wakeAt(ps.next)
@@ -154,8 +177,8 @@ func (a *Agent) probeContainer(sc *syncCtx, c *objects.Container, cur *runtimeSt
 			}
 			if k == probeStartup && ps.result == resultSuccess {
 				for _, later := range []int{probeLiveness, probeReadiness} {
-					if cs.probes[later].next.Before(now) {
-						cs.probes[later].next = now
+					if states[later].next.Before(now) {
+						states[later].next = now
 					}
 				}
 				sc.wakeAt(now)
@@ -288,7 +311,7 @@ func (a *Agent) httpProbe(ctx context.Context, c *objects.Container, podIP strin
 		}
 		req.Header.Add(hd.Name, hd.Value)
 	}
-	resp, err := a.http.Do(req)
+	resp, err := a.probeClient().Do(req)
 	if err != nil {
 		return false, fmt.Sprintf("Get %q: %v", url, err), nil
 	}
@@ -298,6 +321,11 @@ func (a *Agent) httpProbe(ctx context.Context, c *objects.Container, podIP strin
 		return false, fmt.Sprintf("HTTP probe failed with statuscode: %d", resp.StatusCode), nil
 	}
 	return true, "", nil
+}
+
+func (a *Agent) probeClient() *http.Client {
+	a.httpOnce.Do(func() { a.http = &http.Client{Transport: newProbeTransport(a.dial)} })
+	return a.http
 }
 
 func newProbeTransport(dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Transport {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/podkit/podkit/objects"
@@ -25,6 +26,8 @@ type podSource struct {
 	log   *slog.Logger
 	node  string // "" for every node
 	sink  podSink
+	// after, when set, is waited for before the first list.
+	after <-chan struct{}
 	// ready, when set, is closed after the first list was delivered.
 	ready chan struct{}
 }
@@ -38,6 +41,13 @@ const podWatchBuffer = 1 << 16
 const storeRetry = 500 * time.Millisecond
 
 func (s *podSource) run(ctx context.Context) error {
+	if s.after != nil {
+		select {
+		case <-s.after:
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	fields := map[string]string{}
 	if s.node != "" {
 		fields[store.IndexNodeName] = s.node
@@ -132,10 +142,20 @@ type configSource struct {
 	store  store.Store
 	log    *slog.Logger
 	notify func(kind, namespace, name string)
+	// watching is closed once every kind's watch was first asked for. Pods
+	// are synced after: a sync reads what its pod refers to, and a change
+	// made between that read and the start of the watch would be missed.
+	watching chan struct{}
+	pending  atomic.Int32 // kinds whose watch was not asked for yet
+}
+
+func newConfigSource(s store.Store, log *slog.Logger, notify func(kind, namespace, name string)) *configSource {
+	return &configSource{store: s, log: log, notify: notify, watching: make(chan struct{})}
 }
 
 func (c *configSource) run(ctx context.Context) error {
 	errs := make(chan error, len(configKinds))
+	c.pending.Store(int32(len(configKinds)))
 	for _, k := range configKinds {
 		go func() { errs <- c.watch(ctx, k) }()
 	}
@@ -150,8 +170,17 @@ func (c *configSource) run(ctx context.Context) error {
 
 func (c *configSource) watch(ctx context.Context, kind string) error {
 	resumed := false
+	first := true
 	for {
 		w, err := c.store.Watch(ctx, store.WatchOptions{Kind: kind})
+		if first {
+			// Pods may sync now: a watch that failed is retried, and
+			// reports its gap as kind "".
+			if c.pending.Add(-1) == 0 {
+				close(c.watching)
+			}
+			first = false
+		}
 		if err == nil {
 			if resumed {
 				c.notify("", "", "")

@@ -20,8 +20,9 @@ var agentConditions = []objects.PodConditionType{
 
 // publish computes the pod's status and queues it for the store when it
 // changed since the last one queued, or once that one is stored (see
-// podState.rebase), when writing it would change what pod has.
-func (a *Agent) publish(pod *objects.Pod, st *podState, obs *observed) *objects.PodStatus {
+// podState.storedAs), when writing it would change what pod has.
+func (a *Agent) publish(pod *objects.Pod, w *podWorker, obs *observed) *objects.PodStatus {
+	st := &w.st
 	status := a.computeStatus(pod, st, obs)
 	now := a.clock.Now()
 	switch {
@@ -36,7 +37,7 @@ func (a *Agent) publish(pod *objects.Pod, st *podState, obs *observed) *objects.
 	}
 	st.sent, st.stored = status, false
 	st.sentSeq++
-	a.writer.submit("pod/"+pod.UID, statusOp(pod, status, now, false, st.worker, st.sentSeq))
+	a.writer.submit(writeKey{"pod", pod.UID}, statusOp(pod, status, now, false, w, st.sentSeq))
 	return status
 }
 
@@ -44,10 +45,13 @@ func (a *Agent) publish(pod *objects.Pod, st *podState, obs *observed) *objects.
 // memory, as the kubelet's status manager does. Condition transition times
 // are left zero: the write fills them in against the stored status.
 func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *objects.PodStatus {
-	if st.qosOf != pod {
-		st.qosOf, st.qos = pod, objects.PodQOS(pod)
+	// As the kubelet's GetPodQOS: the class is the pod's for life, and the
+	// stored status has it from the first write on.
+	qos := pod.Status.QOSClass
+	if qos == "" {
+		qos = objects.PodQOS(pod)
 	}
-	s := &objects.PodStatus{QOSClass: st.qos}
+	s := &objects.PodStatus{QOSClass: qos}
 	if st.podIP != "" {
 		s.PodIP, s.PodIPs = st.podIP, []objects.PodIP{{IP: st.podIP}}
 	}
@@ -57,8 +61,8 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 			s.PodIP, s.PodIPs = ip, []objects.PodIP{{IP: ip}}
 		}
 	}
-	if !st.startTime.IsZero() {
-		s.StartTime = objects.NewTimePtr(st.startTime)
+	if st.startTime != 0 {
+		s.StartTime = objects.NewTimePtr(time.Unix(0, st.startTime))
 	}
 	done := initDone(pod, obs)
 	// Sized once: the last status sent is kept for every pod.
@@ -121,10 +125,11 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 	}
 	switch {
 	case st.deadline:
-	case st.sbMessage != "":
-		s.Message = "Failed to create pod sandbox: " + st.sbMessage
-	case st.mountErr != "":
-		s.Message = st.mountErr
+	case st.trouble == nil:
+	case st.trouble.sandbox != "":
+		s.Message = "Failed to create pod sandbox: " + st.trouble.sandbox
+	case st.trouble.mount != "":
+		s.Message = st.trouble.mount
 	}
 	return s
 }
@@ -173,18 +178,18 @@ func (a *Agent) terminated(c *runtime.ContainerStatus) *objects.ContainerStateTe
 
 func (a *Agent) containerStatus(pod *objects.Pod, c *objects.Container, st *podState, obs *observed, isInit, initDone bool) objects.ContainerStatus {
 	out := objects.ContainerStatus{Name: c.Name, Image: c.Image}
-	cs := st.ctr(c.Name)
+	cs := st.findCtr(c.Name) // nil for a container nothing was done for yet
+	reason, message := cs.waiting()
 	f := false
 	cur := obs.latest(c.Name)
 	if cur == nil {
-		reason := cs.waitReason
 		if reason == "" {
 			reason = "ContainerCreating"
 			if !isInit && !initDone {
 				reason = "PodInitializing"
 			}
 		}
-		out.State.Waiting = &objects.ContainerStateWaiting{Reason: reason, Message: cs.waitMessage}
+		out.State.Waiting = &objects.ContainerStateWaiting{Reason: reason, Message: message}
 		if !isInit {
 			out.Started = &f
 		}
@@ -200,7 +205,8 @@ func (a *Agent) containerStatus(pod *objects.Pod, c *objects.Container, st *podS
 	case runtime.ContainerRunning:
 		out.State.Running = &objects.ContainerStateRunning{StartedAt: objects.NewTime(cur.StartedAt)}
 		if !isInit {
-			started := cs.probeID != cur.ID && c.StartupProbe == nil || cs.probeID == cur.ID && cs.started(c)
+			probing := cs.probing(cur.ID)
+			started := !probing && c.StartupProbe == nil || probing && cs.started(c)
 			out.Started = &started
 			out.Ready = cs.ready(c, cur.ID) && !st.killed && !st.terminal
 		}
@@ -208,11 +214,10 @@ func (a *Agent) containerStatus(pod *objects.Pod, c *objects.Container, st *podS
 		restarting := !st.terminal && !st.killed && (isInit && cur.ExitCode != 0 && pod.Spec.RestartPolicy != objects.RestartPolicyNever ||
 			!isInit && shouldRestart(pod.Spec.RestartPolicy, cur.ExitCode))
 		if restarting {
-			reason := cs.waitReason
 			if reason == "" {
 				reason = "ContainerCreating"
 			}
-			out.State.Waiting = &objects.ContainerStateWaiting{Reason: reason, Message: cs.waitMessage}
+			out.State.Waiting = &objects.ContainerStateWaiting{Reason: reason, Message: message}
 			out.LastTerminationState = objects.ContainerState{Terminated: a.terminated(cur)}
 		} else {
 			out.State.Terminated = a.terminated(cur)
@@ -222,11 +227,10 @@ func (a *Agent) containerStatus(pod *objects.Pod, c *objects.Container, st *podS
 			out.Started = &f
 		}
 	default:
-		reason := cs.waitReason
 		if reason == "" {
 			reason = "ContainerCreating"
 		}
-		out.State.Waiting = &objects.ContainerStateWaiting{Reason: reason, Message: cs.waitMessage}
+		out.State.Waiting = &objects.ContainerStateWaiting{Reason: reason, Message: message}
 		if !isInit {
 			out.Started = &f
 		}
@@ -366,7 +370,6 @@ func finalizeOp(pod *objects.Pod, status *objects.PodStatus, now time.Time, w *p
 func mergeStatus(cur *objects.Pod, next *objects.PodStatus, now time.Time) *objects.PodStatus {
 	old := &cur.Status
 	out := *next
-	out.Conditions = slices.Clone(next.Conditions)
 	if cur.IsTerminal() && next.Phase != old.Phase {
 		out.Phase = old.Phase
 	}
@@ -377,20 +380,24 @@ func mergeStatus(cur *objects.Pod, next *objects.PodStatus, now time.Time) *obje
 	if out.Message == "" {
 		out.Message, out.Reason = old.Message, old.Reason
 	}
-	var conds []objects.PodCondition
+	// The others' conditions, then copies of the agent's, in one slice.
+	conds := make([]objects.PodCondition, 0, len(old.Conditions)+len(next.Conditions))
 	for _, c := range old.Conditions {
 		if !slices.Contains(agentConditions, c.Type) {
 			conds = append(conds, c)
 		}
 	}
+	ours := len(conds)
+	conds = append(conds, next.Conditions...)
+	out.Conditions = conds[ours:]
 	gateReady(cur, &out, old)
-	for _, c := range out.Conditions {
+	for i := range out.Conditions {
+		c := &out.Conditions[i]
 		if prev := objects.GetPodCondition(old, c.Type); prev != nil && prev.Status == c.Status {
 			c.LastTransitionTime = prev.LastTransitionTime
 		} else {
 			c.LastTransitionTime = objects.NewTime(now)
 		}
-		conds = append(conds, c)
 	}
 	slices.SortStableFunc(conds, func(x, y objects.PodCondition) int { return condOrder(x.Type) - condOrder(y.Type) })
 	out.Conditions = conds

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -14,111 +16,34 @@ import (
 	"github.com/podkit/podkit/runtime"
 )
 
-// podState is what a worker remembers between syncs. None of it is needed
-// for correctness after a restart: restart counts live in the runtime
-// (container attempts); backoffs and probe results start afresh.
-type podState struct {
-	worker    *podWorker // whose state this is
-	last      *objects.Pod
-	ctrs      []*ctrState        // few: a linear search beats a map
-	sent      *objects.PodStatus // last status queued for the store, until stored
-	sentSeq   uint64             // numbers the statuses queued
-	stored    bool               // last holds the last status queued
-	terminal  bool               // Succeeded or Failed: nothing restarts
-	stopped   bool               // containers and sandbox of a terminal pod stopped
-	deadline  bool               // activeDeadlineSeconds passed
-	killed    bool               // stopped for deletion
-	finalized bool               // final status and delete queued
-	startTime time.Time
-	podIP     string
-	sbMessage string // why the sandbox could not be created
-	mountErr  string
-	retry     time.Duration // delay after a runtime error, doubling
-	sel       map[string]string
-	qosOf     *objects.Pod // the pod version qos was computed for
-	qos       objects.PodQOSClass
-	// resync asks for another sync at once, for what a sync leaves to the
-	// next: the probes of a container it started (set up by a sync that
-	// finds it running), or a container it started that stopped at once
-	// (whose exit event may have come before the agent was watching).
-	resync bool
-}
-
-// ctrState is what a worker remembers about one container of its pod.
-type ctrState struct {
-	name        string
-	restart     backoffEntry
-	pull        backoffEntry
-	pullImage   string
-	pullFailed  time.Time
-	waitReason  string
-	waitMessage string
-	probeID     string         // the container instance the probe state is about
-	probes      *[3]probeState // made with probeID (resetProbes)
-	hashOf      *objects.Pod   // the pod version hash was computed for
-	hash        string
-}
-
-// specHash returns containerHash(c), computed once per pod version.
-func (cs *ctrState) specHash(pod *objects.Pod, c *objects.Container) string {
-	if cs.hashOf != pod {
-		cs.hashOf, cs.hash = pod, containerHash(c)
-	}
-	return cs.hash
-}
-
-// rebase makes the state refer to pod, the version a status write of the
-// agent made, instead of base, the version it wrote over (equal but for
-// the status), so that the older version can be let go; and, when that
-// write was of the last status queued (seq), that status too, pod having
-// it now. The sync must not be running.
-func (st *podState) rebase(base, pod *objects.Pod, seq uint64) {
-	if st.last == base {
-		st.last = pod
-		if seq == st.sentSeq { // the last status queued: pod has it
-			st.sent, st.stored = nil, true
-		}
-	}
-	if st.qosOf == base {
-		st.qosOf = pod
-	}
-	for _, c := range st.ctrs {
-		if c.hashOf == base {
-			c.hashOf = pod
-		}
-	}
-}
-
-// selector returns the labels of what the runtime runs for the pod, made
-// once: runtimes only read a Filter.
-func (st *podState) selector(a *Agent, uid string) map[string]string {
-	if st.sel == nil {
-		st.sel = a.selector(uid)
-	}
-	return st.sel
-}
-
-func (st *podState) ctr(name string) *ctrState {
-	for _, c := range st.ctrs {
-		if c.name == name {
-			return c
-		}
-	}
-	c := &ctrState{name: name}
-	st.ctrs = append(st.ctrs, c)
-	return c
-}
-
 // observed is the runtime's view of one pod.
 type observed struct {
+	sel       map[string]string       // the labels it was listed by
 	sandboxes []runtime.SandboxStatus // oldest first
 	ready     *runtime.SandboxStatus  // the newest Ready sandbox
 	current   *runtime.SandboxStatus  // ready, else the newest
-	insts     map[string][]runtime.ContainerStatus
+	all       []runtime.ContainerStatus
+	insts     []instances // of all, by container
+}
+
+// instances are the instances of one container, oldest first.
+type instances struct {
+	name string
+	is   []runtime.ContainerStatus
+}
+
+// of returns the instances of container name, oldest first.
+func (o *observed) of(name string) []runtime.ContainerStatus {
+	for i := range o.insts {
+		if o.insts[i].name == name {
+			return o.insts[i].is
+		}
+	}
+	return nil
 }
 
 func (o *observed) latest(name string) *runtime.ContainerStatus {
-	is := o.insts[name]
+	is := o.of(name)
 	if len(is) == 0 {
 		return nil
 	}
@@ -126,7 +51,7 @@ func (o *observed) latest(name string) *runtime.ContainerStatus {
 }
 
 func (o *observed) previous(name string) *runtime.ContainerStatus {
-	is := o.insts[name]
+	is := o.of(name)
 	if len(is) < 2 {
 		return nil
 	}
@@ -139,7 +64,7 @@ func (o *observed) latestIn(name string) *runtime.ContainerStatus {
 	if o.current == nil {
 		return nil
 	}
-	is := o.insts[name]
+	is := o.of(name)
 	for i := len(is) - 1; i >= 0; i-- {
 		if is[i].SandboxID == o.current.ID {
 			return &is[i]
@@ -157,11 +82,9 @@ func (o *observed) nextAttempt(name string) uint32 {
 
 func (o *observed) running() []runtime.ContainerStatus {
 	var out []runtime.ContainerStatus
-	for _, is := range o.insts {
-		for _, c := range is {
-			if c.State == runtime.ContainerRunning || c.State == runtime.ContainerCreated {
-				out = append(out, c)
-			}
+	for _, c := range o.all {
+		if c.State == runtime.ContainerRunning || c.State == runtime.ContainerCreated {
+			out = append(out, c)
 		}
 	}
 	return out
@@ -171,9 +94,29 @@ func (a *Agent) selector(uid string) map[string]string {
 	return map[string]string{runtime.LabelPodUID: uid, runtime.LabelNode: a.node}
 }
 
-// observe lists what the runtime has of the pod with sel's labels (see
-// podState.selector).
-func (a *Agent) observe(ctx context.Context, sel map[string]string) (*observed, error) {
+// ctrName is the name of the container c is an instance of.
+func ctrName(c *runtime.ContainerStatus) string {
+	if name := c.Labels[runtime.LabelContainerName]; name != "" {
+		return name
+	}
+	return c.Name
+}
+
+// byAttempt orders the instances of one container, or the sandboxes of
+// one pod, oldest first.
+func byAttempt(xa, ya uint32, xt, yt time.Time) int {
+	if xa != ya {
+		return int(xa) - int(ya)
+	}
+	return xt.Compare(yt)
+}
+
+// observe lists what the runtime has of st's pod, the objects with sel's
+// labels (see selector). A sync makes sel once, for all the times it
+// looks: keeping it between syncs would cost every pod more than making it
+// costs a sync.
+func (a *Agent) observe(ctx context.Context, st *podState, sel map[string]string) (*observed, error) {
+	o := &observed{sel: sel}
 	f := runtime.Filter{Labels: sel}
 	sbs, err := a.rt.ListSandboxes(ctx, f)
 	if err != nil {
@@ -183,20 +126,45 @@ func (a *Agent) observe(ctx context.Context, sel map[string]string) (*observed, 
 	if err != nil {
 		return nil, err
 	}
+	fp := a.containerPrint(cs)
 	a.knownMu.Lock()
-	if a.known == nil {
-		a.known = map[string]runtime.ContainerState{}
-	}
-	for _, c := range cs {
-		a.known[c.ID] = c.State
-	}
+	st.seen = fp
 	a.knownMu.Unlock()
-	o := &observed{sandboxes: sbs, insts: map[string][]runtime.ContainerStatus{}}
-	slices.SortStableFunc(o.sandboxes, func(x, y runtime.SandboxStatus) int {
-		if x.Attempt != y.Attempt {
-			return int(x.Attempt) - int(y.Attempt)
+	o.setSandboxes(sbs)
+	slices.SortStableFunc(cs, func(x, y runtime.ContainerStatus) int {
+		if c := strings.Compare(ctrName(&x), ctrName(&y)); c != 0 {
+			return c
 		}
-		return x.CreatedAt.Compare(y.CreatedAt)
+		return byAttempt(x.Attempt, y.Attempt, x.CreatedAt, y.CreatedAt)
+	})
+	o.all = cs
+	for i := 0; i < len(cs); {
+		name := ctrName(&cs[i])
+		j := i + 1
+		for j < len(cs) && ctrName(&cs[j]) == name {
+			j++
+		}
+		o.insts = append(o.insts, instances{name: name, is: cs[i:j:j]})
+		i = j
+	}
+	return o, nil
+}
+
+// observeSandboxes lists the pod's sandboxes again, after a change to
+// them alone.
+func (a *Agent) observeSandboxes(ctx context.Context, o *observed) error {
+	sbs, err := a.rt.ListSandboxes(ctx, runtime.Filter{Labels: o.sel})
+	if err != nil {
+		return err
+	}
+	o.setSandboxes(sbs)
+	return nil
+}
+
+func (o *observed) setSandboxes(sbs []runtime.SandboxStatus) {
+	o.sandboxes, o.ready, o.current = sbs, nil, nil
+	slices.SortStableFunc(o.sandboxes, func(x, y runtime.SandboxStatus) int {
+		return byAttempt(x.Attempt, y.Attempt, x.CreatedAt, y.CreatedAt)
 	})
 	for i := len(o.sandboxes) - 1; i >= 0; i-- {
 		if o.sandboxes[i].State == runtime.SandboxReady {
@@ -208,22 +176,27 @@ func (a *Agent) observe(ctx context.Context, sel map[string]string) (*observed, 
 	if o.current == nil && len(o.sandboxes) > 0 {
 		o.current = &o.sandboxes[len(o.sandboxes)-1]
 	}
-	for _, c := range cs {
-		name := c.Labels[runtime.LabelContainerName]
-		if name == "" {
-			name = c.Name
-		}
-		o.insts[name] = append(o.insts[name], c)
+}
+
+// containerPrint sums a hash of each container's id and state. A sum, so
+// that relist, which meets a pod's containers in another order among the
+// node's, can tell whether they changed since the pod's sync last listed
+// them, without the agent keeping a copy of what it saw.
+func (a *Agent) containerPrint(cs []runtime.ContainerStatus) uint64 {
+	var sum uint64
+	for i := range cs {
+		sum += a.containerHash(cs[i].ID, cs[i].State)
 	}
-	for _, is := range o.insts {
-		slices.SortStableFunc(is, func(x, y runtime.ContainerStatus) int {
-			if x.Attempt != y.Attempt {
-				return int(x.Attempt) - int(y.Attempt)
-			}
-			return x.CreatedAt.Compare(y.CreatedAt)
-		})
-	}
-	return o, nil
+	return sum
+}
+
+func (a *Agent) containerHash(id string, state runtime.ContainerState) uint64 {
+	var h maphash.Hash
+	h.SetSeed(a.seed)
+	h.WriteString(id)
+	h.WriteByte(0)
+	h.WriteString(string(state))
+	return h.Sum64()
 }
 
 // syncPod converges the runtime on one pod. It returns when to sync again
@@ -233,32 +206,32 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (time.Time, bool) {
 	pod, gone := w.pod, w.gone
 	w.mu.Unlock()
 	st := &w.st
-	if pod != nil {
-		st.last = pod
+	if name, _ := a.runtimeName.Load().(string); name == "" {
+		a.learnRuntimeName(ctx)
 	}
-	obs, err := a.observe(ctx, st.selector(a, w.uid))
+	obs, err := a.observe(ctx, st, a.selector(w.uid))
 	if err != nil {
 		return a.retryLater(ctx, st, pod, "observe the runtime", err), false
 	}
 	if gone || pod == nil {
-		if err := a.cleanupPod(ctx, w.uid, st, obs); err != nil {
+		if err := a.cleanupPod(ctx, w.uid, pod, st, obs); err != nil {
 			return a.retryLater(ctx, st, pod, "clean up", err), false
 		}
 		return time.Time{}, true
 	}
 	if pod.DeletionTimestamp != nil {
-		wake, err := a.terminatePod(ctx, pod, st, obs)
+		wake, err := a.terminatePod(ctx, pod, w, obs)
 		if err != nil {
 			return a.retryLater(ctx, st, pod, "stop", err), false
 		}
-		st.retry = 0
+		st.synced()
 		return wake, false
 	}
-	wake, err := a.runPod(ctx, pod, st, obs)
+	wake, err := a.runPod(ctx, pod, w, obs)
 	if err != nil {
 		return a.retryLater(ctx, st, pod, "sync", err), false
 	}
-	st.retry = 0
+	st.synced()
 	return wake, false
 }
 
@@ -268,33 +241,36 @@ func (a *Agent) retryLater(ctx context.Context, st *podState, pod *objects.Pod, 
 	if ctx.Err() != nil {
 		return time.Time{}
 	}
-	st.retry = min(max(2*st.retry, time.Second), a.cfg.backoffMax)
+	t := st.troubles()
+	t.retry = min(max(2*t.retry, time.Second), a.cfg.backoffMax)
 	name := ""
 	if pod != nil {
 		name = pod.Namespace + "/" + pod.Name
 	}
 	if errors.Is(err, runtime.ErrUnavailable) {
-		a.log.Debug("runtime unavailable", "pod", name, "action", what, "retry", st.retry)
+		a.log.Debug("runtime unavailable", "pod", name, "action", what, "retry", t.retry)
 	} else {
-		a.log.Warn("pod sync failed", "pod", name, "action", what, "err", err, "retry", st.retry)
+		a.log.Warn("pod sync failed", "pod", name, "action", what, "err", err, "retry", t.retry)
 	}
-	return a.clock.Now().Add(st.retry)
+	return a.clock.Now().Add(t.retry)
 }
 
 // runPod is the sync of a pod that is not being deleted.
-func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, st *podState, obs *observed) (wake time.Time, err error) {
+func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs *observed) (wake time.Time, err error) {
+	st := &w.st
 	now := a.clock.Now()
-	if st.startTime.IsZero() {
-		st.startTime = now
-		if pod.Status.StartTime != nil {
-			st.startTime = pod.Status.StartTime.Time
+	if st.startTime == 0 {
+		start := now
+		if t := pod.Status.StartTime; t != nil && !t.IsZero() {
+			start = t.Time
 		}
+		st.startTime = start.UnixNano()
 	}
 	if pod.IsTerminal() {
 		st.terminal = true
 	}
 	if d := pod.Spec.ActiveDeadlineSeconds; d != nil && !st.terminal {
-		deadline := st.startTime.Add(time.Duration(*d) * time.Second)
+		deadline := time.Unix(0, st.startTime).Add(time.Duration(*d) * time.Second)
 		if !now.Before(deadline) {
 			a.event(pod, EventNormal, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
 			st.terminal, st.deadline = true, true
@@ -315,21 +291,21 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, st *podState, obs 
 			}
 			st.stopped = true
 			var err error
-			if obs, err = a.observe(ctx, st.selector(a, pod.UID)); err != nil {
+			if obs, err = a.observe(ctx, st, obs.sel); err != nil {
 				return time.Time{}, err
 			}
 		}
-		a.publish(pod, st, obs)
+		a.publish(pod, w, obs)
 		return time.Time{}, nil
 	}
 
 	// The sandbox, unless a Never pod whose containers ran lost it: that pod
 	// is finished, not restarted.
 	if obs.ready == nil {
-		ran := len(obs.insts) > 0
+		ran := len(obs.all) > 0
 		if pod.Spec.RestartPolicy == objects.RestartPolicyNever && ran {
 			st.terminal = true
-			return a.runPod(ctx, pod, st, obs)
+			return a.runPod(ctx, pod, w, obs)
 		}
 		if err := a.stopAll(ctx, pod, obs, 0, false); err != nil {
 			return time.Time{}, err
@@ -343,17 +319,23 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, st *podState, obs 
 			if errors.Is(err, runtime.ErrUnavailable) || ctx.Err() != nil {
 				return time.Time{}, err
 			}
-			st.sbMessage = err.Error()
+			st.sandboxFailed(err.Error())
 			a.event(pod, EventWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: "+err.Error())
-			a.publish(pod, st, obs)
+			a.publish(pod, w, obs)
 			return time.Time{}, err
 		}
-		st.sbMessage = ""
+		st.sandboxFailed("")
 		if len(obs.sandboxes) > 0 {
 			a.event(pod, EventNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
 		}
 		var err error
-		if obs, err = a.observe(ctx, st.selector(a, pod.UID)); err != nil {
+		if ran {
+			obs, err = a.observe(ctx, st, obs.sel)
+		} else {
+			// No container ran, so none was stopped: the sandbox is news.
+			err = a.observeSandboxes(ctx, obs)
+		}
+		if err != nil {
 			return time.Time{}, err
 		}
 		if obs.ready == nil {
@@ -367,18 +349,18 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, st *podState, obs 
 	res := a.resolver(ctx, pod, st.podIP)
 	vols, err := a.volumes.Setup(pod, res)
 	if err != nil {
-		if st.mountErr != err.Error() {
+		if st.trouble == nil || st.trouble.mount != err.Error() {
 			a.event(pod, EventWarning, "FailedMount", err.Error())
 		}
-		st.mountErr = err.Error()
-		a.publish(pod, st, obs)
+		st.mountFailed(err.Error())
+		a.publish(pod, w, obs)
 		var ve *volumes.Error
 		if errors.As(err, &ve) {
 			return now.Add(a.cfg.backoffBase), nil // and on any change of what it mounts
 		}
 		return time.Time{}, err
 	}
-	st.mountErr = ""
+	st.mountFailed("")
 
 	sc := &syncCtx{a: a, ctx: ctx, pod: pod, st: st, obs: obs, vols: vols, res: res, now: now}
 	if a.syncInit(sc) {
@@ -388,18 +370,18 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, st *podState, obs 
 		return time.Time{}, sc.err
 	}
 	if sc.changed {
-		if obs, err = a.observe(ctx, st.selector(a, pod.UID)); err != nil {
+		if obs, err = a.observe(ctx, st, obs.sel); err != nil {
 			return time.Time{}, err
 		}
 		if sc.stoppedSince(obs) {
 			st.resync = true
 		}
 	}
-	a.removeOld(ctx, obs)
-	status := a.publish(pod, st, obs)
+	a.removeOld(ctx, st, obs)
+	status := a.publish(pod, w, obs)
 	if status.Phase == objects.PodSucceeded || status.Phase == objects.PodFailed {
 		st.terminal = true
-		return a.runPod(ctx, pod, st, obs)
+		return a.runPod(ctx, pod, w, obs)
 	}
 	return sc.wake, nil
 }
@@ -447,11 +429,9 @@ func (sc *syncCtx) started(c *objects.Container, id string) {
 func (sc *syncCtx) stoppedSince(obs *observed) bool {
 	for _, id := range sc.startedIDs {
 		running := false
-		for _, is := range obs.insts {
-			for i := range is {
-				if is[i].ID == id {
-					running = is[i].State == runtime.ContainerRunning
-				}
+		for i := range obs.all {
+			if obs.all[i].ID == id {
+				running = obs.all[i].State == runtime.ContainerRunning
 			}
 		}
 		if !running {
@@ -539,7 +519,7 @@ func (a *Agent) syncContainers(sc *syncCtx) {
 			continue
 		case runtime.ContainerRunning:
 			reason := ""
-			if h := sc.st.ctr(c.Name).specHash(sc.pod, c); cur.Labels[runtime.LabelContainerHash] != h {
+			if h := sc.st.ctr(c.Name).specHash(c); !h.is(cur.Labels[runtime.LabelContainerHash]) {
 				reason = fmt.Sprintf("Container %s definition changed, will be restarted", c.Name)
 			} else {
 				reason = a.probeContainer(sc, c, cur)
@@ -549,7 +529,7 @@ func (a *Agent) syncContainers(sc *syncCtx) {
 			}
 			a.event(sc.pod, EventNormal, "Killing", reason)
 			grace := podGrace(sc.pod)
-			if p := failingProbe(c, sc.st.ctr(c.Name)); p != nil && p.TerminationGracePeriodSeconds != nil {
+			if p := failingProbe(c, sc.st.findCtr(c.Name)); p != nil && p.TerminationGracePeriodSeconds != nil {
 				grace = time.Duration(*p.TerminationGracePeriodSeconds) * time.Second
 			}
 			if err := a.stopContainer(sc.ctx, sc.pod, c, cur.ID, grace, true); err != nil {
@@ -558,8 +538,8 @@ func (a *Agent) syncContainers(sc *syncCtx) {
 				}
 			}
 			sc.changed = true
-			sc.st.ctr(c.Name).probeID = ""
-			obs, err := a.observe(sc.ctx, sc.st.selector(a, sc.pod.UID))
+			sc.st.ctr(c.Name).forgetProbes()
+			obs, err := a.observe(sc.ctx, sc.st, sc.obs.sel)
 			if err != nil {
 				sc.err = err
 				return
@@ -594,17 +574,18 @@ func (a *Agent) restart(sc *syncCtx, c *objects.Container, cur *runtime.Containe
 	if finished.IsZero() {
 		finished = sc.now
 	}
-	if cs.restart.inBackoffSince(&sc.a.cfg, finished, sc.now) {
-		until := finished.Add(cs.restart.delay)
-		msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", cs.restart.delay, c.Name, sc.pod.Name, sc.pod.Namespace, sc.pod.UID)
-		if cs.waitReason != "CrashLoopBackOff" || cs.waitMessage != msg {
+	t := cs.troubles()
+	if t.restart.inBackoffSince(&sc.a.cfg, finished, sc.now) {
+		until := finished.Add(t.restart.delay)
+		msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", t.restart.delay, c.Name, sc.pod.Name, sc.pod.Namespace, sc.pod.UID)
+		if t.reason != "CrashLoopBackOff" || t.message != msg {
 			a.event(sc.pod, EventWarning, "BackOff", fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, sc.pod.Name, sc.pod.Namespace, sc.pod.UID))
 		}
-		cs.waitReason, cs.waitMessage = "CrashLoopBackOff", msg
+		t.reason, t.message = "CrashLoopBackOff", msg
 		sc.wakeAt(until)
 		return
 	}
-	cs.restart.next(&sc.a.cfg, finished, sc.now)
+	t.restart.next(&sc.a.cfg, finished, sc.now)
 	a.startContainer(sc, c, cur.Attempt+1, isInit)
 }
 
@@ -617,8 +598,7 @@ func (a *Agent) startCreated(sc *syncCtx, c *objects.Container, cur *runtime.Con
 			return
 		}
 		a.event(sc.pod, EventWarning, "Failed", "Error: "+err.Error())
-		cs := sc.st.ctr(c.Name)
-		cs.waitReason, cs.waitMessage = "RunContainerError", err.Error()
+		sc.st.ctr(c.Name).setWaiting("RunContainerError", err.Error())
 		return
 	}
 	a.event(sc.pod, EventNormal, "Started", "Started container "+c.Name)
@@ -636,10 +616,10 @@ func (a *Agent) startContainer(sc *syncCtx, c *objects.Container, attempt uint32
 	cfg, err := a.containerConfig(sc, c, attempt)
 	if err != nil {
 		msg := err.Error()
-		if cs.waitReason != "CreateContainerConfigError" || cs.waitMessage != msg {
+		if reason, message := cs.waiting(); reason != "CreateContainerConfigError" || message != msg {
 			a.event(sc.pod, EventWarning, "Failed", "Error: "+msg)
 		}
-		cs.waitReason, cs.waitMessage = "CreateContainerConfigError", msg
+		cs.setWaiting("CreateContainerConfigError", msg)
 		sc.wakeAt(sc.now.Add(a.cfg.backoffBase))
 		return
 	}
@@ -650,7 +630,7 @@ func (a *Agent) startContainer(sc *syncCtx, c *objects.Container, attempt uint32
 			return
 		}
 		a.event(sc.pod, EventWarning, "Failed", "Error: "+err.Error())
-		cs.waitReason, cs.waitMessage = "CreateContainerError", err.Error()
+		cs.setWaiting("CreateContainerError", err.Error())
 		sc.wakeAt(sc.now.Add(a.cfg.backoffBase))
 		return
 	}
@@ -660,10 +640,10 @@ func (a *Agent) startContainer(sc *syncCtx, c *objects.Container, attempt uint32
 			return
 		}
 		a.event(sc.pod, EventWarning, "Failed", "Error: "+err.Error())
-		cs.waitReason, cs.waitMessage = "RunContainerError", err.Error()
+		cs.setWaiting("RunContainerError", err.Error())
 		return
 	}
-	cs.waitReason, cs.waitMessage = "", ""
+	cs.setWaiting("", "")
 	a.event(sc.pod, EventNormal, "Started", "Started container "+c.Name)
 	sc.started(c, id)
 	if !isInit {
@@ -779,11 +759,16 @@ func podGrace(p *objects.Pod) time.Duration {
 // stopAll stops every running container of the pod, app containers in
 // parallel with their preStop hooks (when preStop), then the sandbox.
 func (a *Agent) stopAll(ctx context.Context, pod *objects.Pod, obs *observed, grace time.Duration, preStop bool) error {
-	specs := map[string]*objects.Container{}
-	if pod != nil {
-		for i := range pod.Spec.Containers {
-			specs[pod.Spec.Containers[i].Name] = &pod.Spec.Containers[i]
+	spec := func(name string) *objects.Container {
+		if pod == nil {
+			return nil
 		}
+		for i := range pod.Spec.Containers {
+			if pod.Spec.Containers[i].Name == name {
+				return &pod.Spec.Containers[i]
+			}
+		}
+		return nil
 	}
 	run := obs.running()
 	var wg sync.WaitGroup
@@ -797,7 +782,7 @@ func (a *Agent) stopAll(ctx context.Context, pod *objects.Pod, obs *observed, gr
 		go func() {
 			defer wg.Done()
 			a.self.expect(c.ID, runtime.EventContainerExited)
-			errs[i] = a.stopContainer(ctx, pod, specs[name], c.ID, grace, preStop)
+			errs[i] = a.stopContainer(ctx, pod, spec(name), c.ID, grace, preStop)
 			if errs[i] != nil {
 				a.self.forget(c.ID)
 			}
@@ -821,21 +806,22 @@ func (a *Agent) stopAll(ctx context.Context, pod *objects.Pod, obs *observed, gr
 
 // terminatePod stops a pod being deleted, gracefully, reports its final
 // status and deletes it from the store.
-func (a *Agent) terminatePod(ctx context.Context, pod *objects.Pod, st *podState, obs *observed) (time.Time, error) {
+func (a *Agent) terminatePod(ctx context.Context, pod *objects.Pod, w *podWorker, obs *observed) (time.Time, error) {
+	st := &w.st
 	if !st.killed {
 		if err := a.stopAll(ctx, pod, obs, podGrace(pod), true); err != nil {
 			return time.Time{}, err
 		}
 		st.killed = true
 		var err error
-		if obs, err = a.observe(ctx, st.selector(a, pod.UID)); err != nil {
+		if obs, err = a.observe(ctx, st, obs.sel); err != nil {
 			return time.Time{}, err
 		}
 	}
 	if !st.finalized {
 		status := a.computeStatus(pod, st, obs)
 		st.sentSeq++
-		a.writer.submit("pod/"+pod.UID, finalizeOp(pod, status, a.clock.Now(), st.worker, st.sentSeq))
+		a.writer.submit(writeKey{"pod", pod.UID}, finalizeOp(pod, status, a.clock.Now(), w, st.sentSeq))
 		st.finalized = true
 	}
 	return time.Time{}, nil
@@ -843,18 +829,16 @@ func (a *Agent) terminatePod(ctx context.Context, pod *objects.Pod, st *podState
 
 // cleanupPod removes everything of a pod that left the store (or never was
 // in it): containers, sandboxes and volumes.
-func (a *Agent) cleanupPod(ctx context.Context, uid string, st *podState, obs *observed) error {
+func (a *Agent) cleanupPod(ctx context.Context, uid string, pod *objects.Pod, st *podState, obs *observed) error {
 	if !st.killed {
-		if err := a.stopAll(ctx, st.last, obs, 0, false); err != nil {
+		if err := a.stopAll(ctx, pod, obs, 0, false); err != nil {
 			return err
 		}
 	}
-	for _, is := range obs.insts {
-		for _, c := range is {
-			a.self.forget(c.ID)
-			if err := a.rt.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-				return err
-			}
+	for _, c := range obs.all {
+		a.self.forget(c.ID)
+		if err := a.rt.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			return err
 		}
 	}
 	for _, sb := range obs.sandboxes {
@@ -868,21 +852,38 @@ func (a *Agent) cleanupPod(ctx context.Context, uid string, st *podState, obs *o
 
 // removeOld removes exited instances of a container older than the
 // previous one (kept for its logs and lastState), and sandboxes that are
-// stopped and hold no container left.
-func (a *Agent) removeOld(ctx context.Context, obs *observed) {
-	keep := map[string]bool{}
-	for _, is := range obs.insts {
-		for i, c := range is {
-			if i < len(is)-2 && c.State == runtime.ContainerExited {
+// stopped and hold no container left. What it removes leaves st's
+// fingerprint (see containerPrint), as the sync's doing.
+func (a *Agent) removeOld(ctx context.Context, st *podState, obs *observed) {
+	stale := slices.ContainsFunc(obs.sandboxes, func(sb runtime.SandboxStatus) bool { return sb.State != runtime.SandboxReady })
+	var keep map[string]bool // sandboxes holding a container, when some may go
+	if stale {
+		keep = map[string]bool{}
+	}
+	for _, g := range obs.insts {
+		for i, c := range g.is {
+			if i < len(g.is)-2 && c.State == runtime.ContainerExited {
 				a.self.forget(c.ID)
 				if err := a.rt.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 					a.log.Debug("remove old container", "id", c.ID, "err", err)
-					keep[c.SandboxID] = true
+					if keep != nil {
+						keep[c.SandboxID] = true
+					}
+					continue
 				}
+				h := a.containerHash(c.ID, c.State)
+				a.knownMu.Lock()
+				st.seen -= h
+				a.knownMu.Unlock()
 				continue
 			}
-			keep[c.SandboxID] = true
+			if keep != nil {
+				keep[c.SandboxID] = true
+			}
 		}
+	}
+	if !stale {
+		return
 	}
 	for _, sb := range obs.sandboxes {
 		if sb.State != runtime.SandboxReady && !keep[sb.ID] {

@@ -28,22 +28,38 @@ type writer struct {
 	max    int
 	pause  time.Duration
 	mu     sync.Mutex
-	queue  map[string]writeOp
-	order  []string
+	queue  map[writeKey]writeOp // made when needed (see take)
+	order  []writeKey
+	peak   int // the most ops queued since queue was made
 	kick   chan struct{}
 	commit func(n int) // test hook: called after each transaction
 }
 
 func newWriter(s store.Store, cfg *config) *writer {
 	return &writer{store: s, clock: cfg.clock, log: cfg.log, max: cfg.batch, pause: cfg.batchInterval,
-		queue: map[string]writeOp{}, kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1)}
+}
+
+// keptQueue is the most ops the queue keeps room for once drained: a
+// queue made for every burst would cost a burst more than it saves.
+const keptQueue = 4096
+
+// writeKey names what an op writes: a later op for it replaces a queued
+// one.
+type writeKey struct {
+	kind string // "pod" (by UID), "node" or "lease" (by node name)
+	name string
 }
 
 // submit queues op under key, replacing an op still queued under it.
-func (w *writer) submit(key string, op writeOp) {
+func (w *writer) submit(key writeKey, op writeOp) {
 	w.mu.Lock()
+	if w.queue == nil {
+		w.queue = map[writeKey]writeOp{}
+	}
 	if _, ok := w.queue[key]; !ok {
 		w.order = append(w.order, key)
+		w.peak = max(w.peak, len(w.order))
 	}
 	w.queue[key] = op
 	w.mu.Unlock()
@@ -62,12 +78,21 @@ func (w *writer) take() []writeOp {
 		ops = append(ops, w.queue[k])
 		delete(w.queue, k)
 	}
-	w.order = append(w.order[:0], w.order[n:]...)
+	// Taken from the front, not moved there: a burst queues ops by the
+	// thousand.
+	w.order = w.order[n:]
 	if len(w.order) > 0 {
 		select {
 		case w.kick <- struct{}{}:
 		default:
 		}
+		return ops
+	}
+	w.order = nil
+	if w.peak > keptQueue {
+		// Drained after a burst: its queue is let go rather than kept at
+		// that size for good.
+		w.queue, w.peak = nil, 0
 	}
 	return ops
 }

@@ -122,17 +122,11 @@ func TestOwnStatusWriteCausesNoSync(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	// The runtime's name, in container ids, is learnt by the heartbeat: a
-	// pod started before has its status written again once it is known.
+	// Created at once: a sync before the heartbeat has learnt the
+	// runtime's name learns it itself (see TestContainerIDsNameTheRuntime).
 	deadline := time.Now().Add(20 * time.Second)
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	for name, _ := a.runtimeName.Load().(string); name == ""; name, _ = a.runtimeName.Load().(string) {
-		if time.Now().After(deadline) {
-			t.Fatal("the agent did not learn its runtime's name")
-		}
-		<-tick.C
-	}
 	p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: "p", Namespace: "default"},
 		Spec: objects.PodSpec{NodeName: "n1", Containers: []objects.Container{{Name: "c", Image: "img:1"}}}}
 	s.Scheme().Default(p)
@@ -149,9 +143,7 @@ func TestOwnStatusWriteCausesNoSync(t *testing.T) {
 			}
 			return err
 		})
-		a.mu.Lock()
-		w := a.pods[p.UID]
-		a.mu.Unlock()
+		w := a.worker(p.UID)
 		seen := false
 		if w != nil && stored != nil && objects.IsPodReady(stored) {
 			w.mu.Lock()
@@ -186,9 +178,7 @@ func TestOwnStatusWriteCausesNoSync(t *testing.T) {
 		return rv
 	}
 	rv := podRV()
-	a.mu.Lock()
-	w := a.pods[p.UID]
-	a.mu.Unlock()
+	w := a.worker(p.UID)
 	a.enqueue(w)
 	for {
 		mu.Lock()
