@@ -293,13 +293,19 @@ func (c *Client) AdmitCreate(tx store.ReadTx, obj objects.Object) error {
 // and the transaction, so they run once, not for each of a ReplicaSet's
 // burst of identical pods (where they cost more than storing the pods);
 // the admission hook sees every copy.
+//
+// obj is the caller's no more: the copies share its maps and slices and
+// are handed to the store without a copy of their own (store.Adopt).
+// Stored objects are never modified, so a burst's pods may share one spec;
+// the admission hook may set a copy's fields but not change what they
+// refer to (see Admission).
 func (c *Client) createCopies(tx store.Tx, obj objects.Object, n int, created func(objects.Object)) error {
 	info, err := c.prepareCreate(obj)
 	if err != nil {
 		return err
 	}
 	for i := range n {
-		cp := obj.DeepCopyObject()
+		cp := shallowCopy(obj)
 		if err := c.admitHook(tx, cp); err != nil {
 			return err
 		}
@@ -308,12 +314,21 @@ func (c *Client) createCopies(tx store.Tx, obj objects.Object, n int, created fu
 				return err
 			}
 		}
-		if err := tx.Create(cp); err != nil {
+		if err := store.Adopt(tx, cp); err != nil {
 			return err
 		}
 		created(cp)
 	}
 	return nil
+}
+
+// shallowCopy returns a new object of obj's type sharing everything with
+// obj.
+func shallowCopy(obj objects.Object) objects.Object {
+	v := reflect.ValueOf(obj).Elem()
+	n := reflect.New(v.Type())
+	n.Elem().Set(v)
+	return n.Interface().(objects.Object)
 }
 
 // prepareCreate fills obj's apiVersion and kind, defaults and validates it.
@@ -478,6 +493,7 @@ type trackingTx struct {
 }
 
 var (
+	_ store.Adopter = (*trackingTx)(nil)
 	_ store.Peeker  = (*trackingTx)(nil)
 	_ store.Remover = (*trackingTx)(nil)
 )
@@ -509,6 +525,15 @@ func (t *trackingTx) kindOf(obj objects.Object) string {
 
 func (t *trackingTx) Create(obj objects.Object) error {
 	if err := t.Tx.Create(obj); err != nil {
+		return err
+	}
+	t.note(t.kindOf(obj), obj, false, true)
+	return nil
+}
+
+// Adopt implements store.Adopter.
+func (t *trackingTx) Adopt(obj objects.Object) error {
+	if err := store.Adopt(t.Tx, obj); err != nil {
 		return err
 	}
 	t.note(t.kindOf(obj), obj, false, true)

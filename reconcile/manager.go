@@ -32,6 +32,11 @@ type config struct {
 // defaulting and validation, inside the write's transaction: old is nil for
 // a create. The orchestrator uses it to allocate Services' cluster IPs and
 // node ports for controllers as for the host.
+//
+// The hook may set obj's fields, but must not modify the maps, slices and
+// pointed-to values they hold: it replaces them instead. A controller's
+// burst of new objects (a ReplicaSet's pods) shares them, and they become
+// stored objects' as they are.
 type Admission func(tx store.ReadTx, obj, old objects.Object) error
 
 // WithAdmission sets the hook Client.Create and Client.Update run.
