@@ -237,6 +237,7 @@ func (l *loop) drain() error {
 		}
 		l.apply(evs[i].Type, evs[i].Peek())
 	}
+	l.feed.giveBack(evs)
 	return err
 }
 
@@ -581,11 +582,12 @@ func (l *loop) collect() {
 // feed carries watch events from the store's watcher to the loop, in an
 // unbounded list so that a busy loop never makes the watcher fall behind.
 type feed struct {
-	mu   sync.Mutex
-	evs  []store.Event
-	err  error
-	end  bool
-	wake chan struct{}
+	mu    sync.Mutex
+	evs   []store.Event
+	spare []store.Event // the list the loop took last, emptied, for the next
+	err   error
+	end   bool
+	wake  chan struct{}
 }
 
 func newFeed() *feed { return &feed{wake: make(chan struct{}, 1)} }
@@ -607,12 +609,27 @@ func (f *feed) follow(w store.Watcher) {
 	signal(f.wake)
 }
 
+// giveBack returns the list take returned, once read, so that the next
+// events fill it rather than a list growing anew: while pods start by the
+// thousand the loop takes a few events at a time.
+func (f *feed) giveBack(evs []store.Event) {
+	if cap(evs) == 0 || cap(evs) > 1<<16 {
+		return
+	}
+	clear(evs)
+	f.mu.Lock()
+	if f.spare == nil {
+		f.spare = evs[:0]
+	}
+	f.mu.Unlock()
+}
+
 // take returns the events received, and the watch's error once it ended.
 func (f *feed) take() ([]store.Event, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	evs := f.evs
-	f.evs = nil
+	f.evs, f.spare = f.spare, nil
 	if len(evs) > 0 || !f.end {
 		return evs, nil
 	}
