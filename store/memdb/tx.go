@@ -279,6 +279,8 @@ type groupMaps struct {
 	// log is every write, to replay those of the functions that succeeded
 	// when a later one fails.
 	log []writeOp
+	// keyBuf holds the key of a lookup, which keeps no key.
+	keyBuf []byte
 }
 
 type writeOp struct {
@@ -374,7 +376,8 @@ func (g *group) get(kind string, key objects.Key) (objects.Object, error) {
 	if obj, ok := g.written[objectID{kind, key}]; ok {
 		return obj, nil
 	}
-	raw, err := g.base.First(objectsTable, "id", idKey(kind, key.Namespace, key.Name))
+	g.keyBuf = appendParts(g.keyBuf[:0], kind, key.Namespace, key.Name)
+	raw, err := g.base.First(objectsTable, "id", g.keyBuf)
 	if err != nil || raw == nil {
 		return nil, err
 	}
