@@ -1,14 +1,17 @@
 package reconcile
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/podkit/podkit/internal/informer"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/store"
 )
@@ -19,19 +22,25 @@ import (
 // the test has stopped.
 type cluster struct {
 	*env
-	mu   sync.Mutex
-	dead map[string]bool
+	mu       sync.Mutex
+	dead     map[string]bool
+	lastErrs *lastErrors
 }
 
 func newCluster(t *testing.T, opts NodeLifecycleOptions) *cluster {
+	errs := &lastErrors{errs: map[Request]error{}}
 	e := newEnv(t, withControllers(
 		func(m *Manager) error { return m.Add(ReplicaSetController(m)) },
 		func(m *Manager) error { return m.Add(DeploymentController(m)) },
 		func(m *Manager) error { return m.Add(DaemonSetController(m)) },
-		func(m *Manager) error { return m.Add(traced(NodeLifecycleController(m, opts))) },
+		func(m *Manager) error {
+			lc := NodeLifecycleController(m, opts)
+			errs.inner, lc.Reconciler = lc.Reconciler, errs
+			return m.Add(traced(lc))
+		},
 	))
 	e.createNamespace(objects.NamespaceNodeLease)
-	c := &cluster{env: e, dead: map[string]bool{}}
+	c := &cluster{env: e, dead: map[string]bool{}, lastErrs: errs}
 	e.runScheduler()
 	e.runPodActions(func(p *objects.Pod) podAction {
 		c.mu.Lock()
@@ -94,10 +103,108 @@ func (c *cluster) advance(d time.Duration, live ...string) {
 	for d > 0 {
 		c.heartbeat(live...)
 		s := min(step, d)
-		c.clock.Advance(s)
+		c.moveClock(s)
 		d -= s
 	}
 	c.heartbeat(live...)
+}
+
+// moveClock advances the fake clock by d once the node lifecycle
+// controller's requeue timers are armed for the time as it is now.
+//
+// A reconcile returns a delay, and the engine adds it to the clock only
+// after Reconcile has returned: a delay computed before an Advance but
+// armed after it is due late by the whole advance, so the timer fires
+// after the test has stopped moving the clock, or never. Settling first
+// makes every node's timer due when the controller says; a reconcile that
+// straddles this Advance cannot push it back, as the queue keeps the
+// earliest time.
+func (c *cluster) moveClock(d time.Duration) {
+	c.t.Helper()
+	for _, o := range c.list(kindNode, store.ListOptions{}) {
+		c.settle(o.GetObjectMeta().Name)
+	}
+	c.clock.Advance(d)
+}
+
+// settle reconciles the node at the current fake time, from caches
+// holding what the store holds, until a reconcile succeeds (a failed one
+// arms no timer), and then once more: the engine arms a reconcile's timer
+// before it hands the node to the next one, so when that one has run, the
+// timer of the one before is armed.
+func (c *cluster) settle(name string) {
+	c.t.Helper()
+	req := Request{Name: name}
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		c.waitInputsCached(name)
+		c.reconcileNow("node-lifecycle", req)
+		err := c.lastErrs.get(req)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("node lifecycle reconcile of %s kept failing: %v", name, err)
+		}
+	}
+	c.reconcileNow("node-lifecycle", req)
+}
+
+// waitInputsCached waits until the manager's caches hold the node's lease
+// and pods as the store has them: a reconcile reading older ones may
+// compute a later deadline, or none (reconcileNow waits for the node).
+func (c *cluster) waitInputsCached(name string) {
+	c.t.Helper()
+	type input struct {
+		kind string
+		key  objects.Key
+		rev  string
+	}
+	var ins []input
+	viewT(c.t, c.s, func(tx store.ReadTx) {
+		if o, err := tx.Get(kindLease, objects.Key{Namespace: objects.NamespaceNodeLease, Name: name}); err == nil {
+			ins = append(ins, input{kindLease, o.GetObjectMeta().Key(), o.GetObjectMeta().ResourceVersion})
+		}
+		pods, err := tx.List(kindPod, store.ListOptions{Fields: map[string]string{store.IndexNodeName: name}})
+		require.NoError(c.t, err)
+		for _, o := range pods {
+			ins = append(ins, input{kindPod, o.GetObjectMeta().Key(), o.GetObjectMeta().ResourceVersion})
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	for _, in := range ins {
+		rev, err := strconv.ParseInt(in.rev, 10, 64)
+		require.NoError(c.t, err)
+		// Pods get ready without the manager: it may not have started yet.
+		var inf *informer.Informer
+		require.Eventually(c.t, func() bool { inf = c.m.currentRun().informer(in.kind); return inf != nil }, waitTimeout, time.Millisecond,
+			"no %s cache", in.kind)
+		require.NoError(c.t, inf.WaitFor(ctx, func(v informer.Locked) bool { return v.Observed(in.key, rev, false) }),
+			"the %s cache never caught up with %v at %d", in.kind, in.key, rev)
+	}
+}
+
+// lastErrors wraps a reconciler to remember how the latest reconcile of
+// each request ended.
+type lastErrors struct {
+	inner Reconciler
+	mu    sync.Mutex
+	errs  map[Request]error
+}
+
+func (l *lastErrors) Reconcile(ctx context.Context, req Request) (Result, error) {
+	res, err := l.inner.Reconcile(ctx, req)
+	l.mu.Lock()
+	l.errs[req] = err
+	l.mu.Unlock()
+	return res, err
+}
+
+func (l *lastErrors) get(req Request) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.errs[req]
 }
 
 func getNode(tx store.ReadTx, name string) *objects.Node {
@@ -407,13 +514,14 @@ func TestNodeDefaultTolerationSecondsOption(t *testing.T) {
 	})
 	// One second short of the toleration: the controller looks and keeps
 	// the pod.
-	c.clock.Advance(tainted.Add(59 * time.Second).Sub(c.clock.Now()))
+	c.moveClock(tainted.Add(59 * time.Second).Sub(c.clock.Now()))
 	c.reconcileNow("node-lifecycle", Request{Name: "n1"})
 	viewT(t, c.s, func(tx store.ReadTx) {
 		require.False(t, getPod(tx, "plain").IsDeleting(), "evicted before the 60s default toleration ran out")
 	})
-	c.waitDelayed("node-lifecycle")
-	c.clock.Advance(time.Second)
+	// The test prods n1 no more once the clock reads 60s: the
+	// controller's own timer must evict.
+	c.moveClock(time.Second)
 	c.waitFor("plain evicted at 60s", func(tx store.ReadTx) (bool, string) {
 		p := getPod(tx, "plain")
 		return p != nil && p.IsDeleting(), fmt.Sprint(podNames(podsWhere(tx, nil)))
