@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/jonboulle/clockwork"
 
@@ -46,22 +47,20 @@ type Recorder struct {
 	store  store.Store
 	clock  clockwork.Clock
 	log    *slog.Logger
-	source Source
+	source unique.Handle[Source]
 	ttl    time.Duration
-	seen   *recentCache[eventKey, objects.Key] // event object of each recent repeat key
-	// similar holds, per event key without its message, the messages seen
-	// recently: past maxSimilar of them, the event is combined.
-	similar *recentCache[eventKey, *similarRecord]
-	batch   *batcher // shared with every WithSource copy
+	batch  *batcher // shared with every WithSource copy
 }
 
 type eventKey struct {
 	// obj is the object's uid, or for one without, its kind, namespace and
-	// name. Fewer fields keep the key within the 128 bytes a map stores
-	// in place: a larger key costs an allocation per entry.
+	// name; src is the reporter's Source as a handle, compared as a
+	// pointer. Fewer and smaller fields keep the key within the 128 bytes
+	// a map stores in place (a larger key costs an allocation per entry)
+	// and make it cheaper to hash, at several lookups per event.
 	obj                  string
 	typ, reason, message string
-	component, host      string
+	src                  unique.Handle[Source]
 	combined             bool // the key of a combined event (message empty)
 }
 
@@ -78,7 +77,8 @@ const (
 )
 
 // similarRecord is what aggregate remembers of one key: most keys (a pod's
-// "Started") only ever see one message, which needs no set.
+// "Started") only ever see one message, which needs no set. The cache holds
+// it by value: one allocation fewer per event.
 type similarRecord struct {
 	first    string
 	messages map[string]struct{} // from the second distinct message on
@@ -114,9 +114,11 @@ func WithLimit(n int) Option {
 // New returns a recorder writing to s, reporting as source, whose Run
 // deletes events not seen again for ttl.
 func New(s store.Store, clk clockwork.Clock, log *slog.Logger, source Source, ttl time.Duration, opts ...Option) *Recorder {
-	c := newRecentCache[eventKey, objects.Key](4096)
-	sim := newRecentCache[eventKey, *similarRecord](4096)
-	r := &Recorder{store: s, clock: clk, log: log, source: source, ttl: ttl, seen: c, similar: sim, batch: &batcher{}}
+	b := &batcher{
+		seen:    newRecentCache[eventKey, objects.Key](4096),
+		similar: newRecentCache[eventKey, similarRecord](4096),
+	}
+	r := &Recorder{store: s, clock: clk, log: log, source: unique.Make(source), ttl: ttl, batch: b}
 	for _, o := range opts {
 		o(r)
 	}
@@ -127,7 +129,7 @@ func New(s store.Store, clk clockwork.Clock, log *slog.Logger, source Source, tt
 // transactions that reports as src.
 func (r *Recorder) WithSource(src Source) *Recorder {
 	c := *r
-	c.source = src
+	c.source = unique.Make(src)
 	return &c
 }
 
@@ -147,7 +149,9 @@ func (r *Recorder) logFailed(reason, message string, err error) {
 // pending is an event waiting for its transaction.
 type pending struct {
 	key eventKey
-	ev  objects.Event // what to create if the key is not a recent repeat
+	// ev is what to create if the key is not a recent repeat, in its own
+	// allocation so that the store can keep it without a copy.
+	ev  *objects.Event
 	now time.Time
 	err error
 	// Repeats of the event later in the same batch are folded into it:
@@ -170,35 +174,82 @@ type batcher struct {
 	queue   []*pending
 	leading bool
 
+	// rooms are the pending events of submissions done, for the next ones:
+	// an event waiting costs a few hundred bytes, which most submissions
+	// need not allocate again.
+	rooms sync.Pool
+
+	// The rest is the leader's: only the leader touches it, and the lead
+	// passes under mu.
+
+	seen *recentCache[eventKey, objects.Key] // event object of each recent repeat key
+	// similar holds, per event key without its message, the messages seen
+	// recently: past maxSimilar of them, the event is combined.
+	similar *recentCache[eventKey, similarRecord]
 	// limit bounds the events kept (0: no bound); kept are those recorded,
-	// oldest first, each with its last occurrence as last seen by the
-	// batch that created it or trim. Only the leader touches them.
+	// oldest first, each with its last occurrence and resourceVersion as
+	// last seen by the batch that created it or trim.
 	limit int
-	kept  fifo[keptEvent]
-	// byKey is the leader's map of a batch's events by key, reused.
+	kept  ring[keptEvent]
+	// unchanged is trim's delete precondition, reused.
+	unchanged store.Preconditions
+	// byKey is the map of a batch's events by key, reused.
 	byKey map[eventKey]*pending
 }
 
 type keptEvent struct {
 	key  objects.Key
 	last time.Time
+	rv   string
 }
 
 func (r *Recorder) record(ctx context.Context, obj objects.Object, eventType, reason, message string) error {
-	p := &pending{}
+	rm := r.batch.room(1)
+	defer r.batch.free(rm)
+	p := &rm.ps[0]
 	if err := r.prepare(p, obj, eventType, reason, message); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r.submit(ctx, []*pending{p})
+	rm.queue = append(rm.queue, p)
+	r.submit(ctx, rm.queue)
 	return p.err
+}
+
+// room holds the events of one submission.
+type room struct {
+	ps    []pending
+	queue []*pending
+}
+
+// room returns room for n events, ps of length n and an empty queue. Past
+// their lengths, ps and queue are zero.
+func (b *batcher) room(n int) *room {
+	rm, _ := b.rooms.Get().(*room)
+	if rm == nil || cap(rm.ps) < n {
+		rm = &room{ps: make([]pending, n), queue: make([]*pending, 0, n)}
+	}
+	rm.ps = rm.ps[:n]
+	return rm
+}
+
+// free keeps rm for another submission once submit has returned: by then
+// no batch refers to its events any more.
+func (b *batcher) free(rm *room) {
+	if cap(rm.ps) > maxBatch { // a rare large EventEach
+		return
+	}
+	clear(rm.ps)
+	clear(rm.queue)
+	rm.queue = rm.queue[:0]
+	b.rooms.Put(rm)
 }
 
 // prepare fills p with the event about obj that r would record.
 func (r *Recorder) prepare(p *pending, obj objects.Object, eventType, reason, message string) error {
-	src := r.source
+	src := r.source.Value()
 	tm, meta := obj.GetTypeMeta(), obj.GetObjectMeta()
 	if tm.Kind == "" {
 		if _, err := r.store.Scheme().SetTypeMeta(obj); err != nil {
@@ -227,8 +278,8 @@ func (r *Recorder) prepare(p *pending, obj objects.Object, eventType, reason, me
 	name.Write(strconv.AppendInt(hex[:0], now.UnixNano(), 16))
 	*p = pending{
 		key: eventKey{obj: objectID(tm.Kind, ns, meta), typ: eventType, reason: reason,
-			message: message, component: src.Component, host: src.Host},
-		ev: objects.Event{
+			message: message, src: r.source},
+		ev: &objects.Event{
 			ObjectMeta:          objects.ObjectMeta{Name: name.String(), Namespace: ns},
 			InvolvedObject:      ref,
 			Reason:              reason,
@@ -339,20 +390,20 @@ func (r *Recorder) EventEach(ctx context.Context, obj objects.Object, eventType,
 	if len(messages) == 0 {
 		return
 	}
-	ps := make([]pending, len(messages))
-	queue := make([]*pending, len(messages))
+	rm := r.batch.room(len(messages))
+	defer r.batch.free(rm)
 	for i, msg := range messages {
-		if err := r.prepare(&ps[i], obj, eventType, reason, msg); err != nil {
+		if err := r.prepare(&rm.ps[i], obj, eventType, reason, msg); err != nil {
 			r.logFailed(reason, msg, err)
 			return
 		}
-		queue[i] = &ps[i]
+		rm.queue = append(rm.queue, &rm.ps[i])
 	}
 	if ctx.Err() != nil {
 		return
 	}
-	r.submit(ctx, queue)
-	for _, p := range queue {
+	r.submit(ctx, rm.queue)
+	for _, p := range rm.queue {
 		if p.err != nil && ctx.Err() == nil {
 			r.logFailed(reason, p.key.message, p.err)
 		}
@@ -363,22 +414,22 @@ func (r *Recorder) EventEach(ctx context.Context, obj objects.Object, eventType,
 // sharing r's transactions, in order, in as few transactions as the round
 // needs.
 func (r *Recorder) recordRound(ctx context.Context, round []queuedEvent) {
-	ps := make([]pending, len(round))
-	queue := make([]*pending, 0, len(round))
+	rm := r.batch.room(len(round))
+	defer r.batch.free(rm)
 	for i := range round {
 		ev := &round[i]
 		rec := ev.sink.(*Recorder)
-		if err := rec.prepare(&ps[i], ev.obj, ev.typ, ev.reason, ev.message); err != nil {
+		if err := rec.prepare(&rm.ps[i], ev.obj, ev.typ, ev.reason, ev.message); err != nil {
 			rec.logFailed(ev.reason, ev.message, err)
 			continue
 		}
-		queue = append(queue, &ps[i])
+		rm.queue = append(rm.queue, &rm.ps[i])
 	}
-	if len(queue) == 0 || ctx.Err() != nil {
+	if len(rm.queue) == 0 || ctx.Err() != nil {
 		return
 	}
-	r.submit(ctx, queue)
-	for _, p := range queue {
+	r.submit(ctx, rm.queue)
+	for _, p := range rm.queue {
 		if p.err != nil && ctx.Err() == nil {
 			r.logFailed(p.key.reason, p.key.message, p.err)
 		}
@@ -389,15 +440,18 @@ func (r *Recorder) recordRound(ctx context.Context, round []queuedEvent) {
 // similar ones lately (see maxSimilar). Batches are written one at a time,
 // so calls do not overlap.
 func (r *Recorder) aggregate(p *pending) {
+	similar := r.batch.similar
 	k := p.key
 	k.message = ""
-	rec, ok := r.similar.Get(k)
+	rec, ok := similar.Get(k)
 	if !ok || p.now.Sub(rec.last) > similarInterval {
-		r.similar.Add(k, &similarRecord{first: p.key.message, last: p.now})
+		similar.Add(k, similarRecord{first: p.key.message, last: p.now})
 		return
 	}
 	rec.last = p.now
-	if rec.add(p.key.message) < maxSimilar {
+	n := rec.add(p.key.message)
+	similar.Add(k, rec)
+	if n < maxSimilar {
 		return
 	}
 	for m := range rec.messages { // grow no further
@@ -436,11 +490,12 @@ func (r *Recorder) fold(batch []*pending) {
 // its count, anything else is a new Event. A failed write writes nothing,
 // so the rest of the batch still commits.
 func (r *Recorder) write(tx store.Tx, p *pending) error {
+	b := r.batch
 	last, msg := p.now, p.ev.Message
 	if p.repeats > 0 {
 		last, msg = p.last, p.lastMsg
 	}
-	if key, ok := r.seen.Get(p.key); ok {
+	if key, ok := b.seen.Get(p.key); ok {
 		cur, err := tx.Get("Event", key)
 		if err == nil {
 			ev := cur.(*objects.Event)
@@ -454,21 +509,23 @@ func (r *Recorder) write(tx store.Tx, p *pending) error {
 			return err
 		}
 	}
-	ev := &p.ev
+	ev := p.ev
 	ev.Count += p.repeats
 	ev.LastTimestamp, ev.Message = objects.NewTime(last), msg
-	if err := tx.Create(ev); err != nil {
+	// Built for this write and read by no one else: the store keeps it
+	// rather than a copy. From here on it is the store's, never modified.
+	if err := store.Adopt(tx, ev); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) { // same object, same nanosecond
 			ev.Name += "-" + strconv.Itoa(int(p.now.Nanosecond()%997))
-			err = tx.Create(ev)
+			err = store.Adopt(tx, ev)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	r.seen.Add(p.key, ev.Key())
-	if r.batch.limit > 0 {
-		r.batch.kept.push(keptEvent{key: ev.Key(), last: last})
+	b.seen.Add(p.key, ev.Key())
+	if b.limit > 0 {
+		b.kept.push(keptEvent{key: ev.Key(), last: last, rv: ev.ResourceVersion})
 	}
 	return nil
 }
@@ -481,24 +538,35 @@ func (r *Recorder) trim(tx store.Tx) error {
 	if b.limit == 0 {
 		return nil
 	}
+	// Most events are never written again once created: deleting on
+	// condition that an event still has the resourceVersion it was kept
+	// with looks it up once. A conflict says it was written since,
+	// perhaps seen again: read it.
+	unchanged := store.DeleteOptions{Preconditions: &b.unchanged}
 	get := tx.Get
 	if p, ok := tx.(store.Peeker); ok {
 		get = p.Peek
 	}
 	for b.kept.len() > b.limit {
 		e := b.kept.pop()
-		obj, err := get("Event", e.key)
-		if errors.Is(err, store.ErrNotFound) {
+		b.unchanged.ResourceVersion = e.rv
+		err := store.Remove(tx, "Event", e.key, unchanged)
+		if err == nil || errors.Is(err, store.ErrNotFound) {
 			continue
 		}
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		obj, err := get("Event", e.key)
 		if err != nil {
 			return err
 		}
-		if last := obj.(*objects.Event).LastTimestamp.Time; last.After(e.last) {
-			b.kept.push(keptEvent{key: e.key, last: last})
+		ev := obj.(*objects.Event)
+		if last := ev.LastTimestamp.Time; last.After(e.last) {
+			b.kept.push(keptEvent{key: e.key, last: last, rv: ev.ResourceVersion})
 			continue
 		}
-		if err := store.Remove(tx, "Event", e.key, store.DeleteOptions{}); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := store.Remove(tx, "Event", e.key, store.DeleteOptions{}); err != nil {
 			return err
 		}
 	}

@@ -177,3 +177,49 @@ func TestEventEachIsOneTransaction(t *testing.T) {
 		}
 	}
 }
+
+// An event changed since it was recorded, but not seen again (its last
+// timestamp is as recorded), is still the least recently seen.
+func TestEventLimitChangedEvent(t *testing.T) {
+	s, err := memdb.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	clk := clockwork.NewFakeClock()
+	r := New(s, clk, slog.New(slog.DiscardHandler), Source{Component: "test"}, time.Hour, WithLimit(2))
+	pod := func(i int) *objects.Pod {
+		return &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("p%d", i), UID: fmt.Sprintf("u%d", i)}}
+	}
+	r.Event(t.Context(), pod(0), Normal, "Started", "Started container app")
+	clk.Advance(time.Second)
+	evs := listEvents(t, s)
+	require.Len(t, evs, 1)
+	evs[0].Labels = map[string]string{"seen-by": "someone"}
+	require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error { return tx.Update(evs[0]) }))
+	for i := 1; i < 3; i++ {
+		r.Event(t.Context(), pod(i), Normal, "Started", "Started container app")
+		clk.Advance(time.Second)
+	}
+	var names []string
+	for _, ev := range listEvents(t, s) {
+		names = append(names, ev.InvolvedObject.Name)
+	}
+	require.ElementsMatch(t, []string{"p1", "p2"}, names)
+}
+
+// Recorders made apart for one source (as Orchestrator.EventFrom makes one
+// per event) count each other's repeats; another source's event is its own.
+func TestRepeatsAcrossWithSourceCopies(t *testing.T) {
+	r, s := newRecorder(t)
+	p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "p", UID: "u"}}
+	for range 3 {
+		r.WithSource(Source{Component: "kubelet", Host: "n1"}).Event(t.Context(), p, Normal, "Started", "Started container app")
+	}
+	r.WithSource(Source{Component: "kubelet", Host: "n2"}).Event(t.Context(), p, Normal, "Started", "Started container app")
+	counts := map[string]int32{}
+	for _, ev := range listEvents(t, s) {
+		counts[ev.Source.Host] += ev.Count
+		require.Equal(t, ev.Source.Host, ev.ReportingInstance)
+	}
+	require.Equal(t, map[string]int32{"n1": 3, "n2": 1}, counts)
+	require.Len(t, listEvents(t, s), 2)
+}

@@ -35,8 +35,7 @@ type Queue struct {
 	kick  chan struct{}
 
 	mu       sync.Mutex
-	q        []queuedEvent
-	head     int // q[:head] are taken
+	q        ring[queuedEvent]
 	dropped  int
 	reported int // drops logged so far
 }
@@ -60,12 +59,12 @@ func NewQueue(log *slog.Logger, limit int) *Queue {
 // queue was full and the event dropped.
 func (q *Queue) Push(sink Sink, obj objects.Object, eventType, reason, message string) bool {
 	q.mu.Lock()
-	if len(q.q)-q.head >= q.limit {
+	if q.q.len() >= q.limit {
 		q.dropped++
 		q.mu.Unlock()
 		return false
 	}
-	q.q = append(q.q, queuedEvent{sink: sink, obj: obj, typ: eventType, reason: reason, message: message})
+	q.q.push(queuedEvent{sink: sink, obj: obj, typ: eventType, reason: reason, message: message})
 	q.mu.Unlock()
 	select {
 	case q.kick <- struct{}{}:
@@ -74,22 +73,17 @@ func (q *Queue) Push(sink Sink, obj objects.Object, eventType, reason, message s
 	return true
 }
 
-// take returns the next round, nil when nothing is pending; it reports
-// drops not yet logged once the queue is empty.
-func (q *Queue) take() (round []queuedEvent, dropped int) {
+// take appends the next round to room, returning nil when nothing is
+// pending; it reports drops not yet logged once the queue is empty.
+func (q *Queue) take(room []queuedEvent) (round []queuedEvent, dropped int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n := min(len(q.q)-q.head, maxBatch)
-	if n == 0 {
-		q.q, q.head = nil, 0 // free what a burst grew
+	if q.q.len() == 0 {
+		q.q = ring[queuedEvent]{} // free what a burst grew
 		dropped, q.reported = q.dropped-q.reported, q.dropped
 		return nil, dropped
 	}
-	round = make([]queuedEvent, n)
-	copy(round, q.q[q.head:])
-	clear(q.q[q.head : q.head+n])
-	q.head += n
-	return round, 0
+	return q.q.take(room, maxBatch), 0
 }
 
 // Run records queued events until ctx ends.
@@ -100,8 +94,11 @@ func (q *Queue) Run(ctx context.Context) {
 			return
 		case <-q.kick:
 		}
+		// The rounds of one burst share their room, which goes with the
+		// burst: a process runs a queue per node agent, mostly idle.
+		var room []queuedEvent
 		for ctx.Err() == nil {
-			round, dropped := q.take()
+			round, dropped := q.take(room[:0])
 			if round == nil {
 				if dropped > 0 {
 					q.log.Warn("events dropped: the recorder did not keep up", "dropped", dropped)
@@ -109,6 +106,8 @@ func (q *Queue) Run(ctx context.Context) {
 				break
 			}
 			record(ctx, round)
+			clear(round)
+			room = round
 		}
 	}
 }

@@ -150,3 +150,26 @@ func TestRepeatsInOneRoundAreOneWrite(t *testing.T) {
 	default:
 	}
 }
+
+// Under a steady stream the queue is never empty; its room follows what is
+// pending, not everything that went through it.
+func TestQueueRoomFollowsPending(t *testing.T) {
+	q := NewQueue(slog.New(slog.DiscardHandler), 10000)
+	sink := &sliceSink{seen: map[string][]string{}}
+	p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: "p", UID: "u"}}
+	push := func(n int) {
+		for range n {
+			require.True(t, q.Push(sink, p, Normal, "R", "m"))
+		}
+	}
+	push(100)
+	var room []queuedEvent
+	for range 1000 {
+		push(maxBatch)
+		round, _ := q.take(room[:0])
+		require.Len(t, round, maxBatch)
+		room = round
+	}
+	require.Equal(t, 100, q.q.len())
+	require.LessOrEqual(t, len(q.q.buf), 1024, "%d events went through", 1000*maxBatch)
+}
