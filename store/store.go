@@ -258,12 +258,26 @@ type Event struct {
 	Type     EventType
 	Revision int64
 	obj      objects.Object
+	more     bool
 }
 
 // NewEvent builds an event for a backend. obj is kept as is and must never
 // be modified afterwards.
 func NewEvent(t EventType, rev int64, obj objects.Object) Event {
 	return Event{Type: t, Revision: rev, obj: obj}
+}
+
+// More reports whether the watch delivers another event of the same
+// revision right after this one: a transaction's writes are one revision,
+// and a cache that has applied an event whose More is false has applied
+// the whole transaction it saw, so that it can tell readers it is at that
+// revision.
+func (e Event) More() bool { return e.more }
+
+// WithMore returns e with More set, for a backend.
+func (e Event) WithMore(more bool) Event {
+	e.more = more
+	return e
 }
 
 // Object returns a copy of the object as the change left it (for Deleted, its

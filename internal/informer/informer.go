@@ -235,7 +235,14 @@ func (i *Informer) apply(ev store.Event) {
 	} else if old != nil {
 		i.remove(k, old)
 	}
-	i.rev = ev.Revision
+	// The cache is at a revision once it holds all of it: a transaction
+	// that deletes and creates a key again, or writes it twice, must not
+	// be read half applied.
+	if ev.More() {
+		i.rev = ev.Revision - 1
+	} else {
+		i.rev = ev.Revision
+	}
 	i.notifyLocked()
 	i.mu.Unlock()
 	if old == nil && obj == nil {

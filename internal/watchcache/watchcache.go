@@ -73,6 +73,11 @@ type Hub struct {
 	last    int64 // revision of the last Publish
 	buffer  int
 	byKind  map[string]*kindWatchers // "" holds the watchers of every kind
+
+	// During a Publish of several changes: the watchers holding back an
+	// event (see Publish).
+	holding bool
+	held    []*watcher
 }
 
 type entry struct {
@@ -124,11 +129,27 @@ func (h *Hub) Publish(rev int64, changes []Change) {
 	if h.closed {
 		return
 	}
+	// Each watcher's last event of the revision is held back until the
+	// revision is fanned out, so that it goes out with More false and the
+	// others with More true.
+	h.holding = len(changes) > 1
 	for _, c := range changes {
 		ev := store.NewEvent(c.Type, rev, c.Obj)
 		h.remember(entry{ev, c.Prev})
 		h.fanoutKind(h.byKind[c.Obj.GetTypeMeta().Kind], ev, c.Prev)
 		h.fanoutKind(h.byKind[""], ev, c.Prev)
+	}
+	if h.holding {
+		for _, w := range h.held {
+			ev := w.held
+			w.held, w.holds = store.Event{}, false
+			if w.in != nil && !w.send(ev) {
+				h.end(w, store.ErrFellBehind)
+			}
+		}
+		clear(h.held)
+		h.held = h.held[:0]
+		h.holding = false
 	}
 	h.last = rev
 }
@@ -229,8 +250,8 @@ func (h *Hub) Watch(ctx context.Context, f Filter, from int64, buffer int) (stor
 	// Room for the replay on top of the buffer: a resumed watcher starts
 	// with a full backlog but must not be behind already.
 	w.ch = make(chan store.Event, buffer+len(replay))
-	for _, ev := range replay {
-		w.ch <- ev
+	for i, ev := range replay {
+		w.ch <- ev.WithMore(i+1 < len(replay) && replay[i+1].Revision == ev.Revision)
 	}
 	h.register(w)
 	h.mu.Unlock()
@@ -342,10 +363,14 @@ func (h *Hub) end(w *watcher, err error) {
 }
 
 type watcher struct {
-	hub     *Hub
-	f       Filter
-	from    int64
-	ch      chan store.Event
+	hub  *Hub
+	f    Filter
+	from int64
+	ch   chan store.Event
+	// The event held back during a Publish (see Publish); guarded by
+	// hub.mu.
+	held    store.Event
+	holds   bool
 	err     atomic.Pointer[error]
 	in      *bucket // nil once ended; guarded by hub.mu
 	pos     int
@@ -377,6 +402,21 @@ func (w *watcher) offer(ev store.Event, prev objects.Object) bool {
 	if !ok {
 		return true
 	}
+	if !w.hub.holding {
+		return w.send(ev)
+	}
+	if w.holds {
+		if !w.send(w.held.WithMore(true)) {
+			return false
+		}
+	} else {
+		w.hub.held = append(w.hub.held, w)
+	}
+	w.held, w.holds = ev, true
+	return true
+}
+
+func (w *watcher) send(ev store.Event) bool {
 	select {
 	case w.ch <- ev:
 		return true

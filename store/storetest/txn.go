@@ -128,9 +128,19 @@ func testTransaction(t *testing.T, e *env) {
 		{store.Modified, kindWidget, "default/old"},
 		{store.Deleted, kindWidget, "default/b"},
 	}, summarize(evs), "events of a transaction, in the order of its writes")
-	for _, ev := range evs {
+	for i, ev := range evs {
 		require.Equal(t, rev, ev.Revision, "one revision for a transaction's events")
+		require.Equal(t, i < len(evs)-1, ev.More(), "event %d: More tells whether the transaction's events go on", i)
 	}
+	// A watch resumed from before the transaction sees the same.
+	resumed := watch(t, s, store.WatchOptions{Revision: before})
+	for i, ev := range collect(t, resumed, 7) {
+		require.Equal(t, i < 6, ev.More(), "replayed event %d", i)
+	}
+	// So does a filtered watch, of the events it sees.
+	filtered := watch(t, s, store.WatchOptions{Revision: before, Kind: kindWidget, ListOptions: store.ListOptions{Labels: selector(t, "app=y")}})
+	evs = collect(t, filtered, 1)
+	require.False(t, evs[0].More())
 }
 
 func selectorOrPanic(s string) objects.Selector {
