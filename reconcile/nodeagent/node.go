@@ -244,7 +244,16 @@ func (a *Agent) relist(ctx context.Context) {
 	}
 	a.mu.Unlock()
 	for _, w := range changed {
-		a.enqueue(w)
+		// A pod being synced looks at the runtime again as its sync ends,
+		// and what changes afterwards comes as a runtime event: a relist,
+		// the backstop for lost events, need not sync it once more for
+		// what its own sync is doing.
+		w.mu.Lock()
+		busy := w.active
+		w.mu.Unlock()
+		if !busy {
+			a.enqueue(w)
+		}
 	}
 	for _, uid := range orphans {
 		a.log.Info("removing what the runtime runs for a pod not bound to this node", "uid", uid)
