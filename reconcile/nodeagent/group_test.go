@@ -67,21 +67,7 @@ func (c *cluster) addNode(name string) {
 func TestGroupRunsPodsOnThreeNodes(t *testing.T) {
 	c := newCluster(t, 3)
 	start := time.Now()
-	err := c.store.Update(context.Background(), func(tx store.Tx) error {
-		for i := range 60 {
-			p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: fmt.Sprintf("web-%02d", i), Namespace: "default"}}
-			p.Spec.Containers = []objects.Container{{Name: "app", Image: "registry.local/web:1"}}
-			p.Spec.NodeName = fmt.Sprintf("node-%d", i%3) // bound as a scheduler would
-			c.store.Scheme().Default(p)
-			if err := tx.Create(p); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	createPods(t, c.store, 60, func(i int, p *objects.Pod) { p.Spec.NodeName = fmt.Sprintf("node-%d", i%3) }) // bound as a scheduler would
 	waitAllRunning(t, c.store, 60)
 	t.Logf("60 pods on 3 nodes Running and Ready in %v", time.Since(start))
 	for name, rt := range c.rts {
@@ -128,21 +114,7 @@ func TestGroupRunsPodsOnThreeNodes(t *testing.T) {
 // creates nothing twice.
 func TestGroupAgentTakesOverItsNodesPods(t *testing.T) {
 	c := newCluster(t, 2)
-	err := c.store.Update(context.Background(), func(tx store.Tx) error {
-		for i := range 20 {
-			p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: fmt.Sprintf("web-%02d", i), Namespace: "default"}}
-			p.Spec.Containers = []objects.Container{{Name: "app", Image: "registry.local/web:1"}}
-			p.Spec.NodeName = fmt.Sprintf("node-%d", i%2)
-			c.store.Scheme().Default(p)
-			if err := tx.Create(p); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	createPods(t, c.store, 20, func(i int, p *objects.Pod) { p.Spec.NodeName = fmt.Sprintf("node-%d", i%2) })
 	waitAllRunning(t, c.store, 20)
 
 	if err := c.group.Add(context.Background(), "node-0", c.rts["node-0"], nodeagent.WithEventRecorder(c.rec)); err != nil {
@@ -177,6 +149,27 @@ func TestGroupAgentTakesOverItsNodesPods(t *testing.T) {
 }
 
 // waitAllRunning waits until n pods are Running and Ready.
+// createPods creates pods web-00, web-01… of one container in one
+// transaction, each completed by set (with its index) before defaulting.
+func createPods(t *testing.T, s store.Store, n int, set func(i int, p *objects.Pod)) {
+	t.Helper()
+	err := s.Update(context.Background(), func(tx store.Tx) error {
+		for i := range n {
+			p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: fmt.Sprintf("web-%02d", i), Namespace: "default"}}
+			p.Spec.Containers = []objects.Container{{Name: "app", Image: "registry.local/web:1"}}
+			set(i, p)
+			s.Scheme().Default(p)
+			if err := tx.Create(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func waitAllRunning(t *testing.T, s store.Store, n int) {
 	t.Helper()
 	var ready int

@@ -36,21 +36,10 @@ func TestSixtyPodsOnThreeNodesWithTheScheduler(t *testing.T) {
 	}
 
 	start := time.Now()
-	err = c.store.Update(context.Background(), func(tx store.Tx) error {
-		for i := range 60 {
-			p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: fmt.Sprintf("web-%02d", i), Namespace: "default", Labels: map[string]string{"app": "web"}}}
-			p.Spec.Containers = []objects.Container{{Name: "app", Image: "registry.local/web:1", Resources: objects.ResourceRequirements{
-				Requests: objects.ResourceList{"cpu": objects.MustParseQuantity("100m")}}}}
-			c.store.Scheme().Default(p)
-			if err := tx.Create(p); err != nil {
-				return err
-			}
-		}
-		return nil
+	createPods(t, c.store, 60, func(_ int, p *objects.Pod) {
+		p.Labels = map[string]string{"app": "web"}
+		p.Spec.Containers[0].Resources.Requests = objects.ResourceList{"cpu": objects.MustParseQuantity("100m")}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	waitAllRunning(t, c.store, 60)
 	t.Logf("60 pods scheduled on 3 nodes and Running and Ready in %v", time.Since(start))
 
