@@ -325,10 +325,9 @@ func (c *Client) createCopies(tx store.Tx, obj objects.Object, n int, created fu
 // shallowCopy returns a new object of obj's type sharing everything with
 // obj.
 func shallowCopy(obj objects.Object) objects.Object {
-	v := reflect.ValueOf(obj).Elem()
-	n := reflect.New(v.Type())
-	n.Elem().Set(v)
-	return n.Interface().(objects.Object)
+	n := reflect.New(reflect.TypeOf(obj).Elem()).Interface().(objects.Object)
+	copyInto(n, obj)
+	return n
 }
 
 // prepareCreate fills obj's apiVersion and kind, defaults and validates it.

@@ -43,15 +43,7 @@ func TestHPAWithFakeRuntime(t *testing.T) {
 		func(m *Manager) error { return m.Add(DeploymentController(m)) },
 		func(m *Manager) error { return m.Add(HorizontalPodAutoscalerController(m, ms, HPAOptions{})) },
 	))
-	rt, err := fake.New(fake.WithClock(e.clock), fake.WithImages("web:1"))
-	require.NoError(t, err)
-	e.create(newNode("n1"))
-	e.runScheduler()
-	e.runAgent("n1", rt)
-	e.create(deploymentWithCPU("web", 2, 100))
-	e.waitFor("2 running", rolledOut("web", "web:1"))
-
-	require.Equal(t, 2, rt.SetUsage(fake.Image("web:1"), 100, 64<<20)) // 100% of the request
+	rt := runWebAtFullCPU(t, e)
 	sc := NewStatsScraper(e.s, "n1", rt, ms, e.clock, 0)
 	require.NoError(t, sc.Scrape(t.Context()))
 	e.clock.Advance(DefaultScrapeInterval)
@@ -108,14 +100,7 @@ func TestStatsScraperScrapesOnDemand(t *testing.T) {
 			return m.Add(HorizontalPodAutoscalerController(m, ms, HPAOptions{}))
 		},
 	))
-	rt, err := fake.New(fake.WithClock(e.clock), fake.WithImages("web:1"))
-	require.NoError(t, err)
-	e.create(newNode("n1"))
-	e.runScheduler()
-	e.runAgent("n1", rt)
-	e.create(deploymentWithCPU("web", 2, 100))
-	e.waitFor("2 running", rolledOut("web", "web:1"))
-	require.Equal(t, 2, rt.SetUsage(fake.Image("web:1"), 100, 64<<20)) // 100% of the request
+	rt := runWebAtFullCPU(t, e)
 
 	sc := NewStatsScraper(e.s, "n1", rt, ms, e.clock, 0)
 	stages := make(chan string, 16)
@@ -188,4 +173,19 @@ func TestStatsScraperScrapesOnDemand(t *testing.T) {
 	for scraped() > 0 {
 		next("round")
 	}
+}
+
+// runWebAtFullCPU runs a Deployment "web" of 2 pods requesting 100m on
+// node n1 of the fake runtime, both using all of their request.
+func runWebAtFullCPU(t *testing.T, e *env) *fake.Runtime {
+	t.Helper()
+	rt, err := fake.New(fake.WithClock(e.clock), fake.WithImages("web:1"))
+	require.NoError(t, err)
+	e.create(newNode("n1"))
+	e.runScheduler()
+	e.runAgent("n1", rt)
+	e.create(deploymentWithCPU("web", 2, 100))
+	e.waitFor("2 running", rolledOut("web", "web:1"))
+	require.Equal(t, 2, rt.SetUsage(fake.Image("web:1"), 100, 64<<20)) // 100% of the request
+	return rt
 }
