@@ -399,6 +399,12 @@ const (
 	EventContainerStarted EventType = "ContainerStarted"
 	EventContainerExited  EventType = "ContainerExited"
 	EventSandboxStopped   EventType = "SandboxStopped"
+	// EventContainerOOM: the kernel killed a process of the container for
+	// memory. The container may have exited, or may run on (another of its
+	// processes was killed). A runtime that learns of the kill apart from
+	// the exit reports it, so that a status read before it, reason "Error",
+	// is read again: from then on it says OOMKilled.
+	EventContainerOOM EventType = "ContainerOOM"
 )
 
 // Event is one state change of a container or a sandbox.

@@ -221,7 +221,7 @@ func (r *Runtime) ListContainers(ctx context.Context, f runtime.Filter) ([]runti
 			if res.Container.State == nil || res.Container.Config == nil {
 				return nil
 			}
-			st := containerStatus(res.Container)
+			st := r.cache.withOOM(c.ID, containerStatus(res.Container))
 			r.cache.put(c.ID, res.Container.State.Status, st)
 			out[i], found[i] = st, true
 			return nil
@@ -304,11 +304,19 @@ func parseTime(s string) time.Time {
 
 // inspectCache keeps container statuses by id and engine state. A running
 // container's status changes only when its state does; an exited one's
-// never. Created containers are not cached: a failed start changes them in
-// place.
+// never, but for one: a SIGKILL not (yet) known as an OOM kill, since the
+// daemon's OOM event may come after the exit's. Created containers are not
+// cached: a failed start changes them in place.
+//
+// It also keeps the containers an OOM event was seen for, while the
+// engine's events are followed (WatchEvents): the engine's
+// State.OOMKilled is not always set after such an event (seen for a
+// container killed within milliseconds of its start), and a container
+// with a process killed for memory ends OOMKilled, as the CRI reports it.
 type inspectCache struct {
-	mu sync.Mutex
-	m  map[string]cachedStatus
+	mu  sync.Mutex
+	m   map[string]cachedStatus
+	oom map[string]struct{}
 }
 
 type cachedStatus struct {
@@ -334,8 +342,14 @@ func (c *inspectCache) put(id string, state container.ContainerState, st runtime
 	if state != container.StateRunning && state != container.StateExited && state != container.StateDead {
 		return
 	}
+	if st.State == runtime.ContainerExited && st.ExitCode == 137 && st.Reason != "OOMKilled" {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, oom := c.oom[id]; oom && st.State == runtime.ContainerExited {
+		st.Reason = "OOMKilled" // the event came while st was read
+	}
 	if c.m == nil || len(c.m) >= inspectCacheMax {
 		c.m = map[string]cachedStatus{} // crude, but bounded; refills on the next list
 	}
@@ -347,4 +361,32 @@ func (c *inspectCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, id)
+	delete(c.oom, id)
+}
+
+// sawOOM records an OOM event for container id; its cached status, if
+// any, is read again.
+func (c *inspectCache) sawOOM(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.oom == nil || len(c.oom) >= inspectCacheMax {
+		c.oom = map[string]struct{}{} // as crude as the statuses' bound
+	}
+	c.oom[id] = struct{}{}
+	delete(c.m, id)
+}
+
+// withOOM returns st, an exited container's status, with reason OOMKilled
+// when an OOM event was seen for it.
+func (c *inspectCache) withOOM(id string, st runtime.ContainerStatus) runtime.ContainerStatus {
+	if st.State != runtime.ContainerExited || st.Reason == "OOMKilled" {
+		return st
+	}
+	c.mu.Lock()
+	_, oom := c.oom[id]
+	c.mu.Unlock()
+	if oom {
+		st.Reason = "OOMKilled"
+	}
+	return st
 }

@@ -36,6 +36,18 @@
 // one sandbox at a time; starting pods is not serialised. Later engines are
 // not affected.
 //
+// # OOM kills
+//
+// A container killed for memory exits with code 137 and reason OOMKilled
+// when the engine says so: by its State.OOMKilled flag or, while its events
+// are followed (WatchEvents, as a node agent does), by an OOM event, which
+// also comes as runtime.EventContainerOOM. The engine's flag can stay unset
+// after the event (seen for a container killed at once), and under load the
+// engine can miss a kill altogether: its shim reads it from the container's
+// cgroup, which may be gone by then. Such an exit says "Error", code 137.
+// The containerd backend reads the cgroup itself before the task is
+// deleted and does not miss it.
+//
 // # Lifecycle
 //
 // New connects and checks the daemon; Close releases the connection and

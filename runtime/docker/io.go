@@ -204,7 +204,7 @@ func (r *Runtime) WatchEvents(ctx context.Context) (<-chan runtime.Event, error)
 	res := r.cli.Events(ctx, client.EventsListOptions{
 		Since: fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()),
 		Filters: make(client.Filters).Add("type", string(events.ContainerEventType)).
-			Add("label", labelKind).Add("event", "start", "die"),
+			Add("label", labelKind).Add("event", "start", "die", "oom"),
 	})
 	out := make(chan runtime.Event, 1024)
 	go func() {
@@ -220,6 +220,9 @@ func (r *Runtime) WatchEvents(ctx context.Context) (<-chan runtime.Event, error)
 				ev, ok := translate(m)
 				if !ok {
 					continue
+				}
+				if ev.Type == runtime.EventContainerOOM {
+					r.cache.sawOOM(ev.ID)
 				}
 				select {
 				case out <- ev:
@@ -245,6 +248,10 @@ func translate(m events.Message) (runtime.Event, bool) {
 		ev.Type, ev.SandboxID = runtime.EventContainerStarted, a[labelSandbox]
 	case a[labelKind] == kindContainer && m.Action == events.ActionDie:
 		ev.Type, ev.SandboxID = runtime.EventContainerExited, a[labelSandbox]
+	case a[labelKind] == kindContainer && m.Action == events.ActionOOM:
+		// Apart from the exit's, and not always before it (see
+		// inspectCache).
+		ev.Type, ev.SandboxID = runtime.EventContainerOOM, a[labelSandbox]
 	default:
 		return runtime.Event{}, false
 	}

@@ -215,14 +215,58 @@ func TestCommandAndArgs(t *testing.T) {
 	}
 }
 
+// TestOOMKilled: a container killed for exceeding its memory limit is
+// reported by an OOM event and ends with reason OOMKilled and code 137, also
+// when the engine's own OOMKilled flag is not set (see inspectCache).
+//
+// The engine does not always learn of the kill (under load, often not):
+// its shim reads the kill from the container's cgroup, which may be gone
+// by then, and then neither the event nor the flag says OOM. A run without
+// the OOM event within oomGrace of the exit is tried again; without one in
+// three runs there is nothing to check.
 func TestOOMKilled(t *testing.T) {
+	const oomGrace = 10 * time.Second
 	rt := newRuntime(t)
-	p := newPod(t, rt, "oom")
-	id := p.run("hog", func(c *runtime.ContainerConfig) { c.Resources.MemoryLimitBytes = 32 << 20 }, "oom")
-	st := waitContainer(t, rt, id, "exited", exited)
-	if st.Reason != "OOMKilled" || st.ExitCode != 137 {
-		t.Errorf("after exceeding its memory limit: reason %q code %d, want OOMKilled 137", st.Reason, st.ExitCode)
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	evs, err := rt.WatchEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	p := newPod(t, rt, "oom")
+	for attempt := 1; attempt <= 3; attempt++ {
+		id := p.run(fmt.Sprintf("hog-%d", attempt), func(c *runtime.ContainerConfig) { c.Resources.MemoryLimitBytes = 32 << 20 }, "oom")
+		var grace <-chan time.Time // from the exit on
+		for oom := false; !oom; {
+			select {
+			case ev, ok := <-evs:
+				if !ok {
+					t.Fatal("the event stream ended")
+				}
+				oom = ev.ID == id && ev.Type == runtime.EventContainerOOM
+				if ev.ID == id && ev.Type == runtime.EventContainerExited {
+					grace = time.After(oomGrace)
+				}
+			case <-grace:
+				t.Logf("attempt %d: the engine reported no OOM kill within %s of the exit", attempt, oomGrace)
+				id = ""
+				oom = true
+			case <-ctx.Done():
+				t.Fatal("the container did not exit")
+			}
+		}
+		if id == "" {
+			continue
+		}
+		st := waitContainer(t, rt, id, "exited, OOMKilled", func(st runtime.ContainerStatus) bool {
+			return st.State == runtime.ContainerExited && st.Reason == "OOMKilled"
+		})
+		if st.ExitCode != 137 {
+			t.Errorf("OOMKilled with exit code %d, want 137", st.ExitCode)
+		}
+		return
+	}
+	t.Skip("the engine reported no OOM kill in 3 attempts")
 }
 
 func TestStartError(t *testing.T) {
