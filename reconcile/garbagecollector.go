@@ -92,6 +92,10 @@ type garbageCollector struct {
 	// namespaces: the state of each namespace seen; terminating ones (being
 	// deleted, or deleted while not empty) have their content removed.
 	namespaces map[string]nsState
+	// events counts the Events in nodes (see put): while there are none,
+	// the changes of Events, most of all the collector sees, are handled
+	// without a lookup in nodes, a map of every object.
+	events int
 }
 
 type nsState int
@@ -193,6 +197,7 @@ func (gc *garbageCollector) replace(all []objects.Object) {
 	old := gc.nodes
 	gc.nodes = make(map[string]objects.Object, len(all))
 	gc.dependents = map[string]int32{}
+	gc.events = 0
 	oldNS := gc.namespaces
 	gc.namespaces = map[string]nsState{}
 	for _, o := range all {
@@ -227,13 +232,20 @@ const kindEvent = "Event"
 // check, which then only has process read the store, where the owner is.
 func (gc *garbageCollector) put(obj objects.Object) (prev objects.Object, in bool) {
 	m := obj.GetObjectMeta()
-	prev = gc.nodes[m.UID]
-	if len(m.OwnerReferences) == 0 && obj.GetTypeMeta().Kind == kindEvent && !waiting(obj) {
-		if prev != nil {
-			gc.unlink(prev)
-			delete(gc.nodes, m.UID)
+	event := obj.GetTypeMeta().Kind == kindEvent
+	if event && len(m.OwnerReferences) == 0 && !waiting(obj) {
+		if gc.events > 0 {
+			if prev = gc.nodes[m.UID]; prev != nil {
+				gc.unlink(prev)
+				delete(gc.nodes, m.UID)
+				gc.events--
+			}
 		}
 		return prev, false
+	}
+	prev = gc.nodes[m.UID]
+	if event && prev == nil {
+		gc.events++
 	}
 	// Replaced even when only the status changed, so that no older version
 	// stays in memory for the graph's sake.
@@ -342,10 +354,15 @@ func (gc *garbageCollector) deleted(obj objects.Object) {
 	defer gc.mu.Unlock()
 	m := obj.GetObjectMeta()
 	last := obj
-	if prev, ok := gc.nodes[m.UID]; ok {
-		last = prev // the references the graph counted
-		gc.unlink(prev)
-		delete(gc.nodes, m.UID)
+	if obj.GetTypeMeta().Kind != kindEvent || gc.events > 0 {
+		if prev, ok := gc.nodes[m.UID]; ok {
+			last = prev // the references the graph counted
+			gc.unlink(prev)
+			delete(gc.nodes, m.UID)
+			if prev.GetTypeMeta().Kind == kindEvent {
+				gc.events--
+			}
+		}
 	}
 	item := itemOf(obj)
 	if gc.dependents[m.UID] > 0 {

@@ -2,12 +2,14 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/podkit/podkit/internal/workqueue"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/store"
 )
@@ -325,4 +327,71 @@ func TestClusterScopedOwner(t *testing.T) {
 		_, err := tx.Get("ConfigMap", cm.Key())
 		return err != nil, fmt.Sprint(err)
 	})
+}
+
+// Events are in the graph only while they have owners (the collector skips
+// the changes of the others): an owned Event goes with its owner, one whose
+// reference was removed and one that never had any stay, and an Event that
+// owns an object takes it along.
+func TestEventsInTheGraph(t *testing.T) {
+	e := gcEnv(t)
+	owner := &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "owner"}}
+	e.create(owner)
+	ref := []objects.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "owner", UID: owner.UID}}
+	event := func(name string, refs []objects.OwnerReference) *objects.Event {
+		return &objects.Event{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name, OwnerReferences: refs},
+			InvolvedObject: objects.ObjectReference{Kind: "ConfigMap", Namespace: "default", Name: "owner"}, Reason: "Test", Type: objects.EventTypeNormal}
+	}
+	owned, freed, loose := event("owned", ref), event("freed", ref), event("loose", nil)
+	e.create(owned, freed, loose)
+	e.mutate("Event", freed.Key(), func(obj objects.Object) { obj.GetObjectMeta().OwnerReferences = nil })
+	e.delete("ConfigMap", owner.Key(), "")
+	e.waitFor("the owned event collected", func(tx store.ReadTx) (bool, string) {
+		_, err := tx.Get("Event", owned.Key())
+		return errors.Is(err, store.ErrNotFound), fmt.Sprint(err)
+	})
+	for _, ev := range []*objects.Event{freed, loose} {
+		_, err := e.get("Event", ev.Key())
+		require.NoError(t, err, "event %s has no owner", ev.Name)
+	}
+
+	dep := &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "dep", OwnerReferences: []objects.OwnerReference{
+		{APIVersion: "v1", Kind: "Event", Name: "loose", UID: loose.UID}}}}
+	e.create(dep)
+	e.delete("Event", loose.Key(), "")
+	e.waitFor("the event's dependent collected", func(tx store.ReadTx) (bool, string) {
+		_, err := tx.Get("ConfigMap", dep.Key())
+		return errors.Is(err, store.ErrNotFound), fmt.Sprint(err)
+	})
+}
+
+// The graph keeps an Event while it has owners and only then: changes of
+// Events without owners leave it as it was.
+func TestGraphOfEvents(t *testing.T) {
+	gc := &garbageCollector{nodes: map[string]objects.Object{}, dependents: map[string]int32{}, namespaces: map[string]nsState{},
+		queue: workqueue.New[gcItem](workqueue.Options{})}
+	defer gc.queue.ShutDown()
+	ref := []objects.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "owner", UID: "owner-uid"}}
+	event := func(uid string, refs []objects.OwnerReference) *objects.Event {
+		ev := &objects.Event{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: uid, UID: uid, OwnerReferences: refs}}
+		ev.Kind = kindEvent
+		return ev
+	}
+	graph := func() string {
+		return fmt.Sprintf("%d nodes, %d events, %d dependents of owner", len(gc.nodes), gc.events, gc.dependents["owner-uid"])
+	}
+
+	gc.changed(event("loose", nil))
+	require.Equal(t, "0 nodes, 0 events, 0 dependents of owner", graph())
+	gc.changed(event("a", ref))
+	gc.changed(event("b", ref))
+	gc.changed(event("a", ref)) // a new version
+	require.Equal(t, "2 nodes, 2 events, 2 dependents of owner", graph())
+	gc.changed(event("a", nil)) // its reference removed
+	require.Equal(t, "1 nodes, 1 events, 1 dependents of owner", graph())
+	gc.deleted(event("loose", nil))
+	gc.deleted(event("a", nil))
+	require.Equal(t, "1 nodes, 1 events, 1 dependents of owner", graph())
+	gc.deleted(event("b", ref))
+	require.Equal(t, "0 nodes, 0 events, 0 dependents of owner", graph())
 }
