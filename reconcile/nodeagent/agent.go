@@ -238,6 +238,10 @@ type podWorker struct {
 	gone   bool // deleted from the store (or never in it: an orphan)
 	active bool // a sync goroutine runs
 	again  bool // sync again when it ends
+	// synced is when the last sync ended (the agent's clock, Unix
+	// nanoseconds; 0 before the first): the relist resyncs the pod a
+	// jittered resync interval after it (see resyncDue).
+	synced int64
 
 	st podState // owned by the running sync
 }
@@ -480,7 +484,9 @@ func (a *Agent) work(ctx context.Context, w *podWorker) {
 		}
 		resync := w.st.resync
 		w.st.resync = false
+		now := a.clock.Now().UnixNano()
 		w.mu.Lock()
+		w.synced = now
 		w.again = w.again || resync && !forget
 		w.storedLocked()
 		if forget && !w.again {

@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"slices"
 	"time"
 
@@ -173,11 +174,11 @@ func (a *Agent) leaseOp(now time.Time) writeOp {
 
 // relistLoop lists the runtime every relist interval (and when kicked) to
 // notice changes it did not report, adopt nothing twice, remove what
-// belongs to no pod, and resync every pod every resync interval.
+// belongs to no pod, and resyncs each pod not synced for its resync
+// interval (see resyncDue).
 func (a *Agent) relistLoop(ctx context.Context) {
 	t := a.clock.NewTicker(a.cfg.relist)
 	defer t.Stop()
-	lastResync := a.clock.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,13 +187,39 @@ func (a *Agent) relistLoop(ctx context.Context) {
 		case <-a.relistKick:
 		}
 		a.relist(ctx)
-		if now := a.clock.Now(); now.Sub(lastResync) >= a.cfg.resync {
-			lastResync = now
-			for _, w := range a.workers() {
+		now := a.clock.Now().UnixNano()
+		for _, w := range a.workers() {
+			if a.resyncDue(w, now) {
 				a.enqueue(w)
 			}
 		}
 	}
+}
+
+// resyncJitter is the most a pod's resync interval is lengthened by, as a
+// fraction of it: the kubelet's pod workers resync after the interval
+// jittered by half of it, so that pods synced together (a node's pods at
+// its start, every node's at the process's) do not all resync together.
+const resyncJitter = 0.5
+
+// resyncDue reports whether w was last synced a resync interval ago,
+// lengthened by a fraction of resyncJitter of its own: from a hash of the
+// pod's UID and of when it was synced, so it differs from pod to pod and
+// from one sync to the next.
+func (a *Agent) resyncDue(w *podWorker, now int64) bool {
+	w.mu.Lock()
+	synced := w.synced
+	w.mu.Unlock()
+	if synced == 0 {
+		return false // not synced yet: its first sync is queued
+	}
+	var h maphash.Hash
+	h.SetSeed(a.seed)
+	h.WriteString(w.uid)
+	maphash.WriteComparable(&h, synced)
+	frac := float64(h.Sum64()>>11) / (1 << 53)
+	interval := float64(a.cfg.resync) * (1 + resyncJitter*frac)
+	return float64(now-synced) >= interval
 }
 
 func (a *Agent) relist(ctx context.Context) {

@@ -184,7 +184,10 @@ func WithNodeStatusInterval(d time.Duration) Option {
 
 // WithRelist sets how often the runtime is listed to notice changes it did
 // not report (default 10s with a runtime.EventWatcher, else 1s) and how
-// often every pod is synced even if nothing changed (default 1m).
+// long after its last sync a pod is synced again even if nothing changed
+// (default 1m), lengthened for each pod and each time by up to half of it,
+// as the kubelet jitters its pod workers' resyncs: pods started together
+// do not resync together. A resync starts at the relist after it is due.
 func WithRelist(relist, resync time.Duration) Option {
 	return func(cfg *config) error {
 		if relist <= 0 || resync <= 0 {
