@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -39,10 +40,14 @@ type removals struct {
 	// foreground holds "Kind name" of the objects seen deleting with the
 	// foregroundDeletion finalizer, with the revision of that change.
 	foreground map[string]int64
+	rev        int64         // of the last event handled
+	handled    chan struct{} // a token after each event handled
 }
 
+// watchRemovals records removals until the returned stop, which first
+// waits until every commit made before it is recorded.
 func (e *env) watchRemovals() (*removals, func()) {
-	r := &removals{at: map[string]int64{}, foreground: map[string]int64{}}
+	r := &removals{at: map[string]int64{}, foreground: map[string]int64{}, handled: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := e.s.Watch(ctx, store.WatchOptions{Revision: e.s.Revision(), Buffer: 1 << 20})
 	require.NoError(e.t, err)
@@ -50,29 +55,59 @@ func (e *env) watchRemovals() (*removals, func()) {
 	go func() {
 		defer close(done)
 		for ev := range w.Events() {
-			if ev.Kind() == "Event" {
-				continue
-			}
 			r.mu.Lock()
-			what := ev.Kind() + " " + ev.Key().Name
-			if ev.Kind() == "Deployment" {
-				m := ev.Object().GetObjectMeta()
-				r.seen = append(r.seen, fmt.Sprintf("%v at %d: deletionTimestamp %v, finalizers %v", ev.Type, ev.Revision, m.DeletionTimestamp, m.Finalizers))
-			}
-			if ev.Type == store.Deleted {
-				r.at[what] = ev.Revision
-			} else if m := ev.Object().GetObjectMeta(); m.DeletionTimestamp != nil && m.HasFinalizer(objects.FinalizerForeground) {
-				if _, ok := r.foreground[what]; !ok {
-					r.foreground[what] = ev.Revision
-				}
+			r.record(ev)
+			if !ev.More() { // the revision's last event
+				r.rev = ev.Revision
 			}
 			r.mu.Unlock()
+			select {
+			case r.handled <- struct{}{}:
+			default:
+			}
 		}
 	}()
 	return r, func() {
-		w.Stop()
-		cancel()
-		<-done
+		defer func() {
+			w.Stop()
+			cancel()
+			<-done
+		}()
+		target := e.s.Revision()
+		deadline := time.NewTimer(waitTimeout)
+		defer deadline.Stop()
+		for {
+			r.mu.Lock()
+			rev := r.rev
+			r.mu.Unlock()
+			if rev >= target {
+				return
+			}
+			select {
+			case <-r.handled:
+			case <-deadline.C:
+				e.t.Fatalf("the removals' watch is at revision %d, the store at %d", rev, target)
+			}
+		}
+	}
+}
+
+// record notes ev. r.mu is held.
+func (r *removals) record(ev store.Event) {
+	if ev.Kind() == "Event" {
+		return
+	}
+	what := ev.Kind() + " " + ev.Key().Name
+	if ev.Kind() == "Deployment" {
+		m := ev.Object().GetObjectMeta()
+		r.seen = append(r.seen, fmt.Sprintf("%v at %d: deletionTimestamp %v, finalizers %v", ev.Type, ev.Revision, m.DeletionTimestamp, m.Finalizers))
+	}
+	if ev.Type == store.Deleted {
+		r.at[what] = ev.Revision
+	} else if m := ev.Object().GetObjectMeta(); m.DeletionTimestamp != nil && m.HasFinalizer(objects.FinalizerForeground) {
+		if _, ok := r.foreground[what]; !ok {
+			r.foreground[what] = ev.Revision
+		}
 	}
 }
 
