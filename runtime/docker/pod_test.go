@@ -236,26 +236,8 @@ func TestOOMKilled(t *testing.T) {
 	p := newPod(t, rt, "oom")
 	for attempt := 1; attempt <= 3; attempt++ {
 		id := p.run(fmt.Sprintf("hog-%d", attempt), func(c *runtime.ContainerConfig) { c.Resources.MemoryLimitBytes = 32 << 20 }, "oom")
-		var grace <-chan time.Time // from the exit on
-		for oom := false; !oom; {
-			select {
-			case ev, ok := <-evs:
-				if !ok {
-					t.Fatal("the event stream ended")
-				}
-				oom = ev.ID == id && ev.Type == runtime.EventContainerOOM
-				if ev.ID == id && ev.Type == runtime.EventContainerExited {
-					grace = time.After(oomGrace)
-				}
-			case <-grace:
-				t.Logf("attempt %d: the engine reported no OOM kill within %s of the exit", attempt, oomGrace)
-				id = ""
-				oom = true
-			case <-ctx.Done():
-				t.Fatal("the container did not exit")
-			}
-		}
-		if id == "" {
+		if !sawOOM(t, evs, id, oomGrace, ctx.Done()) {
+			t.Logf("attempt %d: the engine reported no OOM kill within %s of the exit", attempt, oomGrace)
 			continue
 		}
 		st := waitContainer(t, rt, id, "exited, OOMKilled", func(st runtime.ContainerStatus) bool {
@@ -267,6 +249,32 @@ func TestOOMKilled(t *testing.T) {
 		return
 	}
 	t.Skip("the engine reported no OOM kill in 3 attempts")
+}
+
+// sawOOM follows evs until an OOM event of container id (true), or until
+// grace has passed since its exit without one (false).
+func sawOOM(t *testing.T, evs <-chan runtime.Event, id string, grace time.Duration, done <-chan struct{}) bool {
+	t.Helper()
+	var afterExit <-chan time.Time
+	for {
+		select {
+		case ev, ok := <-evs:
+			if !ok {
+				t.Fatal("the event stream ended")
+			}
+			switch {
+			case ev.ID != id:
+			case ev.Type == runtime.EventContainerOOM:
+				return true
+			case ev.Type == runtime.EventContainerExited:
+				afterExit = time.After(grace)
+			}
+		case <-afterExit:
+			return false
+		case <-done:
+			t.Fatal("the container did not exit")
+		}
+	}
 }
 
 func TestStartError(t *testing.T) {
