@@ -210,8 +210,8 @@ func (a *Agent) resyncDue(w *podWorker, now int64) bool {
 	w.mu.Lock()
 	synced := w.synced
 	w.mu.Unlock()
-	if synced == 0 {
-		return false // not synced yet: its first sync is queued
+	if synced == 0 || now-synced < int64(a.cfg.resync) {
+		return false // not synced yet (its first sync is queued), or lately
 	}
 	var h maphash.Hash
 	h.SetSeed(a.seed)
