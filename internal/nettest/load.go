@@ -29,20 +29,28 @@ var RawAnswer = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf
 func AnswerLoop(c net.Conn) {
 	br := bufio.NewReader(c)
 	for {
-		close := false
-		for {
-			line, err := br.ReadSlice('\n')
-			if err != nil {
-				return
-			}
-			if len(line) <= 2 {
-				break
-			}
-			close = close || len(line) >= 17 && bytes.EqualFold(line[:17], []byte("connection: close"))
+		close, err := ReadHead(br)
+		if err != nil {
+			return
 		}
 		if _, err := c.Write(RawAnswer); err != nil || close {
 			return
 		}
+	}
+}
+
+// ReadHead reads a request head (up to its empty line) from br and reports
+// whether it asks for the connection to be closed.
+func ReadHead(br *bufio.Reader) (close bool, err error) {
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return false, err
+		}
+		if len(line) <= 2 {
+			return close, nil
+		}
+		close = close || len(line) >= 17 && bytes.EqualFold(line[:17], []byte("connection: close"))
 	}
 }
 

@@ -106,11 +106,7 @@ func BenchmarkStartPod(b *testing.B) {
 // agent does at every sync of it, in a runtime of 30 pods.
 func BenchmarkListPod(b *testing.B) {
 	ctx := context.Background()
-	rt := newBenchRuntime(b, fake.WithHistoryLimit(0))
-	pods := benchPods(30)
-	for i := range pods {
-		pods[i].start(ctx, b, rt)
-	}
+	rt, pods := startedNode(ctx, b, 30)
 	filters := make([]runtime.Filter, len(pods))
 	for i, p := range pods {
 		filters[i] = runtime.Filter{Labels: map[string]string{runtime.LabelPodUID: p.uid, runtime.LabelNode: "node-1"}}
@@ -134,11 +130,7 @@ func BenchmarkListPod(b *testing.B) {
 // by the node's label, as a node agent's relist does.
 func BenchmarkListNode(b *testing.B) {
 	ctx := context.Background()
-	rt := newBenchRuntime(b, fake.WithHistoryLimit(0))
-	pods := benchPods(30)
-	for i := range pods {
-		pods[i].start(ctx, b, rt)
-	}
+	rt, pods := startedNode(ctx, b, 30)
 	f := runtime.Filter{Labels: map[string]string{runtime.LabelNode: "node-1"}}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -152,4 +144,15 @@ func BenchmarkListNode(b *testing.B) {
 			b.Fatal(len(sbs), err)
 		}
 	}
+}
+
+// startedNode returns a runtime without history running n started pods on
+// node-1.
+func startedNode(ctx context.Context, b *testing.B, n int) (*fake.Runtime, []benchPod) {
+	rt := newBenchRuntime(b, fake.WithHistoryLimit(0))
+	pods := benchPods(n)
+	for i := range pods {
+		pods[i].start(ctx, b, rt)
+	}
+	return rt, pods
 }
