@@ -145,9 +145,13 @@ func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error
 	ctx, cancel := context.WithCancel(ctx)
 	ran := make(chan error, 1)
 	go func() { ran <- o.Run(ctx) }()
+	var runtimes []*fake.Runtime
 	defer func() {
 		cancel()
 		<-ran
+		for _, rt := range runtimes { // after their agents have stopped
+			rt.Close()
+		}
 	}()
 
 	// Room for every pod a node may get, and then some.
@@ -161,7 +165,7 @@ func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error
 		if err != nil {
 			return res, err
 		}
-		defer rt.Close()
+		runtimes = append(runtimes, rt)
 		n := &objects.Node{ObjectMeta: objects.ObjectMeta{Name: fmt.Sprintf("node-%05d", i)},
 			Status: objects.NodeStatus{Capacity: objects.ResourceList{
 				objects.ResourceCPU: cpu, objects.ResourceMemory: mem, objects.ResourcePods: podCap}}}

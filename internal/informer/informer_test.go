@@ -132,6 +132,34 @@ func TestListThenWatch(t *testing.T) {
 	require.Equal(t, []string{"add p3", "delete p1"}, r.seen()[2:])
 }
 
+// The cache keeps the store's own objects, from the list as from the
+// watch: a relist copies nothing.
+func TestCacheKeepsStoredObjects(t *testing.T) {
+	s, err := memdb.New()
+	require.NoError(t, err)
+	defer s.Close()
+	create(t, s, newPod("a", "listed", nil, ""))
+	inf := New(s, "Pod", Options{})
+	stop := run(t, inf)
+	defer stop()
+	watched := newPod("a", "watched", nil, "")
+	create(t, s, watched)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	require.NoError(t, inf.WaitFor(ctx, func(v Locked) bool { return v.Observed(watched.Key(), mustRev(t, watched), false) }))
+	for _, name := range []string{"listed", "watched"} {
+		key := objects.Key{Namespace: "a", Name: name}
+		var stored objects.Object
+		require.NoError(t, s.View(ctx, func(tx store.ReadTx) error {
+			stored, err = tx.(store.Peeker).Peek("Pod", key)
+			return err
+		}))
+		cached, ok := inf.Get(key)
+		require.True(t, ok, name)
+		require.Same(t, stored, cached, name)
+	}
+}
+
 // A commit that writes several objects is observed only when all are.
 func TestObservedWholeCommit(t *testing.T) {
 	s, err := memdb.New()
