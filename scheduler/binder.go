@@ -80,8 +80,6 @@ type writer struct {
 	name     string // scheduler name, for the victims' condition
 	reporter string // reportingController of events
 
-	scratch objects.Pod // the pod a binding writes from; only run uses it
-
 	mu      sync.Mutex
 	ops     []*writeOp
 	results []writeResult
@@ -230,16 +228,15 @@ func (w *writer) bind(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error) {
 	if seen := op.pod; seen != nil {
 		op.pod = nil
 		// A shallow copy with conditions of its own: what it shares with
-		// the stored pod is never written, so the store keeps it as is and
-		// copies the rest; the copy itself is scratch, reused.
-		p := &w.scratch
-		*p = objects.Pod{TypeMeta: seen.TypeMeta, ObjectMeta: seen.ObjectMeta, Spec: seen.Spec, Status: seen.Status}
+		// the stored pod is never written, and the store keeps the copy
+		// itself where it can (store.StatusAdopter).
+		p := &objects.Pod{TypeMeta: seen.TypeMeta, ObjectMeta: seen.ObjectMeta, Spec: seen.Spec, Status: seen.Status}
 		p.Status.Conditions = append(make([]objects.PodCondition, 0, len(seen.Status.Conditions)+1), seen.Status.Conditions...)
 		scheduled(&p.Status, now)
 		var err error
 		if combined {
 			p.Spec.NodeName = op.node
-			err = su.UpdateWithStatus(p)
+			err = store.AdoptWithStatus(su, p)
 		} else {
 			// Only the status: the store hands the whole pod back.
 			p.Spec = objects.PodSpec{}
@@ -249,7 +246,6 @@ func (w *writer) bind(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error) {
 				err = tx.Update(p)
 			}
 		}
-		*p = objects.Pod{} // keep nothing alive
 		switch {
 		case err == nil:
 			// Unchanged since seen pending, not being deleted: bound. The
@@ -271,7 +267,7 @@ func (w *writer) bind(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error) {
 		switch {
 		case combined:
 			p.Spec.NodeName = op.node
-			err = su.UpdateWithStatus(p)
+			err = store.AdoptWithStatus(su, p) // p is a copy of its own
 		case changed:
 			if err = tx.UpdateStatus(p); err == nil {
 				p.Spec.NodeName = op.node

@@ -137,6 +137,31 @@ type StatusUpdater interface {
 	UpdateWithStatus(obj objects.Object) error
 }
 
+// StatusAdopter is implemented by a Tx that can store what UpdateWithStatus
+// writes without copying it, as Adopter does a new object: for hot paths
+// that build each version afresh over a stored one and never touch it
+// again, such as a node agent's status writes and a scheduler's bindings.
+// Find it by type assertion; every backend in this module has it.
+type StatusAdopter interface {
+	// AdoptWithStatus is UpdateWithStatus, with its rules and event,
+	// keeping obj itself, given the server fields, as the stored object.
+	// Once it returns nil, obj must never be modified: it is one of
+	// Peeker's objects (or, when the write changed nothing, holds what is
+	// stored). It may share unchanged parts with the version it replaces.
+	// When it fails obj is the caller's again.
+	AdoptWithStatus(obj objects.Object) error
+}
+
+// AdoptWithStatus writes obj as su.UpdateWithStatus does, through
+// StatusAdopter when su is one. Either way the caller must not modify obj
+// afterwards.
+func AdoptWithStatus(su StatusUpdater, obj objects.Object) error {
+	if a, ok := su.(StatusAdopter); ok {
+		return a.AdoptWithStatus(obj)
+	}
+	return su.UpdateWithStatus(obj)
+}
+
 // Remover is implemented by a Tx that can delete without handing back the
 // object's last state, which costs a copy of the object: for hot paths
 // that delete many objects and need only the error, as a Kubernetes

@@ -128,7 +128,7 @@ func CopyInto(dst, src objects.Object) {
 // The stored object is in with the server fields and old's status: hand
 // it back to the caller with StampUpdated.
 func (k *Kind) PrepareUpdate(old, in objects.Object, st Stamp) (Result, error) {
-	return k.prepareUpdate(old, in, st, false)
+	return k.prepareUpdate(old, in, st, false, false)
 }
 
 // PrepareUpdateWithStatus is PrepareUpdate taking the status from in too:
@@ -139,10 +139,21 @@ func (k *Kind) PrepareUpdateWithStatus(old, in objects.Object, st Stamp) (Result
 		return Result{}, objects.ErrorList{objects.Forbidden(objects.NewPath("status"),
 			fmt.Sprintf("%s has no status; use Update", k.Info.Kind))}.ToError(k.Info.Kind, old.GetObjectMeta().Name)
 	}
-	return k.prepareUpdate(old, in, st, true)
+	return k.prepareUpdate(old, in, st, true, false)
 }
 
-func (k *Kind) prepareUpdate(old, in objects.Object, st Stamp, withStatus bool) (Result, error) {
+// PrepareAdoptWithStatus is PrepareUpdateWithStatus storing in itself,
+// given the server fields, rather than a copy (see store.StatusAdopter).
+// When the result is OpNone, old stays stored: hand it back with
+// StampUpdated, as after PrepareUpdateWithStatus.
+func (k *Kind) PrepareAdoptWithStatus(old, in objects.Object, st Stamp) (Result, error) {
+	if k.status == nil {
+		return k.PrepareUpdateWithStatus(old, in, st) // rejected
+	}
+	return k.prepareUpdate(old, in, st, true, true)
+}
+
+func (k *Kind) prepareUpdate(old, in objects.Object, st Stamp, withStatus, adopt bool) (Result, error) {
 	om, im := old.GetObjectMeta(), in.GetObjectMeta()
 	if err := k.checkTypeMeta(in).ToError(k.Info.Kind, om.Name); err != nil {
 		return Result{}, err
@@ -167,7 +178,10 @@ func (k *Kind) prepareUpdate(old, in objects.Object, st Stamp, withStatus bool) 
 	// shares its unchanged parts, which compare at once.
 	contentChanged := !k.contentEqual(old, in)
 	statusChanged := withStatus && !k.statusEqual(old, in)
-	n := k.copyForStore(old, in, !withStatus)
+	n := in
+	if !adopt {
+		n = k.copyForStore(old, in, !withStatus)
+	}
 	tm := n.GetTypeMeta()
 	tm.APIVersion, tm.Kind = k.Info.APIVersion, k.Info.Kind
 	nm := n.GetObjectMeta()

@@ -334,7 +334,8 @@ func statusOp(pod *objects.Pod, status *objects.PodStatus, now time.Time, del bo
 
 // writeSeenStatus writes the status merged over pod, the pod as the agent
 // last saw it, in one write that needs no read: a stored pod is never
-// modified, so pod shares everything but the status with what is written.
+// modified, so pod shares everything but the status with what is written,
+// and the store keeps what is written as it is (store.AdoptWithStatus).
 // It returns what it wrote, or nil when the store cannot (no
 // store.StatusUpdater) or the pod changed since (then the caller reads it).
 func writeSeenStatus(tx store.Tx, pod *objects.Pod, status *objects.PodStatus, now time.Time) (*objects.Pod, error) {
@@ -343,7 +344,7 @@ func writeSeenStatus(tx store.Tx, pod *objects.Pod, status *objects.PodStatus, n
 		return nil, nil
 	}
 	p := &objects.Pod{TypeMeta: pod.TypeMeta, ObjectMeta: pod.ObjectMeta, Spec: pod.Spec, Status: *mergeStatus(pod, status, now)}
-	switch err := su.UpdateWithStatus(p); {
+	switch err := store.AdoptWithStatus(su, p); {
 	case err == nil:
 		return p, nil
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
@@ -380,8 +381,15 @@ func mergeStatus(cur *objects.Pod, next *objects.PodStatus, now time.Time) *obje
 	if out.Message == "" {
 		out.Message, out.Reason = old.Message, old.Reason
 	}
-	// The others' conditions, then copies of the agent's, in one slice.
-	conds := make([]objects.PodCondition, 0, len(old.Conditions)+len(next.Conditions))
+	// The others' conditions, then copies of the agent's, in one slice of
+	// the size stored: the store keeps it (store.AdoptWithStatus).
+	others := 0
+	for _, c := range old.Conditions {
+		if !slices.Contains(agentConditions, c.Type) {
+			others++
+		}
+	}
+	conds := make([]objects.PodCondition, 0, others+len(next.Conditions))
 	for _, c := range old.Conditions {
 		if !slices.Contains(agentConditions, c.Type) {
 			conds = append(conds, c)

@@ -491,6 +491,15 @@ func (tx *writeTx) UpdateWithStatus(obj objects.Object) error {
 	})
 }
 
+// AdoptWithStatus implements store.StatusAdopter.
+func (tx *writeTx) AdoptWithStatus(obj objects.Object) error {
+	return tx.update(obj, (*storecore.Kind).PrepareAdoptWithStatus, func(k *storecore.Kind, in, stored objects.Object) {
+		if stored != in { // nothing changed: old stays
+			k.StampUpdated(in, stored, true)
+		}
+	})
+}
+
 func (tx *writeTx) update(obj objects.Object, prepare func(*storecore.Kind, objects.Object, objects.Object, storecore.Stamp) (storecore.Result, error),
 	handBack func(k *storecore.Kind, in, stored objects.Object)) error {
 	k, err := tx.s.kinds.Of(obj)
@@ -534,6 +543,7 @@ var (
 	_ store.Adopter       = (*writeTx)(nil)
 	_ store.Remover       = (*writeTx)(nil)
 	_ store.StatusUpdater = (*writeTx)(nil)
+	_ store.StatusAdopter = (*writeTx)(nil)
 	_ store.Peeker        = (*writeTx)(nil)
 )
 
@@ -678,6 +688,7 @@ func (g *group) flush() error {
 
 var (
 	_ store.StatusUpdater = (*writeTx)(nil)
+	_ store.StatusAdopter = (*writeTx)(nil)
 	_ store.Peeker        = (*writeTx)(nil)
 	_ store.Peeker        = (*readTx)(nil)
 )

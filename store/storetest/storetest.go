@@ -81,6 +81,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UpdateConflict", testUpdateConflict},
 		{"UpdateStatus", testUpdateStatus},
 		{"UpdateWithStatus", testUpdateWithStatus},
+		{"AdoptWithStatus", testAdoptWithStatus},
 		{"Generation", testGeneration},
 		{"Delete", testDelete},
 		{"DeletePreconditions", testDeletePreconditions},

@@ -135,7 +135,26 @@ func updateWithStatus(t *testing.T, s store.Store, obj objects.Object) error {
 	})
 }
 
-func testUpdateWithStatus(t *testing.T, e *env) {
+// adoptWithStatus writes through store.StatusAdopter, skipping the test
+// when the backend's transactions do not have it.
+func adoptWithStatus(t *testing.T, s store.Store, obj objects.Object) error {
+	t.Helper()
+	return s.Update(ctx(t), func(tx store.Tx) error {
+		a, ok := tx.(store.StatusAdopter)
+		if !ok {
+			t.Skip("the backend's Tx is no store.StatusAdopter")
+		}
+		return a.AdoptWithStatus(obj)
+	})
+}
+
+func testUpdateWithStatus(t *testing.T, e *env) { testWithStatus(t, e, updateWithStatus, false) }
+
+// testAdoptWithStatus: AdoptWithStatus follows UpdateWithStatus' rules,
+// and what it stores is the caller's object itself.
+func testAdoptWithStatus(t *testing.T, e *env) { testWithStatus(t, e, adoptWithStatus, true) }
+
+func testWithStatus(t *testing.T, e *env, updateWithStatus func(*testing.T, store.Store, objects.Object) error, adopts bool) {
 	s := e.open()
 	w := newWidget("default", "w1", map[string]string{"app": "web"}, "red")
 	w.Status.Count = 1
@@ -165,8 +184,17 @@ func testUpdateWithStatus(t *testing.T, e *env) {
 	evs := collect(t, wt, 1)
 	require.Equal(t, store.Modified, evs[0].Type)
 	require.Equal(t, got, evs[0].Object(), "one event with spec and status")
-	w.Status.Notes[0] = "changed by the caller"
-	require.Equal(t, "up", get[*widget](t, s, kindWidget, key("default", "w1")).Status.Notes[0], "the store keeps its own copy")
+	if adopts {
+		require.NoError(t, s.View(ctx(t), func(tx store.ReadTx) error {
+			stored, err := tx.(store.Peeker).Peek(kindWidget, key("default", "w1"))
+			require.Same(t, w, stored, "the store keeps the object itself")
+			return err
+		}))
+		require.Same(t, w, evs[0].Peek(), "and hands it out in the event")
+	} else {
+		w.Status.Notes[0] = "changed by the caller"
+		require.Equal(t, "up", get[*widget](t, s, kindWidget, key("default", "w1")).Status.Notes[0], "the store keeps its own copy")
+	}
 
 	// A status change alone keeps generation; nothing changed is no write.
 	cur := get[*widget](t, s, kindWidget, key("default", "w1"))
