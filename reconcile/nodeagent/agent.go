@@ -256,28 +256,31 @@ type wakeTimer struct {
 // pod as the write read it, stored as version rv; seq numbers the statuses
 // a sync queued (podState.sentSeq).
 type ownWrite struct {
-	base   *objects.Pod // nil once seen
-	rv     string
-	status *objects.PodStatus
-	seq    uint64
-	seen   bool // the store handed the version back
+	base    *objects.Pod // nil once seen
+	written *objects.Pod // what the write gave the store; nil once seen
+	rv      string
+	status  *objects.PodStatus
+	seq     uint64
+	seen    bool // the store handed the version back
 }
 
 // wrote records a status write of the pod; the writer calls it inside the
 // transaction, so before the store hands the new version to anyone. It
 // replaces a write seen but not yet handed to the sync's state, which was
 // not of the last status queued: this one was queued after it.
-func (w *podWorker) wrote(base *objects.Pod, rv string, status *objects.PodStatus, seq uint64) {
+func (w *podWorker) wrote(base, written *objects.Pod, status *objects.PodStatus, seq uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.echo = &ownWrite{base: base, rv: rv, status: status, seq: seq}
+	w.echo = &ownWrite{base: base, written: written, rv: written.ResourceVersion, status: status, seq: seq}
 }
 
 // isEcho reports whether pod is the version the agent's last status write
 // made over the version the worker last had: nothing a sync would react
 // to has changed (the status is what the sync computed), so it needs none.
-// Versions are compared whole, not trusted by their resourceVersion. w.mu
-// is held.
+// Versions are compared whole, not trusted by their resourceVersion: pod
+// is the write's own object when the store kept it (store.StatusAdopter),
+// built from the version the worker had, or else equal to it but for the
+// resourceVersion. w.mu is held.
 func (w *podWorker) isEcho(pod *objects.Pod) bool {
 	e := w.echo
 	if e == nil || e.seen || pod.ResourceVersion != e.rv {
@@ -288,10 +291,10 @@ func (w *podWorker) isEcho(pod *objects.Pod) bool {
 	if w.gone || w.pod == nil || w.pod.ResourceVersion != base.ResourceVersion || pod.UID != base.UID {
 		return false
 	}
-	if !metaEqual(&pod.ObjectMeta, &base.ObjectMeta) || !reflect.DeepEqual(&pod.Spec, &base.Spec) || !reflect.DeepEqual(&pod.Status, e.status) {
+	if pod != e.written && (!metaEqual(&pod.ObjectMeta, &base.ObjectMeta) || !reflect.DeepEqual(&pod.Spec, &base.Spec) || !reflect.DeepEqual(&pod.Status, e.status)) {
 		return false
 	}
-	e.base, e.status, e.seen = nil, nil, true
+	e.base, e.written, e.status, e.seen = nil, nil, nil, true
 	w.echo = e
 	return true
 }

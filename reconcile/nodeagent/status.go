@@ -298,7 +298,7 @@ func statusOp(pod *objects.Pod, status *objects.PodStatus, now time.Time, del bo
 				return err
 			}
 			if w != nil {
-				w.wrote(pod, p.ResourceVersion, &p.Status, seq)
+				w.wrote(pod, p, &p.Status, seq)
 			}
 			if !del {
 				return nil
@@ -322,7 +322,7 @@ func statusOp(pod *objects.Pod, status *objects.PodStatus, now time.Time, del bo
 				return err
 			}
 			if w != nil {
-				w.wrote(&base, cur.ResourceVersion, merged, seq)
+				w.wrote(&base, cur, merged, seq)
 			}
 		}
 		if del {

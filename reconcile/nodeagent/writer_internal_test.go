@@ -94,13 +94,41 @@ func TestStatusWritesAreBatched(t *testing.T) {
 }
 
 // The version of a pod that the agent's own status write made needs no
-// sync: a pod without probes that starts at once is synced once.
+// sync: a pod without probes that starts at once is synced once. It is
+// known as the write's own object where the store keeps that
+// (store.StatusAdopter), by comparison where it keeps a copy.
 func TestOwnStatusWriteCausesNoSync(t *testing.T) {
-	s, err := memdb.New(memdb.WithScheme(objects.NewScheme()))
-	if err != nil {
-		t.Fatal(err)
+	for _, adopting := range []bool{true, false} {
+		t.Run(fmt.Sprintf("adopting=%v", adopting), func(t *testing.T) {
+			mem, err := memdb.New(memdb.WithScheme(objects.NewScheme()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mem.Close()
+			var s store.Store = mem
+			if !adopting {
+				s = copyingStore{mem}
+			}
+			testOwnStatusWriteCausesNoSync(t, s)
+		})
 	}
-	defer s.Close()
+}
+
+// copyingStore hides its transactions' store.StatusAdopter.
+type copyingStore struct{ store.Store }
+
+func (s copyingStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.Update(ctx, func(tx store.Tx) error {
+		return fn(copyingTx{tx, tx.(store.StatusUpdater)})
+	})
+}
+
+type copyingTx struct {
+	store.Tx
+	store.StatusUpdater
+}
+
+func testOwnStatusWriteCausesNoSync(t *testing.T, s store.Store) {
 	rt, _ := fake.New()
 	a, err := New(s, "n1", rt, WithRootDir(t.TempDir()))
 	if err != nil {
