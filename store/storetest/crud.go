@@ -241,13 +241,7 @@ func testPeek(t *testing.T, e *env) {
 func testAdopt(t *testing.T, e *env) {
 	s := e.open()
 	adopt := func(obj objects.Object) error {
-		return s.Update(ctx(t), func(tx store.Tx) error {
-			a, ok := tx.(store.Adopter)
-			if !ok {
-				t.Skip("the backend's Tx is no store.Adopter")
-			}
-			return a.Adopt(obj)
-		})
+		return writeThrough(t, s, func(a store.Adopter) error { return a.Adopt(obj) })
 	}
 	ww := watch(t, s, store.WatchOptions{Kind: kindWidget})
 	w := newWidget("default", "", map[string]string{"app": "web"}, "red")

@@ -213,13 +213,7 @@ func testGracefulDelete(t *testing.T, e *env) {
 func testRemove(t *testing.T, e *env) {
 	s := e.open()
 	remove := func(k objects.Key) error {
-		return s.Update(ctx(t), func(tx store.Tx) error {
-			r, ok := tx.(store.Remover)
-			if !ok {
-				t.Skip("the backend's Tx is no store.Remover")
-			}
-			return r.Remove(kindWidget, k, store.DeleteOptions{})
-		})
+		return writeThrough(t, s, func(r store.Remover) error { return r.Remove(kindWidget, k, store.DeleteOptions{}) })
 	}
 	w := newWidget("default", "w1", map[string]string{"app": "web"}, "red")
 	held := newWidget("default", "w2", nil, "blue")

@@ -20,6 +20,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -178,6 +179,19 @@ func del(t *testing.T, s store.Store, kind string, key objects.Key, opts store.D
 		return err
 	})
 	return out, err
+}
+
+// writeThrough runs write in a transaction through its optional interface
+// I, skipping the test when the backend's transactions do not have it.
+func writeThrough[I any](t *testing.T, s store.Store, write func(I) error) error {
+	t.Helper()
+	return s.Update(ctx(t), func(tx store.Tx) error {
+		i, ok := tx.(I)
+		if !ok {
+			t.Skipf("the backend's Tx is no %s", reflect.TypeFor[I]())
+		}
+		return write(i)
+	})
 }
 
 func tryGet(t *testing.T, s store.Store, kind string, key objects.Key) (objects.Object, error) {

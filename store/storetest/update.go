@@ -122,30 +122,14 @@ func testUpdateStatus(t *testing.T, e *env) {
 	require.ErrorIs(t, updateStatus(t, s, r), objects.ErrInvalid)
 }
 
-// updateWithStatus writes through store.StatusUpdater, skipping the test
-// when the backend's transactions do not have it.
+// updateWithStatus writes through store.StatusUpdater.
 func updateWithStatus(t *testing.T, s store.Store, obj objects.Object) error {
-	t.Helper()
-	return s.Update(ctx(t), func(tx store.Tx) error {
-		u, ok := tx.(store.StatusUpdater)
-		if !ok {
-			t.Skip("the backend's Tx is no store.StatusUpdater")
-		}
-		return u.UpdateWithStatus(obj)
-	})
+	return writeThrough(t, s, func(u store.StatusUpdater) error { return u.UpdateWithStatus(obj) })
 }
 
-// adoptWithStatus writes through store.StatusAdopter, skipping the test
-// when the backend's transactions do not have it.
+// adoptWithStatus writes through store.StatusAdopter.
 func adoptWithStatus(t *testing.T, s store.Store, obj objects.Object) error {
-	t.Helper()
-	return s.Update(ctx(t), func(tx store.Tx) error {
-		a, ok := tx.(store.StatusAdopter)
-		if !ok {
-			t.Skip("the backend's Tx is no store.StatusAdopter")
-		}
-		return a.AdoptWithStatus(obj)
-	})
+	return writeThrough(t, s, func(a store.StatusAdopter) error { return a.AdoptWithStatus(obj) })
 }
 
 func testUpdateWithStatus(t *testing.T, e *env) { testWithStatus(t, e, updateWithStatus, false) }
