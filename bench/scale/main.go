@@ -8,7 +8,7 @@
 //
 // Usage:
 //
-//	go run ./bench/scale -nodes 5000 -pods 150000 [-replicas 30] [-cpuprofile f] [-memprofile f]
+//	go run ./bench/scale -nodes 5000 -pods 150000 [-replicas 30] [-cpuprofile f] [-memprofile f] [-memprofile-deleting f]
 package main
 
 import (
@@ -64,9 +64,10 @@ func (r result) String() string {
 
 func main() {
 	var (
-		cfg        config
-		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the apply and delete phases to this file")
-		memprofile = flag.String("memprofile", "", "write a heap profile at the all-Running point to this file")
+		cfg         config
+		cpuprofile  = flag.String("cpuprofile", "", "write a CPU profile of the apply and delete phases to this file")
+		memprofile  = flag.String("memprofile", "", "write a heap profile at the all-Running point to this file")
+		memDeleting = flag.String("memprofile-deleting", "", "write a heap profile when half the pods are gone to this file")
 	)
 	flag.IntVar(&cfg.nodes, "nodes", 5000, "fake nodes")
 	flag.IntVar(&cfg.pods, "pods", 150000, "pods in all (rounded up to whole Deployments)")
@@ -87,9 +88,12 @@ func main() {
 		hooks.start = func() error { return pprof.StartCPUProfile(f) }
 		hooks.stop = pprof.StopCPUProfile
 	}
-	if *memprofile != "" {
-		hooks.running = func() error {
-			f, err := os.Create(*memprofile)
+	heapProfile := func(path string) func() error {
+		if path == "" {
+			return nil
+		}
+		return func() error {
+			f, err := os.Create(path)
 			if err != nil {
 				return err
 			}
@@ -97,6 +101,7 @@ func main() {
 			return pprof.WriteHeapProfile(f)
 		}
 	}
+	hooks.running, hooks.halfGone = heapProfile(*memprofile), heapProfile(*memDeleting)
 	res, err := run(context.Background(), cfg, os.Stdout, hooks)
 	if err != nil {
 		log.Fatal(err)
@@ -106,9 +111,10 @@ func main() {
 
 // hooks let main profile the measured phases; each may be nil.
 type hooks struct {
-	start   func() error // before the apply
-	running func() error // every pod Running and Ready, after the heap is measured
-	stop    func()       // every pod gone
+	start    func() error // before the apply
+	running  func() error // every pod Running and Ready, after the heap is measured
+	halfGone func() error // half the pods gone
+	stop     func()       // every pod gone
 }
 
 func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error) {
@@ -235,8 +241,16 @@ func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error
 		return res, err
 	}
 	fmt.Fprintf(out, "deleted %d deployments in %.2fs\n", n, time.Since(start).Seconds())
-	err = c.waitUntil(ctx, cfg.timeout, progress, out, start, func() bool { return c.pods == 0 },
-		func() string { return fmt.Sprintf("%d pods left, %d terminating", c.pods, c.terminating) })
+	half := h.halfGone
+	err = c.waitUntil(ctx, cfg.timeout, progress, out, start, func() bool {
+		if half != nil && c.pods <= res.pods/2 {
+			if err := half(); err != nil {
+				fmt.Fprintf(out, "heap profile: %v\n", err)
+			}
+			half = nil
+		}
+		return c.pods == 0
+	}, func() string { return fmt.Sprintf("%d pods left, %d terminating", c.pods, c.terminating) })
 	if err != nil {
 		return res, fmt.Errorf("waiting for every pod to be gone: %w", err)
 	}
