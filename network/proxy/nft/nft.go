@@ -15,7 +15,7 @@
 //	                             pick (numgen) of an ep-* chain
 //	ep-<hash>                    affinity update, masquerade mark, dnat
 //	nat-postrouting              marked packets are masqueraded
-//	filter-{input,forward,output} jump reject
+//	filter-{input,forward,output} ct state new: jump reject
 //	reject                       ports without endpoints, and the rest of
 //	                             the service CIDR: refused, never routed out
 //	localnet-guard               filter input: drops packets for 127.0.0.0/8
@@ -43,6 +43,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -305,9 +306,19 @@ func (d *DataPlane) setup() error {
 			Mask: binaryutil.NativeEndian.PutUint32(MasqueradeMark), Xor: binaryutil.NativeEndian.PutUint32(0)},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
 		&expr.Masq{})
+	// Connections being opened only, as kube-proxy's filter chains: the
+	// others' packets, every one of every established flow, pass without
+	// a look at the reject rules (a connection to a service without
+	// endpoints is refused at its first packet, and never established).
+	ctNew := []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+	}
 	for name, h := range map[string]*nftables.ChainHook{
 		"filter-input": nftables.ChainHookInput, "filter-forward": nftables.ChainHookForward, "filter-output": nftables.ChainHookOutput} {
-		hook(name, nftables.ChainTypeFilter, h, nftables.ChainPriorityFilter, jump("reject"))
+		hook(name, nftables.ChainTypeFilter, h, nftables.ChainPriorityFilter, append(slices.Clone(ctNew), jump("reject"))...)
 	}
 	// ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct state != established,related
 	// ct status != dnat drop: with route_localnet set, a packet for a loopback
