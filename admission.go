@@ -14,11 +14,7 @@ import (
 func admitPodPriority(tx store.ReadTx, p *objects.Pod) error {
 	if p.Spec.PriorityClassName == "" {
 		// Read for every pod created: peek rather than copy every class.
-		list := tx.List
-		if pk, ok := tx.(store.Peeker); ok {
-			list = pk.PeekList
-		}
-		classes, err := list(KindPriorityClass, store.ListOptions{})
+		classes, err := store.PeekList(tx, KindPriorityClass, store.ListOptions{})
 		if err != nil {
 			return err
 		}

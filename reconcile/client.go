@@ -506,10 +506,7 @@ func (t *trackingTx) Peek(kind string, key objects.Key) (objects.Object, error) 
 
 // PeekList implements store.Peeker, like Peek.
 func (t *trackingTx) PeekList(kind string, opts store.ListOptions) ([]objects.Object, error) {
-	if p, ok := t.Tx.(store.Peeker); ok {
-		return p.PeekList(kind, opts)
-	}
-	return t.Tx.List(kind, opts)
+	return store.PeekList(t.Tx, kind, opts)
 }
 
 func (t *trackingTx) kindOf(obj objects.Object) string {

@@ -152,12 +152,9 @@ func (gc *garbageCollector) listAndWatch(ctx context.Context) error {
 	)
 	err := gc.s.View(ctx, func(tx store.ReadTx) error {
 		rev = tx.Revision()
-		list := tx.List
-		if p, ok := tx.(store.Peeker); ok {
-			list = p.PeekList // kept in the graph: the stored objects, not copies
-		}
 		for _, k := range gc.s.Scheme().Kinds() {
-			objs, err := list(k.Kind, store.ListOptions{})
+			// Kept in the graph: the stored objects, not copies.
+			objs, err := store.PeekList(tx, k.Kind, store.ListOptions{})
 			if err != nil {
 				return err
 			}

@@ -450,12 +450,8 @@ func (sc *StatsScraper) Scrape(ctx context.Context) error {
 	err = sc.store.View(ctx, func(tx store.ReadTx) error {
 		// Only metadata is read: peek when the store can, rather than
 		// copy every pod of the node at every scrape.
-		get := tx.Get
-		if p, ok := tx.(store.Peeker); ok {
-			get = p.Peek
-		}
 		for k, cs := range byPod {
-			o, err := get(kindPod, k)
+			o, err := store.Peek(tx, kindPod, k)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}

@@ -168,12 +168,8 @@ func (l *loop) list(ctx context.Context) (int64, error) {
 		// The store's own objects when it can hand them out: the loop
 		// reads them and keeps them read-only, as it does those of watch
 		// events, and a binding then shares their unchanged parts.
-		list := tx.List
-		if p, ok := tx.(store.Peeker); ok {
-			list = p.PeekList
-		}
 		for _, kind := range watchedKinds {
-			objs, err := list(kind, store.ListOptions{})
+			objs, err := store.PeekList(tx, kind, store.ListOptions{})
 			if errors.Is(err, store.ErrUnknownKind) {
 				continue
 			}

@@ -217,6 +217,24 @@ type Peeker interface {
 	PeekList(kind string, opts ListOptions) ([]objects.Object, error)
 }
 
+// Peek reads as tx.Get does, handing out the stored object when tx is a
+// Peeker: for callers that only read it, or keep it read-only.
+func Peek(tx ReadTx, kind string, key objects.Key) (objects.Object, error) {
+	if p, ok := tx.(Peeker); ok {
+		return p.Peek(kind, key)
+	}
+	return tx.Get(kind, key)
+}
+
+// PeekList lists as tx.List does, handing out the stored objects when tx is
+// a Peeker: for callers that only read them, or keep them read-only.
+func PeekList(tx ReadTx, kind string, opts ListOptions) ([]objects.Object, error) {
+	if p, ok := tx.(Peeker); ok {
+		return p.PeekList(kind, opts)
+	}
+	return tx.List(kind, opts)
+}
+
 // ListOptions narrow a List or a Watch.
 type ListOptions struct {
 	// Namespace limits the result to one namespace; empty means all.

@@ -543,10 +543,6 @@ func (r *Recorder) trim(tx store.Tx) error {
 	// with looks it up once. A conflict says it was written since,
 	// perhaps seen again: read it.
 	unchanged := store.DeleteOptions{Preconditions: &b.unchanged}
-	get := tx.Get
-	if p, ok := tx.(store.Peeker); ok {
-		get = p.Peek
-	}
 	for b.kept.len() > b.limit {
 		e := b.kept.pop()
 		b.unchanged.ResourceVersion = e.rv
@@ -557,7 +553,7 @@ func (r *Recorder) trim(tx store.Tx) error {
 		if !errors.Is(err, store.ErrConflict) {
 			return err
 		}
-		obj, err := get("Event", e.key)
+		obj, err := store.Peek(tx, "Event", e.key)
 		if err != nil {
 			return err
 		}
@@ -595,11 +591,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 func (r *Recorder) expire(ctx context.Context, before time.Time) error {
 	return r.store.Update(ctx, func(tx store.Tx) error {
 		// Every event is read, to delete a few: peek rather than copy.
-		list := tx.List
-		if p, ok := tx.(store.Peeker); ok {
-			list = p.PeekList
-		}
-		evs, err := list("Event", store.ListOptions{})
+		evs, err := store.PeekList(tx, "Event", store.ListOptions{})
 		if err != nil {
 			return err
 		}

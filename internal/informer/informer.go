@@ -185,12 +185,8 @@ func (i *Informer) list(ctx context.Context) (int64, error) {
 		// The stored objects when the store hands them out, as apply
 		// keeps those of watch events: a relist after falling behind,
 		// under the load that made it fall behind, then copies nothing.
-		list := tx.List
-		if p, ok := tx.(store.Peeker); ok {
-			list = p.PeekList
-		}
 		var err error
-		objs, err = list(i.kind, store.ListOptions{})
+		objs, err = store.PeekList(tx, i.kind, store.ListOptions{})
 		rev = tx.Revision()
 		return err
 	})

@@ -57,12 +57,10 @@ func (s *podSource) run(ctx context.Context) error {
 		var pods []objects.Object
 		var rev int64
 		err := s.store.View(ctx, func(tx store.ReadTx) error {
-			list := tx.List // the stored pods when the store hands them out, as consume keeps those of events
-			if p, ok := tx.(store.Peeker); ok {
-				list = p.PeekList
-			}
+			// The stored pods when the store hands them out, as consume
+			// keeps those of events.
 			var err error
-			pods, err = list("Pod", store.ListOptions{Fields: fields})
+			pods, err = store.PeekList(tx, "Pod", store.ListOptions{Fields: fields})
 			rev = tx.Revision()
 			return err
 		})
