@@ -221,8 +221,7 @@ func (r *Runtime) ListContainers(ctx context.Context, f runtime.Filter) ([]runti
 			if res.Container.State == nil || res.Container.Config == nil {
 				return nil
 			}
-			st := r.cache.withOOM(c.ID, containerStatus(res.Container))
-			r.cache.put(c.ID, res.Container.State.Status, st)
+			st := r.cache.put(c.ID, res.Container.State.Status, containerStatus(res.Container))
 			out[i], found[i] = st, true
 			return nil
 		})
@@ -338,23 +337,25 @@ func (c *inspectCache) get(id string, state container.ContainerState) (runtime.C
 	return st, true
 }
 
-func (c *inspectCache) put(id string, state container.ContainerState, st runtime.ContainerStatus) {
-	if state != container.StateRunning && state != container.StateExited && state != container.StateDead {
-		return
-	}
-	if st.State == runtime.ContainerExited && st.ExitCode == 137 && st.Reason != "OOMKilled" {
-		return
-	}
+// put returns st, a container's status just read, with reason OOMKilled
+// if it exited and an OOM event was seen for it, and keeps it if it may.
+func (c *inspectCache) put(id string, state container.ContainerState, st runtime.ContainerStatus) runtime.ContainerStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, oom := c.oom[id]; oom && st.State == runtime.ContainerExited {
-		st.Reason = "OOMKilled" // the event came while st was read
+		st.Reason = "OOMKilled"
+	}
+	if state != container.StateRunning && state != container.StateExited && state != container.StateDead ||
+		st.State == runtime.ContainerExited && st.ExitCode == 137 && st.Reason != "OOMKilled" {
+		return st
 	}
 	if c.m == nil || len(c.m) >= inspectCacheMax {
 		c.m = map[string]cachedStatus{} // crude, but bounded; refills on the next list
 	}
-	st.Labels = maps.Clone(st.Labels)
-	c.m[id] = cachedStatus{state: state, st: st}
+	kept := st
+	kept.Labels = maps.Clone(st.Labels)
+	c.m[id] = cachedStatus{state: state, st: kept}
+	return st
 }
 
 func (c *inspectCache) forget(id string) {
@@ -374,19 +375,4 @@ func (c *inspectCache) sawOOM(id string) {
 	}
 	c.oom[id] = struct{}{}
 	delete(c.m, id)
-}
-
-// withOOM returns st, an exited container's status, with reason OOMKilled
-// when an OOM event was seen for it.
-func (c *inspectCache) withOOM(id string, st runtime.ContainerStatus) runtime.ContainerStatus {
-	if st.State != runtime.ContainerExited || st.Reason == "OOMKilled" {
-		return st
-	}
-	c.mu.Lock()
-	_, oom := c.oom[id]
-	c.mu.Unlock()
-	if oom {
-		st.Reason = "OOMKilled"
-	}
-	return st
 }
