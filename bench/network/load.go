@@ -163,7 +163,7 @@ const loadFlag = "-load-child"
 // the time a request was due, so that a stall delays the count of every
 // request it held up (as wrk2 measures). It prints a result as JSON.
 func loadMain(args []string) error {
-	conns, d, rate := 32, 5*time.Second, 0
+	conns, d, rate := 64, 5*time.Second, 0
 	var target string
 	for i := 0; i < len(args); i++ {
 		switch args[i] {

@@ -54,11 +54,11 @@ func ReadHead(br *bufio.Reader) (close bool, err error) {
 	}
 }
 
-// LoadHTTP sends b.N GET requests to addr over 32 kept-alive connections,
-// as bench/network's wrk -c32, and reports the
+// LoadHTTP sends b.N GET requests to addr over 64 kept-alive connections,
+// as bench/network's wrk -c64, and reports the
 // process's CPU time per request.
 func LoadHTTP(b *testing.B, addr string) {
-	const conns = 32
+	const conns = 64
 	var left atomic.Int64
 	left.Store(int64(b.N))
 	req := []byte("GET / HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")

@@ -12,8 +12,8 @@ import (
 	"github.com/podkit/podkit/objects"
 )
 
-// BenchmarkProxy measures what a request through the Ingress costs: 32
-// kept-alive client connections (as bench/network's wrk -c32) send GET
+// BenchmarkProxy measures what a request through the Ingress costs: 64
+// kept-alive client connections (as bench/network's wrk -c64) send GET
 // requests to a backend on loopback, directly, through the plain HTTP
 // front end (fasthttp), and through the controller's net/http handler
 // (httputil.ReverseProxy, which serves HTTPS, here on a plain listener). The

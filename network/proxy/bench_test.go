@@ -13,8 +13,8 @@ import (
 )
 
 // BenchmarkUserspaceHTTP measures what a request relayed by the userspace
-// data plane costs: 32 kept-alive client connections (as bench/network's
-// wrk -c32) send GET requests to a backend on loopback, directly and
+// data plane costs: 64 kept-alive client connections (as bench/network's
+// wrk -c64) send GET requests to a backend on loopback, directly and
 // through a cluster IP. Backend and clients are minimal HTTP/1.1 loops,
 // so the difference of cpu-us/op (CPU time of this process, kernel time
 // included, per request) between the two is the relay's:
