@@ -46,7 +46,7 @@
 // back than a direct one, so the same number of connections has fewer
 // requests at work: with -c 32 the machine sat idle 9% of the time while
 // the Ingress was measured (4% with 64, 6% on the direct path with
-// either), and the proxies' ratios came out 0.02 to 0.05 lower. The
+// either), and the proxied paths' ratios came out 0.01 to 0.05 lower. The
 // direct path carries as much with 32, 64 or 128 connections.
 //
 // The program says which generator runs and prints the exact commands.
