@@ -155,6 +155,10 @@ func main() {
 	}
 }
 
+// benchTablePrefix and the process's pid name the nftables table of a
+// run (removeStaleTables).
+const benchTablePrefix = "podkit-bench-"
+
 // target is one address the load is sent to.
 type target struct {
 	name string
@@ -198,8 +202,11 @@ func run(ctx context.Context, o options) error {
 	netA := []network.Option{network.WithoutDNS(), network.WithServiceCIDR("10.234.0.0/24"),
 		network.WithNodePortRange("30400-30449")}
 	if nftErr == nil {
+		if err := removeStaleTables(); err != nil {
+			return fmt.Errorf("removing the tables of earlier runs: %w", err)
+		}
 		netA = append(netA, network.WithDataPlane(network.DataPlaneNFTables),
-			network.WithNFTablesTable(fmt.Sprintf("podkit-bench-%d", pid)))
+			network.WithNFTablesTable(fmt.Sprintf("%s%d", benchTablePrefix, pid)))
 	} else {
 		fmt.Printf("note: no nftables data plane (%v); its targets are skipped\n", nftErr)
 		netA = append(netA, network.WithDataPlane(network.DataPlaneNone))
