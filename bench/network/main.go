@@ -88,6 +88,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -159,6 +160,9 @@ func main() {
 // run (removeStaleTables).
 const benchTablePrefix = "podkit-bench-"
 
+// benchTable names the nftables table of the run whose process is pid.
+func benchTable(pid int) string { return benchTablePrefix + strconv.Itoa(pid) }
+
 // target is one address the load is sent to.
 type target struct {
 	name string
@@ -206,7 +210,7 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("removing the tables of earlier runs: %w", err)
 		}
 		netA = append(netA, network.WithDataPlane(network.DataPlaneNFTables),
-			network.WithNFTablesTable(fmt.Sprintf("%s%d", benchTablePrefix, pid)))
+			network.WithNFTablesTable(benchTable(pid)))
 	} else {
 		fmt.Printf("note: no nftables data plane (%v); its targets are skipped\n", nftErr)
 		netA = append(netA, network.WithDataPlane(network.DataPlaneNone))

@@ -27,11 +27,14 @@ func removeStaleTables() error {
 	}
 	var gone []string
 	for _, t := range tables {
-		pid, err := strconv.Atoi(strings.TrimPrefix(t.Name, benchTablePrefix))
-		if !strings.HasPrefix(t.Name, benchTablePrefix) || err != nil || pid <= 0 {
+		rest, ok := strings.CutPrefix(t.Name, benchTablePrefix)
+		if !ok {
 			continue
 		}
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); !errors.Is(err, fs.ErrNotExist) {
+		if pid, err := strconv.Atoi(rest); err != nil || pid <= 0 || benchTable(pid) != t.Name {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + rest); !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		c.DelTable(t)

@@ -28,8 +28,8 @@ func TestRemoveStaleTables(t *testing.T) {
 		t.Skipf("pid %d is in use again", dead)
 	}
 	names := []string{
-		fmt.Sprintf("%s%d", benchTablePrefix, dead),
-		fmt.Sprintf("%s%d", benchTablePrefix, os.Getpid()),
+		benchTable(dead),
+		benchTable(os.Getpid()),
 		fmt.Sprintf("podkit-test-%d", dead),
 	}
 	c, err := nftables.New()
