@@ -269,16 +269,26 @@ func (r *Runtime) wrap(err error, format string, args ...any) error {
 	return fmt.Errorf("docker: %s: %w", what, err)
 }
 
+// networkCreation serializes the finding and creating of pod networks by
+// the runtimes of one process, which share a network when several nodes
+// run on one engine: Docker 20.10 lets two networks share a name, and two
+// creators that each list before the other's network shows would each
+// keep their own.
+var networkCreation sync.Mutex
+
 // ensureNetwork returns the id of the pod network, creating it if needed.
-// Docker 20.10 lets two networks share a name; when two creators race, the
-// older network wins and the loser removes its own.
+// Docker 20.10 lets two networks share a name, and sandboxes name theirs:
+// when creators in different processes race, the older network wins and
+// the duplicates without containers are removed, whoever made them.
 func (r *Runtime) ensureNetwork(ctx context.Context) (string, error) {
 	r.netMu.Lock()
 	defer r.netMu.Unlock()
 	if r.netID != "" {
 		return r.netID, nil
 	}
-	id, err := r.findNetwork(ctx)
+	networkCreation.Lock()
+	defer networkCreation.Unlock()
+	id, dups, err := r.findNetworks(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -290,44 +300,50 @@ func (r *Runtime) ensureNetwork(ctx context.Context) (string, error) {
 		if r.cfg.subnet.IsValid() {
 			opts.IPAM = &network.IPAM{Config: []network.IPAMConfig{{Subnet: r.cfg.subnet}}}
 		}
-		res, err := r.cli.NetworkCreate(ctx, r.cfg.network, opts)
-		if err != nil && !cerrdefs.IsConflict(err) {
+		if _, err := r.cli.NetworkCreate(ctx, r.cfg.network, opts); err != nil && !cerrdefs.IsConflict(err) {
 			return "", r.wrap(err, "create network %s", r.cfg.network)
 		}
-		if id, err = r.findNetwork(ctx); err != nil {
+		if id, dups, err = r.findNetworks(ctx); err != nil {
 			return "", err
-		}
-		if res.ID != "" && id != res.ID {
-			_, _ = r.cli.NetworkRemove(ctx, res.ID, client.NetworkRemoveOptions{})
 		}
 		if id == "" {
 			return "", fmt.Errorf("docker: network %s vanished after it was created", r.cfg.network)
 		}
 	}
+	for _, dup := range dups {
+		// The engine refuses to remove one with containers on it.
+		_, _ = r.cli.NetworkRemove(ctx, dup, client.NetworkRemoveOptions{})
+	}
 	r.netID = id
 	return id, nil
 }
 
-// findNetwork returns the id of the oldest network named r.cfg.network, or
-// "" when there is none.
-func (r *Runtime) findNetwork(ctx context.Context) (string, error) {
+// findNetworks returns the id of the oldest network named r.cfg.network
+// ("" when there is none) and the ids of the others of that name.
+func (r *Runtime) findNetworks(ctx context.Context) (string, []string, error) {
 	res, err := r.cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("name", r.cfg.network)})
 	if err != nil {
-		return "", r.wrap(err, "list networks")
+		return "", nil, r.wrap(err, "list networks")
 	}
 	var best network.Summary
+	var others []string
 	for _, n := range res.Items {
 		if n.Name != r.cfg.network { // the name filter matches substrings
 			continue
 		}
 		if n.Driver != "bridge" {
-			return "", fmt.Errorf("docker: network %s has driver %s, want bridge", n.Name, n.Driver)
+			return "", nil, fmt.Errorf("docker: network %s has driver %s, want bridge", n.Name, n.Driver)
 		}
 		if best.ID == "" || n.Created.Before(best.Created) || n.Created.Equal(best.Created) && n.ID < best.ID {
+			if best.ID != "" {
+				others = append(others, best.ID)
+			}
 			best = n
+		} else {
+			others = append(others, n.ID)
 		}
 	}
-	return best.ID, nil
+	return best.ID, others, nil
 }
 
 // forgetNetwork drops the remembered network id, after the engine said it
