@@ -604,7 +604,9 @@ func fmtDur(d time.Duration) string {
 }
 
 // deleteAll deletes objs from c and, when pods were made, waits for them
-// to be gone, so that no container outlives the run.
+// to be gone, and then for the runtime to hold nothing of them (a node
+// agent removes a pod's containers and sandbox after the pod left the
+// store), so that no container outlives the run.
 func deleteAll(c *cluster.Cluster, objs []objects.Object, pods bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -619,13 +621,20 @@ func deleteAll(c *cluster.Cluster, objs []objects.Object, pods bool) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		left, err := podkit.List[*objects.Pod](ctx, c.Orchestrator, "default", podkit.WithLabels("app=netbench"))
+		var left []string
+		pods, err := podkit.List[*objects.Pod](ctx, c.Orchestrator, "default", podkit.WithLabels("app=netbench"))
+		for _, p := range pods {
+			left = append(left, "pod "+p.Name)
+		}
+		if err == nil && len(left) == 0 {
+			left, err = c.Leftovers(ctx, "default")
+		}
 		if err == nil && len(left) == 0 {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			fmt.Fprintf(os.Stderr, "cleanup: %d pod(s) still there: %v\n", len(left), err)
+			fmt.Fprintf(os.Stderr, "cleanup: still there: %v (%v)\n", left, err)
 			return
 		case <-tick.C:
 		}
