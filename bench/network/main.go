@@ -622,8 +622,8 @@ func deleteAll(c *cluster.Cluster, objs []objects.Object, pods bool) {
 	defer tick.Stop()
 	for {
 		var left []string
-		pods, err := podkit.List[*objects.Pod](ctx, c.Orchestrator, "default", podkit.WithLabels("app=netbench"))
-		for _, p := range pods {
+		stored, err := podkit.List[*objects.Pod](ctx, c.Orchestrator, "default", podkit.WithLabels("app=netbench"))
+		for _, p := range stored {
 			left = append(left, "pod "+p.Name)
 		}
 		if err == nil && len(left) == 0 {
