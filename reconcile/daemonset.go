@@ -94,12 +94,11 @@ func (r *daemonSetReconciler) allDaemonSets(objects.Object) []Request {
 
 // dsNode is one node as a DaemonSet sees it.
 type dsNode struct {
-	node              *objects.Node
-	shouldRun         bool // a new pod may start there
-	shouldContinue    bool // a running pod may stay
-	pods              []*objects.Pod
-	newPod, oldPod    *objects.Pod // after manage: one of each revision at most
-	hasNew, oldActive bool
+	node           *objects.Node
+	shouldRun      bool // a new pod may start there
+	shouldContinue bool // a running pod may stay
+	pods           []*objects.Pod
+	newPod, oldPod *objects.Pod // after manage: one of each revision at most
 }
 
 func (r *daemonSetReconciler) Reconcile(ctx context.Context, req Request) (Result, error) {

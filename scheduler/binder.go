@@ -73,12 +73,11 @@ type writeResult struct {
 // writer writes the scheduler's decisions through the store, many per
 // transaction, and hands the results back to the scheduling loop.
 type writer struct {
-	store    store.Store
-	clock    clockwork.Clock
-	log      *slog.Logger
-	events   *eventSink
-	name     string // scheduler name, for the victims' condition
-	reporter string // reportingController of events
+	store  store.Store
+	clock  clockwork.Clock
+	log    *slog.Logger
+	events *eventSink
+	name   string // scheduler name, for the victims' condition
 
 	mu      sync.Mutex
 	ops     []*writeOp

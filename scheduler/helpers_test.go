@@ -61,10 +61,6 @@ func withMaxPods(n string) nodeOpt {
 	return func(node *objects.Node) { node.Status.Allocatable[objects.ResourcePods] = objects.MustParseQuantity(n) }
 }
 
-func withResource(name objects.ResourceName, q string) nodeOpt {
-	return func(node *objects.Node) { node.Status.Allocatable[name] = objects.MustParseQuantity(q) }
-}
-
 func cordoned() nodeOpt { return func(n *objects.Node) { n.Spec.Unschedulable = true } }
 
 func withReady(s objects.ConditionStatus) nodeOpt {

@@ -178,7 +178,7 @@ func (s Set) Delete(x string, o *Owner) Set {
 	if !removed {
 		return s
 	}
-	for root.kids != nil && len(root.kids) == 1 {
+	for len(root.kids) == 1 {
 		root = root.kids[0]
 	}
 	if len(root.items) == 0 {

@@ -11,6 +11,13 @@ import (
 // applies this policy; the plain HTTP one (fast.go) applies the same by
 // hand on fasthttp's headers. TestFrontEndsForwardAlike checks that a
 // backend cannot tell the two apart.
+//
+// The headers dropped are httputil.ReverseProxy's: the hop-by-hop ones
+// (RFC 9110 section 7.6.1) and those a Connection header names, both ways;
+// and from requests the forwarding headers a client may send (Forwarded,
+// X-Forwarded-For, -Host and -Proto), which are set anew, so that a client
+// cannot pose as another. buildRequest and copyAnswerHead (fastproxy.go)
+// list them.
 
 // Timeouts of the client side, both front ends.
 const (
@@ -71,24 +78,3 @@ func replyText(code int) string {
 func reply(w http.ResponseWriter, code int) {
 	http.Error(w, replyText(code), code)
 }
-
-// hopHeaders are the hop-by-hop headers removed from requests and answers
-// besides those a Connection header names: httputil.ReverseProxy's list
-// (RFC 9110 section 7.6.1, and RFC 2616 section 13.5.1 before it).
-var hopHeaders = [...]string{
-	"Connection",
-	"Proxy-Connection",
-	"Keep-Alive",
-	"Proxy-Authenticate",
-	"Proxy-Authorization",
-	"Te",
-	"Trailer",
-	"Transfer-Encoding",
-	"Upgrade",
-}
-
-// clientForwarding are the forwarding headers a client may send; they are
-// dropped and X-Forwarded-For, -Host and -Proto set anew (as
-// httputil.ProxyRequest.SetXForwarded sets them after Rewrite's proxy has
-// dropped them): a client cannot pose as another.
-var clientForwarding = [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
