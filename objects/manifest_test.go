@@ -202,3 +202,42 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeValidate feeds whatever decodes through defaulting and
+// validation, as Apply and the store do on every write: neither may panic, and a
+// valid object must stay valid once defaulted again (defaulting is
+// idempotent) and as an update of itself.
+func FuzzDecodeValidate(f *testing.F) {
+	f.Add([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 2, selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x, ports: [{containerPort: 80}]}]}}}\n"))
+	f.Add([]byte("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {type: NodePort, ports: [{port: 80, targetPort: http, nodePort: 30001}]}\n"))
+	f.Add([]byte("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {schedule: '*/1 * * * *', jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: x}]}}}}}\n"))
+	f.Add([]byte("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i}\nspec: {rules: [{host: a.example, http: {paths: [{path: /a, pathType: Prefix, backend: {service: {name: a, port: {number: 80}}}}]}}]}\n"))
+	f.Add([]byte("apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\nspec: {scaleTargetRef: {kind: Deployment, name: web}, maxReplicas: 3, metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}]}\n"))
+	f.Add([]byte("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec: {serviceName: db, selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x}]}}, volumeClaimTemplates: [{metadata: {name: d}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := NewScheme()
+		objs, err := s.DecodeBytes(data)
+		if err != nil {
+			return
+		}
+		for _, obj := range objs {
+			// Namespaced objects without one go to "default", as Apply
+			// puts them.
+			if k, err := s.SetTypeMeta(obj); err == nil && k.Namespaced && obj.GetObjectMeta().Namespace == "" {
+				obj.GetObjectMeta().Namespace = "default"
+			}
+			s.Default(obj)
+			if s.Validate(obj) != nil {
+				continue
+			}
+			again := obj.DeepCopyObject()
+			s.Default(again)
+			if err := s.Validate(again); err != nil {
+				t.Fatalf("valid %s invalid once defaulted again: %v", obj.GetTypeMeta().Kind, err)
+			}
+			if err := s.ValidateUpdate(again, obj); err != nil {
+				t.Fatalf("valid %s refused as an update of itself: %v", obj.GetTypeMeta().Kind, err)
+			}
+		}
+	})
+}
