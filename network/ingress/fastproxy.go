@@ -162,7 +162,7 @@ func hasBody(req *fasthttp.Request) bool {
 }
 
 // buildRequest writes into out the request to send for in, by the
-// forwarding policy (policy.go's comment), as httputil.ReverseProxy with
+// forwarding policy (see policy.go), as httputil.ReverseProxy with
 // SetXForwarded forwards it: the target in origin form with its query
 // cleaned as ReverseProxy cleans it, the Host given, the end-to-end
 // headers in the order received and as received, the forwarding headers,
@@ -474,10 +474,10 @@ func (f *httpFront) untilClose(ctx *fasthttp.RequestCtx, cc *clientConn, ab *ans
 }
 
 // copyAnswerHead copies the status and the headers of bresp to resp, as
-// httputil.ReverseProxy does: without the hop-by-hop headers (policy.go's comment)
-// unless hop is set, with the trailers bresp announces announced, and a
-// Date, the backend's or, when it gave none, the current one, as
-// net/http's server adds.
+// httputil.ReverseProxy does: without the hop-by-hop headers (see
+// policy.go) unless hop is set, with the trailers bresp announces
+// announced, and a Date, the backend's or, when it gave none, the current
+// one, as net/http's server adds.
 func copyAnswerHead(resp, bresp *fasthttp.Response, dates *dateCache, hop bool) {
 	h := &bresp.Header
 	date := h.Peek("Date")
