@@ -204,8 +204,8 @@ func FuzzDecode(f *testing.F) {
 }
 
 // FuzzDecodeValidate feeds whatever decodes through defaulting and
-// validation, as Apply and the store do on every write: neither may panic, and a
-// valid object must stay valid once defaulted again (defaulting is
+// validation, as Apply and the store do on every write: neither may panic,
+// and a valid object must stay valid once defaulted again (defaulting is
 // idempotent) and as an update of itself.
 func FuzzDecodeValidate(f *testing.F) {
 	f.Add([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 2, selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x, ports: [{containerPort: 80}]}]}}}\n"))
