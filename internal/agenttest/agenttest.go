@@ -56,12 +56,13 @@ func New(t *testing.T, prefix string) *Env {
 }
 
 // Start runs an agent for the node over rt until Stop, with short
-// CrashLoopBackOff and relist periods.
-func (e *Env) Start(rt runtime.Runtime) {
+// CrashLoopBackOff and relist periods, and then opts.
+func (e *Env) Start(rt runtime.Runtime, opts ...nodeagent.Option) {
 	e.T.Helper()
-	a, err := nodeagent.New(e.Store, e.Node, rt, nodeagent.WithRootDir(e.Root),
+	opts = append([]nodeagent.Option{nodeagent.WithRootDir(e.Root),
 		nodeagent.WithCrashLoopBackOff(100*time.Millisecond, time.Second, time.Minute),
-		nodeagent.WithRelist(time.Second, 10*time.Second))
+		nodeagent.WithRelist(time.Second, 10*time.Second)}, opts...)
+	a, err := nodeagent.New(e.Store, e.Node, rt, opts...)
 	if err != nil {
 		e.T.Fatal(err)
 	}

@@ -325,8 +325,8 @@ func (r *Runtime) StopContainer(ctx context.Context, id string, opts runtime.Sto
 		t := time.NewTimer(opts.Grace)
 		defer t.Stop()
 		select {
-		case <-exitCh:
-			return nil
+		case st := <-exitCh:
+			return r.wrap(st.Error(), "stopping container %s", short(id))
 		case <-t.C:
 		case <-ctx.Done():
 			return ctx.Err()
@@ -338,8 +338,8 @@ func (r *Runtime) StopContainer(ctx context.Context, id string, opts runtime.Sto
 		}
 	}
 	select {
-	case <-exitCh:
-		return nil
+	case st := <-exitCh: // an error when the wait broke, not the task
+		return r.wrap(st.Error(), "stopping container %s", short(id))
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -41,6 +41,13 @@
 // log copiers of running tasks are reattached. What is left belongs to live
 // pods, for the node agent to adopt.
 //
+// The daemon may restart, or be away a while, under a Runtime: tasks keep
+// running (their shims outlive the daemon) and their output is copied all
+// along. Calls fail with runtime.ErrUnavailable meanwhile; once the daemon
+// answers, a task's exit is watched again, recorded as it happened when the
+// task exited while the daemon was away (TestDaemonRestart kills and starts
+// a containerd under a node agent).
+//
 // What the plugins keep by design after the last pod is removed: the bridge
 // (RemoveNetwork deletes it), the iptables chains CNI-FORWARD and CNI-ADMIN
 // (firewall plugin, with a jump from FORWARD) and CNI-HOSTPORT-DNAT,

@@ -224,17 +224,28 @@ func (w *watch) stop() {
 }
 
 // watchExit waits, in the background, for the task to exit, lets the
-// copiers drain, records the exit and deletes the task.
+// copiers drain, records the exit and deletes the task. A wait that breaks
+// is not an exit: the daemon restarted or went away, and the task, whose
+// shim outlives the daemon, may still run. Then it waits again once the
+// daemon answers, the output copied all along.
 func (r *Runtime) watchExit(w *watch, exitCh <-chan client.ExitStatus) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		defer close(w.done)
 		var st client.ExitStatus
-		select {
-		case st = <-exitCh:
-		case <-w.ctx.Done():
-			return
+		for {
+			select {
+			case st = <-exitCh:
+			case <-w.ctx.Done():
+				return
+			}
+			if st.Error() == nil {
+				break
+			}
+			if exitCh = r.rewait(w); exitCh == nil {
+				return
+			}
 		}
 		drained := make(chan struct{})
 		go func() { w.copiers.Wait(); close(drained) }()
@@ -255,6 +266,42 @@ func (r *Runtime) watchExit(w *watch, exitCh <-chan client.ExitStatus) {
 			r.finalize(r.ns(context.Background()), w.id, st.ExitCode(), st.ExitTime())
 		}
 	}()
+}
+
+// rewait waits for container w.id's task again after a wait broke,
+// trying until the daemon answers or w ends (then it returns nil). A task
+// gone meanwhile, with its exit unknown (its shim died with it, or it was
+// deleted behind the runtime's back), gives an unknown exit status.
+func (r *Runtime) rewait(w *watch) <-chan client.ExitStatus {
+	ctx := r.ns(w.ctx)
+	delay := 50 * time.Millisecond
+	for {
+		t := time.NewTimer(delay)
+		select {
+		case <-w.ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		delay = min(2*delay, 2*time.Second)
+		c, err := r.cli.LoadContainer(ctx, w.id)
+		var task client.Task
+		if err == nil {
+			task, err = c.Task(ctx, nil)
+		}
+		var ch <-chan client.ExitStatus
+		if err == nil {
+			if ch, err = task.Wait(ctx); err == nil {
+				return ch
+			}
+		}
+		if errors.Is(r.wrap(err, ""), runtime.ErrNotFound) {
+			gone := make(chan client.ExitStatus, 1)
+			gone <- *client.NewExitStatus(client.UnknownExitStatus, time.Time{}, nil)
+			return gone
+		}
+		r.log.Debug("waiting for a container's task again", "container", short(w.id), "err", err)
+	}
 }
 
 func (r *Runtime) isClosed() bool {
