@@ -78,6 +78,31 @@ func (m *Manager) ensureRoot() (string, error) {
 	return m.root, nil
 }
 
+// Close removes the temporary root of a NewTemp manager when no pod has
+// a directory there any more: the volumes of pods whose containers still
+// run outlive their agent. A later Setup makes a new root. A manager of a
+// given root leaves it as it is.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.prefix == "" || m.root == "" {
+		return nil
+	}
+	pods := filepath.Join(m.root, "pods")
+	switch ents, err := os.ReadDir(pods); {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("remove volume root: %w", err)
+	case len(ents) > 0:
+		return nil
+	}
+	if err := os.RemoveAll(m.root); err != nil {
+		return fmt.Errorf("remove volume root: %w", err)
+	}
+	m.root = ""
+	return nil
+}
+
 func (m *Manager) podDir(uid string) string { return filepath.Join(m.Root(), "pods", uid) }
 
 // Error is a volume that could not be prepared, named as Kubernetes'

@@ -145,3 +145,48 @@ func TestSubPath(t *testing.T) {
 		t.Errorf("subPath not created")
 	}
 }
+
+// TestTempRootRemoved: a NewTemp manager's root stays while a pod has
+// volumes there, goes with the last of them at Close, and is made anew by
+// the next Setup; a given root stays.
+func TestTempRootRemoved(t *testing.T) {
+	m := NewTemp("podkit-volumes-test-")
+	emptyDir := objects.Volume{Name: "e", VolumeSource: objects.VolumeSource{EmptyDir: &objects.EmptyDirVolumeSource{}}}
+	if _, err := m.Setup(pod(emptyDir), &src{}); err != nil {
+		t.Fatal(err)
+	}
+	root := m.Root()
+	t.Cleanup(func() { os.RemoveAll(root) })
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(root); err != nil {
+		t.Fatalf("Close with a pod's volumes in place: %v", err)
+	}
+	if err := m.Teardown("uid1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(root); !os.IsNotExist(err) || m.Root() != "" {
+		t.Fatalf("Close with no pod left: root %s: %v, Root() = %q; want it gone", root, err, m.Root())
+	}
+	if _, err := m.Setup(pod(emptyDir), &src{}); err != nil {
+		t.Fatal(err)
+	}
+	again := m.Root()
+	t.Cleanup(func() { os.RemoveAll(again) })
+	if again == "" || again == root {
+		t.Errorf("root after Setup = %q, want a new one", again)
+	}
+
+	given := t.TempDir()
+	m = New(given)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(given); err != nil {
+		t.Errorf("Close removed a given root: %v", err)
+	}
+}

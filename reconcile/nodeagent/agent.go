@@ -214,6 +214,9 @@ func (a *Agent) run(ctx context.Context) error {
 	}
 	wg.Wait()
 	a.wg.Wait()
+	if err := a.volumes.Close(); err != nil {
+		a.log.Warn("removing the volume directory", "err", err)
+	}
 	a.mu.Lock()
 	a.pods = newWorkerIndex()
 	a.synced = false

@@ -214,8 +214,10 @@ func WithStatusBatching(maxPerTxn int, pause time.Duration) Option {
 
 // WithRootDir sets the directory under which each node keeps its pods'
 // volumes, in a subdirectory named after the node. Without it each agent
-// makes a temporary directory of its own, which a restarted process does
-// not find again: set it for emptyDir content to outlive the process.
+// makes a temporary directory of its own when a pod first has a volume,
+// removed when the agent stops with no pod's volumes left in it; a
+// restarted process does not find it again: set a root dir for emptyDir
+// content to outlive the process.
 func WithRootDir(dir string) Option {
 	return func(cfg *config) error {
 		if dir == "" {
