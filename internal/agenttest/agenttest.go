@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
@@ -271,4 +272,35 @@ func SameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// RegisterNode stores the Node object of the agent's node, whose Ready
+// condition the agent then keeps (WaitNodeReady).
+func (e *Env) RegisterNode() {
+	e.T.Helper()
+	node := &objects.Node{ObjectMeta: objects.ObjectMeta{Name: e.Node}}
+	e.Store.Scheme().Default(node)
+	if err := e.Store.Update(context.Background(), func(tx store.Tx) error { return tx.Create(node) }); err != nil {
+		e.T.Fatalf("register node %s: %v", e.Node, err)
+	}
+}
+
+// WaitNodeReady waits until the node's Ready condition has status want,
+// and returns the condition.
+func (e *Env) WaitNodeReady(want objects.ConditionStatus) objects.NodeCondition {
+	e.T.Helper()
+	var c objects.NodeCondition
+	Poll(e.T, WaitTimeout, 20*time.Millisecond, func() (bool, string) {
+		err := e.Store.View(context.Background(), func(tx store.ReadTx) error {
+			o, err := tx.Get("Node", objects.Key{Name: e.Node})
+			if err == nil {
+				if rc := objects.GetNodeCondition(&o.(*objects.Node).Status, objects.NodeReady); rc != nil {
+					c = *rc
+				}
+			}
+			return err
+		})
+		return err == nil && c.Status == want, fmt.Sprintf("node %s: Ready condition %+v, %v; want %s", e.Node, c, err, want)
+	})
+	return c
 }

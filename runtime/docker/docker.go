@@ -52,6 +52,12 @@
 //
 // New connects and checks the daemon; Close releases the connection and
 // leaves containers running. A Runtime is safe for concurrent use.
+//
+// The engine may restart, or be away a while, under a Runtime: calls fail
+// with runtime.ErrUnavailable meanwhile, and work again once it answers.
+// Without live-restore the engine stops every container as it starts
+// again, and a node agent then runs its pods again, in new sandboxes
+// (TestDaemonRestart kills and starts an engine under a node agent).
 package docker
 
 import (
