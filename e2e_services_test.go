@@ -60,8 +60,23 @@ var clusterSeq atomic.Int32
 func e2eCluster(t *testing.T, rt string, dp network.DataPlaneMode, o cluster.Options) *cluster.Cluster {
 	t.Helper()
 	cluster.Require(t, rt)
-	seq := clusterSeq.Add(1)
-	pid := os.Getpid()
+	return startCluster(t, isolated(rt, dp, os.Getpid(), clusterSeq.Add(1), o))
+}
+
+// startCluster starts a cluster, stopped when the test ends after the
+// cleanups registered later.
+func startCluster(t *testing.T, o cluster.Options) *cluster.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	c, err := cluster.Start(ctx, o)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, c.Stop()) })
+	return c
+}
+
+// isolated completes o for e2eCluster's cluster number seq of process pid.
+func isolated(rt string, dp network.DataPlaneMode, pid int, seq int32, o cluster.Options) cluster.Options {
 	id := fmt.Sprintf("%d-%d", pid%100000, seq)
 	o.Runtime = rt
 	o.Namespace = "podkit-e2esvc-" + id
@@ -76,12 +91,7 @@ func e2eCluster(t *testing.T, rt string, dp network.DataPlaneMode, o cluster.Opt
 		network.WithNFTablesTable("podkit-e2esvc-"+id),
 		network.WithUserspaceOptions(proxy.WithDummyInterface(fmt.Sprintf("pke%d", pid%100000*100+int(seq)%100))),
 	)
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	c, err := cluster.Start(ctx, o)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, c.Stop()) })
-	return c
+	return o
 }
 
 // apply decodes manifest, applies it, and deletes every object it made
