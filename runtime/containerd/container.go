@@ -255,7 +255,6 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 		err = task.Start(ctx)
 	}
 	if err != nil {
-		_, _ = task.Delete(context.WithoutCancel(ctx), client.WithProcessKill)
 		r.unwatch(id)
 		r.failStart(ctx, id, err)
 		return r.wrap(err, "starting container %s", short(id))
@@ -264,14 +263,57 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	return nil
 }
 
-// failStart records that container id could not start.
+// failStart records that container id could not start, deleting its task
+// if one was made. When the daemon is away (a restart cut the start short)
+// it tries again in the background until the daemon answers; meanwhile
+// ListContainers reports the container exited all the same.
 func (r *Runtime) failStart(ctx context.Context, id string, cause error) {
-	ctx = context.WithoutCancel(ctx)
-	_ = r.setLabels(ctx, id, map[string]string{
+	_ = os.RemoveAll(r.fifoDir(id))
+	err := r.recordFailedStart(context.WithoutCancel(ctx), id, cause)
+	if !errors.Is(err, runtime.ErrUnavailable) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return // the next New records it (recover)
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		delay := 100 * time.Millisecond
+		for errors.Is(err, runtime.ErrUnavailable) {
+			t := time.NewTimer(delay)
+			select {
+			case <-r.bg.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			delay = min(2*delay, 2*time.Second)
+			err = r.recordFailedStart(r.ns(r.bg), id, cause)
+		}
+	}()
+}
+
+// recordFailedStart deletes container id's task, if any, and records its
+// exit as a failed start.
+func (r *Runtime) recordFailedStart(ctx context.Context, id string, cause error) error {
+	ctx = r.ns(ctx)
+	c, err := r.cli.LoadContainer(ctx, id)
+	if err == nil {
+		var task client.Task
+		if task, err = c.Task(ctx, nil); err == nil {
+			_, err = task.Delete(ctx, client.WithProcessKill)
+		}
+	}
+	if err := r.wrap(err, "deleting the task of container %s", short(id)); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return err
+	}
+	return r.setLabels(ctx, id, map[string]string{
 		labelState: stateExited, labelExit: "128", labelReason: "Error", labelMessage: truncate(cause.Error(), 1024),
 		labelFinished: time.Now().UTC().Format(time.RFC3339Nano),
 	})
-	_ = os.RemoveAll(r.fifoDir(id))
 }
 
 func truncate(s string, n int) string {
@@ -458,7 +500,16 @@ func (r *Runtime) containerStatus(c containers.Container, t *tasktypes.Process) 
 			st.State = runtime.ContainerRunning
 			return st
 		case tasktypes.Status_CREATED:
-			st.State = runtime.ContainerCreated
+			if l[labelState] == stateCreated {
+				st.State = runtime.ContainerCreated
+				return st
+			}
+			// Else a start cut short, its failure not recorded yet.
+			st.State = runtime.ContainerExited
+			st.ExitCode = 128
+			st.Reason = "Error"
+			st.Message = "the container's start was cut short (containerd or the process restarted)"
+			st.FinishedAt = st.StartedAt
 			return st
 		case tasktypes.Status_STOPPED:
 			if l[labelState] != stateExited { // not recorded yet

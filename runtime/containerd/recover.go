@@ -27,6 +27,8 @@ import (
 //  4. containers whose sandbox record is gone: removed;
 //  5. tasks that exited while no Runtime watched: exit recorded, task
 //     deleted; running tasks: log copying and exit watching resumed;
+//     tasks created by a start cut short: deleted, the start recorded as
+//     failed;
 //  6. container directories with no record (logs of removed containers):
 //     deleted.
 //
@@ -156,6 +158,10 @@ func (r *Runtime) recover(ctx context.Context) error {
 		case tasktypes.Status_RUNNING, tasktypes.Status_PAUSED, tasktypes.Status_PAUSING:
 			if err := r.reattach(ctx, c); err != nil {
 				r.log.Warn("repair: reattaching to a running container", "container", short(c.ID), "err", err)
+			}
+		case tasktypes.Status_CREATED: // a start cut short
+			if err := r.recordFailedStart(ctx, c.ID, errors.New("its start was cut short")); err != nil {
+				r.log.Warn("repair: recording a failed start", "container", short(c.ID), "err", err)
 			}
 		}
 	}

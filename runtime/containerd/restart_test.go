@@ -3,6 +3,7 @@ package containerd_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/podkit/podkit/internal/agenttest"
@@ -53,12 +55,16 @@ func startDaemon(t *testing.T) (*agenttest.Daemon, string) {
 	return d, sock
 }
 
-// TestDaemonRestart: containerd killed and started again under a running
-// agent. The pod's containers keep running and serving while the daemon is
-// away (their shims outlive it), and the node reports the runtime down. A
-// container that exits meanwhile is restarted once the daemon is back; the
-// other is left as it was, and nothing is created twice.
-func TestDaemonRestart(t *testing.T) {
+// restartEnv is a node agent over a containerd of the test's own.
+type restartEnv struct {
+	*agenttest.Env
+	d   *agenttest.Daemon
+	rt  *containerd.Runtime
+	raw *client.Client
+	ctx context.Context // in the test namespace
+}
+
+func newRestartEnv(t *testing.T) *restartEnv {
 	d, sock := startDaemon(t)
 	ctx := testContext(t)
 	opts := append(testOptions(), containerd.WithAddress(sock), containerd.WithStateDir(filepath.Join(d.Dir, "podkit")),
@@ -95,58 +101,77 @@ func TestDaemonRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer raw.Close()
-	nsCtx := namespaces.WithNamespace(ctx, testNS)
-
+	t.Cleanup(func() { raw.Close() })
 	e := newAgentEnv(t)
 	e.RegisterNode()
 	e.Start(rt, nodeagent.WithHeartbeat(200*time.Millisecond, time.Second))
-	// tasks returns the running task of each container of the namespace
-	// but the sandbox's, by container name.
-	tasks := func() map[string][]string {
-		t.Helper()
-		recs, err := raw.ContainerService().List(nsCtx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string][]string{}
-		for _, c := range recs {
-			resp, err := raw.TaskService().Get(nsCtx, &tasksapi.GetRequest{ContainerID: c.ID})
-			if err == nil && resp.Process.Status == tasktypes.Status_RUNNING {
-				name := c.Labels[runtime.LabelContainerName]
-				out[name] = append(out[name], c.ID)
-			}
-		}
-		return out
-	}
 	e.WaitNodeReady(objects.ConditionTrue)
+	return &restartEnv{Env: e, d: d, rt: rt, raw: raw, ctx: namespaces.WithNamespace(ctx, testNS)}
+}
 
+// tasks returns the running tasks of the namespace's containers, by pod
+// uid and container name.
+func (e *restartEnv) tasks() map[string]map[string][]string {
+	e.T.Helper()
+	recs, err := e.raw.ContainerService().List(e.ctx)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	out := map[string]map[string][]string{}
+	for _, c := range recs {
+		resp, err := e.raw.TaskService().Get(e.ctx, &tasksapi.GetRequest{ContainerID: c.ID})
+		if err == nil && resp.Process.Status == tasktypes.Status_RUNNING {
+			uid, name := c.Labels[runtime.LabelPodUID], c.Labels[runtime.LabelContainerName]
+			if out[uid] == nil {
+				out[uid] = map[string][]string{}
+			}
+			out[uid][name] = append(out[uid][name], c.ID)
+		}
+	}
+	return out
+}
+
+// outage kills the daemon, waits until the agent has seen it go, runs
+// meanwhile, and starts the daemon again.
+func (e *restartEnv) outage(meanwhile func()) {
+	e.T.Helper()
+	e.d.Stop(syscall.SIGKILL)
+	if c := e.WaitNodeReady(objects.ConditionFalse); !strings.Contains(c.Message, "container runtime is down") {
+		e.T.Errorf("node Ready condition with the daemon gone: %+v, want it to say the runtime is down", c)
+	}
+	meanwhile()
+	e.d.Start()
+	e.WaitNodeReady(objects.ConditionTrue)
+}
+
+// TestDaemonRestart: containerd killed and started again under a running
+// agent. The pod's containers keep running and serving while the daemon is
+// away (their shims outlive it), and the node reports the runtime down. A
+// container that exits meanwhile is restarted once the daemon is back; the
+// other is left as it was, and nothing is created twice.
+func TestDaemonRestart(t *testing.T) {
+	e := newRestartEnv(t)
 	e.Create(webPod("restart-0"))
 	p := e.WaitPod("restart-0", "Ready", objects.IsPodReady)
-	ip := p.Status.PodIP
+	uid, ip := string(p.UID), p.Status.PodIP
 	waitHTTP(t, "http://"+ip+":8080/")
-	before := tasks()
+	before := e.tasks()[uid]
 	if len(before["web"]) != 1 || len(before["side"]) != 1 {
 		t.Fatalf("running tasks %v, want one of web and one of side", before)
 	}
-	side, err := raw.TaskService().Get(nsCtx, &tasksapi.GetRequest{ContainerID: before["side"][0]})
+	side, err := e.raw.TaskService().Get(e.ctx, &tasksapi.GetRequest{ContainerID: before["side"][0]})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	d.Stop(syscall.SIGKILL)
-	if c := e.WaitNodeReady(objects.ConditionFalse); !strings.Contains(c.Message, "container runtime is down") {
-		t.Errorf("node Ready condition with the daemon gone: %+v, want it to say the runtime is down", c)
-	}
-	// The agent has seen the outage; the pod's processes still run, and
-	// one of them exits now, with no daemon to see it.
-	waitHTTP(t, "http://"+ip+":8080/")
-	if err := syscall.Kill(int(side.Process.Pid), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-
-	d.Start()
-	e.WaitNodeReady(objects.ConditionTrue)
+	e.outage(func() {
+		// The agent has seen the outage; the pod's processes still run,
+		// and one of them exits now, with no daemon to see it.
+		waitHTTP(t, "http://"+ip+":8080/")
+		if err := syscall.Kill(int(side.Process.Pid), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	})
 	p = e.WaitPod("restart-0", "side restarted once and Ready", func(p *objects.Pod) bool { return restarts(p, "side") == 1 && objects.IsPodReady(p) })
 	if n := restarts(p, "web"); n != 0 {
 		t.Errorf("web restarted %d times; want it left running", n)
@@ -154,7 +179,7 @@ func TestDaemonRestart(t *testing.T) {
 	if p.Status.PodIP != ip {
 		t.Errorf("pod IP after the daemon's restart %s, want %s", p.Status.PodIP, ip)
 	}
-	after := tasks()
+	after := e.tasks()[uid]
 	if !slices.Equal(after["web"], before["web"]) || len(after["side"]) != 1 || after["side"][0] == before["side"][0] {
 		t.Errorf("running tasks before the daemon's restart %v, after %v; want web's the same and one new side", before, after)
 	}
@@ -164,13 +189,13 @@ func TestDaemonRestart(t *testing.T) {
 
 	// The container that ran through the outage is still watched: its
 	// output is kept and its exit recorded as it was.
-	ctr, err := raw.LoadContainer(nsCtx, before["web"][0])
+	ctr, err := e.raw.LoadContainer(e.ctx, before["web"][0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	task, err := ctr.Task(nsCtx, nil)
+	task, err := ctr.Task(e.ctx, nil)
 	if err == nil {
-		err = task.Kill(nsCtx, syscall.SIGTERM)
+		err = task.Kill(e.ctx, syscall.SIGTERM)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +206,91 @@ func TestDaemonRestart(t *testing.T) {
 			t.Errorf("web's last termination %+v, want exit code 0, Completed (SIGTERM)", term)
 		}
 	}
-	if logs := readLogs(t, rt, before["web"][0], runtime.LogOptions{}); !strings.Contains(logs, "demo: terminating") {
+	if logs := readLogs(t, e.rt, before["web"][0], runtime.LogOptions{}); !strings.Contains(logs, "demo: terminating") {
 		t.Errorf("log of the web container that ran through the outage = %q, want the line it printed at SIGTERM", logs)
+	}
+}
+
+// TestDaemonRestartWhilePodsStart: containerd killed while an agent starts
+// pods, some with containers running, others half made, and started again:
+// every pod gets Ready, with one Ready sandbox and one running task per
+// container, however far it had got.
+func TestDaemonRestartWhilePodsStart(t *testing.T) {
+	e := newRestartEnv(t)
+	var names []string
+	for i := range 6 {
+		names = append(names, fmt.Sprintf("start-%d", i))
+		e.Create(webPod(names[i]))
+	}
+	agenttest.Poll(t, time.Minute, 5*time.Millisecond, func() (bool, string) {
+		n := len(e.tasks())
+		return n > 0, fmt.Sprintf("%d pods with a running task", n)
+	})
+	e.outage(func() {})
+	for _, n := range names {
+		p := e.WaitPod(n, "Ready", objects.IsPodReady)
+		uid := string(p.UID)
+		sbs, err := e.rt.ListSandboxes(e.ctx, runtime.Filter{Labels: map[string]string{runtime.LabelPodUID: uid}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sbs) != 1 || sbs[0].State != runtime.SandboxReady || sbs[0].IP != p.Status.PodIP {
+			t.Errorf("pod %s: sandboxes %+v, want one Ready with the pod's IP %s", n, sbs, p.Status.PodIP)
+		}
+		if got := e.tasks()[uid]; len(got) != 2 || len(got["web"]) != 1 || len(got["side"]) != 1 {
+			t.Errorf("pod %s: running tasks %v, want one of web and one of side", n, got)
+		}
+	}
+}
+
+// TestStartCutShort: a container whose start was cut short, its task made
+// but never started (the daemon or the process went away in between), is
+// reported exited and is not started again; the next New deletes its task
+// and records the failed start.
+func TestStartCutShort(t *testing.T) {
+	rt := newRuntime(t)
+	p := newPod(t, rt, "cut-short")
+	ctx := nsContext(t)
+	labels := map[string]string{runtime.LabelContainerName: "app"}
+	maps.Copy(labels, p.cfg.Labels)
+	id, err := rt.CreateContainer(ctx, p.id, &runtime.ContainerConfig{Name: "app", Image: demo.Ref, Labels: labels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What StartContainer leaves when it is cut short after making the
+	// task: the start recorded, the task created.
+	c, err := raw.LoadContainer(ctx, id)
+	if err == nil {
+		_, err = c.SetLabels(ctx, map[string]string{"io.podkit.containerd.state": "running"})
+	}
+	if err == nil {
+		_, err = c.NewTask(ctx, cio.NullIO)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := func(rt *containerd.Runtime) runtime.ContainerStatus {
+		t.Helper()
+		cs, err := rt.ListContainers(ctx, runtime.Filter{Labels: labels})
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("ListContainers = %+v, %v; want the container", cs, err)
+		}
+		return cs[0]
+	}
+	if st := status(rt); st.State != runtime.ContainerExited || st.ExitCode != 128 {
+		t.Errorf("container whose start was cut short: %+v, want exited with code 128", st)
+	}
+	if err := rt.StartContainer(ctx, id); err == nil {
+		t.Errorf("StartContainer on a container whose start was cut short: no error")
+	}
+	rt.Close()
+
+	rt2 := newRuntime(t)
+	p.handOver(rt2)
+	if _, ok := task(t, id); ok {
+		t.Errorf("New left the task of the start cut short")
+	}
+	if st := status(rt2); st.State != runtime.ContainerExited || st.ExitCode != 128 || !strings.Contains(st.Message, "cut short") {
+		t.Errorf("after New: %+v, want exited with code 128, the start cut short", st)
 	}
 }

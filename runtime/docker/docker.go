@@ -57,7 +57,11 @@
 // with runtime.ErrUnavailable meanwhile, and work again once it answers.
 // Without live-restore the engine stops every container as it starts
 // again, and a node agent then runs its pods again, in new sandboxes
-// (TestDaemonRestart kills and starts an engine under a node agent).
+// (TestDaemonRestart kills and starts an engine under a node agent). An
+// engine killed while it starts containers can leave some of them in
+// containerd, unknown to it once restarted (Docker 20.10 does): podkit,
+// which talks to the engine only, does not see them, and the tests remove
+// them through containerd.
 package docker
 
 import (
