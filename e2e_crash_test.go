@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
@@ -14,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
 
 	"github.com/podkit/podkit"
 	"github.com/podkit/podkit/internal/cluster"
@@ -23,10 +26,10 @@ import (
 	"github.com/podkit/podkit/runtime"
 )
 
-// crashChildEnv, set to "RUNTIME PID SEQ", makes TestE2EProcessCrash the
-// process that is killed: it runs the cluster isolated(RUNTIME, nftables,
-// PID, SEQ) with a Deployment and a Service, and prints crashReady and
-// its pods' uids once they are available.
+// crashChildEnv, set to "RUNTIME DATAPLANE PID SEQ", makes
+// TestE2EProcessCrash the process that is killed: it runs the cluster
+// isolated(RUNTIME, DATAPLANE, PID, SEQ) with a Deployment and a Service,
+// and prints crashReady and its pods' uids once they are available.
 const (
 	crashChildEnv = "PODKIT_E2E_CRASH_CHILD"
 	crashReady    = "podkit-crash-child: ready"
@@ -37,69 +40,75 @@ const (
 // and applies the same objects: its node agents remove the dead process's
 // containers, which no pod of its store owns, and its pods run, one
 // sandbox and one container each, with nothing left over and nothing
-// twice; the Service answers from them, through the nftables table the
-// dead process left, now replaced.
+// twice; the Service answers from them, through what the dead process's
+// data plane left (an nftables table, a dummy interface with cluster IPs),
+// now taken over, and gone when the new process stops.
 func TestE2EProcessCrash(t *testing.T) {
 	if spec := os.Getenv(crashChildEnv); spec != "" {
 		crashChild(t, spec)
 		return
 	}
 	for _, rt := range realRuntimes {
-		t.Run(rt, func(t *testing.T) {
-			cluster.Require(t, rt)
-			pid, seq := os.Getpid(), clusterSeq.Add(1)
-			ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestE2EProcessCrash$", "-test.timeout=4m")
-			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", crashChildEnv, rt, pid, seq))
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			stdout, err := cmd.StdoutPipe()
-			require.NoError(t, err)
-			require.NoError(t, cmd.Start())
-			var old []string
-			sc := bufio.NewScanner(stdout)
-			for old == nil && sc.Scan() {
-				if rest, ok := strings.CutPrefix(sc.Text(), crashReady); ok {
-					old = strings.Fields(rest)
-				}
-			}
-			if old == nil {
-				_ = cmd.Wait()
-				t.Fatalf("the process to kill ended before its pods were available; its output:\n%s", stderr.String())
-			}
-			require.NoError(t, cmd.Process.Kill())
-			_ = cmd.Wait()
-
-			c := startCluster(t, isolated(rt, network.DataPlaneNFTables, pid, seq, cluster.Options{}))
-			apply(t, ctx, c, fmt.Sprintf(deployment, "web", c.DemoImage, 2, "ClusterIP", 80))
-			require.NoError(t, c.WaitFor(ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "web"}}, podkit.Available))
-			var uids []string
-			for _, p := range podsOf(t, ctx, c, "web") {
-				uids = append(uids, string(p.UID))
-			}
-			waitFor(t, ctx, "the runtime holding the new pods only, each once", func() (bool, string) {
-				held, err := runtimeHeld(ctx, c)
-				if err != nil {
-					return false, err.Error()
-				}
-				ok := len(held) == len(uids)
-				for _, uid := range uids {
-					ok = ok && slices.Equal(held[uid], []string{"container web running", "sandbox ready"})
-				}
-				return ok, fmt.Sprintf("new pods %v, dead process's pods %v; the runtime holds %v", uids, old, held)
-			})
-
-			svc := &objects.Service{}
-			require.NoError(t, c.Get(ctx, objects.Key{Namespace: "default", Name: "web"}, svc))
-			url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(80)) + "/"
-			want := map[string]bool{}
-			for _, p := range podsOf(t, ctx, c, "web") {
-				want[p.Name] = true
-			}
-			waitHello(t, ctx, client(), url, "", func(pod string) bool { return want[pod] })
-		})
+		for _, dp := range dataPlanes {
+			t.Run(rt+"/"+string(dp), func(t *testing.T) { processCrash(t, rt, dp) })
+		}
 	}
+}
+
+func processCrash(t *testing.T, rt string, dp network.DataPlaneMode) {
+	cluster.Require(t, rt)
+	pid, seq := os.Getpid(), clusterSeq.Add(1)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestE2EProcessCrash$", "-test.timeout=4m")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d %d", crashChildEnv, rt, dp, pid, seq))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var old []string
+	sc := bufio.NewScanner(stdout)
+	for old == nil && sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), crashReady); ok {
+			old = strings.Fields(rest)
+		}
+	}
+	if old == nil {
+		_ = cmd.Wait()
+		t.Fatalf("the process to kill ended before its pods were available; its output:\n%s", stderr.String())
+	}
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+
+	t.Cleanup(func() { checkDataPlaneGone(t, pid, seq) }) // after the cluster stops
+	c := startCluster(t, isolated(rt, dp, pid, seq, cluster.Options{}))
+	apply(t, ctx, c, fmt.Sprintf(deployment, "web", c.DemoImage, 2, "ClusterIP", 80))
+	require.NoError(t, c.WaitFor(ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "web"}}, podkit.Available))
+	var uids []string
+	for _, p := range podsOf(t, ctx, c, "web") {
+		uids = append(uids, string(p.UID))
+	}
+	waitFor(t, ctx, "the runtime holding the new pods only, each once", func() (bool, string) {
+		held, err := runtimeHeld(ctx, c)
+		if err != nil {
+			return false, err.Error()
+		}
+		ok := len(held) == len(uids)
+		for _, uid := range uids {
+			ok = ok && slices.Equal(held[uid], []string{"container web running", "sandbox ready"})
+		}
+		return ok, fmt.Sprintf("new pods %v, dead process's pods %v; the runtime holds %v", uids, old, held)
+	})
+
+	svc := &objects.Service{}
+	require.NoError(t, c.Get(ctx, objects.Key{Namespace: "default", Name: "web"}, svc))
+	url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(80)) + "/"
+	want := map[string]bool{}
+	for _, p := range podsOf(t, ctx, c, "web") {
+		want[p.Name] = true
+	}
+	waitHello(t, ctx, client(), url, "", func(pod string) bool { return want[pod] })
 }
 
 // runtimeHeld lists, by pod uid, the sandboxes and containers the runtime
@@ -135,16 +144,16 @@ func runtimeHeld(ctx context.Context, c *cluster.Cluster) (map[string][]string, 
 // crashChild is the process TestE2EProcessCrash kills.
 func crashChild(t *testing.T, spec string) {
 	var (
-		rt  string
-		pid int
-		seq int32
+		rt, dp string
+		pid    int
+		seq    int32
 	)
-	_, err := fmt.Sscan(spec, &rt, &pid, &seq)
+	_, err := fmt.Sscan(spec, &rt, &dp, &pid, &seq)
 	require.NoError(t, err, "%s=%q", crashChildEnv, spec)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// Never stopped: the test kills this process.
-	c, err := cluster.Start(ctx, isolated(rt, network.DataPlaneNFTables, pid, seq, cluster.Options{}))
+	c, err := cluster.Start(ctx, isolated(rt, network.DataPlaneMode(dp), pid, seq, cluster.Options{}))
 	require.NoError(t, err)
 	objs, err := c.Scheme().Decode(strings.NewReader(fmt.Sprintf(deployment, "web", c.DemoImage, 2, "ClusterIP", 80)))
 	require.NoError(t, err)
@@ -157,4 +166,28 @@ func crashChild(t *testing.T, spec string) {
 	fmt.Println(crashReady, strings.Join(uids, " "))
 	<-ctx.Done()
 	t.Fatal("not killed within 3 minutes")
+}
+
+// checkDataPlaneGone checks that neither the nftables table nor the dummy
+// interface of isolated's cluster is left, nor any address of its service
+// CIDR on any interface.
+func checkDataPlaneGone(t *testing.T, pid int, seq int32) {
+	cidr, table, ifname := dataPlaneNames(pid, seq)
+	if _, err := netlink.LinkByName(ifname); err == nil {
+		t.Errorf("interface %s left after the cluster stopped", ifname)
+	}
+	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	require.NoError(t, err)
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && cidr.Contains(ip.Unmap()) {
+			t.Errorf("cluster IP %s left on interface %d after the cluster stopped", ip, a.LinkIndex)
+		}
+	}
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb, err := c.ListTableOfFamily(table, nftables.TableFamilyIPv4); err == nil && tb != nil {
+		t.Errorf("nftables table %s left after the cluster stopped", table)
+	}
 }

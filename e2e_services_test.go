@@ -78,6 +78,7 @@ func startCluster(t *testing.T, o cluster.Options) *cluster.Cluster {
 // isolated completes o for e2eCluster's cluster number seq of process pid.
 func isolated(rt string, dp network.DataPlaneMode, pid int, seq int32, o cluster.Options) cluster.Options {
 	id := fmt.Sprintf("%d-%d", pid%100000, seq)
+	cidr, table, ifname := dataPlaneNames(pid, seq)
 	o.Runtime = rt
 	o.Namespace = "podkit-e2esvc-" + id
 	o.Isolated = true // its own pod network and containerd namespace, removed by Stop
@@ -85,13 +86,20 @@ func isolated(rt string, dp network.DataPlaneMode, pid int, seq int32, o cluster
 	o.Network = append(o.Network,
 		network.WithDataPlane(dp),
 		network.WithoutDNS(),
-		// 10.230.0.0/16 to 10.249.0.0/16 lie outside the default 10.96.0.0/12 that
-		// other clusters on this host may use.
-		network.WithServiceCIDR(fmt.Sprintf("10.%d.%d.0/24", 230+pid%20, seq%256)),
-		network.WithNFTablesTable("podkit-e2esvc-"+id),
-		network.WithUserspaceOptions(proxy.WithDummyInterface(fmt.Sprintf("pke%d", pid%100000*100+int(seq)%100))),
+		network.WithServiceCIDR(cidr.String()),
+		network.WithNFTablesTable(table),
+		network.WithUserspaceOptions(proxy.WithDummyInterface(ifname)),
 	)
 	return o
+}
+
+// dataPlaneNames returns the service CIDR, the nftables table and the
+// dummy interface of isolated's cluster.
+func dataPlaneNames(pid int, seq int32) (cidr netip.Prefix, table, ifname string) {
+	// 10.230.0.0/16 to 10.249.0.0/16 lie outside the default 10.96.0.0/12
+	// that other clusters on this host may use.
+	cidr = netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.0/24", 230+pid%20, seq%256))
+	return cidr, fmt.Sprintf("podkit-e2esvc-%d-%d", pid%100000, seq), fmt.Sprintf("pke%d", pid%100000*100+int(seq)%100)
 }
 
 // apply decodes manifest, applies it, and deletes every object it made

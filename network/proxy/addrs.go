@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 
+	"github.com/podkit/podkit/internal/owner"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // localAddrs makes cluster IPs local addresses, so that a userspace
 // listener can bind them and traffic from the host and from pods (routed
-// to the host) reaches it: it adds them as /32s to a dummy interface.
+// to the host) reaches it: it adds them as /32s to a dummy interface (a
+// bridge without ports where the kernel lacks the dummy driver).
 // Loopback addresses (127.0.0.0/8) are local on Linux already; addresses
 // some interface has already are left alone.
 type localAddrs struct {
@@ -44,6 +47,10 @@ func (l *localAddrs) sync(want []netip.Addr) error {
 	if len(need) == 0 {
 		return errors.Join(errs...)
 	}
+	// The interface first: one a dead proxy left is taken over, its
+	// addresses removed, before the host's are read (a failure shows
+	// again in add).
+	_ = l.ensureLink()
 	local := hostAddrs()
 	for ip := range need {
 		if l.added[ip] || local[ip] {
@@ -73,17 +80,30 @@ func (l *localAddrs) ensureLink() error {
 	if l.link != nil {
 		return nil
 	}
-	link, err := netlink.LinkByName(l.ifname)
+	mark, err := owner.Self()
 	if err != nil {
+		return err
+	}
+	link, err := netlink.LinkByName(l.ifname)
+	if err == nil {
+		if err := l.adopt(link, mark); err != nil {
+			return err
+		}
+	} else {
 		var nf netlink.LinkNotFoundError
 		if !errors.As(err, &nf) {
 			return err
 		}
 		err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: l.ifname}})
+		if errors.Is(err, unix.EOPNOTSUPP) {
+			// A kernel without the dummy driver: a bridge without ports
+			// holds local addresses as well.
+			err = netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: l.ifname}})
+		}
 		switch {
 		case errors.Is(err, unix.EOPNOTSUPP):
-			// A kernel without the dummy driver: addresses on the
-			// loopback interface are just as local.
+			// Neither: addresses on the loopback interface are just as
+			// local, but outlive a process killed before it removes them.
 			if link, err = netlink.LinkByName("lo"); err != nil {
 				return err
 			}
@@ -94,12 +114,48 @@ func (l *localAddrs) ensureLink() error {
 			if link, err = netlink.LinkByName(l.ifname); err != nil {
 				return err
 			}
+			if err := netlink.LinkSetAlias(link, ownerAlias+mark); err != nil {
+				return err
+			}
 		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return err
 	}
 	l.link = link
+	return nil
+}
+
+// ownerAlias prefixes the alias of an interface a proxy created; the owner
+// mark of its process follows (internal/owner).
+const ownerAlias = "podkit proxy "
+
+// adopt takes over link, an interface of the configured name that exists
+// already, when a proxy made it and its process is gone (killed before it
+// could remove it): it removes the dead process's addresses, marks the
+// interface as this process's, and removes it at cleanup. Another's
+// interface, a live proxy's or one the host made, is used as it is.
+func (l *localAddrs) adopt(link netlink.Link, mark string) error {
+	prev, ours := strings.CutPrefix(link.Attrs().Alias, ownerAlias)
+	if !ours || owner.Alive(prev) {
+		return nil
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if a.Scope == unix.RT_SCOPE_LINK {
+			continue // IPv6 link-local, the kernel's
+		}
+		if err := netlink.AddrDel(link, &a); err != nil {
+			return fmt.Errorf("remove stale address %s from %s: %w", a.IPNet, l.ifname, err)
+		}
+	}
+	if err := netlink.LinkSetAlias(link, ownerAlias+mark); err != nil {
+		return err
+	}
+	l.created = true
 	return nil
 }
 

@@ -1,23 +1,27 @@
 package proxy_test
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/podkit/podkit/internal/nettest"
+	"github.com/podkit/podkit/internal/owner"
 	"github.com/podkit/podkit/network/proxy"
 	"github.com/podkit/podkit/network/proxy/proxytest"
 	"github.com/podkit/podkit/objects"
 )
 
 // A cluster IP outside 127.0.0.0/8 is added to a dummy interface the data
-// plane creates (or lo, without the dummy driver), and both go when it
+// plane creates (a bridge without the dummy driver), and both go when it
 // stops. The test talks to the address
 // only after checking it is on that interface, so nothing leaves the host.
 func TestUserspaceAddsClusterIPsToDummyInterface(t *testing.T) {
@@ -54,4 +58,59 @@ func hasAddr(t *testing.T, ip netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// A dummy interface of the configured name that a proxy made and its
+// process left when it died is taken over: its stale cluster IPs go, the
+// wanted ones come, and it goes when this data plane stops. One a live
+// process owns, or the host made, stays with its addresses.
+func TestUserspaceTakesOverDeadProxysInterface(t *testing.T) {
+	nettest.Privileged(t)
+	stale, wanted := netip.MustParseAddr("198.18.77.8"), netip.MustParseAddr("198.18.77.9")
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run())
+	self, err := owner.Self()
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name, alias string
+		takenOver   bool
+	}{
+		{"dead proxy's", fmt.Sprintf("podkit proxy %d 1", dead.Process.Pid), true},
+		{"live process's", "podkit proxy " + self, false},
+		{"host's", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ifname := fmt.Sprintf("pku%d", os.Getpid()%100000)
+			err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: ifname}})
+			if errors.Is(err, unix.EOPNOTSUPP) { // as the data plane does
+				err = netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: ifname}})
+			}
+			require.NoError(t, err)
+			t.Cleanup(func() {
+				if link, err := netlink.LinkByName(ifname); err == nil {
+					_ = netlink.LinkDel(link)
+				}
+			})
+			link, err := netlink.LinkByName(ifname)
+			require.NoError(t, err)
+			if tc.alias != "" {
+				require.NoError(t, netlink.LinkSetAlias(link, tc.alias))
+			}
+			require.NoError(t, netlink.AddrAdd(link, &netlink.Addr{IPNet: netlink.NewIPNet(stale.AsSlice())}))
+
+			dp, err := proxy.NewUserspace(proxy.WithDummyInterface(ifname))
+			require.NoError(t, err)
+			stop := nettest.RunBackground(t, dp.Run)
+			b := proxytest.StartBackend(t, objects.ProtocolTCP, "127.0.0.2", "b0")
+			require.NoError(t, dp.Sync(t.Context(), []proxy.ServicePort{{ID: "default/web:80", Protocol: objects.ProtocolTCP,
+				ClusterIPs: []netip.Addr{wanted}, Port: 8080, Endpoints: []netip.AddrPort{b.Addr}}}))
+			assert.True(t, hasAddr(t, wanted), "the wanted cluster IP %s is not local", wanted)
+			assert.Equal(t, !tc.takenOver, hasAddr(t, stale), "stale address %s present", stale)
+
+			stop()
+			assert.False(t, hasAddr(t, wanted), "%s outlived the data plane", wanted)
+			_, err = netlink.LinkByName(ifname)
+			assert.Equal(t, tc.takenOver, err != nil, "the interface gone after the data plane stopped: %v", err)
+		})
+	}
 }

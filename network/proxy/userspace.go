@@ -40,8 +40,11 @@ func WithNodePortAddresses(addrs ...netip.Addr) UserspaceOption {
 }
 
 // WithDummyInterface names the dummy interface cluster IPs outside
-// 127.0.0.0/8 are added to (default "podkit-svc"). It is created when
-// missing and removed, if it was created, when Run returns.
+// 127.0.0.0/8 are added to (default "podkit-svc"; a bridge without ports
+// where the kernel lacks the dummy driver). It is created when missing and
+// removed, if it was created, when Run returns. One a proxy of a process
+// that died left is taken over: its addresses removed, and it is removed
+// when Run returns.
 func WithDummyInterface(name string) UserspaceOption {
 	return func(c *userspaceConfig) error {
 		if name == "" || len(name) > 15 {

@@ -264,25 +264,30 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 }
 
 // failStart records that container id could not start, deleting its task
-// if one was made. When the daemon is away (a restart cut the start short)
-// it tries again in the background until the daemon answers; meanwhile
-// ListContainers reports the container exited all the same.
+// if one was made. When the daemon went away during the start, whether the
+// task started is known only once it answers again: a task that started is
+// then watched as any running one, and one only created is deleted and its
+// start recorded as failed, in the background. Meanwhile ListContainers
+// reports a created task exited all the same.
 func (r *Runtime) failStart(ctx context.Context, id string, cause error) {
-	_ = os.RemoveAll(r.fifoDir(id))
-	err := r.recordFailedStart(context.WithoutCancel(ctx), id, cause)
-	if !errors.Is(err, runtime.ErrUnavailable) {
+	ctx = context.WithoutCancel(ctx)
+	err := cause
+	if !errors.Is(r.wrap(cause, ""), runtime.ErrUnavailable) {
+		err = r.recordFailedStart(ctx, id, cause)
+	}
+	if !errors.Is(r.wrap(err, ""), runtime.ErrUnavailable) {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return // the next New records it (recover)
+		return // the next New settles it (recover)
 	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		delay := 100 * time.Millisecond
-		for errors.Is(err, runtime.ErrUnavailable) {
+		for {
 			t := time.NewTimer(delay)
 			select {
 			case <-r.bg.Done():
@@ -291,9 +296,47 @@ func (r *Runtime) failStart(ctx context.Context, id string, cause error) {
 			case <-t.C:
 			}
 			delay = min(2*delay, 2*time.Second)
-			err = r.recordFailedStart(r.ns(r.bg), id, cause)
+			if err := r.settleStart(r.ns(r.bg), id, cause); !errors.Is(err, runtime.ErrUnavailable) {
+				if err != nil {
+					r.log.Warn("settling a container's start cut short", "container", short(id), "err", err)
+				}
+				return
+			}
 		}
 	}()
+}
+
+// settleStart settles the start of container id that the daemon's going
+// away cut short, by the state of its task.
+func (r *Runtime) settleStart(ctx context.Context, id string, cause error) error {
+	rec, err := r.containerRecord(ctx, id)
+	if errors.Is(err, runtime.ErrNotFound) {
+		return nil // removed meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	c, err := r.cli.LoadContainer(ctx, id)
+	var task client.Task
+	if err == nil {
+		task, err = c.Task(ctx, nil)
+	}
+	var st client.Status
+	if err == nil {
+		st, err = task.Status(ctx)
+	}
+	if err := r.wrap(err, "container %s", short(id)); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return err
+	}
+	switch {
+	case err != nil, st.Status == client.Created:
+		return r.recordFailedStart(ctx, id, cause)
+	case st.Status == client.Stopped: // it started, and exited
+		r.finalize(ctx, id, st.ExitStatus, st.ExitTime)
+		return nil
+	default: // it started
+		return r.reattach(ctx, rec)
+	}
 }
 
 // recordFailedStart deletes container id's task, if any, and records its
@@ -310,10 +353,14 @@ func (r *Runtime) recordFailedStart(ctx context.Context, id string, cause error)
 	if err := r.wrap(err, "deleting the task of container %s", short(id)); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return err
 	}
-	return r.setLabels(ctx, id, map[string]string{
+	if err := r.setLabels(ctx, id, map[string]string{
 		labelState: stateExited, labelExit: "128", labelReason: "Error", labelMessage: truncate(cause.Error(), 1024),
 		labelFinished: time.Now().UTC().Format(time.RFC3339Nano),
-	})
+	}); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(r.fifoDir(id))
+	return nil
 }
 
 func truncate(s string, n int) string {

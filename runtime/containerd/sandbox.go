@@ -19,6 +19,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/podkit/podkit/internal/cni"
+	"github.com/podkit/podkit/internal/owner"
 	"github.com/podkit/podkit/runtime"
 )
 
@@ -201,45 +202,17 @@ func resolvConf(dns runtime.DNSConfig) (string, error) {
 // writeOwner marks dir as being made by this process, so that the repair
 // at start of another process leaves it alone while this one lives.
 func writeOwner(dir string) error {
-	st, err := processStart(os.Getpid())
+	mark, err := owner.Self()
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(fmt.Sprintf("%d %s\n", os.Getpid(), st)), 0o644)
+	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(mark+"\n"), 0o644)
 }
 
 // ownerAlive reports whether dir has an owner marker of a live process.
 func ownerAlive(dir string) bool {
 	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
-	if err != nil {
-		return false
-	}
-	var pid int
-	var start string
-	if _, err := fmt.Sscanf(string(b), "%d %s", &pid, &start); err != nil {
-		return false
-	}
-	st, err := processStart(pid)
-	return err == nil && st == start
-}
-
-// processStart returns the start time of process pid (field 22 of
-// /proc/pid/stat), which tells a live process from a reused pid.
-func processStart(pid int) (string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", errors.New("unexpected /proc/pid/stat")
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return "", errors.New("unexpected /proc/pid/stat")
-	}
-	return f[19], nil
+	return err == nil && owner.Alive(strings.TrimSpace(string(b)))
 }
 
 // sandboxRecord returns the record of sandbox id.
