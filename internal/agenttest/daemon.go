@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/podkit/podkit/runtime"
 )
 
 // Daemon is a container daemon (containerd, dockerd) of one test's own,
@@ -141,4 +143,38 @@ func (d *Daemon) remove() {
 	if err := os.RemoveAll(d.Dir); err != nil {
 		d.T.Error(err)
 	}
+}
+
+// NetworkRemover is a runtime that can remove its pod network.
+type NetworkRemover interface {
+	runtime.Runtime
+	RemoveNetwork(ctx context.Context) error
+}
+
+// SweepAtEnd removes, when the test ends, every sandbox rt holds (and
+// with them their containers) and rt's pod network, then closes rt,
+// starting d first if the test left it stopped. Register it after the
+// daemon and before the agent (New), whose cleanup, which stops the
+// agent, must run first.
+func SweepAtEnd(t *testing.T, d *Daemon, rt NetworkRemover) {
+	t.Cleanup(func() {
+		if !d.Running() {
+			d.Start()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		sbs, err := rt.ListSandboxes(ctx, runtime.Filter{})
+		for _, s := range sbs {
+			if err == nil {
+				err = rt.RemoveSandbox(ctx, s.ID)
+			}
+		}
+		if err == nil {
+			err = rt.RemoveNetwork(ctx)
+		}
+		if err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		rt.Close()
+	})
 }

@@ -286,24 +286,34 @@ func (r *Runtime) failStart(ctx context.Context, id string, cause error) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		delay := 100 * time.Millisecond
-		for {
-			t := time.NewTimer(delay)
-			select {
-			case <-r.bg.Done():
-				t.Stop()
-				return
-			case <-t.C:
+		retry(r.bg, func() bool {
+			err := r.settleStart(r.ns(r.bg), id, cause)
+			if errors.Is(err, runtime.ErrUnavailable) {
+				return false
 			}
-			delay = min(2*delay, 2*time.Second)
-			if err := r.settleStart(r.ns(r.bg), id, cause); !errors.Is(err, runtime.ErrUnavailable) {
-				if err != nil {
-					r.log.Warn("settling a container's start cut short", "container", short(id), "err", err)
-				}
-				return
+			if err != nil {
+				r.log.Warn("settling a container's start cut short", "container", short(id), "err", err)
 			}
-		}
+			return true
+		})
 	}()
+}
+
+// retry calls f after a pause, growing from 50 ms to 2 s, until f reports
+// that it is done; it returns false if ctx ends first.
+func retry(ctx context.Context, f func() (done bool)) bool {
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		if f() {
+			return true
+		}
+	}
 }
 
 // settleStart settles the start of container id that the daemon's going

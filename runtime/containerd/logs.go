@@ -274,34 +274,31 @@ func (r *Runtime) watchExit(w *watch, exitCh <-chan client.ExitStatus) {
 // deleted behind the runtime's back), gives an unknown exit status.
 func (r *Runtime) rewait(w *watch) <-chan client.ExitStatus {
 	ctx := r.ns(w.ctx)
-	delay := 50 * time.Millisecond
-	for {
-		t := time.NewTimer(delay)
-		select {
-		case <-w.ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		delay = min(2*delay, 2*time.Second)
+	var ch <-chan client.ExitStatus
+	done := retry(w.ctx, func() bool {
 		c, err := r.cli.LoadContainer(ctx, w.id)
 		var task client.Task
 		if err == nil {
 			task, err = c.Task(ctx, nil)
 		}
-		var ch <-chan client.ExitStatus
 		if err == nil {
 			if ch, err = task.Wait(ctx); err == nil {
-				return ch
+				return true
 			}
 		}
 		if errors.Is(r.wrap(err, ""), runtime.ErrNotFound) {
 			gone := make(chan client.ExitStatus, 1)
 			gone <- *client.NewExitStatus(client.UnknownExitStatus, time.Time{}, nil)
-			return gone
+			ch = gone
+			return true
 		}
 		r.log.Debug("waiting for a container's task again", "container", short(w.id), "err", err)
+		return false
+	})
+	if !done {
+		return nil
 	}
+	return ch
 }
 
 func (r *Runtime) isClosed() bool {

@@ -73,27 +73,7 @@ func newRestartEnv(t *testing.T) *restartEnv {
 	if err != nil {
 		t.Fatalf("containerd.New: %v", err)
 	}
-	t.Cleanup(func() {
-		// After the agent has stopped (the Env's cleanup runs first).
-		if !d.Running() {
-			d.Start()
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		sbs, err := rt.ListSandboxes(ctx, runtime.Filter{})
-		for _, s := range sbs {
-			if err == nil {
-				err = rt.RemoveSandbox(ctx, s.ID)
-			}
-		}
-		if err == nil {
-			err = rt.RemoveNetwork(ctx)
-		}
-		if err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-		rt.Close()
-	})
+	agenttest.SweepAtEnd(t, d, rt)
 	if err := testimage.Ensure(ctx, rt, demo); err != nil {
 		t.Fatal(err)
 	}
