@@ -55,6 +55,7 @@ func TestE2EProcessCrash(t *testing.T) {
 	}
 }
 
+// processCrash runs TestE2EProcessCrash on runtime rt with data plane dp.
 func processCrash(t *testing.T, rt string, dp network.DataPlaneMode) {
 	cluster.Require(t, rt)
 	pid, seq := os.Getpid(), clusterSeq.Add(1)
