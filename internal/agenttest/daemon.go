@@ -33,7 +33,8 @@ type Daemon struct {
 // StartDaemon starts bin in a new directory with the arguments setup
 // returns for it (setup may write files there), and waits until ready
 // succeeds. When the test ends the daemon is stopped, what is still
-// mounted under the directory unmounted, and the directory removed. Without bin the test is skipped, except in CI.
+// mounted under the directory unmounted, and the directory removed.
+// Without bin the test is skipped, except in CI.
 func StartDaemon(t *testing.T, bin string, setup func(dir string) ([]string, error), ready func(ctx context.Context) error) *Daemon {
 	t.Helper()
 	if _, err := exec.LookPath(bin); err != nil {

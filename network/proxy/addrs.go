@@ -7,9 +7,10 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/podkit/podkit/internal/owner"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/podkit/podkit/internal/owner"
 )
 
 // localAddrs makes cluster IPs local addresses, so that a userspace
