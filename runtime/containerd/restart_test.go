@@ -2,6 +2,7 @@ package containerd_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -25,6 +26,7 @@ import (
 	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/containerd"
+	"github.com/podkit/podkit/store"
 )
 
 // startDaemon starts a containerd of the test's own, which runs no CRI
@@ -273,4 +275,54 @@ func TestStartCutShort(t *testing.T) {
 	if st := status(rt2); st.State != runtime.ContainerExited || st.ExitCode != 128 || !strings.Contains(st.Message, "cut short") {
 		t.Errorf("after New: %+v, want exited with code 128, the start cut short", st)
 	}
+}
+
+// TestDaemonRestartWhilePodsGo: containerd killed while an agent removes
+// pods, and started again: every pod leaves the store, and nothing of
+// theirs is left in the namespace, however far its removal had got.
+func TestDaemonRestartWhilePodsGo(t *testing.T) {
+	e := newRestartEnv(t)
+	var names []string
+	for i := range 6 {
+		names = append(names, fmt.Sprintf("go-%d", i))
+		e.Create(webPod(names[i]))
+	}
+	for _, n := range names {
+		e.WaitPod(n, "Ready", objects.IsPodReady)
+	}
+	grace := int64(1)
+	err := e.Store.Update(e.ctx, func(tx store.Tx) error {
+		for _, n := range names {
+			if _, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: n}, store.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agenttest.Poll(t, time.Minute, 5*time.Millisecond, func() (bool, string) {
+		n := len(e.tasks())
+		return n < len(names), fmt.Sprintf("%d pods with running tasks", n)
+	})
+	e.outage(func() {})
+	agenttest.Poll(t, time.Minute, 50*time.Millisecond, func() (bool, string) {
+		var left []string
+		for _, n := range names {
+			if _, err := e.Pod(n); !errors.Is(err, store.ErrNotFound) {
+				left = append(left, n)
+			}
+		}
+		recs, err := e.raw.ContainerService().List(e.ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		tasks, err := e.raw.TaskService().List(e.ctx, &tasksapi.ListTasksRequest{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(left) == 0 && len(recs) == 0 && len(tasks.Tasks) == 0,
+			fmt.Sprintf("pods left in the store %v; %d containers and %d tasks left in the namespace", left, len(recs), len(tasks.Tasks))
+	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/docker"
+	"github.com/podkit/podkit/store"
 )
 
 // restartNamespace is the containerd namespace of the Docker Engine that
@@ -240,4 +241,50 @@ func TestDaemonRestartWhilePodsStart(t *testing.T) {
 	for _, n := range names {
 		checkPod(t, rt, e.WaitPod(n, "Ready", objects.IsPodReady))
 	}
+}
+
+// TestDaemonRestartWhilePodsGo: dockerd killed while an agent removes
+// pods, and started again: every pod leaves the store, and the engine
+// holds nothing of theirs, however far its removal had got.
+func TestDaemonRestartWhilePodsGo(t *testing.T) {
+	e, d, rt := newRestartEnv(t)
+	var names []string
+	for i := range 6 {
+		names = append(names, fmt.Sprintf("go-%d", i))
+		e.Create(restartPod(names[i]))
+	}
+	for _, n := range names {
+		e.WaitPod(n, "Ready", objects.IsPodReady)
+	}
+	grace := int64(1)
+	err := e.Store.Update(testContext(t), func(tx store.Tx) error {
+		for _, n := range names {
+			if _, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: n}, store.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agenttest.Poll(t, time.Minute, 5*time.Millisecond, func() (bool, string) {
+		cs, err := rt.ListContainers(testContext(t), runtime.Filter{})
+		return err == nil && len(cs) < 2*len(names), fmt.Sprintf("%d containers, %v", len(cs), err)
+	})
+	outage(e, d, func() {})
+	agenttest.Poll(t, time.Minute, 50*time.Millisecond, func() (bool, string) {
+		var left []string
+		for _, n := range names {
+			if _, err := e.Pod(n); !errors.Is(err, store.ErrNotFound) {
+				left = append(left, n)
+			}
+		}
+		res, err := rt.Client().ContainerList(testContext(t), client.ContainerListOptions{All: true})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(left) == 0 && len(res.Items) == 0,
+			fmt.Sprintf("pods left in the store %v; %d containers left in the engine", left, len(res.Items))
+	})
 }
