@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -178,4 +179,42 @@ func SweepAtEnd(t *testing.T, d *Daemon, rt NetworkRemover) {
 		}
 		rt.Close()
 	})
+}
+
+// KillShims kills, with their children, the containerd shims started with
+// the argument flag value (such as -namespace NS, or -address SOCKET of a
+// daemon of the test's own), and waits until they are gone. A daemon
+// killed while it creates a task can leave its shim, the container's init
+// waiting to be started, with no record of either once it restarts; so
+// can an engine killed while it asks containerd for one.
+func KillShims(t *testing.T, flag, value string) {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	want := "\x00" + flag + "\x00" + value + "\x00"
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(cmd), "containerd-shim") || !strings.Contains(string(cmd), want) {
+			continue
+		}
+		t.Logf("killing shim %d (%s %s), which its daemon does not know, and its children", pid, flag, value)
+		children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		for _, c := range strings.Fields(string(children)) {
+			if cpid, err := strconv.Atoi(c); err == nil {
+				_ = syscall.Kill(cpid, syscall.SIGKILL)
+			}
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		Poll(t, 10*time.Second, 10*time.Millisecond, func() (bool, string) {
+			_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+			return err != nil, fmt.Sprintf("shim %d still runs", pid)
+		})
+	}
 }

@@ -46,7 +46,12 @@
 // along. Calls fail with runtime.ErrUnavailable meanwhile; once the daemon
 // answers, a task's exit is watched again, recorded as it happened when the
 // task exited while the daemon was away (TestDaemonRestart kills and starts
-// a containerd under a node agent).
+// a containerd under a node agent). A start the daemon's going away cut
+// short is settled once it answers: a task that started is watched, one
+// only created is deleted and the start recorded as failed. A daemon
+// killed while it creates a task can leave that task's shim running,
+// unknown to it once restarted (containerd 1.6 does): podkit does not see
+// it, and the tests kill such shims.
 //
 // What the plugins keep by design after the last pod is removed: the bridge
 // (RemoveNetwork deletes it), the iptables chains CNI-FORWARD and CNI-ADMIN

@@ -54,6 +54,8 @@ func startDaemon(t *testing.T) (*agenttest.Daemon, string) {
 		_, err = cli.Version(ctx)
 		return err
 	})
+	// After the sweep, before the daemon stops.
+	t.Cleanup(func() { agenttest.KillShims(t, "-address", sock) })
 	return d, sock
 }
 

@@ -105,6 +105,7 @@ func startEngine(t *testing.T) (*agenttest.Daemon, string) {
 				}
 			}
 		}
+		agenttest.KillShims(t, "-namespace", restartNamespace)
 	})
 	return d, host
 }
