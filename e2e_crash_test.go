@@ -26,10 +26,12 @@ import (
 	"github.com/podkit/podkit/runtime"
 )
 
-// crashChildEnv, set to "RUNTIME DATAPLANE PID SEQ", makes
+// crashChildEnv, set to "RUNTIME DATAPLANE PID SEQ REPLICAS WHEN", makes
 // TestE2EProcessCrash the process that is killed: it runs the cluster
-// isolated(RUNTIME, DATAPLANE, PID, SEQ) with a Deployment and a Service,
-// and prints crashReady and its pods' uids once they are available.
+// isolated(RUNTIME, DATAPLANE, PID, SEQ) with a Deployment of REPLICAS and
+// a Service, and prints crashReady and its pods' uids once they are
+// available (WHEN "available") or once the runtime holds a first sandbox
+// (WHEN "starting").
 const (
 	crashChildEnv = "PODKIT_E2E_CRASH_CHILD"
 	crashReady    = "podkit-crash-child: ready"
@@ -42,7 +44,8 @@ const (
 // sandbox and one container each, with nothing left over and nothing
 // twice; the Service answers from them, through what the dead process's
 // data plane left (an nftables table, a dummy interface with cluster IPs),
-// now taken over, and gone when the new process stops.
+// now taken over, and gone when the new process stops. The same holds
+// when the process is killed while its pods are being started.
 func TestE2EProcessCrash(t *testing.T) {
 	if spec := os.Getenv(crashChildEnv); spec != "" {
 		crashChild(t, spec)
@@ -50,19 +53,21 @@ func TestE2EProcessCrash(t *testing.T) {
 	}
 	for _, rt := range realRuntimes {
 		for _, dp := range dataPlanes {
-			t.Run(rt+"/"+string(dp), func(t *testing.T) { processCrash(t, rt, dp) })
+			t.Run(rt+"/"+string(dp), func(t *testing.T) { processCrash(t, rt, dp, 2, "available") })
 		}
+		t.Run(rt+"/starting", func(t *testing.T) { processCrash(t, rt, network.DataPlaneNFTables, 6, "starting") })
 	}
 }
 
-// processCrash runs TestE2EProcessCrash on runtime rt with data plane dp.
-func processCrash(t *testing.T, rt string, dp network.DataPlaneMode) {
+// processCrash runs TestE2EProcessCrash on runtime rt with data plane dp,
+// the process killed when its Deployment of replicas is at when.
+func processCrash(t *testing.T, rt string, dp network.DataPlaneMode, replicas int, when string) {
 	cluster.Require(t, rt)
 	pid, seq := os.Getpid(), clusterSeq.Add(1)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestE2EProcessCrash$", "-test.timeout=4m")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d %d", crashChildEnv, rt, dp, pid, seq))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d %d %d %s", crashChildEnv, rt, dp, pid, seq, replicas, when))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -84,7 +89,7 @@ func processCrash(t *testing.T, rt string, dp network.DataPlaneMode) {
 
 	t.Cleanup(func() { checkDataPlaneGone(t, pid, seq) }) // after the cluster stops
 	c := startCluster(t, isolated(rt, dp, pid, seq, cluster.Options{}))
-	apply(t, ctx, c, fmt.Sprintf(deployment, "web", c.DemoImage, 2, "ClusterIP", 80))
+	apply(t, ctx, c, fmt.Sprintf(deployment, "web", c.DemoImage, replicas, "ClusterIP", 80))
 	require.NoError(t, c.WaitFor(ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "web"}}, podkit.Available))
 	var uids []string
 	for _, p := range podsOf(t, ctx, c, "web") {
@@ -145,21 +150,28 @@ func runtimeHeld(ctx context.Context, c *cluster.Cluster) (map[string][]string, 
 // crashChild is the process TestE2EProcessCrash kills.
 func crashChild(t *testing.T, spec string) {
 	var (
-		rt, dp string
-		pid    int
-		seq    int32
+		rt, dp, when  string
+		pid, replicas int
+		seq           int32
 	)
-	_, err := fmt.Sscan(spec, &rt, &dp, &pid, &seq)
+	_, err := fmt.Sscan(spec, &rt, &dp, &pid, &seq, &replicas, &when)
 	require.NoError(t, err, "%s=%q", crashChildEnv, spec)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// Never stopped: the test kills this process.
 	c, err := cluster.Start(ctx, isolated(rt, network.DataPlaneMode(dp), pid, seq, cluster.Options{}))
 	require.NoError(t, err)
-	objs, err := c.Scheme().Decode(strings.NewReader(fmt.Sprintf(deployment, "web", c.DemoImage, 2, "ClusterIP", 80)))
+	objs, err := c.Scheme().Decode(strings.NewReader(fmt.Sprintf(deployment, "web", c.DemoImage, replicas, "ClusterIP", 80)))
 	require.NoError(t, err)
 	require.NoError(t, c.Apply(ctx, objs...))
-	require.NoError(t, c.WaitFor(ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "web"}}, podkit.Available))
+	if when == "starting" {
+		waitFor(t, ctx, "a first sandbox", func() (bool, string) {
+			held, err := runtimeHeld(ctx, c)
+			return err == nil && len(held) > 0, fmt.Sprintf("%v %v", held, err)
+		})
+	} else {
+		require.NoError(t, c.WaitFor(ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "web"}}, podkit.Available))
+	}
 	var uids []string
 	for _, p := range podsOf(t, ctx, c, "web") {
 		uids = append(uids, string(p.UID))

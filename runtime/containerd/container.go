@@ -55,6 +55,11 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	if cfg.TTY {
 		labels[labelTTY] = "true"
 	}
+	ctx, done, err := r.withLease(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer done()
 	_, err = r.cli.NewContainer(ctx, id,
 		client.WithImage(img),
 		client.WithSnapshotter(r.cfg.snapshotter),

@@ -91,12 +91,14 @@ import (
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
 	"google.golang.org/grpc/status"
 
 	"github.com/podkit/podkit/internal/cni"
+	"github.com/podkit/podkit/internal/owner"
 	"github.com/podkit/podkit/runtime"
 )
 
@@ -133,6 +135,9 @@ const (
 	labelReason   = labelPrefix + "reason"
 	labelMessage  = labelPrefix + "message"
 	labelTTY      = labelPrefix + "tty"
+	// labelOwner marks a lease with the process that holds it
+	// (internal/owner), on the lease, not on a container.
+	labelOwner = labelPrefix + "owner"
 
 	kindSandbox   = "sandbox"
 	kindContainer = "container"
@@ -150,6 +155,8 @@ type Runtime struct {
 	cfg config
 	net *cni.Network
 	log *slog.Logger
+	// owner is this process's mark, on the leases it takes (withLease).
+	owner string
 
 	// bg is the context of the log copiers and exit watchers; Close
 	// cancels it and waits for them.
@@ -333,6 +340,9 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 	r := &Runtime{cfg: cfg, log: cfg.logger.With("runtime", "containerd", "namespace", cfg.namespace), watches: map[string]*watch{}}
 	r.logs.files = map[string]*logFile{}
 	var err error
+	if r.owner, err = owner.Self(); err != nil {
+		return nil, fmt.Errorf("containerd: %w", err)
+	}
 	r.net, err = cni.New(cni.Config{
 		Name: cfg.netName, Bridge: cfg.bridge, Subnet: cfg.subnet, PluginDirs: cfg.pluginDirs,
 		CacheDir: filepath.Join(cfg.stateDir, "cni", "cache"), IPAMDir: filepath.Join(cfg.stateDir, "cni", "ipam"),
@@ -510,6 +520,19 @@ func (r *Runtime) sandboxOfCNIID(cid string) (string, bool) {
 
 // wrap turns a containerd error into one that runtime callers can test:
 // ErrNotFound and ErrUnavailable are wrapped in.
+// withLease returns ctx holding a lease marked as this process's, for a
+// call that makes content or snapshots (containerd's client otherwise
+// takes a lease of its own, unmarked), and what deletes it. A process
+// killed during the call leaves the lease, and what only it holds, until
+// the next New deletes it (recover).
+func (r *Runtime) withLease(ctx context.Context) (context.Context, func(), error) {
+	ctx, done, err := r.cli.WithLease(ctx, leases.WithRandomID(), leases.WithExpiration(24*time.Hour), leases.WithLabel(labelOwner, r.owner))
+	if err != nil {
+		return ctx, nil, r.wrap(err, "taking a lease")
+	}
+	return ctx, func() { _ = done(context.WithoutCancel(ctx)) }, nil
+}
+
 func (r *Runtime) wrap(err error, format string, args ...any) error {
 	if err == nil {
 		return nil

@@ -44,7 +44,12 @@ func (r *Runtime) image(ctx context.Context, ref string) (client.Image, error) {
 		return nil, r.wrap(err, "image %s", ref)
 	}
 	if !ok {
-		if err := img.Unpack(ctx, r.cfg.snapshotter); err != nil {
+		lctx, done, err := r.withLease(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		if err := img.Unpack(lctx, r.cfg.snapshotter); err != nil {
 			return nil, r.wrap(err, "unpacking image %s", ref)
 		}
 	}
@@ -93,7 +98,12 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, opts runtime.PullOp
 	if opts.Progress != nil {
 		ropts = append(ropts, client.WithImageHandlerWrapper(progressHandler(opts.Progress)))
 	}
-	if _, err := r.cli.Pull(ctx, name, ropts...); err != nil {
+	lctx, done, err := r.withLease(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := r.cli.Pull(lctx, name, ropts...); err != nil {
 		if _, verr := r.cli.Version(ctx); verr != nil {
 			return r.wrap(verr, "pulling %s", ref)
 		}
@@ -127,7 +137,11 @@ func sameRegistry(server, host string) bool {
 // into the runtime's namespace and unpacks its images on the snapshotter:
 // how images reach a machine without a registry (internal/testimage).
 func (r *Runtime) LoadImage(ctx context.Context, tarball io.Reader) error {
-	ctx = r.ns(ctx)
+	ctx, done, err := r.withLease(r.ns(ctx))
+	if err != nil {
+		return err
+	}
+	defer done()
 	imgs, err := r.cli.Import(ctx, tarball)
 	if err != nil {
 		return r.wrap(err, "importing images")

@@ -3,6 +3,7 @@ package containerd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,8 +11,10 @@ import (
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/pkg/netns"
 
+	"github.com/podkit/podkit/internal/owner"
 	"github.com/podkit/podkit/runtime"
 )
 
@@ -30,7 +33,9 @@ import (
 //     tasks created by a start cut short: deleted, the start recorded as
 //     failed;
 //  6. container directories with no record (logs of removed containers):
-//     deleted.
+//     deleted;
+//  7. leases of processes that died (a container creation or an image
+//     import cut short): deleted, and with them what only they held.
 //
 // Failures of single repairs are logged and left for the next start; only
 // a daemon that does not answer fails New.
@@ -175,6 +180,22 @@ func (r *Runtime) recover(ctx context.Context) error {
 		if id := strings.TrimSuffix(e.Name(), "-exec"); !known[id] {
 			_ = os.RemoveAll(filepath.Join(r.containersDir(), e.Name()))
 		}
+	}
+
+	// 7. Leases of processes that died (withLease).
+	ls, err := r.cli.LeasesService().List(ctx, fmt.Sprintf("labels.%q", labelOwner))
+	if err != nil {
+		return r.wrap(err, "listing leases")
+	}
+	for _, l := range ls {
+		if owner.Alive(l.Labels[labelOwner]) {
+			continue
+		}
+		if err := r.cli.LeasesService().Delete(ctx, l, leases.SynchronousDelete); err != nil {
+			r.log.Warn("repair: deleting a lease", "lease", l.ID, "err", err)
+			continue
+		}
+		r.log.Info("repair: deleted the lease of a process that died", "lease", l.ID)
 	}
 	return nil
 }

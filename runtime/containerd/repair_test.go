@@ -2,17 +2,22 @@ package containerd_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/netns"
+	"github.com/containerd/errdefs"
 
 	"github.com/podkit/podkit/internal/cni"
+	"github.com/podkit/podkit/internal/owner"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/containerd"
 )
@@ -212,5 +217,63 @@ func TestCleanupLeavesNothing(t *testing.T) {
 				t.Errorf("iptables %s still mentions the pod: %s", table, line)
 			}
 		}
+	}
+}
+
+// TestRepairDeletesDeadProcessesLeases: a lease that a process took for a
+// container creation and left when it was killed, holding a snapshot no
+// container records, goes at the next New with the snapshot; a live
+// process's lease stays.
+func TestRepairDeletesDeadProcessesLeases(t *testing.T) {
+	rt := newRuntime(t)
+	rt.Close()
+	ctx := nsContext(t)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	self, err := owner.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ownerLabel = "io.podkit.containerd.owner"
+	sn := raw.SnapshotService(containerd.DefaultSnapshotter)
+	take := func(mark, key string) leases.Lease {
+		l, err := raw.LeasesService().Create(ctx, leases.WithRandomID(), leases.WithLabel(ownerLabel, mark))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sn.Prepare(leases.WithLease(ctx, l.ID), key, ""); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	deadKey, liveKey := "podkit-test-dead-"+randHex(4), "podkit-test-live-"+randHex(4)
+	deadLease := take(fmt.Sprintf("%d 1", dead.Process.Pid), deadKey)
+	liveLease := take(self, liveKey)
+	t.Cleanup(func() {
+		ctx := namespaces.WithNamespace(context.Background(), testNS)
+		for _, l := range []leases.Lease{deadLease, liveLease} {
+			_ = raw.LeasesService().Delete(ctx, l, leases.SynchronousDelete)
+		}
+	})
+
+	newRuntime(t) // repairs
+	if _, err := sn.Stat(ctx, deadKey); !errdefs.IsNotFound(err) {
+		t.Errorf("the snapshot of a dead process's lease: Stat = %v, want not found", err)
+	}
+	if _, err := sn.Stat(ctx, liveKey); err != nil {
+		t.Errorf("the snapshot of a live process's lease: %v", err)
+	}
+	ls, err := raw.LeasesService().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, l := range ls {
+		ids = append(ids, l.ID)
+	}
+	if slices.Contains(ids, deadLease.ID) || !slices.Contains(ids, liveLease.ID) {
+		t.Errorf("leases after New %v; want the live one %s and not the dead one %s", ids, liveLease.ID, deadLease.ID)
 	}
 }

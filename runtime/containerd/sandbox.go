@@ -87,7 +87,12 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (_
 	if err := writePodFiles(dir, hostname, ip, cfg); err != nil {
 		return "", fmt.Errorf("containerd: sandbox %s: %w", cfg, err)
 	}
-	_, err = r.cli.NewContainer(ctx, id,
+	lctx, done, err := r.withLease(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	_, err = r.cli.NewContainer(lctx, id,
 		client.WithContainerLabels(labels),
 		client.WithRuntime(r.cfg.runtimeName, nil),
 		client.WithSpec(&oci.Spec{Version: specs.Version}))
