@@ -37,9 +37,11 @@
 // down and its IP released, CNI allocations of this namespace that belong to
 // no sandbox are released, a sandbox whose namespace vanished (the host
 // rebooted) is torn down to NotReady, containers whose sandbox is gone are
-// removed, tasks that exited meanwhile get their status recorded, and the
-// log copiers of running tasks are reattached. What is left belongs to live
-// pods, for the node agent to adopt.
+// removed, tasks that exited meanwhile get their status recorded, the log
+// copiers of running tasks are reattached, and the leases a dead process
+// held for a container creation or an image import are deleted, with the
+// snapshots and content only they kept. What is left belongs to live pods,
+// for the node agent to adopt.
 //
 // The daemon may restart, or be away a while, under a Runtime: tasks keep
 // running (their shims outlive the daemon) and their output is copied all
