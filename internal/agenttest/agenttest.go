@@ -304,3 +304,32 @@ func (e *Env) WaitNodeReady(want objects.ConditionStatus) objects.NodeCondition 
 	})
 	return c
 }
+
+// DeletePods deletes the named pods of namespace default in one
+// transaction, with the grace period grace (seconds).
+func (e *Env) DeletePods(grace int64, names ...string) {
+	e.T.Helper()
+	err := e.Store.Update(context.Background(), func(tx store.Tx) error {
+		for _, n := range names {
+			if _, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: n}, store.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.T.Fatalf("delete pods %v: %v", names, err)
+	}
+}
+
+// CreatePods creates n pods, prefix-0 to prefix-(n-1), as pod makes them,
+// and returns their names.
+func (e *Env) CreatePods(n int, prefix string, pod func(name string) *objects.Pod) []string {
+	e.T.Helper()
+	names := make([]string, n)
+	for i := range n {
+		names[i] = fmt.Sprintf("%s-%d", prefix, i)
+		e.Create(pod(names[i]))
+	}
+	return names
+}

@@ -152,18 +152,7 @@ func TestAgentOnContainerd(t *testing.T) {
 // deletePods deletes the pods and waits until they and everything of them
 // in the namespace are gone.
 func deletePods(t *testing.T, e *agentEnv, names []string) {
-	grace := int64(5)
-	err := e.Store.Update(context.Background(), func(tx store.Tx) error {
-		for _, n := range names {
-			if _, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: n}, store.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.DeletePods(5, names...)
 	agenttest.Poll(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
 		var gone int
 		for _, n := range names {

@@ -201,11 +201,7 @@ func TestDaemonRestart(t *testing.T) {
 // container, however far it had got.
 func TestDaemonRestartWhilePodsStart(t *testing.T) {
 	e := newRestartEnv(t)
-	var names []string
-	for i := range 6 {
-		names = append(names, fmt.Sprintf("start-%d", i))
-		e.Create(webPod(names[i]))
-	}
+	names := e.CreatePods(6, "start", webPod)
 	agenttest.Poll(t, time.Minute, 5*time.Millisecond, func() (bool, string) {
 		n := len(e.tasks())
 		return n > 0, fmt.Sprintf("%d pods with a running task", n)
@@ -284,26 +280,11 @@ func TestStartCutShort(t *testing.T) {
 // theirs is left in the namespace, however far its removal had got.
 func TestDaemonRestartWhilePodsGo(t *testing.T) {
 	e := newRestartEnv(t)
-	var names []string
-	for i := range 6 {
-		names = append(names, fmt.Sprintf("go-%d", i))
-		e.Create(webPod(names[i]))
-	}
+	names := e.CreatePods(6, "go", webPod)
 	for _, n := range names {
 		e.WaitPod(n, "Ready", objects.IsPodReady)
 	}
-	grace := int64(1)
-	err := e.Store.Update(e.ctx, func(tx store.Tx) error {
-		for _, n := range names {
-			if _, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: n}, store.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.DeletePods(1, names...)
 	agenttest.Poll(t, time.Minute, 5*time.Millisecond, func() (bool, string) {
 		n := len(e.tasks())
 		return n < len(names), fmt.Sprintf("%d pods with running tasks", n)

@@ -229,11 +229,7 @@ func TestDaemonRestart(t *testing.T) {
 // Ready, running once.
 func TestDaemonRestartWhilePodsStart(t *testing.T) {
 	e, d, rt := newRestartEnv(t)
-	var names []string
-	for i := range 6 {
-		names = append(names, fmt.Sprintf("start-%d", i))
-		e.Create(restartPod(names[i]))
-	}
+	names := e.CreatePods(6, "start", restartPod)
 	agenttest.Poll(t, time.Minute, 5*time.Millisecond, func() (bool, string) {
 		cs, err := rt.ListContainers(testContext(t), runtime.Filter{})
 		return err == nil && len(cs) > 0, fmt.Sprintf("%d containers, %v", len(cs), err)
@@ -249,26 +245,11 @@ func TestDaemonRestartWhilePodsStart(t *testing.T) {
 // holds nothing of theirs, however far its removal had got.
 func TestDaemonRestartWhilePodsGo(t *testing.T) {
 	e, d, rt := newRestartEnv(t)
-	var names []string
-	for i := range 6 {
-		names = append(names, fmt.Sprintf("go-%d", i))
-		e.Create(restartPod(names[i]))
-	}
+	names := e.CreatePods(6, "go", restartPod)
 	for _, n := range names {
 		e.WaitPod(n, "Ready", objects.IsPodReady)
 	}
-	grace := int64(1)
-	err := e.Store.Update(testContext(t), func(tx store.Tx) error {
-		for _, n := range names {
-			if _, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: n}, store.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.DeletePods(1, names...)
 	agenttest.Poll(t, time.Minute, 5*time.Millisecond, func() (bool, string) {
 		cs, err := rt.ListContainers(testContext(t), runtime.Filter{})
 		return err == nil && len(cs) < 2*len(names), fmt.Sprintf("%d containers, %v", len(cs), err)
