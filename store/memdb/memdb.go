@@ -51,6 +51,7 @@ type config struct {
 	indexes []store.FieldIndex
 	history int
 	buffer  int
+	journal Journal
 }
 
 // WithScheme sets the kinds the store holds (default objects.NewScheme()).
@@ -184,13 +185,20 @@ func New(opts ...Option) (*Store, error) {
 	s := &Store{
 		cfg:   cfg,
 		kinds: kinds,
-		hub:   watchcache.New(watchcache.Options{History: cfg.history, Buffer: cfg.buffer, Revision: initialRevision}),
 		db:    db.Snapshot(),
 		write: make(chan struct{}, 1),
 		src:   src,
 		rnd:   rand.New(src),
 	}
-	s.state.Store(&state{db: s.db.Snapshot(), rev: initialRevision})
+	rev := int64(initialRevision)
+	s.state.Store(&state{db: s.db.Snapshot(), rev: rev})
+	if cfg.journal != nil {
+		if rev, err = s.load(); err != nil {
+			return nil, fmt.Errorf("memdb.New: %w", err)
+		}
+		s.state.Store(&state{db: s.db.Snapshot(), rev: rev})
+	}
+	s.hub = watchcache.New(watchcache.Options{History: cfg.history, Buffer: cfg.buffer, Revision: rev})
 	return s, nil
 }
 
@@ -362,7 +370,11 @@ func (s *Store) runGroup(group []*update) {
 	if len(done) == 0 {
 		return
 	}
-	if err := g.flush(); err != nil {
+	err := g.flush()
+	if err == nil {
+		err = g.journal(rev)
+	}
+	if err != nil {
 		for _, d := range done {
 			d.u.err = fmt.Errorf("commit: %w", err)
 		}

@@ -1,0 +1,335 @@
+package bolt_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+	"github.com/podkit/podkit/store/bolt"
+	"github.com/podkit/podkit/store/memdb"
+	"github.com/podkit/podkit/store/storetest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func options(o storetest.Options) []memdb.Option {
+	opts := []memdb.Option{memdb.WithScheme(o.Scheme), memdb.WithClock(o.Clock)}
+	for _, ix := range o.Indexes {
+		opts = append(opts, memdb.WithIndex(ix))
+	}
+	if o.History > 0 {
+		opts = append(opts, memdb.WithHistory(o.History))
+	}
+	if o.WatchBuffer > 0 {
+		opts = append(opts, memdb.WithWatchBuffer(o.WatchBuffer))
+	}
+	return opts
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {
+		s, err := bolt.Open(filepath.Join(t.TempDir(), "podkit.db"), options(o)...)
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func open(t *testing.T, path string) *bolt.Store {
+	t.Helper()
+	s, err := bolt.Open(path)
+	require.NoError(t, err)
+	return s
+}
+
+func write(t *testing.T, s store.Store, fn func(tx store.Tx) error) {
+	t.Helper()
+	require.NoError(t, s.Update(t.Context(), fn))
+}
+
+// snapshot renders every object of kinds as JSON by key, and the
+// revision, as the store hands them out.
+func snapshot(t *testing.T, s store.Store, kinds ...string) (map[string]string, int64) {
+	t.Helper()
+	out := map[string]string{}
+	var rev int64
+	require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) error {
+		rev = tx.Revision()
+		for _, kind := range kinds {
+			objs, err := tx.List(kind, store.ListOptions{})
+			if err != nil {
+				return err
+			}
+			for _, o := range objs {
+				b, err := json.Marshal(o)
+				if err != nil {
+					return err
+				}
+				out[kind+" "+o.GetObjectMeta().Key().String()] = string(b)
+			}
+		}
+		return nil
+	}))
+	return out, rev
+}
+
+func names(t *testing.T, s store.Store, kind string, opts store.ListOptions) []string {
+	t.Helper()
+	var out []string
+	require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) error {
+		objs, err := tx.List(kind, opts)
+		for _, o := range objs {
+			out = append(out, o.GetObjectMeta().Name)
+		}
+		return err
+	}))
+	return out
+}
+
+func pod(name, node, app string, owner string) *objects.Pod {
+	p := &objects.Pod{
+		ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name, Labels: map[string]string{"app": app}},
+		Spec: objects.PodSpec{NodeName: node, Containers: []objects.Container{{Name: "c", Image: "demo:v1",
+			Resources: objects.ResourceRequirements{Requests: objects.ResourceList{"cpu": objects.MustParseQuantity("100m")}}}}},
+	}
+	if owner != "" {
+		p.OwnerReferences = []objects.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs", UID: owner, Controller: new(true)}}
+	}
+	return p
+}
+
+// A store opened again on its file holds what was committed, at the same
+// revision: objects of every scope with their server fields and status,
+// no deleted one, a deletion that waits for a finalizer, and the indexes
+// that List uses. Writes continue at the next revision, and a watch can
+// resume from the loaded revision but not from before it.
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "podkit.db")
+	s := open(t, path)
+	write(t, s, func(tx store.Tx) error {
+		return errors.Join(
+			tx.Create(&objects.Node{ObjectMeta: objects.ObjectMeta{Name: "n1", Labels: map[string]string{"zone": "a"}}}),
+			tx.Create(pod("web-1", "n1", "web", "u1")),
+			tx.Create(pod("web-2", "n2", "web", "u1")),
+			tx.Create(pod("db-0", "n1", "db", "")),
+			tx.Create(pod("gone", "n1", "web", "u1")),
+			tx.Create(&objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "kube-system", Name: "cfg", Finalizers: []string{"example.com/keep"}},
+				Data: map[string]string{"k": "v"}}),
+		)
+	})
+	write(t, s, func(tx store.Tx) error {
+		p, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: "web-1"})
+		if err != nil {
+			return err
+		}
+		p.(*objects.Pod).Status.Phase = objects.PodRunning
+		p.(*objects.Pod).Status.PodIP = "10.1.0.5"
+		return tx.UpdateStatus(p)
+	})
+	write(t, s, func(tx store.Tx) error {
+		_, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: "gone"}, store.DeleteOptions{})
+		return err
+	})
+	write(t, s, func(tx store.Tx) error {
+		_, err := tx.Delete("ConfigMap", objects.Key{Namespace: "kube-system", Name: "cfg"}, store.DeleteOptions{})
+		return err
+	})
+	kinds := []string{"Node", "Pod", "ConfigMap"}
+	before, rev := snapshot(t, s, kinds...)
+	require.NoError(t, s.Close())
+
+	s = open(t, path)
+	defer s.Close()
+	after, rev2 := snapshot(t, s, kinds...)
+	require.Equal(t, rev, rev2, "revision")
+	require.Equal(t, before, after)
+	require.NotContains(t, after, "Pod default/gone")
+	require.Contains(t, after["Pod default/web-1"], `"podIP":"10.1.0.5"`)
+	require.Contains(t, after["ConfigMap kube-system/cfg"], `"deletionTimestamp"`)
+
+	require.Equal(t, []string{"web-1", "web-2"}, names(t, s, "Pod", store.ListOptions{Labels: objects.SelectorFromSet(map[string]string{"app": "web"})}))
+	require.Equal(t, []string{"db-0", "web-1"}, names(t, s, "Pod", store.ListOptions{Fields: map[string]string{store.IndexNodeName: "n1"}}))
+	require.Equal(t, []string{"web-1", "web-2"}, names(t, s, "Pod", store.ListOptions{Fields: map[string]string{store.IndexOwner: "u1"}}))
+
+	_, err := s.Watch(t.Context(), store.WatchOptions{Revision: rev - 1})
+	require.ErrorIs(t, err, store.ErrRevisionTooOld)
+	w, err := s.Watch(t.Context(), store.WatchOptions{Revision: rev})
+	require.NoError(t, err)
+	defer w.Stop()
+
+	// The finalizer goes: the object is removed, at the next revision.
+	write(t, s, func(tx store.Tx) error {
+		cm, err := tx.Get("ConfigMap", objects.Key{Namespace: "kube-system", Name: "cfg"})
+		if err != nil {
+			return err
+		}
+		cm.GetObjectMeta().Finalizers = nil
+		return tx.Update(cm)
+	})
+	select {
+	case ev := <-w.Events():
+		require.Equal(t, store.Deleted, ev.Type)
+		require.Equal(t, rev+1, ev.Revision)
+		require.Equal(t, "cfg", ev.Key().Name)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event for the write after the reopen")
+	}
+	require.NoError(t, s.Close())
+
+	s = open(t, path)
+	defer s.Close()
+	require.Equal(t, rev+1, s.Revision())
+	require.Empty(t, names(t, s, "ConfigMap", store.ListOptions{}))
+}
+
+// While a store has the file open, another Open of it fails and says why.
+func TestOpenTwice(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "podkit.db")
+	s := open(t, path)
+	defer s.Close()
+	_, err := bolt.Open(path)
+	require.ErrorContains(t, err, "another store has the file open")
+	require.Equal(t, path, s.Path())
+}
+
+// A file holding a kind the scheme does not know is refused, naming it.
+func TestUnknownKind(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "podkit.db")
+	scheme := objects.NewScheme()
+	require.NoError(t, scheme.Register(objects.KindInfo{APIVersion: "example.com/v1", Kind: "Website", Namespaced: true,
+		New: func() objects.Object { return &website{} }}))
+	s, err := bolt.Open(path, memdb.WithScheme(scheme))
+	require.NoError(t, err)
+	write(t, s, func(tx store.Tx) error {
+		return tx.Create(&website{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "home"}, Spec: websiteSpec{Domain: "example.com"}})
+	})
+	require.NoError(t, s.Close())
+
+	_, err = bolt.Open(path)
+	require.ErrorIs(t, err, store.ErrUnknownKind)
+	require.ErrorContains(t, err, `kind "Website"`)
+
+	s, err = bolt.Open(path, memdb.WithScheme(scheme))
+	require.NoError(t, err)
+	defer s.Close()
+	var got objects.Object
+	require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) (err error) {
+		got, err = tx.Get("Website", objects.Key{Namespace: "default", Name: "home"})
+		return err
+	}))
+	require.Equal(t, "example.com", got.(*website).Spec.Domain)
+}
+
+// A file that is not a podkit store is refused.
+func TestNotAStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "podkit.db")
+	require.NoError(t, os.WriteFile(path, []byte("not a database at all, not even close to a page of one"), 0o600))
+	_, err := bolt.Open(path)
+	require.ErrorContains(t, err, path)
+}
+
+type website struct {
+	objects.TypeMeta   `json:",inline"`
+	objects.ObjectMeta `json:"metadata"`
+	Spec               websiteSpec `json:"spec"`
+}
+
+type websiteSpec struct {
+	Domain string `json:"domain"`
+}
+
+func (w *website) DeepCopyObject() objects.Object { c := *w; c.ObjectMeta = *w.ObjectMeta.DeepCopy(); return &c }
+
+// crashEnv, set to a file's path, makes TestCrash the process that is
+// killed: it commits pairs of ConfigMaps to the store in that file from
+// several goroutines, and prints the number of each pair once its Update
+// has returned.
+const crashEnv = "PODKIT_BOLT_CRASH_CHILD"
+
+// A process killed while it commits loses no commit that returned, and
+// leaves none half-written: each transaction made two ConfigMaps, and the
+// file holds both or neither of each.
+func TestCrash(t *testing.T) {
+	if path := os.Getenv(crashEnv); path != "" {
+		crashChild(t, path)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "podkit.db")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrash$")
+	cmd.Env = append(os.Environ(), crashEnv+"="+path)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	committed := map[int]bool{}
+	sc := bufio.NewScanner(stdout)
+	for len(committed) < 300 && sc.Scan() {
+		if n, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "committed ")); err == nil {
+			committed[n] = true
+		}
+	}
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	require.Len(t, committed, 300, "the process to kill ended early")
+
+	s := open(t, path)
+	defer s.Close()
+	held := map[string]bool{}
+	for _, n := range names(t, s, "ConfigMap", store.ListOptions{Namespace: "default"}) {
+		held[n] = true
+	}
+	for n := range committed {
+		require.True(t, held[fmt.Sprintf("a-%d", n)] && held[fmt.Sprintf("b-%d", n)], "commit %d lost", n)
+	}
+	for name := range held {
+		pair, n, _ := strings.Cut(name, "-")
+		other := map[string]string{"a": "b", "b": "a"}[pair] + "-" + n
+		require.True(t, held[other], "%s stored without %s", name, other)
+	}
+	require.GreaterOrEqual(t, s.Revision(), int64(len(held)/2), "revision")
+}
+
+func crashChild(t *testing.T, path string) {
+	s := open(t, path)
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := g; ; i += 4 {
+				err := s.Update(context.Background(), func(tx store.Tx) error {
+					return errors.Join(
+						tx.Create(&objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("a-%d", i)}}),
+						tx.Create(&objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("b-%d", i)}}),
+					)
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				fmt.Printf("committed %d\n", i)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+}
