@@ -254,7 +254,11 @@ type websiteSpec struct {
 	Domain string `json:"domain"`
 }
 
-func (w *website) DeepCopyObject() objects.Object { c := *w; c.ObjectMeta = *w.ObjectMeta.DeepCopy(); return &c }
+func (w *website) DeepCopyObject() objects.Object {
+	c := *w
+	c.ObjectMeta = *w.ObjectMeta.DeepCopy()
+	return &c
+}
 
 // crashEnv, set to a file's path, makes TestCrash the process that is
 // killed: it commits pairs of ConfigMaps to the store in that file from
