@@ -14,7 +14,10 @@
 //     kinds, and strict decoding of manifests (objects.DecodeYAML).
 //   - store: the Store contract (transactions, optimistic concurrency,
 //     finalizers, watches from a revision); store/memdb is the default
-//     backend on hashicorp/go-memdb; store/storetest is the conformance suite
+//     backend on hashicorp/go-memdb; store/bolt is memdb made durable, every
+//     commit written to a bbolt file first, for a host that must find its
+//     objects after a restart or a crash; store/storetest is the
+//     conformance suite
 //     every backend runs.
 //   - runtime: the contract between node agents and container runtimes (pod
 //     sandboxes, containers, images; logs, exec and stats as optional

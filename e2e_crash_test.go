@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 
@@ -24,14 +26,17 @@ import (
 	"github.com/podkit/podkit/network"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/store/bolt"
 )
 
-// crashChildEnv, set to "RUNTIME DATAPLANE PID SEQ REPLICAS WHEN", makes
-// TestE2EProcessCrash the process that is killed: it runs the cluster
-// isolated(RUNTIME, DATAPLANE, PID, SEQ) with a Deployment of REPLICAS and
-// a Service, and prints crashReady and its pods' uids once they are
+// crashChildEnv, set to "RUNTIME DATAPLANE PID SEQ REPLICAS WHEN STORE",
+// makes TestE2EProcessCrash the process that is killed: it runs the
+// cluster isolated(RUNTIME, DATAPLANE, PID, SEQ) with a Deployment of
+// REPLICAS and a Service, and prints crashReady, its pods' uids, "/" and
+// the ids of the containers the runtime holds for them once they are
 // available (WHEN "available") or once the runtime holds a first sandbox
-// (WHEN "starting").
+// (WHEN "starting"). STORE is "-" for the in-memory store, else the path
+// of a store/bolt file.
 const (
 	crashChildEnv = "PODKIT_E2E_CRASH_CHILD"
 	crashReady    = "podkit-crash-child: ready"
@@ -46,6 +51,13 @@ const (
 // data plane left (an nftables table, a dummy interface with cluster IPs),
 // now taken over, and gone when the new process stops. The same holds
 // when the process is killed while its pods are being started.
+//
+// With a durable store (store/bolt) the new process applies nothing: it
+// opens the dead process's file and finds its objects there, and its node
+// agents adopt the dead process's sandboxes and containers rather than
+// make new ones, as a restarted kubelet does. The pods keep their uids and
+// containers, and the Service answers from them; pods the dead process was
+// still starting are started once each.
 func TestE2EProcessCrash(t *testing.T) {
 	if spec := os.Getenv(crashChildEnv); spec != "" {
 		crashChild(t, spec)
@@ -53,31 +65,39 @@ func TestE2EProcessCrash(t *testing.T) {
 	}
 	for _, rt := range realRuntimes {
 		for _, dp := range dataPlanes {
-			t.Run(rt+"/"+string(dp), func(t *testing.T) { processCrash(t, rt, dp, 2, "available") })
+			t.Run(rt+"/"+string(dp), func(t *testing.T) { processCrash(t, rt, dp, 2, "available", false) })
 		}
-		t.Run(rt+"/starting", func(t *testing.T) { processCrash(t, rt, network.DataPlaneNFTables, 6, "starting") })
+		t.Run(rt+"/starting", func(t *testing.T) { processCrash(t, rt, network.DataPlaneNFTables, 6, "starting", false) })
+		t.Run(rt+"/durable", func(t *testing.T) { processCrash(t, rt, network.DataPlaneNFTables, 2, "available", true) })
+		t.Run(rt+"/durable-starting", func(t *testing.T) { processCrash(t, rt, network.DataPlaneNFTables, 6, "starting", true) })
 	}
 }
 
 // processCrash runs TestE2EProcessCrash on runtime rt with data plane dp,
-// the process killed when its Deployment of replicas is at when.
-func processCrash(t *testing.T, rt string, dp network.DataPlaneMode, replicas int, when string) {
+// the process killed when its Deployment of replicas is at when; durable
+// runs both processes on one store/bolt file.
+func processCrash(t *testing.T, rt string, dp network.DataPlaneMode, replicas int, when string, durable bool) {
 	cluster.Require(t, rt)
 	pid, seq := os.Getpid(), clusterSeq.Add(1)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
+	path := "-"
+	if durable {
+		path = filepath.Join(t.TempDir(), "podkit.db")
+	}
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestE2EProcessCrash$", "-test.timeout=4m")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d %d %d %s", crashChildEnv, rt, dp, pid, seq, replicas, when))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d %d %d %s %s", crashChildEnv, rt, dp, pid, seq, replicas, when, path))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	var old []string
+	var old, oldContainers []string
 	sc := bufio.NewScanner(stdout)
 	for old == nil && sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), crashReady); ok {
-			old = strings.Fields(rest)
+			uids, ids, _ := strings.Cut(rest, "/")
+			old, oldContainers = strings.Fields(uids), strings.Fields(ids)
 		}
 	}
 	if old == nil {
@@ -88,14 +108,30 @@ func processCrash(t *testing.T, rt string, dp network.DataPlaneMode, replicas in
 	_ = cmd.Wait()
 
 	t.Cleanup(func() { checkDataPlaneGone(t, pid, seq) }) // after the cluster stops
-	c := startCluster(t, isolated(rt, dp, pid, seq, cluster.Options{}))
-	apply(t, ctx, c, fmt.Sprintf(deployment, "web", c.DemoImage, replicas, "ClusterIP", 80))
+	o := cluster.Options{}
+	if durable {
+		s := openBolt(t, path)
+		o.Orchestrator = []podkit.Option{podkit.WithStore(s)}
+	}
+	c := startCluster(t, isolated(rt, dp, pid, seq, o))
+	objs, err := c.Scheme().Decode(strings.NewReader(fmt.Sprintf(deployment, "web", c.DemoImage, replicas, "ClusterIP", 80)))
+	require.NoError(t, err)
+	if durable {
+		deleteAtEnd(t, c, objs)
+	} else {
+		apply(t, ctx, c, fmt.Sprintf(deployment, "web", c.DemoImage, replicas, "ClusterIP", 80))
+	}
 	require.NoError(t, c.WaitFor(ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "web"}}, podkit.Available))
 	var uids []string
 	for _, p := range podsOf(t, ctx, c, "web") {
 		uids = append(uids, string(p.UID))
 	}
-	waitFor(t, ctx, "the runtime holding the new pods only, each once", func() (bool, string) {
+	if durable {
+		slices.Sort(uids)
+		slices.Sort(old)
+		require.Equal(t, old, uids, "the pods of the dead process's store")
+	}
+	waitFor(t, ctx, "the runtime holding the pods of the store only, each once", func() (bool, string) {
 		held, err := runtimeHeld(ctx, c)
 		if err != nil {
 			return false, err.Error()
@@ -106,6 +142,11 @@ func processCrash(t *testing.T, rt string, dp network.DataPlaneMode, replicas in
 		}
 		return ok, fmt.Sprintf("new pods %v, dead process's pods %v; the runtime holds %v", uids, old, held)
 	})
+	if durable && when == "available" {
+		ids, err := runtimeContainers(ctx, c)
+		require.NoError(t, err)
+		require.Equal(t, oldContainers, ids, "the containers, adopted rather than made again")
+	}
 
 	svc := &objects.Service{}
 	require.NoError(t, c.Get(ctx, objects.Key{Namespace: "default", Name: "web"}, svc))
@@ -147,19 +188,51 @@ func runtimeHeld(ctx context.Context, c *cluster.Cluster) (map[string][]string, 
 	return held, nil
 }
 
+// runtimeContainers lists the ids of the containers the runtime holds on
+// the cluster's nodes, sorted.
+func runtimeContainers(ctx context.Context, c *cluster.Cluster) ([]string, error) {
+	var ids []string
+	for _, node := range c.Nodes {
+		ctrs, err := c.Runtime.ListContainers(ctx, runtime.Filter{Labels: map[string]string{runtime.LabelNode: node}})
+		if err != nil {
+			return nil, err
+		}
+		for _, ct := range ctrs {
+			ids = append(ids, ct.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// openBolt opens the store/bolt file at path, closed when the test ends.
+func openBolt(t *testing.T, path string) *bolt.Store {
+	t.Helper()
+	s, err := bolt.Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	return s
+}
+
 // crashChild is the process TestE2EProcessCrash kills.
 func crashChild(t *testing.T, spec string) {
 	var (
-		rt, dp, when  string
-		pid, replicas int
-		seq           int32
+		rt, dp, when, path string
+		pid, replicas      int
+		seq                int32
 	)
-	_, err := fmt.Sscan(spec, &rt, &dp, &pid, &seq, &replicas, &when)
+	_, err := fmt.Sscan(spec, &rt, &dp, &pid, &seq, &replicas, &when, &path)
 	require.NoError(t, err, "%s=%q", crashChildEnv, spec)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	o := cluster.Options{}
+	if path != "-" {
+		s, err := bolt.Open(path) // never closed: the test kills this process
+		require.NoError(t, err)
+		o.Orchestrator = []podkit.Option{podkit.WithStore(s)}
+	}
 	// Never stopped: the test kills this process.
-	c, err := cluster.Start(ctx, isolated(rt, network.DataPlaneMode(dp), pid, seq, cluster.Options{}))
+	c, err := cluster.Start(ctx, isolated(rt, network.DataPlaneMode(dp), pid, seq, o))
 	require.NoError(t, err)
 	objs, err := c.Scheme().Decode(strings.NewReader(fmt.Sprintf(deployment, "web", c.DemoImage, replicas, "ClusterIP", 80)))
 	require.NoError(t, err)
@@ -176,7 +249,9 @@ func crashChild(t *testing.T, spec string) {
 	for _, p := range podsOf(t, ctx, c, "web") {
 		uids = append(uids, string(p.UID))
 	}
-	fmt.Println(crashReady, strings.Join(uids, " "))
+	ids, err := runtimeContainers(ctx, c)
+	require.NoError(t, err)
+	fmt.Println(crashReady, strings.Join(uids, " "), "/", strings.Join(ids, " "))
 	<-ctx.Done()
 	t.Fatal("not killed within 3 minutes")
 }

@@ -109,6 +109,12 @@ func apply(t *testing.T, ctx context.Context, c *cluster.Cluster, manifest strin
 	objs, err := c.Scheme().Decode(strings.NewReader(manifest))
 	require.NoError(t, err)
 	require.NoError(t, c.Apply(ctx, objs...))
+	deleteAtEnd(t, c, objs)
+}
+
+// deleteAtEnd deletes objs when the test ends, waiting until no pod is
+// left.
+func deleteAtEnd(t *testing.T, c *cluster.Cluster, objs []objects.Object) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()

@@ -82,7 +82,8 @@ func WithNetwork(opts ...network.Option) Option {
 }
 
 // WithStore makes the orchestrator keep its objects in s instead of a new
-// in-memory store. The orchestrator does not close a store it was given.
+// in-memory store: for example a store/bolt one, whose objects outlive the
+// process. The orchestrator does not close a store it was given.
 func WithStore(s store.Store) Option {
 	return func(c *config) error {
 		if s == nil {

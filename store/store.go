@@ -3,9 +3,9 @@
 // concurrency on resourceVersion, finalizer-aware deletion, one global
 // revision, and watches that resume from a revision.
 //
-// Backends live in sub-packages (store/memdb, the default) and all pass the
-// conformance suite in store/storetest, which a host's own backend can run
-// too.
+// Backends live in sub-packages (store/memdb, the default; store/bolt,
+// memdb made durable on a file) and all pass the conformance suite in
+// store/storetest, which a host's own backend can run too.
 package store
 
 import (

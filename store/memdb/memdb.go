@@ -11,6 +11,10 @@
 // on the way out; a stored object is never modified, so watch events share
 // it. Update calls that wait for the write lock together commit together,
 // each at its own revision (see Store.Update).
+//
+// The store lives in memory and is gone with its process unless it has a
+// Journal (WithJournal), which takes each commit before anyone sees it and
+// hands back what it holds when the store is made: store/bolt is one.
 package memdb
 
 import (

@@ -1,5 +1,5 @@
 // Package storetest is the conformance suite every store.Store backend
-// passes: store/memdb, later bolt and etcd, and a host program's own.
+// passes: store/memdb, store/bolt, and a host program's own.
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {

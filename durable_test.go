@@ -1,0 +1,109 @@
+package podkit_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/runtime/fake"
+	"github.com/podkit/podkit/store/bolt"
+)
+
+// An orchestrator on a store/bolt file stops; a new one opens the file.
+// It finds every object where the first left it: the pods keep their
+// uids, the node agent adopts their containers (the runtime, like a
+// container daemon, outlives both) and makes none again, the Service keeps
+// its cluster IP and a new one gets another, and the Deployment goes on
+// from where it was.
+func TestRestartOnDurableStore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "podkit.db")
+	rt, err := fake.New()
+	require.NoError(t, err)
+	defer rt.Close()
+
+	start := func() (*podkit.Orchestrator, func()) {
+		s, err := bolt.Open(path)
+		require.NoError(t, err)
+		o, err := podkit.New(podkit.WithStore(s))
+		require.NoError(t, err)
+		require.NoError(t, o.RegisterNode(ctx, &objects.Node{ObjectMeta: objects.ObjectMeta{Name: "n1"},
+			Status: objects.NodeStatus{Capacity: objects.ResourceList{objects.ResourceCPU: objects.MustParseQuantity("4")}}}, rt))
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- o.Run(runCtx) }()
+		return o, func() {
+			stop()
+			require.NoError(t, <-done)
+			require.NoError(t, o.Close())
+			require.NoError(t, s.Close())
+		}
+	}
+	containers := func() []string {
+		ctrs, err := rt.ListContainers(ctx, runtime.Filter{})
+		require.NoError(t, err)
+		var ids []string
+		for _, c := range ctrs {
+			require.Equal(t, runtime.ContainerRunning, c.State, c.ID)
+			ids = append(ids, c.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	uids := func(o *podkit.Orchestrator) []string {
+		pods, err := podkit.List[*objects.Pod](ctx, o, "default")
+		require.NoError(t, err)
+		var out []string
+		for _, p := range pods {
+			out = append(out, p.UID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	svc := func(name string) *objects.Service {
+		return &objects.Service{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name},
+			Spec: objects.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []objects.ServicePort{{Port: 80}}}}
+	}
+	deployment := &objects.Deployment{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "web"}}
+
+	o, stop := start()
+	require.NoError(t, o.Apply(ctx, testDeployment("web", 3), svc("web")))
+	require.NoError(t, o.WaitFor(ctx, deployment, podkit.Available))
+	pods, ctrs := uids(o), containers()
+	require.Len(t, pods, 3)
+	require.Len(t, ctrs, 3)
+	web, err := podkit.Get[*objects.Service](ctx, o, "default", "web")
+	require.NoError(t, err)
+	require.NotEmpty(t, web.Spec.ClusterIP)
+	stop()
+
+	o, stop = start()
+	defer stop()
+	require.NoError(t, o.WaitFor(ctx, deployment, podkit.Available))
+	require.Equal(t, pods, uids(o), "the pods")
+	require.Equal(t, ctrs, containers(), "the containers")
+	got, err := podkit.Get[*objects.Service](ctx, o, "default", "web")
+	require.NoError(t, err)
+	require.Equal(t, web.Spec.ClusterIP, got.Spec.ClusterIP)
+	require.NoError(t, o.Apply(ctx, svc("other")))
+	other, err := podkit.Get[*objects.Service](ctx, o, "default", "other")
+	require.NoError(t, err)
+	require.NotEqual(t, web.Spec.ClusterIP, other.Spec.ClusterIP, "the allocator knows the loaded Service's address")
+
+	require.NoError(t, o.Apply(ctx, testDeployment("web", 4)))
+	require.NoError(t, o.WaitFor(ctx, deployment, func(obj objects.Object) bool {
+		d := obj.(*objects.Deployment)
+		return d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 4
+	}))
+	now := containers()
+	require.Len(t, now, 4)
+	require.Subset(t, now, ctrs, "the three containers are still the old ones")
+}
