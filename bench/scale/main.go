@@ -9,6 +9,10 @@
 // Usage:
 //
 //	go run ./bench/scale -nodes 5000 -pods 150000 [-replicas 30] [-cpuprofile f] [-memprofile f] [-memprofile-deleting f]
+//
+// With -store bolt the orchestrator keeps its objects in a store/bolt file
+// (-store-file, default a new temporary file, removed at the end), and the
+// summary line ends with store=bolt and the file's size at its largest.
 package main
 
 import (
@@ -21,6 +25,7 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -32,6 +37,7 @@ import (
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime/fake"
 	"github.com/podkit/podkit/store"
+	"github.com/podkit/podkit/store/bolt"
 )
 
 // image is the image of every pod; each fake node has it from the start.
@@ -46,6 +52,9 @@ type config struct {
 	progress time.Duration
 	// logLevel, when set, logs podkit's messages to stderr.
 	logLevel string
+	// store is memdb or bolt; storeFile is bolt's file, "" for a
+	// temporary one.
+	store, storeFile string
 }
 
 // result is what a run measured.
@@ -55,11 +64,17 @@ type result struct {
 	peakRSSMiB  float64
 	heapPerPod  float64 // bytes of live heap per pod, all Running
 	deleting    time.Duration
+	// fileMiB is the largest size of the bolt store's file; 0 for memdb.
+	fileMiB float64
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("nodes=%d pods=%d running_s=%.2f pods_per_s=%.0f peak_rss_mib=%.0f heap_per_pod_bytes=%.0f delete_s=%.2f",
+	s := fmt.Sprintf("nodes=%d pods=%d running_s=%.2f pods_per_s=%.0f peak_rss_mib=%.0f heap_per_pod_bytes=%.0f delete_s=%.2f",
 		r.nodes, r.pods, r.running.Seconds(), float64(r.pods)/r.running.Seconds(), r.peakRSSMiB, r.heapPerPod, r.deleting.Seconds())
+	if r.fileMiB > 0 {
+		s += fmt.Sprintf(" store=bolt file_mib=%.0f", r.fileMiB)
+	}
+	return s
 }
 
 func main() {
@@ -74,6 +89,8 @@ func main() {
 	flag.IntVar(&cfg.replicas, "replicas", 30, "replicas per Deployment")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit of each phase")
 	flag.StringVar(&cfg.logLevel, "log", "", "log podkit's messages of this level and above to stderr (debug, info, warn, error)")
+	flag.StringVar(&cfg.store, "store", "memdb", "the store: memdb, or bolt for a durable one on a file")
+	flag.StringVar(&cfg.storeFile, "store-file", "", "the bolt store's file (default a temporary one, removed at the end)")
 	flag.DurationVar(&cfg.progress, "progress", time.Second, "interval of progress lines")
 	flag.Parse()
 	log.SetFlags(0)
@@ -142,6 +159,29 @@ func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error
 			return res, fmt.Errorf("-log: %w", err)
 		}
 		opts = append(opts, podkit.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))))
+	}
+	var boltFile string // the bolt store's, whose size the result gives
+	switch cfg.store {
+	case "memdb", "":
+	case "bolt":
+		path := cfg.storeFile
+		if path == "" {
+			dir, err := os.MkdirTemp("", "podkit-scale-")
+			if err != nil {
+				return res, err
+			}
+			defer os.RemoveAll(dir)
+			path = filepath.Join(dir, "podkit.db")
+		}
+		s, err := bolt.Open(path)
+		if err != nil {
+			return res, err
+		}
+		defer s.Close() // after the orchestrator's
+		boltFile = path
+		opts = append(opts, podkit.WithStore(s))
+	default:
+		return res, fmt.Errorf("-store %q: memdb or bolt", cfg.store)
 	}
 	o, err := podkit.New(opts...)
 	if err != nil {
@@ -258,6 +298,13 @@ func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error
 	fmt.Fprintf(out, "all pods gone after %.2fs, cpu %.1fs\n", res.deleting.Seconds(), (cpuTime() - cpu0).Seconds())
 	stop()
 	res.peakRSSMiB = peakRSSMiB()
+	if boltFile != "" { // a bbolt file never shrinks: its size now is its largest
+		fi, err := os.Stat(boltFile)
+		if err != nil {
+			return res, err
+		}
+		res.fileMiB = float64(fi.Size()) / (1 << 20)
+	}
 	return res, nil
 }
 

@@ -59,7 +59,11 @@ var (
 // clock, indexes, watch history and buffers); every kind the file holds
 // must be registered in the scheme.
 func Open(path string, opts ...memdb.Option) (*Store, error) {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	// The free list is not written at each commit but rebuilt when the
+	// file is opened, and kept as a map: with many objects rewritten at
+	// each commit, writing it costs more than the objects (etcd opens its
+	// bbolt files the same way).
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
 			return nil, fmt.Errorf("bolt.Open %s: another store has the file open (its lock was not released within %s)", path, lockTimeout)

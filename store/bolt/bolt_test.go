@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -336,4 +337,66 @@ func crashChild(t *testing.T, path string) {
 		})
 	}
 	wg.Wait()
+}
+
+// Commits of one pod status each: one caller at a time (a sync each), and
+// callers in parallel (a sync for each group of them); the same on a
+// memdb store, which keeps nothing on disk, for comparison.
+func BenchmarkUpdateStatus(b *testing.B) {
+	for _, name := range []string{"bolt", "memdb"} {
+		for _, parallel := range []bool{false, true} {
+			b.Run(name+"/"+map[bool]string{false: "serial", true: "parallel"}[parallel], func(b *testing.B) {
+				benchmarkUpdateStatus(b, name, parallel)
+			})
+		}
+	}
+}
+
+func benchmarkUpdateStatus(b *testing.B, name string, parallel bool) {
+	var s store.Store
+	var err error
+	if name == "bolt" {
+		s, err = bolt.Open(filepath.Join(b.TempDir(), "podkit.db"))
+	} else {
+		s, err = memdb.New()
+	}
+	require.NoError(b, err)
+	defer s.Close()
+	const pods = 1000
+	require.NoError(b, s.Update(b.Context(), func(tx store.Tx) error {
+		for i := range pods {
+			if err := tx.Create(pod(fmt.Sprintf("web-%d", i), "n1", "web", "u1")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	var next atomic.Int64
+	write := func() {
+		n := next.Add(1)
+		err := s.Update(b.Context(), func(tx store.Tx) error {
+			p, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: fmt.Sprintf("web-%d", n%pods)})
+			if err != nil {
+				return err
+			}
+			p.(*objects.Pod).Status.Message = strconv.FormatInt(n, 10)
+			return tx.UpdateStatus(p)
+		})
+		if err != nil {
+			b.Error(err)
+		}
+	}
+	b.ResetTimer()
+	if parallel {
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				write()
+			}
+		})
+		return
+	}
+	for b.Loop() {
+		write()
+	}
 }
