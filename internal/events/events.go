@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,7 +107,8 @@ type Option func(*Recorder)
 
 // WithLimit bounds the Events the recorder keeps to n (0: no bound): past
 // n, recording one deletes the one seen least recently of those it
-// recorded.
+// recorded and those the store held when the recorder was made (a durable
+// store's events of an earlier process).
 func WithLimit(n int) Option {
 	return func(r *Recorder) { r.batch.limit = max(n, 0) }
 }
@@ -122,7 +124,41 @@ func New(s store.Store, clk clockwork.Clock, log *slog.Logger, source Source, tt
 	for _, o := range opts {
 		o(r)
 	}
+	if b.limit > 0 {
+		if err := r.keepStored(); err != nil {
+			log.Warn("reading the events already stored; they are left to expire", "err", err)
+		}
+	}
 	return r
+}
+
+// keepStored counts the events the store holds against the limit, least
+// recently seen first, as if the recorder had recorded them.
+func (r *Recorder) keepStored() error {
+	return r.store.View(context.Background(), func(tx store.ReadTx) error {
+		evs, err := store.PeekList(tx, "Event", store.ListOptions{})
+		if err != nil {
+			return err
+		}
+		kept := make([]keptEvent, len(evs))
+		for i, obj := range evs {
+			ev := obj.(*objects.Event)
+			kept[i] = keptEvent{key: ev.Key(), last: lastSeen(ev), rv: ev.ResourceVersion}
+		}
+		slices.SortStableFunc(kept, func(a, b keptEvent) int { return a.last.Compare(b.last) })
+		for _, e := range kept {
+			r.batch.kept.push(e)
+		}
+		return nil
+	})
+}
+
+// lastSeen is an event's last occurrence.
+func lastSeen(ev *objects.Event) time.Time {
+	if last := ev.LastTimestamp.Time; !last.IsZero() {
+		return last
+	}
+	return ev.EventTime.Time
 }
 
 // WithSource returns a recorder sharing r's store, repeat cache and
@@ -597,11 +633,7 @@ func (r *Recorder) expire(ctx context.Context, before time.Time) error {
 		}
 		for _, obj := range evs {
 			ev := obj.(*objects.Event)
-			last := ev.LastTimestamp.Time
-			if last.IsZero() {
-				last = ev.EventTime.Time
-			}
-			if last.Before(before) {
+			if lastSeen(ev).Before(before) {
 				if err := store.Remove(tx, "Event", ev.Key(), store.DeleteOptions{}); err != nil && !errors.Is(err, store.ErrNotFound) {
 					return err
 				}

@@ -223,3 +223,31 @@ func TestRepeatsAcrossWithSourceCopies(t *testing.T) {
 	require.Equal(t, map[string]int32{"n1": 3, "n2": 1}, counts)
 	require.Len(t, listEvents(t, s), 2)
 }
+
+// Events a store held before the recorder was made, as a durable store
+// holds an earlier process's, count against the limit, least recently
+// seen deleted first.
+func TestEventLimitCountsStoredEvents(t *testing.T) {
+	s, err := memdb.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	clk := clockwork.NewFakeClock()
+	pod := func(i int) *objects.Pod {
+		return &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("p%d", i), UID: fmt.Sprintf("u%d", i)}}
+	}
+	earlier := New(s, clk, slog.New(slog.DiscardHandler), Source{Component: "test"}, time.Hour)
+	for _, i := range []int{2, 0, 1} { // stored out of the order they were seen in
+		clk.Advance(time.Second)
+		earlier.Event(t.Context(), pod(i), Normal, "Started", "Started container app")
+	}
+	r := New(s, clk, slog.New(slog.DiscardHandler), Source{Component: "test"}, time.Hour, WithLimit(3))
+	for i := 3; i < 5; i++ {
+		clk.Advance(time.Second)
+		r.Event(t.Context(), pod(i), Normal, "Started", "Started container app")
+	}
+	var names []string
+	for _, ev := range listEvents(t, s) {
+		names = append(names, ev.InvolvedObject.Name)
+	}
+	require.ElementsMatch(t, []string{"p1", "p3", "p4"}, names)
+}
