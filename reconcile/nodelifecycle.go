@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -81,7 +82,11 @@ func (o NodeLifecycleOptions) withDefaults() NodeLifecycleOptions {
 //     condition's lastHeartbeatTime. When it is older than GracePeriod, the
 //     node's conditions become Unknown (reason NodeStatusUnknown, "Kubelet
 //     stopped posting node status.") and its pods not Ready. The node agent
-//     sets Ready back when it returns.
+//     sets Ready back when it returns. As in Kubernetes, the controller
+//     gives every node it sees for the first time a full grace period,
+//     however old its heartbeat: a heartbeat a durable store kept from
+//     before a restart does not make a node Unknown before its agent had a
+//     chance to renew it.
 //   - Taints follow the Ready condition: False adds
 //     node.kubernetes.io/not-ready, Unknown node.kubernetes.io/unreachable,
 //     each with effects NoSchedule and NoExecute (timeAdded set); True
@@ -99,7 +104,7 @@ func (o NodeLifecycleOptions) withDefaults() NodeLifecycleOptions {
 //     without limit, so they stay.
 //   - Pods bound to a node that no longer exists are deleted at once.
 func NodeLifecycleController(m *Manager, opts NodeLifecycleOptions) Controller {
-	r := &nodeLifecycleReconciler{c: m.Client(), clock: m.Clock(), rec: m.Recorder(), opts: opts.withDefaults()}
+	r := &nodeLifecycleReconciler{c: m.Client(), clock: m.Clock(), rec: m.Recorder(), opts: opts.withDefaults(), seen: map[string]time.Time{}}
 	return Controller{
 		Name: "node-lifecycle",
 		For:  kindNode,
@@ -117,6 +122,23 @@ type nodeLifecycleReconciler struct {
 	clock clockwork.Clock
 	rec   EventRecorder
 	opts  NodeLifecycleOptions
+
+	// seen is when the controller first saw each node.
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// firstSeen returns when the controller first saw node name, now if this
+// is the first time.
+func (r *nodeLifecycleReconciler) firstSeen(name string, now time.Time) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.seen[name]
+	if !ok {
+		r.seen[name] = now
+		t = now
+	}
+	return t
 }
 
 func nodeOfLease(obj objects.Object) []Request {
@@ -158,6 +180,9 @@ func (r *nodeLifecycleReconciler) Reconcile(ctx context.Context, req Request) (R
 	// replaced by what a write stored when one changes it.
 	o, err := r.c.getShared(ctx, kindNode, req.Key())
 	if errors.Is(err, store.ErrNotFound) {
+		r.mu.Lock()
+		delete(r.seen, req.Name)
+		r.mu.Unlock()
 		return Result{}, r.deleteOrphanedPods(ctx, req.Name)
 	}
 	if err != nil {
@@ -257,7 +282,8 @@ func (r *nodeLifecycleReconciler) monitor(ctx context.Context, node *objects.Nod
 
 // untilExpiry is how long until the node's heartbeat is too old: the later
 // of its Lease renewal and Ready heartbeat, plus the grace period (the
-// startup grace period from its creation when it never sent one).
+// startup grace period from its creation when it never sent one), counted
+// from when the controller first saw the node at the earliest.
 func (r *nodeLifecycleReconciler) untilExpiry(node *objects.Node, lease *objects.Lease, now time.Time) time.Duration {
 	var last time.Time
 	if c := objects.GetNodeCondition(&node.Status, objects.NodeReady); c != nil {
@@ -269,6 +295,9 @@ func (r *nodeLifecycleReconciler) untilExpiry(node *objects.Node, lease *objects
 	grace := r.opts.GracePeriod
 	if last.IsZero() {
 		last, grace = node.CreationTimestamp.Time, r.opts.StartupGracePeriod
+	}
+	if seen := r.firstSeen(node.Name, now); seen.After(last) {
+		last = seen
 	}
 	return last.Add(grace).Sub(now)
 }

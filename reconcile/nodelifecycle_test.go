@@ -547,3 +547,31 @@ func podOnN1(name string, tol *int64) *objects.Pod {
 	}
 	return p
 }
+
+// A node whose heartbeat is already old when the controller first sees it,
+// as a durable store hands an orchestrator started again, gets a full
+// grace period from then before it is Unknown, as Kubernetes' controller
+// gives the nodes it finds when it starts.
+func TestNodeFirstSeenWithOldHeartbeat(t *testing.T) {
+	c := newCluster(t, NodeLifecycleOptions{})
+	name := "n1"
+	renewed := objects.NewMicroTime(c.clock.Now().Add(-10 * time.Minute))
+	c.create(newNode(name))
+	c.create(&objects.Lease{ObjectMeta: objects.ObjectMeta{Namespace: objects.NamespaceNodeLease, Name: name},
+		Spec: objects.LeaseSpec{HolderIdentity: &name, LeaseDurationSeconds: ptr[int32](40), RenewTime: &renewed}})
+	ready := func() objects.ConditionStatus {
+		var s objects.ConditionStatus
+		viewT(t, c.s, func(tx store.ReadTx) { s = nodeReadyStatus(getNode(tx, name)) })
+		return s
+	}
+	c.settle(name)
+	require.Equal(t, objects.ConditionTrue, ready(), "at first sight")
+	c.moveClock(DefaultNodeGracePeriod - 5*time.Second)
+	c.settle(name)
+	require.Equal(t, objects.ConditionTrue, ready(), "within the grace period")
+	c.moveClock(10 * time.Second)
+	c.waitFor("n1 unreachable once its grace period is over", func(tx store.ReadTx) (bool, string) {
+		n := getNode(tx, name)
+		return nodeReadyStatus(n) == objects.ConditionUnknown, fmt.Sprintf("%+v", n.Status.Conditions)
+	})
+}
