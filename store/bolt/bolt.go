@@ -4,7 +4,9 @@
 // see them. Open loads what the file holds, so that a host process that
 // stops or crashes and starts again finds every object it had committed:
 // its node agents then adopt the containers still running for those pods
-// instead of running them again, as a kubelet does when it restarts.
+// instead of running them again, as a kubelet does when it restarts (give
+// them a volume root, nodeagent.WithRootDir, for the pods' volumes to be
+// found again too).
 //
 // A commit is synced to disk before Update returns (one sync for each
 // group of concurrent Update calls, see memdb.Store.Update); a commit the
