@@ -126,6 +126,12 @@ type Cluster struct {
 	// addresses, when Options.Ingress is set on a real runtime.
 	IngressHTTP, IngressHTTPS string
 
+	// base are the orchestrator options Start made; node adjusts nodes
+	// (Options.Node).
+	base []podkit.Option
+	node func(i int, n *objects.Node)
+
+	// cancel stops the running orchestrator; nil when none runs.
 	cancel  context.CancelFunc
 	done    chan error
 	stopped chan struct{}
@@ -177,7 +183,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{RuntimeName: o.Runtime, Runtime: rt, Nodes: names, done: make(chan error, 1), dropNetwork: dropNetwork}
+	c := &Cluster{RuntimeName: o.Runtime, Runtime: rt, Nodes: names, dropNetwork: dropNetwork}
 	ok := false
 	defer func() {
 		if !ok {
@@ -220,37 +226,65 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		}
 		opts = append(opts, podkit.WithNetwork(append(netOpts, o.Network...)...))
 	}
-	orch, err := podkit.New(append(opts, o.Orchestrator...)...)
-	if err != nil {
+	c.base, c.node = opts, o.Node
+	if err := c.StartOrchestrator(ctx, o.Orchestrator...); err != nil {
 		return nil, err
 	}
-	c.Orchestrator = orch
-	for i, name := range names {
+	ok = true
+	return c, nil
+}
+
+// StartOrchestrator creates an orchestrator with the cluster's options and
+// opts (in place of Options.Orchestrator), registers the cluster's nodes
+// and runs it in the background. Start calls it; call it again after
+// StopOrchestrator.
+func (c *Cluster) StartOrchestrator(ctx context.Context, opts ...podkit.Option) error {
+	if c.cancel != nil {
+		return errors.New("the cluster's orchestrator is running")
+	}
+	orch, err := podkit.New(append(slices.Clone(c.base), opts...)...)
+	if err != nil {
+		return err
+	}
+	for i, name := range c.Nodes {
 		n := &objects.Node{ObjectMeta: objects.ObjectMeta{Name: name}}
 		n.Status.Capacity = objects.ResourceList{
 			objects.ResourceCPU:    objects.MustParseQuantity("4"),
 			objects.ResourceMemory: objects.MustParseQuantity("8Gi"),
 			objects.ResourcePods:   objects.MustParseQuantity("110"),
 		}
-		if o.Node != nil {
-			o.Node(i, n)
+		if c.node != nil {
+			c.node(i, n)
 		}
-		if err := orch.RegisterNode(ctx, n, rt); err != nil {
+		if err := orch.RegisterNode(ctx, n, c.Runtime); err != nil {
 			_ = orch.Close()
-			return nil, err
+			return err
 		}
 	}
+	c.Orchestrator = orch
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	c.stopped = make(chan struct{})
+	stopped, done := make(chan struct{}), make(chan error, 1)
+	c.stopped, c.done = stopped, done
 	go func() {
 		err := orch.Run(runCtx)
 		c.runErr = err
-		close(c.stopped)
-		c.done <- err
+		close(stopped)
+		done <- err
 	}()
-	ok = true
-	return c, nil
+	return nil
+}
+
+// StopOrchestrator stops the orchestrator, waits for its Run to return and
+// closes it, as a host process that stops does: the runtime connection,
+// the pod network and the pods on a real runtime stay. Stop does the rest.
+func (c *Cluster) StopOrchestrator() error {
+	if c.cancel == nil {
+		return nil
+	}
+	c.cancel()
+	c.cancel = nil
+	return errors.Join(<-c.done, c.Orchestrator.Close())
 }
 
 // Done is closed when the orchestrator's Run has returned: after Stop, or
@@ -305,9 +339,7 @@ func (c *Cluster) Leftovers(ctx context.Context, namespace string) ([]string, er
 // on it.
 func (c *Cluster) Stop() error {
 	c.once.Do(func() {
-		c.cancel()
-		c.err = <-c.done
-		c.err = errors.Join(c.err, c.Orchestrator.Close())
+		c.err = c.StopOrchestrator()
 		if c.dropNetwork != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
