@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/store"
@@ -67,7 +68,7 @@ func Open(path string, opts ...memdb.Option) (*Store, error) {
 	// bbolt files the same way).
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("bolt.Open %s: another store has the file open (its lock was not released within %s)", path, lockTimeout)
 		}
 		return nil, fmt.Errorf("bolt.Open %s: %w", path, err)
@@ -107,7 +108,7 @@ func prepare(tx *bbolt.Tx) error {
 // Close closes the store, then the file.
 func (s *Store) Close() error {
 	err := s.Store.Close()
-	if cerr := s.db.Close(); cerr != nil && !errors.Is(cerr, bbolt.ErrDatabaseNotOpen) {
+	if cerr := s.db.Close(); cerr != nil && !errors.Is(cerr, berrors.ErrDatabaseNotOpen) {
 		err = errors.Join(err, fmt.Errorf("close %s: %w", s.db.Path(), cerr))
 	}
 	return err
