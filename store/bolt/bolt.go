@@ -15,7 +15,9 @@
 // revision, so resourceVersions continue where they stopped. Events kept
 // for resuming watches are not in the file: after Open a watch can resume
 // from the loaded revision on, and an older one fails with
-// store.ErrRevisionTooOld, as after a compaction.
+// store.ErrRevisionTooOld, as after a compaction. The file keeps the size
+// it grew to at its fullest: bbolt reuses the pages that deletions free
+// rather than give them back.
 //
 // One store at a time may open a file: Open fails while another, in this
 // process or another, holds it.
