@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/bbolt"
 	"go.uber.org/goleak"
 
 	"github.com/podkit/podkit/objects"
@@ -245,6 +246,31 @@ func TestNotAStore(t *testing.T) {
 	require.ErrorContains(t, err, path)
 }
 
+// An object the store refuses to load (here a namespaced kind stored
+// without a namespace, among many good ones) fails Open, naming it, and
+// leaves no goroutine behind.
+func TestLoadRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "podkit.db")
+	s := open(t, path)
+	write(t, s, func(tx store.Tx) error {
+		for i := range 3000 {
+			if err := tx.Create(&objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("cm-%d", i)}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	require.NoError(t, s.Close())
+	db, err := bbolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket([]byte("objects")).Put([]byte("ConfigMap\x00\x00cm-1500x"), []byte(`{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"cm-1500x"}}`))
+	}))
+	require.NoError(t, db.Close())
+	_, err = bolt.Open(path)
+	require.ErrorContains(t, err, `ConfigMap "cm-1500x"`)
+}
+
 type website struct {
 	objects.TypeMeta   `json:",inline"`
 	objects.ObjectMeta `json:"metadata"`
@@ -399,4 +425,32 @@ func benchmarkUpdateStatus(b *testing.B, name string, parallel bool) {
 	for b.Loop() {
 		write()
 	}
+}
+
+// Opening a file of 100,000 pods: what a host waits for when it starts
+// again on a durable store that large.
+func BenchmarkOpen(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "podkit.db")
+	s, err := bolt.Open(path)
+	require.NoError(b, err)
+	const pods, batch = 100_000, 1000
+	for i := 0; i < pods; i += batch {
+		require.NoError(b, s.Update(b.Context(), func(tx store.Tx) error {
+			for j := i; j < i+batch; j++ {
+				if err := tx.Create(pod(fmt.Sprintf("web-%d", j), fmt.Sprintf("n%d", j%1000), "web", "u1")); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	require.NoError(b, s.Close())
+	for b.Loop() {
+		s, err := bolt.Open(path)
+		require.NoError(b, err)
+		require.NoError(b, s.Close())
+	}
+	fi, err := os.Stat(path)
+	require.NoError(b, err)
+	b.ReportMetric(float64(fi.Size())/(1<<20), "file_MiB")
 }
