@@ -173,7 +173,9 @@ const loadBatch = 256
 // decodeAll decodes the objects of b on every CPU and calls load with
 // each, from the calling goroutine.
 func decodeAll(b *bbolt.Bucket, scheme *objects.Scheme, load func(objects.Object) error) error {
-	g, ctx := errgroup.WithContext(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
 	raw := make(chan []entry, goruntime.GOMAXPROCS(0))
 	decoded := make(chan []objects.Object, goruntime.GOMAXPROCS(0))
 	g.Go(func() error {
@@ -230,21 +232,18 @@ func decodeAll(b *bbolt.Bucket, scheme *objects.Scheme, load func(objects.Object
 	for objs := range decoded {
 		for _, obj := range objs {
 			if loadErr == nil {
-				loadErr = load(obj)
+				if loadErr = load(obj); loadErr != nil {
+					cancel() // stop the decoders; the loop drains what they sent
+				}
 			}
 		}
-		if loadErr != nil {
-			break
-		}
 	}
-	if loadErr != nil {
-		// Stop the decoders, and wait for them: the entries are valid
-		// only while the transaction is open.
-		g.Go(func() error { return loadErr })
-		for range decoded {
-		}
+	// Every goroutine has returned once g.Wait does: the entries they read
+	// are valid only while the transaction is open.
+	if err := g.Wait(); loadErr == nil {
+		return err
 	}
-	return g.Wait()
+	return loadErr
 }
 
 // decode makes the object stored under key k from its JSON v.
