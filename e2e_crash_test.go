@@ -116,11 +116,10 @@ func processCrash(t *testing.T, rt string, dp network.DataPlaneMode, replicas in
 	c := startCluster(t, isolated(rt, dp, pid, seq, o))
 	objs, err := c.Scheme().Decode(strings.NewReader(fmt.Sprintf(deployment, "web", c.DemoImage, replicas, "ClusterIP", 80)))
 	require.NoError(t, err)
-	if durable {
-		deleteAtEnd(t, c, objs)
-	} else {
-		apply(t, ctx, c, fmt.Sprintf(deployment, "web", c.DemoImage, replicas, "ClusterIP", 80))
+	if !durable { // else the objects are in the dead process's file
+		require.NoError(t, c.Apply(ctx, objs...))
 	}
+	deleteAtEnd(t, c, objs)
 	require.NoError(t, c.WaitFor(ctx, &objects.Deployment{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "web"}}, podkit.Available))
 	var uids []string
 	for _, p := range podsOf(t, ctx, c, "web") {
