@@ -25,19 +25,16 @@ package bolt
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	goruntime "runtime"
 	"strconv"
-	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/podkit/podkit/internal/objjson"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/store"
 	"github.com/podkit/podkit/store/memdb"
@@ -158,112 +155,13 @@ func (j *journal) Load(scheme *objects.Scheme, load func(objects.Object) error) 
 				return fmt.Errorf("revision %q: %w", v, err)
 			}
 		}
-		return decodeAll(tx.Bucket(objectsBucket), scheme, load)
+		// The entries ForEach hands out are valid while the transaction is
+		// open: DecodeAll returns before it closes.
+		return objjson.DecodeAll(scheme, splitKey, func(emit func(k, v []byte) error) error {
+			return tx.Bucket(objectsBucket).ForEach(emit)
+		}, load)
 	})
 	return rev, err
-}
-
-// entry is a key and value of the objects bucket, valid while its
-// transaction is open.
-type entry struct{ k, v []byte }
-
-// loadBatch is how many entries go to a decoder at a time.
-const loadBatch = 256
-
-// decodeAll decodes the objects of b on every CPU and calls load with
-// each, from the calling goroutine.
-func decodeAll(b *bbolt.Bucket, scheme *objects.Scheme, load func(objects.Object) error) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	g, ctx := errgroup.WithContext(ctx)
-	raw := make(chan []entry, goruntime.GOMAXPROCS(0))
-	decoded := make(chan []objects.Object, goruntime.GOMAXPROCS(0))
-	g.Go(func() error {
-		defer close(raw)
-		batch := make([]entry, 0, loadBatch)
-		send := func() error {
-			select {
-			case raw <- batch:
-				batch = make([]entry, 0, loadBatch)
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		err := b.ForEach(func(k, v []byte) error {
-			if batch = append(batch, entry{k, v}); len(batch) == loadBatch {
-				return send()
-			}
-			return nil
-		})
-		if err == nil && len(batch) > 0 {
-			err = send()
-		}
-		return err
-	})
-	var decoders sync.WaitGroup
-	for range goruntime.GOMAXPROCS(0) {
-		decoders.Add(1)
-		g.Go(func() error {
-			defer decoders.Done()
-			for batch := range raw {
-				objs := make([]objects.Object, len(batch))
-				for i, e := range batch {
-					obj, err := decode(scheme, e.k, e.v)
-					if err != nil {
-						return err
-					}
-					objs[i] = obj
-				}
-				select {
-				case decoded <- objs:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-			return nil
-		})
-	}
-	go func() {
-		decoders.Wait()
-		close(decoded)
-	}()
-	var loadErr error
-	for objs := range decoded {
-		for _, obj := range objs {
-			if loadErr == nil {
-				if loadErr = load(obj); loadErr != nil {
-					cancel() // stop the decoders; the loop drains what they sent
-				}
-			}
-		}
-	}
-	// Every goroutine has returned once g.Wait does: the entries they read
-	// are valid only while the transaction is open.
-	if err := g.Wait(); loadErr == nil {
-		return err
-	}
-	return loadErr
-}
-
-// decode makes the object stored under key k from its JSON v.
-func decode(scheme *objects.Scheme, k, v []byte) (objects.Object, error) {
-	kind, key, ok := splitKey(k)
-	if !ok {
-		return nil, fmt.Errorf("key %q: not kind, namespace and name", k)
-	}
-	info := scheme.Lookup(kind)
-	if info == nil {
-		return nil, fmt.Errorf("%s %s: kind %q is not registered in the store's scheme: %w", kind, key, kind, store.ErrUnknownKind)
-	}
-	obj := info.New()
-	if err := json.Unmarshal(v, obj); err != nil {
-		return nil, fmt.Errorf("%s %s: %w", kind, key, err)
-	}
-	if m := obj.GetObjectMeta(); m.Namespace != key.Namespace || m.Name != key.Name {
-		return nil, fmt.Errorf("%s %s: the object stored there is %s", kind, key, m.Key())
-	}
-	return obj, nil
 }
 
 // Append implements memdb.Journal: one bbolt transaction, synced.

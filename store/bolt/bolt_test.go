@@ -20,6 +20,7 @@ import (
 	"go.etcd.io/bbolt"
 	"go.uber.org/goleak"
 
+	"github.com/podkit/podkit/internal/memdbtest"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/store"
 	"github.com/podkit/podkit/store/bolt"
@@ -31,23 +32,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func options(o storetest.Options) []memdb.Option {
-	opts := []memdb.Option{memdb.WithScheme(o.Scheme), memdb.WithClock(o.Clock)}
-	for _, ix := range o.Indexes {
-		opts = append(opts, memdb.WithIndex(ix))
-	}
-	if o.History > 0 {
-		opts = append(opts, memdb.WithHistory(o.History))
-	}
-	if o.WatchBuffer > 0 {
-		opts = append(opts, memdb.WithWatchBuffer(o.WatchBuffer))
-	}
-	return opts
-}
-
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {
-		s, err := bolt.Open(filepath.Join(t.TempDir(), "podkit.db"), options(o)...)
+		s, err := bolt.Open(filepath.Join(t.TempDir(), "podkit.db"), memdbtest.Options(o)...)
 		require.NoError(t, err)
 		return s
 	})

@@ -37,6 +37,25 @@ type Write struct {
 	Object objects.Object
 }
 
+// A LimitedJournal takes commits up to a size, as etcd takes transactions
+// of at most so many operations and bytes. The store hands it no commit
+// of more than maxWrites objects or more than maxBytes, counting the Size
+// of each object written: it splits a group of concurrent Update calls
+// (see Store.Update) into several commits where the group would not fit,
+// each Update still whole in one of them, and fails an Update that does
+// not fit alone with an error wrapping ErrTooLarge.
+type LimitedJournal interface {
+	Journal
+	Limits() (maxWrites, maxBytes int)
+	// Size returns what w takes of maxBytes. The store calls it under its
+	// write lock, for each object a commit writes, before Append.
+	Size(w Write) (int, error)
+}
+
+// ErrTooLarge is wrapped by the error of an Update that writes more than
+// the store's journal takes in one commit (see LimitedJournal).
+var ErrTooLarge = errors.New("the commit is larger than the journal takes")
+
 // WithJournal makes the store durable through j: New loads what j holds,
 // and every commit is appended to j before it is visible (see Journal).
 // Watches cannot resume from a revision before the load.
@@ -94,6 +113,37 @@ func (s *Store) load() (int64, error) {
 }
 
 var errDuplicate = errors.New("loaded twice")
+
+// limits are a LimitedJournal's, as a group checks them.
+type limits struct {
+	j                   LimitedJournal
+	maxWrites, maxBytes int
+}
+
+// size records the size of what the group now holds under id (obj nil:
+// removed).
+func (g *group) size(kind string, key objects.Key, obj objects.Object) error {
+	id := objectID{kind, key}
+	n, err := g.limits.j.Size(Write{Kind: kind, Key: key, Object: obj})
+	if err != nil {
+		return err
+	}
+	g.bytes += n - g.sizes[id]
+	g.sizes[id] = n
+	return nil
+}
+
+// over reports whether what the group wrote no longer fits one commit of
+// its journal.
+func (g *group) over() bool {
+	return g.limits != nil && (len(g.written) > g.limits.maxWrites || g.bytes > g.limits.maxBytes)
+}
+
+// tooLarge is the error of an Update that does not fit one commit alone.
+func (g *group) tooLarge() error {
+	return fmt.Errorf("commit: %w: %d objects and %d bytes, where it takes %d objects and %d bytes",
+		ErrTooLarge, len(g.written), g.bytes, g.limits.maxWrites, g.limits.maxBytes)
+}
 
 // journal hands the group's writes to the store's journal, if it has one:
 // the last state of each object the group wrote, or its removal.

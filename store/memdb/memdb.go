@@ -148,6 +148,9 @@ type Store struct {
 	// Random names and uids; used only holding write.
 	src *rand.ChaCha8
 	rnd *rand.Rand
+
+	// limits are the journal's, when it is a LimitedJournal.
+	limits *limits
 }
 
 type state struct {
@@ -196,6 +199,13 @@ func New(opts ...Option) (*Store, error) {
 	}
 	rev := int64(initialRevision)
 	s.state.Store(&state{db: s.db.Snapshot(), rev: rev})
+	if lj, ok := cfg.journal.(LimitedJournal); ok {
+		w, b := lj.Limits()
+		if w < 1 || b < 1 {
+			return nil, fmt.Errorf("memdb.New: the journal's limits (%d objects, %d bytes) must be positive", w, b)
+		}
+		s.limits = &limits{j: lj, maxWrites: w, maxBytes: b}
+	}
 	if cfg.journal != nil {
 		if rev, err = s.load(); err != nil {
 			return nil, fmt.Errorf("memdb.New: %w", err)
@@ -331,7 +341,9 @@ func (s *Store) commitGroup() {
 }
 
 // runGroup runs the functions of a group and commits what they wrote. s.write
-// is held.
+// is held. Under a journal's limits, a function whose writes would take
+// the commit past them is moved, with its writes, to a new commit after
+// the one of the functions before it.
 func (s *Store) runGroup(group []*update) {
 	if s.closed.Load() {
 		for _, u := range group {
@@ -339,14 +351,10 @@ func (s *Store) runGroup(group []*update) {
 		}
 		return
 	}
-	base := s.state.Load()
-	g := s.newGroup(base)
-	defer s.endGroup(g)
-	rev := base.rev
-	type result struct {
-		u  *update
-		tx *writeTx
-	}
+	g := s.newGroup(s.state.Load())
+	g.limits = s.limits
+	defer func() { s.endGroup(g) }()
+	rev := s.state.Load().rev
 	var done []result
 	for _, u := range group {
 		if u.err = u.ctx.Err(); u.err != nil {
@@ -366,13 +374,68 @@ func (s *Store) runGroup(group []*update) {
 			}
 			continue
 		}
-		if len(tx.changes) > 0 {
-			rev++
-			done = append(done, result{u, tx})
+		if len(tx.changes) == 0 {
+			continue
 		}
+		if g.over() {
+			if len(done) == 0 {
+				u.err = g.tooLarge()
+				if err := g.rollback(mark); err != nil {
+					u.err = err
+				}
+				continue
+			}
+			// Commit the functions before this one, then replay its
+			// writes on the next commit: it read what they wrote, and
+			// its stamp is the next revision.
+			ops := slices.Clone(g.log[mark:])
+			if err := g.rollback(mark); err != nil {
+				u.err = err
+				for _, d := range done {
+					d.u.err = err
+				}
+				return
+			}
+			ok := s.commit(g, rev, done)
+			if !ok {
+				u.err = done[0].u.err // it read what they wrote
+			}
+			done = nil
+			s.endGroup(g)
+			g = s.newGroup(s.state.Load())
+			g.limits = s.limits
+			rev = s.state.Load().rev
+			if !ok {
+				continue
+			}
+			if err := g.replay(ops); err != nil || g.over() {
+				if u.err = err; err == nil {
+					u.err = g.tooLarge()
+				}
+				if err := g.rollback(0); err != nil {
+					u.err = err
+				}
+				continue
+			}
+		}
+		rev++
+		done = append(done, result{u, tx})
 	}
+	s.commit(g, rev, done)
+}
+
+// result is a function of a group that wrote, and its transaction.
+type result struct {
+	u  *update
+	tx *writeTx
+}
+
+// commit commits the writes of a group's functions that succeeded (done)
+// at rev, or sets their error if the journal refuses them; it reports
+// whether they committed.
+func (s *Store) commit(g *group, rev int64, done []result) bool {
 	if len(done) == 0 {
-		return
+		return true
 	}
 	err := g.flush()
 	if err == nil {
@@ -382,7 +445,7 @@ func (s *Store) runGroup(group []*update) {
 		for _, d := range done {
 			d.u.err = fmt.Errorf("commit: %w", err)
 		}
-		return
+		return false
 	}
 	g.txn.Commit()
 	g.committed = true
@@ -390,6 +453,7 @@ func (s *Store) runGroup(group []*update) {
 	for _, d := range done {
 		s.hub.Publish(d.tx.rev, d.tx.changes)
 	}
+	return true
 }
 
 // call runs fn, turning a panic into a value for its caller's goroutine

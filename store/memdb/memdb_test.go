@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/podkit/podkit/internal/memdbtest"
 	"github.com/podkit/podkit/store"
 	"github.com/podkit/podkit/store/memdb"
 	"github.com/podkit/podkit/store/storetest"
@@ -16,17 +17,7 @@ func TestMain(m *testing.M) {
 }
 
 func newStore(t *testing.T, o storetest.Options) store.Store {
-	opts := []memdb.Option{memdb.WithScheme(o.Scheme), memdb.WithClock(o.Clock)}
-	for _, ix := range o.Indexes {
-		opts = append(opts, memdb.WithIndex(ix))
-	}
-	if o.History > 0 {
-		opts = append(opts, memdb.WithHistory(o.History))
-	}
-	if o.WatchBuffer > 0 {
-		opts = append(opts, memdb.WithWatchBuffer(o.WatchBuffer))
-	}
-	s, err := memdb.New(opts...)
+	s, err := memdb.New(memdbtest.Options(o)...)
 	require.NoError(t, err)
 	return s
 }

@@ -270,12 +270,17 @@ type group struct {
 	committed bool
 	*groupMaps
 	owner *pset.Owner
+	// limits are the journal's when it is a LimitedJournal and the group
+	// runs Update calls; bytes is the sum of sizes.
+	limits *limits
+	bytes  int
 }
 
 // groupMaps are the parts of a group kept for the next one.
 type groupMaps struct {
 	written map[objectID]objects.Object // nil: deleted here
 	rows    map[string]*txRow           // by row key
+	sizes   map[objectID]int            // under limits: Size of each written
 	// log is every write, to replay those of the functions that succeeded
 	// when a later one fails.
 	log []writeOp
@@ -312,7 +317,7 @@ func (s *Store) newGroup(base *state) *group {
 	m := s.spare
 	s.spare = nil
 	if m == nil {
-		m = &groupMaps{written: map[objectID]objects.Object{}, rows: map[string]*txRow{}}
+		m = &groupMaps{written: map[objectID]objects.Object{}, rows: map[string]*txRow{}, sizes: map[objectID]int{}}
 	}
 	return &group{s: s, base: base.db.Txn(false), txn: s.db.Txn(true), groupMaps: m, owner: &pset.Owner{}}
 }
@@ -329,6 +334,7 @@ func (s *Store) endGroup(g *group) {
 	}
 	clear(m.written)
 	clear(m.rows)
+	clear(m.sizes)
 	clear(m.log)
 	m.log = m.log[:0]
 	s.spare = m
@@ -347,12 +353,22 @@ func (g *group) rollback(mark int) error {
 	g.txn = g.s.db.Txn(true)
 	clear(g.written)
 	clear(g.rows)
+	clear(g.sizes)
+	g.bytes = 0
 	g.owner = &pset.Owner{}
 	ops := g.log[:mark]
 	g.log = make([]writeOp, 0, cap(g.log))
+	if err := g.replay(ops); err != nil {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	return nil
+}
+
+// replay writes ops, taken from the log of another group, on g.
+func (g *group) replay(ops []writeOp) error {
 	for _, op := range ops {
 		if err := g.write(op.k, op.old, op.obj); err != nil {
-			return fmt.Errorf("rollback: %w", err)
+			return err
 		}
 	}
 	return nil
@@ -602,7 +618,13 @@ func (g *group) write(k *storecore.Kind, old, obj objects.Object) error {
 		}
 		m := obj.GetObjectMeta()
 		name = m.Name
-		g.written[objectID{k.Info.Kind, objects.Key{Namespace: m.Namespace, Name: m.Name}}] = obj
+		key := objects.Key{Namespace: m.Namespace, Name: m.Name}
+		g.written[objectID{k.Info.Kind, key}] = obj
+		if g.limits != nil {
+			if err := g.size(k.Info.Kind, key, obj); err != nil {
+				return err
+			}
+		}
 	}
 	if old != nil {
 		m := old.GetObjectMeta()
@@ -611,7 +633,13 @@ func (g *group) write(k *storecore.Kind, old, obj objects.Object) error {
 			if err := g.txn.Delete(objectsTable, old); err != nil {
 				return err
 			}
-			g.written[objectID{k.Info.Kind, objects.Key{Namespace: m.Namespace, Name: m.Name}}] = nil
+			key := objects.Key{Namespace: m.Namespace, Name: m.Name}
+			g.written[objectID{k.Info.Kind, key}] = nil
+			if g.limits != nil {
+				if err := g.size(k.Info.Kind, key, nil); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	switch {
