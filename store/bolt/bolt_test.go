@@ -3,7 +3,6 @@ package bolt_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -40,6 +39,15 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestDurable(t *testing.T) {
+	storetest.RunDurable(t, func(t *testing.T) storetest.Reopen {
+		path := filepath.Join(t.TempDir(), "podkit.db")
+		return func(o storetest.Options) (store.Store, error) {
+			return bolt.Open(path, memdbtest.Options(o)...)
+		}
+	})
+}
+
 func open(t *testing.T, path string) *bolt.Store {
 	t.Helper()
 	s, err := bolt.Open(path)
@@ -50,32 +58,6 @@ func open(t *testing.T, path string) *bolt.Store {
 func write(t *testing.T, s store.Store, fn func(tx store.Tx) error) {
 	t.Helper()
 	require.NoError(t, s.Update(t.Context(), fn))
-}
-
-// snapshot renders every object of kinds as JSON by key, and the
-// revision, as the store hands them out.
-func snapshot(t *testing.T, s store.Store, kinds ...string) (map[string]string, int64) {
-	t.Helper()
-	out := map[string]string{}
-	var rev int64
-	require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) error {
-		rev = tx.Revision()
-		for _, kind := range kinds {
-			objs, err := tx.List(kind, store.ListOptions{})
-			if err != nil {
-				return err
-			}
-			for _, o := range objs {
-				b, err := json.Marshal(o)
-				if err != nil {
-					return err
-				}
-				out[kind+" "+o.GetObjectMeta().Key().String()] = string(b)
-			}
-		}
-		return nil
-	}))
-	return out, rev
 }
 
 func names(t *testing.T, s store.Store, kind string, opts store.ListOptions) []string {
@@ -103,90 +85,6 @@ func pod(name, node, app string, owner string) *objects.Pod {
 	return p
 }
 
-// A store opened again on its file holds what was committed, at the same
-// revision: objects of every scope with their server fields and status,
-// no deleted one, a deletion that waits for a finalizer, and the indexes
-// that List uses. Writes continue at the next revision, and a watch can
-// resume from the loaded revision but not from before it.
-func TestReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "podkit.db")
-	s := open(t, path)
-	write(t, s, func(tx store.Tx) error {
-		return errors.Join(
-			tx.Create(&objects.Node{ObjectMeta: objects.ObjectMeta{Name: "n1", Labels: map[string]string{"zone": "a"}}}),
-			tx.Create(pod("web-1", "n1", "web", "u1")),
-			tx.Create(pod("web-2", "n2", "web", "u1")),
-			tx.Create(pod("db-0", "n1", "db", "")),
-			tx.Create(pod("gone", "n1", "web", "u1")),
-			tx.Create(&objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "kube-system", Name: "cfg", Finalizers: []string{"example.com/keep"}},
-				Data: map[string]string{"k": "v"}}),
-		)
-	})
-	write(t, s, func(tx store.Tx) error {
-		p, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: "web-1"})
-		if err != nil {
-			return err
-		}
-		p.(*objects.Pod).Status.Phase = objects.PodRunning
-		p.(*objects.Pod).Status.PodIP = "10.1.0.5"
-		return tx.UpdateStatus(p)
-	})
-	write(t, s, func(tx store.Tx) error {
-		_, err := tx.Delete("Pod", objects.Key{Namespace: "default", Name: "gone"}, store.DeleteOptions{})
-		return err
-	})
-	write(t, s, func(tx store.Tx) error {
-		_, err := tx.Delete("ConfigMap", objects.Key{Namespace: "kube-system", Name: "cfg"}, store.DeleteOptions{})
-		return err
-	})
-	kinds := []string{"Node", "Pod", "ConfigMap"}
-	before, rev := snapshot(t, s, kinds...)
-	require.NoError(t, s.Close())
-
-	s = open(t, path)
-	defer s.Close()
-	after, rev2 := snapshot(t, s, kinds...)
-	require.Equal(t, rev, rev2, "revision")
-	require.Equal(t, before, after)
-	require.NotContains(t, after, "Pod default/gone")
-	require.Contains(t, after["Pod default/web-1"], `"podIP":"10.1.0.5"`)
-	require.Contains(t, after["ConfigMap kube-system/cfg"], `"deletionTimestamp"`)
-
-	require.Equal(t, []string{"web-1", "web-2"}, names(t, s, "Pod", store.ListOptions{Labels: objects.SelectorFromSet(map[string]string{"app": "web"})}))
-	require.Equal(t, []string{"db-0", "web-1"}, names(t, s, "Pod", store.ListOptions{Fields: map[string]string{store.IndexNodeName: "n1"}}))
-	require.Equal(t, []string{"web-1", "web-2"}, names(t, s, "Pod", store.ListOptions{Fields: map[string]string{store.IndexOwner: "u1"}}))
-
-	_, err := s.Watch(t.Context(), store.WatchOptions{Revision: rev - 1})
-	require.ErrorIs(t, err, store.ErrRevisionTooOld)
-	w, err := s.Watch(t.Context(), store.WatchOptions{Revision: rev})
-	require.NoError(t, err)
-	defer w.Stop()
-
-	// The finalizer goes: the object is removed, at the next revision.
-	write(t, s, func(tx store.Tx) error {
-		cm, err := tx.Get("ConfigMap", objects.Key{Namespace: "kube-system", Name: "cfg"})
-		if err != nil {
-			return err
-		}
-		cm.GetObjectMeta().Finalizers = nil
-		return tx.Update(cm)
-	})
-	select {
-	case ev := <-w.Events():
-		require.Equal(t, store.Deleted, ev.Type)
-		require.Equal(t, rev+1, ev.Revision)
-		require.Equal(t, "cfg", ev.Key().Name)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event for the write after the reopen")
-	}
-	require.NoError(t, s.Close())
-
-	s = open(t, path)
-	defer s.Close()
-	require.Equal(t, rev+1, s.Revision())
-	require.Empty(t, names(t, s, "ConfigMap", store.ListOptions{}))
-}
-
 // While a store has the file open, another Open of it fails and says why.
 func TestOpenTwice(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "podkit.db")
@@ -195,34 +93,6 @@ func TestOpenTwice(t *testing.T) {
 	_, err := bolt.Open(path)
 	require.ErrorContains(t, err, "another store has the file open")
 	require.Equal(t, path, s.Path())
-}
-
-// A file holding a kind the scheme does not know is refused, naming it.
-func TestUnknownKind(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "podkit.db")
-	scheme := objects.NewScheme()
-	require.NoError(t, scheme.Register(objects.KindInfo{APIVersion: "example.com/v1", Kind: "Website", Namespaced: true,
-		New: func() objects.Object { return &website{} }}))
-	s, err := bolt.Open(path, memdb.WithScheme(scheme))
-	require.NoError(t, err)
-	write(t, s, func(tx store.Tx) error {
-		return tx.Create(&website{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "home"}, Spec: websiteSpec{Domain: "example.com"}})
-	})
-	require.NoError(t, s.Close())
-
-	_, err = bolt.Open(path)
-	require.ErrorIs(t, err, store.ErrUnknownKind)
-	require.ErrorContains(t, err, `kind "Website"`)
-
-	s, err = bolt.Open(path, memdb.WithScheme(scheme))
-	require.NoError(t, err)
-	defer s.Close()
-	var got objects.Object
-	require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) (err error) {
-		got, err = tx.Get("Website", objects.Key{Namespace: "default", Name: "home"})
-		return err
-	}))
-	require.Equal(t, "example.com", got.(*website).Spec.Domain)
 }
 
 // A file that is not a podkit store is refused.
@@ -258,21 +128,6 @@ func TestLoadRefused(t *testing.T) {
 	require.ErrorContains(t, err, `ConfigMap "cm-1500x"`)
 }
 
-type website struct {
-	objects.TypeMeta   `json:",inline"`
-	objects.ObjectMeta `json:"metadata"`
-	Spec               websiteSpec `json:"spec"`
-}
-
-type websiteSpec struct {
-	Domain string `json:"domain"`
-}
-
-func (w *website) DeepCopyObject() objects.Object {
-	c := *w
-	c.ObjectMeta = *w.ObjectMeta.DeepCopy()
-	return &c
-}
 
 // crashEnv, set to a file's path, makes TestCrash the process that is
 // killed: it commits pairs of ConfigMaps to the store in that file from

@@ -1,0 +1,316 @@
+package etcd_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/goleak"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/podkit/podkit/internal/etcdtest"
+	"github.com/podkit/podkit/internal/memdbtest"
+	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
+	"github.com/podkit/podkit/store/etcd"
+	"github.com/podkit/podkit/store/memdb"
+	"github.com/podkit/podkit/store/storetest"
+)
+
+// server is the etcd server of the package's tests.
+var server *etcdtest.Server
+
+func TestMain(m *testing.M) {
+	code := etcdtest.Main(m, &server)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+var places atomic.Int64
+
+// prefix returns a prefix no other store of the run uses.
+func prefix() string { return fmt.Sprintf("/test-%d/", places.Add(1)) }
+
+func client(t *testing.T) *clientv3.Client {
+	t.Helper()
+	etcdtest.Need(t, server)
+	return server.Client(t)
+}
+
+func TestConformance(t *testing.T) {
+	cli := client(t)
+	storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {
+		s, err := etcd.Open(t.Context(), cli, etcd.Config{Prefix: prefix()}, memdbtest.Options(o)...)
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func TestDurable(t *testing.T) {
+	cli := client(t)
+	storetest.RunDurable(t, func(t *testing.T) storetest.Reopen {
+		p := prefix()
+		return func(o storetest.Options) (store.Store, error) {
+			// A store that holds the lock is closed before the next
+			// opens: Open fails at once rather than wait for it.
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			return etcd.Open(ctx, cli, etcd.Config{Prefix: p}, memdbtest.Options(o)...)
+		}
+	})
+}
+
+func open(t *testing.T, ctx context.Context, cli *clientv3.Client, cfg etcd.Config) *etcd.Store {
+	t.Helper()
+	s, err := etcd.Open(ctx, cli, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func configMap(name string) *objects.ConfigMap {
+	return &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name}, Data: map[string]string{"k": name}}
+}
+
+func create(t *testing.T, s store.Store, objs ...objects.Object) {
+	t.Helper()
+	require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
+		for _, o := range objs {
+			if err := tx.Create(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+func has(t *testing.T, s store.Store, name string) bool {
+	t.Helper()
+	var found bool
+	require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) error {
+		_, err := tx.Get("ConfigMap", objects.Key{Namespace: "default", Name: name})
+		found = err == nil
+		return nil
+	}))
+	return found
+}
+
+func waitDone(t *testing.T, s *etcd.Store, within time.Duration) {
+	t.Helper()
+	select {
+	case <-s.Done():
+	case <-time.After(within):
+		t.Fatalf("the store still serves after %s", within)
+	}
+}
+
+// A second store on the same prefix waits in Open while the first holds
+// the lock, for as long as its context lets it; when the first closes,
+// the waiting one takes over at once (well within the lock's TTL) and
+// holds what the first committed.
+func TestStandby(t *testing.T) {
+	cli := client(t)
+	cfg := etcd.Config{Prefix: prefix(), LockTTL: time.Minute}
+	s1 := open(t, t.Context(), cli, cfg)
+	create(t, s1, configMap("a"))
+
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err := etcd.Open(ctx, cli, cfg)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "wait for the lock, held by another store")
+
+	opened := make(chan *etcd.Store, 1)
+	var g errgroup.Group
+	g.Go(func() error {
+		s2, err := etcd.Open(t.Context(), cli, cfg)
+		opened <- s2
+		return err
+	})
+	create(t, s1, configMap("b"))
+	select {
+	case <-opened:
+		t.Fatal("the standby opened while the first store held the lock")
+	default:
+	}
+	start := time.Now()
+	require.NoError(t, s1.Close())
+	require.ErrorIs(t, s1.Err(), store.ErrClosed)
+	require.NoError(t, g.Wait())
+	s2 := <-opened
+	defer s2.Close()
+	require.Less(t, time.Since(start), 10*time.Second, "the standby took over only after the lock's TTL")
+	require.True(t, has(t, s2, "a"))
+	require.True(t, has(t, s2, "b"))
+	require.Equal(t, s1.Revision(), s2.Revision())
+	create(t, s2, configMap("c"))
+}
+
+// A holder that stops renewing its lock (its process died: here its
+// client is closed, which ends the lease's keep-alive without revoking
+// it) is taken over once the lease expires. The old store has stopped
+// serving, saying why.
+func TestTakeoverAfterCrash(t *testing.T) {
+	cfg := etcd.Config{Prefix: prefix(), LockTTL: 2 * time.Second}
+	crashed := client(t)
+	s1, err := etcd.Open(t.Context(), crashed, cfg)
+	require.NoError(t, err)
+	create(t, s1, configMap("a"))
+	rev := s1.Revision()
+	require.NoError(t, crashed.Close())
+	waitDone(t, s1, 10*time.Second)
+	require.ErrorIs(t, s1.Err(), etcd.ErrLockLost)
+	require.ErrorIs(t, s1.Update(t.Context(), func(tx store.Tx) error { return tx.Create(configMap("late")) }), store.ErrClosed)
+	s1.Close()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	s2 := open(t, ctx, client(t), cfg)
+	require.True(t, has(t, s2, "a"))
+	require.False(t, has(t, s2, "late"))
+	require.Equal(t, rev, s2.Revision())
+}
+
+// A store whose lock was taken from it commits nothing more: its next
+// commit fails, and it stops serving. The new holder's objects stand.
+func TestFencing(t *testing.T) {
+	cli := client(t)
+	cfg := etcd.Config{Prefix: prefix()}
+	s1 := open(t, t.Context(), cli, cfg)
+	create(t, s1, configMap("a"))
+	// The lock's key goes, as if its lease had expired while s1's process
+	// was paused; another store takes the lock.
+	_, err := cli.Delete(t.Context(), cfg.Prefix+"lock/", clientv3.WithPrefix())
+	require.NoError(t, err)
+	s2 := open(t, t.Context(), cli, cfg)
+	create(t, s2, configMap("b"))
+
+	err = s1.Update(t.Context(), func(tx store.Tx) error { return tx.Create(configMap("stale")) })
+	require.ErrorIs(t, err, etcd.ErrLockLost)
+	waitDone(t, s1, 10*time.Second)
+	require.ErrorIs(t, s1.Err(), etcd.ErrLockLost)
+
+	resp, err := cli.Get(t.Context(), cfg.Prefix+"objects/ConfigMap/default/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	require.NoError(t, err)
+	var keys []string
+	for _, kv := range resp.Kvs {
+		keys = append(keys, strings.TrimPrefix(string(kv.Key), cfg.Prefix))
+	}
+	require.Equal(t, []string{"objects/ConfigMap/default/a", "objects/ConfigMap/default/b"}, keys)
+}
+
+// Commits follow the etcd server's limits on a transaction: concurrent
+// Updates are split into transactions that fit, and an Update that does
+// not fit one fails before reaching etcd. Against the server's own
+// limits, the largest Update that fits commits.
+func TestTransactionLimits(t *testing.T) {
+	cli := client(t)
+	cfg := etcd.Config{Prefix: prefix(), MaxTxnOps: 5, MaxRequestBytes: 8 << 10}
+	s := open(t, t.Context(), cli, cfg)
+	var g errgroup.Group
+	for i := range 100 {
+		g.Go(func() error {
+			return s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(configMap(fmt.Sprint("cm-", i))) })
+		})
+	}
+	require.NoError(t, g.Wait())
+	err := s.Update(t.Context(), func(tx store.Tx) error {
+		for i := range 5 {
+			if err := tx.Create(configMap(fmt.Sprint("big-", i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, memdb.ErrTooLarge)
+	large := configMap("large")
+	large.Data["blob"] = strings.Repeat("x", 8<<10)
+	require.ErrorIs(t, s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(large) }), memdb.ErrTooLarge)
+	rev := s.Revision()
+	require.NoError(t, s.Close())
+
+	s = open(t, t.Context(), cli, cfg)
+	require.Equal(t, rev, s.Revision())
+	for i := range 100 {
+		require.True(t, has(t, s, fmt.Sprint("cm-", i)))
+	}
+	require.False(t, has(t, s, "big-0"))
+	require.NoError(t, s.Close())
+
+	// etcd's default limits, which the server runs with.
+	s = open(t, t.Context(), cli, etcd.Config{Prefix: prefix()})
+	objs := make([]objects.Object, etcd.DefaultMaxTxnOps-1)
+	for i := range objs {
+		objs[i] = configMap(fmt.Sprint("fit-", i))
+	}
+	create(t, s, objs...)
+	err = s.Update(t.Context(), func(tx store.Tx) error {
+		for i := range etcd.DefaultMaxTxnOps {
+			if err := tx.Create(configMap(fmt.Sprint("past-", i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, memdb.ErrTooLarge)
+	huge := configMap("huge")
+	huge.Data["blob"] = strings.Repeat("x", etcd.DefaultMaxRequestBytes-4096)
+	create(t, s, huge)
+}
+
+// A store cut off from etcd for longer than its lock's TTL (here the
+// server is paused) stops serving once its lease has run out, and the
+// commit waiting on etcd fails; a new store takes over when etcd is back.
+func TestCutOff(t *testing.T) {
+	cli := client(t)
+	cfg := etcd.Config{Prefix: prefix(), LockTTL: 2 * time.Second}
+	s1 := open(t, t.Context(), cli, cfg)
+	create(t, s1, configMap("a"))
+
+	require.NoError(t, server.Pause())
+	resumed := false
+	defer func() {
+		if !resumed {
+			server.Resume()
+		}
+	}()
+	err := s1.Update(t.Context(), func(tx store.Tx) error { return tx.Create(configMap("cut")) })
+	require.ErrorIs(t, err, etcd.ErrLockLost)
+	waitDone(t, s1, 10*time.Second)
+	require.ErrorIs(t, s1.Err(), etcd.ErrLockLost)
+	require.NoError(t, server.Resume())
+	resumed = true
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	s2 := open(t, ctx, client(t), cfg)
+	require.True(t, has(t, s2, "a"))
+	create(t, s2, configMap("b"))
+}
+
+// Config fields out of range are refused, naming the field.
+func TestConfig(t *testing.T) {
+	cli := client(t)
+	for cfg, want := range map[etcd.Config]string{
+		{Prefix: "/podkit"}:     "Config.Prefix",
+		{LockTTL: -time.Second}: "Config.LockTTL",
+		{MaxTxnOps: 1}:          "Config.MaxTxnOps",
+		{MaxRequestBytes: 100}:  "Config.MaxRequestBytes",
+	} {
+		_, err := etcd.Open(t.Context(), cli, cfg)
+		require.ErrorContains(t, err, want)
+	}
+	s := open(t, t.Context(), cli, etcd.Config{Prefix: prefix()})
+	require.True(t, strings.HasPrefix(s.Prefix(), "/test-"))
+}
