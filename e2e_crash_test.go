@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -20,13 +21,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/podkit/podkit"
 	"github.com/podkit/podkit/internal/cluster"
+	"github.com/podkit/podkit/internal/etcdtest"
 	"github.com/podkit/podkit/network"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/store"
 	"github.com/podkit/podkit/store/bolt"
+	"github.com/podkit/podkit/store/etcd"
 )
 
 // crashChildEnv, set to "RUNTIME DATAPLANE PID SEQ REPLICAS WHEN STORE",
@@ -35,8 +41,8 @@ import (
 // REPLICAS and a Service, and prints crashReady, its pods' uids, "/" and
 // the ids of the containers the runtime holds for them once they are
 // available (WHEN "available") or once the runtime holds a first sandbox
-// (WHEN "starting"). STORE is "-" for the in-memory store, else the path
-// of a store/bolt file.
+// (WHEN "starting"). STORE is "-" for the in-memory store, "bolt=PATH"
+// for a store/bolt file, "etcd=ENDPOINT,PREFIX" for store/etcd.
 const (
 	crashChildEnv = "PODKIT_E2E_CRASH_CHILD"
 	crashReady    = "podkit-crash-child: ready"
@@ -52,8 +58,9 @@ const (
 // now taken over, and gone when the new process stops. The same holds
 // when the process is killed while its pods are being started.
 //
-// With a durable store (store/bolt) the new process applies nothing: it
-// opens the dead process's file and finds its objects there, and its node
+// With a durable store (store/bolt, store/etcd) the new process applies
+// nothing: it opens the dead process's store (on etcd, once the dead
+// process's lock has expired) and finds its objects there, and its node
 // agents adopt the dead process's sandboxes and containers rather than
 // make new ones, as a restarted kubelet does. The pods keep their uids and
 // containers, and the Service answers from them; pods the dead process was
@@ -65,25 +72,31 @@ func TestE2EProcessCrash(t *testing.T) {
 	}
 	for _, rt := range realRuntimes {
 		for _, dp := range dataPlanes {
-			t.Run(rt+"/"+string(dp), func(t *testing.T) { processCrash(t, rt, dp, 2, "available", false) })
+			t.Run(rt+"/"+string(dp), func(t *testing.T) { processCrash(t, rt, dp, 2, "available", "") })
 		}
-		t.Run(rt+"/starting", func(t *testing.T) { processCrash(t, rt, network.DataPlaneNFTables, 6, "starting", false) })
-		t.Run(rt+"/durable", func(t *testing.T) { processCrash(t, rt, network.DataPlaneNFTables, 2, "available", true) })
-		t.Run(rt+"/durable-starting", func(t *testing.T) { processCrash(t, rt, network.DataPlaneNFTables, 6, "starting", true) })
+		t.Run(rt+"/starting", func(t *testing.T) { processCrash(t, rt, network.DataPlaneNFTables, 6, "starting", "") })
+		t.Run(rt+"/durable", func(t *testing.T) { processCrash(t, rt, network.DataPlaneNFTables, 2, "available", "bolt") })
+		t.Run(rt+"/durable-starting", func(t *testing.T) { processCrash(t, rt, network.DataPlaneNFTables, 6, "starting", "bolt") })
+		t.Run(rt+"/etcd", func(t *testing.T) { processCrash(t, rt, network.DataPlaneNFTables, 2, "available", "etcd") })
 	}
 }
 
 // processCrash runs TestE2EProcessCrash on runtime rt with data plane dp,
-// the process killed when its Deployment of replicas is at when; durable
-// runs both processes on one store/bolt file.
-func processCrash(t *testing.T, rt string, dp network.DataPlaneMode, replicas int, when string, durable bool) {
+// the process killed when its Deployment of replicas is at when; with a
+// durable store ("bolt" or "etcd"; "" for memory) both processes run on
+// it.
+func processCrash(t *testing.T, rt string, dp network.DataPlaneMode, replicas int, when, durableStore string) {
 	cluster.Require(t, rt)
 	pid, seq := os.Getpid(), clusterSeq.Add(1)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
+	durable := durableStore != ""
 	path := "-"
-	if durable {
-		path = filepath.Join(t.TempDir(), "podkit.db")
+	switch durableStore {
+	case "bolt":
+		path = "bolt=" + filepath.Join(t.TempDir(), "podkit.db")
+	case "etcd":
+		path = "etcd=" + etcdtest.New(t).Endpoint + ",/podkit/"
 	}
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestE2EProcessCrash$", "-test.timeout=4m")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d %d %d %s %s", crashChildEnv, rt, dp, pid, seq, replicas, when, path))
@@ -110,7 +123,9 @@ func processCrash(t *testing.T, rt string, dp network.DataPlaneMode, replicas in
 	t.Cleanup(func() { checkDataPlaneGone(t, pid, seq) }) // after the cluster stops
 	o := cluster.Options{}
 	if durable {
-		s := openBolt(t, path)
+		s, err := openStore(ctx, path)
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, s.Close()) })
 		o.Orchestrator = []podkit.Option{podkit.WithStore(s)}
 	}
 	c := startCluster(t, isolated(rt, dp, pid, seq, o))
@@ -204,14 +219,37 @@ func runtimeContainers(ctx context.Context, c *cluster.Cluster) ([]string, error
 	return ids, nil
 }
 
-// openBolt opens the store/bolt file at path, closed when the test ends.
-func openBolt(t *testing.T, path string) *bolt.Store {
-	t.Helper()
-	s, err := bolt.Open(path)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, s.Close()) })
-	return s
+// openStore opens the durable store spec names: "bolt=PATH" or
+// "etcd=ENDPOINT,PREFIX". An etcd store's lock lives 2 s after its holder
+// is killed, and Open waits for it.
+func openStore(ctx context.Context, spec string) (store.Store, error) {
+	kind, arg, _ := strings.Cut(spec, "=")
+	switch kind {
+	case "bolt":
+		return bolt.Open(arg)
+	case "etcd":
+		endpoint, prefix, _ := strings.Cut(arg, ",")
+		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+		if err != nil {
+			return nil, err
+		}
+		s, err := etcd.Open(ctx, cli, etcd.Config{Prefix: prefix, LockTTL: 2 * time.Second})
+		if err != nil {
+			cli.Close()
+			return nil, err
+		}
+		return closing{s, cli}, nil
+	}
+	return nil, fmt.Errorf("store %q: not bolt=PATH or etcd=ENDPOINT,PREFIX", spec)
 }
+
+// closing is a store that closes its etcd client after itself.
+type closing struct {
+	*etcd.Store
+	cli *clientv3.Client
+}
+
+func (c closing) Close() error { return errors.Join(c.Store.Close(), c.cli.Close()) }
 
 // crashChild is the process TestE2EProcessCrash kills.
 func crashChild(t *testing.T, spec string) {
@@ -226,7 +264,7 @@ func crashChild(t *testing.T, spec string) {
 	defer cancel()
 	o := cluster.Options{}
 	if path != "-" {
-		s, err := bolt.Open(path) // never closed: the test kills this process
+		s, err := openStore(ctx, path) // never closed: the test kills this process
 		require.NoError(t, err)
 		o.Orchestrator = []podkit.Option{podkit.WithStore(s)}
 	}

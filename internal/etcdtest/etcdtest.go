@@ -149,6 +149,21 @@ func (s *Server) Stop() {
 	os.RemoveAll(s.dir)
 }
 
+// New starts a server for t, stopped when t ends. Without etcd installed
+// it skips t, except in CI (CI=true), where that fails.
+func New(t testing.TB) *Server {
+	t.Helper()
+	s, err := Start(t.TempDir())
+	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
 // Main runs a package's tests with an etcd server, which *server is set
 // to, and stops it after. Without etcd installed the tests run with
 // *server nil (Need skips them), except in CI (CI=true), where that
