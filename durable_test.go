@@ -7,13 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/podkit/podkit"
+	"github.com/podkit/podkit/internal/etcdtest"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/fake"
 	"github.com/podkit/podkit/store/bolt"
+	"github.com/podkit/podkit/store/etcd"
 )
 
 // An orchestrator on a store/bolt file stops; a new one opens the file.
@@ -106,4 +109,104 @@ func TestRestartOnDurableStore(t *testing.T) {
 	now := containers()
 	require.Len(t, now, 4)
 	require.Subset(t, now, ctrs, "the three containers are still the old ones")
+}
+
+// Two orchestrators share a store/etcd prefix: the first serves, the
+// second waits in etcd.Open as a standby. The first loses its lock (its
+// etcd client goes, as when its process dies or its machine is cut off):
+// its store stops serving, so its Run returns, saying why. The standby
+// takes over once the lock expires, adopts the running containers, and
+// goes on: a scale-up adds exactly one.
+func TestFailoverOnEtcd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	server := etcdtest.New(t)
+	cfg := etcd.Config{Prefix: "/podkit/", LockTTL: 2 * time.Second}
+	rt, err := fake.New()
+	require.NoError(t, err)
+	defer rt.Close()
+	node := func() *objects.Node {
+		return &objects.Node{ObjectMeta: objects.ObjectMeta{Name: "n1"},
+			Status: objects.NodeStatus{Capacity: objects.ResourceList{objects.ResourceCPU: objects.MustParseQuantity("4")}}}
+	}
+	serve := func(s *etcd.Store) (*podkit.Orchestrator, chan error) {
+		o, err := podkit.New(podkit.WithStore(s))
+		require.NoError(t, err)
+		require.NoError(t, o.RegisterNode(ctx, node(), rt))
+		done := make(chan error, 1)
+		go func() { done <- o.Run(ctx) }()
+		return o, done
+	}
+	deployment := &objects.Deployment{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "web"}}
+
+	cli1 := server.Client(t)
+	s1, err := etcd.Open(ctx, cli1, cfg)
+	require.NoError(t, err)
+	defer s1.Close()
+	o1, done1 := serve(s1)
+	require.NoError(t, o1.Apply(ctx, testDeployment("web", 3)))
+	require.NoError(t, o1.WaitFor(ctx, deployment, podkit.Available))
+	pods, err := podkit.List[*objects.Pod](ctx, o1, "default")
+	require.NoError(t, err)
+	ctrs, err := rt.ListContainers(ctx, runtime.Filter{})
+	require.NoError(t, err)
+	require.Len(t, ctrs, 3)
+
+	standby := make(chan *etcd.Store, 1)
+	go func() {
+		s2, err := etcd.Open(ctx, server.Client(t), cfg)
+		assert.NoError(t, err)
+		standby <- s2
+	}()
+
+	require.NoError(t, cli1.Close())
+	select {
+	case err := <-done1:
+		require.ErrorIs(t, err, etcd.ErrLockLost)
+	case <-ctx.Done():
+		t.Fatal("Run did not return after its store lost its lock")
+	}
+	require.ErrorIs(t, s1.Err(), etcd.ErrLockLost)
+	require.NoError(t, o1.Close())
+
+	s2 := <-standby
+	require.NotNil(t, s2)
+	defer s2.Close()
+	o2, done2 := serve(s2)
+	require.NoError(t, o2.WaitFor(ctx, deployment, podkit.Available))
+	got, err := podkit.List[*objects.Pod](ctx, o2, "default")
+	require.NoError(t, err)
+	require.ElementsMatch(t, uidsOf(pods), uidsOf(got), "the pods")
+	now, err := rt.ListContainers(ctx, runtime.Filter{})
+	require.NoError(t, err)
+	require.ElementsMatch(t, idsOf(ctrs), idsOf(now), "the containers, adopted")
+
+	require.NoError(t, o2.Apply(ctx, testDeployment("web", 4)))
+	require.NoError(t, o2.WaitFor(ctx, deployment, func(obj objects.Object) bool {
+		d := obj.(*objects.Deployment)
+		return d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 4
+	}))
+	now, err = rt.ListContainers(ctx, runtime.Filter{})
+	require.NoError(t, err)
+	require.Len(t, now, 4)
+	require.Subset(t, idsOf(now), idsOf(ctrs))
+	cancel()
+	require.NoError(t, <-done2)
+	require.NoError(t, o2.Close())
+}
+
+func uidsOf(pods []*objects.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		out = append(out, p.UID)
+	}
+	return out
+}
+
+func idsOf(ctrs []runtime.ContainerStatus) []string {
+	var out []string
+	for _, c := range ctrs {
+		out = append(out, c.ID)
+	}
+	return out
 }

@@ -193,7 +193,9 @@ func (o *Orchestrator) Clock() clockwork.Clock { return o.clock }
 
 // Run runs the orchestrator's loops until ctx ends, then returns after every
 // goroutine it started has returned. It returns nil when ctx ended, or the
-// error that stopped a loop. Run may be called once at a time.
+// error that stopped a loop; when its store stopped serving on its own
+// (see store.Lifetime: store/etcd losing its lock), an error wrapping the
+// store's. Run may be called once at a time.
 func (o *Orchestrator) Run(ctx context.Context) error {
 	if !o.running.CompareAndSwap(false, true) {
 		return errors.New("podkit: Run is already running")
@@ -209,6 +211,13 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	g.Go(func() error { return o.group.Run(ctx) })
 	g.Go(func() error { return o.runNodeLoops(ctx) })
 	err := g.Wait()
+	if l, ok := o.store.(store.Lifetime); ok {
+		select {
+		case <-l.Done(): // the components ended because the store did
+			return fmt.Errorf("podkit: the store stopped serving: %w", l.Err())
+		default:
+		}
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}

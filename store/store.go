@@ -137,6 +137,15 @@ type StatusUpdater interface {
 	UpdateWithStatus(obj objects.Object) error
 }
 
+// Lifetime is implemented by a store that can stop serving on its own,
+// as store/etcd does when another store takes its lock: Done is closed
+// then (and on Close), and Err says why. An orchestrator's Run returns
+// once its store stops serving, with that error.
+type Lifetime interface {
+	Done() <-chan struct{}
+	Err() error
+}
+
 // StatusAdopter is implemented by a Tx that can store what UpdateWithStatus
 // writes without copying it, as Adopter does a new object: for hot paths
 // that build each version afresh over a stored one and never touch it

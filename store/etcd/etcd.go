@@ -101,7 +101,10 @@ type Store struct {
 	err       error
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Lifetime = (*Store)(nil)
+)
 
 // Open opens the store under cfg.Prefix in the etcd cluster cli talks to.
 // It waits, for as long as ctx lets it, while another store holds the
