@@ -1,24 +1,26 @@
 // Command restart shows podkit on a durable store: the orchestrator stops,
-// as its host process would, and a new one starts on the same store/bolt
-// file. The pods run on through the restart, and the new orchestrator
+// as its host process would, and a new one starts on the same store: a
+// store/bolt file, or with -etcd a store/etcd prefix. The pods run on through the restart, and the new orchestrator
 // adopts their containers rather than starting them again, as a restarted
 // kubelet does.
 //
-//	go run ./examples/restart [-runtime docker|containerd|fake] [-store FILE] [-v]
+//	go run ./examples/restart [-runtime docker|containerd|fake] [-store FILE | -etcd URL] [-v]
 //
 // Step by step, it:
 //
-//  1. opens a store/bolt file (-store; a temporary one by default) and
-//     starts an orchestrator on it, with two nodes;
+//  1. opens a store/bolt file (-store; a temporary one by default), or
+//     with -etcd a store/etcd store under a new prefix in the etcd
+//     cluster at URL, and starts an orchestrator on it, with two nodes;
 //  2. applies a Deployment web of two replicas and a Service, waits for the
 //     rollout and notes each pod's uid and container;
-//  3. stops the orchestrator and closes the file: nothing orchestrates, and
+//  3. stops the orchestrator and closes the store: nothing orchestrates, and
 //     on a real runtime each pod still answers on its IP;
-//  4. opens the file again and starts a new orchestrator on the same nodes
+//  4. opens the store again and starts a new orchestrator on the same nodes
 //     and runtime: the Deployment, the Service (with its cluster IP) and
 //     the pods are there, with the same uids and the same containers;
 //  5. scales web to three: one new pod, the others untouched;
-//  6. deletes everything and checks that nothing is left.
+//  6. deletes everything and checks that nothing is left (on etcd, the
+//     prefix's keys go too).
 //
 // On the fake runtime the pods run in this process's memory, which outlives
 // both orchestrators; their requests are skipped. The program exits 0 when
@@ -38,12 +40,17 @@ import (
 	"strings"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
 	"github.com/podkit/podkit"
 	"github.com/podkit/podkit/examples/internal/exampleutil"
 	"github.com/podkit/podkit/internal/cluster"
 	"github.com/podkit/podkit/network"
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
 	"github.com/podkit/podkit/store/bolt"
+	"github.com/podkit/podkit/store/etcd"
 )
 
 const namespace = "default"
@@ -87,6 +94,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	fs := flag.NewFlagSet("restart", flag.ContinueOnError)
 	flags := exampleutil.Flags(fs)
 	path := fs.String("store", "", "the store's file (default: a new temporary file, removed at the end)")
+	etcdURL := fs.String("etcd", "", "keep the store in the etcd cluster at this client URL (say http://127.0.0.1:2379), under a new prefix removed at the end, rather than in a file")
 	timeout := fs.Duration("timeout", 3*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,18 +102,45 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	start := time.Now()
-	if *path == "" {
-		dir, err := os.MkdirTemp("", "podkit-restart-")
+	var (
+		where string
+		open  func() (store.Store, error)
+	)
+	switch {
+	case *etcdURL != "" && *path != "":
+		return errors.New("-store and -etcd: give one")
+	case *etcdURL != "":
+		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{*etcdURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
-		*path = filepath.Join(dir, "podkit.db")
+		defer cli.Close()
+		cfg := etcd.Config{Prefix: fmt.Sprintf("/podkit-restart-%d-%d/", os.Getpid(), time.Now().UnixNano())}
+		defer func() {
+			ctx, cancel := exampleutil.Cleanup(ctx, 10*time.Second)
+			defer cancel()
+			if _, derr := cli.Delete(ctx, cfg.Prefix, clientv3.WithPrefix()); derr != nil {
+				err = errors.Join(err, fmt.Errorf("remove the prefix %s from etcd: %w", cfg.Prefix, derr))
+			}
+		}()
+		where = fmt.Sprintf("etcd at %s, under %s", *etcdURL, cfg.Prefix)
+		open = func() (store.Store, error) { return etcd.Open(ctx, cli, cfg) }
+	default:
+		if *path == "" {
+			dir, err := os.MkdirTemp("", "podkit-restart-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			*path = filepath.Join(dir, "podkit.db")
+		}
+		where = *path
+		open = func() (store.Store, error) { return bolt.Open(*path) }
 	}
 
 	// 1. The store, and an orchestrator on it.
-	exampleutil.Step(out, "1. an orchestrator on the store in %s", *path)
-	st, err := bolt.Open(*path)
+	exampleutil.Step(out, "1. an orchestrator on the store in %s", where)
+	st, err := open()
 	if err != nil {
 		return err
 	}
@@ -179,9 +214,9 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 		fmt.Fprintln(out, "(fake runtime: its pods answer no HTTP; the requests are skipped)")
 	}
 
-	// 4. A new orchestrator on the same file.
+	// 4. A new orchestrator on the same store.
 	exampleutil.Step(out, "4. a new orchestrator on the same store")
-	if st, err = bolt.Open(*path); err != nil {
+	if st, err = open(); err != nil {
 		return err
 	}
 	if err := c.StartOrchestrator(ctx, podkit.WithStore(st)); err != nil {

@@ -3,10 +3,12 @@ package main
 import (
 	"testing"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/goleak"
 
 	"github.com/podkit/podkit/examples/internal/exampleutil"
 	"github.com/podkit/podkit/internal/cluster"
+	"github.com/podkit/podkit/internal/etcdtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -24,5 +26,22 @@ func TestRun(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestRunOnEtcd runs it with its store in etcd, on the fake runtime.
+func TestRunOnEtcd(t *testing.T) {
+	server := etcdtest.New(t)
+	args := []string{"-runtime", cluster.Fake, "-etcd", server.Endpoint, "-timeout", "2m"}
+	if err := run(t.Context(), args, t.Output()); err != nil {
+		t.Fatal(err)
+	}
+	cli := server.Client(t)
+	resp, err := cli.Get(t.Context(), "/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Count != 0 {
+		t.Fatalf("etcd holds %d keys after the example", resp.Count)
 	}
 }

@@ -128,7 +128,6 @@ func TestLoadRefused(t *testing.T) {
 	require.ErrorContains(t, err, `ConfigMap "cm-1500x"`)
 }
 
-
 // crashEnv, set to a file's path, makes TestCrash the process that is
 // killed: it commits pairs of ConfigMaps to the store in that file from
 // several goroutines, and prints the number of each pair once its Update
