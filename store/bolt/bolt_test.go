@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -229,43 +228,7 @@ func benchmarkUpdateStatus(b *testing.B, name string, parallel bool) {
 	}
 	require.NoError(b, err)
 	defer s.Close()
-	const pods = 1000
-	require.NoError(b, s.Update(b.Context(), func(tx store.Tx) error {
-		for i := range pods {
-			if err := tx.Create(pod(fmt.Sprintf("web-%d", i), "n1", "web", "u1")); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
-	var next atomic.Int64
-	write := func() {
-		n := next.Add(1)
-		err := s.Update(b.Context(), func(tx store.Tx) error {
-			p, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: fmt.Sprintf("web-%d", n%pods)})
-			if err != nil {
-				return err
-			}
-			p.(*objects.Pod).Status.Message = strconv.FormatInt(n, 10)
-			return tx.UpdateStatus(p)
-		})
-		if err != nil {
-			b.Error(err)
-		}
-	}
-	b.ResetTimer()
-	if parallel {
-		b.SetParallelism(32)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				write()
-			}
-		})
-		return
-	}
-	for b.Loop() {
-		write()
-	}
+	storetest.BenchUpdateStatus(b, s, parallel)
 }
 
 // Opening a file of 100,000 pods: what a host waits for when it starts

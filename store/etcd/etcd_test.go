@@ -314,3 +314,59 @@ func TestConfig(t *testing.T) {
 	s := open(t, t.Context(), cli, etcd.Config{Prefix: prefix()})
 	require.True(t, strings.HasPrefix(s.Prefix(), "/test-"))
 }
+
+func BenchmarkUpdateStatus(b *testing.B) {
+	etcdtest.Need(b, server)
+	cli := server.Client(b)
+	for _, name := range []string{"etcd", "memdb"} {
+		for _, parallel := range []bool{false, true} {
+			b.Run(name+"/"+map[bool]string{false: "serial", true: "parallel"}[parallel], func(b *testing.B) {
+				var s store.Store
+				var err error
+				if name == "etcd" {
+					s, err = etcd.Open(b.Context(), cli, etcd.Config{Prefix: prefix()})
+				} else {
+					s, err = memdb.New()
+				}
+				require.NoError(b, err)
+				defer s.Close()
+				storetest.BenchUpdateStatus(b, s, parallel)
+			})
+		}
+	}
+}
+
+// Opening a store of 100,000 pods: what a standby waits for, once it has
+// the lock, before it serves.
+func BenchmarkOpen(b *testing.B) {
+	etcdtest.Need(b, server)
+	cli := server.Client(b)
+	cfg := etcd.Config{Prefix: prefix()}
+	s, err := etcd.Open(b.Context(), cli, cfg)
+	require.NoError(b, err)
+	const pods, batch = 100_000, 100
+	for i := 0; i < pods; i += batch {
+		require.NoError(b, s.Update(b.Context(), func(tx store.Tx) error {
+			for j := i; j < i+batch; j++ {
+				p := &objects.Pod{
+					ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("web-%d", j), Labels: map[string]string{"app": "web"}},
+					Spec: objects.PodSpec{NodeName: fmt.Sprintf("n%d", j%1000), Containers: []objects.Container{{Name: "c", Image: "demo:v1",
+						Resources: objects.ResourceRequirements{Requests: objects.ResourceList{"cpu": objects.MustParseQuantity("100m")}}}}},
+				}
+				if err := tx.Create(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	require.NoError(b, s.Close())
+	for b.Loop() {
+		s, err := etcd.Open(b.Context(), cli, cfg)
+		require.NoError(b, err)
+		require.NoError(b, s.Close())
+	}
+	b.StopTimer()
+	_, err = cli.Delete(b.Context(), cfg.Prefix, clientv3.WithPrefix())
+	require.NoError(b, err)
+}
