@@ -13,6 +13,9 @@
 // With -store bolt the orchestrator keeps its objects in a store/bolt file
 // (-store-file, default a new temporary file, removed at the end), and the
 // summary line ends with store=bolt and the file's size at its largest.
+// With -store etcd -etcd URL it keeps them in the etcd cluster at URL,
+// under a new prefix removed at the end, and the line ends with
+// store=etcd.
 package main
 
 import (
@@ -33,11 +36,15 @@ import (
 	"syscall"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
 	"github.com/podkit/podkit"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime/fake"
 	"github.com/podkit/podkit/store"
 	"github.com/podkit/podkit/store/bolt"
+	"github.com/podkit/podkit/store/etcd"
 )
 
 // image is the image of every pod; each fake node has it from the start.
@@ -52,9 +59,9 @@ type config struct {
 	progress time.Duration
 	// logLevel, when set, logs podkit's messages to stderr.
 	logLevel string
-	// store is memdb or bolt; storeFile is bolt's file, "" for a
-	// temporary one.
-	store, storeFile string
+	// store is memdb, bolt or etcd; storeFile is bolt's file, "" for a
+	// temporary one; etcd is etcd's client URL.
+	store, storeFile, etcd string
 }
 
 // result is what a run measured.
@@ -66,6 +73,8 @@ type result struct {
 	deleting    time.Duration
 	// fileMiB is the largest size of the bolt store's file; 0 for memdb.
 	fileMiB float64
+	// onEtcd: the store was store/etcd.
+	onEtcd bool
 }
 
 func (r result) String() string {
@@ -73,6 +82,9 @@ func (r result) String() string {
 		r.nodes, r.pods, r.running.Seconds(), float64(r.pods)/r.running.Seconds(), r.peakRSSMiB, r.heapPerPod, r.deleting.Seconds())
 	if r.fileMiB > 0 {
 		s += fmt.Sprintf(" store=bolt file_mib=%.0f", r.fileMiB)
+	}
+	if r.onEtcd {
+		s += " store=etcd"
 	}
 	return s
 }
@@ -89,7 +101,8 @@ func main() {
 	flag.IntVar(&cfg.replicas, "replicas", 30, "replicas per Deployment")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit of each phase")
 	flag.StringVar(&cfg.logLevel, "log", "", "log podkit's messages of this level and above to stderr (debug, info, warn, error)")
-	flag.StringVar(&cfg.store, "store", "memdb", "the store: memdb, or bolt for a durable one on a file")
+	flag.StringVar(&cfg.store, "store", "memdb", "the store: memdb, bolt for a durable one on a file, or etcd")
+	flag.StringVar(&cfg.etcd, "etcd", "", "the etcd cluster's client URL, for -store etcd")
 	flag.StringVar(&cfg.storeFile, "store-file", "", "the bolt store's file (default a temporary one, removed at the end)")
 	flag.DurationVar(&cfg.progress, "progress", time.Second, "interval of progress lines")
 	flag.Parse()
@@ -180,8 +193,26 @@ func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error
 		defer s.Close() // after the orchestrator's
 		boltFile = path
 		opts = append(opts, podkit.WithStore(s))
+	case "etcd":
+		if cfg.etcd == "" {
+			return res, errors.New("-store etcd needs -etcd URL")
+		}
+		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{cfg.etcd}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+		if err != nil {
+			return res, err
+		}
+		defer cli.Close()
+		prefix := fmt.Sprintf("/podkit-scale-%d/", os.Getpid())
+		defer cli.Delete(context.Background(), prefix, clientv3.WithPrefix()) //nolint:errcheck // best effort
+		s, err := etcd.Open(ctx, cli, etcd.Config{Prefix: prefix})
+		if err != nil {
+			return res, err
+		}
+		defer s.Close() // after the orchestrator's
+		res.onEtcd = true
+		opts = append(opts, podkit.WithStore(s))
 	default:
-		return res, fmt.Errorf("-store %q: memdb or bolt", cfg.store)
+		return res, fmt.Errorf("-store %q: memdb, bolt or etcd", cfg.store)
 	}
 	o, err := podkit.New(opts...)
 	if err != nil {

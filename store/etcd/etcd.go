@@ -24,9 +24,14 @@
 //
 // Commits follow etcd's limits on a transaction (Config.MaxTxnOps,
 // Config.MaxRequestBytes): a group of concurrent Update calls that would
-// pass them is split into several commits, and an Update that writes more
-// than one transaction takes fails with an error wrapping
-// memdb.ErrTooLarge. etcd keeps each object as JSON under
+// pass them is split into several commits, one transaction each. An
+// Update that alone writes more than a transaction takes (an Apply of
+// many objects) is still atomic: its writes go to a redo log under
+// PREFIX/redo/ in several transactions, one more marks them done, which
+// is when it commits, and then they are written in place; a store that
+// stops in between leaves the log to its successor, which finishes or
+// drops it before loading. An object larger than etcd takes in a request
+// fails its Update with an error wrapping ErrTooLarge. etcd keeps each object as JSON under
 // PREFIX/objects/KIND/NAMESPACE/NAME (the namespace empty for a
 // cluster-scoped kind), and the store's revision under PREFIX/revision,
 // so resourceVersions continue where they stopped. Only the store holding
@@ -76,6 +81,10 @@ const (
 	DefaultMaxTxnOps       = 128
 	DefaultMaxRequestBytes = 1536 * 1024
 )
+
+// ErrTooLarge is wrapped by the error of an Update that writes an object
+// larger than etcd takes in a request.
+var ErrTooLarge = errors.New("an object is larger than etcd takes")
 
 // ErrLockLost is wrapped by the error of a store that lost its lock, and
 // of the commits it refused since.

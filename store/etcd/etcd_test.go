@@ -210,33 +210,52 @@ func TestFencing(t *testing.T) {
 	require.Equal(t, []string{"objects/ConfigMap/default/a", "objects/ConfigMap/default/b"}, keys)
 }
 
+// createN creates n ConfigMaps named prefix-0... in one Update.
+func createN(t *testing.T, s store.Store, prefix string, n int) error {
+	return s.Update(t.Context(), func(tx store.Tx) error {
+		for i := range n {
+			if err := tx.Create(configMap(fmt.Sprint(prefix, "-", i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// keysUnder lists etcd's keys under prefix+sub, without prefix.
+func keysUnder(t *testing.T, cli *clientv3.Client, prefix, sub string) []string {
+	t.Helper()
+	resp, err := cli.Get(t.Context(), prefix+sub, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	require.NoError(t, err)
+	var keys []string
+	for _, kv := range resp.Kvs {
+		keys = append(keys, strings.TrimPrefix(string(kv.Key), prefix))
+	}
+	return keys
+}
+
 // Commits follow the etcd server's limits on a transaction: concurrent
-// Updates are split into transactions that fit, and an Update that does
-// not fit one fails before reaching etcd. Against the server's own
-// limits, the largest Update that fits commits.
+// Updates are split into transactions that fit, and an Update past them
+// alone commits whole through the redo log, which is gone afterwards. An
+// object larger than a request fails its Update. Against the server's own
+// limits, an Update of 300 objects and one of a 1.4 MiB object commit.
 func TestTransactionLimits(t *testing.T) {
 	cli := client(t)
 	cfg := etcd.Config{Prefix: prefix(), MaxTxnOps: 5, MaxRequestBytes: 8 << 10}
 	s := open(t, t.Context(), cli, cfg)
 	var g errgroup.Group
 	for i := range 100 {
-		g.Go(func() error {
-			return s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(configMap(fmt.Sprint("cm-", i))) })
-		})
+		g.Go(func() error { return s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(configMap(fmt.Sprint("cm-", i))) }) })
 	}
 	require.NoError(t, g.Wait())
-	err := s.Update(t.Context(), func(tx store.Tx) error {
-		for i := range 5 {
-			if err := tx.Create(configMap(fmt.Sprint("big-", i))); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	require.ErrorIs(t, err, memdb.ErrTooLarge)
+	require.NoError(t, createN(t, s, "big", 30))
+	require.Empty(t, keysUnder(t, cli, cfg.Prefix, "redo/"))
 	large := configMap("large")
 	large.Data["blob"] = strings.Repeat("x", 8<<10)
-	require.ErrorIs(t, s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(large) }), memdb.ErrTooLarge)
+	err := s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(large) })
+	require.ErrorIs(t, err, etcd.ErrTooLarge)
+	require.ErrorContains(t, err, "ConfigMap/default/large")
+	require.False(t, has(t, s, "large"))
 	rev := s.Revision()
 	require.NoError(t, s.Close())
 
@@ -245,28 +264,61 @@ func TestTransactionLimits(t *testing.T) {
 	for i := range 100 {
 		require.True(t, has(t, s, fmt.Sprint("cm-", i)))
 	}
-	require.False(t, has(t, s, "big-0"))
+	for i := range 30 {
+		require.True(t, has(t, s, fmt.Sprint("big-", i)))
+	}
 	require.NoError(t, s.Close())
 
 	// etcd's default limits, which the server runs with.
-	s = open(t, t.Context(), cli, etcd.Config{Prefix: prefix()})
-	objs := make([]objects.Object, etcd.DefaultMaxTxnOps-1)
-	for i := range objs {
-		objs[i] = configMap(fmt.Sprint("fit-", i))
-	}
-	create(t, s, objs...)
-	err = s.Update(t.Context(), func(tx store.Tx) error {
-		for i := range etcd.DefaultMaxTxnOps {
-			if err := tx.Create(configMap(fmt.Sprint("past-", i))); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	require.ErrorIs(t, err, memdb.ErrTooLarge)
+	p := prefix()
+	s = open(t, t.Context(), cli, etcd.Config{Prefix: p})
+	require.NoError(t, createN(t, s, "many", 300))
 	huge := configMap("huge")
-	huge.Data["blob"] = strings.Repeat("x", etcd.DefaultMaxRequestBytes-4096)
+	huge.Data["blob"] = strings.Repeat("x", 1400<<10)
 	create(t, s, huge)
+	require.Len(t, keysUnder(t, cli, p, "objects/ConfigMap/"), 301)
+	require.Empty(t, keysUnder(t, cli, p, "redo/"))
+}
+
+// A store that stopped while writing a large commit in place left its
+// redo log: the next store finishes a commit marked done before it loads,
+// and drops one that was not. (The log is written here as a store would
+// leave it.)
+func TestRedoRecovery(t *testing.T) {
+	cli := client(t)
+	cfg := etcd.Config{Prefix: prefix()}
+	s := open(t, t.Context(), cli, cfg)
+	create(t, s, configMap("old"), configMap("gone"))
+	rev := s.Revision()
+	require.NoError(t, s.Close())
+
+	obj := func(name string) string {
+		return fmt.Sprintf(`{"k":"ConfigMap/default/%s","v":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"namespace":"default","name":%q,"resourceVersion":"%d"},"data":{"k":"new"}}}`, name, name, rev+1)
+	}
+	put := func(k, v string) {
+		_, err := cli.Put(t.Context(), cfg.Prefix+k, v)
+		require.NoError(t, err)
+	}
+	// Revision rev+1 committed (done, and the revision written) in two
+	// parts, the first written in place, the second not; rev+2's parts
+	// were written but never marked done.
+	done := fmt.Sprintf("redo/%020d/", rev+1)
+	put(done+"0", "["+obj("old")+"]")
+	put(done+"1", "["+obj("new")+`,{"k":"ConfigMap/default/gone"}]`)
+	put(done+"done", "2")
+	put("revision", fmt.Sprint(rev+1))
+	put("objects/ConfigMap/default/old", strings.TrimSuffix(strings.SplitN(obj("old"), `"v":`, 2)[1], "}"))
+	put(fmt.Sprintf("redo/%020d/0", rev+2), "["+obj("never")+"]")
+
+	s = open(t, t.Context(), cli, cfg)
+	require.Equal(t, rev+1, s.Revision())
+	require.True(t, has(t, s, "old"))
+	require.True(t, has(t, s, "new"))
+	require.False(t, has(t, s, "gone"))
+	require.False(t, has(t, s, "never"))
+	require.Empty(t, keysUnder(t, cli, cfg.Prefix, "redo/"))
+	create(t, s, configMap("after"))
+	require.Equal(t, rev+2, s.Revision())
 }
 
 // A store cut off from etcd for longer than its lock's TTL (here the

@@ -3,7 +3,9 @@ package etcd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +90,9 @@ const loadPage = 1000
 // Load implements memdb.Journal: every object under the prefix, as of one
 // etcd revision, read in pages and decoded on every CPU.
 func (j *journal) Load(scheme *objects.Scheme, load func(objects.Object) error) (int64, error) {
+	if err := j.recover(); err != nil {
+		return 0, err
+	}
 	resp, err := j.cli.Get(j.ctx, j.revisionKey())
 	if err != nil {
 		return 0, fmt.Errorf("read the revision: %w", err)
@@ -156,23 +161,28 @@ func (j *journal) encode(w memdb.Write) ([]byte, error) {
 }
 
 // Append implements memdb.Journal: one etcd transaction, which succeeds
-// only while the store holds its lock.
+// only while the store holds its lock, or for a commit past etcd's limits
+// on a transaction, the steps of appendLarge.
 func (j *journal) Append(rev int64, writes []memdb.Write) error {
 	defer clear(j.enc)
-	ops := make([]clientv3.Op, 0, len(writes)+1)
-	for _, w := range writes {
-		if w.Object == nil {
-			ops = append(ops, clientv3.OpDelete(j.key(w.Kind, w.Key)))
-			continue
+	recs := make([]record, len(writes))
+	size := 0
+	for i, w := range writes {
+		recs[i].Key = w.Kind + "/" + w.Key.Namespace + "/" + w.Key.Name
+		if w.Object != nil {
+			v, err := j.encode(w)
+			if err != nil {
+				return err
+			}
+			recs[i].Value = v
 		}
-		v, err := j.encode(w)
-		if err != nil {
-			return err
-		}
-		ops = append(ops, clientv3.OpPut(j.key(w.Kind, w.Key), string(v)))
+		size += recs[i].size()
 	}
-	ops = append(ops, clientv3.OpPut(j.revisionKey(), strconv.FormatInt(rev, 10)))
-	resp, err := j.cli.Txn(j.ctx).If(j.mutex.IsOwner()).Then(ops...).Commit()
+	maxWrites, maxBytes := j.Limits()
+	if len(recs) > maxWrites || size > maxBytes {
+		return j.appendLarge(rev, recs)
+	}
+	resp, err := j.cli.Txn(j.ctx).If(j.mutex.IsOwner()).Then(append(j.ops(recs), j.revisionOp(rev))...).Commit()
 	if err != nil {
 		return j.settle(rev, err)
 	}
@@ -181,6 +191,207 @@ func (j *journal) Append(rev int64, writes []memdb.Write) error {
 		return fmt.Errorf("%w: another store holds it", ErrLockLost)
 	}
 	j.rev = rev
+	return nil
+}
+
+func (j *journal) revisionOp(rev int64) clientv3.Op {
+	return clientv3.OpPut(j.revisionKey(), strconv.FormatInt(rev, 10))
+}
+
+// record is one object of a commit: its key after the objects prefix and
+// its JSON, or no JSON when the commit removes it.
+type record struct {
+	Key   string          `json:"k"`
+	Value json.RawMessage `json:"v,omitempty"`
+}
+
+func (r record) size() int { return len(r.Key) + len(r.Value) + opOverhead }
+
+// ops are the etcd operations that write recs.
+func (j *journal) ops(recs []record) []clientv3.Op {
+	ops := make([]clientv3.Op, 0, len(recs)+1)
+	for _, r := range recs {
+		if r.Value == nil {
+			ops = append(ops, clientv3.OpDelete(j.objectsPrefix()+r.Key))
+		} else {
+			ops = append(ops, clientv3.OpPut(j.objectsPrefix()+r.Key, string(r.Value)))
+		}
+	}
+	return ops
+}
+
+// redoPrefix is where appendLarge keeps a commit at rev until it is
+// written in place: PREFIX/redo/REV/ followed by a part number, and
+// "done" once the commit happened.
+func (j *journal) redoPrefix(rev int64) string {
+	return fmt.Sprintf("%sredo/%020d/", j.cfg.Prefix, rev)
+}
+
+// appendLarge records a commit past etcd's limits on a transaction, as a
+// redo log: its parts go under redoPrefix first, each in a transaction of
+// its own; one transaction then marks them done and writes the revision,
+// which is when the commit happens; then each part is written in place,
+// and the parts removed. A store that stops before the mark leaves parts
+// that Load removes; one that stops after it leaves parts that Load
+// writes in place first.
+func (j *journal) appendLarge(rev int64, recs []record) error {
+	maxWrites, maxBytes := j.Limits()
+	var parts [][]record
+	var part []record
+	size := 0
+	for _, r := range recs {
+		if r.size() > maxBytes {
+			return fmt.Errorf("%w: %s is %d bytes in etcd, which takes %d in a request (its --max-request-bytes, and Config.MaxRequestBytes)",
+				ErrTooLarge, r.Key, r.size(), j.cfg.MaxRequestBytes)
+		}
+		if len(part) == maxWrites || size+r.size() > maxBytes {
+			parts = append(parts, part)
+			part, size = nil, 0
+		}
+		part = append(part, r)
+		size += r.size()
+	}
+	parts = append(parts, part)
+
+	redo := j.redoPrefix(rev)
+	// What an earlier attempt at rev left goes first: etcd refuses a
+	// transaction that deletes a key and puts it.
+	if err := j.fenced(clientv3.OpDelete(redo, clientv3.WithPrefix())); err != nil {
+		return err
+	}
+	for i, p := range parts {
+		v, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		if err := j.fenced(clientv3.OpPut(redo+strconv.Itoa(i), string(v))); err != nil {
+			return err
+		}
+	}
+	resp, err := j.cli.Txn(j.ctx).If(j.mutex.IsOwner()).
+		Then(clientv3.OpPut(redo+"done", strconv.Itoa(len(parts))), j.revisionOp(rev)).Commit()
+	switch {
+	case err != nil:
+		if err := j.settle(rev, err); err != nil {
+			return err
+		}
+	case !resp.Succeeded:
+		j.lose()
+		return fmt.Errorf("%w: another store holds it", ErrLockLost)
+	}
+	j.rev = rev
+	// The commit happened. Writing it in place must finish before any
+	// later commit, which could write the same objects: until it does,
+	// or while the store cannot, the store stops serving and its
+	// successor finishes it in Load.
+	if err := j.writeInPlace(rev, parts); err != nil {
+		j.lose()
+	}
+	return nil
+}
+
+// fenced runs ops in a transaction that succeeds only while the store
+// holds its lock.
+func (j *journal) fenced(ops ...clientv3.Op) error {
+	resp, err := j.cli.Txn(j.ctx).If(j.mutex.IsOwner()).Then(ops...).Commit()
+	if err != nil {
+		return fmt.Errorf("etcd: %w", err)
+	}
+	if !resp.Succeeded {
+		j.lose()
+		return fmt.Errorf("%w: another store holds it", ErrLockLost)
+	}
+	return nil
+}
+
+// writeInPlace writes the parts of a commit at rev under the objects
+// prefix, then removes them. Writing a part again is harmless, so each
+// is tried until it succeeds, or the lock is lost.
+func (j *journal) writeInPlace(rev int64, parts [][]record) error {
+	steps := make([][]clientv3.Op, 0, len(parts)+1)
+	for _, p := range parts {
+		steps = append(steps, j.ops(p))
+	}
+	steps = append(steps, []clientv3.Op{clientv3.OpDelete(j.redoPrefix(rev), clientv3.WithPrefix())})
+	for _, ops := range steps {
+		for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+			err := j.fenced(ops...)
+			if err == nil {
+				break
+			}
+			if errors.Is(err, ErrLockLost) {
+				return err
+			}
+			select {
+			case <-j.ctx.Done():
+				return err
+			case <-time.After(wait):
+			}
+		}
+	}
+	return nil
+}
+
+// recover finishes the commits that a store stopped writing in place
+// (their parts are marked done) and removes the parts of those that did
+// not happen, before Load reads the objects.
+func (j *journal) recover() error {
+	resp, err := j.cli.Get(j.ctx, j.cfg.Prefix+"redo/", clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("read the redo log: %w", err)
+	}
+	type pending struct {
+		parts map[int][]record
+		done  int // parts, or -1 while not marked done
+	}
+	byRev := map[int64]*pending{}
+	var revs []int64
+	for _, kv := range resp.Kvs {
+		rest := strings.TrimPrefix(string(kv.Key), j.cfg.Prefix+"redo/")
+		revText, name, ok := strings.Cut(rest, "/")
+		rev, err := strconv.ParseInt(revText, 10, 64)
+		if !ok || err != nil {
+			return fmt.Errorf("redo log key %q: not REV/PART", kv.Key)
+		}
+		p := byRev[rev]
+		if p == nil {
+			p = &pending{parts: map[int][]record{}, done: -1}
+			byRev[rev] = p
+			revs = append(revs, rev)
+		}
+		n, err := strconv.Atoi(string(kv.Value))
+		if name == "done" {
+			if err != nil {
+				return fmt.Errorf("redo log key %q: %q is not a count of parts", kv.Key, kv.Value)
+			}
+			p.done = n
+			continue
+		}
+		i, err := strconv.Atoi(name)
+		if err != nil {
+			return fmt.Errorf("redo log key %q: not REV/PART", kv.Key)
+		}
+		var part []record
+		if err := json.Unmarshal(kv.Value, &part); err != nil {
+			return fmt.Errorf("redo log key %q: %w", kv.Key, err)
+		}
+		p.parts[i] = part
+	}
+	slices.Sort(revs)
+	for _, rev := range revs {
+		p := byRev[rev]
+		var parts [][]record
+		for i := range max(p.done, 0) {
+			part, ok := p.parts[i]
+			if !ok {
+				return fmt.Errorf("redo log of revision %d: part %d of %d is missing", rev, i, p.done)
+			}
+			parts = append(parts, part)
+		}
+		if err := j.writeInPlace(rev, parts); err != nil {
+			return fmt.Errorf("finish the commit of revision %d: %w", rev, err)
+		}
+	}
 	return nil
 }
 

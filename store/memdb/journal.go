@@ -37,13 +37,14 @@ type Write struct {
 	Object objects.Object
 }
 
-// A LimitedJournal takes commits up to a size, as etcd takes transactions
-// of at most so many operations and bytes. The store hands it no commit
-// of more than maxWrites objects or more than maxBytes, counting the Size
-// of each object written: it splits a group of concurrent Update calls
-// (see Store.Update) into several commits where the group would not fit,
-// each Update still whole in one of them, and fails an Update that does
-// not fit alone with an error wrapping ErrTooLarge.
+// A LimitedJournal takes commits up to a size in one step, as etcd takes
+// transactions of at most so many operations and bytes. The store hands
+// it no commit of more than maxWrites objects or more than maxBytes,
+// counting the Size of each object written, unless a single Update writes
+// more: it splits a group of concurrent Update calls (see Store.Update)
+// into commits that fit, each Update whole in one, and an Update past
+// the limits alone is a commit of its own, which the journal must still
+// record atomically, in as many steps as it needs.
 type LimitedJournal interface {
 	Journal
 	Limits() (maxWrites, maxBytes int)
@@ -51,10 +52,6 @@ type LimitedJournal interface {
 	// write lock, for each object a commit writes, before Append.
 	Size(w Write) (int, error)
 }
-
-// ErrTooLarge is wrapped by the error of an Update that writes more than
-// the store's journal takes in one commit (see LimitedJournal).
-var ErrTooLarge = errors.New("the commit is larger than the journal takes")
 
 // WithJournal makes the store durable through j: New loads what j holds,
 // and every commit is appended to j before it is visible (see Journal).
@@ -137,12 +134,6 @@ func (g *group) size(kind string, key objects.Key, obj objects.Object) error {
 // its journal.
 func (g *group) over() bool {
 	return g.limits != nil && (len(g.written) > g.limits.maxWrites || g.bytes > g.limits.maxBytes)
-}
-
-// tooLarge is the error of an Update that does not fit one commit alone.
-func (g *group) tooLarge() error {
-	return fmt.Errorf("commit: %w: %d objects and %d bytes, where it takes %d objects and %d bytes",
-		ErrTooLarge, len(g.written), g.bytes, g.limits.maxWrites, g.limits.maxBytes)
 }
 
 // journal hands the group's writes to the store's journal, if it has one:

@@ -35,9 +35,6 @@ func (j *limited) Append(rev int64, writes []Write) error {
 	if j.fail != nil {
 		return j.fail
 	}
-	if len(writes) > j.writes || len(writes)*j.size > j.bytes {
-		return fmt.Errorf("commit of %d writes is past the limits", len(writes))
-	}
 	c := commit{rev: rev}
 	for _, w := range writes {
 		c.names = append(c.names, w.Key.Name)
@@ -145,22 +142,25 @@ func TestLimitsSplitKeepsReads(t *testing.T) {
 	require.Equal(t, map[string]string{"k": "v"}, get(t, s, "b").Data)
 }
 
-// A function whose writes do not fit one commit alone fails with
-// ErrTooLarge and leaves nothing; the others of its group commit. Bytes
-// count as objects do.
-func TestLimitsTooLarge(t *testing.T) {
+// A function whose writes are past the limits alone commits alone, after
+// the functions before it and before those after it; bytes count as
+// objects do.
+func TestLimitsAlone(t *testing.T) {
 	j := &limited{writes: 100, bytes: 25, size: 10}
 	s := newLimited(t, j)
+	base := s.Revision()
 	errs := runAsGroup(s, create("a"), create("b", "c", "d"), create("e", "f"), create("g"))
-	require.NoError(t, errs[0])
-	require.ErrorIs(t, errs[1], ErrTooLarge)
-	require.ErrorContains(t, errs[1], "3 objects and 30 bytes, where it takes 100 objects and 25 bytes")
-	require.NoError(t, errs[2])
-	require.NoError(t, errs[3])
-	for _, n := range []string{"b", "c", "d"} {
-		require.Nil(t, get(t, s, n), n)
+	require.Equal(t, []error{nil, nil, nil, nil}, errs)
+	require.Equal(t, []commit{
+		{rev: base + 1, names: []string{"a"}},
+		{rev: base + 2, names: []string{"b", "c", "d"}},
+		{rev: base + 3, names: []string{"e", "f"}},
+		{rev: base + 4, names: []string{"g"}},
+	}, sorted(j.commits))
+	for _, n := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+		require.NotNil(t, get(t, s, n), n)
 	}
-	require.Equal(t, [][]string{{"a"}, {"e", "f"}, {"g"}}, namesOf(sorted(j.commits)))
+	require.Equal(t, fmt.Sprint(base+2), get(t, s, "d").ResourceVersion)
 }
 
 // When the journal refuses the commit of the functions before a moved
@@ -180,12 +180,4 @@ func sorted(cs []commit) []commit {
 		slices.Sort(c.names)
 	}
 	return cs
-}
-
-func namesOf(cs []commit) [][]string {
-	var out [][]string
-	for _, c := range cs {
-		out = append(out, c.names)
-	}
-	return out
 }

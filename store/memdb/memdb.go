@@ -343,7 +343,7 @@ func (s *Store) commitGroup() {
 // runGroup runs the functions of a group and commits what they wrote. s.write
 // is held. Under a journal's limits, a function whose writes would take
 // the commit past them is moved, with its writes, to a new commit after
-// the one of the functions before it.
+// the one of the functions before it; one past them alone commits alone.
 func (s *Store) runGroup(group []*update) {
 	if s.closed.Load() {
 		for _, u := range group {
@@ -377,14 +377,7 @@ func (s *Store) runGroup(group []*update) {
 		if len(tx.changes) == 0 {
 			continue
 		}
-		if g.over() {
-			if len(done) == 0 {
-				u.err = g.tooLarge()
-				if err := g.rollback(mark); err != nil {
-					u.err = err
-				}
-				continue
-			}
+		if g.over() && len(done) > 0 {
 			// Commit the functions before this one, then replay its
 			// writes on the next commit: it read what they wrote, and
 			// its stamp is the next revision.
@@ -401,27 +394,40 @@ func (s *Store) runGroup(group []*update) {
 				u.err = done[0].u.err // it read what they wrote
 			}
 			done = nil
-			s.endGroup(g)
-			g = s.newGroup(s.state.Load())
-			g.limits = s.limits
+			g = s.nextGroup(g)
 			rev = s.state.Load().rev
 			if !ok {
 				continue
 			}
-			if err := g.replay(ops); err != nil || g.over() {
-				if u.err = err; err == nil {
-					u.err = g.tooLarge()
-				}
+			if err := g.replay(ops); err != nil {
+				u.err = err
 				if err := g.rollback(0); err != nil {
 					u.err = err
 				}
 				continue
 			}
 		}
+		if g.over() {
+			// This function alone is past the limits: it commits alone,
+			// and the journal takes it in as many steps as it needs.
+			rev++
+			s.commit(g, rev, []result{{u, tx}})
+			g = s.nextGroup(g)
+			rev = s.state.Load().rev
+			continue
+		}
 		rev++
 		done = append(done, result{u, tx})
 	}
 	s.commit(g, rev, done)
+}
+
+// nextGroup ends g and starts the group that goes on after it.
+func (s *Store) nextGroup(g *group) *group {
+	s.endGroup(g)
+	next := s.newGroup(s.state.Load())
+	next.limits = s.limits
+	return next
 }
 
 // result is a function of a group that wrote, and its transaction.
