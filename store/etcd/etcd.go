@@ -30,11 +30,16 @@
 // PREFIX/redo/ in several transactions, one more marks them done, which
 // is when it commits, and then they are written in place; a store that
 // stops in between leaves the log to its successor, which finishes or
-// drops it before loading. An object larger than etcd takes in a request
-// fails its Update with an error wrapping ErrTooLarge. etcd keeps each object as JSON under
-// PREFIX/objects/KIND/NAMESPACE/NAME (the namespace empty for a
-// cluster-scoped kind), and the store's revision under PREFIX/revision,
-// so resourceVersions continue where they stopped. Only the store holding
+// drops it before loading. An object larger than etcd takes in a
+// request fails its Update with an error wrapping ErrTooLarge. A commit
+// whose call failed without an answer is settled by reading back the
+// revision it writes: it is neither lost nor made twice.
+//
+// etcd keeps each object as JSON under PREFIX/objects/KIND/NAMESPACE/NAME
+// (the namespace empty for a cluster-scoped kind), and the store's
+// revision under PREFIX/revision, so resourceVersions continue where they
+// stopped; after Open a watch can resume from the loaded revision on, and
+// an older one fails with store.ErrRevisionTooOld. Only the store holding
 // the lock writes under the prefix; it does not see changes made there by
 // anything else.
 package etcd

@@ -245,7 +245,9 @@ func TestTransactionLimits(t *testing.T) {
 	s := open(t, t.Context(), cli, cfg)
 	var g errgroup.Group
 	for i := range 100 {
-		g.Go(func() error { return s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(configMap(fmt.Sprint("cm-", i))) }) })
+		g.Go(func() error {
+			return s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(configMap(fmt.Sprint("cm-", i))) })
+		})
 	}
 	require.NoError(t, g.Wait())
 	require.NoError(t, createN(t, s, "big", 30))
