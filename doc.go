@@ -16,9 +16,10 @@
 //     finalizers, watches from a revision); store/memdb is the default
 //     backend on hashicorp/go-memdb; store/bolt is memdb made durable, every
 //     commit written to a bbolt file first, for a host that must find its
-//     objects after a restart or a crash; store/storetest is the
-//     conformance suite
-//     every backend runs.
+//     objects after a restart or a crash; store/etcd keeps them in an etcd
+//     cluster, served by one orchestrator at a time while others stand
+//     by; store/storetest holds the conformance suites every backend
+//     runs.
 //   - runtime: the contract between node agents and container runtimes (pod
 //     sandboxes, containers, images; logs, exec and stats as optional
 //     interfaces).

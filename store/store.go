@@ -4,8 +4,9 @@
 // revision, and watches that resume from a revision.
 //
 // Backends live in sub-packages (store/memdb, the default; store/bolt,
-// memdb made durable on a file) and all pass the conformance suite in
-// store/storetest, which a host's own backend can run too.
+// memdb made durable on a file; store/etcd, memdb made durable in an etcd
+// cluster) and all pass the conformance suite in store/storetest, which a
+// host's own backend can run too.
 package store
 
 import (

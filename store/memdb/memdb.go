@@ -14,7 +14,8 @@
 //
 // The store lives in memory and is gone with its process unless it has a
 // Journal (WithJournal), which takes each commit before anyone sees it and
-// hands back what it holds when the store is made: store/bolt is one.
+// hands back what it holds when the store is made: store/bolt and
+// store/etcd are two.
 package memdb
 
 import (

@@ -1,5 +1,7 @@
 // Package storetest is the conformance suite every store.Store backend
-// passes: store/memdb, store/bolt, and a host program's own.
+// passes: store/memdb, store/bolt, store/etcd, and a host program's own.
+// A durable backend runs RunDurable too, and BenchUpdateStatus measures
+// its commits.
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {
