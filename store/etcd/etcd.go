@@ -77,6 +77,14 @@ type Config struct {
 	// Defaults 128 and 1.5 MiB, etcd's own defaults.
 	MaxTxnOps       int
 	MaxRequestBytes int
+	// CompactInterval is how often the store compacts etcd's history of
+	// old values, which etcd keeps until someone compacts it: at each
+	// tick, up to the revision etcd had at the tick before, so that a
+	// watch (the store's or another client's) less than an interval
+	// behind survives, as kube-apiserver compacts its etcd. Compaction is
+	// of the whole cluster: set it negative to leave it to the cluster's
+	// own --auto-compaction settings. Default 5 minutes.
+	CompactInterval time.Duration
 }
 
 // Defaults of Config.
@@ -85,6 +93,7 @@ const (
 	DefaultLockTTL         = 10 * time.Second
 	DefaultMaxTxnOps       = 128
 	DefaultMaxRequestBytes = 1536 * 1024
+	DefaultCompactInterval = 5 * time.Minute
 )
 
 // ErrTooLarge is wrapped by the error of an Update that writes an object
@@ -162,6 +171,10 @@ func Open(ctx context.Context, cli *clientv3.Client, cfg Config, opts ...memdb.O
 	j.ctx = session.Ctx()
 	s.ended.Add(1)
 	go s.watchLock()
+	if cfg.CompactInterval > 0 {
+		s.ended.Add(1)
+		go s.compact(cfg.CompactInterval)
+	}
 	return s, nil
 }
 
@@ -177,6 +190,9 @@ func (c *Config) complete() error {
 		c.LockTTL = DefaultLockTTL
 	case c.LockTTL < 0:
 		return fmt.Errorf("Config.LockTTL %s: must not be negative", c.LockTTL)
+	}
+	if c.CompactInterval == 0 {
+		c.CompactInterval = DefaultCompactInterval
 	}
 	switch {
 	case c.MaxTxnOps == 0:
@@ -216,6 +232,31 @@ func (s *Store) watchLock() {
 	}
 	s.end(err)
 	s.Store.Close()
+}
+
+// compact compacts etcd's history every interval, up to the revision it
+// had an interval before, until the store stops serving.
+func (s *Store) compact(interval time.Duration) {
+	defer s.ended.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var last int64 // etcd's revision at the tick before
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(s.j.ctx, interval)
+		if last > 0 {
+			// Another client may have compacted further: that is no error.
+			s.j.cli.Compact(ctx, last) //nolint:errcheck // retried at the next tick
+		}
+		if resp, err := s.j.cli.Get(ctx, s.j.revisionKey()); err == nil {
+			last = resp.Header.Revision
+		}
+		cancel()
+	}
 }
 
 // end records why the store stopped serving, the first time.

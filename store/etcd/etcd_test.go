@@ -424,3 +424,21 @@ func BenchmarkOpen(b *testing.B) {
 	_, err = cli.Delete(b.Context(), cfg.Prefix, clientv3.WithPrefix())
 	require.NoError(b, err)
 }
+
+// The store compacts etcd's history, an interval behind: an old revision
+// can no longer be read, and the store goes on serving.
+func TestCompaction(t *testing.T) {
+	cli := client(t)
+	s := open(t, t.Context(), cli, etcd.Config{Prefix: prefix(), CompactInterval: 100 * time.Millisecond})
+	create(t, s, configMap("a"))
+	resp, err := cli.Get(t.Context(), "any")
+	require.NoError(t, err)
+	old := resp.Header.Revision
+	create(t, s, configMap("b"))
+	require.Eventually(t, func() bool {
+		_, err := cli.Get(t.Context(), "any", clientv3.WithRev(old))
+		return err != nil && strings.Contains(err.Error(), "compacted")
+	}, 30*time.Second, 50*time.Millisecond)
+	create(t, s, configMap("c"))
+	require.NoError(t, s.Err())
+}
