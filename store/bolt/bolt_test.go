@@ -72,18 +72,6 @@ func names(t *testing.T, s store.Store, kind string, opts store.ListOptions) []s
 	return out
 }
 
-func pod(name, node, app string, owner string) *objects.Pod {
-	p := &objects.Pod{
-		ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name, Labels: map[string]string{"app": app}},
-		Spec: objects.PodSpec{NodeName: node, Containers: []objects.Container{{Name: "c", Image: "demo:v1",
-			Resources: objects.ResourceRequirements{Requests: objects.ResourceList{"cpu": objects.MustParseQuantity("100m")}}}}},
-	}
-	if owner != "" {
-		p.OwnerReferences = []objects.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs", UID: owner, Controller: new(true)}}
-	}
-	return p
-}
-
 // While a store has the file open, another Open of it fails and says why.
 func TestOpenTwice(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "podkit.db")
@@ -209,26 +197,20 @@ func crashChild(t *testing.T, path string) {
 // callers in parallel (a sync for each group of them); the same on a
 // memdb store, which keeps nothing on disk, for comparison.
 func BenchmarkUpdateStatus(b *testing.B) {
-	for _, name := range []string{"bolt", "memdb"} {
-		for _, parallel := range []bool{false, true} {
-			b.Run(name+"/"+map[bool]string{false: "serial", true: "parallel"}[parallel], func(b *testing.B) {
-				benchmarkUpdateStatus(b, name, parallel)
-			})
-		}
-	}
+	b.Run("bolt", func(b *testing.B) {
+		storetest.BenchUpdateStatus(b, func(b *testing.B) store.Store {
+			s, err := bolt.Open(filepath.Join(b.TempDir(), "podkit.db"))
+			require.NoError(b, err)
+			return s
+		})
+	})
+	b.Run("memdb", func(b *testing.B) { storetest.BenchUpdateStatus(b, newMemdb) })
 }
 
-func benchmarkUpdateStatus(b *testing.B, name string, parallel bool) {
-	var s store.Store
-	var err error
-	if name == "bolt" {
-		s, err = bolt.Open(filepath.Join(b.TempDir(), "podkit.db"))
-	} else {
-		s, err = memdb.New()
-	}
+func newMemdb(b *testing.B) store.Store {
+	s, err := memdb.New()
 	require.NoError(b, err)
-	defer s.Close()
-	storetest.BenchUpdateStatus(b, s, parallel)
+	return s
 }
 
 // Opening a file of 100,000 pods: what a host waits for when it starts
@@ -241,7 +223,7 @@ func BenchmarkOpen(b *testing.B) {
 	for i := 0; i < pods; i += batch {
 		require.NoError(b, s.Update(b.Context(), func(tx store.Tx) error {
 			for j := i; j < i+batch; j++ {
-				if err := tx.Create(pod(fmt.Sprintf("web-%d", j), fmt.Sprintf("n%d", j%1000), "web", "u1")); err != nil {
+				if err := tx.Create(storetest.BoundPod(fmt.Sprintf("web-%d", j), fmt.Sprintf("n%d", j%1000), "web", "u1")); err != nil {
 					return err
 				}
 			}

@@ -12,18 +12,28 @@ import (
 	"github.com/podkit/podkit/store"
 )
 
-// BenchUpdateStatus measures the commits a node agent makes: each
-// b.Loop iteration writes the status of one of 1,000 pods in its own
-// Update, one caller at a time, or with parallel 32 callers per CPU at
-// once, which a store may group into fewer commits. Compare a backend
-// with store/memdb on the same machine.
-func BenchUpdateStatus(b *testing.B, s store.Store, parallel bool) {
+// BenchUpdateStatus measures the commits a node agent makes, on stores
+// newStore makes: each iteration writes the status of one of 1,000 pods
+// in its own Update, one caller at a time ("serial"), or 32 callers per
+// CPU at once ("parallel"), which a store may group into fewer commits.
+// Compare a backend with store/memdb on the same machine.
+func BenchUpdateStatus(b *testing.B, newStore func(b *testing.B) store.Store) {
+	for _, parallel := range []bool{false, true} {
+		b.Run(map[bool]string{false: "serial", true: "parallel"}[parallel], func(b *testing.B) {
+			s := newStore(b)
+			defer s.Close()
+			benchUpdateStatus(b, s, parallel)
+		})
+	}
+}
+
+func benchUpdateStatus(b *testing.B, s store.Store, parallel bool) {
 	const pods = 1000
 	const batch = 100 // within etcd's default limit on a transaction
 	for i := 0; i < pods; i += batch {
 		require.NoError(b, s.Update(b.Context(), func(tx store.Tx) error {
 			for j := i; j < i+batch; j++ {
-				if err := tx.Create(boundPod(fmt.Sprintf("web-%d", j), "n1", "web", "u1")); err != nil {
+				if err := tx.Create(BoundPod(fmt.Sprintf("web-%d", j), "n1", "web", "u1")); err != nil {
 					return err
 				}
 			}

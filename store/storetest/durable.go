@@ -95,7 +95,10 @@ func names(t *testing.T, s store.Store, kind string, opts store.ListOptions) []s
 	return out
 }
 
-func boundPod(name, node, app string, owner string) *objects.Pod {
+// BoundPod returns a pod of one container requesting 100m CPU, labelled
+// app=app, bound to node, and owned by the ReplicaSet of uid owner unless
+// owner is empty: what the durable suite and the benchmarks store.
+func BoundPod(name, node, app string, owner string) *objects.Pod {
 	p := &objects.Pod{
 		ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: name, Labels: map[string]string{"app": app}},
 		Spec: objects.PodSpec{NodeName: node, Containers: []objects.Container{{Name: "c", Image: "demo:v1",
@@ -117,10 +120,10 @@ func testReopen(t *testing.T, open func(o Options) store.Store, _ Reopen) {
 	write(t, s, func(tx store.Tx) error {
 		return errors.Join(
 			tx.Create(&objects.Node{ObjectMeta: objects.ObjectMeta{Name: "n1", Labels: map[string]string{"zone": "a"}}}),
-			tx.Create(boundPod("web-1", "n1", "web", "u1")),
-			tx.Create(boundPod("web-2", "n2", "web", "u1")),
-			tx.Create(boundPod("db-0", "n1", "db", "")),
-			tx.Create(boundPod("gone", "n1", "web", "u1")),
+			tx.Create(BoundPod("web-1", "n1", "web", "u1")),
+			tx.Create(BoundPod("web-2", "n2", "web", "u1")),
+			tx.Create(BoundPod("db-0", "n1", "db", "")),
+			tx.Create(BoundPod("gone", "n1", "web", "u1")),
 			tx.Create(&objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "kube-system", Name: "cfg", Finalizers: []string{"example.com/keep"}},
 				Data: map[string]string{"k": "v"}}),
 			tx.Create(&widget{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "w1"}, Spec: widgetSpec{Color: "red", Tags: []string{"a"}}}),
