@@ -1,10 +1,14 @@
 package etcd_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/podkit/podkit/internal/etcdtest"
@@ -27,6 +32,9 @@ import (
 var server *etcdtest.Server
 
 func TestMain(m *testing.M) {
+	if os.Getenv(crashEnv) != "" { // TestCrash's child: its parent's server
+		os.Exit(m.Run())
+	}
 	code := etcdtest.Main(m, &server)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -435,4 +443,115 @@ func TestCompaction(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond)
 	create(t, s, configMap("c"))
 	require.NoError(t, s.Err())
+}
+
+// crashEnv, set to "ENDPOINT PREFIX", makes TestCrash the process that is
+// killed: it commits batches of ConfigMaps to the store under PREFIX in
+// etcd at ENDPOINT from several goroutines, and prints the number of each
+// batch once its Update has returned.
+const crashEnv = "PODKIT_ETCD_CRASH_CHILD"
+
+// crashConfig keeps transactions small, so that most batches are past
+// them and commit through the redo log, and the lock short.
+func crashConfig(prefix string) etcd.Config {
+	return etcd.Config{Prefix: prefix, MaxTxnOps: 8, LockTTL: time.Second}
+}
+
+// A process killed while it commits, many of its commits in several
+// steps, loses no commit that returned and leaves none half-written: each
+// Update made a batch of ConfigMaps (2, or 20 past the transaction limit),
+// and the next store holds all of a batch or none of it, and no redo log.
+func TestCrash(t *testing.T) {
+	if spec := os.Getenv(crashEnv); spec != "" {
+		crashChild(t, spec)
+		return
+	}
+	etcdtest.Need(t, server)
+	p := prefix()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrash$")
+	cmd.Env = append(os.Environ(), crashEnv+"="+server.Endpoint+" "+p)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	committed := map[int]bool{}
+	sc := bufio.NewScanner(stdout)
+	for len(committed) < 200 && sc.Scan() {
+		if n, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "committed ")); err == nil {
+			committed[n] = true
+		}
+	}
+	// Kill it in the middle of a commit in several steps: its redo log
+	// holds parts.
+	cli := client(t)
+	for {
+		resp, err := cli.Get(ctx, p+"redo/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		require.NoError(t, err)
+		if resp.Count > 0 {
+			break
+		}
+	}
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	require.Len(t, committed, 200, "the process to kill ended early: %s", stderr.String())
+	t.Logf("the killed process left its redo log: %v", keysUnder(t, cli, p, "redo/"))
+	s := open(t, ctx, client(t), crashConfig(p))
+	var names []string
+	require.NoError(t, s.View(ctx, func(tx store.ReadTx) error {
+		objs, err := tx.List("ConfigMap", store.ListOptions{Namespace: "default"})
+		for _, o := range objs {
+			names = append(names, o.GetObjectMeta().Name)
+		}
+		return err
+	}))
+	held := map[int]int{}
+	for _, name := range names {
+		n, err := strconv.Atoi(strings.Split(name, "-")[1])
+		require.NoError(t, err, name)
+		held[n]++
+	}
+	for n := range committed {
+		require.NotZero(t, held[n], "commit %d lost", n)
+	}
+	for n, count := range held {
+		require.Equal(t, batch(n), count, "batch %d half-written", n)
+	}
+	require.Empty(t, keysUnder(t, client(t), p, "redo/"))
+}
+
+// batch is the size of the batch numbered n.
+func batch(n int) int {
+	if n%2 == 0 {
+		return 20
+	}
+	return 2
+}
+
+func crashChild(t *testing.T, spec string) {
+	endpoint, p, _ := strings.Cut(spec, " ")
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	require.NoError(t, err)
+	s, err := etcd.Open(t.Context(), cli, crashConfig(p)) // never closed: the test kills this process
+	require.NoError(t, err)
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for g := range 4 {
+		wg.Go(func() {
+			for n := g; ; n += 4 {
+				if err := createN(t, s, fmt.Sprintf("c-%d", n), batch(n)); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				fmt.Printf("committed %d\n", n)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
 }
