@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 
+	"github.com/podkit/podkit/internal/storecore"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/store"
 )
@@ -76,7 +76,7 @@ func (o *Orchestrator) applyOne(tx store.Tx, obj objects.Object) error {
 	if _, err := o.admit(tx, next, old); err != nil {
 		return err
 	}
-	if !reflect.DeepEqual(next, old) {
+	if !storecore.SemanticEqual(next, old) {
 		if err := tx.Update(next); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package podkit_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -209,4 +210,48 @@ func idsOf(ctrs []runtime.ContainerStatus) []string {
 		out = append(out, c.ID)
 	}
 	return out
+}
+
+// Applying again, after a restart on a durable store, the objects applied
+// before changes nothing: no write, no new generation. The store went
+// through JSON, which keeps no difference between an empty list or map
+// and none, and neither does the comparison.
+func TestReapplyAfterRestart(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "podkit.db")
+	objs := func() []objects.Object {
+		d := testDeployment("web", 2)
+		d.Spec.Template.Spec.Volumes = []objects.Volume{}
+		d.Spec.Template.Spec.Containers[0].Env = []objects.EnvVar{}
+		d.Spec.Template.Spec.Containers[0].Args = []string{}
+		return []objects.Object{
+			d,
+			&objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "cfg", Labels: map[string]string{}}, Data: map[string]string{}},
+			&objects.Service{ObjectMeta: objects.ObjectMeta{Name: "web"},
+				Spec: objects.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []objects.ServicePort{{Port: 80}}, ExternalIPs: []string{}}},
+		}
+	}
+	versions := func(o *podkit.Orchestrator) map[string]string {
+		out := map[string]string{}
+		for _, obj := range objs() {
+			require.NoError(t, o.Get(ctx, obj.GetObjectMeta().Key(), obj))
+			m := obj.GetObjectMeta()
+			out[obj.GetTypeMeta().Kind+"/"+m.Name] = fmt.Sprintf("rv=%s generation=%d", m.ResourceVersion, m.Generation)
+		}
+		return out
+	}
+	for i := range 2 {
+		s, err := bolt.Open(path)
+		require.NoError(t, err)
+		o, err := podkit.New(podkit.WithStore(s))
+		require.NoError(t, err)
+		if i == 0 {
+			require.NoError(t, o.Apply(ctx, objs()...))
+		}
+		before := versions(o)
+		require.NoError(t, o.Apply(ctx, objs()...))
+		require.Equal(t, before, versions(o), "run %d", i)
+		require.NoError(t, o.Close())
+		require.NoError(t, s.Close())
+	}
 }

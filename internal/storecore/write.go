@@ -193,7 +193,7 @@ func (k *Kind) prepareUpdate(old, in objects.Object, st Stamp, withStatus, adopt
 		nm.Generation++
 	}
 	nm.ResourceVersion = om.ResourceVersion
-	if !contentChanged && !statusChanged && reflect.DeepEqual(nm, om) {
+	if !contentChanged && !statusChanged && SemanticEqual(nm, om) {
 		return Result{Op: OpNone, Obj: old}, nil
 	}
 	nm.ResourceVersion = st.ResourceVersion
@@ -379,7 +379,7 @@ func (k *Kind) contentEqual(a, b objects.Object) bool {
 	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
 	for _, ix := range k.content {
 		// Compare through pointers: boxing a large struct would copy it.
-		if !reflect.DeepEqual(va.FieldByIndex(ix).Addr().Interface(), vb.FieldByIndex(ix).Addr().Interface()) {
+		if !SemanticEqual(va.FieldByIndex(ix).Addr().Interface(), vb.FieldByIndex(ix).Addr().Interface()) {
 			return false
 		}
 	}
