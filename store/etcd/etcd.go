@@ -157,7 +157,7 @@ func Open(ctx context.Context, cli *clientv3.Client, cfg Config, opts ...memdb.O
 		session.Close()
 		return nil, fail(fmt.Errorf("wait for the lock, held by another store: %w", err))
 	}
-	j := &journal{cli: cli, cfg: cfg, mutex: mutex, session: session, enc: map[objects.Object][]byte{}, ctx: ctx, lost: make(chan struct{})}
+	j := &journal{cli: cli, cfg: cfg, mutex: mutex, enc: map[objects.Object][]byte{}, ctx: ctx, lost: make(chan struct{})}
 	s := &Store{j: j, session: session, mutex: mutex, closing: make(chan struct{}), done: make(chan struct{})}
 	if err := j.prepare(ctx); err != nil {
 		s.release()

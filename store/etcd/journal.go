@@ -21,10 +21,9 @@ import (
 
 // journal is the memdb.LimitedJournal on etcd.
 type journal struct {
-	cli     *clientv3.Client
-	cfg     Config
-	mutex   *concurrency.Mutex
-	session *concurrency.Session
+	cli   *clientv3.Client
+	cfg   Config
+	mutex *concurrency.Mutex
 	// ctx bounds etcd calls: Open's while it loads, then the session's,
 	// which ends when the lock's lease does.
 	ctx context.Context
@@ -48,10 +47,6 @@ const opOverhead = 16
 func (j *journal) objectsPrefix() string { return j.cfg.Prefix + "objects/" }
 func (j *journal) revisionKey() string   { return j.cfg.Prefix + "revision" }
 func (j *journal) formatKey() string     { return j.cfg.Prefix + "format" }
-
-func (j *journal) key(kind string, k objects.Key) string {
-	return j.objectsPrefix() + kind + "/" + k.Namespace + "/" + k.Name
-}
 
 // splitKey parses what follows the objects prefix.
 func splitKey(b []byte) (string, objects.Key, bool) {
