@@ -2,6 +2,8 @@ package storecore
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -55,4 +57,17 @@ func TestSemanticEqualWalksEveryKind(t *testing.T) {
 		require.NotPanics(t, func() { semantic.DeepEqual(info.New(), info.New()) }, info.Kind)
 	}
 	require.NotPanics(t, func() { semantic.DeepEqual(equalPod(), equalPod()) })
+	// Objects with their optional parts set: the example manifests.
+	files, err := filepath.Glob("../../examples/manifests/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		objs, err := objects.NewScheme().DecodeBytes(b)
+		require.NoError(t, err, f)
+		for _, obj := range objs {
+			require.NotPanics(t, func() { require.True(t, semantic.DeepEqual(obj, obj.DeepCopyObject())) }, "%s %s", f, obj.GetObjectMeta().Name)
+		}
+	}
 }
