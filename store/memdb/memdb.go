@@ -352,8 +352,7 @@ func (s *Store) runGroup(group []*update) {
 		}
 		return
 	}
-	g := s.newGroup(s.state.Load())
-	g.limits = s.limits
+	g := s.updateGroup()
 	defer func() { s.endGroup(g) }()
 	rev := s.state.Load().rev
 	var done []result
@@ -423,12 +422,18 @@ func (s *Store) runGroup(group []*update) {
 	s.commit(g, rev, done)
 }
 
+// updateGroup starts a group of Update calls on the last commit, under
+// the journal's limits.
+func (s *Store) updateGroup() *group {
+	g := s.newGroup(s.state.Load())
+	g.limits = s.limits
+	return g
+}
+
 // nextGroup ends g and starts the group that goes on after it.
 func (s *Store) nextGroup(g *group) *group {
 	s.endGroup(g)
-	next := s.newGroup(s.state.Load())
-	next.limits = s.limits
-	return next
+	return s.updateGroup()
 }
 
 // result is a function of a group that wrote, and its transaction.
