@@ -341,3 +341,59 @@ func BenchmarkSnapshotMemory(b *testing.B) {
 		runtime.KeepAlive(nodes)
 	}
 }
+
+// BenchmarkServiceJob is Nomad's BenchmarkServiceScheduler
+// (scheduler/benchmarks): one Deployment's 1,200 pods of 6 cpu and 6,000Mi
+// on nodes of 13.9 cpu and 31,744Mi allocatable (Nomad's mock node: 4 cores
+// of 3,500 MHz and 32,000 MB, less its reservation), so that two fit on a
+// node; nodes carry one of 25 rack labels. With spread=on the pods spread
+// over the racks as Nomad's spread block asks, a preference
+// (topologySpreadConstraints, ScheduleAnyway); the check requires every
+// rack to hold 48 pods, as an even spread gives.
+func BenchmarkServiceJob(b *testing.B) {
+	const racks, pods = 25, 1200
+	for _, nodes := range []int{1000, 5000, 10000} {
+		for _, spread := range []bool{true, false} {
+			b.Run(fmt.Sprintf("nodes=%d/spread=%s", nodes, onOff(spread)), func(b *testing.B) {
+				bc := benchCase{events: true}
+				for i := range nodes {
+					bc.nodes = append(bc.nodes, makeNode(fmt.Sprintf("node-%05d", i), "13900m", "31744Mi",
+						withLabels("rack", fmt.Sprintf("r%d", i%racks))))
+				}
+				sel := &objects.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+				for i := range pods {
+					p := benchPod(fmt.Sprintf("web-%05d", i), "6", "6000Mi")
+					ownedBy(p, "web", 0)
+					if spread {
+						p.Spec.TopologySpreadConstraints = []objects.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "rack",
+							WhenUnsatisfiable: objects.ScheduleAnyway, LabelSelector: sel}}
+					}
+					bc.pending = append(bc.pending, p)
+				}
+				bc.check = func(b *testing.B, s store.Store) {
+					perRack, perNode := map[string]int{}, map[string]int{}
+					require.NoError(b, s.View(context.Background(), func(tx store.ReadTx) error {
+						list, err := tx.List("Pod", store.ListOptions{})
+						for _, o := range list {
+							n := o.(*objects.Pod).Spec.NodeName
+							perNode[n]++
+							var idx int
+							fmt.Sscanf(n, "node-%d", &idx)
+							perRack[fmt.Sprintf("r%d", idx%racks)]++
+						}
+						return err
+					}))
+					for n, c := range perNode {
+						require.LessOrEqual(b, c, 2, "node %s holds %d pods", n, c)
+					}
+					if spread {
+						for r := range racks {
+							require.Equal(b, pods/racks, perRack[fmt.Sprintf("r%d", r)], "pods per rack: %v", perRack)
+						}
+					}
+				}
+				runBench(b, bc)
+			})
+		}
+	}
+}
