@@ -41,7 +41,8 @@
 // Each benchmark runs once per round (-test.benchtime 1x), podkit's and the
 // peer's one after the other, in the same order every round. Each prints
 // its own figure; SwarmKit's and Nomad's are the time one operation took,
-// placing all tasks of the benchmark, turned here into tasks per second.
+// placing all tasks (allocations) of the benchmark, turned here into tasks
+// per second.
 // The table shows every round's figures and the ratio of the medians.
 package main
 
@@ -167,10 +168,7 @@ func run(ctx context.Context, dir string, rounds int, only []string) error {
 	fmt.Println("| work | podkit pods/s | peer | peer's figure | ratio of medians |")
 	fmt.Println("| --- | --- | --- | --- | --- |")
 	for i, p := range chosen {
-		unit := "tasks/s"
-		if p.peer == "kube" {
-			unit = "pods/s"
-		}
+		unit := map[string]string{"kube": "pods/s", "swarmkit": "tasks/s", "nomad": "allocs/s"}[p.peer]
 		fmt.Printf("| %s | %s | %s `%s` | %s %s | %.1fx |\n", p.name, figures(ours[i]), p.peer, strings.ReplaceAll(strings.Trim(p.bench, "^$"), "$/^", "/"),
 			figures(theirs[i]), unit, median(ours[i])/median(theirs[i]))
 	}
