@@ -126,8 +126,11 @@ func run(ctx context.Context, dir string, rounds int, only []string) error {
 		return err
 	}
 	root, err := goOut(ctx, "", "env", "GOMOD")
-	if err != nil || root == "" || root == os.DevNull {
-		return fmt.Errorf("run it inside the podkit module: %v", err)
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	if root == "" || root == os.DevNull {
+		return errors.New("run it inside the podkit module (go run ./bench/peers)")
 	}
 	b := &builder{ctx: ctx, dir: dir}
 	bins := map[string]string{"podkit": filepath.Join(dir, "podkit-scheduler.test")}
