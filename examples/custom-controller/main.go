@@ -148,13 +148,15 @@ func registerNodes(ctx context.Context, o *podkit.Orchestrator, flags *exampleut
 	}
 	nodes = []string{prefix + "node-1", prefix + "node-2"}
 	var rts []runtime.Runtime
+	var dropNetwork func(context.Context) error
 	closeAll = func() error {
 		var errs []error
+		if dropNetwork != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			errs = append(errs, dropNetwork(ctx))
+		}
 		for _, rt := range rts {
-			// A named cluster's containerd namespace is its own: remove it.
-			if c, ok := rt.(*containerd.Runtime); ok && flags.Cluster != "" {
-				errs = append(errs, c.RemoveNamespace(context.Background()))
-			}
 			errs = append(errs, rt.Close())
 		}
 		return errors.Join(errs...)
@@ -167,10 +169,16 @@ func registerNodes(ctx context.Context, o *podkit.Orchestrator, flags *exampleut
 	image = "example.com/blog:1.0"
 	var shared runtime.Runtime
 	switch flags.Runtime {
-	case cluster.Docker:
-		shared, err = docker.New(ctx)
-	case cluster.Containerd:
-		shared, err = containerd.New(ctx, containerd.WithNamespace(ns))
+	case cluster.Docker, cluster.Containerd:
+		if flags.Cluster != "" {
+			// A named cluster (as the tests run it) gets a pod network
+			// (and a containerd namespace) of its own, removed at the end.
+			shared, dropNetwork, err = cluster.ConnectIsolated(ctx, flags.Runtime, ns)
+		} else if flags.Runtime == cluster.Docker {
+			shared, err = docker.New(ctx)
+		} else {
+			shared, err = containerd.New(ctx, containerd.WithNamespace(ns))
+		}
 	case cluster.Fake:
 	default:
 		err = fmt.Errorf("unknown runtime %q: want one of %v", flags.Runtime, cluster.Names)

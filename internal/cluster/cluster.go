@@ -176,7 +176,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		err         error
 	)
 	if o.Isolated {
-		rt, dropNetwork, err = connectIsolated(ctx, o.Runtime, o.Namespace)
+		rt, dropNetwork, err = ConnectIsolated(ctx, o.Runtime, o.Namespace)
 	} else {
 		rt, err = connect(ctx, o.Runtime, o.Namespace)
 	}
@@ -350,9 +350,11 @@ func (c *Cluster) Stop() error {
 	return c.err
 }
 
-// connectIsolated connects to runtime name with a pod network of the
-// cluster's own (see Options.Isolated) and returns what removes it.
-func connectIsolated(ctx context.Context, name, namespace string) (runtime.Runtime, func(context.Context) error, error) {
+// ConnectIsolated connects to runtime name with a pod network of the
+// cluster's own, named after namespace (see Options.Isolated), and returns
+// what removes that network (and on containerd the namespace), which fails
+// while pods are left on it; nil on the fake runtime.
+func ConnectIsolated(ctx context.Context, name, namespace string) (runtime.Runtime, func(context.Context) error, error) {
 	switch name {
 	case Docker:
 		rt, err := docker.New(ctx, docker.WithNetwork(namespace+"-pods"))
