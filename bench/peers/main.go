@@ -14,8 +14,9 @@
 //	          BenchmarkServiceScheduler, built in the module's own tree; its
 //	          api module, which the tree holds as a nested module, comes from
 //	          the proxy at a pinned version
-//	kube      k8s.io/kubernetes@v1.37.2, test/integration/scheduler_perf/misc's
-//	          BenchmarkPerfScheduling (kube-scheduler's scheduler_perf), built
+//	kube      k8s.io/kubernetes@v1.37.2, test/integration/scheduler_perf's
+//	          BenchmarkPerfScheduling (kube-scheduler's scheduler_perf; its
+//	          misc and affinity packages), built
 //	          in the module's own tree with its staging modules from the proxy
 //	          at v0.37.2
 //
@@ -33,6 +34,7 @@
 //
 //	podkit                                   peer
 //	SchedulingBasic/events=on                kube SchedulingBasic/5000Nodes_10000Pods
+//	SchedulingPodAntiAffinity                kube SchedulingPodAntiAffinity/5000Nodes_2000Pods
 //	Constraints1kNodes10kPods                swarmkit SchedulerConstraints1kNodes10kTasks
 //	Deployments5kNodes100kPods/events=on     swarmkit SchedulerConstraints5kNodes100kTasks
 //	ServiceJob/nodes=5000/spread=on          nomad ServiceScheduler/5000 nodes 25 racks 1200 allocs spread
@@ -83,19 +85,22 @@ type pair struct {
 	podkit string // -test.bench pattern of podkit's scheduler benchmark
 	bench  string // -test.bench pattern of the peer's benchmark
 	tasks  int    // tasks one operation of the peer's benchmark places (ns/op peers)
+	pkg    string // kube: the scheduler_perf package holding the benchmark
 }
 
 var pairs = []pair{
 	{"SchedulingBasic: 5,000 nodes, 1,000 + 10,000 pods", "kube",
-		"^BenchmarkSchedulingBasic$/^events=on$", "^BenchmarkPerfScheduling$/^SchedulingBasic$/^5000Nodes_10000Pods$", 0},
+		"^BenchmarkSchedulingBasic$/^events=on$", "^BenchmarkPerfScheduling$/^SchedulingBasic$/^5000Nodes_10000Pods$", 0, "misc"},
+	{"5,000 nodes, 1,000 pods bound, then 2,000, all with required pod anti-affinity on the hostname", "kube",
+		"^BenchmarkSchedulingPodAntiAffinity$", "^BenchmarkPerfScheduling$/^SchedulingPodAntiAffinity$/^5000Nodes_2000Pods$", 0, "affinity"},
 	{"1,000 nodes, 10,000 lone pods, a label one node in three has", "swarmkit",
-		"^BenchmarkConstraints1kNodes10kPods$", "^BenchmarkSchedulerConstraints1kNodes10kTasks$", 10000},
+		"^BenchmarkConstraints1kNodes10kPods$", "^BenchmarkSchedulerConstraints1kNodes10kTasks$", 10000, ""},
 	{"5,000 nodes, 100,000 pods of 10 Deployments", "swarmkit",
-		"^BenchmarkDeployments5kNodes100kPods$/^events=on$", "^BenchmarkSchedulerConstraints5kNodes100kTasks$", 100000},
+		"^BenchmarkDeployments5kNodes100kPods$/^events=on$", "^BenchmarkSchedulerConstraints5kNodes100kTasks$", 100000, ""},
 	{"5,000 nodes in 25 racks, one job of 1,200, spread over racks", "nomad",
-		"^BenchmarkServiceJob$/^nodes=5000$/^spread=on$", "^BenchmarkServiceScheduler$/^5000_nodes_25_racks_1200_allocs_spread$", 1200},
+		"^BenchmarkServiceJob$/^nodes=5000$/^spread=on$", "^BenchmarkServiceScheduler$/^5000_nodes_25_racks_1200_allocs_spread$", 1200, ""},
 	{"5,000 nodes in 25 racks, one job of 1,200", "nomad",
-		"^BenchmarkServiceJob$/^nodes=5000$/^spread=off$", "^BenchmarkServiceScheduler$/^5000_nodes_25_racks_1200_allocs_no_spread$", 1200},
+		"^BenchmarkServiceJob$/^nodes=5000$/^spread=off$", "^BenchmarkServiceScheduler$/^5000_nodes_25_racks_1200_allocs_no_spread$", 1200, ""},
 }
 
 func main() {
@@ -224,7 +229,7 @@ func parsePodkit(out string) (float64, error) {
 // pods) per second.
 func peerBench(ctx context.Context, bin string, p pair) (float64, error) {
 	if p.peer == "kube" {
-		return kubeBench(ctx, bin, p.bench)
+		return kubeBench(ctx, bin, p.pkg, p.bench)
 	}
 	// Nomad's benchmarks read their test data relative to the package.
 	dir := filepath.Dir(bin)
@@ -252,25 +257,25 @@ func parsePerOp(out string, tasks int) (float64, error) {
 	return float64(tasks) / (ns / 1e9), nil
 }
 
-// kubeBench runs scheduler_perf on an etcd of its own and returns the
-// SchedulingThroughput average. scheduler_perf fails a workload whose
-// throughput is under its threshold (680 pods/s for this one, set for
+// kubeBench runs scheduler_perf's package pkg, built in dir, on an etcd of
+// its own and returns the SchedulingThroughput average. scheduler_perf
+// fails a workload whose throughput is under its threshold (set for
 // Kubernetes' CI machines) and then reports the figure only in the
 // failure, which is read here too.
-func kubeBench(ctx context.Context, bin, pattern string) (float64, error) {
+func kubeBench(ctx context.Context, dir, pkg, pattern string) (float64, error) {
 	url, stop, err := startEtcd(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer stop()
 	// scheduler_perf writes its log to ARTIFACTS.
-	artifacts := filepath.Join(filepath.Dir(bin), "artifacts")
+	artifacts := filepath.Join(dir, "artifacts")
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		return 0, err
 	}
 	env := []string{"KUBE_INTEGRATION_ETCD_URL=" + url, "KUBE_CACHE_MUTATION_DETECTOR=false", "ARTIFACTS=" + artifacts}
-	dir := filepath.Join(filepath.Dir(bin), "kubernetes", "test", "integration", "scheduler_perf", "misc")
-	out, err := runBench(ctx, bin, dir, env, pattern, "-test.short=false", "-test.timeout=1h")
+	out, err := runBench(ctx, kubeBin(dir, pkg), filepath.Join(dir, "kubernetes", "test", "integration", "scheduler_perf", pkg),
+		env, pattern, "-test.short=false", "-test.timeout=1h")
 	return parseKube(out, err)
 }
 
@@ -504,10 +509,18 @@ func (b *builder) nomad() (string, error) {
 	return bin, b.goEnv(tree, []string{"GOFLAGS=-mod=mod", "GOWORK=off"}, "test", "-c", "-o", bin, "./scheduler/benchmarks")
 }
 
+// kubePkgs are the scheduler_perf packages the pairs use.
+var kubePkgs = []string{"misc", "affinity"}
+
+func kubeBin(dir, pkg string) string {
+	return filepath.Join(dir, "kube-scheduler-perf-"+pkg+".test")
+}
+
+// kube builds scheduler_perf's packages and returns the directory that
+// holds their test binaries and the tree.
 func (b *builder) kube() (string, error) {
-	bin := filepath.Join(b.dir, "kube-scheduler-perf.test")
-	if exists(bin) {
-		return bin, nil
+	if !slices.ContainsFunc(kubePkgs, func(p string) bool { return !exists(kubeBin(b.dir, p)) }) {
+		return b.dir, nil
 	}
 	log.Printf("building kube-scheduler %s's scheduler_perf (about ten minutes)", kubeVersion)
 	tree := filepath.Join(b.dir, "kubernetes")
@@ -551,7 +564,12 @@ func (b *builder) kube() (string, error) {
 	if err := replaceOnce(perf, "framework.StartEtcd(logger, t, true)", "framework.StartEtcd(logger, t, false)"); err != nil {
 		return "", err
 	}
-	return bin, b.goRun(tree, "test", "-c", "-o", bin, "./test/integration/scheduler_perf/misc")
+	for _, p := range kubePkgs {
+		if err := b.goRun(tree, "test", "-c", "-o", kubeBin(b.dir, p), "./test/integration/scheduler_perf/"+p); err != nil {
+			return "", err
+		}
+	}
+	return b.dir, nil
 }
 
 // replaceOnce replaces old with new in the file at path, unless new is
