@@ -50,10 +50,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"os"
@@ -414,54 +414,24 @@ func goOut(ctx context.Context, dir string, args ...string) (string, error) {
 // module downloads mod@version through the module proxy and copies its
 // tree to dst, writable, unless dst exists.
 func (b *builder) module(mod, version, dst string) error {
-	if _, err := os.Stat(dst); err == nil {
+	if exists(dst) {
 		return nil
 	}
-	src, err := goOut(b.ctx, b.dir, "mod", "download", "-json", mod+"@"+version)
+	out, err := goOut(b.ctx, b.dir, "mod", "download", "-json", mod+"@"+version)
 	if err != nil {
 		return fmt.Errorf("go mod download %s@%s: %w", mod, version, err)
 	}
-	m := regexp.MustCompile(`"Dir": "([^"]+)"`).FindStringSubmatch(src)
-	if m == nil {
-		return fmt.Errorf("go mod download %s@%s: no directory in %s", mod, version, src)
+	var dl struct{ Dir, Error string }
+	if err := json.Unmarshal([]byte(out), &dl); err != nil || dl.Dir == "" {
+		return fmt.Errorf("go mod download %s@%s: no directory in %s %s", mod, version, out, dl.Error)
 	}
 	tmp := dst + ".partial"
 	os.RemoveAll(tmp)
-	if err := copyTree(m[1], tmp); err != nil {
+	// CopyFS makes the copies writable, unlike the module cache's.
+	if err := os.CopyFS(tmp, os.DirFS(dl.Dir)); err != nil {
 		return err
 	}
 	return os.Rename(tmp, dst)
-}
-
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		to := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(to, 0o755)
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		in, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, info.Mode().Perm()|0o200)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
 }
 
 func exists(p string) bool {
