@@ -64,6 +64,27 @@ func listClaimCandidates(ctx context.Context, list listFunc, kind, namespace, ui
 	return append(owned, orphans...), nil
 }
 
+// claimPods returns the pods owner controls, after adopting the orphans
+// its selector matches and releasing its pods that stopped matching; keep
+// (nil: all) narrows the candidates further. list is how they are read:
+// with Client.listShared the pods are the cache's own, read-only.
+func claimPods(ctx context.Context, c *Client, list listFunc, owner objects.Object, sel objects.Selector, keep func(*objects.Pod) bool) ([]*objects.Pod, error) {
+	m := owner.GetObjectMeta()
+	objs, err := listClaimCandidates(ctx, list, kindPod, m.Namespace, m.UID, func(o objects.Object) bool {
+		p := o.(*objects.Pod)
+		return (p.ControllerRef() != nil || sel.Matches(p.Labels)) && (keep == nil || keep(p))
+	})
+	if err != nil {
+		return nil, err
+	}
+	claimed, err := (&claimer{c: c, owner: owner, kind: kindPod, selector: sel}).claim(ctx, objs)
+	pods := make([]*objects.Pod, len(claimed))
+	for i, o := range claimed {
+		pods[i] = o.(*objects.Pod)
+	}
+	return pods, err
+}
+
 // claimer adopts and releases the dependents of one kind that an owner's
 // selector picks, as Kubernetes' ControllerRefManager does: an orphan that
 // matches is adopted (given a controller reference), an owned object that

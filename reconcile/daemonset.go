@@ -113,7 +113,7 @@ func (r *daemonSetReconciler) Reconcile(ctx context.Context, req Request) (Resul
 	if err != nil {
 		return Result{}, Terminal(fmt.Errorf("daemonset %s: invalid selector: %w", req, err))
 	}
-	pods, err := r.claimPods(ctx, ds, sel)
+	pods, err := claimPods(ctx, r.c, r.c.list, ds, sel, nil) // finished ones too
 	if err != nil {
 		return Result{}, err
 	}
@@ -396,23 +396,6 @@ func daemonSetUnavailable(ds *objects.DaemonSet, desired int) int {
 		v = 1
 	}
 	return v
-}
-
-// claimPods returns the pods the DaemonSet controls, finished ones too.
-func (r *daemonSetReconciler) claimPods(ctx context.Context, ds *objects.DaemonSet, sel objects.Selector) ([]*objects.Pod, error) {
-	objs, err := listClaimCandidates(ctx, r.c.list, kindPod, ds.Namespace, ds.UID, func(o objects.Object) bool {
-		p := o.(*objects.Pod)
-		return p.ControllerRef() != nil || sel.Matches(p.Labels)
-	})
-	if err != nil {
-		return nil, err
-	}
-	claimed, err := (&claimer{c: r.c, owner: ds, kind: kindPod, selector: sel}).claim(ctx, objs)
-	pods := make([]*objects.Pod, len(claimed))
-	for i, o := range claimed {
-		pods[i] = o.(*objects.Pod)
-	}
-	return pods, err
 }
 
 // newDaemonPod makes the DaemonSet's pod for node.

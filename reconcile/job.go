@@ -97,7 +97,7 @@ func (r *jobReconciler) Reconcile(ctx context.Context, req Request) (Result, err
 	if err != nil {
 		return Result{}, Terminal(fmt.Errorf("job %s: invalid selector: %w", req, err))
 	}
-	pods, err := r.claimPods(ctx, job, sel)
+	pods, err := claimPods(ctx, r.c, r.c.list, job, sel, nil) // finished ones too
 	if err != nil {
 		return Result{}, err
 	}
@@ -669,24 +669,6 @@ func untrackPod(tx store.Tx, p *objects.Pod) error {
 	}
 	cur.Finalizers = slices.DeleteFunc(slices.Clone(cur.Finalizers), func(f string) bool { return f == objects.JobTrackingFinalizer })
 	return tx.Update(cur)
-}
-
-// claimPods returns every pod the Job controls, finished ones included,
-// after adopting matching orphans and releasing pods that stopped matching.
-func (r *jobReconciler) claimPods(ctx context.Context, job *objects.Job, sel objects.Selector) ([]*objects.Pod, error) {
-	objs, err := listClaimCandidates(ctx, r.c.list, kindPod, job.Namespace, job.UID, func(o objects.Object) bool {
-		p := o.(*objects.Pod)
-		return p.ControllerRef() != nil || sel.Matches(p.Labels)
-	})
-	if err != nil {
-		return nil, err
-	}
-	claimed, err := (&claimer{c: r.c, owner: job, kind: kindPod, selector: sel}).claim(ctx, objs)
-	pods := make([]*objects.Pod, len(claimed))
-	for i, o := range claimed {
-		pods[i] = o.(*objects.Pod)
-	}
-	return pods, err
 }
 
 func jobFinished(job *objects.Job) bool {

@@ -96,7 +96,7 @@ func (r *replicaSetReconciler) Reconcile(ctx context.Context, req Request) (Resu
 	if err != nil {
 		return Result{}, Terminal(fmt.Errorf("replicaset %s: invalid selector: %w", req, err))
 	}
-	pods, err := r.claimPods(ctx, rs, sel)
+	pods, err := claimPods(ctx, r.c, r.c.listShared, rs, sel, isPodActive)
 	if err != nil {
 		return Result{}, err
 	}
@@ -122,25 +122,6 @@ func (r *replicaSetReconciler) Reconcile(ctx context.Context, req Request) (Resu
 		}
 	}
 	return res, nil
-}
-
-// claimPods returns the active pods the ReplicaSet controls, after adopting
-// matching orphans and releasing pods that no longer match. They are the
-// cache's own, read-only.
-func (r *replicaSetReconciler) claimPods(ctx context.Context, rs *objects.ReplicaSet, sel objects.Selector) ([]*objects.Pod, error) {
-	objs, err := listClaimCandidates(ctx, r.c.listShared, kindPod, rs.Namespace, rs.UID, func(o objects.Object) bool {
-		p := o.(*objects.Pod)
-		return isPodActive(p) && (p.ControllerRef() != nil || sel.Matches(p.Labels))
-	})
-	if err != nil {
-		return nil, err
-	}
-	claimed, err := (&claimer{c: r.c, owner: rs, kind: kindPod, selector: sel}).claim(ctx, objs)
-	pods := make([]*objects.Pod, len(claimed))
-	for i, o := range claimed {
-		pods[i] = o.(*objects.Pod)
-	}
-	return pods, err
 }
 
 // manageReplicas creates or deletes pods towards spec.replicas and returns

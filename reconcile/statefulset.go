@@ -566,21 +566,10 @@ func (r *statefulSetReconciler) claimPods(ctx context.Context, set *objects.Stat
 		parent, _, ok := parentAndOrdinal(p.Name)
 		return ok && parent == set.Name
 	}
-	objs, err := listClaimCandidates(ctx, r.c.list, kindPod, set.Namespace, set.UID, func(o objects.Object) bool {
-		p := o.(*objects.Pod)
-		return p.ControllerRef() != nil || (sel.Matches(p.Labels) && member(p))
+	pods, err := claimPods(ctx, r.c, r.c.list, set, sel, func(p *objects.Pod) bool {
+		return p.ControllerRef() != nil || member(p)
 	})
-	if err != nil {
-		return nil, err
-	}
-	claimed, err := (&claimer{c: r.c, owner: set, kind: kindPod, selector: sel}).claim(ctx, objs)
-	pods := make([]*objects.Pod, 0, len(claimed))
-	for _, o := range claimed {
-		if p := o.(*objects.Pod); member(p) {
-			pods = append(pods, p)
-		}
-	}
-	return pods, err
+	return slices.DeleteFunc(pods, func(p *objects.Pod) bool { return !member(p) }), err
 }
 
 // newStatefulSetPod makes the pod of ordinal ord from template, at
