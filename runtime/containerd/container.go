@@ -214,12 +214,18 @@ func cgroupPath(ns, id string) string { return "/" + ns + "/" + id }
 
 // containerRecord returns the record of container id.
 func (r *Runtime) containerRecord(ctx context.Context, id string) (containers.Container, error) {
+	return r.record(ctx, kindContainer, id)
+}
+
+// record returns the record of id, a sandbox or container as kind says;
+// an object of the other kind is not found.
+func (r *Runtime) record(ctx context.Context, kind, id string) (containers.Container, error) {
 	c, err := r.cli.ContainerService().Get(ctx, id)
 	if err != nil {
-		return c, r.wrap(err, "container %s", short(id))
+		return c, r.wrap(err, "%s %s", kind, short(id))
 	}
-	if c.Labels[labelKind] != kindContainer {
-		return c, fmt.Errorf("containerd: container %s: %w", short(id), runtime.ErrNotFound)
+	if c.Labels[labelKind] != kind {
+		return c, fmt.Errorf("containerd: %s %s: %w", kind, short(id), runtime.ErrNotFound)
 	}
 	return c, nil
 }

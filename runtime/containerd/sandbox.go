@@ -222,14 +222,7 @@ func ownerAlive(dir string) bool {
 
 // sandboxRecord returns the record of sandbox id.
 func (r *Runtime) sandboxRecord(ctx context.Context, id string) (containers.Container, error) {
-	c, err := r.cli.ContainerService().Get(ctx, id)
-	if err != nil {
-		return c, r.wrap(err, "sandbox %s", short(id))
-	}
-	if c.Labels[labelKind] != kindSandbox {
-		return c, fmt.Errorf("containerd: sandbox %s: %w", short(id), runtime.ErrNotFound)
-	}
-	return c, nil
+	return r.record(ctx, kindSandbox, id)
 }
 
 // StopSandbox kills the sandbox's containers, detaches it from the network
