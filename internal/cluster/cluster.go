@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,12 +55,21 @@ var Names = []string{Docker, Containerd, Fake}
 func Probe(ctx context.Context, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rt, err := connect(ctx, name, "podkit-probe")
+	// A containerd namespace of the probe's own, whose state directory
+	// (made by containerd.New) goes with it: the probe leaves nothing, and
+	// concurrent probes never remove each other's.
+	ns := fmt.Sprintf("podkit-probe-%d-%d", os.Getpid(), probes.Add(1))
+	if name == Containerd {
+		defer os.RemoveAll(filepath.Join(containerd.DefaultStateDir, ns))
+	}
+	rt, err := connect(ctx, name, ns)
 	if err != nil {
 		return err
 	}
 	return rt.Close()
 }
+
+var probes atomic.Int64
 
 // Default returns the runtime examples use when none is asked for: docker
 // when its daemon answers, else fake, with a note saying why.
