@@ -60,7 +60,11 @@
 // added p99 is its p99 minus theirs. The table shows the medians over the
 // rounds and the verdict against the bars: requests/s at least 0.95 of
 // direct for the kernel data plane, 0.7 for the userspace one, 0.5 for
-// the Ingress, and added p99 at most 1 ms. Its "proxy CPU/req" column is
+// the Ingress, and added p99 at most 1 ms. Beside the median ratio, the
+// lowest and highest of the rounds' ratios: on a shared two-core machine
+// one round's ratio on the kernel data plane has been seen anywhere from
+// 0.87 to 1.10, so a median near a bar says little without them and a
+// few more -rounds. Its "proxy CPU/req" column is
 // the CPU time this process (the userspace proxy and the Ingress
 // controller; the rest is idle) spent per request in the throughput runs:
 // the cost of the proxy itself, which, unlike throughput, hardly depends
@@ -515,7 +519,7 @@ func printTable(w io.Writer, o options, targets []target, through, latency map[s
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "target\treq/s\tratio to direct\tp99 (max load)\tp50 %s\tadded p50\tp99 %s\tadded p99\tproxy CPU/req\terrors\tverdict\t\n", at, at)
+	fmt.Fprintf(tw, "target\treq/s\tratio to direct\tratio's range\tp99 (max load)\tp50 %s\tadded p50\tp99 %s\tadded p99\tproxy CPU/req\terrors\tverdict\t\n", at, at)
 	for _, t := range targets {
 		ts, ls := through[t.name], latency[t.name]
 		rps := median(ts, func(s sample) float64 { return s.res.RPS })
@@ -528,10 +532,12 @@ func printTable(w io.Writer, o options, targets []target, through, latency map[s
 			errs += s.res.Errors
 		}
 		if t.name == "direct" {
-			fmt.Fprintf(tw, "%s\t%.0f\t1\t%s\t%s\t-\t%s\t-\t%s\t%d\t-\t\n", t.name, rps, fmtDur(p99max), fmtDur(p50), fmtDur(p99), fmtDur(cpu), errs)
+			fmt.Fprintf(tw, "%s\t%.0f\t1\t-\t%s\t%s\t-\t%s\t-\t%s\t%d\t-\t\n", t.name, rps, fmtDur(p99max), fmtDur(p50), fmtDur(p99), fmtDur(cpu), errs)
 			continue
 		}
-		ratio := median(ts, func(s sample) float64 { return s.res.RPS / s.direct.RPS })
+		ratioOf := func(s sample) float64 { return s.res.RPS / s.direct.RPS }
+		ratio := median(ts, ratioOf)
+		lo, hi := bounds(ts, ratioOf)
 		added := time.Duration(median(ls, func(s sample) float64 { return float64(s.res.P99 - s.direct.P99) }))
 		added50 := time.Duration(median(ls, func(s sample) float64 { return float64(s.res.P50 - s.direct.P50) }))
 		var miss []string
@@ -550,12 +556,13 @@ func printTable(w io.Writer, o options, targets []target, through, latency map[s
 		} else if len(miss) > 0 {
 			verdict = "MISS: " + strings.Join(miss, ", ")
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", t.name, rps, ratio, fmtDur(p99max),
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f-%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", t.name, rps, ratio, lo, hi, fmtDur(p99max),
 			fmtDur(p50), fmtDur(added50), fmtDur(p99), fmtDur(added), fmtDur(cpu), errs, verdict)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nmedians over the rounds, each against the direct runs just before and after it:")
 	fmt.Fprintln(w, "  req/s, ratio to direct, p99 (max load): throughput runs, closed loop (latency there is mostly queueing)")
+	fmt.Fprintln(w, "  ratio's range: the lowest and highest of the rounds' ratios, the machine's noise around the median")
 	if o.rate > 0 {
 		fmt.Fprintf(w, "  p50, p99 and what they add: latency runs at %d requests/s, counted from when each request was due;\n", o.rate)
 		fmt.Fprintln(w, "  added p50 is the cost of the hop, added p99 also the machine's scheduling noise")
@@ -566,6 +573,20 @@ func printTable(w io.Writer, o options, targets []target, through, latency map[s
 	fmt.Fprintln(w, "  for a peer, of the peer's processes")
 	fmt.Fprintf(w, "bars: requests/s >= %.2f of direct for the kernel data plane, >= %.2f userspace, >= %.2f Ingress; added p99 <= %s\n",
 		kernelBar, userspaceBar, ingressBar, fmtDur(addedP99Bar))
+}
+
+// bounds returns the smallest and the largest of f over ss.
+func bounds(ss []sample, f func(sample) float64) (lo, hi float64) {
+	for i, s := range ss {
+		v := f(s)
+		if i == 0 || v < lo {
+			lo = v
+		}
+		if i == 0 || v > hi {
+			hi = v
+		}
+	}
+	return lo, hi
 }
 
 func median(ss []sample, f func(sample) float64) float64 {
