@@ -8,7 +8,13 @@
 //
 // Usage:
 //
-//	go run ./bench/scale -nodes 5000 -pods 150000 [-replicas 30] [-cpuprofile f] [-memprofile f] [-memprofile-deleting f]
+//	go run ./bench/scale -nodes 5000 -pods 150000 [-replicas 30] [-cpuprofile f] [-memprofile f] [-memprofile-deleting f] [-writes]
+//
+// With -writes it also counts the store's writes of each phase, from a
+// watch of every kind, and prints them by kind and type of change (added,
+// modified, deleted), in all and per pod: the work behind the profile's
+// store commits and watch deliveries. The watch itself costs some CPU and
+// memory, so a run with -writes is not one to take figures from.
 //
 // With -store bolt the orchestrator keeps its objects in a store/bolt file
 // (-store-file, default a new temporary file, removed at the end), and the
@@ -59,6 +65,8 @@ type config struct {
 	progress time.Duration
 	// logLevel, when set, logs podkit's messages to stderr.
 	logLevel string
+	// writes: count the store's writes of each phase by kind (-writes).
+	writes bool
 	// store is memdb, bolt or etcd; storeFile is bolt's file, "" for a
 	// temporary one; etcd is etcd's client URL.
 	store, storeFile, etcd string
@@ -105,6 +113,7 @@ func main() {
 	flag.StringVar(&cfg.etcd, "etcd", "", "the etcd cluster's client URL, for -store etcd")
 	flag.StringVar(&cfg.storeFile, "store-file", "", "the bolt store's file (default a temporary one, removed at the end)")
 	flag.DurationVar(&cfg.progress, "progress", time.Second, "interval of progress lines")
+	flag.BoolVar(&cfg.writes, "writes", false, "count the store's writes of each phase by kind and print them (a watch of every kind, which adds to the figures)")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -259,6 +268,25 @@ func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error
 	}
 	defer func() { c.w.Stop() }()
 
+	var writes *tally
+	if cfg.writes {
+		if writes, err = startTally(ctx, o.Store()); err != nil {
+			return res, err
+		}
+		defer writes.stop()
+	}
+	printWrites := func(phase string) error {
+		if writes == nil {
+			return nil
+		}
+		counts, lost, err := writes.take(ctx, cfg.timeout)
+		if err != nil {
+			return err
+		}
+		printTally(out, phase, counts, lost, res.pods)
+		return nil
+	}
+
 	if h.start != nil {
 		if err := h.start(); err != nil {
 			return res, err
@@ -294,6 +322,9 @@ func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error
 	}
 	res.running = time.Since(start)
 	fmt.Fprintf(out, "all %d pods running and ready after %.2fs, cpu %.1fs\n", res.pods, res.running.Seconds(), (cpuTime() - cpu0).Seconds())
+	if err := printWrites("until every pod ran"); err != nil {
+		return res, err
+	}
 
 	var ms runtime.MemStats
 	runtime.GC()
@@ -327,6 +358,9 @@ func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error
 	}
 	res.deleting = time.Since(start)
 	fmt.Fprintf(out, "all pods gone after %.2fs, cpu %.1fs\n", res.deleting.Seconds(), (cpuTime() - cpu0).Seconds())
+	if err := printWrites("until every pod was gone"); err != nil {
+		return res, err
+	}
 	stop()
 	res.peakRSSMiB = peakRSSMiB()
 	if boltFile != "" { // a bbolt file never shrinks: its size now is its largest
