@@ -67,6 +67,15 @@ func (r *recorder) seen() []string {
 	return append([]string(nil), r.got...)
 }
 
+// waitSeen waits until the handler has been told of n changes at least:
+// an informer calls its handlers after its cache holds the changes, so a
+// caller that saw the cache change may still have to wait for them.
+func (r *recorder) waitSeen(t *testing.T, n int) []string {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(r.seen()) >= n }, wait, time.Millisecond, "handler calls: %v", r.seen())
+	return r.seen()
+}
+
 func run(t *testing.T, inf *Informer) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -90,7 +99,7 @@ func TestListThenWatch(t *testing.T) {
 	var r recorder
 	inf.AddHandler(r.handle)
 	stop := run(t, inf)
-	require.ElementsMatch(t, []string{"add p1", "add p2"}, r.seen())
+	require.ElementsMatch(t, []string{"add p1", "add p2"}, r.waitSeen(t, 2))
 
 	p3 := newPod("a", "p3", map[string]string{"app": "web"}, "u1")
 	create(t, s, p3)
@@ -218,8 +227,11 @@ func TestRelistAfterFallingBehind(t *testing.T) {
 	defer cancel()
 	require.NoError(t, inf.WaitFor(ctx, func(v Locked) bool { return v.Revision() >= mustRev(t, last) }))
 	require.Equal(t, 21, inf.Len())
-	require.Contains(t, r.seen(), "delete gone")
-	require.Contains(t, r.seen(), "add n19")
+	// The two listed, the twenty created, the one deleted; the ones
+	// missed while the watch was full among them, from the relist.
+	seen := r.waitSeen(t, 23)
+	require.Contains(t, seen, "delete gone")
+	require.Contains(t, seen, "add n19")
 }
 
 func TestStoreClosed(t *testing.T) {
