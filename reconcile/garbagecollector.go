@@ -647,26 +647,37 @@ func (gc *garbageCollector) delete(tx store.Tx, obj objects.Object, policy store
 	return err
 }
 
+// finalizing reads item, a copy of it, with its dependents, when it is
+// being deleted and has finalizer; otherwise it returns a nil object.
+func (gc *garbageCollector) finalizing(tx store.Tx, item gcItem, finalizer string) (objects.Object, []objects.Object, error) {
+	cur, err := tx.Get(item.Kind, item.key())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	m := cur.GetObjectMeta()
+	if m.UID != item.UID || !m.IsDeleting() || !m.HasFinalizer(finalizer) {
+		return nil, nil, nil
+	}
+	deps, err := gc.dependentsOf(tx, m.UID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cur, deps, nil
+}
+
 // processDeletingDependents deletes the dependents of an owner being
 // deleted in the foreground, and removes its finalizer once no dependent
 // blocks it.
 func (gc *garbageCollector) processDeletingDependents(ctx context.Context, item gcItem) error {
 	return gc.c.Txn(ctx, func(tx store.Tx) error {
-		cur, err := tx.Get(item.Kind, item.key())
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
+		cur, deps, err := gc.finalizing(tx, item, objects.FinalizerForeground)
+		if cur == nil || err != nil {
 			return err
 		}
 		m := cur.GetObjectMeta()
-		if m.UID != item.UID || !m.IsDeleting() || !m.HasFinalizer(objects.FinalizerForeground) {
-			return nil
-		}
-		deps, err := gc.dependentsOf(tx, m.UID)
-		if err != nil {
-			return err
-		}
 		blocking := 0
 		for _, d := range deps {
 			dm := d.GetObjectMeta()
@@ -692,21 +703,11 @@ func (gc *garbageCollector) processDeletingDependents(ctx context.Context, item 
 // then its orphan finalizer.
 func (gc *garbageCollector) orphanDependents(ctx context.Context, item gcItem) error {
 	return gc.c.Txn(ctx, func(tx store.Tx) error {
-		cur, err := tx.Get(item.Kind, item.key())
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
+		cur, deps, err := gc.finalizing(tx, item, objects.FinalizerOrphan)
+		if cur == nil || err != nil {
 			return err
 		}
 		m := cur.GetObjectMeta()
-		if m.UID != item.UID || !m.IsDeleting() || !m.HasFinalizer(objects.FinalizerOrphan) {
-			return nil
-		}
-		deps, err := gc.dependentsOf(tx, m.UID)
-		if err != nil {
-			return err
-		}
 		for _, d := range deps {
 			dm := d.GetObjectMeta()
 			dm.OwnerReferences = slices.DeleteFunc(dm.OwnerReferences, func(r objects.OwnerReference) bool { return r.UID == m.UID })
