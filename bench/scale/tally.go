@@ -19,13 +19,14 @@ import (
 type tally struct {
 	s store.Store
 
-	mu     sync.Mutex
-	w      store.Watcher
-	rev    int64 // the revision of the last write counted
-	counts map[tallyKey]int
-	lost   bool          // the watch fell behind: writes went uncounted
-	moved  chan struct{} // signalled when rev moves; capacity 1
-	done   chan struct{} // closed when the loop has returned
+	mu      sync.Mutex
+	w       store.Watcher
+	rev     int64 // the revision of the last write counted
+	counts  map[tallyKey]int
+	lost    bool          // the watch fell behind: writes went uncounted
+	stopped bool          // stop was called: the loop watches no more
+	moved   chan struct{} // signalled when rev moves; capacity 1
+	done    chan struct{} // closed when the loop has returned
 }
 
 type tallyKey struct {
@@ -39,11 +40,15 @@ const tallyBuffer = 1 << 20
 
 // startTally counts the writes from now until stop.
 func startTally(ctx context.Context, s store.Store) (*tally, error) {
-	w, err := s.Watch(ctx, store.WatchOptions{Buffer: tallyBuffer})
+	rev, err := currentRevision(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	t := &tally{s: s, w: w, counts: map[tallyKey]int{}, moved: make(chan struct{}, 1), done: make(chan struct{})}
+	w, err := s.Watch(ctx, store.WatchOptions{Revision: rev, Buffer: tallyBuffer})
+	if err != nil {
+		return nil, err
+	}
+	t := &tally{s: s, w: w, rev: rev, counts: map[tallyKey]int{}, moved: make(chan struct{}, 1), done: make(chan struct{})}
 	go t.loop(ctx)
 	return t, nil
 }
@@ -57,7 +62,11 @@ func (t *tally) loop(ctx context.Context) {
 		for ev := range w.Events() {
 			t.mu.Lock()
 			t.counts[tallyKey{ev.Kind(), ev.Type}]++
-			t.rev = max(t.rev, ev.Revision)
+			if ev.More() { // the rest of its transaction follows
+				t.rev = max(t.rev, ev.Revision-1)
+			} else {
+				t.rev = max(t.rev, ev.Revision)
+			}
 			t.mu.Unlock()
 			select {
 			case t.moved <- struct{}{}:
@@ -68,12 +77,20 @@ func (t *tally) loop(ctx context.Context) {
 			return
 		}
 		// Count on from now; what went by is lost.
-		nw, err := t.s.Watch(ctx, store.WatchOptions{Buffer: tallyBuffer})
+		rev, err := currentRevision(ctx, t.s)
 		if err != nil {
 			return
 		}
-		rev, _ := currentRevision(ctx, t.s)
+		nw, err := t.s.Watch(ctx, store.WatchOptions{Revision: rev, Buffer: tallyBuffer})
+		if err != nil {
+			return
+		}
 		t.mu.Lock()
+		if t.stopped {
+			t.mu.Unlock()
+			nw.Stop()
+			return
+		}
 		t.w, t.lost, t.rev = nw, true, max(t.rev, rev)
 		t.mu.Unlock()
 	}
@@ -100,7 +117,10 @@ func (t *tally) take(ctx context.Context, timeout time.Duration) (map[tallyKey]i
 		select {
 		case <-t.moved:
 		case <-t.done:
-			return nil, false, fmt.Errorf("the write tally's watch ended: %v", t.w.Err())
+			t.mu.Lock()
+			w := t.w
+			t.mu.Unlock()
+			return nil, false, fmt.Errorf("the write tally's watch ended: %v", w.Err())
 		case <-deadline.C:
 			return nil, false, fmt.Errorf("the write tally did not reach revision %d in %v", rev, timeout)
 		case <-ctx.Done():
@@ -112,6 +132,7 @@ func (t *tally) take(ctx context.Context, timeout time.Duration) (map[tallyKey]i
 // stop ends the watch and waits for the loop.
 func (t *tally) stop() {
 	t.mu.Lock()
+	t.stopped = true
 	w := t.w
 	t.mu.Unlock()
 	w.Stop()
