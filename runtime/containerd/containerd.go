@@ -454,9 +454,10 @@ func (r *Runtime) RemoveNetwork(ctx context.Context) error {
 
 // RemoveNamespace deletes everything the runtime keeps in its namespace:
 // the images (containerd's garbage collector then removes their content
-// and snapshots), the per-namespace state directory, and the containerd
-// namespace itself. It fails while sandboxes or containers are left. The
-// Runtime is of no further use but to be closed.
+// and snapshots), the per-namespace state directory, the cgroup the
+// containers' cgroups were made in, and the containerd namespace itself.
+// It fails while sandboxes or containers are left. The Runtime is of no
+// further use but to be closed.
 func (r *Runtime) RemoveNamespace(ctx context.Context) error {
 	sbs, err := r.ListSandboxes(ctx, runtime.Filter{})
 	if err != nil {
@@ -486,6 +487,9 @@ func (r *Runtime) RemoveNamespace(ctx context.Context) error {
 	}
 	if err := os.RemoveAll(filepath.Join(r.cfg.stateDir, r.cfg.namespace)); err != nil {
 		return err
+	}
+	if err := removeNamespaceCgroup(r.cfg.namespace); err != nil {
+		return fmt.Errorf("containerd: RemoveNamespace %s: %w", r.cfg.namespace, err)
 	}
 	if err := r.cli.NamespaceService().Delete(nctx, r.cfg.namespace); err != nil {
 		return r.wrap(err, "deleting namespace %s", r.cfg.namespace)

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/core/images"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/podkit/podkit/internal/agenttest"
 	"github.com/podkit/podkit/internal/testimage"
@@ -110,7 +108,8 @@ func run(m *testing.M) int {
 }
 
 // sweep removes every sandbox of the test namespace (and so every
-// container), the images, the namespace itself and the bridge.
+// container), the bridge, and the namespace with all it holds
+// (RemoveNamespace).
 func sweep(ctx context.Context, rt *containerd.Runtime) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -126,18 +125,7 @@ func sweep(ctx context.Context, rt *containerd.Runtime) error {
 	if err := rt.RemoveNetwork(ctx); err != nil {
 		return err
 	}
-	nctx := namespaces.WithNamespace(ctx, testNS)
-	is := rt.Client().ImageService()
-	imgs, err := is.List(nctx)
-	if err != nil {
-		return err
-	}
-	for _, img := range imgs {
-		if err := is.Delete(nctx, img.Name, images.SynchronousDelete()); err != nil {
-			return err
-		}
-	}
-	return rt.Client().NamespaceService().Delete(nctx, testNS)
+	return rt.RemoveNamespace(ctx)
 }
 
 // daemonAddress is the daemon's socket, chosen as New does by default:

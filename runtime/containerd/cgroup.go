@@ -1,0 +1,78 @@
+package containerd
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// cgroupRoot is where the cgroup hierarchies are mounted: the unified
+// hierarchy itself (cgroup v2), or a directory of v1 hierarchies, one a
+// controller or a few, systemd's named one and, in hybrid mode, the
+// unified one as "unified".
+const cgroupRoot = "/sys/fs/cgroup"
+
+// removeNamespaceCgroup removes the cgroup that the namespace's containers'
+// cgroups are made in (see cgroupPath), in every hierarchy that has it:
+// runc removes a container's cgroup when the container goes, never the
+// parent it created for it. Cgroups of containers left in it, which a
+// failed or interrupted delete can leave, go first. The kernel refuses
+// to remove a cgroup that still has a process: that is an error.
+func removeNamespaceCgroup(ns string) error {
+	hierarchies := []string{cgroupRoot}
+	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err != nil { // not v2 alone
+		entries, err := os.ReadDir(cgroupRoot)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // no cgroups here
+		}
+		if err != nil {
+			return err
+		}
+		hierarchies = hierarchies[:0]
+		for _, e := range entries {
+			if e.IsDir() { // not the links such as cpu -> cpu,cpuacct
+				hierarchies = append(hierarchies, filepath.Join(cgroupRoot, e.Name()))
+			}
+		}
+	}
+	var errs []error
+	for _, h := range hierarchies {
+		if err := removeCgroupTree(filepath.Join(h, ns)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("removing the namespace's cgroup: %w", err)
+	}
+	return nil
+}
+
+// removeCgroupTree removes the cgroup dir and those below it, deepest
+// first. A cgroup's files go with it: rmdir is all it takes.
+func removeCgroupTree(dir string) error {
+	var dirs []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, d := range slices.Backward(dirs) {
+		if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
