@@ -28,7 +28,9 @@
 // "podkit") and, on the host, under a state directory (default
 // /var/lib/podkit/containerd): per namespace the sandboxes and the
 // containers' logs and FIFOs, and, shared by the namespaces, the CNI cache
-// and host-local's allocations.
+// and host-local's allocations. A container's cgroup is /<namespace>/<id>
+// in every hierarchy; RemoveNamespace removes the namespace's with the
+// rest.
 //
 // # Robustness
 //
