@@ -647,8 +647,8 @@ func (gc *garbageCollector) delete(tx store.Tx, obj objects.Object, policy store
 	return err
 }
 
-// finalizing reads item, a copy of it, with its dependents, when it is
-// being deleted and has finalizer; otherwise it returns a nil object.
+// finalizing returns a copy of item and its dependents when item is being
+// deleted and has finalizer, and a nil object otherwise.
 func (gc *garbageCollector) finalizing(tx store.Tx, item gcItem, finalizer string) (objects.Object, []objects.Object, error) {
 	cur, err := tx.Get(item.Kind, item.key())
 	if errors.Is(err, store.ErrNotFound) {
