@@ -15,18 +15,17 @@ import (
 
 // tally counts the store's writes by kind and by type of change, from a
 // watch of every kind (-writes): what each phase asks of the store, and of
-// the watchers every write goes to.
+// the watchers every write goes to. Should the watch fall behind, the
+// tally stops there and says its counts are short.
 type tally struct {
-	s store.Store
+	s     store.Store
+	w     store.Watcher
+	moved chan struct{} // signalled when rev moves; capacity 1
+	done  chan struct{} // closed when the loop has returned
 
-	mu      sync.Mutex
-	w       store.Watcher
-	rev     int64 // the revision of the last write counted
-	counts  map[tallyKey]int
-	lost    bool          // the watch fell behind: writes went uncounted
-	stopped bool          // stop was called: the loop watches no more
-	moved   chan struct{} // signalled when rev moves; capacity 1
-	done    chan struct{} // closed when the loop has returned
+	mu     sync.Mutex
+	rev    int64 // the revision of the last write counted
+	counts map[tallyKey]int
 }
 
 type tallyKey struct {
@@ -49,78 +48,59 @@ func startTally(ctx context.Context, s store.Store) (*tally, error) {
 		return nil, err
 	}
 	t := &tally{s: s, w: w, rev: rev, counts: map[tallyKey]int{}, moved: make(chan struct{}, 1), done: make(chan struct{})}
-	go t.loop(ctx)
+	go t.loop()
 	return t, nil
 }
 
-func (t *tally) loop(ctx context.Context) {
+func (t *tally) loop() {
 	defer close(t.done)
-	for {
+	for ev := range t.w.Events() {
 		t.mu.Lock()
-		w := t.w
+		t.counts[tallyKey{ev.Kind(), ev.Type}]++
+		if ev.More() { // the rest of its transaction follows
+			t.rev = max(t.rev, ev.Revision-1)
+		} else {
+			t.rev = max(t.rev, ev.Revision)
+		}
 		t.mu.Unlock()
-		for ev := range w.Events() {
-			t.mu.Lock()
-			t.counts[tallyKey{ev.Kind(), ev.Type}]++
-			if ev.More() { // the rest of its transaction follows
-				t.rev = max(t.rev, ev.Revision-1)
-			} else {
-				t.rev = max(t.rev, ev.Revision)
-			}
-			t.mu.Unlock()
-			select {
-			case t.moved <- struct{}{}:
-			default:
-			}
+		select {
+		case t.moved <- struct{}{}:
+		default:
 		}
-		if !errors.Is(w.Err(), store.ErrFellBehind) || ctx.Err() != nil {
-			return
-		}
-		// Count on from now; what went by is lost.
-		rev, err := currentRevision(ctx, t.s)
-		if err != nil {
-			return
-		}
-		nw, err := t.s.Watch(ctx, store.WatchOptions{Revision: rev, Buffer: tallyBuffer})
-		if err != nil {
-			return
-		}
-		t.mu.Lock()
-		if t.stopped {
-			t.mu.Unlock()
-			nw.Stop()
-			return
-		}
-		t.w, t.lost, t.rev = nw, true, max(t.rev, rev)
-		t.mu.Unlock()
 	}
 }
 
 // take waits until every write committed so far is counted, and returns
-// the counts since the last take, and whether some went uncounted.
-func (t *tally) take(ctx context.Context, timeout time.Duration) (map[tallyKey]int, bool, error) {
+// the counts since the last take; lost says the watch fell behind, so
+// that they are short.
+func (t *tally) take(ctx context.Context, timeout time.Duration) (counts map[tallyKey]int, lost bool, err error) {
 	rev, err := currentRevision(ctx, t.s)
 	if err != nil {
 		return nil, false, err
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
+	taken := func() map[tallyKey]int {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		counts := t.counts
+		t.counts = map[tallyKey]int{}
+		return counts
+	}
 	for {
 		t.mu.Lock()
-		if t.rev >= rev {
-			counts, lost := t.counts, t.lost
-			t.counts, t.lost = map[tallyKey]int{}, false
-			t.mu.Unlock()
-			return counts, lost, nil
-		}
+		reached := t.rev >= rev
 		t.mu.Unlock()
+		if reached {
+			return taken(), false, nil
+		}
 		select {
 		case <-t.moved:
 		case <-t.done:
-			t.mu.Lock()
-			w := t.w
-			t.mu.Unlock()
-			return nil, false, fmt.Errorf("the write tally's watch ended: %v", w.Err())
+			if errors.Is(t.w.Err(), store.ErrFellBehind) {
+				return taken(), true, nil
+			}
+			return nil, false, fmt.Errorf("the write tally's watch ended: %v", t.w.Err())
 		case <-deadline.C:
 			return nil, false, fmt.Errorf("the write tally did not reach revision %d in %v", rev, timeout)
 		case <-ctx.Done():
@@ -131,11 +111,7 @@ func (t *tally) take(ctx context.Context, timeout time.Duration) (map[tallyKey]i
 
 // stop ends the watch and waits for the loop.
 func (t *tally) stop() {
-	t.mu.Lock()
-	t.stopped = true
-	w := t.w
-	t.mu.Unlock()
-	w.Stop()
+	t.w.Stop()
 	<-t.done
 }
 
@@ -182,7 +158,7 @@ func printTally(out io.Writer, phase string, counts map[tallyKey]int, lost bool,
 	})
 	note := ""
 	if lost {
-		note = " (at least: the tally's watch fell behind)"
+		note = " (at least: the tally's watch fell behind and stopped counting)"
 	}
 	fmt.Fprintf(out, "store writes %s: %d, %.2f a pod%s\n", phase, total, float64(total)/float64(max(pods, 1)), note)
 	fmt.Fprintf(out, "  %-24s %9s %9s %9s %9s\n", "kind", "added", "modified", "deleted", "a pod")
