@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -168,7 +169,8 @@ func (r *gatewayRuntime) podDNS(pod string) (runtime.DNSConfig, bool) {
 // TestNodeDNSOnHostAddress checks, without a daemon, what RegisterNode
 // does with a runtime that tells its address on the pod network: nodes
 // registered before and after Run get cluster DNS on port 53 of their
-// address, as their pods' nameserver; a runtime without the capability,
+// address, as their pods' nameserver, with the host's search domains after
+// the cluster's; a runtime without the capability,
 // and one whose address is taken by another DNS server, leave their pods
 // with the orchestrator's listen addresses.
 func TestNodeDNSOnHostAddress(t *testing.T) {
@@ -181,8 +183,10 @@ func TestNodeDNSOnHostAddress(t *testing.T) {
 	taken, err := net.ListenPacket("udp", netip.AddrPortFrom(addr(3), 53).String())
 	require.NoError(t, err)
 	defer taken.Close()
+	resolvConf := filepath.Join(t.TempDir(), "resolv.conf")
+	require.NoError(t, os.WriteFile(resolvConf, []byte("nameserver 192.0.2.53\nsearch corp.example\n"), 0o644))
 	o := newOrchestrator(t, podkit.WithNetwork(network.WithDNS([]string{"127.0.0.1:0"}, dns.WithUpstreams()),
-		network.WithDataPlane(network.DataPlaneNone)))
+		network.WithDataPlane(network.DataPlaneNone), network.WithResolvConf(resolvConf)))
 	ctx := t.Context()
 	rts := map[string]runtime.Runtime{}
 	register := func(name string, addr netip.Addr) {
@@ -224,7 +228,7 @@ func TestNodeDNSOnHostAddress(t *testing.T) {
 		d, ok := gw.podDNS("on-" + node)
 		require.True(t, ok, node)
 		assert.Equal(t, runtime.DNSConfig{Servers: []string{server},
-			Searches: []string{"team.svc.cluster.local", "svc.cluster.local", "cluster.local"}, Options: []string{"ndots:5"}}, d, node)
+			Searches: []string{"team.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"}, Options: []string{"ndots:5"}}, d, node)
 	}
 }
 

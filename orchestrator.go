@@ -121,6 +121,7 @@ func New(opts ...Option) (*Orchestrator, error) {
 			nodeagent.WithClock(o.clock),
 			nodeagent.WithLogger(o.log.With("component", "nodeagent")),
 			nodeagent.WithClusterDNS(o.net.ClusterDomain(), o.net.DNSServers()...),
+			nodeagent.WithHostDNS(o.net.HostDNS()),
 		}, cfg.agent...)...)
 	}
 	if err == nil {

@@ -7,9 +7,10 @@
 //
 // Network bundles them for an orchestrator: Allocate is the admission hook
 // for Services, AddControllers registers the endpoints controller with a
-// reconcile.Manager, PodDNSConfig is the resolver configuration node
-// agents give pods, and Run runs DNS, the proxy and the Ingress
-// controller. Each part can also be used on its own.
+// reconcile.Manager, DNSServers, ClusterDomain and HostDNS are what node
+// agents build pods' resolver configuration from (dns.PodDNSConfig), and
+// Run runs DNS, the proxy and the Ingress controller. Each part can also
+// be used on its own.
 //
 // # How pods reach cluster DNS
 //
@@ -21,7 +22,8 @@
 // address on the pod network (runtime.HostAddresser, which the Docker and
 // containerd backends implement): it listens on that gateway's port 53 and
 // gives the node's pods the gateway as their nameserver, with the search
-// domains <namespace>.svc.<domain> svc.<domain> <domain> and ndots:5. On
+// domains <namespace>.svc.<domain> svc.<domain> <domain> followed by the
+// host's (HostDNS), and ndots:5 (dns.PodDNSConfig, the kubelet's rules). On
 // Docker, a container's resolver is the engine's embedded server
 // (127.0.0.11), which forwards names it does not know to the gateway; on
 // containerd, the pod's resolv.conf names the gateway.
@@ -111,10 +113,9 @@ func WithClusterDomain(domain string) Option {
 
 // WithDNS configures the cluster DNS server: listen addresses (default
 // 127.0.0.1:53) and further dns options. The hosts of the listen
-// addresses are the nameservers PodDNSConfig gives pods, and those node
-// agents give pods on runtimes that do not tell their gateway (see the
-// package documentation: on Docker and containerd the orchestrator adds
-// the gateway by itself).
+// addresses are the nameservers (DNSServers) node agents give pods on
+// runtimes that do not tell their gateway (see the package documentation:
+// on Docker and containerd the orchestrator adds the gateway by itself).
 func WithDNS(listen []string, opts ...dns.Option) Option {
 	return func(c *config) error {
 		c.dns = append(c.dns, dns.WithListenAddrs(listen...))
@@ -127,8 +128,7 @@ func WithDNS(listen []string, opts ...dns.Option) Option {
 	}
 }
 
-// WithoutDNS runs no DNS server; PodDNSConfig then gives pods the host's
-// resolvers.
+// WithoutDNS runs no DNS server; pods then get the host's resolvers.
 func WithoutDNS() Option {
 	return func(c *config) error { c.dnsOff = true; return nil }
 }
@@ -169,7 +169,7 @@ func WithIngress(opts ...ingress.Option) Option {
 }
 
 // WithResolvConf names the host's resolver configuration (default
-// /etc/resolv.conf), read for pods with dnsPolicy Default.
+// /etc/resolv.conf), read once by New for HostDNS.
 func WithResolvConf(path string) Option {
 	return func(c *config) error { c.resolvConf = path; return nil }
 }
@@ -312,10 +312,12 @@ func (n *Network) Close() error {
 	return n.dns.Close()
 }
 
-// PodDNSConfig returns the resolver configuration of pod (see
-// dns.PodDNSConfig), for a node agent to give its sandbox.
-func (n *Network) PodDNSConfig(pod *objects.Pod) runtime.DNSConfig {
-	return dns.PodDNSConfig(pod, n.cfg.domain, n.DNSServers(), n.host)
+// HostDNS returns the host's resolver configuration, as dns.HostDNSConfig
+// read it from WithResolvConf's file (empty when it could not be read): what
+// node agents give pods with dnsPolicy Default, and whose search domains
+// follow the cluster's for ClusterFirst pods (nodeagent.WithHostDNS).
+func (n *Network) HostDNS() runtime.DNSConfig {
+	return n.host.Clone()
 }
 
 // DataPlane returns the data plane in use (auto resolved).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -16,6 +18,7 @@ import (
 	"github.com/podkit/podkit/network/proxy/proxytest"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile"
+	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/store"
 )
 
@@ -68,10 +71,23 @@ func TestNetworkEndToEndOnLoopback(t *testing.T) {
 		return nil
 	})
 
-	cfg := n.PodDNSConfig(&objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "shop"}})
-	assert.Equal(t, []string{"127.0.0.1"}, cfg.Servers)
-	assert.Equal(t, []string{"shop.svc.cluster.local", "svc.cluster.local", "cluster.local"}, cfg.Searches[:3])
-	assert.Equal(t, []string{"ndots:5"}, cfg.Options)
+	assert.Equal(t, []string{"127.0.0.1"}, n.DNSServers())
+	assert.Equal(t, "cluster.local", n.ClusterDomain())
 	assert.Equal(t, network.DataPlaneUserspace, n.DataPlane())
 	assert.NoError(t, n.Allocate(nil, &objects.Pod{}, nil), "other kinds pass")
+}
+
+func TestHostDNS(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "resolv.conf")
+	require.NoError(t, os.WriteFile(path, []byte("nameserver 192.0.2.53\nsearch corp.example\n"), 0o644))
+	n, err := network.New(nettest.New(t).Store, network.WithResolvConf(path), network.WithoutDNS())
+	require.NoError(t, err)
+	d := n.HostDNS()
+	assert.Equal(t, runtime.DNSConfig{Servers: []string{"192.0.2.53"}, Searches: []string{"corp.example"}}, d)
+	d.Servers[0] = "changed"
+	assert.Equal(t, []string{"192.0.2.53"}, n.HostDNS().Servers, "HostDNS returns a copy")
+
+	n, err = network.New(nettest.New(t).Store, network.WithResolvConf(filepath.Join(t.TempDir(), "missing")), network.WithoutDNS())
+	require.NoError(t, err)
+	assert.Zero(t, n.HostDNS(), "an unreadable file leaves pods the runtime's default")
 }

@@ -24,6 +24,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -155,6 +156,11 @@ type DNSConfig struct {
 	Servers  []string
 	Searches []string
 	Options  []string
+}
+
+// Clone returns a copy of d that shares no slice with it.
+func (d DNSConfig) Clone() DNSConfig {
+	return DNSConfig{Servers: slices.Clone(d.Servers), Searches: slices.Clone(d.Searches), Options: slices.Clone(d.Options)}
 }
 
 // PortMapping publishes a container port on the node.

@@ -13,8 +13,9 @@
 //	5.0.96.10.in-addr.arpa                 PTR   Services and headless endpoints
 //
 // Pods find the server through the resolver configuration PodDNSConfig
-// builds: the server's address, search domains
-// <ns>.svc.<domain> svc.<domain> <domain>, and ndots:5. The address must
+// builds, which node agents give them: the server's address, search
+// domains <ns>.svc.<domain> svc.<domain> <domain> followed by the host's,
+// and ndots:5. The address must
 // be one pods reach, such as their bridge's gateway: AddListenAddr adds
 // one while the server runs, binding with IP_FREEBIND so that a bridge
 // made later carries it (package network explains how an orchestrator

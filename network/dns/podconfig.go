@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,7 +32,9 @@ const (
 // replace those of the same name. servers are the cluster DNS addresses
 // pods reach (the host part of the Server's listen address), host the
 // node's own resolver configuration. Without servers, ClusterFirst falls
-// back to the host's, as the kubelet does without clusterDNS.
+// back to the host's, as the kubelet does without clusterDNS. A result
+// without servers (the host's, when host names none) leaves the resolver
+// configuration to the runtime, which gives the host's own.
 func PodDNSConfig(pod *objects.Pod, domain string, servers []string, host runtime.DNSConfig) runtime.DNSConfig {
 	domain = strings.Trim(domain, ".")
 	if domain == "" {
@@ -58,9 +61,7 @@ func PodDNSConfig(pod *objects.Pod, domain string, servers []string, host runtim
 		d.Searches = appendNew([]string{ns + ".svc." + domain, "svc." + domain, domain}, host.Searches...)
 		d.Options = []string{"ndots:5"}
 	case objects.DNSDefault:
-		d.Servers = slices.Clone(host.Servers)
-		d.Searches = slices.Clone(host.Searches)
-		d.Options = slices.Clone(host.Options)
+		d = host.Clone()
 	}
 	if c := pod.Spec.DNSConfig; c != nil {
 		d.Servers = appendNew(d.Servers, c.Nameservers...)
@@ -97,14 +98,30 @@ func appendNew(list []string, more ...string) []string {
 
 // HostDNSConfig reads a resolv.conf (usually /etc/resolv.conf) as the
 // node's own resolver configuration, for PodDNSConfig's host argument.
+// Loopback nameservers, such as systemd-resolved's stub at 127.0.0.53, are
+// left out: a pod's loopback is its own. Options other than ndots, timeout
+// and attempts are not kept.
 func HostDNSConfig(path string) (runtime.DNSConfig, error) {
 	cc, err := mdns.ClientConfigFromFile(path)
 	if err != nil {
 		return runtime.DNSConfig{}, err
 	}
-	d := runtime.DNSConfig{Servers: cc.Servers, Searches: cc.Search}
-	if cc.Ndots != 1 {
-		d.Options = append(d.Options, "ndots:"+strconv.Itoa(cc.Ndots))
+	var d runtime.DNSConfig
+	if len(cc.Search) > 0 {
+		d.Searches = cc.Search
+	}
+	for _, s := range cc.Servers {
+		if a, err := netip.ParseAddr(s); err != nil || !a.IsLoopback() {
+			d.Servers = append(d.Servers, s)
+		}
+	}
+	for _, o := range []struct {
+		name       string
+		value, def int
+	}{{"ndots", cc.Ndots, 1}, {"timeout", cc.Timeout, 5}, {"attempts", cc.Attempts, 2}} {
+		if o.value != o.def {
+			d.Options = append(d.Options, o.name+":"+strconv.Itoa(o.value))
+		}
 	}
 	return d, nil
 }

@@ -56,5 +56,14 @@ func TestHostDNSConfig(t *testing.T) {
 	d, err := dns.HostDNSConfig(path)
 	require.NoError(t, err)
 	assert.Equal(t, runtime.DNSConfig{Servers: []string{"192.0.2.53"}, Searches: []string{"corp.example"}, Options: []string{"ndots:2"}}, d)
+
+	// A local stub resolver is out of a pod's reach; timeout and attempts
+	// are kept when they are not the defaults.
+	require.NoError(t, os.WriteFile(path, []byte("nameserver 127.0.0.53\nnameserver ::1\nnameserver 192.0.2.54\noptions edns0 timeout:1 attempts:2\n"), 0o644))
+	d, err = dns.HostDNSConfig(path)
+	require.NoError(t, err)
+	assert.Equal(t, runtime.DNSConfig{Servers: []string{"192.0.2.54"}, Options: []string{"timeout:1"}}, d)
+	_, err = dns.HostDNSConfig(filepath.Join(t.TempDir(), "missing"))
+	assert.Error(t, err)
 	assert.Equal(t, "172.17.0.1", dns.ServerAddr("172.17.0.1:53"))
 }

@@ -1,10 +1,14 @@
 package nodeagent_test
 
 import (
+	"context"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/fake"
 )
@@ -131,6 +135,59 @@ func TestResourceLimitsReachTheRuntime(t *testing.T) {
 	} {
 		if got := containerConfig(t, e.rt, "sized", name).Resources; got != want {
 			t.Errorf("container %s: resources %+v, want %+v", name, got, want)
+		}
+	}
+}
+
+// sandboxDNS is a runtime that keeps the resolver configuration each pod's
+// latest sandbox was given.
+type sandboxDNS struct {
+	*fake.Runtime
+	mu  sync.Mutex
+	dns map[string]runtime.DNSConfig // by pod name
+}
+
+func (r *sandboxDNS) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (string, error) {
+	r.mu.Lock()
+	r.dns[cfg.PodName] = cfg.DNS
+	r.mu.Unlock()
+	return r.Runtime.RunSandbox(ctx, cfg)
+}
+
+func (r *sandboxDNS) of(pod string) runtime.DNSConfig {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dns[pod]
+}
+
+// Pods get the resolver configuration the kubelet gives them: for
+// ClusterFirst the cluster's nameservers and search domains followed by
+// the host's; for Default the host's; dnsConfig added to either.
+func TestPodDNSConfig(t *testing.T) {
+	rt := &sandboxDNS{dns: map[string]runtime.DNSConfig{}}
+	host := runtime.DNSConfig{Servers: []string{"192.0.2.53"}, Searches: []string{"corp.example"}, Options: []string{"timeout:1"}}
+	e := newEnv(t, envOpt{
+		wrap:  func(f *fake.Runtime) runtime.Runtime { rt.Runtime = f; return rt },
+		agent: []nodeagent.Option{nodeagent.WithClusterDNS("cluster.example", "10.96.0.10"), nodeagent.WithHostDNS(host)},
+	})
+	first := e.pod("first", "app")
+	def := e.pod("def", "app")
+	def.Spec.DNSPolicy = objects.DNSDefault
+	extra := e.pod("extra", "app")
+	two := "2"
+	extra.Spec.DNSConfig = &objects.PodDNSConfig{Nameservers: []string{"192.0.2.99"}, Options: []objects.PodDNSConfigOption{{Name: "ndots", Value: &two}}}
+	e.create(first, def, extra)
+	for _, name := range []string{"first", "def", "extra"} {
+		e.waitPod(name, "Running and Ready", running)
+	}
+	cluster := []string{"default.svc.cluster.example", "svc.cluster.example", "cluster.example", "corp.example"}
+	for pod, want := range map[string]runtime.DNSConfig{
+		"first": {Servers: []string{"10.96.0.10"}, Searches: cluster, Options: []string{"ndots:5"}},
+		"def":   host,
+		"extra": {Servers: []string{"10.96.0.10", "192.0.2.99"}, Searches: cluster, Options: []string{"ndots:2"}},
+	} {
+		if got := rt.of(pod); !reflect.DeepEqual(got, want) {
+			t.Errorf("pod %s: resolver %+v, want %+v", pod, got, want)
 		}
 	}
 }

@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/podkit/podkit/internal/volumes"
+	"github.com/podkit/podkit/network/dns"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
 )
@@ -51,43 +51,9 @@ func (a *Agent) podLabels(pod *objects.Pod) map[string]string {
 }
 
 // dnsConfig is the resolver configuration of a pod per its dnsPolicy and
-// dnsConfig. ClusterFirst without cluster DNS servers falls back to the
-// node's configuration, as the kubelet does.
+// dnsConfig, as the kubelet builds it (see dns.PodDNSConfig).
 func (a *Agent) dnsConfig(pod *objects.Pod) runtime.DNSConfig {
-	var d runtime.DNSConfig
-	policy := pod.Spec.DNSPolicy
-	cluster := policy == objects.DNSClusterFirstWithHostNet || policy == objects.DNSClusterFirst && !pod.Spec.HostNetwork
-	if cluster && len(a.cfg.clusterDNS) > 0 {
-		dom := a.cfg.clusterDomain
-		d.Servers = slices.Clone(a.cfg.clusterDNS)
-		d.Searches = []string{pod.Namespace + ".svc." + dom, "svc." + dom, dom}
-		d.Options = []string{"ndots:5"}
-	}
-	if c := pod.Spec.DNSConfig; c != nil {
-		d.Servers = appendNew(d.Servers, c.Nameservers...)
-		d.Searches = appendNew(d.Searches, c.Searches...)
-		for _, o := range c.Options {
-			opt := o.Name
-			if o.Value != nil {
-				opt += ":" + *o.Value
-			}
-			d.Options = slices.DeleteFunc(d.Options, func(s string) bool {
-				n, _, _ := strings.Cut(s, ":")
-				return n == o.Name
-			})
-			d.Options = append(d.Options, opt)
-		}
-	}
-	return d
-}
-
-func appendNew(to []string, vs ...string) []string {
-	for _, v := range vs {
-		if !slices.Contains(to, v) {
-			to = append(to, v)
-		}
-	}
-	return to
+	return dns.PodDNSConfig(pod, a.cfg.clusterDomain, a.cfg.clusterDNS, a.cfg.hostDNS)
 }
 
 // specHash is a digest of a container's spec, put on the container as

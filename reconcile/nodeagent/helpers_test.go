@@ -14,6 +14,7 @@ import (
 
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile/nodeagent"
+	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/fake"
 	"github.com/podkit/podkit/store"
 	"github.com/podkit/podkit/store/memdb"
@@ -98,6 +99,7 @@ type env struct {
 	clock clockwork.Clock
 	fake  *clockwork.FakeClock // nil with the real clock
 	rt    *fake.Runtime
+	agent runtime.Runtime // the agent's runtime: rt, or what envOpt.wrap made of it
 	rec   *recorder
 	node  string
 	root  string
@@ -110,6 +112,8 @@ type envOpt struct {
 	fakeClock bool
 	agent     []nodeagent.Option
 	rt        []fake.Option
+	// wrap, when set, gives the agent wrap(rt) instead of rt.
+	wrap func(*fake.Runtime) runtime.Runtime
 }
 
 func newEnv(t *testing.T, o envOpt) *env {
@@ -131,7 +135,10 @@ func newEnv(t *testing.T, o envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.rt = rt
+	e.rt, e.agent = rt, rt
+	if o.wrap != nil {
+		e.agent = o.wrap(rt)
+	}
 	e.createNode(e.node)
 	e.start(o.agent...)
 	return e
@@ -146,7 +153,7 @@ func (e *env) agentOpts(extra ...nodeagent.Option) []nodeagent.Option {
 // start runs an agent for e.node over e.rt until stop or the test's end.
 func (e *env) start(opts ...nodeagent.Option) {
 	e.t.Helper()
-	a, err := nodeagent.New(e.store, e.node, e.rt, e.agentOpts(opts...)...)
+	a, err := nodeagent.New(e.store, e.node, e.agent, e.agentOpts(opts...)...)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/podkit/podkit/internal/volumes"
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
 )
 
 // EventRecorder records Kubernetes events about objects (Pulling, Started,
@@ -67,6 +68,7 @@ type config struct {
 	rootDir        string
 	clusterDNS     []string
 	clusterDomain  string
+	hostDNS        runtime.DNSConfig
 	runtimeTimeout time.Duration
 }
 
@@ -237,6 +239,18 @@ func WithClusterDNS(domain string, servers ...string) Option {
 			return errors.New("nodeagent.WithClusterDNS: domain is empty")
 		}
 		cfg.clusterDomain, cfg.clusterDNS = domain, servers
+		return nil
+	}
+}
+
+// WithHostDNS sets the node's own resolver configuration, which pods with
+// dnsPolicy Default get and whose search domains follow the cluster's for
+// ClusterFirst pods, as on a kubelet given --resolv-conf (dns.HostDNSConfig
+// reads one from a file). Without it the runtime's default stands for the
+// host's: Default pods get it, and ClusterFirst pods no host search domain.
+func WithHostDNS(d runtime.DNSConfig) Option {
+	return func(cfg *config) error {
+		cfg.hostDNS = d.Clone()
 		return nil
 	}
 }
