@@ -77,8 +77,8 @@ func (f *httpFront) handle(ctx *fasthttp.RequestCtx) {
 
 // requestTarget returns the host and path a request is routed by, as
 // net/http reads them: the Host header, or the authority of a target in
-// absolute form; the path percent-decoded and not cleaned ("/a/../b"
-// stays as it is, routed by its "/a", as it is forwarded). ok is false
+// absolute form; the path percent-decoded and not cleaned, as it is
+// forwarded (routing cleans it: cleanPath). ok is false
 // for a request net/http rejects: HTTP/1.1 without a host, a path with a
 // bad escape.
 func requestTarget(req *fasthttp.Request) (host []byte, path string, ok bool) {

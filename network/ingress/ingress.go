@@ -8,10 +8,18 @@
 // when a default IngressClass (ingressclass.kubernetes.io/is-default-class)
 // of its controller exists or their kubernetes.io/ingress.class annotation
 // names the class. Paths are matched as Kubernetes specifies (Exact;
-// Prefix element-wise; ImplementationSpecific as Prefix; longest first);
-// requests no rule matches go to the first defaultBackend, else get 404;
-// a backend without a ready endpoint gives 503, one that fails 502. TLS
-// certificates come from kubernetes.io/tls Secrets chosen by SNI.
+// Prefix element-wise; ImplementationSpecific as Prefix; longest first),
+// after "." and ".." elements are resolved and repeated slashes merged, as
+// nginx does; the request is forwarded as it came. Host names match
+// without port, case or a trailing dot, "*.example.com" one label deep.
+// Requests that no path matches go to the defaultBackend of an Ingress
+// naming their host (else of one with a rule without a host, or without
+// rules: the catch-all), the oldest first, as ingress-nginx decides; else
+// they get 404. A backend without a ready endpoint gives 503, one that
+// fails 502. TLS certificates come from kubernetes.io/tls Secrets chosen
+// by SNI: the one of the tls entry naming the server name, else the first
+// that covers it; other names get a self-signed certificate
+// (FakeCertificateName).
 // Requests carry X-Forwarded-For, -Host and -Proto. A change of routes,
 // certificates or endpoints applies to the next request; no listener
 // restarts and no connection drops.
@@ -135,6 +143,7 @@ type Controller struct {
 	next      atomic.Uint64
 	transport *backendTransport
 	buffers   bufferPool
+	fakeCert  *tls.Certificate // for server names no Ingress has one for
 
 	mu    sync.Mutex
 	addrs []net.Addr
@@ -164,6 +173,10 @@ func New(s store.Store, opts ...Option) (*Controller, error) {
 	c.services, c.endpoints = c.infs["Service"], c.infs["Endpoints"]
 	c.routes.Store(&table{})
 	c.transport = newBackendTransport(cfg.dialTimeout)
+	var err error
+	if c.fakeCert, err = fakeCertificate(); err != nil {
+		return nil, fmt.Errorf("ingress: the fake certificate: %w", err)
+	}
 	return c, nil
 }
 
@@ -433,7 +446,7 @@ func (c *Controller) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificat
 	if cert := c.routes.Load().certificate(hello.ServerName); cert != nil {
 		return cert, nil
 	}
-	return nil, fmt.Errorf("no certificate for %q", hello.ServerName)
+	return c.fakeCert, nil
 }
 
 func (c *Controller) statusAddress(addrs []net.Addr) string {

@@ -197,6 +197,39 @@ func TestDefaultBackendAndUnavailable(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// Each Ingress's defaultBackend serves its own hosts; one without rules
+// serves hosts no rule names. Paths are routed cleaned, forwarded as sent.
+func TestDefaultBackendsByHostAndCleanPaths(t *testing.T) {
+	f := start(t)
+	spec := func(def string, rules ...objects.IngressRule) objects.IngressSpec {
+		s := objects.IngressSpec{IngressClassName: class("podkit"), Rules: rules}
+		if def != "" {
+			s.DefaultBackend = ptr(backend(def))
+		}
+		return s
+	}
+	bare := objects.IngressRule{Host: "bare.example"}
+	f.Create(&objects.Ingress{ObjectMeta: objects.ObjectMeta{Name: "ing1"}, Spec: spec("a", rule("one.example", path("/x", objects.PathTypePrefix, "b")))},
+		&objects.Ingress{ObjectMeta: objects.ObjectMeta{Name: "ing2"}, Spec: spec("b", rule("two.example", path("/x", objects.PathTypePrefix, "a")), bare)},
+		&objects.Ingress{ObjectMeta: objects.ObjectMeta{Name: "ing3"}, Spec: spec("",
+			rule("clean.example", path("/", objects.PathTypePrefix, "a"), path("/api", objects.PathTypePrefix, "b")))})
+	f.expect("http", "one.example", "/x", 200, "b /x ")
+	f.expect("http", "one.example", "/other", 200, "a /other ")
+	f.expect("http", "two.example", "/other", 200, "b /other ")
+	f.expect("http", "two.example.", "/x", 200, "a /x ")
+	f.expect("http", "bare.example", "/x", 200, "b /x ") // a rule without paths: its Ingress's defaultBackend
+	f.expect("http", "unknown.example", "/", 404, "")
+	f.expect("http", "clean.example", "/static/../api/x", 200, "b /static/../api/x ")
+	f.expect("http", "clean.example", "//api/x", 200, "b //api/x ")
+	f.expect("http", "clean.example", "/api/../x", 200, "a /api/../x ")
+	f.expect("http", "clean.example", "/api/./x/", 200, "b /api/./x/ ")
+
+	// An Ingress without rules catches hosts no rule names.
+	f.Create(&objects.Ingress{ObjectMeta: objects.ObjectMeta{Name: "catch-all"}, Spec: spec("a")})
+	f.expect("http", "unknown.example", "/", 200, "a / ")
+	f.expect("http", "two.example", "/other", 200, "b /other ")
+}
+
 func TestIngressClasses(t *testing.T) {
 	f := start(t)
 	f.Create(&objects.Ingress{ObjectMeta: objects.ObjectMeta{Name: "theirs"}, Spec: objects.IngressSpec{
@@ -239,11 +272,25 @@ func TestTLSBySNI(t *testing.T) {
 	assert.Contains(t, body, "proto=https")
 	f.expect("https", "b.example.com", "/s", 200, "b /s")
 
-	// The certificate served is the one of the name asked for.
-	for _, h := range []string{"a.example.com", "b.example.com"} {
+	// A tls entry without hosts serves the names its certificate covers.
+	crt, key := selfSigned(t, "c.example.com")
+	f.Create(&objects.Secret{ObjectMeta: objects.ObjectMeta{Name: "c"}, Type: objects.SecretTypeTLS,
+		Data: map[string][]byte{objects.TLSCertKey: crt, objects.TLSPrivateKeyKey: key}},
+		&objects.Ingress{ObjectMeta: objects.ObjectMeta{Name: "hostless"}, Spec: objects.IngressSpec{
+			IngressClassName: class("podkit"),
+			TLS:              []objects.IngressTLS{{SecretName: "c"}, {Hosts: []string{"d.example.com"}, SecretName: "missing"}},
+			Rules:            []objects.IngressRule{rule("c.example.com", path("/", objects.PathTypePrefix, "a"))}}})
+	f.expect("https", "c.example.com", "/s", 200, "a /s")
+
+	// The certificate served is the one of the name asked for; names no
+	// Secret covers (one missing, none named) get the fake certificate and
+	// are routed all the same.
+	f.expect("https", "other.example.com", "/", 404, "")
+	for h, want := range map[string]string{"a.example.com": "a.example.com", "b.example.com": "b.example.com", "c.example.com": "c.example.com",
+		"d.example.com": ingress.FakeCertificateName, "other.example.com": ingress.FakeCertificateName, "": ingress.FakeCertificateName} {
 		conn, err := tls.Dial("tcp", f.httpsAddr, &tls.Config{ServerName: h, InsecureSkipVerify: true})
-		require.NoError(t, err)
-		assert.Equal(t, []string{h}, conn.ConnectionState().PeerCertificates[0].DNSNames)
+		require.NoError(t, err, h)
+		assert.Equal(t, want, conn.ConnectionState().PeerCertificates[0].Subject.CommonName, h)
 		conn.Close()
 	}
 }

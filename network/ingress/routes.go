@@ -3,6 +3,7 @@ package ingress
 import (
 	"cmp"
 	"crypto/tls"
+	"path"
 	"slices"
 	"strings"
 
@@ -34,9 +35,11 @@ func (r *route) matches(path string) bool {
 }
 
 // server is the routes of one host, longest path first, Exact before
-// Prefix at equal length, as Kubernetes specifies.
+// Prefix at equal length, as Kubernetes specifies, and the backend of
+// requests for the host that none matches (nil: 404).
 type server struct {
 	routes []route
+	def    *backendRef
 }
 
 func (s *server) match(path string) *route {
@@ -53,17 +56,17 @@ func (s *server) match(path string) *route {
 type table struct {
 	hosts     map[string]*server // exact host
 	wildcards map[string]*server // "*.example.com" by ".example.com"
-	any       *server            // rules without a host
-	fallback  *backendRef        // the first defaultBackend
+	any       *server            // rules without a host, and hosts without rules
 
-	certs     map[string]*tls.Certificate
-	wildCerts map[string]*tls.Certificate
-	defCert   *tls.Certificate
+	certs     map[string]*tls.Certificate // by the tls.hosts naming them
+	wildCerts map[string]*tls.Certificate // "*.example.com" by ".example.com"
+	all       []*tls.Certificate          // every one, oldest Ingress first
 }
 
-// lookup returns the backend for host and path, or nil.
+// lookup returns the backend for host and path, or nil. The path is
+// matched as cleanPath makes it.
 func (t *table) lookup(host, path string) *backendRef {
-	host = strings.ToLower(stripPort(host))
+	host = strings.TrimSuffix(strings.ToLower(stripPort(host)), ".")
 	srv := t.hosts[host]
 	if srv == nil {
 		if i := strings.IndexByte(host, '.'); i > 0 {
@@ -73,14 +76,32 @@ func (t *table) lookup(host, path string) *backendRef {
 	if srv == nil {
 		srv = t.any
 	}
-	if srv != nil {
-		if r := srv.match(path); r != nil {
-			return &r.backend
-		}
+	if srv == nil {
+		return nil
 	}
-	return t.fallback
+	if r := srv.match(cleanPath(path)); r != nil {
+		return &r.backend
+	}
+	return srv.def
 }
 
+// cleanPath returns path as a request is routed by it: with "." and ".."
+// elements resolved and repeated slashes merged, as nginx matches
+// locations, a trailing slash kept. The request is forwarded as it came.
+func cleanPath(p string) string {
+	if strings.HasPrefix(p, "/") && !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
+		return p // clean already: most requests
+	}
+	c := path.Clean("/" + p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+// certificate returns the certificate for a TLS server name: the one of
+// the tls entry naming it, else the first whose own names cover it (a tls
+// entry without hosts), as ingress-nginx chooses; nil when none does.
 func (t *table) certificate(name string) *tls.Certificate {
 	name = strings.ToLower(name)
 	if c := t.certs[name]; c != nil {
@@ -91,7 +112,15 @@ func (t *table) certificate(name string) *tls.Certificate {
 			return c
 		}
 	}
-	return t.defCert
+	if name == "" {
+		return nil
+	}
+	for _, c := range t.all {
+		if c.Leaf != nil && c.Leaf.VerifyHostname(name) == nil {
+			return c
+		}
+	}
+	return nil
 }
 
 // stripPort returns the host of a Host header: without the port, and an
@@ -111,7 +140,11 @@ func stripPort(host string) string {
 
 // buildTable merges the routes of ings, which are sorted oldest first: on
 // a conflict (same host, path and type) the oldest Ingress wins, as
-// ingress-nginx decides. secret returns a namespace's Secret or nil.
+// ingress-nginx decides. Requests for a host that no path matches go to
+// the defaultBackend of the oldest Ingress with a rule for the host and a
+// defaultBackend; requests for a host no rule names, to that of the oldest
+// Ingress with a rule without a host, or with no rule at all, and a
+// defaultBackend. secret returns a namespace's Secret or nil.
 func buildTable(ings []*objects.Ingress, secret func(ns, name string) *objects.Secret) (*table, []error) {
 	t := &table{hosts: map[string]*server{}, wildcards: map[string]*server{},
 		certs: map[string]*tls.Certificate{}, wildCerts: map[string]*tls.Certificate{}}
@@ -136,14 +169,23 @@ func buildTable(ings []*objects.Ingress, secret func(ns, name string) *objects.S
 		return m[key]
 	}
 	for _, ing := range ings {
-		if b := ing.Spec.DefaultBackend; b != nil && b.Service != nil && t.fallback == nil {
-			t.fallback = &backendRef{ns: ing.Namespace, name: b.Service.Name, port: b.Service.Port, cache: &resolvedCache{}}
+		var def *backendRef
+		if b := ing.Spec.DefaultBackend; b != nil && b.Service != nil {
+			def = &backendRef{ns: ing.Namespace, name: b.Service.Name, port: b.Service.Port, cache: &resolvedCache{}}
+		}
+		if len(ing.Spec.Rules) == 0 && def != nil {
+			if srv := serverFor(""); srv.def == nil {
+				srv.def = def
+			}
 		}
 		for _, rule := range ing.Spec.Rules {
+			srv := serverFor(strings.ToLower(rule.Host))
+			if srv.def == nil {
+				srv.def = def
+			}
 			if rule.HTTP == nil {
 				continue
 			}
-			srv := serverFor(strings.ToLower(rule.Host))
 			for _, p := range rule.HTTP.Paths {
 				if p.Backend.Service == nil {
 					continue // resource backends are not served
@@ -170,9 +212,7 @@ func buildTable(ings []*objects.Ingress, secret func(ns, name string) *objects.S
 				errs = append(errs, err)
 				continue
 			}
-			if t.defCert == nil {
-				t.defCert = cert
-			}
+			t.all = append(t.all, cert)
 			for _, h := range tl.Hosts {
 				h = strings.ToLower(h)
 				if strings.HasPrefix(h, "*.") {
