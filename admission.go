@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/podkit/podkit/network/ingress"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/store"
 )
@@ -51,6 +52,37 @@ func setPriority(p *objects.Pod, pc *objects.PriorityClass) error {
 	if p.Spec.PreemptionPolicy == nil && pc.PreemptionPolicy != nil {
 		pol := *pc.PreemptionPolicy
 		p.Spec.PreemptionPolicy = &pol
+	}
+	return nil
+}
+
+// admitIngressClass gives a new Ingress that names no class, by field or
+// by the kubernetes.io/ingress.class annotation, the default IngressClass
+// (ingressclass.kubernetes.io/is-default-class: "true"), the newest when
+// several are, as Kubernetes' DefaultIngressClass admission does: the
+// Ingress keeps its class when the default changes later.
+func admitIngressClass(tx store.ReadTx, ing *objects.Ingress) error {
+	if ing.Spec.IngressClassName != nil {
+		return nil
+	}
+	if _, ok := ing.Annotations[ingress.AnnotationIngressClass]; ok {
+		return nil
+	}
+	classes, err := store.PeekList(tx, KindIngressClass, store.ListOptions{})
+	if err != nil {
+		return err
+	}
+	var def *objects.IngressClass
+	for _, obj := range classes { // sorted by name
+		ic := obj.(*objects.IngressClass)
+		if ic.Annotations[objects.AnnotationIsDefaultIngressClass] == "true" &&
+			(def == nil || ic.CreationTimestamp.After(def.CreationTimestamp.Time)) {
+			def = ic
+		}
+	}
+	if def != nil {
+		name := def.Name
+		ing.Spec.IngressClassName = &name
 	}
 	return nil
 }

@@ -291,13 +291,20 @@ func (o *Orchestrator) admitForControllers(tx store.ReadTx, obj, old objects.Obj
 }
 
 // complete does the part of admission that needs the store: a Service's
-// cluster IPs and node ports, a new pod's priority.
+// cluster IPs and node ports, a new pod's priority, a new Ingress's
+// default class.
 func (o *Orchestrator) complete(tx store.ReadTx, obj, old objects.Object) error {
 	if err := o.net.Allocate(tx, obj, old); err != nil {
 		return err
 	}
-	if p, ok := obj.(*objects.Pod); ok && old == nil {
-		return admitPodPriority(tx, p)
+	if old != nil {
+		return nil
+	}
+	switch obj := obj.(type) {
+	case *objects.Pod:
+		return admitPodPriority(tx, obj)
+	case *objects.Ingress:
+		return admitIngressClass(tx, obj)
 	}
 	return nil
 }

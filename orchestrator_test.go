@@ -492,3 +492,43 @@ func ptr[T any](v T) *T { return &v }
 
 // nopRuntime satisfies runtime.Runtime for registration tests, which start no pods.
 type nopRuntime struct{ runtime.Runtime }
+
+// A new Ingress that names no class gets the default IngressClass, the
+// newest when several are, and keeps it when the default changes; one that
+// names a class, by field or annotation, keeps its own.
+func TestDefaultIngressClass(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	o := newOrchestrator(t, podkit.WithClock(clk))
+	ctx := t.Context()
+	isDefault := map[string]string{objects.AnnotationIsDefaultIngressClass: "true"}
+	ing := func(name string, annotations map[string]string) *objects.Ingress {
+		return &objects.Ingress{ObjectMeta: objects.ObjectMeta{Name: name, Namespace: "default", Annotations: annotations},
+			Spec: objects.IngressSpec{DefaultBackend: &objects.IngressBackend{Service: &objects.IngressServiceBackend{Name: "web", Port: objects.ServiceBackendPort{Number: 80}}}}}
+	}
+	classOf := func(name string) string {
+		t.Helper()
+		var got objects.Ingress
+		require.NoError(t, o.Get(ctx, objects.Key{Namespace: "default", Name: name}, &got))
+		if got.Spec.IngressClassName == nil {
+			return ""
+		}
+		return *got.Spec.IngressClassName
+	}
+
+	require.NoError(t, o.Create(ctx, ing("before", nil)))
+	require.NoError(t, o.Create(ctx, &objects.IngressClass{ObjectMeta: objects.ObjectMeta{Name: "a-old", Annotations: isDefault},
+		Spec: objects.IngressClassSpec{Controller: "example.com/old"}}))
+	clk.Advance(time.Minute)
+	require.NoError(t, o.Create(ctx, &objects.IngressClass{ObjectMeta: objects.ObjectMeta{Name: "b-new", Annotations: isDefault},
+		Spec: objects.IngressClassSpec{Controller: "example.com/new"}}))
+	require.NoError(t, o.Create(ctx, ing("after", nil)))
+	named := ing("named", nil)
+	named.Spec.IngressClassName = ptr("other")
+	require.NoError(t, o.Create(ctx, named))
+	require.NoError(t, o.Create(ctx, ing("annotated", map[string]string{"kubernetes.io/ingress.class": "legacy"})))
+	require.NoError(t, o.Delete(ctx, &objects.IngressClass{ObjectMeta: objects.ObjectMeta{Name: "b-new"}}))
+
+	for name, want := range map[string]string{"before": "", "after": "b-new", "named": "other", "annotated": ""} {
+		assert.Equal(t, want, classOf(name), name)
+	}
+}

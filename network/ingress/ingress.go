@@ -7,7 +7,10 @@
 // spec.controller is the controller's name, and those naming no class
 // when a default IngressClass (ingressclass.kubernetes.io/is-default-class)
 // of its controller exists or their kubernetes.io/ingress.class annotation
-// names the class. Paths are matched as Kubernetes specifies (Exact;
+// names the class. (A podkit orchestrator gives a new Ingress without a
+// class the default class's name when it is created, as Kubernetes'
+// DefaultIngressClass admission does, so that it keeps its class when the
+// default changes.) Paths are matched as Kubernetes specifies (Exact;
 // Prefix element-wise; ImplementationSpecific as Prefix; longest first),
 // after "." and ".." elements are resolved and repeated slashes merged, as
 // nginx does; the request is forwarded as it came. Host names match
