@@ -64,6 +64,9 @@ func (c *Controller) resolve(b *backendRef, so, eo objects.Object) *resolved {
 			break
 		}
 	}
+	if svc.Spec.Type == objects.ServiceTypeExternalName {
+		return c.externalName(res, b, svc, sp)
+	}
 	if sp == nil {
 		res.err = fmt.Errorf("service %s/%s has no port %s", b.ns, b.name, portString(b.port))
 		return res
@@ -86,6 +89,30 @@ func (c *Controller) resolve(b *backendRef, so, eo objects.Object) *resolved {
 	if len(res.targets) == 0 {
 		res.err = fmt.Errorf("service %s/%s has no ready endpoint", b.ns, b.name)
 	}
+	return res
+}
+
+// externalName resolves a backend that is an ExternalName Service to its
+// external name, as ingress-nginx does: at the target port of the Service's
+// port when it is a number, else its port, or the backend's port number
+// when the Service lists no such port. The name is looked up at each new
+// connection.
+func (c *Controller) externalName(res *resolved, b *backendRef, svc *objects.Service, sp *objects.ServicePort) *resolved {
+	var port int32
+	switch {
+	case sp != nil && sp.TargetPort.IntValue() > 0:
+		port = int32(sp.TargetPort.IntValue())
+	case sp != nil:
+		port = sp.Port
+	default:
+		port = b.port.Number
+	}
+	if port == 0 || svc.Spec.ExternalName == "" {
+		res.err = fmt.Errorf("service %s/%s has no port %s", b.ns, b.name, portString(b.port))
+		return res
+	}
+	hostport := net.JoinHostPort(svc.Spec.ExternalName, strconv.Itoa(int(port)))
+	res.targets = []*target{{hostport: hostport, proxy: c.reverseProxy(hostport)}}
 	return res
 }
 

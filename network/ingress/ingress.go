@@ -19,7 +19,7 @@
 // naming their host (else of one with a rule without a host, or without
 // rules: the catch-all), the oldest first, as ingress-nginx decides; else
 // they get 404. A backend without a ready endpoint gives 503, one that
-// fails 502. TLS certificates come from kubernetes.io/tls Secrets chosen
+// fails 502; one that is an ExternalName Service is reached at its name. TLS certificates come from kubernetes.io/tls Secrets chosen
 // by SNI: the one of the tls entry naming the server name, else the first
 // that covers it; other names get a self-signed certificate
 // (FakeCertificateName).

@@ -197,6 +197,32 @@ func TestDefaultBackendAndUnavailable(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// A backend that is an ExternalName Service is reached at its name.
+func TestExternalNameBackend(t *testing.T) {
+	f := start(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "external %s host=%s", r.URL.Path, r.Host)
+	})}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	port := ln.Addr().(*net.TCPAddr).Port
+	f.Create(&objects.Service{ObjectMeta: objects.ObjectMeta{Name: "ext"}, Spec: objects.ServiceSpec{
+		Type: objects.ServiceTypeExternalName, ExternalName: "localhost",
+		Ports: []objects.ServicePort{{Name: "http", Port: 80, TargetPort: objects.FromInt32(int32(port))}}}},
+		&objects.Service{ObjectMeta: objects.ObjectMeta{Name: "bare"}, Spec: objects.ServiceSpec{
+			Type: objects.ServiceTypeExternalName, ExternalName: "localhost"}},
+		&objects.Ingress{ObjectMeta: objects.ObjectMeta{Name: "web"}, Spec: objects.IngressSpec{IngressClassName: class("podkit"),
+			Rules: []objects.IngressRule{rule("", path("/ext", objects.PathTypePrefix, "ext"),
+				objects.HTTPIngressPath{Path: "/bare", PathType: pathType(objects.PathTypePrefix), Backend: objects.IngressBackend{
+					Service: &objects.IngressServiceBackend{Name: "bare", Port: objects.ServiceBackendPort{Number: int32(port)}}}})}}})
+	f.expect("http", "h.example", "/ext/x", 200, "external /ext/x host=h.example")
+	f.expect("https", "h.example", "/ext/y", 200, "external /ext/y host=h.example")
+	f.expect("http", "h.example", "/bare", 200, "external /bare ")
+}
+
 // Each Ingress's defaultBackend serves its own hosts; one without rules
 // serves hosts no rule names. Paths are routed cleaned, forwarded as sent.
 func TestDefaultBackendsByHostAndCleanPaths(t *testing.T) {
