@@ -13,7 +13,8 @@ func Exists(obj objects.Object) bool { return obj != nil }
 // Available holds when a workload has finished rolling out, as `kubectl
 // rollout status` judges it: a Deployment, ReplicaSet, StatefulSet or
 // DaemonSet whose controller has observed its latest generation and whose
-// pods are all updated and available; a Pod that is Ready; a Job that is
+// pods are all updated and available (for a StatefulSet with a partition,
+// those at or above it updated); a Pod that is Ready; a Job that is
 // Complete. For other kinds it holds when the object exists.
 func Available(obj objects.Object) bool {
 	switch o := obj.(type) {
@@ -36,6 +37,9 @@ func Available(obj objects.Object) bool {
 		}
 		if o.Spec.UpdateStrategy.Type == objects.OnDeleteStatefulSetStrategyType {
 			return true
+		}
+		if ru := o.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil && *ru.Partition > 0 {
+			return s.UpdatedReplicas >= want-*ru.Partition // "partitioned roll out complete"
 		}
 		return s.UpdatedReplicas == want && s.UpdateRevision == s.CurrentRevision
 	case *objects.DaemonSet:
