@@ -40,7 +40,8 @@ const (
 //
 // As in Kubernetes, a Job without manualSelector gets its selector and its
 // template's controller-uid and job-name labels generated from its uid (see
-// GenerateSelector); Default does this once the uid is set.
+// GenerateSelector) when it is created, and may not be created with a
+// selector of its own (see ValidateCreate).
 type JobSpec struct {
 	// Parallelism and Completions both default to 1 when both are unset;
 	// Parallelism alone defaults to 1.
@@ -171,7 +172,7 @@ func (j *Job) PrepareForCreate() { j.GenerateSelector() }
 // the template with the uid and the Job's name. It does nothing when
 // manualSelector is true, when the uid is not yet assigned, or when a
 // selector is already set (a selector the user wrote without manualSelector
-// is then rejected by Validate, as in Kubernetes).
+// is rejected by ValidateCreate before the Job is stored, as in Kubernetes).
 func (j *Job) GenerateSelector() {
 	s := &j.Spec
 	if (s.ManualSelector != nil && *s.ManualSelector) || j.UID == "" || s.Selector != nil {
@@ -202,8 +203,9 @@ func jobGeneratedLabels(j *Job) map[string]string {
 const maxParallelismForIndexedJob = 100000
 
 // Validate checks the Job as Kubernetes' ValidateJob does. A Job without
-// manualSelector may omit its selector until its uid is known; once the
-// selector is set it must be the generated one.
+// manualSelector omits its selector until its uid is known (ValidateCreate
+// rejects one given at create); once the selector is set it must be the
+// generated one.
 func (j *Job) Validate() ErrorList {
 	s := &j.Spec
 	p := NewPath("spec")
@@ -229,6 +231,19 @@ func (j *Job) Validate() ErrorList {
 		}
 	}
 	return errs
+}
+
+// ValidateCreate implements CreateValidator: a new Job without
+// manualSelector may not name a selector, since the store generates it from
+// the uid it assigns (PrepareForCreate), after validation. Kubernetes
+// rejects such a Job with the same error; it lets an empty selector through,
+// merging the uid into it, which podkit does not.
+func (j *Job) ValidateCreate() ErrorList {
+	s := &j.Spec
+	if s.Selector == nil || (s.ManualSelector != nil && *s.ManualSelector) {
+		return nil
+	}
+	return ErrorList{Invalid(NewPath("spec", "selector"), derefForError(s.Selector), "`selector` not auto-generated")}
 }
 
 // validateGeneratedJobSelector checks that the template carries the

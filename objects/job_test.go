@@ -150,6 +150,59 @@ func TestJobValidate(t *testing.T) {
 	}
 }
 
+// A Job is created without a selector unless manualSelector is true: the
+// selector is generated from the uid the store assigns, after validation.
+func TestJobValidateCreate(t *testing.T) {
+	userSelector := func(j *Job) {
+		j.Spec.Selector = &LabelSelector{MatchLabels: map[string]string{"job": "pi"}}
+		j.Spec.Template.Labels = map[string]string{"job": "pi"}
+	}
+	cases := []struct {
+		name   string
+		mutate func(*Job)
+		want   string
+	}{
+		{"no selector", func(*Job) {}, ""},
+		{"selector without manualSelector", userSelector,
+			`Job "pi" is invalid: spec.selector: Invalid value: {"matchLabels":{"job":"pi"}}: ` + "`selector` not auto-generated"},
+		{"selector with manualSelector false", func(j *Job) { userSelector(j); j.Spec.ManualSelector = ptrTo(false) },
+			`Job "pi" is invalid: spec.selector: Invalid value: {"matchLabels":{"job":"pi"}}: ` + "`selector` not auto-generated"},
+		{"selector with manualSelector true", func(j *Job) { userSelector(j); j.Spec.ManualSelector = ptrTo(true) }, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			j := newJob()
+			c.mutate(j)
+			err := validateThroughScheme(j)
+			if c.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, c.want, err.Error())
+			assert.ErrorIs(t, err, ErrInvalid)
+		})
+	}
+
+	// Created as the orchestrator does: defaulted and validated, then
+	// completed once the store has assigned the uid. Updates of the stored
+	// Job, with or without its uid, pass: the create rule is not checked.
+	s := NewScheme()
+	j := newJob()
+	s.Default(j)
+	require.NoError(t, s.Validate(j))
+	j.UID = "u1"
+	j.PrepareForCreate()
+	assert.Equal(t, &LabelSelector{MatchLabels: map[string]string{ControllerUIDLabel: "u1"}}, j.Spec.Selector)
+	upd := j.DeepCopy()
+	upd.UID = ""
+	upd.Spec.Parallelism = ptrTo[int32](2)
+	s.Default(upd)
+	assert.NoError(t, s.ValidateUpdate(upd, j), "an update without the uid")
+	upd.UID = j.UID
+	assert.NoError(t, s.ValidateUpdate(upd, j), "an update with the uid")
+}
+
 func TestJobValidateMessages(t *testing.T) {
 	j := newJob()
 	j.Spec.Template.Spec.RestartPolicy = ""

@@ -51,6 +51,15 @@ type Validator interface {
 	Validate() ErrorList
 }
 
+// CreateValidator is implemented by kinds with rules only a new object
+// must follow, checked before the store assigns its uid: a Job may not name
+// a selector without manualSelector, since the store generates it.
+//
+// +kubebuilder:object:generate=false
+type CreateValidator interface {
+	ValidateCreate() ErrorList
+}
+
 // UpdateValidator is implemented by kinds with fields that may not change
 // once created; old is the stored object.
 //
@@ -172,7 +181,8 @@ func (s *Scheme) Default(obj Object) {
 }
 
 // Validate checks a new object: its metadata for every kind, then the kind's
-// own fields. The returned error is an *InvalidError listing every problem.
+// own fields, then what only a new object must follow (CreateValidator).
+// The returned error is an *InvalidError listing every problem.
 func (s *Scheme) Validate(obj Object) error {
 	k, err := s.SetTypeMeta(obj)
 	if err != nil {
@@ -182,11 +192,15 @@ func (s *Scheme) Validate(obj Object) error {
 	if v, ok := obj.(Validator); ok {
 		errs = append(errs, v.Validate()...)
 	}
+	if v, ok := obj.(CreateValidator); ok {
+		errs = append(errs, v.ValidateCreate()...)
+	}
 	return errs.ToError(k.Kind, objectName(obj))
 }
 
 // ValidateUpdate checks obj as a replacement for old: everything Validate
-// checks, plus the fields that may not change.
+// checks but the rules of a new object (CreateValidator), plus the fields
+// that may not change.
 func (s *Scheme) ValidateUpdate(obj, old Object) error {
 	k, err := s.SetTypeMeta(obj)
 	if err != nil {

@@ -2,6 +2,7 @@ package objects
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -149,10 +150,20 @@ type PortStatus struct {
 func (s *Service) IsHeadless() bool { return s.Spec.ClusterIP == ClusterIPNone }
 
 // externallyAccessible reports whether traffic may come from outside the
-// cluster: NodePort, LoadBalancer, or external IPs.
+// cluster: NodePort, LoadBalancer, or external IPs. An unset type counts as
+// ClusterIP, which Default makes it.
 func (s *Service) externallyAccessible() bool {
 	return s.Spec.Type == ServiceTypeNodePort || s.Spec.Type == ServiceTypeLoadBalancer ||
-		(s.Spec.Type == ServiceTypeClusterIP && len(s.Spec.ExternalIPs) > 0)
+		((s.Spec.Type == ServiceTypeClusterIP || s.Spec.Type == "") && len(s.Spec.ExternalIPs) > 0)
+}
+
+// needsClusterIP reports whether the Service's type has a cluster IP
+// (headless ones hold "None").
+func needsClusterIP(s *Service) bool { return s.Spec.Type != ServiceTypeExternalName }
+
+// needsNodePort reports whether the Service's type has node ports.
+func needsNodePort(s *Service) bool {
+	return s.Spec.Type == ServiceTypeNodePort || s.Spec.Type == ServiceTypeLoadBalancer
 }
 
 // Default implements Defaulter, as Kubernetes' SetDefaults_Service.
@@ -399,14 +410,16 @@ func (s *Service) ValidateUpdate(old Object) ErrorList {
 	return nil
 }
 
-// PatchAllocatedValues copies what the cluster allocated to old (cluster
-// IPs, node ports) into s where s leaves it unset, as Kubernetes' registry
-// does on update: re-applying a manifest that does not name them keeps them.
+// PatchAllocatedValues prepares s to replace old, the stored Service, as
+// Kubernetes' registry and service strategy do on update. What the cluster
+// allocated to old (cluster IPs, node ports) is copied into s where s
+// leaves it unset, so re-applying a manifest that does not name them keeps
+// them. Fields s kept unchanged from old that its new type does not use are
+// cleared (see dropTypeDependentFields), so a read-modify-write that only
+// changes the type is valid; the addresses dropped are free once s is
+// stored.
 func (s *Service) PatchAllocatedValues(old *Service) {
-	needsClusterIP := func(x *Service) bool { return x.Spec.Type != ServiceTypeExternalName }
-	needsNodePort := func(x *Service) bool {
-		return x.Spec.Type == ServiceTypeNodePort || x.Spec.Type == ServiceTypeLoadBalancer
-	}
+	s.dropTypeDependentFields(old)
 	if needsClusterIP(old) && needsClusterIP(s) {
 		if s.Spec.ClusterIP == "" {
 			s.Spec.ClusterIP = old.Spec.ClusterIP
@@ -437,4 +450,54 @@ func (s *Service) PatchAllocatedValues(old *Service) {
 			used[v] = true
 		}
 	}
+}
+
+// dropTypeDependentFields clears the fields that no longer apply to s's
+// type, as Kubernetes' dropTypeDependentFields does, but only those s left
+// as old had them: a field the user changed is kept for validation to judge.
+// Kubernetes also clears healthCheckNodePort, allocateLoadBalancerNodePorts
+// and loadBalancerClass, which podkit's Service does not have.
+func (s *Service) dropTypeDependentFields(old *Service) {
+	sp, op := &s.Spec, &old.Spec
+	if needsClusterIP(old) && !needsClusterIP(s) {
+		if sp.ClusterIP == op.ClusterIP && slices.Equal(sp.ClusterIPs, op.ClusterIPs) {
+			sp.ClusterIP, sp.ClusterIPs = "", nil
+		}
+		if slices.Equal(sp.IPFamilies, op.IPFamilies) {
+			sp.IPFamilies = nil
+		}
+		if ipFamilyPolicyOf(sp) == ipFamilyPolicyOf(op) {
+			sp.IPFamilyPolicy = nil
+		}
+	}
+	if needsNodePort(old) && !needsNodePort(s) && noNewNodePorts(sp, op) {
+		for i := range sp.Ports {
+			sp.Ports[i].NodePort = 0
+		}
+	}
+	if old.externallyAccessible() && !s.externallyAccessible() && sp.ExternalTrafficPolicy == op.ExternalTrafficPolicy {
+		sp.ExternalTrafficPolicy = ""
+	}
+}
+
+func ipFamilyPolicyOf(sp *ServiceSpec) IPFamilyPolicy {
+	if sp.IPFamilyPolicy == nil {
+		return ""
+	}
+	return *sp.IPFamilyPolicy
+}
+
+// noNewNodePorts reports whether every node port of sp is one of op's:
+// ports may be added, removed or changed, as long as no node port is new.
+func noNewNodePorts(sp, op *ServiceSpec) bool {
+	old := map[int32]bool{}
+	for _, p := range op.Ports {
+		old[p.NodePort] = true
+	}
+	for _, p := range sp.Ports {
+		if p.NodePort != 0 && !old[p.NodePort] {
+			return false
+		}
+	}
+	return true
 }

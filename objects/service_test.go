@@ -197,6 +197,102 @@ func TestServicePatchAllocatedValues(t *testing.T) {
 	assert.Equal(t, int32(0), s.Spec.Ports[0].NodePort)
 }
 
+// Changing a Service's type in a read-modify-write clears the fields the
+// new type does not use, unless the user changed them too, as Kubernetes'
+// service strategy does on update.
+func TestServiceTypeChange(t *testing.T) {
+	stored := func(typ ServiceType) *Service {
+		s := testService()
+		s.UID, s.ResourceVersion = "u1", "5"
+		s.Spec.Type = typ
+		s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.96.0.10", []string{"10.96.0.10"}
+		s.Spec.IPFamilies = []IPFamily{IPv4Protocol}
+		s.Spec.IPFamilyPolicy = ptrTo(IPFamilyPolicySingleStack)
+		if typ == ServiceTypeNodePort || typ == ServiceTypeLoadBalancer {
+			s.Spec.Ports[0].NodePort = 30080
+		}
+		s.Default()
+		return s
+	}
+	withExternalIP := testService()
+	withExternalIP.Spec.ExternalIPs = []string{"192.168.1.1"}
+	withExternalIP.Spec.ClusterIP = "10.96.0.10"
+	withExternalIP.Default()
+	require.Equal(t, ServiceExternalTrafficPolicyCluster, withExternalIP.Spec.ExternalTrafficPolicy)
+	cases := []struct {
+		name    string
+		old     *Service
+		mutate  func(*Service)
+		want    []string // validation errors
+		changed func(t *testing.T, s *Service)
+	}{
+		{"NodePort to ClusterIP", stored(ServiceTypeNodePort), func(s *Service) { s.Spec.Type = ServiceTypeClusterIP }, nil,
+			func(t *testing.T, s *Service) {
+				assert.Equal(t, int32(0), s.Spec.Ports[0].NodePort, "the node port is released")
+				assert.Empty(t, s.Spec.ExternalTrafficPolicy)
+				assert.Equal(t, []string{"10.96.0.10"}, s.Spec.ClusterIPs, "the cluster IP is kept")
+			}},
+		{"LoadBalancer to ClusterIP, type unset", stored(ServiceTypeLoadBalancer), func(s *Service) { s.Spec.Type = "" }, nil,
+			func(t *testing.T, s *Service) {
+				assert.Equal(t, ServiceTypeClusterIP, s.Spec.Type)
+				assert.Equal(t, int32(0), s.Spec.Ports[0].NodePort)
+				assert.Empty(t, s.Spec.ExternalTrafficPolicy)
+			}},
+		{"LoadBalancer to NodePort keeps node ports", stored(ServiceTypeLoadBalancer), func(s *Service) { s.Spec.Type = ServiceTypeNodePort }, nil,
+			func(t *testing.T, s *Service) {
+				assert.Equal(t, int32(30080), s.Spec.Ports[0].NodePort)
+				assert.Equal(t, ServiceExternalTrafficPolicyCluster, s.Spec.ExternalTrafficPolicy)
+			}},
+		{"ClusterIP to ExternalName", stored(ServiceTypeClusterIP), func(s *Service) {
+			s.Spec.Type = ServiceTypeExternalName
+			s.Spec.ExternalName = "db.example.com"
+		}, nil, func(t *testing.T, s *Service) {
+			assert.Empty(t, s.Spec.ClusterIP)
+			assert.Nil(t, s.Spec.ClusterIPs)
+			assert.Nil(t, s.Spec.IPFamilies)
+			assert.Nil(t, s.Spec.IPFamilyPolicy)
+		}},
+		{"NodePort to ExternalName", stored(ServiceTypeNodePort), func(s *Service) {
+			s.Spec.Type = ServiceTypeExternalName
+			s.Spec.ExternalName = "db.example.com"
+		}, nil, func(t *testing.T, s *Service) {
+			assert.Empty(t, s.Spec.ClusterIPs)
+			assert.Equal(t, int32(0), s.Spec.Ports[0].NodePort)
+			assert.Empty(t, s.Spec.ExternalTrafficPolicy)
+		}},
+		{"external IPs removed", withExternalIP, func(s *Service) { s.Spec.ExternalIPs = nil }, nil,
+			func(t *testing.T, s *Service) { assert.Empty(t, s.Spec.ExternalTrafficPolicy) }},
+		{"a new node port is kept", stored(ServiceTypeNodePort), func(s *Service) {
+			s.Spec.Type = ServiceTypeClusterIP
+			s.Spec.Ports[0].NodePort = 30081
+		}, []string{"spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"}, nil},
+		{"a changed externalTrafficPolicy is kept", stored(ServiceTypeNodePort), func(s *Service) {
+			s.Spec.Type = ServiceTypeClusterIP
+			s.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyLocal
+		}, []string{`spec.externalTrafficPolicy: Invalid value: "Local": may only be set for externally-accessible services`}, nil},
+		{"a changed clusterIP is kept", stored(ServiceTypeClusterIP), func(s *Service) {
+			s.Spec.Type = ServiceTypeExternalName
+			s.Spec.ExternalName = "db.example.com"
+			s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.96.0.11", []string{"10.96.0.11"}
+		}, []string{"spec.clusterIPs: Forbidden: may not be set for `type=ExternalName`"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			old := c.old
+			s := old.DeepCopy()
+			c.mutate(s)
+			// As the orchestrator admits an update.
+			s.PatchAllocatedValues(old)
+			s.Default()
+			errs := append(s.Validate(), s.ValidateUpdate(old)...)
+			assertFieldErrors(t, c.want, errs)
+			if c.changed != nil {
+				c.changed(t, s)
+			}
+		})
+	}
+}
+
 func TestServiceManifest(t *testing.T) {
 	const manifest = `
 apiVersion: v1
