@@ -84,20 +84,24 @@ func (o HPAOptions) withDefaults() HPAOptions {
 // StatefulSet in the autoscaler's namespace) as Kubernetes'
 // autoscaling/v2 controller does, for Resource metrics (cpu, memory) with
 // Utilization (a percentage of the pods' requests) and AverageValue
-// targets: desired = ceil(current × usage / target), nothing when the
-// ratio is within the tolerance, pods without metrics or not yet ready
-// counted conservatively, the largest count any metric asks for, then
-// stabilized (the lowest recommendation of the scale-up window, the
-// highest of the scale-down window: 300 seconds by default) and limited
-// by the behaviour's policies (by default at most doubling, or 4 pods, per
-// 15 seconds up; any amount down) and by minReplicas and maxReplicas.
-// The status reports the current metrics, the replica counts and the
-// AbleToScale, ScalingActive and ScalingLimited conditions. Other metric
-// types (Pods, Object, External, ContainerResource) are reported as
-// unsupported.
+// targets: desired = ceil(current × usage / target), with the usage in
+// whole percent (or milli-units), nothing when the ratio is within the
+// tolerance, pods without metrics or not yet ready counted
+// conservatively, the largest count any metric asks for (no scale-down
+// while any metric cannot be computed), then stabilized (the lowest
+// recommendation of the scale-up window, the highest of the scale-down
+// window: 300 seconds by default) and limited by the behaviour's policies
+// (by default at most doubling, or 4 pods, per 15 seconds up; any amount
+// down) and by minReplicas and maxReplicas. The status reports the
+// current metrics, the replica counts and the AbleToScale, ScalingActive
+// and ScalingLimited conditions. Other metric types (Pods, Object,
+// External, ContainerResource) are reported as unsupported.
 //
 // The recommendations and scale events the stabilization and policies
-// look back on are kept in memory, as Kubernetes keeps them.
+// look back on are kept in memory, as Kubernetes keeps them. The first
+// recommendation is the target's replica count when the controller first
+// syncs the autoscaler, so that a new autoscaler, or any after the
+// controller restarts, scales down only after the stabilization window.
 func HorizontalPodAutoscalerController(m *Manager, metrics MetricsSource, opts HPAOptions) Controller {
 	r := &hpaReconciler{
 		c: m.Client(), clock: m.Clock(), rec: m.Recorder(), metrics: metrics, opts: opts.withDefaults(),
@@ -195,6 +199,7 @@ func (r *hpaReconciler) Reconcile(ctx context.Context, req Request) (Result, err
 		minReplicas = *h.Spec.MinReplicas
 	}
 	state := r.stateOf(h)
+	r.recordInitialRecommendation(state, current, now)
 	var desired int32
 	var rescaleReason string
 	switch {
@@ -246,6 +251,18 @@ func (r *hpaReconciler) Reconcile(ctx context.Context, req Request) (Result, err
 		st.CurrentReplicas = current
 	}
 	return res, r.writeStatus(ctx, h, st)
+}
+
+// recordInitialRecommendation makes the target's replica count the first
+// recommendation of an autoscaler without any, as Kubernetes does, so that
+// the scale-down stabilization window holds back a new autoscaler (or one
+// the controller has just restarted with) too.
+func (r *hpaReconciler) recordInitialRecommendation(s *hpaState, current int32, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s.recommendations == nil {
+		s.recommendations = []timedReplicas{{replicas: current, at: now}}
+	}
 }
 
 func (r *hpaReconciler) writeStatus(ctx context.Context, h *objects.HorizontalPodAutoscaler, st objects.HorizontalPodAutoscalerStatus) error {
@@ -307,7 +324,10 @@ func (r *hpaReconciler) scale(ctx context.Context, h *objects.HorizontalPodAutos
 // computeReplicas returns the largest replica count the metrics ask for,
 // the name of the metric that asked for it, and every metric's status. An
 // error with a proposal names metrics that could not be read while others
-// could.
+// could, and asked for more replicas than the target has. As in
+// Kubernetes, there is no proposal when any metric could not be read and
+// the others ask for fewer: the autoscaler does not scale down on part of
+// its metrics.
 func (r *hpaReconciler) computeReplicas(ctx context.Context, h *objects.HorizontalPodAutoscaler, t *scaleTarget, now time.Time) (int32, string, []objects.MetricStatus, error) {
 	sel, err := objects.LabelSelectorAsSelector(t.selector)
 	if err != nil {
@@ -359,6 +379,9 @@ func (r *hpaReconciler) computeReplicas(ctx context.Context, h *objects.Horizont
 			errs = append(errs, errors.New("no metrics"))
 		}
 		return 0, "", statuses, errors.Join(errs...)
+	}
+	if len(errs) > 0 && best < t.replicas {
+		return 0, "", statuses, fmt.Errorf("%d of %d metrics invalid, not scaling down on the others: %w", len(errs), len(h.Spec.Metrics), errors.Join(errs...))
 	}
 	return best, bestName, statuses, errors.Join(errs...)
 }
@@ -414,21 +437,24 @@ func (r *hpaReconciler) resourceReplicas(ms *objects.ResourceMetricSource, curre
 	default:
 		return 0, nil, fmt.Errorf("target type %s is not supported for resource metrics", ms.Target.Type)
 	}
+	// As in Kubernetes, the utilization is a whole percentage and the
+	// average a whole milli-unit, rounded down, before the division by the
+	// target.
 	ratio := func(usage map[string]int64) (float64, int64, int64) {
 		var sum, req int64
 		for name, u := range usage {
 			sum += u
 			req += requests[name]
 		}
+		avg := sum / int64(len(usage))
 		if utilization {
 			if req == 0 {
-				return 0, 0, sum / int64(len(usage))
+				return 0, 0, avg
 			}
-			util := float64(sum) * 100 / float64(req)
-			return util / target, int64(util), sum / int64(len(usage))
+			util := sum * 100 / req
+			return float64(util) / target, util, avg
 		}
-		avg := float64(sum) / float64(len(usage))
-		return avg / target, 0, sum / int64(len(usage))
+		return float64(avg) / target, 0, avg
 	}
 	usageRatio, util, avg := ratio(usage)
 	status.Current.AverageValue = ptrQuantity(objects.NewMilliQuantity(avg, objects.DecimalSI))
@@ -445,8 +471,9 @@ func (r *hpaReconciler) resourceReplicas(ms *objects.ResourceMetricSource, curre
 		return int32(math.Ceil(usageRatio * float64(len(usage)))), status, nil
 	}
 	// Rebalance: missing pods count as using nothing on the way up and
-	// their request (or the target) on the way down; unready pods as using
-	// nothing on the way up.
+	// their request (or the target) on the way down, and not at all when
+	// the others are exactly on target; unready pods as using nothing on
+	// the way up.
 	for _, p := range missing {
 		switch {
 		case usageRatio < 1 && utilization:
@@ -454,7 +481,7 @@ func (r *hpaReconciler) resourceReplicas(ms *objects.ResourceMetricSource, curre
 			usage[p.Name] = requests[p.Name] * fallback / 100
 		case usageRatio < 1:
 			usage[p.Name] = int64(target)
-		default:
+		case usageRatio > 1:
 			usage[p.Name] = 0
 		}
 	}

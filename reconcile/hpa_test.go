@@ -340,3 +340,132 @@ func TestHPAMemoryUtilization(t *testing.T) {
 	})
 	require.True(t, e.events.has("New size: 4; reason: memory resource utilization (percentage of request) above target"), e.events.String())
 }
+
+// A new autoscaler starts from the target's replica count as its first
+// recommendation, as Kubernetes does: low usage scales the target down
+// only once the 300-second stabilization window has passed.
+func TestHPANewAutoscalerWaitsToScaleDown(t *testing.T) {
+	e := newHPAEnv(t)
+	e.create(deploymentWithCPU("web", 4, 100))
+	e.waitFor("4 ready", rolledOut("web", "web:1"))
+	e.clock.Advance(time.Minute)
+	e.setCPU("web", 25) // half the target: the recommendation is 2
+	e.create(newHPA("web", "web", 1, 10, 50))
+	created := e.clock.Now()
+	e.waitFor("25% seen", hpaSaw("web", 25, 4))
+	e.waitSynced("web")
+	for {
+		viewT(t, e.s, func(tx store.ReadTx) {
+			require.Equal(t, int32(4), deploymentReplicas(tx, "web"), "scaled down %v after the autoscaler was created", e.clock.Now().Sub(created))
+			h := getHPA(tx, "web")
+			require.Equal(t, int32(4), h.Status.DesiredReplicas)
+			require.Equal(t, HPAReasonScaleDownStabilized, objects.GetHPACondition(&h.Status, objects.AbleToScale).Reason)
+		})
+		if e.clock.Now().Add(DefaultHPASyncPeriod).Sub(created) >= 300*time.Second {
+			break
+		}
+		e.sync("web")
+	}
+	e.sync("web")
+	require.Equal(t, 300*time.Second, e.clock.Now().Sub(created))
+	e.waitFor("scaled to 2", func(tx store.ReadTx) (bool, string) {
+		h := getHPA(tx, "web")
+		return deploymentReplicas(tx, "web") == 2 && h.Status.DesiredReplicas == 2, fmt.Sprintf("%+v", h.Status)
+	})
+}
+
+// A metric that cannot be computed keeps the others from scaling the
+// target down, as in Kubernetes; they still scale it up.
+func TestHPAInvalidMetricPreventsScaleDown(t *testing.T) {
+	e := newHPAEnv(t)
+	e.create(deploymentWithCPU("web", 4, 100))
+	e.waitFor("4 ready", rolledOut("web", "web:1"))
+	e.clock.Advance(time.Minute)
+	e.setCPU("web", 25) // CPU alone asks for 2
+	h := newHPA("web", "web", 1, 10, 50)
+	// No memory usage is reported: this metric cannot be computed.
+	h.Spec.Metrics = append(h.Spec.Metrics, objects.MetricSpec{Type: objects.ResourceMetricSourceType, Resource: &objects.ResourceMetricSource{
+		Name:   objects.ResourceMemory,
+		Target: objects.MetricTarget{Type: objects.AverageValueMetricType, AverageValue: ptr(objects.MustParseQuantity("64Mi"))},
+	}})
+	// Without a stabilization window, only the invalid metric holds the
+	// scale-down back.
+	h.Spec.Behavior = &objects.HorizontalPodAutoscalerBehavior{ScaleDown: &objects.HPAScalingRules{StabilizationWindowSeconds: ptr[int32](0)}}
+	e.create(h)
+	e.waitFor("25% seen", hpaSaw("web", 25, 4))
+	e.waitSynced("web")
+	e.sync("web")
+	viewT(t, e.s, func(tx store.ReadTx) {
+		require.Equal(t, int32(4), deploymentReplicas(tx, "web"))
+		c := objects.GetHPACondition(&getHPA(tx, "web").Status, objects.ScalingActive)
+		require.Equal(t, objects.ConditionFalse, c.Status)
+		require.Equal(t, HPAReasonInvalidMetric, c.Reason)
+		require.Contains(t, c.Message, "memory")
+	})
+	require.False(t, e.events.has("New size"), e.events.String())
+
+	e.setCPU("web", 100) // CPU asks for 8
+	e.sync("web")
+	e.waitFor("scaled to 8", func(tx store.ReadTx) (bool, string) {
+		return deploymentReplicas(tx, "web") == 8, fmt.Sprintf("%+v", getHPA(tx, "web").Status)
+	})
+}
+
+// resourceReplicas as Kubernetes' replica calculator has it, on ready pods
+// requesting 100m of CPU, or 1000m for the utilization rounding case.
+func TestHPAResourceReplicas(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := t0.Add(10 * time.Minute) // past the CPU initialization period
+	utilization := func(pct int32) objects.MetricTarget {
+		return objects.MetricTarget{Type: objects.UtilizationMetricType, AverageUtilization: ptr(pct)}
+	}
+	averageValue := func(q string) objects.MetricTarget {
+		return objects.MetricTarget{Type: objects.AverageValueMetricType, AverageValue: ptr(objects.MustParseQuantity(q))}
+	}
+	for _, tc := range []struct {
+		name    string
+		target  objects.MetricTarget
+		request int64   // milli-CPU, per pod
+		usage   []int64 // milli-CPU, by pod; -1: no metrics
+		want    int32   // from len(usage) replicas
+	}{
+		// 150.1% is 150%: a ratio of 1.5, not 1.501, so 3 and not 4.
+		{"utilization in whole percent", utilization(100), 1000, []int64{1501, 1501}, 3},
+		// An average of 100.5m is 100m: a ratio of 2, not 2.01, so 4 and not 5.
+		{"average in whole milli-units", averageValue("50m"), 100, []int64{100, 101}, 4},
+		// Exactly on target: the pods without metrics change nothing.
+		{"utilization on target, pods missing", utilization(50), 100, []int64{50, -1, -1, -1}, 4},
+		{"average on target, pods missing", averageValue("50m"), 100, []int64{50, -1, -1, -1}, 4},
+		// Below target, missing pods count as using their request: 55%,
+		// within the tolerance.
+		{"down, missing pods at their request", utilization(50), 100, []int64{40, 40, 40, -1}, 4},
+		// Above target, missing pods count as idle: 66%, so ceil(1.32 × 3).
+		{"up, missing pods idle", utilization(50), 100, []int64{100, 100, -1}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &hpaReconciler{opts: HPAOptions{}.withDefaults()}
+			var pods []*objects.Pod
+			var samples []PodMetrics
+			for i, u := range tc.usage {
+				p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("web-%d", i), CreationTimestamp: objects.NewTime(t0)}}
+				p.Spec.Containers = []objects.Container{{Name: "app", Resources: objects.ResourceRequirements{Requests: objects.ResourceList{
+					objects.ResourceCPU: objects.NewMilliQuantity(tc.request, objects.DecimalSI),
+				}}}}
+				makeReady(p, t0)
+				pods = append(pods, p)
+				if u >= 0 {
+					samples = append(samples, PodMetrics{
+						Namespace: p.Namespace, Name: p.Name, Timestamp: now, Window: 15 * time.Second,
+						Containers: []ContainerMetrics{{Name: "app", Usage: objects.ResourceList{
+							objects.ResourceCPU: objects.NewMilliQuantity(u, objects.DecimalSI),
+						}}},
+					})
+				}
+			}
+			ms := &objects.ResourceMetricSource{Name: objects.ResourceCPU, Target: tc.target}
+			got, _, err := r.resourceReplicas(ms, int32(len(pods)), pods, samples, now)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}

@@ -45,7 +45,9 @@ const jobCompletionIndexEnv = "JOB_COMPLETION_INDEX"
 // or every index 0..completions-1 has a successful pod (Indexed, where each
 // pod gets its index in the batch.kubernetes.io/job-completion-index
 // annotation and label, the JOB_COMPLETION_INDEX variable and the hostname
-// <job>-<index>), at most spec.parallelism at a time. Pods carry the
+// <job>-<index>), at most spec.parallelism at a time. Without completions
+// (a work queue) it starts no pod once one has succeeded, and the Job
+// completes when the others have stopped too. Pods carry the
 // batch.kubernetes.io/job-tracking finalizer until they are counted in the
 // Job's status, so a finished pod deleted early still counts, and is
 // counted once. A pod that fails (or is deleted before it succeeds) counts
@@ -54,10 +56,10 @@ const jobCompletionIndexEnv = "JOB_COMPLETION_INDEX"
 // failures than backoffLimit (or, with restartPolicy OnFailure, as many
 // container restarts) or a Job active for longer than
 // activeDeadlineSeconds fails it: the FailureTarget and Failed conditions
-// are set and its running pods deleted. Success sets SuccessCriteriaMet and
-// Complete. A suspended Job has no pods. A finished Job with
-// ttlSecondsAfterFinished is deleted (foreground) that long after it
-// finished.
+// are set and its running pods deleted, and they count as failed too.
+// Success sets SuccessCriteriaMet and Complete. A suspended Job has no
+// pods. A finished Job with ttlSecondsAfterFinished is deleted
+// (foreground) that long after it finished.
 func JobController(m *Manager) Controller {
 	r := &jobReconciler{c: m.Client(), clock: m.Clock(), rec: m.Recorder()}
 	return Controller{
@@ -269,9 +271,15 @@ func jobSucceeded(s *jobState) bool {
 }
 
 // finish sets the Job's terminal condition, after its interim one, and
-// deletes its running pods.
+// deletes its running pods. The pods of a failed Job count as failed, as
+// in Kubernetes ("active pods are terminated when the job has completed,
+// thus they count as failures").
 func (r *jobReconciler) finish(ctx context.Context, s *jobState, interim, final objects.JobConditionType, reason, message string) error {
-	if err := r.deleteActive(ctx, s, s.active); err != nil {
+	del := r.deleteActive
+	if final == objects.JobFailed {
+		del = r.failActive
+	}
+	if err := del(ctx, s, s.active); err != nil {
 		return err
 	}
 	setJobCondition(&s.status, interim, objects.ConditionTrue, reason, message, s.now)
@@ -300,16 +308,55 @@ func (r *jobReconciler) suspend(ctx context.Context, s *jobState) error {
 // tracking finalizer in the same transaction: a pod the controller removes
 // is not a failure.
 func (r *jobReconciler) deleteActive(ctx context.Context, s *jobState, victims []*objects.Pod) error {
-	if len(victims) == 0 {
-		return nil
+	_, err := r.deletePods(ctx, s, victims, untrackDeleted)
+	return err
+}
+
+// failActive deletes the running pods of a failed Job and counts them as
+// failed. They keep their tracking finalizer until writeStatus lets go of
+// them in the transaction that stores the count: should that write fail,
+// the next reconcile counts them as it counts any tracked pod being
+// deleted, so each is counted once.
+func (r *jobReconciler) failActive(ctx context.Context, s *jobState, victims []*objects.Pod) error {
+	deleted, err := r.deletePods(ctx, s, victims, keepTracking)
+	for _, p := range deleted {
+		if p.HasFinalizer(objects.JobTrackingFinalizer) {
+			s.counted = append(s.counted, p)
+			s.status.Failed++
+		}
 	}
+	return err
+}
+
+// deletedPodTracking says what becomes of the tracking finalizer of a pod
+// the controller deletes.
+type deletedPodTracking int
+
+const (
+	untrackDeleted deletedPodTracking = iota // removed with the pod: no failure
+	keepTracking                             // kept for writeStatus to count the pod
+)
+
+// deletePods deletes victims in one transaction and returns those it
+// deleted (not those already gone or replaced).
+func (r *jobReconciler) deletePods(ctx context.Context, s *jobState, victims []*objects.Pod, tracking deletedPodTracking) ([]*objects.Pod, error) {
+	if len(victims) == 0 {
+		return nil, nil
+	}
+	var deleted []*objects.Pod
 	err := r.c.Txn(ctx, func(tx store.Tx) error {
+		deleted = deleted[:0]
 		for _, p := range victims {
-			if err := untrackPod(tx, p); err != nil {
-				return err
+			if tracking == untrackDeleted {
+				if err := untrackPod(tx, p); err != nil {
+					return err
+				}
 			}
 			err := store.Remove(tx, kindPod, p.Key(), store.DeleteOptions{Preconditions: &store.Preconditions{UID: p.UID}})
-			if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
+			switch {
+			case err == nil:
+				deleted = append(deleted, p)
+			case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict):
 				return err
 			}
 		}
@@ -317,7 +364,7 @@ func (r *jobReconciler) deleteActive(ctx context.Context, s *jobState, victims [
 	})
 	if err != nil {
 		r.rec.Event(ctx, s.job, EventWarning, "FailedDelete", "Error deleting: "+err.Error())
-		return err
+		return nil, err
 	}
 	gone := map[string]bool{}
 	msgs := make([]string, len(victims))
@@ -327,7 +374,7 @@ func (r *jobReconciler) deleteActive(ctx context.Context, s *jobState, victims [
 	}
 	recordEach(ctx, r.rec, s.job, EventNormal, "SuccessfulDelete", msgs)
 	s.active = slices.DeleteFunc(s.active, func(p *objects.Pod) bool { return gone[p.UID] })
-	return nil
+	return deleted, nil
 }
 
 // manage creates or deletes pods towards the parallelism the Job wants, and
@@ -338,7 +385,7 @@ func (r *jobReconciler) manage(ctx context.Context, s *jobState) (time.Duration,
 	var want int
 	switch c := job.Spec.Completions; {
 	case c == nil && s.status.Succeeded > 0:
-		want = 0 // a work queue with a success: let the others finish
+		want = len(s.active) // a work queue with a success: start no more, let the others finish
 	case c == nil:
 		want = parallelism
 	default:

@@ -194,14 +194,89 @@ func TestJobActiveDeadline(t *testing.T) {
 	e.waitDelayed("job")
 	e.clock.Advance(60 * time.Second)
 	e.waitFor("failed", jobCondition("slow", objects.JobFailed))
-	e.waitFor("pods deleted", func(tx store.ReadTx) (bool, string) {
-		pods := podsWhere(tx, isPodActive)
-		return len(pods) == 0, fmt.Sprint(podNames(podsWhere(tx, nil)))
+	e.waitFor("pods deleted and let go", func(tx store.ReadTx) (bool, string) {
+		pods := podsWhere(tx, nil)
+		return len(pods) == 0, fmt.Sprint(podNames(pods))
 	})
 	viewT(t, e.s, func(tx store.ReadTx) {
 		j := getJob(tx, "slow")
 		require.Equal(t, JobReasonDeadlineExceeded, objects.GetJobCondition(&j.Status, objects.JobFailed).Reason)
-		require.Equal(t, int32(0), j.Status.Failed, "pods the controller deletes are not failures")
+		require.Equal(t, int32(2), j.Status.Failed, "the running pods of a failed Job count as failed, as in Kubernetes")
+		require.Equal(t, int32(0), j.Status.Active)
+	})
+}
+
+// A Job past its backoff limit while other pods run: they are deleted and
+// count as failed too, as in Kubernetes.
+func TestJobBackoffLimitCountsRunningPods(t *testing.T) {
+	e := jobEnv(t)
+	e.runPodScript(func(p *objects.Pod) bool { return makeReady(p, e.clock.Now()) })
+	j := newJob("fragile", 3, 3)
+	j.Spec.BackoffLimit = ptr[int32](0)
+	e.create(j)
+	e.waitFor("3 running", func(tx store.ReadTx) (bool, string) {
+		j := getJob(tx, "fragile")
+		return j != nil && j.Status.Ready != nil && *j.Status.Ready == 3, fmt.Sprintf("%+v", j)
+	})
+	var first objects.Key
+	viewT(t, e.s, func(tx store.ReadTx) { first = podsWhere(tx, nil)[0].Key() })
+	e.mutateStatusPod(first, func(p *objects.Pod) { finishPod(p, objects.PodFailed, e.clock.Now()) })
+	e.waitFor("failed", jobCondition("fragile", objects.JobFailed))
+	e.waitFor("pods let go", func(tx store.ReadTx) (bool, string) {
+		pods := podsWhere(tx, func(p *objects.Pod) bool { return len(p.Finalizers) > 0 || p.IsDeleting() })
+		return len(pods) == 0, fmt.Sprint(podNames(podsWhere(tx, nil)))
+	})
+	viewT(t, e.s, func(tx store.ReadTx) {
+		j := getJob(tx, "fragile")
+		require.Equal(t, JobReasonBackoffLimitExceeded, objects.GetJobCondition(&j.Status, objects.JobFailed).Reason)
+		require.Equal(t, int32(3), j.Status.Failed, "one failed pod and two deleted running ones")
+		require.Equal(t, int32(0), j.Status.Active)
+		require.Len(t, podsWhere(tx, nil), 1, "the failed pod stays; the running ones are gone")
+	})
+}
+
+// A work queue (completions unset): once a pod has succeeded no new pod
+// starts, but the running ones are left to finish, as in Kubernetes; the
+// Job completes when they have.
+func TestJobWorkQueueLetsOthersFinish(t *testing.T) {
+	e := jobEnv(t)
+	e.runPodScript(func(p *objects.Pod) bool { return makeReady(p, e.clock.Now()) })
+	j := newJob("queue", 0, 3)
+	j.Spec.Completions = nil
+	e.create(j)
+	e.waitFor("3 running", func(tx store.ReadTx) (bool, string) {
+		j := getJob(tx, "queue")
+		return j != nil && j.Status.Ready != nil && *j.Status.Ready == 3, fmt.Sprintf("%+v", j)
+	})
+	var keys []objects.Key
+	viewT(t, e.s, func(tx store.ReadTx) {
+		for _, p := range podsWhere(tx, nil) {
+			keys = append(keys, p.Key())
+		}
+	})
+	require.Len(t, keys, 3)
+	e.mutateStatusPod(keys[0], func(p *objects.Pod) { finishPod(p, objects.PodSucceeded, e.clock.Now()) })
+	e.waitFor("a success counted", func(tx store.ReadTx) (bool, string) {
+		j := getJob(tx, "queue")
+		return j.Status.Succeeded == 1, fmt.Sprintf("%+v", j.Status)
+	})
+	e.reconcileNow("job", Request{Namespace: "default", Name: "queue"})
+	viewT(t, e.s, func(tx store.ReadTx) {
+		j := getJob(tx, "queue")
+		require.Len(t, podsWhere(tx, nil), 3, "no new pod, none deleted: %v", podNames(podsWhere(tx, nil)))
+		require.Len(t, podsWhere(tx, isPodActive), 2)
+		require.Equal(t, int32(2), j.Status.Active)
+		require.False(t, jobFinished(j), "the others still run")
+	})
+	for _, k := range keys[1:] {
+		e.mutateStatusPod(k, func(p *objects.Pod) { finishPod(p, objects.PodSucceeded, e.clock.Now()) })
+	}
+	e.waitFor("complete", jobCondition("queue", objects.JobComplete))
+	viewT(t, e.s, func(tx store.ReadTx) {
+		j := getJob(tx, "queue")
+		require.Equal(t, int32(3), j.Status.Succeeded)
+		require.Equal(t, int32(0), j.Status.Failed)
+		require.Len(t, podsWhere(tx, nil), 3)
 	})
 }
 
