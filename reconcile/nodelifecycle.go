@@ -498,6 +498,7 @@ func evictionTime(p *objects.Pod, taints []objects.Taint, defaultSeconds int64, 
 			if tol.TolerationSeconds != nil && (minSeconds < 0 || max(*tol.TolerationSeconds, 0) < minSeconds) {
 				minSeconds = max(*tol.TolerationSeconds, 0)
 			}
+			break // the first toleration of the taint is the one that counts
 		}
 		if !tolerated {
 			return now, true

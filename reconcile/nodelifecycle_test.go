@@ -406,6 +406,9 @@ func TestEvictionTime(t *testing.T) {
 		{"forever", pod(objects.Toleration{Key: objects.TaintNodeUnreachable, Operator: objects.TolerationOpExists}), []objects.Taint{unreachable}, time.Time{}, false},
 		{"untolerated", pod(), []objects.Taint{custom}, now, true},
 		{"tolerated custom", pod(objects.Toleration{Key: "maint", Operator: objects.TolerationOpExists}), []objects.Taint{custom}, time.Time{}, false},
+		{"the first matching toleration counts", pod(objects.Toleration{Operator: objects.TolerationOpExists, Effect: objects.TaintEffectNoExecute},
+			objects.Toleration{Key: objects.TaintNodeUnreachable, Operator: objects.TolerationOpExists, Effect: objects.TaintEffectNoExecute,
+				TolerationSeconds: ptr[int64](60)}), []objects.Taint{unreachable}, time.Time{}, false},
 	} {
 		at, ok := evictionTime(tc.pod, tc.taints, 300, now)
 		require.Equal(t, tc.ok, ok, tc.name)
