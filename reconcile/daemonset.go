@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -44,10 +45,12 @@ const (
 //
 // Pods follow the nodes: a node added gets a pod, a pod on a node that is
 // gone, no longer matches, or has an untolerated NoExecute taint is
-// deleted; a failed pod is replaced; extra pods on one node are deleted,
-// the oldest kept. Pods carry the controller-revision-hash label of their
-// template; RollingUpdate replaces old pods node by node, at most
-// maxUnavailable nodes without an available daemon pod at a time, or with
+// deleted; a failed pod is deleted, as in Kubernetes with a backoff per
+// node of 1s doubling to 15m, and replaced once it is gone; extra pods on
+// one node are deleted, the oldest kept. Pods carry the
+// controller-revision-hash label of their template; RollingUpdate replaces
+// old pods node by node, at most maxUnavailable nodes without an available
+// daemon pod at a time (an old pod not available is replaced at once), or with
 // maxSurge, starting the new pod beside the old and deleting the old once
 // the new is available; OnDelete replaces a pod only when it is deleted.
 func DaemonSetController(m *Manager) Controller {
@@ -66,9 +69,74 @@ func DaemonSetController(m *Manager) Controller {
 }
 
 type daemonSetReconciler struct {
-	c     *Client
-	clock clockwork.Clock
-	rec   EventRecorder
+	c          *Client
+	clock      clockwork.Clock
+	rec        EventRecorder
+	failedPods failedPodsBackoff
+}
+
+// The backoff of failed daemon pods' deletion, Kubernetes'
+// failedPodsBackoff: a node agent that rejects a pod must not make the
+// controller delete and recreate it in a hot loop.
+const (
+	failedPodsBackoffInitial = time.Second
+	failedPodsBackoffMax     = 15 * time.Minute
+)
+
+// failedPodsBackoff holds, per DaemonSet generation and node, when a
+// failed pod was last deleted and the delay before the next, as
+// Kubernetes' flowcontrol.Backoff does: the delay doubles at each
+// deletion, and starts again from failedPodsBackoffInitial once
+// 2*failedPodsBackoffMax passed without one.
+type failedPodsBackoff struct {
+	mu sync.Mutex
+	m  map[string]failedPodsEntry
+}
+
+type failedPodsEntry struct {
+	last  time.Time
+	delay time.Duration
+}
+
+// failedPodsBackoffKey is Kubernetes' key: a new generation of the
+// DaemonSet starts afresh.
+func failedPodsBackoffKey(ds *objects.DaemonSet, node string) string {
+	return fmt.Sprintf("%s/%d/%s", ds.UID, ds.Status.ObservedGeneration, node)
+}
+
+// wait returns how long a failed pod under key must stay before it may be
+// deleted: 0 when it may be now.
+func (b *failedPodsBackoff) wait(key string, now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.m[key]
+	if !ok || now.Sub(e.last) > 2*failedPodsBackoffMax {
+		return 0
+	}
+	return max(e.last.Add(e.delay).Sub(now), 0)
+}
+
+// next records a deletion under key at now, and forgets the entries that
+// have expired.
+func (b *failedPodsBackoff) next(key string, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.m[key]
+	if !ok || now.Sub(e.last) > 2*failedPodsBackoffMax {
+		e.delay = failedPodsBackoffInitial
+	} else {
+		e.delay = min(2*e.delay, failedPodsBackoffMax)
+	}
+	e.last = now
+	for k, o := range b.m {
+		if now.Sub(o.last) > 2*failedPodsBackoffMax {
+			delete(b.m, k)
+		}
+	}
+	if b.m == nil {
+		b.m = map[string]failedPodsEntry{}
+	}
+	b.m[key] = e
 }
 
 func (r *daemonSetReconciler) orphanPodOwners(obj objects.Object) []Request {
@@ -142,9 +210,13 @@ func (r *daemonSetReconciler) Reconcile(ctx context.Context, req Request) (Resul
 	var syncErr error
 	var res Result
 	if !ds.IsDeleting() {
-		syncErr = r.manage(ctx, ds, byNode, strays, hash, now)
+		var backoff time.Duration
+		backoff, syncErr = r.manage(ctx, ds, byNode, strays, hash, now)
 		if syncErr == nil {
 			res, syncErr = r.rollingUpdate(ctx, ds, byNode, hash, now)
+		}
+		if backoff > 0 && (res.RequeueAfter == 0 || backoff < res.RequeueAfter) {
+			res.RequeueAfter = backoff
 		}
 	}
 	status := daemonSetStatus(ds, byNode, hash, now)
@@ -165,44 +237,61 @@ func (r *daemonSetReconciler) Reconcile(ctx context.Context, req Request) (Resul
 }
 
 // manage creates the missing pods and deletes those that must go, as
-// Kubernetes' podsShouldBeOnNode decides.
-func (r *daemonSetReconciler) manage(ctx context.Context, ds *objects.DaemonSet, byNode map[string]*dsNode, strays []*objects.Pod, hash string, now time.Time) error {
+// Kubernetes' podsShouldBeOnNode decides. It returns when to look again at
+// failed pods left for their backoff.
+func (r *daemonSetReconciler) manage(ctx context.Context, ds *objects.DaemonSet, byNode map[string]*dsNode, strays []*objects.Pod, hash string, now time.Time) (time.Duration, error) {
 	surge := daemonSetSurge(ds) > 0
 	var create []string
 	var del []*objects.Pod
+	var backoff time.Duration
 	for name, n := range byNode {
+		// A pod that has finished and is being deleted counts as gone.
+		exists := slices.ContainsFunc(n.pods, func(p *objects.Pod) bool { return !p.IsTerminal() || !p.IsDeleting() })
+		switch {
+		case n.shouldRun && !exists:
+			create = append(create, name)
+			continue
+		case !n.shouldContinue:
+			for _, p := range n.pods {
+				if !p.IsDeleting() {
+					del = append(del, p)
+				}
+			}
+			continue
+		}
 		var active []*objects.Pod
 		for _, p := range n.pods {
 			switch {
 			case p.IsDeleting():
-			case p.Status.Phase == objects.PodFailed || p.Status.Phase == objects.PodSucceeded:
-				if n.shouldContinue {
-					r.rec.Event(ctx, ds, EventWarning, "FailedDaemonPod",
-						fmt.Sprintf("Found failed daemon pod %s/%s on node %s, will try to kill it", p.Namespace, p.Name, name))
+			case p.Status.Phase == objects.PodFailed:
+				key := failedPodsBackoffKey(ds, name)
+				if d := r.failedPods.wait(key, now); d > 0 {
+					if backoff == 0 || d < backoff {
+						backoff = d
+					}
+					continue
 				}
+				r.failedPods.next(key, now)
+				r.rec.Event(ctx, ds, EventWarning, "FailedDaemonPod",
+					fmt.Sprintf("Found failed daemon pod %s/%s on node %s, will try to kill it", p.Namespace, p.Name, name))
 				del = append(del, p)
-			case !n.shouldContinue:
+			case p.Status.Phase == objects.PodSucceeded:
+				r.rec.Event(ctx, ds, EventNormal, "SucceededDaemonPod",
+					fmt.Sprintf("Found succeeded daemon pod %s/%s on node %s, will try to delete it", p.Namespace, p.Name, name))
 				del = append(del, p)
 			default:
 				active = append(active, p)
 			}
 		}
-		if !n.shouldContinue {
-			continue
-		}
 		if len(active) == 0 {
-			if n.shouldRun && !slices.ContainsFunc(n.pods, func(p *objects.Pod) bool { return p.IsDeleting() && !p.IsTerminal() }) {
+			// Without surge the replacement waits for the pods to be gone.
+			if surge && n.shouldRun {
 				create = append(create, name)
 			}
 			continue
 		}
 		// Keep the oldest pod, or with surge the oldest of each revision.
-		slices.SortFunc(active, func(a, b *objects.Pod) int {
-			if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-				return c
-			}
-			return strings.Compare(a.Name, b.Name)
-		})
+		slices.SortFunc(active, compareDaemonPods)
 		for _, p := range active {
 			isNew := p.Labels[objects.ControllerRevisionHashLabelKey] == hash
 			switch {
@@ -223,7 +312,7 @@ func (r *daemonSetReconciler) manage(ctx context.Context, ds *objects.DaemonSet,
 	}
 	slices.SortFunc(create, strings.Compare)
 	if err := r.deleteDaemonPods(ctx, ds, del); err != nil {
-		return err
+		return 0, err
 	}
 	if len(strays) > 0 {
 		// Their node is gone: no node agent will confirm a graceful stop.
@@ -238,10 +327,10 @@ func (r *daemonSetReconciler) manage(ctx context.Context, ds *objects.DaemonSet,
 			return nil
 		})
 		if err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return r.createDaemonPods(ctx, ds, byNode, create, hash)
+	return backoff, r.createDaemonPods(ctx, ds, byNode, create, hash)
 }
 
 func (r *daemonSetReconciler) createDaemonPods(ctx context.Context, ds *objects.DaemonSet, byNode map[string]*dsNode, nodes []string, hash string) error {
@@ -334,7 +423,9 @@ func (r *daemonSetReconciler) rollingUpdate(ctx context.Context, ds *objects.Dae
 			case n.oldPod == nil && (n.newPod == nil || !available(n.newPod)):
 				unavailable++
 			case n.oldPod != nil && !available(n.oldPod):
-				del = append(del, n.oldPod) // not serving anyway
+				// Not serving anyway: replaced at once, and counted against
+				// maxUnavailable, as Kubernetes does.
+				del = append(del, n.oldPod)
 				unavailable++
 			case n.oldPod != nil:
 				candidates = append(candidates, n.oldPod)
@@ -560,22 +651,21 @@ func nodeRequirementMatches(r objects.NodeSelectorRequirement, v string, has boo
 	return false
 }
 
-// daemonSetStatus counts nodes as Kubernetes' DaemonSet status does.
+// daemonSetStatus counts nodes as Kubernetes' updateDaemonSetStatus does:
+// a pod that has finished and is being deleted is gone; a node's
+// readiness, availability and revision are those of one pod, the first of
+// compareDaemonPods, so that a pod surging beside an older one counts only
+// once the older is gone.
 func daemonSetStatus(ds *objects.DaemonSet, byNode map[string]*dsNode, hash string, now time.Time) objects.DaemonSetStatus {
 	s := *ds.Status.DeepCopy()
 	s.DesiredNumberScheduled, s.CurrentNumberScheduled, s.NumberMisscheduled = 0, 0, 0
 	s.NumberReady, s.NumberAvailable, s.UpdatedNumberScheduled, s.NumberUnavailable = 0, 0, 0, 0
 	for _, n := range byNode {
-		var active []*objects.Pod
-		for _, p := range n.pods {
-			if !p.IsDeleting() && !p.IsTerminal() {
-				active = append(active, p)
-			}
-		}
+		pods := slices.DeleteFunc(slices.Clone(n.pods), func(p *objects.Pod) bool { return p.IsTerminal() && p.IsDeleting() })
 		if n.shouldRun {
 			s.DesiredNumberScheduled++
 		}
-		if len(active) == 0 {
+		if len(pods) == 0 {
 			continue
 		}
 		if !n.shouldRun {
@@ -583,23 +673,34 @@ func daemonSetStatus(ds *objects.DaemonSet, byNode map[string]*dsNode, hash stri
 			continue
 		}
 		s.CurrentNumberScheduled++
-		p := active[0]
-		for _, q := range active[1:] {
-			if q.CreationTimestamp.Before(p.CreationTimestamp.Time) {
-				p = q
-			}
-		}
+		p := slices.MinFunc(pods, compareDaemonPods)
 		if objects.IsPodReady(p) {
 			s.NumberReady++
 			if isPodAvailable(p, ds.Spec.MinReadySeconds, now) {
 				s.NumberAvailable++
 			}
 		}
-		if slices.ContainsFunc(active, func(q *objects.Pod) bool { return q.Labels[objects.ControllerRevisionHashLabelKey] == hash }) {
+		if p.Labels[objects.ControllerRevisionHashLabelKey] == hash {
 			s.UpdatedNumberScheduled++
 		}
 	}
 	s.NumberUnavailable = max(0, s.DesiredNumberScheduled-s.NumberAvailable)
 	s.ObservedGeneration = ds.Generation
 	return s
+}
+
+// compareDaemonPods orders a node's daemon pods as Kubernetes'
+// podByCreationTimestampAndPhase does: bound first, then oldest first,
+// then by name.
+func compareDaemonPods(a, b *objects.Pod) int {
+	if ab, bb := a.Spec.NodeName != "", b.Spec.NodeName != ""; ab != bb {
+		if ab {
+			return -1
+		}
+		return 1
+	}
+	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
 }

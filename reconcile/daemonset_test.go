@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -353,4 +354,154 @@ func dsOnFourNodes(t *testing.T) (*env, []string) {
 		e.create(newNode(n))
 	}
 	return e, nodes
+}
+
+// runNodeAgentsReadying plays the node agents of bound pods as
+// runNodeAgents does, except that the pods ready refuses never become
+// ready.
+func (e *env) runNodeAgentsReadying(ready func(p *objects.Pod) bool) {
+	e.runPodActions(func(p *objects.Pod) podAction {
+		switch {
+		case p.Spec.NodeName == "":
+			return noAction
+		case p.IsDeleting():
+			return removePod
+		case ready(p) && makeReady(p, e.clock.Now()):
+			return updateStatus
+		}
+		return noAction
+	})
+}
+
+// With maxSurge a node's readiness, availability and revision are those of
+// one pod, its oldest, as Kubernetes counts them: a new pod surging beside
+// the old one does not make the node updated while it is not ready, so the
+// rollout is not reported done.
+func TestDaemonSetSurgeStatus(t *testing.T) {
+	e := dsEnv(t)
+	e.runNodeAgentsReadying(func(p *objects.Pod) bool { return p.Spec.Containers[0].Image == "agent:1" })
+	e.create(newNode("n1"))
+	ds := newDaemonSet("agent", "agent:1")
+	ds.Spec.UpdateStrategy = objects.DaemonSetUpdateStrategy{Type: objects.RollingUpdateDaemonSetStrategyType,
+		RollingUpdate: &objects.RollingUpdateDaemonSet{MaxUnavailable: ptr(objects.FromInt32(0)), MaxSurge: ptr(objects.FromInt32(1))}}
+	e.create(ds)
+	e.waitFor("on n1", dsOn("agent", "agent:1", "n1"))
+	e.clock.Advance(time.Second) // the new pod is younger
+	e.mutate(kindDaemonSet, dkey("agent"), func(o objects.Object) {
+		o.(*objects.DaemonSet).Spec.Template.Spec.Containers[0].Image = "agent:2"
+	})
+	var surging *objects.Pod
+	e.waitFor("surging, the node not updated", func(tx store.ReadTx) (bool, string) {
+		ds := getDS(tx, "agent")
+		pods := daemonPodsByNode(tx, "agent")["n1"]
+		s := ds.Status
+		surging = nil
+		for _, p := range pods {
+			if p.Spec.Containers[0].Image == "agent:2" {
+				surging = p
+			}
+		}
+		return s.ObservedGeneration == ds.Generation && len(pods) == 2 && surging != nil &&
+				s.CurrentNumberScheduled == 1 && s.UpdatedNumberScheduled == 0 && s.NumberReady == 1 && s.NumberAvailable == 1,
+			fmt.Sprintf("status %+v; pods %v", s, podNames(pods))
+	})
+	e.mutateStatusPod(surging.Key(), func(p *objects.Pod) { makeReady(p, e.clock.Now()) })
+	e.waitFor("updated", dsOn("agent", "agent:2", "n1"))
+}
+
+// A failed daemon pod is deleted with a backoff per node, 1s doubling, and
+// replaced once it is gone, as in Kubernetes: a node agent that fails
+// every pod does not make the controller recreate pods in a hot loop.
+func TestDaemonSetFailedPodBackoff(t *testing.T) {
+	e := dsEnv(t)
+	e.runPodActions(func(p *objects.Pod) podAction {
+		switch {
+		case p.Spec.NodeName == "" || p.IsTerminal():
+			return noAction
+		case p.IsDeleting():
+			return removePod
+		}
+		finishPod(p, objects.PodFailed, e.clock.Now())
+		return updateStatus
+	})
+	e.create(newNode("n1"))
+	e.create(newDaemonSet("agent", "agent:1"))
+	// failedAgain waits for a pod other than last to have failed, and for
+	// the controller to wait for its backoff.
+	failedAgain := func(last *objects.Pod) *objects.Pod {
+		t.Helper()
+		var p *objects.Pod
+		e.waitFor("a new pod failed", func(tx store.ReadTx) (bool, string) {
+			pods := podsWhere(tx, nil)
+			p = nil
+			if len(pods) == 1 && pods[0].UID != last.UID && pods[0].Status.Phase == objects.PodFailed {
+				p = pods[0]
+			}
+			return p != nil, fmt.Sprint(podNames(pods))
+		})
+		e.waitDelayed("daemonset")
+		return p
+	}
+	failures := func() int {
+		e.events.mu.Lock()
+		defer e.events.mu.Unlock()
+		n := 0
+		for _, ev := range e.events.evs {
+			if strings.Contains(ev, "FailedDaemonPod") {
+				n++
+			}
+		}
+		return n
+	}
+	// failedPod returns the one pod, failed and left for its backoff.
+	failedPod := func() *objects.Pod {
+		t.Helper()
+		var p *objects.Pod
+		viewT(t, e.s, func(tx store.ReadTx) {
+			pods := podsWhere(tx, nil)
+			require.Len(t, pods, 1, podNames(pods))
+			p = pods[0]
+		})
+		require.Equal(t, objects.PodFailed, p.Status.Phase)
+		require.False(t, p.IsDeleting(), "left for its backoff")
+		return p
+	}
+
+	// The first failed pod is deleted at once, the second left for 1s.
+	e.waitDelayed("daemonset")
+	p := failedPod()
+	require.Equal(t, 1, failures(), e.events.String())
+	e.clock.Advance(time.Second)
+	p = failedAgain(p)
+	require.Equal(t, 2, failures(), e.events.String())
+	e.clock.Advance(time.Second) // the delay is now 2s
+	require.Equal(t, p.UID, failedPod().UID)
+	e.clock.Advance(time.Second)
+	failedAgain(p)
+	require.Equal(t, 3, failures(), e.events.String())
+}
+
+func TestFailedPodsBackoff(t *testing.T) {
+	var b failedPodsBackoff
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	require.Zero(t, b.wait("k", now))
+	b.next("k", now)
+	require.Equal(t, time.Second, b.wait("k", now))
+	require.Equal(t, 400*time.Millisecond, b.wait("k", now.Add(600*time.Millisecond)))
+	require.Zero(t, b.wait("other", now))
+	for _, want := range []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		now = now.Add(b.wait("k", now))
+		require.Zero(t, b.wait("k", now))
+		b.next("k", now)
+		require.Equal(t, want, b.wait("k", now))
+	}
+	for range 10 {
+		now = now.Add(b.wait("k", now))
+		b.next("k", now)
+	}
+	require.Equal(t, 15*time.Minute, b.wait("k", now), "at most 15m")
+	now = now.Add(30*time.Minute + time.Second)
+	require.Zero(t, b.wait("k", now))
+	b.next("k", now)
+	require.Equal(t, time.Second, b.wait("k", now), "from 1s again after 2*15m without a failure")
 }

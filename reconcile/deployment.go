@@ -768,7 +768,7 @@ func (r *deploymentReconciler) syncRolloutStatus(ctx context.Context, all []*obj
 				ReasonProgressDeadlineExceeded, name("has timed out progressing"), now))
 		}
 	}
-	if f := replicaFailure(all); f != nil {
+	if f := replicaFailure(all, newRS); f != nil {
 		setDeploymentCondition(&s, *f)
 	} else {
 		removeDeploymentCondition(&s, objects.DeploymentReplicaFailure)
@@ -796,9 +796,10 @@ func (r *deploymentReconciler) progressCheckAfter(d *objects.Deployment, now tim
 }
 
 // replicaFailure returns the ReplicaFailure condition of a ReplicaSet, as
-// the Deployment's.
-func replicaFailure(all []*objects.ReplicaSet) *objects.DeploymentCondition {
-	for _, rs := range all {
+// the Deployment's: the new ReplicaSet's if it has one, as Kubernetes'
+// getReplicaFailures prefers it, else the first of the others'.
+func replicaFailure(all []*objects.ReplicaSet, newRS *objects.ReplicaSet) *objects.DeploymentCondition {
+	for _, rs := range append([]*objects.ReplicaSet{newRS}, all...) {
 		if rs == nil {
 			continue
 		}

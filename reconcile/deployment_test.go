@@ -493,20 +493,7 @@ func TestDeploymentProportionalScaling(t *testing.T) {
 	e.waitFor("v1", rolledOut("web", "app:1"))
 	setImage(e, "web", "app:bad")
 	sizes := func(oldWant, newWant int32) func(tx store.ReadTx) (bool, string) {
-		return func(tx store.ReadTx) (bool, string) {
-			d := getDeployment(tx, "web")
-			var oldN, newN, oldS, newS int32
-			for _, rs := range replicaSetsOf(tx, d) {
-				if rs.Spec.Template.Spec.Containers[0].Image == "app:1" {
-					oldN, oldS = replicasOf(rs.Spec.Replicas), rs.Status.Replicas
-				} else {
-					newN, newS = replicasOf(rs.Spec.Replicas), rs.Status.Replicas
-				}
-			}
-			return oldN == oldWant && newN == newWant && oldS == oldWant && newS == newWant && d.Status.ObservedGeneration == d.Generation &&
-					d.Status.Replicas == oldWant+newWant,
-				fmt.Sprintf("old %d/%d new %d/%d, status %+v", oldN, oldS, newN, newS, d.Status)
-		}
+		return oldAndNewSizes("web", "app:1", oldWant, newWant)
 	}
 	e.waitFor("rollout stuck at 8 old + 5 new", sizes(8, 5))
 	e.mutate(kindDeployment, dkey("web"), func(o objects.Object) { o.(*objects.Deployment).Spec.Replicas = ptr[int32](15) })
@@ -516,6 +503,44 @@ func TestDeploymentProportionalScaling(t *testing.T) {
 	// rollout goes on within its bounds until it is stuck again at 3 old
 	// (minimum available 5-2) and 5 new (surge 5+3-3).
 	e.waitFor("scaled down, then stuck at 3 old + 5 new", sizes(3, 5))
+}
+
+// oldAndNewSizes holds when the Deployment name's ReplicaSet of oldImage
+// has oldWant replicas and its other one newWant, in spec and status, and
+// the Deployment's status has seen the latest spec.
+func oldAndNewSizes(name, oldImage string, oldWant, newWant int32) func(tx store.ReadTx) (bool, string) {
+	return func(tx store.ReadTx) (bool, string) {
+		d := getDeployment(tx, name)
+		var oldN, newN, oldS, newS int32
+		for _, rs := range replicaSetsOf(tx, d) {
+			if rs.Spec.Template.Spec.Containers[0].Image == oldImage {
+				oldN, oldS = replicasOf(rs.Spec.Replicas), rs.Status.Replicas
+			} else {
+				newN, newS = replicasOf(rs.Spec.Replicas), rs.Status.Replicas
+			}
+		}
+		return oldN == oldWant && newN == newWant && oldS == oldWant && newS == newWant && d.Status.ObservedGeneration == d.Generation &&
+				d.Status.Replicas == oldWant+newWant,
+			fmt.Sprintf("old %d/%d new %d/%d, status %+v", oldN, oldS, newN, newS, d.Status)
+	}
+}
+
+// Proportional shares are rounded as Kubernetes rounds them, from the
+// exact quotient: 8 replicas with maxSurge 25% and maxUnavailable 1 stuck
+// at 7 old + 3 new (10 at most), scaled to 36 (45 at most), give the old
+// ReplicaSet round(7*45/10) = 32 and the new one the remaining 13; computed
+// as 7/10*45 in floating point the old one got 31 and the new one 14.
+func TestDeploymentProportionalScalingRounding(t *testing.T) {
+	e := deployEnv(t)
+	e.runKubelet(func(p *objects.Pod) bool { return p.Spec.Containers[0].Image == "app:1" })
+	d := newDeployment("web", 8, "app:1")
+	d.Spec.Strategy = rollingUpdate(objects.FromString("25%"), objects.FromInt32(1))
+	e.create(d)
+	e.waitFor("v1", rolledOut("web", "app:1"))
+	setImage(e, "web", "app:bad")
+	e.waitFor("rollout stuck at 7 old + 3 new", oldAndNewSizes("web", "app:1", 7, 3))
+	e.mutate(kindDeployment, dkey("web"), func(o objects.Object) { o.(*objects.Deployment).Spec.Replicas = ptr[int32](36) })
+	e.waitFor("32 old + 13 new", oldAndNewSizes("web", "app:1", 32, 13))
 }
 
 func TestProportionalSizes(t *testing.T) {
@@ -528,6 +553,29 @@ func TestProportionalSizes(t *testing.T) {
 	}
 	require.Equal(t, int32(3), proportion(mk(8), d, 5, 0))
 	require.Equal(t, int32(2), proportion(mk(5), d, 5, 3))
+}
+
+// The Deployment's ReplicaFailure condition is the new ReplicaSet's when
+// it has one, as Kubernetes' getReplicaFailures prefers it, whatever the
+// order of the ReplicaSets; else an old one's.
+func TestDeploymentReplicaFailurePrefersNewReplicaSet(t *testing.T) {
+	failing := func(name, message string) *objects.ReplicaSet {
+		rs := newReplicaSet(name, 1, map[string]string{"app": "web"})
+		rs.Status.Conditions = []objects.ReplicaSetCondition{{Type: objects.ReplicaSetReplicaFailure, Status: objects.ConditionTrue,
+			Reason: "FailedCreate", Message: message}}
+		return rs
+	}
+	old, newRS := failing("web-old", "old: quota exceeded"), failing("web-new", "new: forbidden")
+	c := replicaFailure([]*objects.ReplicaSet{old, newRS}, newRS)
+	require.NotNil(t, c)
+	require.Equal(t, objects.DeploymentReplicaFailure, c.Type)
+	require.Equal(t, "new: forbidden", c.Message)
+
+	newRS.Status.Conditions = nil
+	c = replicaFailure([]*objects.ReplicaSet{old, newRS}, newRS)
+	require.NotNil(t, c)
+	require.Equal(t, "old: quota exceeded", c.Message)
+	require.Nil(t, replicaFailure([]*objects.ReplicaSet{newRS}, nil))
 }
 
 // A Deployment that makes no progress for progressDeadlineSeconds gets

@@ -441,7 +441,9 @@ func replicaSetFraction(rs *objects.ReplicaSet, d *objects.Deployment) int32 {
 			return 0
 		}
 	}
-	size := float64(cur) / float64(before) * float64(maxNow)
+	// Multiplied before dividing, as Kubernetes does: cur/before*maxNow
+	// loses the halves (7/10*45 is 31.499...).
+	size := float64(int64(cur)*int64(maxNow)) / float64(before)
 	return int32(math.Round(size)) - cur
 }
 

@@ -37,7 +37,9 @@ const (
 // <template>-<set>-<ordinal>, created before the pod and kept when the pod
 // is deleted or recreated, so a recreated pod finds its data again. With persistentVolumeClaimRetentionPolicy
 // whenDeleted=Delete the claims are owned by the set, with whenScaled=Delete
-// by the pod scaled away, so the garbage collector removes them.
+// by the pod scaled away, so the garbage collector removes them; as in
+// Kubernetes every sync brings the claims' owners in line with the current
+// policy, so a policy changed to Retain keeps claims made under Delete.
 //
 // OrderedReady creates pods one at a time in increasing ordinal order, each
 // Running and Ready (for minReadySeconds) before the next, and removes
@@ -328,6 +330,11 @@ func (r *statefulSetReconciler) sync(ctx context.Context, s *setPods) error {
 		}
 	}
 	for _, p := range s.condemned {
+		if err := r.syncClaimOwners(ctx, set, p, true); err != nil {
+			return err
+		}
+	}
+	for _, p := range s.condemned {
 		if p.IsDeleting() {
 			if monotonic {
 				return nil
@@ -337,7 +344,7 @@ func (r *statefulSetReconciler) sync(ctx context.Context, s *setPods) error {
 		if monotonic && slices.ContainsFunc(s.all, func(o *objects.Pod) bool { return o != p && !s.healthy(o) }) {
 			return nil
 		}
-		if err := r.condemn(ctx, s, p); err != nil {
+		if err := r.deletePod(ctx, s, p); err != nil {
 			return err
 		}
 		if monotonic {
@@ -425,9 +432,13 @@ func (r *statefulSetReconciler) createPod(ctx context.Context, s *setPods, ord i
 	return nil
 }
 
-// repair gives an existing pod back its identity labels and missing claims.
+// repair gives an existing pod back its identity labels and missing
+// claims, and brings its claims' owners in line with the retention policy.
 func (r *statefulSetReconciler) repair(ctx context.Context, s *setPods, p *objects.Pod, ord int) error {
 	set := s.set
+	if err := r.syncClaimOwners(ctx, set, p, false); err != nil {
+		return err
+	}
 	want := identityLabels(set, ord)
 	needLabels := false
 	for k, v := range want {
@@ -512,40 +523,99 @@ func (r *statefulSetReconciler) ensureClaims(tx store.Tx, set *objects.StatefulS
 	return made, nil
 }
 
-// condemn deletes a pod beyond spec.replicas; with whenScaled=Delete its
-// claims become the pod's, for the garbage collector to remove after it.
-func (r *statefulSetReconciler) condemn(ctx context.Context, s *setPods, p *objects.Pod) error {
-	set := s.set
-	if rp := set.Spec.PersistentVolumeClaimRetentionPolicy; rp != nil && rp.WhenScaled == objects.DeletePersistentVolumeClaimRetentionPolicyType {
-		_, ord, _ := parentAndOrdinal(p.Name)
-		err := r.c.Txn(ctx, func(tx store.Tx) error {
-			for i := range set.Spec.VolumeClaimTemplates {
-				o, err := tx.Get(kindPVC, objects.Key{Namespace: set.Namespace, Name: claimName(&set.Spec.VolumeClaimTemplates[i], set, ord)})
-				if errors.Is(err, store.ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				m := o.GetObjectMeta()
-				if slices.ContainsFunc(m.OwnerReferences, func(ref objects.OwnerReference) bool { return ref.UID == p.UID }) {
-					continue
-				}
-				// Owned by the pod alone: a second owner (the set) would keep
-				// the claim alive after the pod.
-				refs := slices.DeleteFunc(slices.Clone(m.OwnerReferences), func(ref objects.OwnerReference) bool { return ref.UID == set.UID })
-				m.OwnerReferences = append(refs, ownerRefTo(p))
-				if err := tx.Update(o); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+// syncClaimOwners brings the owner references of pod p's claims in line
+// with the set's persistentVolumeClaimRetentionPolicy, as Kubernetes does
+// on every sync, so that a policy changed after the claims were made
+// applies to them: scaledDown says p is beyond spec.replicas.
+func (r *statefulSetReconciler) syncClaimOwners(ctx context.Context, set *objects.StatefulSet, p *objects.Pod, scaledDown bool) error {
+	_, ord, _ := parentAndOrdinal(p.Name)
+	var stale []objects.Key
+	for i := range set.Spec.VolumeClaimTemplates {
+		key := objects.Key{Namespace: set.Namespace, Name: claimName(&set.Spec.VolumeClaimTemplates[i], set, ord)}
+		o, err := r.c.Get(ctx, kindPVC, key)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
+		if _, changed := claimOwnerRefs(o.GetObjectMeta(), set, p, scaledDown); changed {
+			stale = append(stale, key)
+		}
 	}
-	return r.deletePod(ctx, s, p)
+	if len(stale) == 0 {
+		return nil
+	}
+	return r.c.Txn(ctx, func(tx store.Tx) error {
+		for _, key := range stale {
+			o, err := tx.Get(kindPVC, key)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			m := o.GetObjectMeta()
+			refs, changed := claimOwnerRefs(m, set, p, scaledDown)
+			if !changed {
+				continue
+			}
+			m.OwnerReferences = refs
+			if err := tx.Update(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// claimOwnerRefs returns the owner references a claim of pod p should have,
+// as Kubernetes' isClaimOwnerUpToDate and updateClaimOwnerRefForSetAndPod
+// decide, and whether they differ from the claim's: the set's with
+// whenDeleted=Delete, so that the garbage collector removes the claim with
+// the set; p's instead when p is scaled down with whenScaled=Delete (a
+// second owner would keep the claim alive after the pod); neither with
+// Retain. Other owners stay. A claim that refers to an earlier set or pod
+// of the same name is left alone, and one with another controller loses
+// the set's and p's references without gaining any.
+func claimOwnerRefs(claim *objects.ObjectMeta, set *objects.StatefulSet, p *objects.Pod, scaledDown bool) ([]objects.OwnerReference, bool) {
+	rp := objects.StatefulSetPersistentVolumeClaimRetentionPolicy{}
+	if set.Spec.PersistentVolumeClaimRetentionPolicy != nil {
+		rp = *set.Spec.PersistentVolumeClaimRetentionPolicy
+	}
+	deleteScaled := rp.WhenScaled == objects.DeletePersistentVolumeClaimRetentionPolicyType
+	deleteDeleted := rp.WhenDeleted == objects.DeletePersistentVolumeClaimRetentionPolicyType
+	wantSet, wantPod := deleteDeleted && !(deleteScaled && scaledDown), deleteScaled && scaledDown
+	ours := func(ref objects.OwnerReference) bool {
+		return ref.Kind == kindStatefulSet && ref.Name == set.Name || ref.Kind == kindPod && ref.Name == p.Name
+	}
+	hasSet, hasPod := false, false
+	for _, ref := range claim.OwnerReferences {
+		switch {
+		case ref.UID == set.UID:
+			hasSet = true
+		case ref.UID == p.UID:
+			hasPod = true
+		case ours(ref):
+			return claim.OwnerReferences, false // stale: the garbage collector's
+		case (deleteScaled || deleteDeleted) && ref.Controller != nil && *ref.Controller:
+			wantSet, wantPod = false, false
+		}
+	}
+	if hasSet == wantSet && hasPod == wantPod {
+		return claim.OwnerReferences, false
+	}
+	refs := slices.DeleteFunc(slices.Clone(claim.OwnerReferences), ours)
+	if wantSet {
+		refs = append(refs, ownerRefTo(set))
+	}
+	if wantPod {
+		refs = append(refs, ownerRefTo(p))
+	}
+	if len(refs) == 0 {
+		refs = nil
+	}
+	return refs, true
 }
 
 func (r *statefulSetReconciler) deletePod(ctx context.Context, s *setPods, p *objects.Pod) error {

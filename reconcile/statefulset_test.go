@@ -314,6 +314,114 @@ func TestStatefulSetClaimRetentionDelete(t *testing.T) {
 	})
 }
 
+// The retention policy applies to the claims made before it changed, as
+// Kubernetes brings their owners in line on every sync: claims made under
+// whenDeleted=Delete outlive the set once the policy is Retain, and claims
+// made under Retain go with the set once it is Delete.
+func TestStatefulSetClaimRetentionPolicyChange(t *testing.T) {
+	e := stsEnv(t, func(m *Manager) error { return m.AddRunnable(GarbageCollector(m)) })
+	e.runPodScript(func(p *objects.Pod) bool { return makeReady(p, e.clock.Now()) })
+	setPolicy := func(name string, whenDeleted objects.PersistentVolumeClaimRetentionPolicyType) {
+		e.mutate(kindStatefulSet, dkey(name), func(o objects.Object) {
+			o.(*objects.StatefulSet).Spec.PersistentVolumeClaimRetentionPolicy = &objects.StatefulSetPersistentVolumeClaimRetentionPolicy{
+				WhenDeleted: whenDeleted, WhenScaled: objects.RetainPersistentVolumeClaimRetentionPolicyType,
+			}
+		})
+	}
+	// ownedBySet holds when the set's two claims are owned by it alone, or
+	// by nothing.
+	ownedBySet := func(name string, owned bool) func(tx store.ReadTx) (bool, string) {
+		return func(tx store.ReadTx) (bool, string) {
+			set := getSTS(tx, name)
+			ok, seen := set != nil, ""
+			for i := range 2 {
+				c := getClaim(tx, fmt.Sprintf("data-%s-%d", name, i))
+				if c == nil {
+					return false, "no claim " + fmt.Sprintf("data-%s-%d", name, i)
+				}
+				if owned {
+					ok = ok && len(c.OwnerReferences) == 1 && c.OwnerReferences[0].UID == set.UID
+				} else {
+					ok = ok && len(c.OwnerReferences) == 0
+				}
+				seen += fmt.Sprintf("%s: %+v; ", c.Name, c.OwnerReferences)
+			}
+			return ok, seen
+		}
+	}
+
+	set := newStatefulSet("db", 2)
+	set.Spec.PersistentVolumeClaimRetentionPolicy = &objects.StatefulSetPersistentVolumeClaimRetentionPolicy{
+		WhenDeleted: objects.DeletePersistentVolumeClaimRetentionPolicyType,
+	}
+	e.create(set)
+	e.waitFor("2 ready", stsReady("db", 2, "db:1"))
+	e.waitFor("claims owned by the set", ownedBySet("db", true))
+	setPolicy("db", objects.RetainPersistentVolumeClaimRetentionPolicyType)
+	e.waitFor("claims no longer owned", ownedBySet("db", false))
+	e.delete(kindStatefulSet, dkey("db"), store.DeletePropagationBackground)
+	e.waitFor("set and pods gone", func(tx store.ReadTx) (bool, string) {
+		return getSTS(tx, "db") == nil && len(podsWhere(tx, nil)) == 0, fmt.Sprint(podNames(podsWhere(tx, nil)))
+	})
+	viewT(t, e.s, func(tx store.ReadTx) {
+		require.NotNil(t, getClaim(tx, "data-db-0"), "Retain: the claims outlive the set")
+		require.NotNil(t, getClaim(tx, "data-db-1"), "Retain: the claims outlive the set")
+	})
+
+	e.create(newStatefulSet("web", 2)) // Retain
+	e.waitFor("2 ready", stsReady("web", 2, "db:1"))
+	viewT(t, e.s, func(tx store.ReadTx) {
+		ok, seen := ownedBySet("web", false)(tx)
+		require.True(t, ok, seen)
+	})
+	setPolicy("web", objects.DeletePersistentVolumeClaimRetentionPolicyType)
+	e.waitFor("claims owned by the set", ownedBySet("web", true))
+	e.delete(kindStatefulSet, dkey("web"), store.DeletePropagationBackground)
+	e.waitFor("claims of web gone", func(tx store.ReadTx) (bool, string) {
+		return getClaim(tx, "data-web-0") == nil && getClaim(tx, "data-web-1") == nil && len(podsWhere(tx, nil)) == 0, ""
+	})
+	viewT(t, e.s, func(tx store.ReadTx) { require.NotNil(t, getClaim(tx, "data-db-0"), "the retained claims stay") })
+}
+
+// claimOwnerRefs gives a claim the owners Kubernetes' retention policy
+// table asks for, from whatever owners it has.
+func TestClaimOwnerRefs(t *testing.T) {
+	set := newStatefulSet("db", 1)
+	set.TypeMeta, set.UID = objects.TypeMeta{APIVersion: "apps/v1", Kind: kindStatefulSet}, "set-uid"
+	pod := &objects.Pod{TypeMeta: objects.TypeMeta{APIVersion: "v1", Kind: kindPod}, ObjectMeta: objects.ObjectMeta{Name: "db-1", UID: "pod-uid"}}
+	setRef, podRef := ownerRefTo(set), ownerRefTo(pod)
+	other := objects.OwnerReference{APIVersion: "v1", Kind: "ConfigMap", Name: "x", UID: "cm-uid"}
+	foreign := objects.OwnerReference{APIVersion: "v1", Kind: "Widget", Name: "w", UID: "w-uid", Controller: ptr(true)}
+	staleSet := setRef
+	staleSet.UID = "old-set-uid"
+	const del, retain = objects.DeletePersistentVolumeClaimRetentionPolicyType, objects.RetainPersistentVolumeClaimRetentionPolicyType
+	refs := func(r ...objects.OwnerReference) []objects.OwnerReference { return r }
+	for _, tc := range []struct {
+		name                    string
+		whenDeleted, whenScaled objects.PersistentVolumeClaimRetentionPolicyType
+		scaledDown              bool
+		have, want              []objects.OwnerReference
+		changed                 bool
+	}{
+		{"retain keeps none", retain, retain, false, refs(setRef, other), refs(other), true},
+		{"retain, scaled down", retain, retain, true, refs(podRef), nil, true},
+		{"whenDeleted=Delete: the set", del, retain, false, nil, refs(setRef), true},
+		{"whenDeleted=Delete, scaled down: still the set", del, retain, true, refs(setRef), refs(setRef), false},
+		{"whenScaled=Delete: not while in range", retain, del, false, refs(podRef), nil, true},
+		{"whenScaled=Delete, scaled down: the pod", retain, del, true, refs(other), refs(other, podRef), true},
+		{"both Delete: the set while in range", del, del, false, refs(podRef), refs(setRef), true},
+		{"both Delete, scaled down: the pod alone", del, del, true, refs(setRef), refs(podRef), true},
+		{"a stale set reference is left alone", retain, retain, false, refs(staleSet), refs(staleSet), false},
+		{"another controller: ours go, none added", del, del, false, refs(foreign, podRef), refs(foreign), true},
+		{"another controller, nothing of ours", del, retain, false, refs(foreign), refs(foreign), false},
+	} {
+		set.Spec.PersistentVolumeClaimRetentionPolicy = &objects.StatefulSetPersistentVolumeClaimRetentionPolicy{WhenDeleted: tc.whenDeleted, WhenScaled: tc.whenScaled}
+		got, changed := claimOwnerRefs(&objects.ObjectMeta{OwnerReferences: tc.have}, set, pod, tc.scaledDown)
+		require.Equal(t, tc.want, got, tc.name)
+		require.Equal(t, tc.changed, changed, tc.name)
+	}
+}
+
 func TestParentAndOrdinal(t *testing.T) {
 	for _, tc := range []struct {
 		in     string
