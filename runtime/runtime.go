@@ -217,6 +217,14 @@ type ContainerConfig struct {
 	// CapAdd and CapDrop adjust Linux capabilities ("NET_ADMIN", "ALL").
 	CapAdd  []string
 	CapDrop []string
+	// TerminationMessagePath is the file in the container (Kubernetes'
+	// terminationMessagePath, "/dev/termination-log" by default there)
+	// whose content, its last MaxTerminationMessage bytes, the runtime
+	// reports as the container's ContainerStatus.Message once it has
+	// exited. The runtime mounts an empty, writable file of its own
+	// there, since a file on the container's own filesystem (a /dev
+	// tmpfs) may be gone once it stops. Empty: none.
+	TerminationMessagePath string
 }
 
 // ContainerPort is a port a container listens on.
@@ -273,7 +281,11 @@ type ContainerStatus struct {
 	ExitCode  int32
 	// Reason is set once exited: "Completed" (exit code 0), "Error", or
 	// "OOMKilled" when the kernel killed it for exceeding its memory limit.
-	Reason     string
+	Reason string
+	// Message is set once exited: what the runtime says of the exit (why
+	// a start failed, say) and the termination message the container
+	// wrote (see ContainerConfig.TerminationMessagePath), joined by ": "
+	// when there are both, as the kubelet joins them.
 	Message    string
 	CreatedAt  time.Time
 	StartedAt  time.Time

@@ -18,6 +18,9 @@ func TestConformance(t *testing.T) {
 		IgnoreTerm: idle.Command("ignore-sigterm"),
 		Cat:        idle.Command("cat"),
 		Eprint:     func(lines ...string) []string { return idle.Command(append([]string{"eprint"}, lines...)...) },
+		FailWith: func(path, message string, code int) []string {
+			return idle.Command("fail-with", path, message, strconv.Itoa(code))
+		},
 		// Only ever a loopback address: nothing listens on port 1.
 		AbsentImage: "127.0.0.1:1/podkit/absent:0",
 	})

@@ -60,6 +60,15 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		return "", err
 	}
 	defer done()
+	if cfg.TerminationMessagePath != "" {
+		// Made before the record: a crash in between leaves a directory
+		// of no container, which the repair at start removes.
+		if err := createMessageFile(r.messagePath(id)); err != nil {
+			_ = os.RemoveAll(filepath.Join(r.containersDir(), id))
+			return "", fmt.Errorf("containerd: creating container %s: termination message file: %w", cfg.Name, err)
+		}
+		labels[labelMsgFile] = "true"
+	}
 	_, err = r.cli.NewContainer(ctx, id,
 		client.WithImage(img),
 		client.WithSnapshotter(r.cfg.snapshotter),
@@ -70,9 +79,65 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	if err != nil {
 		// NewContainer may have prepared the snapshot before failing.
 		_ = r.cli.SnapshotService(r.cfg.snapshotter).Remove(ctx, id)
+		_ = os.RemoveAll(filepath.Join(r.containersDir(), id))
 		return "", r.wrap(err, "creating container %s", cfg.Name)
 	}
 	return id, nil
+}
+
+// messagePath is the host file of container id's termination message,
+// beside its log.
+func (r *Runtime) messagePath(id string) string {
+	return filepath.Join(r.containersDir(), id, "termination-log")
+}
+
+// createMessageFile makes the empty file of a termination message,
+// writable by any user the container runs as.
+func createMessageFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		return err
+	}
+	err = f.Chmod(0o666) // whatever the umask
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// maxMessages bounds the termination messages kept in memory.
+const maxMessages = 20_000
+
+// message returns exited container id's termination message. When keep
+// is set, the exit is for good and the message, read once, is kept until
+// the container is removed.
+func (r *Runtime) message(id string, keep bool) string {
+	r.mu.Lock()
+	m, ok := r.msgs[id]
+	r.mu.Unlock()
+	if ok {
+		return m
+	}
+	m = runtime.ReadTerminationMessage(r.messagePath(id))
+	if !keep {
+		return m
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.msgs == nil || len(r.msgs) >= maxMessages {
+		r.msgs = map[string]string{} // crude, but bounded; refills as containers are listed
+	}
+	r.msgs[id] = m
+	return m
+}
+
+func (r *Runtime) forgetMessage(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.msgs, id)
 }
 
 // specOpts builds the OCI spec of a container: the image's config, then the
@@ -115,6 +180,12 @@ func (r *Runtime) specOpts(id string, sb containers.Container, img client.Image,
 			return nil, fmt.Errorf("containerd: container %s: mount %s:%s: want absolute paths", cfg.Name, m.HostPath, m.ContainerPath)
 		}
 		mounts = append(mounts, bind(m.HostPath, m.ContainerPath, m.ReadOnly))
+	}
+	if p := cfg.TerminationMessagePath; p != "" {
+		if !filepath.IsAbs(p) {
+			return nil, fmt.Errorf("containerd: container %s: termination message path %s: want an absolute path", cfg.Name, p)
+		}
+		mounts = append(mounts, bind(r.messagePath(id), p, false))
 	}
 	opts = append(opts, oci.WithMounts(mounts))
 	res := cfg.Resources
@@ -463,7 +534,7 @@ func ignoreNotFound(err error) error {
 }
 
 // RemoveContainer kills the container if needed and removes it, its
-// snapshot and its log.
+// snapshot, its log and its termination message file.
 func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	ctx = r.ns(ctx)
 	if _, err := r.containerRecord(ctx, id); err != nil {
@@ -498,6 +569,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 		}
 	}
 	r.logs.forget(id)
+	r.forgetMessage(id)
 	if err := os.RemoveAll(filepath.Join(r.containersDir(), id)); err != nil {
 		return fmt.Errorf("containerd: removing container %s: %w", short(id), err)
 	}
@@ -587,6 +659,9 @@ func (r *Runtime) containerStatus(c containers.Container, t *tasktypes.Process) 
 					st.FinishedAt = t.ExitedAt.AsTime()
 				}
 				st.Reason = exitReason(st.ExitCode, r.oomKilled(c.ID))
+				if l[labelMsgFile] != "" {
+					st.Message = r.message(c.ID, true)
+				}
 				return st
 			}
 		}
@@ -601,12 +676,20 @@ func (r *Runtime) containerStatus(c containers.Container, t *tasktypes.Process) 
 		st.Reason = l[labelReason]
 		st.Message = l[labelMessage]
 		st.FinishedAt = parseTime(l[labelFinished])
+		if l[labelMsgFile] != "" {
+			st.Message = runtime.JoinMessages(st.Message, r.message(c.ID, true))
+		}
 	default: // started, and its task is gone without a recorded exit
 		st.State = runtime.ContainerExited
 		st.ExitCode = 255
 		st.Reason = "Error"
 		st.Message = "the container's task is gone (containerd or the host restarted)"
 		st.FinishedAt = st.StartedAt
+		if l[labelMsgFile] != "" {
+			// Not kept: a start in progress looks the same until its
+			// task shows (see ListContainers).
+			st.Message = runtime.JoinMessages(st.Message, r.message(c.ID, false))
+		}
 	}
 	return st
 }

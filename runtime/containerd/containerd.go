@@ -24,11 +24,15 @@
 // cgroup) is written into the container's labels and the task is deleted,
 // so no shim lingers for an exited container.
 //
+// A container with a TerminationMessagePath gets an empty file of its own
+// bind-mounted there, beside its log; once it has exited, the file's
+// content is its status's Message, read once.
+//
 // Everything lives in a containerd namespace of podkit's own (default
 // "podkit") and, on the host, under a state directory (default
 // /var/lib/podkit/containerd): per namespace the sandboxes and the
-// containers' logs and FIFOs, and, shared by the namespaces, the CNI cache
-// and host-local's allocations. A container's cgroup is /<namespace>/<id>
+// containers' logs, FIFOs and termination message files, and, shared by
+// the namespaces, the CNI cache and host-local's allocations. A container's cgroup is /<namespace>/<id>
 // in every hierarchy; RemoveNamespace removes the namespace's with the
 // rest.
 //
@@ -139,6 +143,7 @@ const (
 	labelReason   = labelPrefix + "reason"
 	labelMessage  = labelPrefix + "message"
 	labelTTY      = labelPrefix + "tty"
+	labelMsgFile  = labelPrefix + "messagefile" // "true": the container has a termination message file
 	// labelOwner marks a lease with the process that holds it
 	// (internal/owner), on the lease, not on a container.
 	labelOwner = labelPrefix + "owner"
@@ -171,6 +176,7 @@ type Runtime struct {
 	mu      sync.Mutex
 	closed  bool
 	watches map[string]*watch // running containers this Runtime copies output of
+	msgs    map[string]string // termination messages of exited containers, read once
 
 	logs logHub
 }

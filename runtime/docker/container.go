@@ -2,8 +2,12 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -22,7 +26,7 @@ import (
 // CreateContainer implements runtime.ContainerService. The container joins
 // the sandbox's network and IPC namespaces; Command replaces the image's
 // entrypoint and Args its command, as Kubernetes means them.
-func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *runtime.ContainerConfig) (string, error) {
+func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *runtime.ContainerConfig) (_ string, err error) {
 	sb, err := r.inspectSandbox(ctx, sandboxID)
 	if err != nil {
 		return "", err
@@ -30,14 +34,50 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	if !sb.State.Running {
 		return "", fmt.Errorf("docker: create container %s: sandbox %s is not ready", cfg.Name, short(sb.ID))
 	}
-	opts, err := containerOptions(sb, cfg)
+	var msgFile string
+	if cfg.TerminationMessagePath != "" {
+		if msgFile, err = messageFile(sb); err != nil {
+			return "", fmt.Errorf("docker: create container %s: termination message file: %w", cfg.Name, err)
+		}
+		defer func() {
+			if err != nil {
+				os.Remove(msgFile)
+			}
+		}()
+	}
+	opts, err := containerOptions(sb, cfg, msgFile)
 	if err != nil {
 		return "", err
 	}
 	return r.create(ctx, opts, "container "+cfg.Name)
 }
 
-func containerOptions(sb container.InspectResponse, cfg *runtime.ContainerConfig) (client.ContainerCreateOptions, error) {
+// messageFile makes the empty host file of a container's termination
+// message in the engine's directory of sandbox sb, beside its resolv.conf,
+// hosts and hostname files: what the container does not remove goes with
+// the sandbox.
+func messageFile(sb container.InspectResponse) (string, error) {
+	if !filepath.IsAbs(sb.HostnamePath) {
+		return "", fmt.Errorf("sandbox %s has no directory on this host", short(sb.ID))
+	}
+	f, err := os.CreateTemp(filepath.Dir(sb.HostnamePath), "podkit-termination-")
+	if err != nil {
+		return "", err
+	}
+	err = f.Chmod(0o666) // writable by any user the container runs as
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// containerOptions makes the engine's options of a container; msgFile,
+// when set, is the host file of its termination message.
+func containerOptions(sb container.InspectResponse, cfg *runtime.ContainerConfig, msgFile string) (client.ContainerCreateOptions, error) {
 	labels := maps.Clone(cfg.Labels)
 	if labels == nil {
 		labels = map[string]string{}
@@ -91,6 +131,10 @@ func containerOptions(sb container.InspectResponse, cfg *runtime.ContainerConfig
 			return client.ContainerCreateOptions{}, fmt.Errorf("docker: container %s: mount %q→%q: both paths are required", cfg.Name, m.HostPath, m.ContainerPath)
 		}
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.HostPath, Target: m.ContainerPath, ReadOnly: m.ReadOnly})
+	}
+	if msgFile != "" {
+		labels[labelMsgFile] = msgFile
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: msgFile, Target: cfg.TerminationMessagePath})
 	}
 	name := fmt.Sprintf("podkit_%s_%s_%d", clean(cfg.Name), sb.Config.Labels[labelStem], cfg.Attempt)
 	return client.ContainerCreateOptions{Name: name, Config: c, HostConfig: hc}, nil
@@ -189,7 +233,21 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return r.remove(ctx, c.ID)
+	return r.removeContainer(ctx, c.ID, c.Config.Labels)
+}
+
+// removeContainer removes an app container, then the host file of its
+// termination message, which its labels name.
+func (r *Runtime) removeContainer(ctx context.Context, id string, labels map[string]string) error {
+	if err := r.remove(ctx, id); err != nil {
+		return err
+	}
+	if f := labels[labelMsgFile]; f != "" {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("docker: remove the termination message file of %s: %w", short(id), err)
+		}
+	}
+	return nil
 }
 
 // ListContainers implements runtime.ContainerService, oldest first. The
@@ -221,7 +279,11 @@ func (r *Runtime) ListContainers(ctx context.Context, f runtime.Filter) ([]runti
 			if res.Container.State == nil || res.Container.Config == nil {
 				return nil
 			}
-			st := r.cache.put(c.ID, res.Container.State.Status, containerStatus(res.Container))
+			st := containerStatus(res.Container)
+			if f := res.Container.Config.Labels[labelMsgFile]; f != "" && st.State == runtime.ContainerExited {
+				st.Message = runtime.JoinMessages(st.Message, r.cache.message(c.ID, f))
+			}
+			st = r.cache.put(c.ID, res.Container.State.Status, st)
 			out[i], found[i] = st, true
 			return nil
 		})
@@ -301,7 +363,8 @@ func parseTime(s string) time.Time {
 	return t
 }
 
-// inspectCache keeps container statuses by id and engine state. A running
+// inspectCache keeps container statuses by id and engine state, and the
+// termination messages of exited containers, read once. A running
 // container's status changes only when its state does; an exited one's
 // never, but for one: a SIGKILL not (yet) known as an OOM kill, since the
 // daemon's OOM event may come after the exit's. Created containers are not
@@ -313,9 +376,10 @@ func parseTime(s string) time.Time {
 // container killed within milliseconds of its start), and a container
 // with a process killed for memory ends OOMKilled, as the CRI reports it.
 type inspectCache struct {
-	mu  sync.Mutex
-	m   map[string]cachedStatus
-	oom map[string]struct{}
+	mu   sync.Mutex
+	m    map[string]cachedStatus
+	oom  map[string]struct{}
+	msgs map[string]string
 }
 
 type cachedStatus struct {
@@ -363,6 +427,27 @@ func (c *inspectCache) forget(id string) {
 	defer c.mu.Unlock()
 	delete(c.m, id)
 	delete(c.oom, id)
+	delete(c.msgs, id)
+}
+
+// message returns the termination message of exited container id, read
+// from its file the first time. A status that is not kept (see put) is
+// read again at each list; its message is not.
+func (c *inspectCache) message(id, file string) string {
+	c.mu.Lock()
+	m, ok := c.msgs[id]
+	c.mu.Unlock()
+	if ok {
+		return m
+	}
+	m = runtime.ReadTerminationMessage(file)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.msgs == nil || len(c.msgs) >= inspectCacheMax {
+		c.msgs = map[string]string{} // as crude as the statuses' bound
+	}
+	c.msgs[id] = m
+	return m
 }
 
 // sawOOM records an OOM event for container id; its cached status, if

@@ -49,6 +49,17 @@
 // The containerd backend reads the cgroup itself before the task is
 // deleted and does not miss it.
 //
+// # Termination messages
+//
+// A container with a TerminationMessagePath gets an empty file bind-mounted
+// there, made in the engine's directory of its sandbox container, beside
+// the pod's resolv.conf, hosts and hostname files
+// (/var/lib/docker/containers/<sandbox id>/podkit-termination-*), so the
+// engine must run on this host, as bind mounts need anyway. Once the
+// container has exited, the file's content is its status's Message, read
+// once. RemoveContainer removes the file; the engine removes what is left
+// with the sandbox's directory.
+//
 // # Lifecycle
 //
 // New connects and checks the daemon; Close releases the connection and
@@ -95,6 +106,7 @@ const (
 	labelCreated  = labelPrefix + "created"
 	labelHostNet  = labelPrefix + "hostnetwork"
 	labelStem     = labelPrefix + "stem"
+	labelMsgFile  = labelPrefix + "messagefile" // the host file of the termination message
 	labelNetwork  = "io.podkit.network"
 	kindSandbox   = "sandbox"
 	kindContainer = "container"

@@ -249,7 +249,7 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for _, c := range ctrs {
-		g.Go(func() error { return r.remove(gctx, c.ID) })
+		g.Go(func() error { return r.removeContainer(gctx, c.ID, c.Labels) })
 	}
 	if err := g.Wait(); err != nil {
 		return err

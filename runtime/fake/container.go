@@ -238,7 +238,7 @@ func (r *Runtime) behavior(c *container) *Behavior {
 	if len(cmd)+len(args) == 0 {
 		return &noBehavior
 	}
-	if b, ok := command(append(slices.Clone(cmd), args...)); ok {
+	if b, ok := command(append(slices.Clone(cmd), args...), c.spec.cfg.TerminationMessagePath); ok {
 		return &b
 	}
 	return &noBehavior
@@ -341,6 +341,9 @@ func (r *Runtime) exit(c *container, code int32, reason string, at time.Time) {
 		x.cpuNanos += usage(x.cpuMillis, at.Sub(x.usageAt))
 		x.usageAt = at
 	}
+	if m := c.b.TerminationMessage; m != "" && c.state == runtime.ContainerRunning && c.spec.cfg.TerminationMessagePath != "" {
+		x.message = runtime.JoinMessages(x.message, lastBytes(m, runtime.MaxTerminationMessage))
+	}
 	c.state = runtime.ContainerExited
 	x.exitCode, x.reason, x.finished = code, reason, at
 	if x.done != nil {
@@ -351,6 +354,13 @@ func (r *Runtime) exit(c *container, code int32, reason string, at time.Time) {
 	rec.Time, rec.ExitCode, rec.Reason = at, code, reason
 	r.record(rec, nil)
 	r.publish(runtime.Event{Type: runtime.EventContainerExited, ID: c.id, SandboxID: c.sb.id, PodUID: c.sb.uid, Time: at})
+}
+
+func lastBytes(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }
 
 func usage(millis int64, d time.Duration) float64 {

@@ -9,7 +9,7 @@
 //     duration, fail probes, use CPU and memory, answer HTTP;
 //   - else its command line, when it is one of the fake commands
 //     ("exit 3", "exit 1 5s", "sleep 10", "print a b", "eprint oops",
-//     "ignore-sigterm");
+//     "ignore-sigterm", "fail-with /dev/termination-log oops 1");
 //   - else it runs until stopped.
 //
 // Image pulls complete at once unless ScriptPull makes them take time on

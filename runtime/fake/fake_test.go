@@ -31,6 +31,9 @@ func TestConformance(t *testing.T) {
 		IgnoreTerm: []string{"ignore-sigterm"},
 		Cat:        []string{"cat"},
 		Eprint:     func(lines ...string) []string { return append([]string{"eprint"}, lines...) },
+		FailWith: func(path, message string, code int) []string {
+			return []string{"fail-with", path, message, strconv.Itoa(code)}
+		},
 	})
 }
 

@@ -71,6 +71,12 @@ type Behavior struct {
 	// and returns its exit code; nil understands the fake commands (see the
 	// package documentation) and otherwise exits 0, or 1 when unhealthy.
 	Exec func(cmd []string, stdout, stderr io.Writer) int
+	// TerminationMessage is what the container writes to its
+	// ContainerConfig.TerminationMessagePath: once it has exited, its
+	// status's Message says it (the last runtime.MaxTerminationMessage
+	// bytes), as the real runtimes read the file. A container without
+	// that path reports none.
+	TerminationMessage string
 }
 
 // Exit is how a container exits by itself.
@@ -151,14 +157,17 @@ type fault struct {
 
 var errInjected = errors.New("injected fault")
 
-// command turns a fake command line into a behavior, or reports false.
+// command turns a fake command line into a behavior, or reports false;
+// termPath is the container's TerminationMessagePath.
 //
-//	exit CODE [AFTER]   exits with CODE (after AFTER, a Go duration)
-//	sleep DURATION      exits 0 after DURATION
-//	print LINE...       writes each LINE to stdout, then exits 0
-//	eprint LINE...      writes each LINE to stderr, then exits 0
-//	ignore-sigterm      prints "ignoring SIGTERM", then runs until killed
-func command(argv []string) (Behavior, bool) {
+//	exit CODE [AFTER]           exits with CODE (after AFTER, a Go duration)
+//	sleep DURATION              exits 0 after DURATION
+//	print LINE...               writes each LINE to stdout, then exits 0
+//	eprint LINE...              writes each LINE to stderr, then exits 0
+//	ignore-sigterm              prints "ignoring SIGTERM", then runs until killed
+//	fail-with FILE MESSAGE CODE writes MESSAGE to FILE, then exits with CODE:
+//	                            the termination message when FILE is termPath
+func command(argv []string, termPath string) (Behavior, bool) {
 	if len(argv) == 0 {
 		return Behavior{}, false
 	}
@@ -193,6 +202,19 @@ func command(argv []string) (Behavior, bool) {
 		return Behavior{Stderr: append([]string(nil), argv[1:]...), Exit: &Exit{}}, true
 	case "ignore-sigterm":
 		return Behavior{IgnoreSIGTERM: true, Logs: []string{"ignoring SIGTERM"}}, true
+	case "fail-with":
+		if len(argv) != 4 || argv[1] == "" {
+			return Behavior{}, false
+		}
+		code, err := strconv.Atoi(argv[3])
+		if err != nil {
+			return Behavior{}, false
+		}
+		b := Behavior{Exit: &Exit{Code: int32(code)}}
+		if argv[1] == termPath {
+			b.TerminationMessage = argv[2]
+		}
+		return b, true
 	}
 	return Behavior{}, false
 }

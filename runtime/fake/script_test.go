@@ -104,6 +104,42 @@ func TestScriptedExitOnTheClock(t *testing.T) {
 	}
 }
 
+// TestScriptedTerminationMessage: a scripted termination message is the
+// Message of a container with a termination message path once it has
+// exited, and of no other.
+func TestScriptedTerminationMessage(t *testing.T) {
+	ctx := context.Background()
+	rt, _ := fake.New(fake.WithImages("app:1"))
+	rt.Script(fake.Image("app:1"), fake.Behavior{TerminationMessage: "bye", TermExitCode: 1})
+	p := newPod(t, rt, "p")
+	run := func(name, path string) string {
+		t.Helper()
+		id, err := rt.CreateContainer(ctx, p.sb, &runtime.ContainerConfig{Name: name, Image: "app:1", TerminationMessagePath: path})
+		if err == nil {
+			err = rt.StartContainer(ctx, id)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	with, without := run("with", "/dev/termination-log"), run("without", "")
+	if s := status(t, rt, with); s.State != runtime.ContainerRunning || s.Message != "" {
+		t.Errorf("running: %+v, want no message yet", s)
+	}
+	for _, id := range []string{with, without} {
+		if err := rt.StopContainer(ctx, id, runtime.StopOptions{Grace: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := status(t, rt, with); s.ExitCode != 1 || s.Message != "bye" {
+		t.Errorf("exited with a termination message path: %+v, want code 1 and message \"bye\"", s)
+	}
+	if s := status(t, rt, without); s.ExitCode != 1 || s.Message != "" {
+		t.Errorf("exited without a termination message path: %+v, want code 1 and no message", s)
+	}
+}
+
 func waitState(t *testing.T, rt *fake.Runtime, id string, want runtime.ContainerState) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

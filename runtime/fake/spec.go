@@ -55,7 +55,8 @@ func sameSpec(a, b *runtime.ContainerConfig) bool {
 		same(a.Env, b.Env) && same(a.Mounts, b.Mounts) && a.Resources == b.Resources &&
 		same(a.Ports, b.Ports) && a.Stdin == b.Stdin && a.TTY == b.TTY && a.User == b.User &&
 		a.Privileged == b.Privileged && a.ReadOnly == b.ReadOnly &&
-		same(a.CapAdd, b.CapAdd) && same(a.CapDrop, b.CapDrop)
+		same(a.CapAdd, b.CapAdd) && same(a.CapDrop, b.CapDrop) &&
+		a.TerminationMessagePath == b.TerminationMessagePath
 }
 
 func same[S ~[]E, E comparable](a, b S) bool {
@@ -84,6 +85,7 @@ func hashSpec(seed maphash.Seed, c *runtime.ContainerConfig) uint64 {
 	maphash.WriteComparable(&h, c.Resources)
 	maphash.WriteComparable(&h, c.WorkingDir)
 	maphash.WriteComparable(&h, c.User)
+	maphash.WriteComparable(&h, c.TerminationMessagePath)
 	maphash.WriteComparable(&h, [...]bool{c.Stdin, c.TTY, c.Privileged, c.ReadOnly})
 	return h.Sum64()
 }

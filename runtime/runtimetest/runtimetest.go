@@ -10,14 +10,17 @@
 //			IgnoreTerm: []string{"/testprog", "ignore-sigterm"},
 //			Cat:        []string{"/testprog", "cat"},
 //			Eprint:     func(lines ...string) []string { return append([]string{"/testprog", "eprint"}, lines...) },
+//			FailWith: func(path, message string, code int) []string {
+//				return []string{"/testprog", "fail-with", path, message, strconv.Itoa(code)}
+//			},
 //		})
 //	}
 //
 // The suite checks behaviour a node agent relies on, through the interface
-// only: sandboxes with an IP, containers and their states, exit codes,
-// graceful and forced stops, labels and filters for adoption, image
-// presence and pull errors, ErrNotFound for unknown ids, and, when the
-// backend has them, logs, exec, stats and events. Every sandbox it creates
+// only: sandboxes with an IP, containers and their states, exit codes and
+// termination messages, graceful and forced stops, labels and filters for
+// adoption, image presence and pull errors, ErrNotFound for unknown ids,
+// and, when the backend has them, logs, exec, stats and events. Every sandbox it creates
 // is labelled with a node name of its own and removed at the end of its
 // subtest, so the suite can run against a daemon that holds other work.
 package runtimetest
@@ -64,6 +67,10 @@ type Config struct {
 	// or an exec'ed command, that writes each line to stderr and exits 0.
 	// Without it the suite checks stdout and stderr apart only one way.
 	Eprint func(lines ...string) []string
+	// FailWith, when set, returns the command line of a container of
+	// Image that writes message to the file path and exits with code.
+	// Without it the suite skips its checks of termination messages.
+	FailWith func(path, message string, code int) []string
 	// AbsentImage is a reference no registry serves (default
 	// "podkit.invalid/absent:0").
 	AbsentImage string
@@ -92,6 +99,8 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"SandboxFilters", testSandboxFilters},
 		{"ContainerLifecycle", testContainerLifecycle},
 		{"ExitCodes", testExitCodes},
+		{"TerminationMessage", testTerminationMessage},
+		{"TerminationMessageUnset", testTerminationMessageUnset},
 		{"StopKillsAfterGrace", testStopKillsAfterGrace},
 		{"StopWithoutGraceKills", testStopWithoutGrace},
 		{"StopSandboxStopsContainers", testStopSandboxStopsContainers},
@@ -441,6 +450,72 @@ func testExitCodes(h *harness) {
 	st = h.waitContainer(bad, "exited", exited)
 	if st.ExitCode != 3 || st.Reason != "Error" {
 		h.t.Errorf("exit 3: code %d reason %q, want 3 Error", st.ExitCode, st.Reason)
+	}
+}
+
+// runWithTerminationPath creates and starts a container whose
+// TerminationMessagePath is path.
+func (h *harness) runWithTerminationPath(sbID string, sb *runtime.SandboxConfig, name, path string, cmd []string) string {
+	h.t.Helper()
+	cfg := h.containerConfig(sb, name, 0, cmd)
+	cfg.TerminationMessagePath = path
+	id, err := h.rt.CreateContainer(h.ctx, sbID, cfg)
+	if err != nil {
+		h.t.Fatalf("CreateContainer(%s) with termination message path %s: %v", name, path, err)
+	}
+	h.start(id)
+	return id
+}
+
+// testTerminationMessage: what a container writes to its termination
+// message path is its Message once it has exited, the last
+// MaxTerminationMessage bytes of it; a container that writes nothing
+// there has none.
+func testTerminationMessage(h *harness) {
+	if h.cfg.FailWith == nil {
+		h.t.Skip("runtimetest.Config.FailWith is not set")
+	}
+	sbID, sb := h.sandbox("termination")
+	const path = "/dev/termination-log" // Kubernetes' default
+	long := strings.Repeat("0123456789", runtime.MaxTerminationMessage/10) + " and the end"
+	failed := h.runWithTerminationPath(sbID, sb, "failed", path, h.cfg.FailWith(path, "disk full", 3))
+	// A path on the container's root filesystem rather than in /dev.
+	longer := h.runWithTerminationPath(sbID, sb, "long", "/termination-log", h.cfg.FailWith("/termination-log", long, 1))
+	silent := h.runWithTerminationPath(sbID, sb, "silent", path, h.cfg.Exit(2))
+	for _, c := range []struct {
+		id, name string
+		code     int32
+		message  string
+	}{
+		{failed, "failed", 3, "disk full"},
+		{longer, "long", 1, long[len(long)-runtime.MaxTerminationMessage:]},
+		{silent, "silent", 2, ""},
+	} {
+		st := h.waitContainer(c.id, "exited", exited)
+		if st.ExitCode != c.code || st.Reason != "Error" {
+			h.t.Errorf("container %s: exit code %d reason %q, want %d Error", c.name, st.ExitCode, st.Reason, c.code)
+		}
+		if st.Message != c.message {
+			h.t.Errorf("container %s: Message = %q (%d bytes), want %q (%d bytes)", c.name, tail(st.Message), len(st.Message), tail(c.message), len(c.message))
+		}
+		// Listed again, it says the same.
+		if again, _ := h.container(c.id); again.Message != st.Message {
+			h.t.Errorf("container %s: Message listed again = %q, was %q", c.name, tail(again.Message), tail(st.Message))
+		}
+	}
+}
+
+// testTerminationMessageUnset: a container without a termination message
+// path that writes to Kubernetes' default one reports no message.
+func testTerminationMessageUnset(h *harness) {
+	if h.cfg.FailWith == nil {
+		h.t.Skip("runtimetest.Config.FailWith is not set")
+	}
+	sbID, sb := h.sandbox("no-termination")
+	id := h.run(sbID, sb, "app", h.cfg.FailWith("/dev/termination-log", "nobody reads this", 4))
+	st := h.waitContainer(id, "exited", exited)
+	if st.ExitCode != 4 || st.Reason != "Error" || st.Message != "" {
+		h.t.Errorf("exit without a termination message path: code %d reason %q message %q, want 4 Error and no message", st.ExitCode, st.Reason, st.Message)
 	}
 }
 

@@ -19,15 +19,17 @@
 //
 // Subcommands, the same as the fake runtime's commands:
 //
-//	demo exit CODE [AFTER]   exit with CODE, after the duration AFTER
-//	demo sleep DURATION      exit 0 after DURATION
-//	demo print LINE...       write each LINE to stdout, exit 0
-//	demo eprint LINE...      write each LINE to stderr, exit 0
-//	demo ignore-sigterm      run until killed
-//	demo wait                run until SIGTERM or SIGINT, then exit 0
-//	demo cat [FILE...]       copy each FILE (or stdin) to stdout
-//	demo get URL             print URL's body; exit 0 on a 2xx answer, 1 otherwise
-//	demo oom                 allocate memory until the kernel kills it
+//	demo exit CODE [AFTER]            exit with CODE, after the duration AFTER
+//	demo sleep DURATION               exit 0 after DURATION
+//	demo print LINE...                write each LINE to stdout, exit 0
+//	demo eprint LINE...               write each LINE to stderr, exit 0
+//	demo ignore-sigterm               run until killed
+//	demo fail-with FILE MESSAGE CODE  write MESSAGE to FILE (a termination
+//	                                  message path), exit with CODE
+//	demo wait                         run until SIGTERM or SIGINT, then exit 0
+//	demo cat [FILE...]                copy each FILE (or stdin) to stdout
+//	demo get URL                      print URL's body; exit 0 on a 2xx answer, 1 otherwise
+//	demo oom                          allocate memory until the kernel kills it
 package main
 
 import (
@@ -118,6 +120,18 @@ func subcommand(name string, args []string) int {
 		for {
 			time.Sleep(time.Hour) // not select{}: the runtime would call that a deadlock
 		}
+	case "fail-with":
+		if len(args) != 3 {
+			return usage("fail-with FILE MESSAGE CODE")
+		}
+		code, err := strconv.Atoi(args[2])
+		if err != nil {
+			return usage("fail-with FILE MESSAGE CODE")
+		}
+		if err := os.WriteFile(args[0], []byte(args[1]), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		return code
 	case "wait":
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
@@ -153,7 +167,7 @@ func subcommand(name string, args []string) int {
 			hog = append(hog, b)
 		}
 	}
-	return usage("exit|sleep|print|eprint|ignore-sigterm|wait|cat|get|oom ...")
+	return usage("exit|sleep|print|eprint|ignore-sigterm|fail-with|wait|cat|get|oom ...")
 }
 
 func usage(s string) int {

@@ -88,3 +88,19 @@ func TestSubcommands(t *testing.T) {
 		t.Error("subcommand exit codes")
 	}
 }
+
+func TestFailWith(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "termination-log")
+	if err := os.WriteFile(f, []byte("an older and longer message"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if code := subcommand("fail-with", []string{f, "disk full", "3"}); code != 3 {
+		t.Errorf("fail-with exit code = %d, want 3", code)
+	}
+	if b, err := os.ReadFile(f); err != nil || string(b) != "disk full" {
+		t.Errorf("termination file = %q, %v; want %q", b, err, "disk full")
+	}
+	if code := subcommand("fail-with", []string{f, "no code"}); code != 2 {
+		t.Errorf("fail-with without a code = %d, want 2 (usage)", code)
+	}
+}
