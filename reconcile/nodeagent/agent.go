@@ -75,6 +75,9 @@ type Agent struct {
 	synced   bool // the pods bound to the node have been listed once
 	stopping bool
 	wg       sync.WaitGroup
+	// interrupts end the long waits of pod syncs, by pod UID, when the pod
+	// is deleted (see syncCtx.waitCtx): few syncs have one at a time.
+	interrupts map[string]context.CancelFunc
 
 	runtimeName atomic.Value // string: "fake", "docker"...
 	runtimeUp   atomic.Bool
@@ -265,16 +268,25 @@ type ownWrite struct {
 	status  *objects.PodStatus
 	seq     uint64
 	seen    bool // the store handed the version back
+	// prev is the write this one replaced before the store handed that one
+	// back: a sync that writes twice (before an image pull, then at its
+	// end) may have both to come back.
+	prev *ownWrite
 }
 
 // wrote records a status write of the pod; the writer calls it inside the
 // transaction, so before the store hands the new version to anyone. It
 // replaces a write seen but not yet handed to the sync's state, which was
-// not of the last status queued: this one was queued after it.
+// not of the last status queued: this one was queued after it. One not
+// yet seen it keeps as prev.
 func (w *podWorker) wrote(base, written *objects.Pod, status *objects.PodStatus, seq uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.echo = &ownWrite{base: base, written: written, rv: written.ResourceVersion, status: status, seq: seq}
+	var prev *ownWrite
+	if e := w.echo; e != nil && !e.seen {
+		prev, e.prev = e, nil
+	}
+	w.echo = &ownWrite{base: base, written: written, rv: written.ResourceVersion, status: status, seq: seq, prev: prev}
 }
 
 // isEcho reports whether pod is the version the agent's last status write
@@ -286,20 +298,34 @@ func (w *podWorker) wrote(base, written *objects.Pod, status *objects.PodStatus,
 // resourceVersion. w.mu is held.
 func (w *podWorker) isEcho(pod *objects.Pod) bool {
 	e := w.echo
-	if e == nil || e.seen || pod.ResourceVersion != e.rv {
+	if e == nil || e.seen {
+		return false
+	}
+	if p := e.prev; p != nil && pod.ResourceVersion == p.rv {
+		// The earlier of two writes: the later one is still to come.
+		e.prev = nil
+		return w.madeBy(p, pod)
+	}
+	if pod.ResourceVersion != e.rv {
 		return false
 	}
 	w.echo = nil
+	if !w.madeBy(e, pod) {
+		return false
+	}
+	e.base, e.written, e.status, e.seen, e.prev = nil, nil, nil, true, nil
+	w.echo = e
+	return true
+}
+
+// madeBy reports whether pod, of e's resourceVersion, is what write e made
+// over the version the worker has. w.mu is held.
+func (w *podWorker) madeBy(e *ownWrite, pod *objects.Pod) bool {
 	base := e.base
 	if w.gone || w.pod == nil || w.pod.ResourceVersion != base.ResourceVersion || pod.UID != base.UID {
 		return false
 	}
-	if pod != e.written && (!metaEqual(&pod.ObjectMeta, &base.ObjectMeta) || !reflect.DeepEqual(&pod.Spec, &base.Spec) || !reflect.DeepEqual(&pod.Status, e.status)) {
-		return false
-	}
-	e.base, e.written, e.status, e.seen = nil, nil, nil, true
-	w.echo = e
-	return true
+	return pod == e.written || metaEqual(&pod.ObjectMeta, &base.ObjectMeta) && reflect.DeepEqual(&pod.Spec, &base.Spec) && reflect.DeepEqual(&pod.Status, e.status)
 }
 
 // metaEqual reports whether two versions of an object's metadata are
@@ -362,7 +388,21 @@ func (a *Agent) podUpdated(pod *objects.Pod) {
 	}
 	w.pod, w.gone = pod, false
 	w.mu.Unlock()
+	if pod.DeletionTimestamp != nil {
+		a.interrupt(pod.UID)
+	}
 	a.enqueue(w)
+}
+
+// interrupt ends the long wait the sync of pod uid is in, if any (see
+// syncCtx.waitCtx): the pod is being deleted.
+func (a *Agent) interrupt(uid string) {
+	a.mu.Lock()
+	stop := a.interrupts[uid]
+	a.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // podDeleted is called when a pod bound to the node leaves the store.
@@ -374,6 +414,7 @@ func (a *Agent) podDeleted(pod *objects.Pod) {
 	w.mu.Lock()
 	w.gone = true
 	w.mu.Unlock()
+	a.interrupt(w.uid)
 	a.enqueue(w)
 }
 
@@ -410,6 +451,7 @@ func (a *Agent) replacePods(pods []*objects.Pod) {
 		w.mu.Lock()
 		w.gone = true
 		w.mu.Unlock()
+		a.interrupt(w.uid)
 		a.enqueue(w)
 	}
 	if first {

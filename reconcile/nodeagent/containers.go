@@ -236,7 +236,11 @@ func (a *Agent) ensureImage(sc *syncCtx, c *objects.Container, cs *ctrState) boo
 		sc.wakeAt(t.pullFailed.Add(t.pull.delay))
 		return false
 	}
-	res, waited, err := a.pull(sc.ctx, sc.pod, img, a.pullAuth(sc, img))
+	// While the pull lasts the pod's status tells it waits for it
+	// (ContainerCreating), as the kubelet writes the status before it
+	// pulls; and the pull ends for the pod if the pod must stop.
+	a.publish(sc.pod, sc.w, sc.obs)
+	res, waited, err := a.pull(sc.waitCtx(), sc.ctx, sc.pod, img, a.pullAuth(sc, img))
 	if err != nil {
 		if sc.fail(err) {
 			return false

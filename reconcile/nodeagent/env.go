@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
@@ -377,38 +378,44 @@ func (r *resolver) envValueFrom(c *objects.Container, vf *objects.EnvVarSource) 
 
 // expand replaces $(VAR) references with the values lookup knows, leaves
 // unknown ones as they are, and turns $$ into $, as Kubernetes does in env
-// values, commands and args.
+// values, commands and args (third_party/forked/golang/expansion's
+// Expand): a $( without a closing ) is written out and the scan goes on
+// after it.
 func expand(s string, lookup func(string) (string, bool)) string {
-	if !strings.Contains(s, "$") {
+	if strings.IndexByte(s, '$') < 0 {
 		return s
 	}
 	var b strings.Builder
+	done := 0 // s[:done] is written
 	for i := 0; i < len(s); i++ {
-		if s[i] != '$' || i+1 >= len(s) {
-			b.WriteByte(s[i])
+		if s[i] != '$' || i+1 == len(s) {
 			continue
 		}
-		switch s[i+1] {
+		b.WriteString(s[done:i])
+		r, size := utf8.DecodeRuneInString(s[i+1:])
+		switch r {
 		case '$':
 			b.WriteByte('$')
-			i++
 		case '(':
 			end := strings.IndexByte(s[i+2:], ')')
 			if end < 0 {
-				b.WriteString(s[i:])
-				return b.String()
+				b.WriteString("$(")
+				break
 			}
-			name := s[i+2 : i+2+end]
-			if v, ok := lookup(name); ok {
+			if v, ok := lookup(s[i+2 : i+2+end]); ok {
 				b.WriteString(v)
 			} else {
 				b.WriteString(s[i : i+3+end])
 			}
-			i += 2 + end
+			size = end + 2
 		default:
 			b.WriteByte('$')
+			b.WriteRune(r)
 		}
+		i += size
+		done = i + 1
 	}
+	b.WriteString(s[done:])
 	return b.String()
 }
 

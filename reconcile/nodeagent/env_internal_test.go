@@ -17,6 +17,15 @@ func TestExpand(t *testing.T) {
 		"$(A":            "$(A",
 		"cost $5":        "cost $5",
 		"$(A)$(MISSING)": "x$(MISSING)",
+		// As Kubernetes' expansion.Expand: an unclosed $( is written out
+		// and the rest of the string is still expanded.
+		"$(B $$":             "$(B $",
+		"echo $(oops $$HOME": "echo $(oops $HOME",
+		"$( $(A)":            "$( $(A)", // the first ) closes the first $(
+		"a$(":                "a$(",
+		"$$$(A)$":            "$x$",
+		"$é $(A)":            "$é x",
+		"$()":                "$()",
 	} {
 		if got := expand(in, lookup); got != want {
 			t.Errorf("expand(%q) = %q, want %q", in, got, want)

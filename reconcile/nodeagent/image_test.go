@@ -168,3 +168,64 @@ func TestPullPolicyIfNotPresent(t *testing.T) {
 		t.Errorf("want an \"already present\" event at each of the 3 starts:\n%v", e.rec)
 	}
 }
+
+// A pod's status says it waits while its image is pulled, as the kubelet
+// writes it before it pulls; a deletion ends the pod's wait, not the pull
+// of another pod that needs the image.
+func TestLongPullShowsPendingAndEndsWithDeletion(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	const img = "registry.local/huge:1"
+	e.rt.ScriptPull(fake.Image(img), fake.Pull{Duration: 10 * time.Minute})
+	e.create(e.pod("doomed", "huge"), e.pod("patient", "huge"))
+	if !waitFor(waitTimeout, func() bool { return e.rec.count(`Pulling: Pulling image "`+img+`"`) == 2 }) {
+		t.Fatalf("the two pods did not both start pulling:\n%v", e.rec)
+	}
+	for _, name := range []string{"doomed", "patient"} {
+		e.waitPod(name, "Pending while the image is pulled", func(p *objects.Pod) bool {
+			return p != nil && p.Status.Phase == objects.PodPending && waiting("huge", "ContainerCreating")(p)
+		})
+	}
+	// The clock stands still: the deletion does not wait for the pull.
+	deletePod(t, e.store, "doomed", 30)
+	e.waitPod("doomed", "gone from the store", func(p *objects.Pod) bool { return p == nil })
+	if p, _ := e.get("patient"); p == nil || !waiting("huge", "ContainerCreating")(p) {
+		t.Fatalf("the other pod stopped waiting for the pull:\n%s", describe(p))
+	}
+	e.advance(baseTimers+1, 10*time.Minute)
+	e.waitPod("patient", "running", running)
+	pulls := e.rt.Records(fake.OpPullImage, fake.Image(img))
+	if len(pulls) != 1 || pulls[0].Err != nil {
+		t.Errorf("pulls %+v, want one that succeeded", pulls)
+	}
+	if n := e.rec.count("ErrImagePull"); n != 0 {
+		t.Errorf("%d ErrImagePull events:\n%v", n, e.rec)
+	}
+}
+
+// A pod whose activeDeadlineSeconds pass while its image is pulled fails
+// then, and its pull, which no other pod waits for, stops.
+func TestActiveDeadlineEndsLongPull(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	const img = "registry.local/huge:1"
+	e.rt.ScriptPull(fake.Image(img), fake.Pull{Duration: 10 * time.Minute})
+	p := e.pod("late", "huge")
+	d := int64(30)
+	p.Spec.ActiveDeadlineSeconds = &d
+	e.create(p)
+	e.waitPod("late", "Pending while the image is pulled", waiting("huge", "ContainerCreating"))
+	// The pull's timer and the deadline's, with the agent's own.
+	e.advance(baseTimers+2, 30*time.Second)
+	pod := e.waitPod("late", "Failed", func(p *objects.Pod) bool { return p != nil && p.Status.Phase == objects.PodFailed })
+	if pod.Status.Reason != "DeadlineExceeded" {
+		t.Errorf("reason %q, want DeadlineExceeded", pod.Status.Reason)
+	}
+	if !waitFor(waitTimeout, func() bool { return len(e.rt.Records(fake.OpPullImage, fake.Image(img))) == 1 }) {
+		t.Fatalf("the pull did not end")
+	}
+	if pull := e.rt.Records(fake.OpPullImage, fake.Image(img))[0]; pull.Err == nil {
+		t.Errorf("the pull of a failed pod went on to the end")
+	}
+	if n := e.rec.count("ErrImagePull"); n != 0 {
+		t.Errorf("%d ErrImagePull events:\n%v", n, e.rec)
+	}
+}

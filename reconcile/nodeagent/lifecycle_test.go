@@ -63,6 +63,32 @@ func TestMissingSecretKeyWaitsThenStarts(t *testing.T) {
 	}
 }
 
+// A hostNetwork pod's status.podIP is the node's IP, in its status and in
+// its containers' environment alike, as the kubelet gives containers the
+// IPs the pod's status reports.
+func TestHostNetworkPodIPEnv(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	p := e.pod("hostnet", "app")
+	p.Spec.HostNetwork = true
+	p.Spec.Containers[0].Env = []objects.EnvVar{
+		{Name: "POD_IP", ValueFrom: &objects.EnvVarSource{FieldRef: &objects.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+		{Name: "HOST_IP", ValueFrom: &objects.EnvVarSource{FieldRef: &objects.ObjectFieldSelector{FieldPath: "status.hostIP"}}},
+	}
+	e.create(p)
+	pod := e.waitPod("hostnet", "running", running)
+	if pod.Status.PodIP != "192.168.0.10" {
+		t.Errorf("status.podIP = %q, want the node's IP 192.168.0.10", pod.Status.PodIP)
+	}
+	creates := e.rt.Records(fake.OpCreateContainer, fake.Pod("default", "hostnet"))
+	if len(creates) != 1 {
+		t.Fatalf("%d creates", len(creates))
+	}
+	env := containerEnv(t, e.rt, creates[0].ID)
+	if env["POD_IP"] != pod.Status.PodIP || env["HOST_IP"] != pod.Status.HostIP {
+		t.Errorf("env POD_IP=%q HOST_IP=%q, want the status' %q and %q", env["POD_IP"], env["HOST_IP"], pod.Status.PodIP, pod.Status.HostIP)
+	}
+}
+
 // containerEnv reads the environment a container was created with.
 func containerEnv(t *testing.T, rt *fake.Runtime, id string) map[string]string {
 	t.Helper()
@@ -202,6 +228,45 @@ func TestGracefulDeletion(t *testing.T) {
 		t.Errorf("the preStop hook did not run")
 	}
 	e.wantEvents("Killing: Stopping container stubborn", 1)
+}
+
+// A grace period of 0 still gives containers SIGTERM, and the kubelet's
+// minimum of two seconds before SIGKILL; the pod's grace period is at
+// least a second, so preStop hooks run.
+func TestZeroGracePeriodStillSendsSIGTERM(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	e.rt.Script(fake.Image("registry.local/stubborn:1"), fake.Behavior{IgnoreSIGTERM: true})
+	p := e.pod("abrupt", "app", "stubborn")
+	zero := int64(0)
+	p.Spec.TerminationGracePeriodSeconds = &zero
+	p.Spec.Containers[0].Lifecycle = &objects.Lifecycle{PreStop: &objects.LifecycleHandler{Exec: &objects.ExecAction{Command: []string{"print", "draining"}}}}
+	e.create(p)
+	e.waitPod("abrupt", "running", running)
+	deletePod(t, e.store, "abrupt", 0)
+	exit := func(ctr string) []fake.Record {
+		return e.rt.Records(fake.OpExit, fake.Container("default", "abrupt", ctr))
+	}
+	if !waitFor(waitTimeout, func() bool { return len(exit("app")) > 0 }) {
+		t.Fatalf("app did not exit; history:\n%v", e.rt.History())
+	}
+	if code := exit("app")[0].ExitCode; code != 0 {
+		t.Fatalf("app exited with %d, want 0: SIGTERM, not SIGKILL", code)
+	}
+	if len(exit("stubborn")) != 0 {
+		t.Fatalf("stubborn killed at once: %+v", exit("stubborn"))
+	}
+	// stubborn's StopContainer waits on the clock.
+	e.advance(baseTimers+1, 2*time.Second)
+	if !waitFor(waitTimeout, func() bool { return len(exit("stubborn")) > 0 }) {
+		t.Fatalf("stubborn not killed once the clock moved 2s; history:\n%v", e.rt.History())
+	}
+	stops := e.rt.Records(fake.OpStopContainer, fake.Container("default", "abrupt", "stubborn"))
+	if len(stops) != 1 || len(exit("stubborn")) != 1 || exit("stubborn")[0].ExitCode != 137 || exit("stubborn")[0].Time.Sub(stops[0].Time) != 2*time.Second {
+		t.Errorf("stubborn: stops %+v, exits %+v; want SIGKILL 2s after the stop", stops, exit("stubborn"))
+	}
+	if n := len(e.rt.Records(fake.OpExec, fake.Container("default", "abrupt", "app"))); n != 1 {
+		t.Errorf("the preStop hook ran %d times, want once", n)
+	}
 }
 
 func TestAdoptionCreatesNothingTwice(t *testing.T) {
@@ -410,4 +475,118 @@ func TestDeadSandboxIsRecreated(t *testing.T) {
 	if pod.Status.PodIP == first.Status.PodIP {
 		t.Logf("same IP %s reused", pod.Status.PodIP)
 	}
+}
+
+// An OnFailure pod that loses its sandbox runs again, in a new one, only
+// the containers that had not succeeded, as the kubelet's computePodActions.
+func TestOnFailurePodKeepsSucceededContainersAfterSandboxLoss(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	e.rt.Script(fake.Image("registry.local/done:1"), fake.Behavior{Exit: &fake.Exit{Code: 0}})
+	p := e.pod("rerun", "done", "srv")
+	p.Spec.RestartPolicy = objects.RestartPolicyOnFailure
+	e.create(p)
+	e.waitPod("rerun", "done exited and srv running", func(p *objects.Pod) bool {
+		return p != nil && containerStatus(p, "done").State.Terminated != nil && containerStatus(p, "srv").State.Running != nil
+	})
+	sbs, err := e.rt.ListSandboxes(context.Background(), runtime.Filter{Labels: map[string]string{runtime.LabelPodName: "rerun"}})
+	if err != nil || len(sbs) != 1 {
+		t.Fatalf("sandboxes %v %v", sbs, err)
+	}
+	if err := e.rt.StopSandbox(context.Background(), sbs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	// The sync that makes the new sandbox starts in it all it starts, done
+	// before srv.
+	pod := e.waitPod("rerun", "srv running in a new sandbox", func(p *objects.Pod) bool {
+		return p != nil && containerStatus(p, "srv").RestartCount == 1 && containerStatus(p, "srv").State.Running != nil
+	})
+	if n := len(e.rt.Records(fake.OpStartContainer, fake.Container("default", "rerun", "done"))); n != 1 {
+		t.Errorf("the succeeded container started %d times, want once", n)
+	}
+	if cs := containerStatus(pod, "done"); cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 || cs.RestartCount != 0 {
+		t.Errorf("succeeded container: %s, restarts %d", stateString(cs.State), cs.RestartCount)
+	}
+	if pod.Status.Phase != objects.PodRunning {
+		t.Errorf("phase %s, want Running", pod.Status.Phase)
+	}
+}
+
+// An OnFailure pod whose containers all succeeded gets no new sandbox for
+// the one it lost: it has nothing to run, and is Succeeded.
+func TestOnFailurePodWithAllSucceededGetsNoNewSandbox(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	e.rt.Script(fake.Image("registry.local/batch:1"), fake.Behavior{Exit: &fake.Exit{Code: 0, After: time.Minute}})
+	p := e.pod("batch", "batch")
+	p.Spec.RestartPolicy = objects.RestartPolicyOnFailure
+	e.create(p)
+	e.waitPod("batch", "running", running)
+	// While no agent runs, the container succeeds and the sandbox dies.
+	e.stop()
+	e.fake.Advance(time.Minute)
+	if !waitFor(waitTimeout, func() bool { return len(e.rt.Records(fake.OpExit, fake.Pod("default", "batch"))) > 0 }) {
+		t.Fatalf("the container did not exit; history:\n%v", e.rt.History())
+	}
+	sbs, err := e.rt.ListSandboxes(context.Background(), runtime.Filter{Labels: map[string]string{runtime.LabelPodName: "batch"}})
+	if err != nil || len(sbs) != 1 {
+		t.Fatalf("sandboxes %v %v", sbs, err)
+	}
+	if err := e.rt.StopSandbox(context.Background(), sbs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	e.waitPod("batch", "Succeeded", func(p *objects.Pod) bool { return p != nil && p.Status.Phase == objects.PodSucceeded })
+	if n := len(e.rt.Records(fake.OpRunSandbox, fake.Pod("default", "batch"))); n != 1 {
+		t.Errorf("%d sandboxes made, want 1", n)
+	}
+	if n := len(e.rt.Records(fake.OpStartContainer, fake.Pod("default", "batch"))); n != 1 {
+		t.Errorf("the container started %d times, want once", n)
+	}
+}
+
+// A postStart hook has no time limit, as the kubelet's: it may outlast the
+// pod's grace period without the container being killed.
+func TestPostStartHookHasNoTimeLimit(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	p := e.pod("slowhook", "app")
+	zero := int64(0)
+	p.Spec.TerminationGracePeriodSeconds = &zero
+	p.Spec.Containers[0].Lifecycle = &objects.Lifecycle{PostStart: &objects.LifecycleHandler{Exec: &objects.ExecAction{Command: []string{"sleep", "1m"}}}}
+	e.create(p)
+	// The hook's sleep, with the agent's own timers.
+	e.advance(baseTimers+1, time.Minute)
+	e.waitPod("slowhook", "running", running)
+	if n := e.rec.count("FailedPostStartHook"); n != 0 {
+		t.Errorf("%d FailedPostStartHook events:\n%v", n, e.rec)
+	}
+	if n := len(e.rt.Records(fake.OpStartContainer, fake.Pod("default", "slowhook"))); n != 1 {
+		t.Errorf("the container started %d times, want once", n)
+	}
+}
+
+// A postStart hook that does not return ends when its pod is deleted, or
+// when the agent stops.
+func TestPostStartHookEndsWithPodDeletion(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	hook := &objects.Lifecycle{PostStart: &objects.LifecycleHandler{Exec: &objects.ExecAction{Command: []string{"sleep", "1h"}}}}
+	p := e.pod("stuck", "app")
+	p.Spec.Containers[0].Lifecycle = hook
+	e.create(p)
+	execs := func(pod string) int { return len(e.rt.Records(fake.OpExec, fake.Pod("default", pod))) }
+	if !waitFor(waitTimeout, func() bool { return execs("stuck") == 1 }) {
+		t.Fatalf("the hook did not run; history:\n%v", e.rt.History())
+	}
+	// The clock stands still: the hook does not end by itself.
+	deletePod(t, e.store, "stuck", 30)
+	e.waitPod("stuck", "gone from the store", func(p *objects.Pod) bool { return p == nil })
+	if n := e.rec.count("FailedPostStartHook"); n != 0 {
+		t.Errorf("%d FailedPostStartHook events:\n%v", n, e.rec)
+	}
+
+	p = e.pod("stuck-too", "app")
+	p.Spec.Containers[0].Lifecycle = hook
+	e.create(p)
+	if !waitFor(waitTimeout, func() bool { return execs("stuck-too") == 1 }) {
+		t.Fatalf("the hook did not run; history:\n%v", e.rt.History())
+	}
+	e.stop() // fails the test unless Run returns
 }

@@ -163,7 +163,7 @@ func (a *Agent) probeContainer(sc *syncCtx, c *objects.Container, cur *runtimeSt
 			sc.wakeAt(ps.next)
 			continue
 		}
-		ok, msg, err := a.probe(sc.ctx, sc.pod, c, cur.ID, sc.st.podIP, p.ProbeHandler, probeTimeout(p))
+		ok, msg, err := a.probe(sc.ctx, sc.pod, c, cur.ID, sc.res.podIP, p.ProbeHandler, probeTimeout(p))
 		if err != nil && sc.fail(err) {
 			return ""
 		}
@@ -213,9 +213,13 @@ func probeTimeout(p *objects.Probe) time.Duration {
 // probe runs one probe handler against container id. ok is the verdict and
 // msg explains a failure; err is set only when the runtime is unreachable.
 func (a *Agent) probe(ctx context.Context, pod *objects.Pod, c *objects.Container, id, podIP string, h objects.ProbeHandler, timeout time.Duration) (ok bool, msg string, err error) {
-	// The timeout bounds I/O, so it is real time, unlike periods and delays.
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The timeout bounds I/O, so it is real time, unlike periods and
+	// delays. A postStart hook has none.
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	switch {
 	case h.Exec != nil:
 		ex, isExecer := a.rt.(runtime.Execer)
@@ -356,12 +360,16 @@ func resolvePort(c *objects.Container, p objects.IntOrString) (int, error) {
 	return 0, fmt.Errorf("couldn't find port %q in container %s", p.StrVal, c.Name)
 }
 
-// runHook runs a postStart or preStop handler within budget. msg explains
-// a failure; err is the failure (wrapping ErrUnavailable when the runtime is
-// unreachable).
+// runHook runs a postStart or preStop handler within budget (0: until it
+// returns or ctx ends). msg explains a failure; err is the failure
+// (wrapping ErrUnavailable when the runtime is unreachable).
 func (a *Agent) runHook(ctx context.Context, pod *objects.Pod, c *objects.Container, id, podIP string, h *objects.LifecycleHandler, budget time.Duration) (string, error) {
 	if h.Sleep != nil {
-		t := a.clock.NewTimer(min(time.Duration(h.Sleep.Seconds)*time.Second, budget))
+		d := time.Duration(h.Sleep.Seconds) * time.Second
+		if budget > 0 {
+			d = min(d, budget)
+		}
+		t := a.clock.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-ctx.Done():

@@ -30,6 +30,7 @@ type pulls struct {
 
 type pullFlight struct {
 	watchers map[*pullWatcher]struct{} // under pulls.mu
+	cancel   context.CancelFunc        // stops the pull
 	done     chan struct{}             // closed once res and err are set
 	res      pullResult
 	err      error
@@ -38,41 +39,57 @@ type pullFlight struct {
 // pull makes image present for pod: it records the Pulling event, then
 // joins the pull of image in flight or starts one, and returns the pull's
 // result and how long the pod waited for it. Progress reaches the pod as
-// events until then.
-func (a *Agent) pull(ctx context.Context, pod *objects.Pod, image string, auth *runtime.RegistryAuth) (pullResult, time.Duration, error) {
+// events until then. The pod waits until ctx ends; the pull runs in
+// agentCtx for all the pods waiting for it, and stops when none does any
+// more.
+func (a *Agent) pull(ctx, agentCtx context.Context, pod *objects.Pod, image string, auth *runtime.RegistryAuth) (pullResult, time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return pullResult{}, 0, err
+	}
 	start := a.clock.Now()
-	w := &pullWatcher{a: a, ctx: ctx, pod: pod, image: image, last: start}
+	w := &pullWatcher{a: a, pod: pod, image: image, last: start}
 	ps := &a.pulls
 	ps.mu.Lock()
 	f, joined := ps.by[image]
 	if !joined {
-		f = &pullFlight{watchers: map[*pullWatcher]struct{}{}, done: make(chan struct{})}
+		pullCtx, cancel := context.WithCancel(agentCtx)
+		f = &pullFlight{watchers: map[*pullWatcher]struct{}{}, cancel: cancel, done: make(chan struct{})}
 		if ps.by == nil {
 			ps.by = map[string]*pullFlight{}
 		}
 		ps.by[image] = f
+		a.wg.Add(1) // in a sync, itself counted
+		go func() {
+			defer a.wg.Done()
+			res, err := a.pullImage(pullCtx, image, auth, f)
+			cancel()
+			ps.mu.Lock()
+			if ps.by[image] == f {
+				delete(ps.by, image)
+			}
+			ps.mu.Unlock()
+			f.res, f.err = res, err
+			close(f.done)
+		}()
 	}
 	f.watchers[w] = struct{}{}
 	ps.mu.Unlock()
 	// Recorded once the pod watches the pull: its progress comes after.
 	a.event(pod, EventNormal, "Pulling", fmt.Sprintf("Pulling image %q", image))
-	if joined {
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			ps.mu.Lock()
-			delete(f.watchers, w)
-			ps.mu.Unlock()
-			return pullResult{}, 0, ctx.Err()
-		}
-	} else {
-		f.res, f.err = a.pullImage(ctx, image, auth, f)
+	select {
+	case <-f.done:
+		return f.res, a.clock.Since(start), f.err
+	case <-ctx.Done():
 		ps.mu.Lock()
-		delete(ps.by, image)
+		delete(f.watchers, w)
+		if len(f.watchers) == 0 && ps.by[image] == f {
+			// The next pod that needs the image pulls it afresh.
+			delete(ps.by, image)
+			f.cancel()
+		}
 		ps.mu.Unlock()
-		close(f.done)
+		return pullResult{}, 0, ctx.Err()
 	}
-	return f.res, a.clock.Since(start), f.err
 }
 
 // pullImage runs the pull of flight f, reporting its progress to the pods
@@ -115,7 +132,6 @@ func pulledMessage(image string, r pullResult, waited time.Duration) string {
 // pullWatcher turns the progress of one pull into events about one pod.
 type pullWatcher struct {
 	a     *Agent
-	ctx   context.Context
 	pod   *objects.Pod
 	image string
 

@@ -1,6 +1,7 @@
 package nodeagent_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime/fake"
+	"github.com/podkit/podkit/store"
 )
 
 // baseTimers are the agent's own timers on the fake clock: the heartbeat
@@ -87,10 +89,19 @@ func TestRestartPolicies(t *testing.T) {
 	if cs := containerStatus(p, "fail"); cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 3 || cs.RestartCount != 0 {
 		t.Errorf("container of a failed Never pod: %+v", cs)
 	}
-	if c := objects.GetPodCondition(&p.Status, objects.PodReady); c == nil || c.Reason != "PodCompleted" {
-		t.Errorf("Ready condition of a finished pod = %+v, want reason PodCompleted", c)
+	// As the kubelet: PodFailed for a Failed pod, PodCompleted for a
+	// Succeeded one.
+	for _, ct := range []objects.PodConditionType{objects.PodReady, objects.ContainersReady} {
+		if c := objects.GetPodCondition(&p.Status, ct); c == nil || c.Status != objects.ConditionFalse || c.Reason != "PodFailed" {
+			t.Errorf("%s condition of a Failed pod = %+v, want False with reason PodFailed", ct, c)
+		}
 	}
-	e.waitPod("onfailure-ok", "Succeeded", func(p *objects.Pod) bool { return p != nil && p.Status.Phase == objects.PodSucceeded })
+	p = e.waitPod("onfailure-ok", "Succeeded", func(p *objects.Pod) bool { return p != nil && p.Status.Phase == objects.PodSucceeded })
+	for _, ct := range []objects.PodConditionType{objects.PodReady, objects.ContainersReady} {
+		if c := objects.GetPodCondition(&p.Status, ct); c == nil || c.Status != objects.ConditionFalse || c.Reason != "PodCompleted" {
+			t.Errorf("%s condition of a Succeeded pod = %+v, want False with reason PodCompleted", ct, c)
+		}
+	}
 	e.waitPod("never-ok", "Failed", func(p *objects.Pod) bool { return p != nil && p.Status.Phase == objects.PodFailed })
 	if n := len(e.rt.Records(fake.OpCreateContainer, fake.Pod("default", "never-fail"))); n != 1 {
 		t.Errorf("a Never pod's container was created %d times", n)
@@ -98,6 +109,40 @@ func TestRestartPolicies(t *testing.T) {
 	// A finished pod's sandbox is stopped.
 	if stops := e.rt.Records(fake.OpStopSandbox, fake.Pod("default", "never-fail")); len(stops) == 0 {
 		t.Errorf("the sandbox of a finished pod was not stopped")
+	}
+}
+
+// The back-off is of the container's spec, as the kubelet keys it by the
+// container's hash: a crash-looping container given a new image starts at
+// once, and its own back-off starts again from the base delay.
+func TestCrashLoopBackOffIsPerSpec(t *testing.T) {
+	e := newEnv(t, envOpt{fakeClock: true})
+	e.rt.Script(fake.Image("registry.local/crash:1"), fake.Behavior{Exit: &fake.Exit{Code: 1}})
+	e.rt.Script(fake.Image("registry.local/crash:2"), fake.Behavior{Exit: &fake.Exit{Code: 2}})
+	e.create(e.pod("fixed", "crash"))
+	e.waitPod("fixed", "in CrashLoopBackOff after 1 restart", inBackOff("crash", 1, "10s"))
+	e.advance(baseTimers+1, 10*time.Second)
+	e.waitPod("fixed", "in CrashLoopBackOff after 2 restarts", inBackOff("crash", 2, "20s"))
+	err := e.store.Update(context.Background(), func(tx store.Tx) error {
+		o, err := tx.Get("Pod", objects.Key{Namespace: "default", Name: "fixed"})
+		if err != nil {
+			return err
+		}
+		p := o.(*objects.Pod)
+		p.Spec.Containers[0].Image = "registry.local/crash:2"
+		return tx.Update(p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The clock stands still: the old spec's 20s back-off does not hold
+	// the new one.
+	e.waitPod("fixed", "restarted with the new image, then in a 10s back-off", func(p *objects.Pod) bool {
+		return inBackOff("crash", 3, "10s")(p) && containerStatus(p, "crash").Image == "registry.local/crash:2"
+	})
+	starts := e.rt.Records(fake.OpStartContainer, fake.Container("default", "fixed", "crash"))
+	if n := len(starts); n != 4 || starts[3].Image != "registry.local/crash:2" || !starts[3].Time.Equal(starts[2].Time) {
+		t.Errorf("starts %+v, want the fourth of the new image at once", starts)
 	}
 }
 

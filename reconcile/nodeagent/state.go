@@ -120,11 +120,14 @@ type ctrState struct {
 }
 
 // ctrTrouble is what a container that cannot start, or restarts, needs
-// remembered: why it waits and its backoffs.
+// remembered: why it waits and its backoffs. The restart backoff is of one
+// spec of the container (restartOf), as the kubelet keys it by the
+// container's hash: a changed spec restarts at once.
 type ctrTrouble struct {
 	reason     string
 	message    string
 	restart    backoffEntry
+	restartOf  specHash
 	pull       backoffEntry
 	pullImage  string
 	pullFailed time.Time

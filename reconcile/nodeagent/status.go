@@ -52,14 +52,11 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 		qos = objects.PodQOS(pod)
 	}
 	s := &objects.PodStatus{QOSClass: qos}
-	if st.podIP != "" {
-		s.PodIP, s.PodIPs = st.podIP, []objects.PodIP{{IP: st.podIP}}
+	if ip := a.podIP(pod, st); ip != "" {
+		s.PodIP, s.PodIPs = ip, []objects.PodIP{{IP: ip}}
 	}
 	if ip := a.hostIP(); ip != "" {
 		s.HostIP, s.HostIPs = ip, []objects.HostIP{{IP: ip}}
-		if pod.Spec.HostNetwork && s.PodIP == "" {
-			s.PodIP, s.PodIPs = ip, []objects.PodIP{{IP: ip}}
-		}
 	}
 	if st.startTime != 0 {
 		s.StartTime = objects.NewTimePtr(time.Unix(0, st.startTime))
@@ -112,8 +109,13 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 	}
 	switch {
 	case terminal:
-		cond(objects.ContainersReady, false, "PodCompleted", "")
-		cond(objects.PodReady, false, "PodCompleted", "")
+		// As the kubelet's generatePodReadyConditionForTerminalPhase.
+		reason := "PodCompleted"
+		if s.Phase == objects.PodFailed {
+			reason = "PodFailed"
+		}
+		cond(objects.ContainersReady, false, reason, "")
+		cond(objects.PodReady, false, reason, "")
 	case len(unready) > 0:
 		msg := "containers with unready status: [" + strings.Join(unready, " ") + "]"
 		cond(objects.ContainersReady, false, "ContainersNotReady", msg)
@@ -132,6 +134,17 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 		s.Message = st.trouble.mount
 	}
 	return s
+}
+
+// podIP is the pod's IP as its status reports it, which is also what its
+// containers see (status.podIP), its probes and hooks reach, as the
+// kubelet uses the status' IPs: the sandbox's, or the node's for a
+// hostNetwork pod whose sandbox has none.
+func (a *Agent) podIP(pod *objects.Pod, st *podState) string {
+	if st.podIP == "" && pod.Spec.HostNetwork {
+		return a.hostIP()
+	}
+	return st.podIP
 }
 
 func notDone(ss []objects.ContainerStatus) []string {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/podkit/podkit/internal/volumes"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
@@ -284,7 +286,7 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 			// has: it is stopped as a deleted pod is.
 			grace, preStop := time.Duration(0), false
 			if st.deadline {
-				grace, preStop = podGrace(pod), true
+				grace, preStop = stopGrace(pod), true
 			}
 			if err := a.stopAll(ctx, pod, obs, grace, preStop); err != nil {
 				return time.Time{}, err
@@ -299,11 +301,14 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 		return time.Time{}, nil
 	}
 
-	// The sandbox, unless a Never pod whose containers ran lost it: that pod
-	// is finished, not restarted.
+	// The sandbox, unless the pod lost it after its containers ran and has
+	// none to run again, as the kubelet's computePodActions: a Never pod, or
+	// an OnFailure pod whose containers all succeeded, is finished, not
+	// restarted.
+	var before *observed
 	if obs.ready == nil {
 		ran := len(obs.all) > 0
-		if pod.Spec.RestartPolicy == objects.RestartPolicyNever && ran {
+		if ran && (pod.Spec.RestartPolicy == objects.RestartPolicyNever || allFinished(pod, obs)) {
 			st.terminal = true
 			return a.runPod(ctx, pod, w, obs)
 		}
@@ -330,6 +335,7 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 		}
 		var err error
 		if ran {
+			before = obs
 			obs, err = a.observe(ctx, st, obs.sel)
 		} else {
 			// No container ran, so none was stopped: the sandbox is news.
@@ -346,7 +352,7 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 		st.podIP = obs.ready.IP
 	}
 
-	res := a.resolver(ctx, pod, st.podIP)
+	res := a.resolver(ctx, pod, a.podIP(pod, st))
 	vols, err := a.volumes.Setup(pod, res)
 	if err != nil {
 		if st.trouble == nil || st.trouble.mount != err.Error() {
@@ -362,10 +368,11 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 	}
 	st.mountFailed("")
 
-	sc := &syncCtx{a: a, ctx: ctx, pod: pod, st: st, obs: obs, vols: vols, res: res, now: now}
+	sc := &syncCtx{a: a, ctx: ctx, w: w, pod: pod, st: st, obs: obs, before: before, vols: vols, res: res, now: now}
 	if a.syncInit(sc) {
 		a.syncContainers(sc)
 	}
+	sc.endWaits()
 	if sc.err != nil {
 		return time.Time{}, sc.err
 	}
@@ -397,6 +404,7 @@ func earliest(a, b time.Time) time.Time {
 type syncCtx struct {
 	a       *Agent
 	ctx     context.Context
+	w       *podWorker
 	pod     *objects.Pod
 	st      *podState
 	obs     *observed
@@ -408,6 +416,73 @@ type syncCtx struct {
 	err     error // a runtime error that ends the sync
 	// startedIDs are the container instances started in this sync.
 	startedIDs []string
+	// before is the runtime as it was before this sync made a new sandbox
+	// (nil when it did not): which containers succeeded is decided on it,
+	// not on the instances the sync stopped.
+	before *observed
+	// waits is the context of the sync's long waits (see waitCtx), nil
+	// until one; endWait ends it.
+	waits   context.Context
+	endWait func()
+}
+
+// waitCtx returns the context of a wait of the sync that may last long (an
+// image pull, a postStart hook). It ends when the agent stops, and when the
+// pod must stop, deleted (see Agent.interrupt) or past its
+// activeDeadlineSeconds, as the kubelet cancels the sync of a pod to
+// terminate. Made by the first such wait: most syncs have none.
+func (sc *syncCtx) waitCtx() context.Context {
+	if sc.waits != nil {
+		return sc.waits
+	}
+	a, uid := sc.a, sc.pod.UID
+	ctx, cancel := context.WithCancel(sc.ctx)
+	var deadline clockwork.Timer
+	if d := sc.pod.Spec.ActiveDeadlineSeconds; d != nil {
+		at := time.Unix(0, sc.st.startTime).Add(time.Duration(*d) * time.Second)
+		deadline = a.clock.AfterFunc(at.Sub(a.clock.Now()), cancel)
+	}
+	a.mu.Lock()
+	if a.interrupts == nil {
+		a.interrupts = map[string]context.CancelFunc{}
+	}
+	a.interrupts[uid] = cancel
+	a.mu.Unlock()
+	// A deletion that came before the cancel was listed.
+	sc.w.mu.Lock()
+	deleted := sc.w.gone || sc.w.pod == nil || sc.w.pod.DeletionTimestamp != nil
+	sc.w.mu.Unlock()
+	if deleted {
+		cancel()
+	}
+	sc.waits = ctx
+	sc.endWait = func() {
+		if deadline != nil {
+			deadline.Stop()
+		}
+		a.mu.Lock()
+		delete(a.interrupts, uid)
+		a.mu.Unlock()
+		cancel()
+	}
+	return ctx
+}
+
+// interrupted reports whether a wait of the sync ended because the pod
+// must stop: the sync starts nothing more, and the next one stops the pod.
+func (sc *syncCtx) interrupted() bool {
+	return sc.waits != nil && sc.waits.Err() != nil && sc.ctx.Err() == nil
+}
+
+// endWaits ends the context of the sync's waits, once they are over.
+func (sc *syncCtx) endWaits() {
+	if sc.endWait == nil {
+		return
+	}
+	if sc.interrupted() {
+		sc.st.resync = true
+	}
+	sc.endWait()
 }
 
 func (sc *syncCtx) wakeAt(t time.Time) {
@@ -441,13 +516,15 @@ func (sc *syncCtx) stoppedSince(obs *observed) bool {
 	return false
 }
 
-// fail records a runtime error; unreachable runtimes end the sync.
+// fail records a runtime error; unreachable runtimes end the sync. It
+// also reports whether the error is the end of a wait for the pod to stop
+// (see waitCtx), which is no failure of the container.
 func (sc *syncCtx) fail(err error) bool {
 	if errors.Is(err, runtime.ErrUnavailable) || sc.ctx.Err() != nil {
 		sc.err = err
 		return true
 	}
-	return false
+	return sc.interrupted()
 }
 
 // initDone reports whether the pod's init containers have all completed in
@@ -504,13 +581,19 @@ func (a *Agent) syncInit(sc *syncCtx) bool {
 // syncContainers starts, probes and restarts the pod's containers.
 func (a *Agent) syncContainers(sc *syncCtx) {
 	for i := range sc.pod.Spec.Containers {
-		if sc.err != nil {
+		if sc.err != nil || sc.interrupted() {
 			return
 		}
 		c := &sc.pod.Spec.Containers[i]
 		cur := sc.obs.latestIn(c.Name)
 		if cur == nil {
-			a.startContainer(sc, c, sc.obs.nextAttempt(c.Name), false)
+			prior := sc.obs
+			if sc.before != nil {
+				prior = sc.before
+			}
+			if !finished(sc.pod, prior, c.Name) {
+				a.startContainer(sc, c, sc.obs.nextAttempt(c.Name), false)
+			}
 			continue
 		}
 		switch cur.State {
@@ -556,6 +639,26 @@ func (a *Agent) syncContainers(sc *syncCtx) {
 	}
 }
 
+// finished reports whether container name of pod, if it has no instance in
+// the current sandbox, is not to run in it: its last instance exited and
+// the restartPolicy does not restart it (the kubelet's
+// ShouldContainerBeRestarted). So an OnFailure pod that lost its sandbox
+// does not run again what succeeded in the old one.
+func finished(pod *objects.Pod, obs *observed, name string) bool {
+	l := obs.latest(name)
+	return l != nil && l.State == runtime.ContainerExited && !shouldRestart(pod.Spec.RestartPolicy, l.ExitCode)
+}
+
+// allFinished reports whether none of pod's containers is to run again.
+func allFinished(pod *objects.Pod, obs *observed) bool {
+	for i := range pod.Spec.Containers {
+		if !finished(pod, obs, pod.Spec.Containers[i].Name) {
+			return false
+		}
+	}
+	return true
+}
+
 func shouldRestart(p objects.RestartPolicy, exitCode int32) bool {
 	switch p {
 	case objects.RestartPolicyNever:
@@ -567,7 +670,7 @@ func shouldRestart(p objects.RestartPolicy, exitCode int32) bool {
 }
 
 // restart starts the next instance of an exited container unless it is in
-// CrashLoopBackOff.
+// CrashLoopBackOff, which is of the container's current spec.
 func (a *Agent) restart(sc *syncCtx, c *objects.Container, cur *runtime.ContainerStatus, isInit bool) {
 	cs := sc.st.ctr(c.Name)
 	finished := cur.FinishedAt
@@ -575,6 +678,9 @@ func (a *Agent) restart(sc *syncCtx, c *objects.Container, cur *runtime.Containe
 		finished = sc.now
 	}
 	t := cs.troubles()
+	if h := cs.specHash(c); t.restartOf != h {
+		t.restart, t.restartOf = backoffEntry{}, h
+	}
 	if t.restart.inBackoffSince(&sc.a.cfg, finished, sc.now) {
 		until := finished.Add(t.restart.delay)
 		msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", t.restart.delay, c.Name, sc.pod.Name, sc.pod.Namespace, sc.pod.UID)
@@ -651,11 +757,14 @@ func (a *Agent) startContainer(sc *syncCtx, c *objects.Container, attempt uint32
 	}
 }
 
+// postStart runs c's postStart hook, if any, in container instance id. As
+// the kubelet's, it has no time limit: the sync waits until it returns, or
+// the pod must stop (see waitCtx).
 func (a *Agent) postStart(sc *syncCtx, c *objects.Container, id string) {
 	if c.Lifecycle == nil || c.Lifecycle.PostStart == nil {
 		return
 	}
-	msg, err := a.runHook(sc.ctx, sc.pod, c, id, sc.st.podIP, c.Lifecycle.PostStart, podGrace(sc.pod))
+	msg, err := a.runHook(sc.waitCtx(), sc.pod, c, id, sc.res.podIP, c.Lifecycle.PostStart, 0)
 	if err == nil {
 		return
 	}
@@ -669,8 +778,9 @@ func (a *Agent) postStart(sc *syncCtx, c *objects.Container, id string) {
 	}
 }
 
-// stopContainer stops one container: preStop (when asked), then SIGTERM,
-// then SIGKILL after what is left of grace.
+// stopContainer stops one container as the kubelet's killContainer does:
+// preStop (when asked, and grace is not 0), then SIGTERM, then SIGKILL
+// after what is left of grace, but never less than minGrace.
 func (a *Agent) stopContainer(ctx context.Context, pod *objects.Pod, c *objects.Container, id string, grace time.Duration, preStop bool) error {
 	if preStop && c != nil && c.Lifecycle != nil && c.Lifecycle.PreStop != nil && grace > 0 {
 		start := a.clock.Now()
@@ -681,10 +791,8 @@ func (a *Agent) stopContainer(ctx context.Context, pod *objects.Pod, c *objects.
 			a.event(pod, EventWarning, "FailedPreStopHook", msg)
 		}
 		grace -= a.clock.Since(start)
-		if grace < minGrace {
-			grace = minGrace
-		}
 	}
+	grace = max(grace, minGrace)
 	err := a.rt.StopContainer(ctx, id, runtime.StopOptions{Grace: grace, Signal: syscall.SIGTERM})
 	if errors.Is(err, runtime.ErrNotFound) {
 		return nil
@@ -740,9 +848,15 @@ func (s *selfEvents) own(ev runtime.Event) bool {
 	return false
 }
 
-// minGrace is what is left of a grace period that a preStop hook used up,
-// as the kubelet's minimum.
+// minGrace is the least time a container has between SIGTERM and SIGKILL,
+// however short its grace period or however much of it a preStop hook
+// used: the kubelet's minimumGracePeriodInSeconds.
 const minGrace = 2 * time.Second
+
+// minStopGrace is the least grace period of a pod being stopped, as the
+// kubelet's calculateEffectiveGracePeriod gives: a pod deleted with a grace
+// period of 0 still runs its preStop hooks.
+const minStopGrace = time.Second
 
 // podGrace is the grace period of a pod's containers: the one its deletion
 // set, else its spec's.
@@ -754,6 +868,12 @@ func podGrace(p *objects.Pod) time.Duration {
 		return time.Duration(*p.Spec.TerminationGracePeriodSeconds) * time.Second
 	}
 	return time.Duration(objects.DefaultTerminationGracePeriodSeconds) * time.Second
+}
+
+// stopGrace is the grace period of a pod being stopped, deleted or past its
+// deadline: podGrace, at least minStopGrace.
+func stopGrace(p *objects.Pod) time.Duration {
+	return max(podGrace(p), minStopGrace)
 }
 
 // stopAll stops every running container of the pod, app containers in
@@ -809,7 +929,7 @@ func (a *Agent) stopAll(ctx context.Context, pod *objects.Pod, obs *observed, gr
 func (a *Agent) terminatePod(ctx context.Context, pod *objects.Pod, w *podWorker, obs *observed) (time.Time, error) {
 	st := &w.st
 	if !st.killed {
-		if err := a.stopAll(ctx, pod, obs, podGrace(pod), true); err != nil {
+		if err := a.stopAll(ctx, pod, obs, stopGrace(pod), true); err != nil {
 			return time.Time{}, err
 		}
 		st.killed = true
@@ -828,10 +948,12 @@ func (a *Agent) terminatePod(ctx context.Context, pod *objects.Pod, w *podWorker
 }
 
 // cleanupPod removes everything of a pod that left the store (or never was
-// in it): containers, sandboxes and volumes.
+// in it, then pod is nil): containers, sandboxes and volumes. Containers
+// still running are stopped with the grace period of one second the
+// kubelet gives pods force-deleted or unknown to it, preStop hooks first.
 func (a *Agent) cleanupPod(ctx context.Context, uid string, pod *objects.Pod, st *podState, obs *observed) error {
 	if !st.killed {
-		if err := a.stopAll(ctx, pod, obs, 0, false); err != nil {
+		if err := a.stopAll(ctx, pod, obs, minStopGrace, true); err != nil {
 			return err
 		}
 	}
