@@ -103,6 +103,7 @@ func (a *Agent) containerConfig(sc *syncCtx, c *objects.Container, attempt uint3
 		Command: expandAll(c.Command, lookup), Args: expandAll(c.Args, lookup),
 		WorkingDir: c.WorkingDir, Env: env, Mounts: mounts,
 		Resources: resources(c), Labels: labels, Stdin: c.Stdin, TTY: c.TTY,
+		TerminationMessagePath: c.TerminationMessagePath,
 	}
 	for _, p := range c.Ports {
 		cfg.Ports = append(cfg.Ports, runtime.ContainerPort{Name: p.Name, ContainerPort: p.ContainerPort, Protocol: string(p.Protocol)})

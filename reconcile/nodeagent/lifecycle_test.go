@@ -590,3 +590,43 @@ func TestPostStartHookEndsWithPodDeletion(t *testing.T) {
 	}
 	e.stop() // fails the test unless Run returns
 }
+
+// A container's termination message is what it wrote to its
+// terminationMessagePath; with FallbackToLogsOnError, a failed container
+// that wrote none gets the end of its logs, and one that succeeded, or
+// wrote one, does not.
+func TestTerminationMessages(t *testing.T) {
+	const fallbackBytes = 2048 // the kubelet's bound on a message from the logs
+	e := newEnv(t, envOpt{})
+	long := strings.Repeat("x", fallbackBytes)
+	for img, b := range map[string]fake.Behavior{
+		"wrote":    {Exit: &fake.Exit{Code: 3}, TerminationMessage: "disk full", Logs: []string{"not this"}},
+		"logged":   {Exit: &fake.Exit{Code: 1}, Logs: []string{"starting", long, "panic: boom"}},
+		"fine":     {Exit: &fake.Exit{Code: 0}, Logs: []string{"done"}},
+		"silent":   {Exit: &fake.Exit{Code: 1}, Logs: []string{"not read"}},
+		"fallback": {Exit: &fake.Exit{Code: 2}, TerminationMessage: "own words", Logs: []string{"not this"}},
+	} {
+		e.rt.Script(fake.Image("registry.local/"+img+":1"), b)
+	}
+	p := e.pod("msgs", "wrote", "logged", "fine", "silent", "fallback")
+	p.Spec.RestartPolicy = objects.RestartPolicyNever
+	for i := range p.Spec.Containers {
+		if c := &p.Spec.Containers[i]; c.Name != "wrote" && c.Name != "silent" {
+			c.TerminationMessagePolicy = objects.TerminationMessageFallbackToLogsOnError
+		}
+	}
+	e.create(p)
+	pod := e.waitPod("msgs", "Failed", func(p *objects.Pod) bool { return p.Status.Phase == objects.PodFailed })
+	for name, want := range map[string]string{
+		"wrote":    "disk full",
+		"logged":   (long + "\npanic: boom\n")[len(long)+len("\npanic: boom\n")-fallbackBytes:],
+		"fine":     "",
+		"silent":   "",
+		"fallback": "own words",
+	} {
+		cs := containerStatus(pod, name)
+		if cs.State.Terminated == nil || cs.State.Terminated.Message != want {
+			t.Errorf("container %s: terminated %+v, want message %q", name, cs.State.Terminated, want)
+		}
+	}
+}

@@ -131,6 +131,9 @@ type ctrTrouble struct {
 	pull       backoffEntry
 	pullImage  string
 	pullFailed time.Time
+	// logMessages are the ends of the logs of exited instances, by
+	// container id, for terminationMessagePolicy FallbackToLogsOnError.
+	logMessages map[string]string
 }
 
 // specHash returns the hash of c, the spec of cs's container, computed once

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -114,10 +115,11 @@ func byAttempt(xa, ya uint32, xt, yt time.Time) int {
 }
 
 // observe lists what the runtime has of st's pod, the objects with sel's
-// labels (see selector). A sync makes sel once, for all the times it
+// labels (see selector), with the messages logFallback gives failed
+// containers of pod (nil once the pod is gone). A sync makes sel once, for all the times it
 // looks: keeping it between syncs would cost every pod more than making it
 // costs a sync.
-func (a *Agent) observe(ctx context.Context, st *podState, sel map[string]string) (*observed, error) {
+func (a *Agent) observe(ctx context.Context, pod *objects.Pod, st *podState, sel map[string]string) (*observed, error) {
 	o := &observed{sel: sel}
 	f := runtime.Filter{Labels: sel}
 	sbs, err := a.rt.ListSandboxes(ctx, f)
@@ -149,7 +151,79 @@ func (a *Agent) observe(ctx context.Context, st *podState, sel map[string]string
 		o.insts = append(o.insts, instances{name: name, is: cs[i:j:j]})
 		i = j
 	}
+	a.logFallback(ctx, pod, st, o)
 	return o, nil
+}
+
+// Kubernetes' bounds of a termination message taken from the logs.
+const (
+	fallbackLogLines = 80
+	fallbackLogBytes = 2048
+)
+
+// logFallback gives the exited instances of pod's containers with
+// terminationMessagePolicy FallbackToLogsOnError that failed without a
+// termination message the end of their logs as their message, as the
+// kubelet does: of the last 80 lines, the last 2048 bytes. Each instance's
+// logs are read once.
+func (a *Agent) logFallback(ctx context.Context, pod *objects.Pod, st *podState, o *observed) {
+	lr, ok := a.rt.(runtime.LogReader)
+	if !ok || pod == nil {
+		return
+	}
+	for _, cs := range [][]objects.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			c := &cs[i]
+			if c.TerminationMessagePolicy != objects.TerminationMessageFallbackToLogsOnError {
+				continue
+			}
+			is := o.of(c.Name)
+			for j := range is {
+				if x := &is[j]; x.State == runtime.ContainerExited && x.ExitCode != 0 && x.Message == "" {
+					x.Message = st.ctr(c.Name).troubles().logMessage(ctx, lr, x.ID, is)
+				}
+			}
+		}
+	}
+}
+
+// logMessage returns the end of the logs of exited container id, read
+// once; live are the container's instances the runtime still has, whose
+// messages are kept.
+func (t *ctrTrouble) logMessage(ctx context.Context, lr runtime.LogReader, id string, live []runtime.ContainerStatus) string {
+	if m, ok := t.logMessages[id]; ok {
+		return m
+	}
+	var end tailBuffer
+	if rc, err := lr.ContainerLogs(ctx, id, runtime.LogOptions{Tail: fallbackLogLines}); err == nil {
+		_, err = io.Copy(&end, rc)
+		rc.Close()
+		if err != nil {
+			return "" // read again at the next sync
+		}
+	}
+	for k := range t.logMessages {
+		if !slices.ContainsFunc(live, func(c runtime.ContainerStatus) bool { return c.ID == k }) {
+			delete(t.logMessages, k)
+		}
+	}
+	if t.logMessages == nil {
+		t.logMessages = map[string]string{}
+	}
+	t.logMessages[id] = string(end.b)
+	return string(end.b)
+}
+
+// tailBuffer keeps the last fallbackLogBytes bytes written to it.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	t.b = append(t.b, p...)
+	if len(t.b) > fallbackLogBytes {
+		t.b = append(t.b[:0], t.b[len(t.b)-fallbackLogBytes:]...)
+	}
+	return n, nil
 }
 
 // observeSandboxes lists the pod's sandboxes again, after a change to
@@ -211,7 +285,7 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (time.Time, bool) {
 	if name, _ := a.runtimeName.Load().(string); name == "" {
 		a.learnRuntimeName(ctx)
 	}
-	obs, err := a.observe(ctx, st, a.selector(w.uid))
+	obs, err := a.observe(ctx, pod, st, a.selector(w.uid))
 	if err != nil {
 		return a.retryLater(ctx, st, pod, "observe the runtime", err), false
 	}
@@ -293,7 +367,7 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 			}
 			st.stopped = true
 			var err error
-			if obs, err = a.observe(ctx, st, obs.sel); err != nil {
+			if obs, err = a.observe(ctx, pod, st, obs.sel); err != nil {
 				return time.Time{}, err
 			}
 		}
@@ -336,7 +410,7 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 		var err error
 		if ran {
 			before = obs
-			obs, err = a.observe(ctx, st, obs.sel)
+			obs, err = a.observe(ctx, pod, st, obs.sel)
 		} else {
 			// No container ran, so none was stopped: the sandbox is news.
 			err = a.observeSandboxes(ctx, obs)
@@ -377,7 +451,7 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 		return time.Time{}, sc.err
 	}
 	if sc.changed {
-		if obs, err = a.observe(ctx, st, obs.sel); err != nil {
+		if obs, err = a.observe(ctx, pod, st, obs.sel); err != nil {
 			return time.Time{}, err
 		}
 		if sc.stoppedSince(obs) {
@@ -622,7 +696,7 @@ func (a *Agent) syncContainers(sc *syncCtx) {
 			}
 			sc.changed = true
 			sc.st.ctr(c.Name).forgetProbes()
-			obs, err := a.observe(sc.ctx, sc.st, sc.obs.sel)
+			obs, err := a.observe(sc.ctx, sc.pod, sc.st, sc.obs.sel)
 			if err != nil {
 				sc.err = err
 				return
@@ -934,7 +1008,7 @@ func (a *Agent) terminatePod(ctx context.Context, pod *objects.Pod, w *podWorker
 		}
 		st.killed = true
 		var err error
-		if obs, err = a.observe(ctx, st, obs.sel); err != nil {
+		if obs, err = a.observe(ctx, pod, st, obs.sel); err != nil {
 			return time.Time{}, err
 		}
 	}
