@@ -70,7 +70,7 @@ func (a *algorithm) prepare(g *group) *Status {
 	}
 	g.prepared = true
 	g.staticEpoch, g.podEpoch, g.termsVer = snap.staticEpoch, snap.podEpoch, snap.terms.version
-	g.preErr = nil
+	g.preErr, g.preErrBy = nil, -1
 	g.heapPath = true
 	for i := range g.states {
 		st := g.states[i].status
@@ -82,7 +82,7 @@ func (a *algorithm) prepare(g *group) *Status {
 		case Skip:
 		default:
 			if g.preErr == nil {
-				g.preErr = st
+				g.preErr, g.preErrBy = st, i
 			}
 		}
 	}
@@ -401,7 +401,7 @@ func (a *algorithm) diagnose(g *group) (*diagnosis, *NodeInfo) {
 	if g.preErr != nil {
 		d.preFilter = g.preErr
 		for _, node := range a.snap.nodes {
-			d.add(node, g.preErr, -1)
+			d.add(node, g.preErr, g.preErrBy)
 		}
 		return d, nil
 	}

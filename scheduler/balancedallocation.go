@@ -5,7 +5,8 @@ import "math"
 // NewBalancedAllocation returns the NodeResourcesBalancedAllocation score:
 // it prefers nodes where, with the pod, the fractions of each resource in
 // use (default cpu and memory) are closest to each other, so no resource
-// runs out while others sit idle.
+// runs out while others sit idle. A pod that requests none of them is not
+// scored.
 func NewBalancedAllocation(resources ...ResourceWeight) Plugin {
 	if len(resources) == 0 {
 		resources = defaultResources
@@ -20,6 +21,19 @@ type balancedAllocation struct {
 func (*balancedAllocation) Name() string { return "NodeResourcesBalancedAllocation" }
 
 func (*balancedAllocation) Locality() Locality { return LocalityNode }
+
+// PreFilter skips a pod that requests none of the resources, as
+// Kubernetes' PreScore does: such a pod changes no node's balance, so
+// every one of them would go to the node that is best balanced already
+// (Kubernetes issue 129138).
+func (b *balancedAllocation) PreFilter(_ *Snapshot, pod *PodInfo) (any, *Status) {
+	for _, rw := range b.resources {
+		if pod.requests.Get(rw.Name) != 0 {
+			return nil, nil
+		}
+	}
+	return nil, statusSkip
+}
 
 func (b *balancedAllocation) Score(_ any, pod *PodInfo, node *NodeInfo) int64 {
 	var fractions [8]float64

@@ -55,6 +55,9 @@ type writeOp struct {
 	nominate string // opUnschedulable, opPreempt: status.nominatedNodeName
 
 	victims []victim // opPreempt
+	// opPreempt: pods of lower priority nominated on the node, whose
+	// nominations are cleared.
+	cleared []victim
 }
 
 type victim struct {
@@ -351,7 +354,8 @@ func (w *writer) unschedulable(tx store.Tx, op *writeOp) ([]pendingEvent, bool, 
 }
 
 // preempt evicts the victims gracefully (DisruptionTarget condition, then
-// deletion with each victim's own grace period) and nominates the node for
+// deletion with each victim's own grace period), clears the nominations of
+// the lower-priority pods nominated on the node, and nominates the node for
 // the preemptor.
 func (w *writer) preempt(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error) {
 	now := w.clock.Now()
@@ -383,6 +387,23 @@ func (w *writer) preempt(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error)
 		}
 		evs = append(evs, pendingEvent{obj: p, typ: eventNormal, reason: ReasonPreempted,
 			message: fmt.Sprintf("Preempted by pod %s on node %s", op.uid, op.node)})
+	}
+	for _, c := range op.cleared {
+		obj, err := tx.Get("Pod", c.key)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		p := obj.(*objects.Pod)
+		if p.UID != c.uid || p.Status.NominatedNodeName != op.node {
+			continue
+		}
+		p.Status.NominatedNodeName = ""
+		if err := tx.UpdateStatus(p); err != nil {
+			return nil, false, err
+		}
 	}
 	e, gone, err := w.unschedulable(tx, op)
 	return append(evs, e...), gone, err

@@ -16,6 +16,7 @@ type diagnosis struct {
 	nodes     []*NodeInfo
 	statuses  []*Status
 	plugins   uint64 // bit i: plugin i rejected some node (bit 63: one beyond)
+	errored   bool   // a plugin failed (code Error): the pod is retried with backoff
 
 	// postFilter is what preemption said, when it found no way.
 	postFilter string
@@ -24,6 +25,9 @@ type diagnosis struct {
 func (d *diagnosis) add(node *NodeInfo, st *Status, plugin int) {
 	d.nodes = append(d.nodes, node)
 	d.statuses = append(d.statuses, st)
+	if st.Code() == Error {
+		d.errored = true
+	}
 	if plugin >= 0 {
 		d.plugins |= 1 << min(plugin, 63)
 	}

@@ -50,13 +50,14 @@
 //
 //   - A group whose placement depends only on the nodes and the pods on
 //     each node (resources, ports, node selector and affinity, taints,
-//     volumes: no pod affinity, no spread constraint, no LocalityCluster
-//     plugin) is placed from a heap of the nodes it fits on, ordered by
-//     total score. The node-object part of each node's score is computed
-//     once per class of pods (same node constraints and requests) and node
-//     change; the resource part when the node's pods change. Placing a pod
-//     re-ranks one node: O(log nodes) per pod, and the pod gets the best of
-//     all nodes, as if percentageOfNodesToScore were 100.
+//     volumes but ReadWriteOncePod claims: no pod affinity, no spread
+//     constraint, no LocalityCluster plugin) is placed from a heap of the
+//     nodes it fits on, ordered by total score. The node-object part of
+//     each node's score is computed once per class of pods (same node
+//     constraints and requests) and node change; the resource part when
+//     the node's pods change. Placing a pod re-ranks one node: O(log
+//     nodes) per pod, and the pod gets the best of all nodes, as if
+//     percentageOfNodesToScore were 100.
 //   - Other groups are placed as Kubernetes places them: nodes are filtered
 //     round-robin from where the previous search stopped until
 //     Profile.PercentageOfNodesToScore of them are feasible (Kubernetes'
@@ -71,14 +72,20 @@
 //
 // # Unschedulable pods
 //
-// A pod that fits nowhere waits. It is tried again when something that
-// could help changes: a node is added or changes in what placement reads
-// (not a heartbeat), a pod leaves a node or finishes, volumes or namespace
-// labels change, or, for pods rejected by pod affinity or spread, a pod is
-// placed elsewhere; such retries happen at most once per 50 ms. Otherwise
-// it is tried again after a backoff of 1 s doubling to 10 s per attempt
-// (WithBackoff; Kubernetes' podInitialBackoff and podMaxBackoff). There is
-// no busy loop: an idle scheduler waits on the watch and one timer.
+// A pod that fits nowhere waits, as in Kubernetes' unschedulablePods, for
+// something that could help to change: a node is added or changes in what
+// placement reads (not a heartbeat), a pod leaves a node or finishes, a
+// nominated pod stops holding room, volumes change, or, for pods rejected
+// by pod affinity, spread or another LocalityCluster plugin, a pod is
+// placed, a node is removed or namespace labels change. It is then tried
+// again at once, backoff or not (such retries come at most once per
+// 50 ms); without such a change, 5 minutes after its last attempt
+// (Kubernetes' podMaxInUnschedulablePodsDuration). A pod
+// edited in what placement reads, and one whose attempt failed for an
+// error (a plugin's or its binding's), is tried again when the backoff of
+// its last attempt ends: 1 s doubling to 10 s per attempt (WithBackoff;
+// Kubernetes' podInitialBackoff and podMaxBackoff). There is no busy loop:
+// an idle scheduler waits on the watch and one timer.
 //
 // # Priority and preemption
 //
@@ -99,7 +106,10 @@
 // their node agent stops them. The preemptor gets status.nominatedNodeName;
 // room is held for it on that node, and it binds there once its victims
 // are gone. Equal or lower priority never preempts, nor does a pod with
-// preemptionPolicy Never.
+// preemptionPolicy Never. As in Kubernetes, the room held for a nominated
+// pod counts only against pods of equal or lower priority, and a
+// preemption on a node clears the nominations of the pods of lower
+// priority nominated there.
 //
 // # Writing plugins
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 
 	"github.com/podkit/podkit/objects"
@@ -78,6 +79,44 @@ func TestPodAffinityEndToEnd(t *testing.T) {
 	// The pod it needs appears: it follows.
 	create(t, s, on(pod("queue", "app", "queue"), "n0"))
 	require.Contains(t, []string{"n0", "n2"}, waitBound(t, s, "orphan").Spec.NodeName)
+}
+
+// A pod waiting for the pod its affinity needs is tried again as soon as
+// the scheduler itself places that pod, as Kubernetes tries it again on
+// the bound pod's event, not after a backoff (the clock moves by the flush
+// interval only).
+func TestAffinityRetriedWhenSchedulerPlacesItsPod(t *testing.T) {
+	s := newStore(t)
+	clk := clockwork.NewFakeClock()
+	rec := &recorder{}
+	create(t, s, makeNode("n0", "4", "4Gi", withLabels(LabelZone, "z0")), makeNode("n1", "4", "4Gi", withLabels(LabelZone, "z1")))
+	run(t, s, WithClock(clk), WithEventRecorder(rec))
+	create(t, s, withAffinity(pod("cache"), terms(aterm(sel("app", objects.LabelSelectorOpIn, "db"), LabelZone)), nil))
+	settle(t, clk, rec, "cache", 1)
+	clk.Advance(flushInterval) // no retry is held back by the last one
+	create(t, s, pod("db", "app", "db"))
+	db := waitBound(t, s, "db").Spec.NodeName
+	require.Equal(t, db, waitBound(t, s, "cache").Spec.NodeName, "the one node of db's zone")
+}
+
+// A pod rejected by its spread constraint is tried again when a node goes:
+// the domain with the fewest matching pods may go with it.
+func TestSpreadRetriedWhenNodeRemoved(t *testing.T) {
+	s := newStore(t)
+	clk := clockwork.NewFakeClock()
+	rec := &recorder{}
+	// z1's node takes no pods, but counts as a domain with none.
+	create(t, s, makeNode("n0", "4", "4Gi", withLabels(LabelZone, "z0")), makeNode("n1", "4", "4Gi", withLabels(LabelZone, "z1"), cordoned()),
+		on(pod("web-0", "app", "web"), "n0"))
+	run(t, s, WithClock(clk), WithEventRecorder(rec))
+	create(t, s, spread(pod("web-1", "app", "web"), 1, LabelZone, objects.DoNotSchedule, sel("app", objects.LabelSelectorOpIn, "web")))
+	settle(t, clk, rec, "web-1", 1)
+	clk.Advance(flushInterval) // no retry is held back by the last one
+	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error {
+		_, err := tx.Delete("Node", objects.Key{Name: "n1"}, store.DeleteOptions{})
+		return err
+	}))
+	require.Equal(t, "n0", waitBound(t, s, "web-1").Spec.NodeName)
 }
 
 // A group of identical pods fills the nodes exactly to capacity.

@@ -30,6 +30,7 @@ type group struct {
 	termsVer    uint64
 	live        bool // in the scheduler's list of groups told about pod changes
 	preErr      *Status
+	preErrBy    int  // the plugin whose PreFilter gave preErr; -1 for none
 	heapPath    bool // placed through its class's heap
 
 	// General path: candidate nodes, with the ones that cannot take the

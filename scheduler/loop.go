@@ -49,7 +49,9 @@ type loop struct {
 	feed   *feed
 
 	flushMask uint64
+	cluster   uint64 // the plugins whose verdict a new pod elsewhere may change
 	lastFlush time.Time
+	hidden    []hiddenReservation // for the batch being placed
 	timer     clockwork.Timer
 	timerAt   time.Time
 
@@ -70,6 +72,9 @@ func newLoop(s *Scheduler) *loop {
 	for i, p := range s.fw.plugins {
 		if _, ok := p.(volumeBinding); ok {
 			l.volumeIdx = i
+		}
+		if s.fw.locality[i] == LocalityCluster {
+			l.cluster |= 1 << min(i, 63)
 		}
 	}
 	l.reset()
@@ -246,6 +251,7 @@ func (l *loop) apply(typ store.EventType, obj objects.Object) {
 	case *objects.Node:
 		if typ == store.Deleted {
 			l.snap.deleteNode(o.Name)
+			l.wantFlush(l.clusterMask()) // a spread domain may be gone
 			return
 		}
 		if l.snap.setNode(o.DeepCopy()) {
@@ -296,15 +302,7 @@ func (l *loop) volumesChanged() {
 }
 
 // clusterMask is the plugins whose verdict a new pod elsewhere may change.
-func (l *loop) clusterMask() uint64 {
-	var m uint64
-	for i, loc := range l.fw.locality {
-		if loc == LocalityCluster {
-			m |= 1 << min(i, 63)
-		}
-	}
-	return m
-}
+func (l *loop) clusterMask() uint64 { return l.cluster }
 
 // responsible reports whether pod is one this scheduler places.
 func (l *loop) responsible(p *objects.Pod) bool {
@@ -343,7 +341,7 @@ func (l *loop) onPod(typ store.EventType, p *objects.Pod) {
 			l.dequeue(qp)
 		}
 		if existing != nil && existing.reserved {
-			l.snap.removePod(existing)
+			l.dropReservation(existing)
 		}
 		return
 	}
@@ -356,9 +354,11 @@ func (l *loop) onAssigned(p *objects.Pod, existing *PodInfo) {
 		if existing.uid == p.UID && !existing.reserved && existing.node != nil && existing.node.name == p.Spec.NodeName {
 			if existing.assumed {
 				// Our binding, seen: setting spec.nodeName moved the
-				// generation on, nothing else.
+				// generation on, nothing else. Like a pod bound by
+				// another, it may be what a pod's affinity waits for.
 				existing.assumed = false
 				existing.generation = p.Generation
+				l.wantFlush(l.clusterMask())
 			}
 			if unchangedPod(existing, p) {
 				return
@@ -400,6 +400,7 @@ func (l *loop) enqueue(p *objects.Pod, existing *PodInfo) {
 	}
 	l.syncReservation(p, existing)
 	if qp != nil {
+		old := qp.pod
 		qp.pod = p
 		qp.nominated = p.Status.NominatedNodeName
 		if c := objects.GetPodCondition(&p.Status, objects.PodScheduled); c != nil {
@@ -409,15 +410,21 @@ func (l *loop) enqueue(p *objects.Pod, existing *PodInfo) {
 			return
 		}
 		// Placement-relevant fields changed: move to the pod's new group.
-		state := qp.state
-		l.q.remove(qp)
+		waiting := qp.state == qWaiting
+		if !waiting {
+			l.q.remove(qp)
+		}
 		l.release(qp.group)
 		qp.group = l.groupFor(p)
 		qp.group.members++
-		if state == qWaiting {
-			l.q.wait(qp, l.clock.Now())
-		} else {
+		switch {
+		case !waiting:
 			l.q.activate(qp)
+		case old.Generation != p.Generation || !maps.Equal(old.Labels, p.Labels) || !maps.Equal(old.Annotations, p.Annotations):
+			// Edited: tried again, but not before the backoff of its last
+			// attempt ends, as Kubernetes requeues an edited pod. A change
+			// of status (its nomination) leaves it waiting.
+			l.q.backOff(qp, l.clock.Now())
 		}
 		return
 	}
@@ -438,7 +445,7 @@ func (l *loop) syncReservation(p *objects.Pod, existing *PodInfo) {
 		if existing.uid == p.UID && existing.node != nil && existing.node.name == nn {
 			return
 		}
-		l.snap.removePod(existing)
+		l.dropReservation(existing)
 	}
 	if nn == "" || l.snap.Node(nn) == nil {
 		return
@@ -446,6 +453,13 @@ func (l *loop) syncReservation(p *objects.Pod, existing *PodInfo) {
 	pi, _ := l.snap.newPodInfo(p, false)
 	pi.reserved = true
 	l.snap.addPod(pi, nn)
+}
+
+// dropReservation removes a nominated pod's reservation: the room it held
+// may be what a waiting pod needs.
+func (l *loop) dropReservation(r *PodInfo) {
+	l.snap.removePod(r)
+	l.wantFlush(^uint64(0))
 }
 
 // keys returns a pod's class and group keys.
@@ -469,7 +483,7 @@ func (l *loop) groupFor(p *objects.Pod) *group {
 		return g
 	}
 	pi, err := l.snap.newPodInfo(p, true)
-	g := &group{key: gk, classKey: ck, pod: pi, heapIndex: -1}
+	g := &group{key: gk, classKey: ck, pod: pi, heapIndex: -1, preErrBy: -1}
 	if err != nil {
 		g.preErr = NewStatus(UnschedulableAndUnresolvable, err.Error())
 	}
@@ -552,6 +566,7 @@ func (l *loop) collect() {
 			if r.err != nil || r.gone {
 				if p := l.snap.pods[qp.key]; p != nil && p.assumed && p.uid == qp.uid {
 					l.snap.removePod(p)
+					l.wantFlush(^uint64(0))
 				}
 			}
 			if r.err != nil {
@@ -567,6 +582,10 @@ func (l *loop) collect() {
 		default:
 			if r.err != nil {
 				l.log.Warn("writing pod status failed", "pod", qp.key, "err", r.err)
+				if r.op.kind == opPreempt && l.pods[qp.key] == qp && qp.state == qWaiting && qp.parked {
+					// No victim may be leaving: no change would bring it back.
+					l.q.backOff(qp, l.clock.Now())
+				}
 			}
 		}
 	}

@@ -207,22 +207,24 @@ type PodInfo struct {
 	nonZeroCPU int64
 	nonZeroMem int64
 	ports      []hostPort
+	claims     []string  // names of the persistentVolumeClaims it uses
 	terms      *podTerms // nil when the pod has no pod (anti-)affinity
 
+	// The small fields side by side: a snapshot holds a PodInfo per pod.
 	priority         int32
 	preemptNever     bool
+	terminating      bool
+	schedulerManaged bool // scheduled by this scheduler, so preemption may pick it
 	gracePeriod      int64
 	startTime        int64 // unix seconds: status.startTime, else creation
-	terminating      bool
 	generation       int64 // metadata.generation: changes with the spec
 	nominatedNode    string
-	schedulerManaged bool // scheduled by this scheduler, so preemption may pick it
 
 	// Where the pod sits in the snapshot.
 	node     *NodeInfo
-	index    int  // in node.pods
-	assumed  bool // placed by this scheduler, binding not yet seen in the store
-	reserved bool // a preemptor's reservation on its nominated node, not a running pod
+	index    int32 // in node.pods
+	assumed  bool  // placed by this scheduler, binding not yet seen in the store
+	reserved bool  // a preemptor's reservation on its nominated node, not a running pod
 }
 
 // Pod returns the pod's object for the pod being scheduled (one pod of a
@@ -335,7 +337,7 @@ func (n *NodeInfo) setNode(node *objects.Node) {
 
 func (n *NodeInfo) addPod(p *PodInfo) {
 	p.node = n
-	p.index = len(n.pods)
+	p.index = int32(len(n.pods))
 	n.pods = append(n.pods, p)
 	n.requested.add(&p.requests)
 	n.nonZeroCPU += p.nonZeroCPU

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/podkit/podkit/objects"
 )
 
@@ -169,5 +171,22 @@ func TestBalancedAllocationScore(t *testing.T) {
 			wantScore: map[string]int64{"node1": 82, "node2": 90}},
 		{name: "fractions above one count as one", pod: res("p", [][2]int64{c(8000, 5000)}), nodes: []*objects.Node{sized("node1", 4000, 10000, 110)},
 			wantScore: map[string]int64{"node1": 75}},
+		// A best-effort pod is skipped (Kubernetes issue 129138): scored, it
+		// would give node2 100 and node1 (0.3, 0) 85.
+		{name: "a pod requesting neither cpu nor memory is not scored", pod: res("p", [][2]int64{c(-1, -1)}),
+			nodes:     []*objects.Node{sized("node1", 10000, 20000, 110), sized("node2", 10000, 20000, 110)},
+			existing:  []*objects.Pod{on(res("e1", [][2]int64{c(3000, 0)}), "node1")},
+			wantScore: map[string]int64{"node1": 0, "node2": 0}},
 	})
+}
+
+// A best-effort pod goes where NodeResourcesFit alone sends it: to b, with
+// more memory left, not to a, whose cpu and memory are equally used.
+func TestBestEffortPodNotScoredByBalance(t *testing.T) {
+	s := newStore(t)
+	create(t, s, makeNode("a", "4", "4Gi"), makeNode("b", "4", "4Gi"))
+	create(t, s, makePod("fa", "3", "3Gi", onNode("a")), makePod("fb", "3", "", onNode("b")))
+	run(t, s)
+	create(t, s, makePod("be", "", ""))
+	require.Equal(t, "b", waitBound(t, s, "be").Spec.NodeName)
 }

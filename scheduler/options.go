@@ -96,9 +96,11 @@ func WithSchedulerName(name string) Option {
 	}
 }
 
-// WithBackoff sets how long a pod that fits nowhere waits before it is
-// tried again without a change that could help: initial, doubling per
-// attempt up to max (default 1s to 10s, as Kubernetes).
+// WithBackoff sets how long after its last attempt a pod is tried again
+// when the attempt failed for an error or the pod was edited since:
+// initial, doubling per attempt up to max (default 1s to 10s, as
+// Kubernetes). A pod that fits nowhere waits for a change that could help
+// instead, or 5 minutes (see the package doc).
 func WithBackoff(initial, max time.Duration) Option {
 	return func(c *config) error {
 		if initial <= 0 || max < initial {

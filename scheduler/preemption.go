@@ -24,12 +24,11 @@ const (
 	minCandidateNodesAbsolute   = 100
 )
 
-// preemption is the outcome of a successful dry run: the node, the pods to
-// evict there, and lower-priority nominations the preemptor displaces.
+// preemption is the outcome of a successful dry run: the node and the pods
+// to evict there.
 type preemption struct {
-	node      *NodeInfo
-	victims   []*PodInfo
-	displaced []*PodInfo // reservations of nominated pods, not running pods
+	node    *NodeInfo
+	victims []*PodInfo
 }
 
 // preempt looks for a node where evicting pods of lower priority than g's
@@ -97,7 +96,9 @@ func (a *algorithm) selectVictims(g *group, node *NodeInfo) (*preemption, *Statu
 	}
 	var removed []*PodInfo
 	for _, p := range node.pods {
-		if p.priority < pod.priority {
+		// Reservations of lower priority are not in the snapshot
+		// (hideNominations); no reservation is a victim.
+		if p.priority < pod.priority && !p.reserved {
 			removed = append(removed, p)
 		}
 	}
@@ -133,11 +134,7 @@ func (a *algorithm) selectVictims(g *group, node *NodeInfo) (*preemption, *Statu
 		a.snap.detach(p)
 		a.refresh(g)
 		evicted = append(evicted, p)
-		if p.reserved {
-			c.displaced = append(c.displaced, p)
-		} else {
-			c.victims = append(c.victims, p)
-		}
+		c.victims = append(c.victims, p)
 	}
 	restore(evicted)
 	return c, nil

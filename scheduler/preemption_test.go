@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 
 	"github.com/podkit/podkit/objects"
@@ -197,4 +198,44 @@ func TestSelectVictimsReprieves(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"p0", "p1"}, names)
 	require.Len(t, snap.Node("n1").pods, 3, "the snapshot is restored")
+}
+
+// A pod nominated to a node holds no room there against a pod of higher
+// priority: Kubernetes counts only nominated pods of equal or higher
+// priority. The higher pod binds on its first attempt (the clock never
+// moves), and the lower one loses its nomination.
+func TestLowerPriorityNominationHoldsNoRoom(t *testing.T) {
+	s := newStore(t)
+	clk := clockwork.NewFakeClock()
+	create(t, s, makeNode("n1", "1", "4Gi"))
+	low := makePod("low", "1", "", priority(0))
+	low.Status.NominatedNodeName = "n1"
+	create(t, s, low, makePod("high", "1", "", priority(100)))
+	run(t, s, WithClock(clk))
+	require.Equal(t, "n1", waitBound(t, s, "high").Spec.NodeName)
+	waitPod(t, s, key("low"), "unschedulable, not nominated", func(p *objects.Pod) bool {
+		c := objects.GetPodCondition(&p.Status, objects.PodScheduled)
+		return c != nil && c.Status == objects.ConditionFalse && p.Status.NominatedNodeName == ""
+	})
+}
+
+// A pod that preempts on a node clears the nominations of the pods of
+// lower priority nominated there, as Kubernetes' preemption does.
+func TestPreemptionClearsLowerNominations(t *testing.T) {
+	s := newStore(t)
+	create(t, s, makeNode("n1", "1", "4Gi"), makePod("victim", "1", "", onNode("n1"), priority(0)))
+	release := make(chan struct{})
+	stopTerminating(t, s, release)
+	run(t, s)
+	create(t, s, makePod("low", "1", "", priority(10)))
+	waitPod(t, s, key("low"), "nominated", func(p *objects.Pod) bool { return p.Status.NominatedNodeName == "n1" })
+
+	// The victim is still stopping when a pod of higher priority comes.
+	create(t, s, makePod("high", "1", "", priority(100)))
+	waitPod(t, s, key("high"), "nominated", func(p *objects.Pod) bool { return p.Status.NominatedNodeName == "n1" })
+	waitPod(t, s, key("low"), "no longer nominated", func(p *objects.Pod) bool { return p.Status.NominatedNodeName == "" })
+
+	close(release)
+	require.Equal(t, "n1", waitBound(t, s, "high").Spec.NodeName)
+	require.Empty(t, getPod(t, s, key("low")).Spec.NodeName)
 }

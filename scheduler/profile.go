@@ -29,8 +29,8 @@ type Profile struct {
 // DefaultProfile returns Kubernetes' default plugins, in its filter order,
 // with its default score weights: NodeUnschedulable, NodeName,
 // TaintToleration (3), NodeReady, NodeAffinity (2), NodePorts,
-// NodeResourcesFit with LeastAllocated (1), VolumeBinding,
-// PodTopologySpread (2), InterPodAffinity (2) and
+// NodeResourcesFit with LeastAllocated (1), VolumeRestrictions,
+// VolumeBinding, PodTopologySpread (2), InterPodAffinity (2) and
 // NodeResourcesBalancedAllocation (1).
 func DefaultProfile() Profile {
 	return Profile{Plugins: []WeightedPlugin{
@@ -41,6 +41,7 @@ func DefaultProfile() Profile {
 		{Plugin: NewNodeAffinity(), Weight: 2},
 		{Plugin: NewNodePorts()},
 		{Plugin: NewNodeResourcesFit(LeastAllocated), Weight: 1},
+		{Plugin: NewVolumeRestrictions()},
 		{Plugin: NewVolumeBinding()},
 		{Plugin: NewPodTopologySpread(), Weight: 2},
 		{Plugin: NewInterPodAffinity(), Weight: 2},

@@ -13,12 +13,17 @@ const (
 	DefaultMaxBackoff     = 10 * time.Second
 )
 
+// maxUnschedulable is Kubernetes' podMaxInUnschedulablePodsDuration: how
+// long after its last attempt a pod that fits nowhere is tried again when
+// no change that could help has come.
+const maxUnschedulable = 5 * time.Minute
+
 // qstate is where a pending pod is in the queue.
 type qstate uint8
 
 const (
 	qActive   qstate = iota // ready to be scheduled
-	qWaiting                // failed; back after its backoff or a change that could help
+	qWaiting                // failed; back after its backoff, or when parked after a change that could help
 	qInFlight               // placed; its binding is being written
 )
 
@@ -31,9 +36,13 @@ type qpod struct {
 	seq   uint64 // arrival order
 
 	attempts     int
-	backoffUntil time.Time
-	waitIndex    int    // in the waiting heap; -1 when not there
-	failed       uint64 // plugins that rejected it last time (see diagnosis.plugins)
+	backoffUntil time.Time // end of the backoff of its last attempt
+	// parked: it fits nowhere and waits for a change that could help, as
+	// in Kubernetes' unschedulablePods, else for maxUnschedulable.
+	parked    bool
+	waitUntil time.Time // when it is tried again without a change
+	waitIndex int       // in the waiting heap; -1 when not there
+	failed    uint64    // plugins that rejected it last time (see diagnosis.plugins)
 
 	message   string // PodScheduled message last written
 	nominated string // status.nominatedNodeName as the store has it
@@ -46,8 +55,8 @@ type qpod struct {
 }
 
 // queue orders pending pods: groups with ready pods by priority then age,
-// the pods of a group oldest first; failed pods wait in a heap by the end
-// of their backoff.
+// the pods of a group oldest first; failed pods wait in a heap by the time
+// they are tried again without a change.
 type queue struct {
 	active  groupHeap
 	waiting waitHeap
@@ -100,16 +109,45 @@ func (q *queue) pop(n int) (*group, []*qpod) {
 	return g, batch
 }
 
-// wait parks qp until its backoff ends: initial doubling per attempt up
-// to max.
+// wait holds qp, after an attempt that failed for an error, until its
+// backoff ends: initial doubling per attempt up to max.
 func (q *queue) wait(qp *qpod, now time.Time) {
-	q.remove(qp)
+	q.startBackoff(qp, now)
+	q.hold(qp, false, qp.backoffUntil)
+}
+
+// park holds qp, which fits nowhere, until a change that could help
+// (flush) or maxUnschedulable after this attempt, as Kubernetes'
+// unschedulablePods does. Its backoff is counted from this attempt too.
+func (q *queue) park(qp *qpod, now time.Time) {
+	q.startBackoff(qp, now)
+	q.hold(qp, true, now.Add(maxUnschedulable))
+}
+
+// backOff holds qp until the backoff of its last attempt ends, or makes it
+// ready if that has passed: the pod changed in what placement reads, and
+// Kubernetes requeues such a pod without restarting its backoff.
+func (q *queue) backOff(qp *qpod, now time.Time) {
+	if !qp.backoffUntil.After(now) {
+		q.activate(qp)
+		return
+	}
+	q.hold(qp, false, qp.backoffUntil)
+}
+
+func (q *queue) startBackoff(qp *qpod, now time.Time) {
 	d := q.initial
 	for i := 1; i < qp.attempts && d < q.max; i++ {
 		d *= 2
 	}
-	qp.state = qWaiting
 	qp.backoffUntil = now.Add(min(d, q.max))
+}
+
+func (q *queue) hold(qp *qpod, parked bool, until time.Time) {
+	q.remove(qp)
+	qp.state = qWaiting
+	qp.parked = parked
+	qp.waitUntil = until
 	heap.Push(&q.waiting, qp)
 }
 
@@ -140,26 +178,28 @@ func (q *queue) remove(qp *qpod) {
 	qp.state = qInFlight
 }
 
-// expire activates the waiting pods whose backoff has ended.
+// expire activates the waiting pods whose wait has ended, once their
+// backoff has too.
 func (q *queue) expire(now time.Time) {
-	for len(q.waiting) > 0 && !q.waiting[0].backoffUntil.After(now) {
-		q.activate(q.waiting[0])
+	for len(q.waiting) > 0 && !q.waiting[0].waitUntil.After(now) {
+		q.backOff(q.waiting[0], now)
 	}
 }
 
-// nextExpiry returns when the next backoff ends.
+// nextExpiry returns when the next wait ends.
 func (q *queue) nextExpiry() (time.Time, bool) {
 	if len(q.waiting) == 0 {
 		return time.Time{}, false
 	}
-	return q.waiting[0].backoffUntil, true
+	return q.waiting[0].waitUntil, true
 }
 
-// flush activates the waiting pods for which helps says yes.
+// flush activates the parked pods for which helps says yes. Pods in
+// backoff are left to it, as Kubernetes leaves its backoffQ.
 func (q *queue) flush(helps func(qp *qpod) bool) int {
 	var move []*qpod
 	for _, qp := range q.waiting {
-		if helps(qp) {
+		if qp.parked && helps(qp) {
 			move = append(move, qp)
 		}
 	}
@@ -203,12 +243,12 @@ func (h *groupHeap) Pop() any {
 	return g
 }
 
-// waitHeap orders waiting pods by the end of their backoff.
+// waitHeap orders waiting pods by the end of their wait.
 type waitHeap []*qpod
 
 func (h waitHeap) Len() int { return len(h) }
 
-func (h waitHeap) Less(i, j int) bool { return h[i].backoffUntil.Before(h[j].backoffUntil) }
+func (h waitHeap) Less(i, j int) bool { return h[i].waitUntil.Before(h[j].waitUntil) }
 
 func (h waitHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]

@@ -12,6 +12,8 @@ func (l *loop) scheduleBatch(now time.Time) {
 	if g == nil {
 		return
 	}
+	l.hideNominations(g.pod.priority)
+	defer l.restoreNominations()
 	l.algo.prepare(g)
 	ops := make([]*writeOp, 0, len(batch))
 	var d *diagnosis
@@ -42,6 +44,40 @@ func (l *loop) scheduleBatch(now time.Time) {
 		ops = append(ops, l.fail(g, qp, d, msg, now))
 	}
 	l.writer.push(ops...)
+}
+
+// hiddenReservation is a reservation taken off the snapshot for a batch.
+type hiddenReservation struct {
+	pod     *PodInfo
+	node    *NodeInfo
+	cleared bool // a preemption on its node cleared its nomination
+}
+
+// hideNominations takes off the snapshot, for one batch, the reservations
+// of nominated pods of lower priority than the batch's: Kubernetes counts
+// only nominated pods of equal or higher priority when it filters.
+func (l *loop) hideNominations(priority int32) {
+	for _, r := range l.snap.reservations {
+		if r.priority < priority {
+			l.hidden = append(l.hidden, hiddenReservation{pod: r, node: r.node})
+		}
+	}
+	for _, h := range l.hidden {
+		l.snap.detach(h.pod)
+	}
+}
+
+// restoreNominations puts back what hideNominations took off, but for the
+// reservations whose nominations were cleared.
+func (l *loop) restoreNominations() {
+	for _, h := range l.hidden {
+		l.snap.attach(h.pod, h.node)
+		if h.cleared {
+			l.dropReservation(h.pod)
+		}
+	}
+	clear(l.hidden)
+	l.hidden = l.hidden[:0]
 }
 
 // placeOne picks the node for one pod: its nominated node if it fits
@@ -76,6 +112,9 @@ func (l *loop) podInfoFor(g *group, qp *qpod) *PodInfo {
 
 // assume places qp on node in the snapshot and returns its binding.
 func (l *loop) assume(g *group, qp *qpod, node *NodeInfo) *writeOp {
+	if qp.nominated != "" && qp.nominated != node.name {
+		l.wantFlush(^uint64(0)) // the room held for it on its nominated node
+	}
 	pi := l.podInfoFor(g, qp)
 	pi.assumed = true
 	pi.schedulerManaged = true
@@ -93,17 +132,25 @@ func (l *loop) assume(g *group, qp *qpod, node *NodeInfo) *writeOp {
 	return op
 }
 
-// fail parks qp with its backoff and writes why it fits nowhere.
+// fail parks qp until a change that could help, or holds it for its
+// backoff if a plugin failed, and writes why it fits nowhere.
 func (l *loop) fail(g *group, qp *qpod, d *diagnosis, msg string, now time.Time) *writeOp {
 	qp.attempts++
 	qp.failed = d.plugins
-	l.q.wait(qp, now)
+	if d.errored {
+		l.q.wait(qp, now)
+	} else {
+		l.q.park(qp, now)
+	}
 	nominate := ""
 	if d.postFilter == msgTerminatingOnNominated && qp.nominated != "" {
 		// Its victims are still stopping: keep the node for it.
 		nominate = qp.nominated
 		l.reserve(g, qp, nominate)
+	} else if qp.nominated != "" {
+		l.wantFlush(^uint64(0)) // the room held for it
 	}
+	qp.nominated = nominate
 	qp.message = msg
 	return &writeOp{kind: opUnschedulable, qp: qp, key: qp.key, uid: qp.uid, message: msg, event: true, nominate: nominate}
 }
@@ -125,21 +172,34 @@ func (l *loop) reserve(g *group, qp *qpod, node string) {
 }
 
 // nominate acts on a preemption: room is reserved on the node for the
-// preemptor, which waits for its victims to stop.
+// preemptor, which waits for its victims to stop, and, as Kubernetes does,
+// the pods of lower priority nominated on that node lose their
+// nominations, so that they hold no room there.
 func (l *loop) nominate(g *group, qp *qpod, pre *preemption, d *diagnosis, now time.Time) *writeOp {
-	for _, r := range pre.displaced {
-		l.snap.removePod(r)
+	if qp.nominated != "" && qp.nominated != pre.node.name {
+		l.wantFlush(^uint64(0)) // the room held for it before
 	}
 	qp.nominated = pre.node.name
 	l.reserve(g, qp, pre.node.name)
 	qp.attempts++
-	qp.failed = 0
-	l.q.wait(qp, now)
+	qp.failed = d.plugins
+	l.q.park(qp, now)
 	msg := d.message()
 	qp.message = msg
 	op := &writeOp{kind: opPreempt, qp: qp, key: qp.key, uid: qp.uid, node: pre.node.name, message: msg, event: true, nominate: pre.node.name}
 	for _, v := range pre.victims {
 		op.victims = append(op.victims, victim{key: objectsKey(v), uid: v.uid, grace: v.gracePeriod})
+	}
+	for i := range l.hidden {
+		h := &l.hidden[i]
+		if h.node != pre.node || h.cleared {
+			continue
+		}
+		h.cleared = true
+		if o := l.pods[objectsKey(h.pod)]; o != nil && o.uid == h.pod.uid {
+			o.nominated = ""
+		}
+		op.cleared = append(op.cleared, victim{key: objectsKey(h.pod), uid: h.pod.uid})
 	}
 	l.log.Info("preempting", "pod", qp.key, "node", pre.node.name, "victims", len(pre.victims))
 	return op

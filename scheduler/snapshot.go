@@ -23,10 +23,15 @@ type Snapshot struct {
 	pvcs            map[objects.Key]*objects.PersistentVolumeClaim
 	storageClasses  map[string]*objects.StorageClass
 	priorityClasses map[string]*objects.PriorityClass
+	claimUsers      map[objects.Key]int // pods in the snapshot by claim they use
 
 	terms      termRegistry
 	labels     labelInterner
 	topologies map[string]*topology
+
+	// reservations are the pods with reserved set: room held for nominated
+	// pods.
+	reservations []*PodInfo
 
 	// staticEpoch changes when anything LocalityNodeObject plugins read
 	// changes: the node list, a node's labels, taints, allocatable,
@@ -57,6 +62,7 @@ func newSnapshot() *Snapshot {
 		pvcs:            map[objects.Key]*objects.PersistentVolumeClaim{},
 		storageClasses:  map[string]*objects.StorageClass{},
 		priorityClasses: map[string]*objects.PriorityClass{},
+		claimUsers:      map[objects.Key]int{},
 		labels:          labelInterner{seed: maphash.MakeSeed(), sets: map[uint64][]*internedLabels{}},
 	}
 	s.terms.snap = s
@@ -181,6 +187,9 @@ func (s *Snapshot) addPod(p *PodInfo, node string) {
 		s.byName[node] = n
 	}
 	s.attach(p, n)
+	if p.reserved {
+		s.reservations = append(s.reservations, p)
+	}
 }
 
 // removePod takes p off its node and drops it.
@@ -194,11 +203,19 @@ func (s *Snapshot) removePod(p *PodInfo) {
 	if n.node == nil && len(n.pods) == 0 {
 		delete(s.byName, n.name)
 	}
+	if p.reserved {
+		if i := slices.Index(s.reservations, p); i >= 0 {
+			s.reservations = slices.Delete(s.reservations, i, i+1)
+		}
+	}
 }
 
 // attach puts p on n.
 func (s *Snapshot) attach(p *PodInfo, n *NodeInfo) {
 	s.pods[objects.Key{Namespace: p.namespace, Name: p.name}] = p
+	for _, c := range p.claims {
+		s.claimUsers[objects.Key{Namespace: p.namespace, Name: c}]++
+	}
 	n.addPod(p)
 	s.terms.add(p, n)
 	s.podEpoch++
@@ -213,6 +230,12 @@ func (s *Snapshot) detach(p *PodInfo) {
 	key := objects.Key{Namespace: p.namespace, Name: p.name}
 	if s.pods[key] == p {
 		delete(s.pods, key)
+	}
+	for _, c := range p.claims {
+		ck := objects.Key{Namespace: p.namespace, Name: c}
+		if s.claimUsers[ck]--; s.claimUsers[ck] <= 0 {
+			delete(s.claimUsers, ck)
+		}
 	}
 	s.terms.remove(p, n)
 	n.removePod(p)
@@ -322,6 +345,11 @@ func (s *Snapshot) newPodInfo(p *objects.Pod, object bool) (*PodInfo, error) {
 	}
 	pi.requests, pi.nonZeroCPU, pi.nonZeroMem = podRequests(&p.Spec)
 	pi.ports = podHostPorts(&p.Spec)
+	for _, v := range p.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			pi.claims = append(pi.claims, v.PersistentVolumeClaim.ClaimName)
+		}
+	}
 	pi.priority, pi.preemptNever = s.priorityOf(&p.Spec)
 	pi.gracePeriod = objects.DefaultTerminationGracePeriodSeconds
 	if g := p.Spec.TerminationGracePeriodSeconds; g != nil {

@@ -34,9 +34,10 @@ var (
 // persistentVolumeClaim volumes. A claim must exist. A bound claim's volume
 // must exist and its node affinity (a local volume's node) must match the
 // node. An unbound claim of a WaitForFirstConsumer class needs, on the node,
-// an available volume of its class that is large enough and reachable,
-// unless the class provisions volumes; an unbound claim of an Immediate
-// class must be bound before the pod can be placed.
+// an available volume of its class that is large enough and reachable, or
+// a class that provisions volumes there: one with a provisioner whose
+// allowedTopologies, if any, match the node's labels. An unbound claim of
+// an Immediate class must be bound before the pod can be placed.
 func NewVolumeBinding() Plugin { return volumeBinding{} }
 
 type volumeBinding struct{}
@@ -51,6 +52,9 @@ type volumeState struct {
 	delayed     []delayedClaim // unbound WaitForFirstConsumer claims
 	candidates  [][]*objects.PersistentVolume
 	provisioned []bool // the claim's class provisions volumes
+	// allowed are the topologies of the claim's class where it provisions
+	// (none: everywhere).
+	allowed [][]objects.TopologySelectorTerm
 }
 
 type delayedClaim struct {
@@ -90,6 +94,7 @@ func (volumeBinding) PreFilter(snap *Snapshot, pod *PodInfo) (any, *Status) {
 		st.delayed = append(st.delayed, delayedClaim{claim: pvc, class: class.Name})
 		st.candidates = append(st.candidates, snap.availableVolumes(pvc, class.Name))
 		st.provisioned = append(st.provisioned, class.Provisioner != "" && class.Provisioner != noProvisioner)
+		st.allowed = append(st.allowed, class.AllowedTopologies)
 	}
 	if !claims {
 		return nil, statusSkip
@@ -108,17 +113,38 @@ func (volumeBinding) Filter(state any, _ *PodInfo, node *NodeInfo) *Status {
 		}
 	}
 	for i := range st.delayed {
-		if st.provisioned[i] {
-			continue
-		}
-		if !slices.ContainsFunc(st.candidates[i], func(pv *objects.PersistentVolume) bool {
+		if slices.ContainsFunc(st.candidates[i], func(pv *objects.PersistentVolume) bool {
 			na := pv.Spec.NodeAffinity
 			return na == nil || na.Required == nil || matchesNodeSelector(na.Required, node)
 		}) {
+			continue
+		}
+		if !st.provisioned[i] || !matchesTopology(st.allowed[i], node.labels) {
 			return statusVolumeBindConflict
 		}
 	}
 	return nil
+}
+
+// matchesTopology is Kubernetes' MatchTopologySelectorTerms: no terms
+// match every node; otherwise some term with expressions must have every
+// one of them met.
+func matchesTopology(terms []objects.TopologySelectorTerm, labels map[string]string) bool {
+	if len(terms) == 0 {
+		return true
+	}
+	for _, t := range terms {
+		if len(t.MatchLabelExpressions) == 0 {
+			continue
+		}
+		if !slices.ContainsFunc(t.MatchLabelExpressions, func(r objects.TopologySelectorLabelRequirement) bool {
+			v, ok := labels[r.Key]
+			return !ok || !slices.Contains(r.Values, v)
+		}) {
+			return true
+		}
+	}
+	return false
 }
 
 // claimClass returns the StorageClass of a claim: the one it names, or the

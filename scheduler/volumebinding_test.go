@@ -1,9 +1,13 @@
 package scheduler
 
 import (
+	"context"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/store"
 )
 
 func withClaim(p *objects.Pod, claim string) *objects.Pod {
@@ -50,6 +54,11 @@ func storageClass(name, provisioner string, mode objects.VolumeBindingMode) *obj
 func TestVolumeBinding(t *testing.T) {
 	two := []*objects.Node{node("node-a"), node("node-b")}
 	local := storageClass("local", noProvisioner, objects.VolumeBindingWaitForFirstConsumer)
+	zonal := storageClass("zonal", "example.com/csi", objects.VolumeBindingWaitForFirstConsumer)
+	zonal.AllowedTopologies = []objects.TopologySelectorTerm{
+		{}, // an empty term matches nothing
+		{MatchLabelExpressions: []objects.TopologySelectorLabelRequirement{{Key: LabelZone, Values: []string{"a", "x"}}}},
+	}
 	cases := []pluginCase{
 		{name: "pod has no volumes", pod: pod("p"), nodes: two, wantFilter: fits("node-a", "node-b")},
 		{name: "claim not found", pod: withClaim(pod("p"), "data"), nodes: two, wantCode: UnschedulableAndUnresolvable,
@@ -76,6 +85,17 @@ func TestVolumeBinding(t *testing.T) {
 		{name: "unbound WaitForFirstConsumer claim of a provisioning class fits anywhere", pod: withClaim(pod("p"), "data"), nodes: two,
 			volumes:    []objects.Object{claim("data", "lvm", ""), storageClass("lvm", "example.com/lvm", objects.VolumeBindingWaitForFirstConsumer)},
 			wantFilter: fits("node-a", "node-b")},
+		{name: "unbound WaitForFirstConsumer claim of a provisioning class: only the nodes of its allowed topologies", pod: withClaim(pod("p"), "data"),
+			nodes:   []*objects.Node{node("node-a", LabelZone, "a"), node("node-b", LabelZone, "b"), node("node-c")},
+			volumes: []objects.Object{claim("data", "zonal", ""), zonal},
+			// Kubernetes' checkVolumeProvisions: the node must satisfy the
+			// class's allowedTopologies.
+			wantFilter: map[string]string{"node-a": "", "node-b": reasonVolumeBindConflict, "node-c": reasonVolumeBindConflict},
+			wantCode:   UnschedulableAndUnresolvable},
+		{name: "unbound WaitForFirstConsumer claim of a provisioning class: an available volume outside its allowed topologies", pod: withClaim(pod("p"), "data"),
+			nodes:      []*objects.Node{node("node-a", LabelZone, "a"), node("node-b", LabelZone, "b")},
+			volumes:    []objects.Object{claim("data", "zonal", ""), zonal, localPV("pv-b", "zonal", "node-b")},
+			wantFilter: fits("node-a", "node-b")},
 		{name: "a claim naming no class uses the default class", pod: withClaim(pod("p"), "data"), nodes: two,
 			volumes: []objects.Object{claim("data", "", ""), localPV("pv-a", "local", "node-a"), func() *objects.StorageClass {
 				c := storageClass("local", noProvisioner, objects.VolumeBindingWaitForFirstConsumer)
@@ -85,4 +105,52 @@ func TestVolumeBinding(t *testing.T) {
 			wantFilter: map[string]string{"node-a": "", "node-b": reasonVolumeBindConflict}},
 	}
 	runPluginCases(t, NewVolumeBinding(), cases)
+}
+
+func rwopClaim(name string) *objects.PersistentVolumeClaim {
+	c := claim(name, "local", "pv-"+name)
+	c.Spec.AccessModes = []objects.PersistentVolumeAccessMode{objects.ReadWriteOncePod}
+	return c
+}
+
+// Kubernetes' volume_restrictions_test.go, ReadWriteOncePod cases.
+func TestVolumeRestrictions(t *testing.T) {
+	two := []*objects.Node{node("node-a"), node("node-b")}
+	conflict := map[string]string{"node-a": reasonReadWriteOncePod, "node-b": reasonReadWriteOncePod}
+	runPluginCases(t, NewVolumeRestrictions(), []pluginCase{
+		{name: "pod without claims", pod: pod("p"), nodes: two, wantFilter: fits("node-a", "node-b")},
+		{name: "ReadWriteOncePod claim no other pod uses", pod: withClaim(pod("p"), "data"), nodes: two,
+			volumes: []objects.Object{rwopClaim("data")}, wantFilter: fits("node-a", "node-b")},
+		{name: "ReadWriteOncePod claim used by a pod on node-a: no node fits", pod: withClaim(pod("p"), "data"), nodes: two,
+			existing: []*objects.Pod{on(withClaim(pod("other"), "data"), "node-a")},
+			volumes:  []objects.Object{rwopClaim("data")}, wantFilter: conflict, wantCode: Unschedulable},
+		{name: "ReadWriteOnce claim used by another pod", pod: withClaim(pod("p"), "data"), nodes: two,
+			existing: []*objects.Pod{on(withClaim(pod("other"), "data"), "node-a")},
+			volumes:  []objects.Object{claim("data", "local", "pv-data")}, wantFilter: fits("node-a", "node-b")},
+		{name: "a claim of the same name in another namespace", pod: withClaim(pod("p"), "data"), nodes: two,
+			existing: []*objects.Pod{on(inNamespace(withClaim(pod("other"), "data"), "other"), "node-a")},
+			volumes:  []objects.Object{rwopClaim("data")}, wantFilter: fits("node-a", "node-b")},
+		{name: "claim not found", pod: withClaim(pod("p"), "data"), nodes: two, wantCode: UnschedulableAndUnresolvable,
+			wantFilter: map[string]string{"node-a": `persistentvolumeclaim "data" not found`, "node-b": `persistentvolumeclaim "data" not found`}},
+	})
+}
+
+// A second pod using a ReadWriteOncePod claim fits nowhere while the first
+// runs, and takes its place once it is gone.
+func TestReadWriteOncePodEndToEnd(t *testing.T) {
+	s := newStore(t)
+	pv := localPV("pv-data", "local", "n1")
+	pv.Spec.AccessModes = []objects.PersistentVolumeAccessMode{objects.ReadWriteOncePod}
+	create(t, s, makeNode("n1", "4", "4Gi"), makeNode("n2", "4", "4Gi"), pv, rwopClaim("data"))
+	run(t, s)
+	create(t, s, withClaim(makePod("a", "", ""), "data"))
+	require.Equal(t, "n1", waitBound(t, s, "a").Spec.NodeName)
+	create(t, s, withClaim(makePod("b", "", ""), "data"))
+	waitUnschedulable(t, s, "b", "0/2 nodes are available: 2 "+reasonReadWriteOncePod+". "+
+		"preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.")
+	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error {
+		_, err := tx.Delete("Pod", key("a"), store.DeleteOptions{})
+		return err
+	}))
+	require.Equal(t, "n1", waitBound(t, s, "b").Spec.NodeName)
 }
