@@ -1,16 +1,26 @@
 // Package dns is podkit's cluster DNS: it answers for the cluster domain
-// from the Services and Endpoints in the store, as CoreDNS' kubernetes
-// plugin does, and forwards every other name to the host's resolvers.
+// from the Services, Endpoints and Namespaces in the store, as CoreDNS'
+// kubernetes plugin does, and forwards every other name to the host's
+// resolvers.
 //
 // Records served (with the default domain cluster.local):
 //
-//	web.default.svc.cluster.local          A     the ClusterIP; pod IPs when headless
+//	web.default.svc.cluster.local          A     the ClusterIP; ready pod IPs when headless
+//	web.default.svc.cluster.local          SRV   every port, unnamed ones too
 //	db-0.db.default.svc.cluster.local      A     the endpoint with that hostname
 //	10-1-0-5.db.default.svc.cluster.local  A     an endpoint by its IP
 //	_http._tcp.web.default.svc.cluster.local SRV named ports
 //	10-1-0-5.default.pod.cluster.local     A     any pod IP, as kube-dns' "pods insecure"
-//	ext.default.svc.cluster.local          CNAME an ExternalName Service's name
-//	5.0.96.10.in-addr.arpa                 PTR   Services and headless endpoints
+//	ext.default.svc.cluster.local          CNAME an ExternalName Service's name, and its target's records
+//	5.0.96.10.in-addr.arpa                 PTR   a ClusterIP's Service, else the endpoints with the IP
+//
+// SRV records point at the Service's name, or for a headless Service at
+// each ready endpoint's. An ExternalName Service has no SRV records; its
+// CNAME also answers for any _port._proto name under it, and comes with
+// the target's records: resolved here for a target inside the cluster
+// domain (up to 8 CNAMEs), by the upstreams for one outside. As with CoreDNS, a headless Service without ready endpoints
+// and every name in a namespace that does not exist are NXDOMAIN, and
+// until the caches have synced every cluster name is SERVFAIL.
 //
 // Pods find the server through the resolver configuration PodDNSConfig
 // builds, which node agents give them: the server's address, search
@@ -149,15 +159,16 @@ func WithLogger(l *slog.Logger) Option {
 
 // Server is the cluster DNS server. Run serves until its context ends;
 // ServeDNS answers one query and may be used without Run (with caches
-// that Run fills, it answers NXDOMAIN for cluster names until then).
+// that Run fills, it answers SERVFAIL for cluster names until then).
 // AddListenAddr adds addresses before or while Run runs; Close releases
 // what AddListenAddr bound when Run does not run again. Methods are safe
 // for concurrent use.
 type Server struct {
-	cfg       config
-	services  *informer.Informer
-	endpoints *informer.Informer
-	fwd       *forwarder
+	cfg        config
+	services   *informer.Informer
+	endpoints  *informer.Informer
+	namespaces *informer.Informer
+	fwd        *forwarder
 
 	mu        sync.Mutex
 	added     []string   // AddListenAddr's addresses, in order
@@ -177,8 +188,8 @@ type binding struct {
 	servers []*mdns.Server
 }
 
-// New returns a server answering from the Services and Endpoints of s,
-// which it watches through caches of its own.
+// New returns a server answering from the Services, Endpoints and
+// Namespaces of s, which it watches through caches of its own.
 func New(s store.Store, opts ...Option) (*Server, error) {
 	cfg := config{domain: DefaultClusterDomain, listen: []string{DefaultListenAddr}, ttl: DefaultTTL,
 		log: slog.New(slog.DiscardHandler), resolvConf: "/etc/resolv.conf", timeout: 2 * time.Second}
@@ -199,6 +210,7 @@ func New(s store.Store, opts ...Option) (*Server, error) {
 	srv := &Server{cfg: cfg, ready: make(chan struct{})}
 	srv.services = informer.New(s, "Service", informer.Options{Logger: cfg.log})
 	srv.endpoints = informer.New(s, "Endpoints", informer.Options{Logger: cfg.log})
+	srv.namespaces = informer.New(s, "Namespace", informer.Options{Logger: cfg.log})
 	srv.fwd = &forwarder{timeout: cfg.timeout}
 	return srv, nil
 }
@@ -294,8 +306,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.startServing(&wg); err != nil {
 		return err
 	}
-	errc := make(chan error, 2)
-	for _, inf := range []*informer.Informer{s.services, s.endpoints} {
+	errc := make(chan error, 3)
+	for _, inf := range []*informer.Informer{s.services, s.endpoints, s.namespaces} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -449,13 +461,25 @@ func (s *Server) answer(req *mdns.Msg, network string) *mdns.Msg {
 	name := strings.ToLower(q.Name)
 	switch {
 	case mdns.IsSubDomain(s.cfg.domain+".", name):
-		return s.cluster(req, q, name)
+		if !s.synced() {
+			// As CoreDNS: an empty cache would deny names that exist.
+			m := new(mdns.Msg)
+			m.SetRcode(req, mdns.RcodeServerFailure)
+			m.RecursionAvailable = true
+			return m
+		}
+		return s.cluster(req, q)
 	case q.Qtype == mdns.TypePTR && (strings.HasSuffix(name, ".in-addr.arpa.")):
 		if m := s.ptr(req, q, name); m != nil {
 			return m
 		}
 	}
 	return s.forward(req, network)
+}
+
+// synced reports whether the caches have been filled.
+func (s *Server) synced() bool {
+	return s.services.HasSynced() && s.endpoints.HasSynced() && s.namespaces.HasSynced()
 }
 
 // forward sends req to the upstream resolvers in turn and returns the

@@ -18,6 +18,7 @@ import (
 	"github.com/podkit/podkit/network/dns"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/reconcile"
+	"github.com/podkit/podkit/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -50,7 +51,8 @@ func upstream(t *testing.T) string {
 
 type fixture struct {
 	*nettest.Env
-	addr string
+	addr   string
+	domain string
 }
 
 func start(t *testing.T, opts ...dns.Option) *fixture {
@@ -67,7 +69,21 @@ func start(t *testing.T, opts ...dns.Option) *fixture {
 	case <-srv.Ready():
 	case <-t.Context().Done():
 	}
-	return &fixture{Env: e, addr: srv.Addrs()[0].String()}
+	f := &fixture{Env: e, addr: srv.Addrs()[0].String(), domain: srv.Domain()}
+	f.waitSynced()
+	return f
+}
+
+// waitSynced polls until the server answers for the cluster domain: it
+// answers SERVFAIL until its caches have synced.
+func (f *fixture) waitSynced() {
+	f.T.Helper()
+	nettest.Poll(f.T, "the caches to sync", func() error {
+		if rc := f.query(f.domain, mdns.TypeSOA).Rcode; rc != mdns.RcodeSuccess {
+			return fmt.Errorf("rcode %s", mdns.RcodeToString[rc])
+		}
+		return nil
+	})
 }
 
 func (f *fixture) query(name string, qtype uint16) *mdns.Msg {
@@ -330,4 +346,244 @@ func TestCloseReleasesAddedAddrs(t *testing.T) {
 	l, err := net.ListenPacket("udp", addr)
 	require.NoError(t, err)
 	l.Close()
+}
+
+// waitRcode polls until a query for name is answered with rcode.
+func (f *fixture) waitRcode(name string, qtype uint16, rcode int) {
+	f.T.Helper()
+	nettest.Poll(f.T, name+" to be "+mdns.RcodeToString[rcode], func() error {
+		if rc := f.query(name, qtype).Rcode; rc != rcode {
+			return fmt.Errorf("rcode %s", mdns.RcodeToString[rc])
+		}
+		return nil
+	})
+}
+
+// assertNoData checks that r says its name exists without records of the
+// type asked: NOERROR, no answer, the zone's SOA.
+func assertNoData(t *testing.T, r *mdns.Msg, name string) {
+	t.Helper()
+	assert.Equal(t, mdns.RcodeSuccess, r.Rcode, name)
+	assert.Empty(t, r.Answer, name)
+	assert.Empty(t, r.Extra, name)
+	if assert.Len(t, r.Ns, 1, name) {
+		assert.IsType(t, &mdns.SOA{}, r.Ns[0], name)
+	}
+}
+
+func externalName(name, target string) *objects.Service {
+	return &objects.Service{ObjectMeta: objects.ObjectMeta{Name: name}, Spec: objects.ServiceSpec{
+		Type: objects.ServiceTypeExternalName, ExternalName: target}}
+}
+
+// TestExternalNameInsideClusterDomain: a CNAME to a name inside the cluster
+// domain is followed here, as CoreDNS does, since the upstreams do not
+// know the name and stub resolvers do not follow CNAMEs: the answer is the
+// chain and the records it ends in, or nothing when it ends in none, in a
+// loop or after more than 8 CNAMEs.
+func TestExternalNameInsideClusterDomain(t *testing.T) {
+	f := start(t)
+	web := &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "web"}, Spec: objects.ServiceSpec{Ports: []objects.ServicePort{{Port: 80}}}}
+	f.Create(web)
+	ip := web.Spec.ClusterIP
+	f.Create(externalName("alias", "web.default.svc.cluster.local"),
+		externalName("alias2", "alias.default.svc.cluster.local"),
+		externalName("outside", "example.com"),
+		externalName("via", "outside.default.svc.cluster.local"),
+		externalName("dangling", "nope.default.svc.cluster.local"),
+		externalName("loop-a", "loop-b.default.svc.cluster.local"),
+		externalName("loop-b", "loop-a.default.svc.cluster.local"))
+	// chain-0 -> chain-1 -> ... -> chain-8 -> web: 9 CNAMEs from chain-0.
+	var chain []string
+	for i := 8; i >= 0; i-- {
+		target := fmt.Sprintf("chain-%d.default.svc.cluster.local", i+1)
+		if i == 8 {
+			target = "web.default.svc.cluster.local"
+		}
+		f.Create(externalName(fmt.Sprintf("chain-%d", i), target))
+		if i > 0 {
+			chain = append(chain, "CNAME "+target+".")
+		}
+	}
+	f.waitAnswer("chain-1.default.svc.cluster.local", mdns.TypeA, append(chain, "A "+ip)...)
+
+	f.waitAnswer("alias.default.svc.cluster.local", mdns.TypeA, "CNAME web.default.svc.cluster.local.", "A "+ip)
+	f.waitAnswer("Alias2.default.svc.cluster.local", mdns.TypeA,
+		"CNAME alias.default.svc.cluster.local.", "CNAME web.default.svc.cluster.local.", "A "+ip)
+	f.waitAnswer("alias.default.svc.cluster.local", mdns.TypeCNAME, "CNAME web.default.svc.cluster.local.")
+	f.waitAnswer("via.default.svc.cluster.local", mdns.TypeA,
+		"CNAME outside.default.svc.cluster.local.", "CNAME example.com.", "A 192.0.2.80")
+	r := f.query("alias.default.svc.cluster.local", mdns.TypeA)
+	require.Len(t, r.Answer, 2)
+	assert.Equal(t, "alias.default.svc.cluster.local.", r.Answer[0].Header().Name)
+	assert.Equal(t, "web.default.svc.cluster.local.", r.Answer[1].Header().Name)
+
+	for _, name := range []string{"dangling", "loop-a", "chain-0"} {
+		assertNoData(t, f.query(name+".default.svc.cluster.local", mdns.TypeA), name)
+	}
+}
+
+// TestNameErrors: as CoreDNS, a headless Service without ready endpoints
+// and every name in a namespace that does not exist are NXDOMAIN; a name
+// that exists without records of the type asked is NOERROR.
+func TestNameErrors(t *testing.T) {
+	f := start(t)
+	sel := map[string]string{"app": "hl"}
+	f.Create(&objects.Service{ObjectMeta: objects.ObjectMeta{Name: "hl"}, Spec: objects.ServiceSpec{
+		ClusterIP: objects.ClusterIPNone, Selector: sel, Ports: []objects.ServicePort{{Name: "pg", Port: 5432}}}})
+	web := &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "web"}, Spec: objects.ServiceSpec{Ports: []objects.ServicePort{{Port: 80}}}}
+	f.Create(web)
+	// The cache holds hl once it holds web, created after it.
+	f.waitAnswer("web.default.svc.cluster.local", mdns.TypeA, "A "+web.Spec.ClusterIP)
+
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{
+		{"hl.default.svc.cluster.local", mdns.TypeA},
+		{"hl.default.svc.cluster.local", mdns.TypeSRV},
+		{"hl.default.svc.cluster.local", mdns.TypeTXT},
+		{"_pg._tcp.hl.default.svc.cluster.local", mdns.TypeSRV},
+		{"nosuchns.svc.cluster.local", mdns.TypeA},
+		{"web.nosuchns.svc.cluster.local", mdns.TypeA},
+		{"nosuchns.pod.cluster.local", mdns.TypeA},
+		{"10-1-0-5.nosuchns.pod.cluster.local", mdns.TypeA},
+	} {
+		r := f.query(q.name, q.qtype)
+		assert.Equal(t, mdns.RcodeNameError, r.Rcode, "%s %s", q.name, mdns.TypeToString[q.qtype])
+		assert.Empty(t, r.Answer, q.name)
+	}
+	for _, name := range []string{"cluster.local", "svc.cluster.local", "pod.cluster.local",
+		"default.svc.cluster.local", "default.pod.cluster.local", "web.default.svc.cluster.local"} {
+		assertNoData(t, f.query(name, mdns.TypeTXT), name)
+	}
+
+	// A ready endpoint makes the headless name; losing it unmakes it.
+	f.Create(nettest.Pod("hl-0", sel, "5432"))
+	f.SetPodStatus("default", "hl-0", "10.1.0.30", true)
+	f.waitAnswer("hl.default.svc.cluster.local", mdns.TypeA, "A 10.1.0.30")
+	assertNoData(t, f.query("hl.default.svc.cluster.local", mdns.TypeAAAA), "hl AAAA")
+	f.SetPodStatus("default", "hl-0", "10.1.0.30", false)
+	f.waitRcode("hl.default.svc.cluster.local", mdns.TypeA, mdns.RcodeNameError)
+
+	// A namespace made later has names from then on.
+	f.Create(&objects.Namespace{ObjectMeta: objects.ObjectMeta{Name: "late"}})
+	f.waitRcode("late.svc.cluster.local", mdns.TypeA, mdns.RcodeSuccess)
+	assert.Equal(t, []string{"A 10.1.0.5"}, records(f.query("10-1-0-5.late.pod.cluster.local", mdns.TypeA)))
+}
+
+// TestReverseRecords: as CoreDNS, a cluster IP names its Service, and any
+// other ready endpoint address names that endpoint in every Service it
+// serves, headless or not; other addresses are forwarded.
+func TestReverseRecords(t *testing.T) {
+	f := start(t)
+	sel := map[string]string{"app": "web"}
+	web := &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "web"}, Spec: objects.ServiceSpec{
+		Selector: sel, Ports: []objects.ServicePort{{Port: 80}}}}
+	f.Create(web, &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "web2"}, Spec: objects.ServiceSpec{
+		Selector: sel, Ports: []objects.ServicePort{{Name: "http", Port: 80}}}},
+		nettest.Pod("web-1", sel, "80"))
+	f.SetPodStatus("default", "web-1", "10.1.0.5", true)
+	pod, _ := mdns.ReverseAddr("10.1.0.5")
+	f.waitAnswer(pod, mdns.TypePTR,
+		"PTR 10-1-0-5.web.default.svc.cluster.local.", "PTR 10-1-0-5.web2.default.svc.cluster.local.")
+	r := f.query(pod, mdns.TypePTR)
+	assert.True(t, r.Authoritative)
+
+	rev, _ := mdns.ReverseAddr(web.Spec.ClusterIP)
+	assert.Equal(t, []string{"PTR web.default.svc.cluster.local."}, records(f.query(rev, mdns.TypePTR)))
+	rev, _ = mdns.ReverseAddr("10.1.0.99")
+	assert.Equal(t, mdns.RcodeNameError, f.query(rev, mdns.TypePTR).Rcode, "forwarded")
+
+	f.SetPodStatus("default", "web-1", "10.1.0.5", false)
+	f.waitRcode(pod, mdns.TypePTR, mdns.RcodeNameError)
+}
+
+// TestServiceSRV: an SRV query for a Service's own name gives every port,
+// unnamed ones too, as CoreDNS does: at the Service's name for a ClusterIP
+// Service, at each ready endpoint's name for a headless one.
+func TestServiceSRV(t *testing.T) {
+	f := start(t)
+	web := &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "web"}, Spec: objects.ServiceSpec{Ports: []objects.ServicePort{{Port: 80}}}}
+	sel := map[string]string{"app": "hl"}
+	f.Create(web, &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "hl"}, Spec: objects.ServiceSpec{
+		ClusterIP: objects.ClusterIPNone, Selector: sel, Ports: []objects.ServicePort{{Port: 5432}}}})
+	f.waitAnswer("web.default.svc.cluster.local", mdns.TypeSRV, "SRV 80 web.default.svc.cluster.local.")
+	r := f.query("web.default.svc.cluster.local", mdns.TypeSRV)
+	require.Len(t, r.Extra, 1)
+	assert.Equal(t, "web.default.svc.cluster.local.", r.Extra[0].Header().Name)
+	assert.Equal(t, web.Spec.ClusterIP, r.Extra[0].(*mdns.A).A.String())
+
+	named := nettest.Pod("hl-0", sel, "5432")
+	named.Spec.Hostname, named.Spec.Subdomain = "hl-0", "hl"
+	f.Create(named, nettest.Pod("hl-x", sel, "5432"))
+	f.SetPodStatus("default", "hl-0", "10.1.0.50", true)
+	f.SetPodStatus("default", "hl-x", "10.1.0.51", true)
+	f.waitAnswer("hl.default.svc.cluster.local", mdns.TypeSRV,
+		"SRV 5432 hl-0.hl.default.svc.cluster.local.", "SRV 5432 10-1-0-51.hl.default.svc.cluster.local.")
+	r = f.query("hl.default.svc.cluster.local", mdns.TypeSRV)
+	var extra []string
+	for _, rr := range r.Extra {
+		extra = append(extra, rr.Header().Name+" "+rr.(*mdns.A).A.String())
+	}
+	assert.ElementsMatch(t, []string{"hl-0.hl.default.svc.cluster.local. 10.1.0.50", "10-1-0-51.hl.default.svc.cluster.local. 10.1.0.51"}, extra)
+}
+
+// TestExternalNamePorts: a port under an ExternalName Service names the
+// Service's CNAME, as the Service's own name does; CoreDNS has no SRV
+// records for ExternalName Services, so an SRV query for either is NODATA.
+func TestExternalNamePorts(t *testing.T) {
+	f := start(t)
+	ext := externalName("ext", "example.com")
+	ext.Spec.Ports = []objects.ServicePort{{Name: "http", Port: 80}}
+	f.Create(ext)
+	f.waitAnswer("_http._tcp.ext.default.svc.cluster.local", mdns.TypeA, "CNAME example.com.", "A 192.0.2.80")
+	assert.Equal(t, []string{"CNAME example.com."}, records(f.query("_http._tcp.ext.default.svc.cluster.local", mdns.TypeCNAME)))
+	for _, name := range []string{"_http._tcp.ext.default.svc.cluster.local", "ext.default.svc.cluster.local"} {
+		assertNoData(t, f.query(name, mdns.TypeSRV), name)
+	}
+	assert.Equal(t, mdns.RcodeNameError, f.query("x.ext.default.svc.cluster.local", mdns.TypeA).Rcode, "an ExternalName Service has no endpoints")
+}
+
+// gatedStore holds every read until open is closed, keeping the caches
+// of a server over it from syncing.
+type gatedStore struct {
+	store.Store
+	open chan struct{}
+}
+
+func (g *gatedStore) View(ctx context.Context, fn func(store.ReadTx) error) error {
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.Store.View(ctx, fn)
+}
+
+// TestServFailUntilSynced: until its caches have synced the server cannot
+// tell what exists, so it answers SERVFAIL for the cluster domain, as
+// CoreDNS does, rather than NXDOMAIN for Services that exist; other names
+// are forwarded all the same.
+func TestServFailUntilSynced(t *testing.T) {
+	e := nettest.New(t)
+	web := &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "web"}, Spec: objects.ServiceSpec{Ports: []objects.ServicePort{{Port: 80}}}}
+	e.Create(web)
+	gate := &gatedStore{Store: e.Store, open: make(chan struct{})}
+	srv, err := dns.New(gate, dns.WithListenAddrs("127.0.0.1:0"), dns.WithUpstreams(upstream(t)))
+	require.NoError(t, err)
+	nettest.RunBackground(t, srv.Run)
+	select {
+	case <-srv.Ready():
+	case <-t.Context().Done():
+		t.Fatal(t.Context().Err())
+	}
+	f := &fixture{Env: e, addr: srv.Addrs()[0].String(), domain: srv.Domain()}
+	for _, name := range []string{"web.default.svc.cluster.local", "nope.default.svc.cluster.local", "cluster.local"} {
+		assert.Equal(t, mdns.RcodeServerFailure, f.query(name, mdns.TypeA).Rcode, name)
+	}
+	assert.Equal(t, []string{"A 192.0.2.80"}, records(f.query("example.com", mdns.TypeA)))
+
+	close(gate.open)
+	f.waitAnswer("web.default.svc.cluster.local", mdns.TypeA, "A "+web.Spec.ClusterIP)
 }

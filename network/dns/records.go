@@ -3,6 +3,7 @@ package dns
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	mdns "github.com/miekg/dns"
@@ -12,42 +13,11 @@ import (
 )
 
 // cluster answers a query for a name inside the cluster domain.
-func (s *Server) cluster(req *mdns.Msg, q mdns.Question, name string) *mdns.Msg {
+func (s *Server) cluster(req *mdns.Msg, q mdns.Question) *mdns.Msg {
 	m := new(mdns.Msg)
 	m.SetReply(req)
 	m.Authoritative, m.RecursionAvailable = true, true
-	apex := s.cfg.domain + "."
-	var labels []string
-	if name != apex {
-		labels = strings.Split(strings.TrimSuffix(name, "."+apex), ".")
-	}
-	var (
-		exists bool
-		answer []mdns.RR
-		extra  []mdns.RR
-	)
-	n := len(labels)
-	switch {
-	case n == 0:
-		exists = true
-		if q.Qtype == mdns.TypeSOA {
-			answer = []mdns.RR{s.soa()}
-		}
-	case labels[n-1] == "svc":
-		answer, extra, exists = s.serviceRecords(q, labels[:n-1])
-	case labels[n-1] == "pod":
-		switch n {
-		case 1, 2:
-			exists = true
-		case 3:
-			if ip, ok := dashedIP(labels[0]); ok {
-				exists = true
-				if q.Qtype == mdns.TypeA {
-					answer = []mdns.RR{s.a(q.Name, ip)}
-				}
-			}
-		}
-	}
+	answer, extra, exists := s.lookup(q.Name, q.Qtype, nil)
 	switch {
 	case !exists:
 		m.Rcode = mdns.RcodeNameError
@@ -55,21 +25,97 @@ func (s *Server) cluster(req *mdns.Msg, q mdns.Question, name string) *mdns.Msg 
 	case len(answer) == 0:
 		m.Ns = []mdns.RR{s.soa()}
 	}
-	if len(answer) > 0 && answer[0].Header().Rrtype == mdns.TypeCNAME && q.Qtype != mdns.TypeCNAME {
-		// Resolve an ExternalName's target for resolvers that do not.
-		if r := s.forward(targetQuery(req, answer[0].(*mdns.CNAME).Target), "udp"); r != nil && r.Rcode == mdns.RcodeSuccess {
-			answer = append(answer, r.Answer...)
-		}
-	}
 	m.Answer, m.Extra = answer, extra
 	return m
 }
 
-func targetQuery(req *mdns.Msg, target string) *mdns.Msg {
+// maxCNAMEs bounds a chain of CNAMEs followed inside the cluster domain,
+// as CoreDNS bounds it.
+const maxCNAMEs = 8
+
+// lookup returns the records of type qtype of name, inside the cluster
+// domain, and whether name exists. An ExternalName Service's CNAME comes
+// with its target's records, for stub resolvers that do not follow it:
+// the upstreams' for a target outside the domain and, as CoreDNS does,
+// lookup's own for one inside, which only this server knows. A chain
+// inside the domain is answered only if it ends in records, not in a
+// loop nor after more than maxCNAMEs; followed holds the names whose
+// CNAMEs led to name.
+func (s *Server) lookup(name string, qtype uint16, followed []string) (answer, extra []mdns.RR, exists bool) {
+	answer, extra, exists = s.records(name, qtype)
+	if len(answer) == 0 || qtype == mdns.TypeCNAME {
+		return answer, extra, exists
+	}
+	cname, ok := answer[0].(*mdns.CNAME)
+	if !ok {
+		return answer, extra, exists
+	}
+	if !mdns.IsSubDomain(s.cfg.domain+".", cname.Target) {
+		if r := s.forward(targetQuery(cname.Target, qtype), "udp"); r != nil && r.Rcode == mdns.RcodeSuccess {
+			answer = append(answer, r.Answer...)
+		}
+		return answer, extra, true
+	}
+	followed = append(followed, strings.ToLower(name))
+	if len(followed) > maxCNAMEs || slices.Contains(followed, cname.Target) {
+		return nil, nil, true
+	}
+	next, extra, _ := s.lookup(cname.Target, qtype, followed)
+	if len(next) == 0 {
+		return nil, nil, true
+	}
+	return append(answer, next...), extra, true
+}
+
+func targetQuery(target string, qtype uint16) *mdns.Msg {
 	m := new(mdns.Msg)
-	m.SetQuestion(target, req.Question[0].Qtype)
+	m.SetQuestion(target, qtype)
 	m.RecursionDesired = true
 	return m
+}
+
+// records returns the records of type qtype of name, inside the cluster
+// domain, and whether name exists. As in CoreDNS, no name exists in a
+// namespace that does not.
+func (s *Server) records(name string, qtype uint16) (answer, extra []mdns.RR, exists bool) {
+	apex := s.cfg.domain + "."
+	var labels []string
+	if lower := strings.ToLower(name); lower != apex {
+		labels = strings.Split(strings.TrimSuffix(lower, "."+apex), ".")
+	}
+	n := len(labels)
+	switch {
+	case n == 0:
+		if qtype == mdns.TypeSOA {
+			answer = []mdns.RR{s.soa()}
+		}
+		return answer, nil, true
+	case labels[n-1] != "svc" && labels[n-1] != "pod":
+		return nil, nil, false
+	case n == 1:
+		return nil, nil, true // the svc and pod zones
+	case !s.namespaceExists(labels[n-2]):
+		return nil, nil, false
+	case labels[n-1] == "svc":
+		return s.serviceRecords(name, qtype, labels[:n-1])
+	}
+	switch n {
+	case 2:
+		return nil, nil, true // a namespace's pod zone
+	case 3:
+		if ip, ok := dashedIP(labels[0]); ok {
+			if qtype == mdns.TypeA {
+				answer = []mdns.RR{s.a(name, ip)}
+			}
+			return answer, nil, true
+		}
+	}
+	return nil, nil, false
+}
+
+func (s *Server) namespaceExists(ns string) bool {
+	_, ok := s.namespaces.Get(objects.Key{Name: ns})
+	return ok
 }
 
 func (s *Server) soa() mdns.RR {
@@ -82,88 +128,131 @@ func (s *Server) a(name string, ip netip.Addr) mdns.RR {
 	return &mdns.A{Hdr: mdns.RR_Header{Name: name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: s.cfg.ttl}, A: ip.AsSlice()}
 }
 
-// serviceRecords answers for the labels before "svc": [ns], [svc ns],
-// [endpoint svc ns] or [_port _proto svc ns].
-func (s *Server) serviceRecords(q mdns.Question, labels []string) (answer, extra []mdns.RR, exists bool) {
+// serviceRecords answers for the labels before "svc" of an existing
+// namespace: [ns], [svc ns], [endpoint svc ns] or [_port _proto svc ns].
+func (s *Server) serviceRecords(name string, qtype uint16, labels []string) (answer, extra []mdns.RR, exists bool) {
 	n := len(labels)
-	if n == 0 || n == 1 {
-		return nil, nil, true // the svc zone and namespace zones
+	if n == 1 {
+		return nil, nil, true // a namespace's zone
 	}
-	ns, name := labels[n-1], labels[n-2]
-	svc := s.service(ns, name)
+	if n > 4 {
+		return nil, nil, false
+	}
+	svc := s.service(labels[n-1], labels[n-2])
 	if svc == nil {
 		return nil, nil, false
 	}
+	var host, port, proto string
 	switch n {
-	case 2:
-		if svc.Spec.Type == objects.ServiceTypeExternalName {
-			target := mdns.Fqdn(strings.ToLower(svc.Spec.ExternalName))
-			return []mdns.RR{&mdns.CNAME{Hdr: mdns.RR_Header{Name: q.Name, Rrtype: mdns.TypeCNAME, Class: mdns.ClassINET, Ttl: s.cfg.ttl}, Target: target}}, nil, true
-		}
-		switch q.Qtype {
-		case mdns.TypeA:
-			for _, ip := range s.serviceIPs(svc) {
-				answer = append(answer, s.a(q.Name, ip))
-			}
-		case mdns.TypeSRV:
-			for _, p := range svc.Spec.Ports {
-				if p.Name != "" {
-					a, e := s.srv(q.Name, svc, p)
-					answer, extra = append(answer, a...), append(extra, e...)
-				}
-			}
-		}
-		return answer, extra, true
 	case 3:
-		var found bool
-		for _, ep := range s.readyAddresses(svc) {
-			if ep.host != labels[0] {
-				continue
-			}
-			found = true
-			if q.Qtype == mdns.TypeA {
-				answer = append(answer, s.a(q.Name, ep.ip))
-			}
-		}
-		return answer, nil, found
+		host = labels[0]
 	case 4:
-		port, proto := labels[0], labels[1]
-		if !strings.HasPrefix(port, "_") || !strings.HasPrefix(proto, "_") {
+		if !strings.HasPrefix(labels[0], "_") || !strings.HasPrefix(labels[1], "_") {
 			return nil, nil, false
 		}
-		for _, p := range svc.Spec.Ports {
-			if p.Name == port[1:] && strings.EqualFold(string(p.Protocol), proto[1:]) {
-				if q.Qtype == mdns.TypeSRV {
-					answer, extra = s.srv(q.Name, svc, p)
-				}
-				return answer, extra, true
+		port, proto = labels[0][1:], labels[1][1:]
+	}
+	if svc.Spec.Type == objects.ServiceTypeExternalName {
+		// As CoreDNS: any _port._proto name under the Service has its
+		// CNAME, no endpoint name exists, and SRV queries get no CNAME.
+		switch {
+		case host != "":
+			return nil, nil, false
+		case qtype == mdns.TypeSRV:
+			return nil, nil, true
+		}
+		target := mdns.Fqdn(strings.ToLower(svc.Spec.ExternalName))
+		return []mdns.RR{&mdns.CNAME{Hdr: mdns.RR_Header{Name: name, Rrtype: mdns.TypeCNAME, Class: mdns.ClassINET, Ttl: s.cfg.ttl}, Target: target}}, nil, true
+	}
+	targets, exists := s.targets(svc, host, port, proto)
+	switch qtype {
+	case mdns.TypeA:
+		seen := map[netip.Addr]bool{}
+		for _, t := range targets {
+			if !seen[t.ip] {
+				seen[t.ip] = true
+				answer = append(answer, s.a(name, t.ip))
 			}
 		}
+	case mdns.TypeSRV:
+		answer, extra = s.srv(name, targets)
 	}
-	return nil, nil, false
+	return answer, extra, exists
 }
 
-// srv returns the SRV records of one named port: the Service itself, or
-// for a headless Service each ready endpoint, with their A records.
-func (s *Server) srv(name string, svc *objects.Service, p objects.ServicePort) (answer, extra []mdns.RR) {
+// target is what a Service's name stands for, as one of CoreDNS'
+// msg.Service: an address, a port served there (0 for none) and the name
+// an SRV record gives for them.
+type target struct {
+	ip   netip.Addr
+	port int32
+	name string
+}
+
+// targets returns what svc's name stands for, narrowed to an endpoint's
+// hostname or to a port name and protocol (empty for any), and whether
+// the name exists. Those of an endpoint or of a headless Service are the
+// ready endpoints, with each of their ports; those of a ClusterIP Service
+// its ClusterIP, with each of its ports.
+func (s *Server) targets(svc *objects.Service, host, port, proto string) (out []target, exists bool) {
 	svcName := svc.Name + "." + svc.Namespace + ".svc." + s.cfg.domain + "."
-	hdr := mdns.RR_Header{Name: name, Rrtype: mdns.TypeSRV, Class: mdns.ClassINET, Ttl: s.cfg.ttl}
-	if !svc.IsHeadless() {
-		answer = []mdns.RR{&mdns.SRV{Hdr: hdr, Priority: 0, Weight: 100, Port: uint16(p.Port), Target: svcName}}
-		for _, ip := range s.serviceIPs(svc) {
-			extra = append(extra, s.a(svcName, ip))
+	if svc.IsHeadless() || host != "" {
+		for _, ep := range s.readyAddresses(svc) {
+			if host != "" && ep.host != host {
+				continue
+			}
+			if len(ep.ports) == 0 && port == "" && proto == "" {
+				out = append(out, target{ip: ep.ip, name: ep.host + "." + svcName})
+			}
+			for _, p := range ep.ports {
+				if portMatches(p.Name, p.Protocol, port, proto) {
+					out = append(out, target{ip: ep.ip, port: p.Port, name: ep.host + "." + svcName})
+				}
+			}
 		}
-		return answer, extra
+		return out, len(out) > 0
 	}
-	eps := s.readyAddresses(svc)
-	for _, ep := range eps {
-		port, ok := ep.ports[portKey{p.Name, p.Protocol}]
-		if !ok {
+	ip, err := netip.ParseAddr(svc.Spec.ClusterIP)
+	for _, p := range svc.Spec.Ports {
+		if !portMatches(p.Name, p.Protocol, port, proto) {
 			continue
 		}
-		target := ep.host + "." + svcName
-		answer = append(answer, &mdns.SRV{Hdr: hdr, Weight: uint16(100 / max(1, len(eps))), Port: uint16(port), Target: target})
-		extra = append(extra, s.a(target, ep.ip))
+		exists = true
+		if err == nil && ip.Is4() {
+			out = append(out, target{ip: ip, port: p.Port, name: svcName})
+		}
+	}
+	return out, exists
+}
+
+// portMatches reports whether a port is the one a query names by port name
+// and protocol, either empty for any.
+func portMatches(name string, protocol objects.Protocol, port, proto string) bool {
+	return (port == "" || port == name) && (proto == "" || strings.EqualFold(proto, string(protocol)))
+}
+
+// srv returns an SRV record for each target with a port, with equal
+// weights, and the address records of their names, without repeats, as
+// CoreDNS does.
+func (s *Server) srv(name string, targets []target) (answer, extra []mdns.RR) {
+	targets = slices.DeleteFunc(slices.Clone(targets), func(t target) bool { return t.port == 0 })
+	hdr := mdns.RR_Header{Name: name, Rrtype: mdns.TypeSRV, Class: mdns.ClassINET, Ttl: s.cfg.ttl}
+	weight := uint16(max(1, 100/max(1, len(targets))))
+	type key struct {
+		name string
+		port int32
+		ip   netip.Addr
+	}
+	done := map[key]bool{}
+	for _, t := range targets {
+		if k := (key{name: t.name, port: t.port}); !done[k] {
+			done[k] = true
+			answer = append(answer, &mdns.SRV{Hdr: hdr, Weight: weight, Port: uint16(t.port), Target: t.name})
+		}
+		if k := (key{name: t.name, ip: t.ip}); !done[k] {
+			done[k] = true
+			extra = append(extra, s.a(t.name, t.ip))
+		}
 	}
 	return answer, extra
 }
@@ -176,50 +265,26 @@ func (s *Server) service(ns, name string) *objects.Service {
 	return o.(*objects.Service)
 }
 
-// serviceIPs returns a Service's ClusterIP, or its ready endpoints' IPs
-// when it is headless.
-func (s *Server) serviceIPs(svc *objects.Service) []netip.Addr {
-	if !svc.IsHeadless() {
-		if ip, err := netip.ParseAddr(svc.Spec.ClusterIP); err == nil && ip.Is4() {
-			return []netip.Addr{ip}
-		}
-		return nil
-	}
-	var out []netip.Addr
-	seen := map[netip.Addr]bool{}
-	for _, ep := range s.readyAddresses(svc) {
-		if !seen[ep.ip] {
-			seen[ep.ip] = true
-			out = append(out, ep.ip)
-		}
-	}
-	return out
-}
-
-type portKey struct {
-	name  string
-	proto objects.Protocol
-}
-
 type endpoint struct {
 	ip    netip.Addr
 	host  string // hostname, or the dashed IP
-	ports map[portKey]int32
+	ports []objects.EndpointPort
 }
 
-// readyAddresses returns the ready endpoints of svc (publishNotReady
-// endpoints are listed as ready by the endpoints controller).
+// readyAddresses returns the ready endpoints of svc.
 func (s *Server) readyAddresses(svc *objects.Service) []endpoint {
 	o, ok := s.endpoints.Get(svc.Key())
 	if !ok {
 		return nil
 	}
+	return addresses(o.(*objects.Endpoints))
+}
+
+// addresses returns the ready endpoints of eps (publishNotReady endpoints
+// are listed as ready by the endpoints controller).
+func addresses(eps *objects.Endpoints) []endpoint {
 	var out []endpoint
-	for _, ss := range o.(*objects.Endpoints).Subsets {
-		ports := map[portKey]int32{}
-		for _, p := range ss.Ports {
-			ports[portKey{p.Name, p.Protocol}] = p.Port
-		}
+	for _, ss := range eps.Subsets {
 		for _, a := range ss.Addresses {
 			ip, err := netip.ParseAddr(a.IP)
 			if err != nil || !ip.Is4() {
@@ -229,14 +294,15 @@ func (s *Server) readyAddresses(svc *objects.Service) []endpoint {
 			if host == "" {
 				host = strings.ReplaceAll(ip.String(), ".", "-")
 			}
-			out = append(out, endpoint{ip: ip, host: host, ports: ports})
+			out = append(out, endpoint{ip: ip, host: host, ports: ss.Ports})
 		}
 	}
 	return out
 }
 
-// ptr answers a reverse query for a Service's ClusterIP or a headless
-// endpoint's IP, or returns nil to forward it.
+// ptr answers a reverse query as CoreDNS does: a ClusterIP names its
+// Service; any other address names each ready endpoint with it, of any
+// Service, headless or not. It returns nil to forward an address of none.
 func (s *Server) ptr(req *mdns.Msg, q mdns.Question, name string) *mdns.Msg {
 	parts := strings.Split(strings.TrimSuffix(name, ".in-addr.arpa."), ".")
 	if len(parts) != 4 {
@@ -246,22 +312,7 @@ func (s *Server) ptr(req *mdns.Msg, q mdns.Question, name string) *mdns.Msg {
 	if err != nil {
 		return nil
 	}
-	var targets []string
-	svcs, _ := s.services.List(store.ListOptions{}, nil)
-	for _, o := range svcs {
-		svc := o.(*objects.Service)
-		svcName := svc.Name + "." + svc.Namespace + ".svc." + s.cfg.domain + "."
-		if svc.Spec.ClusterIP == ip.String() {
-			targets = append(targets, svcName)
-		}
-		if svc.IsHeadless() {
-			for _, ep := range s.readyAddresses(svc) {
-				if ep.ip == ip {
-					targets = append(targets, ep.host+"."+svcName)
-				}
-			}
-		}
-	}
+	targets := s.reverse(ip)
 	if len(targets) == 0 {
 		return nil
 	}
@@ -272,6 +323,29 @@ func (s *Server) ptr(req *mdns.Msg, q mdns.Question, name string) *mdns.Msg {
 		m.Answer = append(m.Answer, &mdns.PTR{Hdr: mdns.RR_Header{Name: q.Name, Rrtype: mdns.TypePTR, Class: mdns.ClassINET, Ttl: s.cfg.ttl}, Ptr: t})
 	}
 	return m
+}
+
+// reverse returns the names of ip for ptr.
+func (s *Server) reverse(ip netip.Addr) []string {
+	svcs, _ := s.services.List(store.ListOptions{}, nil)
+	for _, o := range svcs {
+		svc := o.(*objects.Service)
+		if cip, err := netip.ParseAddr(svc.Spec.ClusterIP); err == nil && cip == ip {
+			return []string{svc.Name + "." + svc.Namespace + ".svc." + s.cfg.domain + "."}
+		}
+	}
+	var names []string
+	eps, _ := s.endpoints.List(store.ListOptions{}, nil)
+	for _, o := range eps {
+		e := o.(*objects.Endpoints)
+		for _, ep := range addresses(e) {
+			n := ep.host + "." + e.Name + "." + e.Namespace + ".svc." + s.cfg.domain + "."
+			if ep.ip == ip && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
 }
 
 // dashedIP parses "10-1-0-5" as 10.1.0.5.
