@@ -33,7 +33,9 @@ const LabelHeadless = "service.kubernetes.io/headless"
 // pod leaves at once unless publishNotReadyAddresses is set; a named
 // targetPort is resolved in each pod's own container ports, and a pod
 // without that port is left out of that port's subset. Services without a
-// selector keep the Endpoints their owner writes.
+// selector keep the Endpoints their owner writes, and an Endpoints written
+// before its Service exists is left alone; deleting a Service deletes its
+// Endpoints, as in Kubernetes.
 //
 // The controller reacts to pod, Service and Endpoints changes through m's
 // caches, so a readiness change reaches the Endpoints within
@@ -45,9 +47,7 @@ func EndpointsController(m *reconcile.Manager) reconcile.Controller {
 		For:  kindService,
 		Watches: []reconcile.Watch{
 			{Kind: kindPod, Map: r.podServices},
-			{Kind: kindEndpoints, Map: func(o objects.Object) []reconcile.Request {
-				return []reconcile.Request{reconcile.RequestFor(o)}
-			}},
+			{Kind: kindEndpoints, Map: r.endpointsService},
 		},
 		Reconciler: r,
 		Workers:    4,
@@ -75,12 +75,24 @@ func (r *endpointsReconciler) podServices(obj objects.Object) []reconcile.Reques
 	return out
 }
 
+// endpointsService maps an Endpoints to its Service, when that exists: a
+// change to the Endpoints of a Service with a selector is undone. Kubernetes'
+// controller deletes an Endpoints only when its Service is deleted, so one
+// written before its (selectorless) Service is not its business.
+func (r *endpointsReconciler) endpointsService(obj objects.Object) []reconcile.Request {
+	if _, err := r.c.Get(context.Background(), kindService, obj.GetObjectMeta().Key()); err != nil {
+		return nil
+	}
+	return []reconcile.Request{reconcile.RequestFor(obj)}
+}
+
 func (r *endpointsReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	svc, err := reconcile.Get[*objects.Service](ctx, r.c, req.Key())
 	if errors.Is(err, store.ErrNotFound) {
-		// Kubernetes deletes the Endpoints of a deleted Service. The
-		// Service cache may lag the Endpoints cache, so the store has the
-		// last word.
+		// Kubernetes deletes the Endpoints of a deleted Service (an
+		// Endpoints without a Service is not mapped here). The Service
+		// cache may lag the Endpoints cache, so the store has the last
+		// word.
 		return reconcile.Result{}, r.c.Txn(ctx, func(tx store.Tx) error {
 			if _, err := tx.Get(kindService, req.Key()); err == nil || !errors.Is(err, store.ErrNotFound) {
 				return err // it exists: its cache will catch up and reconcile it

@@ -166,6 +166,30 @@ func TestEndpointsOfServiceWithoutSelectorAreLeftAlone(t *testing.T) {
 	waitEndpoints(e, "ext", "[=80/TCP] ready=10.9.9.9 notready=")
 }
 
+// Endpoints written before their selectorless Service are not deleted for
+// lack of a Service, as Kubernetes' controller leaves them; the Service's
+// deletion deletes them.
+func TestEndpointsWrittenBeforeTheirServiceAreLeftAlone(t *testing.T) {
+	e := nettest.New(t)
+	runEndpoints(t, e)
+	e.Create(&objects.Endpoints{ObjectMeta: objects.ObjectMeta{Name: "db"}, Subsets: []objects.EndpointSubset{{
+		Addresses: []objects.EndpointAddress{{IP: "192.0.2.10"}}, Ports: []objects.EndpointPort{{Port: 5432}}}}})
+	// Change another Service to know the controller has run since.
+	e.Create(webService(), nettest.Pod("a", map[string]string{"app": "web"}, "http:8080"))
+	e.SetPodStatus("default", "a", "10.1.0.1", true)
+	waitEndpoints(e, "web", "[http=8080/TCP,metrics=9090/TCP] ready=10.1.0.1 notready=")
+	waitEndpoints(e, "db", "[=5432/TCP] ready=192.0.2.10 notready=")
+
+	e.Create(&objects.Service{ObjectMeta: objects.ObjectMeta{Name: "db"},
+		Spec: objects.ServiceSpec{Ports: []objects.ServicePort{{Port: 5432}}}})
+	e.SetPodStatus("default", "a", "10.1.0.1", false)
+	waitEndpoints(e, "web", "[http=8080/TCP,metrics=9090/TCP] ready= notready=10.1.0.1")
+	waitEndpoints(e, "db", "[=5432/TCP] ready=192.0.2.10 notready=")
+
+	e.Delete("Service", objects.Key{Namespace: "default", Name: "db"})
+	waitEndpoints(e, "db", "absent")
+}
+
 func TestEndpointSubsetsAreDeterministic(t *testing.T) {
 	svc := webService()
 	objects.NewScheme().Default(svc)

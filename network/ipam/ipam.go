@@ -150,11 +150,20 @@ func (a *Allocator) NodePortRange() (first, last int32) { return a.portFirst, a.
 // (nil on create), whose addresses svc may keep; call
 // svc.PatchAllocatedValues(old) before, as the orchestrator does.
 //
+// Every Service but an ExternalName one gets spec.ipFamilyPolicy and
+// spec.ipFamilies as Kubernetes' API server gives them on a cluster whose
+// one family is IPv4: the policy is the old one on an update, else
+// SingleStack (RequireDualStack for a headless Service without a
+// selector); the families are those of the cluster IPs, else IPv4 (and
+// IPv6 too for a headless Service without a selector and not SingleStack,
+// which Kubernetes allows on any cluster). IPv6 cluster IPs or families,
+// and RequireDualStack, are refused: the cluster cannot serve them.
+//
 // A refusal is an *objects.InvalidError naming the field, worded as
 // Kubernetes words it; an exhausted range wraps ErrFull.
 func (a *Allocator) Allocate(tx store.ReadTx, svc, old *objects.Service) error {
 	u := &usage{tx: tx, self: svc.Key()}
-	var errs objects.ErrorList
+	errs := ipFamilies(svc, old)
 	if err := a.allocateClusterIP(u, svc, &errs); err != nil {
 		return err
 	}
@@ -166,7 +175,7 @@ func (a *Allocator) Allocate(tx store.ReadTx, svc, old *objects.Service) error {
 
 func (a *Allocator) allocateClusterIP(u *usage, svc *objects.Service, errs *objects.ErrorList) error {
 	sp := &svc.Spec
-	if sp.Type == objects.ServiceTypeExternalName || svc.IsHeadless() {
+	if sp.Type == objects.ServiceTypeExternalName || svc.IsHeadless() || len(*errs) > 0 {
 		return nil
 	}
 	if sp.ClusterIP != "" {
@@ -193,13 +202,6 @@ func (a *Allocator) allocateClusterIP(u *usage, svc *objects.Service, errs *obje
 	}
 	sp.ClusterIP = ip.String()
 	sp.ClusterIPs = append([]string{sp.ClusterIP}, sp.ClusterIPs...)
-	if len(sp.IPFamilies) == 0 {
-		sp.IPFamilies = []objects.IPFamily{objects.IPv4Protocol}
-	}
-	if sp.IPFamilyPolicy == nil {
-		p := objects.IPFamilyPolicySingleStack
-		sp.IPFamilyPolicy = &p
-	}
 	return nil
 }
 

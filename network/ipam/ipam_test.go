@@ -229,3 +229,104 @@ func TestOptions(t *testing.T) {
 	assert.Equal(t, [2]int32{30000, 32767}, [2]int32{first, last})
 	assert.True(t, errors.Is(fmt.Errorf("x: %w", ipam.ErrFull), ipam.ErrFull))
 }
+
+// IP family fields are defaulted and checked as Kubernetes' API server
+// does on a cluster whose one family is IPv4.
+func TestIPFamilies(t *testing.T) {
+	policy := func(p objects.IPFamilyPolicy) func(*objects.Service) {
+		return func(s *objects.Service) { s.Spec.IPFamilyPolicy = &p }
+	}
+	families := func(fs ...objects.IPFamily) func(*objects.Service) {
+		return func(s *objects.Service) { s.Spec.IPFamilies = fs }
+	}
+	clusterIPs := func(ips ...string) func(*objects.Service) {
+		return func(s *objects.Service) { s.Spec.ClusterIP, s.Spec.ClusterIPs = ips[0], ips }
+	}
+	selectorless := func(s *objects.Service) { s.Spec.Selector = nil }
+	v4, v6 := objects.IPv4Protocol, objects.IPv6Protocol
+	for _, tc := range []struct {
+		name       string
+		mod        []func(*objects.Service)
+		families   []objects.IPFamily
+		policy     objects.IPFamilyPolicy
+		clusterIPs int
+		err        string
+	}{
+		{name: "allocated", families: []objects.IPFamily{v4}, policy: objects.IPFamilyPolicySingleStack, clusterIPs: 1},
+		{name: "explicit cluster IP", mod: []func(*objects.Service){clusterIP("10.0.0.10")},
+			families: []objects.IPFamily{v4}, policy: objects.IPFamilyPolicySingleStack, clusterIPs: 1},
+		{name: "headless", mod: []func(*objects.Service){clusterIP(objects.ClusterIPNone)},
+			families: []objects.IPFamily{v4}, policy: objects.IPFamilyPolicySingleStack},
+		{name: "headless without selector", mod: []func(*objects.Service){clusterIP(objects.ClusterIPNone), selectorless},
+			families: []objects.IPFamily{v4, v6}, policy: objects.IPFamilyPolicyRequireDualStack},
+		{name: "headless without selector, single stack", mod: []func(*objects.Service){clusterIP(objects.ClusterIPNone), selectorless, policy(objects.IPFamilyPolicySingleStack)},
+			families: []objects.IPFamily{v4}, policy: objects.IPFamilyPolicySingleStack},
+		{name: "prefer dual stack", mod: []func(*objects.Service){policy(objects.IPFamilyPolicyPreferDualStack)},
+			families: []objects.IPFamily{v4}, policy: objects.IPFamilyPolicyPreferDualStack, clusterIPs: 1},
+		{name: "IPv6 family", mod: []func(*objects.Service){families(v6)},
+			err: `spec.ipFamilies[0]: Invalid value: "IPv6": not configured on this cluster`},
+		{name: "require dual stack", mod: []func(*objects.Service){policy(objects.IPFamilyPolicyRequireDualStack)},
+			err: `spec.ipFamilyPolicy: Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services`},
+		{name: "headless, require dual stack", mod: []func(*objects.Service){clusterIP(objects.ClusterIPNone), policy(objects.IPFamilyPolicyRequireDualStack)},
+			err: `spec.ipFamilyPolicy: Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services`},
+		{name: "two IPv4 cluster IPs", mod: []func(*objects.Service){clusterIPs("10.0.0.10", "10.0.0.11"), policy(objects.IPFamilyPolicyPreferDualStack)},
+			err: `spec.clusterIPs: Invalid value: []string{"10.0.0.10", "10.0.0.11"}: may specify no more than one IP for each IP family`},
+		{name: "two cluster IPs, single stack", mod: []func(*objects.Service){clusterIPs("10.0.0.10", "fd00::10")},
+			err: `spec.ipFamilyPolicy: Invalid value: "SingleStack": must be 'RequireDualStack' or 'PreferDualStack' when multiple cluster IPs are specified`},
+		{name: "IPv6 cluster IP", mod: []func(*objects.Service){clusterIPs("10.0.0.10", "fd00::10"), policy(objects.IPFamilyPolicyPreferDualStack)},
+			err: `spec.clusterIPs[1]: Invalid value: []string{"10.0.0.10", "fd00::10"}: IPv6 is not configured on this cluster`},
+		{name: "cluster IP of another family", mod: []func(*objects.Service){clusterIP("10.0.0.10"), families(v6)},
+			err: "spec.clusterIPs[0]: Invalid value: \"10.0.0.10\": expected an IPv6 value as indicated by `ipFamilies[0]`"},
+		{name: "external name", mod: []func(*objects.Service){func(s *objects.Service) {
+			s.Spec.Type, s.Spec.ExternalName, s.Spec.Selector = objects.ServiceTypeExternalName, "example.com", nil
+		}, families(v4)},
+			err: "spec.ipFamilies: Forbidden: may not be set for type `ExternalName`"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stores(t, func(t *testing.T, st store.Store) {
+				a, err := ipam.New(ipam.WithServiceCIDR("10.0.0.0/24"))
+				require.NoError(t, err)
+				s := svc("s", tc.mod...)
+				err = create(st, a, s)
+				if tc.err != "" {
+					require.ErrorIs(t, err, objects.ErrInvalid)
+					assert.Equal(t, `Service "s" is invalid: `+tc.err, err.Error())
+					return
+				}
+				require.NoError(t, err)
+				assert.Equal(t, tc.families, s.Spec.IPFamilies)
+				require.NotNil(t, s.Spec.IPFamilyPolicy)
+				assert.Equal(t, tc.policy, *s.Spec.IPFamilyPolicy)
+				if tc.clusterIPs == 0 {
+					assert.Equal(t, objects.ClusterIPNone, s.Spec.ClusterIP)
+				} else {
+					assert.Len(t, s.Spec.ClusterIPs, tc.clusterIPs)
+				}
+			})
+		})
+	}
+}
+
+// An update keeps the stored policy, and the families follow it.
+func TestIPFamiliesOnUpdate(t *testing.T) {
+	stores(t, func(t *testing.T, st store.Store) {
+		a, err := ipam.New(ipam.WithServiceCIDR("10.0.0.0/24"))
+		require.NoError(t, err)
+		prefer := objects.IPFamilyPolicyPreferDualStack
+		s := svc("s", func(s *objects.Service) { s.Spec.IPFamilyPolicy = &prefer })
+		require.NoError(t, create(st, a, s))
+		require.NoError(t, st.Update(context.Background(), func(tx store.Tx) error {
+			upd := svc("s") // a manifest naming neither
+			upd.ResourceVersion = s.ResourceVersion
+			upd.PatchAllocatedValues(s)
+			st.Scheme().Default(upd)
+			if err := a.Allocate(tx, upd, s); err != nil {
+				return err
+			}
+			assert.Equal(t, objects.IPFamilyPolicyPreferDualStack, *upd.Spec.IPFamilyPolicy)
+			assert.Equal(t, []objects.IPFamily{objects.IPv4Protocol}, upd.Spec.IPFamilies)
+			assert.Equal(t, s.Spec.ClusterIPs, upd.Spec.ClusterIPs)
+			return tx.Update(upd)
+		}))
+	})
+}

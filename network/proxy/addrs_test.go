@@ -1,12 +1,15 @@
 package proxy_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,6 +49,54 @@ func TestUserspaceAddsClusterIPsToDummyInterface(t *testing.T) {
 	_, err = netlink.LinkByName(ifname)
 	var nf netlink.LinkNotFoundError
 	assert.ErrorAs(t, err, &nf, "the dummy interface outlived the data plane")
+}
+
+// A cluster IP outside 127.0.0.0/8 stays a local address while a connection
+// established to it goes on after its Service is removed, and goes at a
+// Sync once that connection has ended.
+func TestUserspaceKeepsClusterIPWhileItsConnectionsLast(t *testing.T) {
+	nettest.Privileged(t)
+	ifname := fmt.Sprintf("pkc%d", os.Getpid()%100000)
+	dp, err := proxy.NewUserspace(proxy.WithDummyInterface(ifname))
+	require.NoError(t, err)
+	stop := nettest.RunBackground(t, dp.Run)
+	defer stop()
+	b := proxytest.StartBackend(t, objects.ProtocolTCP, "127.0.0.2", "b0")
+	ip := netip.MustParseAddr("198.18.77.11")
+	require.NoError(t, dp.Sync(t.Context(), []proxy.ServicePort{{ID: "default/web:80", Protocol: objects.ProtocolTCP,
+		ClusterIPs: []netip.Addr{ip}, Port: 8080, Endpoints: []netip.AddrPort{b.Addr}}}))
+	require.True(t, hasAddr(t, ip), "%s is on neither %s nor lo", ip, ifname)
+	c, err := net.DialTimeout("tcp4", netip.AddrPortFrom(ip, 8080).String(), 2*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	r := bufio.NewReader(c)
+	exchange := func() (string, error) {
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("ping\n")); err != nil {
+			return "", err
+		}
+		return r.ReadString('\n')
+	}
+	line, err := exchange()
+	require.NoError(t, err)
+	require.Equal(t, "b0:ping\n", line)
+
+	require.NoError(t, dp.Sync(t.Context(), nil))
+	assert.True(t, hasAddr(t, ip), "%s went with its Service while a connection to it lasts", ip)
+	line, err = exchange()
+	require.NoError(t, err, "the established connection after its Service was removed")
+	assert.Equal(t, "b0:ping\n", line)
+
+	c.Close()
+	nettest.Poll(t, ip.String()+" to go once its connection ended", func() error {
+		if err := dp.Sync(t.Context(), nil); err != nil {
+			return err
+		}
+		if hasAddr(t, ip) {
+			return errors.New("still a local address")
+		}
+		return nil
+	})
 }
 
 // hasAddr reports whether ip is an address of some interface.

@@ -13,10 +13,12 @@
 //     (netlink) when the process may (root with CAP_NET_ADMIN). Unprivileged,
 //     use a service CIDR inside 127.0.0.0/8 (ipam.WithServiceCIDR): cluster
 //     IPs are then reachable from the host but not from pods, which reach
-//     Services through NodePorts and LoadBalancer addresses instead.
+//     Services through NodePorts and LoadBalancer addresses instead. It
+//     does not serve external IPs, which it could listen on only by taking
+//     the whole address from the machine that has it.
 //   - nft (network/proxy/nft) programs nftables DNAT rules, as kube-proxy's
 //     nftables mode does; it needs root with CAP_NET_ADMIN and forwards in
-//     the kernel.
+//     the kernel. It serves external IPs too, on the Service's ports only.
 //
 // Both remove every rule, address and listener they made when Run returns.
 package proxy
@@ -37,10 +39,13 @@ type ServicePort struct {
 	// number when unnamed); unique in one Sync.
 	ID       string
 	Protocol objects.Protocol // TCP or UDP
-	// ClusterIPs are the Service's cluster IPs and external IPs, all
-	// served on Port.
+	// ClusterIPs are the Service's cluster IPs, served on Port.
 	ClusterIPs []netip.Addr
-	Port       uint16
+	// ExternalIPs are the Service's external IPs, served on Port by a
+	// data plane that can intercept that port of an address without
+	// owning the address (the nftables one, not Userspace).
+	ExternalIPs []netip.Addr
+	Port        uint16
 	// NodePort, when set, is served on the host's addresses.
 	NodePort uint16
 	// LoadBalancer lists host addresses and ports served for a Service of
@@ -63,7 +68,9 @@ type ServicePort struct {
 // started (it waits for that) and until Run returns, from one goroutine
 // at a time; it returns once new connections follow ports: a removed
 // endpoint receives no new connection after Sync returns. Connections
-// already established to an endpoint that is removed may finish.
+// already established go on when their endpoint or their service port is
+// removed, as conntrack keeps them for kube-proxy, until they end or Run
+// returns.
 type DataPlane interface {
 	Run(ctx context.Context) error
 	Sync(ctx context.Context, ports []ServicePort) error

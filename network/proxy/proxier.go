@@ -242,12 +242,7 @@ func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.
 		if s.Spec.Type == objects.ServiceTypeExternalName || s.IsHeadless() || s.Spec.ClusterIP == "" {
 			continue
 		}
-		var ips []netip.Addr
-		for _, v := range append(slices.Clone(s.Spec.ClusterIPs), s.Spec.ExternalIPs...) {
-			if ip, err := netip.ParseAddr(v); err == nil && ip.Is4() && !slices.Contains(ips, ip) {
-				ips = append(ips, ip)
-			}
-		}
+		ips, external := ipv4s(s.Spec.ClusterIPs), ipv4s(s.Spec.ExternalIPs)
 		var affinity time.Duration
 		if s.Spec.SessionAffinity == objects.ServiceAffinityClientIP {
 			affinity = time.Duration(objects.DefaultClientIPServiceAffinitySeconds) * time.Second
@@ -266,7 +261,7 @@ func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.
 				proto = objects.ProtocolTCP
 			}
 			sp := ServicePort{ID: s.Namespace + "/" + s.Name + ":" + name, Protocol: proto, ClusterIPs: ips,
-				Port: uint16(port.Port), Affinity: affinity}
+				ExternalIPs: external, Port: uint16(port.Port), Affinity: affinity}
 			if s.Spec.Type == objects.ServiceTypeNodePort || s.Spec.Type == objects.ServiceTypeLoadBalancer {
 				sp.NodePort = uint16(port.NodePort)
 			}
@@ -277,6 +272,17 @@ func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.
 				sp.Endpoints = readyEndpoints(ep, port.Name, proto)
 			}
 			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// ipv4s returns the IPv4 addresses of vs, once each.
+func ipv4s(vs []string) []netip.Addr {
+	var out []netip.Addr
+	for _, v := range vs {
+		if ip, err := netip.ParseAddr(v); err == nil && ip.Is4() && !slices.Contains(out, ip) {
+			out = append(out, ip)
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -139,6 +140,21 @@ func TestProxierNodePortAndLoadBalancer(t *testing.T) {
 	})
 }
 
+// The userspace data plane does not make a Service's external IP a local
+// address, which would take every port of it from the machine that has it.
+func TestProxierUserspaceLeavesExternalIPsAlone(t *testing.T) {
+	dp, err := proxy.NewUserspace(proxy.WithDummyInterface(fmt.Sprintf("pke%d", os.Getpid()%100000)))
+	require.NoError(t, err)
+	c := newCluster(t, dp)
+	ext := netip.MustParseAddr("198.18.77.10") // RFC 2544 benchmarking range
+	s := &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "web"}, Spec: objects.ServiceSpec{
+		Selector: map[string]string{"app": "web"}, ExternalIPs: []string{ext.String()},
+		Ports: []objects.ServicePort{{Name: "http", Port: 8080, TargetPort: objects.FromString("http")}}}}
+	c.Create(s)
+	waitServed(t, netip.AddrPortFrom(netip.MustParseAddr(s.Spec.ClusterIP), 8080), "web-0", "web-1", "web-2")
+	assert.False(t, hasAddr(t, ext), "the external IP %s was made a local address", ext)
+}
+
 func TestServicePorts(t *testing.T) {
 	tmo := int32(60)
 	svcs := []*objects.Service{
@@ -161,12 +177,12 @@ func TestServicePorts(t *testing.T) {
 		}
 		return nil
 	}, netip.MustParseAddr("192.0.2.1"))
-	ips := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("192.0.2.9")}
+	ips, ext := []netip.Addr{netip.MustParseAddr("10.0.0.1")}, []netip.Addr{netip.MustParseAddr("192.0.2.9")}
 	assert.Equal(t, []proxy.ServicePort{
-		{ID: "ns/a:http", Protocol: objects.ProtocolTCP, ClusterIPs: ips, Port: 80, NodePort: 30080,
+		{ID: "ns/a:http", Protocol: objects.ProtocolTCP, ClusterIPs: ips, ExternalIPs: ext, Port: 80, NodePort: 30080,
 			LoadBalancer: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:80")}, Affinity: time.Minute,
 			Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.1.0.1:8080"), netip.MustParseAddrPort("10.1.0.2:8080")}},
-		{ID: "ns/a:dns", Protocol: objects.ProtocolUDP, ClusterIPs: ips, Port: 53, NodePort: 30053,
+		{ID: "ns/a:dns", Protocol: objects.ProtocolUDP, ClusterIPs: ips, ExternalIPs: ext, Port: 53, NodePort: 30053,
 			LoadBalancer: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:53")}, Affinity: time.Minute,
 			Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.1.0.1:5353"), netip.MustParseAddrPort("10.1.0.2:5353")}},
 	}, got)

@@ -91,9 +91,14 @@ func WithUserspaceLogger(l *slog.Logger) UserspaceOption {
 }
 
 // Userspace is the data plane that relays connections itself: it listens
-// on every frontend address and copies bytes to an endpoint it picks. It
-// works without privileges for loopback cluster IPs (see the package
-// documentation).
+// on every frontend address of a service port with endpoints and copies
+// bytes to an endpoint it picks. A port without endpoints has no listener,
+// so the kernel refuses it as kube-proxy's rules do: a TCP connection is
+// reset, a UDP datagram answered with ICMP port unreachable. Connections
+// it accepted outlive their listener, as conntrack keeps a kernel data
+// plane's: a Service deleted or its port changed, they go on until they
+// end or Run returns. It works without privileges for loopback cluster
+// IPs, and serves no external IPs (see the package documentation).
 type Userspace struct {
 	cfg userspaceConfig
 
@@ -159,7 +164,13 @@ func (u *Userspace) Sync(ctx context.Context, ports []ServicePort) error {
 	default:
 	}
 
-	want := map[frontendKey]*backends{}
+	// A frontend's address is a cluster IP, which must be a local address,
+	// or a node or load balancer address, which is the host's.
+	type wanted struct {
+		be        *backends
+		clusterIP bool
+	}
+	want := map[frontendKey]wanted{}
 	var clusterIPs []netip.Addr
 	affinity := map[string]*affinityTable{}
 	for i := range ports {
@@ -176,69 +187,88 @@ func (u *Userspace) Sync(ctx context.Context, ports []ServicePort) error {
 			be.aff, affinity[sp.ID] = at, at
 		}
 		for _, ip := range sp.ClusterIPs {
-			want[frontendKey{sp.Protocol, netip.AddrPortFrom(ip, sp.Port)}] = be
+			want[frontendKey{sp.Protocol, netip.AddrPortFrom(ip, sp.Port)}] = wanted{be, true}
 			clusterIPs = append(clusterIPs, ip)
 		}
 		if sp.NodePort != 0 {
 			for _, a := range u.cfg.nodeAddrs {
-				want[frontendKey{sp.Protocol, netip.AddrPortFrom(a, sp.NodePort)}] = be
+				want[frontendKey{sp.Protocol, netip.AddrPortFrom(a, sp.NodePort)}] = wanted{be: be}
 			}
 		}
 		for _, lb := range sp.LoadBalancer {
-			want[frontendKey{sp.Protocol, lb}] = be
+			want[frontendKey{sp.Protocol, lb}] = wanted{be: be}
 		}
 	}
 	u.affinity = affinity
 
 	for k, f := range u.frontends {
-		if _, ok := want[k]; !ok {
-			f.close()
+		if _, ok := want[k]; ok {
+			continue
+		}
+		f.stopListening()
+		if !f.busy() {
 			delete(u.frontends, k)
+		} else if f.clusterIP {
+			clusterIPs = append(clusterIPs, k.addr.Addr()) // its connections need the address
 		}
 	}
 	var errs []error
 	if err := u.addrs.sync(clusterIPs); err != nil {
 		errs = append(errs, err)
 	}
-	for k, be := range want {
-		if f, ok := u.frontends[k]; ok {
-			f.be.Store(be)
-			f.dropStaleSessions()
+	for k, w := range want {
+		f := u.frontends[k]
+		if f == nil {
+			f = &frontend{key: k, conns: map[io.Closer]struct{}{}, sessions: map[netip.AddrPort]*udpSession{}}
+			u.frontends[k] = f
+		}
+		f.clusterIP = w.clusterIP
+		f.be.Store(w.be)
+		if len(w.be.eps) == 0 {
+			f.stopListening()
 			continue
 		}
-		f, err := u.listen(k, be)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("service %s: %w", be.id, err))
-			continue
+		f.dropStaleSessions()
+		if err := u.listen(f); err != nil {
+			errs = append(errs, fmt.Errorf("service %s: %w", w.be.id, err))
 		}
-		u.frontends[k] = f
 	}
 	return errors.Join(errs...)
 }
 
-func (u *Userspace) listen(k frontendKey, be *backends) (*frontend, error) {
-	f := &frontend{key: k, conns: map[io.Closer]struct{}{}, sessions: map[netip.AddrPort]*udpSession{}}
-	f.be.Store(be)
-	var lc net.ListenConfig
-	switch k.proto {
-	case objects.ProtocolTCP:
-		ln, err := lc.Listen(u.runCtx, "tcp4", k.addr.String())
-		if err != nil {
-			return nil, err
-		}
-		f.ln = ln
-		u.wg.Add(1)
-		go func() { defer u.wg.Done(); u.acceptLoop(f) }()
-	case objects.ProtocolUDP:
-		pc, err := lc.ListenPacket(u.runCtx, "udp4", k.addr.String())
-		if err != nil {
-			return nil, err
-		}
-		f.pc = pc.(*net.UDPConn)
-		u.wg.Add(1)
-		go func() { defer u.wg.Done(); u.udpLoop(f) }()
+// listen makes f listen, unless it does.
+func (u *Userspace) listen(f *frontend) error {
+	f.mu.Lock()
+	listening := f.ln != nil || f.pc != nil
+	f.mu.Unlock()
+	if listening {
+		return nil
 	}
-	return f, nil
+	var lc net.ListenConfig
+	switch f.key.proto {
+	case objects.ProtocolTCP:
+		ln, err := lc.Listen(u.runCtx, "tcp4", f.key.addr.String())
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		f.ln = ln
+		f.mu.Unlock()
+		u.wg.Add(1)
+		go func() { defer u.wg.Done(); u.acceptLoop(f, ln) }()
+	case objects.ProtocolUDP:
+		p, err := lc.ListenPacket(u.runCtx, "udp4", f.key.addr.String())
+		if err != nil {
+			return err
+		}
+		pc := p.(*net.UDPConn)
+		f.mu.Lock()
+		f.pc = pc
+		f.mu.Unlock()
+		u.wg.Add(1)
+		go func() { defer u.wg.Done(); u.udpLoop(f, pc) }()
+	}
+	return nil
 }
 
 // backends is the endpoint set of one service port at one Sync.
@@ -323,15 +353,18 @@ func (a *affinityTable) put(client netip.Addr, ep netip.AddrPort) {
 	a.m[client] = affinityEntry{ep: ep, expires: now.Add(a.timeout)}
 }
 
-// frontend is one listening address.
+// frontend is one address a service port is served on. It listens while
+// the port has endpoints; the TCP connections it accepted stay until they
+// end, also once it no longer listens or is no longer wanted.
 type frontend struct {
-	key frontendKey
-	be  atomic.Pointer[backends]
-	ln  net.Listener
-	pc  *net.UDPConn
+	key       frontendKey
+	clusterIP bool // its address is a cluster IP (see localAddrs)
+	be        atomic.Pointer[backends]
 
 	mu       sync.Mutex
-	closed   bool
+	ln       net.Listener // nil while not listening
+	pc       *net.UDPConn // nil while not listening
+	closed   bool         // by Run's end
 	conns    map[io.Closer]struct{}
 	sessions map[netip.AddrPort]*udpSession
 }
@@ -354,30 +387,46 @@ func (f *frontend) untrack(c io.Closer) {
 	c.Close()
 }
 
-func (f *frontend) close() {
+// stopListening closes f's socket, so that new connections are refused as
+// by a port without a listener. UDP flows end, since their replies left
+// through it; established TCP connections go on.
+func (f *frontend) stopListening() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed {
-		return
-	}
-	f.closed = true
 	if f.ln != nil {
 		f.ln.Close()
+		f.ln = nil
 	}
 	if f.pc != nil {
 		f.pc.Close()
-	}
-	for c := range f.conns {
-		c.Close()
+		f.pc = nil
 	}
 	for _, s := range f.sessions {
-		s.conn.Close()
+		s.conn.Close() // its reader removes it
 	}
 }
 
-func (u *Userspace) acceptLoop(f *frontend) {
+// busy reports whether f has TCP connections.
+func (f *frontend) busy() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.conns) > 0
+}
+
+// close stops f for good, its connections included.
+func (f *frontend) close() {
+	f.stopListening()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	for c := range f.conns {
+		c.Close()
+	}
+}
+
+func (u *Userspace) acceptLoop(f *frontend, ln net.Listener) {
 	for {
-		c, err := f.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -445,14 +494,15 @@ func (u *Userspace) relayTCP(f *frontend, c *net.TCPConn) {
 type udpSession struct {
 	client netip.AddrPort
 	ep     netip.AddrPort
+	pc     *net.UDPConn // the frontend's socket, replies leave by
 	conn   *net.UDPConn
 	last   atomic.Int64 // unix nanos of the last packet either way
 }
 
-func (u *Userspace) udpLoop(f *frontend) {
+func (u *Userspace) udpLoop(f *frontend, pc *net.UDPConn) {
 	buf := make([]byte, 64<<10)
 	for {
-		n, client, err := f.pc.ReadFromUDPAddrPort(buf)
+		n, client, err := pc.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -461,23 +511,23 @@ func (u *Userspace) udpLoop(f *frontend) {
 			return
 		}
 		client = netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
-		s := u.session(f, client)
+		s := u.session(f, pc, client)
 		if s == nil {
-			continue // no endpoint: dropped, as a port without a listener
+			continue // no endpoint answers, or the socket is being closed
 		}
 		s.last.Store(time.Now().UnixNano())
 		_, _ = s.conn.Write(buf[:n])
 	}
 }
 
-// session returns client's flow, opening one to a picked endpoint when it
-// has none or its endpoint was removed.
-func (u *Userspace) session(f *frontend, client netip.AddrPort) *udpSession {
+// session returns client's flow through pc, opening one to a picked
+// endpoint when it has none or its endpoint was removed.
+func (u *Userspace) session(f *frontend, pc *net.UDPConn, client netip.AddrPort) *udpSession {
 	be := f.be.Load()
 	f.mu.Lock()
 	s := f.sessions[client]
 	f.mu.Unlock()
-	if s != nil && be.set[s.ep] {
+	if s != nil && s.pc == pc && be.set[s.ep] {
 		return s
 	}
 	if s != nil {
@@ -494,10 +544,10 @@ func (u *Userspace) session(f *frontend, client netip.AddrPort) *udpSession {
 			tried[ep] = true
 			continue
 		}
-		s = &udpSession{client: client, ep: ep, conn: conn}
+		s = &udpSession{client: client, ep: ep, pc: pc, conn: conn}
 		s.last.Store(time.Now().UnixNano())
 		f.mu.Lock()
-		if f.closed {
+		if f.pc != pc {
 			f.mu.Unlock()
 			conn.Close()
 			return nil
@@ -538,7 +588,7 @@ func (u *Userspace) udpReplies(f *frontend, s *udpSession) {
 			continue // ICMP errors from the endpoint: keep the flow
 		}
 		s.last.Store(time.Now().UnixNano())
-		if _, err := f.pc.WriteToUDPAddrPort(buf[:n], s.client); errors.Is(err, net.ErrClosed) {
+		if _, err := s.pc.WriteToUDPAddrPort(buf[:n], s.client); errors.Is(err, net.ErrClosed) {
 			return
 		}
 	}

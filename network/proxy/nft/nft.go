@@ -408,7 +408,7 @@ func (d *DataPlane) Sync(ctx context.Context, ports []proxy.ServicePort) error {
 			}
 		}
 		var frontends []netip.AddrPort
-		for _, ip := range sp.ClusterIPs {
+		for _, ip := range append(slices.Clone(sp.ClusterIPs), sp.ExternalIPs...) {
 			if ip.Is4() {
 				frontends = append(frontends, netip.AddrPortFrom(ip, sp.Port))
 			}

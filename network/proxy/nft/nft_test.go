@@ -18,6 +18,7 @@ import (
 	"github.com/podkit/podkit/network/proxy"
 	"github.com/podkit/podkit/network/proxy/nft"
 	"github.com/podkit/podkit/network/proxy/proxytest"
+	"github.com/podkit/podkit/objects"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -125,5 +126,33 @@ func TestRouteLocalnet(t *testing.T) {
 	rules, err := c.GetRules(tb, ch)
 	if err != nil || len(rules) != 1 {
 		t.Errorf("guard rules: %d, %v; want 1", len(rules), err)
+	}
+}
+
+// An external IP is served on the Service's port only: the machine that
+// has the address (here a server of the test's on a loopback address
+// outside the service range) keeps its other ports.
+func TestExternalIPServedOnItsPortOnly(t *testing.T) {
+	privileged(t)
+	dp, err := nft.New(nft.WithTableName(tableName()), nft.WithServiceCIDR(testCIDR))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := nettest.RunBackground(t, dp.Run)
+	defer stop()
+	ext := netip.MustParseAddr("127.79.0.9")
+	host := proxytest.StartBackend(t, objects.ProtocolTCP, ext.String(), "host")
+	b := proxytest.StartBackend(t, objects.ProtocolTCP, "127.0.0.2", "b0")
+	const port = 8080 // the host's server has an ephemeral port
+	if err := dp.Sync(t.Context(), []proxy.ServicePort{{ID: "default/web:http", Protocol: objects.ProtocolTCP,
+		ClusterIPs: []netip.Addr{netip.MustParseAddr("127.78.0.9")}, ExternalIPs: []netip.Addr{ext}, Port: port,
+		Endpoints: []netip.AddrPort{b.Addr}}}); err != nil {
+		t.Fatal(err)
+	}
+	if name, err := proxytest.Ask(objects.ProtocolTCP, netip.AddrPortFrom(ext, port), netip.Addr{}); err != nil || name != "b0" {
+		t.Errorf("the external IP's service port was answered by %q (%v), want b0", name, err)
+	}
+	if name, err := proxytest.Ask(objects.ProtocolTCP, host.Addr, netip.Addr{}); err != nil || name != "host" {
+		t.Errorf("another port of the external IP was answered by %q (%v), want the host's server", name, err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,11 +44,13 @@ func Run(t *testing.T, newDataPlane func(t *testing.T) proxy.DataPlane, opts ...
 		{"TCPSpreadsOverEndpoints", testTCPSpread},
 		{"RemovedEndpointGetsNoNewConnection", testRemovedEndpoint},
 		{"NoEndpointsRefuses", testNoEndpoints},
+		{"NoEndpointsRefusesUDP", testNoEndpointsUDP},
 		{"SessionAffinityClientIP", testAffinity},
 		{"UDP", testUDP},
 		{"NodePort", testNodePort},
 		{"LoadBalancer", testLoadBalancer},
 		{"RemovedServiceStopsForwarding", testRemovedService},
+		{"EstablishedConnectionOutlivesItsServicePort", testEstablishedOutlivesService},
 		{"StopRemovesEverything", testStop},
 		{"StopWithATransferBlocked", testStopBlocked},
 	} {
@@ -284,8 +287,50 @@ func testNoEndpoints(t *testing.T, h *harness) {
 	waitAnswer(t, objects.ProtocolTCP, to)
 	sp.Endpoints = nil
 	h.sync(sp)
-	if name, err := Ask(objects.ProtocolTCP, to, netip.Addr{}); err == nil {
-		t.Fatalf("a service without endpoints was answered by %s", name)
+	refused(t, objects.ProtocolTCP, to)
+}
+
+// A UDP service port without endpoints answers with ICMP port
+// unreachable, as kube-proxy's reject rules do, before it has endpoints and
+// after it lost them.
+func testNoEndpointsUDP(t *testing.T, h *harness) {
+	bs := backends(t, objects.ProtocolUDP, 1)
+	ip := h.clusterIP()
+	sp := proxy.ServicePort{ID: "default/dns:dns", Protocol: objects.ProtocolUDP, ClusterIPs: []netip.Addr{ip}, Port: 5353}
+	h.sync(sp)
+	to := netip.AddrPortFrom(ip, 5353)
+	refused(t, objects.ProtocolUDP, to)
+	sp.Endpoints = names(bs...)
+	h.sync(sp)
+	waitAnswer(t, objects.ProtocolUDP, to)
+	sp.Endpoints = nil
+	h.sync(sp)
+	refused(t, objects.ProtocolUDP, to)
+}
+
+// refused checks that a new connection to to is refused at once: reset at
+// connect (TCP), or its datagram answered with ICMP port unreachable (UDP).
+// A datagram from the host that a kernel data plane rejects in its output
+// hook fails to send instead (EPERM), as with kube-proxy.
+func refused(t *testing.T, proto objects.Protocol, to netip.AddrPort) {
+	t.Helper()
+	network := "tcp4"
+	if proto == objects.ProtocolUDP {
+		network = "udp4"
+	}
+	c, err := net.DialTimeout(network, to.String(), 2*time.Second)
+	if err == nil {
+		defer c.Close()
+		if proto == objects.ProtocolTCP {
+			t.Fatalf("a connection to %s was accepted", to)
+		}
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err = c.Write([]byte("ping\n")); err == nil {
+			_, err = c.Read(make([]byte, 256))
+		}
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) && (proto != objects.ProtocolUDP || !errors.Is(err, syscall.EPERM)) {
+		t.Fatalf("%s to %s: got %v, want connection refused", proto, to, err)
 	}
 }
 
@@ -399,6 +444,42 @@ func testRemovedService(t *testing.T, h *harness) {
 	if name, err := Ask(objects.ProtocolTCP, to, netip.Addr{}); err == nil {
 		t.Fatalf("a removed service was answered by %s", name)
 	}
+}
+
+// A connection established through a service port goes on when the port
+// changes and when the Service is removed, as conntrack keeps it for
+// kube-proxy; new connections are refused.
+func testEstablishedOutlivesService(t *testing.T, h *harness) {
+	bs := backends(t, objects.ProtocolTCP, 1)
+	ip := h.clusterIP()
+	sp := proxy.ServicePort{ID: "default/web:http", Protocol: objects.ProtocolTCP, ClusterIPs: []netip.Addr{ip}, Port: 8080, Endpoints: names(bs...)}
+	h.sync(sp)
+	to := netip.AddrPortFrom(ip, 8080)
+	waitAnswer(t, objects.ProtocolTCP, to)
+	c, err := net.DialTimeout("tcp4", to.String(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	exchange := func(when string) {
+		t.Helper()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("ping\n")); err != nil {
+			t.Fatalf("%s: write: %v", when, err)
+		}
+		if line, err := r.ReadString('\n'); err != nil || line != "b0:ping\n" {
+			t.Fatalf("%s: read %q, %v; want b0's answer", when, line, err)
+		}
+	}
+	exchange("established")
+	sp.Port = 8081
+	h.sync(sp)
+	exchange("after the service port changed")
+	refused(t, objects.ProtocolTCP, to)
+	h.sync()
+	exchange("after the service was removed")
+	refused(t, objects.ProtocolTCP, netip.AddrPortFrom(ip, 8081))
 }
 
 func testStop(t *testing.T, h *harness) {
