@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,10 @@ const DefaultNamespace = "default"
 
 // Namespaces every orchestrator creates, as a Kubernetes cluster has them.
 var systemNamespaces = []string{DefaultNamespace, "kube-system", "kube-node-lease"}
+
+// Namespaces that may not be deleted, as Kubernetes' NamespaceLifecycle
+// admission refuses to.
+var immortalNamespaces = []string{DefaultNamespace, "kube-system", "kube-public"}
 
 // Orchestrator is podkit's entry point: it validates, defaults and stores
 // objects, records events, and runs the loops that act on them.
@@ -321,8 +326,11 @@ func objectName(m *objects.ObjectMeta) string {
 	return m.Name
 }
 
-// Create validates, defaults and stores a new object. obj receives what was
-// stored (uid, resourceVersion, defaults, a generated name).
+// Create validates, defaults and stores a new object. As in Kubernetes,
+// the status sent is not kept (a Node's excepted): a pod starts Pending, a
+// namespace Active, a PersistentVolume or claim Pending, others with none;
+// write one with UpdateStatus afterwards. obj receives what was stored
+// (uid, resourceVersion, defaults, a generated name, the status).
 func (o *Orchestrator) Create(ctx context.Context, obj objects.Object) error {
 	return o.store.Update(ctx, func(tx store.Tx) error {
 		if _, err := o.admit(tx, obj, nil); err != nil {
@@ -359,11 +367,20 @@ func (o *Orchestrator) Update(ctx context.Context, obj objects.Object) error {
 }
 
 // UpdateStatus replaces an object's status only, with the same concurrency
-// rule as Update.
+// rule as Update. The status is validated as Kubernetes validates a status
+// update (see objects.StatusValidator); an invalid one is refused whole
+// with an error wrapping objects.ErrInvalid, and nothing is written.
 func (o *Orchestrator) UpdateStatus(ctx context.Context, obj objects.Object) error {
 	return o.store.Update(ctx, func(tx store.Tx) error {
 		info, err := o.scheme.SetTypeMeta(obj)
 		if err != nil {
+			return err
+		}
+		old, err := store.Peek(tx, info.Kind, keyOf(info, obj))
+		if err != nil {
+			return err
+		}
+		if err := o.scheme.ValidateStatusUpdate(obj, old); err != nil {
 			return err
 		}
 		if err := tx.UpdateStatus(obj); err != nil {
@@ -383,7 +400,9 @@ func PropagationPolicy(p store.PropagationPolicy) DeleteOption {
 }
 
 // GracePeriod overrides the grace period of a pod's termination; 0 deletes
-// at once.
+// at once. As in Kubernetes, it applies only to a pod bound to a node and
+// not terminated: any other pod, and any object of another kind, is
+// deleted at once (finalizers still keep it).
 func GracePeriod(seconds int64) DeleteOption {
 	return func(o *store.DeleteOptions) { o.GracePeriodSeconds = &seconds }
 }
@@ -400,7 +419,9 @@ func Preconditions(uid, resourceVersion string) DeleteOption {
 // Kubernetes, a pod bound to a node is deleted gracefully: it is kept with a
 // deletion timestamp for its node agent to stop it within
 // terminationGracePeriodSeconds. Finalizers keep an object until they are
-// removed.
+// removed; a namespace keeps its "kubernetes" one until it is empty. The
+// default, kube-system and kube-public namespaces may not be deleted (an
+// error wrapping ErrForbidden).
 func (o *Orchestrator) Delete(ctx context.Context, obj objects.Object, opts ...DeleteOption) error {
 	info, err := o.scheme.SetTypeMeta(obj)
 	if err != nil {
@@ -408,6 +429,9 @@ func (o *Orchestrator) Delete(ctx context.Context, obj objects.Object, opts ...D
 	}
 	if info.Namespaced && obj.GetObjectMeta().Namespace == "" {
 		obj.GetObjectMeta().Namespace = DefaultNamespace
+	}
+	if err := checkDeletable(info.Kind, keyOf(info, obj)); err != nil {
+		return err
 	}
 	var do store.DeleteOptions
 	for _, opt := range opts {
@@ -431,7 +455,8 @@ func (o *Orchestrator) Delete(ctx context.Context, obj objects.Object, opts ...D
 // transaction, each as Delete would (Kubernetes' deletecollection, what
 // `kubectl delete deployments --all` or `-l app=web` asks for), and
 // returns how many it deleted. A Pod's grace period is its own unless opts
-// set one.
+// set one. Matching a namespace that may not be deleted deletes nothing
+// and returns an error wrapping ErrForbidden.
 //
 //	n, err := o.DeleteAll(ctx, podkit.KindDeployment, []podkit.ListOption{podkit.InNamespace("default")})
 func (o *Orchestrator) DeleteAll(ctx context.Context, kind string, match []ListOption, opts ...DeleteOption) (int, error) {
@@ -462,6 +487,9 @@ func (o *Orchestrator) DeleteAll(ctx context.Context, kind string, match []ListO
 				d.GracePeriodSeconds = podGrace(obj)
 			}
 			key := obj.GetObjectMeta().Key()
+			if err := checkDeletable(kind, key); err != nil {
+				return err
+			}
 			if _, err := tx.Delete(kind, key, d); err != nil {
 				return fmt.Errorf("delete %s %s: %w", kind, key, err)
 			}
@@ -475,8 +503,18 @@ func (o *Orchestrator) DeleteAll(ctx context.Context, kind string, match []ListO
 	return n, nil
 }
 
+// checkDeletable refuses to delete the namespaces a cluster cannot do
+// without.
+func checkDeletable(kind string, key objects.Key) error {
+	if kind == KindNamespace && slices.Contains(immortalNamespaces, key.Name) {
+		return fmt.Errorf("namespaces %q is forbidden: this namespace may not be deleted: %w", key.Name, ErrForbidden)
+	}
+	return nil
+}
+
 // podGrace is the grace period a deletion of pod gives it by default: its
-// spec's terminationGracePeriodSeconds.
+// spec's terminationGracePeriodSeconds, when it is bound to a node and not
+// terminated.
 func podGrace(pod objects.Object) *int64 {
 	g := pod.(*objects.Pod).DeletionGracePeriod()
 	return &g

@@ -307,6 +307,198 @@ func TestDeleteAll(t *testing.T) {
 	assert.ErrorContains(t, err, "label selector")
 }
 
+// As in Kubernetes, only a pod bound to a node and not terminated is
+// deleted gracefully; any other object goes at once, whatever grace period
+// is asked for, its finalizers still holding it. The start of a deletion
+// increases the generation.
+func TestGracePeriodOnlyForBoundPods(t *testing.T) {
+	ctx := context.Background()
+	o := newOrchestrator(t)
+	pod := func(name, node string) *objects.Pod {
+		return &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: name}, Spec: objects.PodSpec{
+			NodeName: node, Containers: []objects.Container{{Name: "a", Image: "busybox:1.36"}}}}
+	}
+	cm := &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "c"}, Data: map[string]string{"a": "b"}}
+	unbound, done := pod("unbound", ""), pod("done", "n1")
+	for _, obj := range []objects.Object{cm, unbound, done, testDeployment("web", 1)} {
+		require.NoError(t, o.Create(ctx, obj))
+	}
+	done.Status.Phase = objects.PodSucceeded
+	require.NoError(t, o.UpdateStatus(ctx, done))
+	for _, obj := range []objects.Object{cm, unbound, done} {
+		require.NoError(t, o.Delete(ctx, obj, podkit.GracePeriod(30)))
+		err := o.Get(ctx, obj.GetObjectMeta().Key(), obj)
+		assert.ErrorIs(t, err, store.ErrNotFound, "%s %s is deleted at once", obj.GetTypeMeta().Kind, obj.GetObjectMeta().Name)
+	}
+	n, err := o.DeleteAll(ctx, podkit.KindDeployment, []podkit.ListOption{podkit.InNamespace("default")}, podkit.GracePeriod(10))
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	_, err = podkit.Get[*objects.Deployment](ctx, o, "default", "web")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	held := testDeployment("held", 1)
+	held.Finalizers = []string{"example.com/keep"}
+	require.NoError(t, o.Create(ctx, held))
+	require.NoError(t, o.Delete(ctx, held, podkit.GracePeriod(30)))
+	got, err := podkit.Get[*objects.Deployment](ctx, o, "default", "held")
+	require.NoError(t, err, "its finalizer keeps it")
+	assert.Equal(t, ptr[int64](0), got.DeletionGracePeriodSeconds, "with no grace period")
+	assert.Equal(t, int64(2), got.Generation, "the start of its deletion increases its generation")
+}
+
+// As Kubernetes' strategies do, Create does not keep the status sent: a
+// pod starts Pending, a namespace Active, a workload with none. A Node
+// keeps its own.
+func TestCreateResetsStatus(t *testing.T) {
+	ctx := context.Background()
+	o := newOrchestrator(t)
+	d := testDeployment("web", 3)
+	d.Status = objects.DeploymentStatus{ObservedGeneration: 7, Replicas: 3, ReadyReplicas: 3, AvailableReplicas: 3,
+		Conditions: []objects.DeploymentCondition{{Type: objects.DeploymentAvailable, Status: objects.ConditionTrue}}}
+	require.NoError(t, o.Create(ctx, d))
+	assert.Equal(t, objects.DeploymentStatus{}, d.Status, "the caller sees what was stored")
+	gd, err := podkit.Get[*objects.Deployment](ctx, o, "default", "web")
+	require.NoError(t, err)
+	assert.Equal(t, objects.DeploymentStatus{}, gd.Status)
+	assert.False(t, podkit.Available(gd))
+
+	p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: "p"}, Spec: objects.PodSpec{Containers: []objects.Container{{Name: "c", Image: "x"}}},
+		Status: objects.PodStatus{Phase: objects.PodSucceeded, PodIP: "10.0.0.9"}}
+	require.NoError(t, o.Create(ctx, p))
+	gp, err := podkit.Get[*objects.Pod](ctx, o, "default", "p")
+	require.NoError(t, err)
+	assert.Equal(t, objects.PodStatus{Phase: objects.PodPending, QOSClass: objects.PodQOSBestEffort}, gp.Status)
+
+	j := &objects.Job{ObjectMeta: objects.ObjectMeta{Name: "j"}, Spec: objects.JobSpec{Template: objects.PodTemplateSpec{Spec: objects.PodSpec{
+		RestartPolicy: objects.RestartPolicyNever, Containers: []objects.Container{{Name: "c", Image: "x"}}}}},
+		Status: objects.JobStatus{Succeeded: 1, Conditions: []objects.JobCondition{{Type: objects.JobComplete, Status: objects.ConditionTrue}}}}
+	require.NoError(t, o.Create(ctx, j))
+	assert.False(t, podkit.Complete(j))
+	assert.Equal(t, objects.JobStatus{}, j.Status)
+
+	ns := &objects.Namespace{ObjectMeta: objects.ObjectMeta{Name: "team"}, Status: objects.NamespaceStatus{Phase: objects.NamespaceTerminating}}
+	require.NoError(t, o.Create(ctx, ns))
+	assert.Equal(t, objects.NamespaceStatus{Phase: objects.NamespaceActive}, ns.Status)
+
+	n := &objects.Node{ObjectMeta: objects.ObjectMeta{Name: "n1"},
+		Status: objects.NodeStatus{Capacity: objects.ResourceList{objects.ResourceCPU: objects.MustParseQuantity("4")}}}
+	require.NoError(t, o.Create(ctx, n))
+	gn, err := podkit.Get[*objects.Node](ctx, o, "", "n1")
+	require.NoError(t, err)
+	cpu := gn.Status.Capacity[objects.ResourceCPU]
+	assert.Equal(t, int64(4), cpu.Value(), "a Node keeps the status its kubelet creates it with")
+}
+
+// UpdateStatus validates the status as Kubernetes' status strategies do:
+// a bad one is refused whole, naming each field, and nothing is written.
+func TestUpdateStatusIsValidated(t *testing.T) {
+	ctx := context.Background()
+	o := newOrchestrator(t)
+	d := testDeployment("web", 2)
+	require.NoError(t, o.Create(ctx, d))
+	p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: "p"}, Spec: objects.PodSpec{Containers: []objects.Container{{Name: "c", Image: "x"}}}}
+	require.NoError(t, o.Create(ctx, p))
+	rev := o.Store().Revision()
+
+	d.Status.Replicas, d.Status.ObservedGeneration = -5, -3
+	err := o.UpdateStatus(ctx, d)
+	require.ErrorIs(t, err, objects.ErrInvalid)
+	assert.EqualError(t, err, `Deployment "web" is invalid: [status.observedGeneration: Invalid value: -3: must be greater than or equal to 0, `+
+		`status.replicas: Invalid value: -5: must be greater than or equal to 0, `+
+		`status.updatedReplicas: Invalid value: 0: cannot be greater than status.replicas, `+
+		`status.readyReplicas: Invalid value: 0: cannot be greater than status.replicas, `+
+		`status.availableReplicas: Invalid value: 0: cannot be greater than status.replicas]`)
+
+	ns, err := podkit.Get[*objects.Namespace](ctx, o, "", "default")
+	require.NoError(t, err)
+	ns.Status.Phase = "Bogus"
+	err = o.UpdateStatus(ctx, ns)
+	require.ErrorIs(t, err, objects.ErrInvalid)
+	assert.ErrorContains(t, err, `status.phase: Invalid value: "Bogus": may only be 'Active' if `+"`deletionTimestamp`"+` is empty`)
+
+	p.Status.Phase, p.Status.PodIP = "Nonsense", "not-an-ip"
+	err = o.UpdateStatus(ctx, p)
+	require.ErrorIs(t, err, objects.ErrInvalid)
+	assert.ErrorContains(t, err, `status.phase: Unsupported value: "Nonsense"`)
+	assert.ErrorContains(t, err, `status.podIP: Invalid value: "not-an-ip"`)
+	assert.Equal(t, rev, o.Store().Revision(), "nothing was written")
+
+	p.Status.Phase, p.Status.PodIP = objects.PodRunning, "10.0.0.9"
+	require.NoError(t, o.UpdateStatus(ctx, p))
+	assert.Equal(t, objects.PodRunning, p.Status.Phase)
+}
+
+// The default, kube-system and kube-public namespaces may not be deleted,
+// as Kubernetes' NamespaceLifecycle admission refuses to; others may.
+func TestSystemNamespacesCannotBeDeleted(t *testing.T) {
+	ctx := context.Background()
+	o := newOrchestrator(t)
+	require.NoError(t, o.Create(ctx, &objects.Namespace{ObjectMeta: objects.ObjectMeta{Name: "kube-public"}}))
+	for _, name := range []string{"default", "kube-system", "kube-public"} {
+		err := o.Delete(ctx, &objects.Namespace{ObjectMeta: objects.ObjectMeta{Name: name}})
+		require.ErrorIs(t, err, podkit.ErrForbidden, name)
+		assert.EqualError(t, err, fmt.Sprintf(`namespaces %q is forbidden: this namespace may not be deleted: forbidden`, name))
+	}
+	_, err := o.DeleteAll(ctx, podkit.KindNamespace, nil)
+	require.ErrorIs(t, err, podkit.ErrForbidden)
+	lease, err := podkit.Get[*objects.Namespace](ctx, o, "", "kube-node-lease")
+	require.NoError(t, err)
+	assert.Nil(t, lease.DeletionTimestamp, "a refused DeleteAll deletes nothing")
+
+	require.NoError(t, o.Delete(ctx, lease))
+	lease, err = podkit.Get[*objects.Namespace](ctx, o, "", "kube-node-lease")
+	require.NoError(t, err, "kept, with its finalizer, until the namespace controller empties it")
+	assert.NotNil(t, lease.DeletionTimestamp)
+}
+
+// A namespace has the "kubernetes" finalizer from its creation: deleted
+// before Run, it is kept, and emptied and removed once Run runs, rather
+// than leaving its content behind.
+func TestNamespaceDeletedBeforeRunIsEmptied(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	o := newOrchestrator(t)
+	ns := &objects.Namespace{ObjectMeta: objects.ObjectMeta{Name: "team"}}
+	require.NoError(t, o.Create(ctx, ns))
+	assert.Equal(t, []string{string(objects.FinalizerKubernetes)}, ns.Finalizers)
+	require.NoError(t, o.Create(ctx, &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "cfg", Namespace: "team"}}))
+	require.NoError(t, o.Delete(ctx, ns))
+	got, err := podkit.Get[*objects.Namespace](ctx, o, "", "team")
+	require.NoError(t, err, "kept until it is empty")
+	require.NotNil(t, got.DeletionTimestamp)
+
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- o.Run(runCtx) }()
+	defer func() { stop(); require.NoError(t, <-done) }()
+	_, err = podkit.WaitUntil(ctx, o, "", "team", func(n *objects.Namespace) bool { return n == nil })
+	require.NoError(t, err)
+	cms, err := podkit.List[*objects.ConfigMap](ctx, o, "team")
+	require.NoError(t, err)
+	assert.Empty(t, cms, "its content went first")
+}
+
+// generateName is checked by the kind's own name rule, with the random
+// suffix the store appends; a generated namespace name is labelled too.
+func TestGenerateNameFollowsTheKindsRule(t *testing.T) {
+	ctx := context.Background()
+	o := newOrchestrator(t)
+	svc := &objects.Service{ObjectMeta: objects.ObjectMeta{GenerateName: "1web-"}, Spec: objects.ServiceSpec{Ports: []objects.ServicePort{{Port: 80}}}}
+	err := o.Create(ctx, svc)
+	require.ErrorIs(t, err, objects.ErrInvalid)
+	assert.ErrorContains(t, err, `metadata.generateName: Invalid value: "1web-": a DNS-1035 label`)
+	err = o.Create(ctx, &objects.Namespace{ObjectMeta: objects.ObjectMeta{GenerateName: "a.b-"}})
+	require.ErrorIs(t, err, objects.ErrInvalid)
+
+	ns := &objects.Namespace{ObjectMeta: objects.ObjectMeta{GenerateName: "team-"}}
+	require.NoError(t, o.Create(ctx, ns))
+	require.True(t, strings.HasPrefix(ns.Name, "team-"), ns.Name)
+	assert.Equal(t, ns.Name, ns.Labels[objects.LabelMetadataName])
+	got, err := podkit.Get[*objects.Namespace](ctx, o, "", ns.Name)
+	require.NoError(t, err)
+	assert.Equal(t, ns.Name, got.Labels[objects.LabelMetadataName])
+}
+
 func TestListAndTypedHelpers(t *testing.T) {
 	ctx := context.Background()
 	o := newOrchestrator(t)

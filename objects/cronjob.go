@@ -70,6 +70,10 @@ func ParseCronSchedule(schedule string) (cron.Schedule, error) {
 	return cron.ParseStandard(schedule)
 }
 
+// PrepareForCreate implements store.CreatePreparer: a new CronJob has no
+// status, whatever was sent, as Kubernetes' strategy clears it.
+func (c *CronJob) PrepareForCreate() { c.Status = CronJobStatus{} }
+
 // Default fills in defaults as Kubernetes' SetDefaults_CronJob does; the
 // job template's pod spec is defaulted too. Job-level defaults (completions,
 // backoffLimit, ...) are applied to each Job when it is created.
@@ -98,8 +102,12 @@ const cronJobNameMaxLength = 52
 // No field of a CronJob is immutable.
 func (c *CronJob) Validate() ErrorList {
 	var errs ErrorList
-	if len(c.Name) > cronJobNameMaxLength {
-		errs = append(errs, Invalid(NewPath("metadata", "name"), c.Name, fmt.Sprintf("must be no more than %d characters", cronJobNameMaxLength)))
+	if name, p, v := ruleName(&c.ObjectMeta); len(name) > cronJobNameMaxLength {
+		limit := cronJobNameMaxLength
+		if name != v {
+			limit -= len(generatedSuffix) // generateName: room for the random suffix
+		}
+		errs = append(errs, Invalid(p, v, fmt.Sprintf("must be no more than %d characters", limit)))
 	}
 	return append(errs, validateCronJobSpec(&c.Spec, NewPath("spec"))...)
 }

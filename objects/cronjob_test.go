@@ -75,6 +75,9 @@ func TestCronJobValidate(t *testing.T) {
 		{"job template labels", func(c *CronJob) { c.Spec.JobTemplate.Labels = map[string]string{"-bad": "x"} },
 			[]string{"spec.jobTemplate.metadata.labels: Invalid value"}},
 		{"name too long", func(c *CronJob) { c.Name = strings.Repeat("c", 53) }, []string{"metadata.name: Invalid value"}},
+		{"generated name too long", func(c *CronJob) { c.Name, c.GenerateName = "", strings.Repeat("c", 48) },
+			[]string{"metadata.generateName: Invalid value"}},
+		{"generated name long enough", func(c *CronJob) { c.Name, c.GenerateName = "", strings.Repeat("c", 47) }, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

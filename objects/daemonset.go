@@ -76,6 +76,21 @@ type DaemonSetCondition struct {
 	Message            string                 `json:"message,omitempty"`
 }
 
+// PrepareForCreate implements store.CreatePreparer: a new DaemonSet has
+// no status, whatever was sent, as Kubernetes' strategy clears it.
+func (d *DaemonSet) PrepareForCreate() { d.Status = DaemonSetStatus{} }
+
+// ValidateStatusUpdate implements StatusValidator, as Kubernetes'
+// ValidateDaemonSetStatus: no count is negative.
+func (d *DaemonSet) ValidateStatusUpdate(Object) ErrorList {
+	st := &d.Status
+	return validateStatusCounts(NewPath("status"), st.ObservedGeneration, st.CollisionCount,
+		statusCount{"currentNumberScheduled", st.CurrentNumberScheduled}, statusCount{"numberMisscheduled", st.NumberMisscheduled},
+		statusCount{"desiredNumberScheduled", st.DesiredNumberScheduled}, statusCount{"numberReady", st.NumberReady},
+		statusCount{"updatedNumberScheduled", st.UpdatedNumberScheduled}, statusCount{"numberAvailable", st.NumberAvailable},
+		statusCount{"numberUnavailable", st.NumberUnavailable})
+}
+
 // Default fills in defaults as Kubernetes' SetDefaults_DaemonSet does.
 func (d *DaemonSet) Default() {
 	s := &d.Spec

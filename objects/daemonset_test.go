@@ -150,3 +150,16 @@ status:
 	require.NoError(t, validateThroughScheme(d))
 	jsonRoundTrip(t, d)
 }
+
+func TestDaemonSetStatus(t *testing.T) {
+	d := newDaemonSet()
+	d.Status = DaemonSetStatus{DesiredNumberScheduled: 3}
+	d.PrepareForCreate()
+	assert.Equal(t, DaemonSetStatus{}, d.Status, "a new DaemonSet has no status, whatever was sent")
+
+	d.Status = DaemonSetStatus{DesiredNumberScheduled: 3, NumberReady: -1, NumberUnavailable: -2}
+	assertFieldErrors(t, []string{
+		"status.numberReady: Invalid value: -1: must be greater than or equal to 0",
+		"status.numberUnavailable: Invalid value: -2: must be greater than or equal to 0",
+	}, d.ValidateStatusUpdate(newDaemonSet()))
+}

@@ -110,6 +110,24 @@ func GetDeploymentCondition(status *DeploymentStatus, t DeploymentConditionType)
 	return nil
 }
 
+// PrepareForCreate implements store.CreatePreparer: a new Deployment has
+// no status, whatever was sent, as Kubernetes' strategy clears it.
+func (d *Deployment) PrepareForCreate() { d.Status = DeploymentStatus{} }
+
+// ValidateStatusUpdate implements StatusValidator, as Kubernetes'
+// ValidateDeploymentStatus: counts are not negative, and no count of
+// replicas exceeds status.replicas (nor available ones the ready ones).
+func (d *Deployment) ValidateStatusUpdate(Object) ErrorList {
+	st := &d.Status
+	p := NewPath("status")
+	replicas, updated, ready := statusCount{"replicas", st.Replicas}, statusCount{"updatedReplicas", st.UpdatedReplicas}, statusCount{"readyReplicas", st.ReadyReplicas}
+	available := statusCount{"availableReplicas", st.AvailableReplicas}
+	errs := validateStatusCounts(p, st.ObservedGeneration, st.CollisionCount,
+		replicas, updated, ready, available, statusCount{"unavailableReplicas", st.UnavailableReplicas})
+	errs = append(errs, validateNotAbove(p, replicas, updated, ready, available)...)
+	return append(errs, validateNotAbove(p, ready, available)...)
+}
+
 // Default fills in defaults as Kubernetes' SetDefaults_Deployment does.
 func (d *Deployment) Default() {
 	s := &d.Spec

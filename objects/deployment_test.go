@@ -212,3 +212,23 @@ status:
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "replicaz")
 }
+
+func TestDeploymentStatus(t *testing.T) {
+	d := newDeployment()
+	d.Status = DeploymentStatus{Replicas: 3, AvailableReplicas: 3, ObservedGeneration: 7}
+	d.PrepareForCreate()
+	assert.Equal(t, DeploymentStatus{}, d.Status, "a new Deployment has no status, whatever was sent")
+
+	d.Status = DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 2, AvailableReplicas: 2, UnavailableReplicas: 1}
+	assert.Empty(t, d.ValidateStatusUpdate(newDeployment()))
+	d.Status = DeploymentStatus{Replicas: -5, ObservedGeneration: -3, ReadyReplicas: 1, AvailableReplicas: 2, CollisionCount: ptrTo[int32](-1)}
+	assertFieldErrors(t, []string{
+		"status.observedGeneration: Invalid value: -3: must be greater than or equal to 0",
+		"status.replicas: Invalid value: -5: must be greater than or equal to 0",
+		"status.collisionCount: Invalid value: -1: must be greater than or equal to 0",
+		"status.updatedReplicas: Invalid value: 0: cannot be greater than status.replicas",
+		"status.readyReplicas: Invalid value: 1: cannot be greater than status.replicas",
+		"status.availableReplicas: Invalid value: 2: cannot be greater than status.replicas",
+		"status.availableReplicas: Invalid value: 2: cannot be greater than status.readyReplicas",
+	}, d.ValidateStatusUpdate(newDeployment()))
+}

@@ -326,6 +326,19 @@ func GenerateHPAScaleDownRules(r *HPAScalingRules) *HPAScalingRules {
 	return out
 }
 
+// PrepareForCreate implements store.CreatePreparer: a new autoscaler has no
+// status, whatever was sent, as Kubernetes' strategy clears it.
+func (h *HorizontalPodAutoscaler) PrepareForCreate() { h.Status = HorizontalPodAutoscalerStatus{} }
+
+// ValidateStatusUpdate implements StatusValidator, as Kubernetes'
+// ValidateHorizontalPodAutoscalerStatusUpdate: the replica counts are not
+// negative.
+func (h *HorizontalPodAutoscaler) ValidateStatusUpdate(Object) ErrorList {
+	p := NewPath("status")
+	errs := validateNonnegative(int64(h.Status.CurrentReplicas), p.Child("currentReplicas"))
+	return append(errs, validateNonnegative(int64(h.Status.DesiredReplicas), p.Child("desiredReplicas"))...)
+}
+
 // Default fills in defaults as Kubernetes' SetDefaults_HorizontalPodAutoscaler
 // does: minReplicas 1, a CPU utilization metric of 80% when there are no
 // metrics, and, when behavior is set, its unset rules.

@@ -20,6 +20,10 @@ type Ingress struct {
 // DeepCopyObject implements Object.
 func (i *Ingress) DeepCopyObject() Object { return i.DeepCopy() }
 
+// PrepareForCreate implements store.CreatePreparer: a new Ingress has no
+// status, whatever was sent, as Kubernetes' strategy clears it.
+func (i *Ingress) PrepareForCreate() { i.Status = IngressStatus{} }
+
 // IngressSpec is the desired routing of an Ingress.
 type IngressSpec struct {
 	// IngressClassName names the IngressClass whose controller serves this

@@ -1,6 +1,9 @@
 package objects
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+)
 
 // Job runs pods until a number of them succeed (batch/v1).
 type Job struct {
@@ -164,8 +167,46 @@ func (j *Job) Default() {
 }
 
 // PrepareForCreate implements store.CreatePreparer: once the store has
-// assigned the uid, the Job gets its generated selector.
-func (j *Job) PrepareForCreate() { j.GenerateSelector() }
+// assigned the uid, the Job gets its generated selector; it has no status,
+// whatever was sent, as Kubernetes' strategy clears it.
+func (j *Job) PrepareForCreate() {
+	j.Status = JobStatus{}
+	j.GenerateSelector()
+}
+
+// ValidateStatusUpdate implements StatusValidator, as Kubernetes'
+// ValidateJobStatus: no count is negative, and the uids of uncounted
+// pods are set and listed once.
+func (j *Job) ValidateStatusUpdate(Object) ErrorList {
+	st := &j.Status
+	p := NewPath("status")
+	var errs ErrorList
+	for _, c := range []statusCount{{"active", st.Active}, {"succeeded", st.Succeeded}, {"failed", st.Failed}} {
+		errs = append(errs, validateNonnegative(int64(c.n), p.Child(c.field))...)
+	}
+	if st.Ready != nil {
+		errs = append(errs, validateNonnegative(int64(*st.Ready), p.Child("ready"))...)
+	}
+	if u := st.UncountedTerminatedPods; u != nil {
+		up := p.Child("uncountedTerminatedPods")
+		seen := map[string]bool{}
+		for _, l := range []struct {
+			field string
+			uids  []string
+		}{{"succeeded", u.Succeeded}, {"failed", u.Failed}} {
+			for i, uid := range l.uids {
+				switch {
+				case uid == "":
+					errs = append(errs, Invalid(up.Child(l.field).Index(i), uid, "must not be empty"))
+				case seen[uid]:
+					errs = append(errs, Duplicate(up.Child(l.field).Index(i), uid))
+				}
+				seen[uid] = true
+			}
+		}
+	}
+	return errs
+}
 
 // GenerateSelector does what Kubernetes does when a Job is created without
 // manualSelector: it sets spec.selector to match the Job's uid and labels
@@ -178,14 +219,10 @@ func (j *Job) GenerateSelector() {
 	if (s.ManualSelector != nil && *s.ManualSelector) || j.UID == "" || s.Selector != nil {
 		return
 	}
-	if s.Template.Labels == nil {
-		s.Template.Labels = map[string]string{}
-	}
-	for k, v := range jobGeneratedLabels(j) {
-		if _, ok := s.Template.Labels[k]; !ok {
-			s.Template.Labels[k] = v
-		}
-	}
+	// A new map: the template's may be shared (see store.CreatePreparer).
+	labels := jobGeneratedLabels(j)
+	maps.Copy(labels, s.Template.Labels)
+	s.Template.Labels = labels
 	s.Selector = &LabelSelector{MatchLabels: map[string]string{ControllerUIDLabel: j.UID}}
 }
 
@@ -224,10 +261,10 @@ func (j *Job) Validate() ErrorList {
 	}
 	if s.CompletionMode != nil && *s.CompletionMode == IndexedCompletion && s.Completions != nil && *s.Completions > 0 {
 		// Pod hostnames are <job>-<index>.
-		host := fmt.Sprintf("%s-%d", j.Name, *s.Completions-1)
+		name, np, v := ruleName(&j.ObjectMeta)
+		host := fmt.Sprintf("%s-%d", name, *s.Completions-1)
 		if len(IsDNS1123Label(host)) > 0 {
-			errs = append(errs, Invalid(NewPath("metadata", "name"), j.Name,
-				"will not able to create pod with invalid DNS label: "+host))
+			errs = append(errs, Invalid(np, v, "will not able to create pod with invalid DNS label: "+host))
 		}
 	}
 	return errs

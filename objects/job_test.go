@@ -315,3 +315,20 @@ status:
 	require.NoError(t, validateThroughScheme(j))
 	jsonRoundTrip(t, j)
 }
+
+func TestJobStatus(t *testing.T) {
+	j := newJob()
+	j.UID = "uid-1"
+	j.Status = JobStatus{Succeeded: 1, Conditions: []JobCondition{{Type: JobComplete, Status: ConditionTrue}}}
+	j.PrepareForCreate()
+	assert.Equal(t, JobStatus{}, j.Status, "a new Job has no status, whatever was sent")
+
+	j.Status = JobStatus{Active: -1, Ready: ptrTo[int32](-2),
+		UncountedTerminatedPods: &UncountedTerminatedPods{Succeeded: []string{"a", ""}, Failed: []string{"a"}}}
+	assertFieldErrors(t, []string{
+		"status.active: Invalid value: -1: must be greater than or equal to 0",
+		"status.ready: Invalid value: -2: must be greater than or equal to 0",
+		`status.uncountedTerminatedPods.succeeded[1]: Invalid value: "": must not be empty`,
+		`status.uncountedTerminatedPods.failed[0]: Duplicate value: "a"`,
+	}, j.ValidateStatusUpdate(newJob()))
+}

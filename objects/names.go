@@ -229,6 +229,39 @@ func ValidateObjectMeta(m *ObjectMeta, namespaced bool, p *Path) ErrorList {
 	return errs
 }
 
+// generatedSuffix stands for the five random letters or digits the store
+// appends to generateName; maxGenerateNamePrefix is how much of the prefix
+// it keeps, so that the name fits in 63 characters (see the store's
+// GenerateName).
+const (
+	generatedSuffix       = "xxxxx"
+	maxGenerateNamePrefix = dns1123LabelMaxLength - len(generatedSuffix)
+)
+
+// ruleName returns the name a kind's own name rules check, with the field
+// and value an error shows: the name; or, for a name the store is to
+// generate from generateName, one of the shape it generates (the prefix,
+// cut as the store cuts it, and five random letters or digits), since
+// Kubernetes checks a generated name by the kind's rules too.
+func ruleName(m *ObjectMeta) (name string, p *Path, value string) {
+	if m.Name != "" || m.GenerateName == "" {
+		return m.Name, NewPath("metadata", "name"), m.Name
+	}
+	return m.GenerateName[:min(len(m.GenerateName), maxGenerateNamePrefix)] + generatedSuffix,
+		NewPath("metadata", "generateName"), m.GenerateName
+}
+
+// validateNameRule checks the name (see ruleName) by a kind's rule
+// stricter than the DNS subdomain every name must be. A name that is not
+// even a subdomain is reported by ValidateObjectMeta.
+func validateNameRule(m *ObjectMeta, rule func(string) []string) ErrorList {
+	name, p, value := ruleName(m)
+	if name == "" || len(IsDNS1123Subdomain(name)) > 0 {
+		return nil
+	}
+	return appendMsgs(nil, p, value, rule(name))
+}
+
 func validateObjectMetaUpdate(m, old *ObjectMeta, p *Path) ErrorList {
 	var errs ErrorList
 	if m.Name != old.Name {

@@ -1,5 +1,10 @@
 package objects
 
+import (
+	"maps"
+	"slices"
+)
+
 // Namespace scopes the names of namespaced objects (v1, cluster-scoped).
 type Namespace struct {
 	TypeMeta   `json:",inline"`
@@ -70,14 +75,46 @@ func (n *Namespace) Default() {
 	}
 }
 
+// PrepareForCreate implements store.CreatePreparer, as Kubernetes'
+// namespace strategy: whatever was sent, a new namespace is Active, and
+// has the "kubernetes" finalizer, which the namespace controller (podkit's
+// garbage collector) removes once the namespace is deleted and empty, so
+// that deleting it, even before the controller runs, never leaves its
+// content behind. It is labelled with its name, a generated one too.
+// (Kubernetes keeps this finalizer in spec.finalizers; podkit keeps it in
+// metadata.finalizers.)
+func (n *Namespace) PrepareForCreate() {
+	n.Status = NamespaceStatus{Phase: NamespaceActive}
+	if fin := string(FinalizerKubernetes); !n.HasFinalizer(fin) {
+		n.Finalizers = append(slices.Clip(n.Finalizers), fin)
+	}
+	if v, ok := n.Labels[LabelMetadataName]; !ok || v != n.Name {
+		labels := make(map[string]string, len(n.Labels)+1)
+		maps.Copy(labels, n.Labels)
+		labels[LabelMetadataName] = n.Name
+		n.Labels = labels
+	}
+}
+
+// ValidateStatusUpdate implements StatusValidator, as Kubernetes'
+// ValidateNamespaceStatusUpdate: the phase is Active until the namespace
+// is deleted, Terminating after.
+func (n *Namespace) ValidateStatusUpdate(old Object) ErrorList {
+	p := NewPath("status", "phase")
+	if old.GetObjectMeta().DeletionTimestamp == nil {
+		if n.Status.Phase != NamespaceActive {
+			return ErrorList{Invalid(p, string(n.Status.Phase), "may only be 'Active' if `deletionTimestamp` is empty")}
+		}
+	} else if n.Status.Phase != NamespaceTerminating {
+		return ErrorList{Invalid(p, string(n.Status.Phase), "may only be 'Terminating' if `deletionTimestamp` is not empty")}
+	}
+	return nil
+}
+
 // Validate implements Validator: the name is a DNS-1123 label, finalizers
 // are qualified names.
 func (n *Namespace) Validate() ErrorList {
-	var errs ErrorList
-	// A name that is not even a subdomain is reported by the metadata check.
-	if n.Name != "" && len(IsDNS1123Subdomain(n.Name)) == 0 {
-		errs = appendMsgs(errs, NewPath("metadata", "name"), n.Name, IsDNS1123Label(n.Name))
-	}
+	errs := validateNameRule(&n.ObjectMeta, IsDNS1123Label)
 	for i, f := range n.Spec.Finalizers {
 		errs = appendMsgs(errs, NewPath("spec", "finalizers").Index(i), string(f), IsQualifiedName(string(f)))
 	}

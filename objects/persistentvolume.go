@@ -97,6 +97,14 @@ const (
 	VolumeFailed    PersistentVolumePhase = "Failed"
 )
 
+// PrepareForCreate implements store.CreatePreparer, as Kubernetes'
+// strategy: whatever status was sent, a new volume is Pending, since its
+// creation.
+func (v *PersistentVolume) PrepareForCreate() {
+	t := v.CreationTimestamp
+	v.Status = PersistentVolumeStatus{Phase: VolumePending, LastPhaseTransitionTime: &t}
+}
+
 // Default implements Defaulter: reclaim policy Retain, volume mode
 // Filesystem, phase Pending.
 func (v *PersistentVolume) Default() {

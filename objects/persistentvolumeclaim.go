@@ -63,6 +63,13 @@ type PersistentVolumeClaimCondition struct {
 	Message            string                             `json:"message,omitempty"`
 }
 
+// PrepareForCreate implements store.CreatePreparer: whatever status was
+// sent, a new claim is Pending, as Kubernetes' strategy clears the status
+// and its defaulting sets the phase.
+func (c *PersistentVolumeClaim) PrepareForCreate() {
+	c.Status = PersistentVolumeClaimStatus{Phase: ClaimPending}
+}
+
 // Default implements Defaulter: volume mode Filesystem, phase Pending.
 func (c *PersistentVolumeClaim) Default() {
 	DefaultPersistentVolumeClaimSpec(&c.Spec)

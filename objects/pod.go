@@ -713,11 +713,27 @@ func (p *Pod) IsTerminal() bool {
 	return p.Status.Phase == PodSucceeded || p.Status.Phase == PodFailed
 }
 
+// PrepareForCreate implements store.CreatePreparer, as Kubernetes' pod
+// strategy: whatever status was sent, a new pod is Pending, with its QoS
+// class.
+func (p *Pod) PrepareForCreate() {
+	p.Status = PodStatus{Phase: PodPending, QOSClass: PodQOS(p)}
+}
+
+// GracefulDelete implements store.GracefulDeleter, as Kubernetes' pod
+// strategy's CheckGracefulDelete: only a pod bound to a node and not
+// terminated is kept for the grace period of its deletion, for its node
+// agent to stop it; any other is deleted at once, whatever grace period is
+// asked for.
+func (p *Pod) GracefulDelete() bool {
+	return p.Spec.NodeName != "" && !p.IsTerminal()
+}
+
 // DeletionGracePeriod is the grace period Kubernetes gives a pod deleted
 // without one: its own terminationGracePeriodSeconds when it is bound to a
 // node and not yet terminal (its node agent must stop it), else none.
 func (p *Pod) DeletionGracePeriod() int64 {
-	if p.Spec.NodeName == "" || p.IsTerminal() {
+	if !p.GracefulDelete() {
 		return 0
 	}
 	if p.Spec.TerminationGracePeriodSeconds != nil {
@@ -773,8 +789,30 @@ func PodRequests(p *Pod) ResourceList {
 // requests, BestEffort when no container requests or limits cpu or memory,
 // Burstable otherwise.
 func PodQOS(p *Pod) PodQOSClass {
+	// Most pods are not Guaranteed, which a look at each container tells
+	// without summing anything.
+	some, guaranteed := false, true
+	for _, cs := range [2][]Container{p.Spec.Containers, p.Spec.InitContainers} {
+		for i := range cs {
+			r := &cs[i].Resources
+			some = some || hasComputeResource(r.Requests)
+			limits := 0
+			for name, q := range r.Limits {
+				if (name == ResourceCPU || name == ResourceMemory) && q.Sign() > 0 {
+					some = true
+					limits++
+				}
+			}
+			guaranteed = guaranteed && limits == 2
+		}
+	}
+	switch {
+	case !some:
+		return PodQOSBestEffort
+	case !guaranteed:
+		return PodQOSBurstable
+	}
 	requests, limits := ResourceList{}, ResourceList{}
-	guaranteed := true
 	all := append(append([]Container(nil), p.Spec.Containers...), p.Spec.InitContainers...)
 	for i := range all {
 		r := &all[i].Resources
@@ -809,6 +847,16 @@ func PodQOS(p *Pod) PodQOSClass {
 		return PodQOSGuaranteed
 	}
 	return PodQOSBurstable
+}
+
+// hasComputeResource reports whether l has a positive cpu or memory.
+func hasComputeResource(l ResourceList) bool {
+	for name, q := range l {
+		if (name == ResourceCPU || name == ResourceMemory) && q.Sign() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func addTo(l ResourceList, name ResourceName, q Quantity) {

@@ -628,6 +628,8 @@ func TestPodQOS(t *testing.T) {
 		{"requests below limits", []ResourceRequirements{res(map[ResourceName]string{ResourceCPU: "500m", ResourceMemory: "1Gi"}, both)}, PodQOSBurstable},
 		{"one container without limits", []ResourceRequirements{res(both, both), {}}, PodQOSBurstable},
 		{"only cpu", []ResourceRequirements{res(map[ResourceName]string{ResourceCPU: "1"}, map[ResourceName]string{ResourceCPU: "1"})}, PodQOSBurstable},
+		{"two guaranteed containers", []ResourceRequirements{res(both, both), res(both, both)}, PodQOSGuaranteed},
+		{"zero requests", []ResourceRequirements{res(map[ResourceName]string{ResourceCPU: "0"}, nil)}, PodQOSBestEffort},
 	}
 	for _, tc := range cases {
 		p := &Pod{}
@@ -635,6 +637,68 @@ func TestPodQOS(t *testing.T) {
 			p.Spec.Containers = append(p.Spec.Containers, Container{Resources: r})
 		}
 		assert.Equal(t, tc.want, PodQOS(p), tc.name)
+	}
+}
+
+// A new pod is Pending with its QoS class, whatever status was sent, as
+// Kubernetes' pod strategy prepares it.
+func TestPodPrepareForCreate(t *testing.T) {
+	p := testPod()
+	p.Status = PodStatus{Phase: PodSucceeded, PodIP: "10.0.0.1", Conditions: []PodCondition{{Type: PodReady, Status: ConditionTrue}}}
+	p.PrepareForCreate()
+	assert.Equal(t, PodStatus{Phase: PodPending, QOSClass: PodQOSBestEffort}, p.Status)
+}
+
+// Only a pod bound to a node and not terminated is deleted gracefully, as
+// Kubernetes' CheckGracefulDelete decides.
+func TestPodGracefulDelete(t *testing.T) {
+	p := testPod()
+	assert.False(t, p.GracefulDelete(), "unbound")
+	assert.Zero(t, p.DeletionGracePeriod())
+	p.Spec.NodeName = "n1"
+	assert.True(t, p.GracefulDelete(), "bound")
+	assert.Equal(t, int64(DefaultTerminationGracePeriodSeconds), p.DeletionGracePeriod())
+	for _, phase := range []PodPhase{PodSucceeded, PodFailed} {
+		p.Status.Phase = phase
+		assert.False(t, p.GracefulDelete(), phase)
+		assert.Zero(t, p.DeletionGracePeriod())
+	}
+}
+
+func TestPodValidateStatusUpdate(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*PodStatus)
+		want   []string
+	}{
+		{"valid", func(*PodStatus) {}, nil},
+		{"valid dual stack", func(s *PodStatus) {
+			s.PodIPs = append(s.PodIPs, PodIP{IP: "fd00::5"})
+			s.HostIPs = []HostIP{{IP: "192.0.2.1"}, {IP: "2001:db8::1"}}
+		}, nil},
+		{"phase unknown", func(s *PodStatus) { s.Phase = "Nonsense" }, []string{
+			`status.phase: Unsupported value: "Nonsense": supported values: "Pending", "Running", "Succeeded", "Failed", "Unknown"`}},
+		{"phase missing", func(s *PodStatus) { s.Phase = "" }, []string{"status.phase: Required value"}},
+		{"podIP not an IP", func(s *PodStatus) { s.PodIP, s.PodIPs = "not-an-ip", nil }, []string{
+			`status.podIP: Invalid value: "not-an-ip": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)`}},
+		{"podIPs not IPs", func(s *PodStatus) { s.PodIPs = []PodIP{{IP: "10.0.0.5"}, {IP: "x"}} }, []string{
+			`status.podIPs[1].ip: Invalid value: "x": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)`}},
+		{"podIPs first is not podIP", func(s *PodStatus) { s.PodIPs = []PodIP{{IP: "10.0.0.6"}} }, []string{
+			`status.podIPs[0].ip: Invalid value: "10.0.0.6": must equal status.podIP (10.0.0.5)`}},
+		{"two of a family", func(s *PodStatus) { s.PodIPs = append(s.PodIPs, PodIP{IP: "10.0.0.6"}) }, []string{
+			`status.podIPs: Invalid value: "10.0.0.5,10.0.0.6": may specify no more than one IP for each IP family`}},
+		{"hostIP", func(s *PodStatus) { s.HostIP = "192.0.2.300" }, []string{
+			`status.hostIP: Invalid value: "192.0.2.300": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)`}},
+		{"nominated node", func(s *PodStatus) { s.NominatedNodeName = "Node_1" }, []string{
+			`status.nominatedNodeName: Invalid value: "Node_1": a lowercase RFC 1123 subdomain*`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := testPod()
+			p.Status = PodStatus{Phase: PodRunning, PodIP: "10.0.0.5", PodIPs: []PodIP{{IP: "10.0.0.5"}}, NominatedNodeName: "n1"}
+			c.mutate(&p.Status)
+			assertFieldErrors(t, c.want, p.ValidateStatusUpdate(testPod()))
+		})
 	}
 }
 

@@ -85,9 +85,9 @@ func (c *PriorityClass) Default() {
 // Validate checks the class as Kubernetes' ValidatePriorityClass does.
 func (c *PriorityClass) Validate() ErrorList {
 	var errs ErrorList
-	if strings.HasPrefix(c.Name, SystemPriorityClassPrefix) {
-		if why := isKnownSystemPriorityClass(c.Name, c.Value, c.GlobalDefault); why != "" {
-			errs = append(errs, Forbidden(NewPath("metadata", "name"),
+	if name, p, _ := ruleName(&c.ObjectMeta); strings.HasPrefix(name, SystemPriorityClassPrefix) {
+		if why := isKnownSystemPriorityClass(name, c.Value, c.GlobalDefault); why != "" {
+			errs = append(errs, Forbidden(p,
 				"priority class names with '"+SystemPriorityClassPrefix+"' prefix are reserved for system use only. error: "+why))
 		}
 	} else if c.Value > HighestUserDefinablePriority {

@@ -33,6 +33,8 @@ func TestPriorityClassValidate(t *testing.T) {
 			[]string{"metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: value of system-cluster-critical PriorityClass must be 2000000000"}},
 		{"unknown system class", PriorityClass{ObjectMeta: ObjectMeta{Name: "system-mine"}, Value: 5},
 			[]string{"metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: system-mine is not a known system priority class"}},
+		{"generated system class", PriorityClass{ObjectMeta: ObjectMeta{GenerateName: "system-"}, Value: 5},
+			[]string{"metadata.generateName: Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: system-xxxxx is not a known system priority class"}},
 		{"bad preemption policy", PriorityClass{ObjectMeta: ObjectMeta{Name: "x"}, PreemptionPolicy: ptrTo(PreemptionPolicy("Always"))},
 			[]string{`preemptionPolicy: Unsupported value: "Always": supported values: "Never", "PreemptLowerPriority"`}},
 	}

@@ -80,6 +80,53 @@ type ReplicaSetCondition struct {
 	Message            string                  `json:"message,omitempty"`
 }
 
+// PrepareForCreate implements store.CreatePreparer: a new ReplicaSet has
+// no status, whatever was sent, as Kubernetes' strategy clears it.
+func (r *ReplicaSet) PrepareForCreate() { r.Status = ReplicaSetStatus{} }
+
+// ValidateStatusUpdate implements StatusValidator, as Kubernetes'
+// ValidateReplicaSetStatus.
+func (r *ReplicaSet) ValidateStatusUpdate(Object) ErrorList {
+	st := &r.Status
+	p := NewPath("status")
+	replicas, ready, available := statusCount{"replicas", st.Replicas}, statusCount{"readyReplicas", st.ReadyReplicas}, statusCount{"availableReplicas", st.AvailableReplicas}
+	labeled := statusCount{"fullyLabeledReplicas", st.FullyLabeledReplicas}
+	errs := validateStatusCounts(p, st.ObservedGeneration, nil, replicas, labeled, ready, available)
+	errs = append(errs, validateNotAbove(p, replicas, labeled, ready, available)...)
+	return append(errs, validateNotAbove(p, ready, available)...)
+}
+
+// statusCount is one count of a workload's status and its field name.
+type statusCount struct {
+	field string
+	n     int32
+}
+
+// validateStatusCounts checks that a workload's observed generation,
+// collision count (when set) and counts are not negative.
+func validateStatusCounts(p *Path, observedGeneration int64, collisionCount *int32, counts ...statusCount) ErrorList {
+	errs := validateNonnegative(observedGeneration, p.Child("observedGeneration"))
+	for _, c := range counts {
+		errs = append(errs, validateNonnegative(int64(c.n), p.Child(c.field))...)
+	}
+	if collisionCount != nil {
+		errs = append(errs, validateNonnegative(int64(*collisionCount), p.Child("collisionCount"))...)
+	}
+	return errs
+}
+
+// validateNotAbove checks that no count exceeds limit.
+func validateNotAbove(p *Path, limit statusCount, counts ...statusCount) ErrorList {
+	var errs ErrorList
+	msg := "cannot be greater than " + p.Child(limit.field).String()
+	for _, c := range counts {
+		if c.n > limit.n {
+			errs = append(errs, Invalid(p.Child(c.field), c.n, msg))
+		}
+	}
+	return errs
+}
+
 // Default fills in defaults as Kubernetes' SetDefaults_ReplicaSet does.
 func (r *ReplicaSet) Default() {
 	if r.Spec.Replicas == nil {

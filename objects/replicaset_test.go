@@ -302,3 +302,17 @@ func TestPodDeletionCost(t *testing.T) {
 	_, err := PodDeletionCost(map[string]string{PodDeletionCostAnnotation: ""})
 	require.Error(t, err, "an empty value is invalid")
 }
+
+func TestReplicaSetStatus(t *testing.T) {
+	r := newReplicaSet()
+	r.Status = ReplicaSetStatus{Replicas: 2, ReadyReplicas: 2}
+	r.PrepareForCreate()
+	assert.Equal(t, ReplicaSetStatus{}, r.Status, "a new ReplicaSet has no status, whatever was sent")
+
+	r.Status = ReplicaSetStatus{Replicas: 2, FullyLabeledReplicas: 3, ReadyReplicas: -1}
+	assertFieldErrors(t, []string{
+		"status.readyReplicas: Invalid value: -1: must be greater than or equal to 0",
+		"status.fullyLabeledReplicas: Invalid value: 3: cannot be greater than status.replicas",
+		"status.availableReplicas: Invalid value: 0: cannot be greater than status.readyReplicas",
+	}, r.ValidateStatusUpdate(newReplicaSet()))
+}

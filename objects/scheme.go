@@ -68,6 +68,17 @@ type UpdateValidator interface {
 	ValidateUpdate(old Object) ErrorList
 }
 
+// StatusValidator is implemented by kinds whose status has rules, checked
+// when a status is written through the orchestrator (UpdateStatus), as
+// Kubernetes' status strategies validate a status update; old is the
+// stored object, whose metadata the write keeps. Errors name
+// status.<field>.
+//
+// +kubebuilder:object:generate=false
+type StatusValidator interface {
+	ValidateStatusUpdate(old Object) ErrorList
+}
+
 // Scheme maps kinds to Go types and back. Each Orchestrator and store has its
 // own; nothing is registered globally. NewScheme returns one holding every
 // built-in kind, and a host program registers its own kinds on it.
@@ -215,6 +226,21 @@ func (s *Scheme) ValidateUpdate(obj, old Object) error {
 		errs = append(errs, v.ValidateUpdate(old)...)
 	}
 	return errs.ToError(k.Kind, objectName(obj))
+}
+
+// ValidateStatusUpdate checks obj's status as a replacement for the status
+// of old, the stored object (see StatusValidator). Kinds without rules for
+// their status accept any.
+func (s *Scheme) ValidateStatusUpdate(obj, old Object) error {
+	k, err := s.SetTypeMeta(obj)
+	if err != nil {
+		return err
+	}
+	v, ok := obj.(StatusValidator)
+	if !ok {
+		return nil
+	}
+	return v.ValidateStatusUpdate(old).ToError(k.Kind, objectName(obj))
 }
 
 func objectName(obj Object) string {

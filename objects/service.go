@@ -166,6 +166,10 @@ func needsNodePort(s *Service) bool {
 	return s.Spec.Type == ServiceTypeNodePort || s.Spec.Type == ServiceTypeLoadBalancer
 }
 
+// PrepareForCreate implements store.CreatePreparer: a new Service has no
+// status, whatever was sent, as Kubernetes' strategy clears it.
+func (s *Service) PrepareForCreate() { s.Status = ServiceStatus{} }
+
 // Default implements Defaulter, as Kubernetes' SetDefaults_Service.
 func (s *Service) Default() {
 	sp := &s.Spec
@@ -220,10 +224,7 @@ var serviceTypes = []string{string(ServiceTypeClusterIP), string(ServiceTypeExte
 // Validate implements Validator.
 func (s *Service) Validate() ErrorList {
 	var errs ErrorList
-	// A name that is not even a subdomain is reported by the metadata check.
-	if s.Name != "" && len(IsDNS1123Subdomain(s.Name)) == 0 {
-		errs = appendMsgs(errs, NewPath("metadata", "name"), s.Name, IsDNS1035Label(s.Name))
-	}
+	errs = append(errs, validateNameRule(&s.ObjectMeta, IsDNS1035Label)...)
 	sp := &s.Spec
 	p := NewPath("spec")
 	switch sp.Type {

@@ -56,6 +56,10 @@ func TestValidateService(t *testing.T) {
 		{"name must be a DNS-1035 label", func(s *Service) { s.Name = "1web" }, []string{
 			`metadata.name: Invalid value: "1web": a DNS-1035 label must consist of*`,
 		}},
+		{"generated name must be a DNS-1035 label", func(s *Service) { s.Name, s.GenerateName = "", "1web-" }, []string{
+			`metadata.generateName: Invalid value: "1web-": a DNS-1035 label must consist of*`,
+		}},
+		{"valid generateName", func(s *Service) { s.Name, s.GenerateName = "", "web-" }, nil},
 		{"ports required", func(s *Service) { s.Spec.Ports = nil }, []string{"spec.ports: Required value"}},
 		{"headless without ports", func(s *Service) { s.Spec.Ports = nil; s.Spec.ClusterIP = ClusterIPNone }, nil},
 		{"port names", func(s *Service) {

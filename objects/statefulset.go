@@ -140,6 +140,22 @@ type StatefulSetCondition struct {
 	Message            string                   `json:"message,omitempty"`
 }
 
+// PrepareForCreate implements store.CreatePreparer: a new StatefulSet has
+// no status, whatever was sent, as Kubernetes' strategy clears it.
+func (s *StatefulSet) PrepareForCreate() { s.Status = StatefulSetStatus{} }
+
+// ValidateStatusUpdate implements StatusValidator, as Kubernetes'
+// ValidateStatefulSetStatus.
+func (s *StatefulSet) ValidateStatusUpdate(Object) ErrorList {
+	st := &s.Status
+	p := NewPath("status")
+	replicas, ready, current := statusCount{"replicas", st.Replicas}, statusCount{"readyReplicas", st.ReadyReplicas}, statusCount{"currentReplicas", st.CurrentReplicas}
+	updated, available := statusCount{"updatedReplicas", st.UpdatedReplicas}, statusCount{"availableReplicas", st.AvailableReplicas}
+	errs := validateStatusCounts(p, st.ObservedGeneration, st.CollisionCount, replicas, ready, current, updated, available)
+	errs = append(errs, validateNotAbove(p, replicas, ready, current, updated, available)...)
+	return append(errs, validateNotAbove(p, ready, available)...)
+}
+
 // Default fills in defaults as Kubernetes' SetDefaults_StatefulSet does.
 func (s *StatefulSet) Default() {
 	sp := &s.Spec
@@ -184,11 +200,8 @@ func (s *StatefulSet) Validate() ErrorList {
 	sp := &s.Spec
 	p := NewPath("spec")
 	var errs ErrorList
-	// Pod hostnames are <name>-<ordinal>: the name must be a DNS label. A
-	// name that is not even a subdomain is reported by the metadata checks.
-	if s.Name != "" && len(IsDNS1123Subdomain(s.Name)) == 0 {
-		errs = appendMsgs(errs, NewPath("metadata", "name"), s.Name, IsDNS1123Label(s.Name))
-	}
+	// Pod hostnames are <name>-<ordinal>: the name must be a DNS label.
+	errs = append(errs, validateNameRule(&s.ObjectMeta, IsDNS1123Label)...)
 	switch sp.PodManagementPolicy {
 	case "":
 		errs = append(errs, Required(p.Child("podManagementPolicy"), ""))

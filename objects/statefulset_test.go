@@ -86,6 +86,9 @@ func TestStatefulSetValidate(t *testing.T) {
 			s.Spec.UpdateStrategy = StatefulSetUpdateStrategy{Type: OnDeleteStatefulSetStrategyType}
 		}, nil},
 		{"name must be a DNS label", func(s *StatefulSet) { s.Name = "db.primary" }, []string{"metadata.name: Invalid value"}},
+		{"generated name must be a DNS label", func(s *StatefulSet) { s.Name, s.GenerateName = "", "a.b-" },
+			[]string{"metadata.generateName: Invalid value"}},
+		{"valid generateName", func(s *StatefulSet) { s.Name, s.GenerateName = "", "db-" }, nil},
 		{"bad serviceName", func(s *StatefulSet) { s.Spec.ServiceName = "DB" }, []string{"spec.serviceName: Invalid value"}},
 		{"policy missing", func(s *StatefulSet) { s.Spec.PodManagementPolicy = "" }, []string{"spec.podManagementPolicy: Required value"}},
 		{"policy unknown", func(s *StatefulSet) { s.Spec.PodManagementPolicy = "Random" }, []string{"spec.podManagementPolicy: Invalid value"}},
@@ -247,4 +250,17 @@ status:
 	assert.Equal(t, "www", s.Spec.VolumeClaimTemplates[0].Name)
 	require.NoError(t, validateThroughScheme(s))
 	jsonRoundTrip(t, s)
+}
+
+func TestStatefulSetStatus(t *testing.T) {
+	s := newStatefulSet()
+	s.Status = StatefulSetStatus{Replicas: 2, CurrentRevision: "db-1"}
+	s.PrepareForCreate()
+	assert.Equal(t, StatefulSetStatus{}, s.Status, "a new StatefulSet has no status, whatever was sent")
+
+	s.Status = StatefulSetStatus{Replicas: 1, CurrentReplicas: 2, AvailableReplicas: -1}
+	assertFieldErrors(t, []string{
+		"status.availableReplicas: Invalid value: -1: must be greater than or equal to 0",
+		"status.currentReplicas: Invalid value: 2: cannot be greater than status.replicas",
+	}, s.ValidateStatusUpdate(newStatefulSet()))
 }

@@ -30,8 +30,9 @@ import (
 //   - Orphan: the owner's references are removed from its dependents, then
 //     the orphan finalizer from the owner.
 //
-// It also empties namespaces being deleted: a namespace is given the
-// "kubernetes" finalizer when it appears; when it is deleted it turns
+// It also empties namespaces being deleted: a namespace has the
+// "kubernetes" finalizer from its creation (the collector gives it to one
+// stored without it); when it is deleted it turns
 // Terminating, everything in it is deleted, and the finalizer is removed
 // once it is empty. Namespaces that never existed are left alone.
 //

@@ -327,6 +327,9 @@ func TestVanishedNamespaceIsEmptied(t *testing.T) {
 	e := gcEnv(t)
 	e.create(&objects.Namespace{ObjectMeta: objects.ObjectMeta{Name: "gone"}},
 		&objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Namespace: "gone", Name: "cfg"}})
+	// The namespace has its finalizer from its creation; removed, it is
+	// given back by the collector, once it has seen the namespace.
+	e.mutate(kindNamespace, objects.Key{Name: "gone"}, func(o objects.Object) { o.GetObjectMeta().Finalizers = nil })
 	e.waitFor("the collector saw the namespace", func(tx store.ReadTx) (bool, string) {
 		o, err := tx.Get(kindNamespace, objects.Key{Name: "gone"})
 		return err == nil && o.GetObjectMeta().HasFinalizer(namespaceFinalizer), fmt.Sprint(err)

@@ -11,9 +11,14 @@ import (
 
 // Namespace deletion, done by the garbage collector, which sees every
 // object's changes and so knows when a terminating namespace empties.
+// A namespace has the finalizer from its creation
+// (objects.Namespace.PrepareForCreate), so that one deleted while the
+// collector is not running waits for it.
 
-// processNamespace gives a live namespace its finalizer, and empties a
-// terminating or vanished one.
+// processNamespace empties a terminating or vanished namespace and then
+// removes its finalizer, and gives a live namespace without the
+// finalizer (one stored before namespaces got it at creation, or whose
+// finalizer was removed by hand) its finalizer.
 func (gc *garbageCollector) processNamespace(ctx context.Context, name string) error {
 	var ns *objects.Namespace
 	err := gc.s.View(ctx, func(tx store.ReadTx) error {

@@ -128,11 +128,22 @@ func newStore(t testing.TB, opts ...memdb.Option) *memdb.Store {
 	return s
 }
 
+// create stores objects as given, status included: a new object's status
+// is reset, as Kubernetes does it, so it is written after.
 func create(t testing.TB, s store.Store, objs ...objects.Object) {
 	t.Helper()
 	err := s.Update(context.Background(), func(tx store.Tx) error {
 		for _, o := range objs {
-			if err := tx.Create(o.DeepCopyObject()); err != nil {
+			c := o.DeepCopyObject()
+			if err := tx.Create(c); err != nil {
+				return err
+			}
+			if !s.Scheme().Lookup(c.GetTypeMeta().Kind).HasStatus() {
+				continue
+			}
+			st := o.DeepCopyObject()
+			st.GetObjectMeta().Name = c.GetObjectMeta().Name
+			if err := tx.UpdateStatus(st); err != nil {
 				return err
 			}
 		}

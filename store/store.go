@@ -68,11 +68,28 @@ type Store interface {
 
 // CreatePreparer is implemented by kinds that complete a new object once
 // the store has set its server fields, as Kubernetes' PrepareForCreate runs
-// after the uid is assigned: a Job generates its selector from its uid.
-// Create calls it on the copy it stores, and the caller's object receives
-// the result.
+// after the uid is assigned: a Job generates its selector from its uid;
+// most built-in kinds reset the status a client sent, a Pod to Pending.
+// Create calls it on the copy it stores and, so that the caller sees the
+// result without a copy of the whole object, on the caller's object once
+// it has the same server fields: it must depend only on the object, and
+// should replace rather than modify the maps and slices it changes, which
+// the caller's object may share.
 type CreatePreparer interface {
 	PrepareForCreate()
+}
+
+// GracefulDeleter is implemented by kinds whose deletion may be graceful,
+// as only pods' is in Kubernetes. Delete keeps such an object, when
+// GracefulDelete reports true, for the grace period asked for, with
+// deletionTimestamp set, for someone (a pod's node agent) to finish the
+// deletion with grace 0. Objects of other kinds are deleted at once,
+// whatever grace period is asked for; their finalizers still keep them.
+type GracefulDeleter interface {
+	// GracefulDelete reports whether a deletion with a grace period keeps
+	// the object for it: a pod only while it is bound to a node and not
+	// terminated.
+	GracefulDelete() bool
 }
 
 // ReadTx reads within one snapshot.
@@ -99,7 +116,9 @@ type ReadTx interface {
 type Tx interface {
 	ReadTx
 	// Create stores a new object. An empty name with generateName set gets a
-	// random suffix. The kind comes from the object's Go type.
+	// random suffix. The kind comes from the object's Go type; a kind that
+	// is a CreatePreparer completes the object (the built-in kinds but Node
+	// reset the status sent, as Kubernetes does).
 	Create(obj objects.Object) error
 	// Update replaces metadata and every field but the status, which is
 	// kept as stored, as are uid, creationTimestamp and the deletion fields.
@@ -116,11 +135,13 @@ type Tx interface {
 	UpdateStatus(obj objects.Object) error
 	// Delete deletes the object, honouring finalizers: an object with
 	// finalizers (after opts.PropagationPolicy adds its own) or a positive
-	// grace period is kept with deletionTimestamp set, and is removed when
-	// the last finalizer goes or it is deleted again with grace 0. Deleting
-	// it again with a shorter grace period shortens it. It returns the
-	// object's last state; when the object is removed, that state (and its
-	// Deleted event) carries the revision of the deletion.
+	// grace period (see GracefulDeleter) is kept with deletionTimestamp
+	// set, and its generation increased by one, as Kubernetes marks an
+	// object being deleted; it is removed when the last finalizer goes or
+	// it is deleted again with grace 0. Deleting it again with a shorter
+	// grace period shortens it. It returns the object's last state; when
+	// the object is removed, that state (and its Deleted event) carries
+	// the revision of the deletion.
 	Delete(kind string, key objects.Key, opts DeleteOptions) (objects.Object, error)
 }
 
@@ -275,10 +296,11 @@ const (
 
 // DeleteOptions tune a Delete.
 type DeleteOptions struct {
-	// GracePeriodSeconds, when positive, keeps the object with
-	// deletionTimestamp set that far in the future, for a node agent to stop
-	// it gracefully and then delete it with grace 0. The store applies it to
-	// any kind; nil means 0 (a caller picks a pod's
+	// GracePeriodSeconds, when positive, keeps an object whose kind is a
+	// GracefulDeleter (a pod bound to a node and not terminated) with
+	// deletionTimestamp set that far in the future, for a node agent to
+	// stop it gracefully and then delete it with grace 0. Other objects
+	// are deleted at once. nil means 0 (a caller picks a pod's
 	// terminationGracePeriodSeconds).
 	GracePeriodSeconds *int64
 	// PropagationPolicy is recorded as a finalizer for the garbage collector
@@ -355,8 +377,10 @@ type WatchOptions struct {
 	Kind string
 	// Namespace, Labels and Fields filter as in ListOptions; a field must be
 	// indexed for Kind, or for every kind when Kind is empty. A change that
-	// brings an object into the filter is delivered as Added, one that takes
-	// it out as Deleted (with the new state), as Kubernetes does.
+	// brings an object into the filter is delivered as Added (with the new
+	// state), one that takes it out as Deleted (with the state it had
+	// before, at the change's resourceVersion), as Kubernetes' watch cache
+	// does.
 	ListOptions
 	// Revision: events after this revision are delivered; 0 means from now.
 	Revision int64

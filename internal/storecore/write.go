@@ -68,9 +68,10 @@ func (k *Kind) CheckCreate(in objects.Object) (objects.Key, error) {
 // NewStored returns the copy of in to store under key: server fields set as
 // Kubernetes sets them on create (uid, resourceVersion, generation 1,
 // creationTimestamp, no deletion fields, apiVersion and kind), then
-// completed by the kind's store.CreatePreparer, if it has one. Status is
-// kept as given. With adopt, the copy is in itself (see store.Adopter).
-// Hand it back to the caller with StampCreated.
+// completed by the kind's store.CreatePreparer, if it has one (which, for
+// the built-in kinds but Node, resets the status). A kind without one
+// keeps the status as given. With adopt, the copy is in itself (see
+// store.Adopter). Hand it back to the caller with StampCreated.
 func (k *Kind) NewStored(in objects.Object, key objects.Key, uid string, st Stamp, adopt bool) objects.Object {
 	n := in
 	if !adopt {
@@ -92,14 +93,11 @@ func (k *Kind) NewStored(in objects.Object, key objects.Key, uid string, st Stam
 }
 
 // StampCreated gives in what NewStored made of it, so the caller of Create
-// sees what was stored: the server fields, or a whole copy when the kind
-// prepares itself and so may have changed anything.
+// sees what was stored: the server fields, then, when the kind prepares
+// itself, the same preparation, which depends only on the object (see
+// store.CreatePreparer): cheaper than a copy of the whole object.
 func StampCreated(in, stored objects.Object) {
 	if in == stored { // adopted
-		return
-	}
-	if _, ok := stored.(store.CreatePreparer); ok {
-		CopyInto(in, stored)
 		return
 	}
 	*in.GetTypeMeta() = *stored.GetTypeMeta()
@@ -107,6 +105,9 @@ func StampCreated(in, stored objects.Object) {
 	im.Name, im.Namespace, im.UID = sm.Name, sm.Namespace, sm.UID
 	im.ResourceVersion, im.Generation, im.CreationTimestamp = sm.ResourceVersion, sm.Generation, sm.CreationTimestamp
 	im.DeletionTimestamp, im.DeletionGracePeriodSeconds = nil, nil
+	if p, ok := in.(store.CreatePreparer); ok {
+		p.PrepareForCreate()
+	}
 }
 
 // CopyInto makes dst, an object of the same Go type as src, a deep copy of
@@ -259,9 +260,12 @@ func (k *Kind) PrepareUpdateStatus(old, in objects.Object, st Stamp) (Result, er
 }
 
 // PrepareDelete decides what deleting old does, as Kubernetes does it: the
-// propagation policy adds its finalizer; an object left with finalizers or a
-// positive grace period is kept with deletionTimestamp (now + grace) and
-// deletionGracePeriodSeconds; otherwise it is removed. Deleting an object
+// propagation policy adds its finalizer; the grace period applies only to
+// an object that is a store.GracefulDeleter and says so (a pod bound to a
+// node and not terminated), any other has none; an object left with
+// finalizers or a positive grace period is kept with deletionTimestamp
+// (now + grace) and deletionGracePeriodSeconds, and its generation
+// increased the first time; otherwise it is removed. Deleting an object
 // already being deleted may shorten its grace period, and removes it when
 // the grace period becomes 0 and no finalizer is left.
 func (k *Kind) PrepareDelete(old objects.Object, opts store.DeleteOptions, st Stamp) (Result, error) {
@@ -297,6 +301,9 @@ func (k *Kind) PrepareDelete(old objects.Object, opts store.DeleteOptions, st St
 	if err := errs.ToError(k.Info.Kind, om.Name); err != nil {
 		return Result{}, err
 	}
+	if gd, ok := old.(store.GracefulDeleter); !ok || !gd.GracefulDelete() {
+		g = 0
+	}
 
 	ts, newGrace := st.Now, g
 	if om.DeletionTimestamp != nil {
@@ -318,6 +325,10 @@ func (k *Kind) PrepareDelete(old objects.Object, opts store.DeleteOptions, st St
 	nm.ResourceVersion = st.ResourceVersion
 	if len(fin) == 0 && newGrace == 0 {
 		return Result{Op: OpRemove, Obj: n}, nil
+	}
+	if om.DeletionTimestamp == nil && nm.Generation > 0 {
+		// Its controllers see that it is going, as Kubernetes marks it.
+		nm.Generation++
 	}
 	nm.Finalizers = fin
 	nm.DeletionTimestamp = &ts

@@ -12,6 +12,7 @@ package watchcache
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,8 @@ type Change struct {
 	Obj objects.Object
 	// Prev is the object before a Modified change, so that a watcher with
 	// a label or field filter sees an object entering its filter as Added
-	// and leaving it as Deleted, as Kubernetes does. Nil otherwise.
+	// and leaving it as Deleted (with this state), as Kubernetes does. Nil
+	// otherwise.
 	Prev objects.Object
 }
 
@@ -427,7 +429,8 @@ func (w *watcher) send(ev store.Event) bool {
 
 // filter applies the watcher's filter; kind is already matched. A Modified
 // change of an object entering the filter becomes Added, of one leaving it
-// Deleted (with the new state).
+// Deleted, with the state it had before (at the change's
+// resourceVersion), as Kubernetes' cacher sends it.
 func (w *watcher) filter(ev store.Event, prev objects.Object) (store.Event, bool) {
 	obj := ev.Peek()
 	if w.f.Namespace != "" && obj.GetObjectMeta().Namespace != w.f.Namespace {
@@ -446,9 +449,19 @@ func (w *watcher) filter(ev store.Event, prev objects.Object) (store.Event, bool
 	case now:
 		return store.NewEvent(store.Added, ev.Revision, obj), true
 	case was:
-		return store.NewEvent(store.Deleted, ev.Revision, obj), true
+		return store.NewEvent(store.Deleted, ev.Revision, atVersion(prev, obj.GetObjectMeta().ResourceVersion)), true
 	}
 	return ev, false
+}
+
+// atVersion returns a shallow copy of obj, a stored object, with
+// resourceVersion rv; like obj, it must never be modified.
+func atVersion(obj objects.Object, rv string) objects.Object {
+	c := reflect.New(reflect.TypeOf(obj).Elem())
+	c.Elem().Set(reflect.ValueOf(obj).Elem())
+	o := c.Interface().(objects.Object)
+	o.GetObjectMeta().ResourceVersion = rv
+	return o
 }
 
 func (w *watcher) matches(obj objects.Object) bool {

@@ -31,17 +31,21 @@ func testCreate(t *testing.T, e *env) {
 	require.Equal(t, int64(1), w.Generation)
 	require.Equal(t, e.now(), w.CreationTimestamp, "creationTimestamp from the store's clock")
 	require.Nil(t, w.DeletionTimestamp)
-	require.Equal(t, 3, w.Status.Count, "status given on create is kept")
+	require.Equal(t, 3, w.Status.Count, "status given on create is kept, by a kind whose preparation keeps it")
 	require.Equal(t, "uid="+w.UID, w.Spec.Owner, "PrepareForCreate ran after the uid was set, and the caller sees its result")
 
 	got := get[*widget](t, s, kindWidget, key("default", "w1"))
 	require.Equal(t, w, got, "Get returns what Create stored and reported")
 
-	// Pods are built in; the same rules hold.
+	// Pods are built in; the same rules hold. Their kind prepares them as
+	// Kubernetes' pod strategy does: whatever status was sent, a new pod is
+	// Pending, with its QoS class.
 	p := newPod("default", "p1", "")
+	p.Status = objects.PodStatus{Phase: objects.PodSucceeded, PodIP: "10.0.0.1"}
 	create(t, s, p)
 	require.Equal(t, "v1", p.APIVersion)
 	require.Equal(t, kindPod, p.Kind)
+	require.Equal(t, objects.PodStatus{Phase: objects.PodPending, QOSClass: objects.PodQOSBestEffort}, p.Status)
 	require.Equal(t, p, get[*objects.Pod](t, s, kindPod, key("default", "p1")))
 }
 

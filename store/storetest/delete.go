@@ -71,6 +71,7 @@ func testFinalizers(t *testing.T, e *env) {
 	require.NotNil(t, lm.DeletionTimestamp, "an object with finalizers is kept, marked for deletion")
 	require.Equal(t, e.now(), *lm.DeletionTimestamp)
 	require.Equal(t, ptr(int64(0)), lm.DeletionGracePeriodSeconds)
+	require.Equal(t, int64(2), lm.Generation, "generation increases as deletion starts, as Kubernetes marks the object")
 	got := get[*widget](t, s, kindWidget, key("default", "w1"))
 	require.Equal(t, last, got)
 	evs := collect(t, ww, 1)
@@ -161,6 +162,7 @@ func testGracefulDelete(t *testing.T, e *env) {
 	m := last.GetObjectMeta()
 	require.Equal(t, objects.NewTime(start.Add(30*time.Second)), *m.DeletionTimestamp, "deletionTimestamp is when the grace period ends")
 	require.Equal(t, ptr(int64(30)), m.DeletionGracePeriodSeconds)
+	require.Equal(t, int64(2), m.Generation, "generation increases as deletion starts")
 	require.True(t, get[*objects.Pod](t, s, kindPod, key("default", "p1")).IsDeleting(), "kept for the node agent to stop it")
 
 	// A longer or unspecified grace period changes nothing.
@@ -178,6 +180,7 @@ func testGracefulDelete(t *testing.T, e *env) {
 	m = last.GetObjectMeta()
 	require.Equal(t, objects.NewTime(start.Add(10*time.Second)), *m.DeletionTimestamp)
 	require.Equal(t, ptr(int64(10)), m.DeletionGracePeriodSeconds)
+	require.Equal(t, int64(2), m.Generation, "only the start of deletion increases generation")
 
 	// Grace 0 removes it: the node agent's final delete.
 	_, err = del(t, s, kindPod, key("default", "p1"), store.DeleteOptions{GracePeriodSeconds: ptr(int64(0))})
@@ -206,6 +209,37 @@ func testGracefulDelete(t *testing.T, e *env) {
 	create(t, s, newPod("default", "p3", "n1"))
 	_, err = del(t, s, kindPod, key("default", "p3"), store.DeleteOptions{GracePeriodSeconds: ptr(int64(-1))})
 	require.ErrorIs(t, err, objects.ErrInvalid)
+
+	// Only a pod bound to a node and not terminated is deleted gracefully
+	// (store.GracefulDeleter), as in Kubernetes: another pod, or an object
+	// of another kind, goes at once, whatever the grace period.
+	unbound := newPod("default", "unbound", "")
+	done := newPod("default", "done", "n1")
+	create(t, s, unbound, done, newWidget("default", "w1", nil, "red"))
+	done.Status.Phase = objects.PodSucceeded
+	require.NoError(t, updateStatus(t, s, done))
+	for _, k := range []struct {
+		kind string
+		key  objects.Key
+	}{{kindPod, key("default", "unbound")}, {kindPod, key("default", "done")}, {kindWidget, key("default", "w1")}} {
+		_, err = del(t, s, k.kind, k.key, store.DeleteOptions{GracePeriodSeconds: ptr(int64(30))})
+		require.NoError(t, err)
+		_, err = tryGet(t, s, k.kind, k.key)
+		require.ErrorIs(t, err, store.ErrNotFound, "%s %s is deleted at once", k.kind, k.key)
+	}
+	// Its finalizers still keep it, without a grace period.
+	held := newWidget("default", "held", nil, "red")
+	held.Finalizers = []string{"example.com/hold"}
+	create(t, s, held)
+	last, err = del(t, s, kindWidget, key("default", "held"), store.DeleteOptions{GracePeriodSeconds: ptr(int64(30))})
+	require.NoError(t, err)
+	require.Equal(t, e.now(), *last.GetObjectMeta().DeletionTimestamp)
+	require.Equal(t, ptr(int64(0)), last.GetObjectMeta().DeletionGracePeriodSeconds)
+	w := get[*widget](t, s, kindWidget, key("default", "held"))
+	w.Finalizers = nil
+	require.NoError(t, update(t, s, w))
+	_, err = tryGet(t, s, kindWidget, key("default", "held"))
+	require.ErrorIs(t, err, store.ErrNotFound, "the last finalizer going removes it: no grace period is pending")
 }
 
 // testRemove: a store.Remover's Remove is Delete without the last state:

@@ -96,13 +96,18 @@ func testWatchFilters(t *testing.T, e *env) {
 	require.Equal(t, []eventSummary{
 		ev(store.Added, kindWidget, "a/w1"), ev(store.Modified, kindWidget, "a/w1"), ev(store.Deleted, kindWidget, "a/w1"),
 	}, summarize(collect(t, inA, 3)), "one namespace")
+	webEvs := collect(t, web, 5)
 	require.Equal(t, []eventSummary{
 		ev(store.Added, kindWidget, "a/w1"),
 		ev(store.Deleted, kindWidget, "a/w1"), // left the selector
 		ev(store.Added, kindWidget, "b/w2"),   // entered it
 		ev(store.Modified, kindWidget, "b/w2"),
 		ev(store.Deleted, kindWidget, "b/w2"),
-	}, summarize(collect(t, web, 5)), "label selector: entering is Added, leaving is Deleted")
+	}, summarize(webEvs), "label selector: entering is Added, leaving is Deleted")
+	left := webEvs[1].Peek().GetObjectMeta()
+	require.Equal(t, "web", left.Labels["app"], "leaving is Deleted with the state the watcher last matched, as Kubernetes' watch cache sends it")
+	require.Equal(t, strconv.FormatInt(webEvs[1].Revision, 10), left.ResourceVersion, "at the change's resourceVersion")
+	require.Equal(t, "web", webEvs[2].Peek().GetObjectMeta().Labels["app"], "entering is Added with the new state")
 	require.Equal(t, []eventSummary{
 		ev(store.Added, kindWidget, "a/w1"), ev(store.Added, kindNote, "a/n1"), ev(store.Modified, kindWidget, "a/w1"),
 		ev(store.Deleted, kindWidget, "a/w1"),
