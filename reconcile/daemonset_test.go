@@ -356,23 +356,6 @@ func dsOnFourNodes(t *testing.T) (*env, []string) {
 	return e, nodes
 }
 
-// runNodeAgentsReadying plays the node agents of bound pods as
-// runNodeAgents does, except that the pods ready refuses never become
-// ready.
-func (e *env) runNodeAgentsReadying(ready func(p *objects.Pod) bool) {
-	e.runPodActions(func(p *objects.Pod) podAction {
-		switch {
-		case p.Spec.NodeName == "":
-			return noAction
-		case p.IsDeleting():
-			return removePod
-		case ready(p) && makeReady(p, e.clock.Now()):
-			return updateStatus
-		}
-		return noAction
-	})
-}
-
 // With maxSurge a node's readiness, availability and revision are those of
 // one pod, its oldest, as Kubernetes counts them: a new pod surging beside
 // the old one does not make the node updated while it is not ready, so the

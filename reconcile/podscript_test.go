@@ -46,13 +46,20 @@ const (
 // runNodeAgents plays the node agents of bound pods: they become Running
 // and Ready, and a graceful deletion is confirmed at once.
 func (e *env) runNodeAgents() {
+	e.runNodeAgentsReadying(func(*objects.Pod) bool { return true })
+}
+
+// runNodeAgentsReadying plays the node agents of bound pods as
+// runNodeAgents does, except that the pods ready refuses never become
+// ready.
+func (e *env) runNodeAgentsReadying(ready func(p *objects.Pod) bool) {
 	e.runPodActions(func(p *objects.Pod) podAction {
 		switch {
 		case p.Spec.NodeName == "":
 			return noAction
 		case p.IsDeleting():
 			return removePod
-		case makeReady(p, e.clock.Now()):
+		case ready(p) && makeReady(p, e.clock.Now()):
 			return updateStatus
 		}
 		return noAction
