@@ -172,6 +172,10 @@ type Container struct {
 	Stdin                    bool                     `json:"stdin,omitempty"`
 	StdinOnce                bool                     `json:"stdinOnce,omitempty"`
 	TTY                      bool                     `json:"tty,omitempty"`
+	// RestartPolicy, on an init container, makes it a sidecar: see
+	// Container.IsSidecar. Only ContainerRestartPolicyAlways is allowed,
+	// and only on init containers.
+	RestartPolicy *ContainerRestartPolicy `json:"restartPolicy,omitempty"`
 }
 
 // PullPolicy says when an image is pulled.
@@ -760,25 +764,48 @@ func IsPodReady(p *Pod) bool {
 }
 
 // PodRequests returns the pod's effective requests as the scheduler counts
-// them: for each resource the larger of the sum over the containers and the
-// largest single init container (init containers run one at a time).
+// them, as Kubernetes' PodRequests: for each resource the larger of what
+// runs for the pod's life, the containers and sidecars summed, and the
+// most any one init container needs beside the sidecars started before
+// it (init containers run one at a time).
 func PodRequests(p *Pod) ResourceList {
 	out := ResourceList{}
 	for i := range p.Spec.Containers {
 		for name, q := range p.Spec.Containers[i].Resources.Requests {
-			if cur, ok := out[name]; ok {
-				cur.Add(q)
-				out[name] = cur
-			} else {
-				out[name] = q.DeepCopy()
+			addTo(out, name, q)
+		}
+	}
+	if len(p.Spec.InitContainers) == 0 {
+		return out
+	}
+	sidecars, initNeed := ResourceList{}, ResourceList{}
+	for i := range p.Spec.InitContainers {
+		c := &p.Spec.InitContainers[i]
+		need := c.Resources.Requests
+		if c.IsSidecar() {
+			for name, q := range need {
+				addTo(out, name, q)
+				addTo(sidecars, name, q)
+			}
+			need = sidecars
+		} else if len(sidecars) > 0 {
+			sum := ResourceList{}
+			for _, l := range [2]ResourceList{need, sidecars} {
+				for name, q := range l {
+					addTo(sum, name, q)
+				}
+			}
+			need = sum
+		}
+		for name, q := range need {
+			if cur, ok := initNeed[name]; !ok || q.Cmp(cur) > 0 {
+				initNeed[name] = q.DeepCopy()
 			}
 		}
 	}
-	for i := range p.Spec.InitContainers {
-		for name, q := range p.Spec.InitContainers[i].Resources.Requests {
-			if cur, ok := out[name]; !ok || q.Cmp(cur) > 0 {
-				out[name] = q.DeepCopy()
-			}
+	for name, q := range initNeed {
+		if cur, ok := out[name]; !ok || q.Cmp(cur) > 0 {
+			out[name] = q
 		}
 	}
 	return out

@@ -599,8 +599,9 @@ func validateContainer(c *Container, s *PodSpec, vols map[string]*VolumeSource, 
 	errs = append(errs, ValidateResourceRequirements(&c.Resources, p.Child("resources"))...)
 	errs = append(errs, validateSecurityContext(c.SecurityContext, p.Child("securityContext"))...)
 
+	errs = append(errs, validateContainerRestartPolicy(c, init, p.Child("restartPolicy"))...)
 	grace := s.TerminationGracePeriodSeconds
-	if init {
+	if init && !c.IsSidecar() {
 		const msg = "may not be set for init containers without restartPolicy=Always"
 		if c.Lifecycle != nil {
 			errs = append(errs, Forbidden(p.Child("lifecycle"), msg))

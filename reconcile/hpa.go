@@ -545,16 +545,25 @@ func (r *hpaReconciler) groupPods(pods []*objects.Pod, samples map[string]*PodMe
 	return ready, unready, missing
 }
 
-// podRequest sums a resource's requests over the pod's containers, in
-// milli-units; false when a container does not request it.
+// podRequest sums a resource's requests over the pod's containers and
+// sidecars, in milli-units, as Kubernetes' calculatePodRequests; false
+// when one does not request it.
 func podRequest(p *objects.Pod, res objects.ResourceName) (int64, bool) {
 	var sum int64
-	for _, c := range p.Spec.Containers {
+	add := func(c *objects.Container) bool {
 		q, ok := c.Resources.Requests[res]
-		if !ok {
+		sum += q.MilliValue()
+		return ok
+	}
+	for i := range p.Spec.Containers {
+		if !add(&p.Spec.Containers[i]) {
 			return 0, false
 		}
-		sum += q.MilliValue()
+	}
+	for i := range p.Spec.InitContainers {
+		if c := &p.Spec.InitContainers[i]; c.IsSidecar() && !add(c) {
+			return 0, false
+		}
 	}
 	return sum, len(p.Spec.Containers) > 0
 }

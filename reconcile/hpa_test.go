@@ -469,3 +469,23 @@ func TestHPAResourceReplicas(t *testing.T) {
 		})
 	}
 }
+
+// A pod's request, against which utilization is measured, counts its
+// sidecars and not its other init containers, as Kubernetes'
+// calculatePodRequests.
+func TestHPAPodRequestCountsSidecars(t *testing.T) {
+	cpu := func(m int64) objects.ResourceRequirements {
+		return objects.ResourceRequirements{Requests: objects.ResourceList{objects.ResourceCPU: objects.NewMilliQuantity(m, objects.DecimalSI)}}
+	}
+	always := objects.ContainerRestartPolicyAlways
+	p := &objects.Pod{Spec: objects.PodSpec{
+		InitContainers: []objects.Container{{Name: "migrate", Resources: cpu(500)}, {Name: "proxy", Resources: cpu(50), RestartPolicy: &always}},
+		Containers:     []objects.Container{{Name: "app", Resources: cpu(100)}},
+	}}
+	got, ok := podRequest(p, objects.ResourceCPU)
+	require.True(t, ok)
+	require.Equal(t, int64(150), got)
+	p.Spec.InitContainers[1].Resources = objects.ResourceRequirements{}
+	_, ok = podRequest(p, objects.ResourceCPU)
+	require.False(t, ok, "a sidecar without a request leaves utilization unknown")
+}

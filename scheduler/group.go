@@ -142,6 +142,9 @@ func (s *signer) resources(cs []objects.Container) {
 				v int64
 			}{string(name), q.MilliValue()})
 		}
+		if cs[i].IsSidecar() {
+			sum++
+		}
 		s.u64(sum)
 		for _, port := range cs[i].Ports {
 			if port.HostPort > 0 {

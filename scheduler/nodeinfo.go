@@ -115,49 +115,77 @@ func resourcesOf(l objects.ResourceList) Resources {
 }
 
 // podRequests computes a pod's requests as Kubernetes does: for each
-// resource the larger of the sum over the containers and the largest init
-// container; Pods is 1. nonZeroCPU and nonZeroMem count a container that
-// requests no cpu or memory as DefaultMilliCPURequest and
+// resource the larger of what runs for the pod's life, the containers and
+// sidecars summed, and the most an init container needs beside the
+// sidecars started before it; Pods is 1. nonZeroCPU and nonZeroMem count a
+// container that requests no cpu or memory as DefaultMilliCPURequest and
 // DefaultMemoryRequest, for scoring.
 func podRequests(spec *objects.PodSpec) (req Resources, nonZeroCPU, nonZeroMem int64) {
 	for i := range spec.Containers {
-		c := &spec.Containers[i]
-		cpuSet, memSet := false, false
-		for name, q := range c.Resources.Requests {
-			v := quantityValue(name, q)
-			switch name {
-			case objects.ResourceCPU:
-				cpuSet = true
-				nonZeroCPU += v
-			case objects.ResourceMemory:
-				memSet = true
-				nonZeroMem += v
-			}
-			req.set(name, req.Get(name)+v)
-		}
-		if !cpuSet {
-			nonZeroCPU += DefaultMilliCPURequest
-		}
-		if !memSet {
-			nonZeroMem += DefaultMemoryRequest
-		}
+		nonZeroCPU, nonZeroMem = addRequests(&req, &spec.Containers[i], nonZeroCPU, nonZeroMem)
 	}
-	for i := range spec.InitContainers {
-		c := &spec.InitContainers[i]
-		for name, q := range c.Resources.Requests {
-			if v := quantityValue(name, q); v > req.Get(name) {
-				req.set(name, v)
+	if len(spec.InitContainers) > 0 {
+		var sidecars, most Resources
+		var sideCPU, sideMem, mostCPU, mostMem int64
+		for i := range spec.InitContainers {
+			c := &spec.InitContainers[i]
+			need, cpu, mem := &sidecars, int64(0), int64(0)
+			if c.IsSidecar() {
+				nonZeroCPU, nonZeroMem = addRequests(&req, c, nonZeroCPU, nonZeroMem)
+				sideCPU, sideMem = addRequests(&sidecars, c, sideCPU, sideMem)
+				cpu, mem = sideCPU, sideMem
+			} else {
+				r := sidecars
+				r.Scalar = maps.Clone(sidecars.Scalar)
+				cpu, mem = addRequests(&r, c, sideCPU, sideMem)
+				need = &r
 			}
-			switch name {
-			case objects.ResourceCPU:
-				nonZeroCPU = max(nonZeroCPU, quantityValue(name, q))
-			case objects.ResourceMemory:
-				nonZeroMem = max(nonZeroMem, quantityValue(name, q))
-			}
+			most.atLeast(need)
+			mostCPU, mostMem = max(mostCPU, cpu), max(mostMem, mem)
 		}
+		req.atLeast(&most)
+		nonZeroCPU, nonZeroMem = max(nonZeroCPU, mostCPU), max(nonZeroMem, mostMem)
 	}
 	req.Pods = 1
 	return req, nonZeroCPU, nonZeroMem
+}
+
+// addRequests adds c's requests to r, and to the non-zero cpu and memory
+// counts it returns.
+func addRequests(r *Resources, c *objects.Container, nonZeroCPU, nonZeroMem int64) (int64, int64) {
+	cpuSet, memSet := false, false
+	for name, q := range c.Resources.Requests {
+		v := quantityValue(name, q)
+		switch name {
+		case objects.ResourceCPU:
+			cpuSet = true
+			nonZeroCPU += v
+		case objects.ResourceMemory:
+			memSet = true
+			nonZeroMem += v
+		}
+		r.set(name, r.Get(name)+v)
+	}
+	if !cpuSet {
+		nonZeroCPU += DefaultMilliCPURequest
+	}
+	if !memSet {
+		nonZeroMem += DefaultMemoryRequest
+	}
+	return nonZeroCPU, nonZeroMem
+}
+
+// atLeast raises each amount of r to o's where o's is larger.
+func (r *Resources) atLeast(o *Resources) {
+	r.MilliCPU = max(r.MilliCPU, o.MilliCPU)
+	r.Memory = max(r.Memory, o.Memory)
+	r.EphemeralStorage = max(r.EphemeralStorage, o.EphemeralStorage)
+	r.Pods = max(r.Pods, o.Pods)
+	for name, v := range o.Scalar {
+		if v > r.Scalar[name] {
+			r.set(name, v)
+		}
+	}
 }
 
 // hostPort is a port a pod binds on its node.

@@ -34,6 +34,15 @@ func res(name string, containers [][2]int64, inits ...[2]int64) *objects.Pod {
 	return p
 }
 
+// sidecars makes p's init containers at the indexes sidecars.
+func sidecars(p *objects.Pod, idx ...int) *objects.Pod {
+	always := objects.ContainerRestartPolicyAlways
+	for _, i := range idx {
+		p.Spec.InitContainers[i].RestartPolicy = &always
+	}
+	return p
+}
+
 // sized is a node with milli-cpu, memory bytes and pod count allocatable.
 func sized(name string, cpu, mem, pods int64) *objects.Node {
 	n := node(name)
@@ -73,6 +82,12 @@ func TestNodeResourcesFitFilter(t *testing.T) {
 			wantFilter: map[string]string{"n": "Insufficient memory"}},
 		{name: "equal edge case", pod: res("p", [][2]int64{c(5, 1)}), nodes: n, existing: used(5, 19), wantFilter: fits("n")},
 		{name: "equal edge case for init container", pod: res("p", [][2]int64{c(4, 1)}, c(5, 1)), nodes: n, existing: used(5, 19), wantFilter: fits("n")},
+		{name: "a sidecar adds to the containers", pod: sidecars(res("p", [][2]int64{c(1, 1)}, c(2, 1)), 0), nodes: n, existing: used(8, 18),
+			wantFilter: map[string]string{"n": "Insufficient cpu"}},
+		{name: "an init container runs beside the sidecars before it", pod: sidecars(res("p", [][2]int64{c(1, 1)}, c(1, 1), c(2, 1)), 0), nodes: n, existing: used(7, 17),
+			wantFilter: fits("n")},
+		{name: "an init container does not fit beside the sidecars before it", pod: sidecars(res("p", [][2]int64{c(1, 1)}, c(1, 1), c(3, 1)), 0), nodes: n, existing: used(7, 17),
+			wantFilter: map[string]string{"n": "Insufficient cpu"}},
 		{name: "even without specified resources, predicate fails when there's no space for additional pod",
 			pod: res("p", nil), nodes: []*objects.Node{sized("n", 10, 20, 1)}, existing: used(5, 5),
 			wantFilter: map[string]string{"n": "Too many pods"}},

@@ -6,9 +6,13 @@
 // converges the runtime on the pod, level-based, as the kubelet's pod
 // workers do: the sandbox first; images per imagePullPolicy (one pull of
 // an image however many pods wait for it, its progress an event every few
-// seconds to each); volumes; init containers in order, each to success;
-// then the containers, restarted per restartPolicy with CrashLoopBackOff;
-// probes; postStart and preStop hooks; graceful termination. Status goes to the store in batches shared by all
+// seconds to each); volumes; init containers in order, each to success,
+// or for a sidecar (restartPolicy Always) until it has started, then kept
+// running and restarted whatever the pod's restartPolicy; then the
+// containers, restarted per restartPolicy with CrashLoopBackOff; probes;
+// postStart and preStop hooks; graceful termination, the sidecars last,
+// in the reverse of their order (see objects.Container.IsSidecar). Status
+// goes to the store in batches shared by all
 // of the agent's pods (and, in a Group, by all agents). A heartbeat renews
 // the node's Lease and reports the Ready condition, which turns False while
 // the runtime is unreachable.

@@ -61,7 +61,7 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 	if st.startTime != 0 {
 		s.StartTime = objects.NewTimePtr(time.Unix(0, st.startTime))
 	}
-	done := initDone(pod, obs)
+	done := initDone(pod, st, obs)
 	// Sized once: the last status sent is kept for every pod.
 	if n := len(pod.Spec.InitContainers); n > 0 {
 		s.InitContainerStatuses = make([]objects.ContainerStatus, 0, n)
@@ -99,9 +99,16 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 	if done || len(pod.Spec.InitContainers) == 0 {
 		cond(objects.PodInitialized, true, "", "")
 	} else {
-		cond(objects.PodInitialized, false, "ContainersNotInitialized", "containers with incomplete status: ["+strings.Join(notDone(s.InitContainerStatuses), " ")+"]")
+		cond(objects.PodInitialized, false, "ContainersNotInitialized", "containers with incomplete status: ["+strings.Join(notDone(pod.Spec.InitContainers, s.InitContainerStatuses), " ")+"]")
 	}
+	// As the kubelet's GenerateContainersReadyCondition: the sidecars,
+	// then the containers.
 	var unready []string
+	for i, cs := range s.InitContainerStatuses {
+		if pod.Spec.InitContainers[i].IsSidecar() && !cs.Ready {
+			unready = append(unready, cs.Name)
+		}
+	}
 	for _, cs := range s.ContainerStatuses {
 		if !cs.Ready {
 			unready = append(unready, cs.Name)
@@ -147,9 +154,17 @@ func (a *Agent) podIP(pod *objects.Pod, st *podState) string {
 	return st.podIP
 }
 
-func notDone(ss []objects.ContainerStatus) []string {
+// notDone names the init containers, of statuses ss, that have not
+// completed, or not started for sidecars.
+func notDone(inits []objects.Container, ss []objects.ContainerStatus) []string {
 	var out []string
-	for _, cs := range ss {
+	for i, cs := range ss {
+		if inits[i].IsSidecar() {
+			if cs.Started == nil || !*cs.Started {
+				out = append(out, cs.Name)
+			}
+			continue
+		}
 		if t := cs.State.Terminated; t == nil || t.ExitCode != 0 {
 			out = append(out, cs.Name)
 		}
@@ -191,6 +206,12 @@ func (a *Agent) terminated(c *runtime.ContainerStatus) *objects.ContainerStateTe
 
 func (a *Agent) containerStatus(pod *objects.Pod, c *objects.Container, st *podState, obs *observed, isInit, initDone bool) objects.ContainerStatus {
 	out := objects.ContainerStatus{Name: c.Name, Image: c.Image}
+	// A sidecar's status is a container's: started and ready, restarted
+	// whenever it exits.
+	sidecar := isInit && c.IsSidecar()
+	if sidecar {
+		isInit = false
+	}
 	cs := st.findCtr(c.Name) // nil for a container nothing was done for yet
 	reason, message := cs.waiting()
 	f := false
@@ -198,7 +219,7 @@ func (a *Agent) containerStatus(pod *objects.Pod, c *objects.Container, st *podS
 	if cur == nil {
 		if reason == "" {
 			reason = "ContainerCreating"
-			if !isInit && !initDone {
+			if !isInit && !sidecar && !initDone {
 				reason = "PodInitializing"
 			}
 		}
@@ -224,8 +245,12 @@ func (a *Agent) containerStatus(pod *objects.Pod, c *objects.Container, st *podS
 			out.Ready = cs.ready(c, cur.ID) && !st.killed && !st.terminal
 		}
 	case runtime.ContainerExited:
-		restarting := !st.terminal && !st.killed && (isInit && cur.ExitCode != 0 && pod.Spec.RestartPolicy != objects.RestartPolicyNever ||
-			!isInit && shouldRestart(pod.Spec.RestartPolicy, cur.ExitCode))
+		policy := pod.Spec.RestartPolicy
+		if sidecar {
+			policy = objects.RestartPolicyAlways
+		}
+		restarting := !st.terminal && !st.killed && (isInit && cur.ExitCode != 0 && policy != objects.RestartPolicyNever ||
+			!isInit && shouldRestart(policy, cur.ExitCode))
 		if restarting {
 			if reason == "" {
 				reason = "ContainerCreating"
@@ -254,8 +279,8 @@ func (a *Agent) containerStatus(pod *objects.Pod, c *objects.Container, st *podS
 // podPhase is the kubelet's getPhase.
 func podPhase(pod *objects.Pod, s *objects.PodStatus, initDone bool) objects.PodPhase {
 	never := pod.Spec.RestartPolicy == objects.RestartPolicyNever
-	for _, cs := range s.InitContainerStatuses {
-		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && never {
+	for i, cs := range s.InitContainerStatuses {
+		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && never && !pod.Spec.InitContainers[i].IsSidecar() {
 			return objects.PodFailed
 		}
 	}

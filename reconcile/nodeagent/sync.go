@@ -356,13 +356,10 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 	}
 	if st.terminal {
 		if !st.stopped {
-			// A finished pod has nothing running, but one past its deadline
-			// has: it is stopped as a deleted pod is.
-			grace, preStop := time.Duration(0), false
-			if st.deadline {
-				grace, preStop = stopGrace(pod), true
-			}
-			if err := a.stopAll(ctx, pod, obs, grace, preStop); err != nil {
+			// A finished pod has nothing running but its sidecars, and one
+			// past its deadline may have more: each is stopped as a deleted
+			// pod is.
+			if err := a.stopAll(ctx, pod, obs, stopGrace(pod), true); err != nil {
 				return time.Time{}, err
 			}
 			st.stopped = true
@@ -602,9 +599,9 @@ func (sc *syncCtx) fail(err error) bool {
 }
 
 // initDone reports whether the pod's init containers have all completed in
-// the current sandbox (or its containers have started, which means they
-// had).
-func initDone(pod *objects.Pod, obs *observed) bool {
+// the current sandbox, its sidecars started (see sidecarStarted), or its
+// containers have started, which means they had.
+func initDone(pod *objects.Pod, st *podState, obs *observed) bool {
 	if len(pod.Spec.InitContainers) == 0 {
 		return true
 	}
@@ -614,7 +611,14 @@ func initDone(pod *objects.Pod, obs *observed) bool {
 		}
 	}
 	for i := range pod.Spec.InitContainers {
-		c := obs.latestIn(pod.Spec.InitContainers[i].Name)
+		ic := &pod.Spec.InitContainers[i]
+		c := obs.latestIn(ic.Name)
+		if ic.IsSidecar() {
+			if !sidecarStarted(ic, st, c) {
+				return false
+			}
+			continue
+		}
 		if c == nil || c.State != runtime.ContainerExited || c.ExitCode != 0 {
 			return false
 		}
@@ -622,14 +626,35 @@ func initDone(pod *objects.Pod, obs *observed) bool {
 	return true
 }
 
-// syncInit runs the init containers in order, each to success, and reports
-// whether they all have.
+// sidecarStarted reports whether sidecar c, whose newest instance in the
+// current sandbox is cur (nil: none), has started: it runs, and has passed
+// its startup probe if it has one. Its postStart hook, which the sync that
+// started it ran, has returned.
+func sidecarStarted(c *objects.Container, st *podState, cur *runtime.ContainerStatus) bool {
+	if cur == nil || cur.State != runtime.ContainerRunning {
+		return false
+	}
+	if c.StartupProbe == nil {
+		return true
+	}
+	cs := st.findCtr(c.Name)
+	return cs.probing(cur.ID) && cs.started(c)
+}
+
+// syncInit runs the init containers in order, each to success or, for a
+// sidecar, until it has started, and reports whether they all have.
 func (a *Agent) syncInit(sc *syncCtx) bool {
-	if initDone(sc.pod, sc.obs) {
+	if initDone(sc.pod, sc.st, sc.obs) {
 		return true
 	}
 	for i := range sc.pod.Spec.InitContainers {
 		c := &sc.pod.Spec.InitContainers[i]
+		if c.IsSidecar() {
+			if !a.syncSidecarInit(sc, c) {
+				return false
+			}
+			continue
+		}
 		cur := sc.obs.latestIn(c.Name)
 		switch {
 		case cur == nil:
@@ -652,81 +677,113 @@ func (a *Agent) syncInit(sc *syncCtx) bool {
 	return true
 }
 
-// syncContainers starts, probes and restarts the pod's containers.
+// syncSidecarInit starts, probes or restarts sidecar c while the pod
+// initializes, and reports whether it has started: the next init container
+// may start. A sidecar started by this sync without a startup probe has,
+// once its postStart hook returned.
+func (a *Agent) syncSidecarInit(sc *syncCtx, c *objects.Container) bool {
+	a.syncContainer(sc, c, objects.RestartPolicyAlways)
+	if sc.err != nil || sc.interrupted() {
+		return false
+	}
+	if sc.changed {
+		obs, err := a.observe(sc.ctx, sc.pod, sc.st, sc.obs.sel)
+		if err != nil {
+			sc.err = err
+			return false
+		}
+		sc.obs = obs
+	}
+	return sidecarStarted(c, sc.st, sc.obs.latestIn(c.Name))
+}
+
+// syncContainers starts, probes and restarts the pod's sidecars, then its
+// containers.
 func (a *Agent) syncContainers(sc *syncCtx) {
+	for i := range sc.pod.Spec.InitContainers {
+		if c := &sc.pod.Spec.InitContainers[i]; c.IsSidecar() {
+			a.syncContainer(sc, c, objects.RestartPolicyAlways)
+		}
+	}
 	for i := range sc.pod.Spec.Containers {
-		if sc.err != nil || sc.interrupted() {
-			return
-		}
-		c := &sc.pod.Spec.Containers[i]
-		cur := sc.obs.latestIn(c.Name)
-		if cur == nil {
-			prior := sc.obs
-			if sc.before != nil {
-				prior = sc.before
-			}
-			if !finished(sc.pod, prior, c.Name) {
-				a.startContainer(sc, c, sc.obs.nextAttempt(c.Name), false)
-			}
-			continue
-		}
-		switch cur.State {
-		case runtime.ContainerCreated:
-			a.startCreated(sc, c, cur)
-			continue
-		case runtime.ContainerRunning:
-			reason := ""
-			if h := sc.st.ctr(c.Name).specHash(c); !h.is(cur.Labels[runtime.LabelContainerHash]) {
-				reason = fmt.Sprintf("Container %s definition changed, will be restarted", c.Name)
-			} else {
-				reason = a.probeContainer(sc, c, cur)
-			}
-			if reason == "" {
-				continue
-			}
-			a.event(sc.pod, EventNormal, "Killing", reason)
-			grace := podGrace(sc.pod)
-			if p := failingProbe(c, sc.st.findCtr(c.Name)); p != nil && p.TerminationGracePeriodSeconds != nil {
-				grace = time.Duration(*p.TerminationGracePeriodSeconds) * time.Second
-			}
-			if err := a.stopContainer(sc.ctx, sc.pod, c, cur.ID, grace, true); err != nil {
-				if sc.fail(err) {
-					return
-				}
-			}
-			sc.changed = true
-			sc.st.ctr(c.Name).forgetProbes()
-			obs, err := a.observe(sc.ctx, sc.pod, sc.st, sc.obs.sel)
-			if err != nil {
-				sc.err = err
-				return
-			}
-			sc.obs = obs
-			cur = obs.latestIn(c.Name)
-			if cur == nil || cur.State != runtime.ContainerExited {
-				continue
-			}
-		}
-		if cur.State == runtime.ContainerExited && shouldRestart(sc.pod.Spec.RestartPolicy, cur.ExitCode) {
-			a.restart(sc, c, cur, false)
-		}
+		a.syncContainer(sc, &sc.pod.Spec.Containers[i], sc.pod.Spec.RestartPolicy)
 	}
 }
 
-// finished reports whether container name of pod, if it has no instance in
-// the current sandbox, is not to run in it: its last instance exited and
-// the restartPolicy does not restart it (the kubelet's
-// ShouldContainerBeRestarted). So an OnFailure pod that lost its sandbox
-// does not run again what succeeded in the old one.
-func finished(pod *objects.Pod, obs *observed, name string) bool {
-	l := obs.latest(name)
-	return l != nil && l.State == runtime.ContainerExited && !shouldRestart(pod.Spec.RestartPolicy, l.ExitCode)
+// syncContainer starts, probes and restarts one container, or sidecar,
+// under restart policy policy.
+func (a *Agent) syncContainer(sc *syncCtx, c *objects.Container, policy objects.RestartPolicy) {
+	if sc.err != nil || sc.interrupted() {
+		return
+	}
+	cur := sc.obs.latestIn(c.Name)
+	if cur == nil {
+		prior := sc.obs
+		if sc.before != nil {
+			prior = sc.before
+		}
+		if !finished(policy, prior, c.Name) {
+			a.startContainer(sc, c, sc.obs.nextAttempt(c.Name), false)
+		}
+		return
+	}
+	switch cur.State {
+	case runtime.ContainerCreated:
+		a.startCreated(sc, c, cur)
+		return
+	case runtime.ContainerRunning:
+		reason := ""
+		if h := sc.st.ctr(c.Name).specHash(c); !h.is(cur.Labels[runtime.LabelContainerHash]) {
+			reason = fmt.Sprintf("Container %s definition changed, will be restarted", c.Name)
+		} else {
+			reason = a.probeContainer(sc, c, cur)
+		}
+		if reason == "" {
+			return
+		}
+		a.event(sc.pod, EventNormal, "Killing", reason)
+		grace := podGrace(sc.pod)
+		if p := failingProbe(c, sc.st.findCtr(c.Name)); p != nil && p.TerminationGracePeriodSeconds != nil {
+			grace = time.Duration(*p.TerminationGracePeriodSeconds) * time.Second
+		}
+		if err := a.stopContainer(sc.ctx, sc.pod, c, cur.ID, grace, true); err != nil {
+			if sc.fail(err) {
+				return
+			}
+		}
+		sc.changed = true
+		sc.st.ctr(c.Name).forgetProbes()
+		obs, err := a.observe(sc.ctx, sc.pod, sc.st, sc.obs.sel)
+		if err != nil {
+			sc.err = err
+			return
+		}
+		sc.obs = obs
+		cur = obs.latestIn(c.Name)
+		if cur == nil || cur.State != runtime.ContainerExited {
+			return
+		}
+	}
+	if cur.State == runtime.ContainerExited && shouldRestart(policy, cur.ExitCode) {
+		a.restart(sc, c, cur, false)
+	}
 }
 
-// allFinished reports whether none of pod's containers is to run again.
+// finished reports whether container name, if it has no instance in the
+// current sandbox, is not to run in it: its last instance exited and
+// restart policy policy does not restart it (the kubelet's
+// ShouldContainerBeRestarted). So an OnFailure pod that lost its sandbox
+// does not run again what succeeded in the old one.
+func finished(policy objects.RestartPolicy, obs *observed, name string) bool {
+	l := obs.latest(name)
+	return l != nil && l.State == runtime.ContainerExited && !shouldRestart(policy, l.ExitCode)
+}
+
+// allFinished reports whether none of pod's containers is to run again;
+// sidecars do not count.
 func allFinished(pod *objects.Pod, obs *observed) bool {
 	for i := range pod.Spec.Containers {
-		if !finished(pod, obs, pod.Spec.Containers[i].Name) {
+		if !finished(pod.Spec.RestartPolicy, obs, pod.Spec.Containers[i].Name) {
 			return false
 		}
 	}
@@ -856,17 +913,39 @@ func (a *Agent) postStart(sc *syncCtx, c *objects.Container, id string) {
 // preStop (when asked, and grace is not 0), then SIGTERM, then SIGKILL
 // after what is left of grace, but never less than minGrace.
 func (a *Agent) stopContainer(ctx context.Context, pod *objects.Pod, c *objects.Container, id string, grace time.Duration, preStop bool) error {
+	return a.stopContainerAfter(ctx, pod, c, id, grace, preStop, nil)
+}
+
+// stopContainerAfter is stopContainer that, between the preStop hook and
+// the signal, waits for every channel of after to be closed, for no longer
+// than what is left of grace: the kubelet's termination ordering, by
+// which a sidecar is signalled once the containers after it have stopped.
+func (a *Agent) stopContainerAfter(ctx context.Context, pod *objects.Pod, c *objects.Container, id string, grace time.Duration, preStop bool, after []chan struct{}) error {
+	start := a.clock.Now()
 	if preStop && c != nil && c.Lifecycle != nil && c.Lifecycle.PreStop != nil && grace > 0 {
-		start := a.clock.Now()
 		if msg, err := a.runHook(ctx, pod, c, id, "", c.Lifecycle.PreStop, grace); err != nil {
 			if errors.Is(err, runtime.ErrUnavailable) {
 				return err
 			}
 			a.event(pod, EventWarning, "FailedPreStopHook", msg)
 		}
-		grace -= a.clock.Since(start)
 	}
-	grace = max(grace, minGrace)
+	if len(after) > 0 && grace-a.clock.Since(start) > 0 {
+		t := a.clock.NewTimer(grace - a.clock.Since(start))
+	wait:
+		for _, ch := range after {
+			select {
+			case <-ch:
+			case <-t.Chan():
+				break wait
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		}
+		t.Stop()
+	}
+	grace = max(grace-a.clock.Since(start), minGrace)
 	err := a.rt.StopContainer(ctx, id, runtime.StopOptions{Grace: grace, Signal: syscall.SIGTERM})
 	if errors.Is(err, runtime.ErrNotFound) {
 		return nil
@@ -950,21 +1029,40 @@ func stopGrace(p *objects.Pod) time.Duration {
 	return max(podGrace(p), minStopGrace)
 }
 
-// stopAll stops every running container of the pod, app containers in
-// parallel with their preStop hooks (when preStop), then the sandbox.
+// stopAll stops every running container of the pod, then the sandbox: the
+// containers (and an init container) in parallel, each after its preStop
+// hook (when preStop), and the sidecars each once the containers and the
+// sidecars after it have stopped, as the kubelet orders a pod's
+// termination; all within grace, but each with at least minGrace after
+// its signal.
 func (a *Agent) stopAll(ctx context.Context, pod *objects.Pod, obs *observed, grace time.Duration, preStop bool) error {
-	spec := func(name string) *objects.Container {
+	// spec returns the container or sidecar name is an instance of (nil
+	// for an init container, or when pod is nil) and, for a sidecar, its
+	// place among the init containers (else -1).
+	spec := func(name string) (*objects.Container, int) {
 		if pod == nil {
-			return nil
+			return nil, -1
 		}
 		for i := range pod.Spec.Containers {
 			if pod.Spec.Containers[i].Name == name {
-				return &pod.Spec.Containers[i]
+				return &pod.Spec.Containers[i], -1
 			}
 		}
-		return nil
+		for i := range pod.Spec.InitContainers {
+			if c := &pod.Spec.InitContainers[i]; c.Name == name && c.IsSidecar() {
+				return c, i
+			}
+		}
+		return nil, -1
 	}
 	run := obs.running()
+	specs := make([]*objects.Container, len(run))
+	order := make([]int, len(run))
+	stopped := make([]chan struct{}, len(run))
+	for i := range run {
+		specs[i], order[i] = spec(run[i].Labels[runtime.LabelContainerName])
+		stopped[i] = make(chan struct{})
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(run))
 	for i, c := range run {
@@ -972,11 +1070,20 @@ func (a *Agent) stopAll(ctx context.Context, pod *objects.Pod, obs *observed, gr
 		if pod != nil && c.State == runtime.ContainerRunning {
 			a.event(pod, EventNormal, "Killing", "Stopping container "+name)
 		}
+		var after []chan struct{}
+		if order[i] >= 0 {
+			for j := range run {
+				if order[j] < 0 || order[j] > order[i] {
+					after = append(after, stopped[j])
+				}
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer close(stopped[i])
 			a.self.expect(c.ID, runtime.EventContainerExited)
-			errs[i] = a.stopContainer(ctx, pod, spec(name), c.ID, grace, preStop)
+			errs[i] = a.stopContainerAfter(ctx, pod, specs[i], c.ID, grace, preStop, after)
 			if errs[i] != nil {
 				a.self.forget(c.ID)
 			}
