@@ -440,7 +440,10 @@ func TestPostStartHook(t *testing.T) {
 	ok := e.pod("hooked", "app")
 	ok.Spec.Containers[0].Lifecycle = &objects.Lifecycle{PostStart: &objects.LifecycleHandler{Exec: &objects.ExecAction{Command: []string{"print", "hello"}}}}
 	bad := e.pod("badhook", "app")
-	bad.Spec.Containers[0].Lifecycle = &objects.Lifecycle{PostStart: &objects.LifecycleHandler{Exec: &objects.ExecAction{Command: []string{"exit", "1"}}}}
+	bad.Spec.Containers[0].Lifecycle = &objects.Lifecycle{
+		PostStart: &objects.LifecycleHandler{Exec: &objects.ExecAction{Command: []string{"exit", "1"}}},
+		PreStop:   &objects.LifecycleHandler{Exec: &objects.ExecAction{Command: []string{"print", "bye"}}},
+	}
 	e.create(ok, bad)
 	e.waitPod("hooked", "running", running)
 	if n := len(e.rt.Records(fake.OpExec, fake.Pod("default", "hooked"))); n != 1 {
@@ -450,6 +453,16 @@ func TestPostStartHook(t *testing.T) {
 		return p != nil && containerStatus(p, "app").RestartCount >= 1
 	})
 	e.wantEventsAtLeast("FailedPostStartHook", 1)
+	// Killed as the kubelet's killContainer does: its preStop hook first.
+	var ops []string
+	for _, r := range e.rt.History() {
+		if r.Matches("", fake.Container("default", "badhook", "app")) && (r.Op == fake.OpExec || r.Op == fake.OpStopContainer) {
+			ops = append(ops, string(r.Op))
+		}
+	}
+	if len(ops) < 3 || strings.Join(ops[:3], ",") != "Exec,Exec,StopContainer" {
+		t.Errorf("first instance: %v, want the postStart and preStop hooks, then the stop", ops)
+	}
 }
 
 func TestDeadSandboxIsRecreated(t *testing.T) {

@@ -904,7 +904,8 @@ func (a *Agent) postStart(sc *syncCtx, c *objects.Container, id string) {
 	}
 	a.event(sc.pod, EventWarning, "FailedPostStartHook", msg)
 	a.event(sc.pod, EventNormal, "Killing", fmt.Sprintf("FailedPostStartHook: container %s will be restarted", c.Name))
-	if err := a.stopContainer(sc.ctx, sc.pod, c, id, podGrace(sc.pod), false); err != nil {
+	// Killed as the kubelet's killContainer does, preStop hook first.
+	if err := a.stopContainer(sc.ctx, sc.pod, c, id, podGrace(sc.pod), true); err != nil {
 		sc.fail(err)
 	}
 }
