@@ -20,34 +20,49 @@ func (o *Orchestrator) RegisterRunnable(r reconcile.Runnable) error { return o.c
 // reads come from the shared caches and see the client's own writes.
 func (o *Orchestrator) ControllerClient() *reconcile.Client { return o.ctrl.Client() }
 
-// Rollback returns a Deployment to the pod template of an earlier revision
-// (0: the previous one), reusing that revision's ReplicaSet, like `kubectl
-// rollout undo`.
-func (o *Orchestrator) Rollback(ctx context.Context, key objects.Key, revision int64) error {
-	return reconcile.Rollback(ctx, o.store, o.namespaced(key).Namespace, key.Name, revision)
+// Rollback returns a workload to the pod template of an earlier revision
+// (0: the previous one), like `kubectl rollout undo`: a Deployment reuses
+// that revision's ReplicaSet (and is refused while paused, with
+// reconcile.ErrPaused); a DaemonSet or StatefulSet gets the template its
+// ControllerRevision holds. Rolling back to the current template changes
+// nothing.
+//
+// Rollback, RolloutHistory, Restart, Pause and Resume act on the
+// Deployment, DaemonSet or StatefulSet of kind (KindDeployment,
+// KindDaemonSet, KindStatefulSet) and key (in the default namespace when
+// key names none), as `kubectl rollout` does on TYPE/NAME:
+//
+//	err := o.Rollback(ctx, podkit.KindDaemonSet, objects.Key{Name: "agent"}, 0) // kubectl rollout undo daemonset/agent
+//
+// Another kind is an error wrapping reconcile.ErrNotSupported, and so are
+// Pause and Resume of anything but a Deployment; a missing workload or
+// revision is one wrapping store.ErrNotFound.
+func (o *Orchestrator) Rollback(ctx context.Context, kind string, key objects.Key, revision int64) error {
+	return reconcile.Rollback(ctx, o.store, kind, o.namespaced(key), revision)
 }
 
 // Pause stops a Deployment's rollouts until Resume, like `kubectl rollout
-// pause`.
-func (o *Orchestrator) Pause(ctx context.Context, key objects.Key) error {
-	return reconcile.Pause(ctx, o.store, o.namespaced(key).Namespace, key.Name)
+// pause`; other kinds cannot be paused (see Rollback).
+func (o *Orchestrator) Pause(ctx context.Context, kind string, key objects.Key) error {
+	return reconcile.Pause(ctx, o.store, kind, o.namespaced(key))
 }
 
-// Resume lets a paused Deployment roll out again.
-func (o *Orchestrator) Resume(ctx context.Context, key objects.Key) error {
-	return reconcile.Resume(ctx, o.store, o.namespaced(key).Namespace, key.Name)
+// Resume lets a paused Deployment roll out again, like `kubectl rollout
+// resume`.
+func (o *Orchestrator) Resume(ctx context.Context, kind string, key objects.Key) error {
+	return reconcile.Resume(ctx, o.store, kind, o.namespaced(key))
 }
 
-// Restart rolls out a Deployment's pods again with an unchanged template,
+// Restart rolls out a workload's pods again with an unchanged template,
 // like `kubectl rollout restart`.
-func (o *Orchestrator) Restart(ctx context.Context, key objects.Key) error {
-	return reconcile.Restart(ctx, o.store, o.namespaced(key).Namespace, key.Name, o.clock.Now())
+func (o *Orchestrator) Restart(ctx context.Context, kind string, key objects.Key) error {
+	return reconcile.Restart(ctx, o.store, kind, o.namespaced(key), o.clock.Now())
 }
 
-// RolloutHistory lists a Deployment's revisions, like `kubectl rollout
-// history`.
-func (o *Orchestrator) RolloutHistory(ctx context.Context, key objects.Key) ([]reconcile.Revision, error) {
-	return reconcile.History(ctx, o.store, o.namespaced(key).Namespace, key.Name)
+// RolloutHistory lists a workload's revisions kept, oldest first, like
+// `kubectl rollout history`.
+func (o *Orchestrator) RolloutHistory(ctx context.Context, kind string, key objects.Key) ([]reconcile.Revision, error) {
+	return reconcile.History(ctx, o.store, kind, o.namespaced(key))
 }
 
 func (o *Orchestrator) namespaced(k objects.Key) objects.Key {

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -17,16 +18,29 @@ import (
 
 const kindControllerRevision = "ControllerRevision"
 
-// Revision history kept in ControllerRevisions, as Kubernetes'
-// controller/history package keeps it for StatefulSets: one revision per
-// distinct state an owner rolled out, named <owner>-<hash of its data>,
-// numbered in the order the states were (last) rolled out.
+// Revision history kept in ControllerRevisions, as Kubernetes keeps it
+// for StatefulSets (controller/history) and DaemonSets (the daemon
+// controller's own copy of the same rules): one revision per distinct pod
+// template an owner rolled out, holding templatePatch of it, named
+// <owner>-<hash>, numbered in the order the templates were (last) rolled
+// out. The two kinds differ only in the hash: a StatefulSet's is the hash
+// of the revision's data, a DaemonSet's that of its pod template (the
+// value its pods' controller-revision-hash label has always had).
+
+// revisionHash gives the hash that names a revision, for a collision
+// count.
+type revisionHash func(collisionCount int32) string
+
+// dataHash is the StatefulSet's revisionHash: Kubernetes'
+// HashControllerRevision of the revision's data.
+func dataHash(data []byte) revisionHash {
+	return func(collisionCount int32) string { return hashControllerRevision(data, collisionCount) }
+}
 
 // newControllerRevision returns a revision of owner holding data, with
-// number revision, labelled with the owner's template labels and the hash,
-// as Kubernetes' NewControllerRevision makes it. The name is set for
-// collisionCount.
-func newControllerRevision(owner objects.Object, labels map[string]string, data []byte, revision int64, collisionCount int32) *objects.ControllerRevision {
+// number revision, labelled with the owner's template labels and hash and
+// named after both, as Kubernetes' NewControllerRevision makes it.
+func newControllerRevision(owner objects.Object, labels map[string]string, data []byte, revision int64, hash string) *objects.ControllerRevision {
 	l := maps.Clone(labels)
 	if l == nil {
 		l = map[string]string{}
@@ -40,14 +54,12 @@ func newControllerRevision(owner objects.Object, labels map[string]string, data 
 		Data:     objects.RawExtension{Raw: data},
 		Revision: revision,
 	}
-	nameRevision(cr, owner.GetObjectMeta().Name, collisionCount)
+	nameRevision(cr, owner.GetObjectMeta().Name, hash)
 	return cr
 }
 
-// nameRevision names cr after its owner and the hash of its data and the
-// collision count.
-func nameRevision(cr *objects.ControllerRevision, owner string, collisionCount int32) {
-	hash := hashControllerRevision(cr.Data.Raw, collisionCount)
+// nameRevision names cr after its owner and hash, and labels it with hash.
+func nameRevision(cr *objects.ControllerRevision, owner, hash string) {
 	cr.Name = controllerRevisionName(owner, hash)
 	cr.Labels[objects.ControllerRevisionHashLabelKey] = hash
 }
@@ -130,15 +142,16 @@ func claimRevisions(ctx context.Context, c *Client, owner objects.Object, sel ob
 // createRevision stores cr, as Kubernetes' CreateControllerRevision does:
 // when another revision already has its name, the one owner's revision with
 // the same data is returned; a different one is a hash collision, which
-// raises *collisionCount and renames cr until the name is free.
-func createRevision(ctx context.Context, c *Client, owner objects.Object, cr *objects.ControllerRevision, collisionCount *int32) (*objects.ControllerRevision, error) {
+// raises *collisionCount and renames cr (with hash) until the name is
+// free.
+func createRevision(ctx context.Context, c *Client, owner objects.Object, cr *objects.ControllerRevision, hash revisionHash, collisionCount *int32) (*objects.ControllerRevision, error) {
 	uid := owner.GetObjectMeta().UID
 	var out *objects.ControllerRevision
 	err := c.Txn(ctx, func(tx store.Tx) error {
 		count := *collisionCount
 		for {
 			try := cr.DeepCopy()
-			nameRevision(try, owner.GetObjectMeta().Name, count)
+			nameRevision(try, owner.GetObjectMeta().Name, hash(count))
 			o, err := tx.Get(kindControllerRevision, try.Key())
 			if errors.Is(err, store.ErrNotFound) {
 				if err := c.AdmitCreate(tx, try); err != nil {
@@ -181,9 +194,10 @@ func renumberRevision(ctx context.Context, c *Client, cr *objects.ControllerRevi
 	return upd, nil
 }
 
-// truncateHistory deletes the oldest of owner's revisions beyond limit,
-// sparing the live ones (those named in live), as Kubernetes'
-// truncateHistory does. revs is sorted oldest first.
+// truncateHistory deletes the oldest of a StatefulSet's revisions beyond
+// limit, sparing the live ones (those named in live), as Kubernetes'
+// truncateHistory does: limit counts the revisions that are not live. revs
+// is sorted oldest first.
 func truncateHistory(ctx context.Context, c *Client, revs []*objects.ControllerRevision, live map[string]bool, limit int) error {
 	var history []*objects.ControllerRevision
 	for _, r := range revs {
@@ -194,11 +208,64 @@ func truncateHistory(ctx context.Context, c *Client, revs []*objects.ControllerR
 	if len(history) <= limit {
 		return nil
 	}
-	for _, r := range history[:len(history)-limit] {
+	return deleteRevisions(ctx, c, history[:len(history)-limit])
+}
+
+// deleteRevisions deletes revs; one already gone or replaced is no error.
+func deleteRevisions(ctx context.Context, c *Client, revs []*objects.ControllerRevision) error {
+	for _, r := range revs {
 		_, err := c.Delete(ctx, kindControllerRevision, r.Key(), store.DeleteOptions{Preconditions: &store.Preconditions{UID: r.UID}})
 		if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 	}
 	return nil
+}
+
+// historyLimit is a revisionHistoryLimit, 10 when unset.
+func historyLimit(l *int32) int {
+	if l == nil {
+		return 10
+	}
+	return int(*l)
+}
+
+// templatePatch is the data of a revision of template t: a patch that puts
+// the template back, as Kubernetes' getPatch of the StatefulSet and
+// DaemonSet controllers writes it (keys sorted, so that equal templates
+// give equal bytes, which is how a revision is matched to a template).
+func templatePatch(t *objects.PodTemplateSpec) ([]byte, error) {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	m["$patch"] = "replace"
+	return json.Marshal(map[string]any{"spec": map[string]any{"template": m}})
+}
+
+// revisionTemplate returns the pod template a revision holds, defaulted.
+func revisionTemplate(cr *objects.ControllerRevision) (*objects.PodTemplateSpec, error) {
+	var patch struct {
+		Spec struct {
+			Template json.RawMessage `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(cr.Data.Raw, &patch); err != nil {
+		return nil, fmt.Errorf("ControllerRevision %s: data: %w", cr.Name, err)
+	}
+	if len(patch.Spec.Template) == 0 {
+		return nil, fmt.Errorf("ControllerRevision %s: data holds no spec.template", cr.Name)
+	}
+	t := &objects.PodTemplateSpec{}
+	if err := json.Unmarshal(patch.Spec.Template, t); err != nil { // "$patch" is not a field
+		return nil, fmt.Errorf("ControllerRevision %s: data: spec.template: %w", cr.Name, err)
+	}
+	objects.DefaultPodSpec(&t.Spec)
+	return t, nil
 }

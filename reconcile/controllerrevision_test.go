@@ -23,7 +23,7 @@ func TestControllerRevisionNaming(t *testing.T) {
 
 	set := newStatefulSet("db", 1)
 	set.UID, set.APIVersion, set.Kind = "u1", "apps/v1", kindStatefulSet
-	cr := newControllerRevision(set, map[string]string{"app": "db"}, data, 7, 1)
+	cr := newControllerRevision(set, map[string]string{"app": "db"}, data, 7, dataHash(data)(1))
 	require.Equal(t, "db-"+h1, cr.Name)
 	require.Equal(t, map[string]string{"app": "db", objects.ControllerRevisionHashLabelKey: h1}, cr.Labels)
 	require.Equal(t, int64(7), cr.Revision)
@@ -51,13 +51,13 @@ func TestSortAndNextRevision(t *testing.T) {
 func TestRevisionTemplate(t *testing.T) {
 	set := newStatefulSet("db", 1)
 	set.Default()
-	data, err := statefulSetPatch(set)
+	data, err := templatePatch(&set.Spec.Template)
 	require.NoError(t, err)
 	require.Contains(t, string(data), `"$patch":"replace"`)
 	got, err := revisionTemplate(&objects.ControllerRevision{Data: objects.RawExtension{Raw: data}})
 	require.NoError(t, err)
 	require.Equal(t, &set.Spec.Template, got)
-	again, err := statefulSetPatch(set)
+	again, err := templatePatch(&set.Spec.Template)
 	require.NoError(t, err)
 	require.Equal(t, data, again, "equal templates give equal bytes")
 

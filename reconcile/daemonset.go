@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -53,12 +54,23 @@ const (
 // daemon pod at a time (an old pod not available is replaced at once), or with
 // maxSurge, starting the new pod beside the old and deleting the old once
 // the new is available; OnDelete replaces a pod only when it is deleted.
+//
+// Revisions are kept as Kubernetes' daemon controller keeps them: each pod
+// template the DaemonSet rolls out is a ControllerRevision named
+// <daemonset>-<hash>, owned by it, labelled with the template's labels and
+// controller-revision-hash, holding the patch
+// {"spec":{"template":{...,"$patch":"replace"}}}. The hash is the one its
+// pods carry; the current template's revision has the highest number, and
+// a template that comes back reuses its revision, renumbered, so that
+// Rollback can restore any template kept. Old revisions beyond
+// revisionHistoryLimit that no pod carries the hash of are deleted, oldest
+// first.
 func DaemonSetController(m *Manager) Controller {
 	r := &daemonSetReconciler{c: m.Client(), clock: m.Clock(), rec: m.Recorder()}
 	return Controller{
 		Name: "daemonset",
 		For:  kindDaemonSet,
-		Owns: []string{kindPod},
+		Owns: []string{kindPod, kindControllerRevision},
 		Watches: []Watch{
 			{Kind: kindPod, Map: r.orphanPodOwners},
 			{Kind: kindNode, Map: r.allDaemonSets},
@@ -189,7 +201,21 @@ func (r *daemonSetReconciler) Reconcile(ctx context.Context, req Request) (Resul
 	if err != nil {
 		return Result{}, err
 	}
-	hash := templateHash(&ds.Spec.Template, ds.Status.CollisionCount)
+	// Pods carry the hash of the current revision. A DaemonSet being
+	// deleted makes no revision: its template's hash stands in.
+	hash, collisionCount := templateHash(&ds.Spec.Template, ds.Status.CollisionCount), ds.Status.CollisionCount
+	var old []*objects.ControllerRevision
+	if !ds.IsDeleting() {
+		var cur *objects.ControllerRevision
+		cur, old, collisionCount, err = r.history(ctx, ds, sel, pods)
+		if errors.Is(err, ErrOwnerDeleting) {
+			return Result{}, nil // the deletion queues it again
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		hash = cur.Labels[objects.ControllerRevisionHashLabelKey]
+	}
 	now := r.clock.Now()
 	byNode := map[string]*dsNode{}
 	for _, n := range nodes {
@@ -215,11 +241,15 @@ func (r *daemonSetReconciler) Reconcile(ctx context.Context, req Request) (Resul
 		if syncErr == nil {
 			res, syncErr = r.rollingUpdate(ctx, ds, byNode, hash, now)
 		}
+		if syncErr == nil {
+			syncErr = r.cleanupHistory(ctx, ds, old, pods)
+		}
 		if backoff > 0 && (res.RequeueAfter == 0 || backoff < res.RequeueAfter) {
 			res.RequeueAfter = backoff
 		}
 	}
 	status := daemonSetStatus(ds, byNode, hash, now)
+	status.CollisionCount = collisionCount
 	if !reflect.DeepEqual(status, ds.Status) {
 		ds.Status = status
 		if err := r.c.UpdateStatus(ctx, ds); err != nil {
@@ -234,6 +264,133 @@ func (r *daemonSetReconciler) Reconcile(ctx context.Context, req Request) (Resul
 		}
 	}
 	return res, syncErr
+}
+
+// history finds or makes the DaemonSet's current revision, the one holding
+// its template, as Kubernetes' constructHistory does, and returns it, the
+// other revisions (oldest first), and the collision count to record. The
+// current revision is made the newest: a template that comes back is
+// renumbered, not stored twice. Several revisions holding the template
+// (made under different collision counts) are merged into the newest.
+func (r *daemonSetReconciler) history(ctx context.Context, ds *objects.DaemonSet, sel objects.Selector, pods []*objects.Pod) (cur *objects.ControllerRevision, old []*objects.ControllerRevision, collisionCount *int32, err error) {
+	revs, err := claimRevisions(ctx, r.c, ds, sel)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	data, err := templatePatch(&ds.Spec.Template)
+	if err != nil {
+		return nil, nil, nil, Terminal(fmt.Errorf("daemonset %s/%s: %w", ds.Namespace, ds.Name, err))
+	}
+	for i, rev := range revs {
+		if _, ok := rev.Labels[objects.ControllerRevisionHashLabelKey]; ok {
+			continue
+		}
+		// Adopted without the label: Kubernetes gives it the revision's
+		// name, which then stands for its hash.
+		upd := rev.DeepCopy()
+		if upd.Labels == nil {
+			upd.Labels = map[string]string{}
+		}
+		upd.Labels[objects.ControllerRevisionHashLabelKey] = upd.Name
+		if err := r.c.Update(ctx, upd); err != nil {
+			return nil, nil, nil, err
+		}
+		revs[i] = upd
+	}
+	var count int32
+	if ds.Status.CollisionCount != nil {
+		count = *ds.Status.CollisionCount
+	}
+	hash := daemonSetHash(ds)
+	want := newControllerRevision(ds, ds.Spec.Template.Labels, data, 0, hash(count))
+	if len(ds.Annotations) > 0 {
+		want.Annotations = maps.Clone(ds.Annotations)
+	}
+	matching := equalRevisions(revs, want)
+	old = slices.DeleteFunc(slices.Clone(revs), func(rev *objects.ControllerRevision) bool { return slices.Contains(matching, rev) })
+	next := nextRevision(old)
+	if len(matching) == 0 {
+		want.Revision = next
+		cur, err = createRevision(ctx, r.c, ds, want, hash, &count)
+	} else if cur, err = r.dedupRevisions(ctx, matching, pods); err == nil && cur.Revision < next {
+		cur, err = renumberRevision(ctx, r.c, cur, next)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	collisionCount = ds.Status.CollisionCount
+	if (collisionCount == nil && count != 0) || (collisionCount != nil && *collisionCount != count) {
+		collisionCount = &count
+	}
+	return cur, old, collisionCount, nil
+}
+
+// daemonSetHash is the DaemonSet's revisionHash: the hash of its pod
+// template, Kubernetes' ComputeHash, which its pods carry. An unset
+// collision count is hashed as none, as it always was.
+func daemonSetHash(ds *objects.DaemonSet) revisionHash {
+	unset := ds.Status.CollisionCount == nil
+	return func(collisionCount int32) string {
+		if unset && collisionCount == 0 {
+			return templateHash(&ds.Spec.Template, nil)
+		}
+		return templateHash(&ds.Spec.Template, &collisionCount)
+	}
+}
+
+// dedupRevisions keeps the newest of revs, the revisions holding the
+// DaemonSet's template (oldest first), and deletes the others after giving
+// their pods the kept one's hash, as Kubernetes' dedupCurHistories does.
+// Only those pods are relabelled: Kubernetes relabels every pod with
+// another hash, which would count pods of old templates as updated.
+func (r *daemonSetReconciler) dedupRevisions(ctx context.Context, revs []*objects.ControllerRevision, pods []*objects.Pod) (*objects.ControllerRevision, error) {
+	keep := revs[len(revs)-1]
+	dups := revs[:len(revs)-1]
+	if len(dups) == 0 {
+		return keep, nil
+	}
+	hash := keep.Labels[objects.ControllerRevisionHashLabelKey]
+	dupHashes := map[string]bool{}
+	for _, d := range dups {
+		dupHashes[d.Labels[objects.ControllerRevisionHashLabelKey]] = true
+	}
+	for _, p := range pods {
+		if !dupHashes[p.Labels[objects.ControllerRevisionHashLabelKey]] {
+			continue
+		}
+		p.Labels[objects.ControllerRevisionHashLabelKey] = hash
+		if err := r.c.Update(ctx, p); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return keep, deleteRevisions(ctx, r.c, dups)
+}
+
+// cleanupHistory deletes the oldest of the DaemonSet's old revisions
+// beyond revisionHistoryLimit, sparing those whose hash a pod (even one
+// finished or being deleted) still carries, as Kubernetes' cleanupHistory
+// does: unlike a StatefulSet's, the limit counts the spared ones too.
+func (r *daemonSetReconciler) cleanupHistory(ctx context.Context, ds *objects.DaemonSet, old []*objects.ControllerRevision, pods []*objects.Pod) error {
+	toKill := len(old) - historyLimit(ds.Spec.RevisionHistoryLimit)
+	if toKill <= 0 {
+		return nil
+	}
+	live := map[string]bool{}
+	for _, p := range pods {
+		if h := p.Labels[objects.ControllerRevisionHashLabelKey]; h != "" {
+			live[h] = true
+		}
+	}
+	var del []*objects.ControllerRevision
+	for _, rev := range old {
+		if len(del) == toKill {
+			break
+		}
+		if !live[rev.Labels[objects.ControllerRevisionHashLabelKey]] {
+			del = append(del, rev)
+		}
+	}
+	return deleteRevisions(ctx, r.c, del)
 }
 
 // manage creates the missing pods and deletes those that must go, as

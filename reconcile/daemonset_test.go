@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -487,4 +488,146 @@ func TestFailedPodsBackoff(t *testing.T) {
 	require.Zero(t, b.wait("k", now))
 	b.next("k", now)
 	require.Equal(t, time.Second, b.wait("k", now), "from 1s again after 2*15m without a failure")
+}
+
+func setImageDS(e *env, name, image string) {
+	e.mutate(kindDaemonSet, dkey(name), func(o objects.Object) {
+		o.(*objects.DaemonSet).Spec.Template.Spec.Containers[0].Image = image
+	})
+}
+
+// dsRevisions holds when the DaemonSet's revisions are want, each
+// "<number>:<image>", oldest first.
+func dsRevisions(t *testing.T, name string, want ...string) func(tx store.ReadTx) (bool, string) {
+	return func(tx store.ReadTx) (bool, string) {
+		got := revisionImages(t, revisionsOf(tx, getDS(tx, name)))
+		return slices.Equal(got, want), fmt.Sprint(got)
+	}
+}
+
+// A DaemonSet keeps its templates as ControllerRevisions, as Kubernetes'
+// daemon controller does: named after the hash its pods carry (the hash
+// they carried before revisions were kept), owned by it, labelled like
+// its template; a template that comes back reuses its revision with the
+// next number.
+func TestDaemonSetRevisionHistory(t *testing.T) {
+	e := dsEnv(t)
+	readyWhenBound(e)
+	e.create(newNode("n1"), newNode("n2"))
+	e.create(newDaemonSet("agent", "agent:1"))
+	e.waitFor("agent:1", dsOn("agent", "agent:1", "n1", "n2"))
+	e.waitFor("one revision", dsRevisions(t, "agent", "1:agent:1"))
+	var rev1 string
+	viewT(t, e.s, func(tx store.ReadTx) {
+		ds := getDS(tx, "agent")
+		r := revisionsOf(tx, ds)[0]
+		rev1 = r.Name
+		hash := r.Labels[objects.ControllerRevisionHashLabelKey]
+		require.Equal(t, templateHash(&ds.Spec.Template, nil), hash, "the hash pods have always carried")
+		require.Equal(t, "agent-"+hash, r.Name)
+		require.Equal(t, "agent", r.Labels["app"], "the template's labels")
+		ref := r.ControllerRef()
+		require.NotNil(t, ref)
+		require.Equal(t, ds.UID, ref.UID)
+		require.Equal(t, kindDaemonSet, ref.Kind)
+		require.Contains(t, string(r.Data.Raw), `"$patch":"replace"`)
+		require.Nil(t, ds.Status.CollisionCount, "no collision, none recorded")
+		for _, p := range podsWhere(tx, nil) {
+			require.Equal(t, hash, p.Labels[objects.ControllerRevisionHashLabelKey], p.Name)
+		}
+	})
+
+	setImageDS(e, "agent", "agent:2")
+	e.waitFor("agent:2", dsOn("agent", "agent:2", "n1", "n2"))
+	e.waitFor("two revisions", dsRevisions(t, "agent", "1:agent:1", "2:agent:2"))
+
+	setImageDS(e, "agent", "agent:1")
+	e.waitFor("agent:1 again", dsOn("agent", "agent:1", "n1", "n2"))
+	e.waitFor("agent:1's revision renumbered", dsRevisions(t, "agent", "2:agent:2", "3:agent:1"))
+	viewT(t, e.s, func(tx store.ReadTx) {
+		revs := revisionsOf(tx, getDS(tx, "agent"))
+		require.Equal(t, rev1, revs[1].Name, "the revision is reused, not made again")
+		for _, p := range podsWhere(tx, nil) {
+			require.Equal(t, revs[1].Labels[objects.ControllerRevisionHashLabelKey], p.Labels[objects.ControllerRevisionHashLabelKey], p.Name)
+		}
+	})
+}
+
+// revisionHistoryLimit bounds the old revisions, as Kubernetes'
+// cleanupHistory does: the oldest go first, but never one whose hash a pod
+// still carries.
+func TestDaemonSetRevisionHistoryLimit(t *testing.T) {
+	e := dsEnv(t)
+	readyWhenBound(e)
+	e.create(newNode("n1"), newNode("n2"))
+	ds := newDaemonSet("agent", "agent:1")
+	ds.Spec.RevisionHistoryLimit = ptr[int32](1)
+	e.create(ds)
+	e.waitFor("agent:1", dsOn("agent", "agent:1", "n1", "n2"))
+	for _, img := range []string{"agent:2", "agent:3"} {
+		setImageDS(e, "agent", img)
+		e.waitFor(img, dsOn("agent", img, "n1", "n2"))
+	}
+	e.waitFor("one old revision", dsRevisions(t, "agent", "2:agent:2", "3:agent:3"))
+
+	// OnDelete: the pods keep agent:3 through two template changes.
+	e.mutate(kindDaemonSet, dkey("agent"), func(o objects.Object) {
+		o.(*objects.DaemonSet).Spec.UpdateStrategy = objects.DaemonSetUpdateStrategy{Type: objects.OnDeleteDaemonSetStrategyType}
+	})
+	setImageDS(e, "agent", "agent:4")
+	e.waitFor("agent:4's revision", dsRevisions(t, "agent", "3:agent:3", "4:agent:4"))
+	setImageDS(e, "agent", "agent:5")
+	e.waitFor("agent:3 kept for its pods, agent:4 gone", dsRevisions(t, "agent", "3:agent:3", "5:agent:5"))
+	viewT(t, e.s, func(tx store.ReadTx) {
+		for _, ps := range daemonPodsByNode(tx, "agent") {
+			require.Equal(t, "agent:3", ps[0].Spec.Containers[0].Image)
+		}
+	})
+
+	// Once no pod carries agent:3 it is history like any other.
+	require.NoError(t, e.s.Update(t.Context(), func(tx store.Tx) error {
+		for _, p := range podsWhere(tx, nil) {
+			if _, err := tx.Delete(kindPod, p.Key(), store.DeleteOptions{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	e.waitFor("agent:5", dsOn("agent", "agent:5", "n1", "n2"))
+	setImageDS(e, "agent", "agent:6")
+	e.waitFor("agent:3 gone", dsRevisions(t, "agent", "5:agent:5", "6:agent:6"))
+}
+
+// Revisions holding the same template (made under different collision
+// counts) are merged into the newest, and the pods of the others carry its
+// hash, as Kubernetes' dedupCurHistories does.
+func TestDaemonSetDedupRevisions(t *testing.T) {
+	e := dsEnv(t)
+	readyWhenBound(e)
+	e.create(newNode("n1"))
+	e.create(newDaemonSet("agent", "agent:1"))
+	e.waitFor("agent:1", dsOn("agent", "agent:1", "n1"))
+	var ds *objects.DaemonSet
+	var first *objects.ControllerRevision
+	viewT(t, e.s, func(tx store.ReadTx) {
+		ds = getDS(tx, "agent")
+		first = revisionsOf(tx, ds)[0]
+	})
+	dup := first.DeepCopy()
+	dup.ResourceVersion, dup.UID = "", ""
+	dup.Revision = 2
+	nameRevision(dup, "agent", templateHash(&ds.Spec.Template, ptr[int32](7)))
+	e.create(dup)
+	e.waitFor("merged into the newest", func(tx store.ReadTx) (bool, string) {
+		revs := revisionsOf(tx, getDS(tx, "agent"))
+		var names []string
+		for _, r := range revs {
+			names = append(names, r.Name)
+		}
+		pods := podsWhere(tx, nil)
+		ok := len(revs) == 1 && revs[0].Name == dup.Name && len(pods) == 1 &&
+			pods[0].Labels[objects.ControllerRevisionHashLabelKey] == dup.Labels[objects.ControllerRevisionHashLabelKey]
+		return ok, fmt.Sprintf("revisions %v, pods %v", names, podNames(pods))
+	})
+	e.waitFor("still updated", dsOn("agent", "agent:1", "n1"))
 }

@@ -327,9 +327,9 @@ func TestDeploymentRollback(t *testing.T) {
 	require.Len(t, before, 2)
 
 	ctx := context.Background()
-	require.ErrorIs(t, Rollback(ctx, e.s, "default", "web", 7), store.ErrNotFound)
-	require.ErrorIs(t, Rollback(ctx, e.s, "default", "nope", 1), store.ErrNotFound)
-	require.NoError(t, Rollback(ctx, e.s, "default", "web", 1))
+	require.ErrorIs(t, Rollback(ctx, e.s, kindDeployment, dkey("web"), 7), store.ErrNotFound)
+	require.ErrorIs(t, Rollback(ctx, e.s, kindDeployment, dkey("nope"), 1), store.ErrNotFound)
+	require.NoError(t, Rollback(ctx, e.s, kindDeployment, dkey("web"), 1))
 	e.waitFor("back on v1", rolledOut("web", "app:1"))
 	e.waitFor("revision 3", func(tx store.ReadTx) (bool, string) {
 		d := getDeployment(tx, "web")
@@ -364,17 +364,17 @@ func TestDeploymentRollback(t *testing.T) {
 	require.False(t, hasHash, "the deployment's template has no pod-template-hash label")
 
 	// Revision 0 is the previous one: back to app:2.
-	require.NoError(t, Rollback(ctx, e.s, "default", "web", 0))
+	require.NoError(t, Rollback(ctx, e.s, kindDeployment, dkey("web"), 0))
 	e.waitFor("back on v2", rolledOut("web", "app:2"))
-	hist, err := History(ctx, e.s, "default", "web")
+	hist, err := History(ctx, e.s, kindDeployment, dkey("web"))
 	require.NoError(t, err)
 	require.Len(t, hist, 2)
 	require.Equal(t, int64(3), hist[0].Number)
 	require.Equal(t, "app:1", hist[0].Template.Spec.Containers[0].Image)
 	require.Equal(t, int64(4), hist[1].Number)
 
-	require.NoError(t, Pause(ctx, e.s, "default", "web"))
-	require.ErrorIs(t, Rollback(ctx, e.s, "default", "web", 3), ErrPaused)
+	require.NoError(t, Pause(ctx, e.s, kindDeployment, dkey("web")))
+	require.ErrorIs(t, Rollback(ctx, e.s, kindDeployment, dkey("web"), 3), ErrPaused)
 }
 
 func TestDeploymentRecreate(t *testing.T) {
@@ -454,7 +454,7 @@ func TestDeploymentPauseResume(t *testing.T) {
 	e.create(newDeployment("web", 2, "app:1"))
 	e.waitFor("v1", rolledOut("web", "app:1"))
 	ctx := context.Background()
-	require.NoError(t, Pause(ctx, e.s, "default", "web"))
+	require.NoError(t, Pause(ctx, e.s, kindDeployment, dkey("web")))
 	e.waitFor("paused condition", func(tx store.ReadTx) (bool, string) {
 		d := getDeployment(tx, "web")
 		c := objects.GetDeploymentCondition(&d.Status, objects.DeploymentProgressing)
@@ -470,9 +470,9 @@ func TestDeploymentPauseResume(t *testing.T) {
 			d.Status.ObservedGeneration == d.Generation, fmt.Sprintf("%d replicasets, status %+v", len(rss), d.Status)
 	})
 	require.Len(t, e.list(kindReplicaSet, store.ListOptions{}), 1, "no rollout while paused")
-	require.NoError(t, Resume(ctx, e.s, "default", "web"))
+	require.NoError(t, Resume(ctx, e.s, kindDeployment, dkey("web")))
 	e.waitFor("v2 after resume", rolledOut("web", "app:2"))
-	require.NoError(t, Restart(ctx, e.s, "default", "web", e.clock.Now()))
+	require.NoError(t, Restart(ctx, e.s, kindDeployment, dkey("web"), e.clock.Now()))
 	e.waitFor("restarted", func(tx store.ReadTx) (bool, string) {
 		ok, seen := rolledOut("web", "app:2")(tx)
 		return ok && len(replicaSetsOf(tx, getDeployment(tx, "web"))) == 3, seen
@@ -647,7 +647,7 @@ func TestDeploymentRevisionHistoryLimit(t *testing.T) {
 		}
 		return len(rss) == 2, fmt.Sprint(revs)
 	})
-	hist, err := History(context.Background(), e.s, "default", "web")
+	hist, err := History(context.Background(), e.s, kindDeployment, dkey("web"))
 	require.NoError(t, err)
 	require.Equal(t, []int64{3, 4}, []int64{hist[0].Number, hist[1].Number})
 }

@@ -56,6 +56,18 @@
 //
 // # Rollouts
 //
-// Rollback, Pause, Resume, Restart and History act on a Deployment in the
-// store, as kubectl rollout does; the Deployment controller does the rest.
+// Rollback, History, Restart, Pause and Resume act on a workload in the
+// store, named by kind and key as `kubectl rollout undo daemonset/agent`
+// names it; its controller does the rest:
+//
+//	hist, err := reconcile.History(ctx, st, "DaemonSet", key)   // revisions and change causes
+//	err = reconcile.Rollback(ctx, st, "DaemonSet", key, 0)      // 0: the previous revision
+//	err = reconcile.Restart(ctx, st, "StatefulSet", key, time.Now())
+//
+// A Deployment's revisions are its ReplicaSets; a DaemonSet's and a
+// StatefulSet's are the ControllerRevisions their controllers keep, one
+// per pod template rolled out (spec.revisionHistoryLimit of them besides
+// those in use), and a rollback restores the template one holds. Pause
+// and Resume apply to Deployments only; other kinds are refused with an
+// error wrapping ErrNotSupported, as kubectl refuses them.
 package reconcile

@@ -1,9 +1,7 @@
 package reconcile
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -144,11 +142,7 @@ func (r *statefulSetReconciler) Reconcile(ctx context.Context, req Request) (Res
 	for _, p := range s.all {
 		live[p.Labels[objects.ControllerRevisionHashLabelKey]] = true
 	}
-	limit := 10
-	if l := set.Spec.RevisionHistoryLimit; l != nil {
-		limit = int(*l)
-	}
-	return res, truncateHistory(ctx, r.c, revs, live, limit)
+	return res, truncateHistory(ctx, r.c, revs, live, historyLimit(set.Spec.RevisionHistoryLimit))
 }
 
 // writeStatus stores the set's status when it changed, and returns the
@@ -177,11 +171,12 @@ func (r *statefulSetReconciler) revisions(ctx context.Context, s *setPods, revs 
 	if set.Status.CollisionCount != nil {
 		collisionCount = *set.Status.CollisionCount
 	}
-	data, err := statefulSetPatch(set)
+	data, err := templatePatch(&set.Spec.Template)
 	if err != nil {
 		return nil, nil, Terminal(fmt.Errorf("statefulset %s/%s: %w", set.Namespace, set.Name, err))
 	}
-	upd = newControllerRevision(set, set.Spec.Template.Labels, data, nextRevision(revs), collisionCount)
+	hash := dataHash(data)
+	upd = newControllerRevision(set, set.Spec.Template.Labels, data, nextRevision(revs), hash(collisionCount))
 	if len(set.Annotations) > 0 {
 		upd.Annotations = maps.Clone(set.Annotations)
 	}
@@ -194,7 +189,7 @@ func (r *statefulSetReconciler) revisions(ctx context.Context, s *setPods, revs 
 			return nil, nil, err
 		}
 	default:
-		if upd, err = createRevision(ctx, r.c, set, upd, &collisionCount); err != nil {
+		if upd, err = createRevision(ctx, r.c, set, upd, hash, &collisionCount); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -213,45 +208,6 @@ func (r *statefulSetReconciler) revisions(ctx context.Context, s *setPods, revs 
 		}
 	}
 	return cur, upd, nil
-}
-
-// statefulSetPatch is the data of the set's revision: a patch that puts
-// back its pod template, as Kubernetes' getPatch writes it (keys sorted, so
-// that equal templates give equal bytes).
-func statefulSetPatch(set *objects.StatefulSet) ([]byte, error) {
-	b, err := json.Marshal(&set.Spec.Template)
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var t map[string]any
-	if err := dec.Decode(&t); err != nil {
-		return nil, err
-	}
-	t["$patch"] = "replace"
-	return json.Marshal(map[string]any{"spec": map[string]any{"template": t}})
-}
-
-// revisionTemplate returns the pod template a StatefulSet revision holds.
-func revisionTemplate(cr *objects.ControllerRevision) (*objects.PodTemplateSpec, error) {
-	var patch struct {
-		Spec struct {
-			Template json.RawMessage `json:"template"`
-		} `json:"spec"`
-	}
-	if err := json.Unmarshal(cr.Data.Raw, &patch); err != nil {
-		return nil, fmt.Errorf("ControllerRevision %s: data: %w", cr.Name, err)
-	}
-	if len(patch.Spec.Template) == 0 {
-		return nil, fmt.Errorf("ControllerRevision %s: data holds no spec.template", cr.Name)
-	}
-	t := &objects.PodTemplateSpec{}
-	if err := json.Unmarshal(patch.Spec.Template, t); err != nil { // "$patch" is not a field
-		return nil, fmt.Errorf("ControllerRevision %s: data: spec.template: %w", cr.Name, err)
-	}
-	objects.DefaultPodSpec(&t.Spec)
-	return t, nil
 }
 
 func newSetPods(set *objects.StatefulSet, pods []*objects.Pod, now time.Time) *setPods {

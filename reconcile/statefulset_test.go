@@ -443,9 +443,11 @@ func TestParentAndOrdinal(t *testing.T) {
 	}
 }
 
-// revisionsOf lists the set's ControllerRevisions, oldest first.
-func revisionsOf(tx store.ReadTx, set *objects.StatefulSet) []*objects.ControllerRevision {
-	objs, _ := tx.List(kindControllerRevision, store.ListOptions{Namespace: set.Namespace, Fields: map[string]string{store.IndexOwner: set.UID}})
+// revisionsOf lists the ControllerRevisions of a StatefulSet or DaemonSet,
+// oldest first.
+func revisionsOf(tx store.ReadTx, owner objects.Object) []*objects.ControllerRevision {
+	m := owner.GetObjectMeta()
+	objs, _ := tx.List(kindControllerRevision, store.ListOptions{Namespace: m.Namespace, Fields: map[string]string{store.IndexOwner: m.UID}})
 	var out []*objects.ControllerRevision
 	for _, o := range objs {
 		out = append(out, o.(*objects.ControllerRevision))
@@ -612,7 +614,7 @@ func TestStatefulSetRevisionCollision(t *testing.T) {
 	set := newStatefulSet("db", 1)
 	defaulted := set.DeepCopy()
 	e.s.Scheme().Default(defaulted)
-	data, err := statefulSetPatch(defaulted)
+	data, err := templatePatch(&defaulted.Spec.Template)
 	require.NoError(t, err)
 	taken := controllerRevisionName("db", hashControllerRevision(data, 0))
 	e.create(&objects.ControllerRevision{

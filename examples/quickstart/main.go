@@ -117,7 +117,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	rolloutErr := exampleutil.RolloutStatus(ctx, out, o, dep)
 	if l != nil {
 		report := l.stop()
-		history, err := o.RolloutHistory(ctx, webKey)
+		history, err := o.RolloutHistory(ctx, podkit.KindDeployment, webKey)
 		if err != nil {
 			return err
 		}
@@ -150,14 +150,14 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	}
 
 	exampleutil.Step(out, "Roll back to v1")
-	history, err := o.RolloutHistory(ctx, webKey)
+	history, err := o.RolloutHistory(ctx, podkit.KindDeployment, webKey)
 	if err != nil {
 		return err
 	}
 	kubectl.PrintRolloutHistory(out, "web", history)
 	// Revision 0 is the one before the current one, as for `kubectl
 	// rollout undo`: v1's ReplicaSet scales up again, v2's down.
-	if err := o.Rollback(ctx, webKey, 0); err != nil {
+	if err := o.Rollback(ctx, podkit.KindDeployment, webKey, 0); err != nil {
 		return err
 	}
 	if err := exampleutil.RolloutStatus(ctx, out, o, dep); err != nil {
