@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
 	"github.com/podkit/podkit/internal/storecore"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/store"
@@ -20,9 +22,14 @@ const LastAppliedAnnotation = "podkit.io/last-applied-configuration"
 // in one transaction: if any object is rejected, nothing is written.
 //
 // An update merges as `kubectl apply` does: fields set in the applied object
-// replace the live ones (lists as a whole), fields removed since the last
-// apply are removed, and fields the user never set — status, values filled
-// in by the server or a controller — are kept. The applied configuration is
+// replace the live ones, fields removed since the last apply are removed,
+// and fields the user never set — status, values filled in by the server
+// or a controller, list items another writer added — are kept. Lists are
+// merged by key where Kubernetes' patch strategy says so (containers,
+// volumes and env by name, container ports by number, Service ports by
+// port, ...) and replaced otherwise (tolerations, args); a kind of the
+// host's own is merged by the patchStrategy and patchMergeKey tags of its
+// Go type, lists replaced where it has none. The applied configuration is
 // recorded in the LastAppliedAnnotation. Each object receives what was
 // stored.
 func (o *Orchestrator) Apply(ctx context.Context, objs ...objects.Object) error {
@@ -132,49 +139,29 @@ func pruneEmpty(m map[string]any) {
 }
 
 // mergeApplied computes the three-way merge of the live object, the newly
-// applied configuration and the one recorded at the last apply.
+// applied configuration and the one recorded at the last apply, as
+// kubectl's client-side apply does: a strategic merge patch from the last
+// applied configuration to the new one (apimachinery's strategicpatch),
+// applied to the live object. Lists are merged as the kinds' patch tags
+// say, containers and env by name, ports by number.
 func mergeApplied(live objects.Object, applied []byte) ([]byte, error) {
 	liveJSON, err := json.Marshal(live)
 	if err != nil {
 		return nil, err
 	}
-	var liveDoc, appliedDoc, lastDoc map[string]any
-	if err := json.Unmarshal(liveJSON, &liveDoc); err != nil {
+	var last []byte
+	if l := live.GetObjectMeta().Annotations[LastAppliedAnnotation]; json.Valid([]byte(l)) {
+		last = []byte(l) // else damaged or absent: merge as if applied for the first time
+	}
+	meta, err := strategicpatch.NewPatchMetaFromStruct(live)
+	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(applied, &appliedDoc); err != nil {
+	patch, err := strategicpatch.CreateThreeWayMergePatch(last, applied, liveJSON, meta, true)
+	if err != nil {
 		return nil, err
 	}
-	if last := live.GetObjectMeta().Annotations[LastAppliedAnnotation]; last != "" {
-		if err := json.Unmarshal([]byte(last), &lastDoc); err != nil {
-			lastDoc = nil // a damaged record: merge as if applied for the first time
-		}
-	}
-	return json.Marshal(merge3(liveDoc, appliedDoc, lastDoc))
-}
-
-// merge3 sets every field of applied on live, recursing into objects, and
-// removes from live the fields last had that applied no longer has.
-func merge3(live, applied, last map[string]any) map[string]any {
-	if live == nil {
-		live = map[string]any{}
-	}
-	for k := range last {
-		if _, ok := applied[k]; !ok {
-			delete(live, k)
-		}
-	}
-	for k, av := range applied {
-		am, aIsMap := av.(map[string]any)
-		lm, lIsMap := live[k].(map[string]any)
-		if aIsMap && lIsMap {
-			prev, _ := last[k].(map[string]any)
-			live[k] = merge3(lm, am, prev)
-			continue
-		}
-		live[k] = av
-	}
-	return live
+	return strategicpatch.StrategicMergePatchUsingLookupPatchMeta(liveJSON, patch, meta)
 }
 
 func setAnnotation(m *objects.ObjectMeta, k, v string) {

@@ -61,7 +61,7 @@ type DaemonSetStatus struct {
 	NumberAvailable        int32                `json:"numberAvailable,omitempty"`
 	NumberUnavailable      int32                `json:"numberUnavailable,omitempty"`
 	CollisionCount         *int32               `json:"collisionCount,omitempty"`
-	Conditions             []DaemonSetCondition `json:"conditions,omitempty"`
+	Conditions             []DaemonSetCondition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 }
 
 // DaemonSetConditionType names a DaemonSet condition.

@@ -20,7 +20,7 @@ type DeploymentSpec struct {
 	Selector *LabelSelector  `json:"selector"`
 	Template PodTemplateSpec `json:"template"`
 	// Strategy defaults to RollingUpdate with maxSurge and maxUnavailable 25%.
-	Strategy        DeploymentStrategy `json:"strategy,omitempty"`
+	Strategy        DeploymentStrategy `json:"strategy,omitempty" patchStrategy:"retainKeys"`
 	MinReadySeconds int32              `json:"minReadySeconds,omitempty"`
 	// RevisionHistoryLimit is how many old ReplicaSets are kept for
 	// rollback; defaults to 10.
@@ -69,7 +69,7 @@ type DeploymentStatus struct {
 	ReadyReplicas       int32                 `json:"readyReplicas,omitempty"`
 	AvailableReplicas   int32                 `json:"availableReplicas,omitempty"`
 	UnavailableReplicas int32                 `json:"unavailableReplicas,omitempty"`
-	Conditions          []DeploymentCondition `json:"conditions,omitempty"`
+	Conditions          []DeploymentCondition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 	CollisionCount      *int32                `json:"collisionCount,omitempty"`
 }
 

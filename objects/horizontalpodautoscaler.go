@@ -178,7 +178,7 @@ type HorizontalPodAutoscalerStatus struct {
 	CurrentReplicas    int32                              `json:"currentReplicas,omitempty"`
 	DesiredReplicas    int32                              `json:"desiredReplicas"`
 	CurrentMetrics     []MetricStatus                     `json:"currentMetrics,omitempty"`
-	Conditions         []HorizontalPodAutoscalerCondition `json:"conditions,omitempty"`
+	Conditions         []HorizontalPodAutoscalerCondition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 }
 
 // HorizontalPodAutoscalerConditionType names an autoscaler condition.

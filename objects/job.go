@@ -80,7 +80,7 @@ const (
 
 // JobStatus is the observed state of a Job.
 type JobStatus struct {
-	Conditions              []JobCondition           `json:"conditions,omitempty"`
+	Conditions              []JobCondition           `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 	StartTime               *Time                    `json:"startTime,omitempty"`
 	CompletionTime          *Time                    `json:"completionTime,omitempty"`
 	Active                  int32                    `json:"active,omitempty"`

@@ -37,7 +37,7 @@ type PersistentVolumeClaimStatus struct {
 	Phase       PersistentVolumeClaimPhase       `json:"phase,omitempty"`
 	AccessModes []PersistentVolumeAccessMode     `json:"accessModes,omitempty"`
 	Capacity    ResourceList                     `json:"capacity,omitempty"`
-	Conditions  []PersistentVolumeClaimCondition `json:"conditions,omitempty"`
+	Conditions  []PersistentVolumeClaimCondition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 }
 
 // PersistentVolumeClaimPhase is Pending, Bound or Lost.

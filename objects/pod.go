@@ -21,9 +21,9 @@ type PodTemplateSpec struct {
 
 // PodSpec is the desired state of a pod.
 type PodSpec struct {
-	Volumes                       []Volume                   `json:"volumes,omitempty"`
-	InitContainers                []Container                `json:"initContainers,omitempty"`
-	Containers                    []Container                `json:"containers"`
+	Volumes                       []Volume                   `json:"volumes,omitempty" patchStrategy:"merge,retainKeys" patchMergeKey:"name"`
+	InitContainers                []Container                `json:"initContainers,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+	Containers                    []Container                `json:"containers" patchStrategy:"merge" patchMergeKey:"name"`
 	RestartPolicy                 RestartPolicy              `json:"restartPolicy,omitempty"`
 	TerminationGracePeriodSeconds *int64                     `json:"terminationGracePeriodSeconds,omitempty"`
 	ActiveDeadlineSeconds         *int64                     `json:"activeDeadlineSeconds,omitempty"`
@@ -34,7 +34,7 @@ type PodSpec struct {
 	NodeName                      string                     `json:"nodeName,omitempty"`
 	HostNetwork                   bool                       `json:"hostNetwork,omitempty"`
 	SecurityContext               *PodSecurityContext        `json:"securityContext,omitempty"`
-	ImagePullSecrets              []LocalObjectReference     `json:"imagePullSecrets,omitempty"`
+	ImagePullSecrets              []LocalObjectReference     `json:"imagePullSecrets,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 	Hostname                      string                     `json:"hostname,omitempty"`
 	Subdomain                     string                     `json:"subdomain,omitempty"`
 	Affinity                      *Affinity                  `json:"affinity,omitempty"`
@@ -46,7 +46,7 @@ type PodSpec struct {
 	ReadinessGates                []PodReadinessGate         `json:"readinessGates,omitempty"`
 	EnableServiceLinks            *bool                      `json:"enableServiceLinks,omitempty"`
 	PreemptionPolicy              *PreemptionPolicy          `json:"preemptionPolicy,omitempty"`
-	TopologySpreadConstraints     []TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	TopologySpreadConstraints     []TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty" patchStrategy:"merge" patchMergeKey:"topologyKey"`
 }
 
 // RestartPolicy says when the containers of a pod are restarted.
@@ -156,11 +156,11 @@ type Container struct {
 	Command                  []string                 `json:"command,omitempty"`
 	Args                     []string                 `json:"args,omitempty"`
 	WorkingDir               string                   `json:"workingDir,omitempty"`
-	Ports                    []ContainerPort          `json:"ports,omitempty"`
+	Ports                    []ContainerPort          `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"containerPort"`
 	EnvFrom                  []EnvFromSource          `json:"envFrom,omitempty"`
-	Env                      []EnvVar                 `json:"env,omitempty"`
+	Env                      []EnvVar                 `json:"env,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 	Resources                ResourceRequirements     `json:"resources,omitempty"`
-	VolumeMounts             []VolumeMount            `json:"volumeMounts,omitempty"`
+	VolumeMounts             []VolumeMount            `json:"volumeMounts,omitempty" patchStrategy:"merge" patchMergeKey:"mountPath"`
 	LivenessProbe            *Probe                   `json:"livenessProbe,omitempty"`
 	ReadinessProbe           *Probe                   `json:"readinessProbe,omitempty"`
 	StartupProbe             *Probe                   `json:"startupProbe,omitempty"`
@@ -594,14 +594,14 @@ const (
 // the node agent.
 type PodStatus struct {
 	Phase                 PodPhase          `json:"phase,omitempty"`
-	Conditions            []PodCondition    `json:"conditions,omitempty"`
+	Conditions            []PodCondition    `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 	Message               string            `json:"message,omitempty"`
 	Reason                string            `json:"reason,omitempty"`
 	NominatedNodeName     string            `json:"nominatedNodeName,omitempty"`
 	HostIP                string            `json:"hostIP,omitempty"`
-	HostIPs               []HostIP          `json:"hostIPs,omitempty"`
+	HostIPs               []HostIP          `json:"hostIPs,omitempty" patchStrategy:"merge" patchMergeKey:"ip"`
 	PodIP                 string            `json:"podIP,omitempty"`
-	PodIPs                []PodIP           `json:"podIPs,omitempty"`
+	PodIPs                []PodIP           `json:"podIPs,omitempty" patchStrategy:"merge" patchMergeKey:"ip"`
 	StartTime             *Time             `json:"startTime,omitempty"`
 	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`
 	ContainerStatuses     []ContainerStatus `json:"containerStatuses,omitempty"`

@@ -62,7 +62,7 @@ type ReplicaSetStatus struct {
 	ReadyReplicas        int32                 `json:"readyReplicas,omitempty"`
 	AvailableReplicas    int32                 `json:"availableReplicas,omitempty"`
 	ObservedGeneration   int64                 `json:"observedGeneration,omitempty"`
-	Conditions           []ReplicaSetCondition `json:"conditions,omitempty"`
+	Conditions           []ReplicaSetCondition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 }
 
 // ReplicaSetConditionType names a ReplicaSet condition.

@@ -20,7 +20,7 @@ func (s *Service) DeepCopyObject() Object { return s.DeepCopy() }
 
 // ServiceSpec is the desired state of a Service.
 type ServiceSpec struct {
-	Ports                    []ServicePort                 `json:"ports,omitempty"`
+	Ports                    []ServicePort                 `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"port"`
 	Selector                 map[string]string             `json:"selector,omitempty"`
 	ClusterIP                string                        `json:"clusterIP,omitempty"`
 	ClusterIPs               []string                      `json:"clusterIPs,omitempty"`
@@ -124,7 +124,7 @@ type ServicePort struct {
 // ServiceStatus is the observed state of a Service.
 type ServiceStatus struct {
 	LoadBalancer LoadBalancerStatus `json:"loadBalancer,omitempty"`
-	Conditions   []Condition        `json:"conditions,omitempty"`
+	Conditions   []Condition        `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 }
 
 // LoadBalancerStatus lists the addresses of a load balancer.

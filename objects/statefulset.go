@@ -124,7 +124,7 @@ type StatefulSetStatus struct {
 	CurrentRevision    string                 `json:"currentRevision,omitempty"`
 	UpdateRevision     string                 `json:"updateRevision,omitempty"`
 	CollisionCount     *int32                 `json:"collisionCount,omitempty"`
-	Conditions         []StatefulSetCondition `json:"conditions,omitempty"`
+	Conditions         []StatefulSetCondition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 	AvailableReplicas  int32                  `json:"availableReplicas"`
 }
 
