@@ -9,6 +9,33 @@ import (
 	"github.com/podkit/podkit/store"
 )
 
+// admitServiceAccount gives a new pod that names no service account the
+// namespace's "default" one, refuses one that names an account that does
+// not exist, and gives a pod without imagePullSecrets its account's, as
+// Kubernetes' ServiceAccount admission plugin does. A pod whose namespace
+// has no "default" account yet (the ServiceAccount controller makes it
+// once Run has started) is admitted without one, where Kubernetes would
+// refuse it until the account exists.
+func admitServiceAccount(tx store.ReadTx, p *objects.Pod) error {
+	if p.Spec.ServiceAccountName == "" {
+		p.Spec.ServiceAccountName = objects.DefaultServiceAccountName
+	}
+	obj, err := tx.Get(KindServiceAccount, objects.Key{Namespace: p.Namespace, Name: p.Spec.ServiceAccountName})
+	switch {
+	case errors.Is(err, store.ErrNotFound) && p.Spec.ServiceAccountName == objects.DefaultServiceAccountName:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("pods %q is forbidden: error looking up service account %s/%s: serviceaccount %q not found: %w",
+			objectName(&p.ObjectMeta), p.Namespace, p.Spec.ServiceAccountName, p.Spec.ServiceAccountName, ErrForbidden)
+	case err != nil:
+		return err
+	}
+	if sa := obj.(*objects.ServiceAccount); len(p.Spec.ImagePullSecrets) == 0 && len(sa.ImagePullSecrets) > 0 {
+		p.Spec.ImagePullSecrets = append([]objects.LocalObjectReference(nil), sa.ImagePullSecrets...)
+	}
+	return nil
+}
+
 // admitPodPriority resolves a new pod's priority from its PriorityClass (or
 // the global default class), as Kubernetes' Priority admission plugin does,
 // and refuses a class that does not exist.

@@ -14,6 +14,7 @@ const (
 	KindCronJob                 = "CronJob"
 	KindService                 = "Service"
 	KindEndpoints               = "Endpoints"
+	KindServiceAccount          = "ServiceAccount"
 	KindConfigMap               = "ConfigMap"
 	KindSecret                  = "Secret"
 	KindPersistentVolume        = "PersistentVolume"

@@ -296,8 +296,8 @@ func (o *Orchestrator) admitForControllers(tx store.ReadTx, obj, old objects.Obj
 }
 
 // complete does the part of admission that needs the store: a Service's
-// cluster IPs and node ports, a new pod's priority, a new Ingress's
-// default class.
+// cluster IPs and node ports, a new pod's service account and priority, a
+// new Ingress's default class.
 func (o *Orchestrator) complete(tx store.ReadTx, obj, old objects.Object) error {
 	if err := o.net.Allocate(tx, obj, old); err != nil {
 		return err
@@ -307,6 +307,9 @@ func (o *Orchestrator) complete(tx store.ReadTx, obj, old objects.Object) error 
 	}
 	switch obj := obj.(type) {
 	case *objects.Pod:
+		if err := admitServiceAccount(tx, obj); err != nil {
+			return err
+		}
 		return admitPodPriority(tx, obj)
 	case *objects.Ingress:
 		return admitIngressClass(tx, obj)

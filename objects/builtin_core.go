@@ -13,5 +13,6 @@ func coreKinds() []KindInfo {
 		{APIVersion: "v1", Kind: "Pod", Namespaced: true, New: func() Object { return &Pod{} }},
 		{APIVersion: "v1", Kind: "Secret", Namespaced: true, New: func() Object { return &Secret{} }},
 		{APIVersion: "v1", Kind: "Service", Namespaced: true, New: func() Object { return &Service{} }},
+		{APIVersion: "v1", Kind: "ServiceAccount", Namespaced: true, New: func() Object { return &ServiceAccount{} }},
 	}
 }

@@ -66,7 +66,8 @@ func AddBuiltins(m *Manager) error { return AddBuiltinsWith(m) }
 // Deployment, StatefulSet, DaemonSet, Job, CronJob, node lifecycle,
 // HorizontalPodAutoscaler, the PersistentVolumeClaim binder and
 // PersistentVolume controller with the local-path provisioner (and its
-// default StorageClass), and the garbage collector (with namespace
+// default StorageClass), the ServiceAccount controller (every namespace's
+// "default" account), and the garbage collector (with namespace
 // deletion).
 func AddBuiltinsWith(m *Manager, opts ...BuiltinOption) error {
 	var cfg builtinConfig
@@ -89,6 +90,7 @@ func AddBuiltinsWith(m *Manager, opts ...BuiltinOption) error {
 		HorizontalPodAutoscalerController(m, cfg.metrics, cfg.hpa),
 		PersistentVolumeClaimBinderController(m, cfg.localPath),
 		PersistentVolumeController(m, cfg.localPath),
+		ServiceAccountController(m),
 	} {
 		if err := m.Add(c); err != nil {
 			return err
