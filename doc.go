@@ -8,7 +8,9 @@
 //
 //   - podkit (this package): the Orchestrator, the entry point. New, Run,
 //     Apply/Create/Update/UpdateStatus/Delete, Get/List/Watch and their typed
-//     forms Get[T] and List[T], WaitFor with conditions, RegisterNode, events.
+//     forms Get[T] and List[T], WaitFor with conditions, RegisterNode, node
+//     maintenance (Cordon, Drain, and Evict, which honour
+//     PodDisruptionBudgets as Kubernetes' eviction API does), events.
 //   - objects: the kinds as Go structs with Kubernetes' JSON names, resource
 //     quantities, label selectors, validation and defaulting, the Scheme of
 //     kinds, and strict decoding of manifests (objects.DecodeYAML).

@@ -23,6 +23,7 @@ const (
 	KindIngress                 = "Ingress"
 	KindIngressClass            = "IngressClass"
 	KindHorizontalPodAutoscaler = "HorizontalPodAutoscaler"
+	KindPodDisruptionBudget     = "PodDisruptionBudget"
 	KindPriorityClass           = "PriorityClass"
 	KindEvent                   = "Event"
 	KindLease                   = "Lease"

@@ -259,13 +259,27 @@ func (o *Orchestrator) Uncordon(ctx context.Context, name string) error {
 
 // Drain cordons a node and evicts its pods gracefully, like `kubectl
 // drain`: DaemonSet pods stay; pods no controller manages, or with emptyDir
-// data, are evicted only when opts allow it. It returns once the evicted
-// pods are gone.
+// data, are evicted only when opts allow it; a pod its
+// PodDisruptionBudget refuses is asked for again every 5 seconds (on the
+// orchestrator's clock unless opts has one) until the budget allows it or
+// ctx ends. It returns once the evicted pods are gone. See
+// reconcile.Drain.
 func (o *Orchestrator) Drain(ctx context.Context, name string, opts reconcile.DrainOptions) error {
 	if opts.Clock == nil {
 		opts.Clock = o.clock
 	}
 	return reconcile.Drain(ctx, o.store, name, opts)
+}
+
+// Evict evicts a pod (in the default namespace when key names none)
+// through the eviction API, as Kubernetes' pods/eviction subresource,
+// which kubectl drain calls, does: the pod is deleted gracefully unless
+// its PodDisruptionBudget allows no disruption now, which is an error
+// wrapping reconcile.ErrDisruptionBudget (Kubernetes' 429
+// TooManyRequests: retry later). A missing pod is an error wrapping
+// store.ErrNotFound. See reconcile.Evict.
+func (o *Orchestrator) Evict(ctx context.Context, key objects.Key) error {
+	return reconcile.Evict(ctx, o.store, o.namespaced(key), reconcile.EvictOptions{Clock: o.clock})
 }
 
 // Metrics returns the pod resource usage the autoscaler reads, fed from

@@ -31,6 +31,7 @@ var (
 	_ Validator = (*HorizontalPodAutoscaler)(nil)
 	_ Validator = (*Lease)(nil)
 	_ Validator = (*ControllerRevision)(nil)
+	_ Validator = (*PodDisruptionBudget)(nil)
 	_ Validator = (*PriorityClass)(nil)
 	_ Validator = (*StorageClass)(nil)
 
@@ -63,6 +64,7 @@ func TestGroupKindsRegistered(t *testing.T) {
 		{"networking.k8s.io/v1", "IngressClass", false, false},
 		{"autoscaling/v2", "HorizontalPodAutoscaler", true, true},
 		{"coordination.k8s.io/v1", "Lease", true, false},
+		{"policy/v1", "PodDisruptionBudget", true, true},
 		{"scheduling.k8s.io/v1", "PriorityClass", false, false},
 		{"storage.k8s.io/v1", "StorageClass", false, false},
 	}

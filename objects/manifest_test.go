@@ -99,6 +99,17 @@ spec:
     image: x
     imagePolicy: Always
 `, []string{`document 2 (Pod "p")`, `spec.containers[0].imagePolicy`}},
+		{"unknown field of a PodDisruptionBudget", `apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web}
+spec:
+  minAvailable: 2
+  unhealthyPodEvictionPolcy: AlwaysAllow
+`, []string{`document 2 (PodDisruptionBudget "web")`, `unknown field "spec.unhealthyPodEvictionPolcy"`}},
+		{"PodDisruptionBudget in policy/v1beta1", `apiVersion: policy/v1beta1
+kind: PodDisruptionBudget
+metadata: {name: web}
+`, []string{`document 2 (PodDisruptionBudget "web")`, `policy/v1`}},
 		{"wrong type", `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}

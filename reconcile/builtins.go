@@ -64,7 +64,8 @@ func AddBuiltins(m *Manager) error { return AddBuiltinsWith(m) }
 
 // AddBuiltinsWith registers the built-in controllers with m: ReplicaSet,
 // Deployment, StatefulSet, DaemonSet, Job, CronJob, node lifecycle,
-// HorizontalPodAutoscaler, the PersistentVolumeClaim binder and
+// HorizontalPodAutoscaler, disruption (PodDisruptionBudget status), the
+// PersistentVolumeClaim binder and
 // PersistentVolume controller with the local-path provisioner (and its
 // default StorageClass), the ServiceAccount controller (every namespace's
 // "default" account), and the garbage collector (with namespace
@@ -88,6 +89,7 @@ func AddBuiltinsWith(m *Manager, opts ...BuiltinOption) error {
 		CronJobController(m),
 		NodeLifecycleController(m, cfg.nodes),
 		HorizontalPodAutoscalerController(m, cfg.metrics, cfg.hpa),
+		DisruptionController(m),
 		PersistentVolumeClaimBinderController(m, cfg.localPath),
 		PersistentVolumeController(m, cfg.localPath),
 		ServiceAccountController(m),

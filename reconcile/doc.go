@@ -2,9 +2,9 @@
 // the objects in a store and write what converges them towards their
 // specs. The built-in ones keep ReplicaSets' pods, roll Deployments out,
 // run StatefulSets, DaemonSets, Jobs and CronJobs, watch node leases and
-// evict from unreachable nodes, autoscale (HorizontalPodAutoscaler), bind
-// and provision volumes, and collect garbage (owner references and
-// namespace deletion); a host
+// evict from unreachable nodes, autoscale (HorizontalPodAutoscaler), keep
+// PodDisruptionBudgets' status, bind and provision volumes, and collect
+// garbage (owner references and namespace deletion); a host
 // program adds its own, for built-in kinds or kinds of its own registered
 // in the store's scheme, through the same API.
 //
@@ -70,4 +70,25 @@
 // those in use), and a rollback restores the template one holds. Pause
 // and Resume apply to Deployments only; other kinds are refused with an
 // error wrapping ErrNotSupported, as kubectl refuses them.
+//
+// # Evictions, drains and disruption budgets
+//
+// Evict is Kubernetes' eviction API (the pods/eviction subresource): it
+// deletes a pod gracefully unless its PodDisruptionBudget allows no
+// disruption now, checking and spending the budget in the same store
+// transaction as the deletion, so that concurrent evictions cannot
+// overspend it. A refusal wraps ErrDisruptionBudget (Kubernetes' 429) and
+// may succeed later. Drain, like kubectl drain, cordons a node and evicts
+// its pods through Evict, asking again every DrainRetryInterval (5
+// seconds) for those a budget refused until they go or its context ends:
+//
+//	err := reconcile.Evict(ctx, st, key, reconcile.EvictOptions{})
+//	if errors.Is(err, reconcile.ErrDisruptionBudget) { ... } // retry later
+//	err = reconcile.Drain(ctx, st, "node-1", reconcile.DrainOptions{Force: true})
+//
+// The disruption controller (DisruptionController) computes each budget's
+// status from the pods it selects and their controllers' scale, as
+// Kubernetes' does: the healthy and desired pods, the disruptions allowed,
+// and the DisruptionAllowed condition; it forgets an eviction's entry in
+// disruptedPods once the pod is seen being deleted, or after two minutes.
 package reconcile
