@@ -42,7 +42,8 @@ type StatefulSetSpec struct {
 	ServiceName string `json:"serviceName,omitempty"`
 	// PodManagementPolicy defaults to OrderedReady.
 	PodManagementPolicy PodManagementPolicyType `json:"podManagementPolicy,omitempty"`
-	// UpdateStrategy defaults to RollingUpdate with partition 0.
+	// UpdateStrategy defaults to RollingUpdate with partition 0 and
+	// maxUnavailable 1.
 	UpdateStrategy StatefulSetUpdateStrategy `json:"updateStrategy,omitempty"`
 	// RevisionHistoryLimit defaults to 10.
 	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
@@ -88,7 +89,10 @@ const (
 // RollingUpdateStatefulSetStrategy bounds a StatefulSet rolling update.
 type RollingUpdateStatefulSetStrategy struct {
 	// Partition: pods with an ordinal below it keep the old revision.
-	Partition      *int32       `json:"partition,omitempty"`
+	Partition *int32 `json:"partition,omitempty"`
+	// MaxUnavailable is how many pods may be unavailable during the
+	// update, a number or a percentage of replicas (rounded down, at least
+	// 1); not 0. Defaults to 1.
 	MaxUnavailable *IntOrString `json:"maxUnavailable,omitempty"`
 }
 
@@ -168,9 +172,15 @@ func (s *StatefulSet) Default() {
 			sp.UpdateStrategy.RollingUpdate = &RollingUpdateStatefulSetStrategy{}
 		}
 	}
-	if sp.UpdateStrategy.Type == RollingUpdateStatefulSetStrategyType &&
-		sp.UpdateStrategy.RollingUpdate != nil && sp.UpdateStrategy.RollingUpdate.Partition == nil {
-		sp.UpdateStrategy.RollingUpdate.Partition = ptrTo[int32](0)
+	// maxUnavailable defaults to 1 as Kubernetes defaults it with its
+	// MaxUnavailableStatefulSet feature gate (beta, on by default).
+	if ru := sp.UpdateStrategy.RollingUpdate; sp.UpdateStrategy.Type == RollingUpdateStatefulSetStrategyType && ru != nil {
+		if ru.Partition == nil {
+			ru.Partition = ptrTo[int32](0)
+		}
+		if ru.MaxUnavailable == nil {
+			ru.MaxUnavailable = ptrTo(FromInt32(1))
+		}
 	}
 	if sp.PersistentVolumeClaimRetentionPolicy == nil {
 		sp.PersistentVolumeClaimRetentionPolicy = &StatefulSetPersistentVolumeClaimRetentionPolicy{}

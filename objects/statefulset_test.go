@@ -35,7 +35,7 @@ func TestStatefulSetDefault(t *testing.T) {
 	assert.Equal(t, int32(1), *sp.Replicas)
 	assert.Equal(t, OrderedReadyPodManagement, sp.PodManagementPolicy)
 	assert.Equal(t, StatefulSetUpdateStrategy{Type: RollingUpdateStatefulSetStrategyType,
-		RollingUpdate: &RollingUpdateStatefulSetStrategy{Partition: ptrTo[int32](0)}}, sp.UpdateStrategy)
+		RollingUpdate: &RollingUpdateStatefulSetStrategy{Partition: ptrTo[int32](0), MaxUnavailable: ptrTo(FromInt32(1))}}, sp.UpdateStrategy)
 	assert.Equal(t, int32(10), *sp.RevisionHistoryLimit)
 	assert.Equal(t, &StatefulSetPersistentVolumeClaimRetentionPolicy{
 		WhenDeleted: RetainPersistentVolumeClaimRetentionPolicyType,
@@ -52,13 +52,13 @@ func TestStatefulSetDefault(t *testing.T) {
 			StatefulSetUpdateStrategy{Type: OnDeleteStatefulSetStrategyType}},
 		{"rolling without params stays without", StatefulSetUpdateStrategy{Type: RollingUpdateStatefulSetStrategyType},
 			StatefulSetUpdateStrategy{Type: RollingUpdateStatefulSetStrategyType}},
-		{"partition defaulted", StatefulSetUpdateStrategy{Type: RollingUpdateStatefulSetStrategyType,
-			RollingUpdate: &RollingUpdateStatefulSetStrategy{MaxUnavailable: ptrTo(FromInt32(2))}},
+		{"partition defaulted, maxUnavailable kept", StatefulSetUpdateStrategy{Type: RollingUpdateStatefulSetStrategyType,
+			RollingUpdate: &RollingUpdateStatefulSetStrategy{MaxUnavailable: ptrTo(FromString("40%"))}},
 			StatefulSetUpdateStrategy{Type: RollingUpdateStatefulSetStrategyType,
-				RollingUpdate: &RollingUpdateStatefulSetStrategy{Partition: ptrTo[int32](0), MaxUnavailable: ptrTo(FromInt32(2))}}},
-		{"partition kept", StatefulSetUpdateStrategy{RollingUpdate: &RollingUpdateStatefulSetStrategy{Partition: ptrTo[int32](2)}},
+				RollingUpdate: &RollingUpdateStatefulSetStrategy{Partition: ptrTo[int32](0), MaxUnavailable: ptrTo(FromString("40%"))}}},
+		{"partition kept, maxUnavailable defaulted", StatefulSetUpdateStrategy{RollingUpdate: &RollingUpdateStatefulSetStrategy{Partition: ptrTo[int32](2)}},
 			StatefulSetUpdateStrategy{Type: RollingUpdateStatefulSetStrategyType,
-				RollingUpdate: &RollingUpdateStatefulSetStrategy{Partition: ptrTo[int32](2)}}},
+				RollingUpdate: &RollingUpdateStatefulSetStrategy{Partition: ptrTo[int32](2), MaxUnavailable: ptrTo(FromInt32(1))}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,6 +102,12 @@ func TestStatefulSetValidate(t *testing.T) {
 			[]string{"spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value"}},
 		{"maxUnavailable over 100%", func(s *StatefulSet) { s.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = ptrTo(FromString("120%")) },
 			[]string{"spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value"}},
+		{"maxUnavailable negative", func(s *StatefulSet) { s.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = ptrTo(FromInt32(-1)) },
+			[]string{"spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value"}},
+		{"maxUnavailable not a percentage", func(s *StatefulSet) { s.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = ptrTo(FromString("two")) },
+			[]string{"spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value", "spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value"}},
+		{"maxUnavailable 100%", func(s *StatefulSet) { s.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = ptrTo(FromString("100%")) }, nil},
+		{"maxUnavailable above replicas", func(s *StatefulSet) { s.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = ptrTo(FromInt32(7)) }, nil},
 		{"retention unknown", func(s *StatefulSet) { s.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted = "Keep" },
 			[]string{"spec.persistentVolumeClaimRetentionPolicy.whenDeleted: Unsupported value"}},
 		{"negative replicas", func(s *StatefulSet) { s.Spec.Replicas = ptrTo[int32](-1) }, []string{"spec.replicas: Invalid value"}},

@@ -44,10 +44,17 @@ const (
 // them one at a time from the highest ordinal, only while every other pod
 // is healthy; Parallel creates and deletes without waiting. A failed pod is
 // deleted and recreated. RollingUpdate replaces pods whose revision is not
-// the template's, one at a time from the highest ordinal down to
-// spec.updateStrategy.rollingUpdate.partition, each after the one above it
-// is Running and Ready; OnDelete replaces a pod only when someone deletes
-// it.
+// the template's, from the highest ordinal down to
+// spec.updateStrategy.rollingUpdate.partition, up to maxUnavailable at
+// once (default 1; a percentage of spec.replicas rounded down, at least
+// 1), counting against it every pod of the set already unavailable
+// (missing, being deleted, or not Running and Ready for minReadySeconds),
+// as Kubernetes' MaxUnavailableStatefulSet does. With OrderedReady the
+// pods go in batches: up to maxUnavailable are deleted once every pod is
+// healthy, and come back one at a time in ordinal order before the next
+// batch. With Parallel the budget is a window: another pod is deleted as
+// soon as one comes back, even past a pod that stays unready. OnDelete
+// replaces a pod only when someone deletes it.
 //
 // Revisions are kept as Kubernetes keeps them: each pod template the set
 // rolls out is a ControllerRevision named <set>-<hash>, owned by the set,
@@ -310,23 +317,64 @@ func (r *statefulSetReconciler) sync(ctx context.Context, s *setPods) error {
 	if set.Spec.UpdateStrategy.Type == objects.OnDeleteStatefulSetStrategyType {
 		return nil
 	}
-	partition := 0
-	if ru := set.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
-		partition = int(*ru.Partition)
+	return r.rollingUpdate(ctx, s)
+}
+
+// rollingUpdate deletes the pods not at the update revision, from the
+// highest ordinal down to the partition, as Kubernetes'
+// updateStatefulSetAfterInvariantEstablished does: as many at once as
+// maxUnavailable allows once the set's unavailable pods (missing, being
+// deleted, or not Running and Ready for minReadySeconds, whatever their
+// ordinal) are counted against it. It is reached with OrderedReady only
+// when every pod is healthy, so the pods go in batches and come back one
+// at a time in ordinal order; with Parallel it is reached on every sync,
+// so a new pod goes as soon as one comes back.
+func (r *statefulSetReconciler) rollingUpdate(ctx context.Context, s *setPods) error {
+	set := s.set
+	partition, maxUnavailable := 0, 1
+	if ru := set.Spec.UpdateStrategy.RollingUpdate; ru != nil {
+		if ru.Partition != nil {
+			partition = int(*ru.Partition)
+		}
+		var err error
+		if maxUnavailable, err = statefulSetMaxUnavailable(ru.MaxUnavailable, s.end-s.start); err != nil {
+			return Terminal(fmt.Errorf("statefulset %s/%s: spec.updateStrategy.rollingUpdate.maxUnavailable: %w", set.Namespace, set.Name, err))
+		}
 	}
-	for ord := s.end - 1; ord >= s.start+partition; ord-- {
+	unavailable := 0
+	for ord := s.start; ord < s.end; ord++ {
+		if p := s.byOrdinal[ord]; p == nil || !s.healthy(p) {
+			unavailable++
+		}
+	}
+	for ord := s.end - 1; ord >= s.start+partition && unavailable < maxUnavailable; ord-- {
 		p := s.byOrdinal[ord]
-		if p == nil {
-			return nil
+		if p == nil || p.IsDeleting() || p.Labels[objects.ControllerRevisionHashLabelKey] == s.updateRevision {
+			continue
 		}
-		if p.Labels[objects.ControllerRevisionHashLabelKey] != s.updateRevision && !p.IsDeleting() {
-			return r.deletePod(ctx, s, p)
+		if err := r.deletePod(ctx, s, p); err != nil {
+			return err
 		}
-		if !s.healthy(p) {
-			return nil
-		}
+		// An unavailable pod deleted takes a second share of the budget,
+		// as in Kubernetes.
+		unavailable++
 	}
 	return nil
+}
+
+// statefulSetMaxUnavailable is the number of pods a rolling update may
+// have unavailable, as Kubernetes' getStatefulSetMaxUnavailable computes
+// it: maxUnavailable (1 when unset), a percentage of replicas rounded
+// down, and never less than 1.
+func statefulSetMaxUnavailable(v *objects.IntOrString, replicas int) (int, error) {
+	if v == nil {
+		return 1, nil
+	}
+	n, err := objects.GetScaledValueFromIntOrPercent(v, replicas, objects.RoundDown)
+	if err != nil {
+		return 0, err
+	}
+	return max(n, 1), nil
 }
 
 // revisionFor returns the revision, and its template, that a new pod of
