@@ -399,4 +399,7 @@ const (
 	LabelHostname = "kubernetes.io/hostname"
 	LabelZone     = "topology.kubernetes.io/zone"
 	LabelRegion   = "topology.kubernetes.io/region"
+	// LabelOS is the node's operating system, as GOOS names it; a node
+	// without it is linux.
+	LabelOS = "kubernetes.io/os"
 )

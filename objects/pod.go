@@ -47,6 +47,9 @@ type PodSpec struct {
 	EnableServiceLinks            *bool                      `json:"enableServiceLinks,omitempty"`
 	PreemptionPolicy              *PreemptionPolicy          `json:"preemptionPolicy,omitempty"`
 	TopologySpreadConstraints     []TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty" patchStrategy:"merge" patchMergeKey:"topologyKey"`
+	HostAliases                   []HostAlias                `json:"hostAliases,omitempty" patchStrategy:"merge" patchMergeKey:"ip"`
+	ShareProcessNamespace         *bool                      `json:"shareProcessNamespace,omitempty"`
+	OS                            *PodOS                     `json:"os,omitempty"`
 }
 
 // RestartPolicy says when the containers of a pod are restarted.
@@ -95,6 +98,33 @@ type PodDNSConfigOption struct {
 	Value *string `json:"value,omitempty"`
 }
 
+// HostAlias is an entry of the pod's /etc/hosts: hostnames for an IP.
+type HostAlias struct {
+	IP        string   `json:"ip"`
+	Hostnames []string `json:"hostnames,omitempty"`
+}
+
+// PodOS names the operating system a pod's containers are built for; a
+// node agent refuses a pod of another system than its node's.
+type PodOS struct {
+	Name OSName `json:"name"`
+}
+
+// OSName is an operating system, as GOOS names it.
+type OSName string
+
+// Operating systems a pod may name.
+const (
+	Linux   OSName = "linux"
+	Windows OSName = "windows"
+)
+
+// Sysctl is a kernel parameter set in a pod's namespaces.
+type Sysctl struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
 // PodReadinessGate names an extra condition that must be True for the pod
 // to be Ready.
 type PodReadinessGate struct {
@@ -109,6 +139,7 @@ type PodSecurityContext struct {
 	SupplementalGroups []int64         `json:"supplementalGroups,omitempty"`
 	FSGroup            *int64          `json:"fsGroup,omitempty"`
 	SeccompProfile     *SeccompProfile `json:"seccompProfile,omitempty"`
+	Sysctls            []Sysctl        `json:"sysctls,omitempty"`
 }
 
 // SecurityContext holds container-level security settings; they override

@@ -129,6 +129,7 @@ func ValidatePodSpec(s *PodSpec, p *Path) ErrorList {
 	errs = append(errs, validateAffinity(s.Affinity, p.Child("affinity"))...)
 	errs = append(errs, validateTolerations(s.Tolerations, p.Child("tolerations"))...)
 	errs = append(errs, validateTopologySpread(s.TopologySpreadConstraints, p.Child("topologySpreadConstraints"))...)
+	errs = append(errs, validateSandboxFields(s, p)...)
 	for _, f := range []struct {
 		name, value string
 		check       func(string) []string

@@ -2,6 +2,15 @@
 // container runtimes that run pods: a pod sandbox that owns the pod's network
 // namespace and IP, the containers in it, and the images they run.
 //
+// A sandbox gives its containers what a Kubernetes pod sandbox does (see
+// SandboxConfig): one network namespace and IP (or the node's, for
+// HostNetwork) with the pod's published host ports, its hostname, its
+// resolver configuration and its /etc/hosts, with the pod's host aliases
+// in the kubelet's format (HostsFile); the pod's namespaced sysctls; and,
+// with ShareProcessNamespace, one PID namespace for all of them. The node
+// agent decides what a pod may ask for (which sysctls, say); backends
+// apply what they are given.
+//
 // Backends live beside it (runtime/fake, runtime/docker, runtime/containerd),
 // each with a plain constructor; importing one registers nothing. Every
 // backend passes the conformance suite in runtime/runtimetest.
@@ -146,6 +155,34 @@ type SandboxConfig struct {
 	Ports []PortMapping
 	// HostNetwork runs the pod in the node's network namespace.
 	HostNetwork bool
+	// HostAliases are entries of the pod's /etc/hosts, which every
+	// container of the sandbox sees: after the file's own lines, the
+	// kubelet's section "# Entries added by HostAliases.", one line per
+	// entry, the IP and its hostnames separated by tabs (see HostsFile).
+	// A HostNetwork pod's file is a copy of the node's with the section
+	// appended.
+	HostAliases []HostAlias
+	// Sysctls are kernel parameters (dotted names, as
+	// "net.ipv4.ip_local_port_range", to values) set in the sandbox's
+	// namespaces, which its containers see: net.* in its network
+	// namespace, the IPC ones (kernel.shm*, kernel.msg*, kernel.sem,
+	// fs.mqueue.*) in its IPC namespace, or in each container's where the
+	// backend gives containers one each. Only namespaced parameters may be
+	// given, and none of the network namespace for HostNetwork; the node
+	// agent decides which are allowed. A runtime that cannot set one fails
+	// RunSandbox, or, where it sets them per container, the start of the
+	// sandbox's containers.
+	Sysctls map[string]string
+	// ShareProcessNamespace puts the sandbox's containers in one PID
+	// namespace, the sandbox's: each sees the others' processes, and the
+	// sandbox's own process is PID 1. Else each container has its own.
+	ShareProcessNamespace bool
+}
+
+// HostAlias is an entry of a pod's /etc/hosts: hostnames for an IP.
+type HostAlias struct {
+	IP        string
+	Hostnames []string
 }
 
 // String returns "namespace/name", for messages.

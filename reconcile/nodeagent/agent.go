@@ -17,6 +17,17 @@
 // the node's Lease and reports the Ready condition, which turns False while
 // the runtime is unreachable.
 //
+// Before anything of a pod runs the agent admits it, as the kubelet's
+// admission handlers do: a pod that sets a sysctl the node does not allow
+// (the kubelet's safe ones, and those of WithAllowedUnsafeSysctls), or
+// names another operating system than the node's (spec.os or the
+// kubernetes.io/os label, against the node's kubernetes.io/os label, linux
+// when it has none), fails at once with the kubelet's reason
+// (ReasonSysctlForbidden, ReasonPodOSNotSupported...) and message "Pod was
+// rejected: ...". An admitted pod's sandbox gets its hostname, DNS, host
+// aliases (its /etc/hosts), sysctls and, with shareProcessNamespace, one
+// PID namespace for its containers: see runtime.SandboxConfig.
+//
 // An agent keeps no state of its own that matters: one started over a
 // runtime that already runs pods adopts the sandboxes and containers of
 // pods still bound to its node (nothing is created twice) and removes those
@@ -86,6 +97,9 @@ type Agent struct {
 	runtimeName atomic.Value // string: "fake", "docker"...
 	runtimeUp   atomic.Bool
 	hostIPCache atomic.Value // string
+	nodeOSCache atomic.Value // string: the node's kubernetes.io/os label
+	sysctlsOnce sync.Once
+	sysctls     *sysctlAllowlist // see sysctlAllowlist
 	relistKick  chan struct{}
 	nodeSel     map[string]string // what the runtime runs for the node; read-only
 	// knownMu guards each pod's fingerprint of its containers as last
@@ -197,7 +211,7 @@ func (a *Agent) start(ctx context.Context) {
 	a.ctx = ctx
 	a.stopping = false
 	a.mu.Unlock()
-	a.refreshHostIP(ctx)
+	a.refreshNode(ctx)
 }
 
 // run is the agent's own part: heartbeat, relist and housekeeping, and the

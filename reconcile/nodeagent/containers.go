@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,16 @@ func (a *Agent) sandboxConfig(pod *objects.Pod, attempt uint32) *runtime.Sandbox
 		PodUID: pod.UID, PodName: pod.Name, PodNamespace: pod.Namespace,
 		Hostname: hostname, Attempt: attempt, Labels: a.podLabels(pod),
 		DNS: a.dnsConfig(pod), HostNetwork: pod.Spec.HostNetwork,
+		ShareProcessNamespace: pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace,
+	}
+	for _, h := range pod.Spec.HostAliases {
+		cfg.HostAliases = append(cfg.HostAliases, runtime.HostAlias{IP: h.IP, Hostnames: slices.Clone(h.Hostnames)})
+	}
+	if sc := pod.Spec.SecurityContext; sc != nil && len(sc.Sysctls) > 0 {
+		cfg.Sysctls = make(map[string]string, len(sc.Sysctls))
+		for _, s := range sc.Sysctls {
+			cfg.Sysctls[objects.NormalizeSysctlName(s.Name)] = s.Value
+		}
 	}
 	for _, cs := range [][]objects.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
 		for i := range cs {

@@ -26,7 +26,7 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		a.refreshHostIP(ctx)
+		a.refreshNode(ctx)
 		now := a.clock.Now()
 		a.writer.submit(writeKey{"lease", a.node}, a.leaseOp(now))
 		a.writer.submit(writeKey{"node", a.node}, a.nodeOp(now, up, msg, version))
@@ -78,28 +78,33 @@ func (a *Agent) learnRuntimeName(ctx context.Context) {
 }
 
 // hostIP is the node's InternalIP, when its registration gave one, as
-// last read by refreshHostIP.
+// last read by refreshNode.
 func (a *Agent) hostIP() string {
 	v, _ := a.hostIPCache.Load().(string)
 	return v
 }
 
-func (a *Agent) refreshHostIP(ctx context.Context) {
-	ip := ""
+// refreshNode reads what the agent keeps of its node: its InternalIP and
+// its kubernetes.io/os label.
+func (a *Agent) refreshNode(ctx context.Context) {
+	ip, osName := "", ""
 	_ = a.store.View(ctx, func(tx store.ReadTx) error {
 		o, err := tx.Get("Node", objects.Key{Name: a.node})
 		if err != nil {
 			return err
 		}
-		for _, ad := range o.(*objects.Node).Status.Addresses {
+		n := o.(*objects.Node)
+		for _, ad := range n.Status.Addresses {
 			if ad.Type == objects.NodeInternalIP {
 				ip = ad.Address
 				break
 			}
 		}
+		osName = n.Labels[objects.LabelOS]
 		return nil
 	})
 	a.hostIPCache.Store(ip)
+	a.nodeOSCache.Store(osName)
 }
 
 // nodeOp updates the node's Ready condition and runtime version when they

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"time"
 
@@ -70,6 +71,7 @@ type config struct {
 	clusterDomain  string
 	hostDNS        runtime.DNSConfig
 	runtimeTimeout time.Duration
+	unsafeSysctls  *sysctlAllowlist // of WithAllowedUnsafeSysctls; nil: none
 }
 
 func defaultConfig() config {
@@ -251,6 +253,31 @@ func WithClusterDNS(domain string, servers ...string) Option {
 func WithHostDNS(d runtime.DNSConfig) Option {
 	return func(cfg *config) error {
 		cfg.hostDNS = d.Clone()
+		return nil
+	}
+}
+
+// WithAllowedUnsafeSysctls allows pods the sysctls named beyond the safe
+// ones every node allows, as the kubelet's --allowed-unsafe-sysctls: names
+// ("net.core.somaxconn") or patterns ending in '*' ("net.core.*"), each of
+// a sysctl the kernel namespaces (net.*, kernel.shm*, kernel.msg*,
+// kernel.sem, fs.mqueue.*); others are an error. The safe ones are the
+// kubelet's: kernel.shm_rmid_forced and some net.ipv4 parameters
+// (ip_local_port_range, tcp_syncookies, ping_group_range,
+// ip_unprivileged_port_start, ip_local_reserved_ports, tcp_keepalive_*,
+// tcp_fin_timeout, tcp_rmem, tcp_wmem, tcp_slow_start_after_idle,
+// tcp_notsent_lowat), those the node's kernel namespaces. A pod that sets
+// any other fails with reason SysctlForbidden, as the kubelet refuses it.
+func WithAllowedUnsafeSysctls(patterns ...string) Option {
+	return func(cfg *config) error {
+		w, err := newSysctlAllowlist(patterns)
+		if err != nil {
+			return fmt.Errorf("nodeagent.WithAllowedUnsafeSysctls: %w", err)
+		}
+		merged := cfg.unsafeSysctls.clone() // configs are copied: never add to a shared one
+		maps.Copy(merged.names, w.names)
+		maps.Copy(merged.prefixes, w.prefixes)
+		cfg.unsafeSysctls = merged
 		return nil
 	}
 }

@@ -19,6 +19,7 @@ type podState struct {
 	startTime int64              // Unix ns, 0 until known: a time.Time is thrice the size
 	podIP     string
 	trouble   *podTrouble // while the pod cannot start or its sync fails
+	rejected  *rejection  // the agent refused the pod (see Agent.admit)
 	stored    bool        // the pod holds the last status queued
 	terminal  bool        // Succeeded or Failed: nothing restarts
 	stopped   bool        // containers and sandbox of a terminal pod stopped

@@ -52,14 +52,19 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 		qos = objects.PodQOS(pod)
 	}
 	s := &objects.PodStatus{QOSClass: qos}
+	if st.startTime != 0 {
+		s.StartTime = objects.NewTimePtr(time.Unix(0, st.startTime))
+	}
+	if r := st.rejected; r != nil {
+		// As the kubelet's rejectPod: nothing of the pod ran, or will.
+		s.Phase, s.Reason, s.Message = objects.PodFailed, r.reason, "Pod was rejected: "+r.message
+		return s
+	}
 	if ip := a.podIP(pod, st); ip != "" {
 		s.PodIP, s.PodIPs = ip, []objects.PodIP{{IP: ip}}
 	}
 	if ip := a.hostIP(); ip != "" {
 		s.HostIP, s.HostIPs = ip, []objects.HostIP{{IP: ip}}
-	}
-	if st.startTime != 0 {
-		s.StartTime = objects.NewTimePtr(time.Unix(0, st.startTime))
 	}
 	done := initDone(pod, st, obs)
 	// Sized once: the last status sent is kept for every pod.

@@ -345,6 +345,17 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 	if pod.IsTerminal() {
 		st.terminal = true
 	}
+	if st.rejected == nil && len(obs.sandboxes) == 0 && len(obs.all) == 0 {
+		// Admission, as the kubelet's of a pod it is given: a pod that
+		// has nothing in the runtime yet, or was refused before the agent
+		// restarted (it failed for the reason it would fail now).
+		if r := a.admit(pod); r != nil && (!st.terminal || pod.Status.Reason == r.reason) {
+			if !st.terminal {
+				a.event(pod, EventWarning, r.reason, r.message)
+			}
+			st.rejected, st.terminal = r, true
+		}
+	}
 	if d := pod.Spec.ActiveDeadlineSeconds; d != nil && !st.terminal {
 		deadline := time.Unix(0, st.startTime).Add(time.Duration(*d) * time.Second)
 		if !now.Before(deadline) {

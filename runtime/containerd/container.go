@@ -42,6 +42,11 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	if err != nil {
 		return "", err
 	}
+	podOpts, err := r.podSpecOpts(ctx, sb)
+	if err != nil {
+		return "", fmt.Errorf("containerd: creating container %s: %w", cfg.Name, err)
+	}
+	specOpts = append(specOpts, podOpts...)
 	labels := map[string]string{}
 	for k, v := range cfg.Labels {
 		labels[k] = v

@@ -17,6 +17,17 @@
 // App containers are containerd containers on the configured snapshotter
 // (overlayfs by default) that join the sandbox's network namespace and mount
 // its three files, so the containers of a pod share localhost and one IP.
+// The hosts file is the kubelet's (runtime.HostsFile), with the
+// SandboxConfig.HostAliases. SandboxConfig.Sysctls, kept in the sandbox's
+// record, go into each container's spec: runc sets them as it creates the
+// container, in the pod's network namespace and the container's own IPC
+// namespace.
+//
+// A sandbox with SandboxConfig.ShareProcessNamespace also runs a task: the
+// pause program (internal/scratchimage, from a root directory of its own
+// holding only it), PID 1 of a PID namespace that the sandbox's containers
+// join, as a Kubernetes pod's containers join its pause container's. While
+// that task is not running the sandbox is NotReady.
 // Their output goes through FIFOs to per-container log files in the CRI
 // format ("<RFC 3339 time> stdout|stderr F|P <text>"), which serve follow,
 // tail, since and timestamps, and outlive the container until it is
@@ -79,8 +90,10 @@
 // give each node of a process its own namespace.
 //
 // Not supported yet: ContainerConfig.Stdin (containers get no stdin), a
-// pod-wide IPC or PID namespace (each container has its own), IPv6 pod
-// addresses.
+// pod-wide IPC namespace (each container has its own, where the sandbox's
+// IPC sysctls are set), a pod-wide PID namespace without
+// ShareProcessNamespace (each container has its own, as in Kubernetes),
+// IPv6 pod addresses.
 package containerd
 
 import (
@@ -144,6 +157,8 @@ const (
 	labelMessage  = labelPrefix + "message"
 	labelTTY      = labelPrefix + "tty"
 	labelMsgFile  = labelPrefix + "messagefile" // "true": the container has a termination message file
+	labelSharePID = labelPrefix + "sharepid"    // "true": the sandbox has a pause task, whose PID namespace its containers join
+	labelSysctls  = labelPrefix + "sysctls"     // the sandbox's sysctls, JSON, set in each of its containers
 	// labelOwner marks a lease with the process that holds it
 	// (internal/owner), on the lease, not on a container.
 	labelOwner = labelPrefix + "owner"

@@ -181,16 +181,23 @@ func (r *Runtime) WatchEvents(ctx context.Context) (<-chan runtime.Event, error)
 	go func() {
 		defer cancel()
 		defer close(out)
-		known := map[string][2]string{} // container id → sandbox id, pod uid
-		lookup := func(id string) ([2]string, bool) {
+		known := map[string][3]string{} // task id → kind, sandbox id, pod uid
+		lookup := func(id string) ([3]string, bool) {
 			if v, ok := known[id]; ok {
 				return v, true
 			}
 			rec, err := r.cli.ContainerService().Get(ctx, id)
-			if err != nil || rec.Labels[labelKind] != kindContainer {
-				return [2]string{}, false
+			if err != nil {
+				return [3]string{}, false
 			}
-			v := [2]string{rec.Labels[labelSandbox], rec.Labels[runtime.LabelPodUID]}
+			v := [3]string{kindContainer, rec.Labels[labelSandbox], rec.Labels[runtime.LabelPodUID]}
+			switch rec.Labels[labelKind] {
+			case kindContainer:
+			case kindSandbox: // its pause task (see pid.go)
+				v = [3]string{kindSandbox, id, rec.Labels[runtime.LabelPodUID]}
+			default:
+				return [3]string{}, false
+			}
 			known[id] = v
 			return v, true
 		}
@@ -224,7 +231,13 @@ func (r *Runtime) WatchEvents(ctx context.Context) (<-chan runtime.Event, error)
 				if !ok {
 					continue
 				}
-				e.SandboxID, e.PodUID, e.Time = info[0], info[1], env.Timestamp
+				if info[0] == kindSandbox {
+					if e.Type != runtime.EventContainerExited {
+						continue
+					}
+					e.Type = runtime.EventSandboxStopped
+				}
+				e.SandboxID, e.PodUID, e.Time = info[1], info[2], env.Timestamp
 				select {
 				case out <- e:
 				default:

@@ -23,8 +23,8 @@ import (
 //
 //  1. sandbox directories with no record and no live owner (a RunSandbox
 //     or RemoveSandbox cut short): detached, namespace removed, deleted;
-//  2. Ready sandboxes whose namespace is gone (the host rebooted): torn
-//     down to NotReady;
+//  2. Ready sandboxes whose namespace is gone (the host rebooted), or
+//     whose pause task is not running: torn down to NotReady;
 //  3. CNI attachments and host-local allocations of this namespace that
 //     belong to no Ready sandbox: detached, released;
 //  4. containers whose sandbox record is gone: removed;
@@ -77,21 +77,32 @@ func (r *Runtime) recover(ctx context.Context) error {
 		r.log.Info("repair: removed a sandbox left half-made", "sandbox", short(id))
 	}
 
-	// 2. Ready sandboxes whose namespace is gone.
+	// 2. Ready sandboxes whose namespace, or pause task, is gone.
+	running, err := r.runningTasks(ctx, sbRecs)
+	if err != nil {
+		return err
+	}
 	for id, rec := range records {
-		if rec.Labels[labelState] != stateReady || rec.Labels[labelHostNet] == "true" {
+		if rec.Labels[labelState] != stateReady {
 			continue
 		}
-		closed, err := netns.LoadNetNS(rec.Labels[labelNetNS]).Closed()
-		if err == nil && !closed {
-			attached[id] = true
+		hostNet := rec.Labels[labelHostNet] == "true"
+		lost := "its pause task"
+		if !hostNet {
+			if closed, err := netns.LoadNetNS(rec.Labels[labelNetNS]).Closed(); err != nil || closed {
+				lost = "its network namespace"
+			} else if !pauseDown(rec, running) {
+				attached[id] = true
+				continue
+			}
+		} else if !pauseDown(rec, running) {
 			continue
 		}
 		if err := r.stopSandbox(ctx, rec); err != nil {
-			r.log.Warn("repair: stopping a sandbox whose namespace is gone", "sandbox", short(id), "err", err)
+			r.log.Warn("repair: stopping a sandbox that lost "+lost, "sandbox", short(id), "err", err)
 			continue
 		}
-		r.log.Info("repair: sandbox lost its network namespace, now NotReady", "sandbox", short(id))
+		r.log.Info("repair: sandbox lost "+lost+", now NotReady", "sandbox", short(id))
 	}
 
 	// 3. Stray attachments and allocations of this namespace.

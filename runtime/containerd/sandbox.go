@@ -87,6 +87,17 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (_
 	if err := writePodFiles(dir, hostname, ip, cfg); err != nil {
 		return "", fmt.Errorf("containerd: sandbox %s: %w", cfg, err)
 	}
+	if len(cfg.Sysctls) > 0 {
+		b, _ := json.Marshal(cfg.Sysctls)
+		labels[labelSysctls] = string(b)
+	}
+	spec := client.WithSpec(&oci.Spec{Version: specs.Version})
+	if cfg.ShareProcessNamespace {
+		labels[labelSharePID] = "true"
+		if spec, err = r.pauseSpec(id, dir, nsPath); err != nil {
+			return "", fmt.Errorf("containerd: sandbox %s: pause task: %w", cfg, err)
+		}
+	}
 	lctx, done, err := r.withLease(ctx)
 	if err != nil {
 		return "", err
@@ -95,9 +106,17 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (_
 	_, err = r.cli.NewContainer(lctx, id,
 		client.WithContainerLabels(labels),
 		client.WithRuntime(r.cfg.runtimeName, nil),
-		client.WithSpec(&oci.Spec{Version: specs.Version}))
+		spec)
 	if err != nil {
 		return "", r.wrap(err, "recording sandbox %s", cfg)
+	}
+	if cfg.ShareProcessNamespace {
+		if err = r.startPause(ctx, id); err != nil {
+			if derr := r.cli.ContainerService().Delete(context.WithoutCancel(ctx), id); derr != nil {
+				r.log.Warn("removing the record of a sandbox that failed", "sandbox", short(id), "err", derr)
+			}
+			return "", err
+		}
 	}
 	_ = os.Remove(filepath.Join(dir, ownerFile))
 	return id, nil
@@ -147,6 +166,9 @@ const (
 	ownerFile    = "owner"
 )
 
+// writePodFiles writes the pod's /etc/hosts (as the kubelet does: its own,
+// or for HostNetwork a copy of the host's, with the host aliases
+// appended), /etc/resolv.conf and /etc/hostname.
 func writePodFiles(dir, hostname, ip string, cfg *runtime.SandboxConfig) error {
 	var hosts string
 	if cfg.HostNetwork {
@@ -154,14 +176,9 @@ func writePodFiles(dir, hostname, ip string, cfg *runtime.SandboxConfig) error {
 		if err != nil {
 			return err
 		}
-		hosts = string(b)
+		hosts = string(runtime.HostNetworkHostsFile(b, cfg.HostAliases))
 	} else {
-		hosts = "# Kubernetes-managed hosts file (podkit).\n" +
-			"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
-			"fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
-		if ip != "" {
-			hosts += ip + "\t" + hostname + "\n"
-		}
+		hosts = string(runtime.HostsFile(ip, hostname, cfg.HostAliases))
 	}
 	resolv, err := resolvConf(cfg.DNS)
 	if err != nil {
@@ -246,6 +263,11 @@ func (r *Runtime) stopSandbox(ctx context.Context, rec containers.Container) err
 			return err
 		}
 	}
+	if rec.Labels[labelSharePID] == "true" {
+		if err := r.stopPause(ctx, rec.ID); err != nil {
+			return err
+		}
+	}
 	if rec.Labels[labelState] == stateNotReady {
 		return nil
 	}
@@ -304,11 +326,15 @@ func (r *Runtime) ListSandboxes(ctx context.Context, f runtime.Filter) ([]runtim
 	if err != nil {
 		return nil, r.wrap(err, "listing sandboxes")
 	}
+	running, err := r.runningTasks(ctx, recs)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]runtime.SandboxStatus, 0, len(recs))
 	for _, c := range recs {
 		st := runtime.SandboxStatus{ID: c.ID, State: runtime.SandboxNotReady, CreatedAt: c.CreatedAt,
 			Labels: publicLabels(c.Labels), Attempt: attempt(c.Labels)}
-		if c.Labels[labelState] == stateReady {
+		if c.Labels[labelState] == stateReady && !pauseDown(c, running) {
 			st.State = runtime.SandboxReady
 			st.IP = c.Labels[labelIP]
 		}

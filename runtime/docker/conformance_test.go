@@ -20,6 +20,8 @@ func TestConformance(t *testing.T) {
 		FailWith: func(path, message string, code int) []string {
 			return idle.Command("fail-with", path, message, strconv.Itoa(code))
 		},
+		ReadFile:  func(path string) []string { return idle.Command("cat", path) },
+		Processes: idle.Command("ps"),
 		// Only ever a loopback address: nothing listens on port 1.
 		AbsentImage: "127.0.0.1:1/podkit/absent:0",
 	})

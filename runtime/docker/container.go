@@ -24,8 +24,10 @@ import (
 )
 
 // CreateContainer implements runtime.ContainerService. The container joins
-// the sandbox's network and IPC namespaces; Command replaces the image's
-// entrypoint and Args its command, as Kubernetes means them.
+// the sandbox's network and IPC namespaces (and PID namespace, when the
+// sandbox shares it) and mounts its hosts file when it has one of
+// podkit's; Command replaces the image's entrypoint and Args its command,
+// as Kubernetes means them.
 func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *runtime.ContainerConfig) (_ string, err error) {
 	sb, err := r.inspectSandbox(ctx, sandboxID)
 	if err != nil {
@@ -48,6 +50,16 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	opts, err := containerOptions(sb, cfg, msgFile)
 	if err != nil {
 		return "", err
+	}
+	if sb.Config.Labels[labelHosts] == "true" {
+		path, err := hostsFile(sb)
+		if err != nil {
+			return "", fmt.Errorf("docker: create container %s: %w", cfg.Name, err)
+		}
+		opts.HostConfig.Mounts = append(opts.HostConfig.Mounts, mount.Mount{Type: mount.TypeBind, Source: path, Target: "/etc/hosts"})
+	}
+	if sb.Config.Labels[labelSharePID] == "true" {
+		opts.HostConfig.PidMode = container.PidMode("container:" + sb.ID)
 	}
 	return r.create(ctx, opts, "container "+cfg.Name)
 }

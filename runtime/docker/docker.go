@@ -60,6 +60,20 @@
 // once. RemoveContainer removes the file; the engine removes what is left
 // with the sandbox's directory.
 //
+// # What a sandbox gives its containers
+//
+// App containers join the sandbox's network and IPC namespaces (network
+// and IPC mode container:<sandbox>), and with
+// SandboxConfig.ShareProcessNamespace its PID namespace too (PID mode
+// container:<sandbox>: the pause program is PID 1). SandboxConfig.Sysctls
+// are the sandbox container's sysctls, set by the engine in those
+// namespaces. The engine writes the pod's /etc/hosts, which the containers
+// share; a sandbox with SandboxConfig.HostAliases has one of podkit's own
+// instead, in the kubelet's format (runtime.HostsFile; for HostNetwork,
+// the engine's copy of the host's file with the aliases appended),
+// written beside the engine's (podkit-hosts) and bind-mounted at
+// /etc/hosts in each of its containers.
+//
 // # Lifecycle
 //
 // New connects and checks the daemon; Close releases the connection and
@@ -107,6 +121,8 @@ const (
 	labelHostNet  = labelPrefix + "hostnetwork"
 	labelStem     = labelPrefix + "stem"
 	labelMsgFile  = labelPrefix + "messagefile" // the host file of the termination message
+	labelHosts    = labelPrefix + "hosts"       // "true": the sandbox's containers mount its hostsFile
+	labelSharePID = labelPrefix + "sharepid"    // "true": the sandbox's containers join its PID namespace
 	labelNetwork  = "io.podkit.network"
 	kindSandbox   = "sandbox"
 	kindContainer = "container"

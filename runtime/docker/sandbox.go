@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +43,14 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (s
 			}
 		}
 		id, err := r.createAndStart(ctx, opts, "sandbox "+cfg.String())
+		if err == nil && len(cfg.HostAliases) > 0 {
+			if err = r.writeHosts(ctx, id, cfg); err != nil {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				_ = r.remove(rctx, id)
+				return "", err
+			}
+		}
 		if err != nil && try == 0 && cerrdefs.IsNotFound(err) {
 			// The network or the sandbox image was removed behind our
 			// back: ensure both again, once.
@@ -70,6 +80,13 @@ func (r *Runtime) sandboxOptions(cfg *runtime.SandboxConfig) (client.ContainerCr
 		IpcMode:     container.IPCModeShareable,
 		DNSSearch:   cfg.DNS.Searches,
 		DNSOptions:  cfg.DNS.Options,
+		Sysctls:     maps.Clone(cfg.Sysctls),
+	}
+	if len(cfg.HostAliases) > 0 {
+		labels[labelHosts] = "true"
+	}
+	if cfg.ShareProcessNamespace {
+		labels[labelSharePID] = "true"
 	}
 	hc.CPUShares = 2
 	c := &container.Config{
@@ -116,6 +133,50 @@ func (r *Runtime) sandboxOptions(cfg *runtime.SandboxConfig) (client.ContainerCr
 	}
 	name := "podkit_POD_" + stem + "_" + strconv.FormatUint(uint64(cfg.Attempt), 10)
 	return client.ContainerCreateOptions{Name: name, Config: c, HostConfig: hc}, nil
+}
+
+// hostsFile is the host file of a sandbox's /etc/hosts when it has host
+// aliases: in the engine's directory of the sandbox container, beside the
+// engine's own hosts file, so that it goes with the sandbox.
+func hostsFile(sb container.InspectResponse) (string, error) {
+	if !filepath.IsAbs(sb.HostsPath) {
+		return "", fmt.Errorf("sandbox %s has no directory on this host", short(sb.ID))
+	}
+	return filepath.Join(filepath.Dir(sb.HostsPath), "podkit-hosts"), nil
+}
+
+// writeHosts writes the /etc/hosts of sandbox id, which has host aliases,
+// as the kubelet writes it: its own for a pod with an IP, else the
+// engine's copy of the host's with the aliases appended.
+func (r *Runtime) writeHosts(ctx context.Context, id string, cfg *runtime.SandboxConfig) error {
+	sb, err := r.inspectSandbox(ctx, id)
+	if err != nil {
+		return err
+	}
+	path, err := hostsFile(sb)
+	if err != nil {
+		return fmt.Errorf("docker: sandbox %s: hosts file: %w", cfg, err)
+	}
+	var content []byte
+	if cfg.HostNetwork {
+		node, err := os.ReadFile(sb.HostsPath)
+		if err != nil {
+			return fmt.Errorf("docker: sandbox %s: the host's hosts file: %w", cfg, err)
+		}
+		content = runtime.HostNetworkHostsFile(node, cfg.HostAliases)
+	} else {
+		ip := ""
+		if ns := sb.NetworkSettings; ns != nil {
+			if ep := ns.Networks[r.cfg.network]; ep != nil && ep.IPAddress.IsValid() {
+				ip = ep.IPAddress.String()
+			}
+		}
+		content = runtime.HostsFile(ip, sb.Config.Hostname, cfg.HostAliases)
+	}
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		return fmt.Errorf("docker: sandbox %s: hosts file: %w", cfg, err)
+	}
+	return nil
 }
 
 // nameStem is the part of container names that names the pod, as the

@@ -238,7 +238,11 @@ func (r *Runtime) behavior(c *container) *Behavior {
 	if len(cmd)+len(args) == 0 {
 		return &noBehavior
 	}
-	if b, ok := command(append(slices.Clone(cmd), args...), c.spec.cfg.TerminationMessagePath); ok {
+	argv := append(slices.Clone(cmd), args...)
+	if stdout, stderr, code, ok := podCommand(c, argv); ok {
+		return &Behavior{Logs: stdout, Stderr: stderr, Exit: &Exit{Code: code}}
+	}
+	if b, ok := command(argv, c.spec.cfg.TerminationMessagePath); ok {
 		return &b
 	}
 	return &noBehavior

@@ -9,7 +9,13 @@
 //     duration, fail probes, use CPU and memory, answer HTTP;
 //   - else its command line, when it is one of the fake commands
 //     ("exit 3", "exit 1 5s", "sleep 10", "print a b", "eprint oops",
-//     "ignore-sigterm", "fail-with /dev/termination-log oops 1");
+//     "ignore-sigterm", "fail-with /dev/termination-log oops 1"), or one
+//     of those that read the pod: "cat /etc/hosts" prints the files the
+//     sandbox's configuration makes (/etc/hosts with its host aliases,
+//     /etc/hostname, /proc/sys/... of its sysctls) and "ps" the command
+//     lines of the containers it sees (all of the pod's running ones
+//     with a shared PID namespace), as the test program does on the real
+//     runtimes;
 //   - else it runs until stopped.
 //
 // Image pulls complete at once unless ScriptPull makes them take time on
@@ -18,7 +24,8 @@
 // Faults are injected with Inject (a call fails), SetUnavailable (every call
 // fails with runtime.ErrUnavailable), Kill (a container dies now) and
 // SetHealthy (probes start failing). History records every call and exit,
-// for assertions such as "no container was created twice".
+// for assertions such as "no container was created twice"; Configs and
+// SandboxConfigs what containers and sandboxes were created with.
 //
 // Pods get IPs from a CIDR (10.88.0.0/16 unless WithPodCIDR says otherwise;
 // give each node's fake its own to keep IPs unique across nodes). Nothing is
@@ -103,6 +110,8 @@ type sandbox struct {
 	attempt      uint32
 	ip           uint32 // as a number, 0 for HostNetwork
 	ready        bool
+	hostname     string
+	spec         *podSpec // nil unless the config has host aliases, sysctls or a shared PID namespace
 }
 
 // image is a present image. Containers point to it: its reference and id
@@ -388,7 +397,8 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (s
 	}
 	seq, id := r.newID()
 	sb := &sandbox{id: id, uid: cfg.PodUID, ns: cfg.PodNamespace, pod: cfg.PodName,
-		labels: maps.Clone(cfg.Labels), attempt: cfg.Attempt, ready: true, created: r.clock.Now()}
+		labels: maps.Clone(cfg.Labels), attempt: cfg.Attempt, ready: true, created: r.clock.Now(),
+		hostname: cfg.Hostname, spec: newPodSpec(cfg)}
 	if ip.IsValid() {
 		sb.ip, sb.ipString = ip4(ip), ip.String()
 		r.byIP[sb.ip] = sb

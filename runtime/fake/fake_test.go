@@ -34,6 +34,8 @@ func TestConformance(t *testing.T) {
 		FailWith: func(path, message string, code int) []string {
 			return []string{"fail-with", path, message, strconv.Itoa(code)}
 		},
+		ReadFile:  func(path string) []string { return []string{"cat", path} },
+		Processes: []string{"ps"},
 	})
 }
 

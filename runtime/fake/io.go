@@ -105,8 +105,9 @@ func writeLine(b *strings.Builder, l logLine, opts runtime.LogOptions) {
 
 // Exec implements runtime.Execer. Behavior.Exec answers when set; else the
 // fake commands "exit N", "print ...", "eprint ...", "cat" (stdin to
-// stdout), "sleep D", "true" and "false" do what they say, and any other
-// command exits 0, or 1 when the container is unhealthy.
+// stdout), "cat FILE..." and "ps" (see the package documentation),
+// "sleep D", "true" and "false" do what they say, and any other command
+// exits 0, or 1 when the container is unhealthy.
 func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions) (int, error) {
 	r.mu.Lock()
 	if err := r.check(); err != nil {
@@ -132,6 +133,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions)
 	}
 	r.record(rec, nil)
 	b, healthy := *c.b, c.healthy
+	podOut, podErr, podCode, podCmd := podCommand(c, opts.Command)
 	r.mu.Unlock()
 
 	stdout, stderr := opts.Stdout, opts.Stderr
@@ -155,6 +157,15 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions)
 				return 0, ctx.Err()
 			}
 		}
+	}
+	if podCmd {
+		for _, l := range podOut {
+			fmt.Fprintln(stdout, l)
+		}
+		for _, l := range podErr {
+			fmt.Fprintln(stderr, l)
+		}
+		return int(podCode), nil
 	}
 	if code, ok := runExecCommand(opts.Command, opts.Stdin, stdout, stderr); ok {
 		return code, nil

@@ -13,6 +13,8 @@
 //			FailWith: func(path, message string, code int) []string {
 //				return []string{"/testprog", "fail-with", path, message, strconv.Itoa(code)}
 //			},
+//			ReadFile:  func(path string) []string { return []string{"/testprog", "cat", path} },
+//			Processes: []string{"/testprog", "ps"},
 //		})
 //	}
 //
@@ -20,7 +22,9 @@
 // only: sandboxes with an IP, containers and their states, exit codes and
 // termination messages, graceful and forced stops, labels and filters for
 // adoption, image presence and pull errors, ErrNotFound for unknown ids,
-// and, when the backend has them, logs, exec, stats and events. Every sandbox it creates
+// what a sandbox gives its containers (host aliases in /etc/hosts,
+// sysctls, a shared PID namespace), and, when the backend has them,
+// logs, exec, stats and events. Every sandbox it creates
 // is labelled with a node name of its own and removed at the end of its
 // subtest, so the suite can run against a daemon that holds other work.
 package runtimetest
@@ -71,6 +75,16 @@ type Config struct {
 	// Image that writes message to the file path and exits with code.
 	// Without it the suite skips its checks of termination messages.
 	FailWith func(path, message string, code int) []string
+	// ReadFile, when set, returns the command line of a container of
+	// Image that writes the content of the file path to stdout and exits
+	// 0 (non-zero when it cannot read it). Without it the suite skips its
+	// checks of host aliases and sysctls.
+	ReadFile func(path string) []string
+	// Processes, when set, is the command line of a container of Image
+	// that writes the command line of each process it sees, its
+	// arguments joined by spaces, one a line, and exits 0. Without it the
+	// suite skips its checks of shared PID namespaces.
+	Processes []string
 	// AbsentImage is a reference no registry serves (default
 	// "podkit.invalid/absent:0").
 	AbsentImage string
@@ -118,6 +132,10 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"ExecStderr", testExecStderr},
 		{"Stats", testStats},
 		{"Events", testEvents},
+		{"HostAliases", testHostAliases},
+		{"HostAliasesHostNetwork", testHostAliasesHostNetwork},
+		{"Sysctls", testSysctls},
+		{"SharedPIDNamespace", testSharedPIDNamespace},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := newRuntime(t)

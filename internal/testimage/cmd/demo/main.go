@@ -28,6 +28,8 @@
 //	                                  message path), exit with CODE
 //	demo wait                         run until SIGTERM or SIGINT, then exit 0
 //	demo cat [FILE...]                copy each FILE (or stdin) to stdout
+//	demo ps                           print the command line of each process
+//	                                  it sees (from /proc), one a line
 //	demo get URL                      print URL's body; exit 0 on a 2xx answer, 1 otherwise
 //	demo oom                          allocate memory until the kernel kills it
 package main
@@ -152,6 +154,11 @@ func subcommand(name string, args []string) int {
 			os.Stdout.Write(b)
 		}
 		return 0
+	case "ps":
+		if len(args) != 0 {
+			return usage("ps")
+		}
+		return ps()
 	case "get":
 		if len(args) != 1 {
 			return usage("get URL")
@@ -167,7 +174,33 @@ func subcommand(name string, args []string) int {
 			hog = append(hog, b)
 		}
 	}
-	return usage("exit|sleep|print|eprint|ignore-sigterm|fail-with|wait|cat|get|oom ...")
+	return usage("exit|sleep|print|eprint|ignore-sigterm|fail-with|wait|cat|ps|get|oom ...")
+}
+
+// ps prints the command line, its arguments joined by spaces, of each
+// process in /proc, in PID order; kernel threads (no command line) and
+// processes gone meanwhile are left out.
+func ps() int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var pids []int
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	sort.Ints(pids)
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		fmt.Println(strings.Join(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"), " "))
+	}
+	return 0
 }
 
 func usage(s string) int {
