@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	goruntime "runtime"
 
 	"github.com/podkit/podkit/internal/events"
 	"github.com/podkit/podkit/objects"
@@ -16,8 +17,11 @@ import (
 
 // RegisterNode stores node (creating it, or updating the spec, labels and
 // status of a node of that name) and makes rt the runtime its pods run on.
-// Allocatable defaults to capacity, the pod capacity to 110 and the
-// kubernetes.io/hostname label to the node's name, as on a Kubernetes node.
+// Allocatable defaults to capacity, the pod capacity to 110, and the
+// labels the kubelet gives its node to kubernetes.io/hostname the node's
+// name, kubernetes.io/os linux (the containers' system, whatever the host
+// process runs on) and kubernetes.io/arch this process's architecture, so
+// that pods selecting them, as many charts' pods do, find the node.
 //
 // While Run is running, and whenever it runs, a node agent for each
 // registered node makes rt run the pods bound to the node and reports their
@@ -44,8 +48,10 @@ func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt 
 	if n.Labels == nil {
 		n.Labels = map[string]string{}
 	}
-	if _, ok := n.Labels[objects.LabelHostname]; !ok {
-		n.Labels[objects.LabelHostname] = n.Name // as the kubelet labels its node
+	for k, v := range map[string]string{objects.LabelHostname: n.Name, objects.LabelOS: "linux", objects.LabelArch: goruntime.GOARCH} {
+		if _, ok := n.Labels[k]; !ok {
+			n.Labels[k] = v // as the kubelet labels its node
+		}
 	}
 	if n.Status.Capacity == nil {
 		n.Status.Capacity = objects.ResourceList{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"testing"
 	"time"
 
@@ -201,4 +202,25 @@ func TestOrchestratorEvictAndDrainWithBudget(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, o.Evict(ctx, objects.Key{Name: pods[0].Name}), "a budget of one lets one go")
 	require.ErrorIs(t, o.Evict(ctx, objects.Key{Name: "nope"}), store.ErrNotFound)
+}
+
+// A registered node has the labels the kubelet gives its node, so that a
+// pod selecting them, as many charts' pods do, is scheduled there.
+func TestRegisterNodeLabels(t *testing.T) {
+	o := newOrchestrator(t)
+	ctx := runOrchestrator(t, o)
+	registerFakeNodes(t, ctx, o, 1)
+	n, err := podkit.Get[*objects.Node](ctx, o, "", "n1")
+	require.NoError(t, err)
+	require.Equal(t, "n1", n.Labels[objects.LabelHostname])
+	require.Equal(t, "linux", n.Labels[objects.LabelOS])
+	require.Equal(t, goruntime.GOARCH, n.Labels[objects.LabelArch])
+
+	p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: "picky"}, Spec: objects.PodSpec{
+		NodeSelector: map[string]string{objects.LabelOS: "linux", objects.LabelArch: goruntime.GOARCH},
+		Containers:   []objects.Container{{Name: "app", Image: "nginx:1.27"}}}}
+	require.NoError(t, o.Create(ctx, p))
+	wctx, cancel := context.WithTimeout(ctx, apiWaitTimeout)
+	defer cancel()
+	require.NoError(t, o.WaitFor(wctx, p, podkit.Running))
 }

@@ -402,4 +402,6 @@ const (
 	// LabelOS is the node's operating system, as GOOS names it; a node
 	// without it is linux.
 	LabelOS = "kubernetes.io/os"
+	// LabelArch is the node's architecture, as GOARCH names it.
+	LabelArch = "kubernetes.io/arch"
 )
