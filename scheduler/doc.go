@@ -5,8 +5,9 @@
 // spec.schedulerName is empty or its name ("default-scheduler" unless
 // WithSchedulerName), spec.nodeName is empty, and the pod is neither being
 // deleted nor finished. Run keeps a Snapshot of the cluster (nodes, the
-// pods placed on them, volumes, priority classes, namespaces) up to date
-// from the watch, never rebuilt per pod, and places pods on it:
+// pods placed on them, volumes, priority classes, namespaces, disruption
+// budgets) up to date from the watch, never rebuilt per pod, and places
+// pods on it:
 //
 //	s, err := scheduler.New(st, scheduler.WithEventRecorder(rec))
 //	err = s.Run(ctx) // until ctx ends
@@ -96,20 +97,35 @@
 //
 // A pod that fits nowhere may preempt, as Kubernetes' DefaultPreemption
 // does: on the nodes where eviction could help, it dry-runs evicting every
-// pod of lower priority and keeping back, most important first, every pod
-// it still fits beside; of the nodes where that works it picks the one
-// whose most important victim has the lowest priority, then the lowest sum
-// of priorities, the fewest victims, the latest started. The victims get a
-// DisruptionTarget condition and a Preempted event ("Preempted by pod <uid>
-// on node n1") and are deleted gracefully with their own
-// terminationGracePeriodSeconds: bound pods stay, being deleted, until
-// their node agent stops them. The preemptor gets status.nominatedNodeName;
-// room is held for it on that node, and it binds there once its victims
-// are gone. Equal or lower priority never preempts, nor does a pod with
-// preemptionPolicy Never. As in Kubernetes, the room held for a nominated
-// pod counts only against pods of equal or lower priority, and a
-// preemption on a node clears the nominations of the pods of lower
-// priority nominated there.
+// pod of lower priority and keeping back every pod it still fits beside,
+// first those a PodDisruptionBudget protects, then the others, each most
+// important first; of the nodes where that works it picks the one with
+// the fewest victims violating a budget, then whose most important victim
+// has the lowest priority, then the lowest sum of priorities, the fewest
+// victims, the latest started. The dry runs stop once 10% of the nodes
+// where eviction could help (at least 100) are candidates, one of them
+// violating no budget.
+//
+// On a node, the pods that may be evicted spend, most important first, the
+// status.disruptionsAllowed of each budget of their namespace whose
+// selector matches them (a nil or empty selector matches none here), but
+// for the pods already in its status.disruptedPods; a pod that takes a
+// budget below 0 violates it. As in Kubernetes, observedGeneration is not
+// looked at (a budget whose status was never computed allows nothing),
+// and budgets are best effort: when every node would violate one, the pod
+// still preempts, on the node with the fewest violations. Victims are
+// deleted, not evicted: they spend no budget.
+//
+// The victims get a DisruptionTarget condition and a Preempted event
+// ("Preempted by pod <uid> on node n1") and are deleted gracefully with
+// their own terminationGracePeriodSeconds: bound pods stay, being deleted,
+// until their node agent stops them. The preemptor gets
+// status.nominatedNodeName; room is held for it on that node, and it binds
+// there once its victims are gone. Equal or lower priority never preempts,
+// nor does a pod with preemptionPolicy Never. As in Kubernetes, the room
+// held for a nominated pod counts only against pods of equal or lower
+// priority, and a preemption on a node clears the nominations of the pods
+// of lower priority nominated there.
 //
 // # Writing plugins
 //

@@ -25,8 +25,10 @@ const (
 )
 
 // The kinds the scheduler watches, listed in this order: what pods refer
-// to (priority classes, namespaces, volumes) before the pods.
-var watchedKinds = []string{"Namespace", "PriorityClass", "StorageClass", "PersistentVolume", "PersistentVolumeClaim", "Node", "Pod"}
+// to (priority classes, namespaces, volumes) before the pods, and the
+// disruption budgets preemption reads.
+var watchedKinds = []string{"Namespace", "PriorityClass", "StorageClass", "PersistentVolume", "PersistentVolumeClaim",
+	"PodDisruptionBudget", "Node", "Pod"}
 
 // loop is one Run of a scheduler: the snapshot, the queue, and the
 // goroutines feeding them. Everything but the feed and the writer is
@@ -284,6 +286,13 @@ func (l *loop) apply(typ store.EventType, obj objects.Object) {
 			delete(l.snap.priorityClasses, o.Name)
 		} else {
 			l.snap.priorityClasses[o.Name] = o.DeepCopy()
+		}
+	case *objects.PodDisruptionBudget:
+		// Nothing to retry: a budget only ranks where preemption evicts.
+		if typ == store.Deleted {
+			l.snap.deleteBudget(o)
+		} else {
+			l.snap.setBudget(o)
 		}
 	case *objects.Namespace:
 		if typ == store.Deleted {

@@ -24,22 +24,29 @@ const (
 	minCandidateNodesAbsolute   = 100
 )
 
-// preemption is the outcome of a successful dry run: the node and the pods
-// to evict there.
+// preemption is the outcome of a successful dry run: the node, the pods to
+// evict there, and how many of those violate a disruption budget.
 type preemption struct {
-	node    *NodeInfo
-	victims []*PodInfo
+	node       *NodeInfo
+	victims    []*PodInfo
+	violations int
 }
 
 // preempt looks for a node where evicting pods of lower priority than g's
-// pod lets it run, as Kubernetes' DefaultPreemption does: the nodes where
-// a filter rejected the pod for a reason eviction could change are dry-run
-// (from a random offset, at least 10% of them and 100), each evicting every
-// lower-priority pod and then keeping back, most important first, every
-// pod the preemptor still fits beside. Among the candidates it picks the
-// one whose most important victim has the lowest priority, then the lowest
-// sum of priorities, then the fewest victims, then the latest started.
-// Without a candidate it returns why, for the pod's message.
+// pod lets it run, as Kubernetes' DefaultPreemption does. The nodes where
+// a filter rejected the pod for a reason eviction could change are
+// dry-run, from a random offset, until 10% of them (at least 100) are
+// candidates and one of those violates no disruption budget, or no node is
+// left. On each, every lower-priority pod is evicted, then kept back if
+// the preemptor still fits beside it: first the pods whose eviction would
+// violate a budget, then the others, each most important first. Among the
+// candidates (of those violating a budget, only as many as wanted, the
+// first found) it picks the one with the fewest victims violating a
+// budget, then whose most important victim has the lowest priority, then
+// the lowest sum of priorities, then the fewest victims, then the latest
+// started. Budgets are best effort: when every candidate violates one,
+// one of them still wins. Without a candidate it returns why, for the
+// pod's message.
 func (a *algorithm) preempt(g *group, d *diagnosis) (*preemption, string) {
 	pod := g.pod
 	if pod.preemptNever {
@@ -63,36 +70,46 @@ func (a *algorithm) preempt(g *group, d *diagnosis) (*preemption, string) {
 			potential = append(potential, i)
 		}
 	}
-	var best *preemption
+	var best preemption // by value: a dry run allocates no candidate
 	if len(potential) > 0 {
 		want := min(len(potential), max(len(potential)*minCandidateNodesPercentage/100, minCandidateNodesAbsolute))
 		offset := a.rng.IntN(len(potential))
-		found := 0
-		for k := 0; k < len(potential) && found < want; k++ {
+		// Kubernetes' DryRunPreemption keeps up to want candidates of each
+		// kind, and stops once it has want with one violating nothing.
+		clean, violating := 0, 0
+		for k := 0; k < len(potential) && (clean == 0 || clean+violating < want); k++ {
 			i := potential[(offset+k)%len(potential)]
 			c, st := a.selectVictims(g, d.nodes[i])
-			if c == nil {
+			if st != nil {
 				statuses[i] = st
 				continue
 			}
-			found++
-			if best == nil || betterCandidate(c, best) {
+			switch {
+			case c.violations == 0:
+				clean++
+			case violating == want:
+				continue // Kubernetes keeps no more of them
+			default:
+				violating++
+			}
+			if best.node == nil || betterCandidate(&c, &best) {
 				best = c
 			}
 		}
 	}
-	if best != nil {
-		return best, ""
+	if best.node != nil {
+		return &best, ""
 	}
 	return nil, fitMessage(d.numNodes, nil, statuses)
 }
 
-// selectVictims dry-runs preemption on one node. The snapshot is changed
-// and restored, so plugin states follow through their observers.
-func (a *algorithm) selectVictims(g *group, node *NodeInfo) (*preemption, *Status) {
+// selectVictims dry-runs preemption on one node, or says why it cannot
+// help there. The snapshot is changed and restored, so plugin states
+// follow through their observers.
+func (a *algorithm) selectVictims(g *group, node *NodeInfo) (preemption, *Status) {
 	pod := g.pod
 	if low, ok := node.lowestPriority(); !ok || low >= pod.priority {
-		return nil, statusNoVictims
+		return preemption{}, statusNoVictims
 	}
 	var removed []*PodInfo
 	for _, p := range node.pods {
@@ -114,18 +131,14 @@ func (a *algorithm) selectVictims(g *group, node *NodeInfo) (*preemption, *Statu
 	a.refresh(g)
 	if st := a.filterAll(g, node); st != nil {
 		restore(removed)
-		return nil, st
+		return preemption{}, st
 	}
-	// Most important first: higher priority, then longer running.
-	slices.SortStableFunc(removed, func(x, y *PodInfo) int {
-		if x.priority != y.priority {
-			return int(y.priority) - int(x.priority)
-		}
-		return int(x.startTime - y.startTime)
-	})
-	c := &preemption{node: node}
+	slices.SortStableFunc(removed, moreImportant)
+	// The pods a budget protects are kept back first, as in Kubernetes.
+	ordered, protected := a.snap.violatingFirst(removed)
+	c := preemption{node: node}
 	var evicted []*PodInfo
-	for _, p := range removed {
+	for k, p := range ordered {
 		a.snap.attach(p, node)
 		a.refresh(g)
 		if a.filterAll(g, node) == nil {
@@ -135,13 +148,31 @@ func (a *algorithm) selectVictims(g *group, node *NodeInfo) (*preemption, *Statu
 		a.refresh(g)
 		evicted = append(evicted, p)
 		c.victims = append(c.victims, p)
+		if k < protected {
+			c.violations++
+		}
 	}
 	restore(evicted)
+	if protected > 0 && protected < len(ordered) {
+		slices.SortStableFunc(c.victims, moreImportant)
+	}
 	return c, nil
+}
+
+// moreImportant orders pods most important first: higher priority, then
+// longer running.
+func moreImportant(x, y *PodInfo) int {
+	if x.priority != y.priority {
+		return int(y.priority) - int(x.priority)
+	}
+	return int(x.startTime - y.startTime)
 }
 
 // betterCandidate is Kubernetes' pickOneNodeForPreemption order.
 func betterCandidate(x, y *preemption) bool {
+	if x.violations != y.violations {
+		return x.violations < y.violations
+	}
 	hx, hy := highestPriority(x.victims), highestPriority(y.victims)
 	if hx != hy {
 		return hx < hy

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -238,4 +239,226 @@ func TestPreemptionClearsLowerNominations(t *testing.T) {
 	close(release)
 	require.Equal(t, "n1", waitBound(t, s, "high").Spec.NodeName)
 	require.Empty(t, getPod(t, s, key("low")).Spec.NodeName)
+}
+
+// makeBudget is a PodDisruptionBudget of the default namespace over the
+// pods labelled app=<app>, its status allowing that many disruptions.
+func makeBudget(app string, allowed int32) *objects.PodDisruptionBudget {
+	return &objects.PodDisruptionBudget{
+		ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: app},
+		Spec:       objects.PodDisruptionBudgetSpec{Selector: &objects.LabelSelector{MatchLabels: map[string]string{"app": app}}},
+		Status:     objects.PodDisruptionBudgetStatus{ObservedGeneration: 1, DisruptionsAllowed: allowed},
+	}
+}
+
+// Of two nodes, the one whose victims violate no budget wins, although its
+// victim has the higher priority.
+func TestPreemptionAvoidsViolatingBudgets(t *testing.T) {
+	s := newStore(t)
+	create(t, s, makeNode("n1", "1", "4Gi"), makeNode("n2", "1", "4Gi"), makeBudget("guarded", 0),
+		makePod("guarded", "1", "", onNode("n1"), priority(1), podLabels("app", "guarded")),
+		makePod("spare", "1", "", onNode("n2"), priority(2), podLabels("app", "spare")))
+	release := make(chan struct{})
+	close(release)
+	stopTerminating(t, s, release)
+	run(t, s)
+	create(t, s, makePod("vip", "1", "", priority(100)))
+	require.Equal(t, "n2", waitBound(t, s, "vip").Spec.NodeName)
+	require.Nil(t, getPod(t, s, key("spare")))
+	require.Nil(t, getPod(t, s, key("guarded")).DeletionTimestamp)
+}
+
+// On a node, the pod a budget protects is kept back first: another pod,
+// of higher priority, is evicted in its place.
+func TestPreemptionReprievesProtectedPodsFirst(t *testing.T) {
+	s := newStore(t)
+	create(t, s, makeNode("n1", "2", "4Gi"), makeBudget("guarded", 0),
+		makePod("guarded", "1", "", onNode("n1"), priority(1), podLabels("app", "guarded")),
+		makePod("other", "1", "", onNode("n1"), priority(2), podLabels("app", "other")))
+	release := make(chan struct{})
+	close(release)
+	stopTerminating(t, s, release)
+	run(t, s)
+	create(t, s, makePod("vip", "1", "", priority(100)))
+	require.Equal(t, "n1", waitBound(t, s, "vip").Spec.NodeName)
+	require.Nil(t, getPod(t, s, key("other")))
+	require.Nil(t, getPod(t, s, key("guarded")).DeletionTimestamp)
+}
+
+// When every node's victims violate a budget, the pod still preempts, on
+// the node with the fewest violations. The budgets come after the
+// scheduler started: it follows them.
+func TestPreemptionViolatesFewestBudgets(t *testing.T) {
+	s := newStore(t)
+	create(t, s, makeNode("n1", "2", "4Gi"), makeNode("n2", "2", "4Gi"),
+		makePod("a1", "1", "", onNode("n1"), priority(1), podLabels("app", "a")),
+		makePod("a2", "1", "", onNode("n1"), priority(1), podLabels("app", "a")),
+		makePod("b", "2", "", onNode("n2"), priority(2), podLabels("app", "b")))
+	release := make(chan struct{})
+	close(release)
+	stopTerminating(t, s, release)
+	run(t, s)
+	create(t, s, makeBudget("a", 0), makeBudget("b", 0))
+	create(t, s, makePod("vip", "2", "", priority(100)))
+	require.Equal(t, "n2", waitBound(t, s, "vip").Spec.NodeName)
+	require.Nil(t, getPod(t, s, key("b")))
+	for _, name := range []string{"a1", "a2"} {
+		require.Nil(t, getPod(t, s, key(name)).DeletionTimestamp, name)
+	}
+}
+
+// The rules of Kubernetes' filterPodsWithPDBViolation.
+func TestViolatingFirst(t *testing.T) {
+	pdb := func(ns, name string, allowed int32, sel *objects.LabelSelector, disrupted ...string) *objects.PodDisruptionBudget {
+		b := &objects.PodDisruptionBudget{ObjectMeta: objects.ObjectMeta{Namespace: ns, Name: name, Generation: 1},
+			Spec: objects.PodDisruptionBudgetSpec{Selector: sel}, Status: objects.PodDisruptionBudgetStatus{DisruptionsAllowed: allowed}}
+		for _, p := range disrupted {
+			if b.Status.DisruptedPods == nil {
+				b.Status.DisruptedPods = map[string]objects.Time{}
+			}
+			b.Status.DisruptedPods[p] = objects.NewTime(time.Unix(0, 0))
+		}
+		return b
+	}
+	app := func(v string) *objects.LabelSelector {
+		return &objects.LabelSelector{MatchLabels: map[string]string{"app": v}}
+	}
+	web := []string{"app", "web"}
+	for _, tc := range []struct {
+		name      string
+		budgets   []*objects.PodDisruptionBudget
+		pods      [][]string // labels of p0, p1, … (most important first)
+		violating []string
+	}{
+		{name: "no budget", pods: [][]string{web, web}},
+		{name: "one disruption allowed: the second pod violates",
+			budgets: []*objects.PodDisruptionBudget{pdb("default", "web", 1, app("web"))},
+			pods:    [][]string{web, web, web}, violating: []string{"p1", "p2"}},
+		{name: "status never computed allows nothing",
+			budgets: []*objects.PodDisruptionBudget{pdb("default", "web", 0, app("web"))},
+			pods:    [][]string{web, nil}, violating: []string{"p0"}},
+		{name: "disrupted pods spend nothing",
+			budgets: []*objects.PodDisruptionBudget{pdb("default", "web", 1, app("web"), "p0", "p1")},
+			pods:    [][]string{web, web, web, web}, violating: []string{"p3"}},
+		{name: "nil, empty and invalid selectors match nothing",
+			budgets: []*objects.PodDisruptionBudget{
+				pdb("default", "nil", 0, nil),
+				pdb("default", "empty", 0, &objects.LabelSelector{}),
+				pdb("default", "invalid", 0, &objects.LabelSelector{MatchExpressions: []objects.LabelSelectorRequirement{{Key: "app", Operator: "Near"}}}),
+			},
+			pods: [][]string{web}},
+		{name: "pods without labels match nothing",
+			budgets: []*objects.PodDisruptionBudget{pdb("default", "all", 0, &objects.LabelSelector{
+				MatchExpressions: []objects.LabelSelectorRequirement{{Key: "app", Operator: objects.LabelSelectorOpDoesNotExist}}})},
+			pods: [][]string{nil, {"tier", "db"}}, violating: []string{"p1"}},
+		{name: "budgets of other namespaces",
+			budgets: []*objects.PodDisruptionBudget{pdb("other", "web", 0, app("web"))},
+			pods:    [][]string{web}},
+		{name: "each matching budget is spent",
+			budgets: []*objects.PodDisruptionBudget{
+				pdb("default", "web", 5, app("web")),
+				pdb("default", "tier", 1, &objects.LabelSelector{MatchLabels: map[string]string{"tier": "front"}}),
+			},
+			pods: [][]string{{"app", "web", "tier", "front"}, web, {"app", "web", "tier", "front"}}, violating: []string{"p2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := newSnapshot()
+			for _, b := range tc.budgets {
+				snap.setBudget(b)
+			}
+			var pods []*PodInfo
+			for i, l := range tc.pods {
+				p := makePod(fmt.Sprintf("p%d", i), "1", "", podLabels(l...))
+				pi, err := snap.newPodInfo(p, false)
+				require.NoError(t, err)
+				pods = append(pods, pi)
+			}
+			ordered, n := snap.violatingFirst(pods)
+			var names []string
+			for _, p := range ordered {
+				names = append(names, p.name)
+			}
+			var want []string
+			want = append(want, tc.violating...)
+			for _, p := range pods {
+				if !slices.Contains(tc.violating, p.name) {
+					want = append(want, p.name)
+				}
+			}
+			require.Equal(t, want, names)
+			require.Equal(t, len(tc.violating), n)
+		})
+	}
+}
+
+// Updates and deletions of budgets reach the snapshot; a selector change
+// moves the generation.
+func TestSnapshotBudgets(t *testing.T) {
+	snap := newSnapshot()
+	b := makeBudget("web", 0)
+	b.Generation = 1
+	snap.setBudget(b)
+	pi, err := snap.newPodInfo(makePod("p", "1", "", podLabels("app", "web")), false)
+	require.NoError(t, err)
+	_, n := snap.violatingFirst([]*PodInfo{pi})
+	require.Equal(t, 1, n)
+
+	b = b.DeepCopy()
+	b.Status.DisruptionsAllowed = 1
+	snap.setBudget(b)
+	_, n = snap.violatingFirst([]*PodInfo{pi})
+	require.Equal(t, 0, n, "status update seen")
+
+	b = b.DeepCopy()
+	b.Generation = 2
+	b.Status.DisruptionsAllowed = 0
+	b.Spec.Selector = &objects.LabelSelector{MatchLabels: map[string]string{"app": "db"}}
+	snap.setBudget(b)
+	_, n = snap.violatingFirst([]*PodInfo{pi})
+	require.Equal(t, 0, n, "selector change seen")
+	require.Len(t, snap.budgets["default"], 1)
+
+	b.Spec.Selector = nil
+	snap.deleteBudget(b)
+	require.Empty(t, snap.budgets)
+}
+
+// With more than 100 nodes where eviction could help, the dry runs go on
+// past the wanted number of candidates until one violates no budget, as
+// Kubernetes' DryRunPreemption does: whatever the random offset, the one
+// node without a budget is found.
+func TestPreemptionSearchesForNodeWithoutViolation(t *testing.T) {
+	fw, err := compileProfile(DefaultProfile())
+	require.NoError(t, err)
+	const nodes = 150
+	for seed := uint64(1); seed <= 16; seed++ {
+		snap := newSnapshot()
+		a := newAlgorithm(fw, snap, seed)
+		snap.setBudget(makeBudget("guarded", 0))
+		for i := range nodes {
+			name := fmt.Sprintf("n%03d", i)
+			snap.setNode(makeNode(name, "1", "4Gi"))
+			app := "guarded"
+			if i == nodes-1 {
+				app = "free"
+			}
+			p := makePod("p-"+name, "1", "", onNode(name), priority(1), podLabels("app", app))
+			p.UID = name
+			pi, err := snap.newPodInfo(p, false)
+			require.NoError(t, err)
+			snap.addPod(pi, name)
+		}
+		vip := makePod("vip", "1", "", priority(10))
+		vip.UID = "vip"
+		pi, err := snap.newPodInfo(vip, true)
+		require.NoError(t, err)
+		g := &group{pod: pi, heapIndex: -1}
+		require.Nil(t, a.prepare(g))
+		d, node := a.diagnose(g)
+		require.Nil(t, node)
+		pre, why := a.preempt(g, d)
+		require.NotNil(t, pre, why)
+		require.Equal(t, fmt.Sprintf("n%03d", nodes-1), pre.node.name, "seed %d", seed)
+		require.Zero(t, pre.violations)
+	}
 }

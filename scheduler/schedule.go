@@ -201,6 +201,6 @@ func (l *loop) nominate(g *group, qp *qpod, pre *preemption, d *diagnosis, now t
 		}
 		op.cleared = append(op.cleared, victim{key: objectsKey(h.pod), uid: h.pod.uid})
 	}
-	l.log.Info("preempting", "pod", qp.key, "node", pre.node.name, "victims", len(pre.victims))
+	l.log.Info("preempting", "pod", qp.key, "node", pre.node.name, "victims", len(pre.victims), "pdbViolations", pre.violations)
 	return op
 }

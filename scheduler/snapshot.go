@@ -10,9 +10,10 @@ import (
 
 // Snapshot is the scheduler's view of the cluster: the nodes, the pods
 // placed on them (bound in the store, or assumed by the scheduler while
-// their binding is written), and the volumes, priority classes and
-// namespaces placement depends on. It is kept up to date from store
-// watches, never rebuilt per pod. Plugins read it and never modify it.
+// their binding is written), the volumes, priority classes and namespaces
+// placement depends on, and the disruption budgets preemption reads. It is
+// kept up to date from store watches, never rebuilt per pod. Plugins read
+// it and never modify it.
 type Snapshot struct {
 	nodes  []*NodeInfo
 	byName map[string]*NodeInfo // also nodes not stored that still have pods
@@ -23,7 +24,8 @@ type Snapshot struct {
 	pvcs            map[objects.Key]*objects.PersistentVolumeClaim
 	storageClasses  map[string]*objects.StorageClass
 	priorityClasses map[string]*objects.PriorityClass
-	claimUsers      map[objects.Key]int // pods in the snapshot by claim they use
+	claimUsers      map[objects.Key]int  // pods in the snapshot by claim they use
+	budgets         map[string][]*budget // PodDisruptionBudgets by namespace, for preemption
 
 	terms      termRegistry
 	labels     labelInterner
