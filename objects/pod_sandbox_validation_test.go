@@ -10,11 +10,7 @@ import (
 
 func TestValidatePodSandboxFields(t *testing.T) {
 	sysctlRegex := `^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`
-	cases := []struct {
-		name   string
-		mutate func(p *Pod)
-		want   []string
-	}{
+	cases := []podCase{
 		{"all valid", func(p *Pod) {
 			p.Spec.HostAliases = []HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local", "bar"}}, {IP: "2001:db8::1"}}
 			p.Spec.SecurityContext = &PodSecurityContext{Sysctls: []Sysctl{
@@ -103,14 +99,7 @@ func TestValidatePodSandboxFields(t *testing.T) {
 		}},
 		{"windows pod without linux fields", func(p *Pod) { p.Spec.OS = &PodOS{Name: Windows} }, nil},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			p := testPod()
-			tc.mutate(p)
-			p.Default()
-			assertFieldErrors(t, tc.want, p.Validate())
-		})
-	}
+	runPodCases(t, cases)
 }
 
 // The fields are part of the pod's immutable spec.

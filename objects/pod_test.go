@@ -135,11 +135,7 @@ func TestImagePullPolicyFromTag(t *testing.T) {
 }
 
 func TestValidatePod(t *testing.T) {
-	cases := []struct {
-		name   string
-		mutate func(p *Pod)
-		want   []string
-	}{
+	cases := []podCase{
 		{"valid", func(*Pod) {}, nil},
 		{"no containers", func(p *Pod) { p.Spec.Containers = nil }, []string{
 			"spec.containers: Required value",
@@ -465,14 +461,7 @@ func TestValidatePod(t *testing.T) {
 			`spec.preemptionPolicy: Unsupported value: "Always": supported values: "PreemptLowerPriority", "Never"`,
 		}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			p := testPod()
-			tc.mutate(p)
-			p.Default()
-			assertFieldErrors(t, tc.want, p.Validate())
-		})
-	}
+	runPodCases(t, cases)
 }
 
 func TestValidatePodThroughScheme(t *testing.T) {

@@ -11,11 +11,7 @@ import (
 func TestValidateSidecars(t *testing.T) {
 	exec := ProbeHandler{Exec: &ExecAction{Command: []string{"true"}}}
 	always := ContainerRestartPolicyAlways
-	cases := []struct {
-		name   string
-		mutate func(p *Pod)
-		want   []string
-	}{
+	cases := []podCase{
 		{"sidecar with probes and hooks", func(p *Pod) {
 			p.Spec.InitContainers = []Container{{Name: "proxy", Image: "envoy", RestartPolicy: &always,
 				LivenessProbe: &Probe{ProbeHandler: exec}, ReadinessProbe: &Probe{ProbeHandler: exec},
@@ -37,14 +33,7 @@ func TestValidateSidecars(t *testing.T) {
 			p.Spec.InitContainers = []Container{{Name: "init", Image: "busybox", ReadinessProbe: &Probe{ProbeHandler: exec}}}
 		}, []string{"spec.initContainers[0].readinessProbe: Forbidden: may not be set for init containers"}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			p := testPod()
-			tc.mutate(p)
-			p.Default()
-			assertFieldErrors(t, tc.want, p.Validate())
-		})
-	}
+	runPodCases(t, cases)
 }
 
 func TestSidecarFromManifest(t *testing.T) {
