@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
+	"time"
 )
 
 // cgroupRoot is where the cgroup hierarchies are mounted: the unified
@@ -20,7 +22,9 @@ const cgroupRoot = "/sys/fs/cgroup"
 // runc removes a container's cgroup when the container goes, never the
 // parent it created for it. Cgroups of containers left in it, which a
 // failed or interrupted delete can leave, go first. The kernel refuses
-// to remove a cgroup that still has a process: that is an error.
+// to remove a cgroup that still has a process: one still exiting (a task
+// just deleted, its shim reaping it) is waited for, up to cgroupExitWait;
+// one that stays is an error.
 func removeNamespaceCgroup(ns string) error {
 	hierarchies := []string{cgroupRoot}
 	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err != nil { // not v2 alone
@@ -70,9 +74,28 @@ func removeCgroupTree(dir string) error {
 		return err
 	}
 	for _, d := range slices.Backward(dirs) {
-		if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeCgroup(d); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// cgroupExitWait bounds the wait for a cgroup's last processes to exit.
+const cgroupExitWait = 5 * time.Second
+
+// removeCgroup removes one cgroup, waiting up to cgroupExitWait while the
+// kernel finds it busy.
+func removeCgroup(dir string) error {
+	deadline := time.Now().Add(cgroupExitWait)
+	for {
+		err := os.Remove(dir)
+		switch {
+		case err == nil, errors.Is(err, fs.ErrNotExist):
+			return nil
+		case !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline):
+			return err
+		}
+		time.Sleep(20 * time.Millisecond) // the kernel offers nothing to wait on
+	}
 }
