@@ -166,6 +166,7 @@ func TestRejectedPodAfterRestart(t *testing.T) {
 	e := newEnv(t, envOpt{})
 	e.create(withSysctls(e.pod("unsafe", "app"), "vm.swappiness", "10"))
 	before := e.waitPod("unsafe", "rejected", rejected("SysctlForbidden"))
+	e.wantEvents("unsafe SysctlForbidden", 1) // recorded from a queue, after the status
 	e.stop()
 	e.start()
 	e.create(e.pod("after", "app"))
