@@ -38,6 +38,24 @@
 // into Pods, the scheduler binds pods to nodes, and each node's agent makes
 // its runtime run the pods bound to it, reporting status back to the store.
 //
+// # Admission
+//
+// Every write, the host's and the controllers' (a ReplicaSet's pods, a
+// StatefulSet's claims), passes the admission Kubernetes' plugins give it,
+// inside the write's store transaction: a new pod runs as a
+// ServiceAccount that exists and gets its PriorityClass's priority; a new
+// Ingress its default class; the namespace's LimitRanges give a new pod's
+// containers their default requests and limits and refuse a pod or claim
+// outside their bounds; last, the namespace's ResourceQuotas refuse what
+// would exceed them and are charged in the same transaction, so that
+// concurrent creates cannot overspend a quota (the ResourceQuota
+// controller frees what deleted and finished objects used). A refusal
+// wraps ErrForbidden and reads as Kubernetes' (`pods "web-1" is
+// forbidden: exceeded quota: compute, requested: pods=1, used: pods=2,
+// limited: pods=2`); a ReplicaSet records it as a FailedCreate event and
+// tries again. A namespace without LimitRanges or quotas pays two empty
+// lookups per pod.
+//
 // # Example
 //
 //	o, err := podkit.New(podkit.WithLogger(slog.Default()))

@@ -25,6 +25,8 @@ const (
 	KindHorizontalPodAutoscaler = "HorizontalPodAutoscaler"
 	KindPodDisruptionBudget     = "PodDisruptionBudget"
 	KindPriorityClass           = "PriorityClass"
+	KindLimitRange              = "LimitRange"
+	KindResourceQuota           = "ResourceQuota"
 	KindEvent                   = "Event"
 	KindLease                   = "Lease"
 )

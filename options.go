@@ -37,7 +37,8 @@ type config struct {
 // WithControllers passes options to the built-in controllers: node
 // lifecycle timings (reconcile.WithNodeLifecycle), autoscaler settings
 // (reconcile.WithHPA), the local-path volume provisioner
-// (reconcile.WithLocalPath).
+// (reconcile.WithLocalPath), the ResourceQuota controller's sync period
+// (reconcile.WithResourceQuota).
 func WithControllers(opts ...reconcile.BuiltinOption) Option {
 	return func(c *config) error {
 		c.builtins = append(c.builtins, opts...)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/podkit/podkit/internal/events"
+	"github.com/podkit/podkit/internal/quota"
 	"github.com/podkit/podkit/network"
 	"github.com/podkit/podkit/network/ipam"
 	"github.com/podkit/podkit/objects"
@@ -54,6 +55,7 @@ type Orchestrator struct {
 	metrics  *reconcile.MemoryMetrics
 	group    *nodeagent.Group
 	sched    *scheduler.Scheduler
+	quota    *quota.Evaluator
 
 	running atomic.Bool
 
@@ -102,6 +104,7 @@ func New(opts ...Option) (*Orchestrator, error) {
 		o.store, o.ownStore = s, true
 	}
 	o.scheme = o.store.Scheme()
+	o.quota = quota.New(o.scheme)
 	o.events = events.New(o.store, o.clock, o.log, events.Source{Component: cfg.name}, cfg.eventTTL,
 		events.WithLimit(cfg.eventLimit))
 	ctrl, err := reconcile.NewManager(o.store, reconcile.WithLogger(o.log),
@@ -246,7 +249,7 @@ func (o *Orchestrator) Close() error {
 // admit fills apiVersion, kind and the default namespace, applies defaults
 // and validates obj as new (old nil) or as a replacement for old. Inside a
 // write transaction it also checks that the namespace exists.
-func (o *Orchestrator) admit(tx store.ReadTx, obj, old objects.Object) (*objects.KindInfo, error) {
+func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object) (*objects.KindInfo, error) {
 	info, err := o.scheme.SetTypeMeta(obj)
 	if err != nil {
 		return nil, err
@@ -287,8 +290,9 @@ func (o *Orchestrator) admit(tx store.ReadTx, obj, old objects.Object) (*objects
 
 // admitForControllers is the admission controllers' writes get: what the
 // store cannot do alone, such as allocating a Service's addresses (and
-// keeping them on update), and a new pod's priority.
-func (o *Orchestrator) admitForControllers(tx store.ReadTx, obj, old objects.Object) error {
+// keeping them on update), a new pod's priority, its LimitRanges'
+// defaults and limits, and the namespace's ResourceQuotas.
+func (o *Orchestrator) admitForControllers(tx store.Tx, obj, old objects.Object) error {
 	if svc, ok := obj.(*objects.Service); ok && old != nil {
 		svc.PatchAllocatedValues(old.(*objects.Service))
 	}
@@ -297,24 +301,33 @@ func (o *Orchestrator) admitForControllers(tx store.ReadTx, obj, old objects.Obj
 
 // complete does the part of admission that needs the store: a Service's
 // cluster IPs and node ports, a new pod's service account and priority, a
-// new Ingress's default class.
-func (o *Orchestrator) complete(tx store.ReadTx, obj, old objects.Object) error {
+// new Ingress's default class, then, as Kubernetes orders its admission
+// plugins, the namespace's LimitRanges (defaults, then limits) and last
+// its ResourceQuotas, charged in tx: a quota's usage commits with the
+// write it admits, or not at all.
+func (o *Orchestrator) complete(tx store.Tx, obj, old objects.Object) error {
 	if err := o.net.Allocate(tx, obj, old); err != nil {
 		return err
 	}
-	if old != nil {
-		return nil
-	}
-	switch obj := obj.(type) {
-	case *objects.Pod:
-		if err := admitServiceAccount(tx, obj); err != nil {
-			return err
+	if old == nil {
+		switch obj := obj.(type) {
+		case *objects.Pod:
+			if err := admitServiceAccount(tx, obj); err != nil {
+				return err
+			}
+			if err := admitPodPriority(tx, obj); err != nil {
+				return err
+			}
+		case *objects.Ingress:
+			if err := admitIngressClass(tx, obj); err != nil {
+				return err
+			}
 		}
-		return admitPodPriority(tx, obj)
-	case *objects.Ingress:
-		return admitIngressClass(tx, obj)
 	}
-	return nil
+	if err := admitLimitRanges(tx, obj, old); err != nil {
+		return err
+	}
+	return o.admitQuota(tx, obj, old)
 }
 
 // ErrForbidden is returned for writes the orchestrator refuses for a reason

@@ -10,6 +10,7 @@ type builtinConfig struct {
 	metrics   MetricsSource
 	hpa       HPAOptions
 	localPath LocalPathOptions
+	quota     ResourceQuotaOptions
 }
 
 // WithNodeLifecycle sets the node lifecycle controller's timings (lease
@@ -48,6 +49,18 @@ func WithHPA(o HPAOptions) BuiltinOption {
 	}
 }
 
+// WithResourceQuota sets how often the ResourceQuota controller computes
+// every quota again.
+func WithResourceQuota(o ResourceQuotaOptions) BuiltinOption {
+	return func(c *builtinConfig) error {
+		if o.SyncPeriod < 0 {
+			return errors.New("reconcile.WithResourceQuota: negative sync period")
+		}
+		c.quota = o
+		return nil
+	}
+}
+
 // WithLocalPath configures the local-path volume provisioner: the
 // directory volumes are made in, and whether the default "local-path"
 // StorageClass is created.
@@ -68,8 +81,8 @@ func AddBuiltins(m *Manager) error { return AddBuiltinsWith(m) }
 // PersistentVolumeClaim binder and
 // PersistentVolume controller with the local-path provisioner (and its
 // default StorageClass), the ServiceAccount controller (every namespace's
-// "default" account), and the garbage collector (with namespace
-// deletion).
+// "default" account), the ResourceQuota controller (quotas' status.used),
+// and the garbage collector (with namespace deletion).
 func AddBuiltinsWith(m *Manager, opts ...BuiltinOption) error {
 	var cfg builtinConfig
 	for _, o := range opts {
@@ -93,6 +106,7 @@ func AddBuiltinsWith(m *Manager, opts ...BuiltinOption) error {
 		PersistentVolumeClaimBinderController(m, cfg.localPath),
 		PersistentVolumeController(m, cfg.localPath),
 		ServiceAccountController(m),
+		ResourceQuotaController(m, cfg.quota),
 	} {
 		if err := m.Add(c); err != nil {
 			return err

@@ -276,7 +276,7 @@ func (c *Client) Create(ctx context.Context, obj objects.Object) error {
 // gone or being deleted (ErrOwnerDeleting), so that a controller acting on
 // a stale read cannot add pods to a ReplicaSet the garbage collector is
 // deleting.
-func (c *Client) AdmitCreate(tx store.ReadTx, obj objects.Object) error {
+func (c *Client) AdmitCreate(tx store.Tx, obj objects.Object) error {
 	info, err := c.prepareCreate(obj)
 	if err != nil {
 		return err
@@ -299,27 +299,36 @@ func (c *Client) AdmitCreate(tx store.ReadTx, obj objects.Object) error {
 // Stored objects are never modified, so a burst's pods may share one spec;
 // the admission hook may set a copy's fields but not change what they
 // refer to (see Admission).
-func (c *Client) createCopies(tx store.Tx, obj objects.Object, n int, created func(objects.Object)) error {
+//
+// A copy the admission hook refuses after the first (a ResourceQuota
+// spent by the copies before it) ends the burst: those before it are
+// created, and the refusal is returned as refused with err nil, for the
+// caller to commit them, as Kubernetes' slow-start batches keep the pods
+// created before a failure.
+func (c *Client) createCopies(tx store.Tx, obj objects.Object, n int, created func(objects.Object)) (refused, err error) {
 	info, err := c.prepareCreate(obj)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i := range n {
 		cp := shallowCopy(obj)
 		if err := c.admitHook(tx, cp); err != nil {
-			return err
+			if i > 0 {
+				return err, nil
+			}
+			return nil, err
 		}
 		if i == 0 {
 			if err := c.checkCreateScope(tx, info, cp); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if err := store.Adopt(tx, cp); err != nil {
-			return err
+			return nil, err
 		}
 		created(cp)
 	}
-	return nil
+	return nil, nil
 }
 
 // shallowCopy returns a new object of obj's type sharing everything with
@@ -341,7 +350,7 @@ func (c *Client) prepareCreate(obj objects.Object) (*objects.KindInfo, error) {
 	return info, s.Validate(obj)
 }
 
-func (c *Client) admitHook(tx store.ReadTx, obj objects.Object) error {
+func (c *Client) admitHook(tx store.Tx, obj objects.Object) error {
 	if admit := c.m.cfg.admit; admit != nil {
 		return admit(tx, obj, nil)
 	}

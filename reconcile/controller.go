@@ -27,6 +27,10 @@ type Controller struct {
 	// reconciles the owner its controller ownerReference (controller=true)
 	// names, before and after the change.
 	Owns []string
+	// ForChanged, when set, picks the changes of For objects that
+	// reconcile them, as Watch.Changed picks a watch's: the quota
+	// controller leaves out the status writes of admission.
+	ForChanged func(old, new objects.Object) bool
 	// Watches maps changes to other kinds to requests.
 	Watches []Watch
 	// Reconciler does the work.
@@ -49,6 +53,13 @@ type Watch struct {
 	// cache's goroutine: it must not modify obj and must return quickly
 	// (reads from Client's caches are fine).
 	Map func(obj objects.Object) []Request
+	// Changed, when set, picks the changes Map sees: it is called with
+	// the object before and after each change (old nil for a creation,
+	// new nil for a deletion), from the cache's goroutine under Map's
+	// rules, and Map runs only for changes it reports true for. A
+	// controller that cares about few of a busy kind's changes (the
+	// quota controller: pods that finish or go) skips the rest cheaply.
+	Changed func(old, new objects.Object) bool
 }
 
 func (c *Controller) validate(s *objects.Scheme) error {
@@ -106,6 +117,9 @@ func newController(m *Manager, spec Controller) *controller {
 // watch adds the controller's handlers to the caches it needs.
 func (c *controller) watch(inf func(kind string) *informer.Informer) {
 	inf(c.spec.For).AddHandler(func(old, new objects.Object) {
+		if c.spec.ForChanged != nil && !c.spec.ForChanged(old, new) {
+			return
+		}
 		if new != nil {
 			c.queue.Add(RequestFor(new))
 		} else {
@@ -129,6 +143,9 @@ func (c *controller) watch(inf func(kind string) *informer.Informer) {
 	}
 	for _, w := range c.spec.Watches {
 		inf(w.Kind).AddHandler(func(old, new objects.Object) {
+			if w.Changed != nil && !w.Changed(old, new) {
+				return
+			}
 			for _, o := range [2]objects.Object{old, new} {
 				if o == nil {
 					continue

@@ -497,34 +497,50 @@ func (r *daemonSetReconciler) createDaemonPods(ctx context.Context, ds *objects.
 	if len(nodes) == 0 {
 		return nil
 	}
+	// A pod admission refuses after the first (a ResourceQuota spent by
+	// those before it) ends the batch, keeping those before it, as
+	// Kubernetes' slow-start batches do.
 	pods := make([]*objects.Pod, len(nodes))
+	var (
+		created int
+		refused error
+	)
 	err := r.c.Txn(ctx, func(tx store.Tx) error {
+		created, refused = 0, nil
 		for i, name := range nodes {
 			pods[i] = newDaemonPod(ds, name, hash)
 			if err := r.c.AdmitCreate(tx, pods[i]); err != nil {
+				if created > 0 {
+					refused = err
+					return nil
+				}
 				return err
 			}
 			if err := tx.Create(pods[i]); err != nil {
 				return err
 			}
+			created++
 		}
 		return nil
 	})
 	if errors.Is(err, ErrOwnerDeleting) {
 		return nil
 	}
+	if err == nil {
+		msgs := make([]string, created)
+		for i, name := range nodes[:created] {
+			n := byNode[name]
+			n.pods = append(n.pods, pods[i])
+			n.newPod = pods[i]
+			msgs[i] = "Created pod: " + pods[i].Name
+		}
+		recordEach(ctx, r.rec, ds, EventNormal, "SuccessfulCreate", msgs)
+		err = refused
+	}
 	if err != nil {
 		r.rec.Event(ctx, ds, EventWarning, "FailedCreate", "Error creating: "+err.Error())
 		return err
 	}
-	msgs := make([]string, len(nodes))
-	for i, name := range nodes {
-		n := byNode[name]
-		n.pods = append(n.pods, pods[i])
-		n.newPod = pods[i]
-		msgs[i] = "Created pod: " + pods[i].Name
-	}
-	recordEach(ctx, r.rec, ds, EventNormal, "SuccessfulCreate", msgs)
 	return nil
 }
 

@@ -3,8 +3,11 @@
 // specs. The built-in ones keep ReplicaSets' pods, roll Deployments out,
 // run StatefulSets, DaemonSets, Jobs and CronJobs, watch node leases and
 // evict from unreachable nodes, autoscale (HorizontalPodAutoscaler), keep
-// PodDisruptionBudgets' status, bind and provision volumes, and collect
-// garbage (owner references and namespace deletion); a host
+// PodDisruptionBudgets' status, give every namespace its default
+// ServiceAccount, keep ResourceQuotas' status.used (ResourceQuotaController:
+// recomputed from what exists when objects go or finish, when a quota
+// changes, and every five minutes), bind and provision volumes, and
+// collect garbage (owner references and namespace deletion); a host
 // program adds its own, for built-in kinds or kinds of its own registered
 // in the store's scheme, through the same API.
 //

@@ -464,31 +464,47 @@ func (r *jobReconciler) manageIndexed(ctx context.Context, s *jobState, want int
 	return 0, r.createPods(ctx, s, pods)
 }
 
+// createPods creates pods in one transaction. A pod admission refuses
+// after the first (a ResourceQuota spent by those before it) ends the
+// batch, keeping those before it, as Kubernetes' slow-start batches do.
 func (r *jobReconciler) createPods(ctx context.Context, s *jobState, pods []*objects.Pod) error {
+	var (
+		created int
+		refused error
+	)
 	err := r.c.Txn(ctx, func(tx store.Tx) error {
+		created, refused = 0, nil
 		for _, p := range pods {
 			if err := r.c.AdmitCreate(tx, p); err != nil {
+				if created > 0 {
+					refused = err
+					return nil
+				}
 				return err
 			}
 			if err := tx.Create(p); err != nil {
 				return err
 			}
+			created++
 		}
 		return nil
 	})
 	if errors.Is(err, ErrOwnerDeleting) {
 		return nil
 	}
+	if err == nil {
+		msgs := make([]string, created)
+		for i, p := range pods[:created] {
+			s.active = append(s.active, p)
+			msgs[i] = "Created pod: " + p.Name
+		}
+		recordEach(ctx, r.rec, s.job, EventNormal, "SuccessfulCreate", msgs)
+		err = refused
+	}
 	if err != nil {
 		r.rec.Event(ctx, s.job, EventWarning, "FailedCreate", "Error creating: "+err.Error())
 		return err
 	}
-	msgs := make([]string, len(pods))
-	for i, p := range pods {
-		s.active = append(s.active, p)
-		msgs[i] = "Created pod: " + p.Name
-	}
-	recordEach(ctx, r.rec, s.job, EventNormal, "SuccessfulCreate", msgs)
 	return nil
 }
 

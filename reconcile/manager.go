@@ -31,13 +31,16 @@ type config struct {
 // Admission completes or refuses a write made through the Client, after
 // defaulting and validation, inside the write's transaction: old is nil for
 // a create. The orchestrator uses it to allocate Services' cluster IPs and
-// node ports for controllers as for the host.
+// node ports for controllers as for the host, and to charge ResourceQuotas
+// in the transaction that writes what they count.
 //
 // The hook may set obj's fields, but must not modify the maps, slices and
 // pointed-to values they hold: it replaces them instead. A controller's
 // burst of new objects (a ReplicaSet's pods) shares them, and they become
-// stored objects' as they are.
-type Admission func(tx store.ReadTx, obj, old objects.Object) error
+// stored objects' as they are. It may write other objects in tx; when it
+// refuses obj it must have written nothing, for the copies of a burst
+// admitted before it are created (see ReplicaSetController).
+type Admission func(tx store.Tx, obj, old objects.Object) error
 
 // WithAdmission sets the hook Client.Create and Client.Update run.
 func WithAdmission(a Admission) Option {

@@ -36,6 +36,11 @@ const burstReplicas = 500
 // node, ready for less time, restarted more, newer). Its status counts
 // replicas, fully labelled, ready and available (ready for minReadySeconds)
 // pods.
+//
+// A pod admission refuses (a ResourceQuota spent, a LimitRange's bounds)
+// records a FailedCreate event and the ReplicaFailure condition, keeps
+// the pods of the burst created before it, and is tried again with
+// backoff, as in Kubernetes: the pods appear once the quota allows them.
 func ReplicaSetController(m *Manager) Controller {
 	r := &replicaSetReconciler{c: m.Client(), clock: m.Clock(), rec: m.Recorder()}
 	return Controller{
@@ -133,20 +138,28 @@ func (r *replicaSetReconciler) manageReplicas(ctx context.Context, rs *objects.R
 		n := min(-diff, burstReplicas)
 		msgs := make([]string, 0, n)
 		template := podFromTemplate(&rs.Spec.Template, rs)
+		var refused error
 		err := r.c.Txn(ctx, func(tx store.Tx) error {
 			msgs = msgs[:0]
-			return r.c.createCopies(tx, template, n, func(p objects.Object) {
+			var err error
+			refused, err = r.c.createCopies(tx, template, n, func(p objects.Object) {
 				msgs = append(msgs, "Created pod: "+p.GetObjectMeta().Name)
 			})
+			return err
 		})
 		if errors.Is(err, ErrOwnerDeleting) {
 			return pods, nil // read before its deletion began; the next reconcile sees it
 		}
+		if err == nil {
+			recordEach(ctx, r.rec, rs, EventNormal, "SuccessfulCreate", msgs)
+			err = refused // the pods before a refused one are created
+		}
 		if err != nil {
+			// Retried with backoff, as Kubernetes does: a quota may be
+			// raised or freed meanwhile.
 			r.rec.Event(ctx, rs, EventWarning, "FailedCreate", "Error creating: "+err.Error())
 			return pods, err
 		}
-		recordEach(ctx, r.rec, rs, EventNormal, "SuccessfulCreate", msgs)
 		return pods, nil
 	case diff > 0:
 		n := min(diff, burstReplicas)

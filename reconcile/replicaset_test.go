@@ -158,7 +158,7 @@ func TestReplicaSetAdmitsEachPod(t *testing.T) {
 		admits int
 		refuse bool
 	)
-	hook := func(tx store.ReadTx, obj, old objects.Object) error {
+	hook := func(tx store.Tx, obj, old objects.Object) error {
 		p, ok := obj.(*objects.Pod)
 		if !ok || old != nil {
 			return nil
@@ -201,6 +201,49 @@ func TestReplicaSetAdmitsEachPod(t *testing.T) {
 		return false, fmt.Sprintf("conditions %+v", rs.Status.Conditions)
 	})
 	require.True(t, e.events.has("FailedCreate: Error creating: no pods today"), e.events.String())
+}
+
+// A pod admission refuses after the first of a burst (a quota spent by
+// the pods before it) ends the burst: those before it are created, the
+// refusal is a FailedCreate, and the rest are created once admission
+// allows them, as Kubernetes' slow-start batches keep what they created.
+func TestReplicaSetKeepsPodsCreatedBeforeARefusal(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		limit = 2
+	)
+	hook := func(tx store.Tx, obj, old objects.Object) error {
+		if _, ok := obj.(*objects.Pod); !ok || old != nil {
+			return nil
+		}
+		pods, err := store.PeekList(tx, kindPod, store.ListOptions{Namespace: "default"})
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(pods) >= limit {
+			return fmt.Errorf("only %d pods", limit)
+		}
+		return nil
+	}
+	e := newEnv(t, withManagerOptions(WithAdmission(hook)),
+		withControllers(func(m *Manager) error { return m.Add(ReplicaSetController(m)) }))
+	e.create(newReplicaSet("web", 3, map[string]string{"app": "web"}))
+	e.waitFor("2 pods and a FailedCreate", func(tx store.ReadTx) (bool, string) {
+		rs := getRS(tx, "web")
+		if rs == nil {
+			return false, "no replicaset"
+		}
+		n := len(podsOf(tx, rs.UID))
+		return n == 2 && e.events.has("FailedCreate: Error creating: only 2 pods"), fmt.Sprintf("%d pods; events:\n%s", n, e.events)
+	})
+	require.True(t, e.events.has("SuccessfulCreate: Created pod: web-"), e.events.String())
+
+	mu.Lock()
+	limit = 3
+	mu.Unlock()
+	e.waitFor("3 pods once allowed", rsSettled("web", 3, 0, 0))
 }
 
 func TestReplicaSetStatusMinReadySeconds(t *testing.T) {
