@@ -255,41 +255,5 @@ func sortedNames(set map[ResourceName]bool) []ResourceName {
 // containers' and sidecars' sum and the most any one init container
 // limits beside the sidecars started before it.
 func PodLimits(p *Pod) ResourceList {
-	out := ResourceList{}
-	for i := range p.Spec.Containers {
-		for name, q := range p.Spec.Containers[i].Resources.Limits {
-			addTo(out, name, q)
-		}
-	}
-	sidecars, initNeed := ResourceList{}, ResourceList{}
-	for i := range p.Spec.InitContainers {
-		c := &p.Spec.InitContainers[i]
-		need := c.Resources.Limits
-		if c.IsSidecar() {
-			for name, q := range need {
-				addTo(out, name, q)
-				addTo(sidecars, name, q)
-			}
-			need = sidecars
-		} else if len(sidecars) > 0 {
-			sum := ResourceList{}
-			for _, l := range [2]ResourceList{need, sidecars} {
-				for name, q := range l {
-					addTo(sum, name, q)
-				}
-			}
-			need = sum
-		}
-		for name, q := range need {
-			if cur, ok := initNeed[name]; !ok || q.Cmp(cur) > 0 {
-				initNeed[name] = q.DeepCopy()
-			}
-		}
-	}
-	for name, q := range initNeed {
-		if cur, ok := out[name]; !ok || q.Cmp(cur) > 0 {
-			out[name] = q
-		}
-	}
-	return out
+	return podResources(p, func(r *ResourceRequirements) ResourceList { return r.Limits })
 }

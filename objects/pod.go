@@ -800,9 +800,15 @@ func IsPodReady(p *Pod) bool {
 // most any one init container needs beside the sidecars started before
 // it (init containers run one at a time).
 func PodRequests(p *Pod) ResourceList {
+	return podResources(p, func(r *ResourceRequirements) ResourceList { return r.Requests })
+}
+
+// podResources sums one list of each container's resources (requests or
+// limits) the way Kubernetes' PodRequests and PodLimits do.
+func podResources(p *Pod, list func(*ResourceRequirements) ResourceList) ResourceList {
 	out := ResourceList{}
 	for i := range p.Spec.Containers {
-		for name, q := range p.Spec.Containers[i].Resources.Requests {
+		for name, q := range list(&p.Spec.Containers[i].Resources) {
 			addTo(out, name, q)
 		}
 	}
@@ -812,7 +818,7 @@ func PodRequests(p *Pod) ResourceList {
 	sidecars, initNeed := ResourceList{}, ResourceList{}
 	for i := range p.Spec.InitContainers {
 		c := &p.Spec.InitContainers[i]
-		need := c.Resources.Requests
+		need := list(&c.Resources)
 		if c.IsSidecar() {
 			for name, q := range need {
 				addTo(out, name, q)
