@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/reconcile/nodeagent"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/fake"
 	"github.com/podkit/podkit/store"
@@ -314,6 +315,62 @@ func TestAdoptionCreatesNothingTwice(t *testing.T) {
 	if n := len(e.rt.Records(fake.OpRunSandbox, fake.Match{})); n != 6 {
 		t.Errorf("%d sandboxes created, want 6", n)
 	}
+}
+
+// A pod can find more than one Ready sandbox: a process killed while it
+// started one leaves it to the runtime, which may finish starting it after
+// the next process gave the pod another. The agent keeps the sandbox that
+// holds the pod's containers and removes the other, whether it finds it
+// when it starts or sees it appear while it runs; nothing is created again.
+func TestStrayReadySandboxRemoved(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	e.create(e.pod("stray", "app"))
+	ip := e.waitPod("stray", "running", running).Status.PodIP
+	ctx := context.Background()
+	sel := runtime.Filter{Labels: map[string]string{runtime.LabelPodName: "stray"}}
+	sbs, err := e.rt.ListSandboxes(ctx, sel)
+	if err != nil || len(sbs) != 1 {
+		t.Fatalf("sandboxes %+v, %v; want one", sbs, err)
+	}
+	own := sbs[0]
+	// stray makes a Ready sandbox for the pod, newer than its own.
+	stray := func() {
+		t.Helper()
+		_, err := e.rt.RunSandbox(ctx, &runtime.SandboxConfig{PodUID: own.Labels[runtime.LabelPodUID],
+			PodName: "stray", PodNamespace: "default", Attempt: own.Attempt, Labels: own.Labels})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	created := len(e.rt.Records(fake.OpCreateContainer, fake.Match{}))
+	wantOne := func(when string) {
+		t.Helper()
+		var sbs []runtime.SandboxStatus
+		if !waitFor(waitTimeout, func() bool {
+			sbs, _ = e.rt.ListSandboxes(ctx, sel)
+			return len(sbs) == 1
+		}) {
+			t.Fatalf("%s: the pod has sandboxes %+v; want its own only, %s", when, sbs, own.ID)
+		}
+		if sbs[0].ID != own.ID || sbs[0].State != runtime.SandboxReady {
+			t.Errorf("%s: the pod has sandbox %+v; want its own, %s, ready", when, sbs[0], own.ID)
+		}
+		p := e.waitPod("stray", "running", running)
+		if p.Status.PodIP != ip {
+			t.Errorf("%s: pod IP %s, was %s", when, p.Status.PodIP, ip)
+		}
+		if n := len(e.rt.Records(fake.OpCreateContainer, fake.Match{})); n != created {
+			t.Errorf("%s: %d containers created again", when, n-created)
+		}
+	}
+
+	e.stop()
+	stray()
+	// A sandbox that becomes Ready sends no event: relist finds it.
+	e.start(nodeagent.WithRelist(50*time.Millisecond, time.Minute))
+	wantOne("found at the agent's start")
+	stray()
+	wantOne("appeared while the agent ran")
 }
 
 func TestVolumes(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
-	"slices"
 	"time"
 
 	"github.com/podkit/podkit/objects"
@@ -243,16 +242,18 @@ func (a *Agent) relist(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	// The fingerprint of the containers of each pod that has some.
+	// The fingerprint of the sandboxes and containers of each pod that has
+	// some (see runtimePrint).
 	prints := make(map[string]uint64, len(sbs))
+	for _, sb := range sbs {
+		prints[sb.Labels[runtime.LabelPodUID]] += a.stateHash(sb.ID, string(sb.State))
+	}
 	for _, c := range cs {
-		prints[c.Labels[runtime.LabelPodUID]] += a.containerHash(c.ID, c.State)
+		prints[c.Labels[runtime.LabelPodUID]] += a.stateHash(c.ID, string(c.State))
 	}
 	has := func(uid string) bool {
-		if _, ok := prints[uid]; ok {
-			return true
-		}
-		return slices.ContainsFunc(sbs, func(sb runtime.SandboxStatus) bool { return sb.Labels[runtime.LabelPodUID] == uid })
+		_, ok := prints[uid]
+		return ok
 	}
 	var changed []*podWorker
 	var orphans []string
@@ -268,12 +269,6 @@ func (a *Agent) relist(ctx context.Context) {
 		}
 	}
 	a.knownMu.Unlock()
-	for _, sb := range sbs {
-		uid := sb.Labels[runtime.LabelPodUID]
-		if _, ok := prints[uid]; !ok && a.pods.get(uid) == nil && !slices.Contains(orphans, uid) {
-			orphans = append(orphans, uid)
-		}
-	}
 	a.mu.Unlock()
 	for _, w := range changed {
 		// A pod being synced looks at the runtime again as its sync ends,

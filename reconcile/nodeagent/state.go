@@ -15,7 +15,7 @@ type podState struct {
 	ctrs      *ctrState          // a list: pods have few containers
 	sent      *objects.PodStatus // last status queued for the store, until stored
 	sentSeq   uint64             // numbers the statuses queued
-	seen      uint64             // the containers as last listed (see containerPrint); under Agent.knownMu
+	seen      uint64             // the sandboxes and containers as last listed (see runtimePrint); under Agent.knownMu
 	startTime int64              // Unix ns, 0 until known: a time.Time is thrice the size
 	podIP     string
 	trouble   *podTrouble // while the pod cannot start or its sync fails

@@ -130,7 +130,7 @@ func (a *Agent) observe(ctx context.Context, pod *objects.Pod, st *podState, sel
 	if err != nil {
 		return nil, err
 	}
-	fp := a.containerPrint(cs)
+	fp := a.runtimePrint(sbs, cs)
 	a.knownMu.Lock()
 	st.seen = fp
 	a.knownMu.Unlock()
@@ -254,24 +254,29 @@ func (o *observed) setSandboxes(sbs []runtime.SandboxStatus) {
 	}
 }
 
-// containerPrint sums a hash of each container's id and state. A sum, so
-// that relist, which meets a pod's containers in another order among the
-// node's, can tell whether they changed since the pod's sync last listed
-// them, without the agent keeping a copy of what it saw.
-func (a *Agent) containerPrint(cs []runtime.ContainerStatus) uint64 {
+// runtimePrint sums a hash of the id and state of each sandbox and each
+// container. A sum, so that relist, which meets a pod's sandboxes and
+// containers in another order among the node's, can tell whether they
+// changed since the pod's sync last listed them, without the agent keeping
+// a copy of what it saw. Sandboxes count, as in the kubelet's PLEG: one
+// that became Ready on its own (see reconcileSandboxes) is news.
+func (a *Agent) runtimePrint(sbs []runtime.SandboxStatus, cs []runtime.ContainerStatus) uint64 {
 	var sum uint64
+	for i := range sbs {
+		sum += a.stateHash(sbs[i].ID, string(sbs[i].State))
+	}
 	for i := range cs {
-		sum += a.containerHash(cs[i].ID, cs[i].State)
+		sum += a.stateHash(cs[i].ID, string(cs[i].State))
 	}
 	return sum
 }
 
-func (a *Agent) containerHash(id string, state runtime.ContainerState) uint64 {
+func (a *Agent) stateHash(id, state string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(a.seed)
 	h.WriteString(id)
 	h.WriteByte(0)
-	h.WriteString(string(state))
+	h.WriteString(state)
 	return h.Sum64()
 }
 
@@ -383,6 +388,12 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 		return time.Time{}, nil
 	}
 
+	if readySandboxes(obs) > 1 {
+		if obs, err = a.reconcileSandboxes(ctx, pod, st, obs); err != nil {
+			return time.Time{}, err
+		}
+	}
+
 	// The sandbox, unless the pod lost it after its containers ran and has
 	// none to run again, as the kubelet's computePodActions: a Never pod, or
 	// an OnFailure pod whose containers all succeeded, is finished, not
@@ -473,6 +484,56 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 		return a.runPod(ctx, pod, w, obs)
 	}
 	return sc.wake, nil
+}
+
+// readySandboxes counts obs's Ready sandboxes.
+func readySandboxes(obs *observed) int {
+	n := 0
+	for i := range obs.sandboxes {
+		if obs.sandboxes[i].State == runtime.SandboxReady {
+			n++
+		}
+	}
+	return n
+}
+
+// reconcileSandboxes brings a pod with more than one Ready sandbox back to
+// one, and returns what the runtime then has of it. A process killed while
+// it started a sandbox leaves one that the runtime may finish starting
+// after the next process, finding it not ready, gave the pod another.
+// Ready sandboxes holding none of the pod's containers are removed, and
+// the one holding them (else the newest) stays the pod's. When its
+// containers are in more than one, every sandbox is stopped so that the
+// pod gets a new one, as the kubelet's computePodActions does for a pod
+// with several Ready sandboxes.
+func (a *Agent) reconcileSandboxes(ctx context.Context, pod *objects.Pod, st *podState, obs *observed) (*observed, error) {
+	holds := map[string]bool{}
+	for _, c := range obs.all {
+		holds[c.SandboxID] = true
+	}
+	keep, holders := obs.ready, 0
+	for i := range obs.sandboxes {
+		if sb := &obs.sandboxes[i]; sb.State == runtime.SandboxReady && holds[sb.ID] {
+			keep, holders = sb, holders+1
+		}
+	}
+	if holders > 1 {
+		a.log.Info("several ready sandboxes hold the pod's containers: making it a new one", "pod", pod.Namespace+"/"+pod.Name)
+		if err := a.stopAll(ctx, pod, obs, 0, false); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, sb := range obs.sandboxes {
+			if sb.State == runtime.SandboxReady && sb.ID != keep.ID {
+				a.log.Info("removing a ready sandbox the pod does not use", "pod", pod.Namespace+"/"+pod.Name, "sandbox", sb.ID)
+				a.self.forget(sb.ID)
+				if err := a.rt.RemoveSandbox(ctx, sb.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+					return nil, err
+				}
+			}
+		}
+	}
+	return a.observe(ctx, pod, st, obs.sel)
 }
 
 func earliest(a, b time.Time) time.Time {
@@ -1168,7 +1229,7 @@ func (a *Agent) cleanupPod(ctx context.Context, uid string, pod *objects.Pod, st
 // removeOld removes exited instances of a container older than the
 // previous one (kept for its logs and lastState), and sandboxes that are
 // stopped and hold no container left. What it removes leaves st's
-// fingerprint (see containerPrint), as the sync's doing.
+// fingerprint (see runtimePrint), as the sync's doing.
 func (a *Agent) removeOld(ctx context.Context, st *podState, obs *observed) {
 	stale := slices.ContainsFunc(obs.sandboxes, func(sb runtime.SandboxStatus) bool { return sb.State != runtime.SandboxReady })
 	var keep map[string]bool // sandboxes holding a container, when some may go
@@ -1186,7 +1247,7 @@ func (a *Agent) removeOld(ctx context.Context, st *podState, obs *observed) {
 					}
 					continue
 				}
-				h := a.containerHash(c.ID, c.State)
+				h := a.stateHash(c.ID, string(c.State))
 				a.knownMu.Lock()
 				st.seen -= h
 				a.knownMu.Unlock()
@@ -1205,7 +1266,12 @@ func (a *Agent) removeOld(ctx context.Context, st *podState, obs *observed) {
 			a.self.forget(sb.ID)
 			if err := a.rt.RemoveSandbox(ctx, sb.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 				a.log.Debug("remove old sandbox", "id", sb.ID, "err", err)
+				continue
 			}
+			h := a.stateHash(sb.ID, string(sb.State))
+			a.knownMu.Lock()
+			st.seen -= h
+			a.knownMu.Unlock()
 		}
 	}
 }
