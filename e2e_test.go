@@ -88,4 +88,16 @@ func TestDeploymentOnFakeNodes(t *testing.T) {
 		}
 		return len(ep.Subsets[0].Addresses) == 6 && ep.Subsets[0].Ports[0].Port == 8080
 	}), "the Service's endpoints are the 6 pods on their named port")
+	assert.Eventually(t, func() bool {
+		ss, err := podkit.List[*objects.EndpointSlice](ctx, o, "default", podkit.WithLabels(objects.LabelServiceName+"=web"))
+		if err != nil || len(ss) != 1 || len(ss[0].Endpoints) != 6 || len(ss[0].Ports) != 1 || *ss[0].Ports[0].Port != 8080 {
+			return false
+		}
+		for _, ep := range ss[0].Endpoints {
+			if !*ep.Conditions.Ready {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "the Service's endpoint slice lists the 6 pods, ready, on their named port")
 }

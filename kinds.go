@@ -14,6 +14,7 @@ const (
 	KindCronJob                 = "CronJob"
 	KindService                 = "Service"
 	KindEndpoints               = "Endpoints"
+	KindEndpointSlice           = "EndpointSlice"
 	KindServiceAccount          = "ServiceAccount"
 	KindConfigMap               = "ConfigMap"
 	KindSecret                  = "Secret"

@@ -1,13 +1,14 @@
 // Package network gives pods and the host Kubernetes Service networking:
 // cluster IPs and node ports allocated when a Service is stored
-// (network/ipam), the endpoints controller (EndpointsController), cluster
-// DNS (network/dns), the service proxy with a userspace or an nftables
-// data plane (network/proxy, network/proxy/nft), and the Ingress
-// controller (network/ingress).
+// (network/ipam), the endpoints and endpoint slice controllers
+// (EndpointsController, EndpointSliceController), cluster DNS
+// (network/dns), the service proxy with a userspace or an nftables data
+// plane (network/proxy, network/proxy/nft), and the Ingress controller
+// (network/ingress).
 //
 // Network bundles them for an orchestrator: Allocate is the admission hook
-// for Services, AddControllers registers the endpoints controller with a
-// reconcile.Manager, DNSServers, ClusterDomain and HostDNS are what node
+// for Services, AddControllers registers both endpoints controllers with
+// a reconcile.Manager, DNSServers, ClusterDomain and HostDNS are what node
 // agents build pods' resolver configuration from (dns.PodDNSConfig), and
 // Run runs DNS, the proxy and the Ingress controller. Each part can also
 // be used on its own.
@@ -274,9 +275,13 @@ func (n *Network) Allocate(tx store.ReadTx, obj, old objects.Object) error {
 	return n.alloc.Allocate(tx, svc, o)
 }
 
-// AddControllers registers the endpoints controller with m.
+// AddControllers registers the endpoints and endpoint slice controllers
+// with m.
 func (n *Network) AddControllers(m *reconcile.Manager) error {
-	return m.Add(EndpointsController(m))
+	if err := m.Add(EndpointsController(m)); err != nil {
+		return err
+	}
+	return m.Add(EndpointSliceController(m))
 }
 
 // ClusterDomain returns the cluster domain.

@@ -1,8 +1,9 @@
 package objects
 
 // groupKinds are the built-in kinds of the named API groups (apps/v1,
-// batch/v1, networking.k8s.io/v1, autoscaling/v2, coordination.k8s.io/v1,
-// policy/v1, scheduling.k8s.io/v1, storage.k8s.io/v1).
+// batch/v1, discovery.k8s.io/v1, networking.k8s.io/v1, autoscaling/v2,
+// coordination.k8s.io/v1, policy/v1, scheduling.k8s.io/v1,
+// storage.k8s.io/v1).
 func groupKinds() []KindInfo {
 	return []KindInfo{
 		{APIVersion: "apps/v1", Kind: "ReplicaSet", Namespaced: true, New: func() Object { return &ReplicaSet{} }},
@@ -12,6 +13,7 @@ func groupKinds() []KindInfo {
 		{APIVersion: "apps/v1", Kind: "ControllerRevision", Namespaced: true, New: func() Object { return &ControllerRevision{} }},
 		{APIVersion: "batch/v1", Kind: "Job", Namespaced: true, New: func() Object { return &Job{} }},
 		{APIVersion: "batch/v1", Kind: "CronJob", Namespaced: true, New: func() Object { return &CronJob{} }},
+		{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSlice", Namespaced: true, New: func() Object { return &EndpointSlice{} }},
 		{APIVersion: "networking.k8s.io/v1", Kind: "Ingress", Namespaced: true, New: func() Object { return &Ingress{} }},
 		{APIVersion: "networking.k8s.io/v1", Kind: "IngressClass", Namespaced: false, New: func() Object { return &IngressClass{} }},
 		{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler", Namespaced: true, New: func() Object { return &HorizontalPodAutoscaler{} }},

@@ -16,6 +16,7 @@ var (
 	_ Defaulter = (*Job)(nil)
 	_ Defaulter = (*CronJob)(nil)
 	_ Defaulter = (*IngressClass)(nil)
+	_ Defaulter = (*EndpointSlice)(nil)
 	_ Defaulter = (*HorizontalPodAutoscaler)(nil)
 	_ Defaulter = (*PriorityClass)(nil)
 	_ Defaulter = (*StorageClass)(nil)
@@ -28,6 +29,7 @@ var (
 	_ Validator = (*CronJob)(nil)
 	_ Validator = (*Ingress)(nil)
 	_ Validator = (*IngressClass)(nil)
+	_ Validator = (*EndpointSlice)(nil)
 	_ Validator = (*HorizontalPodAutoscaler)(nil)
 	_ Validator = (*Lease)(nil)
 	_ Validator = (*ControllerRevision)(nil)
@@ -42,6 +44,7 @@ var (
 	_ UpdateValidator = (*ControllerRevision)(nil)
 	_ UpdateValidator = (*Job)(nil)
 	_ UpdateValidator = (*IngressClass)(nil)
+	_ UpdateValidator = (*EndpointSlice)(nil)
 	_ UpdateValidator = (*PriorityClass)(nil)
 	_ UpdateValidator = (*StorageClass)(nil)
 )
@@ -60,6 +63,7 @@ func TestGroupKindsRegistered(t *testing.T) {
 		{"apps/v1", "ControllerRevision", true, false},
 		{"batch/v1", "Job", true, true},
 		{"batch/v1", "CronJob", true, true},
+		{"discovery.k8s.io/v1", "EndpointSlice", true, false},
 		{"networking.k8s.io/v1", "Ingress", true, true},
 		{"networking.k8s.io/v1", "IngressClass", false, false},
 		{"autoscaling/v2", "HorizontalPodAutoscaler", true, true},

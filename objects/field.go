@@ -134,6 +134,7 @@ const (
 	ErrorTypeNotSupported ErrorType = "Unsupported value"
 	ErrorTypeForbidden    ErrorType = "Forbidden"
 	ErrorTypeTooLong      ErrorType = "Too long"
+	ErrorTypeTooMany      ErrorType = "Too many"
 	ErrorTypeNotFound     ErrorType = "Not found"
 )
 
@@ -155,7 +156,7 @@ func (e *FieldError) Error() string {
 	b.WriteString(": ")
 	b.WriteString(string(e.Type))
 	switch e.Type {
-	case ErrorTypeInvalid, ErrorTypeDuplicate, ErrorTypeNotSupported:
+	case ErrorTypeInvalid, ErrorTypeDuplicate, ErrorTypeNotSupported, ErrorTypeTooMany:
 		if e.BadValue != nil {
 			b.WriteString(": ")
 			b.WriteString(formatValue(e.BadValue))
@@ -223,6 +224,12 @@ func Forbidden(p *Path, detail string) *FieldError {
 func TooLong(p *Path, value any, max int) *FieldError {
 	return &FieldError{Type: ErrorTypeTooLong, Field: p.String(), BadValue: value,
 		Detail: fmt.Sprintf("must have at most %d bytes", max)}
+}
+
+// TooMany reports a list with more items than allowed.
+func TooMany(p *Path, actual, max int) *FieldError {
+	return &FieldError{Type: ErrorTypeTooMany, Field: p.String(), BadValue: actual,
+		Detail: fmt.Sprintf("must have at most %d items", max)}
 }
 
 // ErrorList collects every problem found in one object.
