@@ -36,6 +36,29 @@ func admitServiceAccount(tx store.ReadTx, p *objects.Pod) error {
 	return nil
 }
 
+// admitRuntimeClass does what Kubernetes' RuntimeClass admission does for
+// a new pod: a pod naming a RuntimeClass that does not exist is refused;
+// one naming a class gets its overhead and its scheduling (node selector
+// and tolerations) merged in; a pod that sets an overhead of its own that
+// is not its class's is refused (objects.ApplyRuntimeClass).
+func admitRuntimeClass(tx store.ReadTx, p *objects.Pod) error {
+	var rc *objects.RuntimeClass
+	if name := p.Spec.RuntimeClassName; name != nil {
+		obj, err := tx.Get(KindRuntimeClass, objects.Key{Name: *name})
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("pods %q is forbidden: pod rejected: RuntimeClass %q not found: %w", objectName(&p.ObjectMeta), *name, ErrForbidden)
+		case err != nil:
+			return err
+		}
+		rc = obj.(*objects.RuntimeClass)
+	}
+	if err := objects.ApplyRuntimeClass(p, rc); err != nil {
+		return fmt.Errorf("pods %q is forbidden: %v: %w", objectName(&p.ObjectMeta), err, ErrForbidden)
+	}
+	return nil
+}
+
 // admitPodPriority resolves a new pod's priority from its PriorityClass (or
 // the global default class), as Kubernetes' Priority admission plugin does,
 // and refuses a class that does not exist.

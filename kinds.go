@@ -26,6 +26,7 @@ const (
 	KindHorizontalPodAutoscaler = "HorizontalPodAutoscaler"
 	KindPodDisruptionBudget     = "PodDisruptionBudget"
 	KindPriorityClass           = "PriorityClass"
+	KindRuntimeClass            = "RuntimeClass"
 	KindLimitRange              = "LimitRange"
 	KindResourceQuota           = "ResourceQuota"
 	KindEvent                   = "Event"

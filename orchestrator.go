@@ -302,8 +302,9 @@ func (o *Orchestrator) admitForControllers(tx store.Tx, obj, old objects.Object)
 // complete does the part of admission that needs the store: a Service's
 // cluster IPs and node ports, a new pod's service account and priority, a
 // new Ingress's default class, then, as Kubernetes orders its admission
-// plugins, the namespace's LimitRanges (defaults, then limits) and last
-// its ResourceQuotas, charged in tx: a quota's usage commits with the
+// plugins, the namespace's LimitRanges (defaults, then limits), a new
+// pod's RuntimeClass (its overhead and scheduling) and last its
+// ResourceQuotas, charged in tx: a quota's usage commits with the
 // write it admits, or not at all.
 func (o *Orchestrator) complete(tx store.Tx, obj, old objects.Object) error {
 	if err := o.net.Allocate(tx, obj, old); err != nil {
@@ -326,6 +327,11 @@ func (o *Orchestrator) complete(tx store.Tx, obj, old objects.Object) error {
 	}
 	if err := admitLimitRanges(tx, obj, old); err != nil {
 		return err
+	}
+	if pod, ok := obj.(*objects.Pod); ok && old == nil {
+		if err := admitRuntimeClass(tx, pod); err != nil {
+			return err
+		}
 	}
 	return o.admitQuota(tx, obj, old)
 }

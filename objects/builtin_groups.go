@@ -2,7 +2,7 @@ package objects
 
 // groupKinds are the built-in kinds of the named API groups (apps/v1,
 // batch/v1, discovery.k8s.io/v1, networking.k8s.io/v1, autoscaling/v2,
-// coordination.k8s.io/v1, policy/v1, scheduling.k8s.io/v1,
+// coordination.k8s.io/v1, node.k8s.io/v1, policy/v1, scheduling.k8s.io/v1,
 // storage.k8s.io/v1).
 func groupKinds() []KindInfo {
 	return []KindInfo{
@@ -18,6 +18,7 @@ func groupKinds() []KindInfo {
 		{APIVersion: "networking.k8s.io/v1", Kind: "IngressClass", Namespaced: false, New: func() Object { return &IngressClass{} }},
 		{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler", Namespaced: true, New: func() Object { return &HorizontalPodAutoscaler{} }},
 		{APIVersion: "coordination.k8s.io/v1", Kind: "Lease", Namespaced: true, New: func() Object { return &Lease{} }},
+		{APIVersion: "node.k8s.io/v1", Kind: "RuntimeClass", Namespaced: false, New: func() Object { return &RuntimeClass{} }},
 		{APIVersion: "policy/v1", Kind: "PodDisruptionBudget", Namespaced: true, New: func() Object { return &PodDisruptionBudget{} }},
 		{APIVersion: "scheduling.k8s.io/v1", Kind: "PriorityClass", Namespaced: false, New: func() Object { return &PriorityClass{} }},
 		{APIVersion: "storage.k8s.io/v1", Kind: "StorageClass", Namespaced: false, New: func() Object { return &StorageClass{} }},

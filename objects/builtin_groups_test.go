@@ -29,6 +29,7 @@ var (
 	_ Validator = (*CronJob)(nil)
 	_ Validator = (*Ingress)(nil)
 	_ Validator = (*IngressClass)(nil)
+	_ Validator = (*RuntimeClass)(nil)
 	_ Validator = (*EndpointSlice)(nil)
 	_ Validator = (*HorizontalPodAutoscaler)(nil)
 	_ Validator = (*Lease)(nil)
@@ -44,6 +45,7 @@ var (
 	_ UpdateValidator = (*ControllerRevision)(nil)
 	_ UpdateValidator = (*Job)(nil)
 	_ UpdateValidator = (*IngressClass)(nil)
+	_ UpdateValidator = (*RuntimeClass)(nil)
 	_ UpdateValidator = (*EndpointSlice)(nil)
 	_ UpdateValidator = (*PriorityClass)(nil)
 	_ UpdateValidator = (*StorageClass)(nil)
@@ -68,6 +70,7 @@ func TestGroupKindsRegistered(t *testing.T) {
 		{"networking.k8s.io/v1", "IngressClass", false, false},
 		{"autoscaling/v2", "HorizontalPodAutoscaler", true, true},
 		{"coordination.k8s.io/v1", "Lease", true, false},
+		{"node.k8s.io/v1", "RuntimeClass", false, false},
 		{"policy/v1", "PodDisruptionBudget", true, true},
 		{"scheduling.k8s.io/v1", "PriorityClass", false, false},
 		{"storage.k8s.io/v1", "StorageClass", false, false},

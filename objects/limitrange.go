@@ -254,6 +254,15 @@ func sortedNames(set map[ResourceName]bool) []ResourceName {
 // and as PodRequests sums requests: for each resource the larger of the
 // containers' and sidecars' sum and the most any one init container
 // limits beside the sidecars started before it.
+//
+// The pod's overhead is added to the limits that are set, as Kubernetes
+// adds it.
 func PodLimits(p *Pod) ResourceList {
-	return podResources(p, func(r *ResourceRequirements) ResourceList { return r.Limits })
+	out := podResources(p, func(r *ResourceRequirements) ResourceList { return r.Limits })
+	for name, q := range p.Spec.Overhead {
+		if _, ok := out[name]; ok {
+			addTo(out, name, q)
+		}
+	}
+	return out
 }

@@ -50,6 +50,12 @@ type PodSpec struct {
 	HostAliases                   []HostAlias                `json:"hostAliases,omitempty" patchStrategy:"merge" patchMergeKey:"ip"`
 	ShareProcessNamespace         *bool                      `json:"shareProcessNamespace,omitempty"`
 	OS                            *PodOS                     `json:"os,omitempty"`
+	// RuntimeClassName names the RuntimeClass whose handler runs the pod;
+	// none means the node's default.
+	RuntimeClassName *string `json:"runtimeClassName,omitempty"`
+	// Overhead is what the pod costs beyond its containers, set by
+	// admission from its RuntimeClass (see ApplyRuntimeClass).
+	Overhead ResourceList `json:"overhead,omitempty"`
 }
 
 // RestartPolicy says when the containers of a pod are restarted.
@@ -799,8 +805,14 @@ func IsPodReady(p *Pod) bool {
 // runs for the pod's life, the containers and sidecars summed, and the
 // most any one init container needs beside the sidecars started before
 // it (init containers run one at a time).
+//
+// The pod's overhead (spec.overhead) is added, as Kubernetes adds it.
 func PodRequests(p *Pod) ResourceList {
-	return podResources(p, func(r *ResourceRequirements) ResourceList { return r.Requests })
+	out := podResources(p, func(r *ResourceRequirements) ResourceList { return r.Requests })
+	for name, q := range p.Spec.Overhead {
+		addTo(out, name, q)
+	}
+	return out
 }
 
 // podResources sums one list of each container's resources (requests or

@@ -375,6 +375,13 @@ func TestValidatePod(t *testing.T) {
 			`spec.hostname: Invalid value: "Host": a lowercase RFC 1123 label*`,
 			`spec.subdomain: Invalid value: "a.b": a lowercase RFC 1123 label*`,
 		}},
+		{"runtime class and overhead", func(p *Pod) {
+			p.Spec.RuntimeClassName = ptrOf("G_Visor")
+			p.Spec.Overhead = ResourceList{ResourceMemory: MustParseQuantity("-1Mi")}
+		}, []string{
+			`spec.runtimeClassName: Invalid value: "G_Visor": a lowercase RFC 1123 subdomain*`,
+			`spec.overhead[memory]: Invalid value: "-1Mi": must be greater than or equal to 0`,
+		}},
 		{"grace periods", func(p *Pod) {
 			p.Spec.TerminationGracePeriodSeconds = ptrOf[int64](-1)
 			p.Spec.ActiveDeadlineSeconds = ptrOf[int64](0)

@@ -156,6 +156,10 @@ func ValidatePodSpec(s *PodSpec, p *Path) ErrorList {
 	if pp := s.PreemptionPolicy; pp != nil && *pp != PreemptLowerPriority && *pp != PreemptNever {
 		errs = append(errs, NotSupported(p.Child("preemptionPolicy"), string(*pp), []string{string(PreemptLowerPriority), string(PreemptNever)}))
 	}
+	if s.RuntimeClassName != nil {
+		errs = appendMsgs(errs, p.Child("runtimeClassName"), *s.RuntimeClassName, IsDNS1123Subdomain(*s.RuntimeClassName))
+	}
+	errs = append(errs, validateResourceListValues(s.Overhead, p.Child("overhead"))...)
 	if g := s.TerminationGracePeriodSeconds; g != nil && *g < 0 {
 		errs = append(errs, Invalid(p.Child("terminationGracePeriodSeconds"), *g, "must be greater than or equal to 0"))
 	}

@@ -124,6 +124,9 @@ var (
 	ErrImagePull = errors.New("image pull failed")
 	// ErrImageNeverPull: the image is absent and the policy forbids pulling.
 	ErrImageNeverPull = errors.New("image is absent and pull policy is Never")
+	// ErrUnknownRuntimeHandler: a sandbox names a runtime handler the
+	// runtime does not have (SandboxConfig.RuntimeHandler).
+	ErrUnknownRuntimeHandler = errors.New("unknown runtime handler")
 )
 
 // Labels podkit puts on every sandbox and container. Backends store them as
@@ -177,6 +180,13 @@ type SandboxConfig struct {
 	// namespace, the sandbox's: each sees the others' processes, and the
 	// sandbox's own process is PID 1. Else each container has its own.
 	ShareProcessNamespace bool
+	// RuntimeHandler names the runtime configuration that runs the sandbox
+	// and its containers (a RuntimeClass's handler, such as runc or
+	// runsc); empty means the runtime's default. A runtime that does not
+	// know it fails RunSandbox with an error wrapping
+	// ErrUnknownRuntimeHandler, and makes nothing. Every runtime knows
+	// "runc".
+	RuntimeHandler string
 }
 
 // HostAlias is an entry of a pod's /etc/hosts: hostnames for an IP.

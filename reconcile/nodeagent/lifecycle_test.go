@@ -2,6 +2,7 @@ package nodeagent_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -697,6 +698,48 @@ func TestTerminationMessages(t *testing.T) {
 		cs := containerStatus(pod, name)
 		if cs.State.Terminated == nil || cs.State.Terminated.Message != want {
 			t.Errorf("container %s: terminated %+v, want message %q", name, cs.State.Terminated, want)
+		}
+	}
+}
+
+// A pod of a RuntimeClass runs its sandbox with the class's handler; one
+// whose handler the runtime does not have, or whose class is gone, gets no
+// sandbox and a FailedCreatePodSandBox event saying why, as the kubelet's.
+func TestRuntimeClassHandler(t *testing.T) {
+	e := newEnv(t, envOpt{rt: []fake.Option{fake.WithRuntimeHandlers("runsc")}})
+	class := func(name, handler string) *objects.RuntimeClass {
+		return &objects.RuntimeClass{ObjectMeta: objects.ObjectMeta{Name: name}, Handler: handler}
+	}
+	withClass := func(name, class string) *objects.Pod {
+		p := e.pod(name, "app")
+		p.Spec.RuntimeClassName = &class
+		return p
+	}
+	e.create(class("gvisor", "runsc"), class("kata", "kata"),
+		withClass("sandboxed", "gvisor"), withClass("unknown", "kata"), withClass("gone", "deleted"), e.pod("plain", "app"))
+	e.waitPod("sandboxed", "running", running)
+	e.waitPod("plain", "running", running)
+	handlers := map[string]string{}
+	for _, r := range e.rt.Records(fake.OpRunSandbox, fake.Match{}) {
+		if r.Err == nil {
+			handlers[r.Pod] = r.RuntimeHandler
+		}
+	}
+	if want := map[string]string{"sandboxed": "runsc", "plain": ""}; !maps.Equal(handlers, want) {
+		t.Errorf("sandboxes made with handlers %v, want %v", handlers, want)
+	}
+	for pod, msg := range map[string]string{
+		"unknown": `Failed to create pod sandbox: fake: sandbox default/unknown: unknown runtime handler "kata"`,
+		"gone":    `Failed to create pod sandbox: RuntimeClass "deleted" not found`,
+	} {
+		if !waitFor(waitTimeout, func() bool { return len(e.rec.about(pod, "FailedCreatePodSandBox")) > 0 }) {
+			t.Fatalf("%s: no FailedCreatePodSandBox event; events:\n%v", pod, e.rec)
+		}
+		if got := e.rec.about(pod, "FailedCreatePodSandBox")[0]; !strings.HasPrefix(got, "FailedCreatePodSandBox: "+msg) {
+			t.Errorf("%s: event %q, want %q", pod, got, msg)
+		}
+		if p, _ := e.get(pod); running(p) {
+			t.Errorf("%s runs", pod)
 		}
 	}
 }

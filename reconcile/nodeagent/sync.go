@@ -17,6 +17,7 @@ import (
 	"github.com/podkit/podkit/internal/volumes"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
+	"github.com/podkit/podkit/store"
 )
 
 // observed is the runtime's view of one pod.
@@ -413,7 +414,11 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 			attempt = obs.sandboxes[n-1].Attempt + 1
 		}
 		cfg := a.sandboxConfig(pod, attempt)
-		if _, err := a.rt.RunSandbox(ctx, cfg); err != nil {
+		err := a.setRuntimeHandler(ctx, pod, cfg)
+		if err == nil {
+			_, err = a.rt.RunSandbox(ctx, cfg)
+		}
+		if err != nil {
 			if errors.Is(err, runtime.ErrUnavailable) || ctx.Err() != nil {
 				return time.Time{}, err
 			}
@@ -426,7 +431,6 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 		if len(obs.sandboxes) > 0 {
 			a.event(pod, EventNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
 		}
-		var err error
 		if ran {
 			before = obs
 			obs, err = a.observe(ctx, pod, st, obs.sel)
@@ -484,6 +488,27 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 		return a.runPod(ctx, pod, w, obs)
 	}
 	return sc.wake, nil
+}
+
+// setRuntimeHandler sets cfg's runtime handler to that of pod's
+// RuntimeClass, read when its sandbox is made, as the kubelet reads it: a
+// class deleted since the pod was admitted fails the sandbox.
+func (a *Agent) setRuntimeHandler(ctx context.Context, pod *objects.Pod, cfg *runtime.SandboxConfig) error {
+	name := pod.Spec.RuntimeClassName
+	if name == nil {
+		return nil
+	}
+	return a.store.View(ctx, func(tx store.ReadTx) error {
+		obj, err := tx.Get("RuntimeClass", objects.Key{Name: *name})
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("RuntimeClass %q not found", *name)
+		}
+		if err != nil {
+			return err
+		}
+		cfg.RuntimeHandler = obj.(*objects.RuntimeClass).Handler
+		return nil
+	})
 }
 
 // readySandboxes counts obs's Ready sandboxes.

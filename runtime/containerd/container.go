@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		client.WithImage(img),
 		client.WithSnapshotter(r.cfg.snapshotter),
 		client.WithNewSnapshot(id, img),
-		client.WithRuntime(r.cfg.runtimeName, nil),
+		client.WithRuntime(cmp.Or(sb.Runtime.Name, r.cfg.runtimeName), nil), // the sandbox's handler's
 		client.WithNewSpec(specOpts...),
 		client.WithContainerLabels(labels))
 	if err != nil {

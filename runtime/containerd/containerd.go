@@ -211,6 +211,7 @@ type config struct {
 	namespace   string
 	snapshotter string
 	runtimeName string
+	handlers    map[string]string // runtime handler -> runtime (shim) name
 	stateDir    string
 	netName     string
 	bridge      string
@@ -278,6 +279,23 @@ func WithRuntimeName(name string) Option {
 			return errors.New("containerd: WithRuntimeName: empty name")
 		}
 		c.runtimeName = name
+		return nil
+	}
+}
+
+// WithRuntimeHandler makes the runtime handler name (a RuntimeClass's
+// handler, see runtime.SandboxConfig.RuntimeHandler) run sandboxes and
+// their containers with the containerd runtime (shim) runtimeName, as
+// containerd's CRI plugin maps handlers to runtimes: for instance
+// WithRuntimeHandler("runsc", "io.containerd.runsc.v1") for gVisor, whose
+// shim must be installed. The handler "runc" is DefaultRuntimeName unless
+// given here.
+func WithRuntimeHandler(name, runtimeName string) Option {
+	return func(c *config) error {
+		if name == "" || runtimeName == "" {
+			return errors.New("containerd: WithRuntimeHandler: empty handler or runtime name")
+		}
+		c.handlers[name] = runtimeName
 		return nil
 	}
 }
@@ -351,7 +369,8 @@ func WithLogger(l *slog.Logger) Option {
 func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 	cfg := config{
 		address: os.Getenv("CONTAINERD_ADDRESS"), namespace: DefaultNamespace, snapshotter: DefaultSnapshotter,
-		runtimeName: DefaultRuntimeName, stateDir: DefaultStateDir, netName: DefaultNetworkName,
+		runtimeName: DefaultRuntimeName, handlers: map[string]string{"runc": DefaultRuntimeName},
+		stateDir: DefaultStateDir, netName: DefaultNetworkName,
 		bridge: DefaultBridge, subnet: DefaultSubnet, logger: slog.Default(),
 	}
 	if cfg.address == "" {

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +34,14 @@ import (
 // attachment, then the record, then the marker goes.
 func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (_ string, err error) {
 	ctx = r.ns(ctx)
+	shim := r.cfg.runtimeName
+	if h := cfg.RuntimeHandler; h != "" {
+		var ok bool
+		if shim, ok = r.cfg.handlers[h]; !ok {
+			return "", fmt.Errorf("containerd: sandbox %s: %w %q: the handlers are %s (containerd.WithRuntimeHandler)", cfg,
+				runtime.ErrUnknownRuntimeHandler, h, strings.Join(slices.Sorted(maps.Keys(r.cfg.handlers)), ", "))
+		}
+	}
 	id := newID()
 	dir := filepath.Join(r.sandboxesDir(), id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -105,7 +115,7 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (_
 	defer done()
 	_, err = r.cli.NewContainer(lctx, id,
 		client.WithContainerLabels(labels),
-		client.WithRuntime(r.cfg.runtimeName, nil),
+		client.WithRuntime(shim, nil),
 		spec)
 	if err != nil {
 		return "", r.wrap(err, "recording sandbox %s", cfg)

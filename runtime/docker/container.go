@@ -61,6 +61,9 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	if sb.Config.Labels[labelSharePID] == "true" {
 		opts.HostConfig.PidMode = container.PidMode("container:" + sb.ID)
 	}
+	if sb.HostConfig != nil {
+		opts.HostConfig.Runtime = sb.HostConfig.Runtime // the sandbox's runtime handler
+	}
 	return r.create(ctx, opts, "container "+cfg.Name)
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +32,11 @@ import (
 func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (string, error) {
 	if err := r.ensureSandboxImage(ctx); err != nil {
 		return "", err
+	}
+	if h := cfg.RuntimeHandler; h != "" {
+		if err := r.checkHandler(ctx, h); err != nil {
+			return "", fmt.Errorf("docker: sandbox %s: %w", cfg, err)
+		}
 	}
 	opts, err := r.sandboxOptions(cfg)
 	if err != nil {
@@ -65,6 +71,22 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (s
 	}
 }
 
+// checkHandler fails unless the engine has a runtime named handler (its
+// runc, or one configured in daemon.json's "runtimes"). The engine is
+// asked each time: sandboxes naming a handler are few, and the engine's
+// runtimes change when it reloads its configuration.
+func (r *Runtime) checkHandler(ctx context.Context, handler string) error {
+	res, err := r.cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return r.wrap(err, "runtime handler %q", handler)
+	}
+	if _, ok := res.Info.Runtimes[handler]; ok {
+		return nil
+	}
+	return fmt.Errorf("%w %q: the engine's runtimes are %s", runtime.ErrUnknownRuntimeHandler, handler,
+		strings.Join(slices.Sorted(maps.Keys(res.Info.Runtimes)), ", "))
+}
+
 func (r *Runtime) sandboxOptions(cfg *runtime.SandboxConfig) (client.ContainerCreateOptions, error) {
 	stem := nameStem(cfg.PodName, cfg.PodNamespace, cfg.PodUID)
 	labels := maps.Clone(cfg.Labels)
@@ -81,6 +103,9 @@ func (r *Runtime) sandboxOptions(cfg *runtime.SandboxConfig) (client.ContainerCr
 		DNSSearch:   cfg.DNS.Searches,
 		DNSOptions:  cfg.DNS.Options,
 		Sysctls:     maps.Clone(cfg.Sysctls),
+		// The engine's runtime of that name (its default when empty); the
+		// sandbox's containers get the same (CreateContainer).
+		Runtime: cfg.RuntimeHandler,
 	}
 	if len(cfg.HostAliases) > 0 {
 		labels[labelHosts] = "true"

@@ -93,6 +93,7 @@ type Runtime struct {
 	history     []Record
 	historyHead int // of the oldest record, once a limited history is full
 	subs        map[*subscriber]struct{}
+	handlers    map[string]bool // the runtime handlers it knows
 }
 
 // sandbox keeps of its SandboxConfig only what the fake uses. A pod's
@@ -172,6 +173,21 @@ func WithHistoryLimit(n int) Option {
 	}
 }
 
+// WithRuntimeHandlers makes the runtime know the runtime handlers names
+// (see runtime.SandboxConfig.RuntimeHandler) beside "runc". A sandbox's
+// handler is recorded (Record.RuntimeHandler) and changes nothing else.
+func WithRuntimeHandlers(names ...string) Option {
+	return func(r *Runtime) error {
+		for _, n := range names {
+			if n == "" {
+				return errors.New("fake.WithRuntimeHandlers: empty name")
+			}
+			r.handlers[n] = true
+		}
+		return nil
+	}
+}
+
 // New returns an empty fake runtime.
 func New(opts ...Option) (*Runtime, error) {
 	r := &Runtime{
@@ -186,6 +202,7 @@ func New(opts ...Option) (*Runtime, error) {
 		specs:        map[uint64][]*spec{},
 		specSeed:     maphash.MakeSeed(),
 		subs:         map[*subscriber]struct{}{},
+		handlers:     map[string]bool{"runc": true},
 	}
 	for _, o := range opts {
 		if err := o(r); err != nil {
@@ -382,8 +399,14 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (s
 	if err := r.check(); err != nil {
 		return "", err
 	}
-	rec := Record{Op: OpRunSandbox, Namespace: cfg.PodNamespace, Pod: cfg.PodName, PodUID: cfg.PodUID, Attempt: cfg.Attempt}
+	rec := Record{Op: OpRunSandbox, Namespace: cfg.PodNamespace, Pod: cfg.PodName, PodUID: cfg.PodUID, Attempt: cfg.Attempt,
+		RuntimeHandler: cfg.RuntimeHandler}
 	if err := r.injected(OpRunSandbox, cfg.PodNamespace, cfg.PodName, cfg.PodUID, "", ""); err != nil {
+		r.record(rec, err)
+		return "", err
+	}
+	if h := cfg.RuntimeHandler; h != "" && !r.handlers[h] {
+		err := fmt.Errorf("fake: sandbox %s: %w %q", cfg, runtime.ErrUnknownRuntimeHandler, h)
 		r.record(rec, err)
 		return "", err
 	}

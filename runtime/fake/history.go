@@ -20,6 +20,8 @@ type Record struct {
 	Container string
 	Attempt   uint32
 	Image     string
+	// RuntimeHandler is the sandbox's, for OpRunSandbox.
+	RuntimeHandler string
 	// ExitCode and Reason are set for OpExit.
 	ExitCode int32
 	Reason   string

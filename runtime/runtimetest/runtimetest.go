@@ -136,6 +136,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"HostAliasesHostNetwork", testHostAliasesHostNetwork},
 		{"Sysctls", testSysctls},
 		{"SharedPIDNamespace", testSharedPIDNamespace},
+		{"RuntimeHandler", testRuntimeHandler},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := newRuntime(t)

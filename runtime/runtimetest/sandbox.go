@@ -1,6 +1,7 @@
 package runtimetest
 
 import (
+	"errors"
 	"slices"
 	"strings"
 
@@ -147,5 +148,39 @@ func testSharedPIDNamespace(h *harness) {
 		if _, ok := h.sandboxStatus(sbID); ok {
 			h.t.Errorf("ShareProcessNamespace %v: sandbox still listed after RemoveSandbox", share)
 		}
+	}
+}
+
+// testRuntimeHandler: a sandbox naming the "runc" handler runs containers
+// as the default does; one naming a handler the runtime does not have
+// fails with ErrUnknownRuntimeHandler and leaves nothing.
+func testRuntimeHandler(h *harness) {
+	sbID, sb := h.sandboxWith("runc", func(c *runtime.SandboxConfig) { c.RuntimeHandler = "runc" })
+	id := h.run(sbID, sb, "app", h.cfg.Exit(0))
+	if st := h.waitContainer(id, "exited", exited); st.ExitCode != 0 {
+		h.t.Errorf("a container of a runc sandbox exited %d, want 0", st.ExitCode)
+	}
+
+	cfg := h.sandboxConfig("unknown-handler")
+	cfg.RuntimeHandler = "podkit-no-such-handler"
+	id, err := h.rt.RunSandbox(h.ctx, cfg)
+	if err == nil {
+		h.mu.Lock()
+		h.sbs = append(h.sbs, id)
+		h.mu.Unlock()
+		h.t.Fatalf("RunSandbox with an unknown handler: no error")
+	}
+	if !errors.Is(err, runtime.ErrUnknownRuntimeHandler) {
+		h.t.Errorf("RunSandbox with an unknown handler: %v, want an error wrapping ErrUnknownRuntimeHandler", err)
+	}
+	if !strings.Contains(err.Error(), "podkit-no-such-handler") {
+		h.t.Errorf("the error does not name the handler: %v", err)
+	}
+	sbs, err := h.rt.ListSandboxes(h.ctx, runtime.Filter{Labels: map[string]string{runtime.LabelPodUID: cfg.PodUID}})
+	if err != nil {
+		h.t.Fatalf("ListSandboxes: %v", err)
+	}
+	if len(sbs) != 0 {
+		h.t.Errorf("a sandbox with an unknown handler left %+v", sbs)
 	}
 }
