@@ -28,6 +28,11 @@
 // holding only it), PID 1 of a PID namespace that the sandbox's containers
 // join, as a Kubernetes pod's containers join its pause container's. While
 // that task is not running the sandbox is NotReady.
+//
+// A sandbox's SandboxConfig.RuntimeHandler picks the containerd runtime
+// (shim) of its containers and of its pause task, as containerd's CRI
+// plugin maps handlers to runtimes: "runc" is DefaultRuntimeName, others
+// are added with WithRuntimeHandler; an unknown handler fails RunSandbox.
 // Their output goes through FIFOs to per-container log files in the CRI
 // format ("<RFC 3339 time> stdout|stderr F|P <text>"), which serve follow,
 // tail, since and timestamps, and outlive the container until it is

@@ -74,6 +74,11 @@
 // written beside the engine's (podkit-hosts) and bind-mounted at
 // /etc/hosts in each of its containers.
 //
+// A sandbox's SandboxConfig.RuntimeHandler is the name of one of the
+// engine's runtimes (runc, or one configured in daemon.json's "runtimes",
+// such as runsc for gVisor); the sandbox and its containers run with it.
+// A name the engine does not have fails RunSandbox.
+//
 // # Lifecycle
 //
 // New connects and checks the daemon; Close releases the connection and
