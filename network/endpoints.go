@@ -60,19 +60,7 @@ type endpointsReconciler struct {
 
 // podServices maps a pod to the Services in its namespace that select it.
 func (r *endpointsReconciler) podServices(obj objects.Object) []reconcile.Request {
-	pod := obj.(*objects.Pod)
-	svcs, err := r.c.List(context.Background(), kindService, store.ListOptions{Namespace: pod.Namespace})
-	if err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for _, o := range svcs {
-		s := o.(*objects.Service)
-		if len(s.Spec.Selector) > 0 && objects.SelectorFromSet(s.Spec.Selector).Matches(pod.Labels) {
-			out = append(out, reconcile.RequestFor(s))
-		}
-	}
-	return out
+	return servicesSelecting(r.c, obj)
 }
 
 // endpointsService maps an Endpoints to its Service, when that exists: a
