@@ -545,7 +545,7 @@ func BenchmarkDryRunPreemption(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				if pre, why := a.preempt(g, d); pre == nil {
+				if pre, why := a.preempt(g, "", d); pre == nil {
 					b.Fatal(why)
 				}
 			}

@@ -121,11 +121,15 @@
 // their own terminationGracePeriodSeconds: bound pods stay, being deleted,
 // until their node agent stops them. The preemptor gets
 // status.nominatedNodeName; room is held for it on that node, and it binds
-// there once its victims are gone. Equal or lower priority never preempts,
-// nor does a pod with preemptionPolicy Never. As in Kubernetes, the room
-// held for a nominated pod counts only against pods of equal or lower
-// priority, and a preemption on a node clears the nominations of the pods
-// of lower priority nominated there.
+// there once its victims are gone. Until the store shows its victims
+// leaving, a change elsewhere does not retry it, and while pods of lower
+// priority are leaving that node (its victims count from the moment they
+// are chosen) it does not preempt again, as Kubernetes' preemption has it:
+// it waits for the room it freed rather than evict more elsewhere. Equal
+// or lower priority never preempts, nor does a pod with preemptionPolicy
+// Never. As in Kubernetes, the room held for a nominated pod counts only
+// against pods of equal or lower priority, and a preemption on a node
+// clears the nominations of the pods of lower priority nominated there.
 //
 // # Writing plugins
 //

@@ -379,6 +379,9 @@ func (l *loop) onAssigned(p *objects.Pod, existing *PodInfo) {
 	if err != nil {
 		l.log.Warn("pod affinity of a placed pod ignored", "pod", p.Key(), "err", err)
 	}
+	if existing != nil && existing.uid == p.UID && existing.evicting && !pi.terminating {
+		pi.evicting = true // an earlier change: its eviction is still being written
+	}
 	l.snap.addPod(pi, p.Spec.NodeName)
 	if existing == nil || existing.uid != p.UID {
 		l.wantFlush(l.clusterMask())
@@ -532,7 +535,24 @@ func (l *loop) maybeFlush(now time.Time) {
 	mask := l.flushMask
 	l.flushMask = 0
 	l.lastFlush = now
-	l.q.flush(func(qp *qpod) bool { return qp.failed == 0 || qp.failed&mask != 0 })
+	l.q.flush(func(qp *qpod) bool { return (qp.failed == 0 || qp.failed&mask != 0) && !l.awaitingVictims(qp) })
+}
+
+// awaitingVictims reports whether qp's last preemption is still under
+// way: one of its victims, chosen but not yet seen leaving, may be all
+// that keeps it from fitting. Kubernetes keeps such a pod out of the
+// scheduling cycle (DefaultPreemption's PreEnqueue) until its preemption
+// is done, so that a change elsewhere does not make it fail again, or
+// preempt again, for want of the room it is freeing. Seeing its victims
+// leave retries it.
+func (l *loop) awaitingVictims(qp *qpod) bool {
+	for _, v := range qp.victims {
+		if p := l.snap.pods[v.key]; p != nil && p.uid == v.uid && p.evicting {
+			return true
+		}
+	}
+	qp.victims = nil
+	return false
 }
 
 // timerChan returns a channel that fires at the next backoff end or
@@ -591,15 +611,28 @@ func (l *loop) collect() {
 		default:
 			if r.err != nil {
 				l.log.Warn("writing pod status failed", "pod", qp.key, "err", r.err)
-				if r.op.kind == opPreempt && l.pods[qp.key] == qp && qp.state == qWaiting && qp.parked {
-					// No victim may be leaving: no change would bring it back.
-					l.q.backOff(qp, l.clock.Now())
+				if r.op.kind == opPreempt {
+					l.preemptionFailed(r.op)
 				}
 			}
 		}
 	}
 	if l.s.afterWrite != nil {
 		l.s.afterWrite(res)
+	}
+}
+
+// preemptionFailed takes back a preemption whose write failed: nothing
+// was written, so its victims stay, and its preemptor may preempt again.
+func (l *loop) preemptionFailed(op *writeOp) {
+	for _, v := range op.victims {
+		if p := l.snap.pods[v.key]; p != nil && p.uid == v.uid {
+			p.evicting = false
+		}
+	}
+	if qp := op.qp; l.pods[qp.key] == qp && qp.state == qWaiting && qp.parked {
+		// No victim is leaving: no change would bring it back.
+		l.q.backOff(qp, l.clock.Now())
 	}
 }
 

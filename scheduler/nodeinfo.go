@@ -242,11 +242,11 @@ type PodInfo struct {
 	priority         int32
 	preemptNever     bool
 	terminating      bool
+	evicting         bool // a preemption's victim, not yet seen leaving in the store
 	schedulerManaged bool // scheduled by this scheduler, so preemption may pick it
 	gracePeriod      int64
 	startTime        int64 // unix seconds: status.startTime, else creation
 	generation       int64 // metadata.generation: changes with the spec
-	nominatedNode    string
 
 	// Where the pod sits in the snapshot.
 	node     *NodeInfo

@@ -47,15 +47,23 @@ type preemption struct {
 // started. Budgets are best effort: when every candidate violates one,
 // one of them still wins. Without a candidate it returns why, for the
 // pod's message.
-func (a *algorithm) preempt(g *group, d *diagnosis) (*preemption, string) {
+//
+// nominated is the node the pod being placed (one of g's) is nominated
+// to, as the scheduler last decided it, which the store may not show yet.
+// As Kubernetes' PodEligibleToPreemptOthers has it, a pod whose nominated
+// node still has pods of lower priority leaving does not preempt again:
+// it waits for the room it has already freed. The victims of a preemption
+// whose eviction the store does not show yet count as leaving; else a
+// preemptor tried again meanwhile would evict more pods elsewhere.
+func (a *algorithm) preempt(g *group, nominated string, d *diagnosis) (*preemption, string) {
 	pod := g.pod
 	if pod.preemptNever {
 		return nil, msgPreemptNever
 	}
-	if nn := pod.nominatedNode; nn != "" {
-		if node := a.snap.Node(nn); node != nil && d.statusOf(node).Code() != UnschedulableAndUnresolvable {
+	if nominated != "" {
+		if node := a.snap.Node(nominated); node != nil && d.statusOf(node).Code() != UnschedulableAndUnresolvable {
 			for _, p := range node.pods {
-				if p.terminating && p.priority < pod.priority {
+				if (p.terminating || p.evicting) && p.priority < pod.priority {
 					return nil, msgTerminatingOnNominated
 				}
 			}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -456,9 +457,278 @@ func TestPreemptionSearchesForNodeWithoutViolation(t *testing.T) {
 		require.Nil(t, a.prepare(g))
 		d, node := a.diagnose(g)
 		require.Nil(t, node)
-		pre, why := a.preempt(g, d)
+		pre, why := a.preempt(g, "", d)
 		require.NotNil(t, pre, why)
 		require.Equal(t, fmt.Sprintf("n%03d", nodes-1), pre.node.name, "seed %d", seed)
 		require.Zero(t, pre.violations)
 	}
+}
+
+// newLoopFor is a scheduling loop over what s holds, to be driven by hand:
+// nothing watches the store or writes the loop's decisions.
+func newLoopFor(t *testing.T, s store.Store, opts ...Option) *loop {
+	t.Helper()
+	sch, err := New(s, opts...)
+	require.NoError(t, err)
+	l := newLoop(sch)
+	_, err = l.list(context.Background())
+	require.NoError(t, err)
+	return l
+}
+
+// takeOps returns the writes the loop queued, as the writer would take
+// them, without writing them.
+func takeOps(l *loop) []*writeOp {
+	l.writer.mu.Lock()
+	defer l.writer.mu.Unlock()
+	ops := l.writer.ops
+	l.writer.ops = nil
+	return ops
+}
+
+// A preemptor whose preemption is still being written, its victim not
+// yet seen leaving, is not tried again when something else changes, as
+// Kubernetes keeps a pod out of the scheduling cycle while it preempts;
+// tried again all the same (its wait ended), it waits for its victim, as
+// Kubernetes' PodEligibleToPreemptOthers has it, instead of evicting
+// another pod elsewhere. The loop is driven by hand so that the store
+// tells it about one preemption before the other is written, as happens
+// when the writer is behind.
+func TestPreemptorWaitsForVictimsBeingEvicted(t *testing.T) {
+	s := newStore(t)
+	var objs []objects.Object
+	for i := range 4 {
+		n := fmt.Sprintf("n%d", i)
+		objs = append(objs, makeNode(n, "1", "4Gi"), makePod("low-"+n, "1", "", onNode(n), priority(0), grace(0)))
+	}
+	objs = append(objs, makePod("a", "1", "", priority(100)), makePod("b", "1", "", priority(100)))
+	create(t, s, objs...)
+	l := newLoopFor(t, s)
+	ctx := context.Background()
+	w, err := s.Watch(ctx, store.WatchOptions{Kind: "Pod"})
+	require.NoError(t, err)
+	defer w.Stop()
+
+	now := l.clock.Now()
+	l.scheduleBatch(now)
+	first := map[string]*writeOp{}
+	for _, op := range takeOps(l) {
+		require.Equal(t, opPreempt, op.kind, op.key)
+		require.Len(t, op.victims, 1, op.key)
+		first[op.key.Name] = op
+	}
+	opA, opB := first["a"], first["b"]
+	require.NotNil(t, opA)
+	require.NotNil(t, opB)
+	require.NotEqual(t, opA.node, opB.node)
+
+	// a's preemption is written and seen: its victim is gone, which
+	// retries the waiting pods, before b's is written.
+	for _, r := range l.writer.write(ctx, []*writeOp{opA}) {
+		require.NoError(t, r.err)
+	}
+	deadline := time.After(10 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case ev := <-w.Events():
+			l.apply(ev.Type, ev.Peek())
+			seen = ev.Type == store.Deleted && ev.Key() == opA.victims[0].key
+		case <-deadline:
+			t.Fatal("the deletion of a's victim was not delivered")
+		}
+	}
+	later := now.Add(time.Second)
+	l.maybeFlush(later)
+	l.scheduleBatch(later)
+	retried := takeOps(l)
+	require.Len(t, retried, 1, "only a was tried again")
+	require.Equal(t, "a", retried[0].key.Name)
+	require.Equal(t, opBind, retried[0].kind)
+	require.Equal(t, opA.node, retried[0].node, "a binds where it preempted")
+
+	// b's wait ends before its victim is seen leaving.
+	expired := now.Add(maxUnschedulable + time.Second)
+	l.q.expire(expired)
+	l.scheduleBatch(expired)
+	ops := takeOps(l)
+	require.Len(t, ops, 1)
+	require.Equal(t, "b", ops[0].key.Name)
+	require.Equal(t, opUnschedulable, ops[0].kind, "b does not preempt again: victims %v", ops[0].victims)
+	require.Equal(t, opB.node, ops[0].nominate, "b keeps its node")
+	require.Contains(t, ops[0].message, msgTerminatingOnNominated)
+
+	// Once everything is written, two pods were evicted for two pods.
+	for _, r := range l.writer.write(ctx, append([]*writeOp{opB}, append(retried, ops...)...)) {
+		require.NoError(t, r.err)
+	}
+	left := 0
+	for _, p := range listPods(t, s) {
+		if p.Spec.Priority != nil && *p.Spec.Priority == 0 {
+			left++
+		}
+	}
+	require.Equal(t, 2, left, "pods of priority 0 left")
+}
+
+// Preemptors coming faster than their preemptions are written evict one
+// pod each, no more, as Kubernetes would: each waits for its own victims
+// rather than preempting again, and the room freed for one is held for it.
+func TestPreemptorsEvictOnlyWhatTheyNeed(t *testing.T) {
+	const nodes, preemptors = 300, 150
+	s := newStore(t)
+	var objs []objects.Object
+	for i := range nodes {
+		n := fmt.Sprintf("n%03d", i)
+		objs = append(objs, makeNode(n, "4", "32Gi"))
+		for j := range 4 {
+			objs = append(objs, makePod(fmt.Sprintf("low-%03d-%d", i, j), "1", "1Gi", onNode(n), priority(0), grace(0)))
+		}
+	}
+	for i := range preemptors {
+		objs = append(objs, makePod(fmt.Sprintf("vip-%03d", i), "1", "1Gi", priority(100)))
+	}
+	create(t, s, objs...)
+	run(t, s, WithBatchSize(64))
+	var low, bound int
+	require.Eventually(t, func() bool {
+		low, bound = 0, 0
+		for _, p := range listPods(t, s) {
+			switch {
+			case *p.Spec.Priority == 0:
+				low++
+			case p.Spec.NodeName != "":
+				bound++
+			}
+		}
+		return bound == preemptors
+	}, 20*time.Second, 5*time.Millisecond, "preemptors bound: %d of %d", bound, preemptors)
+	require.Equal(t, preemptors, nodes*4-low, "victims")
+}
+
+// A preemption whose write failed evicted nothing: its victims are not
+// leaving, and its preemptor, tried again, preempts again.
+func TestFailedPreemptionWriteLeavesVictims(t *testing.T) {
+	s := newStore(t)
+	create(t, s, makeNode("n1", "1", "4Gi"), makePod("low", "1", "", onNode("n1"), priority(0)),
+		makePod("vip", "1", "", priority(100)))
+	l := newLoopFor(t, s)
+	now := l.clock.Now()
+	l.scheduleBatch(now)
+	ops := takeOps(l)
+	require.Len(t, ops, 1)
+	require.Equal(t, opPreempt, ops[0].kind)
+	low := l.snap.pods[key("low")]
+	require.True(t, low.evicting)
+
+	l.writer.results = []writeResult{{op: ops[0], err: errors.New("disk full")}}
+	l.collect()
+	require.False(t, low.evicting)
+	later := now.Add(time.Minute) // past its backoff
+	l.q.expire(later)
+	l.scheduleBatch(later)
+	ops = takeOps(l)
+	require.Len(t, ops, 1)
+	require.Equal(t, opPreempt, ops[0].kind, "preempts again: %s", ops[0].message)
+	require.Equal(t, "n1", ops[0].node)
+}
+
+// A pod nominated to a node is looked at on its own in a batch: when it
+// may not preempt while its victims leave, the next pod of its group,
+// nominated nowhere, still preempts.
+func TestBatchTriesNominatedPodsOneByOne(t *testing.T) {
+	s := newStore(t)
+	for i := range 3 {
+		n := fmt.Sprintf("n%d", i)
+		create(t, s, makeNode(n, "1", "4Gi"), makePod("low-"+n, "1", "", onNode(n), priority(0)))
+	}
+	create(t, s, makePod("b", "1", "", priority(100)))
+	l := newLoopFor(t, s)
+	now := l.clock.Now()
+	l.scheduleBatch(now)
+	ops := takeOps(l)
+	require.Len(t, ops, 1)
+	require.Equal(t, opPreempt, ops[0].kind)
+	nominated := ops[0].node
+
+	// Before b's preemption is written, its wait ends, and a pod like it
+	// comes: both are placed in one batch, b first.
+	later := now.Add(maxUnschedulable + time.Second)
+	l.q.expire(later)
+	c := makePod("c", "1", "", priority(100))
+	c.UID = "c"
+	l.apply(store.Added, c)
+	require.Same(t, l.pods[key("b")].group, l.pods[key("c")].group)
+	l.scheduleBatch(later)
+	byPod := map[string]*writeOp{}
+	for _, op := range takeOps(l) {
+		byPod[op.key.Name] = op
+	}
+	require.Equal(t, opUnschedulable, byPod["b"].kind)
+	require.Equal(t, nominated, byPod["b"].nominate)
+	require.Equal(t, opPreempt, byPod["c"].kind, "c preempts: %s", byPod["c"].message)
+	require.NotEqual(t, nominated, byPod["c"].node)
+	require.Len(t, byPod["c"].victims, 1)
+}
+
+// A preemptor binds on the node it freed, tried first, as Kubernetes
+// tries the nominated node first, even before the store shows its
+// nomination and though another node now scores better.
+func TestPreemptorBindsOnNominatedNodeFirst(t *testing.T) {
+	s := newStore(t)
+	low := makePod("low", "1", "", onNode("n1"), priority(0))
+	big := makePod("big", "4", "", onNode("n2"), priority(1000))
+	create(t, s, makeNode("n1", "1", "4Gi"), makeNode("n2", "4", "4Gi"), low, big, makePod("a", "1", "", priority(100)))
+	l := newLoopFor(t, s)
+	now := l.clock.Now()
+	l.scheduleBatch(now)
+	ops := takeOps(l)
+	require.Len(t, ops, 1)
+	require.Equal(t, opPreempt, ops[0].kind)
+	require.Equal(t, "n1", ops[0].node)
+
+	// The victim is gone, and so is the pod filling n2, which now scores
+	// better; a's nomination is not seen in the store yet.
+	l.apply(store.Deleted, getPod(t, s, key("low")))
+	l.apply(store.Deleted, getPod(t, s, key("big")))
+	later := now.Add(time.Second)
+	l.maybeFlush(later)
+	l.scheduleBatch(later)
+	ops = takeOps(l)
+	require.Len(t, ops, 1)
+	require.Equal(t, opBind, ops[0].kind)
+	require.Equal(t, "n1", ops[0].node)
+}
+
+// A victim that changes before its eviction is written is still leaving:
+// its preemptor waits for it, and is tried again once it is gone.
+func TestVictimChangedWhileEvicted(t *testing.T) {
+	s := newStore(t)
+	create(t, s, makeNode("n1", "1", "4Gi"), makePod("low", "1", "", onNode("n1"), priority(0)),
+		makePod("vip", "1", "", priority(100)))
+	l := newLoopFor(t, s)
+	now := l.clock.Now()
+	l.scheduleBatch(now)
+	ops := takeOps(l)
+	require.Len(t, ops, 1)
+	require.Equal(t, opPreempt, ops[0].kind)
+
+	low := getPod(t, s, key("low"))
+	changed := low.DeepCopy()
+	changed.Labels = map[string]string{"tier": "batch"}
+	l.apply(store.Modified, changed)
+	require.True(t, l.snap.pods[key("low")].evicting)
+	later := now.Add(time.Second)
+	l.wantFlush(^uint64(0))
+	l.maybeFlush(later)
+	l.scheduleBatch(later)
+	require.Empty(t, takeOps(l), "vip waits for its victim")
+
+	l.apply(store.Deleted, changed)
+	later = later.Add(time.Second)
+	l.maybeFlush(later)
+	l.scheduleBatch(later)
+	ops = takeOps(l)
+	require.Len(t, ops, 1)
+	require.Equal(t, opBind, ops[0].kind)
+	require.Equal(t, "n1", ops[0].node)
 }

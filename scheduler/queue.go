@@ -45,8 +45,11 @@ type qpod struct {
 	failed    uint64    // plugins that rejected it last time (see diagnosis.plugins)
 
 	message   string // PodScheduled message last written
-	nominated string // status.nominatedNodeName as the store has it
+	nominated string // status.nominatedNodeName as last written, or being written
 	node      string // where it was placed, while its binding is written
+	// victims of its last preemption, until they are seen leaving (see
+	// loop.awaitingVictims).
+	victims []victim
 
 	// pod is the pod as last seen, for a binding that needs no read: a
 	// stored object from a watch event or a copy from a list, never

@@ -6,7 +6,9 @@ import "time"
 // group. Pods that fit are assumed in the snapshot at once, so the next
 // pod sees them, and their bindings go to the writer. When one pod fits
 // nowhere, the rest of the batch fits nowhere either (nothing changed in
-// between), and they share its diagnosis.
+// between), and they share its diagnosis, but for what is a pod's own: a
+// pod nominated to a node gives up the room held for it there and tries
+// that node first, and may not preempt while its victims leave.
 func (l *loop) scheduleBatch(now time.Time) {
 	g, batch := l.q.pop(l.cfg.batch)
 	if g == nil {
@@ -19,6 +21,9 @@ func (l *loop) scheduleBatch(now time.Time) {
 	var d *diagnosis
 	var msg string
 	for _, qp := range batch {
+		if d != nil && (qp.nominated != "" || d.postFilter == msgTerminatingOnNominated) {
+			d = nil // what failed the last pod was its own, or may not fail this one
+		}
 		if d == nil {
 			if node := l.placeOne(g, qp); node != nil {
 				ops = append(ops, l.assume(g, qp, node))
@@ -31,7 +36,7 @@ func (l *loop) scheduleBatch(now time.Time) {
 				continue
 			}
 			if l.fw.preemption && d.numNodes > 0 {
-				pre, why := l.algo.preempt(g, d)
+				pre, why := l.algo.preempt(g, qp.nominated, d)
 				if pre != nil {
 					ops = append(ops, l.nominate(g, qp, pre, d, now))
 					d = nil // the reservation changed the snapshot: look again
@@ -81,12 +86,14 @@ func (l *loop) restoreNominations() {
 }
 
 // placeOne picks the node for one pod: its nominated node if it fits
-// there now, else the best node.
+// there now, else the best node. The nomination is the pod's own, not its
+// group's: the group was made from the store's status, which may not show
+// the latest yet.
 func (l *loop) placeOne(g *group, qp *qpod) *NodeInfo {
 	if r := l.snap.pods[qp.key]; r != nil && r.reserved && r.uid == qp.uid {
 		l.snap.removePod(r) // the pod must not compete with its own reservation
 	}
-	if nn := g.pod.nominatedNode; nn != "" && g.preErr == nil {
+	if nn := qp.nominated; nn != "" && g.preErr == nil {
 		if node := l.snap.Node(nn); node != nil {
 			l.algo.refresh(g)
 			if l.algo.filterAll(g, node) == nil {
@@ -188,8 +195,13 @@ func (l *loop) nominate(g *group, qp *qpod, pre *preemption, d *diagnosis, now t
 	qp.message = msg
 	op := &writeOp{kind: opPreempt, qp: qp, key: qp.key, uid: qp.uid, node: pre.node.name, message: msg, event: true, nominate: pre.node.name}
 	for _, v := range pre.victims {
+		// Leaving from now on, for the preemptor (see preempt and
+		// loop.awaitingVictims), until the store shows it or the write
+		// fails.
+		v.evicting = true
 		op.victims = append(op.victims, victim{key: objectsKey(v), uid: v.uid, grace: v.gracePeriod})
 	}
+	qp.victims = op.victims // read only, by the writer too
 	for i := range l.hidden {
 		h := &l.hidden[i]
 		if h.node != pre.node || h.cleared {

@@ -330,14 +330,13 @@ func (s *Snapshot) priorityClass(name string) *objects.PriorityClass {
 // interned: release them with labels.release when the PodInfo is dropped.
 func (s *Snapshot) newPodInfo(p *objects.Pod, object bool) (*PodInfo, error) {
 	pi := &PodInfo{
-		namespace:     p.Namespace,
-		name:          p.Name,
-		uid:           p.UID,
-		labels:        s.labels.intern(p.Labels),
-		terminating:   p.DeletionTimestamp != nil,
-		generation:    p.Generation,
-		nominatedNode: p.Status.NominatedNodeName,
-		startTime:     p.CreationTimestamp.Unix(),
+		namespace:   p.Namespace,
+		name:        p.Name,
+		uid:         p.UID,
+		labels:      s.labels.intern(p.Labels),
+		terminating: p.DeletionTimestamp != nil,
+		generation:  p.Generation,
+		startTime:   p.CreationTimestamp.Unix(),
 	}
 	if object {
 		pi.pod = p
