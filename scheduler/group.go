@@ -118,6 +118,8 @@ func (s *signer) classKey(p *objects.Pod, pi *PodInfo, fw *framework) uint64 {
 	s.resources(spec.Containers)
 	s.str("init")
 	s.resources(spec.InitContainers)
+	s.str("overhead")
+	s.u64(s.resourceSum(spec.Overhead))
 	for _, v := range spec.Volumes {
 		if v.PersistentVolumeClaim != nil {
 			s.str(v.PersistentVolumeClaim.ClaimName)
@@ -135,13 +137,7 @@ func (s *signer) classKey(p *objects.Pod, pi *PodInfo, fw *framework) uint64 {
 func (s *signer) resources(cs []objects.Container) {
 	s.u64(uint64(len(cs)))
 	for i := range cs {
-		var sum uint64
-		for name, q := range cs[i].Resources.Requests {
-			sum += maphash.Comparable(s.seed, struct {
-				n string
-				v int64
-			}{string(name), q.MilliValue()})
-		}
+		sum := s.resourceSum(cs[i].Resources.Requests)
 		if cs[i].IsSidecar() {
 			sum++
 		}
@@ -154,6 +150,18 @@ func (s *signer) resources(cs []objects.Container) {
 			}
 		}
 	}
+}
+
+// resourceSum hashes a resource list, in any order.
+func (s *signer) resourceSum(l objects.ResourceList) uint64 {
+	var sum uint64
+	for name, q := range l {
+		sum += maphash.Comparable(s.seed, struct {
+			n string
+			v int64
+		}{string(name), q.MilliValue()})
+	}
+	return sum
 }
 
 // groupKey hashes everything placement reads from a pod: the class key,

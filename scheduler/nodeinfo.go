@@ -117,7 +117,8 @@ func resourcesOf(l objects.ResourceList) Resources {
 // podRequests computes a pod's requests as Kubernetes does: for each
 // resource the larger of what runs for the pod's life, the containers and
 // sidecars summed, and the most an init container needs beside the
-// sidecars started before it; Pods is 1. nonZeroCPU and nonZeroMem count a
+// sidecars started before it, plus the pod's overhead (spec.overhead,
+// from its RuntimeClass); Pods is 1. nonZeroCPU and nonZeroMem count a
 // container that requests no cpu or memory as DefaultMilliCPURequest and
 // DefaultMemoryRequest, for scoring.
 func podRequests(spec *objects.PodSpec) (req Resources, nonZeroCPU, nonZeroMem int64) {
@@ -145,6 +146,16 @@ func podRequests(spec *objects.PodSpec) (req Resources, nonZeroCPU, nonZeroMem i
 		}
 		req.atLeast(&most)
 		nonZeroCPU, nonZeroMem = max(nonZeroCPU, mostCPU), max(nonZeroMem, mostMem)
+	}
+	for name, q := range spec.Overhead {
+		v := quantityValue(name, q)
+		req.set(name, req.Get(name)+v)
+		switch name {
+		case objects.ResourceCPU:
+			nonZeroCPU += v
+		case objects.ResourceMemory:
+			nonZeroMem += v
+		}
 	}
 	req.Pods = 1
 	return req, nonZeroCPU, nonZeroMem

@@ -88,6 +88,13 @@ func TestNodeResourcesFitFilter(t *testing.T) {
 			wantFilter: fits("n")},
 		{name: "an init container does not fit beside the sidecars before it", pod: sidecars(res("p", [][2]int64{c(1, 1)}, c(1, 1), c(3, 1)), 0), nodes: n, existing: used(7, 17),
 			wantFilter: map[string]string{"n": "Insufficient cpu"}},
+		{name: "resources + pod overhead fits", pod: withOverhead(res("p", [][2]int64{c(1, 1)}), 3, 13), nodes: n, existing: used(5, 5),
+			wantFilter: fits("n")},
+		{name: "requests + overhead does not fit for memory", pod: withOverhead(res("p", [][2]int64{c(1, 1)}), 1, 15), nodes: n, existing: used(5, 5),
+			wantFilter: map[string]string{"n": "Insufficient memory"}},
+		{name: "the overhead of the pods on the node counts", pod: res("p", [][2]int64{c(3, 1)}), nodes: n,
+			existing: []*objects.Pod{on(withOverhead(res("used", [][2]int64{c(5, 5)}), 3, 0), "n")},
+			wantFilter: map[string]string{"n": "Insufficient cpu"}},
 		{name: "even without specified resources, predicate fails when there's no space for additional pod",
 			pod: res("p", nil), nodes: []*objects.Node{sized("n", 10, 20, 1)}, existing: used(5, 5),
 			wantFilter: map[string]string{"n": "Too many pods"}},
@@ -113,6 +120,16 @@ func TestNodeResourcesFitFilter(t *testing.T) {
 			wantFilter: map[string]string{"n": "Insufficient ephemeral-storage"}},
 	}
 	runPluginCases(t, NewNodeResourcesFit(LeastAllocated), cases)
+}
+
+// withOverhead gives p an overhead of milli-cpu and memory bytes, as its
+// RuntimeClass's admission would.
+func withOverhead(p *objects.Pod, cpu, mem int64) *objects.Pod {
+	p.Spec.Overhead = objects.ResourceList{
+		objects.ResourceCPU:    objects.NewMilliQuantity(cpu, objects.DecimalSI),
+		objects.ResourceMemory: objects.NewQuantity(mem, objects.BinarySI),
+	}
+	return p
 }
 
 func withExtended(p *objects.Pod, name objects.ResourceName, v int64) *objects.Pod {
