@@ -27,6 +27,9 @@
 //     interfaces).
 //   - scheduler, reconcile, network: placement, controllers and node agents,
 //     and service networking.
+//   - rbac: Kubernetes' RBAC authorizer over the Roles and bindings in the
+//     store, for the host to authorize its own users (Orchestrator.Authorize);
+//     podkit has no API server, so nothing inside it is authorized.
 //   - examples: programs a newcomer runs with go run.
 //
 // # Data flow

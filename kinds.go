@@ -31,4 +31,8 @@ const (
 	KindResourceQuota           = "ResourceQuota"
 	KindEvent                   = "Event"
 	KindLease                   = "Lease"
+	KindRole                    = "Role"
+	KindClusterRole             = "ClusterRole"
+	KindRoleBinding             = "RoleBinding"
+	KindClusterRoleBinding      = "ClusterRoleBinding"
 )

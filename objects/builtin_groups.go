@@ -20,6 +20,10 @@ func groupKinds() []KindInfo {
 		{APIVersion: "coordination.k8s.io/v1", Kind: "Lease", Namespaced: true, New: func() Object { return &Lease{} }},
 		{APIVersion: "node.k8s.io/v1", Kind: "RuntimeClass", Namespaced: false, New: func() Object { return &RuntimeClass{} }},
 		{APIVersion: "policy/v1", Kind: "PodDisruptionBudget", Namespaced: true, New: func() Object { return &PodDisruptionBudget{} }},
+		{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role", Namespaced: true, New: func() Object { return &Role{} }},
+		{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole", Namespaced: false, New: func() Object { return &ClusterRole{} }},
+		{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding", Namespaced: true, New: func() Object { return &RoleBinding{} }},
+		{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding", Namespaced: false, New: func() Object { return &ClusterRoleBinding{} }},
 		{APIVersion: "scheduling.k8s.io/v1", Kind: "PriorityClass", Namespaced: false, New: func() Object { return &PriorityClass{} }},
 		{APIVersion: "storage.k8s.io/v1", Kind: "StorageClass", Namespaced: false, New: func() Object { return &StorageClass{} }},
 	}

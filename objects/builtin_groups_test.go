@@ -20,6 +20,8 @@ var (
 	_ Defaulter = (*HorizontalPodAutoscaler)(nil)
 	_ Defaulter = (*PriorityClass)(nil)
 	_ Defaulter = (*StorageClass)(nil)
+	_ Defaulter = (*RoleBinding)(nil)
+	_ Defaulter = (*ClusterRoleBinding)(nil)
 
 	_ Validator = (*ReplicaSet)(nil)
 	_ Validator = (*Deployment)(nil)
@@ -37,6 +39,10 @@ var (
 	_ Validator = (*PodDisruptionBudget)(nil)
 	_ Validator = (*PriorityClass)(nil)
 	_ Validator = (*StorageClass)(nil)
+	_ Validator = (*Role)(nil)
+	_ Validator = (*ClusterRole)(nil)
+	_ Validator = (*RoleBinding)(nil)
+	_ Validator = (*ClusterRoleBinding)(nil)
 
 	_ UpdateValidator = (*ReplicaSet)(nil)
 	_ UpdateValidator = (*Deployment)(nil)
@@ -49,6 +55,8 @@ var (
 	_ UpdateValidator = (*EndpointSlice)(nil)
 	_ UpdateValidator = (*PriorityClass)(nil)
 	_ UpdateValidator = (*StorageClass)(nil)
+	_ UpdateValidator = (*RoleBinding)(nil)
+	_ UpdateValidator = (*ClusterRoleBinding)(nil)
 )
 
 func TestGroupKindsRegistered(t *testing.T) {
@@ -72,6 +80,10 @@ func TestGroupKindsRegistered(t *testing.T) {
 		{"coordination.k8s.io/v1", "Lease", true, false},
 		{"node.k8s.io/v1", "RuntimeClass", false, false},
 		{"policy/v1", "PodDisruptionBudget", true, true},
+		{"rbac.authorization.k8s.io/v1", "Role", true, false},
+		{"rbac.authorization.k8s.io/v1", "ClusterRole", false, false},
+		{"rbac.authorization.k8s.io/v1", "RoleBinding", true, false},
+		{"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", false, false},
 		{"scheduling.k8s.io/v1", "PriorityClass", false, false},
 		{"storage.k8s.io/v1", "StorageClass", false, false},
 	}

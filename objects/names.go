@@ -176,16 +176,22 @@ func ValidateAnnotations(annotations map[string]string, p *Path) ErrorList {
 // generateName) that is a DNS-1123 subdomain, the namespace rule of the kind,
 // labels, annotations, finalizers and owner references.
 func ValidateObjectMeta(m *ObjectMeta, namespaced bool, p *Path) ErrorList {
+	return validateObjectMetaNamed(m, namespaced, IsDNS1123Subdomain, p)
+}
+
+// validateObjectMetaNamed is ValidateObjectMeta with the kind's name rule
+// (see NameValidator).
+func validateObjectMetaNamed(m *ObjectMeta, namespaced bool, nameRule func(string) []string, p *Path) ErrorList {
 	var errs ErrorList
 	switch {
 	case m.Name == "" && m.GenerateName == "":
 		errs = append(errs, Required(p.Child("name"), "name or generateName is required"))
 	case m.Name != "":
-		errs = appendMsgs(errs, p.Child("name"), m.Name, IsDNS1123Subdomain(m.Name))
+		errs = appendMsgs(errs, p.Child("name"), m.Name, nameRule(m.Name))
 	default:
 		// generateName gets a random suffix; check it as a name would be checked.
 		errs = appendMsgs(errs, p.Child("generateName"), m.GenerateName,
-			IsDNS1123Subdomain(strings.TrimRight(m.GenerateName, "-")+"-x"))
+			nameRule(strings.TrimRight(m.GenerateName, "-")+"-x"))
 	}
 	if namespaced {
 		if m.Namespace == "" {

@@ -79,6 +79,16 @@ type StatusValidator interface {
 	ValidateStatusUpdate(old Object) ErrorList
 }
 
+// NameValidator is implemented by kinds whose names follow another rule
+// than the DNS-1123 subdomain of most kinds, as RBAC roles and bindings
+// need only be path segments ("system:controller:x"); ValidateName
+// returns why name is not valid, or nothing.
+//
+// +kubebuilder:object:generate=false
+type NameValidator interface {
+	ValidateName(name string) []string
+}
+
 // Scheme maps kinds to Go types and back. Each Orchestrator and store has its
 // own; nothing is registered globally. NewScheme returns one holding every
 // built-in kind, and a host program registers its own kinds on it.
@@ -199,7 +209,7 @@ func (s *Scheme) Validate(obj Object) error {
 	if err != nil {
 		return err
 	}
-	errs := ValidateObjectMeta(obj.GetObjectMeta(), k.Namespaced, NewPath("metadata"))
+	errs := validateMetaOf(obj, k.Namespaced)
 	if v, ok := obj.(Validator); ok {
 		errs = append(errs, v.Validate()...)
 	}
@@ -217,7 +227,7 @@ func (s *Scheme) ValidateUpdate(obj, old Object) error {
 	if err != nil {
 		return err
 	}
-	errs := ValidateObjectMeta(obj.GetObjectMeta(), k.Namespaced, NewPath("metadata"))
+	errs := validateMetaOf(obj, k.Namespaced)
 	errs = append(errs, validateObjectMetaUpdate(obj.GetObjectMeta(), old.GetObjectMeta(), NewPath("metadata"))...)
 	if v, ok := obj.(Validator); ok {
 		errs = append(errs, v.Validate()...)
@@ -241,6 +251,16 @@ func (s *Scheme) ValidateStatusUpdate(obj, old Object) error {
 		return nil
 	}
 	return v.ValidateStatusUpdate(old).ToError(k.Kind, objectName(obj))
+}
+
+// validateMetaOf checks obj's metadata by ValidateObjectMeta, with the
+// kind's own name rule when it has one.
+func validateMetaOf(obj Object, namespaced bool) ErrorList {
+	rule := IsDNS1123Subdomain
+	if v, ok := obj.(NameValidator); ok {
+		rule = v.ValidateName
+	}
+	return validateObjectMetaNamed(obj.GetObjectMeta(), namespaced, rule, NewPath("metadata"))
 }
 
 func objectName(obj Object) string {

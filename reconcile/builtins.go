@@ -82,7 +82,8 @@ func AddBuiltins(m *Manager) error { return AddBuiltinsWith(m) }
 // PersistentVolume controller with the local-path provisioner (and its
 // default StorageClass), the ServiceAccount controller (every namespace's
 // "default" account), the ResourceQuota controller (quotas' status.used),
-// and the garbage collector (with namespace deletion).
+// the ClusterRole aggregation controller, and the garbage collector (with
+// namespace deletion).
 func AddBuiltinsWith(m *Manager, opts ...BuiltinOption) error {
 	var cfg builtinConfig
 	for _, o := range opts {
@@ -107,6 +108,7 @@ func AddBuiltinsWith(m *Manager, opts ...BuiltinOption) error {
 		PersistentVolumeController(m, cfg.localPath),
 		ServiceAccountController(m),
 		ResourceQuotaController(m, cfg.quota),
+		ClusterRoleAggregationController(m),
 	} {
 		if err := m.Add(c); err != nil {
 			return err

@@ -4,7 +4,8 @@
 // run StatefulSets, DaemonSets, Jobs and CronJobs, watch node leases and
 // evict from unreachable nodes, autoscale (HorizontalPodAutoscaler), keep
 // PodDisruptionBudgets' status, give every namespace its default
-// ServiceAccount, keep ResourceQuotas' status.used (ResourceQuotaController:
+// ServiceAccount, aggregate ClusterRoles (ClusterRoleAggregationController),
+// keep ResourceQuotas' status.used (ResourceQuotaController:
 // recomputed from what exists when objects go or finish, when a quota
 // changes, and every five minutes), bind and provision volumes, and
 // collect garbage (owner references and namespace deletion); a host
