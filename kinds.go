@@ -23,6 +23,7 @@ const (
 	KindStorageClass            = "StorageClass"
 	KindIngress                 = "Ingress"
 	KindIngressClass            = "IngressClass"
+	KindNetworkPolicy           = "NetworkPolicy"
 	KindHorizontalPodAutoscaler = "HorizontalPodAutoscaler"
 	KindPodDisruptionBudget     = "PodDisruptionBudget"
 	KindPriorityClass           = "PriorityClass"

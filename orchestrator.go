@@ -117,7 +117,8 @@ func New(opts ...Option) (*Orchestrator, error) {
 	if err == nil {
 		netOpts := []network.Option{network.WithLogger(o.log)}
 		if !cfg.netOn {
-			netOpts = append(netOpts, network.WithoutDNS(), network.WithDataPlane(network.DataPlaneNone))
+			netOpts = append(netOpts, network.WithoutDNS(), network.WithDataPlane(network.DataPlaneNone),
+				network.WithoutNetworkPolicy("podkit runs no pod networking without podkit.WithNetwork"))
 		}
 		o.net, err = network.New(o.store, append(netOpts, cfg.network...)...)
 	}

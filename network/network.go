@@ -34,6 +34,16 @@
 // containerd.WithNetwork and containerd.WithSubnet) for each to serve its
 // pods. Sockets are bound with IP_FREEBIND, so a gateway whose bridge
 // appears only with the first pod (containerd's) can be listened on before.
+//
+// # NetworkPolicy
+//
+// Run also runs the NetworkPolicy engine (network/policy), which enforces
+// the store's NetworkPolicies in nftables tables of its own (named after
+// WithNFTablesTable's, with "-policy" appended) when this process may
+// change nftables, the condition of the kernel data plane. Otherwise, or
+// with WithoutNetworkPolicy, policies are stored but not enforced, as on a
+// Kubernetes cluster whose network plugin does not enforce them, and the
+// first one stored is met with a warning in the log.
 package network
 
 import (
@@ -47,6 +57,7 @@ import (
 	"github.com/podkit/podkit/network/dns"
 	"github.com/podkit/podkit/network/ingress"
 	"github.com/podkit/podkit/network/ipam"
+	"github.com/podkit/podkit/network/policy"
 	"github.com/podkit/podkit/network/proxy"
 	"github.com/podkit/podkit/network/proxy/nft"
 	"github.com/podkit/podkit/objects"
@@ -85,6 +96,7 @@ type config struct {
 	proxy      []proxy.Option
 	ingress    []ingress.Option
 	ingressOn  bool
+	policyOff  string
 	log        *slog.Logger
 }
 
@@ -169,6 +181,18 @@ func WithIngress(opts ...ingress.Option) Option {
 	return func(c *config) error { c.ingressOn = true; c.ingress = append(c.ingress, opts...); return nil }
 }
 
+// WithoutNetworkPolicy enforces no NetworkPolicy: they are stored, and
+// the first one is met with a warning saying reason.
+func WithoutNetworkPolicy(reason string) Option {
+	return func(c *config) error {
+		if reason == "" {
+			reason = "network.WithoutNetworkPolicy"
+		}
+		c.policyOff = reason
+		return nil
+	}
+}
+
 // WithResolvConf names the host's resolver configuration (default
 // /etc/resolv.conf), read once by New for HostDNS.
 func WithResolvConf(path string) Option {
@@ -193,6 +217,7 @@ type Network struct {
 	dns     *dns.Server
 	proxier *proxy.Proxier
 	ingress *ingress.Controller
+	policy  *policy.Engine
 	mode    DataPlaneMode
 	host    runtime.DNSConfig
 }
@@ -242,6 +267,13 @@ func New(s store.Store, opts ...Option) (*Network, error) {
 		if n.proxier, err = proxy.New(s, dp, append([]proxy.Option{proxy.WithLogger(cfg.log)}, cfg.proxy...)...); err != nil {
 			return nil, err
 		}
+	}
+	polOpts := []policy.Option{policy.WithTableName(cfg.nftTable + "-policy"), policy.WithLogger(cfg.log)}
+	if cfg.policyOff != "" {
+		polOpts = append(polOpts, policy.WithoutEnforcement(cfg.policyOff))
+	}
+	if n.policy, err = policy.New(s, polOpts...); err != nil {
+		return nil, err
 	}
 	if cfg.ingressOn {
 		if n.ingress, err = ingress.New(s, append([]ingress.Option{ingress.WithLogger(cfg.log)}, cfg.ingress...)...); err != nil {
@@ -334,9 +366,13 @@ func (n *Network) DNS() *dns.Server { return n.dns }
 // Ingress returns the Ingress controller, or nil.
 func (n *Network) Ingress() *ingress.Controller { return n.ingress }
 
-// Run runs DNS, the service proxy and the Ingress controller until ctx
-// ends or one fails; it returns after every goroutine they started has
-// returned and the proxy has removed its rules and addresses.
+// Policy returns the NetworkPolicy engine.
+func (n *Network) Policy() *policy.Engine { return n.policy }
+
+// Run runs DNS, the service proxy, the NetworkPolicy engine and the
+// Ingress controller until ctx ends or one fails; it returns after every
+// goroutine they started has returned and the proxy and the policy engine
+// have removed their rules and addresses.
 func (n *Network) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -365,10 +401,11 @@ func (n *Network) Run(ctx context.Context) error {
 	if n.proxier != nil {
 		run("service proxy", n.proxier.Run)
 	}
+	run("network policy", n.policy.Run)
 	if n.ingress != nil {
 		run("ingress", n.ingress.Run)
 	}
-	n.cfg.log.Info("network running", "dataPlane", n.mode, "serviceCIDR", n.alloc.ServiceCIDR(), "domain", n.cfg.domain)
+	n.cfg.log.Info("network running", "dataPlane", n.mode, "networkPolicy", n.policy.Enforced(), "serviceCIDR", n.alloc.ServiceCIDR(), "domain", n.cfg.domain)
 	wg.Wait()
 	return first
 }

@@ -2,8 +2,8 @@ package objects
 
 // groupKinds are the built-in kinds of the named API groups (apps/v1,
 // batch/v1, discovery.k8s.io/v1, networking.k8s.io/v1, autoscaling/v2,
-// coordination.k8s.io/v1, node.k8s.io/v1, policy/v1, scheduling.k8s.io/v1,
-// storage.k8s.io/v1).
+// coordination.k8s.io/v1, node.k8s.io/v1, policy/v1,
+// rbac.authorization.k8s.io/v1, scheduling.k8s.io/v1, storage.k8s.io/v1).
 func groupKinds() []KindInfo {
 	return []KindInfo{
 		{APIVersion: "apps/v1", Kind: "ReplicaSet", Namespaced: true, New: func() Object { return &ReplicaSet{} }},
@@ -15,6 +15,7 @@ func groupKinds() []KindInfo {
 		{APIVersion: "batch/v1", Kind: "CronJob", Namespaced: true, New: func() Object { return &CronJob{} }},
 		{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSlice", Namespaced: true, New: func() Object { return &EndpointSlice{} }},
 		{APIVersion: "networking.k8s.io/v1", Kind: "Ingress", Namespaced: true, New: func() Object { return &Ingress{} }},
+		{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy", Namespaced: true, New: func() Object { return &NetworkPolicy{} }},
 		{APIVersion: "networking.k8s.io/v1", Kind: "IngressClass", Namespaced: false, New: func() Object { return &IngressClass{} }},
 		{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler", Namespaced: true, New: func() Object { return &HorizontalPodAutoscaler{} }},
 		{APIVersion: "coordination.k8s.io/v1", Kind: "Lease", Namespaced: true, New: func() Object { return &Lease{} }},

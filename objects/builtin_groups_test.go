@@ -17,6 +17,7 @@ var (
 	_ Defaulter = (*CronJob)(nil)
 	_ Defaulter = (*IngressClass)(nil)
 	_ Defaulter = (*EndpointSlice)(nil)
+	_ Defaulter = (*NetworkPolicy)(nil)
 	_ Defaulter = (*HorizontalPodAutoscaler)(nil)
 	_ Defaulter = (*PriorityClass)(nil)
 	_ Defaulter = (*StorageClass)(nil)
@@ -33,6 +34,7 @@ var (
 	_ Validator = (*IngressClass)(nil)
 	_ Validator = (*RuntimeClass)(nil)
 	_ Validator = (*EndpointSlice)(nil)
+	_ Validator = (*NetworkPolicy)(nil)
 	_ Validator = (*HorizontalPodAutoscaler)(nil)
 	_ Validator = (*Lease)(nil)
 	_ Validator = (*ControllerRevision)(nil)
@@ -76,6 +78,7 @@ func TestGroupKindsRegistered(t *testing.T) {
 		{"discovery.k8s.io/v1", "EndpointSlice", true, false},
 		{"networking.k8s.io/v1", "Ingress", true, true},
 		{"networking.k8s.io/v1", "IngressClass", false, false},
+		{"networking.k8s.io/v1", "NetworkPolicy", true, false},
 		{"autoscaling/v2", "HorizontalPodAutoscaler", true, true},
 		{"coordination.k8s.io/v1", "Lease", true, false},
 		{"node.k8s.io/v1", "RuntimeClass", false, false},
