@@ -93,7 +93,7 @@ func TestNodeResourcesFitFilter(t *testing.T) {
 		{name: "requests + overhead does not fit for memory", pod: withOverhead(res("p", [][2]int64{c(1, 1)}), 1, 15), nodes: n, existing: used(5, 5),
 			wantFilter: map[string]string{"n": "Insufficient memory"}},
 		{name: "the overhead of the pods on the node counts", pod: res("p", [][2]int64{c(3, 1)}), nodes: n,
-			existing: []*objects.Pod{on(withOverhead(res("used", [][2]int64{c(5, 5)}), 3, 0), "n")},
+			existing:   []*objects.Pod{on(withOverhead(res("used", [][2]int64{c(5, 5)}), 3, 0), "n")},
 			wantFilter: map[string]string{"n": "Insufficient cpu"}},
 		{name: "even without specified resources, predicate fails when there's no space for additional pod",
 			pod: res("p", nil), nodes: []*objects.Node{sized("n", 10, 20, 1)}, existing: used(5, 5),

@@ -74,7 +74,7 @@ type Engine struct {
 	// come by the thousand, cost nothing.
 	hasPolicies atomic.Bool
 	warnOnce    sync.Once
-	once     sync.Once
+	once        sync.Once
 }
 
 // kernel is where a program is enforced.
