@@ -14,7 +14,6 @@ import (
 	"github.com/podkit/podkit/examples/internal/kubectl"
 	"github.com/podkit/podkit/internal/cluster"
 	"github.com/podkit/podkit/objects"
-	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/store"
 )
 
@@ -150,23 +149,12 @@ func newTable(out io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
 }
 
-// containerLogs returns the output of the pod's first container, as the
-// runtime kept it.
+// containerLogs returns the output of the pod's only container, as
+// kubectl logs shows it.
 func containerLogs(ctx context.Context, c *cluster.Cluster, p *objects.Pod) (string, error) {
-	lr, ok := c.Runtime.(runtime.LogReader)
-	if !ok {
-		return "", fmt.Errorf("runtime %s keeps no logs", c.RuntimeName)
-	}
-	if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].ContainerID == "" {
-		return "", fmt.Errorf("pod %s reports no container", p.Name)
-	}
-	id := p.Status.ContainerStatuses[0].ContainerID
-	if _, after, ok := strings.Cut(id, "://"); ok {
-		id = after
-	}
-	rc, err := lr.ContainerLogs(ctx, id, runtime.LogOptions{})
+	rc, err := c.Logs(ctx, p.Namespace, p.Name, "")
 	if err != nil {
-		return "", fmt.Errorf("logs of pod %s: %w", p.Name, err)
+		return "", err
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(rc)
