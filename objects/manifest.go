@@ -50,7 +50,9 @@ func DecodeYAML(r io.Reader) ([]Object, error) { return NewScheme().Decode(r) }
 // document, dispatched on apiVersion and kind. Decoding is strict: an unknown
 // or misspelt field, a duplicate field, a wrong type or an unsupported kind
 // fails the whole stream with a *ManifestError naming the document, the
-// object and the field path. Empty documents are skipped.
+// object and the field path. Empty documents are skipped. An older version
+// Kubernetes still serves, autoscaling/v1 HorizontalPodAutoscaler, is
+// converted to the one stored, as the API server converts it.
 func (s *Scheme) Decode(r io.Reader) ([]Object, error) {
 	docs, err := splitDocuments(r)
 	if err != nil {
@@ -215,24 +217,53 @@ func (s *Scheme) decodeDocument(doc []byte, n int) ([]Object, error) {
 	}
 	info := s.LookupGVK(head.APIVersion, head.Kind)
 	if info == nil {
+		if c, ok := olderVersions[GroupVersionKind{APIVersion: head.APIVersion, Kind: head.Kind}]; ok && s.LookupGVK(c.to.APIVersion, c.to.Kind) != nil {
+			obj, err := c.decode(doc)
+			if err != nil {
+				return nil, fail(err)
+			}
+			return []Object{obj}, nil
+		}
 		if k := s.Lookup(head.Kind); k != nil {
 			return nil, fail(fmt.Errorf("apiVersion: Unsupported value: %q: %s is supported as %q", head.APIVersion, head.Kind, k.APIVersion))
 		}
 		return nil, fail(fmt.Errorf("unsupported kind %q (apiVersion %q)", head.Kind, head.APIVersion))
 	}
 	obj := info.New()
+	if err := strictDecode(doc, obj); err != nil {
+		return nil, fail(err)
+	}
+	return []Object{obj}, nil
+}
+
+// olderVersions are versions of built-in kinds that Kubernetes still
+// serves and manifests still use, decoded by conversion to the version
+// podkit stores.
+var olderVersions = map[GroupVersionKind]struct {
+	to     GroupVersionKind
+	decode func(doc []byte) (Object, error)
+}{
+	{APIVersion: "autoscaling/v1", Kind: "HorizontalPodAutoscaler"}: {
+		to:     GroupVersionKind{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
+		decode: decodeHPAv1,
+	},
+}
+
+// strictDecode decodes doc into obj, refusing unknown and duplicate
+// fields with every one named.
+func strictDecode(doc []byte, obj any) error {
 	strict, err := strictjson.UnmarshalStrict(doc, obj)
 	if err != nil {
-		return nil, fail(cleanJSONError(err))
+		return cleanJSONError(err)
 	}
 	if len(strict) > 0 {
 		msgs := make([]string, len(strict))
 		for i, e := range strict {
 			msgs[i] = e.Error()
 		}
-		return nil, fail(errors.New(strings.Join(msgs, ", ")))
+		return errors.New(strings.Join(msgs, ", "))
 	}
-	return []Object{obj}, nil
+	return nil
 }
 
 // cleanJSONError drops the Go type names encoding/json puts in type errors,

@@ -110,6 +110,23 @@ spec:
 kind: PodDisruptionBudget
 metadata: {name: web}
 `, []string{`document 2 (PodDisruptionBudget "web")`, `policy/v1`}},
+		{"unknown field of an autoscaling/v1 autoscaler", `apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {kind: Deployment, name: web}
+  maxReplicas: 3
+  targetCPUUtilisationPercentage: 50
+`, []string{`document 2 (HorizontalPodAutoscaler "web")`, `unknown field "spec.targetCPUUtilisationPercentage"`}},
+		{"autoscaling/v1 autoscaler with v2 metrics in an annotation", `apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata:
+  name: web
+  annotations: {autoscaling.alpha.kubernetes.io/metrics: '[]'}
+spec:
+  scaleTargetRef: {kind: Deployment, name: web}
+  maxReplicas: 3
+`, []string{`document 2 (HorizontalPodAutoscaler "web")`, `metadata.annotations[autoscaling.alpha.kubernetes.io/metrics]`, `autoscaling/v2`}},
 		{"wrong type", `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
@@ -251,4 +268,57 @@ func FuzzDecodeValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An autoscaling/v1 autoscaler decodes as the autoscaling/v2 one the API
+// server converts it to: its CPU target becomes a Resource metric.
+func TestDecodeAutoscalingV1(t *testing.T) {
+	objs, err := DecodeYAML(strings.NewReader(`apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 2
+  maxReplicas: 10
+  targetCPUUtilizationPercentage: 65
+status: {currentReplicas: 2, desiredReplicas: 3, currentCPUUtilizationPercentage: 90}
+---
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: api, namespace: shop}
+spec:
+  scaleTargetRef: {kind: StatefulSet, name: api}
+  maxReplicas: 4
+`))
+	require.NoError(t, err)
+	require.Len(t, objs, 2)
+	want := &HorizontalPodAutoscaler{
+		TypeMeta:   TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
+		ObjectMeta: ObjectMeta{Name: "web", Namespace: "shop", Labels: map[string]string{"app": "web"}},
+		Spec: HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+			MinReplicas:    ptrOf(int32(2)),
+			MaxReplicas:    10,
+			Metrics: []MetricSpec{{Type: ResourceMetricSourceType, Resource: &ResourceMetricSource{
+				Name: ResourceCPU, Target: MetricTarget{Type: UtilizationMetricType, AverageUtilization: ptrOf(int32(65))}}}},
+		},
+		Status: HorizontalPodAutoscalerStatus{CurrentReplicas: 2, DesiredReplicas: 3,
+			CurrentMetrics: []MetricStatus{{Type: ResourceMetricSourceType, Resource: &ResourceMetricStatus{
+				Name: ResourceCPU, Current: MetricValueStatus{AverageUtilization: ptrOf(int32(90))}}}}},
+	}
+	assert.Equal(t, want, objs[0])
+
+	// Without a target it gets autoscaling/v2's default, 80% CPU.
+	api := objs[1].(*HorizontalPodAutoscaler)
+	assert.Equal(t, "autoscaling/v2", api.APIVersion)
+	assert.Empty(t, api.Spec.Metrics)
+	NewScheme().Default(api)
+	require.Len(t, api.Spec.Metrics, 1)
+	assert.Equal(t, int32(DefaultCPUUtilization), *api.Spec.Metrics[0].Resource.Target.AverageUtilization)
+	assert.Empty(t, NewScheme().Validate(api))
+
+	// A scheme without autoscalers does not decode the older version either.
+	s := &Scheme{}
+	_, err = s.DecodeBytes([]byte("apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: x}\n"))
+	require.ErrorContains(t, err, `unsupported kind "HorizontalPodAutoscaler"`)
 }
