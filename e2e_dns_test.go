@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -107,6 +108,26 @@ func TestClusterDNS(t *testing.T) {
 					return len(seen) == len(want), fmt.Sprintf("answers from %v after %d requests, want all of %v", seen, tries, want)
 				})
 				t.Logf("%s: all %d replicas answered within %d requests", name, len(want), tries)
+			})
+
+			t.Run("port-forward and logs", func(t *testing.T) {
+				pf, err := c.PortForward(ctx, "default", "db-1", "127.0.0.1:0", 8080)
+				require.NoError(t, err)
+				defer pf.Close()
+				for range 3 { // a connection each
+					resp, err := http.Get("http://" + pf.Addr().String() + "/")
+					require.NoError(t, err)
+					body, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					require.NoError(t, err)
+					assert.Contains(t, string(body), "hello from db-1 ")
+				}
+				rc, err := c.Logs(ctx, "default", "db-1", "", podkit.TailLines(100))
+				require.NoError(t, err)
+				logs, err := io.ReadAll(rc)
+				rc.Close()
+				require.NoError(t, err)
+				assert.Contains(t, string(logs), "demo: serving on", "the demo server logs its start")
 			})
 
 			t.Run("statefulset", func(t *testing.T) {
@@ -237,17 +258,11 @@ func TestNodeDNSOnHostAddress(t *testing.T) {
 // carrying its stderr.
 func execIn(t *testing.T, ctx context.Context, c *cluster.Cluster, pod *objects.Pod) func(args ...string) (string, error) {
 	t.Helper()
-	require.NoError(t, c.Get(ctx, objects.Key{Namespace: pod.Namespace, Name: pod.Name}, pod))
-	require.NotEmpty(t, pod.Status.ContainerStatuses)
-	_, id, ok := strings.Cut(pod.Status.ContainerStatuses[0].ContainerID, "://")
-	require.True(t, ok, "container id %q", pod.Status.ContainerStatuses[0].ContainerID)
-	ex, ok := c.Runtime.(runtime.Execer)
-	require.True(t, ok, "%s cannot exec", c.RuntimeName)
 	return func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		var stdout, stderr bytes.Buffer
-		code, err := ex.Exec(ctx, id, runtime.ExecOptions{Command: append([]string{"/demo"}, args...), Stdout: &stdout, Stderr: &stderr})
+		code, err := c.Exec(ctx, pod.Namespace, pod.Name, "", runtime.ExecOptions{Command: append([]string{"/demo"}, args...), Stdout: &stdout, Stderr: &stderr})
 		if err == nil && code != 0 {
 			err = fmt.Errorf("exit code %d: %s", code, strings.TrimSpace(stderr.String()))
 		}

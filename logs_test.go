@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +153,58 @@ func TestLogsOfAPodNotStarted(t *testing.T) {
 	_, err = o.Logs(ctx, "default", "denied", "app")
 	require.ErrorIs(t, err, podkit.ErrContainerNotRunning)
 	assert.Regexp(t, `^container "app" in pod "denied" is waiting to start: (ErrImagePull|ImagePullBackOff)`, err.Error())
+}
+
+// PortForward carries connections from a host address to a pod's port,
+// found again for each connection; a pod that is not running refuses
+// them, and DialPod says why.
+func TestPortForward(t *testing.T) {
+	o := newOrchestrator(t)
+	ctx := runOrchestrator(t, o)
+	registerFakeNodes(t, ctx, o, 1)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+
+	pod := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: "web"}, Spec: objects.PodSpec{
+		Containers: []objects.Container{{Name: "app", Image: "nginx:1.27", Ports: []objects.ContainerPort{{ContainerPort: 8080}}}},
+	}}
+	nowhere := &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: "nowhere"}, Spec: objects.PodSpec{
+		NodeSelector: map[string]string{"disk": "ssd"},
+		Containers:   []objects.Container{{Name: "app", Image: "nginx:1.27"}},
+	}}
+	require.NoError(t, o.Apply(ctx, pod, nowhere))
+	require.NoError(t, o.WaitFor(wctx, pod, podkit.Running))
+
+	_, err := o.DialPod(ctx, "default", "nowhere", 8080)
+	require.EqualError(t, err, "unable to forward port because pod is not running. Current status=Pending: container is not running")
+	_, err = o.DialPod(ctx, "default", "web", 0)
+	require.ErrorContains(t, err, "port: Invalid value: 0")
+	_, err = o.PortForward(ctx, "default", "web", "127.0.0.1:0", 70000)
+	require.ErrorContains(t, err, "port: Invalid value: 70000")
+
+	pf, err := o.PortForward(ctx, "default", "web", "127.0.0.1:0", 8080)
+	require.NoError(t, err)
+	defer pf.Close()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} // a connection each
+	get := func() (string, error) {
+		resp, err := client.Get("http://" + pf.Addr().String() + "/")
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	body, err := get()
+	require.NoError(t, err)
+	assert.Equal(t, "ok", body)
+
+	// The pod gone, connections are closed unanswered.
+	require.NoError(t, o.Delete(ctx, pod, podkit.GracePeriod(0)))
+	require.NoError(t, o.WaitFor(wctx, pod, podkit.Deleted))
+	_, err = get()
+	require.Error(t, err)
+	require.NoError(t, pf.Close())
+	_, err = net.Dial("tcp", pf.Addr().String())
+	require.Error(t, err, "a closed forward listens no more")
 }
