@@ -3,10 +3,12 @@ package podkit_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/podkit/podkit"
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime/fake"
 )
 
 func Example() {
@@ -81,4 +83,41 @@ func ExampleGet() {
 	}
 	fmt.Println(s.Type, string(s.Data["password"]))
 	// Output: Opaque s3cr3t
+}
+
+func ExampleOrchestrator_Logs() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o, _ := podkit.New()
+	defer o.Close()
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	rt, _ := fake.New()
+	_ = o.RegisterNode(ctx, &objects.Node{ObjectMeta: objects.ObjectMeta{Name: "n1"}}, rt)
+	pod := &objects.Pod{
+		ObjectMeta: objects.ObjectMeta{Name: "hello"},
+		Spec: objects.PodSpec{RestartPolicy: objects.RestartPolicyNever, Containers: []objects.Container{{
+			Name: "main", Image: "busybox", Command: []string{"print", "hello", "world"}, // a fake runtime command
+		}}},
+	}
+	_ = o.Apply(ctx, pod)
+	succeeded := func(obj objects.Object) bool {
+		p, ok := obj.(*objects.Pod)
+		return ok && p.Status.Phase == objects.PodSucceeded
+	}
+	if err := o.WaitFor(ctx, pod, succeeded); err != nil {
+		panic(err)
+	}
+	rc, err := o.Logs(ctx, "default", "hello", "")
+	if err != nil {
+		panic(err)
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	fmt.Print(string(b))
+	// Output:
+	// hello
+	// world
 }
