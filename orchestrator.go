@@ -67,8 +67,10 @@ type Orchestrator struct {
 
 // New returns an orchestrator with an in-memory store (store/memdb) unless
 // WithStore gives another. It creates the default, kube-system and
-// kube-node-lease namespaces, the system PriorityClasses and the
-// cluster-admin ClusterRole and ClusterRoleBinding if they do not exist.
+// kube-node-lease namespaces and the system PriorityClasses if they do not
+// exist, and reconciles Kubernetes' default ClusterRoles and
+// ClusterRoleBindings (cluster-admin, admin, edit, view, ...; see
+// rbac.ReconcileBootstrapPolicy).
 func New(opts ...Option) (*Orchestrator, error) {
 	cfg := config{
 		logger:     slog.New(slog.DiscardHandler),

@@ -31,13 +31,37 @@
 // but system:anonymous is in system:authenticated, as Kubernetes'
 // authentication adds it. There are no deny rules.
 //
-// An orchestrator bootstraps, when they do not exist, the cluster-admin
-// ClusterRole (every verb on everything and on every non-resource URL) and
-// the cluster-admin ClusterRoleBinding granting it to the group
-// system:masters, as kube-apiserver does; Kubernetes' other default roles
-// (admin, edit, view and the system: roles of its components) are not
-// made. Unlike kube-apiserver, podkit neither refuses a role or binding
-// that grants more than its writer holds (escalation prevention: the host
+// An orchestrator keeps Kubernetes' bootstrap policy
+// (BootstrapClusterRoles, BootstrapClusterRoleBindings) as kube-apiserver
+// does:
+//
+//   - cluster-admin (every verb on everything and on every non-resource
+//     URL), bound to the group system:masters;
+//   - admin, edit and view, the user-facing roles a host binds in a
+//     namespace, as charts expect them: aggregates of the ClusterRoles
+//     labelled rbac.authorization.k8s.io/aggregate-to-admin, -edit and
+//     -view, among them system:aggregate-to-admin, -edit and -view, which
+//     hold Kubernetes' rules. view reads most of a namespace but its
+//     Secrets, Roles and RoleBindings; edit adds Secrets and writing
+//     workloads; admin adds Roles and RoleBindings. edit is labelled to
+//     join admin and view to join edit, so a ClusterRole labelled
+//     aggregate-to-view extends all three. The aggregation controller
+//     fills in their rules once the orchestrator runs;
+//   - system:basic-user and system:discovery, bound to
+//     system:authenticated, and system:public-info-viewer, bound to
+//     system:authenticated and system:unauthenticated.
+//
+// The rules are Kubernetes' own, naming resources podkit does not serve
+// too (replicationcontrollers, the extensions group), which grant nothing
+// here and keep the roles as a cluster has them. At each start
+// ReconcileBootstrapPolicy creates what is missing and adds to a stored
+// role or binding what of the bootstrap policy it lacks, keeping what a
+// user added; one annotated rbac.authorization.kubernetes.io/autoupdate:
+// "false" is left as the user made it. Kubernetes' roles for its own
+// components (system:node, system:kube-scheduler, ...) are not made.
+//
+// Unlike kube-apiserver, podkit neither refuses a role or binding that
+// grants more than its writer holds (escalation prevention: the host
 // writes with every right) nor allows system:masters when the binding has
 // been deleted.
 package rbac

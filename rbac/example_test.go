@@ -38,3 +38,27 @@ func ExampleAuthorizer_Authorize() {
 	// true RBAC: allowed by RoleBinding "read-pods/default" of Role "pod-reader" to ServiceAccount "app/default"
 	// false User "system:serviceaccount:default:app" cannot delete resource "pods" in API group "" in the namespace "default"
 }
+
+// A host that keeps RBAC objects in a store of its own bootstraps
+// Kubernetes' default roles and bindings as an orchestrator does at each
+// start; every authenticated user may then discover the API.
+func ExampleReconcileBootstrapPolicy() {
+	st, _ := memdb.New()
+	defer st.Close()
+	ctx := context.Background()
+	_ = st.Update(ctx, func(tx store.Tx) error {
+		results, err := rbac.ReconcileBootstrapPolicy(tx, st.Scheme())
+		for _, r := range results[:3] {
+			fmt.Println(r)
+		}
+		return err
+	})
+
+	d, _ := rbac.New(st).Authorize(ctx, rbac.Request{User: rbac.UserInfo{Name: "jane"}, Verb: "get", NonResourceURL: "/version"})
+	fmt.Println(d.Allowed, d.Reason)
+	// Output:
+	// created clusterrole.rbac.authorization.k8s.io/cluster-admin
+	// created clusterrole.rbac.authorization.k8s.io/system:discovery
+	// created clusterrole.rbac.authorization.k8s.io/system:basic-user
+	// true RBAC: allowed by ClusterRoleBinding "system:discovery" of ClusterRole "system:discovery" to Group "system:authenticated"
+}
