@@ -433,6 +433,9 @@ type VolumeSource struct {
 	DownwardAPI           *DownwardAPIVolumeSource           `json:"downwardAPI,omitempty"`
 	ConfigMap             *ConfigMapVolumeSource             `json:"configMap,omitempty"`
 	Projected             *ProjectedVolumeSource             `json:"projected,omitempty"`
+	// Ephemeral is a claim made for this pod alone from a template (a
+	// generic ephemeral volume); see EphemeralVolumeSource.
+	Ephemeral *EphemeralVolumeSource `json:"ephemeral,omitempty"`
 }
 
 // HostPathVolumeSource is a directory or file of the host.

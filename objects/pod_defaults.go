@@ -201,6 +201,8 @@ func defaultVolume(v *Volume) {
 	case s.DownwardAPI != nil:
 		mode(&s.DownwardAPI.DefaultMode)
 		defaultDownwardAPIFiles(s.DownwardAPI.Items)
+	case s.Ephemeral != nil && s.Ephemeral.VolumeClaimTemplate != nil:
+		DefaultPersistentVolumeClaimSpec(&s.Ephemeral.VolumeClaimTemplate.Spec)
 	case s.Projected != nil:
 		mode(&s.Projected.DefaultMode)
 		for _, src := range s.Projected.Sources {
@@ -223,7 +225,7 @@ func defaultDownwardAPIFiles(items []DownwardAPIVolumeFile) {
 func volumeSourceCount(s *VolumeSource) int {
 	n := 0
 	for _, set := range []bool{s.HostPath != nil, s.EmptyDir != nil, s.Secret != nil,
-		s.PersistentVolumeClaim != nil, s.DownwardAPI != nil, s.ConfigMap != nil, s.Projected != nil} {
+		s.PersistentVolumeClaim != nil, s.DownwardAPI != nil, s.ConfigMap != nil, s.Projected != nil, s.Ephemeral != nil} {
 		if set {
 			n++
 		}

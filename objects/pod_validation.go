@@ -315,6 +315,9 @@ func validateVolumeSource(s *VolumeSource, p *Path) ErrorList {
 			errs = append(errs, Required(p.Child("persistentVolumeClaim", "claimName"), ""))
 		}
 	}
+	if s.Ephemeral != nil && one("ephemeral") {
+		errs = append(errs, validateEphemeralVolumeSource(s.Ephemeral, p.Child("ephemeral"))...)
+	}
 	if s.DownwardAPI != nil && one("downwardAPI") {
 		dp := p.Child("downwardAPI")
 		errs = append(errs, validateFileMode(s.DownwardAPI.DefaultMode, dp.Child("defaultMode"))...)

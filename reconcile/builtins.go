@@ -80,7 +80,8 @@ func AddBuiltins(m *Manager) error { return AddBuiltinsWith(m) }
 // HorizontalPodAutoscaler, disruption (PodDisruptionBudget status), the
 // PersistentVolumeClaim binder and
 // PersistentVolume controller with the local-path provisioner (and its
-// default StorageClass), the ServiceAccount controller (every namespace's
+// default StorageClass), the ephemeral volume controller (the claims of
+// pods' generic ephemeral volumes), the ServiceAccount controller (every namespace's
 // "default" account), the ResourceQuota controller (quotas' status.used),
 // the ClusterRole aggregation controller, and the garbage collector (with
 // namespace deletion).
@@ -106,6 +107,7 @@ func AddBuiltinsWith(m *Manager, opts ...BuiltinOption) error {
 		DisruptionController(m),
 		PersistentVolumeClaimBinderController(m, cfg.localPath),
 		PersistentVolumeController(m, cfg.localPath),
+		EphemeralVolumeController(m),
 		ServiceAccountController(m),
 		ResourceQuotaController(m, cfg.quota),
 		ClusterRoleAggregationController(m),

@@ -120,9 +120,9 @@ func (s *signer) classKey(p *objects.Pod, pi *PodInfo, fw *framework) uint64 {
 	s.resources(spec.InitContainers)
 	s.str("overhead")
 	s.u64(s.resourceSum(spec.Overhead))
-	for _, v := range spec.Volumes {
-		if v.PersistentVolumeClaim != nil {
-			s.str(v.PersistentVolumeClaim.ClaimName)
+	for i := range spec.Volumes {
+		if name := objects.VolumeClaimName(p, &spec.Volumes[i]); name != "" {
+			s.str(name) // an ephemeral volume's claim is the pod's own
 		}
 	}
 	s.str(spec.NodeName)

@@ -346,9 +346,9 @@ func (s *Snapshot) newPodInfo(p *objects.Pod, object bool) (*PodInfo, error) {
 	}
 	pi.requests, pi.nonZeroCPU, pi.nonZeroMem = podRequests(&p.Spec)
 	pi.ports = podHostPorts(&p.Spec)
-	for _, v := range p.Spec.Volumes {
-		if v.PersistentVolumeClaim != nil {
-			pi.claims = append(pi.claims, v.PersistentVolumeClaim.ClaimName)
+	for i := range p.Spec.Volumes {
+		if name := objects.VolumeClaimName(p, &p.Spec.Volumes[i]); name != "" {
+			pi.claims = append(pi.claims, name)
 		}
 	}
 	pi.priority, pi.preemptNever = s.priorityOf(&p.Spec)

@@ -65,15 +65,19 @@ type delayedClaim struct {
 func (volumeBinding) PreFilter(snap *Snapshot, pod *PodInfo) (any, *Status) {
 	st := &volumeState{}
 	claims := false
-	for _, v := range pod.pod.Spec.Volumes {
-		if v.PersistentVolumeClaim == nil {
+	for i := range pod.pod.Spec.Volumes {
+		v := &pod.pod.Spec.Volumes[i]
+		name := objects.VolumeClaimName(pod.pod, v)
+		if name == "" {
 			continue
 		}
 		claims = true
-		name := v.PersistentVolumeClaim.ClaimName
 		pvc := snap.PersistentVolumeClaim(pod.namespace, name)
 		if pvc == nil {
 			return nil, NewStatus(UnschedulableAndUnresolvable, fmt.Sprintf("persistentvolumeclaim %q not found", name))
+		}
+		if v.Ephemeral != nil && !objects.IsEphemeralClaimOf(pvc, pod.pod) {
+			return nil, NewStatus(UnschedulableAndUnresolvable, fmt.Sprintf("PVC %s/%s was not created for pod %s/%s (pod is not owner)", pod.namespace, name, pod.namespace, pod.pod.Name))
 		}
 		if pvc.DeletionTimestamp != nil {
 			return nil, NewStatus(UnschedulableAndUnresolvable, fmt.Sprintf("persistentvolumeclaim %q is being deleted", name))

@@ -164,6 +164,9 @@ func (m *Manager) setup(pod *objects.Pod, v *objects.Volume, src Source) (Volume
 	case v.PersistentVolumeClaim != nil:
 		p, err := src.ClaimPath(ns, v.PersistentVolumeClaim.ClaimName)
 		return Volume{Path: p, ReadOnly: v.PersistentVolumeClaim.ReadOnly}, err
+	case v.Ephemeral != nil:
+		p, err := src.ClaimPath(ns, objects.EphemeralClaimName(pod, v))
+		return Volume{Path: p}, err
 	case v.ConfigMap != nil:
 		files, err := configMapFiles(ns, v.ConfigMap.Name, v.ConfigMap.Items, v.ConfigMap.DefaultMode, v.ConfigMap.Optional, src)
 		if err != nil {

@@ -240,7 +240,8 @@ func refersTo(p *objects.Pod, kind, namespace, name string) bool {
 		switch {
 		case v.ConfigMap != nil && match("ConfigMap", v.ConfigMap.Name),
 			v.Secret != nil && match("Secret", v.Secret.SecretName),
-			v.PersistentVolumeClaim != nil && (match("PersistentVolumeClaim", v.PersistentVolumeClaim.ClaimName) || match("PersistentVolume", "")):
+			v.PersistentVolumeClaim != nil && (match("PersistentVolumeClaim", v.PersistentVolumeClaim.ClaimName) || match("PersistentVolume", "")),
+			v.Ephemeral != nil && (match("PersistentVolumeClaim", objects.EphemeralClaimName(p, &v)) || match("PersistentVolume", "")):
 			return true
 		case v.Projected != nil:
 			for _, s := range v.Projected.Sources {
