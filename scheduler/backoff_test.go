@@ -130,7 +130,9 @@ func TestPodUpdateKeepsBackoff(t *testing.T) {
 }
 
 // A change that could help (a node added) retries a waiting pod before its
-// backoff ends; one that could not (a node's heartbeat) does not.
+// backoff ends when no other pod is ready (Kubernetes'
+// SchedulerPopFromBackoffQ); one that could not (a node's heartbeat) does
+// not.
 func TestChangeThatHelpsRetriesBeforeBackoff(t *testing.T) {
 	s := newStore(t)
 	clk := clockwork.NewFakeClock()
@@ -151,4 +153,39 @@ func TestChangeThatHelpsRetriesBeforeBackoff(t *testing.T) {
 	create(t, s, makeNode("large", "4", "4Gi"))
 	clk.Advance(flushInterval)
 	require.Equal(t, "large", waitBound(t, s, "big").Spec.NodeName)
+}
+
+// A change that could help a pod that fits nowhere, coming during the
+// backoff of its last attempt, does not make it ready: as Kubernetes moves
+// such a pod to its backoffQ, it waits for its backoff to end behind the
+// pods that are ready (here one of lower priority), and is tried early
+// only when no pod is ready (Kubernetes' SchedulerPopFromBackoffQ).
+func TestChangeDuringBackoffWaitsBehindReadyPods(t *testing.T) {
+	s := newStore(t)
+	create(t, s, makeNode("small", "1", "1Gi"), makePod("big", "2", "", priority(100)))
+	l := newLoopFor(t, s)
+	now := l.clock.Now()
+	l.scheduleBatch(now)
+	ops := takeOps(l)
+	require.Len(t, ops, 1)
+	require.Equal(t, opUnschedulable, ops[0].kind) // its backoff: 1s
+
+	l.apply(store.Added, makeNode("large", "4", "4Gi"))
+	next := makePod("next", "100m", "", priority(0))
+	next.UID = "next"
+	l.apply(store.Added, next)
+	later := now.Add(100 * time.Millisecond)
+	l.maybeFlush(later)
+	l.scheduleBatch(later)
+	ops = takeOps(l)
+	require.Len(t, ops, 1)
+	require.Equal(t, "next", ops[0].key.Name, "big was made ready during its backoff")
+	require.Equal(t, opBind, ops[0].kind)
+
+	l.scheduleBatch(later)
+	ops = takeOps(l)
+	require.Len(t, ops, 1, "big is tried when no pod is ready")
+	require.Equal(t, "big", ops[0].key.Name)
+	require.Equal(t, opBind, ops[0].kind)
+	require.Equal(t, "large", ops[0].node)
 }

@@ -58,6 +58,12 @@ type writeOp struct {
 	// opPreempt: pods of lower priority nominated on the node, whose
 	// nominations are cleared.
 	cleared []victim
+
+	// Set by the writer once written: the revision from which the store
+	// shows the nomination of the pod (its resourceVersion then), and that
+	// of each pod in cleared (0 for one not cleared here).
+	shown        int64
+	clearedShown []int64
 }
 
 type victim struct {
@@ -347,6 +353,7 @@ func (w *writer) unschedulable(tx store.Tx, op *writeOp) ([]pendingEvent, bool, 
 			return nil, false, err
 		}
 	}
+	op.shown = revisionOf(p)
 	if !op.event {
 		return nil, false, nil
 	}
@@ -388,7 +395,8 @@ func (w *writer) preempt(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error)
 		evs = append(evs, pendingEvent{obj: p, typ: eventNormal, reason: ReasonPreempted,
 			message: fmt.Sprintf("Preempted by pod %s on node %s", op.uid, op.node)})
 	}
-	for _, c := range op.cleared {
+	op.clearedShown = make([]int64, len(op.cleared))
+	for i, c := range op.cleared {
 		obj, err := tx.Get("Pod", c.key)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
@@ -404,6 +412,7 @@ func (w *writer) preempt(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error)
 		if err := tx.UpdateStatus(p); err != nil {
 			return nil, false, err
 		}
+		op.clearedShown[i] = revisionOf(p)
 	}
 	e, gone, err := w.unschedulable(tx, op)
 	return append(evs, e...), gone, err

@@ -79,9 +79,12 @@
 // nominated pod stops holding room, volumes change, or, for pods rejected
 // by pod affinity, spread or another LocalityCluster plugin, a pod is
 // placed, a node is removed or namespace labels change. It is then tried
-// again at once, backoff or not (such retries come at most once per
-// 50 ms); without such a change, 5 minutes after its last attempt
-// (Kubernetes' podMaxInUnschedulablePodsDuration). A pod
+// again once the backoff of its last attempt (see below) has ended, at
+// once if it has, as Kubernetes moves it to its activeQ or its backoffQ;
+// but a scheduler with no other pod to place tries it without waiting for
+// its backoff (Kubernetes' SchedulerPopFromBackoffQ). Such retries come at
+// most once per 50 ms. Without such a change, it is tried 5 minutes after
+// its last attempt (Kubernetes' podMaxInUnschedulablePodsDuration). A pod
 // edited in what placement reads, and one whose attempt failed for an
 // error (a plugin's or its binding's), is tried again when the backoff of
 // its last attempt ends: 1 s doubling to 10 s per attempt (WithBackoff;
@@ -130,6 +133,16 @@
 // Never. As in Kubernetes, the room held for a nominated pod counts only
 // against pods of equal or lower priority, and a preemption on a node
 // clears the nominations of the pods of lower priority nominated there.
+//
+// What the scheduler decided holds until the store shows it, as in
+// Kubernetes' nominator: an update of a pod that the store wrote before
+// the pod's nomination (or before a preemption cleared it) was written
+// changes neither its nomination nor the room held for it. When the watch
+// falls behind and the scheduler lists the store again, it keeps the
+// nominations still being written, the victims chosen and not yet seen
+// leaving (unless the pod of that name is another, by uid), and the
+// preemptors waiting for them, as Kubernetes keeps its nominations and
+// preemptions in flight across a relist of its informers.
 //
 // # Writing plugins
 //

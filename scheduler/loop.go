@@ -165,9 +165,11 @@ func (l *loop) watch(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 }
 
-// list loads the snapshot and the queue from one store revision.
+// list loads the snapshot and the queue from one store revision, keeping
+// the bindings being written and what underWay keeps.
 func (l *loop) list(ctx context.Context) (int64, error) {
 	inflight := l.inFlight()
+	kept := l.underWay()
 	l.reset()
 	var rev int64
 	err := l.s.store.View(ctx, func(tx store.ReadTx) error {
@@ -195,6 +197,7 @@ func (l *loop) list(ctx context.Context) (int64, error) {
 	for _, r := range inflight {
 		l.readopt(r)
 	}
+	l.resume(kept)
 	return rev, nil
 }
 
@@ -410,11 +413,15 @@ func (l *loop) enqueue(p *objects.Pod, existing *PodInfo) {
 	if qp != nil && qp.state == qInFlight {
 		return
 	}
-	l.syncReservation(p, existing)
+	if qp == nil || !qp.ownsNomination(p) {
+		l.syncReservation(p, existing)
+		if qp != nil {
+			qp.nominated = p.Status.NominatedNodeName
+		}
+	}
 	if qp != nil {
 		old := qp.pod
 		qp.pod = p
-		qp.nominated = p.Status.NominatedNodeName
 		if c := objects.GetPodCondition(&p.Status, objects.PodScheduled); c != nil {
 			qp.message = c.Message
 		}
@@ -450,9 +457,15 @@ func (l *loop) enqueue(p *objects.Pod, existing *PodInfo) {
 	l.q.activate(qp)
 }
 
-// syncReservation keeps the reservation of a nominated pod on its node.
+// syncReservation keeps the reservation of a nominated pod on the node
+// the store shows.
 func (l *loop) syncReservation(p *objects.Pod, existing *PodInfo) {
-	nn := p.Status.NominatedNodeName
+	l.holdRoom(p, existing, p.Status.NominatedNodeName)
+}
+
+// holdRoom makes the room held for pod p be on node nn, or nowhere when
+// nn is "". existing is what the snapshot holds under p's name.
+func (l *loop) holdRoom(p *objects.Pod, existing *PodInfo, nn string) {
 	if existing != nil && existing.reserved {
 		if existing.uid == p.UID && existing.node != nil && existing.node.name == nn {
 			return
@@ -535,7 +548,7 @@ func (l *loop) maybeFlush(now time.Time) {
 	mask := l.flushMask
 	l.flushMask = 0
 	l.lastFlush = now
-	l.q.flush(func(qp *qpod) bool { return (qp.failed == 0 || qp.failed&mask != 0) && !l.awaitingVictims(qp) })
+	l.q.flush(now, func(qp *qpod) bool { return (qp.failed == 0 || qp.failed&mask != 0) && !l.awaitingVictims(qp) })
 }
 
 // awaitingVictims reports whether qp's last preemption is still under
@@ -615,6 +628,7 @@ func (l *loop) collect() {
 					l.preemptionFailed(r.op)
 				}
 			}
+			l.nominationsWritten(r)
 		}
 	}
 	if l.s.afterWrite != nil {
@@ -630,7 +644,7 @@ func (l *loop) preemptionFailed(op *writeOp) {
 			p.evicting = false
 		}
 	}
-	if qp := op.qp; l.pods[qp.key] == qp && qp.state == qWaiting && qp.parked {
+	if qp := l.pods[op.key]; qp != nil && qp.uid == op.uid && qp.state == qWaiting && qp.parked {
 		// No victim is leaving: no change would bring it back.
 		l.q.backOff(qp, l.clock.Now())
 	}

@@ -39,14 +39,22 @@ type qpod struct {
 	backoffUntil time.Time // end of the backoff of its last attempt
 	// parked: it fits nowhere and waits for a change that could help, as
 	// in Kubernetes' unschedulablePods, else for maxUnschedulable.
-	parked    bool
+	parked bool
+	// flushed: such a change came during its backoff; it waits in
+	// queue.backoff, as in Kubernetes' backoffQ.
+	flushed   bool
 	waitUntil time.Time // when it is tried again without a change
-	waitIndex int       // in the waiting heap; -1 when not there
+	waitIndex int       // in the waiting or backoff heap; -1 when in neither
 	failed    uint64    // plugins that rejected it last time (see diagnosis.plugins)
 
 	message   string // PodScheduled message last written
 	nominated string // status.nominatedNodeName as last written, or being written
-	node      string // where it was placed, while its binding is written
+	// nominating counts the writes of its nomination (its own, or a
+	// preemption clearing it) not yet done; nominatedAt is the revision
+	// from which the store shows the last one done. See ownsNomination.
+	nominating  int
+	nominatedAt int64
+	node        string // where it was placed, while its binding is written
 	// victims of its last preemption, until they are seen leaving (see
 	// loop.awaitingVictims).
 	victims []victim
@@ -59,10 +67,12 @@ type qpod struct {
 
 // queue orders pending pods: groups with ready pods by priority then age,
 // the pods of a group oldest first; failed pods wait in a heap by the time
-// they are tried again without a change.
+// they are tried again without a change; pods that a change could help
+// during their backoff wait in another, as in Kubernetes' backoffQ.
 type queue struct {
 	active  groupHeap
 	waiting waitHeap
+	backoff waitHeap
 	seq     uint64
 	initial time.Duration
 	max     time.Duration
@@ -74,8 +84,8 @@ func newQueue(initial, max time.Duration) *queue {
 
 // activate makes qp ready.
 func (q *queue) activate(qp *qpod) {
-	if qp.state == qWaiting && qp.waitIndex >= 0 {
-		heap.Remove(&q.waiting, qp.waitIndex)
+	if qp.state == qWaiting {
+		q.unwait(qp)
 	}
 	qp.state = qActive
 	q.seq++
@@ -88,8 +98,18 @@ func (q *queue) activate(qp *qpod) {
 	}
 }
 
-// pop takes up to n ready pods of the highest-ranked group.
+// pop takes up to n ready pods of the highest-ranked group. With none
+// ready, the pods waiting in backoff after a change that could help them
+// are made ready first, as Kubernetes' SchedulerPopFromBackoffQ pops its
+// backoffQ when its activeQ is empty: a backoff keeps a pod from delaying
+// others, not from using a scheduler that has nothing else to do. They
+// are made ready together, so that a group's are placed in one batch.
 func (q *queue) pop(n int) (*group, []*qpod) {
+	if len(q.active) == 0 {
+		for len(q.backoff) > 0 {
+			q.activate(q.backoff[0]) // earliest backoff end first
+		}
+	}
 	if len(q.active) == 0 {
 		return nil, nil
 	}
@@ -154,6 +174,34 @@ func (q *queue) hold(qp *qpod, parked bool, until time.Time) {
 	heap.Push(&q.waiting, qp)
 }
 
+// retry makes qp, which a change could help, ready if its backoff has
+// ended, else holds it in backoff until then, as Kubernetes moves such a
+// pod to its activeQ or its backoffQ.
+func (q *queue) retry(qp *qpod, now time.Time) {
+	if !qp.backoffUntil.After(now) {
+		q.activate(qp)
+		return
+	}
+	q.remove(qp)
+	qp.state = qWaiting
+	qp.parked = false
+	qp.flushed = true
+	qp.waitUntil = qp.backoffUntil
+	heap.Push(&q.backoff, qp)
+}
+
+// unwait takes a waiting qp out of its heap.
+func (q *queue) unwait(qp *qpod) {
+	switch {
+	case qp.waitIndex < 0:
+	case qp.flushed:
+		heap.Remove(&q.backoff, qp.waitIndex)
+	default:
+		heap.Remove(&q.waiting, qp.waitIndex)
+	}
+	qp.flushed = false
+}
+
 // remove takes qp out of the ready list or the waiting heap.
 func (q *queue) remove(qp *qpod) {
 	switch qp.state {
@@ -174,9 +222,7 @@ func (q *queue) remove(qp *qpod) {
 			}
 		}
 	case qWaiting:
-		if qp.waitIndex >= 0 {
-			heap.Remove(&q.waiting, qp.waitIndex)
-		}
+		q.unwait(qp)
 	}
 	qp.state = qInFlight
 }
@@ -184,22 +230,36 @@ func (q *queue) remove(qp *qpod) {
 // expire activates the waiting pods whose wait has ended, once their
 // backoff has too.
 func (q *queue) expire(now time.Time) {
+	for len(q.backoff) > 0 && !q.backoff[0].waitUntil.After(now) {
+		q.activate(q.backoff[0])
+	}
 	for len(q.waiting) > 0 && !q.waiting[0].waitUntil.After(now) {
-		q.backOff(q.waiting[0], now)
+		if qp := q.waiting[0]; qp.parked {
+			q.retry(qp, now)
+		} else {
+			q.backOff(qp, now)
+		}
 	}
 }
 
 // nextExpiry returns when the next wait ends.
 func (q *queue) nextExpiry() (time.Time, bool) {
-	if len(q.waiting) == 0 {
+	switch {
+	case len(q.backoff) == 0 && len(q.waiting) == 0:
 		return time.Time{}, false
+	case len(q.backoff) == 0:
+		return q.waiting[0].waitUntil, true
+	case len(q.waiting) == 0 || q.backoff[0].waitUntil.Before(q.waiting[0].waitUntil):
+		return q.backoff[0].waitUntil, true
 	}
 	return q.waiting[0].waitUntil, true
 }
 
-// flush activates the parked pods for which helps says yes. Pods in
-// backoff are left to it, as Kubernetes leaves its backoffQ.
-func (q *queue) flush(helps func(qp *qpod) bool) int {
+// flush retries the parked pods for which helps says yes: those whose
+// backoff has ended are made ready, the others wait in backoff until it
+// ends, as Kubernetes moves them to its activeQ or its backoffQ. Pods
+// held for their backoff already are left to it.
+func (q *queue) flush(now time.Time, helps func(qp *qpod) bool) int {
 	var move []*qpod
 	for _, qp := range q.waiting {
 		if qp.parked && helps(qp) {
@@ -207,12 +267,13 @@ func (q *queue) flush(helps func(qp *qpod) bool) int {
 		}
 	}
 	for _, qp := range move {
-		q.activate(qp)
+		q.retry(qp, now)
 	}
 	return len(move)
 }
 
-func (q *queue) empty() bool { return len(q.active) == 0 }
+// empty reports whether no pod is ready or may be made ready by pop.
+func (q *queue) empty() bool { return len(q.active) == 0 && len(q.backoff) == 0 }
 
 // groupHeap ranks groups: higher priority first, then the oldest ready pod.
 type groupHeap []*group

@@ -158,6 +158,7 @@ func (l *loop) fail(g *group, qp *qpod, d *diagnosis, msg string, now time.Time)
 		l.wantFlush(^uint64(0)) // the room held for it
 	}
 	qp.nominated = nominate
+	qp.nominating++
 	qp.message = msg
 	return &writeOp{kind: opUnschedulable, qp: qp, key: qp.key, uid: qp.uid, message: msg, event: true, nominate: nominate}
 }
@@ -187,6 +188,7 @@ func (l *loop) nominate(g *group, qp *qpod, pre *preemption, d *diagnosis, now t
 		l.wantFlush(^uint64(0)) // the room held for it before
 	}
 	qp.nominated = pre.node.name
+	qp.nominating++
 	l.reserve(g, qp, pre.node.name)
 	qp.attempts++
 	qp.failed = d.plugins
@@ -210,6 +212,7 @@ func (l *loop) nominate(g *group, qp *qpod, pre *preemption, d *diagnosis, now t
 		h.cleared = true
 		if o := l.pods[objectsKey(h.pod)]; o != nil && o.uid == h.pod.uid {
 			o.nominated = ""
+			o.nominating++
 		}
 		op.cleared = append(op.cleared, victim{key: objectsKey(h.pod), uid: h.pod.uid})
 	}
