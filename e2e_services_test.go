@@ -350,6 +350,31 @@ func TestE2EServiceFromHost(t *testing.T) {
 						return len(seen) == len(want), fmt.Sprintf("answered by %v", seen)
 					})
 				}
+
+				// externalTrafficPolicy Local: the host still reaches the
+				// replicas through the node port and the load balancer (a
+				// loopback client is masqueraded on its way to a pod), and
+				// the health check node port counts them.
+				require.NoError(t, c.Get(ctx, svc.Key(), svc))
+				svc.Spec.ExternalTrafficPolicy = objects.ServiceExternalTrafficPolicyLocal
+				require.NoError(t, c.Apply(ctx, svc))
+				require.NoError(t, c.Get(ctx, svc.Key(), svc))
+				require.NotZero(t, svc.Spec.HealthCheckNodePort)
+				for _, url := range []string{
+					fmt.Sprintf("http://127.0.0.1:%d/", nodePort),
+					fmt.Sprintf("http://%s/", netip.AddrPortFrom(lbIP, lbPort)),
+				} {
+					waitHello(t, ctx, hc, url, "", func(pod string) bool { return want[pod] })
+				}
+				waitFor(t, ctx, "the health check node port to count 3 endpoints", func() (bool, string) {
+					resp, err := hc.Get(fmt.Sprintf("http://127.0.0.1:%d/", svc.Spec.HealthCheckNodePort))
+					if err != nil {
+						return false, err.Error()
+					}
+					defer resp.Body.Close()
+					b, _ := io.ReadAll(resp.Body)
+					return resp.StatusCode == http.StatusOK && bytes.Contains(b, []byte(`"localEndpoints":3`)), resp.Status + " " + string(b)
+				})
 			})
 		}
 	}

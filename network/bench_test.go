@@ -82,7 +82,7 @@ func viaDataPlane(b *testing.B, dp proxy.DataPlane, backend netip.AddrPort, node
 	ip := netip.MustParseAddr("127.77.200.1")
 	np := uint16(30000 + os.Getpid()%2700)
 	if err := dp.Sync(ctx, []proxy.ServicePort{{ID: "bench/web:http", Protocol: objects.ProtocolTCP,
-		ClusterIPs: []netip.Addr{ip}, Port: 8080, NodePort: np, Endpoints: []netip.AddrPort{backend}}}); err != nil {
+		ClusterIPs: []netip.Addr{ip}, Port: 8080, NodePort: np, Endpoints: []proxy.Endpoint{{Addr: backend}}}}); err != nil {
 		b.Fatal(err)
 	}
 	to := netip.AddrPortFrom(ip, 8080)

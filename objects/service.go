@@ -20,21 +20,42 @@ func (s *Service) DeepCopyObject() Object { return s.DeepCopy() }
 
 // ServiceSpec is the desired state of a Service.
 type ServiceSpec struct {
-	Ports                    []ServicePort                 `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"port"`
-	Selector                 map[string]string             `json:"selector,omitempty"`
-	ClusterIP                string                        `json:"clusterIP,omitempty"`
-	ClusterIPs               []string                      `json:"clusterIPs,omitempty"`
-	Type                     ServiceType                   `json:"type,omitempty"`
-	ExternalIPs              []string                      `json:"externalIPs,omitempty"`
-	SessionAffinity          ServiceAffinity               `json:"sessionAffinity,omitempty"`
-	LoadBalancerIP           string                        `json:"loadBalancerIP,omitempty"`
-	ExternalName             string                        `json:"externalName,omitempty"`
-	ExternalTrafficPolicy    ServiceExternalTrafficPolicy  `json:"externalTrafficPolicy,omitempty"`
-	PublishNotReadyAddresses bool                          `json:"publishNotReadyAddresses,omitempty"`
-	SessionAffinityConfig    *SessionAffinityConfig        `json:"sessionAffinityConfig,omitempty"`
-	IPFamilies               []IPFamily                    `json:"ipFamilies,omitempty"`
-	IPFamilyPolicy           *IPFamilyPolicy               `json:"ipFamilyPolicy,omitempty"`
-	InternalTrafficPolicy    *ServiceInternalTrafficPolicy `json:"internalTrafficPolicy,omitempty"`
+	Ports           []ServicePort     `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"port"`
+	Selector        map[string]string `json:"selector,omitempty"`
+	ClusterIP       string            `json:"clusterIP,omitempty"`
+	ClusterIPs      []string          `json:"clusterIPs,omitempty"`
+	Type            ServiceType       `json:"type,omitempty"`
+	ExternalIPs     []string          `json:"externalIPs,omitempty"`
+	SessionAffinity ServiceAffinity   `json:"sessionAffinity,omitempty"`
+	LoadBalancerIP  string            `json:"loadBalancerIP,omitempty"`
+	ExternalName    string            `json:"externalName,omitempty"`
+	// ExternalTrafficPolicy is Cluster or Local, for Services reachable
+	// from outside (NodePort, LoadBalancer, external IPs). The host
+	// receives that traffic on behalf of every node, so with Local every
+	// ready endpoint is local: what changes is that the client's source
+	// address reaches the pod unchanged, where the data plane can keep it
+	// (the nftables one; the userspace one relays connections and cannot).
+	ExternalTrafficPolicy ServiceExternalTrafficPolicy `json:"externalTrafficPolicy,omitempty"`
+	// HealthCheckNodePort is the node port on which the service proxy
+	// answers load balancers' health checks, for a LoadBalancer Service
+	// with externalTrafficPolicy Local only: GET answers 200 while the
+	// Service has ready endpoints, 503 while it has none. Allocated from
+	// the node port range when unset (see network/ipam); a value given is
+	// kept if no other Service holds it. It does not change while the
+	// Service needs it, and is released when the Service no longer does
+	// (type or policy changed) or is deleted.
+	HealthCheckNodePort      int32                  `json:"healthCheckNodePort,omitempty"`
+	PublishNotReadyAddresses bool                   `json:"publishNotReadyAddresses,omitempty"`
+	SessionAffinityConfig    *SessionAffinityConfig `json:"sessionAffinityConfig,omitempty"`
+	IPFamilies               []IPFamily             `json:"ipFamilies,omitempty"`
+	IPFamilyPolicy           *IPFamilyPolicy        `json:"ipFamilyPolicy,omitempty"`
+	// InternalTrafficPolicy is Cluster or Local (default Cluster). With
+	// Local, a pod connecting to a cluster IP reaches only the ready
+	// endpoints on its own node (its pod's spec.nodeName against the
+	// endpoints' nodeName), and is refused when its node has none. A
+	// connection from the host itself, which is every node at once,
+	// reaches any ready endpoint.
+	InternalTrafficPolicy *ServiceInternalTrafficPolicy `json:"internalTrafficPolicy,omitempty"`
 }
 
 // ServiceType is how a Service is exposed.
@@ -155,6 +176,13 @@ func (s *Service) IsHeadless() bool { return s.Spec.ClusterIP == ClusterIPNone }
 func (s *Service) externallyAccessible() bool {
 	return s.Spec.Type == ServiceTypeNodePort || s.Spec.Type == ServiceTypeLoadBalancer ||
 		((s.Spec.Type == ServiceTypeClusterIP || s.Spec.Type == "") && len(s.Spec.ExternalIPs) > 0)
+}
+
+// NeedsHealthCheck reports whether the Service needs a health check node
+// port: type LoadBalancer with externalTrafficPolicy Local, as
+// Kubernetes' apiservice.NeedsHealthCheck.
+func (s *Service) NeedsHealthCheck() bool {
+	return s.Spec.Type == ServiceTypeLoadBalancer && s.Spec.ExternalTrafficPolicy == ServiceExternalTrafficPolicyLocal
 }
 
 // needsClusterIP reports whether the Service's type has a cluster IP
@@ -316,6 +344,18 @@ func (s *Service) Validate() ErrorList {
 	case sp.ExternalTrafficPolicy != ServiceExternalTrafficPolicyCluster && sp.ExternalTrafficPolicy != ServiceExternalTrafficPolicyLocal:
 		errs = append(errs, NotSupported(etp, string(sp.ExternalTrafficPolicy), []string{string(ServiceExternalTrafficPolicyCluster), string(ServiceExternalTrafficPolicyLocal)}))
 	}
+	// A Service that needs a health check node port gets one from the
+	// allocator, after validation: an unset one is not an error here.
+	hp := p.Child("healthCheckNodePort")
+	switch {
+	case sp.HealthCheckNodePort == 0:
+	case !s.NeedsHealthCheck():
+		errs = append(errs, Invalid(hp, sp.HealthCheckNodePort, "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"))
+	default:
+		for _, m := range IsValidPortNum(int(sp.HealthCheckNodePort)) {
+			errs = append(errs, Invalid(hp, sp.HealthCheckNodePort, m))
+		}
+	}
 	itp := p.Child("internalTrafficPolicy")
 	switch {
 	case sp.InternalTrafficPolicy == nil:
@@ -390,12 +430,21 @@ func validateServicePorts(sp *ServiceSpec, p *Path) ErrorList {
 
 // ValidateUpdate implements UpdateValidator: once allocated, the primary
 // cluster IP does not change (unless the type changes to or from
-// ExternalName, or the Service stays headless).
+// ExternalName, or the Service stays headless), nor does the health check
+// node port while the Service keeps needing one.
 func (s *Service) ValidateUpdate(old Object) ErrorList {
 	o, ok := old.(*Service)
 	if !ok {
 		return ErrorList{Invalid(NewPath("kind"), fmt.Sprintf("%T", old), "cannot validate an update of a Service against it")}
 	}
+	errs := s.validateClusterIPUpdate(o)
+	if o.NeedsHealthCheck() && s.NeedsHealthCheck() && s.Spec.HealthCheckNodePort != o.Spec.HealthCheckNodePort {
+		errs = append(errs, Forbidden(NewPath("spec", "healthCheckNodePort"), "field is immutable"))
+	}
+	return errs
+}
+
+func (s *Service) validateClusterIPUpdate(o *Service) ErrorList {
 	if o.Spec.Type == ServiceTypeExternalName || s.Spec.Type == ServiceTypeExternalName || (o.IsHeadless() && s.IsHeadless()) {
 		return nil
 	}
@@ -413,9 +462,9 @@ func (s *Service) ValidateUpdate(old Object) ErrorList {
 
 // PatchAllocatedValues prepares s to replace old, the stored Service, as
 // Kubernetes' registry and service strategy do on update. What the cluster
-// allocated to old (cluster IPs, node ports) is copied into s where s
-// leaves it unset, so re-applying a manifest that does not name them keeps
-// them. Fields s kept unchanged from old that its new type does not use are
+// allocated to old (cluster IPs, node ports, the health check node port)
+// is copied into s where s leaves it unset, so re-applying a manifest that
+// does not name them keeps them. Fields s kept unchanged from old that its new type does not use are
 // cleared (see dropTypeDependentFields), so a read-modify-write that only
 // changes the type is valid; the addresses dropped are free once s is
 // stored.
@@ -428,6 +477,9 @@ func (s *Service) PatchAllocatedValues(old *Service) {
 		if len(s.Spec.ClusterIPs) == 0 && len(old.Spec.ClusterIPs) > 0 {
 			s.Spec.ClusterIPs = append([]string(nil), old.Spec.ClusterIPs...)
 		}
+	}
+	if old.NeedsHealthCheck() && s.NeedsHealthCheck() && s.Spec.HealthCheckNodePort == 0 {
+		s.Spec.HealthCheckNodePort = old.Spec.HealthCheckNodePort
 	}
 	if !needsNodePort(old) || !needsNodePort(s) {
 		return
@@ -456,8 +508,10 @@ func (s *Service) PatchAllocatedValues(old *Service) {
 // dropTypeDependentFields clears the fields that no longer apply to s's
 // type, as Kubernetes' dropTypeDependentFields does, but only those s left
 // as old had them: a field the user changed is kept for validation to judge.
-// Kubernetes also clears healthCheckNodePort, allocateLoadBalancerNodePorts
-// and loadBalancerClass, which podkit's Service does not have.
+// The health check node port goes when the Service no longer needs one
+// (its type is no longer LoadBalancer or its policy no longer Local).
+// Kubernetes also clears allocateLoadBalancerNodePorts and
+// loadBalancerClass, which podkit's Service does not have.
 func (s *Service) dropTypeDependentFields(old *Service) {
 	sp, op := &s.Spec, &old.Spec
 	if needsClusterIP(old) && !needsClusterIP(s) {
@@ -478,6 +532,9 @@ func (s *Service) dropTypeDependentFields(old *Service) {
 	}
 	if old.externallyAccessible() && !s.externallyAccessible() && sp.ExternalTrafficPolicy == op.ExternalTrafficPolicy {
 		sp.ExternalTrafficPolicy = ""
+	}
+	if old.NeedsHealthCheck() && !s.NeedsHealthCheck() && sp.HealthCheckNodePort == op.HealthCheckNodePort {
+		sp.HealthCheckNodePort = 0
 	}
 }
 

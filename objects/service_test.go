@@ -125,6 +125,32 @@ func TestValidateService(t *testing.T) {
 		{"external traffic policy on ClusterIP", func(s *Service) { s.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyLocal }, []string{
 			`spec.externalTrafficPolicy: Invalid value: "Local": may only be set for externally-accessible services`,
 		}},
+		{"healthCheckNodePort on LoadBalancer, Local", func(s *Service) {
+			s.Spec.Type = ServiceTypeLoadBalancer
+			s.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyLocal
+			s.Spec.HealthCheckNodePort = 30100
+		}, nil},
+		{"healthCheckNodePort left to the allocator", func(s *Service) {
+			s.Spec.Type = ServiceTypeLoadBalancer
+			s.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyLocal
+		}, nil},
+		{"healthCheckNodePort out of range", func(s *Service) {
+			s.Spec.Type = ServiceTypeLoadBalancer
+			s.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyLocal
+			s.Spec.HealthCheckNodePort = 70000
+		}, []string{"spec.healthCheckNodePort: Invalid value: 70000: must be between 1 and 65535, inclusive"}},
+		{"healthCheckNodePort with policy Cluster", func(s *Service) {
+			s.Spec.Type = ServiceTypeLoadBalancer
+			s.Spec.HealthCheckNodePort = 30100
+		}, []string{"spec.healthCheckNodePort: Invalid value: 30100: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"}},
+		{"healthCheckNodePort on NodePort, Local", func(s *Service) {
+			s.Spec.Type = ServiceTypeNodePort
+			s.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyLocal
+			s.Spec.HealthCheckNodePort = 30100
+		}, []string{"spec.healthCheckNodePort: Invalid value: 30100: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"}},
+		{"internal traffic policy", func(s *Service) { s.Spec.InternalTrafficPolicy = ptrTo[ServiceInternalTrafficPolicy]("Node") }, []string{
+			`spec.internalTrafficPolicy: Unsupported value: "Node": supported values: "Cluster", "Local"`,
+		}},
 		{"IPs", func(s *Service) {
 			s.Spec.ExternalIPs = []string{"192.168.1.1", "x"}
 			s.Spec.IPFamilies = []IPFamily{"IPv5"}
@@ -170,6 +196,26 @@ func TestServiceValidateUpdate(t *testing.T) {
 	err := NewScheme().ValidateUpdate(s2, s)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `Service "web" is invalid: `)
+
+	lb := s.DeepCopy()
+	lb.Spec.Type = ServiceTypeLoadBalancer
+	lb.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyLocal
+	lb.Spec.HealthCheckNodePort = 30100
+	moved := lb.DeepCopy()
+	moved.Spec.HealthCheckNodePort = 30101
+	assertFieldErrors(t, []string{"spec.healthCheckNodePort: Forbidden: field is immutable"}, moved.ValidateUpdate(lb))
+	unset := lb.DeepCopy()
+	unset.Spec.HealthCheckNodePort = 0
+	unset.PatchAllocatedValues(lb)
+	assert.Equal(t, int32(30100), unset.Spec.HealthCheckNodePort, "re-applying a manifest without healthCheckNodePort keeps it")
+	assert.Empty(t, unset.ValidateUpdate(lb))
+	cluster := s.DeepCopy()
+	cluster.Spec.Type = ServiceTypeLoadBalancer
+	cluster.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyCluster
+	toLocal := cluster.DeepCopy()
+	toLocal.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyLocal
+	toLocal.Spec.HealthCheckNodePort = 30102
+	assert.Empty(t, toLocal.ValidateUpdate(cluster), "a Service that starts needing one may name its port")
 }
 
 func TestServicePatchAllocatedValues(t *testing.T) {
@@ -216,6 +262,12 @@ func TestServiceTypeChange(t *testing.T) {
 			s.Spec.Ports[0].NodePort = 30080
 		}
 		s.Default()
+		return s
+	}
+	storedLocal := func() *Service {
+		s := stored(ServiceTypeLoadBalancer)
+		s.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyLocal
+		s.Spec.HealthCheckNodePort = 30100
 		return s
 	}
 	withExternalIP := testService()
@@ -274,6 +326,28 @@ func TestServiceTypeChange(t *testing.T) {
 			s.Spec.Type = ServiceTypeClusterIP
 			s.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyLocal
 		}, []string{`spec.externalTrafficPolicy: Invalid value: "Local": may only be set for externally-accessible services`}, nil},
+		{"Local to Cluster releases the health check node port", storedLocal(), func(s *Service) {
+			s.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyCluster
+		}, nil, func(t *testing.T, s *Service) {
+			assert.Equal(t, int32(0), s.Spec.HealthCheckNodePort)
+			assert.Equal(t, int32(30080), s.Spec.Ports[0].NodePort)
+		}},
+		{"LoadBalancer to NodePort releases the health check node port", storedLocal(), func(s *Service) {
+			s.Spec.Type = ServiceTypeNodePort
+		}, nil, func(t *testing.T, s *Service) {
+			assert.Equal(t, int32(0), s.Spec.HealthCheckNodePort)
+			assert.Equal(t, ServiceExternalTrafficPolicyLocal, s.Spec.ExternalTrafficPolicy)
+		}},
+		{"LoadBalancer to ClusterIP releases the health check node port", storedLocal(), func(s *Service) {
+			s.Spec.Type = ServiceTypeClusterIP
+		}, nil, func(t *testing.T, s *Service) {
+			assert.Equal(t, int32(0), s.Spec.HealthCheckNodePort)
+			assert.Empty(t, s.Spec.ExternalTrafficPolicy)
+		}},
+		{"a changed healthCheckNodePort is kept", storedLocal(), func(s *Service) {
+			s.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyCluster
+			s.Spec.HealthCheckNodePort = 30101
+		}, []string{"spec.healthCheckNodePort: Invalid value: 30101: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"}, nil},
 		{"a changed clusterIP is kept", stored(ServiceTypeClusterIP), func(s *Service) {
 			s.Spec.Type = ServiceTypeExternalName
 			s.Spec.ExternalName = "db.example.com"
@@ -311,6 +385,7 @@ spec:
   sessionAffinity: ClientIP
   sessionAffinityConfig: {clientIP: {timeoutSeconds: 600}}
   externalTrafficPolicy: Local
+  healthCheckNodePort: 30100
   internalTrafficPolicy: Cluster
   publishNotReadyAddresses: true
   ipFamilies: [IPv4]
@@ -328,4 +403,5 @@ status:
 	assert.Equal(t, FromString("http"), s.Spec.Ports[0].TargetPort)
 	assert.Equal(t, "192.168.1.10", s.Status.LoadBalancer.Ingress[0].IP)
 	assert.Equal(t, int32(600), *s.Spec.SessionAffinityConfig.ClientIP.TimeoutSeconds)
+	assert.Equal(t, int32(30100), s.Spec.HealthCheckNodePort)
 }

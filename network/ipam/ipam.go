@@ -1,5 +1,6 @@
 // Package ipam allocates the addresses of Services: cluster IPs from a
-// service CIDR and node ports from a port range.
+// service CIDR, and node ports and health check node ports from one port
+// range, which they share as in Kubernetes.
 //
 // The store is the allocator's only state. Allocate runs inside the write
 // transaction that stores the Service and reads which addresses the other
@@ -74,6 +75,9 @@ func nodePortValues(obj objects.Object) []string {
 			out = append(out, strconv.Itoa(int(p.NodePort)))
 		}
 	}
+	if s.Spec.HealthCheckNodePort != 0 {
+		out = append(out, strconv.Itoa(int(s.Spec.HealthCheckNodePort)))
+	}
 	return out
 }
 
@@ -146,7 +150,11 @@ func (a *Allocator) NodePortRange() (first, last int32) { return a.portFirst, a.
 // a free one; one that names a cluster IP gets it if it is in the range
 // and no other Service holds it; NodePort and LoadBalancer Services get a
 // free node port for every port without one, and keep the ones they name
-// if no other Service holds them. old is the stored Service on an update
+// if no other Service holds them. A LoadBalancer Service with
+// externalTrafficPolicy Local also gets spec.healthCheckNodePort from the
+// same range, or keeps the one it names if neither another Service nor
+// one of its own ports holds it; a Service that no longer needs one has
+// had it cleared by PatchAllocatedValues, which releases it. old is the stored Service on an update
 // (nil on create), whose addresses svc may keep; call
 // svc.PatchAllocatedValues(old) before, as the orchestrator does.
 //
@@ -251,6 +259,18 @@ func (a *Allocator) allocateNodePorts(u *usage, svc *objects.Service, errs *obje
 	if sp.Type != objects.ServiceTypeNodePort && sp.Type != objects.ServiceTypeLoadBalancer {
 		return nil
 	}
+	checkPort := func(path *objects.Path, port int32) error {
+		switch taken, err := u.portTaken(port); {
+		case err != nil:
+			return err
+		case port < a.portFirst || port > a.portLast:
+			*errs = append(*errs, objects.Invalid(path, port, fmt.Sprintf(
+				"provided port is not in the valid range. The range of valid ports is %d-%d", a.portFirst, a.portLast)))
+		case taken:
+			*errs = append(*errs, objects.Invalid(path, port, "provided port is already allocated"))
+		}
+		return nil
+	}
 	// Within one Service a node port may serve one port number over
 	// several protocols, as Kubernetes allows for DNS's 53/TCP and 53/UDP.
 	mine := map[int32]int32{} // node port -> service port
@@ -265,15 +285,22 @@ func (a *Allocator) allocateNodePorts(u *usage, svc *objects.Service, errs *obje
 			continue
 		}
 		mine[p.NodePort] = p.Port
-		switch taken, err := u.portTaken(p.NodePort); {
-		case err != nil:
+		if err := checkPort(path, p.NodePort); err != nil {
 			return err
-		case p.NodePort < a.portFirst || p.NodePort > a.portLast:
-			*errs = append(*errs, objects.Invalid(path, p.NodePort, fmt.Sprintf(
-				"provided port is not in the valid range. The range of valid ports is %d-%d", a.portFirst, a.portLast)))
-		case taken:
-			*errs = append(*errs, objects.Invalid(path, p.NodePort, "provided port is already allocated"))
 		}
+	}
+	// The health check node port is one more port of the Service's: none
+	// of its node ports may be it. One given is checked before the node
+	// ports are picked, so that none is picked equal to it.
+	hc := svc.NeedsHealthCheck()
+	if hc && sp.HealthCheckNodePort != 0 {
+		path := objects.NewPath("spec", "healthCheckNodePort")
+		if _, ok := mine[sp.HealthCheckNodePort]; ok {
+			*errs = append(*errs, objects.Invalid(path, sp.HealthCheckNodePort, "provided port is already allocated"))
+		} else if err := checkPort(path, sp.HealthCheckNodePort); err != nil {
+			return err
+		}
+		mine[sp.HealthCheckNodePort] = 0 // no service port is 0
 	}
 	for i := range sp.Ports {
 		p := &sp.Ports[i]
@@ -294,6 +321,13 @@ func (a *Allocator) allocateNodePorts(u *usage, svc *objects.Service, errs *obje
 		}
 		p.NodePort = np
 		mine[np] = p.Port
+	}
+	if hc && sp.HealthCheckNodePort == 0 {
+		np, err := a.freePort(u, mine)
+		if err != nil {
+			return fmt.Errorf("spec.healthCheckNodePort: %w", err)
+		}
+		sp.HealthCheckNodePort = np
 	}
 	return nil
 }
@@ -384,9 +418,9 @@ func (u *usage) scan() error {
 				u.ips[ip] = true
 			}
 		}
-		for _, p := range o.(*objects.Service).Spec.Ports {
-			if p.NodePort != 0 {
-				u.ports[p.NodePort] = true
+		for _, v := range nodePortValues(o) {
+			if p, err := strconv.Atoi(v); err == nil {
+				u.ports[int32(p)] = true
 			}
 		}
 	}

@@ -330,3 +330,156 @@ func TestIPFamiliesOnUpdate(t *testing.T) {
 		}))
 	})
 }
+
+// update admits s as a replacement for the stored Service of its name, as
+// the orchestrator does.
+func update(st store.Store, a *ipam.Allocator, s *objects.Service) error {
+	return st.Update(context.Background(), func(tx store.Tx) error {
+		o, err := tx.Get("Service", s.Key())
+		if err != nil {
+			return err
+		}
+		old := o.(*objects.Service)
+		s.ResourceVersion = old.ResourceVersion
+		s.PatchAllocatedValues(old)
+		st.Scheme().Default(s)
+		if err := st.Scheme().ValidateUpdate(s, old); err != nil {
+			return err
+		}
+		if err := a.Allocate(tx, s, old); err != nil {
+			return err
+		}
+		return tx.Update(s)
+	})
+}
+
+func localLB(hc int32, ports ...int32) func(*objects.Service) {
+	return func(s *objects.Service) {
+		nodePort(ports...)(s)
+		s.Spec.Type = objects.ServiceTypeLoadBalancer
+		s.Spec.ExternalTrafficPolicy = objects.ServiceExternalTrafficPolicyLocal
+		s.Spec.HealthCheckNodePort = hc
+	}
+}
+
+// A LoadBalancer Service with externalTrafficPolicy Local gets a health
+// check node port from the node port range, which no other port of any
+// Service may then take, and which goes when the Service no longer needs
+// it or is deleted.
+func TestHealthCheckNodePort(t *testing.T) {
+	stores(t, func(t *testing.T, st store.Store) {
+		a, err := ipam.New(ipam.WithNodePortRange("30000-30003"))
+		require.NoError(t, err)
+		s := svc("lb", localLB(0, 0))
+		require.NoError(t, create(st, a, s))
+		hc, np := s.Spec.HealthCheckNodePort, s.Spec.Ports[0].NodePort
+		assert.True(t, hc >= 30000 && hc <= 30003, "health check node port %d is outside the range", hc)
+		assert.NotEqual(t, np, hc)
+
+		err = create(st, a, svc("taken", nodePort(hc)))
+		require.ErrorIs(t, err, objects.ErrInvalid)
+		assert.Equal(t, fmt.Sprintf(`Service "taken" is invalid: spec.ports[0].nodePort: Invalid value: %d: provided port is already allocated`, hc), err.Error())
+		err = create(st, a, svc("taken", localLB(np, 0)))
+		require.ErrorIs(t, err, objects.ErrInvalid)
+		assert.Equal(t, fmt.Sprintf(`Service "taken" is invalid: spec.healthCheckNodePort: Invalid value: %d: provided port is already allocated`, np), err.Error())
+		err = create(st, a, svc("outside", localLB(31000, 0)))
+		require.ErrorIs(t, err, objects.ErrInvalid)
+		assert.Contains(t, err.Error(), "spec.healthCheckNodePort: Invalid value: 31000: provided port is not in the valid range. The range of valid ports is 30000-30003")
+		err = create(st, a, svc("own", localLB(30002, 30002)))
+		require.ErrorIs(t, err, objects.ErrInvalid)
+		assert.Contains(t, err.Error(), "spec.healthCheckNodePort: Invalid value: 30002: provided port is already allocated", "a Service's own node port is taken")
+		err = create(st, a, svc("cluster", nodePort(0), func(s *objects.Service) {
+			s.Spec.Type = objects.ServiceTypeLoadBalancer
+			s.Spec.HealthCheckNodePort = 30003
+		}))
+		require.ErrorIs(t, err, objects.ErrInvalid)
+		assert.Contains(t, err.Error(), "spec.healthCheckNodePort: Invalid value: 30003: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'")
+
+		// Re-applied without it, the Service keeps it; it may not move.
+		again := svc("lb", localLB(0, 0))
+		require.NoError(t, update(st, a, again))
+		assert.Equal(t, hc, again.Spec.HealthCheckNodePort)
+		assert.Equal(t, np, again.Spec.Ports[0].NodePort)
+		other := int32(30000)
+		if other == hc {
+			other++
+		}
+		moved := svc("lb", localLB(other, 0))
+		err = update(st, a, moved)
+		require.ErrorIs(t, err, objects.ErrInvalid)
+		assert.Contains(t, err.Error(), "spec.healthCheckNodePort: Forbidden: field is immutable")
+
+		// An explicit one is honoured.
+		two := svc("two", localLB(0, 0))
+		free := freePorts(t, st, 30000, 30003)
+		require.Len(t, free, 2)
+		two.Spec.HealthCheckNodePort = free[0]
+		require.NoError(t, create(st, a, two))
+		assert.Equal(t, free[0], two.Spec.HealthCheckNodePort)
+		assert.Equal(t, free[1], two.Spec.Ports[0].NodePort)
+		remove(t, st, "two")
+
+		// The policy back to Cluster releases it: another Service takes it.
+		cluster := svc("lb", localLB(0, 0), func(s *objects.Service) {
+			s.Spec.ExternalTrafficPolicy = objects.ServiceExternalTrafficPolicyCluster
+		})
+		require.NoError(t, update(st, a, cluster))
+		assert.Zero(t, cluster.Spec.HealthCheckNodePort)
+		require.NoError(t, create(st, a, svc("next", nodePort(hc))))
+		remove(t, st, "next")
+
+		// Local again: a new one; the type back to ClusterIP releases it.
+		local := svc("lb", localLB(0, 0))
+		require.NoError(t, update(st, a, local))
+		hc = local.Spec.HealthCheckNodePort
+		require.NotZero(t, hc)
+		plain := svc("lb")
+		require.NoError(t, update(st, a, plain))
+		assert.Zero(t, plain.Spec.HealthCheckNodePort)
+		require.NoError(t, create(st, a, svc("next", nodePort(hc))))
+		remove(t, st, "next")
+
+		// Deleted, the Service frees it.
+		require.NoError(t, update(st, a, svc("lb", localLB(0, 0))))
+		hc = getService(t, st, "lb").Spec.HealthCheckNodePort
+		remove(t, st, "lb")
+		require.NoError(t, create(st, a, svc("next", nodePort(hc))))
+	})
+}
+
+func getService(t *testing.T, st store.Store, name string) *objects.Service {
+	t.Helper()
+	var s *objects.Service
+	require.NoError(t, st.View(context.Background(), func(tx store.ReadTx) error {
+		o, err := tx.Get("Service", objects.Key{Namespace: "default", Name: name})
+		if err == nil {
+			s = o.(*objects.Service)
+		}
+		return err
+	}))
+	return s
+}
+
+// freePorts lists the ports of first-last no Service holds.
+func freePorts(t *testing.T, st store.Store, first, last int32) []int32 {
+	t.Helper()
+	used := map[int32]bool{}
+	require.NoError(t, st.View(context.Background(), func(tx store.ReadTx) error {
+		objs, err := tx.List("Service", store.ListOptions{})
+		for _, o := range objs {
+			s := o.(*objects.Service)
+			used[s.Spec.HealthCheckNodePort] = true
+			for _, p := range s.Spec.Ports {
+				used[p.NodePort] = true
+			}
+		}
+		return err
+	}))
+	var out []int32
+	for p := first; p <= last; p++ {
+		if !used[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}

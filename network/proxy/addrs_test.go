@@ -36,7 +36,7 @@ func TestUserspaceAddsClusterIPsToDummyInterface(t *testing.T) {
 	b := proxytest.StartBackend(t, objects.ProtocolTCP, "127.0.0.2", "b0")
 	ip := netip.MustParseAddr("198.18.77.7") // RFC 2544 benchmarking range
 	require.NoError(t, dp.Sync(t.Context(), []proxy.ServicePort{{ID: "default/web:80", Protocol: objects.ProtocolTCP,
-		ClusterIPs: []netip.Addr{ip}, Port: 8080, Endpoints: []netip.AddrPort{b.Addr}}}))
+		ClusterIPs: []netip.Addr{ip}, Port: 8080, Endpoints: []proxy.Endpoint{{Addr: b.Addr}}}}))
 
 	require.True(t, hasAddr(t, ip), "%s is on neither %s nor lo", ip, ifname)
 
@@ -64,7 +64,7 @@ func TestUserspaceKeepsClusterIPWhileItsConnectionsLast(t *testing.T) {
 	b := proxytest.StartBackend(t, objects.ProtocolTCP, "127.0.0.2", "b0")
 	ip := netip.MustParseAddr("198.18.77.11")
 	require.NoError(t, dp.Sync(t.Context(), []proxy.ServicePort{{ID: "default/web:80", Protocol: objects.ProtocolTCP,
-		ClusterIPs: []netip.Addr{ip}, Port: 8080, Endpoints: []netip.AddrPort{b.Addr}}}))
+		ClusterIPs: []netip.Addr{ip}, Port: 8080, Endpoints: []proxy.Endpoint{{Addr: b.Addr}}}}))
 	require.True(t, hasAddr(t, ip), "%s is on neither %s nor lo", ip, ifname)
 	c, err := net.DialTimeout("tcp4", netip.AddrPortFrom(ip, 8080).String(), 2*time.Second)
 	require.NoError(t, err)
@@ -154,7 +154,7 @@ func TestUserspaceTakesOverDeadProxysInterface(t *testing.T) {
 			stop := nettest.RunBackground(t, dp.Run)
 			b := proxytest.StartBackend(t, objects.ProtocolTCP, "127.0.0.2", "b0")
 			require.NoError(t, dp.Sync(t.Context(), []proxy.ServicePort{{ID: "default/web:80", Protocol: objects.ProtocolTCP,
-				ClusterIPs: []netip.Addr{wanted}, Port: 8080, Endpoints: []netip.AddrPort{b.Addr}}}))
+				ClusterIPs: []netip.Addr{wanted}, Port: 8080, Endpoints: []proxy.Endpoint{{Addr: b.Addr}}}}))
 			assert.True(t, hasAddr(t, wanted), "the wanted cluster IP %s is not local", wanted)
 			assert.Equal(t, !tc.takenOver, hasAddr(t, stale), "stale address %s present", stale)
 

@@ -37,7 +37,7 @@ func BenchmarkUserspaceHTTP(b *testing.B) {
 	}()
 	front := netip.AddrPortFrom(netip.MustParseAddr("127.0.77.1"), 8080)
 	if err := dp.Sync(ctx, []proxy.ServicePort{{ID: "default/raw:http", Protocol: objects.ProtocolTCP,
-		ClusterIPs: []netip.Addr{front.Addr()}, Port: front.Port(), Endpoints: []netip.AddrPort{backend}}}); err != nil {
+		ClusterIPs: []netip.Addr{front.Addr()}, Port: front.Port(), Endpoints: []proxy.Endpoint{{Addr: backend}}}}); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("direct", func(b *testing.B) { nettest.LoadHTTP(b, backend.String()) })

@@ -1,32 +1,11 @@
-// Package proxy forwards traffic for Services: to a ClusterIP and port,
-// to a NodePort on the host, or to a LoadBalancer's host address, from any
-// pod or from the host, to one of the Service's ready endpoints.
-//
-// A Proxier watches Services and Endpoints and hands the result, as a list
-// of ServicePorts, to a DataPlane. Two data planes pass the same
-// conformance suite (proxytest.Run):
-//
-//   - Userspace (this package) accepts connections and relays them; it
-//     works everywhere, for TCP and UDP. It listens on the cluster IPs
-//     themselves, so each must be a local address: addresses inside
-//     127.0.0.0/8 always are on Linux; others it adds to a dummy interface
-//     (netlink) when the process may (root with CAP_NET_ADMIN). Unprivileged,
-//     use a service CIDR inside 127.0.0.0/8 (ipam.WithServiceCIDR): cluster
-//     IPs are then reachable from the host but not from pods, which reach
-//     Services through NodePorts and LoadBalancer addresses instead. It
-//     does not serve external IPs, which it could listen on only by taking
-//     the whole address from the machine that has it.
-//   - nft (network/proxy/nft) programs nftables DNAT rules, as kube-proxy's
-//     nftables mode does; it needs root with CAP_NET_ADMIN and forwards in
-//     the kernel. It serves external IPs too, on the Service's ports only.
-//
-// Both remove every rule, address and listener they made when Run returns.
 package proxy
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
 	"net/netip"
 	"time"
 
@@ -57,7 +36,66 @@ type ServicePort struct {
 	Affinity time.Duration
 	// Endpoints are the ready endpoints. With none, connections are
 	// refused.
-	Endpoints []netip.AddrPort
+	Endpoints []Endpoint
+	// InternalLocal is internalTrafficPolicy Local: a connection to a
+	// cluster IP from a pod (an address Pods knows) goes only to the
+	// endpoints on that pod's node, and is refused when there are none;
+	// one from any other address, the host's, goes to any endpoint.
+	InternalLocal bool
+	// ExternalLocal is externalTrafficPolicy Local: connections to the
+	// NodePort, load balancer and external IPs keep their source address
+	// where the data plane can (see the package documentation); those
+	// from pods are internal traffic.
+	ExternalLocal bool
+	// Pods tells which node a client pod is on; set on the ports with
+	// InternalLocal or ExternalLocal, the same value on all of one Sync.
+	// Nil, every client counts as the host.
+	Pods *PodNodes
+}
+
+// Endpoint is one ready endpoint of a service port.
+type Endpoint struct {
+	Addr netip.AddrPort
+	// Node is the node of the endpoint's pod, by the nodeName of its
+	// Endpoints address; "" when that is unset.
+	Node string
+}
+
+// PodNodes tells on which node the pod with an IP address runs. A value
+// never changes once made: the Proxier makes a new one when a pod's
+// address or node changes, so a data plane may compare pointers to learn
+// whether it changed. A nil *PodNodes knows no pod.
+type PodNodes struct {
+	m map[netip.Addr]string
+}
+
+// NewPodNodes returns the PodNodes of m (pod IP to node name), which the
+// caller must not change afterwards.
+func NewPodNodes(m map[netip.Addr]string) *PodNodes { return &PodNodes{m: m} }
+
+// Node returns the node of the pod with address ip, if ip is a pod's.
+func (p *PodNodes) Node(ip netip.Addr) (string, bool) {
+	if p == nil {
+		return "", false
+	}
+	n, ok := p.m[ip]
+	return n, ok
+}
+
+// All yields every pod address with its node, in no order.
+func (p *PodNodes) All() iter.Seq2[netip.Addr, string] {
+	if p == nil {
+		return func(func(netip.Addr, string) bool) {}
+	}
+	return maps.All(p.m)
+}
+
+// Len returns the number of pod addresses p knows.
+func (p *PodNodes) Len() int {
+	if p == nil {
+		return 0
+	}
+	return len(p.m)
 }
 
 // DataPlane forwards what the last Sync described.

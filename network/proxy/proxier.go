@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/podkit/podkit/internal/informer"
@@ -20,8 +21,9 @@ import (
 type Option func(*proxierConfig) error
 
 type proxierConfig struct {
-	lb  netip.Addr
-	log *slog.Logger
+	lb      netip.Addr
+	hcAddrs []netip.Addr
+	log     *slog.Logger
 }
 
 // WithLoadBalancerAddress sets the host address Services of type
@@ -40,6 +42,24 @@ func WithLoadBalancerAddress(addr string) Option {
 	}
 }
 
+// WithHealthCheckAddresses sets the host addresses health check node
+// ports listen on (default 0.0.0.0, every address), as kube-proxy's
+// nodePortAddresses do.
+func WithHealthCheckAddresses(addrs ...netip.Addr) Option {
+	return func(c *proxierConfig) error {
+		if len(addrs) == 0 {
+			return errors.New("proxy.WithHealthCheckAddresses: no address")
+		}
+		for _, a := range addrs {
+			if !a.Is4() {
+				return fmt.Errorf("proxy.WithHealthCheckAddresses: %s is not an IPv4 address", a)
+			}
+		}
+		c.hcAddrs = addrs
+		return nil
+	}
+}
+
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option {
 	return func(c *proxierConfig) error {
@@ -52,7 +72,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // Proxier keeps a DataPlane forwarding what the store's Services and
-// Endpoints say, and sets the status of LoadBalancer Services.
+// Endpoints say, sets the status of LoadBalancer Services and serves
+// their health check node ports.
 type Proxier struct {
 	cfg       proxierConfig
 	store     store.Store
@@ -60,12 +81,22 @@ type Proxier struct {
 	services  *informer.Informer
 	endpoints *informer.Informer
 	kick      chan struct{}
+	health    *healthServers
+
+	// The pods informer runs from the first sync that has a Service with
+	// a Local traffic policy on: until then no pod is cached.
+	pods       *informer.Informer
+	startPods  func() // set by Run
+	podsOn     bool   // the informer was started; loop goroutine only
+	localInUse atomic.Bool
+	podsDirty  atomic.Bool
+	podNodes   *PodNodes // loop goroutine only
 }
 
 // New returns a proxier over the Services and Endpoints of s that drives
 // dp; Run runs both.
 func New(s store.Store, dp DataPlane, opts ...Option) (*Proxier, error) {
-	cfg := proxierConfig{log: slog.New(slog.DiscardHandler)}
+	cfg := proxierConfig{log: slog.New(slog.DiscardHandler), hcAddrs: []netip.Addr{netip.IPv4Unspecified()}}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, err
@@ -80,7 +111,34 @@ func New(s store.Store, dp DataPlane, opts ...Option) (*Proxier, error) {
 	for _, inf := range []*informer.Informer{p.services, p.endpoints} {
 		inf.AddHandler(func(_, _ objects.Object) { p.signal() })
 	}
+	p.pods = informer.New(s, "Pod", informer.Options{Logger: cfg.log})
+	p.pods.AddHandler(func(old, new objects.Object) {
+		if podPlace(old) != podPlace(new) {
+			p.podsDirty.Store(true)
+			if p.localInUse.Load() {
+				p.signal()
+			}
+		}
+	})
+	p.health = newHealthServers(cfg.hcAddrs, cfg.log)
 	return p, nil
+}
+
+// podPlace is what the proxier needs of a pod: its addresses and node,
+// while it may send traffic (a pod of the host network is the host).
+func podPlace(o objects.Object) string {
+	pod, ok := o.(*objects.Pod)
+	if !ok || pod.Spec.HostNetwork || pod.Spec.NodeName == "" || pod.IsTerminal() {
+		return ""
+	}
+	ips := pod.Status.PodIP
+	for _, ip := range pod.Status.PodIPs {
+		ips += "," + ip.IP
+	}
+	if ips == "" {
+		return ""
+	}
+	return pod.Spec.NodeName + "/" + ips
 }
 
 func (p *Proxier) signal() {
@@ -98,16 +156,22 @@ func (p *Proxier) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
-	for _, inf := range []*informer.Informer{p.services, p.endpoints} {
+	runInformer := func(inf *informer.Informer) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := inf.Run(ctx); err != nil {
-				errc <- err
+				select {
+				case errc <- err:
+				default:
+				}
 				cancel()
 			}
 		}()
 	}
+	runInformer(p.services)
+	runInformer(p.endpoints)
+	p.startPods = func() { runInformer(p.pods) }
 	// The data plane outlives the sync loop, which calls it.
 	dpCtx, stopDP := context.WithCancel(context.WithoutCancel(ctx))
 	dpDone := make(chan error, 1)
@@ -115,6 +179,7 @@ func (p *Proxier) Run(ctx context.Context) error {
 
 	dpReturned, dpErr := p.loop(ctx, dpDone)
 	cancel()
+	p.health.closeAll()
 	stopDP()
 	if !dpReturned {
 		dpErr = <-dpDone
@@ -166,17 +231,74 @@ func (p *Proxier) syncOnce(ctx context.Context) error {
 		return err
 	}
 	svcs := make([]*objects.Service, len(objs))
+	local := false
 	for i, o := range objs {
 		svcs[i] = o.(*objects.Service)
+		local = local || usesLocal(svcs[i])
 	}
-	ports := ServicePorts(svcs, func(k objects.Key) *objects.Endpoints {
+	p.localInUse.Store(local)
+	var pods *PodNodes
+	if local {
+		if pods, err = p.podIndex(ctx); err != nil {
+			return err
+		}
+	}
+	endpoints := func(k objects.Key) *objects.Endpoints {
 		if o, ok := p.endpoints.Get(k); ok {
 			return o.(*objects.Endpoints)
 		}
 		return nil
-	}, p.cfg.lb)
+	}
+	ports := ServicePorts(svcs, endpoints, p.cfg.lb, pods)
 	syncErr := p.dp.Sync(ctx, ports)
-	return errors.Join(syncErr, p.updateStatuses(ctx, svcs))
+	hcErr := p.health.sync(healthChecks(svcs, endpoints, syncErr == nil))
+	return errors.Join(syncErr, hcErr, p.updateStatuses(ctx, svcs))
+}
+
+// usesLocal reports whether s has a Local traffic policy that the data
+// plane needs pods' nodes for.
+func usesLocal(s *objects.Service) bool {
+	itp := s.Spec.InternalTrafficPolicy
+	return (itp != nil && *itp == objects.ServiceInternalTrafficPolicyLocal) ||
+		s.Spec.ExternalTrafficPolicy == objects.ServiceExternalTrafficPolicyLocal
+}
+
+// podIndex returns the nodes of the pods' addresses, starting the pods
+// informer the first time.
+func (p *Proxier) podIndex(ctx context.Context) (*PodNodes, error) {
+	if !p.podsOn {
+		p.podsOn = true
+		p.startPods()
+	}
+	if err := p.pods.WaitForSync(ctx); err != nil {
+		return nil, err
+	}
+	if p.podNodes != nil && !p.podsDirty.Swap(false) {
+		return p.podNodes, nil
+	}
+	p.podsDirty.Store(false)
+	objs, err := p.pods.List(store.ListOptions{}, nil)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[netip.Addr]string, len(objs))
+	for _, o := range objs {
+		pod := o.(*objects.Pod)
+		if podPlace(pod) == "" {
+			continue
+		}
+		add := func(v string) {
+			if ip, err := netip.ParseAddr(v); err == nil && ip.Is4() {
+				m[ip] = pod.Spec.NodeName
+			}
+		}
+		add(pod.Status.PodIP)
+		for _, ip := range pod.Status.PodIPs {
+			add(ip.IP)
+		}
+	}
+	p.podNodes = NewPodNodes(m)
+	return p.podNodes, nil
 }
 
 // updateStatuses sets status.loadBalancer of LoadBalancer Services, and
@@ -235,8 +357,9 @@ func lbIngressEqual(a, b objects.LoadBalancerIngress) bool {
 // ServicePort per port of every Service with a cluster IP (headless and
 // ExternalName Services have none), with the ready endpoints its
 // Endpoints list for that port. endpoints returns a Service's Endpoints or
-// nil; lb is the load balancer address (zero: none).
-func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.Endpoints, lb netip.Addr) []ServicePort {
+// nil; lb is the load balancer address (zero: none); pods, the nodes of
+// pods' addresses, is set on the ports of Services with a Local policy.
+func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.Endpoints, lb netip.Addr, pods *PodNodes) []ServicePort {
 	var out []ServicePort
 	for _, s := range svcs {
 		if s.Spec.Type == objects.ServiceTypeExternalName || s.IsHeadless() || s.Spec.ClusterIP == "" {
@@ -251,6 +374,9 @@ func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.
 			}
 		}
 		ep := endpoints(s.Key())
+		itp := s.Spec.InternalTrafficPolicy
+		internalLocal := itp != nil && *itp == objects.ServiceInternalTrafficPolicyLocal
+		externalLocal := s.Spec.ExternalTrafficPolicy == objects.ServiceExternalTrafficPolicyLocal
 		for _, port := range s.Spec.Ports {
 			name := port.Name
 			if name == "" {
@@ -261,7 +387,11 @@ func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.
 				proto = objects.ProtocolTCP
 			}
 			sp := ServicePort{ID: s.Namespace + "/" + s.Name + ":" + name, Protocol: proto, ClusterIPs: ips,
-				ExternalIPs: external, Port: uint16(port.Port), Affinity: affinity}
+				ExternalIPs: external, Port: uint16(port.Port), Affinity: affinity,
+				InternalLocal: internalLocal, ExternalLocal: externalLocal}
+			if internalLocal || externalLocal {
+				sp.Pods = pods
+			}
 			if s.Spec.Type == objects.ServiceTypeNodePort || s.Spec.Type == objects.ServiceTypeLoadBalancer {
 				sp.NodePort = uint16(port.NodePort)
 			}
@@ -288,8 +418,8 @@ func ipv4s(vs []string) []netip.Addr {
 	return out
 }
 
-func readyEndpoints(ep *objects.Endpoints, portName string, proto objects.Protocol) []netip.AddrPort {
-	var out []netip.AddrPort
+func readyEndpoints(ep *objects.Endpoints, portName string, proto objects.Protocol) []Endpoint {
+	var out []Endpoint
 	for _, ss := range ep.Subsets {
 		for _, p := range ss.Ports {
 			pp := p.Protocol
@@ -304,9 +434,15 @@ func readyEndpoints(ep *objects.Endpoints, portName string, proto objects.Protoc
 				if err != nil || !ip.Is4() {
 					continue
 				}
-				if ap := netip.AddrPortFrom(ip, uint16(p.Port)); !slices.Contains(out, ap) {
-					out = append(out, ap)
+				ap := netip.AddrPortFrom(ip, uint16(p.Port))
+				if slices.ContainsFunc(out, func(e Endpoint) bool { return e.Addr == ap }) {
+					continue
 				}
+				e := Endpoint{Addr: ap}
+				if a.NodeName != nil {
+					e.Node = *a.NodeName
+				}
+				out = append(out, e)
 			}
 		}
 	}

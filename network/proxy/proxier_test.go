@@ -27,6 +27,11 @@ type cluster struct {
 }
 
 func newCluster(t *testing.T, dp proxy.DataPlane, opts ...proxy.Option) *cluster {
+	return newClusterOn(t, dp, [3]string{"n1", "n1", "n1"}, opts...)
+}
+
+// newClusterOn is newCluster with the pods on nodes.
+func newClusterOn(t *testing.T, dp proxy.DataPlane, nodes [3]string, opts ...proxy.Option) *cluster {
 	e := nettest.New(t)
 	m, err := reconcile.NewManager(e.Store)
 	require.NoError(t, err)
@@ -41,7 +46,9 @@ func newCluster(t *testing.T, dp proxy.DataPlane, opts ...proxy.Option) *cluster
 		c.backends = append(c.backends, b)
 		// Each pod serves "http" on its own port: the named targetPort is
 		// resolved per pod.
-		e.Create(nettest.Pod(b.Name, map[string]string{"app": "web"}, fmt.Sprintf("http:%d", b.Addr.Port())))
+		pod := nettest.Pod(b.Name, map[string]string{"app": "web"}, fmt.Sprintf("http:%d", b.Addr.Port()))
+		pod.Spec.NodeName = nodes[i]
+		e.Create(pod)
 		e.SetPodStatus("default", b.Name, b.Addr.Addr().String(), true)
 	}
 	return c
@@ -157,6 +164,8 @@ func TestProxierUserspaceLeavesExternalIPsAlone(t *testing.T) {
 
 func TestServicePorts(t *testing.T) {
 	tmo := int32(60)
+	n1 := "n1"
+	pods := proxy.NewPodNodes(map[netip.Addr]string{netip.MustParseAddr("10.1.0.9"): "n1"})
 	svcs := []*objects.Service{
 		{ObjectMeta: objects.ObjectMeta{Namespace: "ns", Name: "a"}, Spec: objects.ServiceSpec{
 			Type: objects.ServiceTypeLoadBalancer, ClusterIP: "10.0.0.1", ClusterIPs: []string{"10.0.0.1"}, ExternalIPs: []string{"192.0.2.9"},
@@ -168,7 +177,7 @@ func TestServicePorts(t *testing.T) {
 		{ObjectMeta: objects.ObjectMeta{Namespace: "ns", Name: "ext"}, Spec: objects.ServiceSpec{Type: objects.ServiceTypeExternalName, ExternalName: "x.y"}},
 	}
 	ep := &objects.Endpoints{Subsets: []objects.EndpointSubset{
-		{Addresses: []objects.EndpointAddress{{IP: "10.1.0.1"}, {IP: "10.1.0.2"}}, NotReadyAddresses: []objects.EndpointAddress{{IP: "10.1.0.3"}},
+		{Addresses: []objects.EndpointAddress{{IP: "10.1.0.1", NodeName: &n1}, {IP: "10.1.0.2"}}, NotReadyAddresses: []objects.EndpointAddress{{IP: "10.1.0.3"}},
 			Ports: []objects.EndpointPort{{Name: "http", Port: 8080, Protocol: objects.ProtocolTCP}, {Name: "dns", Port: 5353, Protocol: objects.ProtocolUDP}}},
 	}}
 	got := proxy.ServicePorts(svcs, func(k objects.Key) *objects.Endpoints {
@@ -176,14 +185,32 @@ func TestServicePorts(t *testing.T) {
 			return ep
 		}
 		return nil
-	}, netip.MustParseAddr("192.0.2.1"))
+	}, netip.MustParseAddr("192.0.2.1"), pods)
 	ips, ext := []netip.Addr{netip.MustParseAddr("10.0.0.1")}, []netip.Addr{netip.MustParseAddr("192.0.2.9")}
 	assert.Equal(t, []proxy.ServicePort{
 		{ID: "ns/a:http", Protocol: objects.ProtocolTCP, ClusterIPs: ips, ExternalIPs: ext, Port: 80, NodePort: 30080,
 			LoadBalancer: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:80")}, Affinity: time.Minute,
-			Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.1.0.1:8080"), netip.MustParseAddrPort("10.1.0.2:8080")}},
+			Endpoints: []proxy.Endpoint{{Addr: netip.MustParseAddrPort("10.1.0.1:8080"), Node: "n1"}, {Addr: netip.MustParseAddrPort("10.1.0.2:8080")}}},
 		{ID: "ns/a:dns", Protocol: objects.ProtocolUDP, ClusterIPs: ips, ExternalIPs: ext, Port: 53, NodePort: 30053,
 			LoadBalancer: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:53")}, Affinity: time.Minute,
-			Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.1.0.1:5353"), netip.MustParseAddrPort("10.1.0.2:5353")}},
+			Endpoints: []proxy.Endpoint{{Addr: netip.MustParseAddrPort("10.1.0.1:5353"), Node: "n1"}, {Addr: netip.MustParseAddrPort("10.1.0.2:5353")}}},
 	}, got)
+
+	// Local policies carry the pods' nodes; Cluster ones do not.
+	local := objects.ServiceInternalTrafficPolicyLocal
+	svcs[0].Spec.InternalTrafficPolicy = &local
+	got = proxy.ServicePorts(svcs[:1], func(objects.Key) *objects.Endpoints { return ep }, netip.Addr{}, pods)
+	require.Len(t, got, 2)
+	assert.True(t, got[0].InternalLocal)
+	assert.False(t, got[0].ExternalLocal)
+	assert.Same(t, pods, got[0].Pods)
+	svcs[0].Spec.InternalTrafficPolicy = nil
+	svcs[0].Spec.ExternalTrafficPolicy = objects.ServiceExternalTrafficPolicyLocal
+	got = proxy.ServicePorts(svcs[:1], func(objects.Key) *objects.Endpoints { return ep }, netip.Addr{}, pods)
+	assert.True(t, got[0].ExternalLocal)
+	assert.False(t, got[0].InternalLocal)
+	assert.Same(t, pods, got[0].Pods)
+	svcs[0].Spec.ExternalTrafficPolicy = objects.ServiceExternalTrafficPolicyCluster
+	got = proxy.ServicePorts(svcs[:1], func(objects.Key) *objects.Endpoints { return ep }, netip.Addr{}, pods)
+	assert.Nil(t, got[0].Pods)
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,6 +100,12 @@ func WithUserspaceLogger(l *slog.Logger) UserspaceOption {
 // plane's: a Service deleted or its port changed, they go on until they
 // end or Run returns. It works without privileges for loopback cluster
 // IPs, and serves no external IPs (see the package documentation).
+//
+// With internalTrafficPolicy Local, a client pod's connection to a cluster
+// IP goes to an endpoint of its node; it is accepted and reset at once
+// when its node has none (a UDP datagram is dropped). Connections leave
+// from the host's own sockets, so an endpoint never sees the client's
+// address, with externalTrafficPolicy Local either.
 type Userspace struct {
 	cfg userspaceConfig
 
@@ -223,6 +230,7 @@ func (u *Userspace) Sync(ctx context.Context, ports []ServicePort) error {
 			u.frontends[k] = f
 		}
 		f.clusterIP = w.clusterIP
+		f.internal.Store(w.clusterIP)
 		f.be.Store(w.be)
 		if len(w.be.eps) == 0 {
 			f.stopListening()
@@ -278,33 +286,54 @@ type backends struct {
 	set  map[netip.AddrPort]bool
 	aff  *affinityTable
 	next atomic.Uint32
+	// byNode, for internalTrafficPolicy Local only, lists the endpoints
+	// of each node, for clients that are pods on that node (pods).
+	byNode map[string][]netip.AddrPort
+	pods   *PodNodes
 }
 
 func newBackends(sp *ServicePort) *backends {
-	b := &backends{id: sp.ID, eps: sp.Endpoints, set: make(map[netip.AddrPort]bool, len(sp.Endpoints))}
-	for _, ep := range sp.Endpoints {
-		b.set[ep] = true
+	b := &backends{id: sp.ID, eps: make([]netip.AddrPort, len(sp.Endpoints)), set: make(map[netip.AddrPort]bool, len(sp.Endpoints))}
+	for i, ep := range sp.Endpoints {
+		b.eps[i] = ep.Addr
+		b.set[ep.Addr] = true
 	}
 	if len(b.eps) > 0 {
 		b.next.Store(rand.Uint32N(uint32(len(b.eps))))
+	}
+	if sp.InternalLocal && sp.Pods != nil {
+		b.pods, b.byNode = sp.Pods, map[string][]netip.AddrPort{}
+		for _, ep := range sp.Endpoints {
+			if ep.Node != "" {
+				b.byNode[ep.Node] = append(b.byNode[ep.Node], ep.Addr)
+			}
+		}
 	}
 	return b
 }
 
 // pick returns the endpoint for a new connection from client, skipping
 // those in tried: the client's affinity endpoint if it is still there,
-// else the next one round-robin.
-func (b *backends) pick(client netip.Addr, tried map[netip.AddrPort]bool) (netip.AddrPort, bool) {
-	if len(tried) >= len(b.eps) {
+// else the next one round-robin. To a cluster IP (internal), a client
+// pod of a Service with internalTrafficPolicy Local has only the
+// endpoints of its node.
+func (b *backends) pick(client netip.Addr, tried map[netip.AddrPort]bool, internal bool) (netip.AddrPort, bool) {
+	eps := b.eps
+	if b.byNode != nil && internal {
+		if node, ok := b.pods.Node(client); ok {
+			eps = b.byNode[node]
+		}
+	}
+	if len(tried) >= len(eps) {
 		return netip.AddrPort{}, false
 	}
 	if b.aff != nil && len(tried) == 0 {
-		if ep, ok := b.aff.get(client); ok && b.set[ep] {
+		if ep, ok := b.aff.get(client); ok && b.set[ep] && (len(eps) == len(b.eps) || slices.Contains(eps, ep)) {
 			return ep, true
 		}
 	}
-	for range b.eps {
-		ep := b.eps[int(b.next.Add(1))%len(b.eps)]
+	for range eps {
+		ep := eps[int(b.next.Add(1))%len(eps)]
 		if !tried[ep] {
 			if b.aff != nil {
 				b.aff.put(client, ep)
@@ -358,7 +387,8 @@ func (a *affinityTable) put(client netip.Addr, ep netip.AddrPort) {
 // end, also once it no longer listens or is no longer wanted.
 type frontend struct {
 	key       frontendKey
-	clusterIP bool // its address is a cluster IP (see localAddrs)
+	clusterIP bool        // its address is a cluster IP (see localAddrs); Sync only
+	internal  atomic.Bool // the same, for the relays
 	be        atomic.Pointer[backends]
 
 	mu       sync.Mutex
@@ -453,7 +483,7 @@ func (u *Userspace) relayTCP(f *frontend, c *net.TCPConn) {
 	var tried map[netip.AddrPort]bool // made on the first failed dial
 	var bc *net.TCPConn
 	for {
-		ep, ok := be.pick(client, tried)
+		ep, ok := be.pick(client, tried, f.internal.Load())
 		if !ok {
 			u.cfg.log.Debug("no endpoint answered", "service", be.id, "frontend", f.key, "tried", len(tried))
 			c.SetLinger(0) // reset, as a kernel data plane with no endpoint rejects
@@ -535,7 +565,7 @@ func (u *Userspace) session(f *frontend, pc *net.UDPConn, client netip.AddrPort)
 	}
 	tried := map[netip.AddrPort]bool{}
 	for {
-		ep, ok := be.pick(client.Addr(), tried)
+		ep, ok := be.pick(client.Addr(), tried, f.internal.Load())
 		if !ok {
 			return nil
 		}

@@ -14,15 +14,30 @@
 //	svc-<hash>                   affinity lookups, then a uniform random
 //	                             pick (numgen) of an ep-* chain
 //	ep-<hash>                    affinity update, masquerade mark, dnat
-//	nat-postrouting              marked packets are masqueraded
+//	int-<hash>, nd-<hash>        internalTrafficPolicy Local: a client pod
+//	                             to the pick among its node's endpoints
+//	                             (set pods-<hash> of the node's pods),
+//	                             another pod (set pods) to no DNAT, the
+//	                             host to svc-*
+//	ext-<hash>, epl-<hash>       externalTrafficPolicy Local: pods to svc-*,
+//	                             others to endpoints without the mark
+//	nat-postrouting              marked packets are masqueraded; with
+//	                             externalTrafficPolicy Local in use, also
+//	                             DNATed ones from 127.0.0.0/8 not leaving
+//	                             by lo
 //	filter-{input,forward,output} ct state new: jump reject
-//	reject                       ports without endpoints, and the rest of
-//	                             the service CIDR: refused, never routed out
+//	reject                       ports without endpoints, cluster IPs of
+//	                             internalTrafficPolicy Local ports not
+//	                             DNATed, and the rest of the service CIDR:
+//	                             refused, never routed out
 //	localnet-guard               filter input: drops packets for 127.0.0.0/8
 //	                             from elsewhere that no NAT explains
 //
 // Every sync replaces the rules in one netlink batch, which the kernel
-// applies atomically; affinity sets survive syncs. Run deletes the table.
+// applies atomically; affinity sets survive syncs, and the sets of pods'
+// addresses change by their differences. The chains and sets of Local
+// traffic policies exist only while a port has one (see local.go). Run
+// deletes the table.
 //
 // NodePorts answer on 127.0.0.1 and load balancer addresses may be
 // loopback addresses, as with kube-proxy's iptables mode: a packet the
@@ -119,11 +134,15 @@ type DataPlane struct {
 	stopped bool
 	conn    *nftables.Conn
 	table   *nftables.Table
-	base    map[string]*nftables.Chain // services, nodeports, reject
-	chains  map[string]*nftables.Chain // svc-*, ep-* of the last sync
-	sets    map[string]*nftables.Set   // affinity sets of the last sync
+	base    map[string]*nftables.Chain // services, nodeports, reject, nat-postrouting
+	chains  map[string]*nftables.Chain // svc-*, ep-* (and those of Local policies) of the last sync
+	sets    map[string]*nftables.Set   // affinity sets and Local policies' maps of the last sync
 	udpEps  map[string]map[netip.AddrPort]bool
-	runErr  error
+	// elems is what the address sets of Local policies hold, by set;
+	// podsFrom the pods they were last filled from.
+	elems    map[string]map[netip.Addr]bool
+	podsFrom *proxy.PodNodes
+	runErr   error
 	// localnet is the value route_localnet had before any data plane set
 	// it, to restore when the last one stops.
 	localnet string
@@ -300,12 +319,8 @@ func (d *DataPlane) setup() error {
 	jump := func(to string) expr.Any { return &expr.Verdict{Kind: expr.VerdictJump, Chain: to} }
 	hook("nat-prerouting", nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest, jump("services"))
 	hook("nat-output", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest, jump("services"))
-	hook("nat-postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource,
-		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(MasqueradeMark), Xor: binaryutil.NativeEndian.PutUint32(0)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
-		&expr.Masq{})
+	d.base["nat-postrouting"] = hook("nat-postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
+	d.addPostrouting(false)
 	// Connections being opened only, as kube-proxy's filter chains: the
 	// others' packets, every one of every established flow, pass without
 	// a look at the reject rules (a connection to a service without
@@ -347,6 +362,7 @@ func (d *DataPlane) setup() error {
 		Chain:    hook(guardChain, nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityFilter),
 		UserData: userdata.AppendString(nil, userdata.TypeComment, localnetComment+d.localnet)})
 	d.chains, d.sets, d.udpEps = map[string]*nftables.Chain{}, map[string]*nftables.Set{}, map[string]map[netip.AddrPort]bool{}
+	d.elems = map[string]map[netip.Addr]bool{}
 	d.addCatchAll()
 	if err := c.Flush(); err != nil {
 		c.CloseLasting()
@@ -372,29 +388,17 @@ func (d *DataPlane) Sync(ctx context.Context, ports []proxy.ServicePort) error {
 		}
 		return proxy.ErrStopped
 	}
-	c, t := d.conn, d.table
+	c := d.conn
 	for _, ch := range d.base {
 		c.FlushChain(ch)
 	}
 	for _, ch := range d.chains {
 		c.FlushChain(ch)
 	}
-	chains := map[string]*nftables.Chain{}
-	sets := map[string]*nftables.Set{}
-	chain := func(name string) *nftables.Chain {
-		if ch, ok := d.chains[name]; ok {
-			chains[name] = ch
-			return ch
-		}
-		ch := c.AddChain(&nftables.Chain{Name: name, Table: t})
-		chains[name] = ch
-		return ch
-	}
-	rule := func(ch *nftables.Chain, exprs ...expr.Any) {
-		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs})
-	}
+	b := &batch{d: d, chains: map[string]*nftables.Chain{}, sets: map[string]*nftables.Set{}}
+	pods, externalLocal, localNodes := localUse(ports)
+	b.syncPods(pods, localNodes)
 	udpEps := map[string]map[netip.AddrPort]bool{}
-	var errs []error
 	for i := range ports {
 		sp := &ports[i]
 		proto, ok := ipProto(sp.Protocol)
@@ -404,102 +408,191 @@ func (d *DataPlane) Sync(ctx context.Context, ports []proxy.ServicePort) error {
 		if sp.Protocol == objects.ProtocolUDP {
 			udpEps[sp.ID] = map[netip.AddrPort]bool{}
 			for _, ep := range sp.Endpoints {
-				udpEps[sp.ID][ep] = true
+				udpEps[sp.ID][ep.Addr] = true
 			}
 		}
-		var frontends []netip.AddrPort
-		for _, ip := range append(slices.Clone(sp.ClusterIPs), sp.ExternalIPs...) {
-			if ip.Is4() {
-				frontends = append(frontends, netip.AddrPortFrom(ip, sp.Port))
-			}
-		}
-		frontends = append(frontends, sp.LoadBalancer...)
-		if len(sp.Endpoints) == 0 {
-			for _, f := range frontends {
-				rule(d.base["reject"], append(matchDst(f, proto), rejectFor(sp.Protocol))...)
-			}
-			if sp.NodePort != 0 {
-				rule(d.base["reject"], append(append(fibLocal(), matchPort(proto, sp.NodePort)...), rejectFor(sp.Protocol))...)
-			}
-			continue
-		}
-		svcName := "svc-" + hash(sp.ID)
-		svc := chain(svcName)
-		goTo := &expr.Verdict{Kind: expr.VerdictGoto, Chain: svcName}
-		for _, f := range frontends {
-			rule(d.base["services"], append(matchDst(f, proto), goTo)...)
-		}
-		if sp.NodePort != 0 {
-			rule(d.base["nodeports"], append(matchPort(proto, sp.NodePort), goTo)...)
-		}
-		var epChains []string
-		for _, ep := range sp.Endpoints {
-			if !ep.Addr().Is4() {
-				continue
-			}
-			id := hash(sp.ID + "|" + ep.String())
-			epName := "ep-" + id
-			epc := chain(epName)
-			epChains = append(epChains, epName)
-			var exprs []expr.Any
-			if sp.Affinity > 0 {
-				set := d.affinitySet("aff-"+id, sp.Affinity, sets, &errs)
-				if set != nil {
-					rule(svc, loadSaddr(), &expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
-						&expr.Verdict{Kind: expr.VerdictGoto, Chain: epName})
-					exprs = append(exprs, loadSaddr(), &expr.Dynset{SrcRegKey: 1, SetName: set.Name, SetID: set.ID,
-						Operation: unix.NFT_DYNSET_OP_UPDATE, Timeout: sp.Affinity})
-				}
-			}
-			ip := ep.Addr().As4()
-			exprs = append(exprs,
-				&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
-				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-					Mask: binaryutil.NativeEndian.PutUint32(^uint32(MasqueradeMark)), Xor: binaryutil.NativeEndian.PutUint32(MasqueradeMark)},
-				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
-				&expr.Immediate{Register: 1, Data: ip[:]},
-				&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(ep.Port())},
-				&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true})
-			rule(epc, exprs...)
-		}
-		// A uniform pick: endpoint i is taken with probability 1/(n-i)
-		// among those left, each rule drawing a fresh random number.
-		n := len(epChains)
-		for i, name := range epChains {
-			to := &expr.Verdict{Kind: expr.VerdictGoto, Chain: name}
-			if i == n-1 {
-				rule(svc, to)
-				break
-			}
-			rule(svc, &expr.Numgen{Register: 1, Modulus: uint32(n - i), Type: unix.NFT_NG_RANDOM},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)}, to)
-		}
+		b.servicePort(sp, proto)
 	}
-	rule(d.base["services"], append(fibLocal(), &expr.Verdict{Kind: expr.VerdictGoto, Chain: "nodeports"})...)
+	b.rule(d.base["services"], append(fibLocal(), &expr.Verdict{Kind: expr.VerdictGoto, Chain: "nodeports"})...)
 	d.addCatchAll()
+	d.addPostrouting(externalLocal)
 	// Chains and sets no longer used go after the rules that used them.
 	for name, ch := range d.chains {
-		if _, ok := chains[name]; !ok {
+		if _, ok := b.chains[name]; !ok {
 			c.DelChain(ch)
 		}
 	}
 	for name, s := range d.sets {
-		if _, ok := sets[name]; !ok {
+		if _, ok := b.sets[name]; !ok {
 			c.DelSet(s)
 		}
 	}
 	if err := c.Flush(); err != nil {
-		// The batch was refused whole: the kernel keeps the previous rules.
-		return errors.Join(append(errs, fmt.Errorf("nft: sync: %w", err))...)
+		// The batch was refused whole: the kernel keeps the previous
+		// rules, and the sets their elements.
+		d.elems = b.elemsBefore
+		return errors.Join(append(b.errs, fmt.Errorf("nft: sync: %w", err))...)
 	}
-	d.chains, d.sets = chains, sets
+	d.chains, d.sets = b.chains, b.sets
+	for name := range d.elems {
+		if _, ok := d.sets[name]; !ok {
+			delete(d.elems, name)
+		}
+	}
+	d.podsFrom = pods
 	d.forgetUDPFlows(udpEps)
-	return errors.Join(errs...)
+	return errors.Join(b.errs...)
 }
 
-func (d *DataPlane) affinitySet(name string, timeout time.Duration, sets map[string]*nftables.Set, errs *[]error) *nftables.Set {
+// batch is the rules, chains and sets of one Sync.
+type batch struct {
+	d      *DataPlane
+	chains map[string]*nftables.Chain // those of this sync
+	sets   map[string]*nftables.Set
+	errs   []error
+	// The sets of pods' addresses, when a port needs them (see
+	// syncPods); elemsBefore is d.elems before this sync.
+	podSet      *nftables.Set
+	nodeSets    map[string]*nftables.Set
+	elemsBefore map[string]map[netip.Addr]bool
+}
+
+// chain returns the chain called name, made empty, and whether this sync
+// had not asked for it yet (its rules are to be written).
+func (b *batch) chain(name string) (*nftables.Chain, bool) {
+	if ch, ok := b.chains[name]; ok {
+		return ch, false
+	}
+	ch, ok := b.d.chains[name]
+	if !ok {
+		ch = b.d.conn.AddChain(&nftables.Chain{Name: name, Table: b.d.table})
+	}
+	b.chains[name] = ch
+	return ch, true
+}
+
+func (b *batch) rule(ch *nftables.Chain, exprs ...expr.Any) {
+	b.d.conn.AddRule(&nftables.Rule{Table: b.d.table, Chain: ch, Exprs: exprs})
+}
+
+func goTo(chain string) expr.Any { return &expr.Verdict{Kind: expr.VerdictGoto, Chain: chain} }
+
+// servicePort writes the rules of one service port.
+func (b *batch) servicePort(sp *proxy.ServicePort, proto byte) {
+	base := b.d.base
+	var internal, external []netip.AddrPort
+	for _, ip := range sp.ClusterIPs {
+		if ip.Is4() {
+			internal = append(internal, netip.AddrPortFrom(ip, sp.Port))
+		}
+	}
+	for _, ip := range sp.ExternalIPs {
+		if ip.Is4() {
+			external = append(external, netip.AddrPortFrom(ip, sp.Port))
+		}
+	}
+	external = append(external, sp.LoadBalancer...)
+	var eps []proxy.Endpoint
+	for _, ep := range sp.Endpoints {
+		if ep.Addr.Addr().Is4() {
+			eps = append(eps, ep)
+		}
+	}
+	if len(eps) == 0 {
+		for _, f := range append(internal, external...) {
+			b.rule(base["reject"], append(matchDst(f, proto), rejectFor(sp.Protocol))...)
+		}
+		if sp.NodePort != 0 {
+			b.rule(base["reject"], append(append(fibLocal(), matchPort(proto, sp.NodePort)...), rejectFor(sp.Protocol))...)
+		}
+		return
+	}
+	svcName := "svc-" + hash(sp.ID)
+	svc, _ := b.chain(svcName)
+	b.spread(svc, sp, eps, "ep-")
+	intTo, extTo := svcName, svcName
+	if sp.InternalLocal && b.podSet != nil {
+		intTo = b.internalLocal(sp, eps, svcName)
+		// A connection still bound for a cluster IP once past the NAT
+		// hooks is a pod's whose node has no endpoint.
+		for _, f := range internal {
+			b.rule(base["reject"], append(matchDst(f, proto), rejectFor(sp.Protocol))...)
+		}
+	}
+	if sp.ExternalLocal {
+		extTo = b.externalLocal(sp, eps, svcName)
+	}
+	for _, f := range internal {
+		b.rule(base["services"], append(matchDst(f, proto), goTo(intTo))...)
+	}
+	for _, f := range external {
+		b.rule(base["services"], append(matchDst(f, proto), goTo(extTo))...)
+	}
+	if sp.NodePort != 0 {
+		b.rule(base["nodeports"], append(matchPort(proto, sp.NodePort), goTo(extTo))...)
+	}
+}
+
+// spread writes the rules of ch that send a connection to one of eps: to
+// the client's affinity endpoint while it has one, else to a uniform
+// random pick. Each endpoint has a chain (prefix and a hash) that
+// remembers the client's affinity and DNATs, with the masquerade mark
+// unless prefix is that of externalTrafficPolicy Local.
+func (b *batch) spread(ch *nftables.Chain, sp *proxy.ServicePort, eps []proxy.Endpoint, prefix string) {
+	var names []string
+	for _, ep := range eps {
+		id := hash(sp.ID + "|" + ep.Addr.String())
+		name := prefix + id
+		names = append(names, name)
+		epc, fresh := b.chain(name)
+		var set *nftables.Set
+		if sp.Affinity > 0 {
+			if set = b.affinitySet("aff-"+id, sp.Affinity); set != nil {
+				b.rule(ch, loadSaddr(), &expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID}, goTo(name))
+			}
+		}
+		if !fresh {
+			continue
+		}
+		var exprs []expr.Any
+		if set != nil {
+			exprs = append(exprs, loadSaddr(), &expr.Dynset{SrcRegKey: 1, SetName: set.Name, SetID: set.ID,
+				Operation: unix.NFT_DYNSET_OP_UPDATE, Timeout: sp.Affinity})
+		}
+		if prefix != extLocalPrefix {
+			exprs = append(exprs,
+				&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+					Mask: binaryutil.NativeEndian.PutUint32(^uint32(MasqueradeMark)), Xor: binaryutil.NativeEndian.PutUint32(MasqueradeMark)},
+				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1})
+		}
+		ip := ep.Addr.Addr().As4()
+		exprs = append(exprs,
+			&expr.Immediate{Register: 1, Data: ip[:]},
+			&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(ep.Addr.Port())},
+			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true})
+		b.rule(epc, exprs...)
+	}
+	// A uniform pick: endpoint i is taken with probability 1/(n-i)
+	// among those left, each rule drawing a fresh random number.
+	n := len(names)
+	for i, name := range names {
+		if i == n-1 {
+			b.rule(ch, goTo(name))
+			break
+		}
+		b.rule(ch, &expr.Numgen{Register: 1, Modulus: uint32(n - i), Type: unix.NFT_NG_RANDOM},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)}, goTo(name))
+	}
+}
+
+func (b *batch) affinitySet(name string, timeout time.Duration) *nftables.Set {
+	if s, ok := b.sets[name]; ok {
+		return s
+	}
+	d := b.d
 	if s, ok := d.sets[name]; ok && s.Timeout == timeout {
-		sets[name] = s
+		b.sets[name] = s
 		return s
 	} else if ok {
 		d.conn.DelSet(s)
@@ -507,10 +600,10 @@ func (d *DataPlane) affinitySet(name string, timeout time.Duration, sets map[str
 	}
 	s := &nftables.Set{Table: d.table, Name: name, KeyType: nftables.TypeIPAddr, HasTimeout: true, Dynamic: true, Timeout: timeout}
 	if err := d.conn.AddSet(s, nil); err != nil {
-		*errs = append(*errs, fmt.Errorf("nft: affinity set %s: %w", name, err))
+		b.errs = append(b.errs, fmt.Errorf("nft: affinity set %s: %w", name, err))
 		return nil
 	}
-	sets[name] = s
+	b.sets[name] = s
 	return s
 }
 

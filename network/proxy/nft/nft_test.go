@@ -5,6 +5,7 @@ package nft_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"strings"
@@ -53,7 +54,7 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return dp
-	}, proxytest.WithClusterIPRange(netip.MustParsePrefix(testCIDR)))
+	}, proxytest.WithClusterIPRange(netip.MustParsePrefix(testCIDR)), proxytest.PreservesSourceAddress())
 	// Every table is gone once its data plane stopped.
 	c, err := nftables.New()
 	if err != nil {
@@ -146,7 +147,7 @@ func TestExternalIPServedOnItsPortOnly(t *testing.T) {
 	const port = 8080 // the host's server has an ephemeral port
 	if err := dp.Sync(t.Context(), []proxy.ServicePort{{ID: "default/web:http", Protocol: objects.ProtocolTCP,
 		ClusterIPs: []netip.Addr{netip.MustParseAddr("127.78.0.9")}, ExternalIPs: []netip.Addr{ext}, Port: port,
-		Endpoints: []netip.AddrPort{b.Addr}}}); err != nil {
+		Endpoints: []proxy.Endpoint{{Addr: b.Addr}}}}); err != nil {
 		t.Fatal(err)
 	}
 	if name, err := proxytest.Ask(objects.ProtocolTCP, netip.AddrPortFrom(ext, port), netip.Addr{}); err != nil || name != "b0" {
@@ -154,5 +155,85 @@ func TestExternalIPServedOnItsPortOnly(t *testing.T) {
 	}
 	if name, err := proxytest.Ask(objects.ProtocolTCP, host.Addr, netip.Addr{}); err != nil || name != "host" {
 		t.Errorf("another port of the external IP was answered by %q (%v), want the host's server", name, err)
+	}
+}
+
+// Local traffic policies cost rules and sets only while a port has one:
+// a Service with Cluster policies gets none of them, and they go when the
+// last Local port does.
+func TestLocalPoliciesOnlyWhereUsed(t *testing.T) {
+	privileged(t)
+	name := tableName()
+	dp, err := nft.New(nft.WithTableName(name), nft.WithServiceCIDR(testCIDR))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := nettest.RunBackground(t, dp.Run)
+	defer stop()
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := &nftables.Table{Name: name, Family: nftables.TableFamilyIPv4}
+	// census counts the table's chains and sets by name prefix, and the
+	// rules of nat-postrouting.
+	census := func() map[string]int {
+		t.Helper()
+		out := map[string]int{}
+		chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range chains {
+			if ch.Table.Name != name {
+				continue
+			}
+			if p, _, ok := strings.Cut(ch.Name, "-"); ok && ch.Hooknum == nil && len(ch.Name) > 17 {
+				out[p+"-*"]++
+			}
+			if ch.Name == "nat-postrouting" {
+				rules, err := c.GetRules(tb, ch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out["postrouting rules"] = len(rules)
+			}
+		}
+		sets, err := c.GetSets(tb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range sets {
+			p, _, _ := strings.Cut(s.Name, "-")
+			out["set "+p]++
+		}
+		return out
+	}
+	pods := proxy.NewPodNodes(map[netip.Addr]string{netip.MustParseAddr("127.0.4.11"): "n1", netip.MustParseAddr("127.0.4.12"): "n2"})
+	sp := proxy.ServicePort{ID: "default/web:http", Protocol: objects.ProtocolTCP, ClusterIPs: []netip.Addr{netip.MustParseAddr("127.78.0.5")},
+		Port: 8080, NodePort: 31234, Endpoints: []proxy.Endpoint{{Addr: netip.MustParseAddrPort("127.0.0.2:1000"), Node: "n1"},
+			{Addr: netip.MustParseAddrPort("127.0.0.3:1000"), Node: "n2"}}}
+	sync := func(sp proxy.ServicePort) {
+		t.Helper()
+		if err := dp.Sync(t.Context(), []proxy.ServicePort{sp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync(sp)
+	cluster := map[string]int{"svc-*": 1, "ep-*": 2, "postrouting rules": 1}
+	if got := census(); !maps.Equal(got, cluster) {
+		t.Errorf("with policies Cluster the table has %v; want %v", got, cluster)
+	}
+	local := sp
+	local.InternalLocal, local.ExternalLocal, local.Pods = true, true, pods
+	sync(local)
+	want := map[string]int{"svc-*": 1, "ep-*": 2, "int-*": 1, "nd-*": 2, "ext-*": 1, "epl-*": 2, "postrouting rules": 2, "set pods": 3}
+	if got := census(); !maps.Equal(got, want) {
+		t.Errorf("with policies Local the table has %v; want %v", got, want)
+	}
+	sync(local) // unchanged pods: the sets are kept as they are
+	sync(sp)
+	if got := census(); !maps.Equal(got, cluster) {
+		t.Errorf("back to policies Cluster the table has %v; want %v", got, cluster)
 	}
 }

@@ -3,7 +3,9 @@
 //
 // Backends are servers on loopback addresses (127.0.0.2 and up), cluster
 // IPs are drawn from 127.77.0.0/16 and clients connect from the host, so
-// the suite needs no container and sends nothing off the machine.
+// the suite needs no container and sends nothing off the machine. The
+// client pods of the traffic policy cases are loopback addresses too,
+// which the service ports' PodNodes place on nodes.
 package proxytest
 
 import (
@@ -28,6 +30,15 @@ import (
 // Option tunes the suite.
 type Option func(*harness)
 
+// PreservesSourceAddress tells the suite that the data plane hands the
+// client's address to the endpoint for externalTrafficPolicy Local (the
+// nft one does; Userspace relays connections and cannot), which the suite
+// then checks; without it, the suite checks that the endpoint sees
+// another address, as documented.
+func PreservesSourceAddress() Option {
+	return func(h *harness) { h.preservesSource = true }
+}
+
 // WithClusterIPRange sets the range (inside 127.0.0.0/8) the suite draws
 // cluster IPs from (default 127.77.0.0/16).
 func WithClusterIPRange(p netip.Prefix) Option {
@@ -51,6 +62,10 @@ func Run(t *testing.T, newDataPlane func(t *testing.T) proxy.DataPlane, opts ...
 		{"LoadBalancer", testLoadBalancer},
 		{"RemovedServiceStopsForwarding", testRemovedService},
 		{"EstablishedConnectionOutlivesItsServicePort", testEstablishedOutlivesService},
+		{"InternalTrafficPolicyLocal", testInternalLocal},
+		{"InternalTrafficPolicyLocalUDP", testInternalLocalUDP},
+		{"InternalTrafficPolicyLocalAffinity", testInternalLocalAffinity},
+		{"ExternalTrafficPolicyLocal", testExternalLocal},
 		{"StopRemovesEverything", testStop},
 		{"StopWithATransferBlocked", testStopBlocked},
 	} {
@@ -67,10 +82,11 @@ func Run(t *testing.T, newDataPlane func(t *testing.T) proxy.DataPlane, opts ...
 }
 
 type harness struct {
-	t       *testing.T
-	dp      proxy.DataPlane
-	stop    func()
-	ipRange netip.Prefix
+	t               *testing.T
+	dp              proxy.DataPlane
+	stop            func()
+	ipRange         netip.Prefix
+	preservesSource bool
 }
 
 func (h *harness) sync(ports ...proxy.ServicePort) {
@@ -125,6 +141,15 @@ func StartBackend(t testing.TB, proto objects.Protocol, ip, name string) Backend
 		}()
 		return Backend{Name: name, Addr: pc.LocalAddr().(*net.UDPAddr).AddrPort()}
 	}
+	return startTCP(t, ip, name, func(net.Conn) string { return name })
+}
+
+// startTCP starts a TCP backend on ip that answers each request line of a
+// connection c with answer(c).
+func startTCP(t testing.TB, ip, name string, answer func(c net.Conn) string) Backend {
+	t.Helper()
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
 	ln, err := net.Listen("tcp4", ip+":0")
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +185,7 @@ func StartBackend(t testing.TB, proto objects.Protocol, ip, name string) Backend
 					if err != nil {
 						return
 					}
-					if _, err := fmt.Fprintf(c, "%s:%s", name, line); err != nil {
+					if _, err := fmt.Fprintf(c, "%s:%s", answer(c), line); err != nil {
 						return
 					}
 				}
@@ -204,10 +229,10 @@ func Ask(proto objects.Protocol, to netip.AddrPort, from netip.Addr) (string, er
 	return name, nil
 }
 
-func names(bs ...Backend) []netip.AddrPort {
-	var out []netip.AddrPort
+func names(bs ...Backend) []proxy.Endpoint {
+	var out []proxy.Endpoint
 	for _, b := range bs {
-		out = append(out, b.Addr)
+		out = append(out, proxy.Endpoint{Addr: b.Addr})
 	}
 	return out
 }
@@ -545,7 +570,7 @@ func testStopBlocked(t *testing.T, h *harness) {
 	}()
 	ip := h.clusterIP()
 	h.sync(proxy.ServicePort{ID: "default/stream:data", Protocol: objects.ProtocolTCP, ClusterIPs: []netip.Addr{ip}, Port: 8080,
-		Endpoints: []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()}})
+		Endpoints: []proxy.Endpoint{{Addr: ln.Addr().(*net.TCPAddr).AddrPort()}}})
 	var c net.Conn
 	nettest.Poll(t, "a connection through the cluster IP", func() error {
 		c, err = net.Dial("tcp4", netip.AddrPortFrom(ip, 8080).String())
