@@ -51,11 +51,40 @@ type JobSpec struct {
 	Parallelism           *int32 `json:"parallelism,omitempty"`
 	Completions           *int32 `json:"completions,omitempty"`
 	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
-	// BackoffLimit is the number of retries before the Job fails; default 6.
-	BackoffLimit   *int32          `json:"backoffLimit,omitempty"`
-	Selector       *LabelSelector  `json:"selector,omitempty"`
-	ManualSelector *bool           `json:"manualSelector,omitempty"`
-	Template       PodTemplateSpec `json:"template"`
+	// PodFailurePolicy matches each failed pod against its rules, in order;
+	// the first rule that matches decides: FailJob fails the Job at once
+	// (reason PodFailurePolicy) and terminates its running pods, Ignore
+	// does not count the failure towards backoffLimit (the pod is
+	// replaced), FailIndex fails the pod's index (with
+	// backoffLimitPerIndex), Count counts it, as when no rule matches.
+	// It requires the template's restartPolicy Never, and makes
+	// podReplacementPolicy Failed: a pod being deleted counts as failed
+	// only once it has finished. Immutable.
+	PodFailurePolicy *PodFailurePolicy `json:"podFailurePolicy,omitempty"`
+	// SuccessPolicy (Indexed Jobs) declares the Job succeeded once one of
+	// its rules is met by the succeeded indexes: the Job gets
+	// SuccessCriteriaMet (reason SuccessPolicy), its remaining pods are
+	// terminated, and then it gets Complete. Immutable.
+	SuccessPolicy *SuccessPolicy `json:"successPolicy,omitempty"`
+	// BackoffLimit is the number of retries before the Job fails; default
+	// 6, or unlimited (MaxInt32) when backoffLimitPerIndex is set.
+	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
+	// BackoffLimitPerIndex (Indexed Jobs) is the number of retries of each
+	// index: an index whose pods failed more often is failed and not
+	// retried, while the others run on. The Job fails (reason
+	// FailedIndexes) once every index has succeeded or failed and some
+	// failed. Each pod carries its index's failure count in the
+	// batch.kubernetes.io/job-index-failure-count annotation; retries of
+	// an index wait 10s, doubling with each failure of that index.
+	// Immutable.
+	BackoffLimitPerIndex *int32 `json:"backoffLimitPerIndex,omitempty"`
+	// MaxFailedIndexes, with backoffLimitPerIndex, fails the Job at once
+	// (reason MaxFailedIndexesExceeded) when more indexes than this have
+	// failed.
+	MaxFailedIndexes *int32          `json:"maxFailedIndexes,omitempty"`
+	Selector         *LabelSelector  `json:"selector,omitempty"`
+	ManualSelector   *bool           `json:"manualSelector,omitempty"`
+	Template         PodTemplateSpec `json:"template"`
 	// TTLSecondsAfterFinished: the Job is deleted this long after it
 	// completes or fails; never when unset.
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
@@ -63,6 +92,17 @@ type JobSpec struct {
 	CompletionMode *CompletionMode `json:"completionMode,omitempty"`
 	// Suspend defaults to false; a suspended Job runs no pods.
 	Suspend *bool `json:"suspend,omitempty"`
+	// PodReplacementPolicy says when a pod being deleted is replaced:
+	// TerminatingOrFailed (the default without podFailurePolicy) replaces
+	// it at once and counts it as failed; Failed (the default, and the
+	// only value allowed, with podFailurePolicy) waits until it has
+	// finished. Pods being deleted are counted in status.terminating.
+	PodReplacementPolicy *PodReplacementPolicy `json:"podReplacementPolicy,omitempty"`
+	// ManagedBy names the controller that runs the Job: unset or
+	// "kubernetes.io/job-controller" is podkit's Job controller; any other
+	// domain-prefixed path (at most 63 characters) makes it leave the Job
+	// alone, for a controller of the host's own. Immutable.
+	ManagedBy *string `json:"managedBy,omitempty"`
 }
 
 // CompletionMode says how pod completions count: NonIndexed or Indexed.
@@ -89,6 +129,12 @@ type JobStatus struct {
 	CompletedIndexes        string                   `json:"completedIndexes,omitempty"`
 	UncountedTerminatedPods *UncountedTerminatedPods `json:"uncountedTerminatedPods,omitempty"`
 	Ready                   *int32                   `json:"ready,omitempty"`
+	// FailedIndexes lists, with backoffLimitPerIndex, the indexes that
+	// failed, as completedIndexes lists those that succeeded: "1,3-5".
+	FailedIndexes *string `json:"failedIndexes,omitempty"`
+	// Terminating counts the Job's pods being deleted that have not yet
+	// finished.
+	Terminating *int32 `json:"terminating,omitempty"`
 }
 
 // UncountedTerminatedPods holds the uids of finished pods the Job has not
@@ -147,9 +193,7 @@ func (j *Job) Default() {
 	if s.Parallelism == nil {
 		s.Parallelism = ptrTo[int32](1)
 	}
-	if s.BackoffLimit == nil {
-		s.BackoffLimit = ptrTo[int32](6)
-	}
+	defaultJobPolicies(s)
 	if len(j.Labels) == 0 && s.Template.Labels != nil {
 		j.Labels = make(map[string]string, len(s.Template.Labels))
 		for k, v := range s.Template.Labels {
@@ -186,6 +230,9 @@ func (j *Job) ValidateStatusUpdate(Object) ErrorList {
 	}
 	if st.Ready != nil {
 		errs = append(errs, validateNonnegative(int64(*st.Ready), p.Child("ready"))...)
+	}
+	if st.Terminating != nil {
+		errs = append(errs, validateNonnegative(int64(*st.Terminating), p.Child("terminating"))...)
 	}
 	if u := st.UncountedTerminatedPods; u != nil {
 		up := p.Child("uncountedTerminatedPods")
@@ -322,6 +369,7 @@ func validateJobSpec(s *JobSpec, p *Path) ErrorList {
 	if s.TTLSecondsAfterFinished != nil {
 		errs = append(errs, validateNonnegative(int64(*s.TTLSecondsAfterFinished), p.Child("ttlSecondsAfterFinished"))...)
 	}
+	errs = append(errs, validateJobLimitsPerIndex(s, p)...)
 	if s.CompletionMode != nil {
 		switch *s.CompletionMode {
 		case NonIndexedCompletion:
@@ -333,25 +381,35 @@ func validateJobSpec(s *JobSpec, p *Path) ErrorList {
 				errs = append(errs, Invalid(p.Child("parallelism"), *s.Parallelism,
 					fmt.Sprintf("must be less than or equal to %d when completion mode is Indexed", maxParallelismForIndexedJob)))
 			}
+			errs = append(errs, validateIndexedJobLimits(s, p)...)
 		default:
 			errs = append(errs, NotSupported(p.Child("completionMode"), string(*s.CompletionMode),
 				[]string{string(NonIndexedCompletion), string(IndexedCompletion)}))
 		}
 	}
+	if s.CompletionMode == nil || *s.CompletionMode == NonIndexedCompletion {
+		errs = append(errs, validateNonIndexedJobLimits(s, p)...)
+	}
+	errs = append(errs, validateJobPolicies(s, p)...)
 	tp := p.Child("template")
 	errs = append(errs, ValidatePodTemplateSpec(&s.Template, tp)...)
 	// An unset restartPolicy has been defaulted to Always, which a Job's
 	// pods may not have: they must be able to finish.
 	// Other invalid values are reported by the pod spec's validation.
-	if s.Template.Spec.RestartPolicy == RestartPolicyAlways {
+	switch rp := s.Template.Spec.RestartPolicy; {
+	case rp == RestartPolicyAlways:
 		errs = append(errs, Required(tp.Child("spec", "restartPolicy"),
 			fmt.Sprintf("valid values: %q, %q", RestartPolicyOnFailure, RestartPolicyNever)))
+	case rp == RestartPolicyOnFailure && s.PodFailurePolicy != nil:
+		errs = append(errs, Invalid(tp.Child("spec", "restartPolicy"), string(rp),
+			fmt.Sprintf("only %q is supported when podFailurePolicy is specified", RestartPolicyNever)))
 	}
 	return errs
 }
 
 // ValidateUpdate rejects changes to the selector, completions,
-// completionMode and, unless the Job is suspended, the pod template, as
+// completionMode, podFailurePolicy, backoffLimitPerIndex, managedBy,
+// successPolicy and, unless the Job is suspended, the pod template, as
 // Kubernetes does. (Kubernetes lets a suspended Job that never started
 // change only its template's scheduling directives; podkit lets a
 // suspended Job change its whole template.) Generating the selector of a
@@ -376,5 +434,9 @@ func (j *Job) ValidateUpdate(old Object) ErrorList {
 	if o.Spec.Suspend == nil || !*o.Spec.Suspend {
 		errs = append(errs, validateImmutable(j.Spec.Template, o.Spec.Template, p.Child("template"))...)
 	}
+	errs = append(errs, validateImmutable(j.Spec.PodFailurePolicy, o.Spec.PodFailurePolicy, p.Child("podFailurePolicy"))...)
+	errs = append(errs, validateImmutable(j.Spec.BackoffLimitPerIndex, o.Spec.BackoffLimitPerIndex, p.Child("backoffLimitPerIndex"))...)
+	errs = append(errs, validateImmutable(j.Spec.ManagedBy, o.Spec.ManagedBy, p.Child("managedBy"))...)
+	errs = append(errs, validateImmutable(j.Spec.SuccessPolicy, o.Spec.SuccessPolicy, p.Child("successPolicy"))...)
 	return errs
 }

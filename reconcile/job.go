@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -33,6 +34,16 @@ const (
 	JobReasonCompletionsReached   = "CompletionsReached"
 	JobReasonSuspended            = "JobSuspended"
 	JobReasonResumed              = "JobResumed"
+	// JobReasonPodFailurePolicy: a failed pod matched a FailJob rule.
+	JobReasonPodFailurePolicy = "PodFailurePolicy"
+	// JobReasonMaxFailedIndexesExceeded: more indexes failed than
+	// spec.maxFailedIndexes.
+	JobReasonMaxFailedIndexesExceeded = "MaxFailedIndexesExceeded"
+	// JobReasonFailedIndexes: every index finished and some failed.
+	JobReasonFailedIndexes = "FailedIndexes"
+	// JobReasonSuccessPolicy: the succeeded indexes met a rule of
+	// spec.successPolicy.
+	JobReasonSuccessPolicy = "SuccessPolicy"
 )
 
 // jobCompletionIndexEnv is the variable an Indexed Job's containers find
@@ -55,11 +66,48 @@ const jobCompletionIndexEnv = "JOB_COMPLETION_INDEX"
 // since the last success up to 6 minutes, on the manager's clock. More
 // failures than backoffLimit (or, with restartPolicy OnFailure, as many
 // container restarts) or a Job active for longer than
-// activeDeadlineSeconds fails it: the FailureTarget and Failed conditions
-// are set and its running pods deleted, and they count as failed too.
-// Success sets SuccessCriteriaMet and Complete. A suspended Job has no
-// pods. A finished Job with ttlSecondsAfterFinished is deleted
-// (foreground) that long after it finished.
+// activeDeadlineSeconds fails it. A suspended Job has no pods. A finished
+// Job with ttlSecondsAfterFinished is deleted (foreground) that long after
+// it finished.
+//
+// The policies of batch/v1 behave as in Kubernetes:
+//
+//   - podFailurePolicy: each failed pod is matched against the rules in
+//     order, the first match deciding. FailJob fails the Job at once
+//     (reason PodFailurePolicy, with Kubernetes' message, "Container main
+//     for pod default/x failed with exit code 42 matching FailJob rule at
+//     index 1"); Ignore does not count the failure (the pod is replaced);
+//     FailIndex fails the pod's index; Count, or no match, counts it.
+//   - podReplacementPolicy Failed (implied by a pod failure policy): a pod
+//     being deleted is neither active nor failed until its node agent
+//     reports it finished (or nothing will: deleted without a grace
+//     period, as Kubernetes' pod garbage collector then marks it Failed);
+//     only then is it counted and replaced. With TerminatingOrFailed it
+//     counts as failed, and is replaced, at once. Either way
+//     status.terminating counts the pods being deleted.
+//   - backoffLimitPerIndex (Indexed): each index is retried that many
+//     times, its retries backing off from 10s on their own; the failure
+//     count travels in the batch.kubernetes.io/job-index-failure-count
+//     annotation, the last failed pod of an index keeping its finalizer
+//     until its replacement exists. An index over its limit is failed and
+//     listed in status.failedIndexes. The Job fails (reason FailedIndexes)
+//     once every index has succeeded or failed and some failed, or at once
+//     (reason MaxFailedIndexesExceeded) when more than maxFailedIndexes
+//     failed.
+//   - successPolicy (Indexed): the first rule the succeeded indexes meet
+//     completes the Job (reason SuccessPolicy, "Matched rules at index 0"),
+//     and its other pods are terminated, not counted as failures.
+//   - managedBy other than kubernetes.io/job-controller: the Job is left
+//     alone (only ttlSecondsAfterFinished still applies, as Kubernetes'
+//     TTL-after-finished controller is a separate one).
+//
+// A Job that ends gets its interim condition first, FailureTarget or
+// SuccessCriteriaMet, with the reason and message of the outcome, and its
+// running pods are deleted: those of a failed Job count as failed, those
+// of a successful one do not. The terminal condition, Failed or Complete
+// (with completionTime), follows once none of its pods is still
+// terminating, at once when none was bound to a node, as Kubernetes 1.31
+// and later do.
 func JobController(m *Manager) Controller {
 	r := &jobReconciler{c: m.Client(), clock: m.Clock(), rec: m.Recorder()}
 	return Controller{
@@ -76,6 +124,20 @@ type jobReconciler struct {
 	c     *Client
 	clock clockwork.Clock
 	rec   EventRecorder
+
+	mu sync.Mutex
+	// terminatingFailures remembers, by Job, the failures counted of pods
+	// still terminating, with their times: once counted (untracked) such
+	// a pod looks like one the controller deleted itself, which is no
+	// failure, yet its failure must delay the next pods until it has
+	// finished and shows it. Kubernetes keeps its backoff in memory too.
+	terminatingFailures map[Request]terminatingFailures
+}
+
+// terminatingFailures are the failure times of one Job's pods, by pod uid.
+type terminatingFailures struct {
+	jobUID string
+	at     map[string]time.Time
 }
 
 func (r *jobReconciler) orphanPodOwners(obj objects.Object) []Request {
@@ -87,10 +149,17 @@ func (r *jobReconciler) orphanPodOwners(obj objects.Object) []Request {
 func (r *jobReconciler) Reconcile(ctx context.Context, req Request) (Result, error) {
 	job, err := Get[*objects.Job](ctx, r.c, req.Key())
 	if errors.Is(err, store.ErrNotFound) {
+		r.forgetFailures(req)
 		return Result{}, r.releaseGonePods(ctx, req)
 	}
 	if err != nil {
 		return Result{}, err
+	}
+	if !managedByJobController(job) {
+		if jobFinished(job) {
+			return r.expire(ctx, job, r.clock.Now())
+		}
+		return Result{}, nil // another controller runs it
 	}
 	if job.Spec.Selector == nil {
 		return Result{}, nil // created without a uid-based selector yet; the store completes it
@@ -105,6 +174,7 @@ func (r *jobReconciler) Reconcile(ctx context.Context, req Request) (Result, err
 	}
 	now := r.clock.Now()
 	if job.IsDeleting() || jobFinished(job) {
+		r.forgetFailures(req)
 		// Nothing more is counted: let every pod go.
 		if err := removeTrackingFinalizers(ctx, r.c, pods); err != nil {
 			return Result{}, err
@@ -119,60 +189,37 @@ func (r *jobReconciler) Reconcile(ctx context.Context, req Request) (Result, err
 
 // jobState is what one reconcile computes about a Job.
 type jobState struct {
-	job      *objects.Job
-	status   objects.JobStatus
-	active   []*objects.Pod // neither finished nor being deleted
-	counted  []*objects.Pod // finished, tracked, counted by this reconcile
-	finished []*objects.Pod // finished, or deleted by others, counted now or before
-	indexes  intervals      // succeeded indexes (Indexed)
-	now      time.Time
+	job         *objects.Job
+	status      objects.JobStatus
+	active      []*objects.Pod // neither finished nor being deleted
+	terminating []*objects.Pod // being deleted, not finished, their node agents stopping them
+	counted     []*objects.Pod // finished, tracked, counted by this reconcile
+	finished    []*objects.Pod // finished, or deleted by others, counted now or before
+	indexes     intervals      // succeeded indexes (Indexed)
+	perIndex    *perIndex      // with backoffLimitPerIndex
+	failJob     string         // the message of a FailJob rule a failed pod matched
+	// terminatingFailed holds when the pods counted as failed before they
+	// finished failed, while they terminate untracked.
+	terminatingFailed []time.Time
+	now               time.Time
+}
+
+// jobVerdict is how a Job ends: its terminal condition, reason and
+// message; final is empty while it runs.
+type jobVerdict struct {
+	final           objects.JobConditionType
+	reason, message string
 }
 
 func (r *jobReconciler) sync(ctx context.Context, job *objects.Job, pods []*objects.Pod, now time.Time) (Result, error) {
 	s := &jobState{job: job, status: *job.Status.DeepCopy(), now: now}
-	indexed := isIndexedJob(job)
-	completions := job.Spec.Completions
-	if indexed {
-		s.indexes = parseIntervals(s.status.CompletedIndexes, int(*completions))
-	}
-	for _, p := range pods {
-		tracked := p.HasFinalizer(objects.JobTrackingFinalizer)
-		// Pods the controller deleted itself (untracked first) are no
-		// failures and do not delay the next ones.
-		if p.IsTerminal() || (p.IsDeleting() && tracked) {
-			s.finished = append(s.finished, p)
-		}
-		switch {
-		case p.Status.Phase == objects.PodSucceeded:
-			if tracked {
-				s.counted = append(s.counted, p)
-				if !indexed {
-					s.status.Succeeded++
-				} else if i, ok := podCompletionIndex(p, int(*completions)); ok {
-					s.indexes.add(i)
-				}
-			}
-		case p.Status.Phase == objects.PodFailed || p.IsDeleting():
-			if tracked {
-				s.counted = append(s.counted, p)
-				s.status.Failed++
-			}
-		default:
-			s.active = append(s.active, p)
-		}
-	}
-	if indexed {
-		s.status.Succeeded = int32(s.indexes.total())
-		s.status.CompletedIndexes = s.indexes.String()
-	}
+	s.classify(pods)
+	s.terminatingFailed = r.rememberFailures(s, pods)
 
 	suspended := job.Spec.Suspend != nil && *job.Spec.Suspend
-	var res Result
-	var manageErr error
-	switch {
-	case suspended:
-		manageErr = r.suspend(ctx, s)
-	default:
+	v := interimVerdict(&s.status)
+	var deadline time.Duration
+	if v.final == "" && !suspended {
 		if c := objects.GetJobCondition(&s.status, objects.JobSuspended); c != nil && c.Status == objects.ConditionTrue {
 			setJobCondition(&s.status, objects.JobSuspended, objects.ConditionFalse, JobReasonResumed, "Job resumed", now)
 			s.status.StartTime = nil // the deadline counts from the resumption
@@ -181,19 +228,21 @@ func (r *jobReconciler) sync(ctx context.Context, job *objects.Job, pods []*obje
 		if s.status.StartTime == nil {
 			s.status.StartTime = objects.NewTimePtr(now)
 		}
-		reason, message, deadline := r.failure(s)
-		switch {
-		case reason != "":
-			manageErr = r.finish(ctx, s, objects.JobFailureTarget, objects.JobFailed, reason, message)
-		case jobSucceeded(s):
-			manageErr = r.finish(ctx, s, objects.JobSuccessCriteriaMet, objects.JobComplete, JobReasonCompletionsReached, "Reached expected number of succeeded pods")
-		default:
-			var wait time.Duration
-			wait, manageErr = r.manage(ctx, s)
-			res.RequeueAfter = wait
-			if deadline > 0 && (res.RequeueAfter == 0 || deadline < res.RequeueAfter) {
-				res.RequeueAfter = deadline
-			}
+		v, deadline = s.verdict()
+	}
+	var res Result
+	var manageErr error
+	switch {
+	case v.final != "":
+		manageErr = r.finish(ctx, s, v)
+	case suspended:
+		manageErr = r.suspend(ctx, s)
+	default:
+		var wait time.Duration
+		wait, manageErr = r.manage(ctx, s)
+		res.RequeueAfter = wait
+		if deadline > 0 && (res.RequeueAfter == 0 || deadline < res.RequeueAfter) {
+			res.RequeueAfter = deadline
 		}
 	}
 	s.status.Active = int32(len(s.active))
@@ -204,6 +253,8 @@ func (r *jobReconciler) sync(ctx context.Context, job *objects.Job, pods []*obje
 		}
 	}
 	s.status.Ready = &ready
+	terminating := int32(len(s.terminating))
+	s.status.Terminating = &terminating
 	if err := r.writeStatus(ctx, s); err != nil {
 		return Result{}, errors.Join(manageErr, err)
 	}
@@ -216,25 +267,145 @@ func (r *jobReconciler) sync(ctx context.Context, job *objects.Job, pods []*obje
 	return res, nil
 }
 
-// failure returns why the Job fails now, or the time left before its
-// active deadline.
-func (r *jobReconciler) failure(s *jobState) (reason, message string, untilDeadline time.Duration) {
+// classify sorts the Job's pods into active, terminating and finished
+// ones, and counts the finished ones not yet counted: successes, and
+// failures as the pod failure policy says.
+func (s *jobState) classify(pods []*objects.Pod) {
 	job := s.job
+	indexed := isIndexedJob(job)
+	completions := 0
+	if indexed {
+		completions = int(*job.Spec.Completions)
+		s.indexes = parseIntervals(s.status.CompletedIndexes, completions)
+	}
+	var failed []*objects.Pod // tracked: not yet counted
+	for _, p := range pods {
+		tracked := p.HasFinalizer(objects.JobTrackingFinalizer)
+		if podTerminating(p) {
+			s.terminating = append(s.terminating, p)
+		}
+		switch {
+		case p.Status.Phase == objects.PodSucceeded:
+			s.finished = append(s.finished, p)
+			if !tracked {
+				break
+			}
+			s.counted = append(s.counted, p)
+			if !indexed {
+				s.status.Succeeded++
+			} else if i, ok := podCompletionIndex(p, completions); ok {
+				s.indexes.add(i)
+			}
+		case isPodFailed(p, job):
+			// Pods the controller deleted itself (untracked first) are
+			// no failures and do not delay the next ones.
+			if tracked || p.IsTerminal() {
+				s.finished = append(s.finished, p)
+			}
+			if tracked {
+				failed = append(failed, p)
+			}
+		case !p.IsDeleting():
+			s.active = append(s.active, p)
+		}
+	}
+	if indexed {
+		s.status.Succeeded = int32(s.indexes.total())
+		s.status.CompletedIndexes = s.indexes.String()
+		if job.Spec.BackoffLimitPerIndex != nil {
+			s.perIndex = newPerIndex(s, failed)
+			failedIndexes := s.perIndex.failed.String()
+			s.status.FailedIndexes = &failedIndexes
+		}
+	}
+	for _, p := range failed {
+		action, msg := matchPodFailurePolicy(job.Spec.PodFailurePolicy, p)
+		if action == objects.PodFailurePolicyActionFailJob && s.failJob == "" {
+			s.failJob = msg
+		}
+		if !s.perIndex.isDelayed(p, completions) {
+			s.countFailed(p)
+		}
+	}
+}
+
+// countFailed counts a tracked failed pod, unless an Ignore rule matches
+// it; either way writeStatus lets go of it.
+func (s *jobState) countFailed(p *objects.Pod) {
+	s.counted = append(s.counted, p)
+	if s.failureAction(p) != objects.PodFailurePolicyActionIgnore {
+		s.status.Failed++
+	}
+}
+
+// interimVerdict is the outcome a Job already has its interim condition
+// for, while its pods terminate.
+func interimVerdict(st *objects.JobStatus) jobVerdict {
+	if c := objects.GetJobCondition(st, objects.JobSuccessCriteriaMet); c != nil && c.Status == objects.ConditionTrue {
+		return jobVerdict{objects.JobComplete, c.Reason, c.Message}
+	}
+	if c := objects.GetJobCondition(st, objects.JobFailureTarget); c != nil && c.Status == objects.ConditionTrue {
+		return jobVerdict{objects.JobFailed, c.Reason, c.Message}
+	}
+	return jobVerdict{}
+}
+
+// verdict returns how the Job ends now, if it does, in Kubernetes' order of
+// precedence, or else the time left before its active deadline.
+func (s *jobState) verdict() (jobVerdict, time.Duration) {
+	job := s.job
+	fail := func(reason, message string) (jobVerdict, time.Duration) {
+		return jobVerdict{objects.JobFailed, reason, message}, 0
+	}
+	if s.failJob != "" {
+		return fail(JobReasonPodFailurePolicy, s.failJob)
+	}
 	limit := int32(6)
 	if job.Spec.BackoffLimit != nil {
 		limit = *job.Spec.BackoffLimit
 	}
-	if s.status.Failed > limit || pastBackoffLimitOnFailure(job, s.active) {
-		return JobReasonBackoffLimitExceeded, "Job has reached the specified backoff limit", 0
+	if s.status.Failed+s.delayedFailures() > limit || pastBackoffLimitOnFailure(job, s.active) {
+		return fail(JobReasonBackoffLimitExceeded, "Job has reached the specified backoff limit")
 	}
+	var untilDeadline time.Duration
 	if ads := job.Spec.ActiveDeadlineSeconds; ads != nil && s.status.StartTime != nil {
 		deadline := s.status.StartTime.Add(time.Duration(*ads) * time.Second)
 		if !s.now.Before(deadline) {
-			return JobReasonDeadlineExceeded, "Job was active longer than specified deadline", 0
+			return fail(JobReasonDeadlineExceeded, "Job was active longer than specified deadline")
 		}
-		return "", "", deadline.Sub(s.now)
+		untilDeadline = deadline.Sub(s.now)
 	}
-	return "", "", 0
+	if pi := s.perIndex; pi != nil {
+		failed := pi.failed.total()
+		if m := job.Spec.MaxFailedIndexes; m != nil && failed > int(*m) {
+			return fail(JobReasonMaxFailedIndexesExceeded, "Job has exceeded the specified maximal number of failed indexes")
+		}
+		if failed > 0 && failed+s.indexes.total() >= int(*job.Spec.Completions) {
+			return fail(JobReasonFailedIndexes, "Job has failed indexes")
+		}
+	}
+	if msg, ok := matchSuccessPolicy(job, &s.indexes); ok {
+		return jobVerdict{objects.JobComplete, JobReasonSuccessPolicy, msg}, 0
+	}
+	if jobSucceeded(s) {
+		return jobVerdict{objects.JobComplete, JobReasonCompletionsReached, "Reached expected number of succeeded pods"}, 0
+	}
+	return jobVerdict{}, untilDeadline
+}
+
+// delayedFailures counts the failures of the pods kept for their index's
+// replacement, which count towards backoffLimit before status.failed
+// counts them.
+func (s *jobState) delayedFailures() int32 {
+	var n int32
+	if s.perIndex != nil {
+		for _, p := range s.perIndex.delayed {
+			if s.failureAction(p) != objects.PodFailurePolicyActionIgnore {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // pastBackoffLimitOnFailure counts container restarts as failures when pods
@@ -270,25 +441,53 @@ func jobSucceeded(s *jobState) bool {
 	return s.status.Succeeded > 0 && len(s.active) == 0
 }
 
-// finish sets the Job's terminal condition, after its interim one, and
-// deletes its running pods. The pods of a failed Job count as failed, as
-// in Kubernetes ("active pods are terminated when the job has completed,
-// thus they count as failures").
-func (r *jobReconciler) finish(ctx context.Context, s *jobState, interim, final objects.JobConditionType, reason, message string) error {
+// finish ends the Job as v says. It sets the interim condition
+// (FailureTarget or SuccessCriteriaMet), lets go of the pods still
+// tracked, deletes the running ones and, once none of its pods is
+// terminating, sets the terminal condition (Failed or Complete). When the
+// Job fails every unfinished pod counts as failed, as in Kubernetes
+// ("active pods are terminated when the job has completed, thus they count
+// as failures"); when it succeeds they are no failures.
+func (r *jobReconciler) finish(ctx context.Context, s *jobState, v jobVerdict) error {
+	failed := v.final == objects.JobFailed
+	interim := objects.JobSuccessCriteriaMet
+	if failed {
+		interim = objects.JobFailureTarget
+	}
+	if c := objects.GetJobCondition(&s.status, interim); c == nil || c.Status != objects.ConditionTrue {
+		setJobCondition(&s.status, interim, objects.ConditionTrue, v.reason, v.message, s.now)
+	}
+	for _, p := range s.terminating {
+		// Being deleted, not yet counted (only failed pods are replaced).
+		if p.HasFinalizer(objects.JobTrackingFinalizer) && !isPodFailed(p, s.job) {
+			s.counted = append(s.counted, p)
+			if failed {
+				s.status.Failed++
+			}
+		}
+	}
+	if pi := s.perIndex; pi != nil {
+		for _, p := range pi.delayed {
+			s.countFailed(p)
+		}
+		pi.delayed = nil
+	}
 	del := r.deleteActive
-	if final == objects.JobFailed {
+	if failed {
 		del = r.failActive
 	}
 	if err := del(ctx, s, s.active); err != nil {
 		return err
 	}
-	setJobCondition(&s.status, interim, objects.ConditionTrue, reason, message, s.now)
-	setJobCondition(&s.status, final, objects.ConditionTrue, reason, message, s.now)
-	if final == objects.JobComplete {
+	if len(s.terminating) > 0 {
+		return nil // the terminal condition waits for them
+	}
+	setJobCondition(&s.status, v.final, objects.ConditionTrue, v.reason, v.message, s.now)
+	if !failed {
 		s.status.CompletionTime = objects.NewTimePtr(s.now)
 		r.rec.Event(ctx, s.job, EventNormal, "Completed", "Job completed")
 	} else {
-		r.rec.Event(ctx, s.job, EventWarning, reason, message)
+		r.rec.Event(ctx, s.job, EventWarning, v.reason, v.message)
 	}
 	return nil
 }
@@ -338,14 +537,15 @@ const (
 )
 
 // deletePods deletes victims in one transaction and returns those it
-// deleted (not those already gone or replaced).
+// deleted (not those already gone or replaced). Those the store keeps
+// for their grace period join s.terminating.
 func (r *jobReconciler) deletePods(ctx context.Context, s *jobState, victims []*objects.Pod, tracking deletedPodTracking) ([]*objects.Pod, error) {
 	if len(victims) == 0 {
 		return nil, nil
 	}
-	var deleted []*objects.Pod
+	var deleted, kept []*objects.Pod
 	err := r.c.Txn(ctx, func(tx store.Tx) error {
-		deleted = deleted[:0]
+		deleted, kept = deleted[:0], kept[:0]
 		for _, p := range victims {
 			if tracking == untrackDeleted {
 				if err := untrackPod(tx, p); err != nil {
@@ -358,6 +558,14 @@ func (r *jobReconciler) deletePods(ctx context.Context, s *jobState, victims []*
 				deleted = append(deleted, p)
 			case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict):
 				return err
+			}
+			if err != nil {
+				continue
+			}
+			if o, err := store.Peek(tx, kindPod, p.Key()); err == nil {
+				if q := o.(*objects.Pod); q.UID == p.UID && podTerminating(q) {
+					kept = append(kept, q)
+				}
 			}
 		}
 		return nil
@@ -374,6 +582,7 @@ func (r *jobReconciler) deletePods(ctx context.Context, s *jobState, victims []*
 	}
 	recordEach(ctx, r.rec, s.job, EventNormal, "SuccessfulDelete", msgs)
 	s.active = slices.DeleteFunc(s.active, func(p *objects.Pod) bool { return gone[p.UID] })
+	s.terminating = append(s.terminating, kept...)
 	return deleted, nil
 }
 
@@ -398,7 +607,7 @@ func (r *jobReconciler) manage(ctx context.Context, s *jobState) (time.Duration,
 		victims := podsToDelete(s.active, s.active, len(s.active)-want, s.now)
 		return 0, r.deleteActive(ctx, s, victims)
 	}
-	n := min(want-len(s.active), burstReplicas)
+	n := min(want-len(s.active)-s.replacing(), burstReplicas)
 	if n <= 0 {
 		return 0, nil
 	}
@@ -412,11 +621,23 @@ func (r *jobReconciler) manage(ctx context.Context, s *jobState) (time.Duration,
 	return 0, r.createPods(ctx, s, pods)
 }
 
-// manageIndexed keeps one pod per index that has not succeeded, lowest
-// indexes first, and deletes duplicates and pods of finished or invalid
-// indexes.
+// replacing is how many pods being deleted still stand for the pods that
+// will replace them: all of them when only failed pods are replaced.
+func (s *jobState) replacing() int {
+	if onlyReplaceFailedPods(s.job) {
+		return len(s.terminating)
+	}
+	return 0
+}
+
+// manageIndexed keeps one pod per index that has neither succeeded nor
+// failed, lowest indexes first, and deletes duplicates and pods of
+// finished or invalid indexes. When only failed pods are replaced, an
+// index whose pod is being deleted waits for it. With backoffLimitPerIndex
+// each index backs off on its own.
 func (r *jobReconciler) manageIndexed(ctx context.Context, s *jobState, want int) (time.Duration, error) {
 	completions := int(*s.job.Spec.Completions)
+	pi := s.perIndex
 	byIndex := map[int][]*objects.Pod{}
 	var victims []*objects.Pod
 	for _, p := range s.active {
@@ -448,20 +669,52 @@ func (r *jobReconciler) manageIndexed(ctx context.Context, s *jobState, want int
 	if err := r.deleteActive(ctx, s, victims); err != nil {
 		return 0, err
 	}
-	n := min(want-keep, burstReplicas)
+	n := min(want-keep-s.replacing(), burstReplicas)
 	if n <= 0 {
 		return 0, nil
 	}
-	if wait := jobBackoffRemaining(s); wait > 0 {
-		return wait, nil
-	}
-	var pods []*objects.Pod
-	for i := 0; i < completions && len(pods) < n; i++ {
-		if len(byIndex[i]) == 0 && !s.indexes.has(i) {
-			pods = append(pods, newJobPod(s.job, i))
+	if pi == nil {
+		if wait := jobBackoffRemaining(s); wait > 0 {
+			return wait, nil
 		}
 	}
-	return 0, r.createPods(ctx, s, pods)
+	waiting := map[int]bool{} // for a pod being deleted
+	if onlyReplaceFailedPods(s.job) {
+		for _, p := range s.terminating {
+			if i, ok := podCompletionIndex(p, completions); ok {
+				waiting[i] = true
+			}
+		}
+	}
+	var (
+		pods []*objects.Pod
+		wait time.Duration
+	)
+	for i, chosen := 0, 0; i < completions && chosen < n; i++ {
+		if len(byIndex[i]) > 0 || s.indexes.has(i) || waiting[i] || (pi != nil && pi.failed.has(i)) {
+			continue
+		}
+		chosen++
+		if pi == nil {
+			pods = append(pods, newJobPod(s.job, i))
+			continue
+		}
+		// The first pending indexes are chosen, as in Kubernetes, and
+		// those still backing off wait.
+		if w := pi.backoffRemaining(i, s.now); w > 0 {
+			if wait == 0 || w < wait {
+				wait = w
+			}
+			continue
+		}
+		p := newJobPod(s.job, i)
+		pi.annotate(s, p, i)
+		pods = append(pods, p)
+	}
+	if len(pods) == 0 {
+		return wait, nil
+	}
+	return wait, r.createPods(ctx, s, pods)
 }
 
 // createPods creates pods in one transaction. A pod admission refuses
@@ -565,17 +818,17 @@ func podCompletionIndex(p *objects.Pod, completions int) (int, bool) {
 // times, so it survives restarts of the controller.
 func jobBackoffRemaining(s *jobState) time.Duration {
 	var lastSuccess, lastFailure time.Time
+	failed := slices.Clone(s.terminatingFailed)
 	for _, p := range s.finished {
-		if t := podFinishTime(p); p.Status.Phase == objects.PodSucceeded && t.After(lastSuccess) {
+		t := podFinishTime(p)
+		if p.Status.Phase != objects.PodSucceeded {
+			failed = append(failed, t)
+		} else if t.After(lastSuccess) {
 			lastSuccess = t
 		}
 	}
 	failures := 0
-	for _, p := range s.finished {
-		if p.Status.Phase == objects.PodSucceeded {
-			continue
-		}
-		t := podFinishTime(p)
+	for _, t := range failed {
 		if t.Before(lastSuccess) {
 			continue
 		}
@@ -595,8 +848,61 @@ func jobBackoffRemaining(s *jobState) time.Duration {
 	return lastFailure.Add(delay).Sub(s.now)
 }
 
+// rememberFailures notes the failures this reconcile counts of pods not
+// yet finished, forgets those of pods that have finished or gone, and
+// returns the times of those still terminating untracked.
+func (r *jobReconciler) rememberFailures(s *jobState, pods []*objects.Pod) []time.Time {
+	key := Request{Namespace: s.job.Namespace, Name: s.job.Name}
+	var unfinished []*objects.Pod
+	for _, p := range s.counted {
+		if !p.IsTerminal() {
+			unfinished = append(unfinished, p)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	tf, ok := r.terminatingFailures[key]
+	if !ok || tf.jobUID != s.job.UID {
+		if len(unfinished) == 0 {
+			delete(r.terminatingFailures, key)
+			return nil
+		}
+		tf = terminatingFailures{jobUID: s.job.UID, at: map[string]time.Time{}}
+	}
+	for _, p := range unfinished {
+		tf.at[p.UID] = podFinishTime(p)
+	}
+	var times []time.Time
+	present := make(map[string]bool, len(tf.at))
+	for _, p := range pods {
+		if t, ok := tf.at[p.UID]; ok && !p.IsTerminal() {
+			present[p.UID] = true
+			if !p.HasFinalizer(objects.JobTrackingFinalizer) {
+				times = append(times, t)
+			}
+		}
+	}
+	maps.DeleteFunc(tf.at, func(uid string, _ time.Time) bool { return !present[uid] })
+	switch {
+	case len(tf.at) == 0:
+		delete(r.terminatingFailures, key)
+	case r.terminatingFailures == nil:
+		r.terminatingFailures = map[Request]terminatingFailures{key: tf}
+	default:
+		r.terminatingFailures[key] = tf
+	}
+	return times
+}
+
+func (r *jobReconciler) forgetFailures(req Request) {
+	r.mu.Lock()
+	delete(r.terminatingFailures, req)
+	r.mu.Unlock()
+}
+
 // podFinishTime is when a pod finished: its containers' latest finish,
-// else when it was deleted, else its latest condition change.
+// else when it was deleted (its deletionTimestamp less its grace period,
+// as Kubernetes estimates it), else its latest condition change.
 func podFinishTime(p *objects.Pod) time.Time {
 	var t time.Time
 	for _, cs := range [][]objects.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
@@ -610,7 +916,11 @@ func podFinishTime(p *objects.Pod) time.Time {
 		return t
 	}
 	if p.DeletionTimestamp != nil {
-		return p.DeletionTimestamp.Time
+		t = p.DeletionTimestamp.Time
+		if g := p.DeletionGracePeriodSeconds; g != nil {
+			t = t.Add(-time.Duration(*g) * time.Second)
+		}
+		return t
 	}
 	for _, c := range p.Status.Conditions {
 		if c.LastTransitionTime.After(t) {
@@ -762,66 +1072,4 @@ func setJobCondition(s *objects.JobStatus, t objects.JobConditionType, status ob
 	s.Conditions = append(s.Conditions, objects.JobCondition{
 		Type: t, Status: status, Reason: reason, Message: message, LastProbeTime: ts, LastTransitionTime: ts,
 	})
-}
-
-// intervals is a set of completion indexes, written as Kubernetes writes
-// status.completedIndexes: "1,3-5,7".
-type intervals struct {
-	done []bool
-	n    int
-}
-
-func parseIntervals(s string, completions int) intervals {
-	iv := intervals{done: make([]bool, completions)}
-	for _, part := range strings.Split(s, ",") {
-		if part == "" {
-			continue
-		}
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.Atoi(lo)
-		if err != nil {
-			continue
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil {
-				continue
-			}
-		}
-		for i := a; i <= b; i++ {
-			iv.add(i)
-		}
-	}
-	return iv
-}
-
-func (iv *intervals) add(i int) {
-	if i >= 0 && i < len(iv.done) && !iv.done[i] {
-		iv.done[i] = true
-		iv.n++
-	}
-}
-
-func (iv *intervals) has(i int) bool { return i >= 0 && i < len(iv.done) && iv.done[i] }
-
-func (iv *intervals) total() int { return iv.n }
-
-func (iv *intervals) String() string {
-	var parts []string
-	for i := 0; i < len(iv.done); i++ {
-		if !iv.done[i] {
-			continue
-		}
-		j := i
-		for j+1 < len(iv.done) && iv.done[j+1] {
-			j++
-		}
-		if j == i {
-			parts = append(parts, strconv.Itoa(i))
-		} else {
-			parts = append(parts, strconv.Itoa(i)+"-"+strconv.Itoa(j))
-		}
-		i = j
-	}
-	return strings.Join(parts, ",")
 }
