@@ -47,15 +47,39 @@ type PodSpec struct {
 	EnableServiceLinks            *bool                      `json:"enableServiceLinks,omitempty"`
 	PreemptionPolicy              *PreemptionPolicy          `json:"preemptionPolicy,omitempty"`
 	TopologySpreadConstraints     []TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty" patchStrategy:"merge" patchMergeKey:"topologyKey"`
-	HostAliases                   []HostAlias                `json:"hostAliases,omitempty" patchStrategy:"merge" patchMergeKey:"ip"`
-	ShareProcessNamespace         *bool                      `json:"shareProcessNamespace,omitempty"`
-	OS                            *PodOS                     `json:"os,omitempty"`
+	// SchedulingGates hold the pod back from scheduling until each is
+	// removed; see PodSchedulingGate.
+	SchedulingGates       []PodSchedulingGate `json:"schedulingGates,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+	HostAliases           []HostAlias         `json:"hostAliases,omitempty" patchStrategy:"merge" patchMergeKey:"ip"`
+	ShareProcessNamespace *bool               `json:"shareProcessNamespace,omitempty"`
+	OS                    *PodOS              `json:"os,omitempty"`
 	// RuntimeClassName names the RuntimeClass whose handler runs the pod;
 	// none means the node's default.
 	RuntimeClassName *string `json:"runtimeClassName,omitempty"`
 	// Overhead is what the pod costs beyond its containers, set by
 	// admission from its RuntimeClass (see ApplyRuntimeClass).
 	Overhead ResourceList `json:"overhead,omitempty"`
+	// DeprecatedServiceAccount is spec.serviceAccount, the deprecated
+	// alias of ServiceAccountName: a spec that names no serviceAccountName
+	// takes this one, and defaulting then makes it a copy of
+	// serviceAccountName, as the API server's conversion of v1 pods does
+	// (serviceAccountName wins when both are set).
+	DeprecatedServiceAccount string `json:"serviceAccount,omitempty"`
+	// HostPID puts the pod's containers in the node's PID namespace: they
+	// see every process of the node (and may signal those their user and
+	// capabilities allow). Not with ShareProcessNamespace.
+	HostPID bool `json:"hostPID,omitempty"`
+	// HostIPC puts the pod's containers in the node's IPC namespace: its
+	// System V IPC objects and POSIX message queues, and the node's
+	// /dev/shm. IPC sysctls may then not be set.
+	HostIPC bool `json:"hostIPC,omitempty"`
+	// SetHostnameAsFQDN makes the kernel hostname of the pod's containers
+	// (uname -n, hostname) its fully qualified domain name,
+	// <hostname>.<subdomain>.<namespace>.svc.<cluster domain>, rather than
+	// its hostname alone. It takes effect only for a pod with a subdomain
+	// and its own network namespace; a name longer than 64 characters,
+	// what the kernel holds, fails the pod's sandbox, as in Kubernetes.
+	SetHostnameAsFQDN *bool `json:"setHostnameAsFQDN,omitempty"`
 }
 
 // RestartPolicy says when the containers of a pod are restarted.
@@ -336,6 +360,15 @@ type VolumeMount struct {
 	ReadOnly  bool   `json:"readOnly,omitempty"`
 	MountPath string `json:"mountPath"`
 	SubPath   string `json:"subPath,omitempty"`
+	// MountPropagation says whether mounts made later under the volume's
+	// host path reach the container, and the container's the host (see
+	// MountPropagationMode); nil is None.
+	MountPropagation *MountPropagationMode `json:"mountPropagation,omitempty"`
+	// SubPathExpr is SubPath with the container's environment variables
+	// expanded in it, $(VAR) as in command and args, when the container is
+	// created ("$(POD_NAME)" for a directory per pod). A variable that is
+	// unset or empty fails the container's creation. Not with SubPath.
+	SubPathExpr string `json:"subPathExpr,omitempty"`
 }
 
 // Probe is a health check run against a container.
@@ -759,9 +792,12 @@ func (p *Pod) IsTerminal() bool {
 
 // PrepareForCreate implements store.CreatePreparer, as Kubernetes' pod
 // strategy: whatever status was sent, a new pod is Pending, with its QoS
-// class.
+// class. Its spec.serviceAccount is its serviceAccountName, which
+// admission may have set, as the API server writes the alias.
 func (p *Pod) PrepareForCreate() {
 	p.Status = PodStatus{Phase: PodPending, QOSClass: PodQOS(p)}
+	p.setSchedulingGatedCondition()
+	p.Spec.DeprecatedServiceAccount = p.Spec.ServiceAccountName
 }
 
 // GracefulDelete implements store.GracefulDeleter, as Kubernetes' pod

@@ -84,6 +84,12 @@ func DefaultPodSpec(s *PodSpec) {
 	if s.SchedulerName == "" {
 		s.SchedulerName = DefaultSchedulerName
 	}
+	// spec.serviceAccount is the deprecated alias of serviceAccountName,
+	// which wins when both are set, as the API server converts v1 pods.
+	if s.ServiceAccountName == "" {
+		s.ServiceAccountName = s.DeprecatedServiceAccount
+	}
+	s.DeprecatedServiceAccount = s.ServiceAccountName
 	for i := range s.Volumes {
 		defaultVolume(&s.Volumes[i])
 	}

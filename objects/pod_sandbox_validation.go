@@ -97,11 +97,12 @@ func SysctlNamespace(name string) (ns, nameOrPrefix string, prefixed bool) {
 }
 
 // validateSandboxFields checks spec.hostAliases,
-// spec.securityContext.sysctls and spec.os.
+// spec.securityContext.sysctls, the node's namespaces the pod shares and
+// spec.os.
 func validateSandboxFields(s *PodSpec, p *Path) ErrorList {
-	var errs ErrorList
+	errs := validateHostNamespaces(s, p)
 	if sc := s.SecurityContext; sc != nil && len(sc.Sysctls) > 0 {
-		errs = validateSysctls(sc.Sysctls, s.HostNetwork, p.Child("securityContext", "sysctls"))
+		errs = append(errs, validateSysctls(sc.Sysctls, s, p.Child("securityContext", "sysctls"))...)
 	}
 	for i, a := range s.HostAliases {
 		ap := p.Child("hostAliases").Index(i)
@@ -116,24 +117,27 @@ func validateSandboxFields(s *PodSpec, p *Path) ErrorList {
 	return errs
 }
 
-func validateSysctls(sysctls []Sysctl, hostNetwork bool, p *Path) ErrorList {
+func validateSysctls(sysctls []Sysctl, s *PodSpec, p *Path) ErrorList {
 	var errs ErrorList
 	seen := make(map[string]bool, len(sysctls))
-	for i, s := range sysctls {
+	for i, sc := range sysctls {
 		np := p.Index(i).Child("name")
 		switch {
-		case s.Name == "":
+		case sc.Name == "":
 			errs = append(errs, Required(np, ""))
-		case !IsValidSysctlName(s.Name):
-			errs = append(errs, Invalid(np, s.Name, fmt.Sprintf("must have at most %d characters and match regex %s", SysctlMaxLength, sysctlRegexp)))
-		case seen[s.Name]:
-			errs = append(errs, Duplicate(np, s.Name))
+		case !IsValidSysctlName(sc.Name):
+			errs = append(errs, Invalid(np, sc.Name, fmt.Sprintf("must have at most %d characters and match regex %s", SysctlMaxLength, sysctlRegexp)))
+		case seen[sc.Name]:
+			errs = append(errs, Duplicate(np, sc.Name))
 		}
-		// A pod in the node's network namespace would set the node's.
-		if ns, _, _ := SysctlNamespace(s.Name); hostNetwork && ns == SysctlNamespaceNet {
-			errs = append(errs, Invalid(np, s.Name, "may not be specified when 'hostNetwork' is true"))
+		// A pod in the node's network or IPC namespace would set the node's.
+		switch ns, _, _ := SysctlNamespace(sc.Name); {
+		case s.HostNetwork && ns == SysctlNamespaceNet:
+			errs = append(errs, Invalid(np, sc.Name, "may not be specified when 'hostNetwork' is true"))
+		case s.HostIPC && ns == SysctlNamespaceIPC:
+			errs = append(errs, Invalid(np, sc.Name, "may not be specified when 'hostIPC' is true"))
 		}
-		seen[s.Name] = true
+		seen[sc.Name] = true
 	}
 	return errs
 }
@@ -167,6 +171,8 @@ func validateOS(s *PodSpec, p *Path) ErrorList {
 		forbid(sc.SupplementalGroups != nil, sp.Child("supplementalGroups"))
 	}
 	forbid(s.ShareProcessNamespace != nil, p.Child("shareProcessNamespace"))
+	forbid(s.HostPID, p.Child("hostPID"))
+	forbid(s.HostIPC, p.Child("hostIPC"))
 	for _, list := range []struct {
 		name string
 		cs   []Container

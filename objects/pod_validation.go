@@ -16,6 +16,7 @@ import (
 // Validate implements Validator.
 func (p *Pod) Validate() ErrorList {
 	errs := ValidatePodSpec(&p.Spec, NewPath("spec"))
+	errs = append(errs, validateGatedNodeName(&p.Spec, NewPath("spec"))...)
 	if _, err := PodDeletionCost(p.Annotations); err != nil {
 		errs = append(errs, Invalid(NewPath("metadata", "annotations").Key(PodDeletionCostAnnotation),
 			p.Annotations[PodDeletionCostAnnotation], "must be a 32-bit integer"))
@@ -66,6 +67,8 @@ func (p *Pod) ValidateUpdate(old Object) ErrorList {
 		}
 	}
 	mut.ActiveDeadlineSeconds = p.Spec.ActiveDeadlineSeconds
+	errs = append(errs, validateSchedulingGatesUpdate(&p.Spec, &o.Spec, mut, sp)...)
+	errs = append(errs, validateGatedNodeName(&p.Spec, sp)...)
 	mut.Tolerations = p.Spec.Tolerations
 	if mut.NodeName == "" {
 		mut.NodeName = p.Spec.NodeName
@@ -129,6 +132,7 @@ func ValidatePodSpec(s *PodSpec, p *Path) ErrorList {
 	errs = append(errs, validateAffinity(s.Affinity, p.Child("affinity"))...)
 	errs = append(errs, validateTolerations(s.Tolerations, p.Child("tolerations"))...)
 	errs = append(errs, validateTopologySpread(s.TopologySpreadConstraints, p.Child("topologySpreadConstraints"))...)
+	errs = append(errs, validateSchedulingGates(s.SchedulingGates, p.Child("schedulingGates"))...)
 	errs = append(errs, validateSandboxFields(s, p)...)
 	for _, f := range []struct {
 		name, value string
@@ -603,7 +607,7 @@ func validateContainer(c *Container, s *PodSpec, vols map[string]*VolumeSource, 
 	errs = append(errs, validateContainerPorts(c.Ports, s.HostNetwork, p.Child("ports"))...)
 	errs = append(errs, validateEnv(c.Env, p.Child("env"))...)
 	errs = append(errs, validateEnvFrom(c.EnvFrom, p.Child("envFrom"))...)
-	errs = append(errs, validateVolumeMounts(c.VolumeMounts, vols, p.Child("volumeMounts"))...)
+	errs = append(errs, validateVolumeMounts(c, vols, p.Child("volumeMounts"))...)
 	errs = append(errs, ValidateResourceRequirements(&c.Resources, p.Child("resources"))...)
 	errs = append(errs, validateSecurityContext(c.SecurityContext, p.Child("securityContext"))...)
 
@@ -818,29 +822,6 @@ func validateEnvFrom(from []EnvFromSource, p *Path) ErrorList {
 			errs = append(errs, Invalid(p, "", "must specify one of: `configMapRef` or `secretRef`"))
 		case n > 1:
 			errs = append(errs, Invalid(p, "", "may not have more than one field specified at a time"))
-		}
-	}
-	return errs
-}
-
-func validateVolumeMounts(mounts []VolumeMount, vols map[string]*VolumeSource, p *Path) ErrorList {
-	var errs ErrorList
-	paths := map[string]bool{}
-	for i, m := range mounts {
-		ip := p.Index(i)
-		if m.Name == "" {
-			errs = append(errs, Required(ip.Child("name"), ""))
-		} else if _, ok := vols[m.Name]; !ok {
-			errs = append(errs, &FieldError{Type: ErrorTypeNotFound, Field: ip.Child("name").String(), BadValue: m.Name, Detail: fmt.Sprintf("%q", m.Name)})
-		}
-		if m.MountPath == "" {
-			errs = append(errs, Required(ip.Child("mountPath"), ""))
-		} else if paths[m.MountPath] {
-			errs = append(errs, Invalid(ip.Child("mountPath"), m.MountPath, "must be unique"))
-		}
-		paths[m.MountPath] = true
-		if m.SubPath != "" {
-			errs = append(errs, validateLocalDescendingPath(m.SubPath, ip.Child("subPath"))...)
 		}
 	}
 	return errs

@@ -4,7 +4,9 @@ import "strings"
 
 // HostsFile returns a pod's /etc/hosts as the kubelet writes it: its
 // header, the loopback entries, the pod's IP (when ip is set) with its
-// hostname, then the section of its host aliases, one line per entry:
+// hostname (a fully qualified one, as a pod's with setHostnameAsFQDN,
+// followed by its first label), then the section of its host aliases, one
+// line per entry:
 //
 //	# Kubernetes-managed hosts file.
 //	127.0.0.1	localhost
@@ -26,7 +28,11 @@ func HostsFile(ip, hostname string, aliases []HostAlias) []byte {
 		"fe00::1\tip6-allnodes\n" +
 		"fe00::2\tip6-allrouters\n")
 	if ip != "" {
-		b.WriteString(ip + "\t" + hostname + "\n")
+		b.WriteString(ip + "\t" + hostname)
+		if short, _, ok := strings.Cut(hostname, "."); ok && short != "" {
+			b.WriteString("\t" + short)
+		}
+		b.WriteByte('\n')
 	}
 	writeHostAliases(&b, aliases)
 	return []byte(b.String())

@@ -24,6 +24,8 @@ func TestHostsFile(t *testing.T) {
 	}{
 		{"pod", string(runtime.HostsFile("10.88.0.5", "web-0", aliases)), local + "10.88.0.5\tweb-0\n" + section},
 		{"pod without aliases", string(runtime.HostsFile("10.88.0.5", "web-0", nil)), local + "10.88.0.5\tweb-0\n"},
+		{"pod with an FQDN", string(runtime.HostsFile("10.88.0.5", "web-0.web.default.svc.cluster.local", nil)),
+			local + "10.88.0.5\tweb-0.web.default.svc.cluster.local\tweb-0\n"},
 		{"pod without an IP", string(runtime.HostsFile("", "web-0", aliases)), local + section},
 		{"host network", string(runtime.HostNetworkHostsFile(node, aliases)), "# Kubernetes-managed hosts file (host network).\n" + string(node) + section},
 		{"host network without aliases", string(runtime.HostNetworkHostsFile(node, nil)), "# Kubernetes-managed hosts file (host network).\n" + string(node)},

@@ -6,10 +6,11 @@
 // SandboxConfig): one network namespace and IP (or the node's, for
 // HostNetwork) with the pod's published host ports, its hostname, its
 // resolver configuration and its /etc/hosts, with the pod's host aliases
-// in the kubelet's format (HostsFile); the pod's namespaced sysctls; and,
-// with ShareProcessNamespace, one PID namespace for all of them. The node
-// agent decides what a pod may ask for (which sysctls, say); backends
-// apply what they are given.
+// in the kubelet's format (HostsFile); the pod's namespaced sysctls; with
+// ShareProcessNamespace, one PID namespace for all of them; and, with
+// HostPID and HostIPC, the node's PID and IPC namespaces. The node agent
+// decides what a pod may ask for (which sysctls, say); backends apply
+// what they are given.
 //
 // Backends live beside it (runtime/fake, runtime/docker, runtime/containerd),
 // each with a plain constructor; importing one registers nothing. Every
@@ -34,6 +35,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -180,6 +182,14 @@ type SandboxConfig struct {
 	// namespace, the sandbox's: each sees the others' processes, and the
 	// sandbox's own process is PID 1. Else each container has its own.
 	ShareProcessNamespace bool
+	// HostPID puts the sandbox's containers in the node's PID namespace (a
+	// pod's spec.hostPID): they see every process of the node, those of
+	// other sandboxes too. ShareProcessNamespace is then moot.
+	HostPID bool
+	// HostIPC puts the sandbox's containers in the node's IPC namespace
+	// (spec.hostIPC), with the node's /dev/shm as theirs, as Kubernetes'
+	// runtimes give it. No IPC sysctl may be given with it.
+	HostIPC bool
 	// RuntimeHandler names the runtime configuration that runs the sandbox
 	// and its containers (a RuntimeClass's handler, such as runc or
 	// runsc); empty means the runtime's default. A runtime that does not
@@ -292,6 +302,48 @@ type Mount struct {
 	HostPath      string
 	ContainerPath string
 	ReadOnly      bool
+	// Propagation says whether mounts made under HostPath after the
+	// container started reach it, and whether those it makes under
+	// ContainerPath reach the host (Kubernetes' mountPropagation). As in
+	// Kubernetes' runtimes, a container is refused, by CreateContainer or
+	// StartContainer, whose HostToContainer mount's HostPath is not on a
+	// shared or slave mount of the host, or whose Bidirectional one's is
+	// not on a shared mount: nothing would propagate.
+	Propagation MountPropagation
+}
+
+// MountPropagation is how mounts propagate between a Mount's host path
+// and the container (mount_namespaces(7)).
+type MountPropagation uint8
+
+// Mount propagations, as Kubernetes' CRI names them.
+const (
+	// PropagationPrivate: nothing mounted on either side after the
+	// container started crosses (rprivate). The default.
+	PropagationPrivate MountPropagation = iota
+	// PropagationHostToContainer: mounts made on the host under the host
+	// path reach the container; the container's do not reach the host
+	// (rslave).
+	PropagationHostToContainer
+	// PropagationBidirectional: as PropagationHostToContainer, and mounts
+	// the container makes reach the host and every container mounting the
+	// same path (rshared). Kubernetes allows it only to privileged
+	// containers.
+	PropagationBidirectional
+)
+
+// String returns Kubernetes' name of p ("None", "HostToContainer",
+// "Bidirectional").
+func (p MountPropagation) String() string {
+	switch p {
+	case PropagationPrivate:
+		return "None"
+	case PropagationHostToContainer:
+		return "HostToContainer"
+	case PropagationBidirectional:
+		return "Bidirectional"
+	}
+	return "MountPropagation(" + strconv.Itoa(int(p)) + ")"
 }
 
 // Resources are a container's limits, as the runtime enforces them.

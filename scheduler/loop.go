@@ -316,13 +316,16 @@ func (l *loop) volumesChanged() {
 // clusterMask is the plugins whose verdict a new pod elsewhere may change.
 func (l *loop) clusterMask() uint64 { return l.cluster }
 
-// responsible reports whether pod is one this scheduler places.
+// responsible reports whether pod is one this scheduler places: one of
+// its own, not leaving, and with no scheduling gate left (the gated are
+// not queued at all, as Kubernetes' SchedulingGates PreEnqueue plugin
+// keeps them out).
 func (l *loop) responsible(p *objects.Pod) bool {
 	name := p.Spec.SchedulerName
 	if name == "" {
 		name = objects.DefaultSchedulerName
 	}
-	return name == l.cfg.name && p.DeletionTimestamp == nil && !p.IsTerminal()
+	return name == l.cfg.name && p.DeletionTimestamp == nil && !p.IsTerminal() && !p.IsSchedulingGated()
 }
 
 func (l *loop) onPod(typ store.EventType, p *objects.Pod) {

@@ -38,7 +38,7 @@ func (a *Agent) admit(pod *objects.Pod) *rejection {
 	if sc := pod.Spec.SecurityContext; sc != nil && len(sc.Sysctls) > 0 {
 		allow := a.sysctlAllowlist()
 		for _, s := range sc.Sysctls {
-			if err := allow.check(s.Name, pod.Spec.HostNetwork); err != nil {
+			if err := allow.check(s.Name, pod.Spec.HostNetwork, pod.Spec.HostIPC); err != nil {
 				return &rejection{ReasonSysctlForbidden, "forbidden sysctl: " + err.Error()}
 			}
 		}
@@ -192,8 +192,8 @@ func (w *sysctlAllowlist) clone() *sysctlAllowlist {
 
 // check returns why sysctl name is not allowed, as the kubelet's
 // allowlist words it, or nil. Those the pod would set in the node's own
-// network namespace are refused.
-func (w *sysctlAllowlist) check(name string, hostNetwork bool) error {
+// network or IPC namespace are refused.
+func (w *sysctlAllowlist) check(name string, hostNetwork, hostIPC bool) error {
 	name = objects.NormalizeSysctlName(name)
 	ns, ok := w.names[name]
 	if !ok {
@@ -207,7 +207,7 @@ func (w *sysctlAllowlist) check(name string, hostNetwork bool) error {
 	switch {
 	case !ok:
 		return fmt.Errorf("%q not allowlisted", name)
-	case ns == objects.SysctlNamespaceNet && hostNetwork:
+	case ns == objects.SysctlNamespaceNet && hostNetwork, ns == objects.SysctlNamespaceIPC && hostIPC:
 		return fmt.Errorf("%q not allowed with host %s enabled", name, ns)
 	case ns == objects.SysctlNamespaceUser:
 		// Pods share the node's user namespace (podkit has no hostUsers).

@@ -24,9 +24,20 @@
 // kubernetes.io/os label, against the node's kubernetes.io/os label, linux
 // when it has none), fails at once with the kubelet's reason
 // (ReasonSysctlForbidden, ReasonPodOSNotSupported...) and message "Pod was
-// rejected: ...". An admitted pod's sandbox gets its hostname, DNS, host
-// aliases (its /etc/hosts), sysctls and, with shareProcessNamespace, one
-// PID namespace for its containers: see runtime.SandboxConfig.
+// rejected: ...". An admitted pod's sandbox gets its hostname (its FQDN
+// with setHostnameAsFQDN), DNS, host aliases (its /etc/hosts), sysctls,
+// with shareProcessNamespace one PID namespace for its containers, and
+// with hostPID and hostIPC the node's: see runtime.SandboxConfig. Its
+// containers' volume mounts get their subPathExpr expanded with their
+// environment and their mountPropagation, which the runtime applies
+// (runtime.Mount): the host path of a HostToContainer mount must be on a
+// shared or slave mount of the node, that of a Bidirectional one on a
+// shared mount, or the container fails to be created or started. The
+// kubelet makes its own directory (/var/lib/kubelet) a shared mount at
+// start so that every volume qualifies; the agent changes no mount of
+// the node, so it holds for hostPath volumes on a shared mount (systemd
+// makes / one) and for the agent's directory (WithRootDir) only where
+// the host made it one.
 //
 // An agent keeps no state of its own that matters: one started over a
 // runtime that already runs pods adopts the sandboxes and containers of

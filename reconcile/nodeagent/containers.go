@@ -17,8 +17,9 @@ import (
 	"github.com/podkit/podkit/runtime"
 )
 
-// sandboxConfig describes the sandbox of attempt of a pod.
-func (a *Agent) sandboxConfig(pod *objects.Pod, attempt uint32) *runtime.SandboxConfig {
+// sandboxConfig describes the sandbox of attempt of a pod. A pod whose
+// kernel hostname cannot be made (see kernelHostname) has none.
+func (a *Agent) sandboxConfig(pod *objects.Pod, attempt uint32) (*runtime.SandboxConfig, error) {
 	hostname := pod.Spec.Hostname
 	if hostname == "" {
 		hostname = pod.Name
@@ -26,10 +27,17 @@ func (a *Agent) sandboxConfig(pod *objects.Pod, attempt uint32) *runtime.Sandbox
 	if len(hostname) > 63 {
 		hostname = strings.TrimRight(hostname[:63], "-.")
 	}
+	if !pod.Spec.HostNetwork {
+		var err error
+		if hostname, err = kernelHostname(pod, hostname, a.cfg.clusterDomain); err != nil {
+			return nil, err
+		}
+	}
 	cfg := &runtime.SandboxConfig{
 		PodUID: pod.UID, PodName: pod.Name, PodNamespace: pod.Namespace,
 		Hostname: hostname, Attempt: attempt, Labels: a.podLabels(pod),
 		DNS: a.dnsConfig(pod), HostNetwork: pod.Spec.HostNetwork,
+		HostPID: pod.Spec.HostPID, HostIPC: pod.Spec.HostIPC,
 		ShareProcessNamespace: pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace,
 	}
 	for _, h := range pod.Spec.HostAliases {
@@ -51,7 +59,30 @@ func (a *Agent) sandboxConfig(pod *objects.Pod, attempt uint32) *runtime.Sandbox
 			}
 		}
 	}
-	return cfg
+	return cfg, nil
+}
+
+// fqdnMaxLength is the longest kernel hostname: what Linux's nodename
+// field holds (HOST_NAME_MAX).
+const fqdnMaxLength = 64
+
+// kernelHostname is the hostname a pod's containers get from the kernel
+// (uname -n), as the kubelet's GetNodenameForKernel makes it: the pod's
+// hostname or, with setHostnameAsFQDN and a subdomain, its fully
+// qualified domain name, hostname.subdomain.namespace.svc.clusterDomain,
+// which must fit in fqdnMaxLength characters. A HostNetwork pod has the
+// node's hostname, and so none of this.
+func kernelHostname(pod *objects.Pod, hostname, clusterDomain string) (string, error) {
+	s := &pod.Spec
+	if s.Subdomain == "" || s.SetHostnameAsFQDN == nil || !*s.SetHostnameAsFQDN {
+		return hostname, nil
+	}
+	fqdn := hostname + "." + s.Subdomain + "." + pod.Namespace + ".svc." + clusterDomain
+	if len(fqdn) > fqdnMaxLength {
+		return "", fmt.Errorf("failed to construct FQDN from pod hostname and cluster domain, FQDN %s is too long (%d characters is the max, %d characters requested)",
+			fqdn, fqdnMaxLength, len(fqdn))
+	}
+	return fqdn, nil
 }
 
 func (a *Agent) podLabels(pod *objects.Pod) map[string]string {
@@ -102,7 +133,7 @@ func (a *Agent) containerConfig(sc *syncCtx, c *objects.Container, attempt uint3
 		}
 		return "", false
 	}
-	mounts, err := makeMounts(c, sc.vols)
+	mounts, err := makeMounts(c, sc.vols, lookup)
 	if err != nil {
 		return nil, configErr("%v", err)
 	}
@@ -134,24 +165,68 @@ func expandAll(ss []string, lookup func(string) (string, bool)) []string {
 	return out
 }
 
-func makeMounts(c *objects.Container, vols map[string]volumes.Volume) ([]runtime.Mount, error) {
+// makeMounts makes c's mounts of the pod's volumes, as the kubelet's
+// makeMounts: a subPathExpr expanded with the container's environment
+// (env), a sub-path made when missing, the propagation asked for.
+func makeMounts(c *objects.Container, vols map[string]volumes.Volume, env func(string) (string, bool)) ([]runtime.Mount, error) {
 	var out []runtime.Mount
 	for _, vm := range c.VolumeMounts {
 		v, ok := vols[vm.Name]
 		if !ok {
 			return nil, fmt.Errorf("volume %q of mount %q is not a volume of the pod", vm.Name, vm.MountPath)
 		}
-		path := v.Path
-		if vm.SubPath != "" {
-			p, err := volumes.SubPath(path, vm.SubPath)
+		path, sub := v.Path, vm.SubPath
+		if vm.SubPathExpr != "" {
+			var err error
+			if sub, err = expandSubPath(vm.SubPathExpr, env); err != nil {
+				return nil, err
+			}
+		}
+		if sub != "" {
+			p, err := volumes.SubPath(path, sub)
 			if err != nil {
 				return nil, err
 			}
 			path = p
 		}
-		out = append(out, runtime.Mount{HostPath: path, ContainerPath: vm.MountPath, ReadOnly: vm.ReadOnly || v.ReadOnly})
+		m := runtime.Mount{HostPath: path, ContainerPath: vm.MountPath, ReadOnly: vm.ReadOnly || v.ReadOnly}
+		if p := vm.MountPropagation; p != nil {
+			switch *p {
+			case objects.MountPropagationHostToContainer:
+				m.Propagation = runtime.PropagationHostToContainer
+			case objects.MountPropagationBidirectional:
+				m.Propagation = runtime.PropagationBidirectional
+			}
+		}
+		out = append(out, m)
 	}
 	return out, nil
+}
+
+// expandSubPath expands the $(VAR) references of a subPathExpr with the
+// container's environment, as the kubelet's ExpandContainerVolumeMounts:
+// a variable that is unset or empty is an error naming every such one;
+// the result must be a relative path that stays in the volume.
+func expandSubPath(expr string, env func(string) (string, bool)) (string, error) {
+	var missing []string
+	sub := expand(expr, func(name string) (string, bool) {
+		v, ok := env(name)
+		if (!ok || v == "") && !slices.Contains(missing, name) {
+			missing = append(missing, name)
+		}
+		return v, true
+	})
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return "", fmt.Errorf("missing value for %s", strings.Join(missing, ", "))
+	}
+	if strings.HasPrefix(sub, "/") {
+		return "", fmt.Errorf("error SubPath `%s` must not be an absolute path", sub)
+	}
+	if slices.Contains(strings.Split(sub, "/"), "..") {
+		return "", fmt.Errorf("unable to provision SubPath `%s`: must not contain '..'", sub)
+	}
+	return sub, nil
 }
 
 // resources turns requests and limits into what runtimes enforce, as the

@@ -384,8 +384,10 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 		if n := len(obs.sandboxes); n > 0 {
 			attempt = obs.sandboxes[n-1].Attempt + 1
 		}
-		cfg := a.sandboxConfig(pod, attempt)
-		err := a.setRuntimeHandler(ctx, pod, cfg)
+		cfg, err := a.sandboxConfig(pod, attempt)
+		if err == nil {
+			err = a.setRuntimeHandler(ctx, pod, cfg)
+		}
 		if err == nil {
 			_, err = a.rt.RunSandbox(ctx, cfg)
 		}

@@ -185,7 +185,11 @@ func (r *Runtime) specOpts(id string, sb containers.Container, img client.Image,
 		if !filepath.IsAbs(m.HostPath) || !filepath.IsAbs(m.ContainerPath) {
 			return nil, fmt.Errorf("containerd: container %s: mount %s:%s: want absolute paths", cfg.Name, m.HostPath, m.ContainerPath)
 		}
-		mounts = append(mounts, bind(m.HostPath, m.ContainerPath, m.ReadOnly))
+		b, err := propagatedBind(m)
+		if err != nil {
+			return nil, fmt.Errorf("containerd: container %s: %w", cfg.Name, err)
+		}
+		mounts = append(mounts, b)
 	}
 	if p := cfg.TerminationMessagePath; p != "" {
 		if !filepath.IsAbs(p) {
@@ -193,7 +197,7 @@ func (r *Runtime) specOpts(id string, sb containers.Container, img client.Image,
 		}
 		mounts = append(mounts, bind(r.messagePath(id), p, false))
 	}
-	opts = append(opts, oci.WithMounts(mounts))
+	opts = append(opts, oci.WithMounts(mounts), withRootfsPropagation(cfg.Mounts))
 	res := cfg.Resources
 	if res.CPUShares > 0 {
 		opts = append(opts, oci.WithCPUShares(uint64(res.CPUShares)))

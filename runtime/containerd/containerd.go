@@ -29,6 +29,14 @@
 // join, as a Kubernetes pod's containers join its pause container's. While
 // that task is not running the sandbox is NotReady.
 //
+// The containers of a sandbox with SandboxConfig.HostPID or HostIPC have no
+// PID or IPC namespace of their own (the host's, with the host's /dev/shm
+// bound over theirs), as containerd's CRI plugin makes them. A Mount that
+// propagates is bound rslave or rshared, with the container's root
+// propagation to match, once CreateContainer has checked, as the CRI
+// plugin does, that its host path is on a shared (or, for
+// HostToContainer, slave) mount of the host.
+//
 // A sandbox's SandboxConfig.RuntimeHandler picks the containerd runtime
 // (shim) of its containers and of its pause task, as containerd's CRI
 // plugin maps handlers to runtimes: "runc" is DefaultRuntimeName, others
@@ -164,6 +172,8 @@ const (
 	labelMsgFile  = labelPrefix + "messagefile" // "true": the container has a termination message file
 	labelSharePID = labelPrefix + "sharepid"    // "true": the sandbox has a pause task, whose PID namespace its containers join
 	labelSysctls  = labelPrefix + "sysctls"     // the sandbox's sysctls, JSON, set in each of its containers
+	labelHostPID  = labelPrefix + "hostpid"     // "true": the sandbox's containers are in the host's PID namespace
+	labelHostIPC  = labelPrefix + "hostipc"     // "true": the sandbox's containers are in the host's IPC namespace, with its /dev/shm
 	// labelOwner marks a lease with the process that holds it
 	// (internal/owner), on the lease, not on a container.
 	labelOwner = labelPrefix + "owner"

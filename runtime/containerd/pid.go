@@ -104,11 +104,12 @@ func (r *Runtime) pidNamespace(ctx context.Context, sb containers.Container) (st
 
 // podSpecOpts are what a container's spec takes of its sandbox beyond
 // its network and files: the sandbox's PID namespace when its containers
-// share one, and the sandbox's sysctls, which runc sets as it creates the
-// container, in the pod's network namespace and in the container's own
-// IPC namespace.
+// share one, the host's PID and IPC namespaces when the sandbox is in
+// them (see hostNamespaceOpts), and the sandbox's sysctls, which runc sets
+// as it creates the container, in the pod's network namespace and in the
+// container's own IPC namespace.
 func (r *Runtime) podSpecOpts(ctx context.Context, sb containers.Container) ([]oci.SpecOpts, error) {
-	var opts []oci.SpecOpts
+	opts := hostNamespaceOpts(sb)
 	if sb.Labels[labelSharePID] == "true" {
 		path, err := r.pidNamespace(ctx, sb)
 		if err != nil {

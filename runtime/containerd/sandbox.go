@@ -101,8 +101,15 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (_
 		b, _ := json.Marshal(cfg.Sysctls)
 		labels[labelSysctls] = string(b)
 	}
+	if cfg.HostPID {
+		labels[labelHostPID] = "true"
+	}
+	if cfg.HostIPC {
+		labels[labelHostIPC] = "true"
+	}
 	spec := client.WithSpec(&oci.Spec{Version: specs.Version})
-	if cfg.ShareProcessNamespace {
+	sharePID := cfg.ShareProcessNamespace && !cfg.HostPID // the host's is shared already
+	if sharePID {
 		labels[labelSharePID] = "true"
 		if spec, err = r.pauseSpec(id, dir, nsPath); err != nil {
 			return "", fmt.Errorf("containerd: sandbox %s: pause task: %w", cfg, err)
@@ -120,7 +127,7 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (_
 	if err != nil {
 		return "", r.wrap(err, "recording sandbox %s", cfg)
 	}
-	if cfg.ShareProcessNamespace {
+	if sharePID {
 		if err = r.startPause(ctx, id); err != nil {
 			if derr := r.cli.ContainerService().Delete(context.WithoutCancel(ctx), id); derr != nil {
 				r.log.Warn("removing the record of a sandbox that failed", "sandbox", short(id), "err", derr)

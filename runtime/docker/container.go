@@ -25,9 +25,12 @@ import (
 
 // CreateContainer implements runtime.ContainerService. The container joins
 // the sandbox's network and IPC namespaces (and PID namespace, when the
-// sandbox shares it) and mounts its hosts file when it has one of
-// podkit's; Command replaces the image's entrypoint and Args its command,
-// as Kubernetes means them.
+// sandbox shares it; the host's, when the sandbox is in the host's) and
+// mounts its hosts file when it has one of podkit's; Command replaces the
+// image's entrypoint and Args its command, as Kubernetes means them.
+// Mounts propagate as asked (rslave, rshared), which the engine refuses,
+// when the container starts, for a host path on a mount of the host that
+// is not shared (or, for HostToContainer, a slave).
 func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *runtime.ContainerConfig) (_ string, err error) {
 	sb, err := r.inspectSandbox(ctx, sandboxID)
 	if err != nil {
@@ -58,8 +61,14 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		}
 		opts.HostConfig.Mounts = append(opts.HostConfig.Mounts, mount.Mount{Type: mount.TypeBind, Source: path, Target: "/etc/hosts"})
 	}
-	if sb.Config.Labels[labelSharePID] == "true" {
+	switch {
+	case sb.Config.Labels[labelHostPID] == "true":
+		opts.HostConfig.PidMode = container.PidMode("host")
+	case sb.Config.Labels[labelSharePID] == "true":
 		opts.HostConfig.PidMode = container.PidMode("container:" + sb.ID)
+	}
+	if sb.Config.Labels[labelHostIPC] == "true" {
+		opts.HostConfig.IpcMode = container.IPCModeHost
 	}
 	if sb.HostConfig != nil {
 		opts.HostConfig.Runtime = sb.HostConfig.Runtime // the sandbox's runtime handler
@@ -145,7 +154,14 @@ func containerOptions(sb container.InspectResponse, cfg *runtime.ContainerConfig
 		if m.HostPath == "" || m.ContainerPath == "" {
 			return client.ContainerCreateOptions{}, fmt.Errorf("docker: container %s: mount %q→%q: both paths are required", cfg.Name, m.HostPath, m.ContainerPath)
 		}
-		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.HostPath, Target: m.ContainerPath, ReadOnly: m.ReadOnly})
+		bm := mount.Mount{Type: mount.TypeBind, Source: m.HostPath, Target: m.ContainerPath, ReadOnly: m.ReadOnly}
+		switch m.Propagation {
+		case runtime.PropagationHostToContainer:
+			bm.BindOptions = &mount.BindOptions{Propagation: mount.PropagationRSlave}
+		case runtime.PropagationBidirectional:
+			bm.BindOptions = &mount.BindOptions{Propagation: mount.PropagationRShared}
+		}
+		hc.Mounts = append(hc.Mounts, bm)
 	}
 	if msgFile != "" {
 		labels[labelMsgFile] = msgFile

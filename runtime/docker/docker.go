@@ -65,7 +65,12 @@
 // App containers join the sandbox's network and IPC namespaces (network
 // and IPC mode container:<sandbox>), and with
 // SandboxConfig.ShareProcessNamespace its PID namespace too (PID mode
-// container:<sandbox>: the pause program is PID 1). SandboxConfig.Sysctls
+// container:<sandbox>: the pause program is PID 1). With HostPID and
+// HostIPC the sandbox and its containers have PID and IPC mode host, as
+// the kubelet's dockershim gave them (the host's /dev/shm with the
+// host's IPC namespace). A Mount's propagation is its bind propagation
+// (rslave, rshared), which the engine refuses at StartContainer for a
+// host path on a mount that does not propagate. SandboxConfig.Sysctls
 // are the sandbox container's sysctls, set by the engine in those
 // namespaces. The engine writes the pod's /etc/hosts, which the containers
 // share; a sandbox with SandboxConfig.HostAliases has one of podkit's own
@@ -128,6 +133,8 @@ const (
 	labelMsgFile  = labelPrefix + "messagefile" // the host file of the termination message
 	labelHosts    = labelPrefix + "hosts"       // "true": the sandbox's containers mount its hostsFile
 	labelSharePID = labelPrefix + "sharepid"    // "true": the sandbox's containers join its PID namespace
+	labelHostPID  = labelPrefix + "hostpid"     // "true": the sandbox and its containers are in the host's PID namespace
+	labelHostIPC  = labelPrefix + "hostipc"     // "true": the sandbox and its containers are in the host's IPC namespace
 	labelNetwork  = "io.podkit.network"
 	kindSandbox   = "sandbox"
 	kindContainer = "container"

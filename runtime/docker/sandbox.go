@@ -28,7 +28,8 @@ import (
 // RunSandbox implements runtime.SandboxService: it starts a container of
 // the sandbox image on the pod network (or the host's, for HostNetwork),
 // with the pod's hostname, DNS settings and published ports, and an IPC
-// namespace the pod's containers share.
+// namespace the pod's containers share (the host's, for HostIPC). For
+// HostPID it runs in the host's PID namespace, as its containers do.
 func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (string, error) {
 	if err := r.ensureSandboxImage(ctx); err != nil {
 		return "", err
@@ -110,8 +111,18 @@ func (r *Runtime) sandboxOptions(cfg *runtime.SandboxConfig) (client.ContainerCr
 	if len(cfg.HostAliases) > 0 {
 		labels[labelHosts] = "true"
 	}
-	if cfg.ShareProcessNamespace {
+	// As the kubelet's dockershim did: the host's namespaces for the
+	// sandbox, whose containers then take the same (CreateContainer).
+	switch {
+	case cfg.HostPID:
+		hc.PidMode = container.PidMode("host")
+		labels[labelHostPID] = "true"
+	case cfg.ShareProcessNamespace:
 		labels[labelSharePID] = "true"
+	}
+	if cfg.HostIPC {
+		hc.IpcMode = container.IPCModeHost
+		labels[labelHostIPC] = "true"
 	}
 	hc.CPUShares = 2
 	c := &container.Config{

@@ -239,7 +239,7 @@ func (r *Runtime) behavior(c *container) *Behavior {
 		return &noBehavior
 	}
 	argv := append(slices.Clone(cmd), args...)
-	if stdout, stderr, code, ok := podCommand(c, argv); ok {
+	if stdout, stderr, code, ok := r.podCommand(c, argv); ok {
 		return &Behavior{Logs: stdout, Stderr: stderr, Exit: &Exit{Code: code}}
 	}
 	if b, ok := command(argv, c.spec.cfg.TerminationMessagePath); ok {

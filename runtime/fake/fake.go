@@ -12,9 +12,12 @@
 //     "ignore-sigterm", "fail-with /dev/termination-log oops 1"), or one
 //     of those that read the pod: "cat /etc/hosts" prints the files the
 //     sandbox's configuration makes (/etc/hosts with its host aliases,
-//     /etc/hostname, /proc/sys/... of its sysctls) and "ps" the command
-//     lines of the containers it sees (all of the pod's running ones
-//     with a shared PID namespace), as the test program does on the real
+//     /etc/hostname, /proc/sys/... of its sysctls) and those written in
+//     its /dev/shm, "fail-with /dev/shm/NAME MESSAGE CODE" writes one
+//     there (the host's /dev/shm, the runtime's, for HostIPC), and "ps"
+//     prints the command lines of the containers it sees (all of the
+//     pod's running ones with a shared PID namespace, all of the
+//     runtime's with HostPID), as the test program does on the real
 //     runtimes;
 //   - else it runs until stopped.
 //
@@ -93,7 +96,8 @@ type Runtime struct {
 	history     []Record
 	historyHead int // of the oldest record, once a limited history is full
 	subs        map[*subscriber]struct{}
-	handlers    map[string]bool // the runtime handlers it knows
+	hostShm     map[string]string // the files HostIPC sandboxes' containers wrote in /dev/shm
+	handlers    map[string]bool   // the runtime handlers it knows
 }
 
 // sandbox keeps of its SandboxConfig only what the fake uses. A pod's
@@ -112,7 +116,7 @@ type sandbox struct {
 	ip           uint32 // as a number, 0 for HostNetwork
 	ready        bool
 	hostname     string
-	spec         *podSpec // nil unless the config has host aliases, sysctls or a shared PID namespace
+	spec         *podSpec // nil unless the config has host aliases, sysctls, a shared or the host's namespaces, or /dev/shm files
 }
 
 // image is a present image. Containers point to it: its reference and id

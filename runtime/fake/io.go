@@ -133,7 +133,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions)
 	}
 	r.record(rec, nil)
 	b, healthy := *c.b, c.healthy
-	podOut, podErr, podCode, podCmd := podCommand(c, opts.Command)
+	podOut, podErr, podCode, podCmd := r.podCommand(c, opts.Command)
 	r.mu.Unlock()
 
 	stdout, stderr := opts.Stdout, opts.Stderr

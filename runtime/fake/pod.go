@@ -3,6 +3,7 @@ package fake
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/podkit/podkit/runtime"
@@ -15,13 +16,18 @@ type podSpec struct {
 	aliases  []runtime.HostAlias
 	sysctls  map[string]string
 	sharePID bool
+	hostPID  bool
+	hostIPC  bool
+	// shm holds the files written in the pod's /dev/shm (see shmFiles).
+	shm map[string]string
 }
 
 func newPodSpec(cfg *runtime.SandboxConfig) *podSpec {
-	if len(cfg.HostAliases) == 0 && len(cfg.Sysctls) == 0 && !cfg.ShareProcessNamespace {
+	if len(cfg.HostAliases) == 0 && len(cfg.Sysctls) == 0 && !cfg.ShareProcessNamespace && !cfg.HostPID && !cfg.HostIPC {
 		return nil
 	}
-	s := &podSpec{sysctls: maps.Clone(cfg.Sysctls), sharePID: cfg.ShareProcessNamespace}
+	s := &podSpec{sysctls: maps.Clone(cfg.Sysctls), sharePID: cfg.ShareProcessNamespace,
+		hostPID: cfg.HostPID, hostIPC: cfg.HostIPC}
 	for _, a := range cfg.HostAliases {
 		s.aliases = append(s.aliases, runtime.HostAlias{IP: a.IP, Hostnames: slices.Clone(a.Hostnames)})
 	}
@@ -34,12 +40,18 @@ const nodeHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopba
 
 // file returns the content of a file of the sandbox that its
 // configuration makes: /etc/hosts (see runtime.HostsFile), /etc/hostname
-// and /proc/sys/... of the sysctls it was given.
-func (sb *sandbox) file(path string) (string, bool) {
+// (and the kernel's, /proc/sys/kernel/hostname) and /proc/sys/... of the
+// sysctls it was given; or one written in its
+// /dev/shm (see shmFiles).
+func (r *Runtime) file(sb *sandbox, path string) (string, bool) {
 	var aliases []runtime.HostAlias
 	var sysctls map[string]string
 	if sb.spec != nil {
 		aliases, sysctls = sb.spec.aliases, sb.spec.sysctls
+	}
+	if name, ok := shmName(path); ok {
+		v, ok := r.shmFiles(sb, false)[name]
+		return v, ok
 	}
 	switch path {
 	case "/etc/hosts":
@@ -47,7 +59,7 @@ func (sb *sandbox) file(path string) (string, bool) {
 			return string(runtime.HostNetworkHostsFile([]byte(nodeHosts), aliases)), true
 		}
 		return string(runtime.HostsFile(sb.ipString, sb.hostname, aliases)), true
-	case "/etc/hostname":
+	case "/etc/hostname", "/proc/sys/kernel/hostname":
 		return sb.hostname + "\n", true
 	}
 	if name, ok := strings.CutPrefix(path, "/proc/sys/"); ok {
@@ -58,31 +70,83 @@ func (sb *sandbox) file(path string) (string, bool) {
 	return "", false
 }
 
+// shmName returns the name of a file directly in /dev/shm.
+func shmName(path string) (string, bool) {
+	name, ok := strings.CutPrefix(path, "/dev/shm/")
+	return name, ok && name != "" && !strings.Contains(name, "/")
+}
+
+// shmFiles returns the files of the /dev/shm sb's containers see: the
+// host's, which the runtime keeps, for a HostIPC sandbox, else the pod's
+// own; made when create is set. r.mu is held.
+func (r *Runtime) shmFiles(sb *sandbox, create bool) map[string]string {
+	if sb.spec != nil && sb.spec.hostIPC {
+		if r.hostShm == nil && create {
+			r.hostShm = map[string]string{}
+		}
+		return r.hostShm
+	}
+	if create && sb.spec == nil {
+		sb.spec = &podSpec{}
+	}
+	if sb.spec == nil {
+		return nil
+	}
+	if sb.spec.shm == nil && create {
+		sb.spec.shm = map[string]string{}
+	}
+	return sb.spec.shm
+}
+
 // processes returns the command lines c sees running, one a line: those of
-// its sandbox's running containers when they share a PID namespace, else
-// its own. Containers run without a command (the image's) show none.
-func (sb *sandbox) processes(c *container) []string {
-	var out []string
-	for x := sb.ctrs; x != nil; x = x.next {
-		if x == c || sb.spec != nil && sb.spec.sharePID && x.state == runtime.ContainerRunning {
-			if l := cmdline(append(slices.Clone(x.spec.cfg.Command), x.spec.cfg.Args...)); l != "" {
-				out = append(out, l)
+// every running container of the runtime when its sandbox is in the host's
+// PID namespace (which sees every other), those of its sandbox's running
+// containers when they share a PID namespace, else its own. Containers run
+// without a command (the image's) show none. r.mu is held.
+func (r *Runtime) processes(c *container) []string {
+	sb := c.sb
+	var seen []*container
+	switch {
+	case sb.spec != nil && sb.spec.hostPID:
+		seen = inOrder(r.containers, func(x *container) bool { return x == c || x.state == runtime.ContainerRunning })
+	case sb.spec != nil && sb.spec.sharePID:
+		for x := sb.ctrs; x != nil; x = x.next {
+			if x == c || x.state == runtime.ContainerRunning {
+				seen = append(seen, x)
 			}
+		}
+	default:
+		seen = []*container{c}
+	}
+	var out []string
+	for _, x := range seen {
+		if l := cmdline(append(slices.Clone(x.spec.cfg.Command), x.spec.cfg.Args...)); l != "" {
+			out = append(out, l)
 		}
 	}
 	return out
 }
 
-// podCommand runs the fake commands that read the pod c is in, for a
-// container or an exec'ed command: "cat FILE..." prints the files its
-// sandbox's configuration makes (see sandbox.file) and fails on others;
-// "ps" prints the command lines c sees (see sandbox.processes). ok is
+// podCommand runs the fake commands that read or write the pod c is in,
+// for a container or an exec'ed command: "cat FILE..." prints the files
+// its sandbox's configuration makes and those written in its /dev/shm
+// (see Runtime.file) and fails on others; "ps" prints the command lines c
+// sees (see Runtime.processes); "fail-with /dev/shm/NAME MESSAGE CODE"
+// writes MESSAGE to the /dev/shm c sees, then exits with CODE. ok is
 // false for any other command. r.mu is held.
-func podCommand(c *container, argv []string) (stdout, stderr []string, code int32, ok bool) {
+func (r *Runtime) podCommand(c *container, argv []string) (stdout, stderr []string, code int32, ok bool) {
 	switch {
+	case len(argv) == 4 && argv[0] == "fail-with":
+		name, isShm := shmName(argv[1])
+		n, err := strconv.Atoi(argv[3])
+		if !isShm || err != nil {
+			return nil, nil, 0, false
+		}
+		r.shmFiles(c.sb, true)[name] = argv[2]
+		return nil, nil, int32(n), true
 	case len(argv) > 1 && argv[0] == "cat":
 		for _, path := range argv[1:] {
-			content, found := c.sb.file(path)
+			content, found := r.file(c.sb, path)
 			if !found {
 				return stdout, []string{"open " + path + ": no such file or directory"}, 1, true
 			}
@@ -90,7 +154,7 @@ func podCommand(c *container, argv []string) (stdout, stderr []string, code int3
 		}
 		return stdout, nil, 0, true
 	case len(argv) == 1 && argv[0] == "ps":
-		return c.sb.processes(c), nil, 0, true
+		return r.processes(c), nil, 0, true
 	}
 	return nil, nil, 0, false
 }
@@ -104,7 +168,7 @@ type SandboxConfig struct {
 
 // SandboxConfigs returns the configurations of the sandboxes that exist,
 // oldest first, for tests that check what a pod's sandbox was given (host
-// aliases, sysctls, a shared PID namespace).
+// aliases, sysctls, a shared PID namespace, the host's namespaces).
 func (r *Runtime) SandboxConfigs() []SandboxConfig {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -115,6 +179,7 @@ func (r *Runtime) SandboxConfigs() []SandboxConfig {
 			Attempt: sb.attempt, Labels: maps.Clone(sb.labels), HostNetwork: sb.ip == 0}
 		if s := sb.spec; s != nil {
 			cfg.Sysctls, cfg.ShareProcessNamespace = maps.Clone(s.sysctls), s.sharePID
+			cfg.HostPID, cfg.HostIPC = s.hostPID, s.hostIPC
 			for _, a := range s.aliases {
 				cfg.HostAliases = append(cfg.HostAliases, runtime.HostAlias{IP: a.IP, Hostnames: slices.Clone(a.Hostnames)})
 			}

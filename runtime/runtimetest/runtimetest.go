@@ -23,7 +23,8 @@
 // termination messages, graceful and forced stops, labels and filters for
 // adoption, image presence and pull errors, ErrNotFound for unknown ids,
 // what a sandbox gives its containers (host aliases in /etc/hosts,
-// sysctls, a shared PID namespace), and, when the backend has them,
+// sysctls, a shared PID namespace, the host's PID and IPC namespaces),
+// mount propagation, and, when the backend has them,
 // logs, exec, stats and events. Every sandbox it creates
 // is labelled with a node name of its own and removed at the end of its
 // subtest, so the suite can run against a daemon that holds other work.
@@ -85,6 +86,12 @@ type Config struct {
 	// arguments joined by spaces, one a line, and exits 0. Without it the
 	// suite skips its checks of shared PID namespaces.
 	Processes []string
+	// SameHost says the runtime runs its containers on the host of the
+	// test process, which may make mounts there (as root): the suite then
+	// checks mount propagation with mounts of its own, and removes what
+	// its containers leave in the host's /dev/shm. Without it the suite
+	// skips those checks.
+	SameHost bool
 	// AbsentImage is a reference no registry serves (default
 	// "podkit.invalid/absent:0").
 	AbsentImage string
@@ -136,6 +143,10 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"HostAliasesHostNetwork", testHostAliasesHostNetwork},
 		{"Sysctls", testSysctls},
 		{"SharedPIDNamespace", testSharedPIDNamespace},
+		{"Hostname", testHostname},
+		{"HostPID", testHostPID},
+		{"HostIPC", testHostIPC},
+		{"MountPropagation", testMountPropagation},
 		{"RuntimeHandler", testRuntimeHandler},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,12 +41,16 @@ func PrintPods(w io.Writer, now time.Time, pods []*objects.Pod) {
 }
 
 // PodStatus is the STATUS column of `kubectl get pods`: Terminating,
+// SchedulingGated while the pod has scheduling gates,
 // until the pod is initialized Init:done/all while its init containers
 // run (a sidecar is done once started) or Init:reason when one fails or
 // waits, then a container's waiting or terminated reason, or the phase.
 func PodStatus(p *objects.Pod) string {
 	if p.DeletionTimestamp != nil {
 		return "Terminating"
+	}
+	if c := objects.GetPodCondition(&p.Status, objects.PodScheduled); c != nil && c.Reason == objects.PodReasonSchedulingGated {
+		return objects.PodReasonSchedulingGated
 	}
 	inits := p.Status.InitContainerStatuses
 	if c := objects.GetPodCondition(&p.Status, objects.PodInitialized); c != nil && c.Status == objects.ConditionTrue {

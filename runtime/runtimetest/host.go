@@ -1,0 +1,198 @@
+package runtimetest
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/podkit/podkit/runtime"
+)
+
+// The cases of what a sandbox or a container may share with the host:
+// its PID and IPC namespaces, and mounts made under a mount's host path
+// after the container started (runtime.Mount.Propagation); and of the
+// hostname a sandbox gives its containers.
+
+// testHostPID: a container of a HostPID sandbox sees the processes of
+// another sandbox's containers, as a process of the host sees every one;
+// a container of an ordinary sandbox does not.
+func testHostPID(h *harness) {
+	if len(h.cfg.Processes) == 0 {
+		h.t.Skip("runtimetest.Config.Processes is not set")
+	}
+	lr := capability[runtime.LogReader](h, "runtime.LogReader")
+	other := strings.Join(h.cfg.IgnoreTerm, " ")
+	otherID, otherCfg := h.sandbox("pid-other")
+	bg := h.run(otherID, otherCfg, "background", h.cfg.IgnoreTerm)
+	h.waitContainer(bg, "running", running)
+	h.waitIgnoring(bg)
+	for _, host := range []bool{true, false} {
+		name := "own-pid"
+		if host {
+			name = "host-pid"
+		}
+		sbID, sb := h.sandboxWith(name, func(c *runtime.SandboxConfig) { c.HostPID = host })
+		lines := strings.Split(strings.TrimSpace(h.output(lr, sbID, sb, "ps", h.cfg.Processes)), "\n")
+		if sees := slices.Contains(lines, other); sees != host {
+			h.t.Errorf("HostPID %v: the process %q of another sandbox seen: %v, want %v; it sees %q", host, other, sees, host, lines)
+		}
+	}
+	// A HostPID sandbox stops and goes as any other.
+	sbID, sb := h.sandboxWith("host-pid-stop", func(c *runtime.SandboxConfig) { c.HostPID = true })
+	id := h.run(sbID, sb, "app", h.cfg.IgnoreTerm)
+	h.waitContainer(id, "running", running)
+	if err := h.rt.StopSandbox(h.ctx, sbID); err != nil {
+		h.t.Fatalf("StopSandbox of a HostPID sandbox: %v", err)
+	}
+	h.waitContainer(id, "exited", exited)
+	if err := h.rt.RemoveSandbox(h.ctx, sbID); err != nil {
+		h.t.Fatalf("RemoveSandbox of a HostPID sandbox: %v", err)
+	}
+}
+
+// testHostname: a sandbox's containers have its Hostname, short or fully
+// qualified (a pod's with setHostnameAsFQDN), as the kernel's hostname
+// (/proc/sys/kernel/hostname, what uname -n says), in /etc/hostname, and
+// in /etc/hosts beside the sandbox's IP.
+func testHostname(h *harness) {
+	if h.cfg.ReadFile == nil {
+		h.t.Skip("runtimetest.Config.ReadFile is not set")
+	}
+	lr := capability[runtime.LogReader](h, "runtime.LogReader")
+	for pod, hostname := range map[string]string{"short-hostname": "web-0", "fqdn-hostname": "web-0.web.runtimetest.svc.cluster.local"} {
+		sbID, sb := h.sandboxWith(pod, func(c *runtime.SandboxConfig) { c.Hostname = hostname })
+		for i, path := range []string{"/proc/sys/kernel/hostname", "/etc/hostname"} {
+			if got := strings.TrimSpace(h.output(lr, sbID, sb, "read-"+string(rune('a'+i)), h.cfg.ReadFile(path))); got != hostname {
+				h.t.Errorf("hostname %s: %s is %q", hostname, path, got)
+			}
+		}
+		st, _ := h.sandboxStatus(sbID)
+		hosts := h.output(lr, sbID, sb, "hosts", h.cfg.ReadFile("/etc/hosts"))
+		found := false
+		for _, line := range strings.Split(hosts, "\n") {
+			f := strings.Fields(line)
+			found = found || len(f) > 1 && f[0] == st.IP && slices.Contains(f[1:], hostname)
+		}
+		if !found {
+			h.t.Errorf("hostname %s: /etc/hosts has no line of the sandbox's IP %s with it:\n%s", hostname, st.IP, hosts)
+		}
+	}
+}
+
+// testHostIPC: a file a container of a HostIPC sandbox writes in /dev/shm
+// is in the host's /dev/shm, where a container of another HostIPC sandbox
+// reads it; a container of an ordinary sandbox has a /dev/shm of its pod.
+func testHostIPC(h *harness) {
+	if h.cfg.ReadFile == nil || h.cfg.FailWith == nil {
+		h.t.Skip("runtimetest.Config.ReadFile or FailWith is not set")
+	}
+	lr := capability[runtime.LogReader](h, "runtime.LogReader")
+	name := "podkit-runtimetest-" + randHex(6)
+	path := "/dev/shm/" + name
+	if h.cfg.SameHost {
+		h.t.Cleanup(func() { os.Remove(path) })
+	}
+	const marker = "written by a HostIPC container"
+	hostIPC := func(c *runtime.SandboxConfig) { c.HostIPC = true }
+	aID, a := h.sandboxWith("host-ipc-a", hostIPC)
+	h.output(lr, aID, a, "writer", h.cfg.FailWith(path, marker, 0))
+	if h.cfg.SameHost {
+		if b, err := os.ReadFile(path); err != nil || string(b) != marker {
+			h.t.Errorf("the host's %s: %q, %v; want %q", path, b, err, marker)
+		}
+	}
+	bID, b := h.sandboxWith("host-ipc-b", hostIPC)
+	if got := strings.TrimSpace(h.output(lr, bID, b, "reader", h.cfg.ReadFile(path))); got != marker {
+		h.t.Errorf("a container of another HostIPC sandbox reads %s as %q, want %q", path, got, marker)
+	}
+	cID, c := h.sandbox("own-ipc")
+	id := h.run(cID, c, "reader", h.cfg.ReadFile(path))
+	if st := h.waitContainer(id, "exited", exited); st.ExitCode == 0 {
+		h.t.Errorf("a container of a sandbox without HostIPC read the host's %s: %q", path, h.logs(lr, id, runtime.LogOptions{}))
+	}
+}
+
+// testMountPropagation: a mount made on the host under a mount's host
+// path after the container started reaches a container whose mount is
+// HostToContainer or Bidirectional, not one whose mount is private; and
+// a runtime refuses a HostToContainer mount of a host path whose mount
+// propagates nothing. It makes mounts on the host, so it needs
+// Config.SameHost.
+func testMountPropagation(h *harness) {
+	if !h.cfg.SameHost || h.cfg.ReadFile == nil {
+		h.t.Skip("runtimetest.Config.SameHost or ReadFile is not set")
+	}
+	ex := capability[runtime.Execer](h, "runtime.Execer")
+	dir := h.t.TempDir()
+	shared, private := filepath.Join(dir, "shared"), filepath.Join(dir, "private")
+	// The host paths are mounts of the test's own, shared and private,
+	// whatever the host's root is (systemd makes it shared; a container
+	// may have it private).
+	for _, m := range []struct {
+		path   string
+		shared bool
+	}{{shared, true}, {private, false}} {
+		if err := os.Mkdir(m.path, 0o755); err != nil {
+			h.t.Fatal(err)
+		}
+		if err := mountTmpfs(m.path, m.shared); err != nil {
+			h.t.Skipf("cannot make mounts on the host: %v", err)
+		}
+		h.t.Cleanup(func() { unmount(h.t, m.path) })
+	}
+	sbID, sb := h.sandbox("propagation")
+	const target = "/mnt/propagation"
+	ids := map[runtime.MountPropagation]string{}
+	for _, p := range []runtime.MountPropagation{runtime.PropagationPrivate, runtime.PropagationHostToContainer, runtime.PropagationBidirectional} {
+		cfg := h.containerConfig(sb, strings.ToLower(p.String()), 0, nil)
+		// Not privileged, as Kubernetes makes a Bidirectional one: what is
+		// checked is what reaches the container, not what it may mount.
+		cfg.Mounts = []runtime.Mount{{HostPath: shared, ContainerPath: target, Propagation: p}}
+		id, err := h.rt.CreateContainer(h.ctx, sbID, cfg)
+		if err != nil {
+			h.t.Fatalf("CreateContainer with a %v mount: %v", p, err)
+		}
+		h.start(id)
+		h.waitContainer(id, "running", running)
+		ids[p] = id
+	}
+	// Mounted once the containers run.
+	sub := filepath.Join(shared, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := mountTmpfs(sub, false); err != nil {
+		h.t.Fatalf("mount under the shared host path: %v", err)
+	}
+	h.t.Cleanup(func() { unmount(h.t, sub) })
+	const marker = "mounted after the container started"
+	if err := os.WriteFile(filepath.Join(sub, "marker"), []byte(marker), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	for p, id := range ids {
+		var out, errb strings.Builder
+		code, err := ex.Exec(h.ctx, id, runtime.ExecOptions{Command: h.cfg.ReadFile(target + "/sub/marker"), Stdout: &out, Stderr: &errb})
+		if err != nil {
+			h.t.Fatalf("Exec in the container of a %v mount: %v", p, err)
+		}
+		sees := code == 0 && strings.TrimSpace(out.String()) == marker
+		if want := p != runtime.PropagationPrivate; sees != want {
+			h.t.Errorf("a %v mount: the mount made on the host later seen: %v, want %v (exit %d, stdout %q, stderr %q)",
+				p, sees, want, code, out.String(), errb.String())
+		}
+	}
+
+	// A host path on a private mount cannot propagate: refused.
+	cfg := h.containerConfig(sb, "refused", 0, nil)
+	cfg.Mounts = []runtime.Mount{{HostPath: private, ContainerPath: target, Propagation: runtime.PropagationHostToContainer}}
+	id, err := h.rt.CreateContainer(h.ctx, sbID, cfg)
+	if err == nil {
+		err = h.rt.StartContainer(h.ctx, id)
+	}
+	if err == nil {
+		h.t.Errorf("a HostToContainer mount of %s, on a private mount, was created and started", private)
+	} else if !strings.Contains(err.Error(), "not a shared or slave mount") {
+		h.t.Errorf("a HostToContainer mount of a private mount: %v, want an error saying it is not a shared or slave mount", err)
+	}
+}
