@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -79,12 +78,7 @@ func lowPodsLeft(t *testing.T, s store.Store) int {
 // another pod elsewhere.
 func TestRelistKeepsPreemptionUnderWay(t *testing.T) {
 	s := newStore(t)
-	var objs []objects.Object
-	for i := range 4 {
-		n := fmt.Sprintf("n%d", i)
-		objs = append(objs, makeNode(n, "1", "4Gi"), makePod("low-"+n, "1", "", onNode(n), priority(0), grace(0)))
-	}
-	create(t, s, append(objs, makePod("vip", "1", "", priority(100)))...)
+	create(t, s, append(fullNodes(4), makePod("vip", "1", "", priority(100)))...)
 	l := newLoopFor(t, s)
 	ctx := context.Background()
 	now := l.clock.Now()

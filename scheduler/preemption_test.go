@@ -486,6 +486,17 @@ func takeOps(l *loop) []*writeOp {
 	return ops
 }
 
+// fullNodes returns n nodes of one CPU, n0 to n(n-1), each filled by a
+// pod of priority 0 ("low-n0", ...) that leaves at once when evicted.
+func fullNodes(n int) []objects.Object {
+	var objs []objects.Object
+	for i := range n {
+		name := fmt.Sprintf("n%d", i)
+		objs = append(objs, makeNode(name, "1", "4Gi"), makePod("low-"+name, "1", "", onNode(name), priority(0), grace(0)))
+	}
+	return objs
+}
+
 // A preemptor whose preemption is still being written, its victim not
 // yet seen leaving, is not tried again when something else changes, as
 // Kubernetes keeps a pod out of the scheduling cycle while it preempts;
@@ -496,11 +507,7 @@ func takeOps(l *loop) []*writeOp {
 // when the writer is behind.
 func TestPreemptorWaitsForVictimsBeingEvicted(t *testing.T) {
 	s := newStore(t)
-	var objs []objects.Object
-	for i := range 4 {
-		n := fmt.Sprintf("n%d", i)
-		objs = append(objs, makeNode(n, "1", "4Gi"), makePod("low-"+n, "1", "", onNode(n), priority(0), grace(0)))
-	}
+	objs := fullNodes(4)
 	objs = append(objs, makePod("a", "1", "", priority(100)), makePod("b", "1", "", priority(100)))
 	create(t, s, objs...)
 	l := newLoopFor(t, s)
