@@ -48,6 +48,14 @@ const (
 type JobSpec struct {
 	// Parallelism and Completions both default to 1 when both are unset;
 	// Parallelism alone defaults to 1.
+	//
+	// Completions is immutable, except in an Indexed Job (elastic Indexed
+	// Jobs), where it may change together with parallelism so that the
+	// two stay equal. As in Kubernetes, an Indexed Job's completions have
+	// no limit of their own (up to MaxInt32); its parallelism is at most
+	// 100000, and with backoffLimitPerIndex and more than 100000
+	// completions, parallelism and maxFailedIndexes are at most 10000 and
+	// maxFailedIndexes is required.
 	Parallelism           *int32 `json:"parallelism,omitempty"`
 	Completions           *int32 `json:"completions,omitempty"`
 	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
@@ -407,13 +415,21 @@ func validateJobSpec(s *JobSpec, p *Path) ErrorList {
 	return errs
 }
 
-// ValidateUpdate rejects changes to the selector, completions,
-// completionMode, podFailurePolicy, backoffLimitPerIndex, managedBy,
-// successPolicy and, unless the Job is suspended, the pod template, as
-// Kubernetes does. (Kubernetes lets a suspended Job that never started
-// change only its template's scheduling directives; podkit lets a
-// suspended Job change its whole template.) Generating the selector of a
-// Job created without one is allowed.
+// ValidateUpdate rejects changes to the selector, completionMode,
+// podFailurePolicy, backoffLimitPerIndex, managedBy, successPolicy and,
+// unless the Job is suspended, the pod template, as Kubernetes does.
+// (Kubernetes lets a suspended Job that never started change only its
+// template's scheduling directives; podkit lets a suspended Job change its
+// whole template.) Generating the selector of a Job created without one is
+// allowed.
+//
+// Completions is immutable too, except in an Indexed Job, which is
+// elastic as in Kubernetes 1.31: completions may change together with
+// parallelism, so that the two stay equal
+// ("spec.completions: Invalid value: 4: can only be modified in tandem
+// with spec.parallelism"). The Job controller then removes the pods of
+// the indexes dropped and starts those added; see
+// reconcile.JobController.
 func (j *Job) ValidateUpdate(old Object) ErrorList {
 	o, ok := old.(*Job)
 	if !ok {
@@ -429,7 +445,7 @@ func (j *Job) ValidateUpdate(old Object) ErrorList {
 	p := NewPath("spec")
 	var errs ErrorList
 	errs = append(errs, validateImmutable(j.Spec.Selector, o.Spec.Selector, p.Child("selector"))...)
-	errs = append(errs, validateImmutable(j.Spec.Completions, o.Spec.Completions, p.Child("completions"))...)
+	errs = append(errs, validateCompletionsUpdate(&j.Spec, &o.Spec, p.Child("completions"))...)
 	errs = append(errs, validateImmutable(j.Spec.CompletionMode, o.Spec.CompletionMode, p.Child("completionMode"))...)
 	if o.Spec.Suspend == nil || !*o.Spec.Suspend {
 		errs = append(errs, validateImmutable(j.Spec.Template, o.Spec.Template, p.Child("template"))...)
@@ -439,4 +455,21 @@ func (j *Job) ValidateUpdate(old Object) ErrorList {
 	errs = append(errs, validateImmutable(j.Spec.ManagedBy, o.Spec.ManagedBy, p.Child("managedBy"))...)
 	errs = append(errs, validateImmutable(j.Spec.SuccessPolicy, o.Spec.SuccessPolicy, p.Child("successPolicy"))...)
 	return errs
+}
+
+// validateCompletionsUpdate lets an Indexed Job change its completions
+// only when parallelism changes to the same value (elastic Indexed Jobs);
+// other Jobs' completions are immutable. An Indexed Job without
+// completions is reported by Validate.
+func validateCompletionsUpdate(s, old *JobSpec, p *Path) ErrorList {
+	if s.CompletionMode == nil || *s.CompletionMode != IndexedCompletion {
+		return validateImmutable(s.Completions, old.Completions, p)
+	}
+	if s.Completions == nil || (old.Completions != nil && *s.Completions == *old.Completions) {
+		return nil
+	}
+	if s.Parallelism == nil || *s.Parallelism != *s.Completions {
+		return ErrorList{Invalid(p, *s.Completions, "can only be modified in tandem with spec.parallelism")}
+	}
+	return nil
 }

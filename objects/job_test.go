@@ -332,3 +332,69 @@ func TestJobStatus(t *testing.T) {
 		`status.uncountedTerminatedPods.failed[0]: Duplicate value: "a"`,
 	}, j.ValidateStatusUpdate(newJob()))
 }
+
+// An Indexed Job's completions may change only with parallelism, to the
+// same value (elastic Indexed Jobs); other Jobs' completions are
+// immutable.
+func TestJobValidateUpdateElasticIndexed(t *testing.T) {
+	indexed := func(completions, parallelism int32) *Job {
+		j := newJob()
+		j.UID = "u1"
+		j.Spec.CompletionMode = ptrTo(IndexedCompletion)
+		j.Spec.Completions, j.Spec.Parallelism = ptrTo(completions), ptrTo(parallelism)
+		j.Default()
+		return j
+	}
+	nonIndexed := func(completions, parallelism int32) *Job {
+		j := indexed(completions, parallelism)
+		j.Spec.CompletionMode = ptrTo(NonIndexedCompletion)
+		return j
+	}
+	perIndex := func(completions, parallelism int32) *Job {
+		j := indexed(completions, parallelism)
+		j.Spec.BackoffLimitPerIndex = ptrTo[int32](1)
+		j.Spec.MaxFailedIndexes = ptrTo[int32](1)
+		return j
+	}
+	scale := func(c, p *int32) func(*Job) {
+		return func(j *Job) { j.Spec.Completions, j.Spec.Parallelism = c, p }
+	}
+	cases := []struct {
+		name   string
+		old    *Job
+		mutate func(*Job)
+		want   []string
+	}{
+		{"scale up", indexed(4, 4), scale(ptrTo[int32](6), ptrTo[int32](6)), nil},
+		{"scale down", indexed(4, 4), scale(ptrTo[int32](1), ptrTo[int32](1)), nil},
+		{"to zero", indexed(4, 4), scale(ptrTo[int32](0), ptrTo[int32](0)), nil},
+		{"from unequal to equal", indexed(4, 2), scale(ptrTo[int32](3), ptrTo[int32](3)), nil},
+		{"parallelism alone", indexed(4, 4), scale(ptrTo[int32](4), ptrTo[int32](2)), nil},
+		{"a billion", indexed(4, 4), scale(ptrTo[int32](1_000_000_000), ptrTo[int32](100_000)),
+			[]string{"spec.completions: Invalid value: 1000000000: can only be modified in tandem with spec.parallelism"}},
+		{"completions alone", indexed(4, 4), scale(ptrTo[int32](6), ptrTo[int32](4)),
+			[]string{"spec.completions: Invalid value: 6: can only be modified in tandem with spec.parallelism"}},
+		{"both, unequal", indexed(4, 4), scale(ptrTo[int32](6), ptrTo[int32](5)),
+			[]string{"spec.completions: Invalid value: 6: can only be modified in tandem with spec.parallelism"}},
+		{"completions unset", indexed(4, 4), scale(nil, ptrTo[int32](4)),
+			[]string{"spec.completions: Required value: when completion mode is Indexed"}},
+		{"beyond the parallelism limit", indexed(4, 4), scale(ptrTo[int32](100_001), ptrTo[int32](100_001)),
+			[]string{"spec.parallelism: Invalid value: 100001: must be less than or equal to 100000 when completion mode is Indexed"}},
+		{"per-index limits still apply", perIndex(4, 4), scale(ptrTo[int32](100_001), ptrTo[int32](100_001)), []string{
+			"spec.parallelism: Invalid value: 100001: must be less than or equal to 100000 when completion mode is Indexed",
+			"spec.parallelism: Invalid value: 100001: must be less than or equal to 10000 when completions are above 100000 and used with backoff limit per index",
+		}},
+		{"not indexed", nonIndexed(4, 4), scale(ptrTo[int32](6), ptrTo[int32](6)),
+			[]string{"spec.completions: Invalid value: 6: field is immutable"}},
+		{"not indexed, unset", nonIndexed(4, 4), scale(nil, ptrTo[int32](4)),
+			[]string{"spec.completions: Invalid value: null: field is immutable"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			j := c.old.DeepCopy()
+			c.mutate(j)
+			errs := append(j.Validate(), j.ValidateUpdate(c.old)...)
+			assertFieldErrors(t, c.want, errs)
+		})
+	}
+}

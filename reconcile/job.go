@@ -101,6 +101,16 @@ const jobCompletionIndexEnv = "JOB_COMPLETION_INDEX"
 //     alone (only ttlSecondsAfterFinished still applies, as Kubernetes'
 //     TTL-after-finished controller is a separate one).
 //
+// An Indexed Job is elastic, as in Kubernetes 1.31: when its completions
+// change (together with parallelism, see objects.Job.ValidateUpdate), the
+// pods of the indexes at or above the new completions are deleted without
+// counting as failures, the new indexes are started, and its status
+// (completedIndexes, failedIndexes, succeeded, and the failures counted
+// from then on) covers only the indexes below completions: an index
+// dropped and added back runs again. Index sets are kept as runs, so an
+// Indexed Job of up to MaxInt32 completions costs per reconcile what its
+// pods and runs of finished indexes cost, not its completions.
+//
 // A Job that ends gets its interim condition first, FailureTarget or
 // SuccessCriteriaMet, with the reason and message of the outcome, and its
 // running pods are deleted: those of a failed Job count as failed, those
@@ -278,7 +288,10 @@ func (s *jobState) classify(pods []*objects.Pod) {
 		completions = int(*job.Spec.Completions)
 		s.indexes = parseIntervals(s.status.CompletedIndexes, completions)
 	}
-	var failed []*objects.Pod // tracked: not yet counted
+	var (
+		failed    []*objects.Pod // tracked: not yet counted
+		succeeded []int          // indexes of the succeeded pods not yet counted
+	)
 	for _, p := range pods {
 		tracked := p.HasFinalizer(objects.JobTrackingFinalizer)
 		if podTerminating(p) {
@@ -294,9 +307,18 @@ func (s *jobState) classify(pods []*objects.Pod) {
 			if !indexed {
 				s.status.Succeeded++
 			} else if i, ok := podCompletionIndex(p, completions); ok {
-				s.indexes.add(i)
+				succeeded = append(succeeded, i)
 			}
 		case isPodFailed(p, job):
+			if !s.hasIndexOf(p) {
+				// Of an index the Job no longer has (its completions
+				// scaled down), or of none: let go, no failure, as in
+				// Kubernetes.
+				if tracked {
+					s.counted = append(s.counted, p)
+				}
+				break
+			}
 			// Pods the controller deleted itself (untracked first) are
 			// no failures and do not delay the next ones.
 			if tracked || p.IsTerminal() {
@@ -310,6 +332,7 @@ func (s *jobState) classify(pods []*objects.Pod) {
 		}
 	}
 	if indexed {
+		s.indexes = s.indexes.with(succeeded...)
 		s.status.Succeeded = int32(s.indexes.total())
 		s.status.CompletedIndexes = s.indexes.String()
 		if job.Spec.BackoffLimitPerIndex != nil {
@@ -327,6 +350,17 @@ func (s *jobState) classify(pods []*objects.Pod) {
 			s.countFailed(p)
 		}
 	}
+}
+
+// hasIndexOf reports whether the pod counts for the Job: any pod of a
+// NonIndexed Job, a pod of an Indexed Job only while its index is below
+// completions.
+func (s *jobState) hasIndexOf(p *objects.Pod) bool {
+	if !isIndexedJob(s.job) {
+		return true
+	}
+	_, ok := podCompletionIndex(p, int(*s.job.Spec.Completions))
+	return ok
 }
 
 // countFailed counts a tracked failed pod, unless an Ignore rule matches
@@ -461,7 +495,7 @@ func (r *jobReconciler) finish(ctx context.Context, s *jobState, v jobVerdict) e
 		// Being deleted, not yet counted (only failed pods are replaced).
 		if p.HasFinalizer(objects.JobTrackingFinalizer) && !isPodFailed(p, s.job) {
 			s.counted = append(s.counted, p)
-			if failed {
+			if failed && s.hasIndexOf(p) {
 				s.status.Failed++
 			}
 		}
@@ -521,7 +555,9 @@ func (r *jobReconciler) failActive(ctx context.Context, s *jobState, victims []*
 	for _, p := range deleted {
 		if p.HasFinalizer(objects.JobTrackingFinalizer) {
 			s.counted = append(s.counted, p)
-			s.status.Failed++
+			if s.hasIndexOf(p) {
+				s.status.Failed++
+			}
 		}
 	}
 	return err
@@ -632,9 +668,12 @@ func (s *jobState) replacing() int {
 
 // manageIndexed keeps one pod per index that has neither succeeded nor
 // failed, lowest indexes first, and deletes duplicates and pods of
-// finished or invalid indexes. When only failed pods are replaced, an
-// index whose pod is being deleted waits for it. With backoffLimitPerIndex
-// each index backs off on its own.
+// finished or invalid indexes, among them those at or above completions
+// once an elastic Indexed Job has scaled down (deleted untracked: no
+// failures). When only failed pods are replaced, an index whose pod is
+// being deleted waits for it. With backoffLimitPerIndex each index backs
+// off on its own. Its work grows with the pods and the runs of finished
+// indexes, never with completions.
 func (r *jobReconciler) manageIndexed(ctx context.Context, s *jobState, want int) (time.Duration, error) {
 	completions := int(*s.job.Spec.Completions)
 	pi := s.perIndex
@@ -648,23 +687,18 @@ func (r *jobReconciler) manageIndexed(ctx context.Context, s *jobState, want int
 		}
 		byIndex[i] = append(byIndex[i], p)
 	}
-	keep := 0
-	for _, ps := range byIndex {
-		if len(ps) > 1 {
+	running := slices.Sorted(maps.Keys(byIndex))
+	for _, i := range running {
+		if ps := byIndex[i]; len(ps) > 1 {
 			// Keep the most valuable; delete the rest.
-			victims = append(victims, podsToDelete(ps, ps, len(ps)-1, s.now)...)
+			dup := podsToDelete(ps, ps, len(ps)-1, s.now)
+			victims = append(victims, dup...)
+			byIndex[i] = slices.DeleteFunc(ps, func(p *objects.Pod) bool { return slices.Contains(dup, p) })
 		}
-		keep++
 	}
-	if keep > want {
-		var extra []*objects.Pod
-		for i := completions - 1; i >= 0 && keep > want; i-- {
-			if ps := byIndex[i]; len(ps) > 0 {
-				extra = append(extra, ps...)
-				keep--
-			}
-		}
-		victims = append(victims, extra...)
+	keep := len(running)
+	for ; keep > want; keep-- {
+		victims = append(victims, byIndex[running[keep-1]]...) // highest indexes first
 	}
 	if err := r.deleteActive(ctx, s, victims); err != nil {
 		return 0, err
@@ -678,23 +712,23 @@ func (r *jobReconciler) manageIndexed(ctx context.Context, s *jobState, want int
 			return wait, nil
 		}
 	}
-	waiting := map[int]bool{} // for a pod being deleted
+	busy := running[:keep]
 	if onlyReplaceFailedPods(s.job) {
-		for _, p := range s.terminating {
+		for _, p := range s.terminating { // waiting for a pod being deleted
 			if i, ok := podCompletionIndex(p, completions); ok {
-				waiting[i] = true
+				busy = append(busy, i)
 			}
 		}
+	}
+	taken := s.indexes.with(busy...)
+	if pi != nil {
+		taken = taken.union(pi.failed)
 	}
 	var (
 		pods []*objects.Pod
 		wait time.Duration
 	)
-	for i, chosen := 0, 0; i < completions && chosen < n; i++ {
-		if len(byIndex[i]) > 0 || s.indexes.has(i) || waiting[i] || (pi != nil && pi.failed.has(i)) {
-			continue
-		}
-		chosen++
+	for _, i := range taken.firstMissing(completions, n) {
 		if pi == nil {
 			pods = append(pods, newJobPod(s.job, i))
 			continue

@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -11,77 +13,168 @@ import (
 // The indexes of an Indexed Job: the sets of succeeded and failed indexes,
 // and the per-index backoff limit (spec.backoffLimitPerIndex).
 
-// intervals is a set of completion indexes, written as Kubernetes writes
-// status.completedIndexes and status.failedIndexes: "1,3-5,7", a run of
-// two as "1,2".
-type intervals struct {
-	done []bool
-	n    int
-}
+// interval is a run of completion indexes, first to last included.
+type interval struct{ first, last int }
 
+// intervals is a set of completion indexes, kept as Kubernetes writes
+// status.completedIndexes and status.failedIndexes ("1,3-5,7", a run of two
+// as "1,2"): sorted runs, disjoint and not adjacent. An Indexed Job may
+// have up to MaxInt32 completions, so nothing here costs memory or time
+// per index: parsing, formatting, merging and lookups are proportional to
+// the number of runs (and, for merges, of the indexes added).
+type intervals []interval
+
+// parseIntervals reads a list of indexes, keeping those below
+// completions, as Kubernetes' controller does: a malformed run is skipped,
+// and a run reaching past completions is cut short. Runs out of order or
+// overlapping (a status written by hand) are sorted and merged.
 func parseIntervals(s string, completions int) intervals {
-	iv := intervals{done: make([]bool, completions)}
-	for _, part := range strings.Split(s, ",") {
-		if part == "" {
-			continue
-		}
+	var iv intervals
+	sorted := true
+	for s != "" {
+		var part string
+		part, s, _ = strings.Cut(s, ",")
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(lo)
-		if err != nil {
+		if err != nil || a < 0 || a >= completions {
 			continue
 		}
 		b := a
 		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				continue
+			}
+			b = min(b, completions-1)
+		}
+		if n := len(iv); n > 0 && a <= iv[n-1].last+1 {
+			if a < iv[n-1].first {
+				sorted = false
+			} else {
+				iv[n-1].last = max(iv[n-1].last, b)
 				continue
 			}
 		}
-		for i := a; i <= b && i < completions; i++ {
-			iv.add(i)
-		}
+		iv = append(iv, interval{a, b})
+	}
+	if !sorted {
+		slices.SortFunc(iv, func(x, y interval) int { return x.first - y.first })
+		iv = iv.union(nil)
 	}
 	return iv
 }
 
-func (iv *intervals) add(i int) {
-	if i >= 0 && i < len(iv.done) && !iv.done[i] {
-		iv.done[i] = true
-		iv.n++
-	}
-}
-
-func (iv *intervals) has(i int) bool { return iv != nil && i >= 0 && i < len(iv.done) && iv.done[i] }
-
-func (iv *intervals) total() int {
-	if iv == nil {
-		return 0
-	}
-	return iv.n
-}
-
-func (iv *intervals) String() string {
-	var b strings.Builder
-	for i := 0; i < len(iv.done); i++ {
-		if !iv.done[i] {
+// fromIndexes makes a set of the indexes given, in any order, with
+// repeats; it sorts them in place.
+func fromIndexes(ixs []int) intervals {
+	slices.Sort(ixs)
+	var iv intervals
+	for _, i := range ixs {
+		if n := len(iv); n > 0 && i <= iv[n-1].last+1 {
+			iv[n-1].last = max(iv[n-1].last, i)
 			continue
 		}
-		j := i
-		for j+1 < len(iv.done) && iv.done[j+1] {
+		iv = append(iv, interval{i, i})
+	}
+	return iv
+}
+
+// union returns the indexes in iv or o (both sorted), merging runs that
+// overlap or touch.
+func (iv intervals) union(o intervals) intervals {
+	out := make(intervals, 0, len(iv)+len(o))
+	push := func(r interval) {
+		if n := len(out); n > 0 && r.first <= out[n-1].last+1 {
+			out[n-1].last = max(out[n-1].last, r.last)
+			return
+		}
+		out = append(out, r)
+	}
+	i, j := 0, 0
+	for i < len(iv) || j < len(o) {
+		if j == len(o) || (i < len(iv) && iv[i].first <= o[j].first) {
+			push(iv[i])
+			i++
+		} else {
+			push(o[j])
 			j++
 		}
+	}
+	return out
+}
+
+// with returns iv with the indexes added (which it sorts in place).
+func (iv intervals) with(ixs ...int) intervals {
+	if len(ixs) == 0 {
+		return iv
+	}
+	return iv.union(fromIndexes(ixs))
+}
+
+func (iv intervals) has(i int) bool {
+	k := sort.Search(len(iv), func(k int) bool { return iv[k].last >= i })
+	return k < len(iv) && iv[k].first <= i
+}
+
+// total is how many indexes the set holds.
+func (iv intervals) total() int {
+	n := 0
+	for _, r := range iv {
+		n += r.last - r.first + 1
+	}
+	return n
+}
+
+// common is how many indexes iv and o share.
+func (iv intervals) common(o intervals) int {
+	n := 0
+	for i, j := 0, 0; i < len(iv) && j < len(o); {
+		if lo, hi := max(iv[i].first, o[j].first), min(iv[i].last, o[j].last); lo <= hi {
+			n += hi - lo + 1
+		}
+		if iv[i].last < o[j].last {
+			i++
+		} else {
+			j++
+		}
+	}
+	return n
+}
+
+// firstMissing returns up to count indexes below limit that the set does
+// not hold, lowest first.
+func (iv intervals) firstMissing(limit, count int) []int {
+	var out []int
+	next := 0
+	for _, r := range iv {
+		if next >= limit || len(out) == count {
+			break
+		}
+		for ; next < min(r.first, limit) && len(out) < count; next++ {
+			out = append(out, next)
+		}
+		next = max(next, r.last+1)
+	}
+	for ; next < limit && len(out) < count; next++ {
+		out = append(out, next)
+	}
+	return out
+}
+
+func (iv intervals) String() string {
+	var b strings.Builder
+	for _, r := range iv {
 		if b.Len() > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(strconv.Itoa(i))
+		b.WriteString(strconv.Itoa(r.first))
 		switch {
-		case j == i+1:
+		case r.last == r.first+1:
 			b.WriteByte(',')
-			b.WriteString(strconv.Itoa(j))
-		case j > i:
+			b.WriteString(strconv.Itoa(r.last))
+		case r.last > r.first:
 			b.WriteByte('-')
-			b.WriteString(strconv.Itoa(j))
+			b.WriteString(strconv.Itoa(r.last))
 		}
-		i = j
 	}
 	return b.String()
 }
@@ -110,12 +203,13 @@ func newPerIndex(s *jobState, failed []*objects.Pod) *perIndex {
 	if job.Status.FailedIndexes != nil {
 		prev = *job.Status.FailedIndexes
 	}
-	pi.failed = parseIntervals(prev, completions)
+	var newly []int
 	for _, p := range failed {
 		if i, ok := podCompletionIndex(p, completions); ok && pi.indexFailed(s, p) {
-			pi.failed.add(i)
+			newly = append(newly, i)
 		}
 	}
+	pi.failed = parseIntervals(prev, completions).with(newly...)
 	running := map[int]bool{}
 	for _, p := range s.active {
 		if i, ok := podCompletionIndex(p, completions); ok {

@@ -158,12 +158,7 @@ func matchSuccessPolicy(job *objects.Job, succeeded *intervals) (string, bool) {
 			if required.total() == 0 {
 				continue
 			}
-			contains := 0
-			for x := range required.done {
-				if required.done[x] && succeeded.has(x) {
-					contains++
-				}
-			}
+			contains := required.common(*succeeded)
 			met = contains == required.total() || (rule.SucceededCount != nil && contains >= int(*rule.SucceededCount))
 		case rule.SucceededCount != nil:
 			met = succeeded.total() >= int(*rule.SucceededCount)

@@ -2,8 +2,10 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -445,16 +447,88 @@ func TestIntervals(t *testing.T) {
 		{"", []int{3, 1, 2}, "1-3", 3},
 		{"0,2-3", []int{1}, "0-3", 4},
 		{"0,5", []int{9, 7}, "0,5,7,9", 4},
-		{"1-2,9-12", nil, "1,2,9", 3}, // beyond completions: dropped; a run of two as Kubernetes writes it
+		{"1-2,9-12", nil, "1,2,9", 3}, // beyond completions: cut; a run of two as Kubernetes writes it
 		{"", []int{4, 5, 6, 8, 9}, "4-6,8,9", 5},
+		{"", []int{4, 4, 5, 4}, "4,5", 2},
+		{"0-2,3,4-5", nil, "0-5", 6},      // adjacent runs merge
+		{"7,1-3,2-5", []int{6}, "1-7", 7}, // out of order and overlapping: sorted and merged
+		{"x,1-y,3-2,-1,4", nil, "4", 1},   // malformed runs skipped
+		{"0-9", []int{3}, "0-9", 10},
+		{"10,11-20", nil, "", 0},
 	} {
-		iv := parseIntervals(tc.in, 10)
-		for _, i := range tc.add {
-			iv.add(i)
-		}
+		iv := parseIntervals(tc.in, 10).with(tc.add...)
 		require.Equal(t, tc.want, iv.String(), tc.in)
 		require.Equal(t, tc.n, iv.total(), tc.in)
+		for i := -1; i <= 10; i++ {
+			require.Equal(t, strings.Contains(","+expand(tc.want)+",", ","+strconv.Itoa(i)+","), iv.has(i), "%s has %d", tc.in, i)
+		}
 	}
+}
+
+// expand writes out every index of a compressed list, for checking
+// intervals against the obvious implementation.
+func expand(s string) string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part == "" {
+			continue
+		}
+		lo, hi, ok := strings.Cut(part, "-")
+		a, _ := strconv.Atoi(lo)
+		b := a
+		if ok {
+			b, _ = strconv.Atoi(hi)
+		}
+		for i := a; i <= b; i++ {
+			out = append(out, strconv.Itoa(i))
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func TestIntervalsSetOperations(t *testing.T) {
+	for _, tc := range []struct {
+		a, b    string
+		union   string
+		common  int
+		missing []int // the first 4 below 12 in a∪b
+	}{
+		{"", "", "", 0, []int{0, 1, 2, 3}},
+		{"0-3", "", "0-3", 0, []int{4, 5, 6, 7}},
+		{"0,2", "1,3", "0-3", 0, []int{4, 5, 6, 7}},
+		{"0-5", "3-8", "0-8", 3, []int{9, 10, 11}},
+		{"1,5-6", "6-7,11", "1,5-7,11", 1, []int{0, 2, 3, 4}},
+		{"0-11", "", "0-11", 0, nil},
+		{"2-4,8-9", "0,4-6,9", "0,2-6,8,9", 2, []int{1, 7, 10, 11}},
+	} {
+		a, b := parseIntervals(tc.a, 100), parseIntervals(tc.b, 100)
+		u := a.union(b)
+		require.Equal(t, tc.union, u.String(), "%s ∪ %s", tc.a, tc.b)
+		require.Equal(t, tc.union, b.union(a).String(), "%s ∪ %s", tc.b, tc.a)
+		require.Equal(t, tc.common, a.common(b), "%s ∩ %s", tc.a, tc.b)
+		require.Equal(t, tc.common, b.common(a), "%s ∩ %s", tc.b, tc.a)
+		require.Equal(t, tc.missing, u.firstMissing(12, 4), "missing from %s", u)
+	}
+	require.Equal(t, []int{3}, parseIntervals("0-2,4", 10).firstMissing(10, 1))
+	require.Nil(t, parseIntervals("0-2", 10).firstMissing(3, 5))
+	require.Nil(t, parseIntervals("", 10).firstMissing(10, 0))
+}
+
+// Intervals cost nothing per index: the largest Job Kubernetes allows,
+// almost done, parses, grows, formats and finds its pending indexes
+// without memory for its completions.
+func TestIntervalsHugeJob(t *testing.T) {
+	const completions = 1<<31 - 1
+	allocs := testing.AllocsPerRun(10, func() {
+		iv := parseIntervals("0-999999999,1000000001-2147483640", completions).with(1000000000, 2147483645)
+		if iv.total() != 2147483642 || iv.String() != "0-2147483640,2147483645" {
+			t.Fatalf("got %s (%d)", iv, iv.total())
+		}
+		if got := iv.firstMissing(completions, 3); !slices.Equal(got, []int{2147483641, 2147483642, 2147483643}) {
+			t.Fatalf("missing %v", got)
+		}
+	})
+	require.Less(t, allocs, 20.0)
 }
 
 // A Job deleted while its pods run: the garbage collector deletes them and
