@@ -20,10 +20,18 @@ func (o *Orchestrator) admitQuota(tx store.Tx, obj, old objects.Object) error {
 	if err != nil {
 		return err
 	}
-	err = o.quota.Admit(tx, info.Kind, obj, old, o.clock.Now())
+	return o.quotaRefusal(obj, o.quota.Admit(tx, info.Kind, obj, old, o.clock.Now()))
+}
+
+// quotaRefusal words a quota's refusal of a write of obj as Kubernetes.
+func (o *Orchestrator) quotaRefusal(obj objects.Object, err error) error {
 	var r *quota.Refusal
-	if errors.As(err, &r) {
-		return fmt.Errorf("%s %q is forbidden: %s: %w", storecore.Resource(info), objectName(obj.GetObjectMeta()), r.Reason, ErrForbidden)
+	if !errors.As(err, &r) {
+		return err
 	}
-	return err
+	info, kerr := o.scheme.KindOf(obj)
+	if kerr != nil {
+		return kerr
+	}
+	return fmt.Errorf("%s %q is forbidden: %s: %w", storecore.Resource(info), objectName(obj.GetObjectMeta()), r.Reason, ErrForbidden)
 }

@@ -23,8 +23,8 @@
 //     by; store/storetest holds the conformance suites every backend
 //     runs.
 //   - runtime: the contract between node agents and container runtimes (pod
-//     sandboxes, containers, images; logs, exec and stats as optional
-//     interfaces).
+//     sandboxes, containers, images; logs, exec, stats and in-place
+//     resource updates as optional interfaces).
 //   - scheduler, reconcile, network: placement, controllers and node agents,
 //     and service networking.
 //   - rbac: Kubernetes' RBAC authorizer over the Roles and bindings in the

@@ -170,6 +170,12 @@ type PodSecurityContext struct {
 	FSGroup            *int64          `json:"fsGroup,omitempty"`
 	SeccompProfile     *SeccompProfile `json:"seccompProfile,omitempty"`
 	Sysctls            []Sysctl        `json:"sysctls,omitempty"`
+	// The fields below are described in pod_security.go.
+	FSGroupChangePolicy      *PodFSGroupChangePolicy        `json:"fsGroupChangePolicy,omitempty"`
+	SupplementalGroupsPolicy *SupplementalGroupsPolicy      `json:"supplementalGroupsPolicy,omitempty"`
+	SELinuxOptions           *SELinuxOptions                `json:"seLinuxOptions,omitempty"`
+	WindowsOptions           *WindowsSecurityContextOptions `json:"windowsOptions,omitempty"`
+	AppArmorProfile          *AppArmorProfile               `json:"appArmorProfile,omitempty"`
 }
 
 // SecurityContext holds container-level security settings; they override
@@ -183,6 +189,11 @@ type SecurityContext struct {
 	ReadOnlyRootFilesystem   *bool           `json:"readOnlyRootFilesystem,omitempty"`
 	AllowPrivilegeEscalation *bool           `json:"allowPrivilegeEscalation,omitempty"`
 	SeccompProfile           *SeccompProfile `json:"seccompProfile,omitempty"`
+	// The fields below are described in pod_security.go.
+	SELinuxOptions  *SELinuxOptions                `json:"seLinuxOptions,omitempty"`
+	WindowsOptions  *WindowsSecurityContextOptions `json:"windowsOptions,omitempty"`
+	ProcMount       *ProcMountType                 `json:"procMount,omitempty"`
+	AppArmorProfile *AppArmorProfile               `json:"appArmorProfile,omitempty"`
 }
 
 // Capabilities adds and drops Linux capabilities ("NET_ADMIN", "ALL").
@@ -233,6 +244,10 @@ type Container struct {
 	Stdin                    bool                     `json:"stdin,omitempty"`
 	StdinOnce                bool                     `json:"stdinOnce,omitempty"`
 	TTY                      bool                     `json:"tty,omitempty"`
+	// ResizePolicy says, per resource (cpu, memory), whether an in-place
+	// resize restarts the container (RestartContainer) or not (NotRequired,
+	// the default for a resource it does not name). See Orchestrator.Resize.
+	ResizePolicy []ContainerResizePolicy `json:"resizePolicy,omitempty"`
 	// RestartPolicy, on an init container, makes it a sidecar: see
 	// Container.IsSidecar. Only ContainerRestartPolicyAlways is allowed,
 	// and only on init containers.
@@ -724,6 +739,13 @@ const (
 	PodReady                  PodConditionType = "Ready"
 	DisruptionTarget          PodConditionType = "DisruptionTarget"
 	PodReadyToStartContainers PodConditionType = "PodReadyToStartContainers"
+	// PodResizePending: the spec's resources were changed (a resize) and
+	// the node agent has not admitted them; reason PodReasonDeferred or
+	// PodReasonInfeasible.
+	PodResizePending PodConditionType = "PodResizePending"
+	// PodResizeInProgress: the node agent admitted a resize and is applying
+	// it; reason PodReasonError while applying fails.
+	PodResizeInProgress PodConditionType = "PodResizeInProgress"
 )
 
 // Reasons used in pod conditions and status.
@@ -752,6 +774,14 @@ type ContainerStatus struct {
 	ImageID              string         `json:"imageID"`
 	ContainerID          string         `json:"containerID,omitempty"`
 	Started              *bool          `json:"started,omitempty"`
+	// AllocatedResources are the cpu and memory requests the node agent
+	// has admitted for the container: the spec's, or those of before a
+	// resize it has not admitted yet.
+	AllocatedResources ResourceList `json:"allocatedResources,omitempty"`
+	// Resources are the cpu and memory requests and limits the container
+	// runs with, as its runtime applies them (those it will start with
+	// when it is not running).
+	Resources *ResourceRequirements `json:"resources,omitempty"`
 }
 
 // ContainerState is waiting, running or terminated; at most one is set.

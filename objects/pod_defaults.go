@@ -13,7 +13,9 @@ const (
 
 // Default implements Defaulter: the pod spec's defaults, plus what
 // Kubernetes defaults on pods only (not on templates): enableServiceLinks,
-// and each container's requests copied from its limits where unset.
+// each container's requests copied from its limits where unset, and the
+// deprecated AppArmor annotations kept consistent with the fields (see
+// PodSecurityContext.AppArmorProfile).
 //
 // A controller's pod may share its spec's slices and maps with the
 // template it was made from, which is stored and so never modified (see
@@ -28,6 +30,7 @@ func (p *Pod) Default() {
 	}
 	p.Spec.InitContainers = requestsFromLimits(p.Spec.InitContainers)
 	p.Spec.Containers = requestsFromLimits(p.Spec.Containers)
+	p.syncAppArmor()
 }
 
 // requestsFromLimits returns cs with each container's unset requests

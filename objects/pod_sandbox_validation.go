@@ -148,7 +148,7 @@ func validateOS(s *PodSpec, p *Path) ErrorList {
 	op := p.Child("os")
 	switch s.OS.Name {
 	case Linux:
-		return nil
+		return validateLinuxSecurity(s, p)
 	case Windows:
 	case "":
 		return ErrorList{Required(op.Child("name"), "")}
@@ -169,6 +169,10 @@ func validateOS(s *PodSpec, p *Path) ErrorList {
 		forbid(sc.RunAsUser != nil, sp.Child("runAsUser"))
 		forbid(sc.RunAsGroup != nil, sp.Child("runAsGroup"))
 		forbid(sc.SupplementalGroups != nil, sp.Child("supplementalGroups"))
+		forbid(sc.AppArmorProfile != nil, sp.Child("appArmorProfile"))
+		forbid(sc.SELinuxOptions != nil, sp.Child("seLinuxOptions"))
+		forbid(sc.FSGroupChangePolicy != nil, sp.Child("fsGroupChangePolicy"))
+		forbid(sc.SupplementalGroupsPolicy != nil, sp.Child("supplementalGroupsPolicy"))
 	}
 	forbid(s.ShareProcessNamespace != nil, p.Child("shareProcessNamespace"))
 	forbid(s.HostPID, p.Child("hostPID"))
@@ -190,6 +194,9 @@ func validateOS(s *PodSpec, p *Path) ErrorList {
 			forbid(sc.AllowPrivilegeEscalation != nil, sp.Child("allowPrivilegeEscalation"))
 			forbid(sc.RunAsUser != nil, sp.Child("runAsUser"))
 			forbid(sc.RunAsGroup != nil, sp.Child("runAsGroup"))
+			forbid(sc.AppArmorProfile != nil, sp.Child("appArmorProfile"))
+			forbid(sc.SELinuxOptions != nil, sp.Child("seLinuxOptions"))
+			forbid(sc.ProcMount != nil, sp.Child("procMount"))
 		}
 	}
 	return errs

@@ -17,6 +17,7 @@ import (
 func (p *Pod) Validate() ErrorList {
 	errs := ValidatePodSpec(&p.Spec, NewPath("spec"))
 	errs = append(errs, validateGatedNodeName(&p.Spec, NewPath("spec"))...)
+	errs = append(errs, validateAppArmorAnnotations(p.Annotations, &p.Spec)...)
 	if _, err := PodDeletionCost(p.Annotations); err != nil {
 		errs = append(errs, Invalid(NewPath("metadata", "annotations").Key(PodDeletionCostAnnotation),
 			p.Annotations[PodDeletionCostAnnotation], "must be a 32-bit integer"))
@@ -609,6 +610,7 @@ func validateContainer(c *Container, s *PodSpec, vols map[string]*VolumeSource, 
 	errs = append(errs, validateEnvFrom(c.EnvFrom, p.Child("envFrom"))...)
 	errs = append(errs, validateVolumeMounts(c, vols, p.Child("volumeMounts"))...)
 	errs = append(errs, ValidateResourceRequirements(&c.Resources, p.Child("resources"))...)
+	errs = append(errs, validateResizePolicy(c, s, init, p.Child("resizePolicy"))...)
 	errs = append(errs, validateSecurityContext(c.SecurityContext, p.Child("securityContext"))...)
 
 	errs = append(errs, validateContainerRestartPolicy(c, init, p.Child("restartPolicy"))...)
@@ -913,7 +915,7 @@ func validateSeccomp(s *SeccompProfile, p *Path) ErrorList {
 		}
 		return nil
 	case "":
-		return ErrorList{Required(p.Child("type"), "")}
+		return ErrorList{Required(p.Child("type"), "type is required when seccompProfile is set")}
 	}
 	return ErrorList{NotSupported(p.Child("type"), string(s.Type), []string{string(SeccompProfileTypeLocalhost), string(SeccompProfileTypeRuntimeDefault), string(SeccompProfileTypeUnconfined)})}
 }
@@ -928,7 +930,8 @@ func validatePodSecurityContext(sc *PodSecurityContext, p *Path) ErrorList {
 	for i := range sc.SupplementalGroups {
 		errs = append(errs, validateIDRange(&sc.SupplementalGroups[i], p.Child("supplementalGroups").Index(i))...)
 	}
-	return append(errs, validateSeccomp(sc.SeccompProfile, p.Child("seccompProfile"))...)
+	errs = append(errs, validateSeccomp(sc.SeccompProfile, p.Child("seccompProfile"))...)
+	return append(errs, validatePodSecurityExtras(sc, p)...)
 }
 
 func validateSecurityContext(sc *SecurityContext, p *Path) ErrorList {
@@ -945,7 +948,8 @@ func validateSecurityContext(sc *SecurityContext, p *Path) ErrorList {
 			errs = append(errs, Invalid(p, nil, "cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN"))
 		}
 	}
-	return append(errs, validateSeccomp(sc.SeccompProfile, p.Child("seccompProfile"))...)
+	errs = append(errs, validateSeccomp(sc.SeccompProfile, p.Child("seccompProfile"))...)
+	return append(errs, validateSecurityExtras(sc, p)...)
 }
 
 // --- probes and hooks ---

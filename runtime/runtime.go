@@ -274,6 +274,9 @@ type ContainerConfig struct {
 	// CapAdd and CapDrop adjust Linux capabilities ("NET_ADMIN", "ALL").
 	CapAdd  []string
 	CapDrop []string
+	// Security holds the container's groups, seccomp, AppArmor and
+	// SELinux settings and no_new_privs (see Security).
+	Security Security
 	// TerminationMessagePath is the file in the container (Kubernetes'
 	// terminationMessagePath, "/dev/termination-log" by default there)
 	// whose content, its last MaxTerminationMessage bytes, the runtime
@@ -390,6 +393,10 @@ type ContainerStatus struct {
 	StartedAt  time.Time
 	FinishedAt time.Time
 	Labels     map[string]string
+	// Resources are the limits the container was created or last updated
+	// with (see ResourceUpdater), as the runtime holds them; nil when the
+	// runtime does not say.
+	Resources *Resources
 }
 
 // Filter selects sandboxes or containers by labels (all must match) and,
@@ -453,6 +460,18 @@ type LogOptions struct {
 	Since time.Time
 	// Timestamps prefixes each line with its RFC 3339 (nanosecond) time.
 	Timestamps bool
+}
+
+// ResourceUpdater is implemented by runtimes that can change a container's
+// CPU and memory limits in place, for in-place pod resize (CRI's
+// UpdateContainerResources).
+type ResourceUpdater interface {
+	// UpdateContainerResources gives a created or running container r,
+	// without restarting it, and reports r in its ContainerStatus from
+	// then on. It is idempotent. A memory limit below what the container
+	// uses may be refused, or may get the container OOM-killed, as the
+	// kernel decides.
+	UpdateContainerResources(ctx context.Context, id string, r Resources) error
 }
 
 // Execer is implemented by runtimes that can run a command in a container.

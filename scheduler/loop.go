@@ -399,7 +399,8 @@ func (l *loop) onAssigned(p *objects.Pod, existing *PodInfo) {
 // unchangedPod reports whether a placed pod changed in what placement
 // reads.
 func unchangedPod(pi *PodInfo, p *objects.Pod) bool {
-	return pi.terminating == (p.DeletionTimestamp != nil) && pi.generation == p.Generation && maps.Equal(pi.labels, p.Labels)
+	return pi.terminating == (p.DeletionTimestamp != nil) && pi.generation == p.Generation && maps.Equal(pi.labels, p.Labels) &&
+		!pi.resizing
 }
 
 // enqueue adds or updates a pending pod.

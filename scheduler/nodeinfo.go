@@ -258,6 +258,9 @@ type PodInfo struct {
 	gracePeriod      int64
 	startTime        int64 // unix seconds: status.startTime, else creation
 	generation       int64 // metadata.generation: changes with the spec
+	// resizing: a resize of the placed pod is in flight, so its requests
+	// change with its status too (see objects.ResizeFitSpec).
+	resizing bool
 
 	// Where the pod sits in the snapshot.
 	node     *NodeInfo

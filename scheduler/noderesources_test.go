@@ -118,8 +118,32 @@ func TestNodeResourcesFitFilter(t *testing.T) {
 		{name: "ephemeral storage", pod: withExtended(res("p", [][2]int64{c(1, 1)}), objects.ResourceEphemeralStorage, 30),
 			nodes: []*objects.Node{withScalar(sized("n", 10, 20, 32), objects.ResourceEphemeralStorage, 20)}, existing: used(0, 0),
 			wantFilter: map[string]string{"n": "Insufficient ephemeral-storage"}},
+		{name: "a pod resized down holds its allocated requests until its node agent applies the resize",
+			pod: res("p", [][2]int64{c(3, 1)}), nodes: n, existing: []*objects.Pod{resizedFrom(on(res("used", [][2]int64{c(2, 5)}), "n"), 8, "")},
+			wantFilter: map[string]string{"n": "Insufficient cpu"}},
+		{name: "a pod resized up holds its new requests", pod: res("p", [][2]int64{c(3, 1)}), nodes: n,
+			existing:   []*objects.Pod{resizedFrom(on(res("used", [][2]int64{c(8, 5)}), "n"), 2, objects.PodReasonDeferred)},
+			wantFilter: map[string]string{"n": "Insufficient cpu"}},
+		{name: "an Infeasible resize holds only what is allocated", pod: res("p", [][2]int64{c(3, 1)}), nodes: n,
+			existing:   []*objects.Pod{resizedFrom(on(res("used", [][2]int64{c(20, 5)}), "n"), 2, objects.PodReasonInfeasible)},
+			wantFilter: fits("n")},
 	}
 	runPluginCases(t, NewNodeResourcesFit(LeastAllocated), cases)
+}
+
+// resizedFrom makes p a pod being resized from cpu milli-cpu (its status'
+// allocated request) to its spec's, PodResizePending with reason pending
+// when set.
+func resizedFrom(p *objects.Pod, cpu int64, pending string) *objects.Pod {
+	c := &p.Spec.Containers[0]
+	alloc := objects.ResourceList{objects.ResourceCPU: objects.NewMilliQuantity(cpu, objects.DecimalSI),
+		objects.ResourceMemory: c.Resources.Requests[objects.ResourceMemory]}
+	p.Status.ContainerStatuses = []objects.ContainerStatus{{Name: c.Name, AllocatedResources: alloc,
+		Resources: &objects.ResourceRequirements{Requests: alloc}}}
+	if pending != "" {
+		p.Status.Conditions = append(p.Status.Conditions, objects.PodCondition{Type: objects.PodResizePending, Status: objects.ConditionTrue, Reason: pending})
+	}
+	return p
 }
 
 // withOverhead gives p an overhead of milli-cpu and memory bytes, as its

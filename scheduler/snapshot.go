@@ -344,7 +344,15 @@ func (s *Snapshot) newPodInfo(p *objects.Pod, object bool) (*PodInfo, error) {
 	if p.Status.StartTime != nil {
 		pi.startTime = p.Status.StartTime.Unix()
 	}
-	pi.requests, pi.nonZeroCPU, pi.nonZeroMem = podRequests(&p.Spec)
+	spec := &p.Spec
+	if p.Spec.NodeName != "" && objects.ResizeInFlight(p) {
+		// A pod being resized holds the most of its old and new requests.
+		pi.resizing = true
+		if s := objects.ResizeFitSpec(p); s != nil {
+			spec = s
+		}
+	}
+	pi.requests, pi.nonZeroCPU, pi.nonZeroMem = podRequests(spec)
 	pi.ports = podHostPorts(&p.Spec)
 	for i := range p.Spec.Volumes {
 		if name := objects.VolumeClaimName(p, &p.Spec.Volumes[i]); name != "" {

@@ -32,8 +32,22 @@ func (r *Refusal) Error() string { return r.Reason }
 //
 // In a namespace without quotas Admit reads one empty list.
 func (e *Evaluator) Admit(tx store.Tx, kind string, obj, old objects.Object, now time.Time) error {
+	if !handles(kind, obj, old) {
+		return nil
+	}
+	return e.admit(tx, kind, obj, old, now)
+}
+
+// AdmitResize is Admit for an in-place resize of pod old into obj (a write
+// to pods/resize, which Kubernetes' pod evaluator handles): what it asks
+// for beyond old is charged.
+func (e *Evaluator) AdmitResize(tx store.Tx, obj, old *objects.Pod, now time.Time) error {
+	return e.admit(tx, kindPod, obj, old, now)
+}
+
+func (e *Evaluator) admit(tx store.Tx, kind string, obj, old objects.Object, now time.Time) error {
 	ns := obj.GetObjectMeta().Namespace
-	if _, ok := e.counts[kind]; !ok || ns == "" || !handles(kind, obj, old) {
+	if _, ok := e.counts[kind]; !ok || ns == "" {
 		return nil
 	}
 	quotas, err := store.PeekList(tx, kindResourceQuota, store.ListOptions{Namespace: ns})

@@ -11,6 +11,7 @@ package volumes
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -149,10 +150,17 @@ func (m *Manager) setup(pod *objects.Pod, v *objects.Volume, src Source) (Volume
 	switch {
 	case v.EmptyDir != nil:
 		dir := m.volDir(uid, "empty-dir", v.Name)
-		if err := os.MkdirAll(dir, 0o777); err != nil {
-			return Volume{}, err
-		}
-		if err := os.Chmod(dir, 0o777); err != nil {
+		// Made world-writable once, whatever the umask, as the kubelet
+		// makes it when it mounts it: what the pod or its fsGroup later
+		// does to its mode is kept.
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(dir, 0o777); err != nil {
+				return Volume{}, err
+			}
+			if err := os.Chmod(dir, 0o777); err != nil {
+				return Volume{}, err
+			}
+		} else if err != nil {
 			return Volume{}, err
 		}
 		if v.EmptyDir.Medium == objects.StorageMediumMemory {

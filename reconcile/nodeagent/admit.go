@@ -33,7 +33,7 @@ type rejection struct {
 
 // admit returns why the agent refuses pod, or nil when it admits it, by
 // the kubelet's admission handlers that concern what podkit has, in their
-// order: the sysctls allowlist, then the node's OS.
+// order: the sysctls allowlist, then the node's OS, then AppArmor.
 func (a *Agent) admit(pod *objects.Pod) *rejection {
 	if sc := pod.Spec.SecurityContext; sc != nil && len(sc.Sysctls) > 0 {
 		allow := a.sysctlAllowlist()
@@ -50,7 +50,7 @@ func (a *Agent) admit(pod *objects.Pod) *rejection {
 	if pod.Spec.OS != nil && string(pod.Spec.OS.Name) != nodeOS {
 		return &rejection{ReasonPodOSNotSupported, "Failed to admit pod as the OS field doesn't match node OS"}
 	}
-	return nil
+	return admitAppArmor(pod, appArmorEnabled)
 }
 
 // sysctlAllowlist returns the sysctls the node allows: the safe ones the

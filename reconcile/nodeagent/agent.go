@@ -39,6 +39,17 @@
 // makes / one) and for the agent's directory (WithRootDir) only where
 // the host made it one.
 //
+// A pod's resources may be changed in place (podkit's Orchestrator.Resize,
+// Kubernetes' pods/resize): the agent admits the whole resize when the
+// pod's new requests fit the node beside its other pods, else reports it
+// PodResizePending (Deferred, retried; Infeasible, not until the
+// resources change again); it then applies it to the running containers
+// through runtime.ResourceUpdater, or by a restart for a resource whose
+// resizePolicy is RestartContainer, reporting PodResizeInProgress (reason
+// Error while it cannot: a memory limit below what the container uses is
+// not applied) until each runs with what was allocated. Every container's
+// status reports allocatedResources and the resources it runs with.
+//
 // An agent keeps no state of its own that matters: one started over a
 // runtime that already runs pods adopts the sandboxes and containers of
 // pods still bound to its node (nothing is created twice) and removes those

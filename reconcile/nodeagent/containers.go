@@ -98,12 +98,28 @@ func (a *Agent) dnsConfig(pod *objects.Pod) runtime.DNSConfig {
 	return dns.PodDNSConfig(pod, a.cfg.clusterDomain, a.cfg.clusterDNS, a.cfg.hostDNS)
 }
 
-// specHash is a digest of a container's spec, put on the container as
-// runtime.LabelContainerHash in hex; a running container whose spec
-// changed (an image update) is replaced.
+// specHash is a digest of a container's spec but its resources and
+// resizePolicy, which an in-place resize changes (the kubelet's hash
+// without resources), put on the container as runtime.LabelContainerHash
+// in hex; a running container whose spec changed (an image update) is
+// replaced.
 type specHash [8]byte
 
 func hashSpec(c *objects.Container) specHash {
+	if len(c.Resources.Requests) > 0 || len(c.Resources.Limits) > 0 || len(c.ResizePolicy) > 0 {
+		cc := *c
+		cc.Resources, cc.ResizePolicy = objects.ResourceRequirements{}, nil
+		c = &cc
+	}
+	return hashJSON(c)
+}
+
+// legacyHash is the hash of c with its resources, which containers made
+// before resources could change in place carry: such a container whose
+// resources were not changed since is not replaced for the new hash.
+func legacyHash(c *objects.Container) specHash { return hashJSON(c) }
+
+func hashJSON(c *objects.Container) specHash {
 	b, _ := json.Marshal(c) // a plain struct of strings, numbers and maps: cannot fail
 	sum := sha256.Sum256(b)
 	return specHash(sum[:8])
@@ -144,13 +160,14 @@ func (a *Agent) containerConfig(sc *syncCtx, c *objects.Container, attempt uint3
 		Name: c.Name, Attempt: attempt, Image: c.Image,
 		Command: expandAll(c.Command, lookup), Args: expandAll(c.Args, lookup),
 		WorkingDir: c.WorkingDir, Env: env, Mounts: mounts,
-		Resources: resources(c), Labels: labels, Stdin: c.Stdin, TTY: c.TTY,
+		Resources: resources(allocated(sc.pod, sc.st, c)), Labels: labels, Stdin: c.Stdin, TTY: c.TTY,
 		TerminationMessagePath: c.TerminationMessagePath,
 	}
 	for _, p := range c.Ports {
 		cfg.Ports = append(cfg.Ports, runtime.ContainerPort{Name: p.Name, ContainerPort: p.ContainerPort, Protocol: string(p.Protocol)})
 	}
 	security(cfg, sc.pod.Spec.SecurityContext, c.SecurityContext)
+	a.applySecurity(cfg, sc.pod, c)
 	return cfg, nil
 }
 
@@ -231,18 +248,20 @@ func expandSubPath(expr string, env func(string) (string, bool)) (string, error)
 
 // resources turns requests and limits into what runtimes enforce, as the
 // kubelet does: CPU shares from the request (the limit when there is no
-// request; at least 2), a CPU quota and a memory limit from the limits.
-func resources(c *objects.Container) runtime.Resources {
+// request; at least 2), a CPU quota from the CPU limit (at least 10
+// thousandths of a CPU, the kernel's minimum quota of a 100 ms period) and
+// a memory limit.
+func resources(rr *objects.ResourceRequirements) runtime.Resources {
 	var r runtime.Resources
-	cpu, ok := c.Resources.Requests[objects.ResourceCPU]
+	cpu, ok := rr.Requests[objects.ResourceCPU]
 	if !ok {
-		cpu = c.Resources.Limits[objects.ResourceCPU]
+		cpu = rr.Limits[objects.ResourceCPU]
 	}
 	r.CPUShares = max(cpu.MilliValue()*1024/1000, 2)
-	if l, ok := c.Resources.Limits[objects.ResourceCPU]; ok {
-		r.CPUQuotaMillis = l.MilliValue()
+	if l, ok := rr.Limits[objects.ResourceCPU]; ok {
+		r.CPUQuotaMillis = max(l.MilliValue(), 10)
 	}
-	if l, ok := c.Resources.Limits[objects.ResourceMemory]; ok {
+	if l, ok := rr.Limits[objects.ResourceMemory]; ok {
 		r.MemoryLimitBytes = l.Value()
 	}
 	return r

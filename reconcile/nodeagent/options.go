@@ -72,6 +72,7 @@ type config struct {
 	hostDNS        runtime.DNSConfig
 	runtimeTimeout time.Duration
 	unsafeSysctls  *sysctlAllowlist // of WithAllowedUnsafeSysctls; nil: none
+	seccompRoot    string           // of WithSeccompRoot; see seccompDir
 }
 
 func defaultConfig() config {

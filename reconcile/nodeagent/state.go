@@ -18,14 +18,15 @@ type podState struct {
 	seen      uint64             // the sandboxes and containers as last listed (see runtimePrint); under Agent.knownMu
 	startTime int64              // Unix ns, 0 until known: a time.Time is thrice the size
 	podIP     string
-	trouble   *podTrouble // while the pod cannot start or its sync fails
-	rejected  *rejection  // the agent refused the pod (see Agent.admit)
-	stored    bool        // the pod holds the last status queued
-	terminal  bool        // Succeeded or Failed: nothing restarts
-	stopped   bool        // containers and sandbox of a terminal pod stopped
-	deadline  bool        // activeDeadlineSeconds passed
-	killed    bool        // stopped for deletion
-	finalized bool        // final status and delete queued
+	trouble   *podTrouble  // while the pod cannot start or its sync fails
+	rejected  *rejection   // the agent refused the pod (see Agent.admit)
+	resize    *resizeState // while a resize is not settled (see syncResize)
+	stored    bool         // the pod holds the last status queued
+	terminal  bool         // Succeeded or Failed: nothing restarts
+	stopped   bool         // containers and sandbox of a terminal pod stopped
+	deadline  bool         // activeDeadlineSeconds passed
+	killed    bool         // stopped for deletion
+	finalized bool         // final status and delete queued
 	// resync asks for another sync at once, for what a sync leaves to the
 	// next: the probes of a container it started (set up by a sync that
 	// finds it running), or a container it started that stopped at once

@@ -16,6 +16,7 @@ import (
 // DisruptionTarget) belong to whoever set them and are kept.
 var agentConditions = []objects.PodConditionType{
 	objects.PodReadyToStartContainers, objects.PodInitialized, objects.ContainersReady, objects.PodReady,
+	objects.PodResizePending, objects.PodResizeInProgress,
 }
 
 // publish computes the pod's status and queues it for the store when it
@@ -137,6 +138,9 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 		cond(objects.PodReady, true, "", "")
 		gateReady(pod, s, &pod.Status)
 	}
+	if !terminal {
+		resizeConditions(pod, st, obs, s)
+	}
 	switch {
 	case st.deadline:
 	case st.trouble == nil:
@@ -210,6 +214,13 @@ func (a *Agent) terminated(c *runtime.ContainerStatus) *objects.ContainerStateTe
 }
 
 func (a *Agent) containerStatus(pod *objects.Pod, c *objects.Container, st *podState, obs *observed, isInit, initDone bool) objects.ContainerStatus {
+	out := a.containerState(pod, c, st, obs, isInit, initDone)
+	resizeStatus(pod, st, c, obs.latest(c.Name), &out)
+	return out
+}
+
+// containerState is containerStatus but for the resources.
+func (a *Agent) containerState(pod *objects.Pod, c *objects.Container, st *podState, obs *observed, isInit, initDone bool) objects.ContainerStatus {
 	out := objects.ContainerStatus{Name: c.Name, Image: c.Image}
 	// A sidecar's status is a container's: started and ready, restarted
 	// whenever it exits.

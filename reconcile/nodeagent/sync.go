@@ -424,6 +424,9 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 
 	res := a.resolver(ctx, pod, a.podIP(pod, st))
 	vols, err := a.volumes.Setup(pod, res)
+	if err == nil {
+		err = a.setVolumeOwnership(pod, res, vols)
+	}
 	if err != nil {
 		if st.trouble == nil || st.trouble.mount != err.Error() {
 			a.event(pod, EventWarning, "FailedMount", err.Error())
@@ -439,7 +442,8 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 	st.mountFailed("")
 
 	sc := &syncCtx{a: a, ctx: ctx, w: w, pod: pod, st: st, obs: obs, before: before, vols: vols, res: res, now: now}
-	if a.syncInit(sc) {
+	a.syncResize(sc)
+	if sc.err == nil && a.syncInit(sc) {
 		a.syncContainers(sc)
 	}
 	sc.endWaits()
@@ -732,7 +736,7 @@ func (a *Agent) syncContainer(sc *syncCtx, c *objects.Container, policy objects.
 		return
 	case runtime.ContainerRunning:
 		reason := ""
-		if h := sc.st.ctr(c.Name).specHash(c); !h.is(cur.Labels[runtime.LabelContainerHash]) {
+		if label := cur.Labels[runtime.LabelContainerHash]; !sc.st.ctr(c.Name).specHash(c).is(label) && !legacyHash(c).is(label) {
 			reason = fmt.Sprintf("Container %s definition changed, will be restarted", c.Name)
 		} else {
 			reason = a.probeContainer(sc, c, cur)

@@ -58,6 +58,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	labels[labelName] = cfg.Name
 	labels[labelAttempt] = strconv.FormatUint(uint64(cfg.Attempt), 10)
 	labels[labelImage] = cfg.Image
+	labels[labelResources] = formatResources(mergeResources(runtime.Resources{}, cfg.Resources))
 	if cfg.TTY {
 		labels[labelTTY] = "true"
 	}
@@ -180,6 +181,7 @@ func (r *Runtime) specOpts(id string, sb containers.Container, img client.Image,
 		bind(filepath.Join(sbDir, hostsFile), "/etc/hosts", false),
 		bind(filepath.Join(sbDir, resolvFile), "/etc/resolv.conf", false),
 		bind(filepath.Join(sbDir, hostnameFile), "/etc/hostname", false),
+		cgroupMount(cfg.Privileged),
 	}
 	for _, m := range cfg.Mounts {
 		if !filepath.IsAbs(m.HostPath) || !filepath.IsAbs(m.ContainerPath) {
@@ -203,12 +205,8 @@ func (r *Runtime) specOpts(id string, sb containers.Container, img client.Image,
 		opts = append(opts, oci.WithCPUShares(uint64(res.CPUShares)))
 	}
 	if res.CPUQuotaMillis > 0 {
-		const period = 100000 // µs, as the kubelet sets it
-		quota := res.CPUQuotaMillis * period / 1000
-		if quota < 1000 {
-			quota = 1000 // the kernel's minimum
-		}
-		opts = append(opts, oci.WithCPUCFS(quota, period))
+		quota := max(res.CPUQuotaMillis*cpuPeriod/1000, 1000) // the kernel's minimum
+		opts = append(opts, oci.WithCPUCFS(quota, cpuPeriod))
 	}
 	if res.MemoryLimitBytes > 0 {
 		opts = append(opts, oci.WithMemoryLimit(uint64(res.MemoryLimitBytes)))
@@ -254,6 +252,11 @@ func (r *Runtime) specOpts(id string, sb containers.Container, img client.Image,
 			opts = append(opts, oci.WithAddedCapabilities(capNames(cfg.CapAdd)))
 		}
 	}
+	sec, err := securityOpts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, sec...)
 	if cfg.TTY {
 		opts = append(opts, oci.WithTTY)
 	}
@@ -287,6 +290,20 @@ func capNames(caps []string) []string {
 		out[i] = c
 	}
 	return out
+}
+
+// cgroupMount is the container's own cgroup at /sys/fs/cgroup, as the
+// kubelet's runtimes (and Docker) give every container: programs read
+// their CPU and memory limits there (a JVM sizes its heap by them, Go its
+// GOMAXPROCS). Read-only unless the container is privileged, as
+// containerd's CRI plugin mounts it.
+func cgroupMount(privileged bool) specs.Mount {
+	mode := "ro"
+	if privileged {
+		mode = "rw"
+	}
+	return specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
+		Options: []string{"nosuid", "noexec", "nodev", "relatime", mode}}
 }
 
 // cgroupPath is where a container's cgroup lives (relative to each
@@ -643,6 +660,9 @@ func (r *Runtime) containerStatus(c containers.Container, t *tasktypes.Process) 
 		ID: c.ID, SandboxID: l[labelSandbox], Name: l[labelName], Attempt: attempt(l),
 		Image: l[labelImage], ImageID: c.Image, CreatedAt: c.CreatedAt, StartedAt: parseTime(l[labelStarted]),
 		Labels: publicLabels(l),
+	}
+	if res, ok := parseResources(l[labelResources]); ok {
+		st.Resources = &res
 	}
 	if t != nil {
 		switch t.Status {

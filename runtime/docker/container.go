@@ -73,7 +73,11 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	if sb.HostConfig != nil {
 		opts.HostConfig.Runtime = sb.HostConfig.Runtime // the sandbox's runtime handler
 	}
-	return r.create(ctx, opts, "container "+cfg.Name)
+	id, err := r.create(ctx, opts, "container "+cfg.Name)
+	if err != nil {
+		return id, err
+	}
+	return r.fixGroups(ctx, id, opts, cfg)
 }
 
 // messageFile makes the empty host file of a container's termination
@@ -137,14 +141,16 @@ func containerOptions(sb container.InspectResponse, cfg *runtime.ContainerConfig
 		CapAdd:         cfg.CapAdd,
 		CapDrop:        cfg.CapDrop,
 	}
+	if err := applySecurity(hc, cfg); err != nil {
+		return client.ContainerCreateOptions{}, err
+	}
 	res := cfg.Resources
 	if res.CPUShares > 0 {
 		hc.CPUShares = max(res.CPUShares, 2) // the kernel's minimum
 	}
 	if res.CPUQuotaMillis > 0 {
-		const period = 100_000 // µs, the kubelet's
-		hc.CPUPeriod = period
-		hc.CPUQuota = max(res.CPUQuotaMillis*period/1000, 1000)
+		hc.CPUPeriod = cpuPeriod
+		hc.CPUQuota = max(res.CPUQuotaMillis*cpuPeriod/1000, 1000)
 	}
 	if res.MemoryLimitBytes > 0 {
 		hc.Memory = res.MemoryLimitBytes
@@ -352,6 +358,7 @@ func containerStatus(c container.InspectResponse) runtime.ContainerStatus {
 		StartedAt:  parseTime(c.State.StartedAt),
 		FinishedAt: parseTime(c.State.FinishedAt),
 		Labels:     publicLabels(l),
+		Resources:  resourcesOf(c.HostConfig),
 	}
 	if st.Image == "" {
 		st.Image = c.Config.Image

@@ -135,6 +135,8 @@ func (c *container) status() runtime.ContainerStatus {
 		Image: c.img.ref, ImageID: c.img.id, State: c.state,
 		CreatedAt: c.created, StartedAt: c.started,
 		Labels: c.labels, // read-only, see the package doc
+		// Read-only too: shared with the containers of an equal spec.
+		Resources: &c.spec.cfg.Resources,
 	}
 	if x := c.x; x != nil {
 		st.ExitCode, st.Reason, st.Message, st.FinishedAt = x.exitCode, x.reason, x.message, x.finished
@@ -192,6 +194,10 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		r.record(rec, err)
 		return "", err
 	}
+	if err := checkSecurity(cfg); err != nil {
+		r.record(rec, err)
+		return "", err
+	}
 	if err := r.injected(OpCreateContainer, sb.ns, sb.pod, sb.uid, cfg.Name, cfg.Image); err != nil {
 		r.record(rec, err)
 		return "", err
@@ -223,6 +229,7 @@ func cloneConfig(cfg *runtime.ContainerConfig) runtime.ContainerConfig {
 	c.Labels = maps.Clone(cfg.Labels)
 	c.CapAdd = slices.Clone(cfg.CapAdd)
 	c.CapDrop = slices.Clone(cfg.CapDrop)
+	c.Security = cfg.Security.Clone()
 	return c
 }
 

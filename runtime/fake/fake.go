@@ -13,8 +13,11 @@
 //     of those that read the pod: "cat /etc/hosts" prints the files the
 //     sandbox's configuration makes (/etc/hosts with its host aliases,
 //     /etc/hostname, /proc/sys/... of its sysctls) and those written in
-//     its /dev/shm, "fail-with /dev/shm/NAME MESSAGE CODE" writes one
-//     there (the host's /dev/shm, the runtime's, for HostIPC), and "ps"
+//     its /dev/shm, and /proc/self/status with the lines of the
+//     container's credentials and confinement (Uid, Gid, Groups,
+//     NoNewPrivs, Seccomp, from its User and runtime.Security);
+//     "fail-with /dev/shm/NAME MESSAGE CODE" writes a file in /dev/shm
+//     (the host's /dev/shm, the runtime's, for HostIPC), and "ps"
 //     prints the command lines of the containers it sees (all of the
 //     pod's running ones with a shared PID namespace, all of the
 //     runtime's with HostPID), as the test program does on the real

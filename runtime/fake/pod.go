@@ -147,6 +147,9 @@ func (r *Runtime) podCommand(c *container, argv []string) (stdout, stderr []stri
 	case len(argv) > 1 && argv[0] == "cat":
 		for _, path := range argv[1:] {
 			content, found := r.file(c.sb, path)
+			if path == "/proc/self/status" {
+				content, found = procStatus(&c.spec.cfg), true
+			}
 			if !found {
 				return stdout, []string{"open " + path + ": no such file or directory"}, 1, true
 			}

@@ -135,7 +135,10 @@ const (
 	OpStopContainer   Op = "StopContainer"
 	OpRemoveContainer Op = "RemoveContainer"
 	OpExec            Op = "Exec"
-	OpExit            Op = "Exit"
+	// OpUpdateContainerResources: an in-place resize
+	// (runtime.ResourceUpdater).
+	OpUpdateContainerResources Op = "UpdateContainerResources"
+	OpExit                     Op = "Exit"
 )
 
 // Fault makes matching calls fail.

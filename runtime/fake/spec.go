@@ -56,7 +56,7 @@ func sameSpec(a, b *runtime.ContainerConfig) bool {
 		same(a.Ports, b.Ports) && a.Stdin == b.Stdin && a.TTY == b.TTY && a.User == b.User &&
 		a.Privileged == b.Privileged && a.ReadOnly == b.ReadOnly &&
 		same(a.CapAdd, b.CapAdd) && same(a.CapDrop, b.CapDrop) &&
-		a.TerminationMessagePath == b.TerminationMessagePath
+		a.TerminationMessagePath == b.TerminationMessagePath && a.Security.Equal(b.Security)
 }
 
 func same[S ~[]E, E comparable](a, b S) bool {
@@ -87,5 +87,15 @@ func hashSpec(seed maphash.Seed, c *runtime.ContainerConfig) uint64 {
 	maphash.WriteComparable(&h, c.User)
 	maphash.WriteComparable(&h, c.TerminationMessagePath)
 	maphash.WriteComparable(&h, [...]bool{c.Stdin, c.TTY, c.Privileged, c.ReadOnly})
+	s := &c.Security
+	for _, g := range s.SupplementalGroups {
+		maphash.WriteComparable(&h, g)
+	}
+	maphash.WriteComparable(&h, [...]bool{s.StrictGroups, s.NoNewPrivileges})
+	maphash.WriteComparable(&h, s.Seccomp)
+	maphash.WriteComparable(&h, s.AppArmor)
+	if s.SELinux != nil {
+		maphash.WriteComparable(&h, *s.SELinux)
+	}
 	return h.Sum64()
 }

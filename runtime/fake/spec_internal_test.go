@@ -33,6 +33,9 @@ func nonZero(t reflect.Type) reflect.Value {
 		for i := range t.NumField() {
 			v.Field(i).Set(nonZero(t.Field(i).Type))
 		}
+	case reflect.Pointer:
+		v.Set(reflect.New(t.Elem()))
+		v.Elem().Set(nonZero(t.Elem()))
 	default:
 		panic("nonZero: no value for " + t.String())
 	}
@@ -54,6 +57,18 @@ func TestSameSpecComparesEveryField(t *testing.T) {
 		}
 		if !perContainer[f.Name] && hashSpec(rt.specSeed, &a) == hashSpec(rt.specSeed, &b) {
 			t.Errorf("hashSpec ignores %s", f.Name)
+		}
+	}
+	styp := reflect.TypeFor[runtime.Security]()
+	for i := range styp.NumField() {
+		f := styp.Field(i)
+		var a, b runtime.ContainerConfig
+		reflect.ValueOf(&b.Security).Elem().Field(i).Set(nonZero(f.Type))
+		if sameSpec(&a, &b) {
+			t.Errorf("sameSpec ignores Security.%s", f.Name)
+		}
+		if hashSpec(rt.specSeed, &a) == hashSpec(rt.specSeed, &b) {
+			t.Errorf("hashSpec ignores Security.%s", f.Name)
 		}
 	}
 }

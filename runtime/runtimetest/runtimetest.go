@@ -24,8 +24,10 @@
 // adoption, image presence and pull errors, ErrNotFound for unknown ids,
 // what a sandbox gives its containers (host aliases in /etc/hosts,
 // sysctls, a shared PID namespace, the host's PID and IPC namespaces),
-// mount propagation, and, when the backend has them,
-// logs, exec, stats and events. Every sandbox it creates
+// mount propagation, a container's groups, no_new_privs, seccomp,
+// AppArmor and SELinux settings (runtime.Security), and, when the backend
+// has them,
+// logs, exec, stats, events and in-place resource updates. Every sandbox it creates
 // is labelled with a node name of its own and removed at the end of its
 // subtest, so the suite can run against a daemon that holds other work.
 package runtimetest
@@ -148,6 +150,12 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"HostIPC", testHostIPC},
 		{"MountPropagation", testMountPropagation},
 		{"RuntimeHandler", testRuntimeHandler},
+		{"UpdateResources", testUpdateResources},
+		{"Groups", testGroups},
+		{"NoNewPrivileges", testNoNewPrivileges},
+		{"Seccomp", testSeccomp},
+		{"AppArmor", testAppArmor},
+		{"SELinux", testSELinux},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := newRuntime(t)
