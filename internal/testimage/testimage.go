@@ -207,3 +207,26 @@ func Ensure(ctx context.Context, l Loader, img Image) error {
 	}
 	return nil
 }
+
+// Groups builds the demo program as an image whose /etc/passwd has a user
+// app (1000:1000) and whose /etc/group puts app in group extra (5555):
+// what runtime/runtimetest's Config.GroupsImage asks for.
+func Groups(ctx context.Context) (Image, error) {
+	bin, err := Binary(ctx, DemoPackage)
+	if err != nil {
+		return Image{}, err
+	}
+	img, err := scratchimage.New([]scratchimage.File{
+		{Path: "/demo", Mode: 0o755, Data: bin},
+		{Path: "/etc/passwd", Mode: 0o644, Data: []byte("root:x:0:0:root:/:/demo\napp:x:1000:1000:app:/:/demo\n")},
+		{Path: "/etc/group", Mode: 0o644, Data: []byte("root:x:0:\napp:x:1000:\nextra:x:5555:app\n")},
+	}, scratchimage.Config{Entrypoint: []string{"/demo"}, Cmd: []string{"wait"}})
+	if err != nil {
+		return Image{}, err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return Image{}, err
+	}
+	return Image{Ref: "podkit.local/groups:" + d.Hex[:12], Image: img, Path: "/demo"}, nil
+}

@@ -6,12 +6,20 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/podkit/podkit/internal/testimage"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/runtimetest"
 )
 
 func TestConformance(t *testing.T) {
-	newRuntime(t) // skips without a daemon
+	rt := newRuntime(t) // skips without a daemon
+	groups, err := testimage.Groups(testContext(t))
+	if err == nil {
+		err = testimage.Ensure(testContext(t), rt, groups)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	runtimetest.Run(t, func(t *testing.T) runtime.Runtime { return newRuntime(t) }, runtimetest.Config{
 		Image:      idle.Ref,
 		Exit:       func(code int) []string { return idle.Command("exit", strconv.Itoa(code)) },
@@ -22,8 +30,10 @@ func TestConformance(t *testing.T) {
 		FailWith: func(path, message string, code int) []string {
 			return idle.Command("fail-with", path, message, strconv.Itoa(code))
 		},
-		ReadFile:  func(path string) []string { return idle.Command("cat", path) },
-		Processes: idle.Command("ps"),
+		ReadFile:       func(path string) []string { return idle.Command("cat", path) },
+		GroupsImage:    groups.Ref,
+		GroupsReadFile: func(path string) []string { return groups.Command("cat", path) },
+		Processes:      idle.Command("ps"),
 		// containerd is this host's: the backend makes network namespaces
 		// and files for it.
 		SameHost: os.Geteuid() == 0,

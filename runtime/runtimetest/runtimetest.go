@@ -94,6 +94,13 @@ type Config struct {
 	// its containers leave in the host's /dev/shm. Without it the suite
 	// skips those checks.
 	SameHost bool
+	// GroupsImage, when set, is an image present on the runtime whose
+	// /etc/passwd has a user app (1000:1000) and whose /etc/group puts app
+	// in group 5555, and GroupsReadFile its command line that writes a
+	// file to stdout, as ReadFile. Without them the suite skips its check
+	// of the groups an image gives (supplementalGroupsPolicy).
+	GroupsImage    string
+	GroupsReadFile func(path string) []string
 	// AbsentImage is a reference no registry serves (default
 	// "podkit.invalid/absent:0").
 	AbsentImage string
@@ -151,6 +158,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"MountPropagation", testMountPropagation},
 		{"RuntimeHandler", testRuntimeHandler},
 		{"UpdateResources", testUpdateResources},
+		{"GroupsFromImage", testGroupsFromImage},
 		{"Groups", testGroups},
 		{"NoNewPrivileges", testNoNewPrivileges},
 		{"Seccomp", testSeccomp},

@@ -210,3 +210,41 @@ func testSELinux(h *harness) {
 		c.Security.SELinux = &runtime.SELinuxLabel{User: "system_u", Role: "system_r", Type: "container_t", Level: "s0:c1,c2"}
 	})
 }
+
+// testGroupsFromImage: the groups the image's /etc/group gives the
+// container's user are added (Kubernetes' supplementalGroupsPolicy
+// Merge), whether or not the user names its group, and left out with
+// StrictGroups. It needs Config.GroupsImage.
+func testGroupsFromImage(h *harness) {
+	if h.cfg.GroupsImage == "" || h.cfg.GroupsReadFile == nil {
+		h.t.Skip("runtimetest.Config.GroupsImage or GroupsReadFile is not set")
+	}
+	lr := capability[runtime.LogReader](h, "runtime.LogReader")
+	sbID, sb := h.sandbox("image-groups")
+	for _, tc := range []struct {
+		name   string
+		user   string
+		strict bool
+		want   []string
+	}{
+		{"merge-uid", "1000", false, []string{"1000", "2000", "5555"}},
+		{"merge-uid-gid", "1000:3000", false, []string{"2000", "3000", "5555"}},
+		{"strict-uid", "1000", true, []string{"1000", "2000"}},
+		{"strict-uid-gid", "1000:3000", true, []string{"2000", "3000"}},
+	} {
+		out := h.outputWith(lr, sbID, sb, tc.name, h.cfg.GroupsReadFile("/proc/self/status"), func(c *runtime.ContainerConfig) {
+			c.Image, c.User = h.cfg.GroupsImage, tc.user
+			c.Security.SupplementalGroups, c.Security.StrictGroups = []int64{2000}, tc.strict
+		})
+		var got []string
+		for _, line := range strings.Split(out, "\n") {
+			if g, ok := strings.CutPrefix(line, "Groups:"); ok {
+				got = strings.Fields(g)
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			h.t.Errorf("%s: groups %q, want %q; status:\n%s", tc.name, got, tc.want, out)
+		}
+	}
+}
