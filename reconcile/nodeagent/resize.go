@@ -102,8 +102,10 @@ func (a *Agent) syncResize(sc *syncCtx) {
 		if !objects.ResizeResourcesEqual(&c.Resources, al) {
 			differs = true
 		}
-		if s := statusAllocated(pod, c.Name); s == nil || !objects.ResizeResourcesEqual(s, al) {
-			settled = false
+		if st.resize != nil && settled {
+			if s := statusAllocated(pod, c.Name); s == nil || !objects.ResizeResourcesEqual(s, al) {
+				settled = false
+			}
 		}
 	})
 	switch {
