@@ -17,7 +17,7 @@ import "strings"
 //	10.1.2.3	foo.local	bar.local
 //
 // Backends that write the file themselves use it, so that every backend
-// gives pods the same file.
+// gives pods the same file; they pass HostsName's as hostname.
 func HostsFile(ip, hostname string, aliases []HostAlias) []byte {
 	var b strings.Builder
 	b.WriteString("# Kubernetes-managed hosts file.\n" +
@@ -57,4 +57,18 @@ func writeHostAliases(b *strings.Builder, aliases []HostAlias) {
 	for _, a := range aliases {
 		b.WriteString(a.IP + "\t" + strings.Join(a.Hostnames, "\t") + "\n")
 	}
+}
+
+// HostsName is the name of a pod's IP in its /etc/hosts (see HostsFile)
+// for its hostname and SandboxConfig.Domain: with a domain, the
+// hostname's first label qualified by it, so that a pod with a subdomain
+// finds its own fully qualified name, as the kubelet writes it, whether
+// or not its kernel hostname is that name (setHostnameAsFQDN); without,
+// the hostname.
+func HostsName(hostname, domain string) string {
+	if domain == "" {
+		return hostname
+	}
+	short, _, _ := strings.Cut(hostname, ".")
+	return short + "." + domain
 }

@@ -151,6 +151,11 @@ type SandboxConfig struct {
 	PodName      string
 	PodNamespace string
 	Hostname     string
+	// Domain is the pod's DNS domain when it has a subdomain,
+	// subdomain.namespace.svc.clusterDomain: its /etc/hosts then names
+	// its IP by hostname.Domain and hostname, as the kubelet writes it
+	// (see HostsName). Backends leave the kernel's domain name alone.
+	Domain string
 	// Attempt counts sandboxes created for this pod, from 0.
 	Attempt uint32
 	// Labels are put on the sandbox; the agent sets the Label* constants.

@@ -25,7 +25,8 @@
 // when it has none), fails at once with the kubelet's reason
 // (ReasonSysctlForbidden, ReasonPodOSNotSupported...) and message "Pod was
 // rejected: ...". An admitted pod's sandbox gets its hostname (its FQDN
-// with setHostnameAsFQDN), DNS, host aliases (its /etc/hosts), sysctls,
+// with setHostnameAsFQDN), with a subdomain its domain (its /etc/hosts
+// names it by FQDN and hostname), DNS, host aliases, sysctls,
 // with shareProcessNamespace one PID namespace for its containers, and
 // with hostPID and hostIPC the node's: see runtime.SandboxConfig. Its
 // containers' volume mounts get their subPathExpr expanded with their

@@ -40,6 +40,9 @@ func (a *Agent) sandboxConfig(pod *objects.Pod, attempt uint32) (*runtime.Sandbo
 		HostPID: pod.Spec.HostPID, HostIPC: pod.Spec.HostIPC,
 		ShareProcessNamespace: pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace,
 	}
+	if pod.Spec.Subdomain != "" && !pod.Spec.HostNetwork {
+		cfg.Domain = podDomain(pod, a.cfg.clusterDomain)
+	}
 	for _, h := range pod.Spec.HostAliases {
 		cfg.HostAliases = append(cfg.HostAliases, runtime.HostAlias{IP: h.IP, Hostnames: slices.Clone(h.Hostnames)})
 	}
@@ -77,12 +80,18 @@ func kernelHostname(pod *objects.Pod, hostname, clusterDomain string) (string, e
 	if s.Subdomain == "" || s.SetHostnameAsFQDN == nil || !*s.SetHostnameAsFQDN {
 		return hostname, nil
 	}
-	fqdn := hostname + "." + s.Subdomain + "." + pod.Namespace + ".svc." + clusterDomain
+	fqdn := hostname + "." + podDomain(pod, clusterDomain)
 	if len(fqdn) > fqdnMaxLength {
 		return "", fmt.Errorf("failed to construct FQDN from pod hostname and cluster domain, FQDN %s is too long (%d characters is the max, %d characters requested)",
 			fqdn, fqdnMaxLength, len(fqdn))
 	}
 	return fqdn, nil
+}
+
+// podDomain is the DNS domain of a pod with a subdomain, as the kubelet's
+// GeneratePodHostNameAndDomain makes it: subdomain.namespace.svc.clusterDomain.
+func podDomain(pod *objects.Pod, clusterDomain string) string {
+	return pod.Spec.Subdomain + "." + pod.Namespace + ".svc." + clusterDomain
 }
 
 func (a *Agent) podLabels(pod *objects.Pod) map[string]string {

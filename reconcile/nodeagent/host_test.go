@@ -70,6 +70,32 @@ func TestSetHostnameAsFQDN(t *testing.T) {
 	}
 }
 
+// A pod with a subdomain has its domain in its sandbox, which names the
+// pod in its /etc/hosts by hostname.subdomain.namespace.svc.clusterDomain
+// and hostname, as the kubelet writes the file, without setHostnameAsFQDN
+// too; its kernel hostname stays short. A HostNetwork pod's file is the
+// node's.
+func TestSubdomainInHosts(t *testing.T) {
+	e := newEnv(t, envOpt{agent: []nodeagent.Option{nodeagent.WithClusterDNS("cluster.example", "10.96.0.10")}})
+	sub, plain, hostNet := e.pod("sub", "app"), e.pod("plain", "app"), e.pod("hostnet", "app")
+	for _, p := range []*objects.Pod{sub, plain, hostNet} {
+		p.Spec.Hostname, p.Spec.Subdomain = "web-0", "web"
+	}
+	plain.Spec.Subdomain = ""
+	hostNet.Spec.HostNetwork = true
+	e.create(sub, plain, hostNet)
+	for name, want := range map[string]string{"sub": "web.default.svc.cluster.example", "plain": "", "hostnet": ""} {
+		e.waitPod(name, "running", running)
+		cfg := e.sandboxOf(name)
+		if cfg.Domain != want || cfg.Hostname != "web-0" {
+			t.Errorf("pod %s: sandbox hostname %q, domain %q; want web-0, %q", name, cfg.Hostname, cfg.Domain, want)
+		}
+	}
+	if got, want := runtime.HostsName("web-0", "web.default.svc.cluster.example"), "web-0.web.default.svc.cluster.example"; got != want {
+		t.Errorf("HostsName: %q, want %q", got, want)
+	}
+}
+
 // A subPathExpr is expanded with the container's environment, as the
 // kubelet expands it, its directory made in the volume; an unset or empty
 // variable is a CreateContainerConfigError naming it.

@@ -195,7 +195,7 @@ func writePodFiles(dir, hostname, ip string, cfg *runtime.SandboxConfig) error {
 		}
 		hosts = string(runtime.HostNetworkHostsFile(b, cfg.HostAliases))
 	} else {
-		hosts = string(runtime.HostsFile(ip, hostname, cfg.HostAliases))
+		hosts = string(runtime.HostsFile(ip, runtime.HostsName(hostname, cfg.Domain), cfg.HostAliases))
 	}
 	resolv, err := resolvConf(cfg.DNS)
 	if err != nil {

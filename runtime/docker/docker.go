@@ -73,11 +73,12 @@
 // host path on a mount that does not propagate. SandboxConfig.Sysctls
 // are the sandbox container's sysctls, set by the engine in those
 // namespaces. The engine writes the pod's /etc/hosts, which the containers
-// share; a sandbox with SandboxConfig.HostAliases has one of podkit's own
-// instead, in the kubelet's format (runtime.HostsFile; for HostNetwork,
-// the engine's copy of the host's file with the aliases appended),
-// written beside the engine's (podkit-hosts) and bind-mounted at
-// /etc/hosts in each of its containers.
+// share; a sandbox with SandboxConfig.HostAliases, or with a Domain
+// (which the engine's file leaves out), has one of podkit's own instead,
+// in the kubelet's format (runtime.HostsFile; for HostNetwork, the
+// engine's copy of the host's file with the aliases appended), written
+// beside the engine's (podkit-hosts) and bind-mounted at /etc/hosts in
+// each of its containers.
 //
 // A sandbox's SandboxConfig.RuntimeHandler is the name of one of the
 // engine's runtimes (runc, or one configured in daemon.json's "runtimes",

@@ -50,7 +50,7 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (s
 			}
 		}
 		id, err := r.createAndStart(ctx, opts, "sandbox "+cfg.String())
-		if err == nil && len(cfg.HostAliases) > 0 {
+		if err == nil && ownHosts(cfg) {
 			if err = r.writeHosts(ctx, id, cfg); err != nil {
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 				defer cancel()
@@ -108,7 +108,7 @@ func (r *Runtime) sandboxOptions(cfg *runtime.SandboxConfig) (client.ContainerCr
 		// sandbox's containers get the same (CreateContainer).
 		Runtime: cfg.RuntimeHandler,
 	}
-	if len(cfg.HostAliases) > 0 {
+	if ownHosts(cfg) {
 		labels[labelHosts] = "true"
 	}
 	// As the kubelet's dockershim did: the host's namespaces for the
@@ -181,8 +181,15 @@ func hostsFile(sb container.InspectResponse) (string, error) {
 	return filepath.Join(filepath.Dir(sb.HostsPath), "podkit-hosts"), nil
 }
 
-// writeHosts writes the /etc/hosts of sandbox id, which has host aliases,
-// as the kubelet writes it: its own for a pod with an IP, else the
+// ownHosts reports whether a sandbox of cfg has a hosts file of podkit's
+// own (see writeHosts): one with host aliases, or with a domain, which
+// the engine's file leaves out.
+func ownHosts(cfg *runtime.SandboxConfig) bool {
+	return len(cfg.HostAliases) > 0 || cfg.Domain != "" && !cfg.HostNetwork
+}
+
+// writeHosts writes the /etc/hosts of sandbox id, which has host aliases
+// or a domain, as the kubelet writes it: its own for a pod with an IP, else the
 // engine's copy of the host's with the aliases appended.
 func (r *Runtime) writeHosts(ctx context.Context, id string, cfg *runtime.SandboxConfig) error {
 	sb, err := r.inspectSandbox(ctx, id)
@@ -207,7 +214,7 @@ func (r *Runtime) writeHosts(ctx context.Context, id string, cfg *runtime.Sandbo
 				ip = ep.IPAddress.String()
 			}
 		}
-		content = runtime.HostsFile(ip, sb.Config.Hostname, cfg.HostAliases)
+		content = runtime.HostsFile(ip, runtime.HostsName(sb.Config.Hostname, cfg.Domain), cfg.HostAliases)
 	}
 	if err := os.WriteFile(path, content, 0o644); err != nil {
 		return fmt.Errorf("docker: sandbox %s: hosts file: %w", cfg, err)

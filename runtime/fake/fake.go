@@ -119,7 +119,7 @@ type sandbox struct {
 	ip           uint32 // as a number, 0 for HostNetwork
 	ready        bool
 	hostname     string
-	spec         *podSpec // nil unless the config has host aliases, sysctls, a shared or the host's namespaces, or /dev/shm files
+	spec         *podSpec // nil unless the config has host aliases, a domain, sysctls, a shared or the host's namespaces, or /dev/shm files
 }
 
 // image is a present image. Containers point to it: its reference and id

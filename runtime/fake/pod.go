@@ -14,6 +14,7 @@ import (
 // one.
 type podSpec struct {
 	aliases  []runtime.HostAlias
+	domain   string
 	sysctls  map[string]string
 	sharePID bool
 	hostPID  bool
@@ -23,10 +24,10 @@ type podSpec struct {
 }
 
 func newPodSpec(cfg *runtime.SandboxConfig) *podSpec {
-	if len(cfg.HostAliases) == 0 && len(cfg.Sysctls) == 0 && !cfg.ShareProcessNamespace && !cfg.HostPID && !cfg.HostIPC {
+	if len(cfg.HostAliases) == 0 && len(cfg.Sysctls) == 0 && !cfg.ShareProcessNamespace && !cfg.HostPID && !cfg.HostIPC && cfg.Domain == "" {
 		return nil
 	}
-	s := &podSpec{sysctls: maps.Clone(cfg.Sysctls), sharePID: cfg.ShareProcessNamespace,
+	s := &podSpec{domain: cfg.Domain, sysctls: maps.Clone(cfg.Sysctls), sharePID: cfg.ShareProcessNamespace,
 		hostPID: cfg.HostPID, hostIPC: cfg.HostIPC}
 	for _, a := range cfg.HostAliases {
 		s.aliases = append(s.aliases, runtime.HostAlias{IP: a.IP, Hostnames: slices.Clone(a.Hostnames)})
@@ -46,8 +47,9 @@ const nodeHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopba
 func (r *Runtime) file(sb *sandbox, path string) (string, bool) {
 	var aliases []runtime.HostAlias
 	var sysctls map[string]string
+	domain := ""
 	if sb.spec != nil {
-		aliases, sysctls = sb.spec.aliases, sb.spec.sysctls
+		aliases, sysctls, domain = sb.spec.aliases, sb.spec.sysctls, sb.spec.domain
 	}
 	if name, ok := shmName(path); ok {
 		v, ok := r.shmFiles(sb, false)[name]
@@ -58,7 +60,7 @@ func (r *Runtime) file(sb *sandbox, path string) (string, bool) {
 		if sb.ip == 0 {
 			return string(runtime.HostNetworkHostsFile([]byte(nodeHosts), aliases)), true
 		}
-		return string(runtime.HostsFile(sb.ipString, sb.hostname, aliases)), true
+		return string(runtime.HostsFile(sb.ipString, runtime.HostsName(sb.hostname, domain), aliases)), true
 	case "/etc/hostname", "/proc/sys/kernel/hostname":
 		return sb.hostname + "\n", true
 	}
@@ -182,7 +184,7 @@ func (r *Runtime) SandboxConfigs() []SandboxConfig {
 			Attempt: sb.attempt, Labels: maps.Clone(sb.labels), HostNetwork: sb.ip == 0}
 		if s := sb.spec; s != nil {
 			cfg.Sysctls, cfg.ShareProcessNamespace = maps.Clone(s.sysctls), s.sharePID
-			cfg.HostPID, cfg.HostIPC = s.hostPID, s.hostIPC
+			cfg.HostPID, cfg.HostIPC, cfg.Domain = s.hostPID, s.hostIPC, s.domain
 			for _, a := range s.aliases {
 				cfg.HostAliases = append(cfg.HostAliases, runtime.HostAlias{IP: a.IP, Hostnames: slices.Clone(a.Hostnames)})
 			}

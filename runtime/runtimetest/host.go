@@ -54,17 +54,27 @@ func testHostPID(h *harness) {
 // testHostname: a sandbox's containers have its Hostname, short or fully
 // qualified (a pod's with setHostnameAsFQDN), as the kernel's hostname
 // (/proc/sys/kernel/hostname, what uname -n says), in /etc/hostname, and
-// in /etc/hosts beside the sandbox's IP.
+// in /etc/hosts beside the sandbox's IP; with a Domain, that line names
+// the hostname qualified by it too (runtime.HostsName), and the kernel's
+// hostname stays short.
 func testHostname(h *harness) {
 	if h.cfg.ReadFile == nil {
 		h.t.Skip("runtimetest.Config.ReadFile is not set")
 	}
 	lr := capability[runtime.LogReader](h, "runtime.LogReader")
-	for pod, hostname := range map[string]string{"short-hostname": "web-0", "fqdn-hostname": "web-0.web.runtimetest.svc.cluster.local"} {
-		sbID, sb := h.sandboxWith(pod, func(c *runtime.SandboxConfig) { c.Hostname = hostname })
+	const fqdn = "web-0.web.runtimetest.svc.cluster.local"
+	for _, tc := range []struct {
+		pod, hostname, domain string
+		names                 []string // among those on the sandbox IP's line of /etc/hosts
+	}{
+		{"short-hostname", "web-0", "", []string{"web-0"}},
+		{"fqdn-hostname", fqdn, "", []string{fqdn}},
+		{"domain-hostname", "web-0", "web.runtimetest.svc.cluster.local", []string{fqdn, "web-0"}},
+	} {
+		sbID, sb := h.sandboxWith(tc.pod, func(c *runtime.SandboxConfig) { c.Hostname, c.Domain = tc.hostname, tc.domain })
 		for i, path := range []string{"/proc/sys/kernel/hostname", "/etc/hostname"} {
-			if got := strings.TrimSpace(h.output(lr, sbID, sb, "read-"+string(rune('a'+i)), h.cfg.ReadFile(path))); got != hostname {
-				h.t.Errorf("hostname %s: %s is %q", hostname, path, got)
+			if got := strings.TrimSpace(h.output(lr, sbID, sb, "read-"+string(rune('a'+i)), h.cfg.ReadFile(path))); got != tc.hostname {
+				h.t.Errorf("pod %s: %s is %q, want %q", tc.pod, path, got, tc.hostname)
 			}
 		}
 		st, _ := h.sandboxStatus(sbID)
@@ -72,10 +82,10 @@ func testHostname(h *harness) {
 		found := false
 		for _, line := range strings.Split(hosts, "\n") {
 			f := strings.Fields(line)
-			found = found || len(f) > 1 && f[0] == st.IP && slices.Contains(f[1:], hostname)
+			found = found || len(f) > 1 && f[0] == st.IP && !slices.ContainsFunc(tc.names, func(n string) bool { return !slices.Contains(f[1:], n) })
 		}
 		if !found {
-			h.t.Errorf("hostname %s: /etc/hosts has no line of the sandbox's IP %s with it:\n%s", hostname, st.IP, hosts)
+			h.t.Errorf("pod %s: /etc/hosts has no line of the sandbox's IP %s with %q:\n%s", tc.pod, st.IP, tc.names, hosts)
 		}
 	}
 }
