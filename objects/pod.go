@@ -161,7 +161,12 @@ type PodReadinessGate struct {
 	ConditionType PodConditionType `json:"conditionType"`
 }
 
-// PodSecurityContext holds pod-level security settings.
+// PodSecurityContext holds pod-level security settings. runAsNonRoot is
+// enforced by the node agent as the kubelet enforces it: a container that
+// would run as root (runAsUser 0, or no runAsUser and an image whose user
+// is root or a name, not a uid) is not created and waits in
+// CreateContainerConfigError. A container's SecurityContext overrides the
+// pod's runAsNonRoot and runAsUser.
 type PodSecurityContext struct {
 	RunAsUser          *int64          `json:"runAsUser,omitempty"`
 	RunAsGroup         *int64          `json:"runAsGroup,omitempty"`

@@ -16,10 +16,12 @@
 // each with a plain constructor; importing one registers nothing. Every
 // backend passes the conformance suite in runtime/runtimetest.
 //
-// Optional capabilities (logs, exec, stats, change events, dialling pod
-// IPs, the host's address on the pod network) are separate small
-// interfaces a backend may implement; callers find them by type
-// assertion.
+// Optional capabilities (logs, exec, stats, change events, in-place
+// resource updates, an image's user, dialling pod IPs, the host's address
+// on the pod network) are separate small interfaces a backend may
+// implement; callers find them by type assertion. A node agent enforces
+// runAsNonRoot with the image's user (ImageConfigReader), and refuses
+// such a container on a runtime that cannot report it.
 //
 // Lifecycle: the host program creates a runtime (docker.New, containerd.New,
 // fake.New), hands it to the orchestrator with RegisterNode, and closes it
@@ -477,6 +479,20 @@ type ResourceUpdater interface {
 	// uses may be refused, or may get the container OOM-killed, as the
 	// kernel decides.
 	UpdateContainerResources(ctx context.Context, id string, r Resources) error
+}
+
+// ImageConfigReader is implemented by runtimes that can read the
+// configuration of an image on the node, as the CRI's ImageStatus reports
+// it. A node agent reads an image's user through it to enforce
+// runAsNonRoot, as the kubelet does: it cannot tell whether a container
+// would run as root otherwise.
+type ImageConfigReader interface {
+	// ImageUser returns the user the image's configuration runs its
+	// processes as (a Dockerfile's USER: "uid", "name", "uid:gid" or
+	// "name:group"), as written there; "" when it names none, which
+	// means root. An image not on the node is an error wrapping
+	// ErrNotFound.
+	ImageUser(ctx context.Context, ref string) (string, error)
 }
 
 // Execer is implemented by runtimes that can run a command in a container.

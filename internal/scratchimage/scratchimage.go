@@ -42,6 +42,9 @@ type Config struct {
 	Env        []string
 	WorkingDir string
 	Labels     map[string]string
+	// User is who the image's processes run as (a Dockerfile's USER);
+	// empty is root.
+	User string
 	// Arch is the GOARCH the files are built for; empty means the
 	// architecture of this process.
 	Arch string
@@ -88,6 +91,7 @@ func New(files []File, cfg Config) (v1.Image, error) {
 	cf.Config.Env = cfg.Env
 	cf.Config.WorkingDir = cfg.WorkingDir
 	cf.Config.Labels = cfg.Labels
+	cf.Config.User = cfg.User
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		return nil, fmt.Errorf("scratchimage: config: %w", err)

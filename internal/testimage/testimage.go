@@ -230,3 +230,28 @@ func Groups(ctx context.Context) (Image, error) {
 	}
 	return Image{Ref: "podkit.local/groups:" + d.Hex[:12], Image: img, Path: "/demo"}, nil
 }
+
+// UserRepository is the repository of the images User builds.
+const UserRepository = "podkit.local/user"
+
+// User builds the demo program as an image whose configuration names the
+// user user (a Dockerfile's USER), its default command waiting for
+// SIGTERM as Idle's: what runtime/runtimetest's Config.UserImage asks
+// for. The program is at /demo, as in Idle, so Idle's command lines run
+// in it too.
+func User(ctx context.Context, user string) (Image, error) {
+	bin, err := Binary(ctx, DemoPackage)
+	if err != nil {
+		return Image{}, err
+	}
+	img, err := scratchimage.New([]scratchimage.File{{Path: "/demo", Mode: 0o755, Data: bin}},
+		scratchimage.Config{Entrypoint: []string{"/demo"}, Cmd: []string{"wait"}, Dirs: []string{"/tmp"}, User: user})
+	if err != nil {
+		return Image{}, err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return Image{}, err
+	}
+	return Image{Ref: UserRepository + ":" + d.Hex[:12], Image: img, Path: "/demo"}, nil
+}

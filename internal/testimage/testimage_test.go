@@ -98,3 +98,36 @@ func TestEnsure(t *testing.T) {
 		t.Errorf("Ensure of a present image loaded it again (%v)", err)
 	}
 }
+
+// User's image names its user in its configuration, as written, and each
+// user has its own reference.
+func TestUserImage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	img, err := User(ctx, "1000:5555")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := User(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(img.Ref, UserRepository+":") || img.Ref == other.Ref {
+		t.Errorf("refs %s and %s: want two of %s", img.Ref, other.Ref, UserRepository)
+	}
+	var buf bytes.Buffer
+	if _, err := img.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := tarball.Image(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := back.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.Config.User != "1000:5555" || strings.Join(cf.Config.Entrypoint, " ") != "/demo" {
+		t.Errorf("config: user %q entrypoint %q, want 1000:5555 and /demo", cf.Config.User, cf.Config.Entrypoint)
+	}
+}

@@ -40,6 +40,19 @@
 // makes / one) and for the agent's directory (WithRootDir) only where
 // the host made it one.
 //
+// A container's security context is applied as the kubelet applies it:
+// its user, groups, capabilities, seccomp, AppArmor and SELinux settings
+// reach the runtime (runtime.ContainerConfig, runtime.Security), and
+// with runAsNonRoot a container that would run as root is not created:
+// one whose runAsUser is 0, or without a runAsUser one whose image's user
+// (which the runtime reports, runtime.ImageConfigReader) is root or a
+// name, which cannot be told from root. It waits in
+// CreateContainerConfigError with the kubelet's message, a Failed event
+// says why, and it is tried again after the base back-off
+// (WithCrashLoopBackOff), so a changed image may pass. On a runtime
+// that cannot report an image's user, a container whose check needs it
+// is refused.
+//
 // A pod's resources may be changed in place (podkit's Orchestrator.Resize,
 // Kubernetes' pods/resize): the agent admits the whole resize when the
 // pod's new requests fit the node beside its other pods, else reports it

@@ -144,7 +144,9 @@ func (h specHash) is(label string) bool {
 }
 
 // containerConfig builds what the runtime needs to create instance attempt
-// of c. A missing ConfigMap, Secret or key is a *configError.
+// of c. A missing ConfigMap, Secret or key, or a container that runAsNonRoot
+// forbids (see verifyRunAsNonRoot), is a *configError; any other error is
+// the runtime's.
 func (a *Agent) containerConfig(sc *syncCtx, c *objects.Container, attempt uint32) (*runtime.ContainerConfig, error) {
 	env, err := sc.res.makeEnv(c)
 	if err != nil {
@@ -161,6 +163,9 @@ func (a *Agent) containerConfig(sc *syncCtx, c *objects.Container, attempt uint3
 	mounts, err := makeMounts(c, sc.vols, lookup)
 	if err != nil {
 		return nil, configErr("%v", err)
+	}
+	if err := a.verifyRunAsNonRoot(sc.ctx, sc.pod, c); err != nil {
+		return nil, err
 	}
 	labels := a.podLabels(sc.pod)
 	labels[runtime.LabelContainerName] = c.Name

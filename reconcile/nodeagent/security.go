@@ -2,10 +2,12 @@ package nodeagent
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/podkit/podkit/objects"
@@ -30,7 +32,9 @@ import (
 //     Unconfined on a node without AppArmor is refused (reason AppArmor);
 //   - seLinuxOptions (the container's, else the pod's) label the
 //     container, where SELinux is on;
-//   - fsGroup owns the volumes that support it (see setVolumeOwnership).
+//   - fsGroup owns the volumes that support it (see setVolumeOwnership);
+//   - runAsNonRoot (the container's, else the pod's) keeps a container
+//     that would run as root from being created (see verifyRunAsNonRoot).
 
 // DefaultSeccompRoot is where Localhost seccomp profiles are found when
 // neither WithSeccompRoot nor WithRootDir says: the kubelet's, under its
@@ -156,4 +160,60 @@ func appArmorRequired(pod *objects.Pod) bool {
 func appArmorEnabled() bool {
 	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
 	return err == nil && bytes.HasPrefix(b, []byte("Y"))
+}
+
+// verifyRunAsNonRoot is the kubelet's check of runAsNonRoot (the
+// container's, else the pod's; kuberuntime's verifyRunAsNonRoot), made
+// before the container is created: a runAsUser (the container's, else the
+// pod's) of 0 is refused and any other passes; without one the image's
+// user decides, as the runtime reports it (runtime.ImageConfigReader):
+// root (0, or none named) is refused, and so is a user name, which cannot
+// be told from root without the image's files. "uid:gid" is judged by
+// its uid. A refusal is a *configError with the kubelet's message, so the
+// container waits in CreateContainerConfigError and is tried again; an
+// unreachable runtime is returned as it is.
+func (a *Agent) verifyRunAsNonRoot(ctx context.Context, pod *objects.Pod, c *objects.Container) error {
+	var nonRoot *bool
+	var uid *int64
+	if psc := pod.Spec.SecurityContext; psc != nil {
+		nonRoot, uid = psc.RunAsNonRoot, psc.RunAsUser
+	}
+	if csc := c.SecurityContext; csc != nil {
+		if csc.RunAsNonRoot != nil {
+			nonRoot = csc.RunAsNonRoot
+		}
+		if csc.RunAsUser != nil {
+			uid = csc.RunAsUser
+		}
+	}
+	if nonRoot == nil || !*nonRoot {
+		return nil
+	}
+	podName := pod.Name + "_" + pod.Namespace + "(" + pod.UID + ")" // the kubelet's format.Pod
+	if uid != nil {
+		if *uid == 0 {
+			return configErr("container's runAsUser breaks non-root policy (pod: %q, container: %s)", podName, c.Name)
+		}
+		return nil
+	}
+	r, ok := a.rt.(runtime.ImageConfigReader)
+	if !ok {
+		return configErr("container has runAsNonRoot and the runtime cannot report the image's user (it does not implement runtime.ImageConfigReader), cannot verify user is non-root (pod: %q, container: %s)", podName, c.Name)
+	}
+	user, err := r.ImageUser(ctx, c.Image)
+	if err != nil {
+		if errors.Is(err, runtime.ErrUnavailable) || ctx.Err() != nil {
+			return err
+		}
+		return configErr("container has runAsNonRoot and the user of image %q cannot be read: %v, cannot verify user is non-root (pod: %q, container: %s)", c.Image, err, podName, c.Name)
+	}
+	name, _, _ := strings.Cut(user, ":")
+	n, err := strconv.ParseInt(name, 10, 64)
+	switch {
+	case name == "" || err == nil && n == 0:
+		return configErr("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", podName, c.Name)
+	case err != nil:
+		return configErr("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", name, podName, c.Name)
+	}
+	return nil
 }

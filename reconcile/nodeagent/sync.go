@@ -855,6 +855,9 @@ func (a *Agent) startContainer(sc *syncCtx, c *objects.Container, attempt uint32
 	}
 	cfg, err := a.containerConfig(sc, c, attempt)
 	if err != nil {
+		if sc.fail(err) {
+			return
+		}
 		msg := err.Error()
 		if reason, message := cs.waiting(); reason != "CreateContainerConfigError" || message != msg {
 			a.event(sc.pod, EventWarning, "Failed", "Error: "+msg)

@@ -20,6 +20,14 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const user = "1000:5555"
+	userImg, err := testimage.User(testContext(t), user)
+	if err == nil {
+		err = testimage.Ensure(testContext(t), rt, userImg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	runtimetest.Run(t, func(t *testing.T) runtime.Runtime { return newRuntime(t) }, runtimetest.Config{
 		Image:      idle.Ref,
 		Exit:       func(code int) []string { return idle.Command("exit", strconv.Itoa(code)) },
@@ -33,6 +41,8 @@ func TestConformance(t *testing.T) {
 		ReadFile:       func(path string) []string { return idle.Command("cat", path) },
 		GroupsImage:    groups.Ref,
 		GroupsReadFile: func(path string) []string { return groups.Command("cat", path) },
+		UserImage:      userImg.Ref,
+		UserImageUser:  user,
 		Processes:      idle.Command("ps"),
 		// containerd is this host's: the backend makes network namespaces
 		// and files for it.

@@ -56,6 +56,8 @@ func (r *Runtime) image(ctx context.Context, ref string) (client.Image, error) {
 	return img, nil
 }
 
+var _ runtime.ImageConfigReader = (*Runtime)(nil)
+
 // ImagePresent reports whether ref is in the runtime's namespace.
 func (r *Runtime) ImagePresent(ctx context.Context, ref string) (bool, error) {
 	name, err := normalize(ref)
@@ -70,6 +72,26 @@ func (r *Runtime) ImagePresent(ctx context.Context, ref string) (bool, error) {
 		return false, nil
 	}
 	return false, err
+}
+
+// ImageUser implements runtime.ImageConfigReader: the User of the image's
+// OCI configuration, for the runtime's platform.
+func (r *Runtime) ImageUser(ctx context.Context, ref string) (string, error) {
+	ctx = r.ns(ctx)
+	name, err := normalize(ref)
+	if err != nil {
+		// A reference that does not parse names no image.
+		return "", fmt.Errorf("%w: %w", runtime.ErrNotFound, err)
+	}
+	img, err := r.cli.GetImage(ctx, name)
+	if err != nil {
+		return "", r.wrap(err, "image %s", ref)
+	}
+	spec, err := img.Spec(ctx)
+	if err != nil {
+		return "", r.wrap(err, "image %s: config", ref)
+	}
+	return spec.Config.User, nil
 }
 
 // PullImage pulls ref from its registry and unpacks it. Failures wrap

@@ -16,6 +16,8 @@ import (
 	"github.com/podkit/podkit/runtime"
 )
 
+var _ runtime.ImageConfigReader = (*Runtime)(nil)
+
 // ImagePresent implements runtime.ImageService.
 func (r *Runtime) ImagePresent(ctx context.Context, ref string) (bool, error) {
 	_, err := r.cli.ImageInspect(ctx, ref)
@@ -28,6 +30,24 @@ func (r *Runtime) ImagePresent(ctx context.Context, ref string) (bool, error) {
 		return false, nil // a reference the engine cannot parse names no image it has
 	}
 	return false, r.wrap(err, "inspect image %s", ref)
+}
+
+// ImageUser implements runtime.ImageConfigReader: the User of the image's
+// config, as the engine inspects it.
+func (r *Runtime) ImageUser(ctx context.Context, ref string) (string, error) {
+	res, err := r.cli.ImageInspect(ctx, ref)
+	switch {
+	case err == nil:
+	case cerrdefs.IsInvalidArgument(err):
+		// A reference the engine cannot parse names no image it has.
+		return "", fmt.Errorf("docker: inspect image %s: %w: %w", ref, runtime.ErrNotFound, err)
+	default:
+		return "", r.wrap(err, "inspect image %s", ref)
+	}
+	if res.Config == nil {
+		return "", nil
+	}
+	return res.Config.User, nil
 }
 
 // PullImage implements runtime.ImageService: the engine pulls ref, and each

@@ -25,7 +25,11 @@
 //   - else it runs until stopped.
 //
 // Image pulls complete at once unless ScriptPull makes them take time on
-// the clock and report progress in steps.
+// the clock and report progress in steps. An image's configuration names
+// no user (it runs as root) unless WithImageUser or SetImageUser gives it
+// one: ImageUser (runtime.ImageConfigReader) reports it, and a node agent
+// enforces runAsNonRoot with it. Only the report changes: a container
+// without a User of its own still says uid 0 in its /proc/self/status.
 //
 // Faults are injected with Inject (a call fails), SetUnavailable (every call
 // fails with runtime.ErrUnavailable), Kill (a container dies now) and
@@ -91,6 +95,7 @@ type Runtime struct {
 	byIP        map[uint32]*sandbox   // the IPv4 address, as a number
 	nextIP      netip.Addr
 	images      map[string]*image  // by reference
+	imageUsers  map[string]string  // the users of images, by reference (see WithImageUser); nil until one is set
 	specs       map[uint64][]*spec // by hashSpec
 	specSeed    maphash.Seed
 	rules       []rule

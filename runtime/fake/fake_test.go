@@ -14,12 +14,15 @@ import (
 	"github.com/podkit/podkit/runtime/runtimetest"
 )
 
-const testImage = "podkit.local/test:1"
+const (
+	testImage = "podkit.local/test:1"
+	userImage = "podkit.local/user:1"
+)
 
 func TestConformance(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	runtimetest.Run(t, func(t *testing.T) runtime.Runtime {
-		rt, err := fake.New(fake.WithImages(testImage))
+		rt, err := fake.New(fake.WithImages(testImage, userImage), fake.WithImageUser(userImage, "1000:5555"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,8 +37,10 @@ func TestConformance(t *testing.T) {
 		FailWith: func(path, message string, code int) []string {
 			return []string{"fail-with", path, message, strconv.Itoa(code)}
 		},
-		ReadFile:  func(path string) []string { return []string{"cat", path} },
-		Processes: []string{"ps"},
+		ReadFile:      func(path string) []string { return []string{"cat", path} },
+		Processes:     []string{"ps"},
+		UserImage:     userImage,
+		UserImageUser: "1000:5555",
 	})
 }
 

@@ -26,8 +26,8 @@
 // sysctls, a shared PID namespace, the host's PID and IPC namespaces),
 // mount propagation, a container's groups, no_new_privs, seccomp,
 // AppArmor and SELinux settings (runtime.Security), and, when the backend
-// has them,
-// logs, exec, stats, events and in-place resource updates. Every sandbox it creates
+// has them, logs, exec, stats, events, in-place resource updates and the
+// user an image's configuration names. Every sandbox it creates
 // is labelled with a node name of its own and removed at the end of its
 // subtest, so the suite can run against a daemon that holds other work.
 package runtimetest
@@ -52,7 +52,8 @@ import (
 // Print and IgnoreTerm are required.
 type Config struct {
 	// Image is present on the runtime (the caller loads it); its default
-	// command runs until it is stopped and exits on SIGTERM.
+	// command runs until it is stopped and exits on SIGTERM. Its
+	// configuration names no user: it runs as root.
 	Image string
 	// Exit returns the command line of a container of Image that exits with
 	// code as soon as it starts. As an exec'ed command it must do the same.
@@ -101,6 +102,12 @@ type Config struct {
 	// of the groups an image gives (supplementalGroupsPolicy).
 	GroupsImage    string
 	GroupsReadFile func(path string) []string
+	// UserImage, when set, is an image present on the runtime whose
+	// configuration names the user UserImageUser (a Dockerfile's USER,
+	// such as "1000:5555"). Without it the suite skips its check of the
+	// user an image names (runtime.ImageConfigReader).
+	UserImage     string
+	UserImageUser string
 	// AbsentImage is a reference no registry serves (default
 	// "podkit.invalid/absent:0").
 	AbsentImage string
@@ -159,6 +166,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"RuntimeHandler", testRuntimeHandler},
 		{"UpdateResources", testUpdateResources},
 		{"GroupsFromImage", testGroupsFromImage},
+		{"ImageUser", testImageUser},
 		{"Groups", testGroups},
 		{"NoNewPrivileges", testNoNewPrivileges},
 		{"Seccomp", testSeccomp},
