@@ -21,6 +21,13 @@
 //
 // One store at a time may open a file: Open fails while another, in this
 // process or another, holds it.
+//
+// At scale (go run ./bench/scale -nodes 5000 -pods 150000 -store bolt,
+// two runs on a 2-core machine, 2026-11-23) every pod runs after 40.5 and
+// 40.7 s, twice memdb's time, and all are gone after 14.8 and 15.7 s; the
+// peak RSS is 2,970–3,048 MiB and the file grows to 537 MiB. A third of
+// the CPU goes to encoding the objects as JSON and to bbolt's commits,
+// and the process waits on its syncs: it uses 1.5 of the 2 cores.
 package bolt
 
 import (
