@@ -29,7 +29,12 @@
 //     and service networking.
 //   - rbac: Kubernetes' RBAC authorizer over the Roles and bindings in the
 //     store, for the host to authorize its own users (Orchestrator.Authorize);
-//     podkit has no API server, so nothing inside it is authorized.
+//     podkit has no API server, so nothing inside it is authorized. Pods
+//     that call the host's own API prove who they are with service account
+//     tokens, as in Kubernetes: the node agents mount them (a projected
+//     serviceAccountToken volume source), Orchestrator.CreateToken issues
+//     them, and Orchestrator.ReviewToken authenticates them as the users
+//     RBAC knows (system:serviceaccount:NAMESPACE:NAME).
 //   - examples: programs a newcomer runs with go run.
 //
 // # Data flow

@@ -32,6 +32,7 @@ type config struct {
 	scheduler  []scheduler.Option
 	agent      []nodeagent.Option
 	builtins   []reconcile.BuiltinOption
+	tokens     tokenConfig // see token.go
 }
 
 // WithControllers passes options to the built-in controllers: node

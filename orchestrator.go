@@ -16,6 +16,7 @@ import (
 
 	"github.com/podkit/podkit/internal/events"
 	"github.com/podkit/podkit/internal/quota"
+	"github.com/podkit/podkit/internal/satoken"
 	"github.com/podkit/podkit/network"
 	"github.com/podkit/podkit/network/ipam"
 	"github.com/podkit/podkit/objects"
@@ -56,6 +57,7 @@ type Orchestrator struct {
 	group    *nodeagent.Group
 	sched    *scheduler.Scheduler
 	quota    *quota.Evaluator
+	tokens   *satoken.Issuer
 
 	running atomic.Bool
 
@@ -128,11 +130,15 @@ func New(opts ...Option) (*Orchestrator, error) {
 		err = o.net.AddControllers(ctrl)
 	}
 	if err == nil {
+		o.tokens, err = o.newTokenIssuer()
+	}
+	if err == nil {
 		o.group, err = nodeagent.NewGroup(o.store, append([]nodeagent.Option{
 			nodeagent.WithClock(o.clock),
 			nodeagent.WithLogger(o.log.With("component", "nodeagent")),
 			nodeagent.WithClusterDNS(o.net.ClusterDomain(), o.net.DNSServers()...),
 			nodeagent.WithHostDNS(o.net.HostDNS()),
+			nodeagent.WithServiceAccountTokens(o),
 		}, cfg.agent...)...)
 	}
 	if err == nil {

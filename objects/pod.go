@@ -581,9 +581,29 @@ type ProjectedVolumeSource struct {
 // VolumeProjection is one source of a projected volume; exactly one field
 // is set.
 type VolumeProjection struct {
-	Secret      *SecretProjection      `json:"secret,omitempty"`
-	DownwardAPI *DownwardAPIProjection `json:"downwardAPI,omitempty"`
-	ConfigMap   *ConfigMapProjection   `json:"configMap,omitempty"`
+	Secret              *SecretProjection              `json:"secret,omitempty"`
+	DownwardAPI         *DownwardAPIProjection         `json:"downwardAPI,omitempty"`
+	ConfigMap           *ConfigMapProjection           `json:"configMap,omitempty"`
+	ServiceAccountToken *ServiceAccountTokenProjection `json:"serviceAccountToken,omitempty"`
+}
+
+// ServiceAccountTokenProjection projects a token of the pod's service
+// account into a projected volume, as the kubelet does: the node agent
+// asks the orchestrator for one (podkit.Orchestrator.CreateToken) bound
+// to the pod and its node, writes it at Path, and writes a new one
+// before it expires (when it is older than 80% of its lifetime, or than
+// 24 hours), without restarting the pod's containers. A host verifies
+// what a pod presents with podkit.Orchestrator.ReviewToken.
+type ServiceAccountTokenProjection struct {
+	// Audience is who the token is for; its recipient must refuse a token
+	// that does not name it. Empty: the issuer's API audiences (see
+	// podkit.WithServiceAccountIssuer).
+	Audience string `json:"audience,omitempty"`
+	// ExpirationSeconds is how long the token is valid: at least 600,
+	// default 3600.
+	ExpirationSeconds *int64 `json:"expirationSeconds,omitempty"`
+	// Path is the file's path, relative to the volume.
+	Path string `json:"path"`
 }
 
 // SecretProjection projects a Secret into a projected volume.

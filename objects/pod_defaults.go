@@ -218,6 +218,10 @@ func defaultVolume(v *Volume) {
 			if src.DownwardAPI != nil {
 				defaultDownwardAPIFiles(src.DownwardAPI.Items)
 			}
+			if t := src.ServiceAccountToken; t != nil && t.ExpirationSeconds == nil {
+				x := DefaultTokenExpirationSeconds
+				t.ExpirationSeconds = &x
+			}
 		}
 	}
 }

@@ -394,6 +394,20 @@ func validateProjected(s *ProjectedVolumeSource, p *Path) ErrorList {
 				dup(src.DownwardAPI.Items[j].Path, "")
 			}
 		}
+		if src.ServiceAccountToken != nil {
+			n++
+			pp := sp.Child("serviceAccountToken")
+			if e := src.ServiceAccountToken.ExpirationSeconds; e != nil {
+				errs = append(errs, validateTokenExpiration(*e, pp.Child("expirationSeconds"))...)
+			}
+			// The path's errors name the volume's field, not the source's,
+			// as Kubernetes names them.
+			if src.ServiceAccountToken.Path == "" {
+				errs = append(errs, Required(p.Child("path"), ""))
+			} else {
+				errs = append(errs, validateLocalNonReservedPath(src.ServiceAccountToken.Path, p.Child("path"))...)
+			}
+		}
 		switch {
 		case n > 1:
 			errs = append(errs, Forbidden(sp, "may not specify more than 1 volume type per source"))

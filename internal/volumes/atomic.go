@@ -49,6 +49,11 @@ func (m *Manager) writeFiles(uid, plugin, name string, files map[string]file) (V
 		if err := os.Chmod(fp, f.mode); err != nil {
 			return Volume{}, err
 		}
+		if f.uid != nil || f.gid != nil {
+			if err := os.Lchown(fp, owner(f.uid), owner(f.gid)); err != nil {
+				return Volume{}, err
+			}
+		}
 	}
 	if err := os.MkdirAll(tdir, 0o755); err != nil {
 		return Volume{}, err
@@ -110,8 +115,19 @@ func digestOf(files map[string]file) string {
 		f := files[k]
 		buf.Reset()
 		fmt.Fprintf(&buf, "%s\x00%o\x00%d\x00", k, f.mode, len(f.data))
+		if f.uid != nil || f.gid != nil {
+			fmt.Fprintf(&buf, "owner=%d:%d\x00", owner(f.uid), owner(f.gid))
+		}
 		h.Write(buf.Bytes())
 		h.Write(f.data)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// owner is an id for os.Lchown: -1 leaves it as it is.
+func owner(id *int64) int {
+	if id == nil {
+		return -1
+	}
+	return int(*id)
 }

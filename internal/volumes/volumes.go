@@ -1,8 +1,9 @@
 // Package volumes prepares the volumes of pods on a node's disk for the node
 // agent: per-pod emptyDir directories, hostPath checks, ConfigMap, Secret,
-// downward API and projected volumes written as files (swapped atomically
-// when their source changes, so that running containers see updates), and
-// the paths of persistent volumes.
+// downward API and projected volumes (with service account tokens)
+// written as files (swapped atomically when their source changes or a
+// token is refreshed, so that running containers see updates), and the
+// paths of persistent volumes.
 //
 // Layout under the root: pods/<uid>/volumes/<plugin>/<volume name>. A pod's
 // directory goes with Teardown.
@@ -33,6 +34,15 @@ type Source interface {
 	// FieldRef and ResourceFieldRef resolve downward API selectors.
 	FieldRef(sel *objects.ObjectFieldSelector) (string, error)
 	ResourceFieldRef(sel *objects.ResourceFieldSelector) (string, error)
+}
+
+// TokenSource is the capability of a Source that issues service account
+// tokens for the pod whose volumes it serves: a token of the pod's
+// service account, bound to the pod, for audience ("": the issuer's API
+// audiences), valid for expirationSeconds. It may hand out the same
+// token again until the token is due for a refresh.
+type TokenSource interface {
+	ServiceAccountToken(audience string, expirationSeconds int64) (string, error)
 }
 
 // Volume is a prepared volume.
@@ -205,6 +215,8 @@ func (m *Manager) setup(pod *objects.Pod, v *objects.Volume, src Source) (Volume
 				fs, err = secretFiles(ns, s.Secret.Name, s.Secret.Items, v.Projected.DefaultMode, s.Secret.Optional, src)
 			case s.DownwardAPI != nil:
 				fs, err = downwardFiles(s.DownwardAPI.Items, v.Projected.DefaultMode, src)
+			case s.ServiceAccountToken != nil:
+				fs, err = tokenFiles(pod, s.ServiceAccountToken, v.Projected.DefaultMode, src)
 			}
 			if err != nil {
 				return Volume{}, err
@@ -221,6 +233,8 @@ func (m *Manager) setup(pod *objects.Pod, v *objects.Volume, src Source) (Volume
 type file struct {
 	data []byte
 	mode os.FileMode
+	uid  *int64 // the file's owner, when not the agent's user
+	gid  *int64 // the file's group, when not the agent's
 }
 
 func mode(item, def *int32) os.FileMode {
@@ -307,6 +321,59 @@ func downwardFiles(items []objects.DownwardAPIVolumeFile, def *int32, src Source
 		out[it.Path] = file{data: []byte(v), mode: mode(it.Mode, def)}
 	}
 	return out, nil
+}
+
+// tokenFiles is a projected service account token, as the kubelet writes
+// it: with the volume's defaultMode, but 0600 when all the pod's
+// containers run as one user, who then owns it, or when the pod has an
+// fsGroup, which nodeagent's setVolumeOwnership then gives the file with
+// group read (0640): a token is a credential, for the pod's user and
+// group only. The group is given here already, so that a refreshed
+// token is readable by it from the moment it is swapped in.
+func tokenFiles(pod *objects.Pod, t *objects.ServiceAccountTokenProjection, def *int32, src Source) (map[string]file, error) {
+	ts, ok := src.(TokenSource)
+	if !ok {
+		return nil, errors.New("failed to fetch token: no service account token issuer on this node")
+	}
+	exp := objects.DefaultTokenExpirationSeconds
+	if t.ExpirationSeconds != nil {
+		exp = *t.ExpirationSeconds
+	}
+	tok, err := ts.ServiceAccountToken(t.Audience, exp)
+	if err != nil {
+		return nil, err
+	}
+	f := file{data: []byte(tok), mode: mode(nil, def), uid: fsUser(pod)}
+	if f.uid != nil {
+		f.mode = 0o600
+	}
+	if sc := pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
+		f.mode, f.gid = 0o640, sc.FSGroup
+	}
+	return map[string]file{t.Path: f}, nil
+}
+
+// fsUser is the user every init container and container of pod runs as,
+// by its security contexts, or nil when one sets none or two differ (the
+// kubelet's FsUserFrom).
+func fsUser(pod *objects.Pod) *int64 {
+	var uid *int64
+	for _, cs := range [][]objects.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			var u *int64
+			if sc := pod.Spec.SecurityContext; sc != nil {
+				u = sc.RunAsUser
+			}
+			if sc := cs[i].SecurityContext; sc != nil && sc.RunAsUser != nil {
+				u = sc.RunAsUser
+			}
+			if u == nil || uid != nil && *uid != *u {
+				return nil
+			}
+			uid = u
+		}
+	}
+	return uid
 }
 
 func checkHostPath(h *objects.HostPathVolumeSource) error {

@@ -73,6 +73,7 @@ type config struct {
 	runtimeTimeout time.Duration
 	unsafeSysctls  *sysctlAllowlist // of WithAllowedUnsafeSysctls; nil: none
 	seccompRoot    string           // of WithSeccompRoot; see seccompDir
+	tokens         *tokenManager    // of WithServiceAccountTokens; shared by a group's agents
 }
 
 func defaultConfig() config {
