@@ -62,8 +62,8 @@ func LimitBytes(n int64) LogOption { return func(o *logOptions) { o.limit = n } 
 // Logs returns the output of a container of the pod namespace/pod, stdout
 // and stderr interleaved, as kubectl logs shows it. container may be
 // empty when the pod names its default container (DefaultContainerAnnotation)
-// or has a single one; init containers are named like the others. The
-// caller closes the stream.
+// or has a single one; init and ephemeral containers are named like the
+// others. The caller closes the stream.
 //
 // The pod must run on a node of this orchestrator whose runtime keeps
 // logs (runtime.LogReader). A container that has not started yet has no
@@ -168,13 +168,14 @@ func (o *Orchestrator) podContainer(ctx context.Context, namespace, pod, name st
 		}
 	}
 	if !slices.ContainsFunc(p.Spec.Containers, func(c objects.Container) bool { return c.Name == name }) &&
-		!slices.ContainsFunc(p.Spec.InitContainers, func(c objects.Container) bool { return c.Name == name }) {
+		!slices.ContainsFunc(p.Spec.InitContainers, func(c objects.Container) bool { return c.Name == name }) &&
+		!slices.ContainsFunc(p.Spec.EphemeralContainers, func(c objects.EphemeralContainer) bool { return c.Name == name }) {
 		return nil, nil, fmt.Errorf("container %s is not valid for pod %s", name, p.Name)
 	}
 	if p.Spec.NodeName == "" {
 		return nil, nil, fmt.Errorf("pod %s does not have a host assigned: %w", p.Name, ErrContainerNotRunning)
 	}
-	for _, list := range [][]objects.ContainerStatus{p.Status.ContainerStatuses, p.Status.InitContainerStatuses} {
+	for _, list := range [][]objects.ContainerStatus{p.Status.ContainerStatuses, p.Status.InitContainerStatuses, p.Status.EphemeralContainerStatuses} {
 		for i := range list {
 			if list[i].Name == name {
 				return p, &list[i], nil
@@ -204,6 +205,13 @@ func defaultContainer(p *objects.Pod) (string, error) {
 	msg := fmt.Sprintf("a container name must be specified for pod %s, choose one of: %s", p.Name, names(p.Spec.Containers))
 	if len(p.Spec.InitContainers) > 0 {
 		msg += " or one of the init containers: " + names(p.Spec.InitContainers)
+	}
+	if len(p.Spec.EphemeralContainers) > 0 {
+		ecs := make([]objects.Container, len(p.Spec.EphemeralContainers))
+		for i := range p.Spec.EphemeralContainers {
+			ecs[i] = *p.Spec.EphemeralContainers[i].Container()
+		}
+		msg += " or one of the ephemeral containers: " + names(ecs)
 	}
 	return "", errors.New(msg)
 }

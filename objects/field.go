@@ -156,7 +156,7 @@ func (e *FieldError) Error() string {
 	b.WriteString(": ")
 	b.WriteString(string(e.Type))
 	switch e.Type {
-	case ErrorTypeInvalid, ErrorTypeDuplicate, ErrorTypeNotSupported, ErrorTypeTooMany:
+	case ErrorTypeInvalid, ErrorTypeDuplicate, ErrorTypeNotSupported, ErrorTypeTooMany, ErrorTypeNotFound:
 		if e.BadValue != nil {
 			b.WriteString(": ")
 			b.WriteString(formatValue(e.BadValue))
@@ -200,6 +200,11 @@ func Invalid(p *Path, value any, detail string) *FieldError {
 // Duplicate reports a value that must be unique but is repeated.
 func Duplicate(p *Path, value any) *FieldError {
 	return &FieldError{Type: ErrorTypeDuplicate, Field: p.String(), BadValue: value}
+}
+
+// NotFound reports a value that names something that does not exist.
+func NotFound(p *Path, value any) *FieldError {
+	return &FieldError{Type: ErrorTypeNotFound, Field: p.String(), BadValue: value}
 }
 
 // NotSupported reports a value outside a fixed set; the set is listed.

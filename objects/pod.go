@@ -80,6 +80,10 @@ type PodSpec struct {
 	// and its own network namespace; a name longer than 64 characters,
 	// what the kernel holds, fails the pod's sandbox, as in Kubernetes.
 	SetHostnameAsFQDN *bool `json:"setHostnameAsFQDN,omitempty"`
+	// EphemeralContainers are containers added to the running pod to
+	// debug it (see EphemeralContainer): never set on create, only added
+	// through Orchestrator.UpdateEphemeralContainers.
+	EphemeralContainers []EphemeralContainer `json:"ephemeralContainers,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 }
 
 // RestartPolicy says when the containers of a pod are restarted.
@@ -719,6 +723,8 @@ type PodStatus struct {
 	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`
 	ContainerStatuses     []ContainerStatus `json:"containerStatuses,omitempty"`
 	QOSClass              PodQOSClass       `json:"qosClass,omitempty"`
+	// EphemeralContainerStatuses are those of spec.ephemeralContainers.
+	EphemeralContainerStatuses []ContainerStatus `json:"ephemeralContainerStatuses,omitempty"`
 }
 
 // PodPhase is the coarse state of a pod.

@@ -102,6 +102,9 @@ func DefaultPodSpec(s *PodSpec) {
 	for i := range s.Containers {
 		defaultContainer(&s.Containers[i], s.HostNetwork)
 	}
+	for i := range s.EphemeralContainers {
+		defaultContainer(s.EphemeralContainers[i].Container(), s.HostNetwork)
+	}
 }
 
 func defaultContainer(c *Container, hostNetwork bool) {

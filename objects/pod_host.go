@@ -1,7 +1,5 @@
 package objects
 
-import "fmt"
-
 // Mount propagation, and the validation of what a pod may share with its
 // node (spec.hostPID; spec.hostIPC's rule is with the sysctls') and of its
 // volume mounts (subPath, subPathExpr, mountPropagation), by Kubernetes'
@@ -49,7 +47,7 @@ func validateVolumeMounts(c *Container, vols map[string]*VolumeSource, p *Path) 
 		if m.Name == "" {
 			errs = append(errs, Required(ip.Child("name"), ""))
 		} else if _, ok := vols[m.Name]; !ok {
-			errs = append(errs, &FieldError{Type: ErrorTypeNotFound, Field: ip.Child("name").String(), BadValue: m.Name, Detail: fmt.Sprintf("%q", m.Name)})
+			errs = append(errs, NotFound(ip.Child("name"), m.Name))
 		}
 		if m.MountPath == "" {
 			errs = append(errs, Required(ip.Child("mountPath"), ""))

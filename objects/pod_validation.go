@@ -117,6 +117,9 @@ func ValidatePodTemplateSpec(t *PodTemplateSpec, p *Path) ErrorList {
 	mp := p.Child("metadata")
 	errs := ValidateLabels(t.Labels, mp.Child("labels"))
 	errs = append(errs, ValidateAnnotations(t.Annotations, mp.Child("annotations"))...)
+	if len(t.Spec.EphemeralContainers) > 0 {
+		errs = append(errs, Forbidden(p.Child("spec", "ephemeralContainers"), "ephemeral containers not allowed in pod template"))
+	}
 	return append(errs, ValidatePodSpec(&t.Spec, p.Child("spec"))...)
 }
 
@@ -126,6 +129,7 @@ func ValidatePodSpec(s *PodSpec, p *Path) ErrorList {
 	vols, errs := validateVolumes(s.Volumes, p.Child("volumes"))
 	names := map[string]bool{}
 	errs = append(errs, validateContainers(s, vols, names, p)...)
+	errs = append(errs, validateEphemeralContainers(s, vols, names, p.Child("ephemeralContainers"))...)
 	errs = append(errs, validateRestartPolicy(s.RestartPolicy, p.Child("restartPolicy"))...)
 	errs = append(errs, validateDNS(s, p)...)
 	errs = append(errs, ValidateLabels(s.NodeSelector, p.Child("nodeSelector"))...)

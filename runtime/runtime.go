@@ -292,6 +292,16 @@ type ContainerConfig struct {
 	// there, since a file on the container's own filesystem (a /dev
 	// tmpfs) may be gone once it stops. Empty: none.
 	TerminationMessagePath string
+	// TargetContainerID, when set, puts the container in the PID
+	// namespace of that container of the same sandbox, as the CRI's
+	// NamespaceMode TARGET does for a Kubernetes ephemeral container's
+	// targetContainerName: it sees the target's processes (and any other
+	// container targeting it), and they see it. The target must be
+	// running when the container is created and when it is started, or
+	// that call fails. A node agent sets it only in a sandbox without
+	// ShareProcessNamespace and HostPID, whose containers have their own
+	// PID namespaces.
+	TargetContainerID string
 }
 
 // ContainerPort is a port a container listens on.

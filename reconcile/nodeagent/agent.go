@@ -11,11 +11,23 @@
 // running and restarted whatever the pod's restartPolicy; then the
 // containers, restarted per restartPolicy with CrashLoopBackOff; probes;
 // postStart and preStop hooks; graceful termination, the sidecars last,
-// in the reverse of their order (see objects.Container.IsSidecar). Status
-// goes to the store in batches shared by all
-// of the agent's pods (and, in a Group, by all agents). A heartbeat renews
-// the node's Lease and reports the Ready condition, which turns False while
-// the runtime is unreachable.
+// in the reverse of their order (see objects.Container.IsSidecar).
+// Ephemeral containers (spec.ephemeralContainers, added to a running pod
+// by podkit's Orchestrator.UpdateEphemeralContainers, kubectl debug's
+// pods/ephemeralcontainers) are started as soon as the pod has a
+// sandbox, images pulled, volumes mounted, environment and security
+// context applied as for the others, each once: one that exits, or fails
+// to start, is not started again whatever the pod's restartPolicy. With
+// a targetContainerName an ephemeral container joins that container's
+// PID namespace (runtime.ContainerConfig.TargetContainerID), unless the
+// pod's containers share one already, and waits in RunContainerError
+// while its target is not running. They have no probes, hooks or
+// resources, do not count for the pod's phase or readiness, are
+// reported in status.ephemeralContainerStatuses and stop with the pod.
+// Status goes to the store in batches shared by all of the agent's pods
+// (and, in a Group, by all agents). A heartbeat renews the node's Lease
+// and reports the Ready condition, which turns False while the runtime
+// is unreachable.
 //
 // Before anything of a pod runs the agent admits it, as the kubelet's
 // admission handlers do: a pod that sets a sysctl the node does not allow

@@ -180,6 +180,12 @@ func (a *Agent) containerConfig(sc *syncCtx, c *objects.Container, attempt uint3
 	for _, p := range c.Ports {
 		cfg.Ports = append(cfg.Ports, runtime.ContainerPort{Name: p.Name, ContainerPort: p.ContainerPort, Protocol: string(p.Protocol)})
 	}
+	if ec := ephemeralSpec(sc.pod, c.Name); ec != nil {
+		var ok bool
+		if cfg.TargetContainerID, ok = ephemeralTarget(sc.pod, sc.obs, ec); !ok {
+			return nil, configErr("unable to find target container %s", ec.TargetContainerName)
+		}
+	}
 	security(cfg, sc.pod.Spec.SecurityContext, c.SecurityContext)
 	a.applySecurity(cfg, sc.pod, c)
 	return cfg, nil

@@ -80,6 +80,13 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 	for i := range pod.Spec.Containers {
 		s.ContainerStatuses = append(s.ContainerStatuses, a.containerStatus(pod, &pod.Spec.Containers[i], st, obs, false, done))
 	}
+	if n := len(pod.Spec.EphemeralContainers); n > 0 {
+		// Not counted for the phase or readiness.
+		s.EphemeralContainerStatuses = make([]objects.ContainerStatus, 0, n)
+		for i := range pod.Spec.EphemeralContainers {
+			s.EphemeralContainerStatuses = append(s.EphemeralContainerStatuses, a.ephemeralStatus(pod.Spec.EphemeralContainers[i].Container(), st, obs))
+		}
+	}
 	s.Phase = podPhase(pod, s, done)
 	if st.killed && s.Phase != objects.PodSucceeded {
 		// Stopped for deletion: what ran to completion succeeded, the rest

@@ -446,6 +446,7 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 	if sc.err == nil && a.syncInit(sc) {
 		a.syncContainers(sc)
 	}
+	a.syncEphemeral(sc)
 	sc.endWaits()
 	if sc.err != nil {
 		return time.Time{}, sc.err

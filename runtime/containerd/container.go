@@ -48,6 +48,13 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		return "", fmt.Errorf("containerd: creating container %s: %w", cfg.Name, err)
 	}
 	specOpts = append(specOpts, podOpts...)
+	if cfg.TargetContainerID != "" && sb.Labels[labelSharePID] != "true" && sb.Labels[labelHostPID] != "true" {
+		path, err := r.targetPIDNamespace(ctx, sandboxID, cfg.TargetContainerID)
+		if err != nil {
+			return "", fmt.Errorf("containerd: creating container %s: %w", cfg.Name, err)
+		}
+		specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: path}))
+	}
 	labels := map[string]string{}
 	for k, v := range cfg.Labels {
 		labels[k] = v

@@ -102,6 +102,36 @@ func (r *Runtime) pidNamespace(ctx context.Context, sb containers.Container) (st
 	return fmt.Sprintf("/proc/%d/ns/pid", task.Pid()), nil
 }
 
+// targetPIDNamespace returns the path of the PID namespace of container
+// id of sandbox sbID (a ContainerConfig's TargetContainerID), that of its
+// running task's process, for a container to join as the CRI's TARGET
+// namespace mode does.
+func (r *Runtime) targetPIDNamespace(ctx context.Context, sbID, id string) (string, error) {
+	rec, err := r.containerRecord(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("its target: %w", err)
+	}
+	if rec.Labels[labelSandbox] != sbID {
+		return "", fmt.Errorf("target container %s is not of sandbox %s", short(id), short(sbID))
+	}
+	c, err := r.cli.LoadContainer(ctx, id)
+	var task client.Task
+	if err == nil {
+		task, err = c.Task(ctx, nil)
+	}
+	var st client.Status
+	if err == nil {
+		st, err = task.Status(ctx)
+	}
+	if err != nil {
+		return "", fmt.Errorf("target container %s is not running: %w", short(id), r.wrap(err, "its task"))
+	}
+	if st.Status != client.Running {
+		return "", fmt.Errorf("target container %s is %s, not running", short(id), st.Status)
+	}
+	return fmt.Sprintf("/proc/%d/ns/pid", task.Pid()), nil
+}
+
 // podSpecOpts are what a container's spec takes of its sandbox beyond
 // its network and files: the sandbox's PID namespace when its containers
 // share one, the host's PID and IPC namespaces when the sandbox is in

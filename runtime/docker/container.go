@@ -25,8 +25,8 @@ import (
 
 // CreateContainer implements runtime.ContainerService. The container joins
 // the sandbox's network and IPC namespaces (and PID namespace, when the
-// sandbox shares it; the host's, when the sandbox is in the host's) and
-// mounts its hosts file when it has one of podkit's; Command replaces the
+// sandbox shares it; the host's, when the sandbox is in the host's; its
+// TargetContainerID's otherwise, when set) and mounts its hosts file when it has one of podkit's; Command replaces the
 // image's entrypoint and Args its command, as Kubernetes means them.
 // Mounts propagate as asked (rslave, rshared), which the engine refuses,
 // when the container starts, for a host path on a mount of the host that
@@ -66,6 +66,12 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		opts.HostConfig.PidMode = container.PidMode("host")
 	case sb.Config.Labels[labelSharePID] == "true":
 		opts.HostConfig.PidMode = container.PidMode("container:" + sb.ID)
+	case cfg.TargetContainerID != "":
+		target, err := r.runningTarget(ctx, sb.ID, cfg)
+		if err != nil {
+			return "", err
+		}
+		opts.HostConfig.PidMode = container.PidMode("container:" + target)
 	}
 	if sb.Config.Labels[labelHostIPC] == "true" {
 		opts.HostConfig.IpcMode = container.IPCModeHost
@@ -78,6 +84,23 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		return id, err
 	}
 	return r.fixGroups(ctx, id, opts, cfg)
+}
+
+// runningTarget returns the engine's id of cfg's TargetContainerID, a
+// running container of sandbox sbID, whose PID namespace the container
+// joins (the engine's "container:<id>" PID mode, which needs it running).
+func (r *Runtime) runningTarget(ctx context.Context, sbID string, cfg *runtime.ContainerConfig) (string, error) {
+	t, err := r.inspectContainer(ctx, cfg.TargetContainerID)
+	if err != nil {
+		return "", fmt.Errorf("docker: create container %s: its target: %w", cfg.Name, err)
+	}
+	if t.Config.Labels[labelSandbox] != sbID {
+		return "", fmt.Errorf("docker: create container %s: target container %s is not of sandbox %s", cfg.Name, short(t.ID), short(sbID))
+	}
+	if !t.State.Running {
+		return "", fmt.Errorf("docker: create container %s: target container %s is %s, not running", cfg.Name, short(t.ID), t.State.Status)
+	}
+	return t.ID, nil
 }
 
 // messageFile makes the empty host file of a container's termination

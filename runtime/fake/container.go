@@ -198,6 +198,10 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		r.record(rec, err)
 		return "", err
 	}
+	if err := r.checkTarget(sb, cfg.Name, cfg.TargetContainerID); err != nil {
+		r.record(rec, err)
+		return "", err
+	}
 	if err := r.injected(OpCreateContainer, sb.ns, sb.pod, sb.uid, cfg.Name, cfg.Image); err != nil {
 		r.record(rec, err)
 		return "", err
@@ -276,6 +280,10 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	}
 	if !c.sb.ready {
 		err := fmt.Errorf("fake: start container %s: sandbox %s is not ready", id, c.sb.id)
+		r.record(rec, err)
+		return err
+	}
+	if err := r.checkTarget(c.sb, c.name, c.spec.cfg.TargetContainerID); err != nil {
 		r.record(rec, err)
 		return err
 	}

@@ -20,8 +20,9 @@
 //     (the host's /dev/shm, the runtime's, for HostIPC), and "ps"
 //     prints the command lines of the containers it sees (all of the
 //     pod's running ones with a shared PID namespace, all of the
-//     runtime's with HostPID), as the test program does on the real
-//     runtimes;
+//     runtime's with HostPID, its target's and those of the others
+//     targeting it with a TargetContainerID), as the test program does
+//     on the real runtimes;
 //   - else it runs until stopped.
 //
 // Image pulls complete at once unless ScriptPull makes them take time on

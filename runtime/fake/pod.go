@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -117,6 +118,18 @@ func (r *Runtime) processes(c *container) []string {
 				seen = append(seen, x)
 			}
 		}
+	case c.spec.cfg.TargetContainerID != "" || r.targeted(c):
+		// In the PID namespace of the target: those of the target and of
+		// the containers targeting it.
+		owner := c.spec.cfg.TargetContainerID
+		if owner == "" {
+			owner = c.id
+		}
+		for x := sb.ctrs; x != nil; x = x.next {
+			if (x.id == owner || x.spec.cfg.TargetContainerID == owner) && (x == c || x.state == runtime.ContainerRunning) {
+				seen = append(seen, x)
+			}
+		}
 	default:
 		seen = []*container{c}
 	}
@@ -127,6 +140,36 @@ func (r *Runtime) processes(c *container) []string {
 		}
 	}
 	return out
+}
+
+// targeted reports whether a container of c's sandbox joins c's PID
+// namespace (runtime.ContainerConfig.TargetContainerID). r.mu is held.
+func (r *Runtime) targeted(c *container) bool {
+	for x := c.sb.ctrs; x != nil; x = x.next {
+		if x.spec.cfg.TargetContainerID == c.id {
+			return true
+		}
+	}
+	return false
+}
+
+// checkTarget fails unless target, when set, is a running container of
+// sandbox sb: one that container name may join the PID namespace of.
+// r.mu is held.
+func (r *Runtime) checkTarget(sb *sandbox, name, target string) error {
+	if target == "" {
+		return nil
+	}
+	t := r.lookupContainer(target)
+	switch {
+	case t == nil:
+		return fmt.Errorf("fake: container %s: target container %s: %w", name, target, runtime.ErrNotFound)
+	case t.sb != sb:
+		return fmt.Errorf("fake: container %s: target container %s is not of sandbox %s", name, target, sb.id)
+	case t.state != runtime.ContainerRunning:
+		return fmt.Errorf("fake: container %s: target container %s is %s, not running", name, target, t.state)
+	}
+	return nil
 }
 
 // podCommand runs the fake commands that read or write the pod c is in,

@@ -56,7 +56,8 @@ func sameSpec(a, b *runtime.ContainerConfig) bool {
 		same(a.Ports, b.Ports) && a.Stdin == b.Stdin && a.TTY == b.TTY && a.User == b.User &&
 		a.Privileged == b.Privileged && a.ReadOnly == b.ReadOnly &&
 		same(a.CapAdd, b.CapAdd) && same(a.CapDrop, b.CapDrop) &&
-		a.TerminationMessagePath == b.TerminationMessagePath && a.Security.Equal(b.Security)
+		a.TerminationMessagePath == b.TerminationMessagePath && a.TargetContainerID == b.TargetContainerID &&
+		a.Security.Equal(b.Security)
 }
 
 func same[S ~[]E, E comparable](a, b S) bool {
@@ -86,6 +87,7 @@ func hashSpec(seed maphash.Seed, c *runtime.ContainerConfig) uint64 {
 	maphash.WriteComparable(&h, c.WorkingDir)
 	maphash.WriteComparable(&h, c.User)
 	maphash.WriteComparable(&h, c.TerminationMessagePath)
+	maphash.WriteComparable(&h, c.TargetContainerID)
 	maphash.WriteComparable(&h, [...]bool{c.Stdin, c.TTY, c.Privileged, c.ReadOnly})
 	s := &c.Security
 	for _, g := range s.SupplementalGroups {

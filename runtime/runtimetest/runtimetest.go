@@ -24,6 +24,7 @@
 // adoption, image presence and pull errors, ErrNotFound for unknown ids,
 // what a sandbox gives its containers (host aliases in /etc/hosts,
 // sysctls, a shared PID namespace, the host's PID and IPC namespaces),
+// a container joining another's PID namespace (TargetContainerID),
 // mount propagation, a container's groups, no_new_privs, seccomp,
 // AppArmor and SELinux settings (runtime.Security), and, when the backend
 // has them, logs, exec, stats, events, in-place resource updates and the
@@ -159,6 +160,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"HostAliasesHostNetwork", testHostAliasesHostNetwork},
 		{"Sysctls", testSysctls},
 		{"SharedPIDNamespace", testSharedPIDNamespace},
+		{"TargetPIDNamespace", testTargetPIDNamespace},
 		{"Hostname", testHostname},
 		{"HostPID", testHostPID},
 		{"HostIPC", testHostIPC},
