@@ -153,3 +153,48 @@ func TestProjectedTokenMode(t *testing.T) {
 		})
 	}
 }
+
+// The files of a ConfigMap, Secret, downward API or projected volume of
+// a pod with an fsGroup have its group and group read before they are
+// swapped in, so that a new version is readable by the group from the
+// moment it appears, whatever its mode.
+func TestFilesForFSGroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving a file to another group needs root")
+	}
+	gid, def := int64(2000), int32(0o400)
+	cm := objects.LocalObjectReference{Name: "c"}
+	s := &tokenSrc{src: src{cms: map[string]*objects.ConfigMap{"c": {Data: map[string]string{"key": "v"}}}}}
+	for _, tc := range []struct {
+		name string
+		vol  objects.Volume
+		mode os.FileMode
+	}{
+		{"configMap 0400", objects.Volume{Name: "t", VolumeSource: objects.VolumeSource{ConfigMap: &objects.ConfigMapVolumeSource{LocalObjectReference: cm, DefaultMode: &def}}}, 0o440},
+		{"configMap", objects.Volume{Name: "t", VolumeSource: objects.VolumeSource{ConfigMap: &objects.ConfigMapVolumeSource{LocalObjectReference: cm}}}, 0o644},
+		{"projected configMap 0400", tokenVolume(&def, objects.VolumeProjection{ConfigMap: &objects.ConfigMapProjection{LocalObjectReference: cm}}), 0o440},
+		{"downwardAPI 0400", objects.Volume{Name: "t", VolumeSource: objects.VolumeSource{DownwardAPI: &objects.DownwardAPIVolumeSource{DefaultMode: &def,
+			Items: []objects.DownwardAPIVolumeFile{{Path: "key", FieldRef: &objects.ObjectFieldSelector{FieldPath: "metadata.name"}}}}}}, 0o440},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := New(t.TempDir())
+			p := pod(tc.vol)
+			p.Spec.SecurityContext = &objects.PodSecurityContext{FSGroup: &gid}
+			vols, err := m.Setup(p, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := filepath.Join(vols["t"].Path, "key")
+			if m := modeOf(t, f); m != tc.mode {
+				t.Errorf("mode %v, want %v", m, tc.mode)
+			}
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := fi.Sys().(*syscall.Stat_t).Gid; int64(g) != gid {
+				t.Errorf("group %d, want %d", g, gid)
+			}
+		})
+	}
+}

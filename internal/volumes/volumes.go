@@ -190,19 +190,19 @@ func (m *Manager) setup(pod *objects.Pod, v *objects.Volume, src Source) (Volume
 		if err != nil {
 			return Volume{}, err
 		}
-		return m.writeFiles(uid, "configmap", v.Name, files)
+		return m.writeFiles(uid, "configmap", v.Name, forFSGroup(pod, files))
 	case v.Secret != nil:
 		files, err := secretFiles(ns, v.Secret.SecretName, v.Secret.Items, v.Secret.DefaultMode, v.Secret.Optional, src)
 		if err != nil {
 			return Volume{}, err
 		}
-		return m.writeFiles(uid, "secret", v.Name, files)
+		return m.writeFiles(uid, "secret", v.Name, forFSGroup(pod, files))
 	case v.DownwardAPI != nil:
 		files, err := downwardFiles(v.DownwardAPI.Items, v.DownwardAPI.DefaultMode, src)
 		if err != nil {
 			return Volume{}, err
 		}
-		return m.writeFiles(uid, "downward-api", v.Name, files)
+		return m.writeFiles(uid, "downward-api", v.Name, forFSGroup(pod, files))
 	case v.Projected != nil:
 		files := map[string]file{}
 		for _, s := range v.Projected.Sources {
@@ -225,9 +225,35 @@ func (m *Manager) setup(pod *objects.Pod, v *objects.Volume, src Source) (Volume
 				files[k] = f
 			}
 		}
-		return m.writeFiles(uid, "projected", v.Name, files)
+		return m.writeFiles(uid, "projected", v.Name, forFSGroup(pod, files))
 	}
 	return Volume{}, errors.New("volume has no supported source")
+}
+
+// fsGroupRead is the permission a file of a ConfigMap, Secret, downward
+// API or projected volume gets for the pod's fsGroup: group read, as
+// nodeagent's setVolumeOwnership gives it.
+const fsGroupRead os.FileMode = 0o440
+
+// forFSGroup gives files the group and group read of pod's fsGroup, if
+// it has one, before they are swapped in: as the kubelet's atomic writer
+// sets a new version's ownership before it makes it the volume's, so
+// that the pod's group can read a changed file from the moment it
+// appears (setVolumeOwnership gives the volume's directories the group
+// once they are in place).
+func forFSGroup(pod *objects.Pod, files map[string]file) map[string]file {
+	sc := pod.Spec.SecurityContext
+	if sc == nil || sc.FSGroup == nil {
+		return files
+	}
+	for k, f := range files {
+		if f.gid == nil {
+			f.gid = sc.FSGroup
+		}
+		f.mode |= fsGroupRead
+		files[k] = f
+	}
+	return files
 }
 
 type file struct {
@@ -326,10 +352,8 @@ func downwardFiles(items []objects.DownwardAPIVolumeFile, def *int32, src Source
 // tokenFiles is a projected service account token, as the kubelet writes
 // it: with the volume's defaultMode, but 0600 when all the pod's
 // containers run as one user, who then owns it, or when the pod has an
-// fsGroup, which nodeagent's setVolumeOwnership then gives the file with
-// group read (0640): a token is a credential, for the pod's user and
-// group only. The group is given here already, so that a refreshed
-// token is readable by it from the moment it is swapped in.
+// fsGroup, whose group then reads it too (0640, see forFSGroup): a token
+// is a credential, for the pod's user and group only.
 func tokenFiles(pod *objects.Pod, t *objects.ServiceAccountTokenProjection, def *int32, src Source) (map[string]file, error) {
 	ts, ok := src.(TokenSource)
 	if !ok {
@@ -344,11 +368,8 @@ func tokenFiles(pod *objects.Pod, t *objects.ServiceAccountTokenProjection, def 
 		return nil, err
 	}
 	f := file{data: []byte(tok), mode: mode(nil, def), uid: fsUser(pod)}
-	if f.uid != nil {
+	if sc := pod.Spec.SecurityContext; f.uid != nil || sc != nil && sc.FSGroup != nil {
 		f.mode = 0o600
-	}
-	if sc := pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
-		f.mode, f.gid = 0o640, sc.FSGroup
 	}
 	return map[string]file{t.Path: f}, nil
 }

@@ -22,7 +22,9 @@ import (
 // to a local volume, where the kubelet does it once, when it mounts them,
 // honouring fsGroupChangePolicy; and configMap, secret, downwardAPI and
 // projected, whose content the agent may rewrite at every sync and which
-// it owns each time, as the kubelet does at each of their remounts.
+// it owns each time, as the kubelet does at each of their remounts (their
+// files are written with the group already, internal/volumes' forFSGroup,
+// so that a new version is the group's from the moment it is swapped in).
 // hostPath volumes (and claims bound to hostPath volumes) are left as
 // they are. A failure is a *volumes.Error, a FailedMount.
 func (a *Agent) setVolumeOwnership(pod *objects.Pod, res *resolver, vols map[string]volumes.Volume) error {
