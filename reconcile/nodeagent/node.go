@@ -287,13 +287,16 @@ func (a *Agent) relist(ctx context.Context) {
 		a.adoptOrphan(uid)
 	}
 	if dirs, err := a.volumes.Pods(); err == nil {
+		var gone []string
 		for _, uid := range dirs {
 			if a.worker(uid) == nil && !has(uid) {
 				if err := a.volumes.Teardown(uid); err != nil {
 					a.log.Warn("removing the volumes of a gone pod", "uid", uid, "err", err)
 				}
+				gone = append(gone, uid)
 			}
 		}
+		a.cfg.tokens.forgetPods(gone)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -110,9 +111,24 @@ func (m *tokenManager) token(ctx context.Context, now time.Time, k tokenKey) (st
 	return st.Token, nil
 }
 
-// sweepLocked drops expired tokens, at most every tokenSweepInterval:
-// a deleted pod's token goes once it expires, as it stops being
-// refreshed.
+// forgetPods drops the tokens of pods that are gone from the node, as the
+// kubelet's pod cleanup deletes their tokens, rather than keep them until
+// they expire. m may be nil (no issuer).
+func (m *tokenManager) forgetPods(uids []string) {
+	if m == nil || len(uids) == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k := range m.cache {
+		if slices.Contains(uids, k.podUID) {
+			delete(m.cache, k)
+		}
+	}
+}
+
+// sweepLocked drops expired tokens, at most every tokenSweepInterval
+// (a gone pod's go when its volumes are removed, see forgetPods).
 func (m *tokenManager) sweepLocked(now time.Time) {
 	if now.Sub(m.swept) < tokenSweepInterval {
 		return

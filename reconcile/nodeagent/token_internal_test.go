@@ -101,3 +101,31 @@ func TestTokenManager(t *testing.T) {
 		t.Errorf("%d tokens cached an hour on, want only the one just issued", len(m.cache))
 	}
 }
+
+// The tokens of pods gone from the node are dropped at once, the others
+// kept; an agent without an issuer has nothing to drop.
+func TestTokenManagerForgetsGonePods(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := &tokenManager{issuer: &scriptedIssuer{now: now}, cache: map[tokenKey]*cachedToken{}}
+	for _, k := range []tokenKey{
+		{namespace: "default", serviceAccount: "app", expirationSeconds: 600, podName: "a", podUID: "uid-a"},
+		{namespace: "default", serviceAccount: "app", audience: "vault", expirationSeconds: 600, podName: "a", podUID: "uid-a"},
+		{namespace: "default", serviceAccount: "app", expirationSeconds: 600, podName: "b", podUID: "uid-b"},
+	} {
+		if _, err := m.token(ctx, now, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.forgetPods([]string{"uid-a", "uid-gone"})
+	if len(m.cache) != 1 {
+		t.Fatalf("%d tokens cached, want only pod b's", len(m.cache))
+	}
+	for k := range m.cache {
+		if k.podUID != "uid-b" {
+			t.Errorf("kept %+v, want only pod b's", k)
+		}
+	}
+	var none *tokenManager
+	none.forgetPods([]string{"uid-b"})
+}
