@@ -218,22 +218,33 @@ func refersTo(p *objects.Pod, kind, namespace, name string) bool {
 		return false
 	}
 	match := func(k, n string) bool { return kind == "" || k == kind && (n == name || kind == "PersistentVolume") }
-	for _, cs := range [][]objects.Container{p.Spec.InitContainers, p.Spec.Containers} {
-		for i := range cs {
-			for _, e := range cs[i].Env {
-				if vf := e.ValueFrom; vf != nil {
-					if vf.ConfigMapKeyRef != nil && match("ConfigMap", vf.ConfigMapKeyRef.Name) ||
-						vf.SecretKeyRef != nil && match("Secret", vf.SecretKeyRef.Name) {
-						return true
-					}
-				}
-			}
-			for _, e := range cs[i].EnvFrom {
-				if e.ConfigMapRef != nil && match("ConfigMap", e.ConfigMapRef.Name) ||
-					e.SecretRef != nil && match("Secret", e.SecretRef.Name) {
+	envRefers := func(c *objects.Container) bool {
+		for _, e := range c.Env {
+			if vf := e.ValueFrom; vf != nil {
+				if vf.ConfigMapKeyRef != nil && match("ConfigMap", vf.ConfigMapKeyRef.Name) ||
+					vf.SecretKeyRef != nil && match("Secret", vf.SecretKeyRef.Name) {
 					return true
 				}
 			}
+		}
+		for _, e := range c.EnvFrom {
+			if e.ConfigMapRef != nil && match("ConfigMap", e.ConfigMapRef.Name) ||
+				e.SecretRef != nil && match("Secret", e.SecretRef.Name) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, cs := range [][]objects.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for i := range cs {
+			if envRefers(&cs[i]) {
+				return true
+			}
+		}
+	}
+	for i := range p.Spec.EphemeralContainers {
+		if envRefers(p.Spec.EphemeralContainers[i].Container()) {
+			return true
 		}
 	}
 	for _, v := range p.Spec.Volumes {
