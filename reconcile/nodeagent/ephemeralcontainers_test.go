@@ -166,3 +166,23 @@ func TestEphemeralContainerWaitsForItsTarget(t *testing.T) {
 	}
 	e.wantEventsAtLeast("web Failed: Error: unable to find target container job", 1)
 }
+
+// An ephemeral container with terminationMessagePolicy
+// FallbackToLogsOnError that fails without a message gets the end of its
+// logs as its message, as the pod's other containers do.
+func TestEphemeralContainerMessageFromLogs(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	e.rt.Script(fake.Image("registry.local/debug:1"), fake.Behavior{Exit: &fake.Exit{Code: 1}, Logs: []string{"looking", "nothing found"}})
+	e.create(e.pod("web", "app"))
+	e.waitPod("web", "running", running)
+	dbg := debugger("debugger", "")
+	dbg.TerminationMessagePolicy = objects.TerminationMessageFallbackToLogsOnError
+	e.addEphemeral("web", dbg)
+	pod := e.waitPod("web", "with its ephemeral container's message", func(p *objects.Pod) bool {
+		cs, ok := ephemeralStatus(p, "debugger")
+		return ok && cs.State.Terminated != nil && cs.State.Terminated.Message != ""
+	})
+	if cs, _ := ephemeralStatus(pod, "debugger"); cs.State.Terminated.Message != "looking\nnothing found\n" {
+		t.Errorf("message %q, want the container's logs", cs.State.Terminated.Message)
+	}
+}

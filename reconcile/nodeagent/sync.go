@@ -161,8 +161,8 @@ const (
 	fallbackLogBytes = 2048
 )
 
-// logFallback gives the exited instances of pod's containers with
-// terminationMessagePolicy FallbackToLogsOnError that failed without a
+// logFallback gives the exited instances of pod's containers (ephemeral
+// ones too) with terminationMessagePolicy FallbackToLogsOnError that failed without a
 // termination message the end of their logs as their message, as the
 // kubelet does: of the last 80 lines, the last 2048 bytes. Each instance's
 // logs are read once.
@@ -171,19 +171,24 @@ func (a *Agent) logFallback(ctx context.Context, pod *objects.Pod, st *podState,
 	if !ok || pod == nil {
 		return
 	}
-	for _, cs := range [][]objects.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for i := range cs {
-			c := &cs[i]
-			if c.TerminationMessagePolicy != objects.TerminationMessageFallbackToLogsOnError {
-				continue
-			}
-			is := o.of(c.Name)
-			for j := range is {
-				if x := &is[j]; x.State == runtime.ContainerExited && x.ExitCode != 0 && x.Message == "" {
-					x.Message = st.ctr(c.Name).troubles().logMessage(ctx, lr, x.ID, is)
-				}
+	fallback := func(c *objects.Container) {
+		if c.TerminationMessagePolicy != objects.TerminationMessageFallbackToLogsOnError {
+			return
+		}
+		is := o.of(c.Name)
+		for j := range is {
+			if x := &is[j]; x.State == runtime.ContainerExited && x.ExitCode != 0 && x.Message == "" {
+				x.Message = st.ctr(c.Name).troubles().logMessage(ctx, lr, x.ID, is)
 			}
 		}
+	}
+	for _, cs := range [][]objects.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			fallback(&cs[i])
+		}
+	}
+	for i := range pod.Spec.EphemeralContainers {
+		fallback(pod.Spec.EphemeralContainers[i].Container())
 	}
 }
 
