@@ -80,8 +80,9 @@ func (o HPAOptions) withDefaults() HPAOptions {
 // Manager.Add.
 //
 // Every SyncPeriod it reads the usage of the target's pods from metrics
-// and sets the target's spec.replicas (a Deployment, ReplicaSet or
-// StatefulSet in the autoscaler's namespace) as Kubernetes'
+// and sets the target's spec.replicas (a Deployment, ReplicaSet,
+// StatefulSet or any kind of the host's with a scale subresource,
+// objects.Scalable, in the autoscaler's namespace) as Kubernetes'
 // autoscaling/v2 controller does, for Resource metrics (cpu, memory) with
 // Utilization (a percentage of the pods' requests) and AverageValue
 // targets: desired = ceil(current × usage / target), with the usage in
@@ -273,28 +274,20 @@ func (r *hpaReconciler) writeStatus(ctx context.Context, h *objects.HorizontalPo
 	return r.c.UpdateStatus(ctx, h)
 }
 
-// readTarget reads the replicas and selector of the scale target.
+// readTarget reads the replicas and selector of the scale target, of
+// any kind with a scale subresource (objects.Scalable): a Deployment,
+// ReplicaSet, StatefulSet or a host's own kind.
 func (r *hpaReconciler) readTarget(ctx context.Context, h *objects.HorizontalPodAutoscaler) (*scaleTarget, error) {
 	ref := h.Spec.ScaleTargetRef
-	switch ref.Kind {
-	case kindDeployment, kindReplicaSet, kindStatefulSet:
-	default:
-		return nil, fmt.Errorf("unsupported scale target kind %q (want Deployment, ReplicaSet or StatefulSet)", ref.Kind)
-	}
 	obj, err := r.c.Get(ctx, ref.Kind, objects.Key{Namespace: h.Namespace, Name: ref.Name})
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", ref.Kind, ref.Name, err)
 	}
-	t := &scaleTarget{obj: obj}
-	switch o := obj.(type) {
-	case *objects.Deployment:
-		t.replicas, t.selector = replicasOf(o.Spec.Replicas), o.Spec.Selector
-	case *objects.ReplicaSet:
-		t.replicas, t.selector = replicasOf(o.Spec.Replicas), o.Spec.Selector
-	case *objects.StatefulSet:
-		t.replicas, t.selector = replicasOf(o.Spec.Replicas), o.Spec.Selector
+	s, ok := obj.(objects.Scalable)
+	if !ok {
+		return nil, fmt.Errorf("%s %s has no scale subresource (its kind does not implement objects.Scalable)", ref.Kind, ref.Name)
 	}
-	return t, nil
+	return &scaleTarget{obj: obj, replicas: s.SpecReplicas(), selector: s.ScaleSelector()}, nil
 }
 
 // scale sets the target's spec.replicas, if it is still the object read.
@@ -309,15 +302,12 @@ func (r *hpaReconciler) scale(ctx context.Context, h *objects.HorizontalPodAutos
 		if obj.GetObjectMeta().UID != m.UID {
 			return fmt.Errorf("%s %s was replaced: %w", kind, m.Name, store.ErrConflict)
 		}
-		switch o := obj.(type) {
-		case *objects.Deployment:
-			o.Spec.Replicas = &replicas
-		case *objects.ReplicaSet:
-			o.Spec.Replicas = &replicas
-		case *objects.StatefulSet:
-			o.Spec.Replicas = &replicas
+		s, ok := obj.DeepCopyObject().(objects.Scalable)
+		if !ok {
+			return fmt.Errorf("%s %s has no scale subresource", kind, m.Name)
 		}
-		return tx.Update(obj)
+		s.SetSpecReplicas(replicas)
+		return tx.Update(s)
 	})
 }
 

@@ -489,3 +489,83 @@ func TestHPAPodRequestCountsSidecars(t *testing.T) {
 	_, ok = podRequest(p, objects.ResourceCPU)
 	require.False(t, ok, "a sidecar without a request leaves utilization unknown")
 }
+
+// fleet is a host's own kind with a scale subresource (objects.Scalable),
+// as a CustomResourceDefinition declares one.
+type fleet struct {
+	objects.TypeMeta   `json:",inline"`
+	objects.ObjectMeta `json:"metadata,omitempty"`
+	Spec               struct {
+		Replicas *int32                 `json:"replicas,omitempty"`
+		Selector *objects.LabelSelector `json:"selector,omitempty"`
+	} `json:"spec,omitempty"`
+	Status struct {
+		Replicas int32 `json:"replicas"`
+	} `json:"status,omitempty"`
+}
+
+func (f *fleet) DeepCopyObject() objects.Object {
+	c := *f
+	f.ObjectMeta.DeepCopyInto(&c.ObjectMeta)
+	if f.Spec.Replicas != nil {
+		c.Spec.Replicas = ptr(*f.Spec.Replicas)
+	}
+	c.Spec.Selector = f.Spec.Selector.DeepCopy()
+	return &c
+}
+
+func (f *fleet) SpecReplicas() int32                   { return replicasOf(f.Spec.Replicas) }
+func (f *fleet) SetSpecReplicas(n int32)               { f.Spec.Replicas = &n }
+func (f *fleet) StatusReplicas() int32                 { return f.Status.Replicas }
+func (f *fleet) ScaleSelector() *objects.LabelSelector { return f.Spec.Selector }
+
+// An autoscaler scales a host's own kind that has a scale subresource,
+// as Kubernetes' scales a custom resource with one; a kind without one
+// is refused with FailedGetScale.
+func TestHPAScalesOwnKind(t *testing.T) {
+	s := objects.NewScheme()
+	require.NoError(t, s.Register(objects.KindInfo{APIVersion: "example.com/v1", Kind: "Fleet", Namespaced: true,
+		New: func() objects.Object { return &fleet{} }}))
+	require.NoError(t, s.Register(objects.KindInfo{APIVersion: "example.com/v1", Kind: "Gadget", Namespaced: true,
+		New: func() objects.Object { return &gadget{} }}))
+	ms := NewMemoryMetrics()
+	e := &hpaEnv{env: newEnv(t, withScheme(s), withControllers(func(m *Manager) error {
+		return m.Add(HorizontalPodAutoscalerController(m, ms, HPAOptions{}))
+	})), metrics: ms}
+	e.runPodScript(func(p *objects.Pod) bool { return makeReady(p, e.clock.Now()) })
+
+	f := &fleet{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "fleet"}}
+	f.Spec.Replicas = ptr(int32(2))
+	f.Spec.Selector = &objects.LabelSelector{MatchLabels: map[string]string{"app": "fleet"}}
+	e.create(f)
+	for i := range 2 {
+		p := deploymentWithCPU("fleet", 1, 100).Spec.Template
+		e.create(&objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: fmt.Sprint("fleet-", i), Labels: p.Labels}, Spec: p.Spec})
+	}
+	e.waitFor("2 ready pods", func(tx store.ReadTx) (bool, string) {
+		ready := podsWhere(tx, func(p *objects.Pod) bool { return objects.IsPodReady(p) })
+		return len(ready) == 2, fmt.Sprintf("%d ready", len(ready))
+	})
+	e.clock.Advance(time.Minute)
+	e.setCPU("fleet", 100)
+
+	h := newHPA("fleet", "fleet", 1, 10, 50)
+	h.Spec.ScaleTargetRef = objects.CrossVersionObjectReference{APIVersion: "example.com/v1", Kind: "Fleet", Name: "fleet"}
+	g := newHPA("gadget", "g", 1, 10, 50)
+	g.Spec.ScaleTargetRef = objects.CrossVersionObjectReference{APIVersion: "example.com/v1", Kind: "Gadget", Name: "g"}
+	e.create(&gadget{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "g"}}, h, g)
+	e.waitFor("the fleet scaled to 4", func(tx store.ReadTx) (bool, string) {
+		o, err := tx.Get("Fleet", dkey("fleet"))
+		if err != nil {
+			return false, err.Error()
+		}
+		n := o.(*fleet).SpecReplicas()
+		return n == 4, fmt.Sprintf("%d replicas", n)
+	})
+	e.waitFor("the gadget refused", func(tx store.ReadTx) (bool, string) {
+		hg := getHPA(tx, "gadget")
+		c := objects.GetHPACondition(&hg.Status, objects.AbleToScale)
+		return c != nil && c.Reason == HPAReasonFailedGetScale &&
+			c.Message == "the HPA controller was unable to get the target's current scale: Gadget g has no scale subresource (its kind does not implement objects.Scalable)", fmt.Sprintf("%+v", c)
+	})
+}
