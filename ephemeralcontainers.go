@@ -28,29 +28,11 @@ import (
 // in Kubernetes, a pod that has finished (Succeeded or Failed) may still
 // be given one, which never runs; see package reconcile/nodeagent.
 func (o *Orchestrator) UpdateEphemeralContainers(ctx context.Context, pod *objects.Pod) error {
-	return o.store.Update(ctx, func(tx store.Tx) error {
-		key := pod.Key()
-		if key.Namespace == "" {
-			key.Namespace = DefaultNamespace
-		}
-		cur, err := tx.Get(KindPod, key)
-		if err != nil {
-			return err
-		}
-		old := cur.(*objects.Pod)
+	return o.updatePodSubresource(ctx, pod, func(_ store.Tx, old *objects.Pod) (*objects.Pod, error) {
 		next := objects.EphemeralContainersRequest(old, pod)
-		if err := objects.ValidateEphemeralContainersUpdate(next, old).ToError(KindPod, key.Name); err != nil {
-			return err
+		if err := objects.ValidateEphemeralContainersUpdate(next, old).ToError(KindPod, old.Name); err != nil {
+			return nil, err
 		}
-		next.ResourceVersion = pod.ResourceVersion
-		if err := tx.Update(next); err != nil {
-			return err
-		}
-		got, err := tx.Get(KindPod, key)
-		if err != nil {
-			return err
-		}
-		*pod = *got.(*objects.Pod)
-		return nil
+		return next, nil
 	})
 }

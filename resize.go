@@ -27,6 +27,28 @@ import (
 // Workload controllers do not resize their pods: a change of a
 // Deployment's template rolls out new pods, as in Kubernetes.
 func (o *Orchestrator) Resize(ctx context.Context, pod *objects.Pod) error {
+	return o.updatePodSubresource(ctx, pod, func(tx store.Tx, old *objects.Pod) (*objects.Pod, error) {
+		next, errs := objects.ResizeRequest(old, pod)
+		errs = append(errs, objects.ValidateResize(next, old)...)
+		if err := errs.ToError(KindPod, old.Name); err != nil {
+			return nil, err
+		}
+		if err := admitResizeLimits(tx, next); err != nil {
+			return nil, err
+		}
+		if err := o.quota.AdmitResize(tx, next, old, o.clock.Now()); err != nil {
+			return nil, o.quotaRefusal(next, err)
+		}
+		return next, nil
+	})
+}
+
+// updatePodSubresource writes to a subresource of the pod that pod names
+// (in the default namespace when it names none): next makes the pod to
+// store from the stored one, old, or refuses; a resourceVersion set in
+// pod must be the stored one's (else the error wraps store.ErrConflict).
+// pod receives what was stored.
+func (o *Orchestrator) updatePodSubresource(ctx context.Context, pod *objects.Pod, next func(tx store.Tx, old *objects.Pod) (*objects.Pod, error)) error {
 	return o.store.Update(ctx, func(tx store.Tx) error {
 		key := pod.Key()
 		if key.Namespace == "" {
@@ -36,20 +58,12 @@ func (o *Orchestrator) Resize(ctx context.Context, pod *objects.Pod) error {
 		if err != nil {
 			return err
 		}
-		old := cur.(*objects.Pod)
-		next, errs := objects.ResizeRequest(old, pod)
-		errs = append(errs, objects.ValidateResize(next, old)...)
-		if err := errs.ToError(KindPod, key.Name); err != nil {
+		p, err := next(tx, cur.(*objects.Pod))
+		if err != nil {
 			return err
 		}
-		if err := admitResizeLimits(tx, next); err != nil {
-			return err
-		}
-		if err := o.quota.AdmitResize(tx, next, old, o.clock.Now()); err != nil {
-			return o.quotaRefusal(next, err)
-		}
-		next.ResourceVersion = pod.ResourceVersion
-		if err := tx.Update(next); err != nil {
+		p.ResourceVersion = pod.ResourceVersion
+		if err := tx.Update(p); err != nil {
 			return err
 		}
 		got, err := tx.Get(KindPod, key)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -46,18 +47,7 @@ func TestDemoImage(t *testing.T) {
 	if got := img.Command("print", "x"); strings.Join(got, " ") != "/demo print x" {
 		t.Errorf("Command = %q", got)
 	}
-	var buf bytes.Buffer
-	if _, err := idle.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	back, err := tarball.Image(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := back.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cf := configOf(t, idle)
 	if strings.Join(cf.Config.Entrypoint, " ") != "/demo" || strings.Join(cf.Config.Cmd, " ") != "wait" {
 		t.Errorf("idle image: entrypoint %q cmd %q, want /demo and wait", cf.Config.Entrypoint, cf.Config.Cmd)
 	}
@@ -115,6 +105,15 @@ func TestUserImage(t *testing.T) {
 	if !strings.HasPrefix(img.Ref, UserRepository+":") || img.Ref == other.Ref {
 		t.Errorf("refs %s and %s: want two of %s", img.Ref, other.Ref, UserRepository)
 	}
+	cf := configOf(t, img)
+	if cf.Config.User != "1000:5555" || strings.Join(cf.Config.Entrypoint, " ") != "/demo" {
+		t.Errorf("config: user %q entrypoint %q, want 1000:5555 and /demo", cf.Config.User, cf.Config.Entrypoint)
+	}
+}
+
+// configOf returns the configuration of img as its tarball has it.
+func configOf(t *testing.T, img Image) *v1.ConfigFile {
+	t.Helper()
 	var buf bytes.Buffer
 	if _, err := img.WriteTo(&buf); err != nil {
 		t.Fatal(err)
@@ -127,7 +126,5 @@ func TestUserImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cf.Config.User != "1000:5555" || strings.Join(cf.Config.Entrypoint, " ") != "/demo" {
-		t.Errorf("config: user %q entrypoint %q, want 1000:5555 and /demo", cf.Config.User, cf.Config.Entrypoint)
-	}
+	return cf
 }

@@ -442,15 +442,7 @@ func (r *Runtime) settleStart(ctx context.Context, id string, cause error) error
 	if err != nil {
 		return err
 	}
-	c, err := r.cli.LoadContainer(ctx, id)
-	var task client.Task
-	if err == nil {
-		task, err = c.Task(ctx, nil)
-	}
-	var st client.Status
-	if err == nil {
-		st, err = task.Status(ctx)
-	}
+	_, st, err := r.taskStatus(ctx, id)
 	if err := r.wrap(err, "container %s", short(id)); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return err
 	}

@@ -81,18 +81,25 @@ func (r *Runtime) stopPause(ctx context.Context, id string) error {
 	return ignoreNotFound(r.wrap(err, "stopping the pause task of sandbox %s", short(id)))
 }
 
+// taskStatus returns the task of container id and its status; the error
+// is containerd's, unwrapped.
+func (r *Runtime) taskStatus(ctx context.Context, id string) (client.Task, client.Status, error) {
+	c, err := r.cli.LoadContainer(ctx, id)
+	if err != nil {
+		return nil, client.Status{}, err
+	}
+	task, err := c.Task(ctx, nil)
+	if err != nil {
+		return nil, client.Status{}, err
+	}
+	st, err := task.Status(ctx)
+	return task, st, err
+}
+
 // pidNamespace returns the path of the PID namespace of sandbox sb, whose
 // containers share one, for a container to join.
 func (r *Runtime) pidNamespace(ctx context.Context, sb containers.Container) (string, error) {
-	c, err := r.cli.LoadContainer(ctx, sb.ID)
-	var task client.Task
-	if err == nil {
-		task, err = c.Task(ctx, nil)
-	}
-	var st client.Status
-	if err == nil {
-		st, err = task.Status(ctx)
-	}
+	task, st, err := r.taskStatus(ctx, sb.ID)
 	if err != nil {
 		return "", r.wrap(err, "sandbox %s: its pause task", short(sb.ID))
 	}
@@ -114,15 +121,7 @@ func (r *Runtime) targetPIDNamespace(ctx context.Context, sbID, id string) (stri
 	if rec.Labels[labelSandbox] != sbID {
 		return "", fmt.Errorf("target container %s is not of sandbox %s", short(id), short(sbID))
 	}
-	c, err := r.cli.LoadContainer(ctx, id)
-	var task client.Task
-	if err == nil {
-		task, err = c.Task(ctx, nil)
-	}
-	var st client.Status
-	if err == nil {
-		st, err = task.Status(ctx)
-	}
+	task, st, err := r.taskStatus(ctx, id)
 	if err != nil {
 		return "", fmt.Errorf("target container %s is not running: %w", short(id), r.wrap(err, "its task"))
 	}
