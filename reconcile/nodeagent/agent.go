@@ -68,8 +68,9 @@
 // A pod's resources may be changed in place (podkit's Orchestrator.Resize,
 // Kubernetes' pods/resize): the agent admits the whole resize when the
 // pod's new requests fit the node beside its other pods, else reports it
-// PodResizePending (Deferred, retried; Infeasible, not until the
-// resources change again); it then applies it to the running containers
+// PodResizePending (Deferred, retried at once when a pod leaves the node
+// or ends, else every second; Infeasible, not until the resources change
+// again); it then applies it to the running containers
 // through runtime.ResourceUpdater, or by a restart for a resource whose
 // resizePolicy is RestartContainer, reporting PodResizeInProgress (reason
 // Error while it cannot: a memory limit below what the container uses is
@@ -141,6 +142,12 @@ type Agent struct {
 	// interrupts end the long waits of pod syncs, by pod UID, when the pod
 	// is deleted (see syncCtx.waitCtx): few syncs have one at a time.
 	interrupts map[string]context.CancelFunc
+	// deferred are the pods whose resize waits for room (see
+	// retryDeferred), by UID, and how many there are, read without the
+	// lock by every pod update.
+	deferredMu sync.Mutex
+	deferred   map[string]bool
+	nDeferred  atomic.Int32
 
 	runtimeName atomic.Value // string: "fake", "docker"...
 	runtimeUp   atomic.Bool
@@ -457,6 +464,9 @@ func (a *Agent) podUpdated(pod *objects.Pod) {
 	if pod.DeletionTimestamp != nil {
 		a.interrupt(pod.UID)
 	}
+	if pod.IsTerminal() {
+		a.retryDeferred(pod.UID) // it leaves room
+	}
 	a.enqueue(w)
 }
 
@@ -481,6 +491,7 @@ func (a *Agent) podDeleted(pod *objects.Pod) {
 	w.gone = true
 	w.mu.Unlock()
 	a.interrupt(w.uid)
+	a.retryDeferred(w.uid)
 	a.enqueue(w)
 }
 
@@ -607,6 +618,7 @@ func (a *Agent) work(ctx context.Context, w *podWorker) {
 			w.active = false
 			w.stopTimerLocked()
 			w.mu.Unlock()
+			a.setDeferred(w.uid, false)
 			a.mu.Lock()
 			a.pods.remove(w)
 			a.mu.Unlock()

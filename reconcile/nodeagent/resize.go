@@ -140,12 +140,15 @@ func (a *Agent) admitResize(sc *syncCtx) {
 			a.event(pod, EventWarning, "Resize"+reason, "Pod resize "+reason+": "+msg)
 		}
 		r.pendingReason, r.pendingMessage, r.desired = reason, msg, pod
+		a.setDeferred(pod.UID, reason == objects.PodReasonDeferred)
 		if reason == objects.PodReasonDeferred {
 			sc.wakeAt(sc.now.Add(resizeRetry))
 		}
 		return
 	}
 	r.pendingReason, r.pendingMessage, r.desired = "", "", nil
+	a.setDeferred(pod.UID, false)
+	a.retryDeferred(pod.UID) // a resize may shrink the pod
 	alloc := map[string]*objects.ResourceRequirements{}
 	resizable(pod, func(c *objects.Container) { alloc[c.Name] = &c.Resources })
 	r.alloc = alloc
@@ -396,6 +399,49 @@ func resizeStatus(pod *objects.Pod, st *podState, c *objects.Container, cur *run
 }
 
 // resizeRetry is how soon a Deferred resize, or one that could not be
-// applied, is looked at again when nothing else wakes its pod: other pods
-// may have left room, the container may use less memory.
+// applied, is looked at again when nothing else wakes its pod: the
+// container may use less memory; other pods may have left room, though
+// a pod that leaves the node or ends wakes the Deferred ones at once
+// (retryDeferred).
 const resizeRetry = time.Second
+
+// setDeferred records whether pod uid's resize is Deferred.
+func (a *Agent) setDeferred(uid string, on bool) {
+	a.deferredMu.Lock()
+	defer a.deferredMu.Unlock()
+	if on == a.deferred[uid] {
+		return
+	}
+	if on {
+		if a.deferred == nil {
+			a.deferred = map[string]bool{}
+		}
+		a.deferred[uid] = true
+		a.nDeferred.Add(1)
+		return
+	}
+	delete(a.deferred, uid)
+	a.nDeferred.Add(-1)
+}
+
+// retryDeferred syncs the pods whose resize is Deferred, but pod uid, as
+// the kubelet retries pending resizes when a pod leaves the node: room
+// may have been made.
+func (a *Agent) retryDeferred(uid string) {
+	if a.nDeferred.Load() == 0 {
+		return
+	}
+	a.deferredMu.Lock()
+	uids := make([]string, 0, len(a.deferred))
+	for u := range a.deferred {
+		if u != uid {
+			uids = append(uids, u)
+		}
+	}
+	a.deferredMu.Unlock()
+	for _, u := range uids {
+		if w := a.worker(u); w != nil {
+			a.enqueue(w)
+		}
+	}
+}
