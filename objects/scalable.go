@@ -7,6 +7,8 @@ package objects
 // labelSelectorPath). podkit's Orchestrator.GetScale and UpdateScale
 // read and write it, and a HorizontalPodAutoscaler scales any kind that
 // has it.
+//
+// +kubebuilder:object:generate=false
 type Scalable interface {
 	Object
 	// SpecReplicas is the number of replicas asked for (spec.replicas,
