@@ -26,8 +26,9 @@ import (
 // CreateContainer implements runtime.ContainerService. The container joins
 // the sandbox's network and IPC namespaces (and PID namespace, when the
 // sandbox shares it; the host's, when the sandbox is in the host's; its
-// TargetContainerID's otherwise, when set) and mounts its hosts file when it has one of podkit's; Command replaces the
-// image's entrypoint and Args its command, as Kubernetes means them.
+// TargetContainerID's otherwise, when set) and mounts its hosts file when
+// it has one of podkit's; Command replaces the image's entrypoint and
+// Args its command, as Kubernetes means them.
 // Mounts propagate as asked (rslave, rshared), which the engine refuses,
 // when the container starts, for a host path on a mount of the host that
 // is not shared (or, for HostToContainer, a slave).

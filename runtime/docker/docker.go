@@ -7,9 +7,10 @@
 // "podkit", created when absent, and kept after the last pod for the next
 // ones, as Docker keeps its own: RemoveNetwork removes it), and app
 // containers that join it with network mode container:<sandbox>, so a
-// pod's containers share localhost and one IP. Every container carries the labels the node agent gives it,
-// plus a few of this package's own ("io.podkit.docker.*", not reported back
-// in statuses), so a restarted host finds and adopts what runs.
+// pod's containers share localhost and one IP. Every container carries
+// the labels the node agent gives it, plus a few of this package's own
+// ("io.podkit.docker.*", not reported back in statuses), so a restarted
+// host finds and adopts what runs.
 //
 // # Sandbox image
 //
