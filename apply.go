@@ -35,7 +35,7 @@ const LastAppliedAnnotation = "podkit.io/last-applied-configuration"
 func (o *Orchestrator) Apply(ctx context.Context, objs ...objects.Object) error {
 	return o.store.Update(ctx, func(tx store.Tx) error {
 		for _, obj := range objs {
-			if err := o.applyOne(tx, obj); err != nil {
+			if err := o.applyOne(tx, obj, false); err != nil {
 				return err
 			}
 		}
@@ -43,7 +43,37 @@ func (o *Orchestrator) Apply(ctx context.Context, objs ...objects.Object) error 
 	})
 }
 
-func (o *Orchestrator) applyOne(tx store.Tx, obj objects.Object) error {
+// errDryRun ends a dry run's transaction, undoing its writes.
+var errDryRun = errors.New("dry run")
+
+// DryRun does what Apply would do with objs, and writes nothing, as
+// kubectl apply --dry-run=server: the same validation, defaults,
+// admission (limit ranges, quotas, service accounts, priorities...),
+// allocations (cluster IPs, node ports) and merge with the stored objects,
+// against the store as it is. It returns the error Apply would return, and
+// each object receives what Apply would store, its uid and generation
+// included; its resourceVersion is the stored object's (empty for an
+// object Apply would create). Nothing is watched or reconciled, and
+// nothing is held: a later Apply may differ (another write came between,
+// or a generated name or address is drawn again).
+func (o *Orchestrator) DryRun(ctx context.Context, objs ...objects.Object) error {
+	err := o.store.Update(ctx, func(tx store.Tx) error {
+		for _, obj := range objs {
+			if err := o.applyOne(tx, obj, true); err != nil {
+				return err
+			}
+		}
+		return errDryRun
+	})
+	if errors.Is(err, errDryRun) {
+		return nil
+	}
+	return err
+}
+
+// applyOne applies obj in tx. A dry run gives obj the resourceVersion of
+// what is stored, since it stores nothing.
+func (o *Orchestrator) applyOne(tx store.Tx, obj objects.Object, dryRun bool) error {
 	info, err := o.scheme.SetTypeMeta(obj)
 	if err != nil {
 		return err
@@ -68,7 +98,13 @@ func (o *Orchestrator) applyOne(tx store.Tx, obj objects.Object) error {
 		if _, err := o.admit(tx, obj, nil); err != nil {
 			return err
 		}
-		return tx.Create(obj)
+		if err := tx.Create(obj); err != nil {
+			return err
+		}
+		if dryRun {
+			meta.ResourceVersion = ""
+		}
+		return nil
 	}
 
 	merged, err := mergeApplied(old, applied)
@@ -88,7 +124,13 @@ func (o *Orchestrator) applyOne(tx store.Tx, obj objects.Object) error {
 			return err
 		}
 	}
-	return readBack(tx, info, obj)
+	if err := readBack(tx, info, obj); err != nil {
+		return err
+	}
+	if dryRun {
+		obj.GetObjectMeta().ResourceVersion = old.GetObjectMeta().ResourceVersion
+	}
+	return nil
 }
 
 // appliedConfig is the object as the user wrote it, without status or
