@@ -509,11 +509,19 @@ type PodAntiAffinity struct {
 
 // PodAffinityTerm selects pods (in Namespaces, or those NamespaceSelector
 // matches, or the pod's own) and a topology key naming the domain.
+//
+// MatchLabelKeys and MismatchLabelKeys name labels of the pod itself: when
+// a pod is created, each that it has is added to LabelSelector as "key in
+// (value)", or "key notin (value)", as Kubernetes' API server adds them
+// (a pod created from a template gets its own values, such as its
+// pod-template-hash). Neither may be set without a LabelSelector.
 type PodAffinityTerm struct {
 	LabelSelector     *LabelSelector `json:"labelSelector,omitempty"`
 	Namespaces        []string       `json:"namespaces,omitempty"`
 	TopologyKey       string         `json:"topologyKey"`
 	NamespaceSelector *LabelSelector `json:"namespaceSelector,omitempty"`
+	MatchLabelKeys    []string       `json:"matchLabelKeys,omitempty"`
+	MismatchLabelKeys []string       `json:"mismatchLabelKeys,omitempty"`
 }
 
 // WeightedPodAffinityTerm is a pod affinity term with a weight (1-100).
@@ -705,6 +713,7 @@ func (p *Pod) PrepareForCreate() {
 	p.Status = PodStatus{Phase: PodPending, QOSClass: PodQOS(p)}
 	p.setSchedulingGatedCondition()
 	p.Spec.DeprecatedServiceAccount = p.Spec.ServiceAccountName
+	p.applyLabelKeys()
 }
 
 // GracefulDelete implements store.GracefulDeleter, as Kubernetes' pod

@@ -99,12 +99,15 @@ func validateEphemeralContainers(s *PodSpec, vols map[string]*VolumeSource, name
 }
 
 // ValidateCreate implements CreateValidator: a new pod may not have
-// ephemeral containers, which are added to a running one.
+// ephemeral containers, which are added to a running one, and its pod
+// affinity terms are checked with their label keys applied (see
+// PodAffinityTerm).
 func (p *Pod) ValidateCreate() ErrorList {
+	errs := validateCreatedLabelKeys(p)
 	if len(p.Spec.EphemeralContainers) > 0 {
-		return ErrorList{Forbidden(NewPath("spec", "ephemeralContainers"), "cannot be set on create")}
+		errs = append(errs, Forbidden(NewPath("spec", "ephemeralContainers"), "cannot be set on create"))
 	}
-	return nil
+	return errs
 }
 
 // EphemeralContainersRequest returns stored with the ephemeral containers

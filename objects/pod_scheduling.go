@@ -92,6 +92,7 @@ func validatePodAffinityTerm(t *PodAffinityTerm, p *Path) ErrorList {
 	for _, ns := range t.Namespaces {
 		errs = appendMsgs(errs, p.Child("namespace"), ns, IsDNS1123Label(ns))
 	}
+	errs = append(errs, validateLabelKeys(t, p)...)
 	if t.TopologyKey == "" {
 		errs = append(errs, Required(p.Child("topologyKey"), "can not be empty"))
 	} else {
