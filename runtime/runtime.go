@@ -591,6 +591,27 @@ type StatsProvider interface {
 	ContainerStats(ctx context.Context, id string) (Stats, error)
 }
 
+// DiskUsageProvider is implemented by runtimes that report the node disk a
+// container takes beside its volumes, as the CRI's ContainerStats reports
+// its writable layer and the kubelet measures its logs. A node agent
+// enforces limits.ephemeral-storage with it.
+type DiskUsageProvider interface {
+	// ContainerDiskUsage returns what the container, running or exited,
+	// takes of the node's disk now. An unknown id is an error wrapping
+	// ErrNotFound.
+	ContainerDiskUsage(ctx context.Context, id string) (DiskUsage, error)
+}
+
+// DiskUsage is the node disk a container takes beside its volumes, in
+// bytes as du counts them (blocks in use).
+type DiskUsage struct {
+	// WritableLayerBytes is what the container wrote to its root
+	// filesystem: its writable layer, not the image's layers.
+	WritableLayerBytes uint64
+	// LogBytes is its output as the runtime keeps it.
+	LogBytes uint64
+}
+
 // Stats is a container's resource usage at one moment.
 type Stats struct {
 	Timestamp time.Time

@@ -52,6 +52,7 @@ func RunConformance(t *testing.T, ctx context.Context, rt Loader, idle Image, ne
 		UserImage:      user.Ref,
 		UserImageUser:  conformanceUser,
 		Processes:      idle.Command("ps"),
+		Fill:           func(path string, bytes int) []string { return idle.Command("fill", path, strconv.Itoa(bytes)) },
 		SameHost:       os.Geteuid() == 0,
 		// Only ever a loopback address: nothing listens on port 1.
 		AbsentImage: "127.0.0.1:1/podkit/absent:0",

@@ -36,8 +36,8 @@ type container struct {
 }
 
 // extra is the state of containers that exited, log, use CPU, exit on a
-// timer or are waited on: at scale, most containers just run. A container
-// without one uses no CPU and DefaultMemoryBytes.
+// timer, are waited on or use disk: at scale, most containers just run. A
+// container without one uses no CPU and DefaultMemoryBytes.
 type extra struct {
 	exitCode int32
 	reason   string
@@ -53,6 +53,8 @@ type extra struct {
 
 	logs    []logLine
 	logWake chan struct{} // made when waited on (see logWaker), closed when a line is written or the container exits
+
+	disk *diskUsage // nil unless it ran fill or SetDiskUsage was called
 }
 
 // noBehavior is what an unscripted container does. Read-only.
@@ -252,6 +254,9 @@ func (r *Runtime) behavior(c *container) *Behavior {
 	argv := append(slices.Clone(cmd), args...)
 	if stdout, stderr, code, ok := r.podCommand(c, argv); ok {
 		return &Behavior{Logs: stdout, Stderr: stderr, Exit: &Exit{Code: code}}
+	}
+	if b, ok := r.fillCommand(c, argv); ok {
+		return b
 	}
 	if b, ok := command(argv, c.spec.cfg.TerminationMessagePath); ok {
 		return &b

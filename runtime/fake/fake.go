@@ -22,7 +22,11 @@
 //     pod's running ones with a shared PID namespace, all of the
 //     runtime's with HostPID, its target's and those of the others
 //     targeting it with a TargetContainerID), as the test program does
-//     on the real runtimes;
+//     on the real runtimes; "fill FILE BYTES" writes BYTES bytes to FILE,
+//     prints "filled FILE" and runs until stopped: a real file, written
+//     as the container starts, when FILE is under one of its mounts (the
+//     mount's host path, such as a node agent's emptyDir directory), else
+//     bytes counted into its writable layer;
 //   - else it runs until stopped.
 //
 // Image pulls complete at once unless ScriptPull makes them take time on
@@ -31,6 +35,10 @@
 // one: ImageUser (runtime.ImageConfigReader) reports it, and a node agent
 // enforces runAsNonRoot with it. Only the report changes: a container
 // without a User of its own still says uid 0 in its /proc/self/status.
+//
+// ContainerDiskUsage (runtime.DiskUsageProvider) reports what fill wrote
+// to a container's writable layer and the bytes of its logs, or what
+// SetDiskUsage says, for tests of limits.ephemeral-storage.
 //
 // Faults are injected with Inject (a call fails), SetUnavailable (every call
 // fails with runtime.ErrUnavailable), Kill (a container dies now) and
@@ -234,6 +242,7 @@ var _ interface {
 	runtime.LogReader
 	runtime.Execer
 	runtime.StatsProvider
+	runtime.DiskUsageProvider
 	runtime.Dialer
 	runtime.EventWatcher
 } = (*Runtime)(nil)

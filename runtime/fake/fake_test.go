@@ -39,6 +39,7 @@ func TestConformance(t *testing.T) {
 		},
 		ReadFile:      func(path string) []string { return []string{"cat", path} },
 		Processes:     []string{"ps"},
+		Fill:          func(path string, bytes int) []string { return []string{"fill", path, strconv.Itoa(bytes)} },
 		UserImage:     userImage,
 		UserImageUser: "1000:5555",
 	})

@@ -15,6 +15,7 @@
 //			},
 //			ReadFile:  func(path string) []string { return []string{"/testprog", "cat", path} },
 //			Processes: []string{"/testprog", "ps"},
+//			Fill:      func(path string, bytes int) []string { return []string{"/testprog", "fill", path, strconv.Itoa(bytes)} },
 //		})
 //	}
 //
@@ -27,10 +28,11 @@
 // a container joining another's PID namespace (TargetContainerID),
 // mount propagation, a container's groups, no_new_privs, seccomp,
 // AppArmor and SELinux settings (runtime.Security), and, when the backend
-// has them, logs, exec, stats, events, in-place resource updates and the
-// user an image's configuration names. Every sandbox it creates
-// is labelled with a node name of its own and removed at the end of its
-// subtest, so the suite can run against a daemon that holds other work.
+// has them, logs, exec, stats, disk usage, events, in-place resource
+// updates and the user an image's configuration names. Every sandbox it
+// creates is labelled with a node name of its own and removed at the end
+// of its subtest, so the suite can run against a daemon that holds other
+// work.
 package runtimetest
 
 import (
@@ -90,6 +92,12 @@ type Config struct {
 	// arguments joined by spaces, one a line, and exits 0. Without it the
 	// suite skips its checks of shared PID namespaces.
 	Processes []string
+	// Fill, when set, returns the command line of a container of Image
+	// that writes bytes bytes of data (not zeros, no holes) to the file
+	// path and syncs it, then prints a line beginning "filled" and runs
+	// until SIGTERM, on which it exits 0. Without it the suite skips its
+	// check of disk usage (runtime.DiskUsageProvider).
+	Fill func(path string, bytes int) []string
 	// SameHost says the runtime runs its containers on the host of the
 	// test process, which may make mounts there (as root): the suite then
 	// checks mount propagation with mounts of its own, and removes what
@@ -155,6 +163,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"ExecStdin", testExecStdin},
 		{"ExecStderr", testExecStderr},
 		{"Stats", testStats},
+		{"DiskUsage", testDiskUsage},
 		{"Events", testEvents},
 		{"HostAliases", testHostAliases},
 		{"HostAliasesHostNetwork", testHostAliasesHostNetwork},

@@ -32,6 +32,9 @@
 //	                                  it sees (from /proc), one a line
 //	demo get URL                      print URL's body; exit 0 on a 2xx answer, 1 otherwise
 //	demo oom                          allocate memory until the kernel kills it
+//	demo fill FILE BYTES              write BYTES bytes of data (not zeros, no
+//	                                  holes) to FILE and sync it, print
+//	                                  "filled FILE", then run as wait does
 package main
 
 import (
@@ -40,6 +43,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
@@ -140,6 +144,25 @@ func subcommand(name string, args []string) int {
 		fmt.Println("waiting for SIGTERM")
 		<-ctx.Done()
 		return 0
+	case "fill":
+		if len(args) != 2 {
+			return usage("fill FILE BYTES")
+		}
+		n, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil || n < 0 {
+			return usage("fill FILE BYTES")
+		}
+		// Before the work: as PID 1 of a container, a SIGTERM that comes
+		// sooner would be dropped, not end it.
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		if err := fill(args[0], n); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println("filled", args[0])
+		<-ctx.Done()
+		return 0
 	case "cat":
 		if len(args) == 0 {
 			io.Copy(os.Stdout, os.Stdin)
@@ -174,7 +197,31 @@ func subcommand(name string, args []string) int {
 			hog = append(hog, b)
 		}
 	}
-	return usage("exit|sleep|print|eprint|ignore-sigterm|fail-with|wait|cat|ps|get|oom ...")
+	return usage("exit|sleep|print|eprint|ignore-sigterm|fail-with|wait|cat|ps|get|oom|fill ...")
+}
+
+// fill writes n bytes of pseudo-random data to file and syncs it: no file
+// system keeps them as a hole, or compresses or shares them to less, so
+// they hold at least n bytes of blocks once it returns.
+func fill(file string, n int64) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	src := rand.NewChaCha8([32]byte{'p', 'o', 'd', 'k', 'i', 't'})
+	buf := make([]byte, 1<<20)
+	for left := n; left > 0 && err == nil; left -= int64(len(buf)) {
+		b := buf[:min(left, int64(len(buf)))]
+		src.Read(b)
+		_, err = f.Write(b)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // ps prints the command line, its arguments joined by spaces, of each

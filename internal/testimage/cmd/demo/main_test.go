@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func newTestApp(t *testing.T) (*app, *httptest.Server) {
@@ -102,5 +106,64 @@ func TestFailWith(t *testing.T) {
 	}
 	if code := subcommand("fail-with", []string{f, "no code"}); code != 2 {
 		t.Errorf("fail-with without a code = %d, want 2 (usage)", code)
+	}
+}
+
+// TestFill runs fill as a container does: it writes the file, whole and
+// in blocks, then runs until SIGTERM and exits 0.
+func TestFill(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "filler")
+	const size = 3<<20 + 5
+	code := make(chan int, 1)
+	go func() { code <- subcommand("fill", []string{f, strconv.Itoa(size)}) }()
+	// The signal handler is in place before the file is written: once it
+	// is whole, SIGTERM reaches fill, not the default action.
+	deadline := time.Now().Add(10 * time.Second)
+	var fi os.FileInfo
+	for {
+		var err error
+		fi, err = os.Stat(f)
+		if err == nil && fi.Size() == size {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("file not filled after 10s: %v, %v", fi, err)
+		}
+		select {
+		case c := <-code:
+			t.Fatalf("fill exited %d before filling the file", c)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Blocks*512 < size {
+		t.Errorf("the filled file has %d bytes of blocks, want at least %d: a hole", st.Blocks*512, size)
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zeros := bytes.Count(b, []byte{0}); zeros > size/64 {
+		t.Errorf("%d of the %d bytes are zero, want data", zeros, size)
+	}
+	select {
+	case c := <-code:
+		t.Fatalf("fill exited %d before SIGTERM", c)
+	default:
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("fill exited %d on SIGTERM, want 0", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("fill did not exit within 10s of SIGTERM")
+	}
+	for _, args := range [][]string{{f}, {f, "lots"}, {f, "-1"}} {
+		if c := subcommand("fill", args); c != 2 {
+			t.Errorf("fill %q = %d, want 2 (usage)", args, c)
+		}
 	}
 }
