@@ -603,7 +603,8 @@ type DiskUsageProvider interface {
 }
 
 // DiskUsage is the node disk a container takes beside its volumes, in
-// bytes as du counts them (blocks in use).
+// bytes: blocks in use, as du counts them, where the runtime can tell
+// (Docker's engine reports the sizes of the files written).
 type DiskUsage struct {
 	// WritableLayerBytes is what the container wrote to its root
 	// filesystem: its writable layer, not the image's layers.

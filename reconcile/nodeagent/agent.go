@@ -77,6 +77,20 @@
 // not applied) until each runs with what was allocated. Every container's
 // status reports allocatedResources and the resources it runs with.
 //
+// Local ephemeral storage is limited as the kubelet's eviction manager
+// limits it: every eviction interval (WithEvictionInterval, 10s) the agent
+// measures the pods that set a limit, and evicts the first found over
+// one, checked in the kubelet's order: an emptyDir over its sizeLimit; the
+// pod over the sum of its containers' limits.ephemeral-storage (what its
+// containers wrote to their root file systems, their logs, its emptyDirs
+// on disk, ConfigMap and downward API volumes); a container over its own
+// limit. An evicted pod's containers are killed at once, without preStop
+// hooks, and it fails with reason Evicted (ReasonEvicted), the kubelet's
+// message ("Usage of EmptyDir volume "cache" exceeds the limit "1Mi". ")
+// and a Warning event; its controller replaces it. Containers' writable
+// layers and logs are counted on runtimes that report them
+// (runtime.DiskUsageProvider: Docker, containerd and the fake runtime).
+//
 // An agent keeps no state of its own that matters: one started over a
 // runtime that already runs pods adopts the sandboxes and containers of
 // pods still bound to its node (nothing is created twice) and removes those
@@ -148,11 +162,21 @@ type Agent struct {
 	deferredMu sync.Mutex
 	deferred   map[string]bool
 	nDeferred  atomic.Int32
+	// evictions are the pods checkLocalStorage evicts, by UID, with the
+	// kubelet's message, until their sync takes it; and how many.
+	evictMu    sync.Mutex
+	evictions  map[string]string
+	nEvictions atomic.Int32
+	// limited: a pod limited its local storage; from then on
+	// checkLocalStorage runs every eviction interval.
+	limited atomic.Bool
 
 	runtimeName atomic.Value // string: "fake", "docker"...
 	runtimeUp   atomic.Bool
 	hostIPCache atomic.Value // string
 	nodeOSCache atomic.Value // string: the node's kubernetes.io/os label
+	nodefsOnce  sync.Once
+	nodefs      int64 // see nodefsBytes
 	sysctlsOnce sync.Once
 	sysctls     *sysctlAllowlist // see sysctlAllowlist
 	relistKick  chan struct{}
@@ -448,6 +472,10 @@ func (a *Agent) podUpdated(pod *objects.Pod) {
 	if w == nil {
 		w = &podWorker{uid: pod.UID}
 		a.pods.add(w)
+	}
+	if !a.limited.Load() && limitsLocalStorage(pod) {
+		a.limited.Store(true)
+		a.kickRelist() // starts the checks
 	}
 	a.mu.Unlock()
 	w.mu.Lock()

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"os"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
@@ -108,8 +111,10 @@ func (a *Agent) refreshNode(ctx context.Context) {
 
 // nodeOp updates the node's Ready condition and runtime version when they
 // changed (a registration may have replaced them) or the condition's
-// heartbeat is older than the node status interval. A node that is not
-// registered is left alone.
+// heartbeat is older than the node status interval, and gives a node
+// registered without an ephemeral-storage capacity its disk's, as the
+// kubelet reports its own file system's size (allocatable too, when
+// allocatable names none). A node that is not registered is left alone.
 func (a *Agent) nodeOp(now time.Time, up bool, msg, version string) writeOp {
 	return func(tx store.Tx) error {
 		o, err := tx.Get("Node", objects.Key{Name: a.node})
@@ -121,7 +126,12 @@ func (a *Agent) nodeOp(now time.Time, up bool, msg, version string) writeOp {
 		if up {
 			want = objects.ConditionTrue
 		}
-		if old := objects.GetNodeCondition(&n.Status, objects.NodeReady); old != nil && old.Status == want &&
+		_, hasDisk := n.Status.Capacity[objects.ResourceEphemeralStorage]
+		disk := int64(0)
+		if !hasDisk {
+			disk = a.nodefsBytes()
+		}
+		if old := objects.GetNodeCondition(&n.Status, objects.NodeReady); old != nil && old.Status == want && disk == 0 &&
 			(version == "" || n.Status.NodeInfo.ContainerRuntimeVersion == version) &&
 			n.Status.NodeInfo.KubeletVersion == AgentVersion && now.Sub(old.LastHeartbeatTime.Time) < a.cfg.nodeInterval {
 			return nil
@@ -144,6 +154,16 @@ func (a *Agent) nodeOp(now time.Time, up bool, msg, version string) writeOp {
 			n.Status.NodeInfo.ContainerRuntimeVersion = version
 		}
 		n.Status.NodeInfo.KubeletVersion = AgentVersion
+		if disk > 0 {
+			q := objects.NewQuantity(disk, objects.BinarySI)
+			if n.Status.Capacity == nil {
+				n.Status.Capacity = objects.ResourceList{}
+			}
+			n.Status.Capacity[objects.ResourceEphemeralStorage] = q
+			if _, ok := n.Status.Allocatable[objects.ResourceEphemeralStorage]; !ok && n.Status.Allocatable != nil {
+				n.Status.Allocatable[objects.ResourceEphemeralStorage] = q
+			}
+		}
 		n.ResourceVersion = ""
 		return tx.UpdateStatus(n)
 	}
@@ -183,10 +203,26 @@ func (a *Agent) leaseOp(now time.Time) writeOp {
 func (a *Agent) relistLoop(ctx context.Context) {
 	t := a.clock.NewTicker(a.cfg.relist)
 	defer t.Stop()
+	// The checks of local storage start with the first pod that limits
+	// it: nodes without one have no timer more.
+	var evict clockwork.Ticker
+	var evictC <-chan time.Time
+	defer func() {
+		if evict != nil {
+			evict.Stop()
+		}
+	}()
 	for {
+		if evict == nil && a.limited.Load() {
+			evict = a.clock.NewTicker(a.cfg.evictInterval)
+			evictC = evict.Chan()
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-evictC:
+			a.checkLocalStorage(ctx)
+			continue
 		case <-t.Chan():
 		case <-a.relistKick:
 		}
@@ -290,14 +326,22 @@ func (a *Agent) relist(ctx context.Context) {
 		var gone []string
 		for _, uid := range dirs {
 			if a.worker(uid) == nil && !has(uid) {
-				if err := a.volumes.Teardown(uid); err != nil {
-					a.log.Warn("removing the volumes of a gone pod", "uid", uid, "err", err)
-				}
 				gone = append(gone, uid)
 			}
 		}
-		a.cfg.tokens.forgetPods(gone)
+		a.teardownVolumes(gone...)
 	}
+}
+
+// teardownVolumes removes the volumes of the pods of uids, which run no
+// more.
+func (a *Agent) teardownVolumes(uids ...string) {
+	for _, uid := range uids {
+		if err := a.volumes.Teardown(uid); err != nil {
+			a.log.Warn("removing the volumes of a pod that runs no more", "uid", uid, "err", err)
+		}
+	}
+	a.cfg.tokens.forgetPods(uids)
 }
 
 // runtimeEvents follows the runtime's events and syncs the pod of each; a
@@ -325,4 +369,17 @@ func (a *Agent) runtimeEvents(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// nodefsBytes returns the size of the file system holding the agent's
+// volumes (the kubelet's nodefs), measured once; 0 when it cannot tell.
+func (a *Agent) nodefsBytes() int64 {
+	a.nodefsOnce.Do(func() {
+		dir := a.volumes.Root()
+		if dir == "" {
+			dir = os.TempDir() // where the agent's own directory will be
+		}
+		a.nodefs = fsSize(dir)
+	})
+	return a.nodefs
 }

@@ -103,3 +103,45 @@ func TestPodsSurviveARuntimeOutage(t *testing.T) {
 	e.fake.Advance(time.Second)
 	e.waitPod("patient", "running once the runtime is back", running)
 }
+
+// A node registered without an ephemeral-storage capacity gets its disk's,
+// as the kubelet reports its file system's, allocatable too; one given a
+// capacity keeps it.
+func TestNodeEphemeralStorageCapacity(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	var n *objects.Node
+	if !waitFor(waitTimeout, func() bool {
+		n = getNode(t, e.store, "n1")
+		_, ok := n.Status.Allocatable[objects.ResourceEphemeralStorage]
+		return ok
+	}) {
+		t.Fatalf("no ephemeral-storage allocatable: %v", n.Status.Allocatable)
+	}
+	c, a := n.Status.Capacity.StorageEphemeral(), n.Status.Allocatable.StorageEphemeral()
+	if c.Sign() <= 0 || !c.Equal(a) {
+		t.Errorf("ephemeral-storage capacity %v, allocatable %v; want the disk's size in both", c.String(), a.String())
+	}
+
+	e.stop()
+	err := e.store.Update(context.Background(), func(tx store.Tx) error {
+		o, err := tx.Get("Node", objects.Key{Name: "n1"})
+		if err != nil {
+			return err
+		}
+		n := o.(*objects.Node)
+		n.Status.Capacity[objects.ResourceEphemeralStorage] = objects.MustParseQuantity("10Gi")
+		n.Status.Allocatable[objects.ResourceEphemeralStorage] = objects.MustParseQuantity("9Gi")
+		return tx.UpdateStatus(n)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	if !waitFor(waitTimeout, func() bool { return nodeReady(t, e.store, "n1") == objects.ConditionTrue }) {
+		t.Fatal("node not Ready")
+	}
+	n = getNode(t, e.store, "n1")
+	if c, a := n.Status.Capacity.StorageEphemeral(), n.Status.Allocatable.StorageEphemeral(); c.String() != "10Gi" || a.String() != "9Gi" {
+		t.Errorf("ephemeral-storage capacity %v, allocatable %v; want 10Gi and 9Gi kept", c.String(), a.String())
+	}
+}

@@ -46,6 +46,9 @@ const (
 	// DefaultRelistInterval applies when the runtime reports events; one
 	// that does not is relisted every second.
 	DefaultRelistInterval = 10 * time.Second
+	// DefaultEvictionInterval is how often pods' local storage is measured
+	// against its limits: the kubelet's eviction monitoring period.
+	DefaultEvictionInterval = 10 * time.Second
 )
 
 // Option configures an Agent (or, given to NewGroup, every agent of a
@@ -64,6 +67,7 @@ type config struct {
 	nodeInterval   time.Duration
 	relist         time.Duration
 	resync         time.Duration
+	evictInterval  time.Duration
 	batch          int
 	batchInterval  time.Duration
 	rootDir        string
@@ -88,6 +92,7 @@ func defaultConfig() config {
 		leaseDuration:  DefaultLeaseDuration,
 		nodeInterval:   DefaultNodeStatusInterval,
 		resync:         DefaultResyncInterval,
+		evictInterval:  DefaultEvictionInterval,
 		batch:          DefaultStatusBatch,
 		clusterDomain:  "cluster.local",
 		runtimeTimeout: 10 * time.Second,
@@ -200,6 +205,20 @@ func WithRelist(relist, resync time.Duration) Option {
 			return errors.New("nodeagent.WithRelist: want positive durations")
 		}
 		cfg.relist, cfg.resync = relist, resync
+		return nil
+	}
+}
+
+// WithEvictionInterval sets how often the agent measures the local storage
+// of its pods that limit it (an emptyDir's sizeLimit, a container's
+// limits.ephemeral-storage) and evicts those over a limit (default 10s,
+// the kubelet's eviction monitoring period).
+func WithEvictionInterval(d time.Duration) Option {
+	return func(cfg *config) error {
+		if d <= 0 {
+			return errors.New("nodeagent.WithEvictionInterval: want a positive duration")
+		}
+		cfg.evictInterval = d
 		return nil
 	}
 }

@@ -19,12 +19,11 @@ type podState struct {
 	startTime int64              // Unix ns, 0 until known: a time.Time is thrice the size
 	podIP     string
 	trouble   *podTrouble  // while the pod cannot start or its sync fails
-	rejected  *rejection   // the agent refused the pod (see Agent.admit)
+	failure   *podFailure  // why the agent failed the pod: refused, past its deadline, evicted
 	resize    *resizeState // while a resize is not settled (see syncResize)
 	stored    bool         // the pod holds the last status queued
 	terminal  bool         // Succeeded or Failed: nothing restarts
 	stopped   bool         // containers and sandbox of a terminal pod stopped
-	deadline  bool         // activeDeadlineSeconds passed
 	killed    bool         // stopped for deletion
 	finalized bool         // final status and delete queued
 	// resync asks for another sync at once, for what a sync leaves to the
@@ -32,6 +31,18 @@ type podState struct {
 	// finds it running), or a container it started that stopped at once
 	// (whose exit event may have come before the agent was watching).
 	resync bool
+}
+
+// podFailure is why the agent ended a pod that had not finished: the
+// pod's status reason and message.
+type podFailure struct {
+	reason, message string
+	// rejected: the agent refused the pod (see Agent.admit); nothing of it
+	// ran, or will.
+	rejected bool
+	// now: its containers are killed at once, without preStop hooks, as
+	// the kubelet kills a pod it evicts (a grace period override of 0).
+	now bool
 }
 
 // podTrouble is what a pod that cannot start, or whose sync failed, needs

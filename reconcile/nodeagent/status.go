@@ -56,9 +56,9 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 	if st.startTime != 0 {
 		s.StartTime = objects.NewTimePtr(time.Unix(0, st.startTime))
 	}
-	if r := st.rejected; r != nil {
+	if f := st.failure; f != nil && f.rejected {
 		// As the kubelet's rejectPod: nothing of the pod ran, or will.
-		s.Phase, s.Reason, s.Message = objects.PodFailed, r.reason, "Pod was rejected: "+r.message
+		s.Phase, s.Reason, s.Message = objects.PodFailed, f.reason, f.message
 		return s
 	}
 	if ip := a.podIP(pod, st); ip != "" {
@@ -96,8 +96,8 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 			s.Phase = objects.PodSucceeded
 		}
 	}
-	if st.deadline {
-		s.Phase, s.Reason, s.Message = objects.PodFailed, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
+	if f := st.failure; f != nil {
+		s.Phase, s.Reason, s.Message = objects.PodFailed, f.reason, f.message
 	}
 	terminal := s.Phase == objects.PodSucceeded || s.Phase == objects.PodFailed
 
@@ -149,7 +149,7 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 		resizeConditions(pod, st, obs, s)
 	}
 	switch {
-	case st.deadline:
+	case st.failure != nil:
 	case st.trouble == nil:
 	case st.trouble.sandbox != "":
 		s.Message = "Failed to create pod sandbox: " + st.trouble.sandbox

@@ -285,6 +285,11 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (time.Time, bool) {
 		st.synced()
 		return wake, false
 	}
+	if msg := a.takeEviction(w.uid); msg != "" && !st.terminal && !pod.IsTerminal() {
+		a.event(pod, EventWarning, ReasonEvicted, msg)
+		st.terminal = true
+		st.failure = &podFailure{reason: ReasonEvicted, message: msg, now: true}
+	}
 	wake, err := a.runPod(ctx, pod, w, obs)
 	if err != nil {
 		return a.retryLater(ctx, st, pod, "sync", err), false
@@ -327,7 +332,7 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 	if pod.IsTerminal() {
 		st.terminal = true
 	}
-	if st.rejected == nil && len(obs.sandboxes) == 0 && len(obs.all) == 0 {
+	if st.failure == nil && len(obs.sandboxes) == 0 && len(obs.all) == 0 {
 		// Admission, as the kubelet's of a pod it is given: a pod that
 		// has nothing in the runtime yet, or was refused before the agent
 		// restarted (it failed for the reason it would fail now).
@@ -335,14 +340,16 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 			if !st.terminal {
 				a.event(pod, EventWarning, r.reason, r.message)
 			}
-			st.rejected, st.terminal = r, true
+			st.failure = &podFailure{reason: r.reason, message: "Pod was rejected: " + r.message, rejected: true}
+			st.terminal = true
 		}
 	}
 	if d := pod.Spec.ActiveDeadlineSeconds; d != nil && !st.terminal {
 		deadline := time.Unix(0, st.startTime).Add(time.Duration(*d) * time.Second)
 		if !now.Before(deadline) {
 			a.event(pod, EventNormal, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
-			st.terminal, st.deadline = true, true
+			st.terminal = true
+			st.failure = &podFailure{reason: "DeadlineExceeded", message: "Pod was active on the node longer than the specified deadline"}
 		} else {
 			defer func() { wake = earliest(wake, deadline) }()
 		}
@@ -351,11 +358,18 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 		if !st.stopped {
 			// A finished pod has nothing running but its sidecars, and one
 			// past its deadline may have more: each is stopped as a deleted
-			// pod is.
-			if err := a.stopAll(ctx, pod, obs, stopGrace(pod), true); err != nil {
+			// pod is. An evicted pod's are killed at once.
+			grace, preStop := stopGrace(pod), true
+			if f := st.failure; f != nil && f.now {
+				grace, preStop = 0, false
+			}
+			if err := a.stopAll(ctx, pod, obs, grace, preStop); err != nil {
 				return time.Time{}, err
 			}
 			st.stopped = true
+			// Nothing of it runs again: its volumes go, an emptyDir's
+			// data with them, as the kubelet unmounts a terminated pod's.
+			a.teardownVolumes(pod.UID)
 			var err error
 			if obs, err = a.observe(ctx, pod, st, obs.sel); err != nil {
 				return time.Time{}, err

@@ -171,3 +171,23 @@ func TestProjectedVolume(t *testing.T) {
 		t.Errorf("%d containers created, want 1", n)
 	}
 }
+
+// A finished pod's volumes are removed, an emptyDir's data with them, as
+// the kubelet unmounts a terminated pod's, though the pod stays.
+func TestVolumesOfAFinishedPodRemoved(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	p := e.pod("done", "app")
+	p.Spec.RestartPolicy = objects.RestartPolicyNever
+	p.Spec.Containers[0].Command = []string{"exit", "0", "1s"}
+	withEmptyDir(p, "scratch", "")
+	e.create(p)
+	e.waitPod("done", "running", running)
+	dir := mountsOf(t, e.rt, "done", "app")["/scratch"].HostPath
+	if err := os.WriteFile(filepath.Join(dir, "data"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.waitPod("done", "succeeded", func(p *objects.Pod) bool { return p != nil && p.Status.Phase == objects.PodSucceeded })
+	if !waitFor(waitTimeout, func() bool { _, err := os.Stat(dir); return os.IsNotExist(err) }) {
+		t.Errorf("the emptyDir of a finished pod is still there: %s", dir)
+	}
+}
