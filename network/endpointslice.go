@@ -44,6 +44,13 @@ const MaxEndpointsPerSlice = 100
 //     the Service publishes not-ready addresses); it names its pod, its
 //     node and the node's topology.kubernetes.io/zone, and, for a pod whose
 //     subdomain is the Service, its hostname;
+//   - for a Service with spec.trafficDistribution, each ready endpoint
+//     carries hints, as Kubernetes' trafficdist heuristic writes them:
+//     forZones names its own zone (when its node has one), and with
+//     PreferSameNode forNodes names its own node too; endpoints that are
+//     not ready, and every endpoint once the field is gone, carry none.
+//     A change of a node's zone label rewrites the endpoints (zone and
+//     hints) of the pods on that node;
 //   - a change moves as few endpoints as it can: endpoints stay in their
 //     slice, new ones fill slices with room before a slice is created, and
 //     only slices that changed are written.
@@ -60,6 +67,8 @@ func EndpointSliceController(m *reconcile.Manager) reconcile.Controller {
 		Watches: []reconcile.Watch{
 			{Kind: kindPod, Map: func(obj objects.Object) []reconcile.Request { return servicesSelecting(r.c, obj) }},
 			{Kind: kindEndpointSlice, Map: sliceService},
+			{Kind: kindNode, Map: func(obj objects.Object) []reconcile.Request { return servicesOnNode(r.c, obj) },
+				Changed: zoneChanged},
 		},
 		Reconciler: r,
 		Workers:    4,
@@ -83,6 +92,56 @@ func servicesSelecting(c *reconcile.Client, obj objects.Object) []reconcile.Requ
 		s := o.(*objects.Service)
 		if len(s.Spec.Selector) > 0 && objects.SelectorFromSet(s.Spec.Selector).Matches(pod.Labels) {
 			out = append(out, reconcile.RequestFor(s))
+		}
+	}
+	return out
+}
+
+// zoneChanged reports whether a change of a node changed its zone label,
+// which its pods' endpoints carry: heartbeats and other status writes
+// map to nothing.
+func zoneChanged(old, new objects.Object) bool {
+	return nodeZone(old) != nodeZone(new)
+}
+
+func nodeZone(obj objects.Object) string {
+	if n, ok := obj.(*objects.Node); ok {
+		return n.Labels[objects.LabelZone]
+	}
+	return ""
+}
+
+// servicesOnNode maps a node to the Services that select a pod on it.
+func servicesOnNode(c *reconcile.Client, obj objects.Object) []reconcile.Request {
+	ctx := context.Background()
+	pods, err := c.List(ctx, kindPod, store.ListOptions{Fields: map[string]string{store.IndexNodeName: obj.GetObjectMeta().Name}})
+	if err != nil {
+		return nil
+	}
+	byNS := map[string][]*objects.Service{}
+	seen := map[reconcile.Request]bool{}
+	var out []reconcile.Request
+	for _, o := range pods {
+		pod := o.(*objects.Pod)
+		svcs, ok := byNS[pod.Namespace]
+		if !ok {
+			objs, err := c.List(ctx, kindService, store.ListOptions{Namespace: pod.Namespace})
+			if err != nil {
+				return nil
+			}
+			for _, o := range objs {
+				if s := o.(*objects.Service); len(s.Spec.Selector) > 0 {
+					svcs = append(svcs, s)
+				}
+			}
+			byNS[pod.Namespace] = svcs
+		}
+		for _, s := range svcs {
+			req := reconcile.RequestFor(s)
+			if !seen[req] && objects.SelectorFromSet(s.Spec.Selector).Matches(pod.Labels) {
+				seen[req] = true
+				out = append(out, req)
+			}
 		}
 	}
 	return out
@@ -216,6 +275,7 @@ func (r *sliceReconciler) desired(ctx context.Context, svc *objects.Service, pod
 			if pod.Spec.NodeName != "" {
 				ep.Zone = zone(pod.Spec.NodeName)
 			}
+			setHints(svc, &ep)
 			g := sliceGroup{addressType: t, ports: key}
 			if out[g] == nil {
 				out[g] = &sliceWant{ports: ports}
@@ -259,6 +319,37 @@ func podEndpoint(svc *objects.Service, pod *objects.Pod, ip string) objects.Endp
 		ep.Hostname = &h
 	}
 	return ep
+}
+
+// setHints sets ep's topology hints for svc's trafficDistribution, as
+// Kubernetes' trafficdist heuristic does: a ready endpoint is hinted for
+// its own zone (when known), and with PreferSameNode for its own node
+// (when known) as well, so that a proxy without node hints still keeps to
+// the zone. Without a trafficDistribution (or with a value this version
+// does not know, as Kubernetes treats it), no endpoint has hints. A service
+// proxy uses zone hints only when every ready endpoint has one (see
+// network/proxy), so a pod on a node without a zone turns them off.
+func setHints(svc *objects.Service, ep *objects.Endpoint) {
+	ep.Hints = nil
+	td := svc.Spec.TrafficDistribution
+	if td == nil || ep.Conditions.Ready == nil || !*ep.Conditions.Ready {
+		return
+	}
+	var h objects.EndpointHints
+	switch *td {
+	case objects.ServiceTrafficDistributionPreferSameNode:
+		if ep.NodeName != nil {
+			h.ForNodes = []objects.ForNode{{Name: *ep.NodeName}}
+		}
+		fallthrough
+	case objects.ServiceTrafficDistributionPreferSameZone, objects.ServiceTrafficDistributionPreferClose:
+		if ep.Zone != nil {
+			h.ForZones = []objects.ForZone{{Name: *ep.Zone}}
+		}
+	}
+	if h.ForZones != nil || h.ForNodes != nil {
+		ep.Hints = &h
+	}
 }
 
 // slicePorts resolves svc's ports in pod, sorted by name; false when the

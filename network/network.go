@@ -35,6 +35,17 @@
 // pods. Sockets are bound with IP_FREEBIND, so a gateway whose bridge
 // appears only with the first pod (containerd's) can be listened on before.
 //
+// # Traffic distribution
+//
+// A Service's spec.trafficDistribution works as in Kubernetes: the endpoint
+// slice controller hints each ready endpoint for its node's zone (and, with
+// PreferSameNode, for its node), and the service proxy sends a pod's
+// connections to the endpoints hinted for its node, else its zone, else to
+// any (network/proxy describes the rules). Nodes are placed in zones by
+// their topology.kubernetes.io/zone label, which a host program sets when
+// it registers them; nodes without one make PreferSameZone a no-op for the
+// Services with endpoints on them.
+//
 // # NetworkPolicy
 //
 // Run also runs the NetworkPolicy engine (network/policy), which enforces

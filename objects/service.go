@@ -56,6 +56,15 @@ type ServiceSpec struct {
 	// connection from the host itself, which is every node at once,
 	// reaches any ready endpoint.
 	InternalTrafficPolicy *ServiceInternalTrafficPolicy `json:"internalTrafficPolicy,omitempty"`
+	// TrafficDistribution, when set, asks that a pod's connections go to
+	// endpoints close to it: PreferSameZone (PreferClose is its deprecated
+	// alias) to those in its node's zone, PreferSameNode to those on its
+	// node, each falling back to every endpoint when there is none. The
+	// endpoint slice controller writes it into the endpoints' hints, which
+	// the service proxy follows (see network/proxy); internalTrafficPolicy
+	// Local takes precedence. Any Service type may carry it, as in
+	// Kubernetes; those without endpoints ignore it.
+	TrafficDistribution *string `json:"trafficDistribution,omitempty"`
 }
 
 // ServiceType is how a Service is exposed.
@@ -111,6 +120,19 @@ type ServiceInternalTrafficPolicy string
 const (
 	ServiceInternalTrafficPolicyCluster ServiceInternalTrafficPolicy = "Cluster"
 	ServiceInternalTrafficPolicyLocal   ServiceInternalTrafficPolicy = "Local"
+)
+
+// Traffic distributions, the values of ServiceSpec.TrafficDistribution.
+const (
+	// ServiceTrafficDistributionPreferClose is the deprecated alias of
+	// ServiceTrafficDistributionPreferSameZone, as since Kubernetes 1.34.
+	ServiceTrafficDistributionPreferClose = "PreferClose"
+	// ServiceTrafficDistributionPreferSameZone prefers the endpoints in
+	// the client's zone.
+	ServiceTrafficDistributionPreferSameZone = "PreferSameZone"
+	// ServiceTrafficDistributionPreferSameNode prefers the endpoints on the
+	// client's node, then those in its zone.
+	ServiceTrafficDistributionPreferSameNode = "PreferSameNode"
 )
 
 // IPFamily is IPv4 or IPv6.
@@ -247,6 +269,11 @@ func (s *Service) Default() {
 	}
 }
 
+// serviceTrafficDistributions are the values of trafficDistribution, in
+// the order Kubernetes' message names them.
+var serviceTrafficDistributions = []string{ServiceTrafficDistributionPreferClose,
+	ServiceTrafficDistributionPreferSameZone, ServiceTrafficDistributionPreferSameNode}
+
 var serviceTypes = []string{string(ServiceTypeClusterIP), string(ServiceTypeExternalName), string(ServiceTypeLoadBalancer), string(ServiceTypeNodePort)}
 
 // Validate implements Validator.
@@ -364,6 +391,10 @@ func (s *Service) Validate() ErrorList {
 		}
 	case *sp.InternalTrafficPolicy != ServiceInternalTrafficPolicyCluster && *sp.InternalTrafficPolicy != ServiceInternalTrafficPolicyLocal:
 		errs = append(errs, NotSupported(itp, string(*sp.InternalTrafficPolicy), []string{string(ServiceInternalTrafficPolicyCluster), string(ServiceInternalTrafficPolicyLocal)}))
+	}
+
+	if td := sp.TrafficDistribution; td != nil && !slices.Contains(serviceTrafficDistributions, *td) {
+		errs = append(errs, NotSupported(p.Child("trafficDistribution"), *td, serviceTrafficDistributions))
 	}
 
 	for i, f := range sp.IPFamilies {

@@ -151,6 +151,32 @@ func TestValidateService(t *testing.T) {
 		{"internal traffic policy", func(s *Service) { s.Spec.InternalTrafficPolicy = ptrTo[ServiceInternalTrafficPolicy]("Node") }, []string{
 			`spec.internalTrafficPolicy: Unsupported value: "Node": supported values: "Cluster", "Local"`,
 		}},
+		{"traffic distribution PreferSameZone", func(s *Service) { s.Spec.TrafficDistribution = ptrOf(ServiceTrafficDistributionPreferSameZone) }, nil},
+		{"traffic distribution PreferSameNode", func(s *Service) { s.Spec.TrafficDistribution = ptrOf(ServiceTrafficDistributionPreferSameNode) }, nil},
+		{"traffic distribution PreferClose, the deprecated alias", func(s *Service) { s.Spec.TrafficDistribution = ptrOf(ServiceTrafficDistributionPreferClose) }, nil},
+		{"traffic distribution on NodePort", func(s *Service) {
+			s.Spec.Type = ServiceTypeNodePort
+			s.Spec.TrafficDistribution = ptrOf(ServiceTrafficDistributionPreferSameNode)
+		}, nil},
+		// Kubernetes accepts the field on every type; an ExternalName
+		// Service has no endpoints for it to apply to.
+		{"traffic distribution on ExternalName", func(s *Service) {
+			s.Spec.Type, s.Spec.ExternalName = ServiceTypeExternalName, "db.example.com"
+			s.Spec.TrafficDistribution = ptrOf(ServiceTrafficDistributionPreferSameZone)
+		}, nil},
+		{"traffic distribution on a headless Service", func(s *Service) {
+			s.Spec.ClusterIP = ClusterIPNone
+			s.Spec.TrafficDistribution = ptrOf(ServiceTrafficDistributionPreferClose)
+		}, nil},
+		{"traffic distribution unknown", func(s *Service) { s.Spec.TrafficDistribution = ptrOf("PreferSameRack") }, []string{
+			`spec.trafficDistribution: Unsupported value: "PreferSameRack": supported values: "PreferClose", "PreferSameZone", "PreferSameNode"`,
+		}},
+		{"traffic distribution is case-sensitive", func(s *Service) { s.Spec.TrafficDistribution = ptrOf("prefersamezone") }, []string{
+			`spec.trafficDistribution: Unsupported value: "prefersamezone": supported values: "PreferClose", "PreferSameZone", "PreferSameNode"`,
+		}},
+		{"traffic distribution empty", func(s *Service) { s.Spec.TrafficDistribution = ptrOf("") }, []string{
+			`spec.trafficDistribution: Unsupported value: "": supported values: "PreferClose", "PreferSameZone", "PreferSameNode"`,
+		}},
 		{"IPs", func(s *Service) {
 			s.Spec.ExternalIPs = []string{"192.168.1.1", "x"}
 			s.Spec.IPFamilies = []IPFamily{"IPv5"}
@@ -387,6 +413,7 @@ spec:
   externalTrafficPolicy: Local
   healthCheckNodePort: 30100
   internalTrafficPolicy: Cluster
+  trafficDistribution: PreferSameNode
   publishNotReadyAddresses: true
   ipFamilies: [IPv4]
   ipFamilyPolicy: SingleStack
@@ -404,4 +431,8 @@ status:
 	assert.Equal(t, "192.168.1.10", s.Status.LoadBalancer.Ingress[0].IP)
 	assert.Equal(t, int32(600), *s.Spec.SessionAffinityConfig.ClientIP.TimeoutSeconds)
 	assert.Equal(t, int32(30100), s.Spec.HealthCheckNodePort)
+	assert.Equal(t, ServiceTrafficDistributionPreferSameNode, *s.Spec.TrafficDistribution)
+	c := s.DeepCopy()
+	*c.Spec.TrafficDistribution = ServiceTrafficDistributionPreferSameZone
+	assert.Equal(t, ServiceTrafficDistributionPreferSameNode, *s.Spec.TrafficDistribution, "a deep copy has its own trafficDistribution")
 }

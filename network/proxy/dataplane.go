@@ -35,7 +35,8 @@ type ServicePort struct {
 	// (sessionAffinity ClientIP).
 	Affinity time.Duration
 	// Endpoints are the ready endpoints. With none, connections are
-	// refused.
+	// refused. Their hints, when they have some, narrow the endpoints a
+	// client pod's connections go to (see Topology).
 	Endpoints []Endpoint
 	// InternalLocal is internalTrafficPolicy Local: a connection to a
 	// cluster IP from a pod (an address Pods knows) goes only to the
@@ -47,9 +48,10 @@ type ServicePort struct {
 	// where the data plane can (see the package documentation); those
 	// from pods are internal traffic.
 	ExternalLocal bool
-	// Pods tells which node a client pod is on; set on the ports with
-	// InternalLocal or ExternalLocal, the same value on all of one Sync.
-	// Nil, every client counts as the host.
+	// Pods tells which node a client pod is on, and the node's zone; set
+	// on the ports with InternalLocal or ExternalLocal or whose endpoints
+	// have hints, the same value on all of one Sync. Nil, every client
+	// counts as the host.
 	Pods *PodNodes
 }
 
@@ -59,19 +61,41 @@ type Endpoint struct {
 	// Node is the node of the endpoint's pod, by the nodeName of its
 	// Endpoints address; "" when that is unset.
 	Node string
+	// ForZones and ForNodes are the endpoint's topology hints, from its
+	// EndpointSlice, for a Service with trafficDistribution: the zones
+	// and the nodes whose client pods it should serve (see Topology).
+	ForZones []string
+	ForNodes []string
 }
 
-// PodNodes tells on which node the pod with an IP address runs. A value
-// never changes once made: the Proxier makes a new one when a pod's
-// address or node changes, so a data plane may compare pointers to learn
-// whether it changed. A nil *PodNodes knows no pod.
+// PodNodes tells on which node the pod with an IP address runs, and in
+// which zone each node is. A value never changes once made: the Proxier
+// makes a new one when a pod's address or node, or a node's zone,
+// changes, so a data plane may compare pointers to learn whether it
+// changed. A nil *PodNodes knows no pod.
 type PodNodes struct {
-	m map[netip.Addr]string
+	m     map[netip.Addr]string
+	zones map[string]string
 }
 
 // NewPodNodes returns the PodNodes of m (pod IP to node name), which the
-// caller must not change afterwards.
+// caller must not change afterwards. It knows no node's zone.
 func NewPodNodes(m map[netip.Addr]string) *PodNodes { return &PodNodes{m: m} }
+
+// NewPodNodesInZones returns the PodNodes of m (pod IP to node name) whose
+// nodes are in zones (node name to its topology.kubernetes.io/zone label);
+// the caller must change neither afterwards.
+func NewPodNodesInZones(m map[netip.Addr]string, zones map[string]string) *PodNodes {
+	return &PodNodes{m: m, zones: zones}
+}
+
+// Zone returns the zone of node, "" when it has none or p does not know.
+func (p *PodNodes) Zone(node string) string {
+	if p == nil {
+		return ""
+	}
+	return p.zones[node]
+}
 
 // Node returns the node of the pod with address ip, if ip is a pod's.
 func (p *PodNodes) Node(ip netip.Addr) (string, bool) {

@@ -3,8 +3,9 @@
 // pod or from the host, to one of the Service's ready endpoints.
 //
 // A Proxier watches Services and Endpoints (and, while a Service uses a
-// Local traffic policy, Pods) and hands the result, as a list of
-// ServicePorts, to a DataPlane. Two data planes pass the same conformance
+// Local traffic policy or a trafficDistribution, Pods; while one uses a
+// trafficDistribution, EndpointSlices and Nodes too) and hands the result,
+// as a list of ServicePorts, to a DataPlane. Two data planes pass the same conformance
 // suite (proxytest.Run):
 //
 //   - Userspace (this package) accepts connections and relays them; it
@@ -49,6 +50,32 @@
 //     otherwise. Userspace relays each connection from a socket of its own
 //     and cannot keep the source: the pod sees a host address, with either
 //     policy.
+//
+// # Traffic distribution
+//
+// A Service's spec.trafficDistribution (PreferSameZone, its deprecated
+// alias PreferClose, or PreferSameNode) reaches the proxy as it reaches
+// kube-proxy: through the hints the endpoint slice controller writes on
+// the Service's EndpointSlices (see network.EndpointSliceController). The
+// Proxier reads them from the slices of the Services that have the field,
+// the zone of each node from its topology.kubernetes.io/zone label, and
+// hands both to the data plane (Endpoint.ForZones and ForNodes,
+// PodNodes.Zone). A connection from a pod then goes, as kube-proxy's
+// CategorizeEndpoints decides for the pod's node (see Topology):
+//
+//   - when every ready endpoint has a node hint and some are hinted for
+//     the pod's node, to one of those (PreferSameNode);
+//   - else, when every ready endpoint has a zone hint and some are hinted
+//     for the zone of the pod's node, to one of those;
+//   - else to any ready endpoint.
+//
+// So a pod in a zone without endpoints, or on a node without a zone label,
+// reaches them all, as does a connection from the host, which is every
+// node at once. internalTrafficPolicy Local takes precedence for the
+// cluster IP; connections from pods to a NodePort, load balancer address
+// or external IP follow the hints whatever the externalTrafficPolicy, as
+// kube-proxy's cluster endpoints do, while those from elsewhere reach every
+// endpoint. Both data planes pass the same cases (proxytest).
 //
 // A LoadBalancer Service with externalTrafficPolicy Local has a
 // spec.healthCheckNodePort (allocated by network/ipam). The Proxier serves

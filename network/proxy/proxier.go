@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,13 +85,21 @@ type Proxier struct {
 	health    *healthServers
 
 	// The pods informer runs from the first sync that has a Service with
-	// a Local traffic policy on: until then no pod is cached.
-	pods       *informer.Informer
-	startPods  func() // set by Run
-	podsOn     bool   // the informer was started; loop goroutine only
-	localInUse atomic.Bool
-	podsDirty  atomic.Bool
-	podNodes   *PodNodes // loop goroutine only
+	// a Local traffic policy or a trafficDistribution on: until then no
+	// pod is cached.
+	pods      *informer.Informer
+	startInf  func(*informer.Informer) // set by Run
+	podsOn    bool                     // the informer was started; loop goroutine only
+	podsInUse atomic.Bool
+	podsDirty atomic.Bool // pods' places or nodes' zones changed
+	podNodes  *PodNodes   // loop goroutine only
+	// The EndpointSlice and Node informers run from the first sync that
+	// has a Service with a trafficDistribution on: slices carry the
+	// endpoints' hints, nodes their zones.
+	slices    *informer.Informer
+	nodes     *informer.Informer
+	topoOn    bool // they were started; loop goroutine only
+	topoInUse atomic.Bool
 }
 
 // New returns a proxier over the Services and Endpoints of s that drives
@@ -115,9 +124,24 @@ func New(s store.Store, dp DataPlane, opts ...Option) (*Proxier, error) {
 	p.pods.AddHandler(func(old, new objects.Object) {
 		if podPlace(old) != podPlace(new) {
 			p.podsDirty.Store(true)
-			if p.localInUse.Load() {
+			if p.podsInUse.Load() {
 				p.signal()
 			}
+		}
+	})
+	p.nodes = informer.New(s, "Node", informer.Options{Logger: cfg.log})
+	p.nodes.AddHandler(func(old, new objects.Object) {
+		if nodeZone(old) != nodeZone(new) {
+			p.podsDirty.Store(true)
+			if p.topoInUse.Load() {
+				p.signal()
+			}
+		}
+	})
+	p.slices = informer.New(s, "EndpointSlice", informer.Options{Logger: cfg.log})
+	p.slices.AddHandler(func(old, new objects.Object) {
+		if p.topoInUse.Load() && sliceHints(old) != sliceHints(new) {
+			p.signal()
 		}
 	})
 	p.health = newHealthServers(cfg.hcAddrs, cfg.log)
@@ -141,6 +165,41 @@ func podPlace(o objects.Object) string {
 	return pod.Spec.NodeName + "/" + ips
 }
 
+// nodeZone is a node's zone label, "" for none.
+func nodeZone(o objects.Object) string {
+	if n, ok := o.(*objects.Node); ok {
+		return n.Labels[objects.LabelZone]
+	}
+	return ""
+}
+
+// sliceHints renders what the proxier reads of a slice: the service it
+// belongs to and its endpoints' hints by address.
+func sliceHints(o objects.Object) string {
+	s, ok := o.(*objects.EndpointSlice)
+	if !ok {
+		return ""
+	}
+	var b strings.Builder
+	for _, ep := range s.Endpoints {
+		if ep.Hints == nil {
+			continue
+		}
+		b.WriteString(strings.Join(ep.Addresses, ","))
+		for _, z := range ep.Hints.ForZones {
+			b.WriteString(" z=" + z.Name)
+		}
+		for _, n := range ep.Hints.ForNodes {
+			b.WriteString(" n=" + n.Name)
+		}
+		b.WriteByte(';')
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return s.Labels[objects.LabelServiceName] + "|" + b.String()
+}
+
 func (p *Proxier) signal() {
 	select {
 	case p.kick <- struct{}{}:
@@ -155,7 +214,7 @@ func (p *Proxier) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 5)
 	runInformer := func(inf *informer.Informer) {
 		wg.Add(1)
 		go func() {
@@ -171,7 +230,7 @@ func (p *Proxier) Run(ctx context.Context) error {
 	}
 	runInformer(p.services)
 	runInformer(p.endpoints)
-	p.startPods = func() { runInformer(p.pods) }
+	p.startInf = runInformer
 	// The data plane outlives the sync loop, which calls it.
 	dpCtx, stopDP := context.WithCancel(context.WithoutCancel(ctx))
 	dpDone := make(chan error, 1)
@@ -231,14 +290,23 @@ func (p *Proxier) syncOnce(ctx context.Context) error {
 		return err
 	}
 	svcs := make([]*objects.Service, len(objs))
-	local := false
+	local, topo := false, false
 	for i, o := range objs {
 		svcs[i] = o.(*objects.Service)
 		local = local || usesLocal(svcs[i])
+		topo = topo || svcs[i].Spec.TrafficDistribution != nil
 	}
-	p.localInUse.Store(local)
+	p.podsInUse.Store(local || topo)
+	p.topoInUse.Store(topo)
+	var hints func(objects.Key) map[netip.Addr]*objects.EndpointHints
+	if topo {
+		if err := p.startTopology(ctx); err != nil {
+			return err
+		}
+		hints = p.hints
+	}
 	var pods *PodNodes
-	if local {
+	if local || topo {
 		if pods, err = p.podIndex(ctx); err != nil {
 			return err
 		}
@@ -249,7 +317,7 @@ func (p *Proxier) syncOnce(ctx context.Context) error {
 		}
 		return nil
 	}
-	ports := ServicePorts(svcs, endpoints, p.cfg.lb, pods)
+	ports := ServicePorts(svcs, endpoints, p.cfg.lb, pods, hints)
 	syncErr := p.dp.Sync(ctx, ports)
 	hcErr := p.health.sync(healthChecks(svcs, endpoints, syncErr == nil))
 	return errors.Join(syncErr, hcErr, p.updateStatuses(ctx, svcs))
@@ -263,12 +331,60 @@ func usesLocal(s *objects.Service) bool {
 		s.Spec.ExternalTrafficPolicy == objects.ServiceExternalTrafficPolicyLocal
 }
 
-// podIndex returns the nodes of the pods' addresses, starting the pods
-// informer the first time.
+// startTopology starts the EndpointSlice and Node informers the first
+// time, and waits for them to fill.
+func (p *Proxier) startTopology(ctx context.Context) error {
+	if !p.topoOn {
+		p.topoOn = true
+		p.podsDirty.Store(true) // the pods' index gains the nodes' zones
+		p.startInf(p.slices)
+		p.startInf(p.nodes)
+	}
+	if err := p.slices.WaitForSync(ctx); err != nil {
+		return err
+	}
+	return p.nodes.WaitForSync(ctx)
+}
+
+// hints returns the hints of the ready IPv4 endpoints of the Service with
+// key, from the EndpointSlices labelled with its name, by address.
+func (p *Proxier) hints(key objects.Key) map[netip.Addr]*objects.EndpointHints {
+	objs, err := p.slices.List(store.ListOptions{Namespace: key.Namespace,
+		Labels: objects.SelectorFromSet(map[string]string{objects.LabelServiceName: key.Name})}, nil)
+	if err != nil {
+		return nil
+	}
+	var out map[netip.Addr]*objects.EndpointHints
+	for _, o := range objs {
+		s := o.(*objects.EndpointSlice)
+		if s.AddressType != objects.AddressTypeIPv4 {
+			continue
+		}
+		for i := range s.Endpoints {
+			ep := &s.Endpoints[i]
+			if ep.Hints == nil || len(ep.Addresses) == 0 || (ep.Conditions.Ready != nil && !*ep.Conditions.Ready) {
+				continue
+			}
+			ip, err := netip.ParseAddr(ep.Addresses[0])
+			if err != nil {
+				continue
+			}
+			if out == nil {
+				out = map[netip.Addr]*objects.EndpointHints{}
+			}
+			out[ip] = ep.Hints
+		}
+	}
+	return out
+}
+
+// podIndex returns the nodes of the pods' addresses (and, while the Node
+// informer runs, the nodes' zones), starting the pods informer the first
+// time.
 func (p *Proxier) podIndex(ctx context.Context) (*PodNodes, error) {
 	if !p.podsOn {
 		p.podsOn = true
-		p.startPods()
+		p.startInf(p.pods)
 	}
 	if err := p.pods.WaitForSync(ctx); err != nil {
 		return nil, err
@@ -297,7 +413,20 @@ func (p *Proxier) podIndex(ctx context.Context) (*PodNodes, error) {
 			add(ip.IP)
 		}
 	}
-	p.podNodes = NewPodNodes(m)
+	var zones map[string]string
+	if p.topoOn {
+		nodes, err := p.nodes.List(store.ListOptions{}, nil)
+		if err != nil {
+			return nil, err
+		}
+		zones = make(map[string]string, len(nodes))
+		for _, o := range nodes {
+			if z := nodeZone(o); z != "" {
+				zones[o.GetObjectMeta().Name] = z
+			}
+		}
+	}
+	p.podNodes = NewPodNodesInZones(m, zones)
 	return p.podNodes, nil
 }
 
@@ -357,9 +486,14 @@ func lbIngressEqual(a, b objects.LoadBalancerIngress) bool {
 // ServicePort per port of every Service with a cluster IP (headless and
 // ExternalName Services have none), with the ready endpoints its
 // Endpoints list for that port. endpoints returns a Service's Endpoints or
-// nil; lb is the load balancer address (zero: none); pods, the nodes of
-// pods' addresses, is set on the ports of Services with a Local policy.
-func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.Endpoints, lb netip.Addr, pods *PodNodes) []ServicePort {
+// nil; lb is the load balancer address (zero: none); hints, nil for none,
+// returns the topology hints of a Service's endpoints by address (from its
+// EndpointSlices), which the endpoints of Services with a
+// trafficDistribution carry; pods, the nodes of pods' addresses, is set on
+// the ports of Services with a Local policy and on those whose endpoints
+// carry hints.
+func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.Endpoints, lb netip.Addr, pods *PodNodes,
+	hints func(objects.Key) map[netip.Addr]*objects.EndpointHints) []ServicePort {
 	var out []ServicePort
 	for _, s := range svcs {
 		if s.Spec.Type == objects.ServiceTypeExternalName || s.IsHeadless() || s.Spec.ClusterIP == "" {
@@ -374,6 +508,10 @@ func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.
 			}
 		}
 		ep := endpoints(s.Key())
+		var hinted map[netip.Addr]*objects.EndpointHints
+		if hints != nil && s.Spec.TrafficDistribution != nil {
+			hinted = hints(s.Key())
+		}
 		itp := s.Spec.InternalTrafficPolicy
 		internalLocal := itp != nil && *itp == objects.ServiceInternalTrafficPolicyLocal
 		externalLocal := s.Spec.ExternalTrafficPolicy == objects.ServiceExternalTrafficPolicyLocal
@@ -389,9 +527,6 @@ func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.
 			sp := ServicePort{ID: s.Namespace + "/" + s.Name + ":" + name, Protocol: proto, ClusterIPs: ips,
 				ExternalIPs: external, Port: uint16(port.Port), Affinity: affinity,
 				InternalLocal: internalLocal, ExternalLocal: externalLocal}
-			if internalLocal || externalLocal {
-				sp.Pods = pods
-			}
 			if s.Spec.Type == objects.ServiceTypeNodePort || s.Spec.Type == objects.ServiceTypeLoadBalancer {
 				sp.NodePort = uint16(port.NodePort)
 			}
@@ -399,7 +534,10 @@ func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.
 				sp.LoadBalancer = []netip.AddrPort{netip.AddrPortFrom(lb, uint16(port.Port))}
 			}
 			if ep != nil {
-				sp.Endpoints = readyEndpoints(ep, port.Name, proto)
+				sp.Endpoints = readyEndpoints(ep, port.Name, proto, hinted)
+			}
+			if internalLocal || externalLocal || hasHints(sp.Endpoints) {
+				sp.Pods = pods
 			}
 			out = append(out, sp)
 		}
@@ -418,7 +556,11 @@ func ipv4s(vs []string) []netip.Addr {
 	return out
 }
 
-func readyEndpoints(ep *objects.Endpoints, portName string, proto objects.Protocol) []Endpoint {
+func hasHints(eps []Endpoint) bool {
+	return slices.ContainsFunc(eps, func(e Endpoint) bool { return len(e.ForZones) > 0 || len(e.ForNodes) > 0 })
+}
+
+func readyEndpoints(ep *objects.Endpoints, portName string, proto objects.Protocol, hints map[netip.Addr]*objects.EndpointHints) []Endpoint {
 	var out []Endpoint
 	for _, ss := range ep.Subsets {
 		for _, p := range ss.Ports {
@@ -441,6 +583,14 @@ func readyEndpoints(ep *objects.Endpoints, portName string, proto objects.Protoc
 				e := Endpoint{Addr: ap}
 				if a.NodeName != nil {
 					e.Node = *a.NodeName
+				}
+				if h := hints[ip]; h != nil {
+					for _, z := range h.ForZones {
+						e.ForZones = append(e.ForZones, z.Name)
+					}
+					for _, n := range h.ForNodes {
+						e.ForNodes = append(e.ForNodes, n.Name)
+					}
 				}
 				out = append(out, e)
 			}

@@ -185,7 +185,7 @@ func TestServicePorts(t *testing.T) {
 			return ep
 		}
 		return nil
-	}, netip.MustParseAddr("192.0.2.1"), pods)
+	}, netip.MustParseAddr("192.0.2.1"), pods, nil)
 	ips, ext := []netip.Addr{netip.MustParseAddr("10.0.0.1")}, []netip.Addr{netip.MustParseAddr("192.0.2.9")}
 	assert.Equal(t, []proxy.ServicePort{
 		{ID: "ns/a:http", Protocol: objects.ProtocolTCP, ClusterIPs: ips, ExternalIPs: ext, Port: 80, NodePort: 30080,
@@ -199,18 +199,35 @@ func TestServicePorts(t *testing.T) {
 	// Local policies carry the pods' nodes; Cluster ones do not.
 	local := objects.ServiceInternalTrafficPolicyLocal
 	svcs[0].Spec.InternalTrafficPolicy = &local
-	got = proxy.ServicePorts(svcs[:1], func(objects.Key) *objects.Endpoints { return ep }, netip.Addr{}, pods)
+	got = proxy.ServicePorts(svcs[:1], func(objects.Key) *objects.Endpoints { return ep }, netip.Addr{}, pods, nil)
 	require.Len(t, got, 2)
 	assert.True(t, got[0].InternalLocal)
 	assert.False(t, got[0].ExternalLocal)
 	assert.Same(t, pods, got[0].Pods)
 	svcs[0].Spec.InternalTrafficPolicy = nil
 	svcs[0].Spec.ExternalTrafficPolicy = objects.ServiceExternalTrafficPolicyLocal
-	got = proxy.ServicePorts(svcs[:1], func(objects.Key) *objects.Endpoints { return ep }, netip.Addr{}, pods)
+	got = proxy.ServicePorts(svcs[:1], func(objects.Key) *objects.Endpoints { return ep }, netip.Addr{}, pods, nil)
 	assert.True(t, got[0].ExternalLocal)
 	assert.False(t, got[0].InternalLocal)
 	assert.Same(t, pods, got[0].Pods)
 	svcs[0].Spec.ExternalTrafficPolicy = objects.ServiceExternalTrafficPolicyCluster
-	got = proxy.ServicePorts(svcs[:1], func(objects.Key) *objects.Endpoints { return ep }, netip.Addr{}, pods)
+	got = proxy.ServicePorts(svcs[:1], func(objects.Key) *objects.Endpoints { return ep }, netip.Addr{}, pods, nil)
 	assert.Nil(t, got[0].Pods)
+
+	// The endpoints of a Service with trafficDistribution carry their
+	// hints, and its ports the pods; other Services' hints are not read.
+	hints := func(k objects.Key) map[netip.Addr]*objects.EndpointHints {
+		return map[netip.Addr]*objects.EndpointHints{netip.MustParseAddr("10.1.0.1"): {
+			ForZones: []objects.ForZone{{Name: "a"}}, ForNodes: []objects.ForNode{{Name: "n1"}}}}
+	}
+	got = proxy.ServicePorts(svcs[:1], func(objects.Key) *objects.Endpoints { return ep }, netip.Addr{}, pods, hints)
+	assert.Nil(t, got[0].Pods)
+	assert.Nil(t, got[0].Endpoints[0].ForZones)
+	td := objects.ServiceTrafficDistributionPreferSameNode
+	svcs[0].Spec.TrafficDistribution = &td
+	got = proxy.ServicePorts(svcs[:1], func(objects.Key) *objects.Endpoints { return ep }, netip.Addr{}, pods, hints)
+	assert.Equal(t, []proxy.Endpoint{
+		{Addr: netip.MustParseAddrPort("10.1.0.1:8080"), Node: "n1", ForZones: []string{"a"}, ForNodes: []string{"n1"}},
+		{Addr: netip.MustParseAddrPort("10.1.0.2:8080")}}, got[0].Endpoints)
+	assert.Same(t, pods, got[0].Pods)
 }

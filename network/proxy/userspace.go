@@ -103,9 +103,11 @@ func WithUserspaceLogger(l *slog.Logger) UserspaceOption {
 //
 // With internalTrafficPolicy Local, a client pod's connection to a cluster
 // IP goes to an endpoint of its node; it is accepted and reset at once
-// when its node has none (a UDP datagram is dropped). Connections leave
-// from the host's own sockets, so an endpoint never sees the client's
-// address, with externalTrafficPolicy Local either.
+// when its node has none (a UDP datagram is dropped). When the endpoints
+// have hints (trafficDistribution), a client pod's connections go to the
+// endpoints hinted for its node or zone, else to any (see Topology).
+// Connections leave from the host's own sockets, so an endpoint never sees
+// the client's address, with externalTrafficPolicy Local either.
 type Userspace struct {
 	cfg userspaceConfig
 
@@ -289,7 +291,10 @@ type backends struct {
 	// byNode, for internalTrafficPolicy Local only, lists the endpoints
 	// of each node, for clients that are pods on that node (pods).
 	byNode map[string][]netip.AddrPort
-	pods   *PodNodes
+	// hintNode and hintZone, when the endpoints have hints, list the
+	// endpoints for client pods by node and by zone (see Topology).
+	hintNode, hintZone map[string][]netip.AddrPort
+	pods               *PodNodes
 }
 
 func newBackends(sp *ServicePort) *backends {
@@ -301,29 +306,64 @@ func newBackends(sp *ServicePort) *backends {
 	if len(b.eps) > 0 {
 		b.next.Store(rand.Uint32N(uint32(len(b.eps))))
 	}
-	if sp.InternalLocal && sp.Pods != nil {
-		b.pods, b.byNode = sp.Pods, map[string][]netip.AddrPort{}
+	if sp.Pods == nil {
+		return b
+	}
+	b.pods = sp.Pods
+	if sp.InternalLocal {
+		b.byNode = map[string][]netip.AddrPort{}
 		for _, ep := range sp.Endpoints {
 			if ep.Node != "" {
 				b.byNode[ep.Node] = append(b.byNode[ep.Node], ep.Addr)
 			}
 		}
 	}
+	if t := TopologyOf(sp.Endpoints); !t.Empty() {
+		b.hintNode, b.hintZone = addrsBy(t.ByNode), addrsBy(t.ByZone)
+	}
 	return b
+}
+
+func addrsBy(m map[string][]Endpoint) map[string][]netip.AddrPort {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string][]netip.AddrPort, len(m))
+	for k, eps := range m {
+		for _, ep := range eps {
+			out[k] = append(out[k], ep.Addr)
+		}
+	}
+	return out
+}
+
+// endpointsFor returns the endpoints a new connection from client may go
+// to: to a cluster IP (internal), a client pod of a Service with
+// internalTrafficPolicy Local has only the endpoints of its node; a client
+// pod otherwise has those the hints give its node or zone, if any (see
+// Topology); any other client, every endpoint.
+func (b *backends) endpointsFor(client netip.Addr, internal bool) []netip.AddrPort {
+	node, ok := b.pods.Node(client)
+	switch {
+	case !ok:
+	case b.byNode != nil && internal:
+		return b.byNode[node]
+	case b.hintNode != nil || b.hintZone != nil:
+		if eps, ok := b.hintNode[node]; ok {
+			return eps
+		}
+		if eps, ok := b.hintZone[b.pods.Zone(node)]; ok {
+			return eps
+		}
+	}
+	return b.eps
 }
 
 // pick returns the endpoint for a new connection from client, skipping
 // those in tried: the client's affinity endpoint if it is still there,
-// else the next one round-robin. To a cluster IP (internal), a client
-// pod of a Service with internalTrafficPolicy Local has only the
-// endpoints of its node.
+// else the next one round-robin, among those endpointsFor gives it.
 func (b *backends) pick(client netip.Addr, tried map[netip.AddrPort]bool, internal bool) (netip.AddrPort, bool) {
-	eps := b.eps
-	if b.byNode != nil && internal {
-		if node, ok := b.pods.Node(client); ok {
-			eps = b.byNode[node]
-		}
-	}
+	eps := b.endpointsFor(client, internal)
 	if len(tried) >= len(eps) {
 		return netip.AddrPort{}, false
 	}

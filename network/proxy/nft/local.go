@@ -14,12 +14,15 @@ import (
 	"github.com/podkit/podkit/network/proxy"
 )
 
-// The rules of Local traffic policies exist only while a service port has
-// one: a Service with Cluster policies costs no rule, set or lookup more.
+// The rules of Local traffic policies and of topology hints exist only
+// while a service port has them: a Service with Cluster policies and no
+// trafficDistribution costs no rule, set or lookup more.
 //
-// The set pods holds every pod's address, and a set pods-* per node those
-// of the node's pods, for the nodes that have endpoints of an
-// internalTrafficPolicy Local port. Such a port's cluster IPs lead to its
+// The set pods holds every pod's address, a set pods-* per node those of
+// the node's pods, for the nodes that have endpoints of an
+// internalTrafficPolicy Local port or endpoints hinted for them, and a set
+// zone-* per zone those of the pods on the zone's nodes, for the zones
+// that have endpoints hinted for them. Such a port's cluster IPs lead to its
 // int-* chain: a client in a node's set goes to the chain of that node's
 // endpoints (nd-*); another pod gets no DNAT, and the reject chain
 // refuses what still goes to the cluster IP past NAT; a client that is no
@@ -29,6 +32,15 @@ import (
 // pods' connections go the internal way, and nat-postrouting masquerades
 // those from loopback addresses that leave by another interface, which
 // the other end could not answer.
+//
+// The cluster IPs (unless internalTrafficPolicy is Local), NodePort, load
+// balancer and external IPs of a port whose endpoints have hints lead to
+// its top-* chain: a client in the set of a node with endpoints hinted for
+// it goes to the chain of those (tn-*), else a client in the set of a zone
+// with endpoints hinted for it to the chain of those (tz-*), as
+// proxy.Topology orders them; any other client, the host included, goes
+// on to the port's chain of every endpoint. With externalTrafficPolicy
+// Local, pods' connections to the external addresses go the same way.
 
 // podSetName is the set of every pod address.
 const podSetName = "pods"
@@ -36,35 +48,57 @@ const podSetName = "pods"
 // extLocalPrefix names the endpoint chains of externalTrafficPolicy Local.
 const extLocalPrefix = "epl-"
 
-// localUse returns the pods of the ports with a Local policy, whether one
-// has externalTrafficPolicy Local, and the nodes that have endpoints of
-// internalTrafficPolicy Local ports.
-func localUse(ports []proxy.ServicePort) (*proxy.PodNodes, bool, map[string]bool) {
-	var pods *proxy.PodNodes
-	external := false
-	nodes := map[string]bool{}
+// localUse is what the ports with a Local policy or hints need.
+type localUse struct {
+	pods     *proxy.PodNodes // of the ports that have them
+	external bool            // a port has externalTrafficPolicy Local
+	// nodes and zones need a set of their pods: nodes with endpoints of
+	// internalTrafficPolicy Local ports or hinted for them, zones with
+	// endpoints hinted for them.
+	nodes, zones map[string]bool
+	// topology is each port's, by ID, for the ports with hints.
+	topology map[string]proxy.Topology
+}
+
+func localUseOf(ports []proxy.ServicePort) localUse {
+	u := localUse{nodes: map[string]bool{}, zones: map[string]bool{}, topology: map[string]proxy.Topology{}}
 	for i := range ports {
 		sp := &ports[i]
-		if (sp.InternalLocal || sp.ExternalLocal) && pods == nil {
-			pods = sp.Pods
+		if sp.Pods == nil {
+			continue
 		}
-		external = external || sp.ExternalLocal
-		if sp.InternalLocal && sp.Pods != nil {
+		if u.pods == nil {
+			u.pods = sp.Pods
+		}
+		u.external = u.external || sp.ExternalLocal
+		if sp.InternalLocal {
 			for _, ep := range sp.Endpoints {
 				if ep.Node != "" {
-					nodes[ep.Node] = true
+					u.nodes[ep.Node] = true
 				}
 			}
 		}
+		if t := proxy.TopologyOf(ipv4Endpoints(sp.Endpoints)); !t.Empty() {
+			u.topology[sp.ID] = t
+			for n := range t.ByNode {
+				u.nodes[n] = true
+			}
+			for z := range t.ByZone {
+				u.zones[z] = true
+			}
+		}
 	}
-	return pods, external, nodes
+	return u
 }
 
 func nodeSetName(node string) string { return "pods-" + hash(node) }
 
-// syncPods fills the set of pods and those of nodes, by the changes since
-// the last sync; without pods, they go.
-func (b *batch) syncPods(pods *proxy.PodNodes, nodes map[string]bool) {
+func zoneSetName(zone string) string { return "zone-" + hash(zone) }
+
+// syncPods fills the set of pods and those of nodes and zones, by the
+// changes since the last sync; without pods, they go.
+func (b *batch) syncPods(u localUse) {
+	pods, nodes, zones := u.pods, u.nodes, u.zones
 	d := b.d
 	b.elemsBefore = maps.Clone(d.elems)
 	if pods == nil {
@@ -80,6 +114,11 @@ func (b *batch) syncPods(pods *proxy.PodNodes, nodes map[string]bool) {
 			want[nodeSetName(node)] = map[netip.Addr]bool{}
 		}
 	}
+	for zone := range zones {
+		if _, ok := d.elems[zoneSetName(zone)]; !ok || !unchanged {
+			want[zoneSetName(zone)] = map[netip.Addr]bool{}
+		}
+	}
 	if len(want) > 0 {
 		for ip, node := range pods.All() {
 			if !ip.Is4() {
@@ -91,12 +130,21 @@ func (b *batch) syncPods(pods *proxy.PodNodes, nodes map[string]bool) {
 			if m := want[nodeSetName(node)]; m != nil {
 				m[ip] = true
 			}
+			if z := pods.Zone(node); z != "" {
+				if m := want[zoneSetName(z)]; m != nil {
+					m[ip] = true
+				}
+			}
 		}
 	}
 	b.podSet = b.addrSet(podSetName, want[podSetName])
 	b.nodeSets = map[string]*nftables.Set{}
 	for node := range nodes {
 		b.nodeSets[node] = b.addrSet(nodeSetName(node), want[nodeSetName(node)])
+	}
+	b.zoneSets = map[string]*nftables.Set{}
+	for zone := range zones {
+		b.zoneSets[zone] = b.addrSet(zoneSetName(zone), want[zoneSetName(zone)])
 	}
 }
 
@@ -183,14 +231,40 @@ func (b *batch) internalLocal(sp *proxy.ServicePort, eps []proxy.Endpoint, svcNa
 
 // externalLocal writes the chain NodePort, load balancer and external IP
 // traffic of an externalTrafficPolicy Local port goes to, and returns its
-// name.
-func (b *batch) externalLocal(sp *proxy.ServicePort, eps []proxy.Endpoint, svcName string) string {
+// name: pods' connections go to podsTo, the others to any endpoint.
+func (b *batch) externalLocal(sp *proxy.ServicePort, eps []proxy.Endpoint, podsTo string) string {
 	name := "ext-" + hash(sp.ID)
 	ch, _ := b.chain(name)
 	if b.podSet != nil {
-		b.rule(ch, append(inSet(b.podSet), goTo(svcName))...)
+		b.rule(ch, append(inSet(b.podSet), goTo(podsTo))...)
 	}
 	b.spread(ch, sp, eps, extLocalPrefix)
+	return name
+}
+
+// topology writes the chain that sends a client pod to the endpoints the
+// hints give its node, else its zone, and any other client to svcName, and
+// returns its name.
+func (b *batch) topology(sp *proxy.ServicePort, t proxy.Topology, svcName string) string {
+	name := "top-" + hash(sp.ID)
+	ch, _ := b.chain(name)
+	for _, node := range t.Nodes() {
+		if set := b.nodeSets[node]; set != nil {
+			to := "tn-" + hash(sp.ID+"|"+node)
+			tc, _ := b.chain(to)
+			b.spread(tc, sp, t.ByNode[node], "ep-")
+			b.rule(ch, append(inSet(set), goTo(to))...)
+		}
+	}
+	for _, zone := range t.Zones() {
+		if set := b.zoneSets[zone]; set != nil {
+			to := "tz-" + hash(sp.ID+"|"+zone)
+			tc, _ := b.chain(to)
+			b.spread(tc, sp, t.ByZone[zone], "ep-")
+			b.rule(ch, append(inSet(set), goTo(to))...)
+		}
+	}
+	b.rule(ch, goTo(svcName))
 	return name
 }
 

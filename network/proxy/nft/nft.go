@@ -19,8 +19,14 @@
 //	                             (set pods-<hash> of the node's pods),
 //	                             another pod (set pods) to no DNAT, the
 //	                             host to svc-*
-//	ext-<hash>, epl-<hash>       externalTrafficPolicy Local: pods to svc-*,
-//	                             others to endpoints without the mark
+//	ext-<hash>, epl-<hash>       externalTrafficPolicy Local: pods to svc-*
+//	                             (top-* with hints), others to endpoints
+//	                             without the mark
+//	top-<hash>, tn-<hash>,       topology hints (trafficDistribution): a
+//	tz-<hash>                    client pod to the pick among the endpoints
+//	                             hinted for its node (set pods-<hash>),
+//	                             else for its zone (set zone-<hash>), the
+//	                             rest to svc-*
 //	nat-postrouting              marked packets are masqueraded; with
 //	                             externalTrafficPolicy Local in use, also
 //	                             DNATed ones from 127.0.0.0/8 not leaving
@@ -396,8 +402,8 @@ func (d *DataPlane) Sync(ctx context.Context, ports []proxy.ServicePort) error {
 		c.FlushChain(ch)
 	}
 	b := &batch{d: d, chains: map[string]*nftables.Chain{}, sets: map[string]*nftables.Set{}}
-	pods, externalLocal, localNodes := localUse(ports)
-	b.syncPods(pods, localNodes)
+	use := localUseOf(ports)
+	b.syncPods(use)
 	udpEps := map[string]map[netip.AddrPort]bool{}
 	for i := range ports {
 		sp := &ports[i]
@@ -411,11 +417,11 @@ func (d *DataPlane) Sync(ctx context.Context, ports []proxy.ServicePort) error {
 				udpEps[sp.ID][ep.Addr] = true
 			}
 		}
-		b.servicePort(sp, proto)
+		b.servicePort(sp, proto, use.topology[sp.ID])
 	}
 	b.rule(d.base["services"], append(fibLocal(), &expr.Verdict{Kind: expr.VerdictGoto, Chain: "nodeports"})...)
 	d.addCatchAll()
-	d.addPostrouting(externalLocal)
+	d.addPostrouting(use.external)
 	// Chains and sets no longer used go after the rules that used them.
 	for name, ch := range d.chains {
 		if _, ok := b.chains[name]; !ok {
@@ -439,7 +445,7 @@ func (d *DataPlane) Sync(ctx context.Context, ports []proxy.ServicePort) error {
 			delete(d.elems, name)
 		}
 	}
-	d.podsFrom = pods
+	d.podsFrom = use.pods
 	d.forgetUDPFlows(udpEps)
 	return errors.Join(b.errs...)
 }
@@ -454,6 +460,7 @@ type batch struct {
 	// syncPods); elemsBefore is d.elems before this sync.
 	podSet      *nftables.Set
 	nodeSets    map[string]*nftables.Set
+	zoneSets    map[string]*nftables.Set
 	elemsBefore map[string]map[netip.Addr]bool
 }
 
@@ -477,8 +484,9 @@ func (b *batch) rule(ch *nftables.Chain, exprs ...expr.Any) {
 
 func goTo(chain string) expr.Any { return &expr.Verdict{Kind: expr.VerdictGoto, Chain: chain} }
 
-// servicePort writes the rules of one service port.
-func (b *batch) servicePort(sp *proxy.ServicePort, proto byte) {
+// servicePort writes the rules of one service port; topo is the port's
+// Topology, empty without hints.
+func (b *batch) servicePort(sp *proxy.ServicePort, proto byte, topo proxy.Topology) {
 	base := b.d.base
 	var internal, external []netip.AddrPort
 	for _, ip := range sp.ClusterIPs {
@@ -492,12 +500,7 @@ func (b *batch) servicePort(sp *proxy.ServicePort, proto byte) {
 		}
 	}
 	external = append(external, sp.LoadBalancer...)
-	var eps []proxy.Endpoint
-	for _, ep := range sp.Endpoints {
-		if ep.Addr.Addr().Is4() {
-			eps = append(eps, ep)
-		}
-	}
+	eps := ipv4Endpoints(sp.Endpoints)
 	if len(eps) == 0 {
 		for _, f := range append(internal, external...) {
 			b.rule(base["reject"], append(matchDst(f, proto), rejectFor(sp.Protocol))...)
@@ -510,7 +513,13 @@ func (b *batch) servicePort(sp *proxy.ServicePort, proto byte) {
 	svcName := "svc-" + hash(sp.ID)
 	svc, _ := b.chain(svcName)
 	b.spread(svc, sp, eps, "ep-")
-	intTo, extTo := svcName, svcName
+	// Pods' connections follow the hints, as kube-proxy's cluster
+	// endpoints do; the host's go to svcName.
+	clusterTo := svcName
+	if !topo.Empty() && b.podSet != nil {
+		clusterTo = b.topology(sp, topo, svcName)
+	}
+	intTo, extTo := clusterTo, clusterTo
 	if sp.InternalLocal && b.podSet != nil {
 		intTo = b.internalLocal(sp, eps, svcName)
 		// A connection still bound for a cluster IP once past the NAT
@@ -520,7 +529,7 @@ func (b *batch) servicePort(sp *proxy.ServicePort, proto byte) {
 		}
 	}
 	if sp.ExternalLocal {
-		extTo = b.externalLocal(sp, eps, svcName)
+		extTo = b.externalLocal(sp, eps, clusterTo)
 	}
 	for _, f := range internal {
 		b.rule(base["services"], append(matchDst(f, proto), goTo(intTo))...)
@@ -531,6 +540,17 @@ func (b *batch) servicePort(sp *proxy.ServicePort, proto byte) {
 	if sp.NodePort != 0 {
 		b.rule(base["nodeports"], append(matchPort(proto, sp.NodePort), goTo(extTo))...)
 	}
+}
+
+// ipv4Endpoints returns the endpoints of eps with IPv4 addresses.
+func ipv4Endpoints(eps []proxy.Endpoint) []proxy.Endpoint {
+	var out []proxy.Endpoint
+	for _, ep := range eps {
+		if ep.Addr.Addr().Is4() {
+			out = append(out, ep)
+		}
+	}
+	return out
 }
 
 // spread writes the rules of ch that send a connection to one of eps: to

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -158,9 +159,9 @@ func TestExternalIPServedOnItsPortOnly(t *testing.T) {
 	}
 }
 
-// Local traffic policies cost rules and sets only while a port has one:
-// a Service with Cluster policies gets none of them, and they go when the
-// last Local port does.
+// Local traffic policies and topology hints cost rules and sets only
+// while a port has them: a Service with Cluster policies and no hints gets
+// none of them, and they go when the last port that had them does.
 func TestLocalPoliciesOnlyWhereUsed(t *testing.T) {
 	privileged(t)
 	name := tableName()
@@ -235,5 +236,22 @@ func TestLocalPoliciesOnlyWhereUsed(t *testing.T) {
 	sync(sp)
 	if got := census(); !maps.Equal(got, cluster) {
 		t.Errorf("back to policies Cluster the table has %v; want %v", got, cluster)
+	}
+
+	// Topology hints: a chain for the port, one per node and zone with
+	// endpoints hinted for it, and their sets; gone with the hints.
+	hinted := sp
+	hinted.Endpoints = slices.Clone(sp.Endpoints)
+	hinted.Endpoints[0].ForZones, hinted.Endpoints[0].ForNodes = []string{"a"}, []string{"n1"}
+	hinted.Endpoints[1].ForZones, hinted.Endpoints[1].ForNodes = []string{"a"}, []string{"n2"}
+	hinted.Pods = proxy.NewPodNodesInZones(map[netip.Addr]string{netip.MustParseAddr("127.0.4.11"): "n1"}, map[string]string{"n1": "a"})
+	sync(hinted)
+	want = map[string]int{"svc-*": 1, "ep-*": 2, "top-*": 1, "tn-*": 2, "tz-*": 1, "postrouting rules": 1, "set pods": 3, "set zone": 1}
+	if got := census(); !maps.Equal(got, want) {
+		t.Errorf("with topology hints the table has %v; want %v", got, want)
+	}
+	sync(sp)
+	if got := census(); !maps.Equal(got, cluster) {
+		t.Errorf("without hints the table has %v; want %v", got, cluster)
 	}
 }

@@ -4,8 +4,9 @@
 // Backends are servers on loopback addresses (127.0.0.2 and up), cluster
 // IPs are drawn from 127.77.0.0/16 and clients connect from the host, so
 // the suite needs no container and sends nothing off the machine. The
-// client pods of the traffic policy cases are loopback addresses too,
-// which the service ports' PodNodes place on nodes.
+// client pods of the traffic policy and topology hint cases are loopback
+// addresses too, which the service ports' PodNodes place on nodes and
+// zones.
 package proxytest
 
 import (
@@ -66,6 +67,9 @@ func Run(t *testing.T, newDataPlane func(t *testing.T) proxy.DataPlane, opts ...
 		{"InternalTrafficPolicyLocalUDP", testInternalLocalUDP},
 		{"InternalTrafficPolicyLocalAffinity", testInternalLocalAffinity},
 		{"ExternalTrafficPolicyLocal", testExternalLocal},
+		{"TopologyHintsSameZone", testTopologySameZone},
+		{"TopologyHintsSameNode", testTopologySameNode},
+		{"TopologyHintsWithLocalPolicies", testTopologyWithLocalPolicies},
 		{"StopRemovesEverything", testStop},
 		{"StopWithATransferBlocked", testStopBlocked},
 	} {
