@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"math/rand/v2"
-	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/podkit/podkit/internal/diskfill"
 	"github.com/podkit/podkit/runtime"
 )
 
@@ -122,7 +121,7 @@ func (r *Runtime) fillCommand(c *container, argv []string) (b *Behavior, ok bool
 		if rel != "" {
 			host = filepath.Join(host, filepath.FromSlash(rel))
 		}
-		if err := writeFill(host, int64(n)); err != nil {
+		if err := diskfill.Write(host, int64(n)); err != nil {
 			// Named by the container's path, as the program would.
 			var pe *fs.PathError
 			if errors.As(err, &pe) {
@@ -154,27 +153,4 @@ func mountOf(mounts []runtime.Mount, p string) (*runtime.Mount, string) {
 		}
 	}
 	return found, rel
-}
-
-// writeFill writes n bytes of pseudo-random data to file and syncs it, as
-// the test program's fill does.
-func writeFill(file string, n int64) error {
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	src := rand.NewChaCha8([32]byte{'p', 'o', 'd', 'k', 'i', 't'})
-	buf := make([]byte, min(n, 1<<20))
-	for left := n; left > 0 && err == nil; left -= int64(len(buf)) {
-		b := buf[:min(left, int64(len(buf)))]
-		src.Read(b)
-		_, err = f.Write(b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

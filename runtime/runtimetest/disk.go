@@ -2,8 +2,8 @@ package runtimetest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
-	"time"
 
 	"github.com/podkit/podkit/runtime"
 )
@@ -42,53 +42,34 @@ func testDiskUsage(h *harness) {
 // it, or fails when the timeout passes, with what it saw.
 func (h *harness) waitDiskUsage(du runtime.DiskUsageProvider, id, what string, cond func(runtime.DiskUsage) bool) runtime.DiskUsage {
 	h.t.Helper()
-	deadline := time.NewTimer(h.cfg.Timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		u, err := du.ContainerDiskUsage(h.ctx, id)
-		if err != nil {
+	var u runtime.DiskUsage
+	h.poll(func() bool {
+		var err error
+		if u, err = du.ContainerDiskUsage(h.ctx, id); err != nil {
 			h.t.Fatalf("ContainerDiskUsage: %v", err)
 		}
-		if cond(u) {
-			return u
-		}
-		select {
-		case <-deadline.C:
-		case <-h.ctx.Done():
-		case <-tick.C:
-			continue
-		}
+		return cond(u)
+	}, func(when string) string {
 		st, _ := h.container(id)
 		var out string
 		if lr, ok := h.rt.(runtime.LogReader); ok {
 			out = h.logs(lr, id, runtime.LogOptions{})
 		}
-		h.t.Fatalf("container %s: not %s within %v; last seen %+v, the container %s (exit code %d), its output %q",
-			id, what, h.cfg.Timeout, u, st.State, st.ExitCode, out)
-	}
+		return fmt.Sprintf("container %s: not %s %s; last seen %+v, the container %s (exit code %d), its output %q",
+			id, what, when, u, st.State, st.ExitCode, out)
+	})
+	return u
 }
 
 // waitLogLine reads the container's logs until a line begins with
 // prefix, or fails when the timeout passes.
 func (h *harness) waitLogLine(lr runtime.LogReader, id, prefix string) {
 	h.t.Helper()
-	deadline := time.NewTimer(h.cfg.Timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		out := h.logs(lr, id, runtime.LogOptions{})
-		if strings.HasPrefix(out, prefix) || strings.Contains(out, "\n"+prefix) {
-			return
-		}
-		select {
-		case <-deadline.C:
-		case <-h.ctx.Done():
-		case <-tick.C:
-			continue
-		}
-		h.t.Fatalf("container %s: no line beginning %q in its logs within %v; they are %q", id, prefix, h.cfg.Timeout, out)
-	}
+	var out string
+	h.poll(func() bool {
+		out = h.logs(lr, id, runtime.LogOptions{})
+		return strings.HasPrefix(out, prefix) || strings.Contains(out, "\n"+prefix)
+	}, func(when string) string {
+		return fmt.Sprintf("container %s: no line beginning %q in its logs %s; they are %q", id, prefix, when, out)
+	})
 }

@@ -304,28 +304,37 @@ func (h *harness) container(id string) (runtime.ContainerStatus, bool) {
 	return runtime.ContainerStatus{}, false
 }
 
-// waitContainer lists the container until cond holds for its status, or
-// fails when the timeout passes. A daemon's state has nothing to wait on,
-// so it is listed again at each tick.
-func (h *harness) waitContainer(id, what string, cond func(runtime.ContainerStatus) bool) runtime.ContainerStatus {
+// poll calls try every 10ms until it reports true; when the timeout
+// passes, or the subtest's time runs out, first, it fails the test with
+// failure's message, given when that was.
+func (h *harness) poll(try func() bool, failure func(when string) string) {
 	h.t.Helper()
 	deadline := time.NewTimer(h.cfg.Timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		st, ok := h.container(id)
-		if ok && cond(st) {
-			return st
-		}
+	for !try() {
 		select {
 		case <-deadline.C:
-			h.t.Fatalf("container %s: not %s after %v; last seen (listed %v): %+v", id, what, h.cfg.Timeout, ok, st)
+			h.t.Fatal(failure(fmt.Sprintf("after %v", h.cfg.Timeout)))
 		case <-h.ctx.Done():
-			h.t.Fatalf("container %s: not %s when the subtest's time ran out; last seen (listed %v): %+v", id, what, ok, st)
+			h.t.Fatal(failure("when the subtest's time ran out"))
 		case <-tick.C:
 		}
 	}
+}
+
+// waitContainer lists the container until cond holds for its status, or
+// fails when the timeout passes. A daemon's state has nothing to wait on,
+// so it is listed again at each tick.
+func (h *harness) waitContainer(id, what string, cond func(runtime.ContainerStatus) bool) runtime.ContainerStatus {
+	h.t.Helper()
+	var st runtime.ContainerStatus
+	var ok bool
+	h.poll(func() bool { st, ok = h.container(id); return ok && cond(st) }, func(when string) string {
+		return fmt.Sprintf("container %s: not %s %s; last seen (listed %v): %+v", id, what, when, ok, st)
+	})
+	return st
 }
 
 // waitIgnoring waits until a container of IgnoreTerm has printed that it
@@ -337,19 +346,9 @@ func (h *harness) waitIgnoring(id string) {
 	if !ok {
 		return
 	}
-	deadline := time.NewTimer(h.cfg.Timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for h.logs(lr, id, runtime.LogOptions{}) == "" {
-		select {
-		case <-deadline.C:
-			h.t.Fatalf("container %s of IgnoreTerm printed nothing in %v", id, h.cfg.Timeout)
-		case <-h.ctx.Done():
-			h.t.Fatalf("container %s of IgnoreTerm printed nothing before the subtest's time ran out", id)
-		case <-tick.C:
-		}
-	}
+	h.poll(func() bool { return h.logs(lr, id, runtime.LogOptions{}) != "" }, func(when string) string {
+		return fmt.Sprintf("container %s of IgnoreTerm printed nothing %s", id, when)
+	})
 }
 
 func running(st runtime.ContainerStatus) bool { return st.State == runtime.ContainerRunning }

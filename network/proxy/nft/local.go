@@ -248,22 +248,20 @@ func (b *batch) externalLocal(sp *proxy.ServicePort, eps []proxy.Endpoint, podsT
 func (b *batch) topology(sp *proxy.ServicePort, t proxy.Topology, svcName string) string {
 	name := "top-" + hash(sp.ID)
 	ch, _ := b.chain(name)
-	for _, node := range t.Nodes() {
-		if set := b.nodeSets[node]; set != nil {
-			to := "tn-" + hash(sp.ID+"|"+node)
-			tc, _ := b.chain(to)
-			b.spread(tc, sp, t.ByNode[node], "ep-")
-			b.rule(ch, append(inSet(set), goTo(to))...)
+	// A chain per node, then per zone, with hinted endpoints, each reached
+	// from the set of that node's or zone's client pods.
+	hinted := func(prefix string, names []string, sets map[string]*nftables.Set, eps map[string][]proxy.Endpoint) {
+		for _, n := range names {
+			if set := sets[n]; set != nil {
+				to := prefix + hash(sp.ID+"|"+n)
+				tc, _ := b.chain(to)
+				b.spread(tc, sp, eps[n], "ep-")
+				b.rule(ch, append(inSet(set), goTo(to))...)
+			}
 		}
 	}
-	for _, zone := range t.Zones() {
-		if set := b.zoneSets[zone]; set != nil {
-			to := "tz-" + hash(sp.ID+"|"+zone)
-			tc, _ := b.chain(to)
-			b.spread(tc, sp, t.ByZone[zone], "ep-")
-			b.rule(ch, append(inSet(set), goTo(to))...)
-		}
-	}
+	hinted("tn-", t.Nodes(), b.nodeSets, t.ByNode)
+	hinted("tz-", t.Zones(), b.zoneSets, t.ByZone)
 	b.rule(ch, goTo(svcName))
 	return name
 }

@@ -43,7 +43,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
@@ -55,6 +54,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/podkit/podkit/internal/diskfill"
 )
 
 func main() {
@@ -156,7 +157,7 @@ func subcommand(name string, args []string) int {
 		// sooner would be dropped, not end it.
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
-		if err := fill(args[0], n); err != nil {
+		if err := diskfill.Write(args[0], n); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -198,30 +199,6 @@ func subcommand(name string, args []string) int {
 		}
 	}
 	return usage("exit|sleep|print|eprint|ignore-sigterm|fail-with|wait|cat|ps|get|oom|fill ...")
-}
-
-// fill writes n bytes of pseudo-random data to file and syncs it: no file
-// system keeps them as a hole, or compresses or shares them to less, so
-// they hold at least n bytes of blocks once it returns.
-func fill(file string, n int64) error {
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	src := rand.NewChaCha8([32]byte{'p', 'o', 'd', 'k', 'i', 't'})
-	buf := make([]byte, 1<<20)
-	for left := n; left > 0 && err == nil; left -= int64(len(buf)) {
-		b := buf[:min(left, int64(len(buf)))]
-		src.Read(b)
-		_, err = f.Write(b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // ps prints the command line, its arguments joined by spaces, of each
