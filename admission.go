@@ -136,3 +136,38 @@ func admitIngressClass(tx store.ReadTx, ing *objects.Ingress) error {
 	}
 	return nil
 }
+
+// admitClaimResize refuses to grow a bound claim unless its class allows
+// expansion, as Kubernetes' PersistentVolumeClaimResize admission plugin
+// does: only a claim of a class with allowVolumeExpansion may grow.
+func admitClaimResize(tx store.Tx, claim, old *objects.PersistentVolumeClaim) error {
+	if old.Status.Phase != objects.ClaimBound {
+		return nil
+	}
+	now, before := claim.Spec.Resources.Requests.Name(objects.ResourceStorage, objects.BinarySI), old.Spec.Resources.Requests.Name(objects.ResourceStorage, objects.BinarySI)
+	if now.Cmp(before) <= 0 {
+		return nil
+	}
+	class, oldClass := claimClass(claim), claimClass(old)
+	allowed := false
+	if class != "" && class == oldClass {
+		if o, err := tx.Get(KindStorageClass, objects.Key{Name: class}); err == nil {
+			sc := o.(*objects.StorageClass)
+			allowed = sc.AllowVolumeExpansion != nil && *sc.AllowVolumeExpansion
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if !allowed {
+		return fmt.Errorf("persistentvolumeclaims %q is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize: %w",
+			claim.Name, ErrForbidden)
+	}
+	return nil
+}
+
+func claimClass(c *objects.PersistentVolumeClaim) string {
+	if c.Spec.StorageClassName != nil {
+		return *c.Spec.StorageClassName
+	}
+	return ""
+}

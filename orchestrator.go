@@ -337,6 +337,11 @@ func (o *Orchestrator) complete(tx store.Tx, obj, old objects.Object) error {
 	if err := admitLimitRanges(tx, obj, old); err != nil {
 		return err
 	}
+	if c, ok := obj.(*objects.PersistentVolumeClaim); ok && old != nil {
+		if err := admitClaimResize(tx, c, old.(*objects.PersistentVolumeClaim)); err != nil {
+			return err
+		}
+	}
 	if pod, ok := obj.(*objects.Pod); ok && old == nil {
 		if err := admitRuntimeClass(tx, pod); err != nil {
 			return err

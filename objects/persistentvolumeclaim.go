@@ -38,6 +38,9 @@ type PersistentVolumeClaimStatus struct {
 	AccessModes []PersistentVolumeAccessMode     `json:"accessModes,omitempty"`
 	Capacity    ResourceList                     `json:"capacity,omitempty"`
 	Conditions  []PersistentVolumeClaimCondition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+	// AllocatedResources is the storage an expansion of the claim's volume
+	// (a bigger spec.resources.requests.storage) was given.
+	AllocatedResources ResourceList `json:"allocatedResources,omitempty"`
 }
 
 // PersistentVolumeClaimPhase is Pending, Bound or Lost.

@@ -51,6 +51,13 @@ const (
 // claim's volume.kubernetes.io/selected-node annotation; then only volumes
 // whose node affinity admits that node fit, and a provisioned volume is
 // made on that node.
+//
+// A bound claim asking for more storage than its local-path volume has
+// (podkit's Orchestrator lets it grow only when its class sets
+// allowVolumeExpansion, as Kubernetes' admission does) has the volume's
+// capacity, and its own status.capacity and status.allocatedResources,
+// set to the new size at once, with a VolumeResizeSuccessful event: a
+// directory has nothing to resize.
 func PersistentVolumeClaimBinderController(m *Manager, lp LocalPathOptions) Controller {
 	r := &claimBinder{c: m.Client(), clock: m.Clock(), rec: m.Recorder(), lp: lp.withDefaults()}
 	return Controller{
@@ -329,12 +336,52 @@ func (r *claimBinder) syncBound(ctx context.Context, claim *objects.PersistentVo
 	}
 	if ref := pv.Spec.ClaimRef; ref != nil && ref.UID == claim.UID && pv.Status.Phase == objects.VolumeBound &&
 		claim.Status.Phase == objects.ClaimBound && claim.Annotations[annBindCompleted] == "yes" {
-		return nil
+		return r.expand(ctx, claim, pv)
 	}
 	if ref := pv.Spec.ClaimRef; ref != nil && (ref.Namespace != claim.Namespace || ref.Name != claim.Name || (ref.UID != "" && ref.UID != claim.UID)) {
 		return r.pending(ctx, claim, EventWarning, "FailedBinding", fmt.Sprintf("volume %q already bound to a different claim.", pv.Name))
 	}
 	return r.c.Txn(ctx, func(tx store.Tx) error { return bindInTx(tx, claim, pv.Name) })
+}
+
+// expand grows the volume of a bound claim that asks for more storage than
+// its volume has, when podkit's local-path provisioner made the volume
+// (admission let the claim grow only if its class allows expansion): a
+// directory has no size to change, so the volume's capacity and the
+// claim's status.capacity and status.allocatedResources take the new size
+// at once, as Kubernetes reports an expansion that needs no step on the
+// node. Other volumes are an external resizer's, which podkit has not.
+func (r *claimBinder) expand(ctx context.Context, claim *objects.PersistentVolumeClaim, pv *objects.PersistentVolume) error {
+	want := claim.Spec.Resources.Requests.Name(objects.ResourceStorage, objects.BinarySI)
+	if want.Cmp(pv.Spec.Capacity.Name(objects.ResourceStorage, objects.BinarySI)) <= 0 || pv.Annotations[annProvisionedBy] != LocalPathProvisioner {
+		return nil
+	}
+	err := r.c.Txn(ctx, func(tx store.Tx) error {
+		o, err := tx.Get(kindPV, objects.Key{Name: pv.Name})
+		if err != nil {
+			return err
+		}
+		v := o.(*objects.PersistentVolume)
+		v.Spec.Capacity = objects.ResourceList{objects.ResourceStorage: want}
+		if err := tx.Update(v); err != nil {
+			return err
+		}
+		if o, err = tx.Get(kindPVC, claim.Key()); err != nil {
+			return err
+		}
+		c := o.(*objects.PersistentVolumeClaim)
+		if c.UID != claim.UID {
+			return store.ErrConflict
+		}
+		c.Status.Capacity = objects.ResourceList{objects.ResourceStorage: want}
+		c.Status.AllocatedResources = objects.ResourceList{objects.ResourceStorage: want}
+		return tx.UpdateStatus(c)
+	})
+	if err != nil {
+		return err
+	}
+	r.rec.Event(ctx, claim, EventNormal, "VolumeResizeSuccessful", fmt.Sprintf("volume %s expanded to %s", pv.Name, want.String()))
+	return nil
 }
 
 func (r *claimBinder) setClaimPhase(ctx context.Context, claim *objects.PersistentVolumeClaim, phase objects.PersistentVolumeClaimPhase) error {
