@@ -341,9 +341,11 @@ type podWorker struct {
 	gone   bool // deleted from the store (or never in it: an orphan)
 	active bool // a sync goroutine runs
 	again  bool // sync again when it ends
-	// synced is when the last sync ended (the agent's clock, Unix
+	// synced is when the last sync started (the agent's clock, Unix
 	// nanoseconds; 0 before the first): the relist resyncs the pod a
-	// jittered resync interval after it (see resyncDue).
+	// jittered resync interval after it (see resyncDue), again when it
+	// is still running then. The start, not the end: what a sync does is
+	// as of the clock it read then.
 	synced int64
 
 	st podState // owned by the running sync
@@ -631,15 +633,16 @@ func (a *Agent) enqueue(w *podWorker) {
 func (a *Agent) work(ctx context.Context, w *podWorker) {
 	defer a.wg.Done()
 	for {
+		w.mu.Lock()
+		w.synced = a.clock.Now().UnixNano()
+		w.mu.Unlock()
 		wake, forget := a.syncPod(ctx, w)
 		if a.syncHook != nil {
 			a.syncHook(w.uid)
 		}
 		resync := w.st.resync
 		w.st.resync = false
-		now := a.clock.Now().UnixNano()
 		w.mu.Lock()
-		w.synced = now
 		w.again = w.again || resync && !forget
 		w.storedLocked()
 		if forget && !w.again {

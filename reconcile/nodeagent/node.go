@@ -251,7 +251,7 @@ func (a *Agent) resyncDue(w *podWorker, now int64) bool {
 	synced := w.synced
 	w.mu.Unlock()
 	if synced == 0 || now-synced < int64(a.cfg.resync) {
-		return false // not synced yet (its first sync is queued), or lately
+		return false // its first sync has not started (it is queued), or lately
 	}
 	var h maphash.Hash
 	h.SetSeed(a.seed)
