@@ -44,9 +44,12 @@
 // Their output goes through FIFOs to per-container log files in the CRI
 // format ("<RFC 3339 time> stdout|stderr F|P <text>"), which serve follow,
 // tail, since and timestamps, and outlive the container until it is
-// removed. When a task exits its status (exit code, time, OOMKilled from the
-// cgroup) is written into the container's labels and the task is deleted,
-// so no shim lingers for an exited container.
+// removed. A log rotates, as the kubelet rotates container logs, past
+// 10 MiB, keeping 5 files (WithLogRotation); ContainerLogs reads the
+// current file, and a follower goes on across a rotation. When a task
+// exits its status (exit code, time, OOMKilled from the cgroup) is written
+// into the container's labels and the task is deleted, so no shim lingers
+// for an exited container.
 //
 // A container with a TerminationMessagePath gets an empty file of its own
 // bind-mounted there, beside its log; once it has exited, the file's
@@ -145,6 +148,10 @@ const (
 	DefaultRuntimeName = "io.containerd.runc.v2"
 	DefaultNetworkName = "podkit"
 	DefaultBridge      = "podkit0"
+	// DefaultLogMaxSize and DefaultLogMaxFiles are the kubelet's
+	// containerLogMaxSize and containerLogMaxFiles (see WithLogRotation).
+	DefaultLogMaxSize  int64 = 10 << 20
+	DefaultLogMaxFiles       = 5
 )
 
 // DefaultSubnet is the pod subnet unless WithSubnet says otherwise.
@@ -233,6 +240,8 @@ type config struct {
 	subnet      netip.Prefix
 	pluginDirs  []string
 	logger      *slog.Logger
+	logMaxSize  int64
+	logMaxFiles int
 }
 
 // Option configures New.
@@ -365,6 +374,29 @@ func WithCNIPluginDirs(dirs ...string) Option {
 	}
 }
 
+// WithLogRotation sets when the containers' logs rotate (defaults
+// DefaultLogMaxSize and DefaultLogMaxFiles), as the kubelet's
+// containerLogMaxSize and containerLogMaxFiles do: a write that would take
+// a container's log past maxSize bytes first renames it log.1 (log.1
+// becomes log.2, and so on), keeping at most maxFiles files with the
+// current one, the oldest dropped. A line is never split between two
+// files, so one may exceed maxSize by a line. ContainerLogs reads the
+// current file only, as kubectl logs does; a follower goes on across a
+// rotation. ContainerDiskUsage counts every file, and RemoveContainer
+// removes them.
+func WithLogRotation(maxSize int64, maxFiles int) Option {
+	return func(c *config) error {
+		if maxSize <= 0 {
+			return fmt.Errorf("containerd: WithLogRotation: maxSize %d: want more than 0 bytes", maxSize)
+		}
+		if maxFiles < 2 {
+			return fmt.Errorf("containerd: WithLogRotation: maxFiles %d: want at least 2 (the current file and a rotated one)", maxFiles)
+		}
+		c.logMaxSize, c.logMaxFiles = maxSize, maxFiles
+		return nil
+	}
+}
+
 // WithLogger sets where the runtime reports what it repairs (default
 // slog.Default()).
 func WithLogger(l *slog.Logger) Option {
@@ -387,6 +419,7 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 		runtimeName: DefaultRuntimeName, handlers: map[string]string{"runc": DefaultRuntimeName},
 		stateDir: DefaultStateDir, netName: DefaultNetworkName,
 		bridge: DefaultBridge, subnet: DefaultSubnet, logger: slog.Default(),
+		logMaxSize: DefaultLogMaxSize, logMaxFiles: DefaultLogMaxFiles,
 	}
 	if cfg.address == "" {
 		cfg.address = DefaultAddress
@@ -398,6 +431,7 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 	}
 	r := &Runtime{cfg: cfg, log: cfg.logger.With("runtime", "containerd", "namespace", cfg.namespace), watches: map[string]*watch{}}
 	r.logs.files = map[string]*logFile{}
+	r.logs.maxSize, r.logs.maxFiles = cfg.logMaxSize, cfg.logMaxFiles
 	var err error
 	if r.owner, err = owner.Self(); err != nil {
 		return nil, fmt.Errorf("containerd: %w", err)

@@ -7,12 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 
@@ -27,21 +31,47 @@ import (
 //	2024-05-01T10:00:00.123456789Z stdout F hello
 //
 // F ends a line, P is a piece of a line longer than maxLine.
+//
+// A write that would take the log past its maximum size (WithLogRotation)
+// first rotates it, as the kubelet rotates container logs: log becomes
+// log.1, log.1 log.2 and so on, the oldest is dropped, and a new log is
+// opened. A CRI line is never split between two files. ContainerLogs reads
+// the current file only, as kubectl logs does; a follower drains the file
+// it has open (renamed, the same inode) and goes on with the next one.
 const maxLine = 16 << 10
 
 func (r *Runtime) fifoDir(id string) string { return filepath.Join(r.containersDir(), id, "fifo") }
 func (r *Runtime) logPath(id string) string { return filepath.Join(r.containersDir(), id, "log") }
 
+// rotatedPath is the path of the n-th rotated file of the log at path
+// (n 0: the log itself).
+func rotatedPath(path string, n int) string {
+	if n == 0 {
+		return path
+	}
+	return path + "." + strconv.Itoa(n)
+}
+
 // logHub holds the log files being written by this Runtime, for followers.
 type logHub struct {
 	mu    sync.Mutex
 	files map[string]*logFile
+	// maxSize and maxFiles are the rotation limits of the logs opened
+	// (WithLogRotation); maxSize 0 never rotates.
+	maxSize  int64
+	maxFiles int
 }
 
 // logFile is a container log being written.
 type logFile struct {
+	path     string
+	maxSize  int64
+	maxFiles int
+
 	mu      sync.Mutex
 	f       *os.File
+	size    int64         // bytes written to f, as far as rotation goes
+	gen     uint64        // rotations so far: the file of generation g is rotatedPath(path, gen-g)
 	changed chan struct{} // closed and replaced at each write
 	done    chan struct{} // closed when the writers are finished
 }
@@ -59,7 +89,15 @@ func (h *logHub) open(id, path string) (*logFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	lf := &logFile{f: f, changed: make(chan struct{}), done: make(chan struct{})}
+	fi, err := f.Stat() // a log written before a restart goes on
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	lf := &logFile{
+		path: path, maxSize: h.maxSize, maxFiles: h.maxFiles,
+		f: f, size: fi.Size(), changed: make(chan struct{}), done: make(chan struct{}),
+	}
 	h.files[id] = lf
 	return lf, nil
 }
@@ -111,9 +149,78 @@ func (lf *logFile) write(stream string, partial bool, text []byte) {
 		return
 	default:
 	}
-	_, _ = lf.f.Write(b.Bytes())
+	if lf.maxSize > 0 && lf.size > 0 && lf.size+int64(b.Len()) > lf.maxSize {
+		if err := lf.rotate(); err != nil {
+			// Go on in this file; try again once it has grown by as much.
+			lf.size = 0
+		}
+	}
+	n, _ := lf.f.Write(b.Bytes())
+	lf.size += int64(n)
 	close(lf.changed)
 	lf.changed = make(chan struct{})
+}
+
+// rotate renames the log to log.1 after shifting log.1 to log.2 and so on,
+// dropping the oldest so that maxFiles files are left with the new log,
+// and opens the new log. lf.mu is held. On an error lf still writes to the
+// file it had.
+func (lf *logFile) rotate() error {
+	for n := lf.maxFiles - 1; n >= 1; n-- {
+		var err error
+		if n == lf.maxFiles-1 {
+			err = os.Remove(rotatedPath(lf.path, n))
+		} else {
+			err = os.Rename(rotatedPath(lf.path, n), rotatedPath(lf.path, n+1))
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.Rename(lf.path, rotatedPath(lf.path, 1)); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(lf.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		_ = os.Rename(rotatedPath(lf.path, 1), lf.path)
+		return err
+	}
+	lf.f.Close()
+	lf.f, lf.size = f, 0
+	lf.gen++
+	return nil
+}
+
+// current opens the file being written now, with its generation.
+func (lf *logFile) current() (*os.File, uint64, error) {
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	f, err := os.Open(lf.path)
+	return f, lf.gen, err
+}
+
+// next opens the file written after the one of generation gen, with its
+// generation, or returns nil when gen is the current one. A reader so far
+// behind that the next file was dropped goes on with the oldest one left.
+func (lf *logFile) next(gen uint64) (*os.File, uint64, error) {
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	if gen >= lf.gen {
+		return nil, gen, nil
+	}
+	gen++
+	if back := lf.gen - gen; back > uint64(lf.maxFiles-1) {
+		gen = lf.gen - uint64(lf.maxFiles-1)
+	}
+	f, err := os.Open(rotatedPath(lf.path, int(lf.gen-gen)))
+	return f, gen, err
+}
+
+// state returns the channel closed at the next write and the generation.
+func (lf *logFile) state() (<-chan struct{}, uint64) {
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	return lf.changed, lf.gen
 }
 
 // copyLines copies rd into the log, line by line, until rd ends.
@@ -348,12 +455,27 @@ func (r *Runtime) finalize(ctx context.Context, id string, code uint32, at time.
 }
 
 // ContainerLogs returns the container's log. See runtime.LogOptions.
+// Once the container has exited the log holds all it printed, as with
+// containerd's CRI plugin: read then, without Follow, it waits for the
+// output still in flight to be copied.
 func (r *Runtime) ContainerLogs(ctx context.Context, id string, opts runtime.LogOptions) (io.ReadCloser, error) {
 	if _, err := r.containerRecord(r.ns(ctx), id); err != nil {
 		return nil, err
 	}
+	if !opts.Follow {
+		if err := r.awaitOutput(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	lf := r.logs.get(id)
-	f, err := os.Open(r.logPath(id))
+	var f *os.File
+	var gen uint64
+	var err error
+	if lf != nil {
+		f, gen, err = lf.current()
+	} else {
+		f, err = os.Open(r.logPath(id))
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return io.NopCloser(strings.NewReader("")), nil // never started
 	}
@@ -362,10 +484,31 @@ func (r *Runtime) ContainerLogs(ctx context.Context, id string, opts runtime.Log
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		defer f.Close()
-		pw.CloseWithError(readLog(ctx, f, lf, opts, pw))
+		pw.CloseWithError(readLog(ctx, f, gen, lf, opts, pw))
 	}()
 	return pr, nil
+}
+
+// awaitOutput waits, when container id's task has exited and this
+// Runtime still copies its output, until the copy is done (watchExit
+// bounds it).
+func (r *Runtime) awaitOutput(ctx context.Context, id string) error {
+	r.mu.Lock()
+	w := r.watches[id]
+	r.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	resp, err := r.cli.TaskService().Get(r.ns(ctx), &tasksapi.GetRequest{ContainerID: id})
+	if err != nil || resp.Process.Status != tasktypes.Status_STOPPED {
+		return nil // running, or gone: its exit is recorded, or never will be
+	}
+	select {
+	case <-w.lf.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // logEntry is one line of output, pieces joined.
@@ -407,7 +550,11 @@ func (p *logParser) parse(line []byte) (logEntry, bool) {
 	return e, true
 }
 
-func readLog(ctx context.Context, f *os.File, lf *logFile, opts runtime.LogOptions, w io.Writer) error {
+// readLog writes the entries of f, the file of generation gen of lf (nil:
+// a log no longer written), to w, then with opts.Follow those written
+// later, in the files rotation opens after f too. It closes f.
+func readLog(ctx context.Context, f *os.File, gen uint64, lf *logFile, opts runtime.LogOptions, w io.Writer) error {
+	defer func() { f.Close() }()
 	var p logParser
 	emit := func(e logEntry) error {
 		if !opts.Since.IsZero() && e.t.Before(opts.Since) {
@@ -450,11 +597,33 @@ func readLog(ctx context.Context, f *os.File, lf *logFile, opts runtime.LogOptio
 			}
 		}
 	}
+	// drain reads f to its end and, while rotation has left it behind, the
+	// files after it: what a rotated file holds is all there is.
+	var latest uint64
+	drain := func() error {
+		for {
+			if err := readAvailable(emit); err != nil {
+				return err
+			}
+			if gen >= latest {
+				return nil
+			}
+			nf, ngen, err := lf.next(gen)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed with the container
+			}
+			if err != nil {
+				return err
+			}
+			f.Close()
+			f, gen = nf, ngen
+			br.Reset(f)
+			partial = nil
+		}
+	}
 	var changed <-chan struct{}
 	if lf != nil {
-		lf.mu.Lock()
-		changed = lf.changed
-		lf.mu.Unlock()
+		changed, latest = lf.state()
 	}
 	err := readAvailable(func(e logEntry) error {
 		if opts.Tail > 0 {
@@ -477,18 +646,20 @@ func readLog(ctx context.Context, f *os.File, lf *logFile, opts runtime.LogOptio
 	if !opts.Follow || lf == nil {
 		return nil
 	}
+	if err := drain(); err != nil { // rotated since f was opened
+		return err
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-lf.done:
-			return readAvailable(emit)
+			_, latest = lf.state()
+			return drain()
 		case <-changed:
 		}
-		lf.mu.Lock()
-		changed = lf.changed
-		lf.mu.Unlock()
-		if err := readAvailable(emit); err != nil {
+		changed, latest = lf.state()
+		if err := drain(); err != nil {
 			return err
 		}
 	}

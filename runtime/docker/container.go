@@ -55,6 +55,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	if err != nil {
 		return "", err
 	}
+	opts.HostConfig.LogConfig = r.logConfig()
 	if sb.Config.Labels[labelHosts] == "true" {
 		path, err := hostsFile(sb)
 		if err != nil {

@@ -22,6 +22,14 @@
 // arm64 are built in. WithSandboxImage names another image (such as
 // registry.k8s.io/pause:3.10), pulled when absent.
 //
+// # Logs
+//
+// Sandboxes and containers use the engine's json-file log driver, which
+// rotates a container's log past 10 MiB and keeps 5 files, as the kubelet
+// rotates container logs (WithLogRotation), whatever the engine's default
+// driver. ContainerLogs reads the engine's log stream, which spans the
+// rotated files.
+//
 // # Images without a registry
 //
 // LoadImage takes an image tarball ("docker save" format), which is how
@@ -107,9 +115,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
@@ -120,6 +130,13 @@ import (
 // DefaultNetwork is the name of the pod network unless WithNetwork says
 // otherwise.
 const DefaultNetwork = "podkit"
+
+// DefaultLogMaxSize and DefaultLogMaxFiles are the kubelet's
+// containerLogMaxSize and containerLogMaxFiles (see WithLogRotation).
+const (
+	DefaultLogMaxSize  int64 = 10 << 20
+	DefaultLogMaxFiles       = 5
+)
 
 // Labels of this package's own, on top of the agent's.
 const (
@@ -173,6 +190,8 @@ type config struct {
 	network      string
 	subnet       netip.Prefix
 	sandboxImage string
+	logMaxSize   int64
+	logMaxFiles  int
 }
 
 // Option configures New.
@@ -240,11 +259,40 @@ func WithSandboxImage(ref string) Option {
 	}
 }
 
+// WithLogRotation sets when the logs of the containers podkit creates
+// rotate (defaults DefaultLogMaxSize and DefaultLogMaxFiles), as the
+// kubelet's containerLogMaxSize and containerLogMaxFiles do: the
+// containers use the json-file log driver with max-size maxSize bytes and
+// max-file maxFiles, whatever the engine's default driver, and the engine
+// rotates their logs, keeping at most maxFiles files with the current
+// one. The engine's log stream, which ContainerLogs reads, spans the
+// rotated files too.
+func WithLogRotation(maxSize int64, maxFiles int) Option {
+	return func(c *config) error {
+		if maxSize <= 0 {
+			return fmt.Errorf("docker: WithLogRotation: maxSize %d: want more than 0 bytes", maxSize)
+		}
+		if maxFiles < 2 {
+			return fmt.Errorf("docker: WithLogRotation: maxFiles %d: want at least 2 (the current file and a rotated one)", maxFiles)
+		}
+		c.logMaxSize, c.logMaxFiles = maxSize, maxFiles
+		return nil
+	}
+}
+
+// logConfig is the log driver of the containers podkit creates.
+func (r *Runtime) logConfig() container.LogConfig {
+	return container.LogConfig{Type: "json-file", Config: map[string]string{
+		"max-size": strconv.FormatInt(r.cfg.logMaxSize, 10),
+		"max-file": strconv.Itoa(r.cfg.logMaxFiles),
+	}}
+}
+
 // New connects to a Docker Engine and checks that it answers, negotiating
 // the API version. An unreachable daemon is an error wrapping
 // runtime.ErrUnavailable.
 func New(ctx context.Context, opts ...Option) (*Runtime, error) {
-	cfg := config{network: DefaultNetwork}
+	cfg := config{network: DefaultNetwork, logMaxSize: DefaultLogMaxSize, logMaxFiles: DefaultLogMaxFiles}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, err

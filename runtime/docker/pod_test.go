@@ -498,6 +498,8 @@ func TestOptions(t *testing.T) {
 		"WithNetwork":      docker.WithNetwork("bridge"),
 		"WithSandboxImage": docker.WithSandboxImage(""),
 		"WithClient":       docker.WithClient(nil),
+		"WithLogRotation":  docker.WithLogRotation(0, 5),
+		"WithLogRotation1": docker.WithLogRotation(10<<20, 1),
 	} {
 		if _, err := docker.New(context.Background(), opt); err == nil {
 			t.Errorf("%s with a bad value: no error", name)

@@ -106,7 +106,8 @@ func (r *Runtime) sandboxOptions(cfg *runtime.SandboxConfig) (client.ContainerCr
 		Sysctls:     maps.Clone(cfg.Sysctls),
 		// The engine's runtime of that name (its default when empty); the
 		// sandbox's containers get the same (CreateContainer).
-		Runtime: cfg.RuntimeHandler,
+		Runtime:   cfg.RuntimeHandler,
+		LogConfig: r.logConfig(),
 	}
 	if ownHosts(cfg) {
 		labels[labelHosts] = "true"
