@@ -57,7 +57,7 @@ func TestE2EServiceAccountToken(t *testing.T) {
 	cluster.Require(t, cluster.Docker)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{Runtime: cluster.Docker, Namespace: "podkit-e2etoken", Out: io.Discard})
+	c, err := cluster.Start(ctx, cluster.Options{Runtime: cluster.Docker, Namespace: "podkit-e2etoken", Isolated: true, Out: io.Discard})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, c.Stop()) })
 	objs, err := c.Scheme().Decode(strings.NewReader(strings.ReplaceAll(tokenE2EManifest, "IMAGE", c.DemoImage)))

@@ -138,7 +138,7 @@ func TestE2EEphemeralContainerTarget(t *testing.T) {
 	cluster.Require(t, cluster.Docker)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{Runtime: cluster.Docker, Namespace: "podkit-e2eephemeral", Out: io.Discard})
+	c, err := cluster.Start(ctx, cluster.Options{Runtime: cluster.Docker, Namespace: "podkit-e2eephemeral", Isolated: true, Out: io.Discard})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, c.Stop()) })
 

@@ -5,6 +5,7 @@ package policy
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -176,10 +177,18 @@ func (k *nftKernel) teardown() error {
 	if k.conn == nil {
 		return nil
 	}
+	var err error
 	for _, ts := range k.tables {
+		// One at a time: a table gone already, deleted behind the
+		// engine's back (as by a process started meanwhile with the same
+		// name), does not keep the other.
 		k.conn.DelTable(ts.table)
+		if ferr := k.conn.Flush(); errors.Is(ferr, unix.ENOENT) {
+			k.log.Warn("policy: the table was gone at the end", "table", k.name, "family", ts.table.Family)
+		} else if err == nil {
+			err = ferr
+		}
 	}
-	err := k.conn.Flush()
 	if cerr := k.conn.CloseLasting(); err == nil {
 		err = cerr
 	}

@@ -136,3 +136,21 @@ func TestKernelProgram(t *testing.T) {
 	assert.False(t, strings.Contains(listTable(name), "chain"))
 	_ = netip.Addr{}
 }
+
+// A table deleted behind the engine's back (as by a process started with
+// the same name) is no error at teardown, and the other family's goes.
+func TestKernelTableGoneAtTeardown(t *testing.T) {
+	requireNFT(t)
+	name := fmt.Sprintf("podkit-policytest-gone-%d", os.Getpid())
+	k := newKernel(name, slog.New(slog.DiscardHandler)).(*nftKernel)
+	require.NoError(t, k.setup())
+	c, err := nftables.New()
+	require.NoError(t, err)
+	c.DelTable(&nftables.Table{Name: name, Family: nftables.TableFamilyIPv4})
+	require.NoError(t, c.Flush())
+	require.NoError(t, k.teardown())
+	for _, fam := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyBridge} {
+		tb, err := c.ListTableOfFamily(name, fam)
+		assert.True(t, err != nil || tb == nil, "family %v: table %s left after teardown", fam, name)
+	}
+}

@@ -215,6 +215,12 @@ func (d *DataPlane) Run(ctx context.Context) error {
 	d.stopped = true
 	d.conn.DelTable(d.table)
 	err = d.conn.Flush()
+	if errors.Is(err, unix.ENOENT) {
+		// Gone already: deleted behind this data plane's back, as by a
+		// process started meanwhile with the same table name.
+		d.cfg.log.Warn("nft: the table was gone at the end", "table", d.cfg.table)
+		err = nil
+	}
 	if err == nil {
 		d.restoreLocalnet()
 	}

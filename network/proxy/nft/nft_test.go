@@ -255,3 +255,27 @@ func TestLocalPoliciesOnlyWhereUsed(t *testing.T) {
 		t.Errorf("without hints the table has %v; want %v", got, cluster)
 	}
 }
+
+// A table deleted behind the data plane's back (as by a process started
+// with the same name) is no error when the data plane stops.
+func TestTableGoneAtStop(t *testing.T) {
+	privileged(t)
+	name := tableName()
+	dp, err := nft.New(nft.WithTableName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := nettest.RunBackground(t, dp.Run)
+	if err := dp.Sync(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.DelTable(&nftables.Table{Name: name, Family: nftables.TableFamilyIPv4})
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	stop() // fails the test if Run returns an error
+}
