@@ -135,6 +135,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/podkit/podkit/internal/cni"
+	"github.com/podkit/podkit/internal/logfiles"
 	"github.com/podkit/podkit/internal/owner"
 	"github.com/podkit/podkit/runtime"
 )
@@ -386,11 +387,8 @@ func WithCNIPluginDirs(dirs ...string) Option {
 // removes them.
 func WithLogRotation(maxSize int64, maxFiles int) Option {
 	return func(c *config) error {
-		if maxSize <= 0 {
-			return fmt.Errorf("containerd: WithLogRotation: maxSize %d: want more than 0 bytes", maxSize)
-		}
-		if maxFiles < 2 {
-			return fmt.Errorf("containerd: WithLogRotation: maxFiles %d: want at least 2 (the current file and a rotated one)", maxFiles)
+		if err := logfiles.CheckRotation(maxSize, maxFiles); err != nil {
+			return fmt.Errorf("containerd: WithLogRotation: %w", err)
 		}
 		c.logMaxSize, c.logMaxFiles = maxSize, maxFiles
 		return nil

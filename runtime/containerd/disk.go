@@ -3,15 +3,9 @@ package containerd
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 
+	"github.com/podkit/podkit/internal/logfiles"
 	"github.com/podkit/podkit/runtime"
 )
 
@@ -35,40 +29,8 @@ func (r *Runtime) ContainerDiskUsage(ctx context.Context, id string) (runtime.Di
 		}
 		u.WritableLayerBytes = uint64(max(su.Size, 0))
 	}
-	if u.LogBytes, err = logBytes(r.logPath(id)); err != nil {
+	if u.LogBytes, err = logfiles.Usage(r.logPath(id)); err != nil {
 		return runtime.DiskUsage{}, fmt.Errorf("containerd: disk usage of %s: logs: %w", short(id), err)
 	}
 	return u, nil
-}
-
-// logBytes returns the bytes of the blocks in use by the log at path and by
-// its rotated files beside it (path.1, path.2, ...); 0 when there is none.
-func logBytes(path string) (uint64, error) {
-	dir, base := filepath.Split(path)
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil // never started
-	}
-	if err != nil {
-		return 0, err
-	}
-	var n uint64
-	for _, e := range ents {
-		name := e.Name()
-		if name != base {
-			suffix, ok := strings.CutPrefix(name, base+".")
-			if _, err := strconv.Atoi(suffix); !ok || err != nil {
-				continue
-			}
-		}
-		fi, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // rotated away meanwhile
-		}
-		if err != nil {
-			return 0, err
-		}
-		n += uint64(fi.Sys().(*syscall.Stat_t).Blocks) * 512
-	}
-	return n, nil
 }

@@ -2,15 +2,11 @@ package docker
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/moby/moby/client"
 
+	"github.com/podkit/podkit/internal/logfiles"
 	"github.com/podkit/podkit/runtime"
 )
 
@@ -37,40 +33,8 @@ func (r *Runtime) ContainerDiskUsage(ctx context.Context, id string) (runtime.Di
 	if c.SizeRw != nil && *c.SizeRw > 0 {
 		u.WritableLayerBytes = uint64(*c.SizeRw)
 	}
-	if u.LogBytes, err = logBytes(c.LogPath); err != nil {
+	if u.LogBytes, err = logfiles.Usage(c.LogPath); err != nil {
 		return runtime.DiskUsage{}, fmt.Errorf("docker: disk usage of %s: logs: %w", short(id), err)
 	}
 	return u, nil
-}
-
-// logBytes returns the bytes of the blocks in use by the log file path and
-// by its rotated copies beside it (path.1, path.2.gz, ...); 0 when there is
-// none, or no path.
-func logBytes(path string) (uint64, error) {
-	if path == "" {
-		return 0, nil
-	}
-	dir, base := filepath.Split(path)
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil // removed meanwhile, or not started yet
-	}
-	if err != nil {
-		return 0, err
-	}
-	var n uint64
-	for _, e := range ents {
-		if name := e.Name(); name != base && !strings.HasPrefix(name, base+".") {
-			continue
-		}
-		fi, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // rotated away meanwhile
-		}
-		if err != nil {
-			return 0, err
-		}
-		n += allocated(fi)
-	}
-	return n, nil
 }

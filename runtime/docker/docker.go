@@ -123,6 +123,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
+	"github.com/podkit/podkit/internal/logfiles"
 	"github.com/podkit/podkit/internal/scratchimage"
 	"github.com/podkit/podkit/runtime"
 )
@@ -269,11 +270,8 @@ func WithSandboxImage(ref string) Option {
 // rotated files too.
 func WithLogRotation(maxSize int64, maxFiles int) Option {
 	return func(c *config) error {
-		if maxSize <= 0 {
-			return fmt.Errorf("docker: WithLogRotation: maxSize %d: want more than 0 bytes", maxSize)
-		}
-		if maxFiles < 2 {
-			return fmt.Errorf("docker: WithLogRotation: maxFiles %d: want at least 2 (the current file and a rotated one)", maxFiles)
+		if err := logfiles.CheckRotation(maxSize, maxFiles); err != nil {
+			return fmt.Errorf("docker: WithLogRotation: %w", err)
 		}
 		c.logMaxSize, c.logMaxFiles = maxSize, maxFiles
 		return nil

@@ -80,14 +80,7 @@ func TestLeftoverTableIsReplaced(t *testing.T) {
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	dp, err := nft.New(nft.WithTableName(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := nettest.RunBackground(t, dp.Run)
-	if err := dp.Sync(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	stop := runEmpty(t, name)
 	if ch, err := c.ListChain(tb, "stale"); err == nil && ch != nil {
 		t.Error("the stale chain of a previous run survived")
 	}
@@ -100,15 +93,7 @@ func TestLeftoverTableIsReplaced(t *testing.T) {
 func TestRouteLocalnet(t *testing.T) {
 	privileged(t)
 	name := tableName()
-	dp, err := nft.New(nft.WithTableName(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := nettest.RunBackground(t, dp.Run)
-	defer stop()
-	if err := dp.Sync(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	defer runEmpty(t, name)()
 	b, err := os.ReadFile("/proc/sys/net/ipv4/conf/all/route_localnet")
 	if err != nil {
 		t.Fatal(err)
@@ -261,14 +246,7 @@ func TestLocalPoliciesOnlyWhereUsed(t *testing.T) {
 func TestTableGoneAtStop(t *testing.T) {
 	privileged(t)
 	name := tableName()
-	dp, err := nft.New(nft.WithTableName(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := nettest.RunBackground(t, dp.Run)
-	if err := dp.Sync(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	stop := runEmpty(t, name)
 	c, err := nftables.New()
 	if err != nil {
 		t.Fatal(err)
@@ -278,4 +256,19 @@ func TestTableGoneAtStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop() // fails the test if Run returns an error
+}
+
+// runEmpty runs a data plane with table name and no services, and returns
+// its stop (see nettest.RunBackground).
+func runEmpty(t *testing.T, name string) (stop func()) {
+	t.Helper()
+	dp, err := nft.New(nft.WithTableName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop = nettest.RunBackground(t, dp.Run)
+	if err := dp.Sync(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return stop
 }
