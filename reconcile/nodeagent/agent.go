@@ -9,7 +9,9 @@
 // seconds to each); volumes; init containers in order, each to success,
 // or for a sidecar (restartPolicy Always) until it has started, then kept
 // running and restarted whatever the pod's restartPolicy; then the
-// containers, restarted per restartPolicy with CrashLoopBackOff; probes;
+// containers, restarted per restartPolicy with CrashLoopBackOff; probes
+// (exec, httpGet, tcpSocket and grpc, the last asking the gRPC health
+// service, grpc.health.v1.Health, on the pod's IP as the kubelet does);
 // postStart and preStop hooks; graceful termination, the sidecars last,
 // in the reverse of their order (see objects.Container.IsSidecar).
 // Ephemeral containers (spec.ephemeralContainers, added to a running pod

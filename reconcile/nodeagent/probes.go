@@ -262,7 +262,8 @@ func (a *Agent) probe(ctx context.Context, pod *objects.Pod, c *objects.Containe
 		conn.Close()
 		return true, "", nil
 	case h.GRPC != nil:
-		return false, "grpc probes are not supported by podkit", nil
+		ok, msg := a.grpcProbe(ctx, podIP, h.GRPC, timeout)
+		return ok, msg, nil
 	}
 	return true, "", nil
 }

@@ -114,6 +114,7 @@ func TestAgentOnContainerd(t *testing.T) {
 		e.WaitPod("web-0", "restarted by its liveness probe", func(p *objects.Pod) bool { return restarts(p, "web") == 2 })
 		e.WaitPod("web-0", "Ready again", objects.IsPodReady)
 	})
+	t.Run("GRPCReadiness", func(t *testing.T) { e.CheckGRPCReadiness(rt, demo.Ref) })
 	t.Run("SecondAgentAdopts", func(t *testing.T) {
 		e.Stop()
 		held := namespaceObjects(t)

@@ -95,6 +95,7 @@ func TestAgentOnDocker(t *testing.T) {
 		e.WaitPod("web", "restarted by its liveness probe", func(p *objects.Pod) bool { return restarts(p, "web") == 2 })
 		e.WaitPod("web", "Ready again", objects.IsPodReady)
 	})
+	t.Run("GRPCReadiness", func(t *testing.T) { e.CheckGRPCReadiness(rt, demo.Ref) })
 	t.Run("SecondAgentAdopts", func(t *testing.T) {
 		e.Stop()
 		held := podContainers(t, rt, uid)

@@ -227,14 +227,26 @@ func (r *Runtime) DialContext(ctx context.Context, network, address string) (net
 		r.mu.Unlock()
 		return nil, refused()
 	}
-	h := target.b.HTTP
+	h, health := target.b.HTTP, target.b.GRPCHealth
 	r.mu.Unlock()
 	if h == nil {
 		h = okHandler
 	}
 	client, server := net.Pipe()
-	go serveHTTP(server, h)
+	go serveConn(server, h, health)
 	return &addrConn{Conn: client, remote: pipeAddr(address)}, nil
+}
+
+// serveConn answers one connection: gRPC health checks when the client
+// speaks HTTP/2 (its preface starts "PRI", which no HTTP/1 method is),
+// else HTTP/1 requests with h.
+func serveConn(conn net.Conn, h http.Handler, health map[string]string) {
+	br := bufio.NewReader(conn)
+	if b, err := br.Peek(3); err == nil && string(b) == "PRI" {
+		serveGRPCHealth(&bufferedConn{Conn: conn, r: br}, health)
+		return
+	}
+	serveHTTP(conn, br, h)
 }
 
 var okHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -242,9 +254,8 @@ var okHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 })
 
 // serveHTTP answers requests on one connection until the client closes it.
-func serveHTTP(conn net.Conn, h http.Handler) {
+func serveHTTP(conn net.Conn, br *bufio.Reader, h http.Handler) {
 	defer conn.Close()
-	br := bufio.NewReader(conn)
 	for {
 		req, err := http.ReadRequest(br)
 		if err != nil {

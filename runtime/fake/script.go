@@ -67,6 +67,12 @@ type Behavior struct {
 	// HTTP answers HTTP requests to the pod's IP on the container's ports
 	// while it is healthy; nil answers 200 "ok" to everything.
 	HTTP http.Handler
+	// GRPCHealth answers gRPC health checks (grpc.health.v1.Health, what
+	// gRPC probes ask) on the same ports while the container is healthy:
+	// the status of each service by name ("" the server's), one of
+	// "SERVING", "NOT_SERVING", "UNKNOWN"; a service it does not name is
+	// unknown to the server (NotFound). Nil answers SERVING for any.
+	GRPCHealth map[string]string
 	// Exec runs a command exec'ed in the container (probes, hooks, Exec)
 	// and returns its exit code; nil understands the fake commands (see the
 	// package documentation) and otherwise exits 0, or 1 when unhealthy.

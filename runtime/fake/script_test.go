@@ -6,12 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/runtime/fake"
@@ -221,6 +227,32 @@ func TestDialerServesHTTP(t *testing.T) {
 	}
 	if _, err := rt.DialContext(context.Background(), "tcp", "10.99.99.99:80"); err == nil {
 		t.Errorf("dialled an IP no pod has")
+	}
+}
+
+// The same ports answer gRPC health checks, from Behavior.GRPCHealth, on
+// the same connections a gRPC client makes through the dialer.
+func TestDialerServesGRPCHealth(t *testing.T) {
+	rt, _ := fake.New()
+	rt.Script(fake.Image("grpc:1"), fake.Behavior{GRPCHealth: map[string]string{"": "SERVING", "db": "NOT_SERVING"}})
+	p := newPod(t, rt, "grpc")
+	p.run(t, "grpc", "grpc:1")
+	sbs, _ := rt.ListSandboxes(context.Background(), runtime.Filter{})
+	conn, err := grpc.NewClient("passthrough:///"+sbs[0].IP+":9090", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return rt.DialContext(ctx, "tcp", addr) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	for service, want := range map[string]healthpb.HealthCheckResponse_ServingStatus{"": healthpb.HealthCheckResponse_SERVING, "db": healthpb.HealthCheckResponse_NOT_SERVING} {
+		resp, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: service})
+		if err != nil || resp.GetStatus() != want {
+			t.Errorf("Check(%q) = %v, %v; want %v", service, resp, err, want)
+		}
+	}
+	if _, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: "cache"}); grpcstatus.Code(err) != codes.NotFound {
+		t.Errorf("Check of a service not named = %v, want NotFound", err)
 	}
 }
 

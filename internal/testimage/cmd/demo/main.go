@@ -15,7 +15,9 @@
 //
 // Flags: -listen (default ":8080", or $PORT), -data (default "/data"),
 // -exit N (exit at once with N, for Jobs), -burn N (burn N millicores
-// for ever from the start).
+// for ever from the start), -grpc ADDR (serve the gRPC health service,
+// grpc.health.v1.Health, on ADDR too: the server, "", is SERVING, or
+// NOT_SERVING while /healthz fails).
 //
 // Subcommands, the same as the fake runtime's commands:
 //
@@ -43,6 +45,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -55,6 +58,10 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
 	"github.com/podkit/podkit/internal/diskfill"
 )
 
@@ -66,11 +73,12 @@ func main() {
 	data := flag.String("data", "/data", "directory served under /data/")
 	exit := flag.Int("exit", -1, "exit at once with this code")
 	burn := flag.Int("burn", 0, "millicores to burn from the start")
+	grpcAddr := flag.String("grpc", "", "address to serve the gRPC health service on (none when empty)")
 	flag.Parse()
 	if *exit >= 0 {
 		os.Exit(*exit)
 	}
-	if err := serve(*listen, *data, *burn); err != nil {
+	if err := serve(*listen, *grpcAddr, *data, *burn); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -251,13 +259,39 @@ func get(url string) int {
 type app struct {
 	data    string
 	healthy atomic.Bool
+	health  *health.Server // with -grpc
 	exit    chan int
 }
 
-func serve(listen, data string, burnMillis int) error {
+// setHealthy sets what /healthz and the gRPC health service answer.
+func (a *app) setHealthy(ok bool) {
+	a.healthy.Store(ok)
+	if a.health == nil {
+		return
+	}
+	st := healthpb.HealthCheckResponse_SERVING
+	if !ok {
+		st = healthpb.HealthCheckResponse_NOT_SERVING
+	}
+	a.health.SetServingStatus("", st)
+}
+
+func serve(listen, grpcAddr, data string, burnMillis int) error {
 	a := &app{data: data, exit: make(chan int, 1)}
 	a.healthy.Store(true)
 	srv := &http.Server{Addr: listen, Handler: a.mux(), ReadHeaderTimeout: 10 * time.Second}
+	if grpcAddr != "" {
+		l, err := net.Listen("tcp", grpcAddr)
+		if err != nil {
+			return err
+		}
+		a.health = health.NewServer() // "" SERVING
+		gs := grpc.NewServer()
+		healthpb.RegisterHealthServer(gs, a.health)
+		go gs.Serve(l)
+		defer gs.Stop()
+		fmt.Printf("demo: serving gRPC health on %s\n", grpcAddr)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -286,8 +320,8 @@ func (a *app) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /", a.hello)
 	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.HandleFunc("POST /healthz/fail", func(w http.ResponseWriter, r *http.Request) { a.healthy.Store(false) })
-	mux.HandleFunc("POST /healthz/ok", func(w http.ResponseWriter, r *http.Request) { a.healthy.Store(true) })
+	mux.HandleFunc("POST /healthz/fail", func(w http.ResponseWriter, r *http.Request) { a.setHealthy(false) })
+	mux.HandleFunc("POST /healthz/ok", func(w http.ResponseWriter, r *http.Request) { a.setHealthy(true) })
 	mux.HandleFunc("GET /exit", a.exitHandler)
 	mux.HandleFunc("GET /burn", burnHandler)
 	mux.HandleFunc("GET /env", env)

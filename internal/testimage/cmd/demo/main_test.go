@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 func newTestApp(t *testing.T) (*app, *httptest.Server) {
@@ -49,6 +53,30 @@ func TestHealthzSwitch(t *testing.T) {
 	do(t, "POST", srv.URL+"/healthz/ok", "")
 	if code, _ := do(t, "GET", srv.URL+"/healthz", ""); code != 200 {
 		t.Errorf("healthz after ok = %d, want 200", code)
+	}
+}
+
+// With -grpc, the gRPC health service follows /healthz.
+func TestGRPCHealthFollowsHealthz(t *testing.T) {
+	a, srv := newTestApp(t)
+	a.health = health.NewServer()
+	check := func() healthpb.HealthCheckResponse_ServingStatus {
+		resp, err := a.health.Check(context.Background(), &healthpb.HealthCheckRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetStatus()
+	}
+	if got := check(); got != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health = %v, want SERVING", got)
+	}
+	do(t, "POST", srv.URL+"/healthz/fail", "")
+	if got := check(); got != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("health after fail = %v, want NOT_SERVING", got)
+	}
+	do(t, "POST", srv.URL+"/healthz/ok", "")
+	if got := check(); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health after ok = %v, want SERVING", got)
 	}
 }
 
