@@ -83,7 +83,8 @@ func (o HPAOptions) withDefaults() HPAOptions {
 // and sets the target's spec.replicas (a Deployment, ReplicaSet,
 // StatefulSet or any kind of the host's with a scale subresource,
 // objects.Scalable, in the autoscaler's namespace) as Kubernetes'
-// autoscaling/v2 controller does, for Resource metrics (cpu, memory) with
+// autoscaling/v2 controller does, for Resource and ContainerResource
+// metrics (cpu, memory) with
 // Utilization (a percentage of the pods' requests) and AverageValue
 // targets: desired = ceil(current × usage / target), with the usage in
 // whole percent (or milli-units), nothing when the ratio is within the
@@ -95,8 +96,9 @@ func (o HPAOptions) withDefaults() HPAOptions {
 // (by default at most doubling, or 4 pods, per 15 seconds up; any amount
 // down) and by minReplicas and maxReplicas. The status reports the
 // current metrics, the replica counts and the AbleToScale, ScalingActive
-// and ScalingLimited conditions. Other metric types (Pods, Object,
-// External, ContainerResource) are reported as unsupported.
+// and ScalingLimited conditions. ContainerResource metrics are the same
+// for one container of each pod: its usage against its request. Other
+// metric types (Pods, Object, External) are reported as unsupported.
 //
 // The recommendations and scale events the stabilization and policies
 // look back on are kept in memory, as Kubernetes keeps them. The first
@@ -345,20 +347,39 @@ func (r *hpaReconciler) computeReplicas(ctx context.Context, h *objects.Horizont
 	)
 	for i := range h.Spec.Metrics {
 		ms := &h.Spec.Metrics[i]
-		if ms.Type != objects.ResourceMetricSourceType || ms.Resource == nil {
-			errs = append(errs, fmt.Errorf("metrics[%d]: metric type %s is not supported (only Resource)", i, ms.Type))
+		var (
+			res       *objects.ResourceMetricSource
+			container string
+		)
+		switch {
+		case ms.Type == objects.ResourceMetricSourceType && ms.Resource != nil:
+			res = ms.Resource
+		case ms.Type == objects.ContainerResourceMetricSourceType && ms.ContainerResource != nil:
+			cr := ms.ContainerResource
+			res, container = &objects.ResourceMetricSource{Name: cr.Name, Target: cr.Target}, cr.Container
+		default:
+			errs = append(errs, fmt.Errorf("metrics[%d]: metric type %s is not supported (only Resource and ContainerResource)", i, ms.Type))
 			continue
 		}
-		res := ms.Resource
-		replicas, status, err := r.resourceReplicas(res, t.replicas, pods, samples, now)
+		replicas, status, err := r.resourceReplicas(res, container, t.replicas, pods, samples, now)
 		if err != nil {
+			if container != "" {
+				err = fmt.Errorf("container %s: %w", container, err)
+			}
 			errs = append(errs, fmt.Errorf("%s resource metric: %w", res.Name, err))
 			continue
 		}
-		statuses = append(statuses, objects.MetricStatus{Type: objects.ResourceMetricSourceType, Resource: status})
+		name := fmt.Sprintf("%s resource", res.Name)
+		if container == "" {
+			statuses = append(statuses, objects.MetricStatus{Type: objects.ResourceMetricSourceType, Resource: status})
+		} else {
+			statuses = append(statuses, objects.MetricStatus{Type: objects.ContainerResourceMetricSourceType,
+				ContainerResource: &objects.ContainerResourceMetricStatus{Name: status.Name, Current: status.Current, Container: container}})
+			name = fmt.Sprintf("%s container resource", res.Name)
+		}
 		if bestName == "" || replicas > best {
 			best = replicas
-			bestName = fmt.Sprintf("%s resource", res.Name)
+			bestName = name
 			if res.Target.Type == objects.UtilizationMetricType {
 				bestName += " utilization (percentage of request)"
 			}
@@ -377,15 +398,17 @@ func (r *hpaReconciler) computeReplicas(ctx context.Context, h *objects.Horizont
 }
 
 // resourceReplicas is Kubernetes' GetResourceReplicas and
-// GetRawResourceReplicas: the replica count one Resource metric asks for.
-func (r *hpaReconciler) resourceReplicas(ms *objects.ResourceMetricSource, current int32, pods []*objects.Pod, samples []PodMetrics, now time.Time) (int32, *objects.ResourceMetricStatus, error) {
+// GetRawResourceReplicas: the replica count one Resource metric asks for,
+// or with a container one ContainerResource metric, which reads that
+// container's usage and request in each pod instead of the pod's.
+func (r *hpaReconciler) resourceReplicas(ms *objects.ResourceMetricSource, container string, current int32, pods []*objects.Pod, samples []PodMetrics, now time.Time) (int32, *objects.ResourceMetricStatus, error) {
 	if len(pods) == 0 {
 		return 0, nil, errors.New("no pods returned by selector while calculating replica count")
 	}
 	usage := map[string]int64{} // milli-units, by pod
 	byName := map[string]*PodMetrics{}
 	for i := range samples {
-		if q, ok := samples[i].Usage(ms.Name); ok {
+		if q, ok := samples[i].containerUsage(container, ms.Name); ok {
 			usage[samples[i].Name] = q.MilliValue()
 			byName[samples[i].Name] = &samples[i]
 		}
@@ -412,12 +435,15 @@ func (r *hpaReconciler) resourceReplicas(ms *objects.ResourceMetricSource, curre
 	switch {
 	case utilization && ms.Target.AverageUtilization != nil:
 		for _, p := range pods {
-			q, ok := podRequest(p, ms.Name)
+			q, ok := podRequest(p, ms.Name, container)
 			if !ok {
-				if _, used := usage[p.Name]; used || ready[p.Name] {
-					return 0, nil, fmt.Errorf("missing request for %s in pod %s", ms.Name, p.Name)
+				if _, used := usage[p.Name]; !used && !ready[p.Name] {
+					continue
 				}
-				continue
+				if container != "" {
+					return 0, nil, fmt.Errorf("missing request for %s in container %s of Pod %s", ms.Name, container, p.Name)
+				}
+				return 0, nil, fmt.Errorf("missing request for %s in pod %s", ms.Name, p.Name)
 			}
 			requests[p.Name] = q
 		}
@@ -537,13 +563,30 @@ func (r *hpaReconciler) groupPods(pods []*objects.Pod, samples map[string]*PodMe
 
 // podRequest sums a resource's requests over the pod's containers and
 // sidecars, in milli-units, as Kubernetes' calculatePodRequests; false
-// when one does not request it.
-func podRequest(p *objects.Pod, res objects.ResourceName) (int64, bool) {
+// when one does not request it. With a container, it is that container's
+// request, false when it does not request it or the pod has no such
+// container.
+func podRequest(p *objects.Pod, res objects.ResourceName, container string) (int64, bool) {
 	var sum int64
 	add := func(c *objects.Container) bool {
 		q, ok := c.Resources.Requests[res]
 		sum += q.MilliValue()
 		return ok
+	}
+	if container != "" {
+		for i := range p.Spec.Containers {
+			if c := &p.Spec.Containers[i]; c.Name == container {
+				ok := add(c)
+				return sum, ok
+			}
+		}
+		for i := range p.Spec.InitContainers {
+			if c := &p.Spec.InitContainers[i]; c.Name == container && c.IsSidecar() {
+				ok := add(c)
+				return sum, ok
+			}
+		}
+		return 0, false
 	}
 	for i := range p.Spec.Containers {
 		if !add(&p.Spec.Containers[i]) {

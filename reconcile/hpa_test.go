@@ -463,9 +463,22 @@ func TestHPAResourceReplicas(t *testing.T) {
 				}
 			}
 			ms := &objects.ResourceMetricSource{Name: objects.ResourceCPU, Target: tc.target}
-			got, _, err := r.resourceReplicas(ms, int32(len(pods)), pods, samples, now)
+			got, _, err := r.resourceReplicas(ms, "", int32(len(pods)), pods, samples, now)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
+			// The pods' one container: the same as a ContainerResource
+			// metric of it.
+			got, _, err = r.resourceReplicas(ms, "app", int32(len(pods)), pods, samples, now)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+			if tc.target.Type == objects.UtilizationMetricType {
+				_, _, err = r.resourceReplicas(ms, "side", int32(len(pods)), pods, samples, now)
+				require.ErrorContains(t, err, "unable to get metrics for resource cpu")
+				pods[0].Spec.Containers = append(pods[0].Spec.Containers, objects.Container{Name: "side"})
+				samples[0].Containers = append(samples[0].Containers, ContainerMetrics{Name: "side", Usage: objects.ResourceList{objects.ResourceCPU: objects.MustParseQuantity("1m")}})
+				_, _, err = r.resourceReplicas(ms, "side", int32(len(pods)), pods, samples, now)
+				require.EqualError(t, err, "missing request for cpu in container side of Pod web-0")
+			}
 		})
 	}
 }
@@ -482,12 +495,65 @@ func TestHPAPodRequestCountsSidecars(t *testing.T) {
 		InitContainers: []objects.Container{{Name: "migrate", Resources: cpu(500)}, {Name: "proxy", Resources: cpu(50), RestartPolicy: &always}},
 		Containers:     []objects.Container{{Name: "app", Resources: cpu(100)}},
 	}}
-	got, ok := podRequest(p, objects.ResourceCPU)
+	got, ok := podRequest(p, objects.ResourceCPU, "")
 	require.True(t, ok)
 	require.Equal(t, int64(150), got)
+	for container, want := range map[string]int64{"app": 100, "proxy": 50} {
+		got, ok := podRequest(p, objects.ResourceCPU, container)
+		require.True(t, ok, container)
+		require.Equal(t, want, got, container)
+	}
+	for _, container := range []string{"migrate", "none"} { // not a sidecar, not there
+		_, ok = podRequest(p, objects.ResourceCPU, container)
+		require.False(t, ok, container)
+	}
 	p.Spec.InitContainers[1].Resources = objects.ResourceRequirements{}
-	_, ok = podRequest(p, objects.ResourceCPU)
+	_, ok = podRequest(p, objects.ResourceCPU, "")
 	require.False(t, ok, "a sidecar without a request leaves utilization unknown")
+}
+
+// A ContainerResource metric scales on one container's usage against its
+// request: the app container at twice its target scales 2 to 4, although
+// the pods as a whole, an idle sidecar beside, are on target.
+func TestHPAContainerResource(t *testing.T) {
+	e := newHPAEnv(t)
+	d := deploymentWithCPU("web", 2, 100)
+	side := d.Spec.Template.Spec.Containers[0]
+	side.Name = "side"
+	d.Spec.Template.Spec.Containers = append(d.Spec.Template.Spec.Containers, side)
+	e.create(d)
+	e.waitFor("2 ready", rolledOut("web", "web:1"))
+	e.clock.Advance(time.Minute)
+	viewT(t, e.s, func(tx store.ReadTx) {
+		for _, p := range podsWhere(tx, func(p *objects.Pod) bool { return isPodActive(p) && p.Labels["app"] == "web" }) {
+			e.metrics.SetPodMetrics(PodMetrics{
+				Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, Timestamp: e.clock.Now(), Window: 15 * time.Second,
+				Containers: []ContainerMetrics{
+					{Name: "app", Usage: objects.ResourceList{objects.ResourceCPU: objects.MustParseQuantity("100m")}},
+					{Name: "side", Usage: objects.ResourceList{objects.ResourceCPU: objects.MustParseQuantity("0")}},
+				},
+			})
+		}
+	})
+	h := newHPA("web", "web", 1, 10, 50)
+	h.Spec.Metrics = append(h.Spec.Metrics, objects.MetricSpec{Type: objects.ContainerResourceMetricSourceType,
+		ContainerResource: &objects.ContainerResourceMetricSource{Name: objects.ResourceCPU, Container: "app",
+			Target: objects.MetricTarget{Type: objects.UtilizationMetricType, AverageUtilization: ptr[int32](50)}}})
+	e.create(h)
+	e.waitFor("scaled to 4", func(tx store.ReadTx) (bool, string) {
+		h := getHPA(tx, "web")
+		return deploymentReplicas(tx, "web") == 4 && h.Status.DesiredReplicas == 4, fmt.Sprintf("%+v", h.Status)
+	})
+	viewT(t, e.s, func(tx store.ReadTx) {
+		ms := getHPA(tx, "web").Status.CurrentMetrics
+		require.Len(t, ms, 2)
+		require.Equal(t, int32(50), *ms[0].Resource.Current.AverageUtilization, "the pods as a whole")
+		c := ms[1].ContainerResource
+		require.Equal(t, objects.ContainerResourceMetricSourceType, ms[1].Type)
+		require.Equal(t, "app", c.Container)
+		require.Equal(t, int32(100), *c.Current.AverageUtilization)
+	})
+	require.True(t, e.events.has("New size: 4; reason: cpu container resource utilization (percentage of request) above target"), e.events.String())
 }
 
 // fleet is a host's own kind with a scale subresource (objects.Scalable),

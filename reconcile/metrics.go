@@ -50,6 +50,21 @@ func (m *PodMetrics) Usage(name objects.ResourceName) (objects.Quantity, bool) {
 	return sum, found
 }
 
+// containerUsage is Usage, or with a container that container's usage of
+// a resource, and whether it reported it.
+func (m *PodMetrics) containerUsage(container string, name objects.ResourceName) (objects.Quantity, bool) {
+	if container == "" {
+		return m.Usage(name)
+	}
+	for _, c := range m.Containers {
+		if c.Name == container {
+			q, ok := c.Usage[name]
+			return q, ok
+		}
+	}
+	return objects.Quantity{}, false
+}
+
 // MetricsSource gives the HorizontalPodAutoscaler the usage of pods: the
 // role of Kubernetes' metrics server.
 //
