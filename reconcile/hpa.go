@@ -84,7 +84,7 @@ func (o HPAOptions) withDefaults() HPAOptions {
 // StatefulSet or any kind of the host's with a scale subresource,
 // objects.Scalable, in the autoscaler's namespace) as Kubernetes'
 // autoscaling/v2 controller does, for Resource and ContainerResource
-// metrics (cpu, memory) with
+// metrics (cpu, memory; Pods, Object and External metrics below) with
 // Utilization (a percentage of the pods' requests) and AverageValue
 // targets: desired = ceil(current × usage / target), with the usage in
 // whole percent (or milli-units), nothing when the ratio is within the
@@ -97,8 +97,15 @@ func (o HPAOptions) withDefaults() HPAOptions {
 // down) and by minReplicas and maxReplicas. The status reports the
 // current metrics, the replica counts and the AbleToScale, ScalingActive
 // and ScalingLimited conditions. ContainerResource metrics are the same
-// for one container of each pod: its usage against its request. Other
-// metric types (Pods, Object, External) are reported as unsupported.
+// for one container of each pod: its usage against its request. Pods,
+// Object and External metrics come from metrics' CustomMetricsSource
+// (MemoryMetrics is one, fed by the host's SetPodsMetric,
+// SetObjectMetric and SetExternalMetric): a Pods metric's per-pod values
+// are averaged over the ready pods against its AverageValue target, as a
+// Resource metric's usage is; an Object or External value (the sum of an
+// External metric's series) against a Value target scales the ready pods
+// by value/target, against an AverageValue target asks for value/target
+// pods.
 //
 // The recommendations and scale events the stabilization and policies
 // look back on are kept in memory, as Kubernetes keeps them. The first
@@ -352,13 +359,26 @@ func (r *hpaReconciler) computeReplicas(ctx context.Context, h *objects.Horizont
 			container string
 		)
 		switch {
+		case ms.Type == objects.PodsMetricSourceType && ms.Pods != nil,
+			ms.Type == objects.ObjectMetricSourceType && ms.Object != nil,
+			ms.Type == objects.ExternalMetricSourceType && ms.External != nil:
+			replicas, status, name, err := r.customReplicas(ctx, h.Namespace, ms, t.replicas, pods, now)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			statuses = append(statuses, status)
+			if bestName == "" || replicas > best {
+				best, bestName = replicas, name
+			}
+			continue
 		case ms.Type == objects.ResourceMetricSourceType && ms.Resource != nil:
 			res = ms.Resource
 		case ms.Type == objects.ContainerResourceMetricSourceType && ms.ContainerResource != nil:
 			cr := ms.ContainerResource
 			res, container = &objects.ResourceMetricSource{Name: cr.Name, Target: cr.Target}, cr.Container
 		default:
-			errs = append(errs, fmt.Errorf("metrics[%d]: metric type %s is not supported (only Resource and ContainerResource)", i, ms.Type))
+			errs = append(errs, fmt.Errorf("metrics[%d]: metric type %s is not supported", i, ms.Type))
 			continue
 		}
 		replicas, status, err := r.resourceReplicas(res, container, t.replicas, pods, samples, now)

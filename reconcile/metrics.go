@@ -98,6 +98,8 @@ type MemoryMetrics struct {
 	feeders map[*StatsScraper]bool // running scrapers: true while one owes the warm-up
 	warming int                    // feeders owing the warm-up
 	warm    chan struct{}          // closed when warming reaches 0; nil when none do
+
+	custom customMetrics // see CustomMetricsSource
 }
 
 // MetricsIdle is how long after the last PodMetrics call the scrapers of
@@ -142,6 +144,7 @@ func WithMetricsClock(clk clockwork.Clock) MemoryMetricsOption {
 func NewMemoryMetrics(opts ...MemoryMetricsOption) *MemoryMetrics {
 	m := &MemoryMetrics{clock: clockwork.NewRealClock(), pods: map[objects.Key]*podMetricsEntry{},
 		wake: make(chan struct{}), feeders: map[*StatsScraper]bool{}}
+	m.custom.init()
 	for _, o := range opts {
 		o(m)
 	}
@@ -237,11 +240,13 @@ func (m *MemoryMetrics) SetPodMetrics(pm PodMetrics) {
 	e.metrics = pm
 }
 
-// DeletePod forgets a pod's metrics, when it is gone.
+// DeletePod forgets a pod's metrics, its custom ones too, when it is gone.
 func (m *MemoryMetrics) DeletePod(namespace, name string) {
+	key := objects.Key{Namespace: namespace, Name: name}
+	m.custom.deletePod(key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.pods, objects.Key{Namespace: namespace, Name: name})
+	delete(m.pods, key)
 }
 
 // ObserveContainer records a runtime statistics sample of one container of
