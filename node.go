@@ -108,7 +108,7 @@ func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt 
 	if err != nil {
 		return fmt.Errorf("RegisterNode %s: %w", n.Name, err)
 	}
-	if err := o.setNode(n.Name, rt); err != nil {
+	if err := o.setNode(n.Name, rt, agentOpts); err != nil {
 		return err
 	}
 	*node = *n
@@ -170,16 +170,71 @@ func (o *Orchestrator) NodeRuntime(name string) (runtime.Runtime, bool) {
 
 // node is a registered node: its runtime and, while Run runs, its agent.
 type node struct {
-	name   string
-	rt     runtime.Runtime
-	cancel context.CancelFunc // stops the agent; nil when none runs
-	done   chan struct{}      // closed when the agent has returned
+	name      string
+	rt        runtime.Runtime
+	agentOpts []nodeagent.Option // its agent's, for ReconnectNode
+	cancel    context.CancelFunc // stops the agent; nil when none runs
+	done      chan struct{}      // closed when the agent has returned
+	// disconnected: DisconnectNode stopped the node's loops, which do
+	// not start again until ReconnectNode.
+	disconnected bool
+}
+
+// DisconnectNode makes a registered node unreachable, as a machine that
+// vanishes from the network: its agent stops (no heartbeat renews its
+// Lease, no status is written), its containers keep running, and its Node
+// stays. As in Kubernetes, the node lifecycle controller then finds its
+// Lease expired after its grace period (reconcile.NodeLifecycleOptions),
+// sets its conditions Unknown, taints it node.kubernetes.io/unreachable
+// and marks its pods not Ready, and the taint evicts them once their
+// tolerations allow (300 s by default), for their controllers to replace
+// elsewhere. ReconnectNode brings it back.
+func (o *Orchestrator) DisconnectNode(ctx context.Context, name string) error {
+	o.nodesMu.Lock()
+	n := o.nodes[name]
+	if n != nil {
+		n.disconnected = true
+	}
+	o.nodesMu.Unlock()
+	if n == nil {
+		return fmt.Errorf("DisconnectNode: node %s is not registered", name)
+	}
+	o.stopAgent(n)
+	return o.group.Remove(ctx, name)
+}
+
+// ReconnectNode starts again the agent of a node DisconnectNode
+// disconnected, on the same runtime, as a kubelet whose machine comes back:
+// it renews the Lease and reports status again, adopts the containers of
+// the pods still bound to the node and removes those of pods deleted
+// meanwhile. A node that is connected is left as it is.
+func (o *Orchestrator) ReconnectNode(ctx context.Context, name string) error {
+	o.nodesMu.Lock()
+	n := o.nodes[name]
+	o.nodesMu.Unlock()
+	if n == nil {
+		return fmt.Errorf("ReconnectNode: node %s is not registered", name)
+	}
+	if _, running := o.group.Agent(name); running {
+		return nil
+	}
+	if err := o.group.Add(ctx, name, n.rt, n.agentOpts...); err != nil {
+		return fmt.Errorf("ReconnectNode %s: %w", name, err)
+	}
+	o.nodesMu.Lock()
+	defer o.nodesMu.Unlock()
+	n.disconnected = false
+	if o.runCtx != nil && o.nodes[name] == n && n.cancel == nil {
+		return o.startAgentLocked(n)
+	}
+	return nil
 }
 
 // stopAgent stops n's per-node loops, if they run, and waits for them.
 func (o *Orchestrator) stopAgent(n *node) {
 	o.nodesMu.Lock()
 	cancel, done := n.cancel, n.done
+	n.cancel, n.done = nil, nil
 	o.nodesMu.Unlock()
 	if cancel != nil {
 		cancel()
@@ -189,10 +244,10 @@ func (o *Orchestrator) stopAgent(n *node) {
 
 // setNode records rt as the runtime of a node, replacing (and stopping the
 // agent of) an earlier registration, and starts its agent if Run runs.
-func (o *Orchestrator) setNode(name string, rt runtime.Runtime) error {
+func (o *Orchestrator) setNode(name string, rt runtime.Runtime, agentOpts []nodeagent.Option) error {
 	o.nodesMu.Lock()
 	old := o.nodes[name]
-	n := &node{name: name, rt: rt}
+	n := &node{name: name, rt: rt, agentOpts: agentOpts}
 	o.nodes[name] = n
 	o.nodesMu.Unlock()
 	if old != nil {
@@ -212,11 +267,12 @@ func (o *Orchestrator) setNode(name string, rt runtime.Runtime) error {
 func (o *Orchestrator) startAgentLocked(n *node) error {
 	scraper := reconcile.NewStatsScraper(o.store, n.name, n.rt, o.metrics, o.clock, 0)
 	ctx, cancel := context.WithCancel(o.runCtx)
-	n.cancel, n.done = cancel, make(chan struct{})
+	done := make(chan struct{})
+	n.cancel, n.done = cancel, done
 	o.agents.Add(1)
 	go func() {
 		defer o.agents.Done()
-		defer close(n.done)
+		defer close(done)
 		if err := scraper.Run(ctx); err != nil && ctx.Err() == nil {
 			o.log.Warn("stats scraper stopped", "node", n.name, "err", err)
 		}
@@ -231,6 +287,9 @@ func (o *Orchestrator) runNodeLoops(ctx context.Context) error {
 	o.runCtx = ctx
 	var err error
 	for _, n := range o.nodes {
+		if n.disconnected {
+			continue
+		}
 		if err = o.startAgentLocked(n); err != nil {
 			break
 		}

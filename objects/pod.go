@@ -250,9 +250,12 @@ type Container struct {
 	TerminationMessagePolicy TerminationMessagePolicy `json:"terminationMessagePolicy,omitempty"`
 	ImagePullPolicy          PullPolicy               `json:"imagePullPolicy,omitempty"`
 	SecurityContext          *SecurityContext         `json:"securityContext,omitempty"`
-	Stdin                    bool                     `json:"stdin,omitempty"`
-	StdinOnce                bool                     `json:"stdinOnce,omitempty"`
-	TTY                      bool                     `json:"tty,omitempty"`
+	// Stdin keeps the container's stdin open, TTY gives it a terminal.
+	// StdinOnce closes stdin after the first attach ends; podkit has no
+	// attach (Exec has its own stdin), so it changes nothing.
+	Stdin     bool `json:"stdin,omitempty"`
+	StdinOnce bool `json:"stdinOnce,omitempty"`
+	TTY       bool `json:"tty,omitempty"`
 	// ResizePolicy says, per resource (cpu, memory), whether an in-place
 	// resize restarts the container (RestartContainer) or not (NotRequired,
 	// the default for a resource it does not name). See Orchestrator.Resize.

@@ -31,7 +31,10 @@ type proxierConfig struct {
 // LoadBalancer are served on, at their own ports, and which their
 // status.loadBalancer.ingress reports, as k3s' service load balancer does.
 // Without it, such Services get no load balancer (their status stays
-// empty, as on a cluster without one) but keep their NodePorts.
+// empty, as on a cluster without one) but keep their NodePorts. A
+// Service's spec.loadBalancerIP (deprecated in Kubernetes) is ignored, as
+// Kubernetes documents it is by load balancers that cannot choose their
+// address: every such Service is served on this one.
 func WithLoadBalancerAddress(addr string) Option {
 	return func(c *proxierConfig) error {
 		ip, err := netip.ParseAddr(addr)

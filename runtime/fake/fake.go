@@ -42,9 +42,11 @@
 //
 // Faults are injected with Inject (a call fails), SetUnavailable (every call
 // fails with runtime.ErrUnavailable), Kill (a container dies now) and
-// SetHealthy (probes start failing). History records every call and exit,
-// for assertions such as "no container was created twice"; Configs and
-// SandboxConfigs what containers and sandboxes were created with.
+// SetHealthy (probes start failing); a whole node that vanishes, agent and
+// all, is podkit.Orchestrator.DisconnectNode. History records every call
+// and exit, for assertions such as "no container was created twice";
+// Configs and SandboxConfigs what containers and sandboxes were created
+// with.
 //
 // Pods get IPs from a CIDR (10.88.0.0/16 unless WithPodCIDR says otherwise;
 // give each node's fake its own to keep IPs unique across nodes). Nothing is
