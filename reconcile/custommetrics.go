@@ -176,23 +176,20 @@ func (c *customMetrics) deletePod(key objects.Key) {
 }
 
 // customSource returns the autoscaler's CustomMetricsSource, or an error
-// saying that metric type t needs one.
-func (r *hpaReconciler) customSource(t objects.MetricSourceType) (CustomMetricsSource, error) {
-	if cm, ok := r.metrics.(CustomMetricsSource); ok {
-		return cm, nil
+// saying that metric type t needs one, and the selector of metric id.
+func (r *hpaReconciler) customSource(t objects.MetricSourceType, id *objects.MetricIdentifier) (CustomMetricsSource, objects.Selector, error) {
+	cm, ok := r.metrics.(CustomMetricsSource)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s metrics need a custom metrics source (reconcile.CustomMetricsSource) and the autoscaler's has none", t)
 	}
-	return nil, fmt.Errorf("%s metrics need a custom metrics source (reconcile.CustomMetricsSource) and the autoscaler's has none", t)
-}
-
-func metricSelector(id *objects.MetricIdentifier) (objects.Selector, error) {
 	if id.Selector == nil {
-		return nil, nil
+		return cm, nil, nil
 	}
 	sel, err := objects.LabelSelectorAsSelector(id.Selector)
 	if err != nil {
-		return nil, fmt.Errorf("metric %s's selector: %w", id.Name, err)
+		return nil, nil, fmt.Errorf("metric %s's selector: %w", id.Name, err)
 	}
-	return sel, nil
+	return cm, sel, nil
 }
 
 // customReplicas is the replica count a Pods, Object or External metric
@@ -225,11 +222,7 @@ func (r *hpaReconciler) customReplicas(ctx context.Context, ns string, ms *objec
 // metric asks for, its per-pod values averaged over the ready pods (pods
 // without a value, or not ready, counted as for a Resource metric).
 func (r *hpaReconciler) podsReplicas(ctx context.Context, ns string, ms *objects.PodsMetricSource, current int32, pods []*objects.Pod, now time.Time) (int32, *objects.PodsMetricStatus, error) {
-	cm, err := r.customSource(objects.PodsMetricSourceType)
-	if err != nil {
-		return 0, nil, err
-	}
-	sel, err := metricSelector(&ms.Metric)
+	cm, sel, err := r.customSource(objects.PodsMetricSourceType, &ms.Metric)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -262,11 +255,7 @@ func (r *hpaReconciler) podsReplicas(ctx context.Context, ns string, ms *objects
 // GetObjectPerPodMetricReplicas: the replica count an Object metric asks
 // for.
 func (r *hpaReconciler) objectReplicas(ctx context.Context, ns string, ms *objects.ObjectMetricSource, current int32, pods []*objects.Pod) (int32, *objects.ObjectMetricStatus, error) {
-	cm, err := r.customSource(objects.ObjectMetricSourceType)
-	if err != nil {
-		return 0, nil, err
-	}
-	sel, err := metricSelector(&ms.Metric)
+	cm, sel, err := r.customSource(objects.ObjectMetricSourceType, &ms.Metric)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -287,11 +276,7 @@ func (r *hpaReconciler) objectReplicas(ctx context.Context, ns string, ms *objec
 // GetExternalPerPodMetricReplicas: the replica count an External metric
 // asks for, from the sum of its series.
 func (r *hpaReconciler) externalReplicas(ctx context.Context, ns string, ms *objects.ExternalMetricSource, current int32, pods []*objects.Pod) (int32, *objects.ExternalMetricStatus, error) {
-	cm, err := r.customSource(objects.ExternalMetricSourceType)
-	if err != nil {
-		return 0, nil, err
-	}
-	sel, err := metricSelector(&ms.Metric)
+	cm, sel, err := r.customSource(objects.ExternalMetricSourceType, &ms.Metric)
 	if err != nil {
 		return 0, nil, err
 	}
