@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -44,6 +45,9 @@ func (a *Agent) grpcProbe(ctx context.Context, podIP string, g *objects.GRPCActi
 		case codes.Unimplemented:
 			return false, "this server does not implement the grpc health protocol (grpc.health.v1.Health): " + st.Message()
 		case codes.DeadlineExceeded:
+			if conn.GetState() == connectivity.Ready { // connected; the answer was late
+				return false, fmt.Sprintf("timeout: health rpc did not complete within %v", timeout)
+			}
 			return false, fmt.Sprintf("timeout: failed to connect service %q within %v", addr, timeout)
 		}
 		return false, fmt.Sprintf("error: health rpc probe failed: %v", err)
