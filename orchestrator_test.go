@@ -18,6 +18,7 @@ import (
 
 	"github.com/podkit/podkit"
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/reconcile"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/store"
 )
@@ -26,7 +27,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func newOrchestrator(t *testing.T, opts ...podkit.Option) *podkit.Orchestrator {
 	t.Helper()
-	o, err := podkit.New(opts...)
+	// Volumes provisioned in a directory of the test's own, not the
+	// default under $TMPDIR, which a claim retained or deleted after the
+	// orchestrator stopped would outlive; a test's own choice comes after.
+	local := podkit.WithControllers(reconcile.WithLocalPath(reconcile.LocalPathOptions{Root: t.TempDir()}))
+	o, err := podkit.New(append([]podkit.Option{local}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { o.Close() })
 	return o
