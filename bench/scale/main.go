@@ -8,7 +8,7 @@
 //
 // Usage:
 //
-//	go run ./bench/scale -nodes 5000 -pods 150000 [-replicas 30] [-cpuprofile f] [-memprofile f] [-memprofile-deleting f] [-writes]
+//	go run ./bench/scale -nodes 5000 -pods 150000 [-replicas 30] [-cpuprofile f [-cpuprofile-phase apply|delete]] [-memprofile f] [-memprofile-deleting f] [-writes]
 //
 // With -writes it also counts the store's writes of each phase, from a
 // watch of every kind, and prints them by kind and type of change (added,
@@ -130,6 +130,7 @@ func main() {
 	var (
 		cfg         config
 		cpuprofile  = flag.String("cpuprofile", "", "write a CPU profile of the apply and delete phases to this file")
+		cpuPhase    = flag.String("cpuprofile-phase", "both", "the phases -cpuprofile covers: both, apply (until every pod runs) or delete")
 		memprofile  = flag.String("memprofile", "", "write a heap profile at the all-Running point to this file")
 		memDeleting = flag.String("memprofile-deleting", "", "write a heap profile when half the pods are gone to this file")
 	)
@@ -153,7 +154,17 @@ func main() {
 			log.Fatal(err)
 		}
 		defer f.Close()
-		hooks.start = func() error { return pprof.StartCPUProfile(f) }
+		start := func() error { return pprof.StartCPUProfile(f) }
+		switch *cpuPhase {
+		case "both":
+			hooks.start = start
+		case "apply":
+			hooks.start, hooks.applied = start, func() error { pprof.StopCPUProfile(); return nil }
+		case "delete":
+			hooks.deleting = start
+		default:
+			log.Fatalf("-cpuprofile-phase %q: both, apply or delete", *cpuPhase)
+		}
 		hooks.stop = pprof.StopCPUProfile
 	}
 	heapProfile := func(path string) func() error {
@@ -180,7 +191,9 @@ func main() {
 // hooks let main profile the measured phases; each may be nil.
 type hooks struct {
 	start    func() error // before the apply
+	applied  func() error // every pod Running and Ready, before the heap is measured
 	running  func() error // every pod Running and Ready, after the heap is measured
+	deleting func() error // before the delete
 	halfGone func() error // half the pods gone
 	stop     func()       // every pod gone
 }
@@ -355,6 +368,11 @@ func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error
 		return res, err
 	}
 
+	if h.applied != nil {
+		if err := h.applied(); err != nil {
+			return res, err
+		}
+	}
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
@@ -365,6 +383,11 @@ func run(ctx context.Context, cfg config, out io.Writer, h hooks) (result, error
 		}
 	}
 
+	if h.deleting != nil {
+		if err := h.deleting(); err != nil {
+			return res, err
+		}
+	}
 	start, cpu0 = time.Now(), cpuTime()
 	// One deletecollection, as `kubectl delete deployments --all` sends.
 	n, err := o.DeleteAll(ctx, podkit.KindDeployment, []podkit.ListOption{podkit.InNamespace("default")})
