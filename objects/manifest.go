@@ -80,6 +80,7 @@ func splitDocuments(r io.Reader) ([][]byte, error) {
 	}
 	var docs [][]byte
 	var cur bytes.Buffer
+	opened := false // a separator was read
 	flush := func() error {
 		n := len(docs) + 1
 		y := cur.Bytes()
@@ -97,9 +98,15 @@ func splitDocuments(r io.Reader) ([][]byte, error) {
 	}
 	for {
 		line, err := br.ReadBytes('\n')
-		if isSeparator(line) {
-			if ferr := flush(); ferr != nil {
+		if sep, bad := separator(line); sep || bad != "" {
+			if len(docs) == 0 && !opened && isBlankYAML(cur.Bytes()) {
+				cur.Reset() // the blank start of a stream, before its first "---", is no document
+			} else if ferr := flush(); ferr != nil {
 				return nil, ferr
+			}
+			opened = true
+			if bad != "" {
+				return nil, &ManifestError{Document: len(docs) + 1, Err: fmt.Errorf("invalid YAML document separator: %s", bad)}
 			}
 		} else {
 			cur.Write(line)
@@ -117,9 +124,21 @@ func splitDocuments(r io.Reader) ([][]byte, error) {
 	return docs, nil
 }
 
-func isSeparator(line []byte) bool {
-	return bytes.HasPrefix(line, []byte("---")) &&
-		len(bytes.TrimRightFunc(line[3:], unicode.IsSpace)) == 0
+// separator tells whether a line separates two documents: "---" at its
+// start, then nothing but spaces or a comment. Anything else after "---" is
+// refused (bad), as Kubernetes' YAML reader refuses it: a YAML parser would
+// take it for the start of a document in the same chunk, and silently
+// drop all that follows.
+func separator(line []byte) (sep bool, bad string) {
+	rest, ok := bytes.CutPrefix(line, []byte("---"))
+	if !ok {
+		return false, ""
+	}
+	rest = bytes.TrimSpace(rest)
+	if len(rest) > 0 && rest[0] != '#' {
+		return false, string(rest)
+	}
+	return true, ""
 }
 
 func isBlankYAML(y []byte) bool {
@@ -254,7 +273,7 @@ var olderVersions = map[GroupVersionKind]struct {
 func strictDecode(doc []byte, obj any) error {
 	strict, err := strictjson.UnmarshalStrict(doc, obj)
 	if err != nil {
-		return cleanJSONError(err)
+		return cleanJSONError(doc, err)
 	}
 	if len(strict) > 0 {
 		msgs := make([]string, len(strict))
@@ -267,13 +286,94 @@ func strictDecode(doc []byte, obj any) error {
 }
 
 // cleanJSONError drops the Go type names encoding/json puts in type errors,
-// keeping the field path and the expected JSON type.
-func cleanJSONError(err error) error {
+// keeping the field path, completed with list indices and map keys as
+// Kubernetes writes them (spec.containers[1].env[0].value, data[port]), and
+// the expected JSON type.
+func cleanJSONError(doc []byte, err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		return fmt.Errorf("%s: Invalid value: a JSON %s where %s is expected", te.Field, te.Value, jsonTypeName(te.Type.Kind().String()))
+		path := valuePath(doc, te.Offset, te.Field)
+		if path == "" {
+			path = te.Field
+		}
+		return fmt.Errorf("%s: Invalid value: a JSON %s where %s is expected", path, te.Value, jsonTypeName(te.Type.Kind().String()))
 	}
 	return err
+}
+
+// valuePath returns the path of the value of doc that a type error at
+// offset is about: the first value to end at or after offset, or the
+// object or list opened there. fields is the error's path of struct fields
+// (encoding/json's, without indices or map keys): a key that is not the
+// next of them is a map key. It returns "" when the walk does not account
+// for every field.
+func valuePath(doc []byte, offset int64, fields string) string {
+	type frame struct {
+		list    bool
+		index   int
+		key     string
+		wantKey bool
+	}
+	var stack []frame
+	done := func() { // a value ended: its object wants the next key
+		if n := len(stack); n > 0 && !stack[n-1].list {
+			stack[n-1].wantKey = true
+		}
+	}
+	render := func() string {
+		segs := strings.Split(fields, ".")
+		var b strings.Builder
+		for _, f := range stack {
+			switch {
+			case f.list:
+				fmt.Fprintf(&b, "[%d]", f.index)
+			case len(segs) > 0 && segs[0] == f.key:
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+				segs = segs[1:]
+			default:
+				b.WriteString("[" + f.key + "]")
+			}
+		}
+		if len(segs) > 0 {
+			return ""
+		}
+		return b.String()
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		d, delim := tok.(json.Delim)
+		if delim && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			done()
+			continue
+		}
+		if n := len(stack); n > 0 {
+			top := &stack[n-1]
+			if !top.list && top.wantKey {
+				top.key, top.wantKey = tok.(string), false
+				continue
+			}
+			if top.list {
+				top.index++
+			}
+		}
+		if dec.InputOffset() >= offset {
+			return render()
+		}
+		if delim {
+			stack = append(stack, frame{list: d == '[', index: -1, wantKey: d == '{'})
+			continue
+		}
+		done()
+	}
 }
 
 func jsonTypeName(goKind string) string {

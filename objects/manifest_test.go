@@ -59,6 +59,46 @@ data: {token: dG9rZW4=}
 	assert.Equal(t, []byte("token"), objs[2].(*Secret).Data["token"])
 }
 
+// A separator may carry a comment, as Kubernetes' YAML reader allows; what
+// follows it is still decoded, strictly. Text after "---" that is not a
+// comment is refused, not read as the start of a document that would hide
+// every one after it.
+func TestDecodeSeparators(t *testing.T) {
+	doc := func(name string) string { return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + "}\n" }
+	objs, err := DecodeYAML(strings.NewReader("--- # first\n" + doc("a") + "--- # second\n" + doc("b") + "---\t# third\n" + doc("c")))
+	require.NoError(t, err)
+	require.Len(t, objs, 3)
+	assert.Equal(t, "c", objs[2].GetObjectMeta().Name)
+
+	_, err = DecodeYAML(strings.NewReader(doc("a") + "--- # b\n" + doc("b") + "bogus: 1\n"))
+	require.Error(t, err, "a document after a commented separator is decoded strictly")
+	assert.Contains(t, err.Error(), `document 2 (ConfigMap "b"): unknown field "bogus"`)
+
+	for _, line := range []string{"--- {kind: ConfigMap}", "--- x", "----"} {
+		_, err = DecodeYAML(strings.NewReader(doc("a") + line + "\n" + doc("b")))
+		var me *ManifestError
+		require.True(t, errors.As(err, &me), "%q: %v", line, err)
+		assert.Equal(t, 2, me.Document)
+		assert.Contains(t, err.Error(), "invalid YAML document separator", line)
+	}
+}
+
+// The blank start of a stream before its first "---" is not a document:
+// the first object is document 1.
+func TestDecodeLeadingSeparatorNumbering(t *testing.T) {
+	for _, in := range []string{"---\n", "\n# a file\n---\n"} {
+		_, err := DecodeYAML(strings.NewReader(in + "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nbogus: 1\n"))
+		var me *ManifestError
+		require.True(t, errors.As(err, &me), "%q: %v", in, err)
+		assert.Equal(t, 1, me.Document, "%q", in)
+	}
+	// Empty documents between separators still count, as a reader counts them.
+	_, err := DecodeYAML(strings.NewReader("---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nbogus: 1\n"))
+	var me *ManifestError
+	require.True(t, errors.As(err, &me))
+	assert.Equal(t, 2, me.Document)
+}
+
 func TestDecodeJSON(t *testing.T) {
 	in := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}
 {"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}]}
@@ -151,6 +191,31 @@ data: {a: "1"}
 data: {b: "2"}
 `, []string{`document 2`}},
 		{"bad yaml", "apiVersion: v1\nkind: ConfigMap\n  metadata: {name: x\n", []string{`document 2`, `YAML`}},
+		{"number for a map's string", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: x}
+data: {host: db, port: 5432}
+`, []string{`data[port]: Invalid value: a JSON number where a string is expected`}},
+		{"number for a label", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: x, labels: {app: web, app.kubernetes.io/version: 2}}
+`, []string{`metadata.labels[app.kubernetes.io/version]: Invalid value: a JSON number`}},
+		{"type error in a list", `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - {name: a, image: x}
+  - name: b
+    image: y
+    env: [{name: A, value: "1"}, {name: B, value: 2}]
+`, []string{`spec.containers[1].env[1].value: Invalid value: a JSON number where a string is expected`}},
+		{"object for a string", `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: a, image: {repository: x}}]
+`, []string{`spec.containers[0].image: Invalid value: a JSON object where a string is expected`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
