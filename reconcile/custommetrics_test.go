@@ -23,7 +23,8 @@ func TestHPACustomMetrics(t *testing.T) {
 		feed   func(m *MemoryMetrics, pods []*objects.Pod)
 		want   int32
 		reason string
-		status func(t *testing.T, st objects.MetricStatus)
+		// status checks the metric's status of a sync that saw replicas.
+		status func(t *testing.T, st objects.MetricStatus, replicas int32)
 	}{{
 		// 20 per pod against 10: twice the pods.
 		name: "pods",
@@ -36,7 +37,7 @@ func TestHPACustomMetrics(t *testing.T) {
 			}
 		},
 		want: 4, reason: "pods metric requests_per_second above target",
-		status: func(t *testing.T, st objects.MetricStatus) {
+		status: func(t *testing.T, st objects.MetricStatus, _ int32) {
 			require.Equal(t, "20", st.Pods.Current.AverageValue.String())
 		},
 	}, {
@@ -49,7 +50,7 @@ func TestHPACustomMetrics(t *testing.T) {
 			m.SetObjectMetric("default", ingress, "requests", MetricSeries{Value: objects.MustParseQuantity("300")})
 		},
 		want: 6, reason: "Ingress metric requests above target",
-		status: func(t *testing.T, st objects.MetricStatus) {
+		status: func(t *testing.T, st objects.MetricStatus, _ int32) {
 			require.Equal(t, "300", st.Object.Current.Value.String())
 			require.Equal(t, ingress, st.Object.DescribedObject)
 		},
@@ -66,8 +67,10 @@ func TestHPACustomMetrics(t *testing.T) {
 				MetricSeries{Labels: map[string]string{"queue": "other"}, Value: objects.MustParseQuantity("1000")})
 		},
 		want: 3, reason: "external metric queue_messages(",
-		status: func(t *testing.T, st objects.MetricStatus) {
-			require.Equal(t, "15", st.External.Current.AverageValue.String())
+		// The average is over the replicas of the sync: 15 for the 2 of
+		// the sync that scaled, 10 for the 3 of any sync after it.
+		status: func(t *testing.T, st objects.MetricStatus, replicas int32) {
+			require.Equal(t, fmt.Sprint(30/replicas), st.External.Current.AverageValue.String())
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,10 +88,11 @@ func TestHPACustomMetrics(t *testing.T) {
 				return deploymentReplicas(tx, "web") == tc.want && h.Status.DesiredReplicas == tc.want, fmt.Sprintf("%+v", h.Status)
 			})
 			viewT(t, e.s, func(tx store.ReadTx) {
-				ms := getHPA(tx, "web").Status.CurrentMetrics
+				st := getHPA(tx, "web").Status
+				ms := st.CurrentMetrics
 				require.Len(t, ms, 1)
 				require.Equal(t, tc.metric.Type, ms[0].Type)
-				tc.status(t, ms[0])
+				tc.status(t, ms[0], st.CurrentReplicas)
 			})
 			require.True(t, e.events.has("New size: "+fmt.Sprint(tc.want)+"; reason: "+tc.reason), e.events.String())
 		})

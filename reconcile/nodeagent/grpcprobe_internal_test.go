@@ -23,9 +23,12 @@ type slowHealth struct {
 func (h slowHealth) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 	select {
 	case <-h.release:
+		return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
 	case <-ctx.Done():
+		// The deadline the client sent can pass here a moment before it
+		// passes in the client: an answer then would arrive in time.
+		return nil, ctx.Err()
 	}
-	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
 }
 
 // A server that connects but answers after the probe's timeout fails it
