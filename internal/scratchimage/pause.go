@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
 )
 
 // The pause program holds a pod's namespaces open and does nothing else. It
@@ -21,6 +25,25 @@ import (
 // As PID 1 of its namespace it would otherwise ignore SIGTERM (the kernel
 // drops signals without a handler for init), and a `docker stop` of a
 // sandbox would wait out the whole grace period.
+
+// HandlesTermination reports whether process pid (of this machine's PID
+// namespace) has installed its SIGTERM and SIGINT handlers, as
+// /proc/<pid>/status tells: a pause program that has not yet ignores a
+// SIGTERM sent to it as PID 1. Tests wait for it before stopping one.
+func HandlesTermination(pid int) (bool, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false, err
+	}
+	const want = 1<<(syscall.SIGTERM-1) | 1<<(syscall.SIGINT-1)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			cgt, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && cgt&want == want, err
+		}
+	}
+	return false, fmt.Errorf("/proc/%d/status has no SigCgt", pid)
+}
 
 const pauseBase = 0x400000 // load address of the single PT_LOAD segment
 

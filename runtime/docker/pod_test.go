@@ -406,8 +406,30 @@ func TestBuiltinSandboxImage(t *testing.T) {
 	if ok, err := rt.ImagePresent(testContext(t), want); !ok || err != nil {
 		t.Fatalf("ImagePresent(%s) = %v, %v after a sandbox ran", want, ok, err)
 	}
-	// The pause program exits 0 on SIGTERM at once, as PID 1.
+	// The pause program exits 0 on SIGTERM at once, as PID 1, once it has
+	// run its first instructions: before, as the kernel's init, it
+	// ignores the signal.
 	ctx := testContext(t)
+	inspected, err := rt.Client().ContainerInspect(ctx, p.id, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, err := scratchimage.HandlesTermination(inspected.Container.State.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pause program has no SIGTERM handler after 10s")
+		}
+		<-tick.C // polling /proc: nothing to wait on
+	}
 	start := time.Now()
 	timeout := 20
 	if _, err := rt.Client().ContainerStop(ctx, p.id, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
