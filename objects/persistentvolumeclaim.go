@@ -23,6 +23,23 @@ type PersistentVolumeClaimSpec struct {
 	VolumeName       string                       `json:"volumeName,omitempty"`
 	StorageClassName *string                      `json:"storageClassName,omitempty"`
 	VolumeMode       *PersistentVolumeMode        `json:"volumeMode,omitempty"`
+	// DataSource asks for a volume filled from another object in the
+	// claim's namespace: a PersistentVolumeClaim (a clone) or a
+	// snapshot.storage.k8s.io VolumeSnapshot.
+	DataSource *TypedLocalObjectReference `json:"dataSource,omitempty"`
+	// DataSourceRef is DataSource's successor, which may name any kind (a
+	// volume populator's). When only one of the two is set, defaulting
+	// fills the other, as the API server does.
+	DataSourceRef *TypedObjectReference `json:"dataSourceRef,omitempty"`
+}
+
+// TypedObjectReference names an object of any kind (v1). APIGroup is empty
+// for the core group; Namespace, for the referrer's namespace.
+type TypedObjectReference struct {
+	APIGroup  *string `json:"apiGroup"`
+	Kind      string  `json:"kind"`
+	Name      string  `json:"name"`
+	Namespace *string `json:"namespace,omitempty"`
 }
 
 // VolumeResourceRequirements is the storage a claim requests (and at most
@@ -73,9 +90,11 @@ func (c *PersistentVolumeClaim) PrepareForCreate() {
 	c.Status = PersistentVolumeClaimStatus{Phase: ClaimPending}
 }
 
-// Default implements Defaulter: volume mode Filesystem, phase Pending.
+// Default implements Defaulter: volume mode Filesystem, phase Pending, and
+// dataSource and dataSourceRef in step (see NormalizeDataSources).
 func (c *PersistentVolumeClaim) Default() {
 	DefaultPersistentVolumeClaimSpec(&c.Spec)
+	NormalizeDataSources(&c.Spec)
 	if c.Status.Phase == "" {
 		c.Status.Phase = ClaimPending
 	}
@@ -90,13 +109,107 @@ func DefaultPersistentVolumeClaimSpec(s *PersistentVolumeClaimSpec) {
 	}
 }
 
+// NormalizeDataSources fills whichever of dataSource and dataSourceRef is
+// unset from the other, as the API server does for claims (not for claim
+// templates): dataSource, only a PersistentVolumeClaim or a VolumeSnapshot
+// (Kubernetes drops other kinds there, which validation refuses instead),
+// is copied to dataSourceRef; dataSourceRef, of any kind, is copied to
+// dataSource unless it names a namespace, which dataSource cannot hold.
+func NormalizeDataSources(s *PersistentVolumeClaimSpec) {
+	switch ds, ref := s.DataSource, s.DataSourceRef; {
+	case ds != nil && ref == nil && isClaimOrSnapshot(ds.APIGroup, ds.Kind):
+		s.DataSourceRef = &TypedObjectReference{APIGroup: copyAPIGroup(ds.APIGroup), Kind: ds.Kind, Name: ds.Name}
+	case ref != nil && ds == nil && (ref.Namespace == nil || *ref.Namespace == ""):
+		s.DataSource = &TypedLocalObjectReference{APIGroup: copyAPIGroup(ref.APIGroup), Kind: ref.Kind, Name: ref.Name}
+	}
+}
+
+// The kinds spec.dataSource has always accepted.
+const (
+	dataSourceKindClaim     = "PersistentVolumeClaim"
+	dataSourceKindSnapshot  = "VolumeSnapshot"
+	dataSourceGroupSnapshot = "snapshot.storage.k8s.io"
+)
+
+func isClaimOrSnapshot(apiGroup *string, kind string) bool {
+	group := ""
+	if apiGroup != nil {
+		group = *apiGroup
+	}
+	return (group == "" && kind == dataSourceKindClaim) || (group == dataSourceGroupSnapshot && kind == dataSourceKindSnapshot)
+}
+
+func copyAPIGroup(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	v := *s
+	return &v
+}
+
+// validateDataSources checks dataSource and dataSourceRef with Kubernetes'
+// rules, and refuses what Kubernetes would silently drop: a dataSource of
+// another kind than PersistentVolumeClaim or VolumeSnapshot without a
+// dataSourceRef (it would get an empty volume), and a dataSourceRef
+// naming a namespace (cross-namespace sources are an alpha feature, off by
+// default, and podkit has no ReferenceGrant to allow them).
+func validateDataSources(s *PersistentVolumeClaimSpec, p *Path) ErrorList {
+	var errs ErrorList
+	check := func(apiGroup *string, kind, name string, fp *Path) {
+		if name == "" {
+			errs = append(errs, Required(fp.Child("name"), ""))
+		}
+		if kind == "" {
+			errs = append(errs, Required(fp.Child("kind"), ""))
+		}
+		if apiGroup == nil || *apiGroup == "" {
+			if kind != dataSourceKindClaim {
+				errs = append(errs, Invalid(fp, kind, "must be 'PersistentVolumeClaim' when referencing the default apiGroup"))
+			}
+		} else {
+			errs = appendMsgs(errs, fp.Child("apiGroup"), *apiGroup, IsDNS1123Subdomain(*apiGroup))
+		}
+	}
+	ds, ref := s.DataSource, s.DataSourceRef
+	if ds != nil {
+		dp := p.Child("dataSource")
+		check(ds.APIGroup, ds.Kind, ds.Name, dp)
+		if ref == nil && ds.APIGroup != nil && *ds.APIGroup != "" && !isClaimOrSnapshot(ds.APIGroup, ds.Kind) {
+			errs = append(errs, Invalid(dp.Child("kind"), ds.Kind, "dataSource takes only a PersistentVolumeClaim or a "+
+				dataSourceGroupSnapshot+" VolumeSnapshot (Kubernetes ignores other kinds here); name other kinds in dataSourceRef"))
+		}
+	}
+	if ref != nil {
+		rp := p.Child("dataSourceRef")
+		check(ref.APIGroup, ref.Kind, ref.Name, rp)
+		if ref.Namespace != nil && *ref.Namespace != "" {
+			if msgs := IsDNS1123Label(*ref.Namespace); len(msgs) > 0 {
+				errs = appendMsgs(errs, rp.Child("namespace"), *ref.Namespace, msgs)
+			} else {
+				errs = append(errs, Forbidden(rp.Child("namespace"), "cross-namespace data sources (Kubernetes' alpha CrossNamespaceVolumeDataSource) are not supported; leave namespace empty to name an object in the claim's namespace"))
+			}
+			if ds != nil {
+				errs = append(errs, Invalid(p, p.Child("dataSource").String(), "may not be specified when dataSourceRef.namespace is specified"))
+			}
+		} else if ds != nil && !(sameAPIGroup(ds.APIGroup, ref.APIGroup) && ds.Kind == ref.Kind && ds.Name == ref.Name) {
+			errs = append(errs, Invalid(p, p.Child("dataSource").String(), "must match dataSourceRef"))
+		}
+	}
+	return errs
+}
+
+func sameAPIGroup(a, b *string) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
 // Validate implements Validator.
 func (c *PersistentVolumeClaim) Validate() ErrorList {
 	return ValidatePersistentVolumeClaimSpec(&c.Spec, NewPath("spec"))
 }
 
 // ValidatePersistentVolumeClaimSpec checks a claim spec: access modes,
-// selector, a positive storage request, class name and volume mode.
+// selector, a positive storage request, class name, volume mode and data
+// sources.
 func ValidatePersistentVolumeClaimSpec(s *PersistentVolumeClaimSpec, p *Path) ErrorList {
 	errs := validateAccessModes(s.AccessModes, p.Child("accessModes"))
 	if s.Selector != nil {
@@ -129,7 +242,8 @@ func ValidatePersistentVolumeClaimSpec(s *PersistentVolumeClaimSpec, p *Path) Er
 	if s.StorageClassName != nil && *s.StorageClassName != "" {
 		errs = appendMsgs(errs, p.Child("storageClassName"), *s.StorageClassName, IsDNS1123Subdomain(*s.StorageClassName))
 	}
-	return append(errs, validateVolumeMode(s.VolumeMode, p.Child("volumeMode"))...)
+	errs = append(errs, validateVolumeMode(s.VolumeMode, p.Child("volumeMode"))...)
+	return append(errs, validateDataSources(s, p)...)
 }
 
 // ValidateUpdate implements UpdateValidator: the spec is immutable except

@@ -14,7 +14,9 @@ import (
 
 // LocalPathProvisioner is the provisioner name of podkit's local-path
 // StorageClasses: volumes that are directories on the host, like k3s'
-// rancher.io/local-path.
+// rancher.io/local-path. A claim whose data source is another claim gets
+// a copy of that claim's directory (volume cloning); claims with other data
+// sources are left Pending (see PersistentVolumeClaimBinderController).
 const LocalPathProvisioner = "podkit.io/local-path"
 
 // DefaultLocalPathClass is the StorageClass LocalPathDefaultClass creates.
@@ -42,16 +44,33 @@ func (o LocalPathOptions) withDefaults() LocalPathOptions {
 // provision makes a volume for the claim in a directory under the root, and
 // binds it. With a selected node (WaitForFirstConsumer) the volume is a
 // local volume with node affinity to that node; without (Immediate), a
-// hostPath volume any node may use.
+// hostPath volume any node may use. A claim with a data source gets a copy
+// of its source claim's directory (see cloneSourceOf), or stays Pending.
 func (r *claimBinder) provision(ctx context.Context, claim *objects.PersistentVolumeClaim, sc *objects.StorageClass, node string) error {
 	name := "pvc-" + claim.UID
 	dir := filepath.Join(r.lp.Root, fmt.Sprintf("%s_%s_%s", name, claim.Namespace, claim.Name))
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return r.provisionFailed(ctx, claim, err)
-	}
-	// Any user a container runs as may write, as with k3s' local-path.
-	if err := os.Chmod(dir, 0o777); err != nil {
-		return r.provisionFailed(ctx, claim, err)
+	if ref := dataSourceOf(claim); ref != nil {
+		src, wait, err := r.cloneSourceOf(ctx, claim, ref)
+		if err != nil {
+			return err
+		}
+		if wait != "" {
+			return r.pending(ctx, claim, EventWarning, "ProvisioningFailed", wait)
+		}
+		if err := r.cloneInto(ctx, dir, src); err != nil {
+			if ctx.Err() != nil || errors.Is(err, store.ErrNotFound) {
+				return err // retried: the source may be gone, which the next try reports
+			}
+			return r.provisionFailed(ctx, claim, fmt.Errorf("clone claim %s: %w", src.claim.Name, err))
+		}
+	} else {
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return r.provisionFailed(ctx, claim, err)
+		}
+		// Any user a container runs as may write, as with k3s' local-path.
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return r.provisionFailed(ctx, claim, err)
+		}
 	}
 	reclaim := objects.PersistentVolumeReclaimDelete
 	if sc.ReclaimPolicy != nil {
@@ -115,20 +134,31 @@ func (r *claimBinder) provisionFailed(ctx context.Context, claim *objects.Persis
 // remove deletes a provisioned volume's directory; only a directory under
 // the root.
 func (o LocalPathOptions) remove(pv *objects.PersistentVolume) error {
+	if pv.Spec.Local == nil && pv.Spec.HostPath == nil {
+		return nil
+	}
+	dir, err := o.volumeDir(pv)
+	if err != nil {
+		return fmt.Errorf("refusing to delete %w", err)
+	}
+	return os.RemoveAll(dir)
+}
+
+// volumeDir returns the directory of a local-path volume, which must be
+// one directly under the root.
+func (o LocalPathOptions) volumeDir(pv *objects.PersistentVolume) (string, error) {
 	var dir string
 	switch {
 	case pv.Spec.Local != nil:
 		dir = pv.Spec.Local.Path
 	case pv.Spec.HostPath != nil:
 		dir = pv.Spec.HostPath.Path
-	default:
-		return nil
 	}
 	rel, err := filepath.Rel(o.Root, filepath.Clean(dir))
-	if err != nil || rel == "." || strings.HasPrefix(rel, "..") || strings.ContainsRune(rel, filepath.Separator) {
-		return fmt.Errorf("volume %s: refusing to delete %s, which is not a volume directory under %s", pv.Name, dir, o.Root)
+	if dir == "" || err != nil || rel == "." || strings.HasPrefix(rel, "..") || strings.ContainsRune(rel, filepath.Separator) {
+		return "", fmt.Errorf("volume %s: %q is not a volume directory under %s", pv.Name, dir, o.Root)
 	}
-	return os.RemoveAll(dir)
+	return dir, nil
 }
 
 // LocalPathDefaultClass returns a Runnable, for Manager.AddRunnable, that

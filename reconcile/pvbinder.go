@@ -58,6 +58,24 @@ const (
 // capacity, and its own status.capacity and status.allocatedResources,
 // set to the new size at once, with a VolumeResizeSuccessful event: a
 // directory has nothing to resize.
+//
+// A claim with a data source (spec.dataSource or spec.dataSourceRef) binds
+// only to a volume made or reserved for it (claimRef naming it), never to
+// a free one, whose data would not be the source's. The local-path
+// provisioner clones: when the source is a PersistentVolumeClaim of the
+// same namespace, the new volume's directory is a copy of the source
+// volume's (contents, directories, symbolic links, modes, times, and
+// owners where podkit runs as root), made once the source is Bound,
+// provided the clone asks for at least the source's storage and the same
+// volume mode and the source volume is a local-path one (its class may
+// differ, as Kubernetes allows for the same driver). Until then the claim
+// stays Pending with a ProvisioningFailed event saying why, worded as
+// Kubernetes' CSI external-provisioner words it, and is reconciled again
+// when the source claim is created, bound or deleted. The copy is of the
+// files as they are while it runs, not a snapshot: stop writers for a
+// consistent clone. Any other data source (a VolumeSnapshot, a volume
+// populator's kind) cannot be provisioned by podkit: the claim stays
+// Pending, with an event saying so, rather than getting an empty volume.
 func PersistentVolumeClaimBinderController(m *Manager, lp LocalPathOptions) Controller {
 	r := &claimBinder{c: m.Client(), clock: m.Clock(), rec: m.Recorder(), lp: lp.withDefaults()}
 	return Controller{
@@ -66,6 +84,7 @@ func PersistentVolumeClaimBinderController(m *Manager, lp LocalPathOptions) Cont
 		Watches: []Watch{
 			{Kind: kindPV, Map: r.claimsOfVolume},
 			{Kind: kindStorageClass, Map: r.pendingClaims},
+			{Kind: kindPVC, Map: r.clonesOf, Changed: sourceClaimChanged},
 		},
 		Reconciler: r,
 		Workers:    2,
@@ -79,12 +98,13 @@ type claimBinder struct {
 	lp    LocalPathOptions
 }
 
-// claimsOfVolume maps a volume to the claim it is bound to, or, when it is
-// free, to every claim waiting for a volume.
+// claimsOfVolume maps a volume to the claim it is bound to and the clones
+// waiting for that claim's volume, or, when it is free, to every claim
+// waiting for a volume.
 func (r *claimBinder) claimsOfVolume(obj objects.Object) []Request {
 	pv := obj.(*objects.PersistentVolume)
 	if ref := pv.Spec.ClaimRef; ref != nil {
-		return []Request{{Namespace: ref.Namespace, Name: ref.Name}}
+		return append([]Request{{Namespace: ref.Namespace, Name: ref.Name}}, r.clonesOfClaim(ref.Namespace, ref.Name)...)
 	}
 	return r.pendingClaims(obj)
 }
@@ -197,8 +217,9 @@ func (r *claimBinder) claimClass(ctx context.Context, claim *objects.PersistentV
 }
 
 // matchVolume returns the volume a claim binds to: one bound in advance to
-// it, else the smallest that fits.
+// it, else the smallest that fits, except for a claim with a data source.
 func matchVolume(claim *objects.PersistentVolumeClaim, class string, pvs []*objects.PersistentVolume, node *objects.Node) *objects.PersistentVolume {
+	populated := dataSourceOf(claim) != nil
 	want := claim.Spec.Resources.Requests[objects.ResourceStorage]
 	sel := objects.Everything()
 	if claim.Spec.Selector != nil {
@@ -217,6 +238,8 @@ func matchVolume(claim *objects.PersistentVolumeClaim, class string, pvs []*obje
 			if ref.Namespace != claim.Namespace || ref.Name != claim.Name || (ref.UID != "" && ref.UID != claim.UID) {
 				continue
 			}
+		} else if populated {
+			continue
 		}
 		have := pv.Spec.Capacity[objects.ResourceStorage]
 		if have.Cmp(want) < 0 || volumeMode(pv.Spec.VolumeMode) != volumeMode(claim.Spec.VolumeMode) || !sel.Matches(pv.Labels) {
