@@ -11,11 +11,12 @@ func Deleted(obj objects.Object) bool { return obj == nil }
 func Exists(obj objects.Object) bool { return obj != nil }
 
 // Available holds when a workload has finished rolling out, as `kubectl
-// rollout status` judges it: a Deployment, ReplicaSet, StatefulSet or
-// DaemonSet whose controller has observed its latest generation and whose
-// pods are all updated and available (for a StatefulSet with a partition,
-// those at or above it updated); a Pod that is Ready; a Job that is
-// Complete. For other kinds it holds when the object exists.
+// rollout status` judges it: a Deployment, ReplicaSet,
+// ReplicationController, StatefulSet or DaemonSet whose controller has
+// observed its latest generation and whose pods are all updated and
+// available (for a StatefulSet with a partition, those at or above it
+// updated); a Pod that is Ready; a Job that is Complete. For other kinds
+// it holds when the object exists.
 func Available(obj objects.Object) bool {
 	switch o := obj.(type) {
 	case nil:
@@ -26,6 +27,10 @@ func Available(obj objects.Object) bool {
 		return s.ObservedGeneration >= o.Generation && s.UpdatedReplicas == want &&
 			s.Replicas == want && s.AvailableReplicas == want
 	case *objects.ReplicaSet:
+		want := replicas(o.Spec.Replicas)
+		s := o.Status
+		return s.ObservedGeneration >= o.Generation && s.Replicas == want && s.AvailableReplicas == want
+	case *objects.ReplicationController:
 		want := replicas(o.Spec.Replicas)
 		s := o.Status
 		return s.ObservedGeneration >= o.Generation && s.Replicas == want && s.AvailableReplicas == want

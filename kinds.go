@@ -6,6 +6,7 @@ const (
 	KindNode                    = "Node"
 	KindPod                     = "Pod"
 	KindReplicaSet              = "ReplicaSet"
+	KindReplicationController   = "ReplicationController"
 	KindDeployment              = "Deployment"
 	KindStatefulSet             = "StatefulSet"
 	KindDaemonSet               = "DaemonSet"

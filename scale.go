@@ -32,9 +32,10 @@ type ScaleStatus struct {
 }
 
 // GetScale returns the scale subresource of the workload of kind named by
-// key: a Deployment, ReplicaSet or StatefulSet, or an object of a host's
-// own kind that implements objects.Scalable. Another kind's is an error
-// wrapping store.ErrNotFound, as Kubernetes has no such resource.
+// key: a Deployment, ReplicaSet, ReplicationController or StatefulSet, or
+// an object of a host's own kind that implements objects.Scalable.
+// Another kind's is an error wrapping store.ErrNotFound, as Kubernetes
+// has no such resource.
 func (o *Orchestrator) GetScale(ctx context.Context, kind string, key objects.Key) (*Scale, error) {
 	var out *Scale
 	err := o.store.View(ctx, func(tx store.ReadTx) error {

@@ -12,6 +12,7 @@ func coreKinds() []KindInfo {
 		{APIVersion: "v1", Kind: "PersistentVolume", Namespaced: false, New: func() Object { return &PersistentVolume{} }},
 		{APIVersion: "v1", Kind: "PersistentVolumeClaim", Namespaced: true, New: func() Object { return &PersistentVolumeClaim{} }},
 		{APIVersion: "v1", Kind: "Pod", Namespaced: true, New: func() Object { return &Pod{} }},
+		{APIVersion: "v1", Kind: "ReplicationController", Namespaced: true, New: func() Object { return &ReplicationController{} }},
 		{APIVersion: "v1", Kind: "ResourceQuota", Namespaced: true, New: func() Object { return &ResourceQuota{} }},
 		{APIVersion: "v1", Kind: "Secret", Namespaced: true, New: func() Object { return &Secret{} }},
 		{APIVersion: "v1", Kind: "Service", Namespaced: true, New: func() Object { return &Service{} }},

@@ -12,6 +12,7 @@ func TestCoreKindsRegistered(t *testing.T) {
 	for kind, namespaced := range map[string]bool{
 		"ConfigMap": true, "Endpoints": true, "Event": true, "Namespace": false, "Node": false,
 		"PersistentVolume": false, "PersistentVolumeClaim": true, "Pod": true, "Secret": true, "Service": true,
+		"ReplicationController": true,
 	} {
 		k := s.LookupGVK("v1", kind)
 		require.NotNil(t, k, kind)
@@ -24,6 +25,7 @@ func TestCoreKindsRegistered(t *testing.T) {
 		assert.IsType(t, obj, obj.DeepCopyObject())
 	}
 	assert.True(t, s.Lookup("Pod").HasStatus())
+	assert.True(t, s.Lookup("ReplicationController").HasStatus())
 	assert.False(t, s.Lookup("Event").HasStatus())
 	assert.False(t, s.Lookup("Endpoints").HasStatus())
 }

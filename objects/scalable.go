@@ -1,10 +1,10 @@
 package objects
 
 // Scalable is implemented by the kinds that have a scale subresource, as
-// Kubernetes' /scale: Deployment, ReplicaSet and StatefulSet, and any
-// kind of a host's own that implements it, as a CustomResourceDefinition
-// declares one (specReplicasPath, statusReplicasPath,
-// labelSelectorPath). podkit's Orchestrator.GetScale and UpdateScale
+// Kubernetes' /scale: Deployment, ReplicaSet, StatefulSet and
+// ReplicationController, and any kind of a host's own that implements it,
+// as a CustomResourceDefinition declares one (specReplicasPath,
+// statusReplicasPath, labelSelectorPath). podkit's Orchestrator.GetScale and UpdateScale
 // read and write it, and a HorizontalPodAutoscaler scales any kind that
 // has it.
 //
@@ -28,6 +28,7 @@ var (
 	_ Scalable = (*Deployment)(nil)
 	_ Scalable = (*ReplicaSet)(nil)
 	_ Scalable = (*StatefulSet)(nil)
+	_ Scalable = (*ReplicationController)(nil)
 )
 
 // defaultReplicas is spec.replicas when unset, for every kind with one.

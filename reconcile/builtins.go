@@ -76,7 +76,7 @@ func WithLocalPath(o LocalPathOptions) BuiltinOption {
 func AddBuiltins(m *Manager) error { return AddBuiltinsWith(m) }
 
 // AddBuiltinsWith registers the built-in controllers with m: ReplicaSet,
-// Deployment, StatefulSet, DaemonSet, Job, CronJob, node lifecycle,
+// ReplicationController, Deployment, StatefulSet, DaemonSet, Job, CronJob, node lifecycle,
 // HorizontalPodAutoscaler, disruption (PodDisruptionBudget status), the
 // PersistentVolumeClaim binder and
 // PersistentVolume controller with the local-path provisioner (and its
@@ -97,6 +97,7 @@ func AddBuiltinsWith(m *Manager, opts ...BuiltinOption) error {
 	}
 	for _, c := range []Controller{
 		ReplicaSetController(m),
+		ReplicationControllerController(m),
 		DeploymentController(m),
 		StatefulSetController(m),
 		DaemonSetController(m),

@@ -32,7 +32,8 @@ const DisruptedPodTimeout = 2 * time.Minute
 //   - expectedPods is, for an integer minAvailable, the number of those
 //     pods; otherwise (maxUnavailable, or a percentage minAvailable) the
 //     sum of the scales of their controllers: a Deployment's replicas for
-//     the pods of its ReplicaSets, a ReplicaSet's or a StatefulSet's own.
+//     the pods of its ReplicaSets, a ReplicaSet's, a ReplicationController's
+//     or a StatefulSet's own.
 //     Pods no controller manages are left out (with an UnmanagedPods
 //     warning); a pod whose controller is missing or has no scale (a
 //     DaemonSet's, a Job's) makes the sync fail.
@@ -231,7 +232,7 @@ func (r *disruptionReconciler) expectedScale(ctx context.Context, pods []*object
 
 // controllerScale returns the uid and desired replicas of the workload a
 // pod's controller reference leads to: a Deployment through its
-// ReplicaSet, a ReplicaSet, a StatefulSet.
+// ReplicaSet, a ReplicaSet, a ReplicationController, a StatefulSet.
 func (r *disruptionReconciler) controllerScale(ctx context.Context, ref *objects.OwnerReference, p *objects.Pod) (string, int32, error) {
 	notFound := fmt.Errorf("found no controllers for pod %q", p.Name)
 	get := func(kind string, ref *objects.OwnerReference) (objects.Object, bool) {
@@ -257,6 +258,12 @@ func (r *disruptionReconciler) controllerScale(ctx context.Context, ref *objects
 			return "", 0, notFound
 		}
 		return o.GetObjectMeta().UID, replicasOf(o.(*objects.Deployment).Spec.Replicas), nil
+	case ref.Kind == kindReplicationController && group == "":
+		o, ok := get(kindReplicationController, ref)
+		if !ok {
+			return "", 0, notFound
+		}
+		return o.GetObjectMeta().UID, replicasOf(o.(*objects.ReplicationController).Spec.Replicas), nil
 	case ref.Kind == kindStatefulSet && group == "apps":
 		o, ok := get(kindStatefulSet, ref)
 		if !ok {

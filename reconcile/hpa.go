@@ -81,7 +81,7 @@ func (o HPAOptions) withDefaults() HPAOptions {
 //
 // Every SyncPeriod it reads the usage of the target's pods from metrics
 // and sets the target's spec.replicas (a Deployment, ReplicaSet,
-// StatefulSet or any kind of the host's with a scale subresource,
+// ReplicationController, StatefulSet or any kind of the host's with a scale subresource,
 // objects.Scalable, in the autoscaler's namespace) as Kubernetes'
 // autoscaling/v2 controller does, for Resource and ContainerResource
 // metrics (cpu, memory; Pods, Object and External metrics below) with
@@ -285,7 +285,7 @@ func (r *hpaReconciler) writeStatus(ctx context.Context, h *objects.HorizontalPo
 
 // readTarget reads the replicas and selector of the scale target, of
 // any kind with a scale subresource (objects.Scalable): a Deployment,
-// ReplicaSet, StatefulSet or a host's own kind.
+// ReplicaSet, ReplicationController, StatefulSet or a host's own kind.
 func (r *hpaReconciler) readTarget(ctx context.Context, h *objects.HorizontalPodAutoscaler) (*scaleTarget, error) {
 	ref := h.Spec.ScaleTargetRef
 	obj, err := r.c.Get(ctx, ref.Kind, objects.Key{Namespace: h.Namespace, Name: ref.Name})

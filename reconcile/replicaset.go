@@ -1,10 +1,12 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -97,9 +99,21 @@ func (r *replicaSetReconciler) Reconcile(ctx context.Context, req Request) (Resu
 	if err != nil {
 		return Result{}, err
 	}
+	return r.sync(ctx, rs, func(ctx context.Context, status objects.ReplicaSetStatus) error {
+		rs.Status = status
+		return r.c.UpdateStatus(ctx, rs)
+	})
+}
+
+// sync converges the pods of rs and writes its status with writeStatus
+// when it changed. rs is a ReplicaSet or a view of another kind run the
+// same way (a ReplicationController, see replicaSetView): its TypeMeta and
+// ObjectMeta are the owner's, which owner references, adoption and events
+// name.
+func (r *replicaSetReconciler) sync(ctx context.Context, rs *objects.ReplicaSet, writeStatus func(context.Context, objects.ReplicaSetStatus) error) (Result, error) {
 	sel, err := objects.LabelSelectorAsSelector(rs.Spec.Selector)
 	if err != nil {
-		return Result{}, Terminal(fmt.Errorf("replicaset %s: invalid selector: %w", req, err))
+		return Result{}, Terminal(fmt.Errorf("%s %s/%s: invalid selector: %w", strings.ToLower(cmp.Or(rs.Kind, kindReplicaSet)), rs.Namespace, rs.Name, err))
 	}
 	pods, err := claimPods(ctx, r.c, r.c.listShared, rs, sel, isPodActive)
 	if err != nil {
@@ -112,8 +126,7 @@ func (r *replicaSetReconciler) Reconcile(ctx context.Context, req Request) (Resu
 	now := r.clock.Now()
 	status := replicaSetStatus(rs, pods, manageErr, now)
 	if !reflect.DeepEqual(status, rs.Status) {
-		rs.Status = status
-		if err := r.c.UpdateStatus(ctx, rs); err != nil {
+		if err := writeStatus(ctx, status); err != nil {
 			return Result{}, errors.Join(manageErr, err)
 		}
 	}
@@ -205,14 +218,14 @@ func deletePods(ctx context.Context, c *Client, pods []*objects.Pod) error {
 }
 
 // relatedPods returns the other pods of the ReplicaSet's controller (the
-// Deployment's other ReplicaSets), which rank a pod by how crowded its node
-// is.
+// Deployment's other ReplicaSets; for a view, its controller's other
+// objects of its kind), which rank a pod by how crowded its node is.
 func (r *replicaSetReconciler) relatedPods(ctx context.Context, rs *objects.ReplicaSet) ([]*objects.Pod, error) {
 	ref := rs.ControllerRef()
 	if ref == nil {
 		return nil, nil
 	}
-	siblings, err := r.c.List(ctx, kindReplicaSet, store.ListOptions{Namespace: rs.Namespace, Fields: map[string]string{store.IndexOwner: ref.UID}})
+	siblings, err := r.c.List(ctx, cmp.Or(rs.Kind, kindReplicaSet), store.ListOptions{Namespace: rs.Namespace, Fields: map[string]string{store.IndexOwner: ref.UID}})
 	if err != nil {
 		return nil, err
 	}

@@ -200,6 +200,10 @@ func podSpecs(obj objects.Object) []*objects.PodSpec {
 		return []*objects.PodSpec{&o.Spec.Template.Spec}
 	case *objects.ReplicaSet:
 		return []*objects.PodSpec{&o.Spec.Template.Spec}
+	case *objects.ReplicationController:
+		if o.Spec.Template != nil {
+			return []*objects.PodSpec{&o.Spec.Template.Spec}
+		}
 	case *objects.StatefulSet:
 		return []*objects.PodSpec{&o.Spec.Template.Spec}
 	case *objects.DaemonSet:

@@ -25,6 +25,7 @@ const (
 	kindResourceQuota = "ResourceQuota"
 	kindConfigMap     = "ConfigMap"
 	kindSecret        = "Secret"
+	kindRC            = "ReplicationController"
 
 	requestsPrefix     = "requests."
 	storageClassSuffix = ".storageclass.storage.k8s.io/"
@@ -35,6 +36,7 @@ var aliases = map[string]objects.ResourceName{
 	kindConfigMap:     objects.ResourceConfigMaps,
 	kindSecret:        objects.ResourceSecrets,
 	kindResourceQuota: objects.ResourceQuotas,
+	kindRC:            objects.ResourceReplicationControllers,
 }
 
 // podResources are the resources a pod uses, besides hugepages and

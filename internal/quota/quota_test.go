@@ -61,6 +61,8 @@ func TestUsage(t *testing.T) {
 		e.Usage("PersistentVolumeClaim", claim, now), "storage rounded up to whole bytes, and by class")
 
 	assertList(t, list("count/configmaps", "1", "configmaps", "1"), e.Usage("ConfigMap", &objects.ConfigMap{}, now), "legacy alias")
+	assertList(t, list("count/replicationcontrollers", "1", "replicationcontrollers", "1"),
+		e.Usage("ReplicationController", &objects.ReplicationController{}, now), "legacy alias")
 	assertList(t, list("count/deployments.apps", "1"), e.Usage("Deployment", &objects.Deployment{}, now), "any kind's count")
 	assert.Equal(t, []string{"Deployment", "Pod"}, e.Kinds([]objects.ResourceName{"count/deployments.apps", "requests.cpu"}))
 	assert.Empty(t, e.Kinds([]objects.ResourceName{"count/nodes"}), "cluster-scoped kinds are not counted")
