@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 const (
@@ -121,6 +122,23 @@ func IsEnvVarName(value string) []string {
 		return []string{"a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')"}
 	}
 	return nil
+}
+
+// IsRelaxedEnvVarName returns why value is not an environment variable
+// name by Kubernetes' relaxed rule (printable ASCII but '='), which an env
+// file's keys follow.
+func IsRelaxedEnvVarName(value string) []string {
+	var errs []string
+	if value == "" {
+		errs = append(errs, "environment variable name must be non-empty")
+	}
+	for _, r := range value {
+		if r > unicode.MaxASCII || !unicode.IsPrint(r) || r == '=' {
+			errs = append(errs, "a valid environment variable name must consist only of printable ASCII characters other than '='")
+			break
+		}
+	}
+	return errs
 }
 
 // IsConfigMapKey returns why value is not a valid ConfigMap or Secret key.

@@ -260,10 +260,14 @@ type Container struct {
 	// resize restarts the container (RestartContainer) or not (NotRequired,
 	// the default for a resource it does not name). See Orchestrator.Resize.
 	ResizePolicy []ContainerResizePolicy `json:"resizePolicy,omitempty"`
-	// RestartPolicy, on an init container, makes it a sidecar: see
-	// Container.IsSidecar. Only ContainerRestartPolicyAlways is allowed,
-	// and only on init containers.
+	// RestartPolicy overrides the pod's restartPolicy for this container
+	// (Always, OnFailure or Never): see Container.Restarts. Always on an
+	// init container makes it a sidecar: see Container.IsSidecar.
 	RestartPolicy *ContainerRestartPolicy `json:"restartPolicy,omitempty"`
+	// RestartPolicyRules decide, in order, whether the container is
+	// restarted when it exits with a given code, before its RestartPolicy
+	// does; they need RestartPolicy set. See Container.Restarts.
+	RestartPolicyRules []ContainerRestartRule `json:"restartPolicyRules,omitempty"`
 }
 
 // PullPolicy says when an image is pulled.
@@ -323,6 +327,7 @@ type EnvVarSource struct {
 	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
 	ConfigMapKeyRef  *ConfigMapKeySelector  `json:"configMapKeyRef,omitempty"`
 	SecretKeyRef     *SecretKeySelector     `json:"secretKeyRef,omitempty"`
+	FileKeyRef       *FileKeySelector       `json:"fileKeyRef,omitempty"`
 }
 
 // ObjectFieldSelector selects a field of the pod ("metadata.name",
@@ -352,6 +357,25 @@ type SecretKeySelector struct {
 	LocalObjectReference `json:",inline"`
 	Key                  string `json:"key"`
 	Optional             *bool  `json:"optional,omitempty"`
+}
+
+// FileKeySelector selects one key of an env file in one of the pod's
+// emptyDir volumes, typically written there by an init container
+// (Kubernetes' EnvFiles). The node agent reads the file each time it
+// starts the container. The file holds KEY='value' lines: the value in
+// single quotes, taken literally and possibly spanning lines; blank lines,
+// lines starting with '#' and a '#' comment after the closing quote are
+// ignored; the first line naming the key wins. A missing file or key is
+// an error that keeps the container waiting in CreateContainerConfigError
+// (tried again), unless Optional: then the variable is not set.
+type FileKeySelector struct {
+	// VolumeName names an emptyDir volume of the pod.
+	VolumeName string `json:"volumeName"`
+	// Path is the file's path within the volume, without "..".
+	Path string `json:"path"`
+	// Key is the variable to read from the file.
+	Key      string `json:"key"`
+	Optional *bool  `json:"optional,omitempty"`
 }
 
 // EnvFromSource imports every key of a ConfigMap or Secret as environment
@@ -627,6 +651,10 @@ const (
 	PodReady                  PodConditionType = "Ready"
 	DisruptionTarget          PodConditionType = "DisruptionTarget"
 	PodReadyToStartContainers PodConditionType = "PodReadyToStartContainers"
+	// AllContainersRestarting: a container's RestartAllContainers rule
+	// matched its exit and the pod restarts in place (see
+	// Container.RestartsAll); kept on pods with such a rule only.
+	AllContainersRestarting PodConditionType = "AllContainersRestarting"
 	// PodResizePending: the spec's resources were changed (a resize) and
 	// the node agent has not admitted them; reason PodReasonDeferred or
 	// PodReasonInfeasible.

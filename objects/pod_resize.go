@@ -80,7 +80,7 @@ func validateResizePolicy(c *Container, s *PodSpec, init bool, p *Path) ErrorLis
 		default:
 			errs = append(errs, NotSupported(ip.Child("restartPolicy"), string(rp.RestartPolicy), []string{string(NotRequired), string(RestartContainer)}))
 		}
-		if s.RestartPolicy == RestartPolicyNever && rp.RestartPolicy != NotRequired && !c.IsSidecar() {
+		if s.RestartPolicy == RestartPolicyNever && rp.RestartPolicy != NotRequired && !(init && c.IsSidecar()) {
 			errs = append(errs, Invalid(ip.Child("restartPolicy"), string(rp.RestartPolicy), "must be 'NotRequired' when `restartPolicy` is 'Never'"))
 		}
 	}

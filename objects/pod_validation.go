@@ -175,6 +175,7 @@ func ValidatePodSpec(s *PodSpec, p *Path) ErrorList {
 	if a := s.ActiveDeadlineSeconds; a != nil && (*a < 1 || *a > math.MaxInt32) {
 		errs = append(errs, Invalid(p.Child("activeDeadlineSeconds"), *a, "must be between 1 and 2147483647, inclusive"))
 	}
+	errs = append(errs, validateFileKeyRefVolumes(s, p)...)
 	return errs
 }
 
@@ -631,7 +632,7 @@ func validateContainer(c *Container, s *PodSpec, vols map[string]*VolumeSource, 
 	errs = append(errs, validateResizePolicy(c, s, init, p.Child("resizePolicy"))...)
 	errs = append(errs, validateSecurityContext(c.SecurityContext, p.Child("securityContext"))...)
 
-	errs = append(errs, validateContainerRestartPolicy(c, init, p.Child("restartPolicy"))...)
+	errs = append(errs, validateContainerRestartPolicy(c, p)...)
 	grace := s.TerminationGracePeriodSeconds
 	if init && !c.IsSidecar() {
 		const msg = "may not be set for init containers without restartPolicy=Always"
@@ -787,15 +788,79 @@ func validateEnv(env []EnvVar, p *Path) ErrorList {
 			n++
 			errs = append(errs, validateKeySelector(vf.SecretKeyRef.Name, vf.SecretKeyRef.Key, vp.Child("secretKeyRef"))...)
 		}
+		if vf.FileKeyRef != nil {
+			n++
+			errs = append(errs, validateFileKeySelector(vf.FileKeyRef, vp.Child("fileKeyRef"))...)
+		}
 		switch {
 		case n == 0:
-			errs = append(errs, Invalid(vp, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"))
+			errs = append(errs, Invalid(vp, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef`, `secretKeyRef` or `fileKeyRef`"))
 		case n > 1:
 			errs = append(errs, Invalid(vp, "", "may not have more than one field specified at a time"))
 		}
 		if n > 0 && ev.Value != "" {
 			errs = append(errs, Invalid(vp, "", "may not be specified when `value` is not empty"))
 		}
+	}
+	return errs
+}
+
+// validateFileKeySelector checks a fileKeyRef alone; that its volume is
+// an emptyDir of the pod is validateFileKeyRefVolumes' job.
+func validateFileKeySelector(s *FileKeySelector, p *Path) ErrorList {
+	var errs ErrorList
+	if s.Key == "" {
+		errs = append(errs, Required(p.Child("key"), ""))
+	} else {
+		errs = appendMsgs(errs, p.Child("key"), s.Key, IsRelaxedEnvVarName(s.Key))
+	}
+	if s.VolumeName == "" {
+		errs = append(errs, Required(p.Child("volumeName"), ""))
+	} else {
+		errs = appendMsgs(errs, p.Child("volumeName"), s.VolumeName, IsDNS1123Label(s.VolumeName))
+	}
+	// Kubernetes refuses only backsteps: an absolute path is read within
+	// the volume, as the kubelet's secure join reads it.
+	if s.Path == "" {
+		errs = append(errs, Required(p.Child("path"), ""))
+	} else {
+		errs = append(errs, validateNoBacksteps(s.Path, p.Child("path"))...)
+	}
+	return errs
+}
+
+// validateFileKeyRefVolumes checks that every fileKeyRef of the pod's
+// containers names an emptyDir volume of the pod, in Kubernetes' order
+// (init containers, containers, ephemeral containers).
+func validateFileKeyRefVolumes(s *PodSpec, p *Path) ErrorList {
+	vols := make(map[string]*VolumeSource, len(s.Volumes))
+	for i := range s.Volumes {
+		vols[s.Volumes[i].Name] = &s.Volumes[i].VolumeSource
+	}
+	var errs ErrorList
+	check := func(c *Container, cp *Path) {
+		for i, ev := range c.Env {
+			if ev.ValueFrom == nil || ev.ValueFrom.FileKeyRef == nil {
+				continue
+			}
+			name := ev.ValueFrom.FileKeyRef.VolumeName
+			np := cp.Child("env").Index(i).Child("valueFrom", "fileKeyRef", "volumeName")
+			switch v, ok := vols[name]; {
+			case !ok:
+				errs = append(errs, NotFound(np, name))
+			case v.EmptyDir == nil:
+				errs = append(errs, Invalid(np, name, "referenced volume must be of type emptyDir"))
+			}
+		}
+	}
+	for i := range s.InitContainers {
+		check(&s.InitContainers[i], p.Child("initContainers").Index(i))
+	}
+	for i := range s.Containers {
+		check(&s.Containers[i], p.Child("containers").Index(i))
+	}
+	for i := range s.EphemeralContainers {
+		check(s.EphemeralContainers[i].Container(), p.Child("ephemeralContainers").Index(i))
 	}
 	return errs
 }

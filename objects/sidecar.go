@@ -1,11 +1,5 @@
 package objects
 
-// ContainerRestartPolicy is the restart policy of one container.
-type ContainerRestartPolicy string
-
-// ContainerRestartPolicyAlways, on an init container, makes it a sidecar.
-const ContainerRestartPolicyAlways ContainerRestartPolicy = "Always"
-
 // IsSidecar reports whether c is a sidecar: an init container with
 // restartPolicy Always (Kubernetes' restartable init container). A sidecar
 // starts in its place among the init containers, and the next one starts
@@ -19,19 +13,4 @@ const ContainerRestartPolicyAlways ContainerRestartPolicy = "Always"
 // add to the pod's for as long as the pod runs (PodRequests).
 func (c *Container) IsSidecar() bool {
 	return c.RestartPolicy != nil && *c.RestartPolicy == ContainerRestartPolicyAlways
-}
-
-// validateContainerRestartPolicy checks a container's restartPolicy, as
-// the API server does without the ContainerRestartRules feature: Always,
-// on init containers only.
-func validateContainerRestartPolicy(c *Container, init bool, p *Path) ErrorList {
-	switch {
-	case c.RestartPolicy == nil:
-		return nil
-	case !init:
-		return ErrorList{Forbidden(p, "may not be set for non-init containers")}
-	case *c.RestartPolicy != ContainerRestartPolicyAlways:
-		return ErrorList{NotSupported(p, string(*c.RestartPolicy), []string{string(ContainerRestartPolicyAlways)})}
-	}
-	return nil
 }

@@ -22,13 +22,11 @@ func TestValidateSidecars(t *testing.T) {
 			p.Spec.InitContainers = []Container{{Name: "proxy", Image: "envoy", RestartPolicy: &always,
 				StartupProbe: &Probe{ProbeHandler: exec, SuccessThreshold: 2}}}
 		}, []string{"spec.initContainers[0].startupProbe.successThreshold: Invalid value: 2: must be 1"}},
-		{"restartPolicy on a container", func(p *Pod) {
-			p.Spec.Containers[0].RestartPolicy = &always
-		}, []string{"spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers"}},
-		{"restartPolicy other than Always", func(p *Pod) {
-			never := ContainerRestartPolicy("Never")
-			p.Spec.InitContainers = []Container{{Name: "init", Image: "busybox", RestartPolicy: &never}}
-		}, []string{`spec.initContainers[0].restartPolicy: Unsupported value: "Never": supported values: "Always"`}},
+		{"restartPolicy other than Always: not a sidecar", func(p *Pod) {
+			never := ContainerRestartPolicyNever
+			p.Spec.InitContainers = []Container{{Name: "init", Image: "busybox", RestartPolicy: &never,
+				ReadinessProbe: &Probe{ProbeHandler: exec}}}
+		}, []string{"spec.initContainers[0].readinessProbe: Forbidden: may not be set for init containers"}},
 		{"init container without restartPolicy keeps its limits", func(p *Pod) {
 			p.Spec.InitContainers = []Container{{Name: "init", Image: "busybox", ReadinessProbe: &Probe{ProbeHandler: exec}}}
 		}, []string{"spec.initContainers[0].readinessProbe: Forbidden: may not be set for init containers"}},

@@ -1,13 +1,13 @@
 // Package reconcile runs podkit's controllers: level-based loops that read
 // the objects in a store and write what converges them towards their
-// specs. The built-in ones keep ReplicaSets' pods, roll Deployments out,
-// run StatefulSets, DaemonSets, Jobs and CronJobs, watch node leases and
-// evict from unreachable nodes, autoscale (HorizontalPodAutoscaler), keep
-// PodDisruptionBudgets' status, give every namespace its default
+// specs. The built-in ones keep ReplicaSets' and ReplicationControllers'
+// pods, roll Deployments out, run StatefulSets, DaemonSets, Jobs and
+// CronJobs, watch node leases and evict from unreachable nodes, autoscale
+// (HorizontalPodAutoscaler), keep PodDisruptionBudgets' status, give every namespace its default
 // ServiceAccount, aggregate ClusterRoles (ClusterRoleAggregationController),
 // keep ResourceQuotas' status.used (ResourceQuotaController:
 // recomputed from what exists when objects go or finish, when a quota
-// changes, and every five minutes), bind and provision volumes, and
+// changes, and every five minutes), bind, provision and clone volumes, and
 // collect garbage (owner references and namespace deletion); a host
 // program adds its own, for built-in kinds or kinds of its own registered
 // in the store's scheme, through the same API.

@@ -9,7 +9,11 @@
 // seconds to each); volumes; init containers in order, each to success,
 // or for a sidecar (restartPolicy Always) until it has started, then kept
 // running and restarted whatever the pod's restartPolicy; then the
-// containers, restarted per restartPolicy with CrashLoopBackOff; probes
+// containers, restarted with CrashLoopBackOff per the pod's restartPolicy
+// or their own restartPolicy and restartPolicyRules (Kubernetes'
+// ContainerRestartRules: objects.Container.Restarts decides, for init
+// containers too; a RestartAllContainers rule restarts the whole pod in
+// place, from its first init container: objects.Container.RestartsAll); probes
 // (exec, httpGet, tcpSocket and grpc, the last asking the gRPC health
 // service, grpc.health.v1.Health, on the pod's IP as the kubelet does);
 // postStart and preStop hooks; graceful termination, the sidecars last,
@@ -66,6 +70,15 @@
 // (WithCrashLoopBackOff), so a changed image may pass. On a runtime
 // that cannot report an image's user, a container whose check needs it
 // is refused.
+//
+// A container's environment is built each time it is started, as the
+// kubelet builds it: envFrom, then env, from ConfigMaps, Secrets, the
+// downward API, and for env[].valueFrom.fileKeyRef (Kubernetes' EnvFiles)
+// a key of an env file the pod wrote into one of its emptyDir volumes,
+// typically from an init container (objects.FileKeySelector). A source,
+// file or key that is missing and not optional keeps the container
+// waiting in CreateContainerConfigError with the kubelet's message, tried
+// again; an optional one leaves the variable unset.
 //
 // A pod's resources may be changed in place (podkit's Orchestrator.Resize,
 // Kubernetes' pods/resize): the agent admits the whole resize when the

@@ -144,11 +144,11 @@ func (h specHash) is(label string) bool {
 }
 
 // containerConfig builds what the runtime needs to create instance attempt
-// of c. A missing ConfigMap, Secret or key, or a container that runAsNonRoot
-// forbids (see verifyRunAsNonRoot), is a *configError; any other error is
-// the runtime's.
+// of c. A missing ConfigMap, Secret, env file or key, or a container that
+// runAsNonRoot forbids (see verifyRunAsNonRoot), is a *configError; any
+// other error is the runtime's.
 func (a *Agent) containerConfig(sc *syncCtx, c *objects.Container, attempt uint32) (*runtime.ContainerConfig, error) {
-	env, err := sc.res.makeEnv(c)
+	env, err := sc.res.makeEnv(c, sc.vols)
 	if err != nil {
 		return nil, err
 	}

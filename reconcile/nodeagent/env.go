@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/podkit/podkit/internal/volumes"
 	"github.com/podkit/podkit/objects"
 	"github.com/podkit/podkit/runtime"
 	"github.com/podkit/podkit/store"
@@ -214,7 +215,7 @@ func (r *resolver) allocatable(name objects.ResourceName) objects.Quantity {
 }
 
 // configError is a container's configuration that cannot be built yet: a
-// missing ConfigMap, Secret or key (CreateContainerConfigError).
+// missing ConfigMap, Secret, env file or key (CreateContainerConfigError).
 type configError struct{ msg string }
 
 func (e *configError) Error() string { return e.msg }
@@ -225,8 +226,8 @@ func configErr(format string, args ...any) error {
 
 // makeEnv builds a container's environment: envFrom in order, then env,
 // later entries overriding earlier ones, with $(VAR) references expanded
-// as Kubernetes does.
-func (r *resolver) makeEnv(c *objects.Container) ([]runtime.EnvVar, error) {
+// as Kubernetes does. vols are the pod's volumes, where fileKeyRefs read.
+func (r *resolver) makeEnv(c *objects.Container, vols map[string]volumes.Volume) ([]runtime.EnvVar, error) {
 	var out []runtime.EnvVar
 	idx := map[string]int{}
 	set := func(k, v string) {
@@ -301,7 +302,7 @@ func (r *resolver) makeEnv(c *objects.Container) ([]runtime.EnvVar, error) {
 			set(e.Name, expand(e.Value, lookup))
 			continue
 		}
-		v, ok, err := r.envValueFrom(c, e.ValueFrom)
+		v, ok, err := r.envValueFrom(c, e.ValueFrom, vols)
 		if err != nil {
 			return nil, err
 		}
@@ -316,7 +317,7 @@ func optional(b *bool) bool { return b != nil && *b }
 
 // envValueFrom resolves a valueFrom; ok is false for an optional source
 // that is missing (the variable is then not set).
-func (r *resolver) envValueFrom(c *objects.Container, vf *objects.EnvVarSource) (string, bool, error) {
+func (r *resolver) envValueFrom(c *objects.Container, vf *objects.EnvVarSource, vols map[string]volumes.Volume) (string, bool, error) {
 	ns := r.pod.Namespace
 	switch {
 	case vf.ConfigMapKeyRef != nil:
@@ -372,6 +373,8 @@ func (r *resolver) envValueFrom(c *objects.Container, vf *objects.EnvVarSource) 
 			return "", false, configErr("%v", err)
 		}
 		return v, true, nil
+	case vf.FileKeyRef != nil:
+		return fileKeyValue(vf.FileKeyRef, vols)
 	}
 	return "", false, nil
 }

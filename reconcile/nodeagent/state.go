@@ -31,6 +31,11 @@ type podState struct {
 	// finds it running), or a container it started that stopped at once
 	// (whose exit event may have come before the agent was watching).
 	resync bool
+	// stale are the container instances a restart of the whole pod set
+	// aside (see Agent.restartAll), by ID; restarting is true while it
+	// kills them.
+	stale      map[string]bool
+	restarting bool
 }
 
 // podFailure is why the agent ended a pod that had not finished: the

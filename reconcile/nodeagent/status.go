@@ -16,7 +16,7 @@ import (
 // DisruptionTarget) belong to whoever set them and are kept.
 var agentConditions = []objects.PodConditionType{
 	objects.PodReadyToStartContainers, objects.PodInitialized, objects.ContainersReady, objects.PodReady,
-	objects.PodResizePending, objects.PodResizeInProgress,
+	objects.PodResizePending, objects.PodResizeInProgress, objects.AllContainersRestarting,
 }
 
 // publish computes the pod's status and queues it for the store when it
@@ -148,6 +148,19 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 	if !terminal {
 		resizeConditions(pod, st, obs, s)
 	}
+	if pod.Spec.RestartsAllOnSomeExit() {
+		// As the kubelet's GenerateAllContainersRestartingCondition.
+		c := objects.PodCondition{Type: objects.AllContainersRestarting, Status: objects.ConditionFalse}
+		switch {
+		case s.Phase == objects.PodSucceeded:
+			c.Reason = "PodCompleted"
+		case s.Phase == objects.PodFailed:
+			c.Reason = "PodFailed"
+		case st.restarting:
+			c.Status, c.Reason, c.Message = objects.ConditionTrue, "RestartAllContainersStarted", "container exited with restart policy rule"
+		}
+		s.Conditions = append(s.Conditions, c)
+	}
 	switch {
 	case st.failure != nil:
 	case st.trouble == nil:
@@ -239,14 +252,25 @@ func (a *Agent) containerState(pod *objects.Pod, c *objects.Container, st *podSt
 	reason, message := cs.waiting()
 	f := false
 	cur := obs.latest(c.Name)
+	var setAside *runtime.ContainerStatus // by a restart of the whole pod, not followed yet
+	if cur != nil && obs.stale[cur.ID] {
+		setAside, cur = cur, nil
+	}
 	if cur == nil {
-		if reason == "" {
+		switch {
+		case setAside != nil && st.restarting:
+			reason, message = "RestartingAllContainers", "The container is removed because RestartAllContainers in place"
+		case reason == "":
 			reason = "ContainerCreating"
 			if !isInit && !sidecar && !initDone {
 				reason = "PodInitializing"
 			}
 		}
 		out.State.Waiting = &objects.ContainerStateWaiting{Reason: reason, Message: message}
+		if setAside != nil {
+			out.RestartCount = int32(setAside.Attempt) + 1
+			out.LastTerminationState.Terminated = a.terminated(setAside)
+		}
 		if !isInit {
 			out.Started = &f
 		}
@@ -268,12 +292,8 @@ func (a *Agent) containerState(pod *objects.Pod, c *objects.Container, st *podSt
 			out.Ready = cs.ready(c, cur.ID) && !st.killed && !st.terminal
 		}
 	case runtime.ContainerExited:
-		policy := pod.Spec.RestartPolicy
-		if sidecar {
-			policy = objects.RestartPolicyAlways
-		}
-		restarting := !st.terminal && !st.killed && (isInit && cur.ExitCode != 0 && policy != objects.RestartPolicyNever ||
-			!isInit && shouldRestart(policy, cur.ExitCode))
+		restarting := !st.terminal && !st.killed && (!isInit || sidecar || cur.ExitCode != 0) &&
+			c.Restarts(pod.Spec.RestartPolicy, cur.ExitCode)
 		if restarting {
 			if reason == "" {
 				reason = "ContainerCreating"
@@ -300,30 +320,41 @@ func (a *Agent) containerState(pod *objects.Pod, c *objects.Container, st *podSt
 }
 
 // podPhase is the kubelet's getPhase.
+// With every container stopped, the pod runs on while one of them is to
+// restart (Container.Restarts); otherwise it has succeeded if they all
+// exited 0, else failed.
 func podPhase(pod *objects.Pod, s *objects.PodStatus, initDone bool) objects.PodPhase {
-	never := pod.Spec.RestartPolicy == objects.RestartPolicyNever
+	policy := pod.Spec.RestartPolicy
 	for i, cs := range s.InitContainerStatuses {
-		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && never && !pod.Spec.InitContainers[i].IsSidecar() {
+		c := &pod.Spec.InitContainers[i]
+		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && !c.IsSidecar() && !c.Restarts(policy, t.ExitCode) {
 			return objects.PodFailed
 		}
 	}
 	if !initDone {
 		return objects.PodPending
 	}
-	var running, waiting, stopped, succeeded int
-	for _, cs := range s.ContainerStatuses {
+	var running, waiting, stopped, finished, succeeded int
+	for i, cs := range s.ContainerStatuses {
+		c := &pod.Spec.Containers[i]
+		t := cs.State.Terminated
+		if t == nil {
+			t = cs.LastTerminationState.Terminated
+		}
 		switch {
 		case cs.State.Running != nil:
 			running++
-		case cs.State.Terminated != nil:
-			stopped++
-			if cs.State.Terminated.ExitCode == 0 {
-				succeeded++
-			}
-		case cs.LastTerminationState.Terminated != nil:
-			stopped++
-		default:
+			continue
+		case t == nil:
 			waiting++
+			continue
+		}
+		stopped++
+		if !c.Restarts(policy, t.ExitCode) {
+			finished++
+		}
+		if cs.State.Terminated != nil && t.ExitCode == 0 {
+			succeeded++
 		}
 	}
 	switch {
@@ -332,16 +363,13 @@ func podPhase(pod *objects.Pod, s *objects.PodStatus, initDone bool) objects.Pod
 	case running > 0:
 		return objects.PodRunning
 	case stopped > 0:
-		if pod.Spec.RestartPolicy == objects.RestartPolicyAlways {
+		if stopped != finished {
 			return objects.PodRunning
 		}
 		if stopped == succeeded {
 			return objects.PodSucceeded
 		}
-		if never {
-			return objects.PodFailed
-		}
-		return objects.PodRunning
+		return objects.PodFailed
 	}
 	return objects.PodPending
 }

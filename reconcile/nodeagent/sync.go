@@ -27,6 +27,9 @@ type observed struct {
 	current   *runtime.SandboxStatus  // ready, else the newest
 	all       []runtime.ContainerStatus
 	insts     []instances // of all, by container
+	// stale are the instances a restart of the whole pod set aside
+	// (podState.stale): latestIn does not see them.
+	stale map[string]bool
 }
 
 // instances are the instances of one container, oldest first.
@@ -70,6 +73,9 @@ func (o *observed) latestIn(name string) *runtime.ContainerStatus {
 	is := o.of(name)
 	for i := len(is) - 1; i >= 0; i-- {
 		if is[i].SandboxID == o.current.ID {
+			if o.stale[is[i].ID] {
+				return nil // set aside by a restart of the whole pod
+			}
 			return &is[i]
 		}
 	}
@@ -141,7 +147,7 @@ func (a *Agent) observe(ctx context.Context, pod *objects.Pod, st *podState, sel
 		}
 		return byAttempt(x.Attempt, y.Attempt, x.CreatedAt, y.CreatedAt)
 	})
-	o.all = cs
+	o.all, o.stale = cs, st.stale
 	for i := 0; i < len(cs); {
 		name := ctrName(&cs[i])
 		j := i + 1
@@ -461,7 +467,10 @@ func (a *Agent) runPod(ctx context.Context, pod *objects.Pod, w *podWorker, obs 
 	st.mountFailed("")
 
 	sc := &syncCtx{a: a, ctx: ctx, w: w, pod: pod, st: st, obs: obs, before: before, vols: vols, res: res, now: now}
-	a.syncResize(sc)
+	a.restartAll(sc)
+	if sc.err == nil {
+		a.syncResize(sc)
+	}
 	if sc.err == nil && a.syncInit(sc) {
 		a.syncContainers(sc)
 	}
@@ -690,7 +699,7 @@ func (a *Agent) syncInit(sc *syncCtx) bool {
 			return false
 		case cur.ExitCode == 0:
 			continue
-		case sc.pod.Spec.RestartPolicy == objects.RestartPolicyNever:
+		case !c.Restarts(sc.pod.Spec.RestartPolicy, cur.ExitCode):
 			return false // the pod has failed
 		default:
 			a.restart(sc, c, cur, true)
@@ -745,7 +754,7 @@ func (a *Agent) syncContainer(sc *syncCtx, c *objects.Container, policy objects.
 		if sc.before != nil {
 			prior = sc.before
 		}
-		if !finished(policy, prior, c.Name) {
+		if !finished(c, policy, prior) {
 			a.startContainer(sc, c, sc.obs.nextAttempt(c.Name), false)
 		}
 		return
@@ -787,38 +796,29 @@ func (a *Agent) syncContainer(sc *syncCtx, c *objects.Container, policy objects.
 			return
 		}
 	}
-	if cur.State == runtime.ContainerExited && shouldRestart(policy, cur.ExitCode) {
+	if cur.State == runtime.ContainerExited && c.Restarts(policy, cur.ExitCode) {
 		a.restart(sc, c, cur, false)
 	}
 }
 
-// finished reports whether container name, if it has no instance in the
-// current sandbox, is not to run in it: its last instance exited and
-// restart policy policy does not restart it (the kubelet's
+// finished reports whether container c, if it has no instance in the
+// current sandbox, is not to run in it: its last instance exited and it
+// does not restart in a pod of restart policy policy (the kubelet's
 // ShouldContainerBeRestarted). So an OnFailure pod that lost its sandbox
-// does not run again what succeeded in the old one.
-func finished(policy objects.RestartPolicy, obs *observed, name string) bool {
-	l := obs.latest(name)
-	return l != nil && l.State == runtime.ContainerExited && !shouldRestart(policy, l.ExitCode)
+// does not run again what succeeded in the old one. An instance a restart
+// of the whole pod set aside does not finish its container.
+func finished(c *objects.Container, policy objects.RestartPolicy, obs *observed) bool {
+	l := obs.latest(c.Name)
+	return l != nil && l.State == runtime.ContainerExited && !obs.stale[l.ID] && !c.Restarts(policy, l.ExitCode)
 }
 
 // allFinished reports whether none of pod's containers is to run again;
 // sidecars do not count.
 func allFinished(pod *objects.Pod, obs *observed) bool {
 	for i := range pod.Spec.Containers {
-		if !finished(pod.Spec.RestartPolicy, obs, pod.Spec.Containers[i].Name) {
+		if !finished(&pod.Spec.Containers[i], pod.Spec.RestartPolicy, obs) {
 			return false
 		}
-	}
-	return true
-}
-
-func shouldRestart(p objects.RestartPolicy, exitCode int32) bool {
-	switch p {
-	case objects.RestartPolicyNever:
-		return false
-	case objects.RestartPolicyOnFailure:
-		return exitCode != 0
 	}
 	return true
 }
@@ -826,6 +826,17 @@ func shouldRestart(p objects.RestartPolicy, exitCode int32) bool {
 // restart starts the next instance of an exited container unless it is in
 // CrashLoopBackOff, which is of the container's current spec.
 func (a *Agent) restart(sc *syncCtx, c *objects.Container, cur *runtime.ContainerStatus, isInit bool) {
+	if a.backingOff(sc, c, cur) {
+		return
+	}
+	a.startContainer(sc, c, cur.Attempt+1, isInit)
+}
+
+// backingOff reports whether exited container c, whose instance is cur,
+// waits in CrashLoopBackOff before it is restarted (the sync wakes when
+// the wait ends); if not, the restart about to be made counts in its
+// back-off.
+func (a *Agent) backingOff(sc *syncCtx, c *objects.Container, cur *runtime.ContainerStatus) bool {
 	cs := sc.st.ctr(c.Name)
 	finished := cur.FinishedAt
 	if finished.IsZero() {
@@ -843,10 +854,70 @@ func (a *Agent) restart(sc *syncCtx, c *objects.Container, cur *runtime.Containe
 		}
 		t.reason, t.message = "CrashLoopBackOff", msg
 		sc.wakeAt(until)
-		return
+		return true
 	}
 	t.restart.next(&sc.a.cfg, finished, sc.now)
-	a.startContainer(sc, c, cur.Attempt+1, isInit)
+	return false
+}
+
+// restartAll restarts the pod in place when one of its containers exited
+// by a RestartAllContainers rule (objects.Container.RestartsAll), as the
+// kubelet does: every other container of the pod (its ephemeral ones
+// aside) is killed at once, without preStop hooks, and all of their
+// instances in the sandbox are set aside (podState.stale), so that the
+// sync goes on from the first init container, in the same sandbox. The
+// instances set aside stay, for their logs, and the new ones continue
+// their attempts (restart counts). The pod's AllContainersRestarting
+// condition is True in the status published meanwhile. The restart waits
+// out the exited container's CrashLoopBackOff, as a restart of it alone
+// would.
+func (a *Agent) restartAll(sc *syncCtx) {
+	pod, st := sc.pod, sc.st
+	if st.terminal || st.killed || sc.obs.current == nil || !pod.Spec.RestartsAllOnSomeExit() {
+		return
+	}
+	var source *objects.Container
+	var exited *runtime.ContainerStatus
+	specs := map[string]*objects.Container{}
+	for _, cs := range [][]objects.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			c := &cs[i]
+			specs[c.Name] = c
+			if cur := sc.obs.latestIn(c.Name); source == nil && cur != nil && cur.State == runtime.ContainerExited && c.RestartsAll(cur.ExitCode) {
+				source, exited = c, cur
+			}
+		}
+	}
+	if source == nil || a.backingOff(sc, source, exited) {
+		return
+	}
+	a.event(pod, EventNormal, "Killing", fmt.Sprintf("Container %s exited with code %d: restarting all containers of the pod (restartPolicyRules)", source.Name, exited.ExitCode))
+	st.restarting = true
+	defer func() { st.restarting = false }()
+	a.publish(pod, sc.w, sc.obs)
+	sc.changed = true
+	for _, c := range sc.obs.running() {
+		if spec := specs[ctrName(&c)]; spec != nil && c.SandboxID == sc.obs.current.ID {
+			if err := a.stopContainer(sc.ctx, pod, spec, c.ID, 0, false); err != nil && sc.fail(err) {
+				return
+			}
+		}
+	}
+	if st.stale == nil {
+		st.stale = map[string]bool{}
+	}
+	for _, c := range sc.obs.all {
+		if name := ctrName(&c); specs[name] != nil && c.SandboxID == sc.obs.current.ID {
+			st.stale[c.ID] = true
+			st.ctr(name).forgetProbes()
+		}
+	}
+	obs, err := a.observe(sc.ctx, pod, st, sc.obs.sel)
+	if err != nil {
+		sc.err = err
+		return
+	}
+	sc.obs = obs
 }
 
 // startCreated starts a container that was created but never started (an
