@@ -34,11 +34,22 @@ func requireNFT(t *testing.T) {
 // listTable returns `nft list table` of the ip family table, when the nft
 // command exists, to make failures readable.
 func listTable(name string) string {
+	if !hasNFTCommand() {
+		return ""
+	}
 	out, err := exec.Command("nft", "list", "table", "ip", name).CombinedOutput()
 	if err != nil {
 		return fmt.Sprintf("(nft list: %v: %s)", err, out)
 	}
 	return string(out)
+}
+
+// hasNFTCommand reports whether the nft command is installed, which the
+// checks of the rules' text need; the rest of the test reads the kernel
+// through the library.
+func hasNFTCommand() bool {
+	_, err := exec.LookPath("nft")
+	return err == nil
 }
 
 // The kernel takes the program's sets and chains, follows changes by
@@ -112,10 +123,12 @@ func TestKernelProgram(t *testing.T) {
 	assert.ElementsMatch(t, []string{"0a000001" + "06000000" + "1f900000"}, elems(webID+"-0-named"))
 	outID := "eg-" + hashKey(objects.Key{Namespace: "default", Name: "out"})
 	assert.ElementsMatch(t, []string{"0a000103" + "11000000" + "00350000"}, elems(outID+"-0-named"))
-	assert.Contains(t, listing, "ct state established,related accept")
-	assert.Contains(t, listing, "jump "+webID)
-	assert.Contains(t, listing, "tcp dport 8000-8100 accept")
-	assert.Contains(t, listing, "@"+webID+"-0-named accept")
+	if hasNFTCommand() { // the rules as nft prints them
+		assert.Contains(t, listing, "ct state established,related accept")
+		assert.Contains(t, listing, "jump "+webID)
+		assert.Contains(t, listing, "tcp dport 8000-8100 accept")
+		assert.Contains(t, listing, "@"+webID+"-0-named accept")
+	}
 
 	// A new client pod joins the peer set and nothing else changes.
 	pods = append(pods, pod("default", "client2", "10.0.0.7", map[string]string{"role": "client"}))
