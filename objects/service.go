@@ -2,6 +2,7 @@ package objects
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -65,6 +66,30 @@ type ServiceSpec struct {
 	// Local takes precedence. Any Service type may carry it, as in
 	// Kubernetes; those without endpoints ignore it.
 	TrafficDistribution *string `json:"trafficDistribution,omitempty"`
+	// AllocateLoadBalancerNodePorts, for a LoadBalancer Service only
+	// (defaulted to true there), says whether its ports get node ports
+	// when they name none. With false only the node ports given are
+	// allocated and served: the Service is reached through its load
+	// balancer address and cluster IP. Node ports it already holds are
+	// kept until removed from the spec, as in Kubernetes.
+	AllocateLoadBalancerNodePorts *bool `json:"allocateLoadBalancerNodePorts,omitempty"`
+	// LoadBalancerClass, for a LoadBalancer Service only, names the load
+	// balancer implementation that serves it; immutable while the
+	// Service is a LoadBalancer. podkit's service proxy serves the
+	// LoadBalancer Services without a class: one with a class gets no
+	// load balancer address or status from podkit (the host program's
+	// own implementation may give it them), and keeps its cluster IP and
+	// node ports.
+	LoadBalancerClass *string `json:"loadBalancerClass,omitempty"`
+	// LoadBalancerSourceRanges, for a LoadBalancer Service only, are the
+	// CIDRs of the clients its load balancer address accepts (space
+	// around a value is allowed, as in Kubernetes); none, or one of
+	// 0.0.0.0/0, accepts every client. Like kube-proxy's, the restriction
+	// holds at the load balancer address only, not at the node ports or
+	// cluster IP. A client from elsewhere gets no answer: the nftables
+	// data plane drops its packets, the userspace one resets its
+	// connections and ignores its datagrams.
+	LoadBalancerSourceRanges []string `json:"loadBalancerSourceRanges,omitempty"`
 }
 
 // ServiceType is how a Service is exposed.
@@ -253,6 +278,10 @@ func (s *Service) Default() {
 			p.TargetPort = FromInt32(p.Port)
 		}
 	}
+	if sp.Type == ServiceTypeLoadBalancer && sp.AllocateLoadBalancerNodePorts == nil {
+		yes := true
+		sp.AllocateLoadBalancerNodePorts = &yes
+	}
 	if sp.ExternalTrafficPolicy == "" && s.externallyAccessible() {
 		sp.ExternalTrafficPolicy = ServiceExternalTrafficPolicyCluster
 	}
@@ -360,6 +389,8 @@ func (s *Service) Validate() ErrorList {
 		errs = append(errs, validateIP(sp.LoadBalancerIP, p.Child("loadBalancerIP"))...)
 	}
 
+	errs = append(errs, s.validateLoadBalancerFields()...)
+
 	etp := p.Child("externalTrafficPolicy")
 	switch {
 	case sp.ExternalTrafficPolicy == "":
@@ -415,6 +446,63 @@ func (s *Service) Validate() ErrorList {
 	return errs
 }
 
+// validateLoadBalancerFields checks the fields only a LoadBalancer
+// Service may have, as Kubernetes' ValidateService.
+func (s *Service) validateLoadBalancerFields() ErrorList {
+	var errs ErrorList
+	sp := &s.Spec
+	p := NewPath("spec")
+	lb := sp.Type == ServiceTypeLoadBalancer
+	const onlyLB = "may only be used when `type` is 'LoadBalancer'"
+	if len(sp.LoadBalancerSourceRanges) > 0 {
+		rp := p.Child("loadBalancerSourceRanges")
+		if !lb {
+			errs = append(errs, Forbidden(rp, onlyLB))
+		}
+		for i, v := range sp.LoadBalancerSourceRanges {
+			v = strings.TrimSpace(v)
+			if _, err := ParseCIDR(v); err != nil {
+				errs = append(errs, Invalid(rp.Index(i), v, invalidCIDRMsg))
+			}
+		}
+	}
+	switch {
+	case sp.AllocateLoadBalancerNodePorts != nil && !lb:
+		errs = append(errs, Forbidden(p.Child("allocateLoadBalancerNodePorts"), onlyLB))
+	case sp.AllocateLoadBalancerNodePorts == nil && lb:
+		errs = append(errs, Required(p.Child("allocateLoadBalancerNodePorts"), ""))
+	}
+	if c := sp.LoadBalancerClass; c != nil {
+		cp := p.Child("loadBalancerClass")
+		if lb {
+			errs = appendMsgs(errs, cp, *c, IsQualifiedName(*c))
+		} else {
+			errs = append(errs, Forbidden(cp, onlyLB))
+		}
+	}
+	return errs
+}
+
+// LoadBalancerSources returns the client ranges the Service's load
+// balancer address accepts, from spec.loadBalancerSourceRanges, as
+// kube-proxy reads them: IPv4 ranges only (podkit's addresses are IPv4),
+// none when any range is 0.0.0.0/0 or none is given (every client).
+// Values validation refused are left out.
+func (s *Service) LoadBalancerSources() []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range s.Spec.LoadBalancerSourceRanges {
+		pfx, err := ParseCIDR(strings.TrimSpace(v))
+		if err != nil || !pfx.Addr().Is4() {
+			continue
+		}
+		if pfx.Bits() == 0 {
+			return nil
+		}
+		out = append(out, pfx)
+	}
+	return out
+}
+
 func validateServicePorts(sp *ServiceSpec, p *Path) ErrorList {
 	var errs ErrorList
 	names := map[string]bool{}
@@ -462,13 +550,18 @@ func validateServicePorts(sp *ServiceSpec, p *Path) ErrorList {
 // ValidateUpdate implements UpdateValidator: once allocated, the primary
 // cluster IP does not change (unless the type changes to or from
 // ExternalName, or the Service stays headless), nor does the health check
-// node port while the Service keeps needing one.
+// node port while the Service keeps needing one, nor the load balancer
+// class while it stays a LoadBalancer.
 func (s *Service) ValidateUpdate(old Object) ErrorList {
 	o, ok := old.(*Service)
 	if !ok {
 		return ErrorList{Invalid(NewPath("kind"), fmt.Sprintf("%T", old), "cannot validate an update of a Service against it")}
 	}
 	errs := s.validateClusterIPUpdate(o)
+	if o.Spec.Type == ServiceTypeLoadBalancer && s.Spec.Type == ServiceTypeLoadBalancer &&
+		!sameLoadBalancerClass(o, s) {
+		errs = append(errs, Invalid(NewPath("spec", "loadBalancerClass"), s.Spec.LoadBalancerClass, "may not change once set"))
+	}
 	if o.NeedsHealthCheck() && s.NeedsHealthCheck() && s.Spec.HealthCheckNodePort != o.Spec.HealthCheckNodePort {
 		errs = append(errs, Forbidden(NewPath("spec", "healthCheckNodePort"), "field is immutable"))
 	}
@@ -541,10 +634,18 @@ func (s *Service) PatchAllocatedValues(old *Service) {
 // as old had them: a field the user changed is kept for validation to judge.
 // The health check node port goes when the Service no longer needs one
 // (its type is no longer LoadBalancer or its policy no longer Local).
-// Kubernetes also clears allocateLoadBalancerNodePorts and
-// loadBalancerClass, which podkit's Service does not have.
+// allocateLoadBalancerNodePorts and loadBalancerClass go when it is no
+// longer a LoadBalancer.
 func (s *Service) dropTypeDependentFields(old *Service) {
 	sp, op := &s.Spec, &old.Spec
+	if op.Type == ServiceTypeLoadBalancer && sp.Type != ServiceTypeLoadBalancer {
+		if a, b := sp.AllocateLoadBalancerNodePorts, op.AllocateLoadBalancerNodePorts; a != nil && b != nil && *a == *b {
+			sp.AllocateLoadBalancerNodePorts = nil
+		}
+		if sameLoadBalancerClass(old, s) {
+			sp.LoadBalancerClass = nil
+		}
+	}
 	if needsClusterIP(old) && !needsClusterIP(s) {
 		if sp.ClusterIP == op.ClusterIP && slices.Equal(sp.ClusterIPs, op.ClusterIPs) {
 			sp.ClusterIP, sp.ClusterIPs = "", nil
@@ -567,6 +668,24 @@ func (s *Service) dropTypeDependentFields(old *Service) {
 	if old.NeedsHealthCheck() && !s.NeedsHealthCheck() && sp.HealthCheckNodePort == op.HealthCheckNodePort {
 		sp.HealthCheckNodePort = 0
 	}
+}
+
+func sameLoadBalancerClass(a, b *Service) bool {
+	x, y := a.Spec.LoadBalancerClass, b.Spec.LoadBalancerClass
+	return x == nil && y == nil || x != nil && y != nil && *x == *y
+}
+
+// AllocatesNodePorts reports whether the Service's ports get node ports
+// when they name none: a NodePort Service's, and a LoadBalancer one's
+// unless allocateLoadBalancerNodePorts is false.
+func (s *Service) AllocatesNodePorts() bool {
+	switch s.Spec.Type {
+	case ServiceTypeNodePort:
+		return true
+	case ServiceTypeLoadBalancer:
+		return s.Spec.AllocateLoadBalancerNodePorts == nil || *s.Spec.AllocateLoadBalancerNodePorts
+	}
+	return false
 }
 
 func ipFamilyPolicyOf(sp *ServiceSpec) IPFamilyPolicy {

@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -177,6 +178,30 @@ func TestValidateService(t *testing.T) {
 		{"traffic distribution empty", func(s *Service) { s.Spec.TrafficDistribution = ptrOf("") }, []string{
 			`spec.trafficDistribution: Unsupported value: "": supported values: "PreferClose", "PreferSameZone", "PreferSameNode"`,
 		}},
+		{"load balancer fields", func(s *Service) {
+			s.Spec.Type = ServiceTypeLoadBalancer
+			s.Spec.AllocateLoadBalancerNodePorts = ptrTo(false)
+			s.Spec.LoadBalancerClass = ptrOf("example.com/internal-vip")
+			s.Spec.LoadBalancerSourceRanges = []string{" 10.0.0.0/8", "192.168.1.7/32 ", "2001:db8::/64"}
+		}, nil},
+		{"load balancer fields on ClusterIP", func(s *Service) {
+			s.Spec.AllocateLoadBalancerNodePorts = ptrTo(true)
+			s.Spec.LoadBalancerClass = ptrOf("internal-vip")
+			s.Spec.LoadBalancerSourceRanges = []string{"10.0.0.0/8"}
+		}, []string{
+			"spec.loadBalancerSourceRanges: Forbidden: may only be used when `type` is 'LoadBalancer'",
+			"spec.allocateLoadBalancerNodePorts: Forbidden: may only be used when `type` is 'LoadBalancer'",
+			"spec.loadBalancerClass: Forbidden: may only be used when `type` is 'LoadBalancer'",
+		}},
+		{"load balancer fields invalid", func(s *Service) {
+			s.Spec.Type = ServiceTypeLoadBalancer
+			s.Spec.LoadBalancerClass = ptrOf("example.com/Internal VIP")
+			s.Spec.LoadBalancerSourceRanges = []string{"10.0.0.0/33", "10.1.2.3"}
+		}, []string{
+			`spec.loadBalancerSourceRanges[0]: Invalid value: "10.0.0.0/33": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)`,
+			`spec.loadBalancerSourceRanges[1]: Invalid value: "10.1.2.3": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)`,
+			`spec.loadBalancerClass: Invalid value: "example.com/Internal VIP": name part must consist of*`,
+		}},
 		{"IPs", func(s *Service) {
 			s.Spec.ExternalIPs = []string{"192.168.1.1", "x"}
 			s.Spec.IPFamilies = []IPFamily{"IPv5"}
@@ -242,6 +267,59 @@ func TestServiceValidateUpdate(t *testing.T) {
 	toLocal.Spec.ExternalTrafficPolicy = ServiceExternalTrafficPolicyLocal
 	toLocal.Spec.HealthCheckNodePort = 30102
 	assert.Empty(t, toLocal.ValidateUpdate(cluster), "a Service that starts needing one may name its port")
+}
+
+// A LoadBalancer Service allocates node ports unless told not to; its
+// class may not change; its source ranges are read as kube-proxy reads
+// them; the load balancer fields go when it stops being one.
+func TestServiceLoadBalancerFields(t *testing.T) {
+	lb := testService()
+	lb.Spec.Type = ServiceTypeLoadBalancer
+	lb.Default()
+	require.NotNil(t, lb.Spec.AllocateLoadBalancerNodePorts)
+	assert.True(t, *lb.Spec.AllocateLoadBalancerNodePorts, "defaulted to true")
+	assert.True(t, lb.AllocatesNodePorts())
+	noPorts := lb.DeepCopy()
+	noPorts.Spec.AllocateLoadBalancerNodePorts = ptrTo(false)
+	assert.False(t, noPorts.AllocatesNodePorts())
+	cip := testService()
+	cip.Default()
+	assert.Nil(t, cip.Spec.AllocateLoadBalancerNodePorts, "only a LoadBalancer gets it")
+	assert.False(t, cip.AllocatesNodePorts())
+
+	lb.Spec.LoadBalancerSourceRanges = []string{" 10.0.0.0/8", "192.168.1.7/24", "2001:db8::/64"}
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.0/24")}, lb.LoadBalancerSources(),
+		"IPv4 ranges, masked")
+	lb.Spec.LoadBalancerSourceRanges = append(lb.Spec.LoadBalancerSourceRanges, "0.0.0.0/0")
+	assert.Empty(t, lb.LoadBalancerSources(), "0.0.0.0/0 admits every client")
+
+	classed := lb.DeepCopy()
+	classed.Spec.LoadBalancerClass = ptrOf("example.com/internal-vip")
+	assertFieldErrors(t, []string{`spec.loadBalancerClass: Invalid value: "example.com/internal-vip": may not change once set`}, classed.ValidateUpdate(lb))
+	other := classed.DeepCopy()
+	other.Spec.LoadBalancerClass = ptrOf("example.com/other")
+	assertFieldErrors(t, []string{`spec.loadBalancerClass: Invalid value: "example.com/other": may not change once set`}, other.ValidateUpdate(classed))
+	assert.Empty(t, classed.ValidateUpdate(classed.DeepCopy()))
+
+	// To ClusterIP in a read-modify-write: the fields that were the old
+	// type's go, so the update is valid.
+	toCIP := classed.DeepCopy()
+	toCIP.Spec.Type = ServiceTypeClusterIP
+	toCIP.Spec.LoadBalancerSourceRanges = nil
+	toCIP.PatchAllocatedValues(classed)
+	assert.Nil(t, toCIP.Spec.AllocateLoadBalancerNodePorts)
+	assert.Nil(t, toCIP.Spec.LoadBalancerClass)
+	assert.Empty(t, toCIP.Validate())
+	assert.Empty(t, toCIP.ValidateUpdate(classed))
+	// One the user changed stays for validation to refuse.
+	changed := classed.DeepCopy()
+	changed.Spec.Type = ServiceTypeClusterIP
+	changed.Spec.LoadBalancerSourceRanges = nil
+	changed.Spec.LoadBalancerClass = ptrOf("example.com/other")
+	changed.PatchAllocatedValues(classed)
+	assert.Nil(t, changed.Spec.AllocateLoadBalancerNodePorts, "left as it was: dropped")
+	assertFieldErrors(t, []string{"spec.loadBalancerClass: Forbidden: may only be used when `type` is 'LoadBalancer'"},
+		append(changed.Validate(), changed.ValidateUpdate(classed)...))
 }
 
 func TestServicePatchAllocatedValues(t *testing.T) {

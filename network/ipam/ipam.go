@@ -149,7 +149,8 @@ func (a *Allocator) NodePortRange() (first, last int32) { return a.portFirst, a.
 // tx that stores it: a Service that needs a cluster IP and names none gets
 // a free one; one that names a cluster IP gets it if it is in the range
 // and no other Service holds it; NodePort and LoadBalancer Services get a
-// free node port for every port without one, and keep the ones they name
+// free node port for every port without one (not a LoadBalancer with
+// allocateLoadBalancerNodePorts false), and keep the ones they name
 // if no other Service holds them. A LoadBalancer Service with
 // externalTrafficPolicy Local also gets spec.healthCheckNodePort from the
 // same range, or keeps the one it names if neither another Service nor
@@ -304,8 +305,8 @@ func (a *Allocator) allocateNodePorts(u *usage, svc *objects.Service, errs *obje
 	}
 	for i := range sp.Ports {
 		p := &sp.Ports[i]
-		if p.NodePort != 0 {
-			continue
+		if p.NodePort != 0 || !svc.AllocatesNodePorts() {
+			continue // allocateLoadBalancerNodePorts false: those given only
 		}
 		for np, port := range mine { // the same port number over another protocol
 			if port == p.Port {

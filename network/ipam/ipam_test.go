@@ -198,6 +198,31 @@ func TestNodePorts(t *testing.T) {
 	})
 }
 
+// A LoadBalancer Service with allocateLoadBalancerNodePorts false gets no
+// node port it does not name; one it names is allocated.
+func TestLoadBalancerWithoutNodePorts(t *testing.T) {
+	stores(t, func(t *testing.T, st store.Store) {
+		a, err := ipam.New(ipam.WithNodePortRange("30000-30002"))
+		require.NoError(t, err)
+		lb := func(name string, ports ...int32) *objects.Service {
+			return svc(name, nodePort(ports...), func(s *objects.Service) {
+				s.Spec.Type = objects.ServiceTypeLoadBalancer
+				s.Spec.AllocateLoadBalancerNodePorts = new(false)
+			})
+		}
+		s := lb("a", 0, 30001)
+		require.NoError(t, create(st, a, s))
+		assert.Equal(t, int32(0), s.Spec.Ports[0].NodePort)
+		assert.Equal(t, int32(30001), s.Spec.Ports[1].NodePort)
+		assert.NotEmpty(t, s.Spec.ClusterIP)
+		err = create(st, a, lb("b", 30001))
+		require.ErrorIs(t, err, objects.ErrInvalid, "the node port it names is held")
+		// Two ports are left for Services that allocate them.
+		require.NoError(t, create(st, a, svc("c", nodePort(0, 0))))
+		require.NoError(t, create(st, a, lb("d", 0, 0)))
+	})
+}
+
 func TestNodePortSharedAcrossProtocols(t *testing.T) {
 	stores(t, func(t *testing.T, st store.Store) {
 		a, err := ipam.New()

@@ -30,6 +30,10 @@ type ServicePort struct {
 	// LoadBalancer lists host addresses and ports served for a Service of
 	// type LoadBalancer.
 	LoadBalancer []netip.AddrPort
+	// SourceRanges, when set, are the only client addresses the
+	// LoadBalancer addresses accept (loadBalancerSourceRanges); others
+	// get no answer there. NodePort and cluster IPs are not restricted.
+	SourceRanges []netip.Prefix
 	// Affinity, when positive, sends a client (by source IP) to the same
 	// endpoint while it keeps coming back within this long
 	// (sessionAffinity ClientIP).

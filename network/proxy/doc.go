@@ -24,6 +24,20 @@
 //
 // Both remove every rule, address and listener they made when Run returns.
 //
+// # Load balancers
+//
+// The Proxier is the load balancer of the LoadBalancer Services without a
+// loadBalancerClass, as k3s' service load balancer is: each port is served
+// on the address given by WithLoadBalancerAddress, and status.loadBalancer
+// names it. A Service with a class belongs to another implementation (the
+// host program's own): the Proxier serves its cluster IP and node ports
+// only, and leaves its status alone. loadBalancerSourceRanges restrict the
+// load balancer address, not the node ports, to the clients in them: the
+// nftables data plane drops the others' packets before the DNAT, as
+// kube-proxy's firewall chains; the userspace one resets their connections
+// and ignores their datagrams. allocateLoadBalancerNodePorts false leaves
+// the ports without node ports unless they name one (see network/ipam).
+//
 // # Traffic policies on one host
 //
 // Every node of an orchestrator runs in the host process, and one proxy

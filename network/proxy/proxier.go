@@ -76,8 +76,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // Proxier keeps a DataPlane forwarding what the store's Services and
-// Endpoints say, sets the status of LoadBalancer Services and serves
-// their health check node ports.
+// Endpoints say, sets the status of LoadBalancer Services (those without
+// a loadBalancerClass) and serves their health check node ports.
 type Proxier struct {
 	cfg       proxierConfig
 	store     store.Store
@@ -438,6 +438,9 @@ func (p *Proxier) podIndex(ctx context.Context) (*PodNodes, error) {
 func (p *Proxier) updateStatuses(ctx context.Context, svcs []*objects.Service) error {
 	var stale []*objects.Service
 	for _, s := range svcs {
+		if s.Spec.LoadBalancerClass != nil {
+			continue // another implementation's to serve and report
+		}
 		if !slices.EqualFunc(s.Status.LoadBalancer.Ingress, p.lbIngress(s), lbIngressEqual) {
 			stale = append(stale, s)
 		}
@@ -468,8 +471,14 @@ func (p *Proxier) updateStatuses(ctx context.Context, svcs []*objects.Service) e
 	})
 }
 
+// servesLoadBalancer reports whether the proxy is the Service's load
+// balancer: a LoadBalancer Service without a loadBalancerClass.
+func servesLoadBalancer(s *objects.Service) bool {
+	return s.Spec.Type == objects.ServiceTypeLoadBalancer && s.Spec.LoadBalancerClass == nil
+}
+
 func (p *Proxier) lbIngress(s *objects.Service) []objects.LoadBalancerIngress {
-	if s.Spec.Type != objects.ServiceTypeLoadBalancer || !p.cfg.lb.IsValid() {
+	if !servesLoadBalancer(s) || !p.cfg.lb.IsValid() {
 		return nil
 	}
 	in := objects.LoadBalancerIngress{IP: p.cfg.lb.String()}
@@ -533,8 +542,9 @@ func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.
 			if s.Spec.Type == objects.ServiceTypeNodePort || s.Spec.Type == objects.ServiceTypeLoadBalancer {
 				sp.NodePort = uint16(port.NodePort)
 			}
-			if s.Spec.Type == objects.ServiceTypeLoadBalancer && lb.IsValid() {
+			if servesLoadBalancer(s) && lb.IsValid() {
 				sp.LoadBalancer = []netip.AddrPort{netip.AddrPortFrom(lb, uint16(port.Port))}
+				sp.SourceRanges = s.LoadBalancerSources()
 			}
 			if ep != nil {
 				sp.Endpoints = readyEndpoints(ep, port.Name, proto, hinted)

@@ -147,6 +147,64 @@ func TestProxierNodePortAndLoadBalancer(t *testing.T) {
 	})
 }
 
+// A LoadBalancer Service with a loadBalancerClass is another
+// implementation's: the proxy serves its node port and cluster IP but
+// not the load balancer address, and leaves its status alone. Source
+// ranges restrict the address of one without a class.
+func TestProxierLoadBalancerClassAndSourceRanges(t *testing.T) {
+	lbAddr := netip.MustParseAddr("127.0.0.1")
+	dp, err := proxy.NewUserspace(proxy.WithNodePortAddresses(lbAddr))
+	require.NoError(t, err)
+	c := newCluster(t, dp, proxy.WithLoadBalancerAddress(lbAddr.String()))
+	port := int32(nettest.FreePort(t))
+	s := &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "web"}, Spec: objects.ServiceSpec{
+		Type: objects.ServiceTypeLoadBalancer, Selector: map[string]string{"app": "web"},
+		LoadBalancerClass: new("example.com/external"),
+		Ports:             []objects.ServicePort{{Name: "http", Port: port, TargetPort: objects.FromString("http")}}}}
+	c.Create(s)
+	waitServed(t, netip.AddrPortFrom(lbAddr, uint16(s.Spec.Ports[0].NodePort)), "web-0", "web-1", "web-2")
+	if name, err := proxytest.Ask(objects.ProtocolTCP, netip.AddrPortFrom(lbAddr, uint16(port)), netip.Addr{}); err == nil {
+		t.Fatalf("the load balancer address of another class's Service was answered by %s", name)
+	}
+	// Its own implementation sets the status, which stays.
+	require.NoError(t, c.Store.Update(t.Context(), func(tx store.Tx) error {
+		o, err := tx.Get("Service", s.Key())
+		if err != nil {
+			return err
+		}
+		o.(*objects.Service).Status.LoadBalancer.Ingress = []objects.LoadBalancerIngress{{IP: "192.0.2.10"}}
+		return tx.UpdateStatus(o)
+	}))
+
+	// One without a class, open to 127.0.3.0/27 only.
+	port2 := int32(nettest.FreePort(t))
+	s2 := &objects.Service{ObjectMeta: objects.ObjectMeta{Name: "web2"}, Spec: objects.ServiceSpec{
+		Type: objects.ServiceTypeLoadBalancer, Selector: map[string]string{"app": "web"},
+		LoadBalancerSourceRanges: []string{"127.0.3.0/27"},
+		Ports:                    []objects.ServicePort{{Name: "http", Port: port2, TargetPort: objects.FromString("http")}}}}
+	c.Create(s2)
+	to := netip.AddrPortFrom(lbAddr, uint16(port2))
+	waitServed(t, to, "web-0", "web-1", "web-2") // spread asks from 127.0.3.1 on
+	if name, err := proxytest.Ask(objects.ProtocolTCP, to, netip.MustParseAddr("127.0.4.1")); err == nil {
+		t.Fatalf("a client outside the source ranges was answered by %s", name)
+	}
+	c.WaitStore("the load balancer status of the Service without a class", func(tx store.ReadTx) (bool, string) {
+		o, err := tx.Get("Service", s2.Key())
+		if err != nil {
+			return false, err.Error()
+		}
+		in := o.(*objects.Service).Status.LoadBalancer.Ingress
+		return len(in) == 1 && in[0].IP == "127.0.0.1", fmt.Sprint(in)
+	})
+	require.NoError(t, c.Store.View(t.Context(), func(tx store.ReadTx) error {
+		o, err := tx.Get("Service", s.Key())
+		require.NoError(t, err)
+		assert.Equal(t, []objects.LoadBalancerIngress{{IP: "192.0.2.10"}}, o.(*objects.Service).Status.LoadBalancer.Ingress,
+			"another class's status is left as its implementation wrote it")
+		return nil
+	}))
+}
+
 // The userspace data plane does not make a Service's external IP a local
 // address, which would take every port of it from the machine that has it.
 func TestProxierUserspaceLeavesExternalIPsAlone(t *testing.T) {

@@ -178,6 +178,7 @@ func (u *Userspace) Sync(ctx context.Context, ports []ServicePort) error {
 	type wanted struct {
 		be        *backends
 		clusterIP bool
+		sources   []netip.Prefix // a load balancer address's allowed clients
 	}
 	want := map[frontendKey]wanted{}
 	var clusterIPs []netip.Addr
@@ -196,7 +197,7 @@ func (u *Userspace) Sync(ctx context.Context, ports []ServicePort) error {
 			be.aff, affinity[sp.ID] = at, at
 		}
 		for _, ip := range sp.ClusterIPs {
-			want[frontendKey{sp.Protocol, netip.AddrPortFrom(ip, sp.Port)}] = wanted{be, true}
+			want[frontendKey{sp.Protocol, netip.AddrPortFrom(ip, sp.Port)}] = wanted{be: be, clusterIP: true}
 			clusterIPs = append(clusterIPs, ip)
 		}
 		if sp.NodePort != 0 {
@@ -205,7 +206,7 @@ func (u *Userspace) Sync(ctx context.Context, ports []ServicePort) error {
 			}
 		}
 		for _, lb := range sp.LoadBalancer {
-			want[frontendKey{sp.Protocol, lb}] = wanted{be: be}
+			want[frontendKey{sp.Protocol, lb}] = wanted{be: be, sources: sp.SourceRanges}
 		}
 	}
 	u.affinity = affinity
@@ -233,6 +234,7 @@ func (u *Userspace) Sync(ctx context.Context, ports []ServicePort) error {
 		}
 		f.clusterIP = w.clusterIP
 		f.internal.Store(w.clusterIP)
+		f.sources.Store(&w.sources)
 		f.be.Store(w.be)
 		if len(w.be.eps) == 0 {
 			f.stopListening()
@@ -430,6 +432,8 @@ type frontend struct {
 	clusterIP bool        // its address is a cluster IP (see localAddrs); Sync only
 	internal  atomic.Bool // the same, for the relays
 	be        atomic.Pointer[backends]
+	// sources, when it holds ranges, are the only clients served.
+	sources atomic.Pointer[[]netip.Prefix]
 
 	mu       sync.Mutex
 	ln       net.Listener // nil while not listening
@@ -437,6 +441,21 @@ type frontend struct {
 	closed   bool         // by Run's end
 	conns    map[io.Closer]struct{}
 	sessions map[netip.AddrPort]*udpSession
+}
+
+// admits reports whether f serves client, by its source ranges.
+func (f *frontend) admits(client netip.Addr) bool {
+	r := f.sources.Load()
+	if r == nil || len(*r) == 0 {
+		return true
+	}
+	client = client.Unmap()
+	for _, p := range *r {
+		if p.Contains(client) {
+			return true
+		}
+	}
+	return false
 }
 
 // track registers c to be closed with the frontend; false if it is closed.
@@ -503,6 +522,13 @@ func (u *Userspace) acceptLoop(f *frontend, ln net.Listener) {
 				continue
 			}
 			return // closed
+		}
+		if !f.admits(c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr()) {
+			// The kernel has accepted it already: a reset is the nearest
+			// to the nftables data plane's drop.
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+			continue
 		}
 		if !f.track(c) {
 			c.Close()
@@ -581,6 +607,9 @@ func (u *Userspace) udpLoop(f *frontend, pc *net.UDPConn) {
 			return
 		}
 		client = netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
+		if !f.admits(client.Addr()) {
+			continue
+		}
 		s := u.session(f, pc, client)
 		if s == nil {
 			continue // no endpoint answers, or the socket is being closed

@@ -317,7 +317,7 @@ func (d *DataPlane) setup() error {
 	}
 	c.AddTable(d.table)
 	d.base = map[string]*nftables.Chain{}
-	for _, name := range []string{"services", "nodeports", "reject"} {
+	for _, name := range []string{"services", "nodeports", "reject", "firewall"} {
 		d.base[name] = c.AddChain(&nftables.Chain{Name: name, Table: d.table})
 	}
 	accept := nftables.ChainPolicyAccept
@@ -346,6 +346,13 @@ func (d *DataPlane) setup() error {
 	for name, h := range map[string]*nftables.ChainHook{
 		"filter-input": nftables.ChainHookInput, "filter-forward": nftables.ChainHookForward, "filter-output": nftables.ChainHookOutput} {
 		hook(name, nftables.ChainTypeFilter, h, nftables.ChainPriorityFilter, append(slices.Clone(ctNew), jump("reject"))...)
+	}
+	// loadBalancerSourceRanges, as kube-proxy's firewall chains: before
+	// the destination NAT, at the first packet of a connection.
+	beforeDNAT := nftables.ChainPriorityRef(*nftables.ChainPriorityNATDest - 10)
+	for name, h := range map[string]*nftables.ChainHook{
+		"firewall-prerouting": nftables.ChainHookPrerouting, "firewall-output": nftables.ChainHookOutput} {
+		hook(name, nftables.ChainTypeFilter, h, beforeDNAT, append(slices.Clone(ctNew), jump("firewall"))...)
 	}
 	// ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct state != established,related
 	// ct status != dnat drop: with route_localnet set, a packet for a loopback
@@ -506,6 +513,7 @@ func (b *batch) servicePort(sp *proxy.ServicePort, proto byte, topo proxy.Topolo
 		}
 	}
 	external = append(external, sp.LoadBalancer...)
+	b.firewall(sp, proto)
 	eps := ipv4Endpoints(sp.Endpoints)
 	if len(eps) == 0 {
 		for _, f := range append(internal, external...) {
@@ -545,6 +553,27 @@ func (b *batch) servicePort(sp *proxy.ServicePort, proto byte, topo proxy.Topolo
 	}
 	if sp.NodePort != 0 {
 		b.rule(base["nodeports"], append(matchPort(proto, sp.NodePort), goTo(extTo))...)
+	}
+}
+
+// firewall writes the rules that drop connections to the port's load
+// balancer addresses from clients outside its source ranges.
+func (b *batch) firewall(sp *proxy.ServicePort, proto byte) {
+	if len(sp.SourceRanges) == 0 || len(sp.LoadBalancer) == 0 {
+		return
+	}
+	name := "fw-" + hash(sp.ID)
+	ch, fresh := b.chain(name)
+	if fresh {
+		for _, r := range sp.SourceRanges {
+			if r.Addr().Is4() {
+				b.rule(ch, append(matchSrc(r), &expr.Verdict{Kind: expr.VerdictReturn})...)
+			}
+		}
+		b.rule(ch, &expr.Verdict{Kind: expr.VerdictDrop})
+	}
+	for _, lb := range sp.LoadBalancer {
+		b.rule(b.d.base["firewall"], append(matchDst(lb, proto), &expr.Verdict{Kind: expr.VerdictJump, Chain: name})...)
 	}
 }
 
@@ -705,6 +734,18 @@ func ipProto(p objects.Protocol) (byte, bool) {
 
 func loadSaddr() expr.Any {
 	return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
+}
+
+// matchSrc matches a source address in the IPv4 prefix p.
+func matchSrc(p netip.Prefix) []expr.Any {
+	p = p.Masked()
+	ip := p.Addr().As4()
+	mask := binaryutil.BigEndian.PutUint32(^uint32(0) << (32 - p.Bits()))
+	return []expr.Any{
+		loadSaddr(),
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ip[:]},
+	}
 }
 
 func matchPort(proto byte, port uint16) []expr.Any {

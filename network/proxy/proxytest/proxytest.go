@@ -61,6 +61,7 @@ func Run(t *testing.T, newDataPlane func(t *testing.T) proxy.DataPlane, opts ...
 		{"UDP", testUDP},
 		{"NodePort", testNodePort},
 		{"LoadBalancer", testLoadBalancer},
+		{"LoadBalancerSourceRanges", testLoadBalancerSourceRanges},
 		{"RemovedServiceStopsForwarding", testRemovedService},
 		{"EstablishedConnectionOutlivesItsServicePort", testEstablishedOutlivesService},
 		{"InternalTrafficPolicyLocal", testInternalLocal},
@@ -460,6 +461,41 @@ func testLoadBalancer(t *testing.T, h *harness) {
 	waitAnswer(t, objects.ProtocolTCP, lb)
 	if seen := askMany(objects.ProtocolTCP, lb, 20); seen[""] > 0 || seen["b0"] == 0 || seen["b1"] == 0 {
 		t.Fatalf("20 connections to the load balancer %s were answered %v", lb, seen)
+	}
+}
+
+// Only clients in the source ranges reach the load balancer address, over
+// TCP and UDP; the node port and the cluster IP stay open to all.
+func testLoadBalancerSourceRanges(t *testing.T, h *harness) {
+	in, out := netip.MustParseAddr("127.0.3.1"), netip.MustParseAddr("127.0.3.2")
+	ranges := []netip.Prefix{netip.MustParsePrefix("127.0.3.0/31"), netip.MustParsePrefix("192.0.2.0/24")}
+	for _, proto := range []objects.Protocol{objects.ProtocolTCP, objects.ProtocolUDP} {
+		t.Run(string(proto), func(t *testing.T) {
+			bs := backends(t, proto, 1)
+			ip, np := h.clusterIP(), freeNodePort(t)
+			lb := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(nettest.FreePort(t)))
+			h.sync(proxy.ServicePort{ID: "default/web:" + string(proto), Protocol: proto, ClusterIPs: []netip.Addr{ip}, Port: 8080,
+				NodePort: np, LoadBalancer: []netip.AddrPort{lb}, SourceRanges: ranges, Endpoints: names(bs...)})
+			nettest.Poll(t, "an answer to "+in.String()+" from "+lb.String(), func() error {
+				_, err := Ask(proto, lb, in)
+				return err
+			})
+			if name, err := Ask(proto, lb, out); err == nil {
+				t.Fatalf("a client outside the source ranges was answered by %s through the load balancer", name)
+			}
+			for _, to := range []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), np), netip.AddrPortFrom(ip, 8080)} {
+				if _, err := Ask(proto, to, out); err != nil {
+					t.Errorf("a client outside the source ranges through %s: %v", to, err)
+				}
+			}
+			// Without ranges, every client again.
+			h.sync(proxy.ServicePort{ID: "default/web:" + string(proto), Protocol: proto, ClusterIPs: []netip.Addr{ip}, Port: 8080,
+				NodePort: np, LoadBalancer: []netip.AddrPort{lb}, Endpoints: names(bs...)})
+			nettest.Poll(t, "an answer to "+out.String()+" from "+lb.String(), func() error {
+				_, err := Ask(proto, lb, out)
+				return err
+			})
+		})
 	}
 }
 
