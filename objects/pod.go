@@ -1,5 +1,7 @@
 package objects
 
+import "reflect"
+
 // Pod is a group of containers scheduled together on one node (v1).
 type Pod struct {
 	TypeMeta   `json:",inline"`
@@ -591,6 +593,11 @@ const (
 // PodStatus is the observed state of a pod, written by the scheduler and
 // the node agent.
 type PodStatus struct {
+	// ObservedGeneration is the pod's metadata.generation (which grows
+	// with every change of its spec, and when its deletion begins) that
+	// the node agent had acted on when it wrote this status, as the
+	// kubelet reports it; 0 until the agent first writes.
+	ObservedGeneration    int64             `json:"observedGeneration,omitempty"`
 	Phase                 PodPhase          `json:"phase,omitempty"`
 	Conditions            []PodCondition    `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 	Message               string            `json:"message,omitempty"`
@@ -671,12 +678,17 @@ const (
 
 // PodCondition is one condition of a pod.
 type PodCondition struct {
-	Type               PodConditionType `json:"type"`
-	Status             ConditionStatus  `json:"status"`
-	LastProbeTime      Time             `json:"lastProbeTime,omitempty"`
-	LastTransitionTime Time             `json:"lastTransitionTime,omitempty"`
-	Reason             string           `json:"reason,omitempty"`
-	Message            string           `json:"message,omitempty"`
+	Type PodConditionType `json:"type"`
+	// ObservedGeneration is the pod's metadata.generation the component
+	// that set the condition (the scheduler, the node agent, a
+	// controller) had seen; 0 for a condition of the host's own that
+	// leaves it unset.
+	ObservedGeneration int64           `json:"observedGeneration,omitempty"`
+	Status             ConditionStatus `json:"status"`
+	LastProbeTime      Time            `json:"lastProbeTime,omitempty"`
+	LastTransitionTime Time            `json:"lastTransitionTime,omitempty"`
+	Reason             string          `json:"reason,omitempty"`
+	Message            string          `json:"message,omitempty"`
 }
 
 // ContainerStatus is the observed state of one container.
@@ -734,6 +746,20 @@ type ContainerStateTerminated struct {
 // Failed.
 func (p *Pod) IsTerminal() bool {
 	return p.Status.Phase == PodSucceeded || p.Status.Phase == PodFailed
+}
+
+// KeepsGeneration implements store.GenerationKeeper: a pod's binding to
+// a node (spec.nodeName set, nothing else of the spec changed) makes no
+// new generation, as in Kubernetes, where the binding is not an update of
+// the spec.
+func (p *Pod) KeepsGeneration(old Object) bool {
+	o, ok := old.(*Pod)
+	if !ok || o.Spec.NodeName != "" || p.Spec.NodeName == "" {
+		return false
+	}
+	bound := o.Spec
+	bound.NodeName = p.Spec.NodeName
+	return reflect.DeepEqual(&bound, &p.Spec)
 }
 
 // PrepareForCreate implements store.CreatePreparer, as Kubernetes' pod

@@ -32,8 +32,9 @@ func (p *Pod) IsSchedulingGated() bool { return len(p.Spec.SchedulingGates) > 0 
 // with scheduling gates.
 func (p *Pod) setSchedulingGatedCondition() {
 	if p.IsSchedulingGated() {
+		// A new pod's generation is 1 (the store sets it when it stores it).
 		p.Status.Conditions = append(p.Status.Conditions, PodCondition{Type: PodScheduled, Status: ConditionFalse,
-			Reason: PodReasonSchedulingGated, Message: podSchedulingGatedMsg})
+			Reason: PodReasonSchedulingGated, Message: podSchedulingGatedMsg, ObservedGeneration: 1})
 	}
 }
 

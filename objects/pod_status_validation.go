@@ -9,11 +9,21 @@ import (
 // ValidateStatusUpdate implements StatusValidator, as Kubernetes'
 // ValidatePodStatusUpdate: a known phase, valid pod and host IPs (at most
 // one of each family, the first being podIP or hostIP), and a nominated
-// node that is a valid node name.
+// node that is a valid node name, observed generations that are not
+// negative.
 func (p *Pod) ValidateStatusUpdate(Object) ErrorList {
 	var errs ErrorList
 	st := &p.Status
 	sp := NewPath("status")
+	const nonNegative = "must be a non-negative integer"
+	if st.ObservedGeneration < 0 {
+		errs = append(errs, Invalid(sp.Child("observedGeneration"), st.ObservedGeneration, nonNegative))
+	}
+	for i, c := range st.Conditions {
+		if c.ObservedGeneration < 0 {
+			errs = append(errs, Invalid(sp.Child("conditions").Index(i).Child("observedGeneration"), c.ObservedGeneration, nonNegative))
+		}
+	}
 	switch st.Phase {
 	case PodPending, PodRunning, PodSucceeded, PodFailed, PodUnknown:
 	case "":

@@ -533,7 +533,7 @@ func evictPod(tx store.Tx, p *objects.Pod, reason, message string, grace *int64,
 	}
 	if !cur.IsTerminal() {
 		c := objects.PodCondition{Type: objects.DisruptionTarget, Status: objects.ConditionTrue, Reason: reason, Message: message,
-			LastTransitionTime: objects.NewTime(now)}
+			LastTransitionTime: objects.NewTime(now), ObservedGeneration: cur.Generation}
 		if old := objects.GetPodCondition(&cur.Status, objects.DisruptionTarget); old != nil {
 			*old = c
 		} else {

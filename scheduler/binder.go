@@ -240,7 +240,7 @@ func (w *writer) bind(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error) {
 		// itself where it can (store.StatusAdopter).
 		p := &objects.Pod{TypeMeta: seen.TypeMeta, ObjectMeta: seen.ObjectMeta, Spec: seen.Spec, Status: seen.Status}
 		p.Status.Conditions = append(make([]objects.PodCondition, 0, len(seen.Status.Conditions)+1), seen.Status.Conditions...)
-		scheduled(&p.Status, now)
+		scheduled(p, now)
 		var err error
 		if combined {
 			p.Spec.NodeName = op.node
@@ -271,7 +271,7 @@ func (w *writer) bind(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error) {
 		if err != nil || gone {
 			return nil, gone, err
 		}
-		changed := scheduled(&p.Status, now)
+		changed := scheduled(p, now)
 		switch {
 		case combined:
 			p.Spec.NodeName = op.node
@@ -296,8 +296,10 @@ func (w *writer) bind(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error) {
 }
 
 // scheduled sets PodScheduled=True and clears the nomination.
-func scheduled(st *objects.PodStatus, now time.Time) bool {
-	changed := setPodCondition(st, objects.PodCondition{Type: objects.PodScheduled, Status: objects.ConditionTrue}, now)
+func scheduled(p *objects.Pod, now time.Time) bool {
+	st := &p.Status
+	changed := setPodCondition(st, objects.PodCondition{Type: objects.PodScheduled, Status: objects.ConditionTrue,
+		ObservedGeneration: p.Generation}, now)
 	if st.NominatedNodeName != "" {
 		st.NominatedNodeName = ""
 		changed = true
@@ -343,7 +345,7 @@ func (w *writer) unschedulable(tx store.Tx, op *writeOp) ([]pendingEvent, bool, 
 		return nil, gone, err
 	}
 	changed := setPodCondition(&p.Status, objects.PodCondition{Type: objects.PodScheduled, Status: objects.ConditionFalse,
-		Reason: objects.PodReasonUnschedulable, Message: op.message}, w.clock.Now())
+		Reason: objects.PodReasonUnschedulable, Message: op.message, ObservedGeneration: p.Generation}, w.clock.Now())
 	if p.Status.NominatedNodeName != op.nominate {
 		p.Status.NominatedNodeName = op.nominate
 		changed = true
@@ -380,7 +382,8 @@ func (w *writer) preempt(tx store.Tx, op *writeOp) ([]pendingEvent, bool, error)
 			continue
 		}
 		setPodCondition(&p.Status, objects.PodCondition{Type: objects.DisruptionTarget, Status: objects.ConditionTrue,
-			Reason: ReasonPreemptionByScheduler, Message: w.name + ": preempting to accommodate a higher priority pod"}, now)
+			Reason: ReasonPreemptionByScheduler, Message: w.name + ": preempting to accommodate a higher priority pod",
+			ObservedGeneration: p.Generation}, now)
 		if err := tx.UpdateStatus(p); err != nil {
 			return nil, false, err
 		}
@@ -427,7 +430,7 @@ func setPodCondition(st *objects.PodStatus, c objects.PodCondition, now time.Tim
 		st.Conditions = append(st.Conditions, c)
 		return true
 	}
-	if old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message {
+	if old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message && old.ObservedGeneration == c.ObservedGeneration {
 		return false
 	}
 	c.LastTransitionTime = old.LastTransitionTime

@@ -79,6 +79,14 @@ type CreatePreparer interface {
 	PrepareForCreate()
 }
 
+// GenerationKeeper is implemented by kinds some of whose content changes
+// make no new generation: an update whose content differs from the stored
+// object's keeps metadata.generation when KeepsGeneration(old) reports
+// true, as a pod's binding to a node does in Kubernetes.
+type GenerationKeeper interface {
+	KeepsGeneration(old objects.Object) bool
+}
+
 // GracefulDeleter is implemented by kinds whose deletion may be graceful,
 // as only pods' is in Kubernetes. Delete keeps such an object, when
 // GracefulDelete reports true, for the grace period asked for, with

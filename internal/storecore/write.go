@@ -122,7 +122,8 @@ func CopyInto(dst, src objects.Object) {
 //
 // Generation increases when any top-level field other than metadata and
 // status changes: for kinds with a spec that is the spec; for kinds without
-// one (ConfigMap, Secret) it is their data. An update that changes nothing
+// one (ConfigMap, Secret) it is their data; unless the kind is a
+// store.GenerationKeeper that says the change keeps it. An update that changes nothing
 // is OpNone. Removing the last finalizer of an object being deleted with no
 // grace period pending removes it.
 //
@@ -191,7 +192,9 @@ func (k *Kind) prepareUpdate(old, in objects.Object, st Stamp, withStatus, adopt
 	nm.DeletionTimestamp, nm.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
 	nm.Generation = om.Generation
 	if contentChanged {
-		nm.Generation++
+		if gk, ok := in.(store.GenerationKeeper); !ok || !gk.KeepsGeneration(old) {
+			nm.Generation++
+		}
 	}
 	nm.ResourceVersion = om.ResourceVersion
 	if !contentChanged && !statusChanged && SemanticEqual(nm, om) {

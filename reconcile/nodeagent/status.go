@@ -52,7 +52,9 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 	if qos == "" {
 		qos = objects.PodQOS(pod)
 	}
-	s := &objects.PodStatus{QOSClass: qos}
+	// The generation acted on, for the status and each of the agent's
+	// conditions, as the kubelet's PodObservedGenerationTracking.
+	s := &objects.PodStatus{QOSClass: qos, ObservedGeneration: pod.Generation}
 	if st.startTime != 0 {
 		s.StartTime = objects.NewTimePtr(time.Unix(0, st.startTime))
 	}
@@ -168,6 +170,9 @@ func (a *Agent) computeStatus(pod *objects.Pod, st *podState, obs *observed) *ob
 		s.Message = "Failed to create pod sandbox: " + st.trouble.sandbox
 	case st.trouble.mount != "":
 		s.Message = st.trouble.mount
+	}
+	for i := range s.Conditions {
+		s.Conditions[i].ObservedGeneration = pod.Generation
 	}
 	return s
 }
