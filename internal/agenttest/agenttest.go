@@ -253,6 +253,21 @@ func Poll(t testing.TB, timeout, every time.Duration, check func() (done bool, s
 	}
 }
 
+// WaitOldInstancesRemoved waits until the runtime holds at most two
+// instances of the container name of pod uid, the running one and the
+// previous one: the agent removes older ones after a restart, in a sync
+// that may come after the status that reports the restart.
+func WaitOldInstancesRemoved(t testing.TB, rt runtime.Runtime, uid, name string) {
+	t.Helper()
+	Poll(t, 30*time.Second, 50*time.Millisecond, func() (bool, string) {
+		cs, err := rt.ListContainers(t.Context(), runtime.Filter{Labels: map[string]string{runtime.LabelPodUID: uid, runtime.LabelContainerName: name}})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(cs) <= 2, fmt.Sprintf("%d instances of %s", len(cs), name)
+	})
+}
+
 // StatusContainerIDs returns the ids of the containers p's status reports,
 // without their runtime:// prefix.
 func StatusContainerIDs(p *objects.Pod) []string {

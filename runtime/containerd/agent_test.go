@@ -113,6 +113,7 @@ func TestAgentOnContainerd(t *testing.T) {
 		resp.Body.Close()
 		e.WaitPod("web-0", "restarted by its liveness probe", func(p *objects.Pod) bool { return restarts(p, "web") == 2 })
 		e.WaitPod("web-0", "Ready again", objects.IsPodReady)
+		agenttest.WaitOldInstancesRemoved(t, rt, uid, "web")
 	})
 	t.Run("GRPCReadiness", func(t *testing.T) { e.CheckGRPCReadiness(rt, demo.Ref) })
 	t.Run("SecondAgentAdopts", func(t *testing.T) {

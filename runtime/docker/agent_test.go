@@ -94,6 +94,7 @@ func TestAgentOnDocker(t *testing.T) {
 		resp.Body.Close()
 		e.WaitPod("web", "restarted by its liveness probe", func(p *objects.Pod) bool { return restarts(p, "web") == 2 })
 		e.WaitPod("web", "Ready again", objects.IsPodReady)
+		agenttest.WaitOldInstancesRemoved(t, rt, uid, "web")
 	})
 	t.Run("GRPCReadiness", func(t *testing.T) { e.CheckGRPCReadiness(rt, demo.Ref) })
 	t.Run("SecondAgentAdopts", func(t *testing.T) {

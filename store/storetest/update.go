@@ -273,4 +273,16 @@ func testGeneration(t *testing.T, e *env) {
 	r.Spec.Slots = 8
 	require.NoError(t, update(t, s, r))
 	require.Equal(t, int64(2), r.Generation)
+
+	// A kind that is a store.GenerationKeeper keeps its generation where
+	// it says so: a pod's binding to a node.
+	p := &objects.Pod{ObjectMeta: objects.ObjectMeta{Namespace: "default", Name: "p1"},
+		Spec: objects.PodSpec{Containers: []objects.Container{{Name: "a", Image: "a:1"}}}}
+	create(t, s, p)
+	p.Spec.NodeName = "n1"
+	require.NoError(t, update(t, s, p))
+	require.Equal(t, int64(1), p.Generation, "a binding")
+	p.Spec.ActiveDeadlineSeconds = new(int64(60))
+	require.NoError(t, update(t, s, p))
+	require.Equal(t, int64(2), p.Generation, "spec change")
 }
