@@ -84,7 +84,8 @@ type ServiceSpec struct {
 	// LoadBalancerSourceRanges, for a LoadBalancer Service only, are the
 	// CIDRs of the clients its load balancer address accepts (space
 	// around a value is allowed, as in Kubernetes); none, or one of
-	// 0.0.0.0/0, accepts every client. Like kube-proxy's, the restriction
+	// 0.0.0.0/0, accepts every client. When it is empty, the ranges of
+	// the AnnotationLoadBalancerSourceRanges annotation apply. Like kube-proxy's, the restriction
 	// holds at the load balancer address only, not at the node ports or
 	// cluster IP. A client from elsewhere gets no answer: the nftables
 	// data plane drops its packets, the userspace one resets its
@@ -102,6 +103,11 @@ const (
 	ServiceTypeLoadBalancer ServiceType = "LoadBalancer"
 	ServiceTypeExternalName ServiceType = "ExternalName"
 )
+
+// AnnotationLoadBalancerSourceRanges is the annotation that older
+// manifests give a LoadBalancer Service's client ranges in, comma
+// separated; spec.loadBalancerSourceRanges, when set, takes precedence.
+const AnnotationLoadBalancerSourceRanges = "service.beta.kubernetes.io/load-balancer-source-ranges"
 
 // ClusterIPNone is the clusterIP of a headless Service.
 const ClusterIPNone = "None"
@@ -465,6 +471,19 @@ func (s *Service) validateLoadBalancerFields() ErrorList {
 				errs = append(errs, Invalid(rp.Index(i), v, invalidCIDRMsg))
 			}
 		}
+	} else if val, ok := s.Annotations[AnnotationLoadBalancerSourceRanges]; ok {
+		ap := NewPath("metadata", "annotations").Key(AnnotationLoadBalancerSourceRanges)
+		if !lb {
+			errs = append(errs, Forbidden(ap, onlyLB))
+		}
+		if val = strings.TrimSpace(val); val != "" {
+			for v := range strings.SplitSeq(val, ",") {
+				v = strings.TrimSpace(v)
+				if _, err := ParseCIDR(v); err != nil {
+					errs = append(errs, Invalid(ap, v, invalidCIDRMsg))
+				}
+			}
+		}
 	}
 	switch {
 	case sp.AllocateLoadBalancerNodePorts != nil && !lb:
@@ -484,13 +503,20 @@ func (s *Service) validateLoadBalancerFields() ErrorList {
 }
 
 // LoadBalancerSources returns the client ranges the Service's load
-// balancer address accepts, from spec.loadBalancerSourceRanges, as
-// kube-proxy reads them: IPv4 ranges only (podkit's addresses are IPv4),
-// none when any range is 0.0.0.0/0 or none is given (every client).
-// Values validation refused are left out.
+// balancer address accepts, from spec.loadBalancerSourceRanges or, when
+// that is empty, the AnnotationLoadBalancerSourceRanges annotation, as a
+// cloud provider's load balancer reads them: IPv4 ranges only (podkit's
+// addresses are IPv4), none when any range is 0.0.0.0/0 or none is given
+// (every client). Values validation refused are left out.
 func (s *Service) LoadBalancerSources() []netip.Prefix {
+	ranges := s.Spec.LoadBalancerSourceRanges
+	if len(ranges) == 0 {
+		if val := strings.TrimSpace(s.Annotations[AnnotationLoadBalancerSourceRanges]); val != "" {
+			ranges = strings.Split(val, ",")
+		}
+	}
 	var out []netip.Prefix
-	for _, v := range s.Spec.LoadBalancerSourceRanges {
+	for _, v := range ranges {
 		pfx, err := ParseCIDR(strings.TrimSpace(v))
 		if err != nil || !pfx.Addr().Is4() {
 			continue

@@ -193,6 +193,21 @@ func TestValidateService(t *testing.T) {
 			"spec.allocateLoadBalancerNodePorts: Forbidden: may only be used when `type` is 'LoadBalancer'",
 			"spec.loadBalancerClass: Forbidden: may only be used when `type` is 'LoadBalancer'",
 		}},
+		{"source ranges annotation", func(s *Service) {
+			s.Spec.Type = ServiceTypeLoadBalancer
+			s.Annotations = map[string]string{AnnotationLoadBalancerSourceRanges: " 10.0.0.0/8, 192.168.0.0/16 "}
+		}, nil},
+		{"source ranges annotation invalid", func(s *Service) {
+			s.Annotations = map[string]string{AnnotationLoadBalancerSourceRanges: "10.0.0.0/8,10.0.0.1"}
+		}, []string{
+			"metadata.annotations[service.beta.kubernetes.io/load-balancer-source-ranges]: Forbidden: may only be used when `type` is 'LoadBalancer'",
+			`metadata.annotations[service.beta.kubernetes.io/load-balancer-source-ranges]: Invalid value: "10.0.0.1": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)`,
+		}},
+		{"source ranges annotation beside the field: the field counts", func(s *Service) {
+			s.Spec.Type = ServiceTypeLoadBalancer
+			s.Spec.LoadBalancerSourceRanges = []string{"10.0.0.0/8"}
+			s.Annotations = map[string]string{AnnotationLoadBalancerSourceRanges: "not a range"}
+		}, nil},
 		{"load balancer fields invalid", func(s *Service) {
 			s.Spec.Type = ServiceTypeLoadBalancer
 			s.Spec.LoadBalancerClass = ptrOf("example.com/Internal VIP")
@@ -292,6 +307,13 @@ func TestServiceLoadBalancerFields(t *testing.T) {
 		"IPv4 ranges, masked")
 	lb.Spec.LoadBalancerSourceRanges = append(lb.Spec.LoadBalancerSourceRanges, "0.0.0.0/0")
 	assert.Empty(t, lb.LoadBalancerSources(), "0.0.0.0/0 admits every client")
+	annotated := lb.DeepCopy()
+	annotated.Spec.LoadBalancerSourceRanges = nil
+	annotated.Annotations = map[string]string{AnnotationLoadBalancerSourceRanges: "10.1.0.0/16, 10.2.0.0/16"}
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.2.0.0/16")}, annotated.LoadBalancerSources(),
+		"the annotation, where the field is empty")
+	annotated.Spec.LoadBalancerSourceRanges = []string{"10.3.0.0/16"}
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.3.0.0/16")}, annotated.LoadBalancerSources(), "the field first")
 
 	classed := lb.DeepCopy()
 	classed.Spec.LoadBalancerClass = ptrOf("example.com/internal-vip")

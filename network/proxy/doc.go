@@ -31,8 +31,10 @@
 // on the address given by WithLoadBalancerAddress, and status.loadBalancer
 // names it. A Service with a class belongs to another implementation (the
 // host program's own): the Proxier serves its cluster IP and node ports
-// only, and leaves its status alone. loadBalancerSourceRanges restrict the
-// load balancer address, not the node ports, to the clients in them: the
+// only, and leaves its status alone. loadBalancerSourceRanges (or, where
+// that is empty, the service.beta.kubernetes.io/load-balancer-source-ranges
+// annotation, as cloud providers read it) restrict the load balancer
+// address, not the node ports, to the clients in them: the
 // nftables data plane drops the others' packets before the DNAT, as
 // kube-proxy's firewall chains; the userspace one resets their connections
 // and ignores their datagrams. allocateLoadBalancerNodePorts false leaves
