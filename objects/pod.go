@@ -422,6 +422,11 @@ type VolumeMount struct {
 	// created ("$(POD_NAME)" for a directory per pod). A variable that is
 	// unset or empty fails the container's creation. Not with SubPath.
 	SubPathExpr string `json:"subPathExpr,omitempty"`
+	// RecursiveReadOnly, for a read-only mount, says whether the mounts
+	// under the volume's path are read-only in the container too (see
+	// RecursiveReadOnlyMode); nil is Disabled. Not with a mountPropagation
+	// other than None.
+	RecursiveReadOnly *RecursiveReadOnlyMode `json:"recursiveReadOnly,omitempty"`
 }
 
 // Probe is a health check run against a container.
@@ -710,6 +715,18 @@ type ContainerStatus struct {
 	// runs with, as its runtime applies them (those it will start with
 	// when it is not running).
 	Resources *ResourceRequirements `json:"resources,omitempty"`
+	// VolumeMounts are the container's mounts of the pod's volumes as the
+	// node agent made them, in the order of its volumeMounts; a read-only
+	// one's RecursiveReadOnly is Enabled or Disabled, what it got.
+	VolumeMounts []VolumeMountStatus `json:"volumeMounts,omitempty" patchStrategy:"merge" patchMergeKey:"mountPath"`
+}
+
+// VolumeMountStatus is how a volume is mounted in a container.
+type VolumeMountStatus struct {
+	Name              string                 `json:"name"`
+	MountPath         string                 `json:"mountPath"`
+	ReadOnly          bool                   `json:"readOnly,omitempty"`
+	RecursiveReadOnly *RecursiveReadOnlyMode `json:"recursiveReadOnly,omitempty"`
 }
 
 // ContainerState is waiting, running or terminated; at most one is set.

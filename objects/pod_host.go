@@ -68,8 +68,50 @@ func validateVolumeMounts(c *Container, vols map[string]*VolumeSource, p *Path) 
 		if m.MountPropagation != nil {
 			errs = append(errs, validateMountPropagation(*m.MountPropagation, c, ip.Child("mountPropagation"))...)
 		}
+		errs = append(errs, validateRecursiveReadOnly(m, ip.Child("recursiveReadOnly"))...)
 	}
 	return errs
+}
+
+// RecursiveReadOnlyMode says whether a read-only mount's submounts are
+// read-only too: a plain read-only bind mount leaves the mounts under
+// its path writable (a hostPath of a directory holding other mounts).
+type RecursiveReadOnlyMode string
+
+// Recursive read-only modes.
+const (
+	// RecursiveReadOnlyDisabled: the submounts stay as they are.
+	RecursiveReadOnlyDisabled RecursiveReadOnlyMode = "Disabled"
+	// RecursiveReadOnlyIfPossible: recursively read-only where the runtime
+	// can make it so (runtime.RecursiveReadOnlyReporter), else Disabled.
+	RecursiveReadOnlyIfPossible RecursiveReadOnlyMode = "IfPossible"
+	// RecursiveReadOnlyEnabled: recursively read-only; where the runtime
+	// cannot, the container is not created (CreateContainerConfigError).
+	RecursiveReadOnlyEnabled RecursiveReadOnlyMode = "Enabled"
+)
+
+var recursiveReadOnlyModes = []string{string(RecursiveReadOnlyDisabled), string(RecursiveReadOnlyEnabled), string(RecursiveReadOnlyIfPossible)}
+
+// validateRecursiveReadOnly checks a mount's recursiveReadOnly, as
+// Kubernetes' validateMountRecursiveReadOnly.
+func validateRecursiveReadOnly(m *VolumeMount, p *Path) ErrorList {
+	if m.RecursiveReadOnly == nil {
+		return nil
+	}
+	switch *m.RecursiveReadOnly {
+	case RecursiveReadOnlyDisabled:
+		return nil
+	case RecursiveReadOnlyEnabled, RecursiveReadOnlyIfPossible:
+		var errs ErrorList
+		if !m.ReadOnly {
+			errs = append(errs, Forbidden(p, "may only be specified when readOnly is true"))
+		}
+		if m.MountPropagation != nil && *m.MountPropagation != MountPropagationNone {
+			errs = append(errs, Forbidden(p, "may only be specified when mountPropagation is None or not specified"))
+		}
+		return errs
+	}
+	return ErrorList{NotSupported(p, string(*m.RecursiveReadOnly), recursiveReadOnlyModes)}
 }
 
 var mountPropagationModes = []string{string(MountPropagationBidirectional), string(MountPropagationHostToContainer), string(MountPropagationNone)}

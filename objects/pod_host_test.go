@@ -168,6 +168,22 @@ func TestValidatePodHostFields(t *testing.T) {
 		}, []string{
 			`spec.containers[0].volumeMounts[0].mountPropagation: Unsupported value: "rshared": supported values: "Bidirectional", "HostToContainer", "None"`,
 		}},
+		{"recursiveReadOnly", func(p *Pod) {
+			mounts(p, VolumeMount{Name: "data", MountPath: "/a", ReadOnly: true, RecursiveReadOnly: ptrOf(RecursiveReadOnlyEnabled)},
+				VolumeMount{Name: "data", MountPath: "/b", ReadOnly: true, RecursiveReadOnly: ptrOf(RecursiveReadOnlyIfPossible),
+					MountPropagation: mode(MountPropagationNone)},
+				VolumeMount{Name: "data", MountPath: "/c", RecursiveReadOnly: ptrOf(RecursiveReadOnlyDisabled)})
+		}, nil},
+		{"recursiveReadOnly invalid", func(p *Pod) {
+			mounts(p, VolumeMount{Name: "data", MountPath: "/a", RecursiveReadOnly: ptrOf(RecursiveReadOnlyEnabled)},
+				VolumeMount{Name: "data", MountPath: "/b", ReadOnly: true, RecursiveReadOnly: ptrOf(RecursiveReadOnlyIfPossible),
+					MountPropagation: mode(MountPropagationHostToContainer)},
+				VolumeMount{Name: "data", MountPath: "/c", ReadOnly: true, RecursiveReadOnly: ptrOf(RecursiveReadOnlyMode("Always"))})
+		}, []string{
+			"spec.containers[0].volumeMounts[0].recursiveReadOnly: Forbidden: may only be specified when readOnly is true",
+			"spec.containers[0].volumeMounts[1].recursiveReadOnly: Forbidden: may only be specified when mountPropagation is None or not specified",
+			`spec.containers[0].volumeMounts[2].recursiveReadOnly: Unsupported value: "Always": supported values: "Disabled", "Enabled", "IfPossible"`,
+		}},
 		{"subPathExpr", func(p *Pod) {
 			mounts(p, VolumeMount{Name: "data", MountPath: "/a", SubPathExpr: "$(POD_NAME)/logs"})
 		}, nil},

@@ -330,7 +330,28 @@ type Mount struct {
 	// shared or slave mount of the host, or whose Bidirectional one's is
 	// not on a shared mount: nothing would propagate.
 	Propagation MountPropagation
+	// RecursiveReadOnly, with ReadOnly, makes the mounts under HostPath
+	// read-only in the container too (Kubernetes' recursiveReadOnly). A
+	// runtime that cannot (see RecursiveReadOnlyReporter) refuses the
+	// container. Not with a Propagation other than PropagationPrivate.
+	RecursiveReadOnly bool
 }
+
+// RecursiveReadOnlyReporter is implemented by runtimes that can make
+// recursively read-only mounts (Mount.RecursiveReadOnly) for some of
+// their handlers; a runtime that does not implement it cannot make them.
+// A node agent asks before it creates a container whose mount wants one,
+// as the kubelet reads its runtime handlers' features.
+type RecursiveReadOnlyReporter interface {
+	// RecursiveReadOnlyMounts reports whether containers of sandboxes
+	// with the runtime handler (SandboxConfig.RuntimeHandler, "" for the
+	// default) can have recursively read-only mounts.
+	RecursiveReadOnlyMounts(handler string) bool
+}
+
+// ErrRecursiveReadOnly is wrapped by the error of a CreateContainer that
+// asks for a recursively read-only mount the runtime cannot make.
+var ErrRecursiveReadOnly = errors.New("recursive read-only mounts are not supported")
 
 // MountPropagation is how mounts propagate between a Mount's host path
 // and the container (mount_namespaces(7)).

@@ -1,6 +1,7 @@
 package nodeagent
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -160,7 +161,7 @@ func (a *Agent) containerConfig(sc *syncCtx, c *objects.Container, attempt uint3
 		}
 		return "", false
 	}
-	mounts, err := makeMounts(c, sc.vols, lookup)
+	mounts, err := makeMounts(c, sc.vols, lookup, func() bool { return a.recursiveReadOnly(sc.ctx, sc.pod) })
 	if err != nil {
 		return nil, configErr("%v", err)
 	}
@@ -204,8 +205,10 @@ func expandAll(ss []string, lookup func(string) (string, bool)) []string {
 
 // makeMounts makes c's mounts of the pod's volumes, as the kubelet's
 // makeMounts: a subPathExpr expanded with the container's environment
-// (env), a sub-path made when missing, the propagation asked for.
-func makeMounts(c *objects.Container, vols map[string]volumes.Volume, env func(string) (string, bool)) ([]runtime.Mount, error) {
+// (env), a sub-path made when missing, the propagation asked for, and
+// recursively read-only where asked and rro (asked only then) says the
+// runtime can.
+func makeMounts(c *objects.Container, vols map[string]volumes.Volume, env func(string) (string, bool), rro func() bool) ([]runtime.Mount, error) {
 	var out []runtime.Mount
 	for _, vm := range c.VolumeMounts {
 		v, ok := vols[vm.Name]
@@ -227,6 +230,10 @@ func makeMounts(c *objects.Container, vols map[string]volumes.Volume, env func(s
 			path = p
 		}
 		m := runtime.Mount{HostPath: path, ContainerPath: vm.MountPath, ReadOnly: vm.ReadOnly || v.ReadOnly}
+		var err error
+		if m.RecursiveReadOnly, err = resolveRecursiveReadOnly(&vm, rro); err != nil {
+			return nil, err
+		}
 		if p := vm.MountPropagation; p != nil {
 			switch *p {
 			case objects.MountPropagationHostToContainer:
@@ -238,6 +245,76 @@ func makeMounts(c *objects.Container, vols map[string]volumes.Volume, env func(s
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// resolveRecursiveReadOnly tells whether vm is to be recursively
+// read-only, as the kubelet's resolveRecursiveReadOnly: Enabled where the
+// runtime cannot is an error (the container waits in
+// CreateContainerConfigError); IfPossible is what the runtime can.
+func resolveRecursiveReadOnly(vm *objects.VolumeMount, supported func() bool) (bool, error) {
+	mode := vm.RecursiveReadOnly
+	if mode == nil || *mode == objects.RecursiveReadOnlyDisabled {
+		return false, nil
+	}
+	if !vm.ReadOnly {
+		return false, fmt.Errorf("volume %q requested recursive read-only mode, but it is not read-only", vm.Name)
+	}
+	if p := vm.MountPropagation; p != nil && *p != objects.MountPropagationNone {
+		return false, fmt.Errorf("volume %q requested recursive read-only mode, but it is not compatible with propagation %q", vm.Name, *p)
+	}
+	switch *mode {
+	case objects.RecursiveReadOnlyIfPossible:
+		return supported(), nil
+	case objects.RecursiveReadOnlyEnabled:
+		if !supported() {
+			return false, fmt.Errorf("volume %q requested recursive read-only mode, but it is not supported by the runtime", vm.Name)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("unknown recursive read-only mode %q", *mode)
+}
+
+// recursiveReadOnly reports whether the runtime makes recursively
+// read-only mounts for the pod's runtime handler.
+func (a *Agent) recursiveReadOnly(ctx context.Context, pod *objects.Pod) bool {
+	r, ok := a.rt.(runtime.RecursiveReadOnlyReporter)
+	if !ok {
+		return false
+	}
+	var cfg runtime.SandboxConfig
+	if err := a.setRuntimeHandler(ctx, pod, &cfg); err != nil {
+		return false
+	}
+	return r.RecursiveReadOnlyMounts(cfg.RuntimeHandler)
+}
+
+// volumeMountStatuses reports c's mounts as the kubelet does: each
+// read-only one recursively read-only (Enabled) or not (Disabled).
+func (a *Agent) volumeMountStatuses(pod *objects.Pod, c *objects.Container) []objects.VolumeMountStatus {
+	if len(c.VolumeMounts) == 0 {
+		return nil
+	}
+	var supported *bool // asked once, if at all
+	rro := func() bool {
+		if supported == nil {
+			b := a.recursiveReadOnly(context.Background(), pod)
+			supported = &b
+		}
+		return *supported
+	}
+	out := make([]objects.VolumeMountStatus, len(c.VolumeMounts))
+	for i := range c.VolumeMounts {
+		vm := &c.VolumeMounts[i]
+		out[i] = objects.VolumeMountStatus{Name: vm.Name, MountPath: vm.MountPath, ReadOnly: vm.ReadOnly}
+		if vm.ReadOnly {
+			mode := objects.RecursiveReadOnlyDisabled
+			if on, err := resolveRecursiveReadOnly(vm, rro); err == nil && on {
+				mode = objects.RecursiveReadOnlyEnabled
+			}
+			out[i].RecursiveReadOnly = &mode
+		}
+	}
+	return out
 }
 
 // expandSubPath expands the $(VAR) references of a subPathExpr with the

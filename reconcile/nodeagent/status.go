@@ -241,6 +241,7 @@ func (a *Agent) terminated(c *runtime.ContainerStatus) *objects.ContainerStateTe
 func (a *Agent) containerStatus(pod *objects.Pod, c *objects.Container, st *podState, obs *observed, isInit, initDone bool) objects.ContainerStatus {
 	out := a.containerState(pod, c, st, obs, isInit, initDone)
 	resizeStatus(pod, st, c, obs.latest(c.Name), &out)
+	out.VolumeMounts = a.volumeMountStatuses(pod, c)
 	return out
 }
 

@@ -194,6 +194,10 @@ func (r *Runtime) specOpts(id string, sb containers.Container, img client.Image,
 		if !filepath.IsAbs(m.HostPath) || !filepath.IsAbs(m.ContainerPath) {
 			return nil, fmt.Errorf("containerd: container %s: mount %s:%s: want absolute paths", cfg.Name, m.HostPath, m.ContainerPath)
 		}
+		if m.RecursiveReadOnly && !r.shimRecursiveReadOnly(cmp.Or(sb.Runtime.Name, r.cfg.runtimeName)) {
+			return nil, fmt.Errorf("containerd: container %s: mount %s: %w by runtime %s", cfg.Name, m.ContainerPath,
+				runtime.ErrRecursiveReadOnly, cmp.Or(sb.Runtime.Name, r.cfg.runtimeName))
+		}
 		b, err := propagatedBind(m)
 		if err != nil {
 			return nil, fmt.Errorf("containerd: container %s: %w", cfg.Name, err)

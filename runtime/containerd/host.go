@@ -2,13 +2,18 @@ package containerd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
 
 	"github.com/podkit/podkit/runtime"
 )
@@ -50,6 +55,14 @@ func withHostShm(_ context.Context, _ oci.Client, _ *containers.Container, s *oc
 // HostToContainer.
 func propagatedBind(m runtime.Mount) (specs.Mount, error) {
 	b := bind(m.HostPath, m.ContainerPath, m.ReadOnly)
+	if m.RecursiveReadOnly {
+		if !m.ReadOnly || m.Propagation != runtime.PropagationPrivate {
+			return specs.Mount{}, fmt.Errorf("mount %s: recursively read-only needs read-only and private propagation", m.HostPath)
+		}
+		// runc makes every mount under the bind read-only (mount_setattr
+		// with AT_RECURSIVE).
+		b.Options = append(b.Options, "rro")
+	}
 	var want, opt string
 	switch m.Propagation {
 	case runtime.PropagationPrivate:
@@ -107,3 +120,35 @@ func withRootfsPropagation(mounts []runtime.Mount) oci.SpecOpts {
 		return nil
 	}
 }
+
+// RecursiveReadOnlyMounts implements runtime.RecursiveReadOnlyReporter:
+// the sandboxes of a handler run by containerd's runc shim can have them
+// where runc lists the "rro" mount option (runc 1.1 and later, on Linux
+// 5.12 and later), as containerd's CRI plugin reads runc's features.
+func (r *Runtime) RecursiveReadOnlyMounts(handler string) bool {
+	shim := r.cfg.runtimeName
+	if handler != "" {
+		var ok bool
+		if shim, ok = r.cfg.handlers[handler]; !ok {
+			return false
+		}
+	}
+	return r.shimRecursiveReadOnly(shim)
+}
+
+// shimRecursiveReadOnly reports whether containers run by the containerd
+// runtime (shim) named can have recursively read-only mounts.
+func (r *Runtime) shimRecursiveReadOnly(shim string) bool {
+	return shim == DefaultRuntimeName && runcRecursiveReadOnly()
+}
+
+// runcRecursiveReadOnly reports whether the runc on PATH, which the runc
+// shim runs, lists "rro" among its mount options (`runc features`).
+var runcRecursiveReadOnly = sync.OnceValue(func() bool {
+	out, err := exec.Command("runc", "features").Output()
+	if err != nil {
+		return false
+	}
+	var f features.Features
+	return json.Unmarshal(out, &f) == nil && slices.Contains(f.MountOptions, "rro")
+})

@@ -185,6 +185,12 @@ func containerOptions(sb container.InspectResponse, cfg *runtime.ContainerConfig
 		if m.HostPath == "" || m.ContainerPath == "" {
 			return client.ContainerCreateOptions{}, fmt.Errorf("docker: container %s: mount %q→%q: both paths are required", cfg.Name, m.HostPath, m.ContainerPath)
 		}
+		if m.RecursiveReadOnly {
+			// The engine's API has them from 1.44 on (Docker 25); this
+			// backend does not ask for them, and reports so by not being
+			// a runtime.RecursiveReadOnlyReporter.
+			return client.ContainerCreateOptions{}, fmt.Errorf("docker: container %s: mount %s: %w by this backend", cfg.Name, m.ContainerPath, runtime.ErrRecursiveReadOnly)
+		}
 		bm := mount.Mount{Type: mount.TypeBind, Source: m.HostPath, Target: m.ContainerPath, ReadOnly: m.ReadOnly}
 		switch m.Propagation {
 		case runtime.PropagationHostToContainer:

@@ -200,6 +200,10 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		r.record(rec, err)
 		return "", err
 	}
+	if err := r.checkRecursiveReadOnly(cfg); err != nil {
+		r.record(rec, err)
+		return "", err
+	}
 	if err := r.checkTarget(sb, cfg.Name, cfg.TargetContainerID); err != nil {
 		r.record(rec, err)
 		return "", err
@@ -223,6 +227,22 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	rec.ID = id
 	r.record(rec, nil)
 	return id, nil
+}
+
+// checkRecursiveReadOnly refuses what the runtime's handlers would: a
+// recursively read-only mount without read-only or with propagation, or
+// any where it makes none (WithoutRecursiveReadOnly).
+func (r *Runtime) checkRecursiveReadOnly(cfg *runtime.ContainerConfig) error {
+	for _, m := range cfg.Mounts {
+		switch {
+		case !m.RecursiveReadOnly:
+		case r.noRRO:
+			return fmt.Errorf("fake: create container %s: mount %s: %w", cfg.Name, m.ContainerPath, runtime.ErrRecursiveReadOnly)
+		case !m.ReadOnly || m.Propagation != runtime.PropagationPrivate:
+			return fmt.Errorf("fake: create container %s: mount %s: recursively read-only needs read-only and private propagation", cfg.Name, m.ContainerPath)
+		}
+	}
+	return nil
 }
 
 func cloneConfig(cfg *runtime.ContainerConfig) runtime.ContainerConfig {

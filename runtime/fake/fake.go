@@ -117,6 +117,7 @@ type Runtime struct {
 	subs        map[*subscriber]struct{}
 	hostShm     map[string]string // the files HostIPC sandboxes' containers wrote in /dev/shm
 	handlers    map[string]bool   // the runtime handlers it knows
+	noRRO       bool              // WithoutRecursiveReadOnly
 }
 
 // sandbox keeps of its SandboxConfig only what the fake uses. A pod's
@@ -210,6 +211,21 @@ func WithRuntimeHandlers(names ...string) Option {
 		return nil
 	}
 }
+
+// WithoutRecursiveReadOnly makes the runtime one that cannot make
+// recursively read-only mounts, as the Docker backend: it reports so
+// (runtime.RecursiveReadOnlyReporter), and refuses a container that asks
+// for one with runtime.ErrRecursiveReadOnly. By default it makes them
+// for every handler, as the containerd backend on runc.
+func WithoutRecursiveReadOnly() Option {
+	return func(r *Runtime) error {
+		r.noRRO = true
+		return nil
+	}
+}
+
+// RecursiveReadOnlyMounts implements runtime.RecursiveReadOnlyReporter.
+func (r *Runtime) RecursiveReadOnlyMounts(handler string) bool { return !r.noRRO }
 
 // New returns an empty fake runtime.
 func New(opts ...Option) (*Runtime, error) {

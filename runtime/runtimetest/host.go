@@ -1,6 +1,7 @@
 package runtimetest
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -204,5 +205,68 @@ func testMountPropagation(h *harness) {
 		h.t.Errorf("a HostToContainer mount of %s, on a private mount, was created and started", private)
 	} else if !strings.Contains(err.Error(), "not a shared or slave mount") {
 		h.t.Errorf("a HostToContainer mount of a private mount: %v, want an error saying it is not a shared or slave mount", err)
+	}
+}
+
+// testRecursiveReadOnly: a runtime that reports recursively read-only
+// mounts (runtime.RecursiveReadOnlyReporter) makes the mounts under a
+// read-only mount's host path read-only in the container, where a plain
+// read-only mount leaves them writable (checked where the runtime shares
+// the test's host, Config.SameHost, with FailWith to write); one that
+// does not refuses such a mount with runtime.ErrRecursiveReadOnly. Both
+// refuse one that is not read-only.
+func testRecursiveReadOnly(h *harness) {
+	dir := h.t.TempDir()
+	sbID, sb := h.sandbox("rro")
+	const target = "/mnt/rro"
+	create := func(name string, m runtime.Mount, cmd []string) (string, error) {
+		cfg := h.containerConfig(sb, name, 0, cmd)
+		cfg.Mounts = []runtime.Mount{m}
+		return h.rt.CreateContainer(h.ctx, sbID, cfg)
+	}
+	if _, err := create("rw", runtime.Mount{HostPath: dir, ContainerPath: target, RecursiveReadOnly: true}, nil); err == nil {
+		h.t.Errorf("CreateContainer with a recursively read-only mount that is not read-only: no error")
+	}
+	r, ok := h.rt.(runtime.RecursiveReadOnlyReporter)
+	if !ok || !r.RecursiveReadOnlyMounts("") {
+		_, err := create("rro", runtime.Mount{HostPath: dir, ContainerPath: target, ReadOnly: true, RecursiveReadOnly: true}, nil)
+		if !errors.Is(err, runtime.ErrRecursiveReadOnly) {
+			h.t.Errorf("CreateContainer with a recursively read-only mount on a runtime without them: %v, want runtime.ErrRecursiveReadOnly", err)
+		}
+		return
+	}
+	if !h.cfg.SameHost || h.cfg.FailWith == nil {
+		if _, err := create("rro", runtime.Mount{HostPath: dir, ContainerPath: target, ReadOnly: true, RecursiveReadOnly: true}, nil); err != nil {
+			h.t.Errorf("CreateContainer with a recursively read-only mount: %v", err)
+		}
+		return
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := mountTmpfs(sub, false); err != nil {
+		h.t.Skipf("cannot make mounts on the host: %v", err)
+	}
+	h.t.Cleanup(func() { unmount(h.t, sub) })
+	for _, tc := range []struct {
+		name      string
+		recursive bool
+	}{{"plain", false}, {"recursive", true}} {
+		file := filepath.Join(sub, tc.name)
+		id, err := create(tc.name, runtime.Mount{HostPath: dir, ContainerPath: target, ReadOnly: true, RecursiveReadOnly: tc.recursive},
+			h.cfg.FailWith(target+"/sub/"+tc.name, "written", 0))
+		if err != nil {
+			h.t.Fatalf("CreateContainer with a %s read-only mount: %v", tc.name, err)
+		}
+		h.start(id)
+		h.waitContainer(id, "exited", exited)
+		_, err = os.Stat(file)
+		switch {
+		case tc.recursive && err == nil:
+			h.t.Errorf("a container wrote %s through a recursively read-only mount", file)
+		case !tc.recursive && err != nil:
+			h.t.Errorf("a container could not write a mount under a plain read-only mount (%v): the check shows nothing", err)
+		}
 	}
 }

@@ -26,7 +26,7 @@
 // what a sandbox gives its containers (host aliases in /etc/hosts,
 // sysctls, a shared PID namespace, the host's PID and IPC namespaces),
 // a container joining another's PID namespace (TargetContainerID),
-// mount propagation, a container's groups, no_new_privs, seccomp,
+// mount propagation, recursively read-only mounts, a container's groups, no_new_privs, seccomp,
 // AppArmor and SELinux settings (runtime.Security), and, when the backend
 // has them, logs, exec, stats, disk usage, events, in-place resource
 // updates and the user an image's configuration names. Every sandbox it
@@ -174,6 +174,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"HostPID", testHostPID},
 		{"HostIPC", testHostIPC},
 		{"MountPropagation", testMountPropagation},
+		{"RecursiveReadOnly", testRecursiveReadOnly},
 		{"RuntimeHandler", testRuntimeHandler},
 		{"UpdateResources", testUpdateResources},
 		{"GroupsFromImage", testGroupsFromImage},
