@@ -527,6 +527,11 @@ func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.
 		itp := s.Spec.InternalTrafficPolicy
 		internalLocal := itp != nil && *itp == objects.ServiceInternalTrafficPolicyLocal
 		externalLocal := s.Spec.ExternalTrafficPolicy == objects.ServiceExternalTrafficPolicyLocal
+		servedLB := servesLoadBalancer(s) && lb.IsValid()
+		var sources []netip.Prefix // parsed once for all the ports
+		if servedLB {
+			sources = s.LoadBalancerSources()
+		}
 		for _, port := range s.Spec.Ports {
 			name := port.Name
 			if name == "" {
@@ -542,9 +547,9 @@ func ServicePorts(svcs []*objects.Service, endpoints func(objects.Key) *objects.
 			if s.Spec.Type == objects.ServiceTypeNodePort || s.Spec.Type == objects.ServiceTypeLoadBalancer {
 				sp.NodePort = uint16(port.NodePort)
 			}
-			if servesLoadBalancer(s) && lb.IsValid() {
+			if servedLB {
 				sp.LoadBalancer = []netip.AddrPort{netip.AddrPortFrom(lb, uint16(port.Port))}
-				sp.SourceRanges = s.LoadBalancerSources()
+				sp.SourceRanges = sources
 			}
 			if ep != nil {
 				sp.Endpoints = readyEndpoints(ep, port.Name, proto, hinted)
