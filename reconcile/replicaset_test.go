@@ -546,17 +546,19 @@ func TestReplicaSetHonoursPodDeletionCost(t *testing.T) {
 	for _, p := range e.list(kindPod, store.ListOptions{}) {
 		keys = append(keys, p.GetObjectMeta().Key())
 	}
-	for i, k := range keys {
-		e.mutate(kindPod, k, func(o objects.Object) { o.(*objects.Pod).Spec.NodeName = fmt.Sprintf("n%d", i) })
-		e.setReady(k, true)
-		e.clock.Advance(time.Hour) // keys[0] has been ready longest
-	}
+	// The costs first: the controller has seen them once it has seen the
+	// pods get ready, which "3 ready" waits for.
 	e.mutate(kindPod, keys[0], func(o objects.Object) {
 		o.GetObjectMeta().Annotations = map[string]string{objects.PodDeletionCostAnnotation: "-10"}
 	})
 	e.mutate(kindPod, keys[2], func(o objects.Object) {
 		o.GetObjectMeta().Annotations = map[string]string{objects.PodDeletionCostAnnotation: "10"}
 	})
+	for i, k := range keys {
+		e.mutate(kindPod, k, func(o objects.Object) { o.(*objects.Pod).Spec.NodeName = fmt.Sprintf("n%d", i) })
+		e.setReady(k, true)
+		e.clock.Advance(time.Hour) // keys[0] has been ready longest
+	}
 	e.waitFor("3 ready", rsSettled("web", 3, 3, 3))
 	for _, s := range []struct {
 		replicas int32
