@@ -3,6 +3,7 @@ package podkit_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -54,15 +55,19 @@ func TestRolloutWithAntiAffinityMatchLabelKeys(t *testing.T) {
 			// Without the key a surge pod is refused by every node.
 			_, err := podkit.WaitUntil(wctx, o, "default", "web", func(d *objects.Deployment) bool { return d.Status.Replicas == 4 })
 			require.NoError(t, err)
-			pods, err := podkit.List[*objects.Pod](ctx, o, "default")
-			require.NoError(t, err)
-			var pending int
-			for _, p := range pods {
-				if c := objects.GetPodCondition(&p.Status, objects.PodScheduled); c != nil && c.Reason == "Unschedulable" {
-					pending++
+			// The scheduler tries the surge pods once they exist.
+			pending := func() int {
+				pods, err := podkit.List[*objects.Pod](ctx, o, "default")
+				require.NoError(t, err)
+				var n int
+				for _, p := range pods {
+					if c := objects.GetPodCondition(&p.Status, objects.PodScheduled); c != nil && c.Reason == "Unschedulable" {
+						n++
+					}
 				}
+				return n
 			}
-			require.Equal(t, 2, pending, "surge pods unschedulable")
+			require.Eventually(t, func() bool { return pending() == 2 }, apiWaitTimeout, 10*time.Millisecond, "surge pods unschedulable")
 			got, err := podkit.Get[*objects.Deployment](ctx, o, "default", "web")
 			require.NoError(t, err)
 			require.False(t, rolled(got), "rolled out without the key")
