@@ -7,7 +7,7 @@
 // # Packages
 //
 //   - podkit (this package): the Orchestrator, the entry point. New, Run,
-//     Apply/Create/Update/UpdateStatus/Delete, Get/List/Watch and their typed
+//     Apply/Create/Update/UpdateStatus/Patch/Delete, Get/List/Watch and their typed
 //     forms Get[T] and List[T], WaitFor with conditions, RegisterNode, node
 //     maintenance (Cordon, Drain, and Evict, which honour
 //     PodDisruptionBudgets as Kubernetes' eviction API does), events.

@@ -85,6 +85,25 @@ func ExampleGet() {
 	// Output: Opaque s3cr3t
 }
 
+func ExampleOrchestrator_Patch() {
+	ctx := context.Background()
+	o, _ := podkit.New()
+	defer o.Close()
+	_ = o.Create(ctx, &objects.ConfigMap{
+		ObjectMeta: objects.ObjectMeta{Name: "web-config", Labels: map[string]string{"app": "web"}},
+		Data:       map[string]string{"GREETING": "hello"},
+	})
+	// kubectl patch configmap web-config --type merge -p '...'
+	cm := &objects.ConfigMap{}
+	err := o.Patch(ctx, objects.Key{Name: "web-config"}, cm, podkit.MergePatch,
+		[]byte(`{"metadata":{"labels":{"tier":"front"}},"data":{"GREETING":"hi","COLOR":"blue"}}`))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(cm.Labels, cm.Data)
+	// Output: map[app:web tier:front] map[COLOR:blue GREETING:hi]
+}
+
 func ExampleOrchestrator_Logs() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -268,6 +268,13 @@ var olderVersions = map[GroupVersionKind]struct {
 	},
 }
 
+// UnmarshalStrict decodes one object's JSON into obj as Decode decodes a
+// manifest: unknown and duplicate fields are refused, each named
+// (`unknown field "spec.replicaz"`), and a value of the wrong type is named
+// by its path (`spec.containers[1].env[0].value: Invalid value: a JSON
+// number where string is expected`). Nothing is defaulted or validated.
+func UnmarshalStrict(data []byte, obj Object) error { return strictDecode(data, obj) }
+
 // strictDecode decodes doc into obj, refusing unknown and duplicate
 // fields with every one named.
 func strictDecode(doc []byte, obj any) error {
