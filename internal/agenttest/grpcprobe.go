@@ -3,6 +3,7 @@ package agenttest
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/podkit/podkit/objects"
@@ -36,6 +37,9 @@ func (e *Env) CheckGRPCReadiness(rt runtime.Runtime, image string) {
 		})
 	}()
 	url := "http://" + p.Status.PodIP + ":8080/healthz/"
+	// Ready says the gRPC server answers; the demo may not listen for
+	// HTTP yet, as it starts both at once.
+	HTTPGet(e.T, strings.TrimSuffix(url, "/"))
 	HTTPDo(e.T, http.MethodPost, url+"fail", "")
 	e.WaitPod(name, "not Ready, its gRPC health NOT_SERVING", func(p *objects.Pod) bool { return !objects.IsPodReady(p) })
 	HTTPDo(e.T, http.MethodPost, url+"ok", "")
