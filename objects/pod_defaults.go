@@ -213,6 +213,11 @@ func defaultVolume(v *Volume) {
 	case s.DownwardAPI != nil:
 		mode(&s.DownwardAPI.DefaultMode)
 		defaultDownwardAPIFiles(s.DownwardAPI.Items)
+	case s.Image != nil && s.Image.PullPolicy == "":
+		s.Image.PullPolicy = PullIfNotPresent
+		if imageTag(s.Image.Reference) == "latest" {
+			s.Image.PullPolicy = PullAlways
+		}
 	case s.Ephemeral != nil && s.Ephemeral.VolumeClaimTemplate != nil:
 		DefaultPersistentVolumeClaimSpec(&s.Ephemeral.VolumeClaimTemplate.Spec)
 	case s.Projected != nil:
@@ -241,7 +246,7 @@ func defaultDownwardAPIFiles(items []DownwardAPIVolumeFile) {
 func volumeSourceCount(s *VolumeSource) int {
 	n := 0
 	for _, set := range []bool{s.HostPath != nil, s.EmptyDir != nil, s.Secret != nil,
-		s.PersistentVolumeClaim != nil, s.DownwardAPI != nil, s.ConfigMap != nil, s.Projected != nil, s.Ephemeral != nil} {
+		s.PersistentVolumeClaim != nil, s.DownwardAPI != nil, s.ConfigMap != nil, s.Projected != nil, s.Ephemeral != nil, s.Image != nil} {
 		if set {
 			n++
 		}

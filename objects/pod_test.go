@@ -59,6 +59,8 @@ func TestPodDefault(t *testing.T) {
 	p.Spec.Volumes = append(p.Spec.Volumes,
 		Volume{Name: "cfg", VolumeSource: VolumeSource{ConfigMap: &ConfigMapVolumeSource{LocalObjectReference: LocalObjectReference{Name: "cfg"}}}},
 		Volume{Name: "sec", VolumeSource: VolumeSource{Secret: &SecretVolumeSource{SecretName: "s", DefaultMode: ptrOf[int32](0o400)}}},
+		Volume{Name: "model", VolumeSource: VolumeSource{Image: &ImageVolumeSource{Reference: "models:1"}}},
+		Volume{Name: "latest", VolumeSource: VolumeSource{Image: &ImageVolumeSource{Reference: "models"}}},
 	)
 	// Defaulting a pod whose spec a stored template shares writes only the
 	// template's defaults, which the template had already (see Default).
@@ -93,6 +95,8 @@ func TestPodDefault(t *testing.T) {
 	assert.NotNil(t, s.Volumes[0].EmptyDir, "a volume without source becomes an emptyDir")
 	assert.Equal(t, int32(0o644), *s.Volumes[1].ConfigMap.DefaultMode)
 	assert.Equal(t, int32(0o400), *s.Volumes[2].Secret.DefaultMode, "an explicit mode is kept")
+	assert.Equal(t, PullIfNotPresent, s.Volumes[3].Image.PullPolicy, "an image volume's pull policy as a container's")
+	assert.Equal(t, PullAlways, s.Volumes[4].Image.PullPolicy)
 
 	// Requests default from limits, but an explicit request is kept.
 	assert.Equal(t, "500m", ptrOf(c.Resources.Requests[ResourceCPU]).String())
@@ -256,6 +260,18 @@ func TestValidatePod(t *testing.T) {
 			`spec.volumes[2].configMap.items[0].path: Invalid value: "/abs": must be a relative path`,
 			"spec.volumes[3].secret.defaultMode: Invalid value: 512: must be a number between 0 and 0777 (octal), both inclusive",
 			"spec.volumes[4].persistentVolumeClaim.claimName: Required value",
+		}},
+		{"image volumes", func(p *Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes,
+				Volume{Name: "i", VolumeSource: VolumeSource{Image: &ImageVolumeSource{PullPolicy: PullAlways}}},
+				Volume{Name: "j", VolumeSource: VolumeSource{Image: &ImageVolumeSource{Reference: "models:1", PullPolicy: "Sometimes"}}},
+				Volume{Name: "k", VolumeSource: VolumeSource{Image: &ImageVolumeSource{Reference: "models:1", PullPolicy: PullNever},
+					EmptyDir: &EmptyDirVolumeSource{}}},
+			)
+		}, []string{
+			"spec.volumes[1].image.reference: Required value",
+			`spec.volumes[2].image.pullPolicy: Unsupported value: "Sometimes": supported values: "Always", "IfNotPresent", "Never"`,
+			"spec.volumes[3].image: Forbidden: may not specify more than 1 volume type",
 		}},
 		{"downward API and projected volumes", func(p *Pod) {
 			p.Spec.Volumes = append(p.Spec.Volumes,

@@ -366,13 +366,7 @@ func validateContainer(c *Container, s *PodSpec, vols map[string]*VolumeSource, 
 	} else if strings.TrimSpace(c.Image) != c.Image {
 		errs = append(errs, Invalid(p.Child("image"), c.Image, "must not have leading or trailing whitespace"))
 	}
-	switch c.ImagePullPolicy {
-	case PullAlways, PullIfNotPresent, PullNever:
-	case "":
-		errs = append(errs, Required(p.Child("imagePullPolicy"), ""))
-	default:
-		errs = append(errs, NotSupported(p.Child("imagePullPolicy"), string(c.ImagePullPolicy), []string{string(PullAlways), string(PullIfNotPresent), string(PullNever)}))
-	}
+	errs = append(errs, validatePullPolicy(c.ImagePullPolicy, p.Child("imagePullPolicy"))...)
 	switch c.TerminationMessagePolicy {
 	case TerminationMessageReadFile, TerminationMessageFallbackToLogsOnError:
 	case "":
@@ -893,4 +887,16 @@ func isHTTPHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+// validatePullPolicy is Kubernetes' validatePullPolicy, of a container's
+// or an image volume's.
+func validatePullPolicy(policy PullPolicy, p *Path) ErrorList {
+	switch policy {
+	case PullAlways, PullIfNotPresent, PullNever:
+		return nil
+	case "":
+		return ErrorList{Required(p, "")}
+	}
+	return ErrorList{NotSupported(p, string(policy), []string{string(PullAlways), string(PullIfNotPresent), string(PullNever)})}
 }

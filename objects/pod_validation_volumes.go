@@ -109,6 +109,13 @@ func validateVolumeSource(s *VolumeSource, p *Path) ErrorList {
 	if s.Projected != nil && one("projected") {
 		errs = append(errs, validateProjected(s.Projected, p.Child("projected"))...)
 	}
+	if s.Image != nil && one("image") {
+		ip := p.Child("image")
+		if s.Image.Reference == "" {
+			errs = append(errs, Required(ip.Child("reference"), ""))
+		}
+		errs = append(errs, validatePullPolicy(s.Image.PullPolicy, ip.Child("pullPolicy"))...)
+	}
 	if n == 0 {
 		errs = append(errs, Required(p, "must specify a volume type"))
 	}

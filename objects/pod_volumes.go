@@ -18,6 +18,24 @@ type VolumeSource struct {
 	// Ephemeral is a claim made for this pod alone from a template (a
 	// generic ephemeral volume); see EphemeralVolumeSource.
 	Ephemeral *EphemeralVolumeSource `json:"ephemeral,omitempty"`
+	// Image is the content of an OCI image, read-only (an image volume).
+	Image *ImageVolumeSource `json:"image,omitempty"`
+}
+
+// ImageVolumeSource is an image volume: the files of an image (or OCI
+// artifact), mounted read-only and non-executable. The node agent pulls
+// the image as it pulls a container's, with the pod's pull secrets; a
+// container that mounts it waits (ErrImagePull, ImagePullBackOff,
+// ErrImageNeverPull) until it is present. The files are the image's
+// layers as one filesystem, as a container sees them in its root; a
+// mount's subPath picks a directory or file of them. Not every runtime
+// mounts images: see runtime.Mount.Image.
+type ImageVolumeSource struct {
+	// Reference is the image, as a container's image names one.
+	Reference string `json:"reference,omitempty"`
+	// PullPolicy is when to pull it: Always, Never or IfNotPresent
+	// (default Always for a :latest tag or none, else IfNotPresent).
+	PullPolicy PullPolicy `json:"pullPolicy,omitempty"`
 }
 
 // HostPathVolumeSource is a directory or file of the host.

@@ -317,11 +317,25 @@ type EnvVar struct {
 	Value string
 }
 
-// Mount binds a host path into a container.
+// Mount binds a host path, or the files of an image, into a container.
 type Mount struct {
 	HostPath      string
 	ContainerPath string
 	ReadOnly      bool
+	// Image, when set, mounts the files of this image instead of HostPath
+	// (CRI's Mount.image, Kubernetes' image volumes): its layers as one
+	// filesystem, as a container of it sees its root, read-only and
+	// non-executable whatever ReadOnly says. The image must be present
+	// (a node agent pulls it first), else CreateContainer fails with an
+	// error wrapping ErrNotFound. A runtime that cannot mount images
+	// fails it with one wrapping ErrImageVolume. The runtime keeps what
+	// the mount needs until the container is removed.
+	Image string
+	// ImageSubPath, with Image, mounts this directory or file of the
+	// image's files instead of all of them (a volume mount's subPath): a
+	// relative path, without "..", resolved within them; one that is not
+	// there fails CreateContainer.
+	ImageSubPath string
 	// Propagation says whether mounts made under HostPath after the
 	// container started reach it, and whether those it makes under
 	// ContainerPath reach the host (Kubernetes' mountPropagation). As in
@@ -352,6 +366,10 @@ type RecursiveReadOnlyReporter interface {
 // ErrRecursiveReadOnly is wrapped by the error of a CreateContainer that
 // asks for a recursively read-only mount the runtime cannot make.
 var ErrRecursiveReadOnly = errors.New("recursive read-only mounts are not supported")
+
+// ErrImageVolume is wrapped by the error of a CreateContainer that asks
+// for an image mount (Mount.Image) on a runtime that cannot make one.
+var ErrImageVolume = errors.New("image volumes are not supported")
 
 // MountPropagation is how mounts propagate between a Mount's host path
 // and the container (mount_namespaces(7)).

@@ -60,19 +60,9 @@ var epoch = time.Unix(0, 0).UTC()
 // New returns an image holding files in one layer, with cfg as its config.
 // The image is reproducible: the same input gives the same digest.
 func New(files []File, cfg Config) (v1.Image, error) {
-	layerTar, err := layerTar(files, cfg.Dirs)
+	img, err := appendLayer(empty.Image, files, cfg.Dirs)
 	if err != nil {
 		return nil, err
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerTar)), nil
-	}, tarball.WithCompressionLevel(gzip.BestSpeed))
-	if err != nil {
-		return nil, fmt.Errorf("scratchimage: layer: %w", err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return nil, fmt.Errorf("scratchimage: append layer: %w", err)
 	}
 	arch := cfg.Arch
 	if arch == "" {
@@ -95,6 +85,32 @@ func New(files []File, cfg Config) (v1.Image, error) {
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		return nil, fmt.Errorf("scratchimage: config: %w", err)
+	}
+	return img, nil
+}
+
+// AppendLayer returns img with one more layer on top, holding files, as
+// New makes its layer: an image of several layers, which a runtime
+// stacks (an overlay) rather than using one directory.
+func AppendLayer(img v1.Image, files []File) (v1.Image, error) {
+	return appendLayer(img, files, nil)
+}
+
+// appendLayer returns img with a layer of files and dirs on top.
+func appendLayer(img v1.Image, files []File, dirs []string) (v1.Image, error) {
+	layerTar, err := layerTar(files, dirs)
+	if err != nil {
+		return nil, err
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerTar)), nil
+	}, tarball.WithCompressionLevel(gzip.BestSpeed))
+	if err != nil {
+		return nil, fmt.Errorf("scratchimage: layer: %w", err)
+	}
+	img, err = mutate.AppendLayers(img, layer)
+	if err != nil {
+		return nil, fmt.Errorf("scratchimage: append layer: %w", err)
 	}
 	return img, nil
 }

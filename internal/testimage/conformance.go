@@ -46,14 +46,16 @@ func RunConformance(t *testing.T, ctx context.Context, rt Loader, idle Image, ne
 		FailWith: func(path, message string, code int) []string {
 			return idle.Command("fail-with", path, message, strconv.Itoa(code))
 		},
-		ReadFile:       func(path string) []string { return idle.Command("cat", path) },
-		GroupsImage:    groups.Ref,
-		GroupsReadFile: func(path string) []string { return groups.Command("cat", path) },
-		UserImage:      user.Ref,
-		UserImageUser:  conformanceUser,
-		Processes:      idle.Command("ps"),
-		Fill:           func(path string, bytes int) []string { return idle.Command("fill", path, strconv.Itoa(bytes)) },
-		SameHost:       os.Geteuid() == 0,
+		ReadFile:         func(path string) []string { return idle.Command("cat", path) },
+		GroupsImage:      groups.Ref,
+		GroupsReadFile:   func(path string) []string { return groups.Command("cat", path) },
+		VolumeImage:      groups.Ref,
+		VolumeImageFiles: GroupsFiles,
+		UserImage:        user.Ref,
+		UserImageUser:    conformanceUser,
+		Processes:        idle.Command("ps"),
+		Fill:             func(path string, bytes int) []string { return idle.Command("fill", path, strconv.Itoa(bytes)) },
+		SameHost:         os.Geteuid() == 0,
 		// Only ever a loopback address: nothing listens on port 1.
 		AbsentImage: "127.0.0.1:1/podkit/absent:0",
 	})

@@ -208,20 +208,32 @@ func Ensure(ctx context.Context, l Loader, img Image) error {
 	return nil
 }
 
+// GroupsFiles are the files of the Groups image besides the program.
+var GroupsFiles = map[string]string{
+	"/etc/passwd": "root:x:0:0:root:/:/demo\napp:x:1000:1000:app:/:/demo\n",
+	"/etc/group":  "root:x:0:\napp:x:1000:\nextra:x:5555:app\n",
+}
+
 // Groups builds the demo program as an image whose /etc/passwd has a user
 // app (1000:1000) and whose /etc/group puts app in group extra (5555):
-// what runtime/runtimetest's Config.GroupsImage asks for.
+// what runtime/runtimetest's Config.GroupsImage asks for. The program is
+// its first layer and GroupsFiles its second, so that it also serves as
+// an image of several layers (Config.VolumeImage).
 func Groups(ctx context.Context) (Image, error) {
 	bin, err := Binary(ctx, DemoPackage)
 	if err != nil {
 		return Image{}, err
 	}
-	img, err := scratchimage.New([]scratchimage.File{
-		{Path: "/demo", Mode: 0o755, Data: bin},
-		{Path: "/etc/passwd", Mode: 0o644, Data: []byte("root:x:0:0:root:/:/demo\napp:x:1000:1000:app:/:/demo\n")},
-		{Path: "/etc/group", Mode: 0o644, Data: []byte("root:x:0:\napp:x:1000:\nextra:x:5555:app\n")},
-	}, scratchimage.Config{Entrypoint: []string{"/demo"}, Cmd: []string{"wait"}})
+	img, err := scratchimage.New([]scratchimage.File{{Path: "/demo", Mode: 0o755, Data: bin}},
+		scratchimage.Config{Entrypoint: []string{"/demo"}, Cmd: []string{"wait"}})
 	if err != nil {
+		return Image{}, err
+	}
+	var etc []scratchimage.File
+	for p, content := range GroupsFiles {
+		etc = append(etc, scratchimage.File{Path: p, Mode: 0o644, Data: []byte(content)})
+	}
+	if img, err = scratchimage.AppendLayer(img, etc); err != nil {
 		return Image{}, err
 	}
 	d, err := img.Digest()

@@ -49,8 +49,11 @@ type TokenSource interface {
 type Volume struct {
 	Path string
 	// ReadOnly is set for volumes Kubernetes always mounts read-only
-	// (configMap, secret, downwardAPI, projected).
+	// (configMap, secret, downwardAPI, projected, image).
 	ReadOnly bool
+	// Image is the image of an image volume, whose files the runtime
+	// mounts (runtime.Mount.Image); Path is empty.
+	Image string
 }
 
 // Manager keeps pod volumes under one root directory. It is safe for
@@ -179,6 +182,8 @@ func (m *Manager) setup(pod *objects.Pod, v *objects.Volume, src Source) (Volume
 		return Volume{Path: dir}, nil
 	case v.HostPath != nil:
 		return Volume{Path: v.HostPath.Path}, checkHostPath(v.HostPath)
+	case v.Image != nil:
+		return Volume{Image: v.Image.Reference, ReadOnly: true}, nil
 	case v.PersistentVolumeClaim != nil:
 		p, err := src.ClaimPath(ns, v.PersistentVolumeClaim.ClaimName)
 		return Volume{Path: p, ReadOnly: v.PersistentVolumeClaim.ReadOnly}, err

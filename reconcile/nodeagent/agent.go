@@ -6,7 +6,8 @@
 // converges the runtime on the pod, level-based, as the kubelet's pod
 // workers do: the sandbox first; images per imagePullPolicy (one pull of
 // an image however many pods wait for it, its progress an event every few
-// seconds to each); volumes; init containers in order, each to success,
+// seconds to each), and those of the image volumes a container mounts per
+// their pullPolicy, before it is created; volumes; init containers in order, each to success,
 // or for a sidecar (restartPolicy Always) until it has started, then kept
 // running and restarted whatever the pod's restartPolicy; then the
 // containers, restarted with CrashLoopBackOff per the pod's restartPolicy

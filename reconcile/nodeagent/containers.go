@@ -222,6 +222,11 @@ func makeMounts(c *objects.Container, vols map[string]volumes.Volume, env func(s
 				return nil, err
 			}
 		}
+		if v.Image != "" {
+			// The runtime resolves the sub-path within the image's files.
+			out = append(out, runtime.Mount{Image: v.Image, ImageSubPath: sub, ContainerPath: vm.MountPath, ReadOnly: true})
+			continue
+		}
 		if sub != "" {
 			p, err := volumes.SubPath(path, sub)
 			if err != nil {
@@ -395,10 +400,26 @@ func security(cfg *runtime.ContainerConfig, pod *objects.PodSecurityContext, c *
 	}
 }
 
-// ensureImage makes c's image present per its pull policy, and reports
-// whether the container can be created.
-func (a *Agent) ensureImage(sc *syncCtx, c *objects.Container, cs *ctrState) bool {
-	img := c.Image
+// ensureImages makes c's image and those of the image volumes it mounts
+// present per their pull policies, and reports whether the container can
+// be created.
+func (a *Agent) ensureImages(sc *syncCtx, c *objects.Container, cs *ctrState) bool {
+	if !a.ensureImage(sc, c.Image, c.ImagePullPolicy, cs) {
+		return false
+	}
+	for _, vm := range c.VolumeMounts {
+		for i := range sc.pod.Spec.Volumes {
+			if v := &sc.pod.Spec.Volumes[i]; v.Name == vm.Name && v.Image != nil && !a.ensureImage(sc, v.Image.Reference, v.Image.PullPolicy, cs) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ensureImage makes image img present per pull policy, and reports
+// whether it is.
+func (a *Agent) ensureImage(sc *syncCtx, img string, policy objects.PullPolicy, cs *ctrState) bool {
 	present, err := a.rt.ImagePresent(sc.ctx, img)
 	if err != nil {
 		if !sc.fail(err) {
@@ -407,7 +428,6 @@ func (a *Agent) ensureImage(sc *syncCtx, c *objects.Container, cs *ctrState) boo
 		}
 		return false
 	}
-	policy := c.ImagePullPolicy
 	if policy == "" {
 		policy = objects.PullIfNotPresent
 		if tag := imageTag(img); tag == "latest" {

@@ -941,7 +941,7 @@ func (a *Agent) startCreated(sc *syncCtx, c *objects.Container, cur *runtime.Con
 // instance attempt of c, and runs its postStart hook.
 func (a *Agent) startContainer(sc *syncCtx, c *objects.Container, attempt uint32, isInit bool) {
 	cs := sc.st.ctr(c.Name)
-	if !a.ensureImage(sc, c, cs) {
+	if !a.ensureImages(sc, c, cs) {
 		return
 	}
 	cfg, err := a.containerConfig(sc, c, attempt)

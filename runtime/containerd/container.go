@@ -39,23 +39,41 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		return "", err
 	}
 	id := newID()
-	specOpts, err := r.specOpts(id, sb, img, cfg)
+	ctx, done, err := r.withLease(ctx)
 	if err != nil {
+		return "", err
+	}
+	defer done()
+	labels := map[string]string{}
+	imagePaths, err := r.mountImages(ctx, id, cfg, labels)
+	if err != nil {
+		_ = os.RemoveAll(filepath.Join(r.containersDir(), id))
+		return "", err
+	}
+	// undo removes what was made for a container that is not created.
+	undo := func() {
+		_ = r.unmountImages(ctx, id)
+		_ = os.RemoveAll(filepath.Join(r.containersDir(), id))
+	}
+	specOpts, err := r.specOpts(id, sb, img, cfg, imagePaths)
+	if err != nil {
+		undo()
 		return "", err
 	}
 	podOpts, err := r.podSpecOpts(ctx, sb)
 	if err != nil {
+		undo()
 		return "", fmt.Errorf("containerd: creating container %s: %w", cfg.Name, err)
 	}
 	specOpts = append(specOpts, podOpts...)
 	if cfg.TargetContainerID != "" && sb.Labels[labelSharePID] != "true" && sb.Labels[labelHostPID] != "true" {
 		path, err := r.targetPIDNamespace(ctx, sandboxID, cfg.TargetContainerID)
 		if err != nil {
+			undo()
 			return "", fmt.Errorf("containerd: creating container %s: %w", cfg.Name, err)
 		}
 		specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: path}))
 	}
-	labels := map[string]string{}
 	for k, v := range cfg.Labels {
 		labels[k] = v
 	}
@@ -69,16 +87,12 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	if cfg.TTY {
 		labels[labelTTY] = "true"
 	}
-	ctx, done, err := r.withLease(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer done()
 	if cfg.TerminationMessagePath != "" {
-		// Made before the record: a crash in between leaves a directory
-		// of no container, which the repair at start removes.
+		// Made before the record, as the image mounts: a crash in between
+		// leaves a directory of no container, which the repair at start
+		// removes.
 		if err := createMessageFile(r.messagePath(id)); err != nil {
-			_ = os.RemoveAll(filepath.Join(r.containersDir(), id))
+			undo()
 			return "", fmt.Errorf("containerd: creating container %s: termination message file: %w", cfg.Name, err)
 		}
 		labels[labelMsgFile] = "true"
@@ -93,7 +107,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	if err != nil {
 		// NewContainer may have prepared the snapshot before failing.
 		_ = r.cli.SnapshotService(r.cfg.snapshotter).Remove(ctx, id)
-		_ = os.RemoveAll(filepath.Join(r.containersDir(), id))
+		undo()
 		return "", r.wrap(err, "creating container %s", cfg.Name)
 	}
 	return id, nil
@@ -155,8 +169,9 @@ func (r *Runtime) forgetMessage(id string) {
 }
 
 // specOpts builds the OCI spec of a container: the image's config, then the
-// pod's and the container's settings on top.
-func (r *Runtime) specOpts(id string, sb containers.Container, img client.Image, cfg *runtime.ContainerConfig) ([]oci.SpecOpts, error) {
+// pod's and the container's settings on top. imagePaths are the host
+// paths of its image mounts, by index in cfg.Mounts (mountImages).
+func (r *Runtime) specOpts(id string, sb containers.Container, img client.Image, cfg *runtime.ContainerConfig, imagePaths map[int]string) ([]oci.SpecOpts, error) {
 	sbDir := filepath.Join(r.sandboxesDir(), sb.ID)
 	hostname, err := os.ReadFile(filepath.Join(sbDir, hostnameFile))
 	if err != nil {
@@ -190,7 +205,14 @@ func (r *Runtime) specOpts(id string, sb containers.Container, img client.Image,
 		bind(filepath.Join(sbDir, hostnameFile), "/etc/hostname", false),
 		cgroupMount(cfg.Privileged),
 	}
-	for _, m := range cfg.Mounts {
+	for i, m := range cfg.Mounts {
+		if p, ok := imagePaths[i]; ok {
+			if !filepath.IsAbs(m.ContainerPath) {
+				return nil, fmt.Errorf("containerd: container %s: image mount %s: want an absolute path", cfg.Name, m.ContainerPath)
+			}
+			mounts = append(mounts, imageBind(p, m))
+			continue
+		}
 		if !filepath.IsAbs(m.HostPath) || !filepath.IsAbs(m.ContainerPath) {
 			return nil, fmt.Errorf("containerd: container %s: mount %s:%s: want absolute paths", cfg.Name, m.HostPath, m.ContainerPath)
 		}
@@ -564,7 +586,7 @@ func ignoreNotFound(err error) error {
 }
 
 // RemoveContainer kills the container if needed and removes it, its
-// snapshot, its log and its termination message file.
+// snapshot, its image mounts, its log and its termination message file.
 func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	ctx = r.ns(ctx)
 	if _, err := r.containerRecord(ctx, id); err != nil {
@@ -593,6 +615,11 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 		break
 	}
 	r.unwatch(id)
+	// Before the record goes, so that a failure leaves the container to
+	// remove again.
+	if err := r.unmountImages(ctx, id); err != nil {
+		return fmt.Errorf("containerd: removing container %s: %w", short(id), err)
+	}
 	if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil {
 		if err := ignoreNotFound(r.wrap(err, "removing container %s", short(id))); err != nil {
 			return err

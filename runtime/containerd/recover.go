@@ -32,8 +32,8 @@ import (
 //     deleted; running tasks: log copying and exit watching resumed;
 //     tasks created by a start cut short: deleted, the start recorded as
 //     failed;
-//  6. container directories with no record (logs of removed containers):
-//     deleted;
+//  6. container directories with no record (logs of removed containers,
+//     image mounts of a creation cut short): unmounted, deleted;
 //  7. leases of processes that died (a container creation or an image
 //     import cut short): deleted, and with them what only they held.
 //
@@ -189,6 +189,11 @@ func (r *Runtime) recover(ctx context.Context) error {
 	}
 	for _, e := range ents {
 		if id := strings.TrimSuffix(e.Name(), "-exec"); !known[id] {
+			// Its image mounts first: a directory still mounted is kept.
+			if err := r.unmountImages(ctx, e.Name()); err != nil {
+				r.log.Warn("repair: unmounting the image mounts of a removed container", "container", short(e.Name()), "err", err)
+				continue
+			}
 			_ = os.RemoveAll(filepath.Join(r.containersDir(), e.Name()))
 		}
 	}

@@ -182,6 +182,11 @@ func containerOptions(sb container.InspectResponse, cfg *runtime.ContainerConfig
 		hc.MemorySwap = res.MemoryLimitBytes // no swap, so the limit is what OOM-kills
 	}
 	for _, m := range cfg.Mounts {
+		if m.Image != "" {
+			// The engine's API has image mounts from 1.48 on (Docker 28);
+			// this backend does not ask for them.
+			return client.ContainerCreateOptions{}, fmt.Errorf("docker: container %s: mount %s: %w by this backend", cfg.Name, m.ContainerPath, runtime.ErrImageVolume)
+		}
 		if m.HostPath == "" || m.ContainerPath == "" {
 			return client.ContainerCreateOptions{}, fmt.Errorf("docker: container %s: mount %q→%q: both paths are required", cfg.Name, m.HostPath, m.ContainerPath)
 		}

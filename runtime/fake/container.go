@@ -204,6 +204,10 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		r.record(rec, err)
 		return "", err
 	}
+	if err := r.checkImageMounts(cfg); err != nil {
+		r.record(rec, err)
+		return "", err
+	}
 	if err := r.checkTarget(sb, cfg.Name, cfg.TargetContainerID); err != nil {
 		r.record(rec, err)
 		return "", err

@@ -10,7 +10,9 @@
 //   - else its command line, when it is one of the fake commands
 //     ("exit 3", "exit 1 5s", "sleep 10", "print a b", "eprint oops",
 //     "ignore-sigterm", "fail-with /dev/termination-log oops 1"), or one
-//     of those that read the pod: "cat /etc/hosts" prints the files the
+//     of those that read the pod: "cat FILE" prints the files of its
+//     image mounts (runtime.Mount.Image; WithImageFiles gives an image
+//     files, WithoutImageVolumes refuses such mounts), the files the
 //     sandbox's configuration makes (/etc/hosts with its host aliases,
 //     /etc/hostname, /proc/sys/... of its sysctls) and those written in
 //     its /dev/shm, and /proc/self/status with the lines of the
@@ -105,9 +107,10 @@ type Runtime struct {
 	byPod       map[string]*sandbox   // pod uid -> its newest sandbox
 	byIP        map[uint32]*sandbox   // the IPv4 address, as a number
 	nextIP      netip.Addr
-	images      map[string]*image  // by reference
-	imageUsers  map[string]string  // the users of images, by reference (see WithImageUser); nil until one is set
-	specs       map[uint64][]*spec // by hashSpec
+	images      map[string]*image            // by reference
+	imageUsers  map[string]string            // the users of images, by reference (see WithImageUser); nil until one is set
+	imageFiles  map[string]map[string]string // the files of images, by reference and path (see WithImageFiles); nil until one is set
+	specs       map[uint64][]*spec           // by hashSpec
 	specSeed    maphash.Seed
 	rules       []rule
 	pullRules   []pullRule
@@ -118,6 +121,7 @@ type Runtime struct {
 	hostShm     map[string]string // the files HostIPC sandboxes' containers wrote in /dev/shm
 	handlers    map[string]bool   // the runtime handlers it knows
 	noRRO       bool              // WithoutRecursiveReadOnly
+	noImageVols bool              // WithoutImageVolumes
 }
 
 // sandbox keeps of its SandboxConfig only what the fake uses. A pod's
@@ -220,6 +224,17 @@ func WithRuntimeHandlers(names ...string) Option {
 func WithoutRecursiveReadOnly() Option {
 	return func(r *Runtime) error {
 		r.noRRO = true
+		return nil
+	}
+}
+
+// WithoutImageVolumes makes the runtime one that cannot mount images
+// (runtime.Mount.Image), as the Docker backend: it refuses a container
+// that asks for one with runtime.ErrImageVolume. By default it mounts
+// them, as the containerd backend.
+func WithoutImageVolumes() Option {
+	return func(r *Runtime) error {
+		r.noImageVols = true
 		return nil
 	}
 }

@@ -22,7 +22,8 @@ const (
 func TestConformance(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	runtimetest.Run(t, func(t *testing.T) runtime.Runtime {
-		rt, err := fake.New(fake.WithImages(testImage, userImage), fake.WithImageUser(userImage, "1000:5555"))
+		rt, err := fake.New(fake.WithImages(testImage, userImage, volumeImage), fake.WithImageUser(userImage, "1000:5555"),
+			fake.WithImageFiles(volumeImage, volumeImageFiles))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,13 +38,20 @@ func TestConformance(t *testing.T) {
 		FailWith: func(path, message string, code int) []string {
 			return []string{"fail-with", path, message, strconv.Itoa(code)}
 		},
-		ReadFile:      func(path string) []string { return []string{"cat", path} },
-		Processes:     []string{"ps"},
-		Fill:          func(path string, bytes int) []string { return []string{"fill", path, strconv.Itoa(bytes)} },
-		UserImage:     userImage,
-		UserImageUser: "1000:5555",
+		ReadFile:         func(path string) []string { return []string{"cat", path} },
+		Processes:        []string{"ps"},
+		Fill:             func(path string, bytes int) []string { return []string{"fill", path, strconv.Itoa(bytes)} },
+		UserImage:        userImage,
+		UserImageUser:    "1000:5555",
+		VolumeImage:      volumeImage,
+		VolumeImageFiles: volumeImageFiles,
 	})
 }
+
+// volumeImage is an image with files, for image volumes.
+const volumeImage = "registry.local/models:1"
+
+var volumeImageFiles = map[string]string{"/models/small.bin": "weights", "/README": "read me"}
 
 func ids[T any](t *testing.T, list func(context.Context, runtime.Filter) ([]T, error), f runtime.Filter, id func(T) string) []string {
 	t.Helper()

@@ -174,8 +174,9 @@ func (r *Runtime) checkTarget(sb *sandbox, name, target string) error {
 
 // podCommand runs the fake commands that read or write the pod c is in,
 // for a container or an exec'ed command: "cat FILE..." prints the files
-// its sandbox's configuration makes and those written in its /dev/shm
-// (see Runtime.file) and fails on others; "ps" prints the command lines c
+// its image mounts show (WithImageFiles), those its sandbox's
+// configuration makes and those written in its /dev/shm (see
+// Runtime.file), and fails on others; "ps" prints the command lines c
 // sees (see Runtime.processes); "fail-with /dev/shm/NAME MESSAGE CODE"
 // writes MESSAGE to the /dev/shm c sees, then exits with CODE. ok is
 // false for any other command. r.mu is held.
@@ -191,7 +192,10 @@ func (r *Runtime) podCommand(c *container, argv []string) (stdout, stderr []stri
 		return nil, nil, int32(n), true
 	case len(argv) > 1 && argv[0] == "cat":
 		for _, path := range argv[1:] {
-			content, found := r.file(c.sb, path)
+			content, mounted, found := r.imageFile(c, path)
+			if !mounted {
+				content, found = r.file(c.sb, path)
+			}
 			if path == "/proc/self/status" {
 				content, found = procStatus(&c.spec.cfg), true
 			}

@@ -79,7 +79,8 @@ type Config struct {
 	// Without it the suite checks stdout and stderr apart only one way.
 	Eprint func(lines ...string) []string
 	// FailWith, when set, returns the command line of a container of
-	// Image that writes message to the file path and exits with code.
+	// Image that writes message to the file path and exits with code
+	// (writing why to stderr when it cannot).
 	// Without it the suite skips its checks of termination messages.
 	FailWith func(path, message string, code int) []string
 	// ReadFile, when set, returns the command line of a container of
@@ -117,6 +118,13 @@ type Config struct {
 	// user an image names (runtime.ImageConfigReader).
 	UserImage     string
 	UserImageUser string
+	// VolumeImage, when set, is an image present on the runtime, best of
+	// two layers or more, whose files include VolumeImageFiles (by
+	// absolute path, with their content): ReadFile reads them through
+	// image mounts of it (runtime.Mount.Image). Without them the suite
+	// checks only the refusal of an absent image.
+	VolumeImage      string
+	VolumeImageFiles map[string]string
 	// AbsentImage is a reference no registry serves (default
 	// "podkit.invalid/absent:0").
 	AbsentImage string
@@ -175,6 +183,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"HostIPC", testHostIPC},
 		{"MountPropagation", testMountPropagation},
 		{"RecursiveReadOnly", testRecursiveReadOnly},
+		{"ImageVolume", testImageVolume},
 		{"RuntimeHandler", testRuntimeHandler},
 		{"UpdateResources", testUpdateResources},
 		{"GroupsFromImage", testGroupsFromImage},
