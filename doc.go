@@ -10,7 +10,9 @@
 //     Apply/Create/Update/UpdateStatus/Patch/Delete, Get/List/Watch and their typed
 //     forms Get[T] and List[T], WaitFor with conditions, RegisterNode, node
 //     maintenance (Cordon, Drain, and Evict, which honour
-//     PodDisruptionBudgets as Kubernetes' eviction API does), events.
+//     PodDisruptionBudgets as Kubernetes' eviction API does), events, and
+//     the host's own admission hooks (WithAdmission), in process where
+//     Kubernetes calls webhooks.
 //   - objects: the kinds as Go structs with Kubernetes' JSON names, resource
 //     quantities, label selectors, validation and defaulting, the Scheme of
 //     kinds, and strict decoding of manifests (objects.DecodeYAML).

@@ -33,6 +33,7 @@ type config struct {
 	agent      []nodeagent.Option
 	builtins   []reconcile.BuiltinOption
 	tokens     tokenConfig // see token.go
+	hooks      []AdmissionHook
 }
 
 // WithControllers passes options to the built-in controllers: node

@@ -271,6 +271,15 @@ func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object) (*objects.Kin
 		svc.PatchAllocatedValues(old.(*objects.Service)) // keep the allocated cluster IPs and node ports
 	}
 	o.scheme.Default(obj)
+	if len(o.cfg.hooks) > 0 {
+		ran, err := o.mutateHooks(tx, info, obj, old)
+		if err != nil {
+			return nil, err
+		}
+		if ran {
+			o.scheme.Default(obj)
+		}
+	}
 	if old == nil {
 		err = o.scheme.Validate(obj)
 	} else {
@@ -305,6 +314,11 @@ func (o *Orchestrator) admitForControllers(tx store.Tx, obj, old objects.Object)
 	if svc, ok := obj.(*objects.Service); ok && old != nil {
 		svc.PatchAllocatedValues(old.(*objects.Service))
 	}
+	if len(o.cfg.hooks) > 0 {
+		if err := o.mutateForControllers(tx, obj, old); err != nil {
+			return err
+		}
+	}
 	return o.complete(tx, obj, old)
 }
 
@@ -312,8 +326,8 @@ func (o *Orchestrator) admitForControllers(tx store.Tx, obj, old objects.Object)
 // cluster IPs and node ports, a new pod's service account and priority, a
 // new Ingress's default class, then, as Kubernetes orders its admission
 // plugins, the namespace's LimitRanges (defaults, then limits), a new
-// pod's RuntimeClass (its overhead and scheduling) and last its
-// ResourceQuotas, charged in tx: a quota's usage commits with the
+// pod's RuntimeClass (its overhead and scheduling), the host's validating
+// admission hooks and last its ResourceQuotas, charged in tx: a quota's usage commits with the
 // write it admits, or not at all.
 func (o *Orchestrator) complete(tx store.Tx, obj, old objects.Object) error {
 	if err := o.net.Allocate(tx, obj, old); err != nil {
@@ -344,6 +358,15 @@ func (o *Orchestrator) complete(tx store.Tx, obj, old objects.Object) error {
 	}
 	if pod, ok := obj.(*objects.Pod); ok && old == nil {
 		if err := admitRuntimeClass(tx, pod); err != nil {
+			return err
+		}
+	}
+	if len(o.cfg.hooks) > 0 {
+		info, err := o.scheme.KindOf(obj)
+		if err != nil {
+			return err
+		}
+		if err := o.validateHooks(tx, info.Kind, operation(old), obj, old); err != nil {
 			return err
 		}
 	}
@@ -482,6 +505,9 @@ func (o *Orchestrator) Delete(ctx context.Context, obj objects.Object, opts ...D
 			}
 			d.GracePeriodSeconds = podGrace(cur)
 		}
+		if err := o.admitDelete(tx, info.Kind, keyOf(info, obj)); err != nil {
+			return err
+		}
 		_, err := tx.Delete(info.Kind, keyOf(info, obj), d)
 		return err
 	})
@@ -524,6 +550,9 @@ func (o *Orchestrator) DeleteAll(ctx context.Context, kind string, match []ListO
 			}
 			key := obj.GetObjectMeta().Key()
 			if err := checkDeletable(kind, key); err != nil {
+				return err
+			}
+			if err := o.validateHooks(tx, kind, AdmissionDelete, nil, obj); err != nil {
 				return err
 			}
 			if _, err := tx.Delete(kind, key, d); err != nil {
