@@ -2,6 +2,7 @@ package podkit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -102,6 +103,37 @@ func ExampleOrchestrator_Patch() {
 	}
 	fmt.Println(cm.Labels, cm.Data)
 	// Output: map[app:web tier:front] map[COLOR:blue GREETING:hi]
+}
+
+func ExampleWithAdmission() {
+	ctx := context.Background()
+	ownerLabel := podkit.AdmissionHook{
+		Name:  "owner-label",
+		Kinds: []string{podkit.KindConfigMap},
+		Mutate: func(req *podkit.AdmissionRequest) error { // as a mutating webhook
+			m := req.Object.GetObjectMeta()
+			if m.Labels["owner"] == "" {
+				m.Labels = map[string]string{"owner": "platform"}
+			}
+			return nil
+		},
+		Validate: func(req *podkit.AdmissionRequest) error { // as a validating webhook
+			if _, ok := req.Object.(*objects.ConfigMap).Data["password"]; ok {
+				return errors.New("passwords belong in Secrets")
+			}
+			return nil
+		},
+	}
+	o, _ := podkit.New(podkit.WithAdmission(ownerLabel))
+	defer o.Close()
+	cm := &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "app"}, Data: map[string]string{"mode": "fast"}}
+	_ = o.Create(ctx, cm)
+	fmt.Println(cm.Labels["owner"])
+	err := o.Create(ctx, &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "db"}, Data: map[string]string{"password": "x"}})
+	fmt.Println(err)
+	// Output:
+	// platform
+	// admission hook "owner-label" denied the request: passwords belong in Secrets
 }
 
 func ExampleOrchestrator_Logs() {
