@@ -35,6 +35,10 @@ type AdmissionRequest struct {
 	// Tx reads the store within the write's transaction: the objects the
 	// write will commit with.
 	Tx store.ReadTx
+	// DryRun says nothing will be stored (DryRun, PatchDryRun): a hook
+	// with effects outside the store leaves them out, as a webhook does
+	// for a request with dryRun.
+	DryRun bool
 }
 
 // AdmissionHook is an admission plugin of the host's own: what
@@ -122,7 +126,7 @@ func operation(old objects.Object) AdmissionOperation {
 
 // mutateHooks runs the mutating hooks asked about writing obj, of kind
 // info, over old, and reports whether any ran.
-func (o *Orchestrator) mutateHooks(tx store.ReadTx, info *objects.KindInfo, obj, old objects.Object) (bool, error) {
+func (o *Orchestrator) mutateHooks(tx store.ReadTx, info *objects.KindInfo, obj, old objects.Object, dryRun bool) (bool, error) {
 	op := operation(old)
 	ran := false
 	for i := range o.cfg.hooks {
@@ -132,7 +136,7 @@ func (o *Orchestrator) mutateHooks(tx store.ReadTx, info *objects.KindInfo, obj,
 		}
 		ran = true
 		meta := *obj.GetObjectMeta()
-		if err := h.Mutate(&AdmissionRequest{Operation: op, Kind: info.Kind, Object: obj, OldObject: old, Tx: tx}); err != nil {
+		if err := h.Mutate(&AdmissionRequest{Operation: op, Kind: info.Kind, Object: obj, OldObject: old, Tx: tx, DryRun: dryRun}); err != nil {
 			return ran, h.denied(err)
 		}
 		tm, m := obj.GetTypeMeta(), obj.GetObjectMeta()
@@ -145,13 +149,13 @@ func (o *Orchestrator) mutateHooks(tx store.ReadTx, info *objects.KindInfo, obj,
 
 // validateHooks runs the validating hooks asked about op on obj (nil for
 // a delete) over old.
-func (o *Orchestrator) validateHooks(tx store.ReadTx, kind string, op AdmissionOperation, obj, old objects.Object) error {
+func (o *Orchestrator) validateHooks(tx store.ReadTx, kind string, op AdmissionOperation, obj, old objects.Object, dryRun bool) error {
 	for i := range o.cfg.hooks {
 		h := &o.cfg.hooks[i]
 		if h.Validate == nil || !h.asks(kind, op) {
 			continue
 		}
-		if err := h.Validate(&AdmissionRequest{Operation: op, Kind: kind, Object: obj, OldObject: old, Tx: tx}); err != nil {
+		if err := h.Validate(&AdmissionRequest{Operation: op, Kind: kind, Object: obj, OldObject: old, Tx: tx, DryRun: dryRun}); err != nil {
 			return h.denied(err)
 		}
 	}
@@ -171,7 +175,7 @@ func (o *Orchestrator) admitDelete(tx store.ReadTx, kind string, key objects.Key
 	if err != nil {
 		return err
 	}
-	return o.validateHooks(tx, kind, AdmissionDelete, nil, old)
+	return o.validateHooks(tx, kind, AdmissionDelete, nil, old, false)
 }
 
 // mutateForControllers runs the mutating hooks on a controller's write of
@@ -188,7 +192,7 @@ func (o *Orchestrator) mutateForControllers(tx store.ReadTx, obj, old objects.Ob
 		return nil
 	}
 	cp := obj.DeepCopyObject()
-	ran, err := o.mutateHooks(tx, info, cp, old)
+	ran, err := o.mutateHooks(tx, info, cp, old, false)
 	if err != nil || !ran {
 		return err
 	}

@@ -172,3 +172,18 @@ func TestWithAdmissionRefusesBadHooks(t *testing.T) {
 		assert.EqualError(t, err, tc.msg)
 	}
 }
+
+// Hooks are told when nothing will be stored: a dry run of Apply or Patch.
+func TestAdmissionHookSeesDryRun(t *testing.T) {
+	var seen []bool
+	record := func(req *podkit.AdmissionRequest) error { seen = append(seen, req.DryRun); return nil }
+	o := newOrchestrator(t, podkit.WithAdmission(podkit.AdmissionHook{Name: "record", Kinds: []string{podkit.KindConfigMap}, Mutate: record, Validate: record}))
+	ctx := t.Context()
+	cm := func() *objects.ConfigMap {
+		return &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "c"}, Data: map[string]string{"a": "1"}}
+	}
+	require.NoError(t, o.DryRun(ctx, cm()))
+	require.NoError(t, o.Create(ctx, cm()))
+	require.NoError(t, o.Patch(ctx, objects.Key{Name: "c"}, &objects.ConfigMap{}, podkit.MergePatch, []byte(`{"data":{"a":"2"}}`), podkit.PatchDryRun()))
+	assert.Equal(t, []bool{true, true, false, false, true, true}, seen, "mutate and validate of each write")
+}

@@ -95,7 +95,7 @@ func (o *Orchestrator) applyOne(tx store.Tx, obj objects.Object, dryRun bool) er
 	}
 	if old == nil {
 		setAnnotation(meta, LastAppliedAnnotation, string(applied))
-		if _, err := o.admit(tx, obj, nil); err != nil {
+		if _, err := o.admit(tx, obj, nil, dryRun); err != nil {
 			return err
 		}
 		if err := tx.Create(obj); err != nil {
@@ -116,7 +116,7 @@ func (o *Orchestrator) applyOne(tx store.Tx, obj objects.Object, dryRun bool) er
 		return fmt.Errorf("apply %s %s: %w", info.Kind, keyOf(info, obj), err)
 	}
 	setAnnotation(next.GetObjectMeta(), LastAppliedAnnotation, string(applied))
-	if _, err := o.admit(tx, next, old); err != nil {
+	if _, err := o.admit(tx, next, old, dryRun); err != nil {
 		return err
 	}
 	if !storecore.SemanticEqual(next, old) {

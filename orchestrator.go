@@ -258,7 +258,7 @@ func (o *Orchestrator) Close() error {
 // admit fills apiVersion, kind and the default namespace, applies defaults
 // and validates obj as new (old nil) or as a replacement for old. Inside a
 // write transaction it also checks that the namespace exists.
-func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object) (*objects.KindInfo, error) {
+func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object, dryRun bool) (*objects.KindInfo, error) {
 	info, err := o.scheme.SetTypeMeta(obj)
 	if err != nil {
 		return nil, err
@@ -272,7 +272,7 @@ func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object) (*objects.Kin
 	}
 	o.scheme.Default(obj)
 	if len(o.cfg.hooks) > 0 {
-		ran, err := o.mutateHooks(tx, info, obj, old)
+		ran, err := o.mutateHooks(tx, info, obj, old, dryRun)
 		if err != nil {
 			return nil, err
 		}
@@ -288,7 +288,7 @@ func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object) (*objects.Kin
 	if err != nil {
 		return nil, err
 	}
-	if err := o.complete(tx, obj, old); err != nil {
+	if err := o.complete(tx, obj, old, dryRun); err != nil {
 		return nil, err
 	}
 	if info.Namespaced && old == nil {
@@ -319,7 +319,7 @@ func (o *Orchestrator) admitForControllers(tx store.Tx, obj, old objects.Object)
 			return err
 		}
 	}
-	return o.complete(tx, obj, old)
+	return o.complete(tx, obj, old, false)
 }
 
 // complete does the part of admission that needs the store: a Service's
@@ -329,7 +329,7 @@ func (o *Orchestrator) admitForControllers(tx store.Tx, obj, old objects.Object)
 // pod's RuntimeClass (its overhead and scheduling), the host's validating
 // admission hooks and last its ResourceQuotas, charged in tx: a quota's usage commits with the
 // write it admits, or not at all.
-func (o *Orchestrator) complete(tx store.Tx, obj, old objects.Object) error {
+func (o *Orchestrator) complete(tx store.Tx, obj, old objects.Object, dryRun bool) error {
 	if err := o.net.Allocate(tx, obj, old); err != nil {
 		return err
 	}
@@ -366,7 +366,7 @@ func (o *Orchestrator) complete(tx store.Tx, obj, old objects.Object) error {
 		if err != nil {
 			return err
 		}
-		if err := o.validateHooks(tx, info.Kind, operation(old), obj, old); err != nil {
+		if err := o.validateHooks(tx, info.Kind, operation(old), obj, old, dryRun); err != nil {
 			return err
 		}
 	}
@@ -392,7 +392,7 @@ func objectName(m *objects.ObjectMeta) string {
 // (uid, resourceVersion, defaults, a generated name, the status).
 func (o *Orchestrator) Create(ctx context.Context, obj objects.Object) error {
 	return o.store.Update(ctx, func(tx store.Tx) error {
-		if _, err := o.admit(tx, obj, nil); err != nil {
+		if _, err := o.admit(tx, obj, nil, false); err != nil {
 			return err
 		}
 		return tx.Create(obj)
@@ -412,7 +412,7 @@ func (o *Orchestrator) Update(ctx context.Context, obj objects.Object) error {
 		if err != nil {
 			return err
 		}
-		if _, err := o.admit(tx, obj, old); err != nil {
+		if _, err := o.admit(tx, obj, old, false); err != nil {
 			return err
 		}
 		if err := tx.Update(obj); err != nil {
@@ -552,7 +552,7 @@ func (o *Orchestrator) DeleteAll(ctx context.Context, kind string, match []ListO
 			if err := checkDeletable(kind, key); err != nil {
 				return err
 			}
-			if err := o.validateHooks(tx, kind, AdmissionDelete, nil, obj); err != nil {
+			if err := o.validateHooks(tx, kind, AdmissionDelete, nil, obj, false); err != nil {
 				return err
 			}
 			if _, err := tx.Delete(kind, key, d); err != nil {
