@@ -46,15 +46,19 @@ type AdmissionRequest struct {
 // cluster, as a Go function run in the process, within the transaction
 // of the write it is asked about.
 //
-// It is asked about the creates and updates of the kinds it names, made
+// It is asked about the creates and updates of the kinds it names made
 // through the Orchestrator (Create, Update, Apply, Patch, UpdateScale,
-// RegisterNode) and by the controllers (a ReplicaSet's pods, a
-// Deployment's ReplicaSets, ...), and about the deletes made through
-// Delete and DeleteAll. As a webhook whose rules name no subresource, it
-// is not asked about status writes (UpdateStatus, the node agents' and
-// controllers' reports), nor about the subresources Resize and
-// UpdateEphemeralContainers write, nor the deletes the controllers and
-// the garbage collector make.
+// RegisterNode, DryRun), about the objects the controllers create (a
+// ReplicaSet's pods, a Deployment's ReplicaSets, a StatefulSet's pods and
+// claims, a Job's pods...) and those they update through
+// reconcile.Client.Update, and about the deletes made through Delete and
+// DeleteAll. As a webhook whose rules name no subresource, it is not
+// asked about status writes (UpdateStatus, the node agents' and
+// controllers' reports), nor about what Resize and
+// UpdateEphemeralContainers write. Nor is it asked about the deletes the
+// controllers and the garbage collector make, nor the bookkeeping writes
+// of controllers (a rollout's revision annotations, an autoscaler's
+// replicas), which Kubernetes' webhooks see.
 //
 // The order is Kubernetes': defaults; the mutating hooks, in the order
 // given to WithAdmission, then defaults again; the object's validation;
