@@ -255,10 +255,14 @@ func sortedNames(set map[ResourceName]bool) []ResourceName {
 // containers' and sidecars' sum and the most any one init container
 // limits beside the sidecars started before it.
 //
-// The pod's overhead is added to the limits that are set, as Kubernetes
-// adds it.
+// Pod-level limits (spec.resources) replace the containers' of the
+// resources they set, and the pod's overhead is added to the limits that
+// are set, as Kubernetes does both.
 func PodLimits(p *Pod) ResourceList {
 	out := podResources(p, func(r *ResourceRequirements) ResourceList { return r.Limits })
+	if r := PodLevelResources(p); r != nil {
+		applyPodLevel(out, r.Limits)
+	}
 	for name, q := range p.Spec.Overhead {
 		if _, ok := out[name]; ok {
 			addTo(out, name, q)

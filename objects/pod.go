@@ -61,6 +61,10 @@ type PodSpec struct {
 	// Overhead is what the pod costs beyond its containers, set by
 	// admission from its RuntimeClass (see ApplyRuntimeClass).
 	Overhead ResourceList `json:"overhead,omitempty"`
+	// Resources are the pod's own requests and limits of cpu, memory and
+	// hugepages (Kubernetes' pod-level resources): the budget its
+	// containers share, whatever each asks. See PodLevelResources.
+	Resources *ResourceRequirements `json:"resources,omitempty"`
 	// DeprecatedServiceAccount is spec.serviceAccount, the deprecated
 	// alias of ServiceAccountName: a spec that names no serviceAccountName
 	// takes this one, and defaulting then makes it a copy of
@@ -835,9 +839,14 @@ func IsPodReady(p *Pod) bool {
 // most any one init container needs beside the sidecars started before
 // it (init containers run one at a time).
 //
-// The pod's overhead (spec.overhead) is added, as Kubernetes adds it.
+// Pod-level requests (spec.resources) replace the containers' sum of the
+// resources they set, and the pod's overhead (spec.overhead) is added, as
+// Kubernetes does both.
 func PodRequests(p *Pod) ResourceList {
 	out := podResources(p, func(r *ResourceRequirements) ResourceList { return r.Requests })
+	if r := PodLevelResources(p); r != nil {
+		applyPodLevel(out, r.Requests)
+	}
 	for name, q := range p.Spec.Overhead {
 		addTo(out, name, q)
 	}
@@ -892,8 +901,12 @@ func podResources(p *Pod, list func(*ResourceRequirements) ResourceList) Resourc
 // PodQOS computes the pod's quality-of-service class as Kubernetes does:
 // Guaranteed when every container has cpu and memory limits equal to its
 // requests, BestEffort when no container requests or limits cpu or memory,
-// Burstable otherwise.
+// Burstable otherwise. A pod with pod-level resources has the class they
+// give, as one container's would.
 func PodQOS(p *Pod) PodQOSClass {
+	if r := PodLevelResources(p); r != nil {
+		return requirementsQOS(r)
+	}
 	// Most pods are not Guaranteed, which a look at each container tells
 	// without summing anything.
 	some, guaranteed := false, true

@@ -30,6 +30,7 @@ func (p *Pod) Default() {
 	}
 	p.Spec.InitContainers = requestsFromLimits(p.Spec.InitContainers)
 	p.Spec.Containers = requestsFromLimits(p.Spec.Containers)
+	defaultPodLevelResources(p)
 	p.syncAppArmor()
 }
 

@@ -122,12 +122,17 @@ func ResizeRequest(stored, pod *Pod) (*Pod, ErrorList) {
 // only the cpu and memory requests and limits, and the resizePolicy, of
 // containers and sidecars may change; none may be removed; the pod's QoS
 // class may not change; a non-sidecar init container may not be resized;
-// a pod that has finished cannot be resized.
+// a pod that has finished, or has pod-level resources, cannot be resized.
 func ValidateResize(p, old *Pod) ErrorList {
 	sp := NewPath("spec")
 	errs := ValidatePodSpec(&p.Spec, sp)
 	if old.Spec.OS != nil && old.Spec.OS.Name == Windows {
 		return append(errs, Forbidden(NewPath(""), "windows pods cannot be resized"))
+	}
+	if PodLevelResources(old) != nil || PodLevelResources(p) != nil {
+		// Kubernetes resizes them only behind an alpha feature gate
+		// (InPlacePodLevelResourcesVerticalScaling).
+		errs = append(errs, Forbidden(NewPath(""), "resize of pods with pod-level resources is forbidden"))
 	}
 	if old.IsTerminal() {
 		errs = append(errs, Forbidden(sp, fmt.Sprintf("pod is in a terminal phase (%s) and cannot be resized", old.Status.Phase)))

@@ -168,6 +168,7 @@ func ValidatePodSpec(s *PodSpec, p *Path) ErrorList {
 		errs = appendMsgs(errs, p.Child("runtimeClassName"), *s.RuntimeClassName, IsDNS1123Subdomain(*s.RuntimeClassName))
 	}
 	errs = append(errs, validateResourceListValues(s.Overhead, p.Child("overhead"))...)
+	errs = append(errs, validatePodResources(s, p)...)
 	if g := s.TerminationGracePeriodSeconds; g != nil && *g < 0 {
 		errs = append(errs, Invalid(p.Child("terminationGracePeriodSeconds"), *g, "must be greater than or equal to 0"))
 	}

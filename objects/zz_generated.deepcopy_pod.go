@@ -1087,6 +1087,11 @@ func (in *PodSpec) DeepCopyInto(out *PodSpec) {
 			(*out)[key] = val.DeepCopy()
 		}
 	}
+	if in.Resources != nil {
+		in, out := &in.Resources, &out.Resources
+		*out = new(ResourceRequirements)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.SetHostnameAsFQDN != nil {
 		in, out := &in.SetHostnameAsFQDN, &out.SetHostnameAsFQDN
 		*out = new(bool)

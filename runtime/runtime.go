@@ -204,7 +204,29 @@ type SandboxConfig struct {
 	// ErrUnknownRuntimeHandler, and makes nothing. Every runtime knows
 	// "runc".
 	RuntimeHandler string
+	// Resources, when set, confine the sandbox and all its containers
+	// together, as the kubelet's pod cgroup confines a pod with
+	// pod-level resources (spec.resources): the cpu weight and quota and
+	// the memory limit apply to their sum, within which each container
+	// keeps its own. Only a runtime that says it can
+	// (PodResourcesReporter) is given them; another fails RunSandbox
+	// with an error wrapping ErrPodResources.
+	Resources *Resources
 }
+
+// PodResourcesReporter is implemented by runtimes that can confine a
+// sandbox's containers together (SandboxConfig.Resources). A node agent
+// refuses a pod with pod-level resources on a runtime that cannot, as a
+// kubelet without the feature refuses it (PodLevelResourcesNotSupported).
+type PodResourcesReporter interface {
+	// PodLevelResources reports whether RunSandbox honours
+	// SandboxConfig.Resources.
+	PodLevelResources() bool
+}
+
+// ErrPodResources is wrapped by the error of a RunSandbox given
+// SandboxConfig.Resources by a runtime that cannot honour them.
+var ErrPodResources = errors.New("pod-level resources are not supported")
 
 // HostAlias is an entry of a pod's /etc/hosts: hostnames for an IP.
 type HostAlias struct {

@@ -117,8 +117,9 @@ func resourcesOf(l objects.ResourceList) Resources {
 // podRequests computes a pod's requests as Kubernetes does: for each
 // resource the larger of what runs for the pod's life, the containers and
 // sidecars summed, and the most an init container needs beside the
-// sidecars started before it, plus the pod's overhead (spec.overhead,
-// from its RuntimeClass); Pods is 1. nonZeroCPU and nonZeroMem count a
+// sidecars started before it, or the pod-level requests (spec.resources)
+// of the resources they set, plus the pod's overhead (spec.overhead, from
+// its RuntimeClass); Pods is 1. nonZeroCPU and nonZeroMem count a
 // container that requests no cpu or memory as DefaultMilliCPURequest and
 // DefaultMemoryRequest, for scoring.
 func podRequests(spec *objects.PodSpec) (req Resources, nonZeroCPU, nonZeroMem int64) {
@@ -146,6 +147,22 @@ func podRequests(spec *objects.PodSpec) (req Resources, nonZeroCPU, nonZeroMem i
 		}
 		req.atLeast(&most)
 		nonZeroCPU, nonZeroMem = max(nonZeroCPU, mostCPU), max(nonZeroMem, mostMem)
+	}
+	if pr := spec.Resources; pr != nil {
+		// Pod-level requests replace the containers' sums (PodRequests).
+		for name, q := range pr.Requests {
+			if !objects.IsSupportedPodLevelResource(name) {
+				continue
+			}
+			v := quantityValue(name, q)
+			req.set(name, v)
+			switch name {
+			case objects.ResourceCPU:
+				nonZeroCPU = v
+			case objects.ResourceMemory:
+				nonZeroMem = v
+			}
+		}
 	}
 	for name, q := range spec.Overhead {
 		v := quantityValue(name, q)

@@ -56,6 +56,20 @@ func sized(name string, cpu, mem, pods int64) *objects.Node {
 
 func c(cpu, mem int64) [2]int64 { return [2]int64{cpu, mem} }
 
+// podLevel gives p pod-level requests of cpu millis and memory bytes (a
+// negative value leaves one out).
+func podLevel(p *objects.Pod, cpu, mem int64) *objects.Pod {
+	req := objects.ResourceList{}
+	if cpu >= 0 {
+		req[objects.ResourceCPU] = objects.NewMilliQuantity(cpu, objects.DecimalSI)
+	}
+	if mem >= 0 {
+		req[objects.ResourceMemory] = objects.NewQuantity(mem, objects.BinarySI)
+	}
+	p.Spec.Resources = &objects.ResourceRequirements{Requests: req}
+	return p
+}
+
 // Kubernetes' fit_test.go (TestEnoughRequests): a node of 10 milli-cpu,
 // 20 bytes and 32 pods with used (cpu, memory) already requested.
 func TestNodeResourcesFitFilter(t *testing.T) {
@@ -88,6 +102,10 @@ func TestNodeResourcesFitFilter(t *testing.T) {
 			wantFilter: fits("n")},
 		{name: "an init container does not fit beside the sidecars before it", pod: sidecars(res("p", [][2]int64{c(1, 1)}, c(1, 1), c(3, 1)), 0), nodes: n, existing: used(7, 17),
 			wantFilter: map[string]string{"n": "Insufficient cpu"}},
+		{name: "pod-level requests replace the containers'", pod: podLevel(res("p", [][2]int64{c(1, 1)}), 6, -1), nodes: n, existing: used(5, 5),
+			wantFilter: map[string]string{"n": "Insufficient cpu"}},
+		{name: "pod-level requests below the node's room fit", pod: podLevel(res("p", [][2]int64{c(1, 1)}), 5, 15), nodes: n, existing: used(5, 5),
+			wantFilter: fits("n")},
 		{name: "resources + pod overhead fits", pod: withOverhead(res("p", [][2]int64{c(1, 1)}), 3, 13), nodes: n, existing: used(5, 5),
 			wantFilter: fits("n")},
 		{name: "requests + overhead does not fit for memory", pod: withOverhead(res("p", [][2]int64{c(1, 1)}), 1, 15), nodes: n, existing: used(5, 5),

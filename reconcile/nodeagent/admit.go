@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/podkit/podkit/objects"
+	"github.com/podkit/podkit/runtime"
 )
 
 // Reasons of the kubelet's admission refusals that the agent makes: a
@@ -24,6 +25,10 @@ const (
 	// ReasonPodOSNotSupported: the pod's spec.os names another system than
 	// its node's.
 	ReasonPodOSNotSupported = "PodOSNotSupported"
+	// ReasonPodLevelResourcesNotSupported: the pod has pod-level resources
+	// (spec.resources) and the node's runtime cannot confine a sandbox
+	// (see runtime.PodResourcesReporter).
+	ReasonPodLevelResourcesNotSupported = "PodLevelResourcesNotSupported"
 )
 
 // rejection is why the agent refused a pod.
@@ -33,7 +38,8 @@ type rejection struct {
 
 // admit returns why the agent refuses pod, or nil when it admits it, by
 // the kubelet's admission handlers that concern what podkit has, in their
-// order: the sysctls allowlist, then the node's OS, then AppArmor.
+// order: the sysctls allowlist, then the node's OS, pod-level resources,
+// then AppArmor.
 func (a *Agent) admit(pod *objects.Pod) *rejection {
 	if sc := pod.Spec.SecurityContext; sc != nil && len(sc.Sysctls) > 0 {
 		allow := a.sysctlAllowlist()
@@ -49,6 +55,11 @@ func (a *Agent) admit(pod *objects.Pod) *rejection {
 	}
 	if pod.Spec.OS != nil && string(pod.Spec.OS.Name) != nodeOS {
 		return &rejection{ReasonPodOSNotSupported, "Failed to admit pod as the OS field doesn't match node OS"}
+	}
+	if objects.PodLevelResources(pod) != nil {
+		if r, ok := a.rt.(runtime.PodResourcesReporter); !ok || !r.PodLevelResources() {
+			return &rejection{ReasonPodLevelResourcesNotSupported, "pod-level resources are not supported on the node"}
+		}
 	}
 	return admitAppArmor(pod, appArmorEnabled)
 }

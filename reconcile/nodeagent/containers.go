@@ -44,6 +44,12 @@ func (a *Agent) sandboxConfig(pod *objects.Pod, attempt uint32) (*runtime.Sandbo
 	if pod.Spec.Subdomain != "" && !pod.Spec.HostNetwork {
 		cfg.Domain = podDomain(pod, a.cfg.clusterDomain)
 	}
+	if objects.PodLevelResources(pod) != nil {
+		// The kubelet's pod cgroup: the pod's requests and limits, with
+		// its overhead (ResourceConfigForPod).
+		r := resources(&objects.ResourceRequirements{Requests: objects.PodRequests(pod), Limits: objects.PodLimits(pod)})
+		cfg.Resources = &r
+	}
 	for _, h := range pod.Spec.HostAliases {
 		cfg.HostAliases = append(cfg.HostAliases, runtime.HostAlias{IP: h.IP, Hostnames: slices.Clone(h.Hostnames)})
 	}

@@ -26,32 +26,49 @@ const cgroupRoot = "/sys/fs/cgroup"
 // just deleted, its shim reaping it) is waited for, up to cgroupExitWait;
 // one that stays is an error.
 func removeNamespaceCgroup(ns string) error {
-	hierarchies := []string{cgroupRoot}
-	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err != nil { // not v2 alone
-		entries, err := os.ReadDir(cgroupRoot)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // no cgroups here
-		}
-		if err != nil {
-			return err
-		}
-		hierarchies = hierarchies[:0]
-		for _, e := range entries {
-			if e.IsDir() { // not the links such as cpu -> cpu,cpuacct
-				hierarchies = append(hierarchies, filepath.Join(cgroupRoot, e.Name()))
-			}
-		}
-	}
-	var errs []error
-	for _, h := range hierarchies {
-		if err := removeCgroupTree(filepath.Join(h, ns)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := removeCgroupEverywhere(ns); err != nil {
 		return fmt.Errorf("removing the namespace's cgroup: %w", err)
 	}
 	return nil
+}
+
+// hierarchies returns the cgroup hierarchies of the host: the unified one
+// alone (cgroup v2), or each v1 one (and, in hybrid mode, "unified"); none
+// without cgroups.
+func hierarchies() ([]string, error) {
+	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err == nil { // v2 alone
+		return []string{cgroupRoot}, nil
+	}
+	entries, err := os.ReadDir(cgroupRoot)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // no cgroups here
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() { // not the links such as cpu -> cpu,cpuacct
+			out = append(out, filepath.Join(cgroupRoot, e.Name()))
+		}
+	}
+	return out, nil
+}
+
+// removeCgroupEverywhere removes the cgroup at rel and those below it in
+// every hierarchy that has it.
+func removeCgroupEverywhere(rel string) error {
+	hs, err := hierarchies()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, h := range hs {
+		if err := removeCgroupTree(filepath.Join(h, rel)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // removeCgroupTree removes the cgroup dir and those below it, deepest

@@ -190,7 +190,7 @@ func (r *Runtime) specOpts(id string, sb containers.Container, img client.Image,
 		env = append(env, e.Name+"="+e.Value)
 	}
 	opts = append(opts, oci.WithEnv(env), oci.WithHostname(host),
-		oci.WithCgroup(cgroupPath(r.cfg.namespace, id)))
+		oci.WithCgroup(containerCgroup(r.cfg.namespace, sb.Labels, id)))
 	if cfg.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(cfg.WorkingDir))
 	}
@@ -769,10 +769,16 @@ func exitReason(code int32, oom bool) string {
 // until the task is deleted.
 func (r *Runtime) oomKilled(id string) bool {
 	cg := cgroupPath(r.cfg.namespace, id)
-	for _, p := range []string{
+	paths := []string{
 		filepath.Join("/sys/fs/cgroup/memory", cg, "memory.oom_control"), // v1
 		filepath.Join("/sys/fs/cgroup", cg, "memory.events"),             // v2
-	} {
+	}
+	// In a pod cgroup (podCgroupPath), it is below the sandbox's.
+	for _, pattern := range []string{"/sys/fs/cgroup/memory/%s/pod-*/%s/memory.oom_control", "/sys/fs/cgroup/%s/pod-*/%s/memory.events"} {
+		found, _ := filepath.Glob(fmt.Sprintf(pattern, r.cfg.namespace, id))
+		paths = append(paths, found...)
+	}
+	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue

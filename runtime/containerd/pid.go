@@ -29,8 +29,9 @@ import (
 // NotReady.
 
 // pauseSpec returns the spec of the pause task of sandbox id, whose
-// directory is dir and network namespace nsPath ("" for the host's).
-func (r *Runtime) pauseSpec(id, dir, nsPath string) (client.NewContainerOpts, error) {
+// directory is dir, network namespace nsPath ("" for the host's) and
+// cgroup cgroup.
+func (r *Runtime) pauseSpec(id, dir, nsPath, cgroup string) (client.NewContainerOpts, error) {
 	bin, err := scratchimage.Pause(goruntime.GOARCH)
 	if err != nil {
 		return nil, err
@@ -47,7 +48,7 @@ func (r *Runtime) pauseSpec(id, dir, nsPath string) (client.NewContainerOpts, er
 		net = oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: nsPath})
 	}
 	return client.WithNewSpec(oci.WithRootFSPath(rootfs), oci.WithProcessArgs("/pause"),
-		oci.WithCgroup(cgroupPath(r.cfg.namespace, id)), net), nil
+		oci.WithCgroup(cgroup), net), nil
 }
 
 // startPause creates and starts the pause task of sandbox id; on failure

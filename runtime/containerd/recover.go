@@ -22,7 +22,8 @@ import (
 // and reattaches to the running containers, in this order:
 //
 //  1. sandbox directories with no record and no live owner (a RunSandbox
-//     or RemoveSandbox cut short): detached, namespace removed, deleted;
+//     or RemoveSandbox cut short): detached, namespace removed, deleted,
+//     their pod cgroups removed;
 //  2. Ready sandboxes whose namespace is gone (the host rebooted), or
 //     whose pause task is not running: torn down to NotReady;
 //  3. CNI attachments and host-local allocations of this namespace that
@@ -73,6 +74,9 @@ func (r *Runtime) recover(ctx context.Context) error {
 		if err := os.RemoveAll(dir); err != nil {
 			r.log.Warn("repair: removing an unrecorded sandbox", "sandbox", short(id), "err", err)
 			continue
+		}
+		if err := removeCgroupEverywhere(podCgroupPath(r.cfg.namespace, id)); err != nil {
+			r.log.Warn("repair: removing the pod cgroup of an unrecorded sandbox", "sandbox", short(id), "err", err)
 		}
 		r.log.Info("repair: removed a sandbox left half-made", "sandbox", short(id))
 	}

@@ -51,12 +51,15 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (_
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("containerd: sandbox %s: %w", cfg, err)
 	}
-	var nsPath string
+	var nsPath, podCgroup string
 	ports := cniPorts(cfg.Ports)
 	defer func() {
 		if err != nil {
 			r.teardown(context.WithoutCancel(ctx), id, nsPath, ports)
 			os.RemoveAll(dir)
+			if podCgroup != "" {
+				_ = removeCgroupEverywhere(podCgroup)
+			}
 		}
 	}()
 	labels := map[string]string{}
@@ -107,11 +110,21 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (_
 	if cfg.HostIPC {
 		labels[labelHostIPC] = "true"
 	}
+	if cfg.Resources != nil {
+		if !r.PodLevelResources() {
+			return "", fmt.Errorf("containerd: sandbox %s: %w: the host has no cpu and memory cgroups", cfg, runtime.ErrPodResources)
+		}
+		podCgroup = podCgroupPath(r.cfg.namespace, id)
+		if err := makePodCgroup(podCgroup, *cfg.Resources); err != nil {
+			return "", fmt.Errorf("containerd: sandbox %s: %w", cfg, err)
+		}
+		labels[labelPodCgroup] = podCgroup
+	}
 	spec := client.WithSpec(&oci.Spec{Version: specs.Version})
 	sharePID := cfg.ShareProcessNamespace && !cfg.HostPID // the host's is shared already
 	if sharePID {
 		labels[labelSharePID] = "true"
-		if spec, err = r.pauseSpec(id, dir, nsPath); err != nil {
+		if spec, err = r.pauseSpec(id, dir, nsPath, containerCgroup(r.cfg.namespace, labels, id)); err != nil {
 			return "", fmt.Errorf("containerd: sandbox %s: pause task: %w", cfg, err)
 		}
 	}
@@ -332,6 +345,11 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
 	}
 	if err := os.RemoveAll(filepath.Join(r.sandboxesDir(), id)); err != nil {
 		return fmt.Errorf("containerd: removing sandbox %s: %w", short(id), err)
+	}
+	if pc := rec.Labels[labelPodCgroup]; pc != "" {
+		if err := removeCgroupEverywhere(pc); err != nil {
+			return fmt.Errorf("containerd: removing sandbox %s: %w", short(id), err)
+		}
 	}
 	return nil
 }

@@ -31,6 +31,12 @@ import (
 // namespace the pod's containers share (the host's, for HostIPC). For
 // HostPID it runs in the host's PID namespace, as its containers do.
 func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (string, error) {
+	if cfg.Resources != nil {
+		// The engine could put the pod's containers in a cgroup of the
+		// backend's (HostConfig.CgroupParent); this backend does not, and
+		// reports so by not being a runtime.PodResourcesReporter.
+		return "", fmt.Errorf("docker: sandbox %s: %w by this backend", cfg, runtime.ErrPodResources)
+	}
 	if err := r.ensureSandboxImage(ctx); err != nil {
 		return "", err
 	}

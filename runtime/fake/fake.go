@@ -122,6 +122,7 @@ type Runtime struct {
 	handlers    map[string]bool   // the runtime handlers it knows
 	noRRO       bool              // WithoutRecursiveReadOnly
 	noImageVols bool              // WithoutImageVolumes
+	noPodRes    bool              // WithoutPodLevelResources
 }
 
 // sandbox keeps of its SandboxConfig only what the fake uses. A pod's
@@ -238,6 +239,22 @@ func WithoutImageVolumes() Option {
 		return nil
 	}
 }
+
+// WithoutPodLevelResources makes the runtime one that cannot confine a
+// sandbox's containers together, as the Docker backend: it says so
+// (runtime.PodResourcesReporter), and RunSandbox refuses
+// SandboxConfig.Resources with runtime.ErrPodResources. By default it
+// records them (SandboxConfigs), as the containerd backend makes a pod
+// cgroup of them.
+func WithoutPodLevelResources() Option {
+	return func(r *Runtime) error {
+		r.noPodRes = true
+		return nil
+	}
+}
+
+// PodLevelResources implements runtime.PodResourcesReporter.
+func (r *Runtime) PodLevelResources() bool { return !r.noPodRes }
 
 // RecursiveReadOnlyMounts implements runtime.RecursiveReadOnlyReporter.
 func (r *Runtime) RecursiveReadOnlyMounts(handler string) bool { return !r.noRRO }
@@ -462,6 +479,11 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (s
 	}
 	if h := cfg.RuntimeHandler; h != "" && !r.handlers[h] {
 		err := fmt.Errorf("fake: sandbox %s: %w %q", cfg, runtime.ErrUnknownRuntimeHandler, h)
+		r.record(rec, err)
+		return "", err
+	}
+	if cfg.Resources != nil && r.noPodRes {
+		err := fmt.Errorf("fake: sandbox %s: %w", cfg, runtime.ErrPodResources)
 		r.record(rec, err)
 		return "", err
 	}

@@ -20,16 +20,22 @@ type podSpec struct {
 	sharePID bool
 	hostPID  bool
 	hostIPC  bool
+	// resources are the sandbox's own (SandboxConfig.Resources).
+	resources *runtime.Resources
 	// shm holds the files written in the pod's /dev/shm (see shmFiles).
 	shm map[string]string
 }
 
 func newPodSpec(cfg *runtime.SandboxConfig) *podSpec {
-	if len(cfg.HostAliases) == 0 && len(cfg.Sysctls) == 0 && !cfg.ShareProcessNamespace && !cfg.HostPID && !cfg.HostIPC && cfg.Domain == "" {
+	if len(cfg.HostAliases) == 0 && len(cfg.Sysctls) == 0 && !cfg.ShareProcessNamespace && !cfg.HostPID && !cfg.HostIPC && cfg.Domain == "" && cfg.Resources == nil {
 		return nil
 	}
 	s := &podSpec{domain: cfg.Domain, sysctls: maps.Clone(cfg.Sysctls), sharePID: cfg.ShareProcessNamespace,
 		hostPID: cfg.HostPID, hostIPC: cfg.HostIPC}
+	if cfg.Resources != nil {
+		r := *cfg.Resources
+		s.resources = &r
+	}
 	for _, a := range cfg.HostAliases {
 		s.aliases = append(s.aliases, runtime.HostAlias{IP: a.IP, Hostnames: slices.Clone(a.Hostnames)})
 	}
@@ -232,6 +238,10 @@ func (r *Runtime) SandboxConfigs() []SandboxConfig {
 		if s := sb.spec; s != nil {
 			cfg.Sysctls, cfg.ShareProcessNamespace = maps.Clone(s.sysctls), s.sharePID
 			cfg.HostPID, cfg.HostIPC, cfg.Domain = s.hostPID, s.hostIPC, s.domain
+			if s.resources != nil {
+				r := *s.resources
+				cfg.Resources = &r
+			}
 			for _, a := range s.aliases {
 				cfg.HostAliases = append(cfg.HostAliases, runtime.HostAlias{IP: a.IP, Hostnames: slices.Clone(a.Hostnames)})
 			}

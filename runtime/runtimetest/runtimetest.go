@@ -184,6 +184,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, cfg Config
 		{"MountPropagation", testMountPropagation},
 		{"RecursiveReadOnly", testRecursiveReadOnly},
 		{"ImageVolume", testImageVolume},
+		{"PodResources", testPodResources},
 		{"RuntimeHandler", testRuntimeHandler},
 		{"UpdateResources", testUpdateResources},
 		{"GroupsFromImage", testGroupsFromImage},
