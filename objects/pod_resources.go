@@ -198,3 +198,147 @@ func requirementsQOS(r *ResourceRequirements) PodQOSClass {
 	}
 	return qos
 }
+
+// PodRequests returns the pod's effective requests as the scheduler counts
+// them, as Kubernetes' PodRequests: for each resource the larger of what
+// runs for the pod's life, the containers and sidecars summed, and the
+// most any one init container needs beside the sidecars started before
+// it (init containers run one at a time).
+//
+// Pod-level requests (spec.resources) replace the containers' sum of the
+// resources they set, and the pod's overhead (spec.overhead) is added, as
+// Kubernetes does both.
+func PodRequests(p *Pod) ResourceList {
+	out := podResources(p, func(r *ResourceRequirements) ResourceList { return r.Requests })
+	if r := PodLevelResources(p); r != nil {
+		applyPodLevel(out, r.Requests)
+	}
+	for name, q := range p.Spec.Overhead {
+		addTo(out, name, q)
+	}
+	return out
+}
+
+// podResources sums one list of each container's resources (requests or
+// limits) the way Kubernetes' PodRequests and PodLimits do.
+func podResources(p *Pod, list func(*ResourceRequirements) ResourceList) ResourceList {
+	out := ResourceList{}
+	for i := range p.Spec.Containers {
+		for name, q := range list(&p.Spec.Containers[i].Resources) {
+			addTo(out, name, q)
+		}
+	}
+	if len(p.Spec.InitContainers) == 0 {
+		return out
+	}
+	sidecars, initNeed := ResourceList{}, ResourceList{}
+	for i := range p.Spec.InitContainers {
+		c := &p.Spec.InitContainers[i]
+		need := list(&c.Resources)
+		if c.IsSidecar() {
+			for name, q := range need {
+				addTo(out, name, q)
+				addTo(sidecars, name, q)
+			}
+			need = sidecars
+		} else if len(sidecars) > 0 {
+			sum := ResourceList{}
+			for _, l := range [2]ResourceList{need, sidecars} {
+				for name, q := range l {
+					addTo(sum, name, q)
+				}
+			}
+			need = sum
+		}
+		for name, q := range need {
+			if cur, ok := initNeed[name]; !ok || q.Cmp(cur) > 0 {
+				initNeed[name] = q.DeepCopy()
+			}
+		}
+	}
+	for name, q := range initNeed {
+		if cur, ok := out[name]; !ok || q.Cmp(cur) > 0 {
+			out[name] = q
+		}
+	}
+	return out
+}
+
+// PodQOS computes the pod's quality-of-service class as Kubernetes does:
+// Guaranteed when every container has cpu and memory limits equal to its
+// requests, BestEffort when no container requests or limits cpu or memory,
+// Burstable otherwise. A pod with pod-level resources has the class they
+// give, as one container's would.
+func PodQOS(p *Pod) PodQOSClass {
+	if r := PodLevelResources(p); r != nil {
+		return requirementsQOS(r)
+	}
+	// Most pods are not Guaranteed, which a look at each container tells
+	// without summing anything.
+	some, guaranteed := false, true
+	for _, cs := range [2][]Container{p.Spec.Containers, p.Spec.InitContainers} {
+		for i := range cs {
+			r := &cs[i].Resources
+			some = some || hasComputeResource(r.Requests)
+			limits := 0
+			for name, q := range r.Limits {
+				if (name == ResourceCPU || name == ResourceMemory) && q.Sign() > 0 {
+					some = true
+					limits++
+				}
+			}
+			guaranteed = guaranteed && limits == 2
+		}
+	}
+	switch {
+	case !some:
+		return PodQOSBestEffort
+	case !guaranteed:
+		return PodQOSBurstable
+	}
+	requests, limits := ResourceList{}, ResourceList{}
+	all := append(append([]Container(nil), p.Spec.Containers...), p.Spec.InitContainers...)
+	for i := range all {
+		r := &all[i].Resources
+		for name, q := range r.Requests {
+			if (name == ResourceCPU || name == ResourceMemory) && q.Sign() > 0 {
+				addTo(requests, name, q)
+			}
+		}
+		found := 0
+		for name, q := range r.Limits {
+			if (name == ResourceCPU || name == ResourceMemory) && q.Sign() > 0 {
+				found++
+				addTo(limits, name, q)
+			}
+		}
+		if found < 2 {
+			guaranteed = false
+		}
+	}
+	if len(requests) == 0 && len(limits) == 0 {
+		return PodQOSBestEffort
+	}
+	if guaranteed {
+		for name, req := range requests {
+			if lim, ok := limits[name]; !ok || lim.Cmp(req) != 0 {
+				guaranteed = false
+				break
+			}
+		}
+	}
+	if guaranteed && len(requests) == len(limits) {
+		return PodQOSGuaranteed
+	}
+	return PodQOSBurstable
+}
+
+// hasComputeResource reports whether l has a positive cpu or memory.
+func hasComputeResource(l ResourceList) bool {
+	for name, q := range l {
+		if (name == ResourceCPU || name == ResourceMemory) && q.Sign() > 0 {
+			return true
+		}
+	}
+	return false
+}
