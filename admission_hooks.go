@@ -201,12 +201,7 @@ func (o *Orchestrator) mutateForControllers(tx store.ReadTx, obj, old objects.Ob
 		return err
 	}
 	o.scheme.Default(cp)
-	if old == nil {
-		err = o.scheme.Validate(cp)
-	} else {
-		err = o.scheme.ValidateUpdate(cp, old)
-	}
-	if err != nil {
+	if err := o.validate(cp, old); err != nil {
 		return err
 	}
 	copyInto(obj, cp)

@@ -280,12 +280,7 @@ func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object, dryRun bool) 
 			o.scheme.Default(obj)
 		}
 	}
-	if old == nil {
-		err = o.scheme.Validate(obj)
-	} else {
-		err = o.scheme.ValidateUpdate(obj, old)
-	}
-	if err != nil {
+	if err := o.validate(obj, old); err != nil {
 		return nil, err
 	}
 	if err := o.complete(tx, obj, old, dryRun); err != nil {
@@ -304,6 +299,14 @@ func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object, dryRun bool) 
 		}
 	}
 	return info, nil
+}
+
+// validate validates obj as a create (old nil) or as an update of old.
+func (o *Orchestrator) validate(obj, old objects.Object) error {
+	if old == nil {
+		return o.scheme.Validate(obj)
+	}
+	return o.scheme.ValidateUpdate(obj, old)
 }
 
 // admitForControllers is the admission controllers' writes get: what the
