@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/netns"
 
 	"github.com/podkit/podkit/internal/owner"
+	"github.com/podkit/podkit/internal/podcgroup"
 	"github.com/podkit/podkit/runtime"
 )
 
@@ -75,7 +76,7 @@ func (r *Runtime) recover(ctx context.Context) error {
 			r.log.Warn("repair: removing an unrecorded sandbox", "sandbox", short(id), "err", err)
 			continue
 		}
-		if err := removeCgroupEverywhere(podCgroupPath(r.cfg.namespace, id)); err != nil {
+		if err := podcgroup.Remove(podCgroupPath(r.cfg.namespace, id)); err != nil {
 			r.log.Warn("repair: removing the pod cgroup of an unrecorded sandbox", "sandbox", short(id), "err", err)
 		}
 		r.log.Info("repair: removed a sandbox left half-made", "sandbox", short(id))

@@ -22,6 +22,7 @@ import (
 
 	"github.com/podkit/podkit/internal/cni"
 	"github.com/podkit/podkit/internal/owner"
+	"github.com/podkit/podkit/internal/podcgroup"
 	"github.com/podkit/podkit/runtime"
 )
 
@@ -58,7 +59,7 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (_
 			r.teardown(context.WithoutCancel(ctx), id, nsPath, ports)
 			os.RemoveAll(dir)
 			if podCgroup != "" {
-				_ = removeCgroupEverywhere(podCgroup)
+				_ = podcgroup.Remove(podCgroup)
 			}
 		}
 	}()
@@ -115,7 +116,7 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (_
 			return "", fmt.Errorf("containerd: sandbox %s: %w: the host has no cpu and memory cgroups", cfg, runtime.ErrPodResources)
 		}
 		podCgroup = podCgroupPath(r.cfg.namespace, id)
-		if err := makePodCgroup(podCgroup, *cfg.Resources); err != nil {
+		if err := podcgroup.Make(podCgroup, *cfg.Resources); err != nil {
 			return "", fmt.Errorf("containerd: sandbox %s: %w", cfg, err)
 		}
 		labels[labelPodCgroup] = podCgroup
@@ -347,7 +348,7 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
 		return fmt.Errorf("containerd: removing sandbox %s: %w", short(id), err)
 	}
 	if pc := rec.Labels[labelPodCgroup]; pc != "" {
-		if err := removeCgroupEverywhere(pc); err != nil {
+		if err := podcgroup.Remove(pc); err != nil {
 			return fmt.Errorf("containerd: removing sandbox %s: %w", short(id), err)
 		}
 	}

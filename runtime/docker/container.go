@@ -81,6 +81,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	if sb.HostConfig != nil {
 		opts.HostConfig.Runtime = sb.HostConfig.Runtime // the sandbox's runtime handler
 	}
+	opts.HostConfig.CgroupParent = sb.Config.Labels[labelPodCgroup] // its pod cgroup, if it has one
 	id, err := r.create(ctx, opts, "container "+cfg.Name)
 	if err != nil {
 		return id, err

@@ -174,6 +174,8 @@ type Runtime struct {
 	cache inspectCache
 
 	teardown chan struct{} // one sandbox teardown at a time (see teardownSlot)
+
+	podCgroups func() bool // PodLevelResources, asked once
 }
 
 var (
@@ -315,6 +317,7 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 		}
 	}
 	r := &Runtime{cli: cli, cfg: cfg, teardown: make(chan struct{}, 1)}
+	r.podCgroups = sync.OnceValue(r.canPodCgroups)
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		if cfg.client == nil {
 			cli.Close()

@@ -22,6 +22,7 @@ import (
 	"github.com/moby/moby/client"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/podkit/podkit/internal/podcgroup"
 	"github.com/podkit/podkit/runtime"
 )
 
@@ -31,11 +32,8 @@ import (
 // namespace the pod's containers share (the host's, for HostIPC). For
 // HostPID it runs in the host's PID namespace, as its containers do.
 func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (string, error) {
-	if cfg.Resources != nil {
-		// The engine could put the pod's containers in a cgroup of the
-		// backend's (HostConfig.CgroupParent); this backend does not, and
-		// reports so by not being a runtime.PodResourcesReporter.
-		return "", fmt.Errorf("docker: sandbox %s: %w by this backend", cfg, runtime.ErrPodResources)
+	if cfg.Resources != nil && !r.PodLevelResources() {
+		return "", fmt.Errorf("docker: sandbox %s: %w: pod cgroups need an engine of this host with the cgroupfs driver", cfg, runtime.ErrPodResources)
 	}
 	if err := r.ensureSandboxImage(ctx); err != nil {
 		return "", err
@@ -49,6 +47,21 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtime.SandboxConfig) (s
 	if err != nil {
 		return "", err
 	}
+	if pc := opts.Config.Labels[labelPodCgroup]; pc != "" {
+		if err := podcgroup.Make(pc, *cfg.Resources); err != nil {
+			return "", fmt.Errorf("docker: sandbox %s: %w", cfg, err)
+		}
+		id, err := r.runSandbox(ctx, cfg, opts)
+		if err != nil {
+			_ = podcgroup.Remove(pc)
+		}
+		return id, err
+	}
+	return r.runSandbox(ctx, cfg, opts)
+}
+
+// runSandbox creates and starts the sandbox's container, made with opts.
+func (r *Runtime) runSandbox(ctx context.Context, cfg *runtime.SandboxConfig, opts client.ContainerCreateOptions) (string, error) {
 	for try := 0; ; try++ {
 		if !cfg.HostNetwork {
 			if _, err := r.ensureNetwork(ctx); err != nil {
@@ -132,6 +145,11 @@ func (r *Runtime) sandboxOptions(cfg *runtime.SandboxConfig) (client.ContainerCr
 		labels[labelHostIPC] = "true"
 	}
 	hc.CPUShares = 2
+	if cfg.Resources != nil {
+		pc := podCgroupPath(stem, cfg.Attempt)
+		labels[labelPodCgroup] = pc
+		hc.CgroupParent = pc
+	}
 	c := &container.Config{
 		Image:    r.cfg.sandboxImage,
 		Hostname: cfg.Hostname,
@@ -370,7 +388,15 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
 		return err
 	}
 	defer release()
-	return r.remove(ctx, sb.ID)
+	if err := r.remove(ctx, sb.ID); err != nil {
+		return err
+	}
+	if pc := sb.Config.Labels[labelPodCgroup]; pc != "" {
+		if err := podcgroup.Remove(pc); err != nil {
+			return fmt.Errorf("docker: removing sandbox %s: %w", short(sb.ID), err)
+		}
+	}
+	return nil
 }
 
 // remove force-removes a container and its anonymous volumes; a container

@@ -1,4 +1,4 @@
-package containerd
+package podcgroup
 
 import (
 	"bytes"
@@ -11,9 +11,9 @@ import (
 
 // A cgroup whose last process is exiting is removed once it has gone.
 func TestRemoveCgroupWaitsForExitingProcess(t *testing.T) {
-	h := filepath.Join(cgroupRoot, "pids")
+	h := filepath.Join(Root, "pids")
 	if _, err := os.Stat(filepath.Join(h, "cgroup.procs")); err != nil {
-		h = cgroupRoot // the unified hierarchy alone
+		h = Root // the unified hierarchy alone
 	}
 	dir := filepath.Join(h, "podkit-cgwait-"+strconv.Itoa(os.Getpid()))
 	if err := os.Mkdir(dir, 0o755); err != nil {
