@@ -175,7 +175,8 @@ type Runtime struct {
 
 	teardown chan struct{} // one sandbox teardown at a time (see teardownSlot)
 
-	podCgroups func() bool // PodLevelResources, asked once
+	podCgMu sync.Mutex
+	podCg   *bool // what PodLevelResources found, once the engine answered
 }
 
 var (
@@ -317,7 +318,6 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 		}
 	}
 	r := &Runtime{cli: cli, cfg: cfg, teardown: make(chan struct{}, 1)}
-	r.podCgroups = sync.OnceValue(r.canPodCgroups)
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		if cfg.client == nil {
 			cli.Close()

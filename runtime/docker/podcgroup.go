@@ -34,16 +34,24 @@ func podCgroupPath(stem string, attempt uint32) string {
 
 // PodLevelResources implements runtime.PodResourcesReporter: the engine
 // listens on a unix socket of this host, uses the cgroupfs driver, and
-// the host has cpu and memory cgroups. The engine is asked once.
-func (r *Runtime) PodLevelResources() bool { return r.podCgroups() }
-
-// canPodCgroups is what PodLevelResources reports.
-func (r *Runtime) canPodCgroups() bool {
-	if h := r.cli.DaemonHost(); !strings.HasPrefix(h, "unix://") || !podcgroup.Supported() {
-		return false
+// the host has cpu and memory cgroups. The engine is asked until it
+// answers, then no more.
+func (r *Runtime) PodLevelResources() bool {
+	r.podCgMu.Lock()
+	defer r.podCgMu.Unlock()
+	if r.podCg == nil {
+		if h := r.cli.DaemonHost(); !strings.HasPrefix(h, "unix://") || !podcgroup.Supported() {
+			r.podCg = new(bool)
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		res, err := r.cli.Info(ctx, client.InfoOptions{})
+		if err != nil {
+			return false // asked again next time
+		}
+		ok := res.Info.CgroupDriver == "cgroupfs"
+		r.podCg = &ok
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	res, err := r.cli.Info(ctx, client.InfoOptions{})
-	return err == nil && res.Info.CgroupDriver == "cgroupfs"
+	return *r.podCg
 }
