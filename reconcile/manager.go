@@ -267,12 +267,18 @@ func (m *Manager) Run(ctx context.Context) error {
 	log := m.cfg.log
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	// An informer may fail until the deferred waits below, after Run has
+	// read firstErr: the mutex orders the two.
 	var (
-		errOnce  sync.Once
+		errMu    sync.Mutex
 		firstErr error
 	)
 	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err })
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
 		stop()
 	}
 
@@ -325,6 +331,8 @@ func (m *Manager) Run(ctx context.Context) error {
 		c.queue.ShutDown()
 	}
 	wg.Wait()
+	errMu.Lock()
+	defer errMu.Unlock()
 	return firstErr
 }
 
