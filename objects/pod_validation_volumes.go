@@ -137,27 +137,22 @@ func validateProjected(s *ProjectedVolumeSource, p *Path) ErrorList {
 	for i, src := range s.Sources {
 		sp := p.Child("sources").Index(i)
 		n := 0
-		if src.Secret != nil {
+		// A Secret's or ConfigMap's: a name, and its items' paths.
+		named := func(pp *Path, name string, items []KeyToPath) {
 			n++
-			pp := sp.Child("secret")
-			if src.Secret.Name == "" {
+			if name == "" {
 				errs = append(errs, Required(pp.Child("name"), ""))
 			}
-			for j := range src.Secret.Items {
-				errs = append(errs, validateKeyToPath(&src.Secret.Items[j], pp.Child("items").Index(j))...)
-				dup(src.Secret.Items[j].Path, src.Secret.Name)
+			for j := range items {
+				errs = append(errs, validateKeyToPath(&items[j], pp.Child("items").Index(j))...)
+				dup(items[j].Path, name)
 			}
 		}
+		if src.Secret != nil {
+			named(sp.Child("secret"), src.Secret.Name, src.Secret.Items)
+		}
 		if src.ConfigMap != nil {
-			n++
-			pp := sp.Child("configMap")
-			if src.ConfigMap.Name == "" {
-				errs = append(errs, Required(pp.Child("name"), ""))
-			}
-			for j := range src.ConfigMap.Items {
-				errs = append(errs, validateKeyToPath(&src.ConfigMap.Items[j], pp.Child("items").Index(j))...)
-				dup(src.ConfigMap.Items[j].Path, src.ConfigMap.Name)
-			}
+			named(sp.Child("configMap"), src.ConfigMap.Name, src.ConfigMap.Items)
 		}
 		if src.DownwardAPI != nil {
 			n++
