@@ -14,7 +14,7 @@ import (
 // health service on port 9090, with a gRPC readiness probe: it gets Ready,
 // leaves Ready while the demo's health fails (NOT_SERVING), without a
 // restart, and comes back when it heals. The pod is deleted at the end,
-// and its containers are gone from rt.
+// and its containers and sandbox are gone from rt.
 func (e *Env) CheckGRPCReadiness(rt runtime.Runtime, image string) {
 	e.T.Helper()
 	const name = "grpc"
@@ -32,8 +32,11 @@ func (e *Env) CheckGRPCReadiness(rt runtime.Runtime, image string) {
 		e.DeletePods(0, name)
 		Poll(e.T, time.Minute, 50*time.Millisecond, func() (bool, string) {
 			_, err := e.Pod(name)
-			cs, lerr := rt.ListContainers(Context(e.T), runtime.Filter{Labels: map[string]string{runtime.LabelPodUID: string(p.UID)}})
-			return err != nil && lerr == nil && len(cs) == 0, fmt.Sprintf("pod %s: get %v; containers %d, %v", name, err, len(cs), lerr)
+			f := runtime.Filter{Labels: map[string]string{runtime.LabelPodUID: string(p.UID)}}
+			cs, lerr := rt.ListContainers(Context(e.T), f)
+			sbs, serr := rt.ListSandboxes(Context(e.T), f)
+			return err != nil && lerr == nil && serr == nil && len(cs) == 0 && len(sbs) == 0,
+				fmt.Sprintf("pod %s: get %v; containers %d, %v; sandboxes %d, %v", name, err, len(cs), lerr, len(sbs), serr)
 		})
 	}()
 	url := "http://" + p.Status.PodIP + ":8080/healthz/"
