@@ -166,17 +166,23 @@ func (o *Orchestrator) validateHooks(tx store.ReadTx, kind string, op AdmissionO
 	return nil
 }
 
-// admitDelete asks the validating hooks about deleting the object of kind
-// with key.
+// admitDelete asks the ValidatingAdmissionPolicies and the validating
+// hooks about deleting the object of kind with key.
 func (o *Orchestrator) admitDelete(tx store.ReadTx, kind string, key objects.Key) error {
-	if len(o.cfg.hooks) == 0 {
-		return nil
-	}
-	old, err := tx.Get(kind, key)
+	old, err := store.Peek(tx, kind, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // the delete finds nothing
 	}
 	if err != nil {
+		return err
+	}
+	return o.admitDeleteOf(tx, kind, old)
+}
+
+// admitDeleteOf asks the ValidatingAdmissionPolicies and the validating
+// hooks about deleting old, of kind.
+func (o *Orchestrator) admitDeleteOf(tx store.ReadTx, kind string, old objects.Object) error {
+	if err := o.admitPolicies(tx, o.scheme.Lookup(kind), AdmissionDelete, nil, old, false); err != nil {
 		return err
 	}
 	return o.validateHooks(tx, kind, AdmissionDelete, nil, old, false)

@@ -66,6 +66,23 @@
 // tries again. A namespace without LimitRanges or quotas pays two empty
 // lookups per pod.
 //
+// ValidatingAdmissionPolicies and their bindings
+// (admissionregistration.k8s.io/v1) are applied as kube-apiserver applies
+// them, after the built-in admission and before the host's validating
+// hooks (WithAdmission), to the same writes: their CEL expressions are
+// compiled and evaluated with Kubernetes' own CEL libraries and admission
+// variables (k8s.io/apiserver), reading the objects as the JSON they are
+// stored as. A policy's expressions are compiled when it is written, and
+// one that does not compile is refused with its field named. A refusal
+// reads "ValidatingAdmissionPolicy 'NAME' with binding 'BINDING' denied
+// request: ..." (PolicyDeniedError) and wraps objects.ErrInvalid, or
+// ErrPolicyDenied for the other reasons and for a policy that cannot be
+// applied under failurePolicy Fail. The Warn and Audit actions and the
+// audit annotations are logged. Not declared: the authorizer variable (the
+// writes have no user), and no type checking of the expressions against
+// the kinds' schemas (status.typeChecking stays empty). Without a binding,
+// a write pays one empty lookup.
+//
 // # Example
 //
 //	o, err := podkit.New(podkit.WithLogger(slog.Default()))

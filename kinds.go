@@ -37,4 +37,7 @@ const (
 	KindClusterRole             = "ClusterRole"
 	KindRoleBinding             = "RoleBinding"
 	KindClusterRoleBinding      = "ClusterRoleBinding"
+
+	KindValidatingAdmissionPolicy        = "ValidatingAdmissionPolicy"
+	KindValidatingAdmissionPolicyBinding = "ValidatingAdmissionPolicyBinding"
 )

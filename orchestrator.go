@@ -14,6 +14,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/podkit/podkit/internal/admissionpolicy"
 	"github.com/podkit/podkit/internal/events"
 	"github.com/podkit/podkit/internal/quota"
 	"github.com/podkit/podkit/internal/satoken"
@@ -57,6 +58,7 @@ type Orchestrator struct {
 	group    *nodeagent.Group
 	sched    *scheduler.Scheduler
 	quota    *quota.Evaluator
+	policies *admissionpolicy.Evaluator
 	tokens   *satoken.Issuer
 
 	running atomic.Bool
@@ -108,6 +110,7 @@ func New(opts ...Option) (*Orchestrator, error) {
 		o.store, o.ownStore = s, true
 	}
 	o.scheme = o.store.Scheme()
+	o.policies = admissionpolicy.New(o.scheme, o.log)
 	o.quota = quota.New(o.scheme)
 	o.events = events.New(o.store, o.clock, o.log, events.Source{Component: cfg.name}, cfg.eventTTL,
 		events.WithLimit(cfg.eventLimit))
@@ -303,10 +306,16 @@ func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object, dryRun bool) 
 
 // validate validates obj as a create (old nil) or as an update of old.
 func (o *Orchestrator) validate(obj, old objects.Object) error {
+	var err error
 	if old == nil {
-		return o.scheme.Validate(obj)
+		err = o.scheme.Validate(obj)
+	} else {
+		err = o.scheme.ValidateUpdate(obj, old)
 	}
-	return o.scheme.ValidateUpdate(obj, old)
+	if err != nil {
+		return err
+	}
+	return validatePolicyExpressions(obj)
 }
 
 // admitForControllers is the admission controllers' writes get: what the
@@ -364,14 +373,15 @@ func (o *Orchestrator) complete(tx store.Tx, obj, old objects.Object, dryRun boo
 			return err
 		}
 	}
-	if len(o.cfg.hooks) > 0 {
-		info, err := o.scheme.KindOf(obj)
-		if err != nil {
-			return err
-		}
-		if err := o.validateHooks(tx, info.Kind, operation(old), obj, old, dryRun); err != nil {
-			return err
-		}
+	info, err := o.scheme.KindOf(obj)
+	if err != nil {
+		return err
+	}
+	if err := o.admitPolicies(tx, info, operation(old), obj, old, dryRun); err != nil {
+		return err
+	}
+	if err := o.validateHooks(tx, info.Kind, operation(old), obj, old, dryRun); err != nil {
+		return err
 	}
 	return o.admitQuota(tx, obj, old)
 }
@@ -555,7 +565,7 @@ func (o *Orchestrator) DeleteAll(ctx context.Context, kind string, match []ListO
 			if err := checkDeletable(kind, key); err != nil {
 				return err
 			}
-			if err := o.validateHooks(tx, kind, AdmissionDelete, nil, obj, false); err != nil {
+			if err := o.admitDeleteOf(tx, kind, obj); err != nil {
 				return err
 			}
 			if _, err := tx.Delete(kind, key, d); err != nil {
