@@ -418,3 +418,72 @@ spec:
 	require.NoError(t, o.Delete(ctx, &objects.ValidatingAdmissionPolicyBinding{ObjectMeta: objects.ObjectMeta{Name: "nothing"}}))
 	require.NoError(t, o.Create(ctx, &objects.ConfigMap{ObjectMeta: objects.ObjectMeta{Name: "c"}}))
 }
+
+// The authorizer variable checks a ServiceAccount's rights by the RBAC
+// objects of the write's transaction: a pod may run only as an account
+// allowed to read the namespace's Secrets.
+func TestValidatingAdmissionPolicyAuthorizer(t *testing.T) {
+	o := newOrchestrator(t)
+	ctx := t.Context()
+	require.NoError(t, applyManifests(t, ctx, o, `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: reads-secrets
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: ["v1"]
+      operations: ["CREATE"]
+      resources: ["pods"]
+  variables:
+  - name: account
+    expression: authorizer.serviceAccount(object.metadata.namespace, object.spec.serviceAccountName)
+  validations:
+  - expression: variables.account.group('').resource('secrets').namespace(object.metadata.namespace).check('get').allowed()
+    messageExpression: "'service account ' + object.spec.serviceAccountName + ' may not read secrets'"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: reads-secrets
+spec:
+  policyName: reads-secrets
+  validationActions: [Deny]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: reader
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: secret-reader
+rules:
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: reader
+subjects:
+- kind: ServiceAccount
+  name: reader
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: secret-reader
+`))
+	pod := func(name, account string) *objects.Pod {
+		return &objects.Pod{ObjectMeta: objects.ObjectMeta{Name: name},
+			Spec: objects.PodSpec{ServiceAccountName: account, Containers: []objects.Container{{Name: "app", Image: "app:1"}}}}
+	}
+	err := o.Create(ctx, pod("as-default", ""))
+	require.ErrorIs(t, err, objects.ErrInvalid)
+	assert.Contains(t, err.Error(), "denied request: service account default may not read secrets")
+	require.NoError(t, o.Create(ctx, pod("as-reader", "reader")))
+}

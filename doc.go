@@ -78,8 +78,10 @@
 // request: ..." (PolicyDeniedError) and wraps objects.ErrInvalid, or
 // ErrPolicyDenied for the other reasons and for a policy that cannot be
 // applied under failurePolicy Fail. The Warn and Audit actions and the
-// audit annotations are logged. Not declared: the authorizer variable (the
-// writes have no user), and no type checking of the expressions against
+// audit annotations are logged. The authorizer variable checks by the RBAC
+// objects the write commits with: the writes have no user, so the
+// requester has no rights of its own, and authorizer.serviceAccount(ns,
+// name) checks an account's. The expressions are not type-checked against
 // the kinds' schemas (status.typeChecking stays empty). Without a binding,
 // a write pays one empty lookup.
 //

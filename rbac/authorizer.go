@@ -104,31 +104,39 @@ func New(s store.Store) *Authorizer { return &Authorizer{store: s} }
 // cannot be evaluated (ErrInvalidRequest) or a store that cannot be read;
 // a denial is not an error.
 func (a *Authorizer) Authorize(ctx context.Context, req Request) (Decision, error) {
+	var d Decision
+	err := a.store.View(ctx, func(tx store.ReadTx) error {
+		var err error
+		d, err = AuthorizeIn(tx, req)
+		return err
+	})
+	return d, err
+}
+
+// AuthorizeIn decides req as Authorize does, by the RBAC objects tx reads:
+// within a write's transaction, by those the write commits with.
+func AuthorizeIn(tx store.ReadTx, req Request) (Decision, error) {
 	if err := req.validate(); err != nil {
 		return Decision{}, err
 	}
 	user := authenticated(req.User)
 	var d Decision
-	err := a.store.View(ctx, func(tx store.ReadTx) error {
-		d = Decision{}
-		evalErrs, err := visitRules(tx, user, req.Namespace, func(src *source, rule *objects.PolicyRule) bool {
-			if RuleAllows(&req, rule) {
-				d = Decision{Allowed: true, Reason: "RBAC: allowed by " + src.String()}
-				return false
-			}
-			return true
-		})
-		if err != nil || d.Allowed {
-			return err
+	evalErrs, err := visitRules(tx, user, req.Namespace, func(src *source, rule *objects.PolicyRule) bool {
+		if RuleAllows(&req, rule) {
+			d = Decision{Allowed: true, Reason: "RBAC: allowed by " + src.String()}
+			return false
 		}
-		d.Reason = forbiddenMessage(&req)
-		if len(evalErrs) > 0 {
-			d.Reason += ": RBAC: " + aggregate(evalErrs)
-		}
-		return nil
+		return true
 	})
 	if err != nil {
 		return Decision{}, fmt.Errorf("rbac: authorize: %w", err)
+	}
+	if d.Allowed {
+		return d, nil
+	}
+	d.Reason = forbiddenMessage(&req)
+	if len(evalErrs) > 0 {
+		d.Reason += ": RBAC: " + aggregate(evalErrs)
 	}
 	return d, nil
 }

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apiserver/pkg/admission"
 	plugincel "k8s.io/apiserver/pkg/admission/plugin/cel"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/podkit/podkit/internal/storecore"
 	"github.com/podkit/podkit/objects"
@@ -149,7 +150,7 @@ func (e *Evaluator) apply(ctx context.Context, w *write, p *objects.ValidatingAd
 // Kubernetes' validator does, and acts on the failures by the binding's
 // actions.
 func (e *Evaluator) evaluate(ctx context.Context, w *write, prog *program, p *objects.ValidatingAdmissionPolicy, b *objects.ValidatingAdmissionPolicyBinding, param runtime.Object, fail bool) error {
-	vars := plugincel.OptionalVariableBindings{VersionedParams: param}
+	vars := plugincel.OptionalVariableBindings{VersionedParams: param, Authorizer: rbacAuthorizer{w.tx}}
 	if prog.matchConditions != nil {
 		match, err := matchConditions(ctx, w, prog.matchConditions, p, vars)
 		if err != nil && fail {
@@ -166,7 +167,7 @@ func (e *Evaluator) evaluate(ctx context.Context, w *write, prog *program, p *ob
 		}
 		return nil
 	}
-	messages, _, _ := prog.messages.ForInput(ctx, w.attrs, w.request, vars, w.nsObject, budget)
+	messages, _, _ := prog.messages.ForInput(ctx, w.attrs, w.request, plugincel.OptionalVariableBindings{VersionedParams: param}, w.nsObject, budget)
 	for i, r := range results {
 		v := &p.Spec.Validations[i]
 		var message, reason string
@@ -411,7 +412,7 @@ func (w *write) prepare() error {
 		}
 		old = u
 	}
-	attrs := admission.NewAttributesRecord(obj, old, gvk, w.namespace, w.name, gvr, "", admission.Operation(w.Operation), nil, w.DryRun, nil)
+	attrs := admission.NewAttributesRecord(obj, old, gvk, w.namespace, w.name, gvr, "", admission.Operation(w.Operation), nil, w.DryRun, &user.DefaultInfo{})
 	w.attrs = &admission.VersionedAttributes{Attributes: attrs, VersionedKind: gvk,
 		VersionedObject: admission.NewLazyObject(obj), VersionedOldObject: admission.NewLazyObject(old)}
 	w.request = plugincel.CreateAdmissionRequest(attrs, metav1.GroupVersionResource(gvr), metav1.GroupVersionKind(gvk))

@@ -10,9 +10,12 @@
 // namespaceObject, variables) and the same cost limits. The objects are
 // given to CEL without their OpenAPI schemas (as kube-apiserver does for
 // kinds it has no schema for): a field is read as the JSON value it is
-// stored as, and there is no type checking against the kinds' schemas. The
-// authorizer variable, which checks the request's user against RBAC, is
-// not declared: the writes podkit admits have no user.
+// stored as, and there is no type checking against the kinds' schemas.
+// The authorizer variable checks by the RBAC objects of the write's
+// transaction (rbac.AuthorizeIn); the writes podkit admits have no user,
+// so a check of the requester's own rights (authorizer.requestResource, or
+// authorizer without serviceAccount) finds none, while
+// authorizer.serviceAccount(namespace, name) checks that account's.
 package admissionpolicy
 
 import (
@@ -87,7 +90,7 @@ func compile(p *objects.ValidatingAdmissionPolicy) *program {
 		return prog
 	}
 	mode := environment.StoredExpressions
-	decl := plugincel.OptionalVariableDeclarations{HasParams: p.Spec.ParamKind != nil}
+	decl, messageDecl := declarations(p)
 	vars := make([]plugincel.NamedExpressionAccessor, len(p.Spec.Variables))
 	for i, v := range p.Spec.Variables {
 		vars[i] = &variable{expression{v.Expression, anyType}, v.Name}
@@ -105,7 +108,7 @@ func compile(p *objects.ValidatingAdmissionPolicy) *program {
 		conds = append(conds, &expression{m.Expression, boolType})
 	}
 	prog.validations = c.CompileCondition(validations, decl, mode)
-	prog.messages = c.CompileCondition(messages, decl, mode)
+	prog.messages = c.CompileCondition(messages, messageDecl, mode)
 	prog.audits = c.CompileCondition(audits, decl, mode)
 	if len(conds) > 0 {
 		prog.matchConditions = c.CompileCondition(conds, decl, mode)
@@ -125,6 +128,15 @@ func compile(p *objects.ValidatingAdmissionPolicy) *program {
 	return prog
 }
 
+// declarations are the optional variables of a policy's expressions, as
+// Kubernetes declares them: params with a paramKind; authorizer for all
+// but the messageExpressions.
+func declarations(p *objects.ValidatingAdmissionPolicy) (exprs, messages plugincel.OptionalVariableDeclarations) {
+	hasParams := p.Spec.ParamKind != nil
+	return plugincel.OptionalVariableDeclarations{HasParams: hasParams, HasAuthorizer: true},
+		plugincel.OptionalVariableDeclarations{HasParams: hasParams}
+}
+
 // CheckExpressions compiles a new or changed policy's expressions, as
 // Kubernetes' validation of the kind does, and returns an error for each
 // that does not compile or is not of the type its field requires.
@@ -134,10 +146,10 @@ func CheckExpressions(p *objects.ValidatingAdmissionPolicy) objects.ErrorList {
 		return objects.ErrorList{objects.Invalid(objects.NewPath("spec"), "", err.Error())}
 	}
 	mode := environment.NewExpressions
-	decl := plugincel.OptionalVariableDeclarations{HasParams: p.Spec.ParamKind != nil}
+	decl, messageDecl := declarations(p)
 	spec := objects.NewPath("spec")
 	var errs objects.ErrorList
-	check := func(path *objects.Path, expr string, returns []*cel.Type) {
+	check := func(path *objects.Path, expr string, returns []*cel.Type, decl plugincel.OptionalVariableDeclarations) {
 		if strings.TrimSpace(expr) == "" {
 			return // required or optional: the kind's validation says which
 		}
@@ -152,15 +164,15 @@ func CheckExpressions(p *objects.ValidatingAdmissionPolicy) objects.ErrorList {
 		}
 	}
 	for i, m := range p.Spec.MatchConditions {
-		check(spec.Child("matchConditions").Index(i).Child("expression"), m.Expression, boolType)
+		check(spec.Child("matchConditions").Index(i).Child("expression"), m.Expression, boolType, decl)
 	}
 	for i, v := range p.Spec.Validations {
 		vp := spec.Child("validations").Index(i)
-		check(vp.Child("expression"), v.Expression, boolType)
-		check(vp.Child("messageExpression"), v.MessageExpression, stringType)
+		check(vp.Child("expression"), v.Expression, boolType, decl)
+		check(vp.Child("messageExpression"), v.MessageExpression, stringType, messageDecl)
 	}
 	for i, a := range p.Spec.AuditAnnotations {
-		check(spec.Child("auditAnnotations").Index(i).Child("valueExpression"), a.ValueExpression, stringOrNull)
+		check(spec.Child("auditAnnotations").Index(i).Child("valueExpression"), a.ValueExpression, stringOrNull, decl)
 	}
 	return errs
 }
