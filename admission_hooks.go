@@ -188,23 +188,31 @@ func (o *Orchestrator) admitDeleteOf(tx store.ReadTx, kind string, old objects.O
 	return o.validateHooks(tx, kind, AdmissionDelete, nil, old, false)
 }
 
-// mutateForControllers runs the mutating hooks on a controller's write of
-// obj over old, on a copy: the controllers' objects share their maps and
-// slices (see reconcile.Admission). What a hook changed is defaulted and
-// validated again, as an API write is.
+// mutateForControllers runs the MutatingAdmissionPolicies and the mutating
+// hooks on a controller's write of obj over old, on a copy: the
+// controllers' objects share their maps and slices (see
+// reconcile.Admission). What they changed is defaulted and validated
+// again, as an API write is.
 func (o *Orchestrator) mutateForControllers(tx store.ReadTx, obj, old objects.Object) error {
 	info, err := o.scheme.KindOf(obj)
 	if err != nil {
 		return err
 	}
-	op := operation(old)
-	if !slices.ContainsFunc(o.cfg.hooks, func(h AdmissionHook) bool { return h.Mutate != nil && h.asks(info.Kind, op) }) {
-		return nil
-	}
-	cp := obj.DeepCopyObject()
-	ran, err := o.mutateHooks(tx, info, cp, old, false)
-	if err != nil || !ran {
+	cp, err := o.mutatePolicies(tx, info, obj, old, false)
+	if err != nil {
 		return err
+	}
+	op := operation(old)
+	if slices.ContainsFunc(o.cfg.hooks, func(h AdmissionHook) bool { return h.Mutate != nil && h.asks(info.Kind, op) }) {
+		if cp == nil {
+			cp = obj.DeepCopyObject()
+		}
+		if _, err := o.mutateHooks(tx, info, cp, old, false); err != nil {
+			return err
+		}
+	}
+	if cp == nil {
+		return nil
 	}
 	o.scheme.Default(cp)
 	if err := o.validate(cp, old); err != nil {

@@ -18,7 +18,8 @@ var ErrPolicyDenied = admissionpolicy.ErrDenied
 
 // PolicyDeniedError is a ValidatingAdmissionPolicy's refusal, worded as
 // Kubernetes words it: "ValidatingAdmissionPolicy 'NAME' with binding
-// 'BINDING' denied request: MESSAGE".
+// 'BINDING' denied request: MESSAGE", or a MutatingAdmissionPolicy's
+// failure: "policy 'NAME' with binding 'BINDING' denied request: ...".
 type PolicyDeniedError = admissionpolicy.DeniedError
 
 // admitPolicies applies the ValidatingAdmissionPolicies bound in tx to a
@@ -39,12 +40,26 @@ func (o *Orchestrator) admitPolicies(tx store.ReadTx, info *objects.KindInfo, op
 	})
 }
 
+// mutatePolicies applies the MutatingAdmissionPolicies bound in tx to a
+// create (old nil) or an update of obj, as kube-apiserver's
+// MutatingAdmissionPolicy plugin does, before the host's mutating hooks.
+// It returns the mutated object, a new one, or nil when no policy changed
+// obj.
+func (o *Orchestrator) mutatePolicies(tx store.ReadTx, info *objects.KindInfo, obj, old objects.Object, dryRun bool) (objects.Object, error) {
+	return o.policies.Mutate(context.Background(), tx, admissionpolicy.Request{
+		Operation: string(operation(old)), Info: info, Object: obj, OldObject: old, DryRun: dryRun,
+	})
+}
+
 // validatePolicyExpressions adds to the validation of a
-// ValidatingAdmissionPolicy the compilation of its CEL expressions.
+// ValidatingAdmissionPolicy or a MutatingAdmissionPolicy the compilation
+// of its CEL expressions.
 func validatePolicyExpressions(obj objects.Object) error {
-	p, ok := obj.(*objects.ValidatingAdmissionPolicy)
-	if !ok {
-		return nil
+	switch p := obj.(type) {
+	case *objects.ValidatingAdmissionPolicy:
+		return admissionpolicy.CheckExpressions(p).ToError(KindValidatingAdmissionPolicy, p.Name)
+	case *objects.MutatingAdmissionPolicy:
+		return admissionpolicy.CheckMutatingExpressions(p).ToError(KindMutatingAdmissionPolicy, p.Name)
 	}
-	return admissionpolicy.CheckExpressions(p).ToError(KindValidatingAdmissionPolicy, p.Name)
+	return nil
 }

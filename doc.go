@@ -85,6 +85,19 @@
 // the kinds' schemas (status.typeChecking stays empty). Without a binding,
 // a write pays one empty lookup.
 //
+// MutatingAdmissionPolicies and their bindings are applied to the same
+// creates and updates, before the host's mutating hooks, in the order of
+// their bindings' names: a JSON Patch mutation is applied as RFC 6902
+// says (a failed test operation leaves the object as it was); an apply
+// configuration is merged as server-side apply merges it, maps field by
+// field and the lists Kubernetes merges by key (containers by name...)
+// item by item, new items after the object's own; a policy with
+// reinvocationPolicy IfNeeded is applied once more when a later policy
+// changed the object. The result is decoded strictly (a mutation adding
+// an unknown field fails), defaulted and validated as the write itself;
+// a failure under failurePolicy Fail refuses the write with "policy
+// 'NAME' with binding 'BINDING' denied request: ..." (objects.ErrInvalid).
+//
 // # Example
 //
 //	o, err := podkit.New(podkit.WithLogger(slog.Default()))

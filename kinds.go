@@ -40,4 +40,6 @@ const (
 
 	KindValidatingAdmissionPolicy        = "ValidatingAdmissionPolicy"
 	KindValidatingAdmissionPolicyBinding = "ValidatingAdmissionPolicyBinding"
+	KindMutatingAdmissionPolicy          = "MutatingAdmissionPolicy"
+	KindMutatingAdmissionPolicyBinding   = "MutatingAdmissionPolicyBinding"
 )

@@ -274,14 +274,21 @@ func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object, dryRun bool) 
 		svc.PatchAllocatedValues(old.(*objects.Service)) // keep the allocated cluster IPs and node ports
 	}
 	o.scheme.Default(obj)
+	mutated, err := o.mutatePolicies(tx, info, obj, old, dryRun)
+	if err != nil {
+		return nil, err
+	}
+	if mutated != nil {
+		copyInto(obj, mutated)
+	}
+	ran := false
 	if len(o.cfg.hooks) > 0 {
-		ran, err := o.mutateHooks(tx, info, obj, old, dryRun)
-		if err != nil {
+		if ran, err = o.mutateHooks(tx, info, obj, old, dryRun); err != nil {
 			return nil, err
 		}
-		if ran {
-			o.scheme.Default(obj)
-		}
+	}
+	if mutated != nil || ran {
+		o.scheme.Default(obj)
 	}
 	if err := o.validate(obj, old); err != nil {
 		return nil, err
@@ -326,10 +333,8 @@ func (o *Orchestrator) admitForControllers(tx store.Tx, obj, old objects.Object)
 	if svc, ok := obj.(*objects.Service); ok && old != nil {
 		svc.PatchAllocatedValues(old.(*objects.Service))
 	}
-	if len(o.cfg.hooks) > 0 {
-		if err := o.mutateForControllers(tx, obj, old); err != nil {
-			return err
-		}
+	if err := o.mutateForControllers(tx, obj, old); err != nil {
+		return err
 	}
 	return o.complete(tx, obj, old, false)
 }

@@ -26,13 +26,7 @@ const (
 func (p *ValidatingAdmissionPolicy) Validate() ErrorList {
 	s, sp := &p.Spec, NewPath("spec")
 	var errs ErrorList
-	switch fp := sp.Child("failurePolicy"); {
-	case s.FailurePolicy == nil:
-		errs = append(errs, Required(fp, ""))
-	case *s.FailurePolicy != FailurePolicyFail && *s.FailurePolicy != FailurePolicyIgnore:
-		errs = append(errs, NotSupported(fp, string(*s.FailurePolicy),
-			[]string{string(FailurePolicyFail), string(FailurePolicyIgnore)}))
-	}
+	errs = append(errs, validateFailurePolicy(s.FailurePolicy, sp.Child("failurePolicy"))...)
 	if s.ParamKind != nil {
 		errs = append(errs, validateParamKind(s.ParamKind, sp.Child("paramKind"))...)
 	}
@@ -73,11 +67,7 @@ func (p *ValidatingAdmissionPolicy) ValidateUpdate(old Object) ErrorList {
 func (b *ValidatingAdmissionPolicyBinding) Validate() ErrorList {
 	s, sp := &b.Spec, NewPath("spec")
 	var errs ErrorList
-	if np := sp.Child("policyName"); s.PolicyName == "" {
-		errs = append(errs, Required(np, ""))
-	} else {
-		errs = appendMsgs(errs, np, s.PolicyName, IsDNS1123Subdomain(s.PolicyName))
-	}
+	errs = append(errs, validatePolicyName(s.PolicyName, sp.Child("policyName"))...)
 	errs = append(errs, validateParamRef(s.ParamRef, sp.Child("paramRef"))...)
 	errs = append(errs, validateMatchResources(s.MatchResources, sp.Child("matchResources"))...)
 	return append(errs, validateValidationActions(s.ValidationActions, sp.Child("validationActions"))...)
@@ -456,4 +446,12 @@ func validateValidationActions(actions []ValidationAction, p *Path) ErrorList {
 		errs = append(errs, Required(p, "at least one validation action is required"))
 	}
 	return errs
+}
+
+// validatePolicyName checks a binding's policyName.
+func validatePolicyName(name string, p *Path) ErrorList {
+	if name == "" {
+		return ErrorList{Required(p, "")}
+	}
+	return appendMsgs(nil, p, name, IsDNS1123Subdomain(name))
 }

@@ -8,6 +8,8 @@ func groupKinds() []KindInfo {
 	return []KindInfo{
 		{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicy", Namespaced: false, New: func() Object { return &ValidatingAdmissionPolicy{} }},
 		{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicyBinding", Namespaced: false, New: func() Object { return &ValidatingAdmissionPolicyBinding{} }},
+		{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingAdmissionPolicy", Namespaced: false, New: func() Object { return &MutatingAdmissionPolicy{} }},
+		{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingAdmissionPolicyBinding", Namespaced: false, New: func() Object { return &MutatingAdmissionPolicyBinding{} }},
 		{APIVersion: "apps/v1", Kind: "ReplicaSet", Namespaced: true, New: func() Object { return &ReplicaSet{} }},
 		{APIVersion: "apps/v1", Kind: "Deployment", Namespaced: true, New: func() Object { return &Deployment{} }},
 		{APIVersion: "apps/v1", Kind: "StatefulSet", Namespaced: true, New: func() Object { return &StatefulSet{} }},

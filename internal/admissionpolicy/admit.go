@@ -53,9 +53,10 @@ type Request struct {
 // Evaluator applies the policies stored in the transactions it is given.
 // It is safe for concurrent use.
 type Evaluator struct {
-	scheme *objects.Scheme
-	log    *slog.Logger
-	cache  cache
+	scheme     *objects.Scheme
+	log        *slog.Logger
+	validating cache[*program]
+	mutating   cache[*mutatingProgram]
 }
 
 // New returns an Evaluator reading kinds of scheme, logging the Warn and
@@ -74,13 +75,10 @@ func (e *Evaluator) Admit(ctx context.Context, tx store.ReadTx, req Request) err
 	if err != nil || len(bindings) == 0 {
 		return err
 	}
-	w := &write{Request: req, tx: tx}
-	m := w.meta()
-	w.namespace, w.name = m.Namespace, m.Name
-	if req.Info.Kind == "Namespace" && req.Info.APIVersion == "v1" {
-		w.namespace = m.Name // as kube-apiserver's request attributes have it
-	}
-	defer e.forget(bindings)
+	w := newWrite(req, tx)
+	defer e.validating.forget(bindings, func(b objects.Object) string {
+		return b.(*objects.ValidatingAdmissionPolicyBinding).Spec.PolicyName
+	})
 	for _, obj := range bindings {
 		b := obj.(*objects.ValidatingAdmissionPolicyBinding)
 		pobj, err := store.Peek(tx, KindPolicy, objects.Key{Name: b.Spec.PolicyName})
@@ -98,21 +96,6 @@ func (e *Evaluator) Admit(ctx context.Context, tx store.ReadTx, req Request) err
 	return nil
 }
 
-// forget drops the programs of policies no binding names any more.
-func (e *Evaluator) forget(bindings []objects.Object) {
-	e.cache.mu.Lock()
-	n := len(e.cache.programs)
-	e.cache.mu.Unlock()
-	if n <= len(bindings) {
-		return
-	}
-	keep := make(map[string]bool, len(bindings))
-	for _, obj := range bindings {
-		keep[obj.(*objects.ValidatingAdmissionPolicyBinding).Spec.PolicyName] = true
-	}
-	e.cache.forget(keep)
-}
-
 // apply decides on w by policy p as bound by b.
 func (e *Evaluator) apply(ctx context.Context, w *write, p *objects.ValidatingAdmissionPolicy, b *objects.ValidatingAdmissionPolicyBinding) error {
 	if !w.matches(p.Spec.MatchConstraints) || (b.Spec.MatchResources != nil && !w.matches(b.Spec.MatchResources)) {
@@ -127,7 +110,7 @@ func (e *Evaluator) apply(ctx context.Context, w *write, p *objects.ValidatingAd
 		}
 		return deny(p, b, fmt.Sprintf("failed to configure %s: %v", what, err), objects.ReasonForbidden)
 	}
-	prog := e.cache.get(p)
+	prog := e.validating.get(&p.ObjectMeta, func() *program { return compile(p) })
 	if prog.err != nil {
 		return configError("policy", prog.err)
 	}
@@ -152,7 +135,7 @@ func (e *Evaluator) apply(ctx context.Context, w *write, p *objects.ValidatingAd
 func (e *Evaluator) evaluate(ctx context.Context, w *write, prog *program, p *objects.ValidatingAdmissionPolicy, b *objects.ValidatingAdmissionPolicyBinding, param runtime.Object, fail bool) error {
 	vars := plugincel.OptionalVariableBindings{VersionedParams: param, Authorizer: rbacAuthorizer{w.tx}}
 	if prog.matchConditions != nil {
-		match, err := matchConditions(ctx, w, prog.matchConditions, p, vars)
+		match, err := matchConditions(ctx, w, prog.matchConditions, p.Spec.MatchConditions, vars)
 		if err != nil && fail {
 			return deny(p, b, err.Error(), objects.ReasonForbidden)
 		}
@@ -257,7 +240,7 @@ func failureMessage(v *objects.Validation, messages []plugincel.EvaluationResult
 // matchConditions reports whether all of a policy's match conditions
 // hold: one false is a mismatch, whatever the others; an error, when
 // none is false, is the policy's failure.
-func matchConditions(ctx context.Context, w *write, ev plugincel.ConditionEvaluator, p *objects.ValidatingAdmissionPolicy, vars plugincel.OptionalVariableBindings) (bool, error) {
+func matchConditions(ctx context.Context, w *write, ev plugincel.ConditionEvaluator, conds []objects.MatchCondition, vars plugincel.OptionalVariableBindings) (bool, error) {
 	results, _, err := ev.ForInput(ctx, w.attrs, w.request, vars, w.nsObject, celconfig.RuntimeCELCostBudgetMatchConditions)
 	if err != nil {
 		return false, err
@@ -267,13 +250,13 @@ func matchConditions(ctx context.Context, w *write, ev plugincel.ConditionEvalua
 		switch {
 		case r.Error != nil:
 			if firstErr == nil {
-				firstErr = fmt.Errorf("matchConditions[%d] (%s): %w", i, p.Spec.MatchConditions[i].Name, r.Error)
+				firstErr = fmt.Errorf("matchConditions[%d] (%s): %w", i, conds[i].Name, r.Error)
 			}
 		case r.EvalResult == celtypes.False:
 			return false, nil
 		case r.EvalResult != celtypes.True:
 			if firstErr == nil {
-				firstErr = fmt.Errorf("matchConditions[%d] (%s) did not evaluate to a bool", i, p.Spec.MatchConditions[i].Name)
+				firstErr = fmt.Errorf("matchConditions[%d] (%s) did not evaluate to a bool", i, conds[i].Name)
 			}
 		}
 	}
@@ -293,12 +276,16 @@ func deny(p *objects.ValidatingAdmissionPolicy, b *objects.ValidatingAdmissionPo
 type DeniedError struct {
 	Policy, Binding, Message string
 	// Reason is the validation's: Invalid, Forbidden or
-	// RequestEntityTooLarge.
+	// RequestEntityTooLarge; Invalid for a mutating policy.
 	Reason   string
 	sentinel error
+	mutating bool
 }
 
 func (e *DeniedError) Error() string {
+	if e.mutating {
+		return fmt.Sprintf("policy '%s' with binding '%s' denied request: %s", e.Policy, e.Binding, e.Message)
+	}
 	return fmt.Sprintf("ValidatingAdmissionPolicy '%s' with binding '%s' denied request: %s", e.Policy, e.Binding, e.Message)
 }
 
@@ -377,6 +364,17 @@ type write struct {
 	attrs    *admission.VersionedAttributes
 	request  *admissionv1.AdmissionRequest
 	nsObject *corev1.Namespace
+}
+
+// newWrite returns the write of req in tx.
+func newWrite(req Request, tx store.ReadTx) *write {
+	w := &write{Request: req, tx: tx}
+	m := w.meta()
+	w.namespace, w.name = m.Namespace, m.Name
+	if req.Info.Kind == "Namespace" && req.Info.APIVersion == "v1" {
+		w.namespace = m.Name // as kube-apiserver's request attributes have it
+	}
+	return w
 }
 
 // meta returns the metadata of the write's object (its old object for a

@@ -69,7 +69,6 @@ func baseEnvSet() *environment.EnvSet {
 
 // program is a policy's compiled expressions.
 type program struct {
-	uid, resourceVersion string
 	// err is a compilation error: the policy cannot be applied, and its
 	// failurePolicy decides.
 	err error
@@ -83,7 +82,7 @@ type program struct {
 // compile compiles a stored policy, as kube-apiserver does the policies
 // it serves (the stored-expressions environment).
 func compile(p *objects.ValidatingAdmissionPolicy) *program {
-	prog := &program{uid: p.UID, resourceVersion: p.ResourceVersion}
+	prog := &program{}
 	c, err := plugincel.NewCompositedCompiler(baseEnvSet())
 	if err != nil {
 		prog.err = err
@@ -91,11 +90,7 @@ func compile(p *objects.ValidatingAdmissionPolicy) *program {
 	}
 	mode := environment.StoredExpressions
 	decl, messageDecl := declarations(p)
-	vars := make([]plugincel.NamedExpressionAccessor, len(p.Spec.Variables))
-	for i, v := range p.Spec.Variables {
-		vars[i] = &variable{expression{v.Expression, anyType}, v.Name}
-	}
-	c.CompileAndStoreVariables(vars, decl, mode)
+	storeVariables(c, p.Spec.Variables, decl, mode) // an error shows where one is read
 	var validations, messages, audits, conds []plugincel.ExpressionAccessor
 	for _, v := range p.Spec.Validations {
 		validations = append(validations, &expression{v.Expression, boolType})
@@ -128,6 +123,20 @@ func compile(p *objects.ValidatingAdmissionPolicy) *program {
 	return prog
 }
 
+// storeVariables compiles a policy's variables into c, in order (each may
+// read those before it), and returns an error for each that does not
+// compile.
+func storeVariables(c *plugincel.CompositedCompiler, vars []objects.Variable, decl plugincel.OptionalVariableDeclarations, mode environment.Type) objects.ErrorList {
+	var errs objects.ErrorList
+	for i, v := range vars {
+		r := c.CompileAndStoreVariable(&variable{expression{v.Expression, anyType}, v.Name}, decl, mode)
+		if r.Error != nil && strings.TrimSpace(v.Expression) != "" {
+			errs = append(errs, objects.Invalid(objects.NewPath("spec", "variables").Index(i).Child("expression"), v.Expression, r.Error.Error()))
+		}
+	}
+	return errs
+}
+
 // declarations are the optional variables of a policy's expressions, as
 // Kubernetes declares them: params with a paramKind; authorizer for all
 // but the messageExpressions.
@@ -157,12 +166,7 @@ func CheckExpressions(p *objects.ValidatingAdmissionPolicy) objects.ErrorList {
 			errs = append(errs, objects.Invalid(path, expr, err.Error()))
 		}
 	}
-	for i, v := range p.Spec.Variables {
-		r := c.CompileAndStoreVariable(&variable{expression{v.Expression, anyType}, v.Name}, decl, mode)
-		if r.Error != nil && strings.TrimSpace(v.Expression) != "" {
-			errs = append(errs, objects.Invalid(spec.Child("variables").Index(i).Child("expression"), v.Expression, r.Error.Error()))
-		}
-	}
+	errs = append(errs, storeVariables(c, p.Spec.Variables, decl, mode)...)
 	for i, m := range p.Spec.MatchConditions {
 		check(spec.Child("matchConditions").Index(i).Child("expression"), m.Expression, boolType, decl)
 	}
@@ -179,30 +183,45 @@ func CheckExpressions(p *objects.ValidatingAdmissionPolicy) objects.ErrorList {
 
 // cache keeps the programs of the policies in use, by name, as long as
 // their uid and resourceVersion are those stored.
-type cache struct {
+type cache[T any] struct {
 	mu       sync.Mutex
-	programs map[string]*program
+	programs map[string]cached[T]
 }
 
-func (c *cache) get(p *objects.ValidatingAdmissionPolicy) *program {
+type cached[T any] struct {
+	uid, resourceVersion string
+	prog                 T
+}
+
+// get returns the program of the policy with meta, compiling it when the
+// policy is new or has changed.
+func (c *cache[T]) get(meta *objects.ObjectMeta, compile func() T) T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if prog := c.programs[p.Name]; prog != nil && prog.uid == p.UID && prog.resourceVersion == p.ResourceVersion {
-		return prog
+	if e, ok := c.programs[meta.Name]; ok && e.uid == meta.UID && e.resourceVersion == meta.ResourceVersion {
+		return e.prog
 	}
-	prog := compile(p)
+	prog := compile()
 	if c.programs == nil {
-		c.programs = make(map[string]*program)
+		c.programs = make(map[string]cached[T])
 	}
-	c.programs[p.Name] = prog
+	c.programs[meta.Name] = cached[T]{meta.UID, meta.ResourceVersion, prog}
 	return prog
 }
 
-// forget drops the programs of policies no binding named at the last
-// admission, so that deleted policies do not stay compiled.
-func (c *cache) forget(keep map[string]bool) {
+// forget drops the programs of policies none of bindings names, when
+// there are more programs than bindings, so that deleted policies do not
+// stay compiled.
+func (c *cache[T]) forget(bindings []objects.Object, policyName func(objects.Object) string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.programs) <= len(bindings) {
+		return
+	}
+	keep := make(map[string]bool, len(bindings))
+	for _, b := range bindings {
+		keep[policyName(b)] = true
+	}
 	for name := range c.programs {
 		if !keep[name] {
 			delete(c.programs, name)
