@@ -37,6 +37,7 @@ const (
 	KindClusterRole             = "ClusterRole"
 	KindRoleBinding             = "RoleBinding"
 	KindClusterRoleBinding      = "ClusterRoleBinding"
+	KindClusterTrustBundle      = "ClusterTrustBundle"
 
 	KindValidatingAdmissionPolicy        = "ValidatingAdmissionPolicy"
 	KindValidatingAdmissionPolicyBinding = "ValidatingAdmissionPolicyBinding"

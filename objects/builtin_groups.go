@@ -17,6 +17,7 @@ func groupKinds() []KindInfo {
 		{APIVersion: "apps/v1", Kind: "ControllerRevision", Namespaced: true, New: func() Object { return &ControllerRevision{} }},
 		{APIVersion: "batch/v1", Kind: "Job", Namespaced: true, New: func() Object { return &Job{} }},
 		{APIVersion: "batch/v1", Kind: "CronJob", Namespaced: true, New: func() Object { return &CronJob{} }},
+		{APIVersion: "certificates.k8s.io/v1", Kind: "ClusterTrustBundle", Namespaced: false, New: func() Object { return &ClusterTrustBundle{} }},
 		{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSlice", Namespaced: true, New: func() Object { return &EndpointSlice{} }},
 		{APIVersion: "networking.k8s.io/v1", Kind: "Ingress", Namespaced: true, New: func() Object { return &Ingress{} }},
 		{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy", Namespaced: true, New: func() Object { return &NetworkPolicy{} }},

@@ -176,6 +176,11 @@ func validateProjected(s *ProjectedVolumeSource, p *Path) ErrorList {
 				errs = append(errs, validateLocalNonReservedPath(src.ServiceAccountToken.Path, p.Child("path"))...)
 			}
 		}
+		if c := src.ClusterTrustBundle; c != nil {
+			n++
+			errs = append(errs, validateClusterTrustBundleProjection(c, sp.Child("clusterTrustBundle"))...)
+			dup(c.Path, c.Path)
+		}
 		switch {
 		case n > 1:
 			errs = append(errs, Forbidden(sp, "may not specify more than 1 volume type per source"))
@@ -184,6 +189,45 @@ func validateProjected(s *ProjectedVolumeSource, p *Path) ErrorList {
 		}
 	}
 	return errs
+}
+
+// validateClusterTrustBundleProjection checks a projected volume's
+// clusterTrustBundle source as Kubernetes' ValidateProjectedVolumeSource:
+// one bundle by name, or a signer's bundles by label selector; a file path
+// in the volume; a valid user.
+func validateClusterTrustBundleProjection(c *ClusterTrustBundleProjection, p *Path) ErrorList {
+	var errs ErrorList
+	switch {
+	case c.Name != nil && c.SignerName != nil:
+		errs = append(errs, Invalid(p, derefForError(c), "only one of name and signerName may be used"))
+	case c.Name != nil:
+		np := p.Child("name")
+		if *c.Name == "" {
+			errs = append(errs, Required(np, "must be a valid object name"))
+		}
+		// A name with ':' is of a signer's bundle; its prefix names the signer.
+		for _, m := range validateClusterTrustBundleName(*c.Name, clusterTrustBundleSigner(*c.Name)) {
+			errs = append(errs, Invalid(np, *c.Name, "not a valid clustertrustbundlename: "+m))
+		}
+		if c.LabelSelector != nil {
+			errs = append(errs, Invalid(p.Child("labelSelector"), derefForError(c.LabelSelector), "labelSelector must be unset if name is specified"))
+		}
+	case c.SignerName != nil:
+		if *c.SignerName == "" {
+			errs = append(errs, Required(p.Child("signerName"), "must be a valid signer name"))
+		} else {
+			errs = append(errs, validateSignerName(*c.SignerName, p.Child("signerName"))...)
+		}
+		errs = append(errs, ValidateLabelSelector(c.LabelSelector, p.Child("labelSelector"))...)
+	default:
+		errs = append(errs, Required(p, "either name or signerName must be specified"))
+	}
+	pp := p.Child("path")
+	if c.Path == "" {
+		errs = append(errs, Required(pp, ""))
+	}
+	errs = append(errs, validateIDRange(c.User, p.Child("user"))...)
+	return append(errs, validateLocalNonReservedPath(c.Path, pp)...)
 }
 
 func validateFileMode(m *int32, p *Path) ErrorList {

@@ -132,6 +132,7 @@ type VolumeProjection struct {
 	DownwardAPI         *DownwardAPIProjection         `json:"downwardAPI,omitempty"`
 	ConfigMap           *ConfigMapProjection           `json:"configMap,omitempty"`
 	ServiceAccountToken *ServiceAccountTokenProjection `json:"serviceAccountToken,omitempty"`
+	ClusterTrustBundle  *ClusterTrustBundleProjection  `json:"clusterTrustBundle,omitempty"`
 }
 
 // ServiceAccountTokenProjection projects a token of the pod's service

@@ -1,6 +1,7 @@
 // Package volumes prepares the volumes of pods on a node's disk for the node
 // agent: per-pod emptyDir directories, hostPath checks, ConfigMap, Secret,
-// downward API and projected volumes (with service account tokens)
+// downward API and projected volumes (with service account tokens and
+// ClusterTrustBundles' trust anchors)
 // written as files (swapped atomically when their source changes or a
 // token is refreshed, so that running containers see updates), and the
 // paths of persistent volumes.
@@ -222,6 +223,8 @@ func (m *Manager) setup(pod *objects.Pod, v *objects.Volume, src Source) (Volume
 				fs, err = downwardFiles(s.DownwardAPI.Items, v.Projected.DefaultMode, src)
 			case s.ServiceAccountToken != nil:
 				fs, err = tokenFiles(pod, s.ServiceAccountToken, v.Projected.DefaultMode, src)
+			case s.ClusterTrustBundle != nil:
+				fs, err = trustBundleFiles(pod, s.ClusterTrustBundle, v.Projected.DefaultMode, src)
 			}
 			if err != nil {
 				return Volume{}, err

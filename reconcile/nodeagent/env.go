@@ -70,6 +70,28 @@ func (r *resolver) Secret(namespace, name string) (*objects.Secret, error) {
 	return o.(*objects.Secret), nil
 }
 
+// ClusterTrustBundle implements volumes.TrustBundleSource.
+func (r *resolver) ClusterTrustBundle(name string) (*objects.ClusterTrustBundle, error) {
+	o, err := r.get("ClusterTrustBundle", "", name)
+	if err != nil {
+		return nil, err
+	}
+	return o.(*objects.ClusterTrustBundle), nil
+}
+
+// ClusterTrustBundles implements volumes.TrustBundleSource.
+func (r *resolver) ClusterTrustBundles() ([]*objects.ClusterTrustBundle, error) {
+	var out []*objects.ClusterTrustBundle
+	err := r.a.store.View(r.ctx, func(tx store.ReadTx) error {
+		objs, err := store.PeekList(tx, "ClusterTrustBundle", store.ListOptions{})
+		for _, o := range objs {
+			out = append(out, o.(*objects.ClusterTrustBundle))
+		}
+		return err
+	})
+	return out, err
+}
+
 // ClaimPath implements volumes.Source: the path of the hostPath or local
 // volume bound to the claim.
 func (r *resolver) ClaimPath(namespace, claim string) (string, error) {

@@ -136,7 +136,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // configKinds are the kinds whose changes reach pods after they started:
 // env and volume sources, and the claims and volumes pods mount.
-var configKinds = []string{"ConfigMap", "Secret", "PersistentVolumeClaim", "PersistentVolume"}
+var configKinds = []string{"ConfigMap", "Secret", "PersistentVolumeClaim", "PersistentVolume", "ClusterTrustBundle"}
 
 // configSource watches configKinds and reports each change; after a gap in
 // a watch it reports kind "" (anything may have changed).
@@ -214,7 +214,7 @@ func (c *configSource) watch(ctx context.Context, kind string) error {
 // refersTo reports whether pod uses the object of kind namespace/name (kind
 // "" matches any pod that uses any such object).
 func refersTo(p *objects.Pod, kind, namespace, name string) bool {
-	if kind != "PersistentVolume" && kind != "" && namespace != p.Namespace {
+	if kind != "PersistentVolume" && kind != "ClusterTrustBundle" && kind != "" && namespace != p.Namespace {
 		return false
 	}
 	match := func(k, n string) bool { return kind == "" || k == kind && (n == name || kind == "PersistentVolume") }
@@ -257,6 +257,11 @@ func refersTo(p *objects.Pod, kind, namespace, name string) bool {
 		case v.Projected != nil:
 			for _, s := range v.Projected.Sources {
 				if s.ConfigMap != nil && match("ConfigMap", s.ConfigMap.Name) || s.Secret != nil && match("Secret", s.Secret.Name) {
+					return true
+				}
+				// A bundle by name, or any bundle of a signer (which this
+				// one may be, or have been).
+				if t := s.ClusterTrustBundle; t != nil && (kind == "" || kind == "ClusterTrustBundle" && (t.Name == nil || *t.Name == name)) {
 					return true
 				}
 			}
