@@ -86,6 +86,11 @@ type PodSpec struct {
 	// and its own network namespace; a name longer than 64 characters,
 	// what the kernel holds, fails the pod's sandbox, as in Kubernetes.
 	SetHostnameAsFQDN *bool `json:"setHostnameAsFQDN,omitempty"`
+	// HostnameOverride, when set, is the pod's hostname, in place of
+	// what its name, hostname and subdomain make it: any DNS subdomain
+	// of at most 64 characters. It changes no DNS record. Not with
+	// setHostnameAsFQDN nor hostNetwork.
+	HostnameOverride *string `json:"hostnameOverride,omitempty"`
 	// EphemeralContainers are containers added to the running pod to
 	// debug it (see EphemeralContainer): never set on create, only added
 	// through Orchestrator.UpdateEphemeralContainers.

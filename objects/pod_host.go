@@ -38,6 +38,30 @@ func validateHostNamespaces(s *PodSpec, p *Path) ErrorList {
 	return nil
 }
 
+// maxHostnameOverride is the longest spec.hostnameOverride, what the
+// kernel's nodename holds.
+const maxHostnameOverride = 64
+
+// validateHostnameOverride checks spec.hostnameOverride as Kubernetes'
+// validatePodHostName does.
+func validateHostnameOverride(s *PodSpec, p *Path) ErrorList {
+	if s.HostnameOverride == nil {
+		return nil
+	}
+	hp := p.Child("hostnameOverride")
+	var errs ErrorList
+	if s.SetHostnameAsFQDN != nil && *s.SetHostnameAsFQDN {
+		errs = append(errs, Forbidden(hp, "may not be specified when setHostnameAsFQDN is true"))
+	}
+	if s.HostNetwork {
+		errs = append(errs, Forbidden(hp, "may not be specified when hostNetwork is true"))
+	}
+	if len(*s.HostnameOverride) > maxHostnameOverride {
+		errs = append(errs, TooLong(hp, *s.HostnameOverride, maxHostnameOverride))
+	}
+	return appendMsgs(errs, hp, *s.HostnameOverride, IsDNS1123Subdomain(*s.HostnameOverride))
+}
+
 func validateVolumeMounts(c *Container, vols map[string]*VolumeSource, p *Path) ErrorList {
 	var errs ErrorList
 	paths := map[string]bool{}

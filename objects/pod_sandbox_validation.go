@@ -97,10 +97,11 @@ func SysctlNamespace(name string) (ns, nameOrPrefix string, prefixed bool) {
 }
 
 // validateSandboxFields checks spec.hostAliases,
-// spec.securityContext.sysctls, the node's namespaces the pod shares and
-// spec.os.
+// spec.securityContext.sysctls, the node's namespaces the pod shares,
+// spec.hostnameOverride and spec.os.
 func validateSandboxFields(s *PodSpec, p *Path) ErrorList {
 	errs := validateHostNamespaces(s, p)
+	errs = append(errs, validateHostnameOverride(s, p)...)
 	if sc := s.SecurityContext; sc != nil && len(sc.Sysctls) > 0 {
 		errs = append(errs, validateSysctls(sc.Sysctls, s, p.Child("securityContext", "sysctls"))...)
 	}

@@ -19,6 +19,20 @@ func TestValidatePodSandboxFields(t *testing.T) {
 			p.Spec.ShareProcessNamespace = ptrOf(true)
 			p.Spec.OS = &PodOS{Name: Linux}
 		}, nil},
+		{"hostnameOverride", func(p *Pod) {
+			p.Spec.HostnameOverride = ptrOf("db.primary.example")
+			p.Spec.Subdomain = "db"
+		}, nil},
+		{"hostnameOverride with setHostnameAsFQDN, hostNetwork, too long and not a subdomain", func(p *Pod) {
+			p.Spec.HostnameOverride = ptrOf("Upper_" + strings.Repeat("a", 60))
+			p.Spec.SetHostnameAsFQDN = ptrOf(true)
+			p.Spec.HostNetwork = true
+		}, []string{
+			`spec.hostnameOverride: Forbidden: may not be specified when setHostnameAsFQDN is true`,
+			`spec.hostnameOverride: Forbidden: may not be specified when hostNetwork is true`,
+			`spec.hostnameOverride: Too long: *`,
+			`spec.hostnameOverride: Invalid value: "Upper_*`,
+		}},
 		{"host aliases", func(p *Pod) {
 			p.Spec.HostAliases = []HostAlias{
 				{IP: "10.1.2.300", Hostnames: []string{"ok"}},

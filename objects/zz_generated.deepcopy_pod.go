@@ -1097,6 +1097,11 @@ func (in *PodSpec) DeepCopyInto(out *PodSpec) {
 		*out = new(bool)
 		**out = **in
 	}
+	if in.HostnameOverride != nil {
+		in, out := &in.HostnameOverride, &out.HostnameOverride
+		*out = new(string)
+		**out = **in
+	}
 	if in.EphemeralContainers != nil {
 		in, out := &in.EphemeralContainers, &out.EphemeralContainers
 		*out = make([]EphemeralContainer, len(*in))

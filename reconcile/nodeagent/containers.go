@@ -25,10 +25,13 @@ func (a *Agent) sandboxConfig(pod *objects.Pod, attempt uint32) (*runtime.Sandbo
 	if hostname == "" {
 		hostname = pod.Name
 	}
+	if o := pod.Spec.HostnameOverride; o != nil {
+		hostname = *o // in place of the name and the subdomain's domain
+	}
 	if len(hostname) > 63 {
 		hostname = strings.TrimRight(hostname[:63], "-.")
 	}
-	if !pod.Spec.HostNetwork {
+	if !pod.Spec.HostNetwork && pod.Spec.HostnameOverride == nil {
 		var err error
 		if hostname, err = kernelHostname(pod, hostname, a.cfg.clusterDomain); err != nil {
 			return nil, err
@@ -41,7 +44,7 @@ func (a *Agent) sandboxConfig(pod *objects.Pod, attempt uint32) (*runtime.Sandbo
 		HostPID: pod.Spec.HostPID, HostIPC: pod.Spec.HostIPC,
 		ShareProcessNamespace: pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace,
 	}
-	if pod.Spec.Subdomain != "" && !pod.Spec.HostNetwork {
+	if pod.Spec.Subdomain != "" && !pod.Spec.HostNetwork && pod.Spec.HostnameOverride == nil {
 		cfg.Domain = podDomain(pod, a.cfg.clusterDomain)
 	}
 	if objects.PodLevelResources(pod) != nil {

@@ -167,3 +167,19 @@ func TestSysctlRefusedWithHostIPC(t *testing.T) {
 	e.create(p)
 	e.wantRejected("hostipc", "SysctlForbidden", `forbidden sysctl: "kernel.shm_rmid_forced" not allowed with host IPC enabled`)
 }
+
+// spec.hostnameOverride is the sandbox's hostname, whatever the pod's
+// name, hostname and subdomain, and gives it no domain (its DNS records
+// stay those of its hostname and subdomain).
+func TestHostnameOverride(t *testing.T) {
+	e := newEnv(t, envOpt{agent: []nodeagent.Option{nodeagent.WithClusterDNS("cluster.example", "10.96.0.10")}})
+	p := e.pod("over", "app")
+	p.Spec.Hostname, p.Spec.Subdomain = "web-0", "web"
+	override := "db.primary.example"
+	p.Spec.HostnameOverride = &override
+	e.create(p)
+	e.waitPod("over", "running", running)
+	if cfg := e.sandboxOf("over"); cfg.Hostname != override || cfg.Domain != "" {
+		t.Errorf("sandbox hostname %q, domain %q; want %q and none", cfg.Hostname, cfg.Domain, override)
+	}
+}
