@@ -280,6 +280,10 @@ type group struct {
 type groupMaps struct {
 	written map[objectID]objects.Object // nil: deleted here
 	rows    map[string]*txRow           // by row key
+	// dirty are the rows changed since the last flush, so that a flush,
+	// which every list within a group makes, costs what changed rather
+	// than every row the group touched.
+	dirty []*txRow
 	sizes   map[objectID]int            // under limits: Size of each written
 	// log is every write, to replay those of the functions that succeeded
 	// when a later one fails.
@@ -337,6 +341,8 @@ func (s *Store) endGroup(g *group) {
 	clear(m.sizes)
 	clear(m.log)
 	m.log = m.log[:0]
+	clear(m.dirty)
+	m.dirty = m.dirty[:0]
 	s.spare = m
 }
 
@@ -354,6 +360,8 @@ func (g *group) rollback(mark int) error {
 	clear(g.written)
 	clear(g.rows)
 	clear(g.sizes)
+	clear(g.dirty)
+	g.dirty = g.dirty[:0]
 	g.bytes = 0
 	g.owner = &pset.Owner{}
 	ops := g.log[:mark]
@@ -427,7 +435,7 @@ func (tx *writeTx) Peek(kind string, key objects.Key) (objects.Object, error) {
 }
 
 func (tx *writeTx) List(kind string, opts store.ListOptions) ([]objects.Object, error) {
-	if err := tx.g.flush(); err != nil {
+	if err := tx.flushFor(opts); err != nil {
 		return nil, err
 	}
 	return tx.readTx.List(kind, opts)
@@ -435,10 +443,27 @@ func (tx *writeTx) List(kind string, opts store.ListOptions) ([]objects.Object, 
 
 // PeekList implements store.Peeker: the transaction's own writes included.
 func (tx *writeTx) PeekList(kind string, opts store.ListOptions) ([]objects.Object, error) {
-	if err := tx.g.flush(); err != nil {
+	if err := tx.flushFor(opts); err != nil {
 		return nil, err
 	}
 	return tx.readTx.PeekList(kind, opts)
+}
+
+// flushFor writes the group's changed rows into the memdb transaction
+// when a list with opts reads rows: by an indexed field or an exact label.
+// Other lists read the objects table, which writes reach at once, as the
+// admission of every write does for a kind's few objects (PriorityClasses,
+// LimitRanges, admission policies...).
+func (tx *writeTx) flushFor(opts store.ListOptions) error {
+	for f := range opts.Fields {
+		if f != storecore.FieldName && f != storecore.FieldNamespace {
+			return tx.g.flush()
+		}
+	}
+	if opts.Labels != nil && len(storecore.ExactLabels(opts.Labels)) > 0 {
+		return tx.g.flush()
+	}
+	return nil
 }
 
 func (tx *writeTx) Create(obj objects.Object) error { return tx.create(obj, false) }
@@ -656,18 +681,26 @@ func (g *group) write(k *storecore.Kind, old, obj objects.Object) error {
 		case len(to) == 0 || len(from) > 0 && from[0] < to[0]:
 			tr := g.row(from[0])
 			tr.r.set = tr.r.set.Delete(name, g.owner)
-			tr.dirty = true
+			g.markDirty(tr)
 			from = from[1:]
 		case len(from) == 0 || to[0] < from[0]:
 			tr := g.row(to[0])
 			tr.r.set = tr.r.set.Insert(name, g.owner)
-			tr.dirty = true
+			g.markDirty(tr)
 			to = to[1:]
 		default: // in both
 			from, to = from[1:], to[1:]
 		}
 	}
 	return nil
+}
+
+// markDirty notes that tr changed since the last flush.
+func (g *group) markDirty(tr *txRow) {
+	if !tr.dirty {
+		tr.dirty = true
+		g.dirty = append(g.dirty, tr)
+	}
 }
 
 // row returns the group's copy of the row under key.
@@ -691,10 +724,11 @@ func (g *group) row(key string) *txRow {
 // group inserted is changed in place afterwards, which is safe: no one
 // else sees it before the commit.
 func (g *group) flush() error {
-	for _, tr := range g.rows {
-		if !tr.dirty {
-			continue
-		}
+	defer func() {
+		clear(g.dirty)
+		g.dirty = g.dirty[:0]
+	}()
+	for _, tr := range g.dirty {
 		tr.dirty = false
 		switch {
 		case tr.r.set.Len() == 0:
