@@ -1,6 +1,7 @@
 package podkit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -39,6 +40,9 @@ type AdmissionRequest struct {
 	// with effects outside the store leaves them out, as a webhook does
 	// for a request with dryRun.
 	DryRun bool
+	// Warn gives the writer a warning, as a webhook's answer does (see
+	// WarningsTo); never nil.
+	Warn func(message string)
 }
 
 // AdmissionHook is an admission plugin of the host's own: what
@@ -130,7 +134,7 @@ func operation(old objects.Object) AdmissionOperation {
 
 // mutateHooks runs the mutating hooks asked about writing obj, of kind
 // info, over old, and reports whether any ran.
-func (o *Orchestrator) mutateHooks(tx store.ReadTx, info *objects.KindInfo, obj, old objects.Object, dryRun bool) (bool, error) {
+func (o *Orchestrator) mutateHooks(ctx context.Context, tx store.ReadTx, info *objects.KindInfo, obj, old objects.Object, dryRun bool) (bool, error) {
 	op := operation(old)
 	ran := false
 	for i := range o.cfg.hooks {
@@ -140,7 +144,7 @@ func (o *Orchestrator) mutateHooks(tx store.ReadTx, info *objects.KindInfo, obj,
 		}
 		ran = true
 		meta := *obj.GetObjectMeta()
-		if err := h.Mutate(&AdmissionRequest{Operation: op, Kind: info.Kind, Object: obj, OldObject: old, Tx: tx, DryRun: dryRun}); err != nil {
+		if err := h.Mutate(&AdmissionRequest{Operation: op, Kind: info.Kind, Object: obj, OldObject: old, Tx: tx, DryRun: dryRun, Warn: o.warner(ctx)}); err != nil {
 			return ran, h.denied(err)
 		}
 		tm, m := obj.GetTypeMeta(), obj.GetObjectMeta()
@@ -153,13 +157,13 @@ func (o *Orchestrator) mutateHooks(tx store.ReadTx, info *objects.KindInfo, obj,
 
 // validateHooks runs the validating hooks asked about op on obj (nil for
 // a delete) over old.
-func (o *Orchestrator) validateHooks(tx store.ReadTx, kind string, op AdmissionOperation, obj, old objects.Object, dryRun bool) error {
+func (o *Orchestrator) validateHooks(ctx context.Context, tx store.ReadTx, kind string, op AdmissionOperation, obj, old objects.Object, dryRun bool) error {
 	for i := range o.cfg.hooks {
 		h := &o.cfg.hooks[i]
 		if h.Validate == nil || !h.asks(kind, op) {
 			continue
 		}
-		if err := h.Validate(&AdmissionRequest{Operation: op, Kind: kind, Object: obj, OldObject: old, Tx: tx, DryRun: dryRun}); err != nil {
+		if err := h.Validate(&AdmissionRequest{Operation: op, Kind: kind, Object: obj, OldObject: old, Tx: tx, DryRun: dryRun, Warn: o.warner(ctx)}); err != nil {
 			return h.denied(err)
 		}
 	}
@@ -168,7 +172,7 @@ func (o *Orchestrator) validateHooks(tx store.ReadTx, kind string, op AdmissionO
 
 // admitDelete asks the ValidatingAdmissionPolicies and the validating
 // hooks about deleting the object of kind with key.
-func (o *Orchestrator) admitDelete(tx store.ReadTx, kind string, key objects.Key) error {
+func (o *Orchestrator) admitDelete(ctx context.Context, tx store.ReadTx, kind string, key objects.Key) error {
 	old, err := store.Peek(tx, kind, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // the delete finds nothing
@@ -176,16 +180,16 @@ func (o *Orchestrator) admitDelete(tx store.ReadTx, kind string, key objects.Key
 	if err != nil {
 		return err
 	}
-	return o.admitDeleteOf(tx, kind, old)
+	return o.admitDeleteOf(ctx, tx, kind, old)
 }
 
 // admitDeleteOf asks the ValidatingAdmissionPolicies and the validating
 // hooks about deleting old, of kind.
-func (o *Orchestrator) admitDeleteOf(tx store.ReadTx, kind string, old objects.Object) error {
-	if err := o.admitPolicies(tx, o.scheme.Lookup(kind), AdmissionDelete, nil, old, false); err != nil {
+func (o *Orchestrator) admitDeleteOf(ctx context.Context, tx store.ReadTx, kind string, old objects.Object) error {
+	if err := o.admitPolicies(ctx, tx, o.scheme.Lookup(kind), AdmissionDelete, nil, old, false); err != nil {
 		return err
 	}
-	return o.validateHooks(tx, kind, AdmissionDelete, nil, old, false)
+	return o.validateHooks(ctx, tx, kind, AdmissionDelete, nil, old, false)
 }
 
 // mutateForControllers runs the MutatingAdmissionPolicies and the mutating
@@ -193,12 +197,12 @@ func (o *Orchestrator) admitDeleteOf(tx store.ReadTx, kind string, old objects.O
 // controllers' objects share their maps and slices (see
 // reconcile.Admission). What they changed is defaulted and validated
 // again, as an API write is.
-func (o *Orchestrator) mutateForControllers(tx store.ReadTx, obj, old objects.Object) error {
+func (o *Orchestrator) mutateForControllers(ctx context.Context, tx store.ReadTx, obj, old objects.Object) error {
 	info, err := o.scheme.KindOf(obj)
 	if err != nil {
 		return err
 	}
-	cp, err := o.mutatePolicies(tx, info, obj, old, false)
+	cp, err := o.mutatePolicies(ctx, tx, info, obj, old, false)
 	if err != nil {
 		return err
 	}
@@ -207,7 +211,7 @@ func (o *Orchestrator) mutateForControllers(tx store.ReadTx, obj, old objects.Ob
 		if cp == nil {
 			cp = obj.DeepCopyObject()
 		}
-		if _, err := o.mutateHooks(tx, info, cp, old, false); err != nil {
+		if _, err := o.mutateHooks(ctx, tx, info, cp, old, false); err != nil {
 			return err
 		}
 	}

@@ -31,12 +31,12 @@ type PolicyDeniedError = admissionpolicy.DeniedError
 // (see AdmissionHook): what the Orchestrator's API creates, updates and
 // deletes, and what the controllers create and update. A binding whose
 // validationActions has Deny refuses a write a validation fails; Warn
-// logs the failure at warning level, Audit at info level, with the
-// policy's audit annotations: podkit's API returns no warnings and keeps
-// no audit log.
-func (o *Orchestrator) admitPolicies(tx store.ReadTx, info *objects.KindInfo, op AdmissionOperation, obj, old objects.Object, dryRun bool) error {
-	return o.policies.Admit(context.Background(), tx, admissionpolicy.Request{
-		Operation: string(op), Info: info, Object: obj, OldObject: old, DryRun: dryRun,
+// gives the writer a warning (see WarningsTo); Audit logs the failure at
+// info level, with the policy's audit annotations: podkit keeps no audit
+// log.
+func (o *Orchestrator) admitPolicies(ctx context.Context, tx store.ReadTx, info *objects.KindInfo, op AdmissionOperation, obj, old objects.Object, dryRun bool) error {
+	return o.policies.Admit(ctx, tx, admissionpolicy.Request{
+		Operation: string(op), Info: info, Object: obj, OldObject: old, DryRun: dryRun, Warn: o.warner(ctx),
 	})
 }
 
@@ -45,8 +45,8 @@ func (o *Orchestrator) admitPolicies(tx store.ReadTx, info *objects.KindInfo, op
 // MutatingAdmissionPolicy plugin does, before the host's mutating hooks.
 // It returns the mutated object, a new one, or nil when no policy changed
 // obj.
-func (o *Orchestrator) mutatePolicies(tx store.ReadTx, info *objects.KindInfo, obj, old objects.Object, dryRun bool) (objects.Object, error) {
-	return o.policies.Mutate(context.Background(), tx, admissionpolicy.Request{
+func (o *Orchestrator) mutatePolicies(ctx context.Context, tx store.ReadTx, info *objects.KindInfo, obj, old objects.Object, dryRun bool) (objects.Object, error) {
+	return o.policies.Mutate(ctx, tx, admissionpolicy.Request{
 		Operation: string(operation(old)), Info: info, Object: obj, OldObject: old, DryRun: dryRun,
 	})
 }

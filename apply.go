@@ -35,7 +35,7 @@ const LastAppliedAnnotation = "podkit.io/last-applied-configuration"
 func (o *Orchestrator) Apply(ctx context.Context, objs ...objects.Object) error {
 	return o.store.Update(ctx, func(tx store.Tx) error {
 		for _, obj := range objs {
-			if err := o.applyOne(tx, obj, false); err != nil {
+			if err := o.applyOne(ctx, tx, obj, false); err != nil {
 				return err
 			}
 		}
@@ -59,7 +59,7 @@ var errDryRun = errors.New("dry run")
 func (o *Orchestrator) DryRun(ctx context.Context, objs ...objects.Object) error {
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		for _, obj := range objs {
-			if err := o.applyOne(tx, obj, true); err != nil {
+			if err := o.applyOne(ctx, tx, obj, true); err != nil {
 				return err
 			}
 		}
@@ -73,7 +73,7 @@ func (o *Orchestrator) DryRun(ctx context.Context, objs ...objects.Object) error
 
 // applyOne applies obj in tx. A dry run gives obj the resourceVersion of
 // what is stored, since it stores nothing.
-func (o *Orchestrator) applyOne(tx store.Tx, obj objects.Object, dryRun bool) error {
+func (o *Orchestrator) applyOne(ctx context.Context, tx store.Tx, obj objects.Object, dryRun bool) error {
 	info, err := o.scheme.SetTypeMeta(obj)
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func (o *Orchestrator) applyOne(tx store.Tx, obj objects.Object, dryRun bool) er
 	}
 	if old == nil {
 		setAnnotation(meta, LastAppliedAnnotation, string(applied))
-		if _, err := o.admit(tx, obj, nil, dryRun); err != nil {
+		if _, err := o.admit(ctx, tx, obj, nil, dryRun); err != nil {
 			return err
 		}
 		if err := tx.Create(obj); err != nil {
@@ -116,7 +116,7 @@ func (o *Orchestrator) applyOne(tx store.Tx, obj objects.Object, dryRun bool) er
 		return fmt.Errorf("apply %s %s: %w", info.Kind, keyOf(info, obj), err)
 	}
 	setAnnotation(next.GetObjectMeta(), LastAppliedAnnotation, string(applied))
-	if _, err := o.admit(tx, next, old, dryRun); err != nil {
+	if _, err := o.admit(ctx, tx, next, old, dryRun); err != nil {
 		return err
 	}
 	if !storecore.SemanticEqual(next, old) {

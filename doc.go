@@ -77,8 +77,9 @@
 // reads "ValidatingAdmissionPolicy 'NAME' with binding 'BINDING' denied
 // request: ..." (PolicyDeniedError) and wraps objects.ErrInvalid, or
 // ErrPolicyDenied for the other reasons and for a policy that cannot be
-// applied under failurePolicy Fail. The Warn and Audit actions and the
-// audit annotations are logged. The authorizer variable checks by the RBAC
+// applied under failurePolicy Fail. The Warn action's warnings go to the
+// writer (WarningsTo), the Audit action and the audit annotations to the
+// log. The authorizer variable checks by the RBAC
 // objects the write commits with: the writes have no user, so the
 // requester has no rights of its own, and authorizer.serviceAccount(ns,
 // name) checks an account's. The expressions are not type-checked against

@@ -69,7 +69,7 @@ func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt 
 		old, err := tx.Get(KindNode, objects.Key{Name: n.Name})
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			if _, err := o.admit(tx, n, nil, false); err != nil {
+			if _, err := o.admit(ctx, tx, n, nil, false); err != nil {
 				return err
 			}
 			status := n.Status
@@ -81,7 +81,7 @@ func (o *Orchestrator) RegisterNode(ctx context.Context, node *objects.Node, rt 
 			return err
 		default:
 			n.UID, n.ResourceVersion = old.GetObjectMeta().UID, ""
-			if _, err := o.admit(tx, n, old, false); err != nil {
+			if _, err := o.admit(ctx, tx, n, old, false); err != nil {
 				return err
 			}
 			status := n.Status

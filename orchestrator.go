@@ -261,7 +261,7 @@ func (o *Orchestrator) Close() error {
 // admit fills apiVersion, kind and the default namespace, applies defaults
 // and validates obj as new (old nil) or as a replacement for old. Inside a
 // write transaction it also checks that the namespace exists.
-func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object, dryRun bool) (*objects.KindInfo, error) {
+func (o *Orchestrator) admit(ctx context.Context, tx store.Tx, obj, old objects.Object, dryRun bool) (*objects.KindInfo, error) {
 	info, err := o.scheme.SetTypeMeta(obj)
 	if err != nil {
 		return nil, err
@@ -274,7 +274,7 @@ func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object, dryRun bool) 
 		svc.PatchAllocatedValues(old.(*objects.Service)) // keep the allocated cluster IPs and node ports
 	}
 	o.scheme.Default(obj)
-	mutated, err := o.mutatePolicies(tx, info, obj, old, dryRun)
+	mutated, err := o.mutatePolicies(ctx, tx, info, obj, old, dryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +283,7 @@ func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object, dryRun bool) 
 	}
 	ran := false
 	if len(o.cfg.hooks) > 0 {
-		if ran, err = o.mutateHooks(tx, info, obj, old, dryRun); err != nil {
+		if ran, err = o.mutateHooks(ctx, tx, info, obj, old, dryRun); err != nil {
 			return nil, err
 		}
 	}
@@ -293,7 +293,7 @@ func (o *Orchestrator) admit(tx store.Tx, obj, old objects.Object, dryRun bool) 
 	if err := o.validate(obj, old); err != nil {
 		return nil, err
 	}
-	if err := o.complete(tx, obj, old, dryRun); err != nil {
+	if err := o.complete(ctx, tx, obj, old, dryRun); err != nil {
 		return nil, err
 	}
 	if info.Namespaced && old == nil {
@@ -330,13 +330,14 @@ func (o *Orchestrator) validate(obj, old objects.Object) error {
 // keeping them on update), a new pod's priority, its LimitRanges'
 // defaults and limits, and the namespace's ResourceQuotas.
 func (o *Orchestrator) admitForControllers(tx store.Tx, obj, old objects.Object) error {
+	ctx := context.Background() // a controller's write: its warnings go nowhere
 	if svc, ok := obj.(*objects.Service); ok && old != nil {
 		svc.PatchAllocatedValues(old.(*objects.Service))
 	}
-	if err := o.mutateForControllers(tx, obj, old); err != nil {
+	if err := o.mutateForControllers(ctx, tx, obj, old); err != nil {
 		return err
 	}
-	return o.complete(tx, obj, old, false)
+	return o.complete(ctx, tx, obj, old, false)
 }
 
 // complete does the part of admission that needs the store: a Service's
@@ -346,7 +347,7 @@ func (o *Orchestrator) admitForControllers(tx store.Tx, obj, old objects.Object)
 // pod's RuntimeClass (its overhead and scheduling), the host's validating
 // admission hooks and last its ResourceQuotas, charged in tx: a quota's usage commits with the
 // write it admits, or not at all.
-func (o *Orchestrator) complete(tx store.Tx, obj, old objects.Object, dryRun bool) error {
+func (o *Orchestrator) complete(ctx context.Context, tx store.Tx, obj, old objects.Object, dryRun bool) error {
 	if err := o.net.Allocate(tx, obj, old); err != nil {
 		return err
 	}
@@ -382,10 +383,10 @@ func (o *Orchestrator) complete(tx store.Tx, obj, old objects.Object, dryRun boo
 	if err != nil {
 		return err
 	}
-	if err := o.admitPolicies(tx, info, operation(old), obj, old, dryRun); err != nil {
+	if err := o.admitPolicies(ctx, tx, info, operation(old), obj, old, dryRun); err != nil {
 		return err
 	}
-	if err := o.validateHooks(tx, info.Kind, operation(old), obj, old, dryRun); err != nil {
+	if err := o.validateHooks(ctx, tx, info.Kind, operation(old), obj, old, dryRun); err != nil {
 		return err
 	}
 	return o.admitQuota(tx, obj, old)
@@ -410,7 +411,7 @@ func objectName(m *objects.ObjectMeta) string {
 // (uid, resourceVersion, defaults, a generated name, the status).
 func (o *Orchestrator) Create(ctx context.Context, obj objects.Object) error {
 	return o.store.Update(ctx, func(tx store.Tx) error {
-		if _, err := o.admit(tx, obj, nil, false); err != nil {
+		if _, err := o.admit(ctx, tx, obj, nil, false); err != nil {
 			return err
 		}
 		return tx.Create(obj)
@@ -430,7 +431,7 @@ func (o *Orchestrator) Update(ctx context.Context, obj objects.Object) error {
 		if err != nil {
 			return err
 		}
-		if _, err := o.admit(tx, obj, old, false); err != nil {
+		if _, err := o.admit(ctx, tx, obj, old, false); err != nil {
 			return err
 		}
 		if err := tx.Update(obj); err != nil {
@@ -523,7 +524,7 @@ func (o *Orchestrator) Delete(ctx context.Context, obj objects.Object, opts ...D
 			}
 			d.GracePeriodSeconds = podGrace(cur)
 		}
-		if err := o.admitDelete(tx, info.Kind, keyOf(info, obj)); err != nil {
+		if err := o.admitDelete(ctx, tx, info.Kind, keyOf(info, obj)); err != nil {
 			return err
 		}
 		_, err := tx.Delete(info.Kind, keyOf(info, obj), d)
@@ -570,7 +571,7 @@ func (o *Orchestrator) DeleteAll(ctx context.Context, kind string, match []ListO
 			if err := checkDeletable(kind, key); err != nil {
 				return err
 			}
-			if err := o.admitDeleteOf(tx, kind, obj); err != nil {
+			if err := o.admitDeleteOf(ctx, tx, kind, obj); err != nil {
 				return err
 			}
 			if _, err := tx.Delete(kind, key, d); err != nil {

@@ -132,7 +132,7 @@ func (o *Orchestrator) Patch(ctx context.Context, key objects.Key, obj objects.O
 				return err
 			}
 		} else {
-			if _, err := o.admit(tx, next, cur, po.dryRun); err != nil {
+			if _, err := o.admit(ctx, tx, next, cur, po.dryRun); err != nil {
 				return err
 			}
 			if err := tx.Update(next); err != nil {

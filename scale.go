@@ -77,7 +77,7 @@ func (o *Orchestrator) UpdateScale(ctx context.Context, kind string, scale *Scal
 			next.GetObjectMeta().ResourceVersion = rv
 		}
 		next.SetSpecReplicas(scale.Spec.Replicas)
-		if _, err := o.admit(tx, next, cur, false); err != nil {
+		if _, err := o.admit(ctx, tx, next, cur, false); err != nil {
 			return err
 		}
 		if err := tx.Update(next); err != nil {

@@ -10,7 +10,9 @@
 // Without DIR it applies the manifests built into the program: web.yaml (a
 // Deployment with its ConfigMap and Secret, a Service, an Ingress and an
 // autoscaler), db.yaml (a StatefulSet with a volume per member behind a
-// headless Service) and batch.yaml (a Job, a CronJob and a DaemonSet).
+// headless Service), batch.yaml (a Job, a CronJob and a DaemonSet) and
+// policy.yaml (a ValidatingAdmissionPolicy limiting replicas, and a
+// MutatingAdmissionPolicy labelling every pod).
 // DIR is read for .yaml, .yml and .json files, in name order, and every
 // object is applied in one transaction: a rejected manifest stores nothing.
 //

@@ -48,6 +48,9 @@ type Request struct {
 	// Object is nil for a delete; OldObject nil for a create.
 	Object, OldObject objects.Object
 	DryRun            bool
+	// Warn, when set, gives the writer the warnings of the Warn action;
+	// else they are logged.
+	Warn func(message string)
 }
 
 // Evaluator applies the policies stored in the transactions it is given.
@@ -184,8 +187,12 @@ func (e *Evaluator) act(w *write, p *objects.ValidatingAdmissionPolicy, b *objec
 		case objects.ActionDeny:
 			denied = deny(p, b, message, reason)
 		case objects.ActionWarn:
-			e.log.Warn(fmt.Sprintf("Validation failed for ValidatingAdmissionPolicy '%s' with binding '%s': %s", p.Name, b.Name, message),
-				"kind", w.Info.Kind, "namespace", w.namespace, "name", w.name, "operation", w.Operation)
+			warning := fmt.Sprintf("Validation failed for ValidatingAdmissionPolicy '%s' with binding '%s': %s", p.Name, b.Name, message)
+			if w.Warn != nil {
+				w.Warn(warning)
+				break
+			}
+			e.log.Warn(warning, "kind", w.Info.Kind, "namespace", w.namespace, "name", w.name, "operation", w.Operation)
 		case objects.ActionAudit:
 			e.log.Info("validation failure", "policy", p.Name, "binding", b.Name, "message", message,
 				"kind", w.Info.Kind, "namespace", w.namespace, "name", w.name, "operation", w.Operation)

@@ -280,11 +280,10 @@ type group struct {
 type groupMaps struct {
 	written map[objectID]objects.Object // nil: deleted here
 	rows    map[string]*txRow           // by row key
-	// dirty are the rows changed since the last flush, so that a flush,
-	// which every list within a group makes, costs what changed rather
-	// than every row the group touched.
-	dirty []*txRow
 	sizes   map[objectID]int            // under limits: Size of each written
+	// dirty are the rows changed since the last flush, so that a flush
+	// costs what changed rather than every row the group touched.
+	dirty []*txRow
 	// log is every write, to replay those of the functions that succeeded
 	// when a later one fails.
 	log []writeOp
