@@ -20,6 +20,8 @@ var ErrPolicyDenied = admissionpolicy.ErrDenied
 // Kubernetes words it: "ValidatingAdmissionPolicy 'NAME' with binding
 // 'BINDING' denied request: MESSAGE", or a MutatingAdmissionPolicy's
 // failure: "policy 'NAME' with binding 'BINDING' denied request: ...".
+// Its fields are Policy, Binding, Message and Reason (Invalid, Forbidden
+// or RequestEntityTooLarge; Invalid for a mutating policy).
 type PolicyDeniedError = admissionpolicy.DeniedError
 
 // admitPolicies applies the ValidatingAdmissionPolicies bound in tx to a

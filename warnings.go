@@ -13,7 +13,8 @@ type warningsKey struct{}
 
 // WarningsTo returns a context whose writes (Create, Update, Apply, Patch,
 // UpdateScale, Delete, DeleteAll, DryRun...) report their warnings to h,
-// in the calling goroutine, while the write's transaction runs: those of
+// before the write returns, while its transaction runs (on the goroutine
+// of whichever writer commits the group it is in): those of
 // the ValidatingAdmissionPolicies whose binding has the Warn action, and
 // those the admission hooks give (AdmissionRequest.Warn). Without it, the
 // warnings are logged at warning level. The writes the controllers make
