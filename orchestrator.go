@@ -330,7 +330,7 @@ func (o *Orchestrator) validate(obj, old objects.Object) error {
 // keeping them on update), a new pod's priority, its LimitRanges'
 // defaults and limits, and the namespace's ResourceQuotas.
 func (o *Orchestrator) admitForControllers(tx store.Tx, obj, old objects.Object) error {
-	ctx := context.Background() // a controller's write: its warnings go nowhere
+	ctx := context.Background() // a controller's write: its warnings are logged
 	if svc, ok := obj.(*objects.Service); ok && old != nil {
 		svc.PatchAllocatedValues(old.(*objects.Service))
 	}
@@ -344,9 +344,10 @@ func (o *Orchestrator) admitForControllers(tx store.Tx, obj, old objects.Object)
 // cluster IPs and node ports, a new pod's service account and priority, a
 // new Ingress's default class, then, as Kubernetes orders its admission
 // plugins, the namespace's LimitRanges (defaults, then limits), a new
-// pod's RuntimeClass (its overhead and scheduling), the host's validating
-// admission hooks and last its ResourceQuotas, charged in tx: a quota's usage commits with the
-// write it admits, or not at all.
+// pod's RuntimeClass (its overhead and scheduling), the
+// ValidatingAdmissionPolicies, the host's validating admission hooks and
+// last its ResourceQuotas, charged in tx: a quota's usage commits with
+// the write it admits, or not at all.
 func (o *Orchestrator) complete(ctx context.Context, tx store.Tx, obj, old objects.Object, dryRun bool) error {
 	if err := o.net.Allocate(tx, obj, old); err != nil {
 		return err
