@@ -201,10 +201,11 @@ func (e *Evaluator) Mutate(ctx context.Context, tx store.ReadTx, req Request) (o
 	if err != nil {
 		return nil, err
 	}
-	original := doc
+	original := w.attrs.VersionedObject.Object().(*unstructured.Unstructured).Object
+	st := &mutated{doc: doc, obj: original}
 	lastChange := -1
 	for i := range invocations {
-		changed, err := e.invoke(ctx, w, &invocations[i], &doc)
+		changed, err := e.invoke(ctx, w, &invocations[i], st)
 		if err != nil {
 			return nil, err
 		}
@@ -214,15 +215,24 @@ func (e *Evaluator) Mutate(ctx context.Context, tx store.ReadTx, req Request) (o
 	}
 	for i := range lastChange { // once more, those a later policy changed the object after
 		if invocations[i].p.Spec.ReinvocationPolicy == objects.IfNeededReinvocationPolicy {
-			if _, err := e.invoke(ctx, w, &invocations[i], &doc); err != nil {
+			if _, err := e.invoke(ctx, w, &invocations[i], st); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if lastChange < 0 || sameJSON(doc, original) {
+	if lastChange < 0 || reflect.DeepEqual(st.obj, original) {
 		return nil, nil
 	}
-	return decodeMutated(req, doc)
+	return st.typed, nil
+}
+
+// mutated is the object as the mutations so far left it: its JSON, that
+// JSON unmarshalled (what CEL reads), and, once a mutation changed it,
+// decoded into its kind.
+type mutated struct {
+	doc   []byte
+	obj   map[string]any
+	typed objects.Object
 }
 
 // decodeMutated decodes a mutated object strictly, and refuses a change
@@ -239,9 +249,9 @@ func decodeMutated(req Request, doc []byte) (objects.Object, error) {
 	return out, nil
 }
 
-// invoke applies one invocation's mutations to *doc, the object's JSON,
-// and reports whether it changed it.
-func (e *Evaluator) invoke(ctx context.Context, w *write, inv *invocation, doc *[]byte) (bool, error) {
+// invoke applies one invocation's mutations to st, and reports whether
+// it changed it.
+func (e *Evaluator) invoke(ctx context.Context, w *write, inv *invocation, st *mutated) (bool, error) {
 	fail := inv.p.Spec.FailurePolicy == nil || *inv.p.Spec.FailurePolicy != objects.FailurePolicyIgnore
 	vars := plugincel.OptionalVariableBindings{VersionedParams: inv.param, Authorizer: rbacAuthorizer{w.tx}}
 	if inv.prog.matchConditions != nil {
@@ -255,9 +265,14 @@ func (e *Evaluator) invoke(ctx context.Context, w *write, inv *invocation, doc *
 	}
 	changed := false
 	for i, ev := range inv.prog.mutators {
-		next, err := e.mutateOnce(ctx, w, ev, &inv.p.Spec.Mutations[i], vars, *doc)
+		next, err := e.mutateOnce(ctx, w, ev, &inv.p.Spec.Mutations[i], vars, st.doc)
+		var typed objects.Object
+		var obj map[string]any
 		if err == nil {
-			_, err = decodeMutated(w.Request, next)
+			typed, err = decodeMutated(w.Request, next)
+		}
+		if err == nil {
+			err = k8sjson.Unmarshal(next, &obj)
 		}
 		if err != nil {
 			if fail {
@@ -265,30 +280,13 @@ func (e *Evaluator) invoke(ctx context.Context, w *write, inv *invocation, doc *
 			}
 			continue
 		}
-		if sameJSON(next, *doc) {
+		if reflect.DeepEqual(obj, st.obj) { // the same, whatever the order of its keys
 			continue
 		}
-		u := &unstructured.Unstructured{}
-		if err := k8sjson.Unmarshal(next, &u.Object); err != nil {
-			return false, err
-		}
-		w.attrs.UpdateObject(u)
-		*doc, changed = next, true
+		w.attrs.UpdateObject(&unstructured.Unstructured{Object: obj})
+		st.doc, st.obj, st.typed, changed = next, obj, typed, true
 	}
 	return changed, nil
-}
-
-// sameJSON reports whether two JSON documents hold the same values,
-// whatever the order of their keys.
-func sameJSON(a, b []byte) bool {
-	if string(a) == string(b) {
-		return true
-	}
-	var va, vb any
-	if k8sjson.Unmarshal(a, &va) != nil || k8sjson.Unmarshal(b, &vb) != nil {
-		return false
-	}
-	return reflect.DeepEqual(va, vb)
 }
 
 // mutateOnce evaluates one mutation and applies it to doc.
